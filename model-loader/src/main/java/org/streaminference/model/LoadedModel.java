@@ -1,0 +1,77 @@
+package org.streaminference.model;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+
+import java.nio.FloatBuffer;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A verified model version with its open ONNX Runtime session. Thread-safe for {@link #run}; {@link #close()}
+ * must not be called while a run is in flight (ONNX Runtime crashes the JVM then), which the owner guarantees.
+ */
+public final class LoadedModel implements AutoCloseable {
+    private final ModelManifest manifest;
+    private final OrtEnvironment environment;
+    private final OrtSession session;
+    private volatile long loadTimeMillis = -1;
+    private final int inputValuesPerRow;
+
+    LoadedModel(ModelManifest manifest, OrtEnvironment environment, OrtSession session) {
+        this.manifest = manifest;
+        this.environment = environment;
+        this.session = session;
+        this.inputValuesPerRow = manifest.input().valuesPerRow();
+    }
+
+    public ModelManifest manifest() {
+        return manifest;
+    }
+
+    void markLoaded(long loadTimeMillis) {
+        this.loadTimeMillis = loadTimeMillis;
+    }
+
+    /** Time spent fetching, verifying, opening and warming up this version. */
+    public long loadTimeMillis() {
+        return loadTimeMillis;
+    }
+
+    /** Number of float values one input row must hold (the product of the non-batch input dimensions). */
+    public int inputValuesPerRow() {
+        return inputValuesPerRow;
+    }
+
+    /**
+     * Runs a batch. {@code input} holds {@code rows * inputValuesPerRow()} values, row after row; the result
+     * holds one array of output values per row.
+     */
+    public float[][] run(FloatBuffer input, int rows) throws OrtException {
+        if (input.remaining() != rows * inputValuesPerRow) {
+            throw new IllegalArgumentException(
+                    "expected " + rows * inputValuesPerRow + " input values for " + rows + " rows, got "
+                            + input.remaining());
+        }
+        String inputName = manifest.input().name();
+        String outputName = manifest.output().name();
+        try (OnnxTensor tensor = OnnxTensor.createTensor(environment, input, manifest.input().batchShape(rows));
+                OrtSession.Result result = session.run(Map.of(inputName, tensor), Set.of(outputName))) {
+            OnnxTensor out = (OnnxTensor) result.get(0);
+            FloatBuffer values = out.getFloatBuffer();
+            int perRow = values.remaining() / rows;
+            float[][] rowsOut = new float[rows][perRow];
+            for (float[] row : rowsOut) {
+                values.get(row);
+            }
+            return rowsOut;
+        }
+    }
+
+    @Override
+    public void close() throws OrtException {
+        session.close();
+    }
+}

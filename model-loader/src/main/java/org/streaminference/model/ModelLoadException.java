@@ -1,0 +1,32 @@
+package org.streaminference.model;
+
+/** A model version that cannot be served, with the check it failed. */
+public class ModelLoadException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    /** The check a model version failed. */
+    public enum Reason {
+        NOT_FOUND,
+        INVALID_MANIFEST,
+        URI_NOT_ALLOWED,
+        TOO_LARGE,
+        CHECKSUM_MISMATCH,
+        SIGNATURE_MISMATCH,
+        RUNTIME_ERROR
+    }
+
+    private final Reason reason;
+
+    public ModelLoadException(Reason reason, String message) {
+        this(reason, message, null);
+    }
+
+    public ModelLoadException(Reason reason, String message, Throwable cause) {
+        super(reason + ": " + message, cause);
+        this.reason = reason;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+}

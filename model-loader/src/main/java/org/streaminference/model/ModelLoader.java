@@ -1,0 +1,252 @@
+package org.streaminference.model;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FileStatus;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+
+import java.io.ByteArrayOutputStream;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.FloatBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Map;
+
+/**
+ * Fetches a model version through Flink's {@link FileSystem} (so {@code file://} works locally and {@code s3://},
+ * {@code hdfs://} work on a cluster with Flink's filesystem plugins) and refuses it unless it passes every check:
+ * a readable manifest, a size limit, the manifest's sha256 (ONNX Runtime loads corrupted weights silently), the
+ * declared signature, and a warm-up run.
+ */
+public final class ModelLoader {
+    private static final ObjectMapper JSON =
+            new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    private final ModelLoaderOptions options;
+
+    public ModelLoader(ModelLoaderOptions options) {
+        this.options = options;
+    }
+
+    /**
+     * Loads the model version described by {@code location}: a directory holding {@code manifest.json}, or the
+     * manifest file itself.
+     */
+    public LoadedModel load(String location) throws ModelLoadException {
+        long start = System.nanoTime();
+        Path manifestPath = manifestPath(location);
+        ModelManifest manifest = readManifest(manifestPath);
+        Path modelPath = resolveModelFile(manifestPath.getParent(), manifest.modelFile());
+        byte[] bytes = readLimited(modelPath);
+        verifyChecksum(manifest, bytes);
+
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        OrtSession session;
+        try (OrtSession.SessionOptions sessionOptions = new OrtSession.SessionOptions()) {
+            if (options.intraOpThreads() > 0) {
+                sessionOptions.setIntraOpNumThreads(options.intraOpThreads());
+            }
+            session = env.createSession(bytes, sessionOptions);
+        } catch (OrtException e) {
+            throw new ModelLoadException(
+                    ModelLoadException.Reason.RUNTIME_ERROR,
+                    "ONNX Runtime cannot open " + modelPath + ": " + e.getMessage(),
+                    e);
+        }
+        try {
+            verifySignature(manifest, session);
+            LoadedModel model = new LoadedModel(manifest, env, session);
+            warmUp(model);
+            model.markLoaded((System.nanoTime() - start) / 1_000_000);
+            return model;
+        } catch (ModelLoadException | RuntimeException e) {
+            closeQuietly(session);
+            throw e;
+        }
+    }
+
+    /** Reads and validates only the manifest of a model version. */
+    public ModelManifest readManifest(String location) throws ModelLoadException {
+        return readManifest(manifestPath(location));
+    }
+
+    private static Path manifestPath(String location) {
+        Path path = new Path(location);
+        return path.getName().endsWith(".json") ? path : new Path(path, ModelManifest.FILE_NAME);
+    }
+
+    private ModelManifest readManifest(Path manifestPath) throws ModelLoadException {
+        try (InputStream in = open(manifestPath)) {
+            return JSON.readValue(in, ModelManifest.class);
+        } catch (ModelLoadException e) {
+            throw e;
+        } catch (IOException | IllegalArgumentException e) {
+            throw new ModelLoadException(
+                    ModelLoadException.Reason.INVALID_MANIFEST,
+                    "cannot read model manifest " + manifestPath + ": " + rootMessage(e),
+                    e);
+        }
+    }
+
+    /** A relative model file is resolved inside the manifest's directory and may not climb out of it. */
+    static Path resolveModelFile(Path directory, String modelFile) throws ModelLoadException {
+        if (modelFile.contains("://") || modelFile.startsWith("/")) {
+            return new Path(modelFile);
+        }
+        for (String segment : modelFile.split("[/\\\\]")) {
+            if (segment.equals("..")) {
+                throw new ModelLoadException(
+                        ModelLoadException.Reason.URI_NOT_ALLOWED,
+                        "modelFile '" + modelFile + "' leaves the manifest's directory");
+            }
+        }
+        return new Path(directory, modelFile);
+    }
+
+    private byte[] readLimited(Path path) throws ModelLoadException {
+        try {
+            FileSystem fs = path.getFileSystem();
+            FileStatus status = fs.getFileStatus(path);
+            if (status.getLen() > options.maxModelBytes()) {
+                throw new ModelLoadException(
+                        ModelLoadException.Reason.TOO_LARGE,
+                        path + " is " + status.getLen() + " bytes, over the limit of " + options.maxModelBytes());
+            }
+            try (FSDataInputStream in = fs.open(path)) {
+                ByteArrayOutputStream out = new ByteArrayOutputStream((int) status.getLen());
+                byte[] buffer = new byte[64 * 1024];
+                long total = 0;
+                for (int n; (n = in.read(buffer)) > 0; ) {
+                    total += n;
+                    if (total > options.maxModelBytes()) {
+                        throw new ModelLoadException(
+                                ModelLoadException.Reason.TOO_LARGE,
+                                path + " grew past the limit of " + options.maxModelBytes() + " bytes");
+                    }
+                    out.write(buffer, 0, n);
+                }
+                return out.toByteArray();
+            }
+        } catch (FileNotFoundException e) {
+            throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "no model file at " + path, e);
+        } catch (IOException e) {
+            throw new ModelLoadException(
+                    ModelLoadException.Reason.NOT_FOUND, "cannot read " + path + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static InputStream open(Path path) throws ModelLoadException, IOException {
+        try {
+            return path.getFileSystem().open(path);
+        } catch (FileNotFoundException e) {
+            throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "no file at " + path, e);
+        }
+    }
+
+    static String sha256Hex(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+    }
+
+    private static void verifyChecksum(ModelManifest manifest, byte[] bytes) throws ModelLoadException {
+        String actual = sha256Hex(bytes);
+        if (!actual.equals(manifest.sha256())) {
+            throw new ModelLoadException(
+                    ModelLoadException.Reason.CHECKSUM_MISMATCH,
+                    manifest.id() + ": file sha256 " + actual + " differs from the manifest's " + manifest.sha256());
+        }
+    }
+
+    private static void verifySignature(ModelManifest manifest, OrtSession session) throws ModelLoadException {
+        try {
+            checkTensor(manifest, "input", manifest.input(), session.getInputInfo());
+            checkTensor(manifest, "output", manifest.output(), session.getOutputInfo());
+        } catch (OrtException e) {
+            throw new ModelLoadException(
+                    ModelLoadException.Reason.RUNTIME_ERROR, "cannot read the model's signature", e);
+        }
+    }
+
+    private static void checkTensor(
+            ModelManifest manifest, String kind, TensorSignature declared, Map<String, NodeInfo> actual)
+            throws ModelLoadException {
+        NodeInfo node = actual.get(declared.name());
+        if (node == null) {
+            throw signatureMismatch(manifest, "the model has no " + kind + " '" + declared.name()
+                    + "' (it has " + actual.keySet() + ")");
+        }
+        if (!(node.getInfo() instanceof TensorInfo info)) {
+            throw signatureMismatch(manifest, kind + " '" + declared.name() + "' is not a tensor");
+        }
+        if (!"FLOAT".equals(declared.elementType()) || info.type != OnnxJavaType.FLOAT) {
+            throw signatureMismatch(manifest, kind + " '" + declared.name() + "' must be FLOAT; manifest says "
+                    + declared.elementType() + ", model has " + info.type);
+        }
+        long[] modelShape = info.getShape();
+        long[] declaredShape = declared.shape();
+        if (modelShape.length != declaredShape.length) {
+            throw signatureMismatch(manifest, kind + " '" + declared.name() + "' has rank " + modelShape.length
+                    + " in the model but " + declaredShape.length + " in the manifest");
+        }
+        for (int i = 1; i < modelShape.length; i++) {
+            if (declaredShape[i] < 0) {
+                throw signatureMismatch(manifest, kind + " '" + declared.name()
+                        + "': the manifest must fix every dimension after the batch dimension");
+            }
+            if (modelShape[i] >= 0 && modelShape[i] != declaredShape[i]) {
+                throw signatureMismatch(manifest, kind + " '" + declared.name() + "' dimension " + i + " is "
+                        + modelShape[i] + " in the model but " + declaredShape[i] + " in the manifest");
+            }
+        }
+    }
+
+    private static ModelLoadException signatureMismatch(ModelManifest manifest, String message) {
+        return new ModelLoadException(ModelLoadException.Reason.SIGNATURE_MISMATCH, manifest.id() + ": " + message);
+    }
+
+    private static void warmUp(LoadedModel model) throws ModelLoadException {
+        try {
+            float[][] out = model.run(FloatBuffer.allocate(model.inputValuesPerRow()), 1);
+            int expected = model.manifest().output().valuesPerRow();
+            if (out[0].length != expected) {
+                throw signatureMismatch(model.manifest(), "output row has " + out[0].length
+                        + " values but the manifest declares " + expected);
+            }
+        } catch (OrtException e) {
+            throw new ModelLoadException(
+                    ModelLoadException.Reason.RUNTIME_ERROR,
+                    model.manifest().id() + ": warm-up run failed: " + e.getMessage(),
+                    e);
+        }
+    }
+
+    private static void closeQuietly(OrtSession session) {
+        try {
+            session.close();
+        } catch (OrtException ignored) {
+            // the session is being discarded because of an earlier, reported error
+        }
+    }
+
+    private static String rootMessage(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getMessage();
+    }
+}
