@@ -1,0 +1,48 @@
+package org.streaminference.operators.inference;
+
+import org.junit.jupiter.api.Test;
+import org.streaminference.model.ModelManifest;
+import org.streaminference.model.OutputKind;
+import org.streaminference.model.TensorSignature;
+
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+class PredictionDecoderTest {
+
+    private static ModelManifest manifest(OutputKind kind, int outputs, List<String> labels) {
+        return new ModelManifest("m", "1", "model.onnx", "0".repeat(64),
+                new TensorSignature("x", "FLOAT", new long[] {-1, 3}),
+                new TensorSignature("y", "FLOAT", new long[] {-1, outputs}), kind, labels, null, 0);
+    }
+
+    @Test
+    void logitsGoThroughSoftmax() {
+        var decoded = new PredictionDecoder(manifest(OutputKind.LOGITS, 3, List.of("a", "b", "c")))
+                .decode(new float[] {1f, 3f, 2f});
+        double z = Math.exp(1) + Math.exp(3) + Math.exp(2);
+        assertThat(decoded.predictedClass()).isEqualTo(1);
+        assertThat(decoded.predictedLabel()).isEqualTo("b");
+        assertThat(decoded.score()).isCloseTo(Math.exp(3) / z, within(1e-12));
+        assertThat(decoded.probabilities().stream().mapToDouble(Double::doubleValue).sum()).isCloseTo(1, within(1e-12));
+    }
+
+    @Test
+    void probabilitiesAreTakenAsTheyAre() {
+        var decoded = new PredictionDecoder(manifest(OutputKind.PROBABILITIES, 2, List.of()))
+                .decode(new float[] {0.25f, 0.75f});
+        assertThat(decoded.predictedClass()).isEqualTo(1);
+        assertThat(decoded.predictedLabel()).isNull();
+        assertThat(decoded.probabilities()).containsExactly(0.25, 0.75);
+    }
+
+    @Test
+    void scoresHaveNoClassAndNaNIsNotFinite() {
+        var decoder = new PredictionDecoder(manifest(OutputKind.SCORE, 1, List.of()));
+        assertThat(decoder.decode(new float[] {0.5f}).predictedClass()).isNull();
+        assertThat(decoder.decode(new float[] {0.5f}).isFinite()).isTrue();
+        assertThat(decoder.decode(new float[] {Float.NaN}).isFinite()).isFalse();
+    }
+}

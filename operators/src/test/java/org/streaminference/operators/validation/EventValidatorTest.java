@@ -1,0 +1,81 @@
+package org.streaminference.operators.validation;
+
+import org.junit.jupiter.api.Test;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ReasonCode;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class EventValidatorTest {
+    private final EventValidator validator = new EventValidator(List.of("amount"));
+
+    private static InputEvent.Builder event() {
+        return InputEvent.newBuilder()
+                .setEventId("e-1")
+                .setEntityId("user-1")
+                .setEventTime(1_700_000_000_000L)
+                .setEventType("purchase")
+                .setNumericFields(Map.of("amount", 3.0))
+                .setCategoricalFields(Map.of());
+    }
+
+    private static ByteBuffer key(String s) {
+        return ByteBuffer.wrap(s.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private EventValidator.Result validate(InputEvent e) throws Exception {
+        return validator.validate(key(e.getEntityId()), e.toByteBuffer());
+    }
+
+    @Test
+    void acceptsAWellFormedEvent() throws Exception {
+        EventValidator.Result result = validate(event().build());
+        assertThat(result.isValid()).isTrue();
+        assertThat(result.event().getEventId()).isEqualTo("e-1");
+    }
+
+    @Test
+    void acceptsAnEventWithoutKey() throws Exception {
+        assertThat(validator.validate(null, event().build().toByteBuffer()).isValid()).isTrue();
+    }
+
+    @Test
+    void explainsUndecodableRecords() throws Exception {
+        assertThat(validator.validate(null, null).reason()).isEqualTo(ReasonCode.MALFORMED_AVRO);
+        assertThat(validator.validate(null, key("not avro at all")).reason()).isEqualTo(ReasonCode.MALFORMED_AVRO);
+
+        ByteBuffer truncated = event().build().toByteBuffer();
+        truncated.limit(truncated.limit() - 5);
+        assertThat(validator.validate(null, truncated).reason()).isEqualTo(ReasonCode.MALFORMED_AVRO);
+
+        ByteBuffer otherSchema = Prediction.newBuilder().setEventId("e").setEntityId("x").setModelName("m")
+                .setModelVersion("1").setScore(0).setEventTime(1).setInferenceTime(1).build().toByteBuffer();
+        assertThat(validator.validate(null, otherSchema).reason()).isEqualTo(ReasonCode.UNKNOWN_SCHEMA);
+    }
+
+    @Test
+    void explainsInvalidFields() throws Exception {
+        assertThat(validate(event().setEntityId(" ").build()).reason()).isEqualTo(ReasonCode.MISSING_FIELD);
+        assertThat(validate(event().setEventId("").build()).reason()).isEqualTo(ReasonCode.MISSING_FIELD);
+        assertThat(validate(event().setEventTime(0).build()).reason()).isEqualTo(ReasonCode.INVALID_FIELD);
+        assertThat(validate(event().setNumericFields(Map.of("other", 1.0)).build()).reason())
+                .isEqualTo(ReasonCode.MISSING_FIELD);
+
+        Map<String, Double> nan = new HashMap<>();
+        nan.put("amount", Double.NaN);
+        EventValidator.Result result = validate(event().setNumericFields(nan).build());
+        assertThat(result.reason()).isEqualTo(ReasonCode.INVALID_FIELD);
+        assertThat(result.message()).contains("amount").contains("NaN");
+        assertThat(result.event().getEventId()).isEqualTo("e-1");
+
+        assertThat(validator.validate(key("someone-else"), event().build().toByteBuffer()).reason())
+                .isEqualTo(ReasonCode.INVALID_FIELD);
+    }
+}
