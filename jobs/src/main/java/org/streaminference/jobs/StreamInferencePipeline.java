@@ -1,0 +1,147 @@
+package org.streaminference.jobs;
+
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.streaminference.features.EntityFeatureFunction;
+import org.streaminference.features.SkeletonFeatures;
+import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.operators.DeadLetters;
+import org.streaminference.operators.inference.OnnxInferenceFunction;
+import org.streaminference.operators.validation.EventValidationFunction;
+import org.streaminference.operators.validation.EventValidator;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.RawRecord;
+import org.streaminference.schemas.ValidatedEvent;
+import org.streaminference.sinks.KafkaSinkOptions;
+import org.streaminference.sinks.LatestPredictionTable;
+import org.streaminference.sinks.ResultStoreOptions;
+import org.streaminference.sinks.ResultTopicSinks;
+
+import java.util.Map;
+
+/**
+ * Wires the pipeline: Kafka events → validation → keyBy(entity) → features in keyed state → ONNX inference →
+ * predictions to Kafka and PostgreSQL; dead letters from every stage to their own topic. Every operator has a
+ * stable uid so savepoints survive changes to the job.
+ */
+public final class StreamInferencePipeline {
+    private StreamInferencePipeline() {}
+
+    /**
+     * Settings the job always needs, applied where the user did not set them: RocksDB keyed state and
+     * checkpointing (the exactly-once Kafka output commits on checkpoints).
+     */
+    public static void applyDefaults(StreamExecutionEnvironment env, ReadableConfig options) {
+        Configuration defaults = new Configuration();
+        if (!env.getConfiguration().getOptional(StateBackendOptions.STATE_BACKEND).isPresent()) {
+            defaults.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
+        }
+        if (!env.getConfiguration().getOptional(CheckpointingOptions.CHECKPOINTING_INTERVAL).isPresent()) {
+            defaults.set(
+                    CheckpointingOptions.CHECKPOINTING_INTERVAL,
+                    options.get(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL));
+        }
+        env.configure(defaults);
+    }
+
+    /** Adds the whole pipeline to {@code env}. */
+    public static void build(StreamExecutionEnvironment env, ReadableConfig options) {
+        String bootstrap = required(options, PipelineOptions.KAFKA_BOOTSTRAP_SERVERS.key(),
+                options.get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS));
+        String modelUri = required(options, PipelineOptions.MODEL_URI.key(), options.get(PipelineOptions.MODEL_URI));
+
+        DataStream<RawRecord> raw = env.fromSource(
+                        eventsSource(options, bootstrap), WatermarkStrategy.noWatermarks(), "events")
+                .uid("events-source");
+
+        SingleOutputStreamOperator<ValidatedEvent> valid = raw
+                .process(new EventValidationFunction(new EventValidator(SkeletonFeatures.REQUIRED_NUMERIC_FIELDS)))
+                .name("validate")
+                .uid("validate");
+
+        SingleOutputStreamOperator<EnrichedEvent> enriched = valid
+                .keyBy(v -> v.getEvent().getEntityId())
+                .process(new EntityFeatureFunction())
+                .name("features")
+                .uid("features");
+
+        ModelLoaderOptions loaderOptions = new ModelLoaderOptions(
+                options.get(PipelineOptions.MODEL_MAX_SIZE).getBytes(),
+                options.get(PipelineOptions.MODEL_INTRA_OP_THREADS));
+        SingleOutputStreamOperator<Prediction> predictions = enriched
+                .process(new OnnxInferenceFunction(modelUri, loaderOptions))
+                .name("inference")
+                .uid("inference");
+
+        KafkaSinkOptions sinkOptions = new KafkaSinkOptions(
+                bootstrap,
+                options.get(PipelineOptions.SINK_DELIVERY_GUARANTEE),
+                options.get(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX),
+                options.get(PipelineOptions.SINK_TRANSACTION_TIMEOUT).toMillis(),
+                Map.of());
+        predictions
+                .sinkTo(ResultTopicSinks.predictions(sinkOptions, options.get(PipelineOptions.PREDICTIONS_TOPIC)))
+                .name("predictions-kafka")
+                .uid("predictions-kafka");
+
+        if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
+            predictions
+                    .sinkTo(LatestPredictionTable.sink(resultStoreOptions(options)))
+                    .name("latest-prediction-postgres")
+                    .uid("latest-prediction-postgres");
+        }
+
+        DataStream<DeadLetter> deadLetters =
+                valid.getSideOutput(DeadLetters.TAG).union(predictions.getSideOutput(DeadLetters.TAG));
+        deadLetters
+                .sinkTo(ResultTopicSinks.deadLetters(sinkOptions, options.get(PipelineOptions.DEAD_LETTERS_TOPIC)))
+                .name("dead-letters-kafka")
+                .uid("dead-letters-kafka");
+    }
+
+    /** The result store settings, or an error naming the missing option. */
+    public static ResultStoreOptions resultStoreOptions(ReadableConfig options) {
+        return new ResultStoreOptions(
+                required(options, PipelineOptions.RESULT_STORE_JDBC_URL.key(),
+                        options.get(PipelineOptions.RESULT_STORE_JDBC_URL)),
+                options.get(PipelineOptions.RESULT_STORE_USERNAME),
+                options.get(PipelineOptions.RESULT_STORE_PASSWORD),
+                options.get(PipelineOptions.RESULT_STORE_BATCH_SIZE),
+                options.get(PipelineOptions.RESULT_STORE_BATCH_INTERVAL).toMillis(),
+                options.get(PipelineOptions.RESULT_STORE_MAX_RETRIES));
+    }
+
+    private static KafkaSource<RawRecord> eventsSource(ReadableConfig options, String bootstrap) {
+        KafkaSourceBuilder<RawRecord> builder = KafkaSource.<RawRecord>builder()
+                .setBootstrapServers(bootstrap)
+                .setTopics(options.get(PipelineOptions.EVENTS_TOPIC))
+                .setGroupId(options.get(PipelineOptions.GROUP_ID))
+                .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                .setDeserializer(new RawRecordDeserializer());
+        if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
+            builder.setBounded(OffsetsInitializer.latest());
+        }
+        return builder.build();
+    }
+
+    private static String required(ReadableConfig options, String key, String value) {
+        if (value == null || value.isBlank()) {
+            throw new IllegalConfigurationException("Option '" + key + "' is required: set it in config.yaml or"
+                    + " pass --" + key + " <value>.");
+        }
+        return value;
+    }
+}

@@ -1,0 +1,236 @@
+package org.streaminference.jobs.local;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.streaminference.jobs.PipelineOptions;
+import org.streaminference.jobs.StreamInferenceJob;
+import org.streaminference.model.DemoModels;
+import org.streaminference.sinks.LatestPredictionTable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * Runs the whole pipeline on one machine with nothing installed: a real Kafka broker and a real PostgreSQL started
+ * from Maven artifacts, the job on a Flink MiniCluster, the demo models, and a demo event generator. Prints a status
+ * line a second; Ctrl-C (or the end of --duration) shuts everything down in order.
+ */
+@Command(
+        name = "run-local",
+        mixinStandardHelpOptions = true,
+        description = "Runs the stream inference pipeline locally on embedded Kafka, PostgreSQL and Flink.")
+public final class LocalPipeline implements Callable<Integer> {
+    @Option(names = "--rate", defaultValue = "200", description = "Events produced per second (default ${DEFAULT-VALUE}).")
+    double rate;
+
+    @Option(names = "--entities", defaultValue = "1000", description = "Distinct entities (default ${DEFAULT-VALUE}).")
+    int entities;
+
+    @Option(names = "--duration", defaultValue = "0",
+            description = "Seconds to run; 0 runs until Ctrl-C (default ${DEFAULT-VALUE}).")
+    long durationSeconds;
+
+    @Option(names = "--bad-fraction", defaultValue = "0.01",
+            description = "Fraction of deliberately bad events, to show the dead-letter path (default ${DEFAULT-VALUE}).")
+    double badFraction;
+
+    @Option(names = "--model-version", defaultValue = "1", description = "Demo model version to serve: 1 or 2.")
+    int modelVersion;
+
+    @Option(names = "--parallelism", defaultValue = "2", description = "Flink parallelism (default ${DEFAULT-VALUE}).")
+    int parallelism;
+
+    @Option(names = "--kafka-port", defaultValue = "9092", description = "Kafka client port; 0 picks a free one.")
+    int kafkaPort;
+
+    @Option(names = "--postgres-port", defaultValue = "5433", description = "PostgreSQL port; 0 picks a free one.")
+    int postgresPort;
+
+    @Option(names = "--work-dir", defaultValue = ".local-run",
+            description = "Where broker, database, models and logs live; cleared at start.")
+    Path workDir;
+
+    private final PrintStream out = System.out;
+    private volatile boolean stopRequested;
+    private final CountDownLatch stopped = new CountDownLatch(1);
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new LocalPipeline()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            stopRequested = true;
+            try {
+                stopped.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "local-run-shutdown"));
+        try {
+            return run();
+        } finally {
+            stopped.countDown();
+        }
+    }
+
+    private int run() throws Exception {
+        deleteRecursively(workDir);
+        Files.createDirectories(workDir);
+        out.printf("Stream inference, local run. Logs: %s%n", workDir.resolve("local-run.log").toAbsolutePath());
+
+        out.print("Starting Kafka ... ");
+        try (EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.start(workDir.resolve("kafka"), kafkaPort)) {
+            out.println(kafka.bootstrapServers());
+            out.print("Starting PostgreSQL ... ");
+            try (EmbeddedPostgres postgres = EmbeddedPostgres.builder()
+                    .setPort(postgresPort == 0 ? 0 : postgresPort)
+                    .setDataDirectory(workDir.resolve("postgres"))
+                    .setCleanDataDirectory(true)
+                    .start()) {
+                String jdbcUrl = postgres.getJdbcUrl("postgres", "postgres");
+                out.println(jdbcUrl);
+                return runPipeline(kafka, postgres, jdbcUrl);
+            }
+        } finally {
+            out.println("Stopped.");
+        }
+    }
+
+    private int runPipeline(EmbeddedKafkaBroker kafka, EmbeddedPostgres postgres, String jdbcUrl) throws Exception {
+        Path modelDir = DemoModels.write(workDir.resolve("models"), 1).getParent();
+        DemoModels.write(workDir.resolve("models"), 2);
+        Path served = modelDir.resolve(Integer.toString(modelVersion));
+
+        Configuration options = new Configuration();
+        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(PipelineOptions.MODEL_URI, served.toAbsolutePath().toUri().toString());
+        options.set(PipelineOptions.RESULT_STORE_JDBC_URL, jdbcUrl);
+        options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(2));
+        kafka.createTopics(2, options.get(PipelineOptions.EVENTS_TOPIC), options.get(PipelineOptions.PREDICTIONS_TOPIC),
+                options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
+
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
+        StreamInferenceJob.prepare(env, options);
+        out.printf("Starting the job on a Flink MiniCluster (parallelism %d), model %s%n", parallelism, served);
+        JobClient job = env.executeAsync(StreamInferenceJob.JOB_NAME);
+
+        DemoEventGenerator generator = new DemoEventGenerator(kafka.bootstrapServers(),
+                options.get(PipelineOptions.EVENTS_TOPIC), new DemoEvents(System.nanoTime(), entities, "local"),
+                rate, badFraction, 42);
+        ResultCounter counter = new ResultCounter(kafka.bootstrapServers(),
+                options.get(PipelineOptions.PREDICTIONS_TOPIC), options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
+        Thread generatorThread = new Thread(generator, "demo-generator");
+        Thread counterThread = new Thread(counter, "result-counter");
+        counterThread.start();
+        generatorThread.start();
+        out.printf("Producing %.0f events/s over %d entities to topic '%s'%s%n", rate, entities,
+                options.get(PipelineOptions.EVENTS_TOPIC),
+                durationSeconds > 0 ? " for " + durationSeconds + " s" : "; Ctrl-C stops");
+
+        long start = System.nanoTime();
+        long lastIn = 0;
+        while (!stopRequested && (durationSeconds <= 0 || elapsedSeconds(start) < durationSeconds)) {
+            sleepUntilNextSecond(start);
+            if (job.getJobStatus().get().isGloballyTerminalState()) {
+                out.println("The job stopped: " + job.getJobStatus().get() + " (see the log)");
+                break;
+            }
+            long in = generator.produced();
+            out.println(statusLine(elapsedSeconds(start), in, in - lastIn, counter));
+            lastIn = in;
+            if (generator.failure() != null) {
+                out.println("The generator failed: " + generator.failure());
+                break;
+            }
+        }
+
+        generator.close();
+        generatorThread.join();
+        out.println("Stopped producing; waiting for the job to commit the rest (up to 30 s) ...");
+        long drainDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (counter.predictions() + counter.deadLetters() < generator.produced() && System.nanoTime() < drainDeadline
+                && !job.getJobStatus().get().isGloballyTerminalState()) {
+            Thread.sleep(200); // polling the consumer's count, bounded by the deadline
+        }
+        out.println(statusLine(elapsedSeconds(start), generator.produced(), 0, counter));
+        out.printf("Reconciliation: events in %d = predictions %d + dead letters %d %s; dead letters by reason %s%n",
+                generator.produced(), counter.predictions(), counter.deadLetters(),
+                generator.produced() == counter.predictions() + counter.deadLetters() ? "(balanced)" : "(NOT balanced)",
+                counter.deadLettersByReason());
+        printResults(jdbcUrl, postgres.getPort(), kafka.bootstrapServers(), options);
+
+        counter.close();
+        counterThread.join();
+        job.cancel().get(30, TimeUnit.SECONDS);
+        return 0;
+    }
+
+    private static String statusLine(long seconds, long in, long perSecond, ResultCounter counter) {
+        return String.format("[%4ds] events in %,9d (%,6d/s) | predictions %,9d | dead letters %,7d | in flight %,6d"
+                        + " | model %s",
+                seconds, in, perSecond, counter.predictions(), counter.deadLetters(),
+                in - counter.predictions() - counter.deadLetters(), counter.latestModel());
+    }
+
+    private void printResults(String jdbcUrl, int port, String bootstrap, Configuration options) {
+        String query = "SELECT entity_id, model_name, model_version, event_time, predicted_label, round(score::numeric, 4)"
+                + " AS score FROM " + LatestPredictionTable.TABLE + " ORDER BY updated_at DESC LIMIT 5";
+        out.println();
+        out.printf("Results: Kafka %s topics '%s' and '%s' (read_committed); PostgreSQL table %s at %s%n", bootstrap,
+                options.get(PipelineOptions.PREDICTIONS_TOPIC), options.get(PipelineOptions.DEAD_LETTERS_TOPIC),
+                LatestPredictionTable.TABLE, jdbcUrl);
+        out.printf("While it runs, query them with:%n  psql postgresql://postgres@localhost:%d/postgres -c \"%s\"%n",
+                port, query);
+        try (Connection c = DriverManager.getConnection(jdbcUrl, "postgres", "");
+                Statement s = c.createStatement();
+                ResultSet rs = s.executeQuery(query)) {
+            out.printf("%-14s %-16s %-7s %-28s %-11s %s%n", "entity_id", "model_name", "version", "event_time",
+                    "label", "score");
+            while (rs.next()) {
+                out.printf("%-14s %-16s %-7s %-28s %-11s %s%n", rs.getString(1), rs.getString(2), rs.getString(3),
+                        rs.getObject(4), rs.getString(5), rs.getBigDecimal(6));
+            }
+        } catch (Exception e) {
+            out.println("Could not query the result store: " + e.getMessage());
+        }
+    }
+
+    private static long elapsedSeconds(long startNanos) {
+        return TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - startNanos);
+    }
+
+    private static void sleepUntilNextSecond(long startNanos) throws InterruptedException {
+        long elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+        Thread.sleep(1000 - elapsedMillis % 1000); // the status line's one-second cadence
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}

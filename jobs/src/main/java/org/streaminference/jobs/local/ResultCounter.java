@@ -1,0 +1,107 @@
+package org.streaminference.jobs.local;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ReasonCode;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Reads the output topics the way a downstream consumer would (read_committed) and counts what the job has
+ * committed: predictions, dead letters by reason, and the model version of the latest prediction.
+ */
+public final class ResultCounter implements Runnable, AutoCloseable {
+    private final KafkaConsumer<byte[], byte[]> consumer;
+    private final String predictionsTopic;
+    private final AtomicLong predictions = new AtomicLong();
+    private final AtomicLong deadLetters = new AtomicLong();
+    private final AtomicLong unreadable = new AtomicLong();
+    private final Map<ReasonCode, Long> reasons =
+            new EnumMap<>(ReasonCode.class);
+    private volatile String latestModel = "-";
+
+    public ResultCounter(String bootstrapServers, String predictionsTopic, String deadLettersTopic) {
+        this.consumer = new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                        ConsumerConfig.GROUP_ID_CONFIG, "local-run-status-" + UUID.randomUUID(),
+                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer());
+        this.predictionsTopic = predictionsTopic;
+        consumer.subscribe(List.of(predictionsTopic, deadLettersTopic));
+    }
+
+    public long predictions() {
+        return predictions.get();
+    }
+
+    public long deadLetters() {
+        return deadLetters.get();
+    }
+
+    /** Output records that did not decode as this version's Prediction or DeadLetter. */
+    public long unreadable() {
+        return unreadable.get();
+    }
+
+    public synchronized Map<ReasonCode, Long> deadLettersByReason() {
+        return new EnumMap<>(reasons);
+    }
+
+    /** {@code name:version} of the model behind the latest prediction read. */
+    public String latestModel() {
+        return latestModel;
+    }
+
+    @Override
+    public void run() {
+        try {
+            while (true) {
+                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    count(record);
+                }
+            }
+        } catch (WakeupException e) {
+            // closing
+        } finally {
+            consumer.close();
+        }
+    }
+
+    private void count(ConsumerRecord<byte[], byte[]> record) {
+        try {
+            if (record.topic().equals(predictionsTopic)) {
+                Prediction p = Prediction.fromByteBuffer(ByteBuffer.wrap(record.value()));
+                latestModel = p.getModelName() + ":" + p.getModelVersion();
+                predictions.incrementAndGet();
+            } else {
+                DeadLetter d = DeadLetter.fromByteBuffer(ByteBuffer.wrap(record.value()));
+                synchronized (this) {
+                    reasons.merge(d.getReasonCode(), 1L, Long::sum);
+                }
+                deadLetters.incrementAndGet();
+            }
+        } catch (Exception e) {
+            unreadable.incrementAndGet();
+        }
+    }
+
+    @Override
+    public void close() {
+        consumer.wakeup();
+    }
+}
