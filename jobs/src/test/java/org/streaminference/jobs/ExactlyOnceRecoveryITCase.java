@@ -1,0 +1,137 @@
+package org.streaminference.jobs;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.model.DemoModels;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.Prediction;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Kills the TaskManager while events are flowing and Kafka transactions are open, starts a new one, and proves the
+ * output is still exact: every event once (read_committed), features as if nothing had happened (keyed state
+ * restored from the checkpoint, not double-counted), and latest_prediction correct.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class ExactlyOnceRecoveryITCase {
+    private static final int PARALLELISM = 2;
+
+    @TempDir
+    static Path tmp;
+
+    private static EmbeddedKafkaBroker kafka;
+    private static EmbeddedPostgres postgres;
+    /** Our own MiniCluster: the test needs to kill and start TaskManagers. */
+    private static MiniCluster cluster;
+
+    @BeforeAll
+    static void startServices() throws Exception {
+        cluster = new MiniCluster(new MiniClusterConfiguration.Builder()
+                .setNumTaskManagers(1)
+                .setNumSlotsPerTaskManager(PARALLELISM)
+                .build());
+        cluster.start();
+        kafka = EmbeddedKafkaBroker.start(tmp.resolve("kafka"), 0);
+        postgres = EmbeddedPostgres.builder().setDataDirectory(tmp.resolve("pg")).setCleanDataDirectory(true).start();
+    }
+
+    @AfterAll
+    static void stopServices() throws Exception {
+        if (cluster != null) {
+            cluster.closeAsync().get(1, TimeUnit.MINUTES);
+        }
+        if (postgres != null) {
+            postgres.close();
+        }
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    @Test
+    void outputStaysExactWhenTheTaskManagerDiesMidStream() throws Exception {
+        kafka.createTopics(3, "events");
+        kafka.createTopics(2, "predictions", "dead-letters");
+        Path modelDir = DemoModels.write(tmp.resolve("models"), 1);
+        PipelineTestSupport.TestInput input = PipelineTestSupport.input("events", 3_000, 40, 23, "eo");
+        int total = input.records().size();
+
+        Configuration options = new Configuration();
+        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(PipelineOptions.MODEL_URI, modelDir.toString());
+        options.set(PipelineOptions.RESULT_STORE_JDBC_URL, postgres.getJdbcUrl("postgres", "postgres"));
+        options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(300));
+        options.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 20);
+        options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
+        env.setParallelism(PARALLELISM);
+        StreamInferenceJob.prepare(env, options);
+        JobID job = cluster.submitJob(env.getStreamGraph().getJobGraph()).get().getJobID();
+        try {
+            // Produce for about 8 s, so that records are in flight and transactions open when the TaskManager dies.
+            CompletableFuture<Map<String, String>> produced = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return PipelineTestSupport.produce(kafka.bootstrapServers(), input.records(), 400);
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> committedPredictions() >= 600);
+            int committedAtKill = committedPredictions();
+            cluster.terminateTaskManager(0).get(1, TimeUnit.MINUTES);
+            cluster.startTaskManager();
+            assertThat(committedAtKill).as("the kill happened mid-stream").isLessThan(total / 2);
+
+            Map<String, String> positions = produced.get(2, TimeUnit.MINUTES);
+            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500))
+                    .until(() -> committedPredictions() + committedDeadLetters() >= total);
+            assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+
+            List<Prediction> predictions = PipelineTestSupport.readCommitted(
+                    kafka.bootstrapServers(), "predictions", Prediction::fromByteBuffer);
+            List<DeadLetter> deadLetters = PipelineTestSupport.readCommitted(
+                    kafka.bootstrapServers(), "dead-letters", DeadLetter::fromByteBuffer);
+            // latest_prediction is written at-least-once; wait until its newest rows have been flushed
+            try (Connection db = postgres.getPostgresDatabase().getConnection()) {
+                await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).untilAsserted(() ->
+                        PipelineTestSupport.assertOutputsExact(
+                                input, positions, predictions, deadLetters, modelDir, "1", db));
+            }
+        } finally {
+            cluster.cancelJob(job).get(1, TimeUnit.MINUTES);
+        }
+    }
+
+    private static int committedPredictions() throws Exception {
+        return PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "predictions", b -> b).size();
+    }
+
+    private static int committedDeadLetters() throws Exception {
+        return PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "dead-letters", b -> b).size();
+    }
+}

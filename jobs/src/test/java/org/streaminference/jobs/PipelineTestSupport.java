@@ -1,0 +1,293 @@
+package org.streaminference.jobs;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.streaminference.jobs.local.DemoEvents;
+import org.streaminference.model.DemoModels;
+import org.streaminference.model.LoadedModel;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ReasonCode;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/** Input making, output reading and the checks shared by the pipeline tests. */
+final class PipelineTestSupport {
+    private PipelineTestSupport() {}
+
+    /** Records to produce, in order, with what each should become. */
+    record TestInput(
+            List<ProducerRecord<byte[], byte[]>> records, List<InputEvent> valid, Map<String, ReasonCode> badByBytes) {}
+
+    /**
+     * {@code validEvents} valid events over {@code entities} entities, with a bad record of one of seven kinds
+     * after every 50th: undecodable, truncated, another schema, missing amount, NaN amount, blank entity, wrong key.
+     */
+    static TestInput input(String topic, int validEvents, int entities, long seed, String runId) throws IOException {
+        DemoEvents demo = new DemoEvents(seed, entities, runId);
+        List<InputEvent> valid = new ArrayList<>();
+        Map<String, ReasonCode> bad = new LinkedHashMap<>();
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+        long baseTime = 1_760_000_000_000L;
+        for (int i = 0; i < validEvents; i++) {
+            InputEvent event = demo.next(baseTime + i * 10L);
+            valid.add(event);
+            records.add(record(topic, event.getEntityId(), bytes(event.toByteBuffer())));
+            if (i % 50 != 25) {
+                continue;
+            }
+            InputEvent broken = demo.next(baseTime + i * 10L + 1);
+            String key = broken.getEntityId();
+            byte[] value;
+            ReasonCode reason;
+            switch ((i / 50) % 7) {
+                case 0 -> {
+                    value = (runId + "-garbage-" + i).getBytes(StandardCharsets.UTF_8);
+                    reason = ReasonCode.MALFORMED_AVRO;
+                }
+                case 1 -> {
+                    byte[] full = bytes(broken.toByteBuffer());
+                    value = Arrays.copyOf(full, full.length - 4);
+                    reason = ReasonCode.MALFORMED_AVRO;
+                }
+                case 2 -> {
+                    value = bytes(Prediction.newBuilder().setEventId(broken.getEventId()).setEntityId(key)
+                            .setModelName("x").setModelVersion("1").setScore(0).setEventTime(1).setInferenceTime(1)
+                            .build().toByteBuffer());
+                    reason = ReasonCode.UNKNOWN_SCHEMA;
+                }
+                case 3 -> {
+                    broken.setNumericFields(Map.of("quantity", 2.0));
+                    value = bytes(broken.toByteBuffer());
+                    reason = ReasonCode.MISSING_FIELD;
+                }
+                case 4 -> {
+                    Map<String, Double> nan = new HashMap<>();
+                    nan.put("amount", Double.NaN);
+                    broken.setNumericFields(nan);
+                    value = bytes(broken.toByteBuffer());
+                    reason = ReasonCode.INVALID_FIELD;
+                }
+                case 5 -> {
+                    broken.setEntityId("");
+                    value = bytes(broken.toByteBuffer());
+                    reason = ReasonCode.MISSING_FIELD;
+                }
+                default -> {
+                    value = bytes(broken.toByteBuffer());
+                    key = "not-" + key;
+                    reason = ReasonCode.INVALID_FIELD;
+                }
+            }
+            bad.put(base64(ByteBuffer.wrap(value)), reason);
+            records.add(record(topic, key, value));
+        }
+        return new TestInput(records, valid, bad);
+    }
+
+    /**
+     * Produces the records in order, at most {@code ratePerSecond} a second (0: as fast as possible), and returns
+     * each record's position as "topic/partition/offset", by its value's Base64.
+     */
+    static Map<String, String> produce(String bootstrap, List<ProducerRecord<byte[], byte[]>> records,
+            double ratePerSecond) throws Exception {
+        Map<String, String> positions = new HashMap<>();
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
+                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                        ProducerConfig.ACKS_CONFIG, "all",
+                        ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true),
+                new ByteArraySerializer(), new ByteArraySerializer())) {
+            List<Future<RecordMetadata>> acks = new ArrayList<>();
+            long start = System.nanoTime();
+            for (int i = 0; i < records.size(); i++) {
+                if (ratePerSecond > 0) {
+                    long due = start + (long) (i / ratePerSecond * 1e9);
+                    LockSupport.parkNanos(due - System.nanoTime()); // pacing, not waiting for a condition
+                }
+                acks.add(producer.send(records.get(i)));
+            }
+            producer.flush();
+            for (int i = 0; i < records.size(); i++) {
+                RecordMetadata m = acks.get(i).get(30, TimeUnit.SECONDS);
+                positions.put(base64(ByteBuffer.wrap(records.get(i).value())),
+                        m.topic() + "/" + m.partition() + "/" + m.offset());
+            }
+        }
+        return positions;
+    }
+
+    interface Decoder<T> {
+        T decode(ByteBuffer bytes) throws Exception;
+    }
+
+    /** Everything committed to {@code topic} so far, read as a downstream consumer would (read_committed). */
+    static <T> List<T> readCommitted(String bootstrap, String topic, Decoder<T> decoder) throws Exception {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
+                Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                    .map(PartitionInfo::partition).map(p -> new TopicPartition(topic, p))
+                    .collect(Collectors.toList());
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            List<T> out = new ArrayList<>();
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    out.add(decoder.decode(ByteBuffer.wrap(r.value())));
+                }
+            }
+            return out;
+        }
+    }
+
+    /**
+     * Checks the whole output contract: counts reconcile; one prediction per valid event and one dead letter with
+     * the right reason and source position per bad record; every prediction equal to ONNX Runtime run directly on
+     * the features computed here; {@code latest_prediction} holding each entity's newest event.
+     */
+    static void assertOutputsExact(TestInput input, Map<String, String> positions, List<Prediction> predictions,
+            List<DeadLetter> deadLetters, Path modelDir, String modelVersion, Connection db) throws Exception {
+        assertThat(predictions.size() + deadLetters.size())
+                .as("events in = predictions + dead letters")
+                .isEqualTo(input.valid().size() + input.badByBytes().size());
+        assertThat(predictions).extracting(Prediction::getEventId)
+                .doesNotHaveDuplicates()
+                .containsExactlyInAnyOrderElementsOf(input.valid().stream().map(InputEvent::getEventId).toList());
+
+        Map<String, ReasonCode> actualReasons = new HashMap<>();
+        for (DeadLetter d : deadLetters) {
+            String bytes = base64(d.getOriginalBytes());
+            assertThat(actualReasons.put(bytes, d.getReasonCode())).as("duplicate dead letter").isNull();
+            assertThat(d.getSource().getTopic() + "/" + d.getSource().getPartition() + "/" + d.getSource().getOffset())
+                    .isEqualTo(positions.get(bytes));
+            assertThat(d.getMessage()).isNotBlank();
+        }
+        assertThat(actualReasons).isEqualTo(input.badByBytes());
+        assertThat(new HashSet<>(actualReasons.values())).hasSize(4);
+
+        Map<String, float[]> expected = runDirectly(modelDir, expectedFeatures(input.valid()));
+        for (Prediction p : predictions) {
+            float[] want = expected.get(p.getEventId());
+            assertThat(p.getModelName()).isEqualTo(DemoModels.NAME);
+            assertThat(p.getModelVersion()).isEqualTo(modelVersion);
+            assertThat(p.getProbabilities()).hasSize(want.length);
+            for (int i = 0; i < want.length; i++) {
+                assertThat(p.getProbabilities().get(i)).as("event %s class %d", p.getEventId(), i)
+                        .isCloseTo(want[i], within(1e-6));
+            }
+        }
+
+        Map<String, InputEvent> newest = new HashMap<>();
+        for (InputEvent e : input.valid()) {
+            newest.merge(e.getEntityId(), e, (a, b) -> b.getEventTime() >= a.getEventTime() ? b : a);
+        }
+        Map<String, String[]> rows = latestPredictionRows(db);
+        assertThat(rows).hasSize(newest.size());
+        for (InputEvent e : newest.values()) {
+            String[] row = rows.get(e.getEntityId());
+            assertThat(row[0]).as("newest event of entity %s", e.getEntityId()).isEqualTo(e.getEventId());
+            assertThat(row[1]).isEqualTo(modelVersion);
+            assertThat(Double.parseDouble(row[2])).isCloseTo(expected.get(e.getEventId())[1], within(1e-6));
+        }
+    }
+
+    /** The skeleton's features, computed the plain way: per entity, in produce order, over valid events only. */
+    static Map<String, float[]> expectedFeatures(List<InputEvent> valid) {
+        Map<String, long[]> counts = new HashMap<>();
+        Map<String, double[]> sums = new HashMap<>();
+        Map<String, float[]> features = new HashMap<>();
+        for (InputEvent e : valid) {
+            double amount = e.getNumericFields().get("amount");
+            long count = ++counts.computeIfAbsent(e.getEntityId(), k -> new long[1])[0];
+            double[] sum = sums.computeIfAbsent(e.getEntityId(), k -> new double[1]);
+            sum[0] += amount;
+            Double quantity = e.getNumericFields().get("quantity");
+            features.put(e.getEventId(), new float[] {
+                (float) amount, quantity == null ? 0f : quantity.floatValue(), (float) count, (float) (sum[0] / count)
+            });
+        }
+        return features;
+    }
+
+    private static Map<String, float[]> runDirectly(Path modelDir, Map<String, float[]> features) throws Exception {
+        List<String> ids = new ArrayList<>(features.keySet());
+        FloatBuffer batch = FloatBuffer.allocate(ids.size() * DemoModels.FEATURES);
+        for (String id : ids) {
+            batch.put(features.get(id));
+        }
+        batch.flip();
+        try (LoadedModel model = new ModelLoader(ModelLoaderOptions.defaults()).load(modelDir.toString())) {
+            float[][] out = model.run(batch, ids.size());
+            Map<String, float[]> byId = new HashMap<>();
+            for (int i = 0; i < ids.size(); i++) {
+                byId.put(ids.get(i), out[i]);
+            }
+            return byId;
+        }
+    }
+
+    /** entity id → [event id, model version, probability of class 1]. */
+    private static Map<String, String[]> latestPredictionRows(Connection db) throws Exception {
+        Map<String, String[]> rows = new HashMap<>();
+        try (Statement s = db.createStatement();
+                ResultSet rs = s.executeQuery("SELECT entity_id, event_id, model_version, probabilities[2]"
+                        + " FROM latest_prediction WHERE model_name = '" + DemoModels.NAME + "'")) {
+            while (rs.next()) {
+                rows.put(rs.getString(1), new String[] {rs.getString(2), rs.getString(3), rs.getString(4)});
+            }
+        }
+        return rows;
+    }
+
+    private static ProducerRecord<byte[], byte[]> record(String topic, String key, byte[] value) {
+        return new ProducerRecord<>(topic, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value);
+    }
+
+    static byte[] bytes(ByteBuffer buffer) {
+        byte[] out = new byte[buffer.remaining()];
+        buffer.duplicate().get(out);
+        return out;
+    }
+
+    static String base64(ByteBuffer buffer) {
+        return Base64.getEncoder().encodeToString(bytes(buffer));
+    }
+}
