@@ -53,7 +53,7 @@ public final class PipelineOptions {
             ConfigOptions.key("kafka.sink.delivery-guarantee")
                     .enumType(DeliveryGuarantee.class)
                     .defaultValue(DeliveryGuarantee.EXACTLY_ONCE)
-                    .withDescription("Delivery guarantee of the prediction and dead-letter topics. EXACTLY_ONCE"
+                    .withDescription("Delivery guarantee of the prediction and dead-letter topics. exactly-once"
                             + " writes in Kafka transactions committed on checkpoints: consumers read them with"
                             + " isolation.level=read_committed.");
 

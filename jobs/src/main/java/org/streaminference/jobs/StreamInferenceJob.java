@@ -39,11 +39,9 @@ public final class StreamInferenceJob {
         if (params.has("config-dir")) {
             options.addAll(GlobalConfiguration.loadConfiguration(params.get("config-dir")));
         }
-        params.toMap().forEach((key, value) -> {
-            if (!key.equals("config-dir")) {
-                options.setString(key, value);
-            }
-        });
+        java.util.Map<String, String> arguments = new java.util.HashMap<>(params.toMap());
+        arguments.remove("config-dir");
+        options.addAll(Configuration.fromMap(arguments));
         return options;
     }
 }

@@ -9,6 +9,8 @@ import org.streaminference.jobs.StreamInferenceJob;
 import org.streaminference.model.DemoModels;
 import org.streaminference.sinks.LatestPredictionTable;
 import picocli.CommandLine;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -23,7 +25,6 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -69,7 +70,6 @@ public final class LocalPipeline implements Callable<Integer> {
 
     private final PrintStream out = System.out;
     private volatile boolean stopRequested;
-    private final CountDownLatch stopped = new CountDownLatch(1);
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new LocalPipeline()).execute(args));
@@ -77,19 +77,18 @@ public final class LocalPipeline implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            stopRequested = true;
-            try {
-                stopped.await(60, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        // Handle Ctrl-C ourselves: JVM shutdown hooks (Flink's, the embedded PostgreSQL's) would all run at once and
+        // tear the pipeline down before the job commits what is in flight. A second Ctrl-C exits at once.
+        SignalHandler stop = signal -> {
+            if (stopRequested) {
+                Runtime.getRuntime().halt(130);
             }
-        }, "local-run-shutdown"));
-        try {
-            return run();
-        } finally {
-            stopped.countDown();
-        }
+            stopRequested = true;
+            out.println("Stopping (Ctrl-C again to exit at once) ...");
+        };
+        Signal.handle(new Signal("INT"), stop);
+        Signal.handle(new Signal("TERM"), stop);
+        return run();
     }
 
     private int run() throws Exception {
@@ -207,7 +206,7 @@ public final class LocalPipeline implements Callable<Integer> {
                     "label", "score");
             while (rs.next()) {
                 out.printf("%-14s %-16s %-7s %-28s %-11s %s%n", rs.getString(1), rs.getString(2), rs.getString(3),
-                        rs.getObject(4), rs.getString(5), rs.getBigDecimal(6));
+                        rs.getObject(4, java.time.OffsetDateTime.class), rs.getString(5), rs.getBigDecimal(6));
             }
         } catch (Exception e) {
             out.println("Could not query the result store: " + e.getMessage());

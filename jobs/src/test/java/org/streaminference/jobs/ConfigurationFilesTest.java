@@ -1,0 +1,55 @@
+package org.streaminference.jobs;
+
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The shipped config.yaml and the README's option table agree with the options the job really has. */
+class ConfigurationFilesTest {
+    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+
+    @Test
+    void flinkConfUsesOnlyKnownJobOptionsAndRocksDb() {
+        Configuration conf = GlobalConfiguration.loadConfiguration(ROOT.resolve("flink-conf").toString());
+        Set<String> known = PipelineOptions.all().stream().map(ConfigOption::key).collect(Collectors.toSet());
+        Set<String> jobKeys = conf.keySet().stream()
+                .filter(k -> k.startsWith("kafka.") || k.startsWith("model.") || k.startsWith("result-store."))
+                .collect(Collectors.toSet());
+        assertThat(known).containsAll(jobKeys);
+        assertThat(jobKeys).isNotEmpty();
+
+        assertThat(conf.get(StateBackendOptions.STATE_BACKEND)).isEqualTo("rocksdb");
+        assertThat(conf.get(CheckpointingOptions.CHECKPOINTING_INTERVAL)).isEqualTo(Duration.ofSeconds(10));
+        assertThat(conf.get(PipelineOptions.SINK_DELIVERY_GUARANTEE)).isEqualTo(DeliveryGuarantee.EXACTLY_ONCE);
+        assertThat(conf.get(PipelineOptions.SINK_TRANSACTION_TIMEOUT)).isLessThanOrEqualTo(Duration.ofMinutes(15));
+    }
+
+    @Test
+    void readmeDocumentsEveryOption() throws Exception {
+        String readme = Files.readString(ROOT.resolve("README.md"));
+        for (ConfigOption<?> option : PipelineOptions.all()) {
+            assertThat(readme).as("README documents %s", option.key()).contains("`" + option.key() + "`");
+        }
+    }
+
+    @Test
+    void argumentsOverrideTheConfigDirectory() {
+        Configuration options = StreamInferenceJob.options(new String[] {
+            "--config-dir", ROOT.resolve("flink-conf").toString(), "--model.uri", "/models/x/7"
+        });
+        assertThat(options.get(PipelineOptions.MODEL_URI)).isEqualTo("/models/x/7");
+        assertThat(options.get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS)).isEqualTo("kafka:9092");
+    }
+}
