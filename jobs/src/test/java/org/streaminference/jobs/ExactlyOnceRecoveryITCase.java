@@ -1,6 +1,5 @@
 package org.streaminference.jobs;
 
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
@@ -12,8 +11,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
-import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.streaminference.model.DemoModels;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.Prediction;
@@ -38,50 +36,40 @@ import static org.awaitility.Awaitility.await;
 class ExactlyOnceRecoveryITCase {
     private static final int PARALLELISM = 2;
 
-    @TempDir
-    static Path tmp;
+    @RegisterExtension
+    static final EmbeddedServicesExtension SERVICES = new EmbeddedServicesExtension();
 
-    private static EmbeddedKafkaBroker kafka;
-    private static EmbeddedPostgres postgres;
     /** Our own MiniCluster: the test needs to kill and start TaskManagers. */
     private static MiniCluster cluster;
 
     @BeforeAll
-    static void startServices() throws Exception {
+    static void startCluster() throws Exception {
         cluster = new MiniCluster(new MiniClusterConfiguration.Builder()
                 .setNumTaskManagers(1)
                 .setNumSlotsPerTaskManager(PARALLELISM)
                 .build());
         cluster.start();
-        kafka = EmbeddedKafkaBroker.start(tmp.resolve("kafka"), 0);
-        postgres = EmbeddedPostgres.builder().setDataDirectory(tmp.resolve("pg")).setCleanDataDirectory(true).start();
     }
 
     @AfterAll
-    static void stopServices() throws Exception {
+    static void stopCluster() throws Exception {
         if (cluster != null) {
             cluster.closeAsync().get(1, TimeUnit.MINUTES);
-        }
-        if (postgres != null) {
-            postgres.close();
-        }
-        if (kafka != null) {
-            kafka.close();
         }
     }
 
     @Test
     void outputStaysExactWhenTheTaskManagerDiesMidStream() throws Exception {
-        kafka.createTopics(3, "events");
-        kafka.createTopics(2, "predictions", "dead-letters");
-        Path modelDir = DemoModels.write(tmp.resolve("models"), 1);
+        SERVICES.kafka().createTopics(3, "events");
+        SERVICES.kafka().createTopics(2, "predictions", "dead-letters");
+        Path modelDir = DemoModels.write(SERVICES.dir().resolve("models"), 1);
         PipelineTestSupport.TestInput input = PipelineTestSupport.input("events", 3_000, 40, 23, "eo");
         int total = input.records().size();
 
         Configuration options = new Configuration();
-        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
         options.set(PipelineOptions.MODEL_URI, modelDir.toString());
-        options.set(PipelineOptions.RESULT_STORE_JDBC_URL, postgres.getJdbcUrl("postgres", "postgres"));
+        options.set(PipelineOptions.RESULT_STORE_JDBC_URL, SERVICES.jdbcUrl());
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(300));
         options.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 20);
@@ -94,7 +82,7 @@ class ExactlyOnceRecoveryITCase {
             // Produce for about 8 s, so that records are in flight and transactions open when the TaskManager dies.
             CompletableFuture<Map<String, String>> produced = CompletableFuture.supplyAsync(() -> {
                 try {
-                    return PipelineTestSupport.produce(kafka.bootstrapServers(), input.records(), 400);
+                    return PipelineTestSupport.produce(SERVICES.bootstrapServers(), input.records(), 400);
                 } catch (Exception e) {
                     throw new RuntimeException(e);
                 }
@@ -113,11 +101,11 @@ class ExactlyOnceRecoveryITCase {
             assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
 
             List<Prediction> predictions = PipelineTestSupport.readCommitted(
-                    kafka.bootstrapServers(), "predictions", Prediction::fromByteBuffer);
+                    SERVICES.bootstrapServers(), "predictions", Prediction::fromByteBuffer);
             List<DeadLetter> deadLetters = PipelineTestSupport.readCommitted(
-                    kafka.bootstrapServers(), "dead-letters", DeadLetter::fromByteBuffer);
+                    SERVICES.bootstrapServers(), "dead-letters", DeadLetter::fromByteBuffer);
             // latest_prediction is written at-least-once; wait until its newest rows have been flushed
-            try (Connection db = postgres.getPostgresDatabase().getConnection()) {
+            try (Connection db = SERVICES.connection()) {
                 await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).untilAsserted(() ->
                         PipelineTestSupport.assertOutputsExact(
                                 input, positions, predictions, deadLetters, modelDir, "1", db));
@@ -128,10 +116,10 @@ class ExactlyOnceRecoveryITCase {
     }
 
     private static int committedPredictions() throws Exception {
-        return PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "predictions", b -> b).size();
+        return PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "predictions", b -> b).size();
     }
 
     private static int committedDeadLetters() throws Exception {
-        return PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "dead-letters", b -> b).size();
+        return PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "dead-letters", b -> b).size();
     }
 }

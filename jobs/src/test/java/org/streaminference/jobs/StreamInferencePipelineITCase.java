@@ -1,17 +1,12 @@
 package org.streaminference.jobs;
 
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
-import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.model.DemoModels;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.Prediction;
@@ -39,41 +34,22 @@ class StreamInferencePipelineITCase {
                     .setNumberSlotsPerTaskManager(PARALLELISM)
                     .build());
 
-    @TempDir
-    static Path tmp;
-
-    private static EmbeddedKafkaBroker kafka;
-    private static EmbeddedPostgres postgres;
-
-    @BeforeAll
-    static void startServices() throws Exception {
-        kafka = EmbeddedKafkaBroker.start(tmp.resolve("kafka"), 0);
-        postgres = EmbeddedPostgres.builder().setDataDirectory(tmp.resolve("pg")).setCleanDataDirectory(true).start();
-    }
-
-    @AfterAll
-    static void stopServices() throws Exception {
-        if (postgres != null) {
-            postgres.close();
-        }
-        if (kafka != null) {
-            kafka.close();
-        }
-    }
+    @RegisterExtension
+    static final EmbeddedServicesExtension SERVICES = new EmbeddedServicesExtension();
 
     @Test
     void everyEventEndsUpExactlyOnceAsPredictionOrDeadLetter() throws Exception {
-        kafka.createTopics(3, "events");
-        kafka.createTopics(2, "predictions", "dead-letters");
-        Path modelDir = DemoModels.write(tmp.resolve("models"), 2);
+        SERVICES.kafka().createTopics(3, "events");
+        SERVICES.kafka().createTopics(2, "predictions", "dead-letters");
+        Path modelDir = DemoModels.write(SERVICES.dir().resolve("models"), 2);
         PipelineTestSupport.TestInput input = PipelineTestSupport.input("events", 3_000, 60, 11, "it");
-        Map<String, String> positions = PipelineTestSupport.produce(kafka.bootstrapServers(), input.records(), 0);
+        Map<String, String> positions = PipelineTestSupport.produce(SERVICES.bootstrapServers(), input.records(), 0);
 
         Configuration options = new Configuration();
-        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
         options.set(PipelineOptions.MODEL_URI, modelDir.toString());
-        options.set(PipelineOptions.RESULT_STORE_JDBC_URL, postgres.getJdbcUrl("postgres", "postgres"));
+        options.set(PipelineOptions.RESULT_STORE_JDBC_URL, SERVICES.jdbcUrl());
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(500));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
         env.setParallelism(PARALLELISM);
@@ -81,10 +57,10 @@ class StreamInferencePipelineITCase {
         env.execute("pipeline-it"); // bounded: returns once every record is processed and committed
 
         List<Prediction> predictions =
-                PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "predictions", Prediction::fromByteBuffer);
+                PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "predictions", Prediction::fromByteBuffer);
         List<DeadLetter> deadLetters =
-                PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "dead-letters", DeadLetter::fromByteBuffer);
-        try (Connection db = postgres.getPostgresDatabase().getConnection()) {
+                PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "dead-letters", DeadLetter::fromByteBuffer);
+        try (Connection db = SERVICES.connection()) {
             PipelineTestSupport.assertOutputsExact(input, positions, predictions, deadLetters, modelDir, "2", db);
         }
     }
