@@ -13,20 +13,36 @@ import java.util.Set;
  * A verified model version with its open ONNX Runtime session. Thread-safe for {@link #run}; {@link #close()}
  * must not be called while a run is in flight (ONNX Runtime crashes the JVM then), which the owner guarantees.
  */
-public final class LoadedModel implements AutoCloseable {
+public final class LoadedModel implements InferenceModel, AutoCloseable {
     private final ModelManifest manifest;
     private final OrtEnvironment environment;
     private final OrtSession session;
     private volatile long loadTimeMillis = -1;
     private final int inputValuesPerRow;
+    private final ExecutionProvider executionProvider;
+    private final boolean fellBackToCpu;
 
-    LoadedModel(ModelManifest manifest, OrtEnvironment environment, OrtSession session) {
+    LoadedModel(ModelManifest manifest, OrtEnvironment environment, OrtSession session,
+            ExecutionProvider executionProvider, boolean fellBackToCpu) {
         this.manifest = manifest;
         this.environment = environment;
         this.session = session;
+        this.executionProvider = executionProvider;
+        this.fellBackToCpu = fellBackToCpu;
         this.inputValuesPerRow = manifest.input().valuesPerRow();
     }
 
+    /** Where the session actually runs. */
+    public ExecutionProvider executionProvider() {
+        return executionProvider;
+    }
+
+    /** True when CUDA was asked for but could not start, and the session runs on CPU instead. */
+    public boolean fellBackToCpu() {
+        return fellBackToCpu;
+    }
+
+    @Override
     public ModelManifest manifest() {
         return manifest;
     }
@@ -40,15 +56,12 @@ public final class LoadedModel implements AutoCloseable {
         return loadTimeMillis;
     }
 
-    /** Number of float values one input row must hold (the product of the non-batch input dimensions). */
+    @Override
     public int inputValuesPerRow() {
         return inputValuesPerRow;
     }
 
-    /**
-     * Runs a batch. {@code input} holds {@code rows * inputValuesPerRow()} values, row after row; the result
-     * holds one array of output values per row.
-     */
+    @Override
     public float[][] run(FloatBuffer input, int rows) throws OrtException {
         if (input.remaining() != rows * inputValuesPerRow) {
             throw new IllegalArgumentException(

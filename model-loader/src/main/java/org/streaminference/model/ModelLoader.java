@@ -12,6 +12,8 @@ import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
@@ -30,6 +32,7 @@ import java.util.Map;
  * declared signature, and a warm-up run.
  */
 public final class ModelLoader {
+    private static final Logger LOG = LoggerFactory.getLogger(ModelLoader.class);
     private static final ObjectMapper JSON =
             new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
@@ -52,27 +55,61 @@ public final class ModelLoader {
         verifyChecksum(manifest, bytes);
 
         OrtEnvironment env = OrtEnvironment.getEnvironment();
+        ExecutionProvider provider = options.executionProvider();
+        boolean fellBack = false;
         OrtSession session;
-        try (OrtSession.SessionOptions sessionOptions = new OrtSession.SessionOptions()) {
-            if (options.intraOpThreads() > 0) {
-                sessionOptions.setIntraOpNumThreads(options.intraOpThreads());
-            }
-            session = env.createSession(bytes, sessionOptions);
+        try {
+            session = createSession(env, bytes, provider);
         } catch (OrtException e) {
-            throw new ModelLoadException(
-                    ModelLoadException.Reason.RUNTIME_ERROR,
-                    "ONNX Runtime cannot open " + modelPath + ": " + e.getMessage(),
-                    e);
+            if (provider != ExecutionProvider.CUDA) {
+                throw new ModelLoadException(
+                        ModelLoadException.Reason.RUNTIME_ERROR,
+                        "ONNX Runtime cannot open " + modelPath + ": " + e.getMessage(),
+                        e);
+            }
+            if (!options.fallbackToCpu()) {
+                throw new ModelLoadException(
+                        ModelLoadException.Reason.PROVIDER_UNAVAILABLE,
+                        manifest.id() + ": the CUDA execution provider cannot start on device "
+                                + options.cudaDeviceId() + " (" + e.getMessage() + "); it needs the onnxruntime_gpu"
+                                + " build, CUDA 12 and cuDNN 9, or enable the fallback to CPU",
+                        e);
+            }
+            LOG.warn("{}: CUDA is unavailable on device {} ({}); falling back to CPU as configured",
+                    manifest.id(), options.cudaDeviceId(), e.getMessage());
+            provider = ExecutionProvider.CPU;
+            fellBack = true;
+            try {
+                session = createSession(env, bytes, provider);
+            } catch (OrtException cpuError) {
+                throw new ModelLoadException(
+                        ModelLoadException.Reason.RUNTIME_ERROR,
+                        "ONNX Runtime cannot open " + modelPath + ": " + cpuError.getMessage(),
+                        cpuError);
+            }
         }
         try {
             verifySignature(manifest, session);
-            LoadedModel model = new LoadedModel(manifest, env, session);
+            LoadedModel model = new LoadedModel(manifest, env, session, provider, fellBack);
             warmUp(model);
             model.markLoaded((System.nanoTime() - start) / 1_000_000);
             return model;
         } catch (ModelLoadException | RuntimeException e) {
             closeQuietly(session);
             throw e;
+        }
+    }
+
+    private OrtSession createSession(OrtEnvironment env, byte[] bytes, ExecutionProvider provider)
+            throws OrtException {
+        try (OrtSession.SessionOptions sessionOptions = new OrtSession.SessionOptions()) {
+            if (options.intraOpThreads() > 0) {
+                sessionOptions.setIntraOpNumThreads(options.intraOpThreads());
+            }
+            if (provider == ExecutionProvider.CUDA) {
+                sessionOptions.addCUDA(options.cudaDeviceId());
+            }
+            return env.createSession(bytes, sessionOptions);
         }
     }
 

@@ -20,8 +20,8 @@ import java.nio.FloatBuffer;
 import java.util.List;
 
 /**
- * Runs one model version on each enriched event, one row at a time, on the task thread. Simple and correct; the
- * micro-batched async operator replaces it where throughput matters. Events with non-finite features, model errors
+ * Runs one model version on each enriched event, one row at a time, on the task thread: the naive approach that
+ * Flink + ONNX examples take, kept as the baseline of the benchmarks. The job uses {@link MicroBatchInference}. Events with non-finite features, model errors
  * and non-finite outputs become dead letters; the job never fails because of one record.
  */
 public class OnnxInferenceFunction extends ProcessFunction<EnrichedEvent, Prediction> {
@@ -93,18 +93,7 @@ public class OnnxInferenceFunction extends ProcessFunction<EnrichedEvent, Predic
                     model.manifest().id() + " produced a non-finite output for finite features");
             return;
         }
-        out.collect(Prediction.newBuilder()
-                .setEventId(value.getEvent().getEventId())
-                .setEntityId(value.getEvent().getEntityId())
-                .setModelName(model.manifest().name())
-                .setModelVersion(model.manifest().version())
-                .setScore(decoded.score())
-                .setPredictedClass(decoded.predictedClass())
-                .setPredictedLabel(decoded.predictedLabel())
-                .setProbabilities(decoded.probabilities())
-                .setEventTime(value.getEvent().getEventTime())
-                .setInferenceTime(System.currentTimeMillis())
-                .build());
+        out.collect(decoder.toPrediction(value, model.manifest(), decoded, System.currentTimeMillis()));
         predictions.inc();
     }
 

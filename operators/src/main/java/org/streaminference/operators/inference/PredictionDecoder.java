@@ -2,6 +2,9 @@ package org.streaminference.operators.inference;
 
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.OutputKind;
+import org.streaminference.schemas.ClassScore;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.Prediction;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -13,7 +16,8 @@ import java.util.List;
 public final class PredictionDecoder {
 
     /** What a row of output means. {@code predictedClass} is null and {@code probabilities} empty for scores. */
-    public record Decoded(double score, Integer predictedClass, String predictedLabel, List<Double> probabilities) {
+    public record Decoded(double score, Integer predictedClass, String predictedLabel, List<Double> probabilities,
+            List<ClassScore> topClasses) {
         public boolean isFinite() {
             if (!Double.isFinite(score)) {
                 return false;
@@ -29,10 +33,34 @@ public final class PredictionDecoder {
 
     private final OutputKind kind;
     private final List<String> labels;
+    private final int topK;
 
     public PredictionDecoder(ModelManifest manifest) {
+        this(manifest, 0);
+    }
+
+    /** @param topK how many of the most probable classes to list in each prediction */
+    public PredictionDecoder(ModelManifest manifest, int topK) {
         this.kind = manifest.outputKind();
         this.labels = manifest.labels();
+        this.topK = topK;
+    }
+
+    /** The prediction for {@code event}. */
+    public Prediction toPrediction(EnrichedEvent event, ModelManifest manifest, Decoded decoded, long inferenceTime) {
+        return Prediction.newBuilder()
+                .setEventId(event.getEvent().getEventId())
+                .setEntityId(event.getEvent().getEntityId())
+                .setModelName(manifest.name())
+                .setModelVersion(manifest.version())
+                .setScore(decoded.score())
+                .setPredictedClass(decoded.predictedClass())
+                .setPredictedLabel(decoded.predictedLabel())
+                .setProbabilities(decoded.probabilities())
+                .setTopClasses(decoded.topClasses())
+                .setEventTime(event.getEvent().getEventTime())
+                .setInferenceTime(inferenceTime)
+                .build();
     }
 
     public Decoded decode(float[] row) {
@@ -40,7 +68,7 @@ public final class PredictionDecoder {
             if (row.length != 1) {
                 throw new IllegalArgumentException("a SCORE model must output one value per row, got " + row.length);
             }
-            return new Decoded(row[0], null, null, List.of());
+            return new Decoded(row[0], null, null, List.of(), List.of());
         }
         double[] probabilities = kind == OutputKind.LOGITS ? softmax(row) : toDouble(row);
         int best = 0;
@@ -53,8 +81,27 @@ public final class PredictionDecoder {
         for (double p : probabilities) {
             list.add(p);
         }
-        String label = best < labels.size() ? labels.get(best) : null;
-        return new Decoded(probabilities[best], best, label, list);
+        return new Decoded(probabilities[best], best, label(best), list, top(probabilities));
+    }
+
+    private String label(int index) {
+        return index < labels.size() ? labels.get(index) : null;
+    }
+
+    private List<ClassScore> top(double[] probabilities) {
+        if (topK == 0) {
+            return List.of();
+        }
+        Integer[] order = new Integer[probabilities.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        java.util.Arrays.sort(order, (a, b) -> Double.compare(probabilities[b], probabilities[a]));
+        List<ClassScore> top = new ArrayList<>(Math.min(topK, order.length));
+        for (int i = 0; i < Math.min(topK, order.length); i++) {
+            top.add(new ClassScore(order[i], label(order[i]), probabilities[order[i]]));
+        }
+        return top;
     }
 
     static double[] softmax(float[] logits) {

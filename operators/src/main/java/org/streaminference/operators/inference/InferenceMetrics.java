@@ -1,0 +1,56 @@
+package org.streaminference.operators.inference;
+
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.Histogram;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
+
+import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
+
+/**
+ * The inference metrics, modelled on Triton's, registered under {@code model=<name>, version=<version>} so that
+ * Prometheus gets them as labels. Average batch size = {@code inferenceCount / inferenceExecutions}.
+ */
+final class InferenceMetrics {
+    private static final int HISTOGRAM_WINDOW = 4096;
+
+    /** Records received by the operator. */
+    final Counter requests;
+    /** Records answered with a prediction. */
+    final Counter successes;
+    /** Records answered with a dead letter by the operator (bad input, model error, non-finite output, timeout). */
+    final Counter failures;
+    /** Model runs (batches, including retries and the halves of split batches). */
+    final Counter executions;
+    /** Rows run through the model over all executions. */
+    final Counter inferenceCount;
+    final Histogram batchSize;
+    /** Time a record waited for its batch to start, in microseconds. */
+    final Histogram queueWaitMicros;
+    /** Time inside the model run (tensor creation, run, output copy), in microseconds. */
+    final Histogram computeMicros;
+    /** Time to turn a batch's output into predictions and hand them on, in microseconds. */
+    final Histogram outputMicros;
+    /** From the event's time to its prediction, in milliseconds. */
+    final Histogram endToEndLatencyMillis;
+
+    InferenceMetrics(MetricGroup operatorGroup, String model, String version, IntSupplier inFlightBatches,
+            LongSupplier loadTimeMillis, boolean cudaFallback) {
+        MetricGroup group = operatorGroup.addGroup("model", model).addGroup("version", version);
+        requests = group.counter("inferenceRequests");
+        successes = group.counter("inferenceSuccesses");
+        failures = group.counter("inferenceFailures");
+        executions = group.counter("inferenceExecutions");
+        inferenceCount = group.counter("inferenceCount");
+        batchSize = group.histogram("batchSize", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
+        queueWaitMicros = group.histogram("queueWaitMicros", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
+        computeMicros = group.histogram("computeMicros", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
+        outputMicros = group.histogram("outputMicros", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
+        endToEndLatencyMillis =
+                group.histogram("endToEndLatencyMillis", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
+        group.gauge("inFlightBatches", inFlightBatches::getAsInt);
+        group.gauge("modelLoadTimeMillis", loadTimeMillis::getAsLong);
+        group.gauge("cudaFallback", () -> cudaFallback ? 1 : 0);
+    }
+}

@@ -1,0 +1,114 @@
+package org.streaminference.operators.inference;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/**
+ * Groups items into batches and runs each batch on an inference thread of its own. A batch is cut when it reaches
+ * the maximum size or when its oldest item has waited the maximum delay, whichever comes first (Triton's dynamic
+ * batcher rule). Memory is bounded by the caller: the async operator admits only its capacity of records.
+ */
+final class MicroBatcher<T> implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MicroBatcher.class);
+
+    private final int maxBatchSize;
+    private final long maxDelayNanos;
+    private final Consumer<List<T>> runBatch;
+    private final ThreadPoolExecutor workers;
+    private final ScheduledExecutorService timer;
+    private final AtomicInteger inFlight = new AtomicInteger();
+
+    private List<T> pending;
+    private long generation;
+
+    /**
+     * @param threadName prefix of the inference threads' names
+     * @param runBatch   runs one batch; called on an inference thread, never concurrently with more than
+     *                   {@code threads} others
+     */
+    MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, String threadName, Consumer<List<T>> runBatch) {
+        this.maxBatchSize = maxBatchSize;
+        this.maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(maxDelayMillis);
+        this.runBatch = runBatch;
+        this.pending = new ArrayList<>(maxBatchSize);
+        this.workers = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
+                named(threadName + "-"));
+        ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(1, named(threadName + "-timer-"));
+        scheduler.setRemoveOnCancelPolicy(true);
+        this.timer = scheduler;
+    }
+
+    /** Adds an item; may cut a batch. */
+    synchronized void add(T item) {
+        pending.add(item);
+        if (pending.size() >= maxBatchSize || maxDelayNanos == 0) {
+            cut();
+        } else if (pending.size() == 1) {
+            long batch = generation;
+            timer.schedule(() -> cutIfStillPending(batch), maxDelayNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /** Batches cut and not yet finished. */
+    int inFlightBatches() {
+        return inFlight.get();
+    }
+
+    private synchronized void cutIfStillPending(long batch) {
+        if (batch == generation && !pending.isEmpty()) {
+            cut();
+        }
+    }
+
+    private void cut() {
+        List<T> batch = pending;
+        pending = new ArrayList<>(maxBatchSize);
+        generation++;
+        inFlight.incrementAndGet();
+        workers.execute(() -> {
+            try {
+                runBatch.accept(batch);
+            } catch (Throwable t) {
+                LOG.error("A batch of {} records failed outside the isolation logic", batch.size(), t);
+            } finally {
+                inFlight.decrementAndGet();
+            }
+        });
+    }
+
+    /**
+     * Stops the timer and waits for running batches to finish. Returns false if they did not within the timeout;
+     * the caller must then not close the model they run on.
+     */
+    boolean shutdown(long timeoutMillis) throws InterruptedException {
+        timer.shutdownNow();
+        workers.shutdown();
+        return workers.awaitTermination(timeoutMillis, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        shutdown(60_000);
+    }
+
+    private static ThreadFactory named(String prefix) {
+        AtomicInteger counter = new AtomicInteger();
+        return runnable -> {
+            Thread thread = new Thread(runnable, prefix + counter.incrementAndGet());
+            thread.setDaemon(true);
+            return thread;
+        };
+    }
+}

@@ -1,0 +1,63 @@
+package org.streaminference.operators.inference;
+
+import org.apache.flink.api.common.externalresource.ExternalResourceInfo;
+import org.apache.flink.api.common.functions.RuntimeContext;
+import org.streaminference.model.ExecutionProvider;
+import org.streaminference.model.InferenceModel;
+import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.SharedModels;
+
+import java.util.Set;
+
+/**
+ * Serves the model version at a location from the TaskManager-wide {@link SharedModels}: one session per version and
+ * device, fed by all slots. With CUDA, the device index comes from Flink's external resource framework
+ * ({@code external-resources: gpu}), so each TaskManager uses the GPU Flink assigned to it.
+ */
+public final class SharedModelProvider implements ModelProvider {
+    private static final long serialVersionUID = 1L;
+    /** Name of the GPU external resource in Flink's configuration. */
+    public static final String GPU_RESOURCE = "gpu";
+
+    private final String location;
+    private final ModelLoaderOptions options;
+
+    public SharedModelProvider(String location, ModelLoaderOptions options) {
+        this.location = location;
+        this.options = options;
+    }
+
+    @Override
+    public Handle open(RuntimeContext context) throws Exception {
+        ModelLoaderOptions effective = options;
+        if (options.executionProvider() == ExecutionProvider.CUDA) {
+            effective = options.withCuda(gpuIndex(context, options.cudaDeviceId()), options.fallbackToCpu());
+        }
+        SharedModels.Lease lease = SharedModels.acquire(location, effective);
+        return new Handle() {
+            @Override
+            public InferenceModel model() {
+                return lease.model();
+            }
+
+            @Override
+            public boolean fellBackToCpu() {
+                return lease.model().fellBackToCpu();
+            }
+
+            @Override
+            public void close() throws Exception {
+                lease.close();
+            }
+        };
+    }
+
+    /** The index of the first GPU Flink assigned to this TaskManager, or {@code fallback} where none is configured. */
+    static int gpuIndex(RuntimeContext context, int fallback) {
+        Set<ExternalResourceInfo> gpus = context.getExternalResourceInfos(GPU_RESOURCE);
+        for (ExternalResourceInfo gpu : gpus) {
+            return gpu.getProperty("index").map(Integer::parseInt).orElse(fallback);
+        }
+        return fallback;
+    }
+}

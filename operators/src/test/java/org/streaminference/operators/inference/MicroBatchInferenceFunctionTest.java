@@ -1,0 +1,301 @@
+package org.streaminference.operators.inference;
+
+import org.apache.flink.formats.avro.typeutils.AvroSerializer;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.streaming.api.datastream.AsyncDataStream;
+import org.apache.flink.streaming.api.operators.async.AsyncWaitOperatorFactory;
+import org.apache.flink.streaming.api.watermark.Watermark;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.streaminference.model.DemoModels;
+import org.streaminference.model.LoadedModel;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.InferenceOutcome;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.SourcePosition;
+
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/** The micro-batched operator in Flink's operator test harness, on the real demo model. */
+@Timeout(value = 2, unit = TimeUnit.MINUTES)
+class MicroBatchInferenceFunctionTest {
+    private static final long NEVER = TimeUnit.MINUTES.toMillis(10);
+
+    @TempDir
+    static Path models;
+
+    private static LoadedModel demo;
+    private InstrumentedModel model;
+
+    @BeforeAll
+    static void loadModel() throws Exception {
+        demo = new ModelLoader(ModelLoaderOptions.defaults()).load(DemoModels.write(models, 1).toString());
+    }
+
+    @AfterAll
+    static void closeModel() throws Exception {
+        demo.close();
+    }
+
+    @BeforeEach
+    void instrument() {
+        model = new InstrumentedModel(demo);
+        InstrumentedModel.current = model;
+    }
+
+    @AfterEach
+    void releaseBlockedRuns() {
+        model.release();
+    }
+
+    private static EnrichedEvent event(int i, float firstFeature) {
+        return EnrichedEvent.newBuilder()
+                .setEvent(InputEvent.newBuilder().setEventId("e" + i).setEntityId("u" + (i % 3)).setEventTime(1000L + i)
+                        .setEventType("t").setNumericFields(Map.of("amount", 1.0)).setCategoricalFields(Map.of())
+                        .build())
+                .setSource(new SourcePosition("events", 0, (long) i))
+                .setFeatures(List.of(firstFeature, 1f, (float) i, 2f))
+                .build();
+    }
+
+    private static EnrichedEvent event(int i) {
+        return event(i, 10f + i);
+    }
+
+    private static OneInputStreamOperatorTestHarness<EnrichedEvent, InferenceOutcome> harness(BatchingOptions options)
+            throws Exception {
+        var factory = new AsyncWaitOperatorFactory<>(
+                new MicroBatchInferenceFunction(InstrumentedModel.provider(), options),
+                options.timeoutMillis(),
+                options.capacity(),
+                options.ordered() ? AsyncDataStream.OutputMode.ORDERED : AsyncDataStream.OutputMode.UNORDERED);
+        var harness = new OneInputStreamOperatorTestHarness<>(factory, new AvroSerializer<>(EnrichedEvent.class));
+        harness.open();
+        return harness;
+    }
+
+    private static BatchingOptions options(int maxBatch, long delayMillis, int concurrent, boolean ordered) {
+        return new BatchingOptions(maxBatch, delayMillis, concurrent, 30_000, 1, 2, ordered, Math.max(64, maxBatch));
+    }
+
+    @SuppressWarnings("unchecked")
+    private static List<InferenceOutcome> outcomes(OneInputStreamOperatorTestHarness<?, InferenceOutcome> h) {
+        List<InferenceOutcome> out = new ArrayList<>();
+        for (Object o : h.getOutput()) {
+            if (o instanceof StreamRecord<?> r) {
+                out.add(((StreamRecord<InferenceOutcome>) r).getValue());
+            }
+        }
+        return out;
+    }
+
+    private static float[] direct(EnrichedEvent e) throws Exception {
+        float[] row = new float[e.getFeatures().size()];
+        for (int i = 0; i < row.length; i++) {
+            row[i] = e.getFeatures().get(i);
+        }
+        return demo.run(FloatBuffer.wrap(row), 1)[0];
+    }
+
+    @Test
+    void fullBatchesRunWithoutWaitingForTheDelay() throws Exception {
+        List<EnrichedEvent> events = new ArrayList<>();
+        try (var h = harness(options(4, NEVER, 1, true))) {
+            for (int i = 0; i < 8; i++) {
+                events.add(event(i));
+                h.processElement(events.get(i), i);
+            }
+            h.endInput(); // returns only if both batches ran: the 10-minute delay would time the test out
+            assertThat(model.batchSizes).containsExactly(4, 4);
+            List<InferenceOutcome> out = outcomes(h);
+            assertThat(out).hasSize(8);
+            for (int i = 0; i < 8; i++) {
+                Prediction p = out.get(i).getPrediction();
+                assertThat(p.getEventId()).isEqualTo("e" + i);
+                assertThat(p.getProbabilities().get(1)).isCloseTo(direct(events.get(i))[1], within(1e-6));
+                assertThat(p.getTopClasses()).hasSize(2);
+                assertThat(p.getTopClasses().get(0).getProbability()).isEqualTo(p.getScore());
+            }
+        }
+    }
+
+    @Test
+    void aPartialBatchRunsWhenItsOldestRecordHasWaitedTheDelay() throws Exception {
+        try (var h = harness(options(100, 20, 1, true))) {
+            for (int i = 0; i < 3; i++) {
+                h.processElement(event(i), i);
+            }
+            h.endInput();
+            assertThat(model.batchSizes).containsExactly(3);
+            assertThat(outcomes(h)).extracting(o -> o.getPrediction().getEventId()).containsExactly("e0", "e1", "e2");
+        }
+    }
+
+    @Test
+    void orderedModeKeepsOrderTimestampsAndWatermarks() throws Exception {
+        try (var h = harness(options(1, 0, 3, true))) {
+            h.processElement(event(0), 10);
+            h.processElement(event(1), 20);
+            h.processWatermark(new Watermark(25));
+            h.processElement(event(2), 30);
+            h.endInput();
+            List<Object> output = new ArrayList<>(h.getOutput());
+            assertThat(output).hasSize(4);
+            assertThat(((StreamRecord<?>) output.get(0)).getTimestamp()).isEqualTo(10);
+            assertThat(((StreamRecord<?>) output.get(1)).getTimestamp()).isEqualTo(20);
+            assertThat(output.get(2)).isEqualTo(new Watermark(25));
+            assertThat(((StreamRecord<?>) output.get(3)).getTimestamp()).isEqualTo(30);
+            assertThat(outcomes(h)).extracting(o -> o.getPrediction().getEventId()).containsExactly("e0", "e1", "e2");
+        }
+    }
+
+    @Test
+    void unorderedModeNeverLetsARecordCrossAWatermark() throws Exception {
+        try (var h = harness(options(1, 0, 3, false))) {
+            h.processElement(event(0), 10);
+            h.processElement(event(1), 20);
+            h.processWatermark(new Watermark(25));
+            h.processElement(event(2), 30);
+            h.endInput();
+            List<Object> output = new ArrayList<>(h.getOutput());
+            assertThat(output).hasSize(4);
+            assertThat(output.get(2)).isEqualTo(new Watermark(25));
+            assertThat(List.of(((StreamRecord<?>) output.get(0)).getTimestamp(),
+                    ((StreamRecord<?>) output.get(1)).getTimestamp())).containsExactlyInAnyOrder(10L, 20L);
+            assertThat(((StreamRecord<?>) output.get(3)).getTimestamp()).isEqualTo(30);
+        }
+    }
+
+    @Test
+    void aFailingBatchIsSplitSoOnlyTheBadRecordsBecomeDeadLetters() throws Exception {
+        try (var h = harness(options(8, NEVER, 1, true))) {
+            for (int i = 0; i < 8; i++) {
+                h.processElement(event(i, i == 2 || i == 5 ? InstrumentedModel.FAIL : 10f + i), i);
+            }
+            h.endInput();
+            List<InferenceOutcome> out = outcomes(h);
+            assertThat(out).hasSize(8);
+            for (int i = 0; i < 8; i++) {
+                if (i == 2 || i == 5) {
+                    DeadLetter d = out.get(i).getDeadLetter();
+                    assertThat(d.getReasonCode()).isEqualTo(ReasonCode.MODEL_ERROR);
+                    assertThat(d.getEventId()).isEqualTo("e" + i);
+                    assertThat(d.getMessage()).contains("injected failure");
+                } else {
+                    assertThat(out.get(i).getPrediction().getEventId()).isEqualTo("e" + i);
+                }
+            }
+            // the batch of 8, its one retry, then halves and quarters down to the two poisoned rows
+            assertThat(model.batchSizes.subList(0, 2)).containsExactly(8, 8);
+            assertThat(model.batchSizes).contains(1);
+        }
+    }
+
+    @Test
+    void badInputNeverReachesTheModel() throws Exception {
+        try (var h = harness(options(4, 10, 1, true))) {
+            h.processElement(event(0, Float.NaN), 0);
+            EnrichedEvent shortVector = event(1);
+            shortVector.setFeatures(List.of(1f, 2f));
+            h.processElement(shortVector, 1);
+            h.processElement(event(2), 2);
+            h.endInput();
+            List<InferenceOutcome> out = outcomes(h);
+            assertThat(out.get(0).getDeadLetter().getReasonCode()).isEqualTo(ReasonCode.NON_FINITE_FEATURE);
+            assertThat(out.get(1).getDeadLetter().getReasonCode()).isEqualTo(ReasonCode.INVALID_FIELD);
+            assertThat(out.get(1).getDeadLetter().getMessage()).contains("invalid shape");
+            assertThat(out.get(2).getPrediction()).isNotNull();
+            assertThat(model.batchSizes).containsExactly(1);
+        }
+    }
+
+    @Test
+    void aRecordThatTakesTooLongBecomesATimeoutDeadLetter() throws Exception {
+        BatchingOptions options = new BatchingOptions(1, 0, 2, 300, 0, 0, true, 64);
+        try (var h = harness(options)) {
+            h.processElement(event(0, InstrumentedModel.BLOCK), 0);
+            model.blockedEntered.await();
+            h.setProcessingTime(h.getProcessingTime() + 301); // the harness's clock drives the operator's timeouts
+            h.processElement(event(1), 1); // served by the second inference thread while the first is stuck
+            h.endInput();
+            List<InferenceOutcome> out = outcomes(h);
+            assertThat(out).hasSize(2);
+            assertThat(out.get(0).getDeadLetter().getReasonCode()).isEqualTo(ReasonCode.TIMEOUT);
+            assertThat(out.get(1).getPrediction().getEventId()).isEqualTo("e1");
+            model.release();
+        }
+    }
+
+    @Test
+    void aFullQueueBackPressuresTheInput() throws Exception {
+        BatchingOptions options = new BatchingOptions(1, 0, 1, 60_000, 0, 0, false, 2);
+        AtomicLong releasedAt = new AtomicLong();
+        try (var h = harness(options)) {
+            h.processElement(event(0, InstrumentedModel.BLOCK), 0);
+            h.processElement(event(1), 1); // the queue (capacity 2) is now full
+            Thread releaser = new Thread(() -> {
+                try {
+                    model.blockedEntered.await();
+                    Thread.sleep(300); // a window in which an unbounded operator would have accepted the record
+                    releasedAt.set(System.nanoTime());
+                    model.release();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            });
+            releaser.start();
+            h.processElement(event(2), 2);
+            long acceptedAt = System.nanoTime();
+            releaser.join();
+            assertThat(acceptedAt).as("the third record waited for room in the queue").isGreaterThan(releasedAt.get());
+            h.endInput();
+            assertThat(outcomes(h)).hasSize(3).allMatch(o -> o.getPrediction() != null);
+        }
+    }
+
+    @Test
+    void recordsWaitingInABatchSurviveASnapshotAndRestore() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (var h = harness(options(100, NEVER, 1, true))) {
+            for (int i = 0; i < 3; i++) {
+                h.processElement(event(i), 100 + i);
+            }
+            snapshot = h.snapshot(1, 1);
+            assertThat(outcomes(h)).isEmpty();
+            assertThat(model.batchSizes).isEmpty();
+        }
+        var factory = new AsyncWaitOperatorFactory<>(
+                new MicroBatchInferenceFunction(InstrumentedModel.provider(), options(100, 10, 1, true)),
+                30_000, 64, AsyncDataStream.OutputMode.ORDERED);
+        try (var restored = new OneInputStreamOperatorTestHarness<>(factory, new AvroSerializer<>(EnrichedEvent.class))) {
+            restored.initializeState(snapshot);
+            restored.open();
+            restored.endInput();
+            assertThat(outcomes(restored)).extracting(o -> o.getPrediction().getEventId())
+                    .containsExactly("e0", "e1", "e2");
+            assertThat(new ArrayList<>(restored.getOutput())).extracting(o -> ((StreamRecord<?>) o).getTimestamp())
+                    .containsExactly(100L, 101L, 102L);
+        }
+    }
+}
