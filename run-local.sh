@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 classpath_file=jobs/target/local-classpath.txt
 echo "Building (mvn package, tests skipped) ..."
 mvn -B -q -ntp -DskipTests -pl jobs -am package dependency:build-classpath \
-    -DincludeScope=compile -Dmdep.outputFile="$PWD/$classpath_file" >/dev/null
+    -DincludeScope=compile -Dmdep.outputFile="$PWD/$classpath_file"
 
 JAVA_OPENS=(
   --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED

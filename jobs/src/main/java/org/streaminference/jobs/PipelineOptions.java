@@ -5,6 +5,7 @@ import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.streaminference.model.ExecutionProvider;
 
 import java.time.Duration;
 import java.util.List;
@@ -87,6 +88,62 @@ public final class PipelineOptions {
             .withDescription("ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose. Keep it low"
                     + " when a TaskManager runs several slots.");
 
+    public static final ConfigOption<ExecutionProvider> MODEL_EXECUTION_PROVIDER =
+            ConfigOptions.key("model.execution-provider")
+                    .enumType(ExecutionProvider.class)
+                    .defaultValue(ExecutionProvider.CPU)
+                    .withDescription("CPU, or CUDA on GPU TaskManagers (needs the GPU build of the job jar, CUDA 12"
+                            + " and cuDNN 9). The GPU index comes from Flink's external resource 'gpu'.");
+
+    public static final ConfigOption<Boolean> MODEL_CUDA_FALLBACK_TO_CPU = ConfigOptions.key("model.cuda.fallback-to-cpu")
+            .booleanType()
+            .defaultValue(false)
+            .withDescription("With CUDA: run on CPU where the CUDA provider cannot start, logged and reported by the"
+                    + " cudaFallback metric, instead of failing the job.");
+
+    public static final ConfigOption<Integer> INFERENCE_MAX_BATCH_SIZE = ConfigOptions.key("inference.max-batch-size")
+            .intType()
+            .defaultValue(64)
+            .withDescription("A batch runs as soon as it holds this many records.");
+
+    public static final ConfigOption<Duration> INFERENCE_MAX_DELAY = ConfigOptions.key("inference.max-delay")
+            .durationType()
+            .defaultValue(Duration.ofMillis(5))
+            .withDescription("... or as soon as its oldest record has waited this long. 0 runs every record at once.");
+
+    public static final ConfigOption<Integer> INFERENCE_CONCURRENT_BATCHES =
+            ConfigOptions.key("inference.concurrent-batches")
+                    .intType()
+                    .defaultValue(2)
+                    .withDescription("Batches running at once per subtask, each on an inference thread of its own.");
+
+    public static final ConfigOption<Integer> INFERENCE_CAPACITY = ConfigOptions.key("inference.capacity")
+            .intType()
+            .noDefaultValue()
+            .withDescription("Records in flight per subtask (waiting in a batch or running) before the operator"
+                    + " back-pressures; default 2 x max-batch-size x concurrent-batches.");
+
+    public static final ConfigOption<Duration> INFERENCE_TIMEOUT = ConfigOptions.key("inference.timeout")
+            .durationType()
+            .defaultValue(Duration.ofSeconds(30))
+            .withDescription("A record without an answer after this long becomes a TIMEOUT dead letter.");
+
+    public static final ConfigOption<Integer> INFERENCE_RETRIES = ConfigOptions.key("inference.retries")
+            .intType()
+            .defaultValue(1)
+            .withDescription("Times a failed batch is retried whole before it is split to isolate the bad records.");
+
+    public static final ConfigOption<Integer> INFERENCE_TOP_K = ConfigOptions.key("inference.top-k")
+            .intType()
+            .defaultValue(0)
+            .withDescription("Most probable classes listed in each prediction of a classifier (0: none).");
+
+    public static final ConfigOption<Boolean> INFERENCE_ORDERED = ConfigOptions.key("inference.ordered")
+            .booleanType()
+            .defaultValue(false)
+            .withDescription("Emit predictions in input order; otherwise as batches finish. Watermarks are respected"
+                    + " either way, and per-entity order does not matter to the result store's event-time guard.");
+
     public static final ConfigOption<Boolean> RESULT_STORE_ENABLED = ConfigOptions.key("result-store.enabled")
             .booleanType()
             .defaultValue(true)
@@ -134,7 +191,10 @@ public final class PipelineOptions {
     public static List<ConfigOption<?>> all() {
         return List.of(KAFKA_BOOTSTRAP_SERVERS, EVENTS_TOPIC, PREDICTIONS_TOPIC, DEAD_LETTERS_TOPIC, GROUP_ID,
                 SOURCE_BOUNDED, SINK_DELIVERY_GUARANTEE, SINK_TRANSACTIONAL_ID_PREFIX, SINK_TRANSACTION_TIMEOUT,
-                MODEL_URI, MODEL_MAX_SIZE, MODEL_INTRA_OP_THREADS, RESULT_STORE_ENABLED, RESULT_STORE_JDBC_URL,
+                MODEL_URI, MODEL_MAX_SIZE, MODEL_INTRA_OP_THREADS,
+                MODEL_EXECUTION_PROVIDER, MODEL_CUDA_FALLBACK_TO_CPU, INFERENCE_MAX_BATCH_SIZE, INFERENCE_MAX_DELAY,
+                INFERENCE_CONCURRENT_BATCHES, INFERENCE_CAPACITY, INFERENCE_TIMEOUT, INFERENCE_RETRIES, INFERENCE_TOP_K,
+                INFERENCE_ORDERED, RESULT_STORE_ENABLED, RESULT_STORE_JDBC_URL,
                 RESULT_STORE_USERNAME, RESULT_STORE_PASSWORD, RESULT_STORE_BATCH_SIZE, RESULT_STORE_BATCH_INTERVAL,
                 RESULT_STORE_MAX_RETRIES, DEFAULT_CHECKPOINT_INTERVAL);
     }

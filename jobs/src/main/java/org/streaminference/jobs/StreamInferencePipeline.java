@@ -17,7 +17,9 @@ import org.streaminference.features.EntityFeatureFunction;
 import org.streaminference.features.SkeletonFeatures;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.operators.DeadLetters;
-import org.streaminference.operators.inference.OnnxInferenceFunction;
+import org.streaminference.operators.inference.BatchingOptions;
+import org.streaminference.operators.inference.MicroBatchInference;
+import org.streaminference.operators.inference.SharedModelProvider;
 import org.streaminference.operators.validation.EventValidationFunction;
 import org.streaminference.operators.validation.EventValidator;
 import org.streaminference.schemas.DeadLetter;
@@ -33,7 +35,8 @@ import org.streaminference.sinks.ResultTopicSinks;
 import java.util.Map;
 
 /**
- * Wires the pipeline: Kafka events → validation → keyBy(entity) → features in keyed state → ONNX inference →
+ * Wires the pipeline: Kafka events → validation → keyBy(entity) → features in keyed state → micro-batched ONNX
+ * inference →
  * predictions to Kafka and PostgreSQL; dead letters from every stage to their own topic. Every operator has a
  * stable uid so savepoints survive changes to the job.
  */
@@ -78,13 +81,11 @@ public final class StreamInferencePipeline {
                 .name("features")
                 .uid("features");
 
-        ModelLoaderOptions loaderOptions = new ModelLoaderOptions(
-                options.get(PipelineOptions.MODEL_MAX_SIZE).getBytes(),
-                options.get(PipelineOptions.MODEL_INTRA_OP_THREADS));
-        SingleOutputStreamOperator<Prediction> predictions = enriched
-                .process(new OnnxInferenceFunction(modelUri, loaderOptions))
-                .name("inference")
-                .uid("inference");
+        SingleOutputStreamOperator<Prediction> predictions = MicroBatchInference.builder()
+                .modelProvider(new SharedModelProvider(modelUri, loaderOptions(options)))
+                .batching(batchingOptions(options))
+                .build()
+                .apply(enriched, "inference");
 
         KafkaSinkOptions sinkOptions = new KafkaSinkOptions(
                 bootstrap,
@@ -110,6 +111,31 @@ public final class StreamInferencePipeline {
                 .sinkTo(ResultTopicSinks.deadLetters(sinkOptions, options.get(PipelineOptions.DEAD_LETTERS_TOPIC)))
                 .name("dead-letters-kafka")
                 .uid("dead-letters-kafka");
+    }
+
+    /** How models are loaded, from the job's options. */
+    public static ModelLoaderOptions loaderOptions(ReadableConfig options) {
+        return new ModelLoaderOptions(
+                options.get(PipelineOptions.MODEL_MAX_SIZE).getBytes(),
+                options.get(PipelineOptions.MODEL_INTRA_OP_THREADS),
+                options.get(PipelineOptions.MODEL_EXECUTION_PROVIDER),
+                0,
+                options.get(PipelineOptions.MODEL_CUDA_FALLBACK_TO_CPU));
+    }
+
+    /** How the inference operator batches, from the job's options. */
+    public static BatchingOptions batchingOptions(ReadableConfig options) {
+        int maxBatch = options.get(PipelineOptions.INFERENCE_MAX_BATCH_SIZE);
+        int concurrent = options.get(PipelineOptions.INFERENCE_CONCURRENT_BATCHES);
+        return new BatchingOptions(
+                maxBatch,
+                options.get(PipelineOptions.INFERENCE_MAX_DELAY).toMillis(),
+                concurrent,
+                options.get(PipelineOptions.INFERENCE_TIMEOUT).toMillis(),
+                options.get(PipelineOptions.INFERENCE_RETRIES),
+                options.get(PipelineOptions.INFERENCE_TOP_K),
+                options.get(PipelineOptions.INFERENCE_ORDERED),
+                options.getOptional(PipelineOptions.INFERENCE_CAPACITY).orElse(2 * maxBatch * concurrent));
     }
 
     /** The result store settings, or an error naming the missing option. */

@@ -28,9 +28,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * Kills the TaskManager while events are flowing and Kafka transactions are open, starts a new one, and proves the
- * output is still exact: every event once (read_committed), features as if nothing had happened (keyed state
- * restored from the checkpoint, not double-counted), and latest_prediction correct.
+ * Kills the TaskManager while events are flowing, records wait in inference batches and Kafka transactions are open,
+ * starts a new one, and proves the output is still exact: every event once (read_committed), features as if nothing
+ * had happened (keyed state restored from the checkpoint, not double-counted), and latest_prediction correct.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ExactlyOnceRecoveryITCase {
@@ -71,6 +71,9 @@ class ExactlyOnceRecoveryITCase {
         options.set(PipelineOptions.MODEL_URI, modelDir.toString());
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, SERVICES.jdbcUrl());
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(300));
+        // long enough that records sit in batches, and batches run, when the TaskManager dies
+        options.set(PipelineOptions.INFERENCE_MAX_DELAY, Duration.ofMillis(200));
+        options.set(PipelineOptions.INFERENCE_MAX_BATCH_SIZE, 32);
         options.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 20);
         options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));

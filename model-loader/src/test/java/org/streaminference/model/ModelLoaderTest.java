@@ -111,6 +111,24 @@ class ModelLoaderTest {
     }
 
     @Test
+    void cudaWithoutAGpuFailsClearlyUnlessFallbackIsConfigured() throws Exception {
+        Path dir = DemoModels.write(root, 1);
+        ModelLoader strict = new ModelLoader(ModelLoaderOptions.defaults().withCuda(0, false));
+        assertThatThrownBy(() -> strict.load(dir.toString()))
+                .isInstanceOf(ModelLoadException.class)
+                .hasMessageContaining("CUDA")
+                .satisfies(e -> assertThat(((ModelLoadException) e).reason())
+                        .isEqualTo(ModelLoadException.Reason.PROVIDER_UNAVAILABLE));
+
+        ModelLoader lenient = new ModelLoader(ModelLoaderOptions.defaults().withCuda(0, true));
+        try (LoadedModel model = lenient.load(dir.toString())) {
+            assertThat(model.fellBackToCpu()).isTrue();
+            assertThat(model.executionProvider()).isEqualTo(ExecutionProvider.CPU);
+            assertThat(model.run(FloatBuffer.wrap(new float[DemoModels.FEATURES]), 1)[0]).hasSize(2);
+        }
+    }
+
+    @Test
     void servesTheCrayfishPeerModelWithARank3Input() throws Exception {
         Path peer = Path.of("..", "..", "shared", "peer-models", "crayfish-ffnn", "model-ffnn.onnx")
                 .toAbsolutePath().normalize();

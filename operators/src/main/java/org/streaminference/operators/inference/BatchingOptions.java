@@ -30,7 +30,7 @@ public record BatchingOptions(
         require(maxBatchSize >= 1, "maxBatchSize must be >= 1");
         require(maxDelayMillis >= 0, "maxDelayMillis must be >= 0");
         require(concurrentBatches >= 1, "concurrentBatches must be >= 1");
-        require(timeoutMillis > 0, "timeoutMillis must be > 0");
+        require(timeoutMillis >= 0, "timeoutMillis must be >= 0 (0: no timeout)");
         require(retries >= 0, "retries must be >= 0");
         require(topK >= 0, "topK must be >= 0");
         require(capacity >= maxBatchSize, "capacity must hold at least one full batch");

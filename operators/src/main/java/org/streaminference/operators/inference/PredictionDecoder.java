@@ -48,19 +48,11 @@ public final class PredictionDecoder {
 
     /** The prediction for {@code event}. */
     public Prediction toPrediction(EnrichedEvent event, ModelManifest manifest, Decoded decoded, long inferenceTime) {
-        return Prediction.newBuilder()
-                .setEventId(event.getEvent().getEventId())
-                .setEntityId(event.getEvent().getEntityId())
-                .setModelName(manifest.name())
-                .setModelVersion(manifest.version())
-                .setScore(decoded.score())
-                .setPredictedClass(decoded.predictedClass())
-                .setPredictedLabel(decoded.predictedLabel())
-                .setProbabilities(decoded.probabilities())
-                .setTopClasses(decoded.topClasses())
-                .setEventTime(event.getEvent().getEventTime())
-                .setInferenceTime(inferenceTime)
-                .build();
+        // the all-arguments constructor: Avro builders validate and deep-copy every field, which costs more than
+        // a small model's run
+        return new Prediction(event.getEvent().getEventId(), event.getEvent().getEntityId(), manifest.name(),
+                manifest.version(), decoded.score(), decoded.predictedClass(), decoded.predictedLabel(),
+                decoded.probabilities(), decoded.topClasses(), event.getEvent().getEventTime(), inferenceTime);
     }
 
     public Decoded decode(float[] row) {

@@ -1,0 +1,82 @@
+package org.streaminference.bench;
+
+import org.streaminference.model.DemoModels;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.model.ModelManifest;
+import org.streaminference.model.OnnxMlpWriter;
+import org.streaminference.model.OutputKind;
+import org.streaminference.model.TensorSignature;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+
+/** The benchmark's models: a tiny and a heavy MLP written here, and the Crayfish peer model where it is present. */
+final class BenchModels {
+    private BenchModels() {}
+
+    /** A model to benchmark: where it is and how wide one input row is. */
+    record Workload(String name, Path dir, int valuesPerRow, long records) {}
+
+    /** 32 → 64 → 1: a model whose run is cheaper than moving its data. */
+    static Workload tiny(Path root, long records) throws IOException {
+        return mlp(root, "tiny-mlp", new int[] {32, 64, 1}, records);
+    }
+
+    /** 256 → 1024 → 1024 → 1: a model whose run dominates. */
+    static Workload heavy(Path root, long records) throws IOException {
+        return mlp(root, "heavy-mlp", new int[] {256, 1024, 1024, 1}, records);
+    }
+
+    /** The Crayfish benchmark's feed-forward network (input [batch, 1, 784], 10 logits), or null where absent. */
+    static Workload crayfish(Path root, Path sharedDir, long records) throws IOException {
+        Path source = sharedDir.resolve("peer-models/crayfish-ffnn/model-ffnn.onnx");
+        if (!Files.isReadable(source)) {
+            return null;
+        }
+        Path dir = Files.createDirectories(root.resolve("crayfish-ffnn"));
+        byte[] bytes = Files.readAllBytes(source);
+        Files.write(dir.resolve("model.onnx"), bytes);
+        DemoModels.writeManifest(dir, new ModelManifest("crayfish-ffnn", "1", "model.onnx", sha256(bytes),
+                new TensorSignature("input", "FLOAT", new long[] {-1, 1, 784}),
+                new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputKind.LOGITS, List.of(), null, 0));
+        return new Workload("crayfish-ffnn", dir, 784, records);
+    }
+
+    private static Workload mlp(Path root, String name, int[] sizes, long records) throws IOException {
+        Random random = new Random(17);
+        OnnxMlpWriter writer = new OnnxMlpWriter("x", "y");
+        for (int l = 0; l + 1 < sizes.length; l++) {
+            float[][] w = new float[sizes[l]][sizes[l + 1]];
+            float scale = (float) (1 / Math.sqrt(sizes[l]));
+            for (float[] row : w) {
+                for (int j = 0; j < row.length; j++) {
+                    row[j] = (float) random.nextGaussian() * scale;
+                }
+            }
+            writer.dense(w, new float[sizes[l + 1]]);
+        }
+        byte[] bytes = writer.toBytes();
+        Path dir = Files.createDirectories(root.resolve(name));
+        Files.write(dir.resolve("model.onnx"), bytes);
+        DemoModels.writeManifest(dir, new ModelManifest(name, "1", "model.onnx", sha256(bytes),
+                new TensorSignature("x", "FLOAT", new long[] {-1, sizes[0]}),
+                new TensorSignature("y", "FLOAT", new long[] {-1, sizes[sizes.length - 1]}), OutputKind.SCORE,
+                List.of(), null, 0));
+        return new Workload(name, dir, sizes[0], records);
+    }
+
+    private static String sha256(byte[] bytes) {
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static void checkLoads(Workload w) throws Exception {
+        new ModelLoader(org.streaminference.model.ModelLoaderOptions.defaults()).load(w.dir().toString()).close();
+    }
+}

@@ -1,0 +1,78 @@
+package org.streaminference.bench;
+
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
+import java.util.List;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.connector.datagen.source.DataGeneratorSource;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.operators.inference.BatchingOptions;
+import org.streaminference.operators.inference.MicroBatchInference;
+import org.streaminference.operators.inference.OnnxInferenceFunction;
+import org.streaminference.operators.inference.SharedModelProvider;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.Prediction;
+
+/** Runs one inference variant as a Flink job on a local MiniCluster and measures it at its sink. */
+final class FlinkBench {
+    private FlinkBench() {}
+
+    /** What sits between the source and the sink. */
+    sealed interface Variant permits Identity, Naive, Batched {}
+
+    /** No inference: each event becomes an empty prediction. The pipeline's own limit. */
+    record Identity() implements Variant {}
+
+    /** A synchronous map calling ONNX Runtime once per record on the task thread. */
+    record Naive() implements Variant {}
+
+    /** The micro-batched async operator; batch size 1 and delay 0 is Flink async I/O with one call per record. */
+    record Batched(int maxBatchSize, long maxDelayMillis, int concurrentBatches) implements Variant {}
+
+    private static Prediction identity(EnrichedEvent e) {
+        return new Prediction(e.getEvent().getEventId(), e.getEvent().getEntityId(), "identity", "0",
+                (double) e.getFeatures().get(0), null, null, List.of(), List.of(), e.getEvent().getEventTime(), 0L);
+    }
+
+    /**
+     * @param ratePerSecond 0 for as fast as possible (throughput), otherwise a fixed input rate (latency)
+     */
+    static LatencyProbe.Result run(BenchModels.Workload w, Variant variant, long records, double ratePerSecond,
+            int parallelism) throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, new Configuration());
+        env.getConfig().enableObjectReuse();
+        DataGeneratorSource<EnrichedEvent> source = new DataGeneratorSource<>(
+                new EventGenerator(w.valuesPerRow(), ratePerSecond / parallelism),
+                records,
+                RateLimiterStrategy.noOp(), // the generator paces itself: Flink's limiter tops out near 60k/s here
+                new AvroTypeInfo<>(EnrichedEvent.class));
+        DataStream<EnrichedEvent> events = env.fromSource(source, WatermarkStrategy.noWatermarks(), "events");
+        String location = w.dir().toString();
+        DataStream<Prediction> predictions;
+        if (variant instanceof Batched b) {
+            int capacity = Math.max(2 * b.maxBatchSize() * b.concurrentBatches(), 16);
+            predictions = MicroBatchInference.builder()
+                    .modelProvider(new SharedModelProvider(location, ModelLoaderOptions.defaults()))
+                    .batching(new BatchingOptions(b.maxBatchSize(), b.maxDelayMillis(), b.concurrentBatches(),
+                            60_000, 0, 0, false, capacity))
+                    .build()
+                    .apply(events, "inference");
+        } else if (variant instanceof Naive) {
+            predictions = events.process(new OnnxInferenceFunction(location, ModelLoaderOptions.defaults()));
+        } else {
+            predictions = events.map(FlinkBench::identity);
+        }
+        predictions.map(new LatencyProbe()).sinkTo(new DiscardingSink<>());
+        LatencyProbe.reset();
+        env.execute("bench");
+        LatencyProbe.Result result = LatencyProbe.result();
+        if (result.records() != records) {
+            throw new IllegalStateException("expected " + records + " predictions, got " + result.records());
+        }
+        return result;
+    }
+}
