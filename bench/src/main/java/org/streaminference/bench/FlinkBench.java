@@ -3,6 +3,8 @@ package org.streaminference.bench;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.connector.source.util.ratelimit.RateLimiterStrategy;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.flink.streaming.api.datastream.AsyncDataStream;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.datagen.source.DataGeneratorSource;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
@@ -22,7 +24,10 @@ final class FlinkBench {
     private FlinkBench() {}
 
     /** What sits between the source and the sink. */
-    sealed interface Variant permits Identity, Naive, Batched {}
+    sealed interface Variant permits Identity, Naive, AsyncPerRecord, Batched {}
+
+    /** Flink's async I/O operator calling the model once per record. */
+    record AsyncPerRecord(int threads) implements Variant {}
 
     /** No inference: each event becomes an empty prediction. The pipeline's own limit. */
     record Identity() implements Variant {}
@@ -30,7 +35,7 @@ final class FlinkBench {
     /** A synchronous map calling ONNX Runtime once per record on the task thread. */
     record Naive() implements Variant {}
 
-    /** The micro-batched async operator; batch size 1 and delay 0 is Flink async I/O with one call per record. */
+    /** The micro-batched inference operator. */
     record Batched(int maxBatchSize, long maxDelayMillis, int concurrentBatches) implements Variant {}
 
     private static Prediction identity(EnrichedEvent e) {
@@ -61,6 +66,9 @@ final class FlinkBench {
                             60_000, 0, 0, false, capacity))
                     .build()
                     .apply(events, "inference");
+        } else if (variant instanceof AsyncPerRecord a) {
+            predictions = AsyncDataStream.unorderedWait(events, new PerRecordAsyncFunction(location, a.threads()),
+                    60, TimeUnit.SECONDS, 64);
         } else if (variant instanceof Naive) {
             predictions = events.process(new OnnxInferenceFunction(location, ModelLoaderOptions.defaults()));
         } else {

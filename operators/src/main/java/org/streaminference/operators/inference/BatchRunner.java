@@ -1,10 +1,10 @@
 package org.streaminference.operators.inference;
 
-import org.apache.flink.streaming.api.functions.async.ResultFuture;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
-import org.streaminference.schemas.InferenceOutcome;
+import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 
 import java.nio.ByteBuffer;
@@ -18,14 +18,21 @@ import java.util.List;
  * becomes a MODEL_ERROR dead letter and every other record still gets its prediction.
  */
 final class BatchRunner {
-    /** One record waiting for its answer. */
-    record Pending(EnrichedEvent event, ResultFuture<InferenceOutcome> result, long enqueuedNanos) {}
+
+    /** One record waiting for its answer; {@link #complete} keeps the first answer and ignores later ones. */
+    interface Pending {
+        EnrichedEvent event();
+
+        long enqueuedNanos();
+
+        /** @return whether this was the record's first answer */
+        boolean complete(Prediction prediction, DeadLetter deadLetter);
+    }
 
     private final InferenceModel model;
     private final PredictionDecoder decoder;
     private final InferenceMetrics metrics;
     private final int retries;
-    private final int valuesPerRow;
     private final ThreadLocal<FloatBuffer> buffers;
 
     BatchRunner(InferenceModel model, PredictionDecoder decoder, InferenceMetrics metrics, int maxBatchSize,
@@ -34,14 +41,13 @@ final class BatchRunner {
         this.decoder = decoder;
         this.metrics = metrics;
         this.retries = retries;
-        this.valuesPerRow = model.inputValuesPerRow();
-        int capacity = maxBatchSize * valuesPerRow;
+        int capacity = maxBatchSize * model.inputValuesPerRow();
         // one buffer per inference thread, reused for every batch it runs
         this.buffers = ThreadLocal.withInitial(() ->
                 ByteBuffer.allocateDirect(capacity * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer());
     }
 
-    void run(List<Pending> batch) {
+    void run(List<? extends Pending> batch) {
         long start = System.nanoTime();
         for (Pending p : batch) {
             metrics.queueWaitMicros.update((start - p.enqueuedNanos()) / 1_000);
@@ -50,7 +56,7 @@ final class BatchRunner {
         execute(batch, retries);
     }
 
-    private void execute(List<Pending> batch, int retriesLeft) {
+    private void execute(List<? extends Pending> batch, int retriesLeft) {
         float[][] outputs;
         try {
             outputs = runModel(batch);
@@ -76,15 +82,15 @@ final class BatchRunner {
                         model.manifest().id() + " produced a non-finite output for finite features");
                 continue;
             }
-            metrics.successes.inc();
-            metrics.endToEndLatencyMillis.update(now - p.event().getEvent().getEventTime());
-            p.result().complete(List.of(new InferenceOutcome(
-                    decoder.toPrediction(p.event(), model.manifest(), decoded, now), null)));
+            if (p.complete(decoder.toPrediction(p.event(), model.manifest(), decoded, now), null)) {
+                metrics.successes.inc();
+                metrics.endToEndLatencyMillis.update(now - p.event().getEvent().getEventTime());
+            }
         }
         metrics.outputMicros.update((System.nanoTime() - start) / 1_000);
     }
 
-    private float[][] runModel(List<Pending> batch) throws Exception {
+    private float[][] runModel(List<? extends Pending> batch) throws Exception {
         FloatBuffer input = buffers.get();
         input.clear();
         for (Pending p : batch) {
@@ -101,9 +107,31 @@ final class BatchRunner {
         return out;
     }
 
+    /** Answers {@code p} with a dead letter. */
     void fail(Pending p, ReasonCode reason, String message) {
-        metrics.failures.inc();
-        p.result().complete(List.of(new InferenceOutcome(
-                null, DeadLetters.of(p.event().getEvent(), p.event().getSource(), reason, message))));
+        if (p.complete(null, DeadLetters.of(p.event().getEvent(), p.event().getSource(), reason, message))) {
+            metrics.failures.inc();
+        }
+    }
+
+    /**
+     * Answers a record that cannot be run at all (a feature vector of the wrong width, or a non-finite feature) with
+     * its dead letter and returns true; returns false for a record the model can take.
+     */
+    boolean rejectInvalid(Pending p) {
+        List<Float> features = p.event().getFeatures();
+        if (features.size() != model.inputValuesPerRow()) {
+            fail(p, ReasonCode.INVALID_FIELD, "invalid shape: the feature vector has " + features.size()
+                    + " values but " + model.manifest().id() + " takes " + model.inputValuesPerRow());
+            return true;
+        }
+        for (int i = 0; i < features.size(); i++) {
+            Float f = features.get(i);
+            if (f == null || !Float.isFinite(f)) {
+                fail(p, ReasonCode.NON_FINITE_FEATURE, "feature " + i + " is " + f);
+                return true;
+            }
+        }
+        return false;
     }
 }

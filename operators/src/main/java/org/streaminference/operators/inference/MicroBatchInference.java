@@ -1,16 +1,14 @@
 package org.streaminference.operators.inference;
 
 import org.apache.flink.annotation.PublicEvolving;
-import org.apache.flink.streaming.api.datastream.AsyncDataStream;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.streaminference.operators.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
-import org.streaminference.schemas.InferenceOutcome;
 import org.streaminference.schemas.Prediction;
 
 import java.util.Objects;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The micro-batched inference operator: adds async, batched ONNX inference to a stream of enriched events. Results
@@ -38,16 +36,11 @@ public final class MicroBatchInference {
         return new Builder();
     }
 
-    /** Adds the operator (uid {@code <uid>} for the async stage, {@code <uid>-split} for the splitter). */
+    /** Adds the operator with uid {@code uid}. */
     public SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> input, String uid) {
-        MicroBatchInferenceFunction function = new MicroBatchInferenceFunction(modelProvider, batching);
-        SingleOutputStreamOperator<InferenceOutcome> outcomes = batching.ordered()
-                ? AsyncDataStream.orderedWait(
-                        input, function, batching.timeoutMillis(), TimeUnit.MILLISECONDS, batching.capacity())
-                : AsyncDataStream.unorderedWait(
-                        input, function, batching.timeoutMillis(), TimeUnit.MILLISECONDS, batching.capacity());
-        return outcomes.name(uid).uid(uid)
-                .process(new OutcomeSplitter()).name(uid + "-split").uid(uid + "-split");
+        return input.transform(uid, new AvroTypeInfo<>(Prediction.class),
+                        new MicroBatchInferenceOperatorFactory(modelProvider, batching))
+                .uid(uid);
     }
 
     /** Builds a {@link MicroBatchInference}. */

@@ -26,6 +26,7 @@ final class MicroBatcher<T> implements AutoCloseable {
     private final int maxBatchSize;
     private final long maxDelayNanos;
     private final Consumer<List<T>> runBatch;
+    private final Consumer<List<T>> onCut;
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -37,11 +38,14 @@ final class MicroBatcher<T> implements AutoCloseable {
      * @param threadName prefix of the inference threads' names
      * @param runBatch   runs one batch; called on an inference thread, never concurrently with more than
      *                   {@code threads} others
+     * @param onCut      called with each batch when it is cut, before it is queued to run
      */
-    MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, String threadName, Consumer<List<T>> runBatch) {
+    MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, String threadName, Consumer<List<T>> runBatch,
+            Consumer<List<T>> onCut) {
         this.maxBatchSize = maxBatchSize;
         this.maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(maxDelayMillis);
         this.runBatch = runBatch;
+        this.onCut = onCut;
         this.pending = new ArrayList<>(maxBatchSize);
         this.workers = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
                 named(threadName + "-"));
@@ -61,6 +65,18 @@ final class MicroBatcher<T> implements AutoCloseable {
         }
     }
 
+    /** Cuts the pending items into a batch now, whatever their number and age (at the end of the input). */
+    synchronized void flush() {
+        if (!pending.isEmpty()) {
+            cut();
+        }
+    }
+
+    /** Runs {@code task} on the batcher's timer thread after {@code delayMillis}. */
+    void schedule(Runnable task, long delayMillis) {
+        timer.schedule(task, delayMillis, TimeUnit.MILLISECONDS);
+    }
+
     /** Batches cut and not yet finished. */
     int inFlightBatches() {
         return inFlight.get();
@@ -77,6 +93,7 @@ final class MicroBatcher<T> implements AutoCloseable {
         pending = new ArrayList<>(maxBatchSize);
         generation++;
         inFlight.incrementAndGet();
+        onCut.accept(batch);
         workers.execute(() -> {
             try {
                 runBatch.accept(batch);

@@ -2,8 +2,6 @@ package org.streaminference.operators.inference;
 
 import org.apache.flink.formats.avro.typeutils.AvroSerializer;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
-import org.apache.flink.streaming.api.datastream.AsyncDataStream;
-import org.apache.flink.streaming.api.operators.async.AsyncWaitOperatorFactory;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
@@ -20,7 +18,7 @@ import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
-import org.streaminference.schemas.InferenceOutcome;
+import org.streaminference.operators.DeadLetters;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
@@ -37,9 +35,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-/** The micro-batched operator in Flink's operator test harness, on the real demo model. */
+/** The micro-batched inference operator in Flink's operator test harness, on the real demo model. */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
-class MicroBatchInferenceFunctionTest {
+class MicroBatchInferenceOperatorTest {
     private static final long NEVER = TimeUnit.MINUTES.toMillis(10);
 
     @TempDir
@@ -83,14 +81,11 @@ class MicroBatchInferenceFunctionTest {
         return event(i, 10f + i);
     }
 
-    private static OneInputStreamOperatorTestHarness<EnrichedEvent, InferenceOutcome> harness(BatchingOptions options)
+    private static OneInputStreamOperatorTestHarness<EnrichedEvent, Prediction> harness(BatchingOptions options)
             throws Exception {
-        var factory = new AsyncWaitOperatorFactory<>(
-                new MicroBatchInferenceFunction(InstrumentedModel.provider(), options),
-                options.timeoutMillis(),
-                options.capacity(),
-                options.ordered() ? AsyncDataStream.OutputMode.ORDERED : AsyncDataStream.OutputMode.UNORDERED);
-        var harness = new OneInputStreamOperatorTestHarness<>(factory, new AvroSerializer<>(EnrichedEvent.class));
+        var harness = new OneInputStreamOperatorTestHarness<>(
+                new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), options),
+                new AvroSerializer<>(EnrichedEvent.class));
         harness.open();
         return harness;
     }
@@ -99,13 +94,23 @@ class MicroBatchInferenceFunctionTest {
         return new BatchingOptions(maxBatch, delayMillis, concurrent, 30_000, 1, 2, ordered, Math.max(64, maxBatch));
     }
 
+    /** The predictions, in output order. */
     @SuppressWarnings("unchecked")
-    private static List<InferenceOutcome> outcomes(OneInputStreamOperatorTestHarness<?, InferenceOutcome> h) {
-        List<InferenceOutcome> out = new ArrayList<>();
+    private static List<Prediction> predictions(OneInputStreamOperatorTestHarness<?, Prediction> h) {
+        List<Prediction> out = new ArrayList<>();
         for (Object o : h.getOutput()) {
             if (o instanceof StreamRecord<?> r) {
-                out.add(((StreamRecord<InferenceOutcome>) r).getValue());
+                out.add(((StreamRecord<Prediction>) r).getValue());
             }
+        }
+        return out;
+    }
+
+    private static List<DeadLetter> deadLetters(OneInputStreamOperatorTestHarness<?, Prediction> h) {
+        List<DeadLetter> out = new ArrayList<>();
+        var side = h.getSideOutput(DeadLetters.TAG);
+        if (side != null) {
+            side.forEach(r -> out.add(r.getValue()));
         }
         return out;
     }
@@ -128,10 +133,10 @@ class MicroBatchInferenceFunctionTest {
             }
             h.endInput(); // returns only if both batches ran: the 10-minute delay would time the test out
             assertThat(model.batchSizes).containsExactly(4, 4);
-            List<InferenceOutcome> out = outcomes(h);
+            List<Prediction> out = predictions(h);
             assertThat(out).hasSize(8);
             for (int i = 0; i < 8; i++) {
-                Prediction p = out.get(i).getPrediction();
+                Prediction p = out.get(i);
                 assertThat(p.getEventId()).isEqualTo("e" + i);
                 assertThat(p.getProbabilities().get(1)).isCloseTo(direct(events.get(i))[1], within(1e-6));
                 assertThat(p.getTopClasses()).hasSize(2);
@@ -148,7 +153,7 @@ class MicroBatchInferenceFunctionTest {
             }
             h.endInput();
             assertThat(model.batchSizes).containsExactly(3);
-            assertThat(outcomes(h)).extracting(o -> o.getPrediction().getEventId()).containsExactly("e0", "e1", "e2");
+            assertThat(predictions(h)).extracting(Prediction::getEventId).containsExactly("e0", "e1", "e2");
         }
     }
 
@@ -166,7 +171,7 @@ class MicroBatchInferenceFunctionTest {
             assertThat(((StreamRecord<?>) output.get(1)).getTimestamp()).isEqualTo(20);
             assertThat(output.get(2)).isEqualTo(new Watermark(25));
             assertThat(((StreamRecord<?>) output.get(3)).getTimestamp()).isEqualTo(30);
-            assertThat(outcomes(h)).extracting(o -> o.getPrediction().getEventId()).containsExactly("e0", "e1", "e2");
+            assertThat(predictions(h)).extracting(Prediction::getEventId).containsExactly("e0", "e1", "e2");
         }
     }
 
@@ -194,18 +199,14 @@ class MicroBatchInferenceFunctionTest {
                 h.processElement(event(i, i == 2 || i == 5 ? InstrumentedModel.FAIL : 10f + i), i);
             }
             h.endInput();
-            List<InferenceOutcome> out = outcomes(h);
-            assertThat(out).hasSize(8);
-            for (int i = 0; i < 8; i++) {
-                if (i == 2 || i == 5) {
-                    DeadLetter d = out.get(i).getDeadLetter();
-                    assertThat(d.getReasonCode()).isEqualTo(ReasonCode.MODEL_ERROR);
-                    assertThat(d.getEventId()).isEqualTo("e" + i);
-                    assertThat(d.getMessage()).contains("injected failure");
-                } else {
-                    assertThat(out.get(i).getPrediction().getEventId()).isEqualTo("e" + i);
-                }
-            }
+            assertThat(predictions(h)).extracting(Prediction::getEventId)
+                    .containsExactly("e0", "e1", "e3", "e4", "e6", "e7");
+            List<DeadLetter> dead = deadLetters(h);
+            assertThat(dead).extracting(DeadLetter::getEventId).containsExactly("e2", "e5");
+            assertThat(dead).allSatisfy(d -> {
+                assertThat(d.getReasonCode()).isEqualTo(ReasonCode.MODEL_ERROR);
+                assertThat(d.getMessage()).contains("injected failure");
+            });
             // the batch of 8, its one retry, then halves and quarters down to the two poisoned rows
             assertThat(model.batchSizes.subList(0, 2)).containsExactly(8, 8);
             assertThat(model.batchSizes).contains(1);
@@ -221,11 +222,11 @@ class MicroBatchInferenceFunctionTest {
             h.processElement(shortVector, 1);
             h.processElement(event(2), 2);
             h.endInput();
-            List<InferenceOutcome> out = outcomes(h);
-            assertThat(out.get(0).getDeadLetter().getReasonCode()).isEqualTo(ReasonCode.NON_FINITE_FEATURE);
-            assertThat(out.get(1).getDeadLetter().getReasonCode()).isEqualTo(ReasonCode.INVALID_FIELD);
-            assertThat(out.get(1).getDeadLetter().getMessage()).contains("invalid shape");
-            assertThat(out.get(2).getPrediction()).isNotNull();
+            List<DeadLetter> dead = deadLetters(h);
+            assertThat(dead).extracting(DeadLetter::getReasonCode)
+                    .containsExactly(ReasonCode.NON_FINITE_FEATURE, ReasonCode.INVALID_FIELD);
+            assertThat(dead.get(1).getMessage()).contains("invalid shape");
+            assertThat(predictions(h)).extracting(Prediction::getEventId).containsExactly("e2");
             assertThat(model.batchSizes).containsExactly(1);
         }
     }
@@ -235,14 +236,11 @@ class MicroBatchInferenceFunctionTest {
         BatchingOptions options = new BatchingOptions(1, 0, 2, 300, 0, 0, true, 64);
         try (var h = harness(options)) {
             h.processElement(event(0, InstrumentedModel.BLOCK), 0);
-            model.blockedEntered.await();
-            h.setProcessingTime(h.getProcessingTime() + 301); // the harness's clock drives the operator's timeouts
             h.processElement(event(1), 1); // served by the second inference thread while the first is stuck
-            h.endInput();
-            List<InferenceOutcome> out = outcomes(h);
-            assertThat(out).hasSize(2);
-            assertThat(out.get(0).getDeadLetter().getReasonCode()).isEqualTo(ReasonCode.TIMEOUT);
-            assertThat(out.get(1).getPrediction().getEventId()).isEqualTo("e1");
+            h.endInput(); // returns once the stuck record has been answered by its timeout
+            assertThat(deadLetters(h)).extracting(DeadLetter::getReasonCode).containsExactly(ReasonCode.TIMEOUT);
+            assertThat(deadLetters(h).get(0).getEventId()).isEqualTo("e0");
+            assertThat(predictions(h)).extracting(Prediction::getEventId).containsExactly("e1");
             model.release();
         }
     }
@@ -270,7 +268,7 @@ class MicroBatchInferenceFunctionTest {
             releaser.join();
             assertThat(acceptedAt).as("the third record waited for room in the queue").isGreaterThan(releasedAt.get());
             h.endInput();
-            assertThat(outcomes(h)).hasSize(3).allMatch(o -> o.getPrediction() != null);
+            assertThat(predictions(h)).hasSize(3);
         }
     }
 
@@ -282,18 +280,15 @@ class MicroBatchInferenceFunctionTest {
                 h.processElement(event(i), 100 + i);
             }
             snapshot = h.snapshot(1, 1);
-            assertThat(outcomes(h)).isEmpty();
+            assertThat(predictions(h)).isEmpty();
             assertThat(model.batchSizes).isEmpty();
         }
-        var factory = new AsyncWaitOperatorFactory<>(
-                new MicroBatchInferenceFunction(InstrumentedModel.provider(), options(100, 10, 1, true)),
-                30_000, 64, AsyncDataStream.OutputMode.ORDERED);
+        var factory = new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), options(100, 10, 1, true));
         try (var restored = new OneInputStreamOperatorTestHarness<>(factory, new AvroSerializer<>(EnrichedEvent.class))) {
             restored.initializeState(snapshot);
             restored.open();
             restored.endInput();
-            assertThat(outcomes(restored)).extracting(o -> o.getPrediction().getEventId())
-                    .containsExactly("e0", "e1", "e2");
+            assertThat(predictions(restored)).extracting(Prediction::getEventId).containsExactly("e0", "e1", "e2");
             assertThat(new ArrayList<>(restored.getOutput())).extracting(o -> ((StreamRecord<?>) o).getTimestamp())
                     .containsExactly(100L, 101L, 102L);
         }
