@@ -126,7 +126,8 @@ public final class PipelineOptions {
     public static final ConfigOption<Duration> INFERENCE_TIMEOUT = ConfigOptions.key("inference.timeout")
             .durationType()
             .defaultValue(Duration.ofSeconds(30))
-            .withDescription("A record without an answer after this long becomes a TIMEOUT dead letter.");
+            .withDescription("Records of a batch still without an answer this long after the batch was cut become"
+                    + " TIMEOUT dead letters; 0 disables the timeout.");
 
     public static final ConfigOption<Integer> INFERENCE_RETRIES = ConfigOptions.key("inference.retries")
             .intType()

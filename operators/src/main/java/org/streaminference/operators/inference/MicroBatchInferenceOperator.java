@@ -132,7 +132,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         queue = new LinkedList<>();
         batcher = new MicroBatcher<>(options.maxBatchSize(), options.maxDelayMillis(), options.concurrentBatches(),
                 "inference-" + model.manifest().name() + "-" + getRuntimeContext().getTaskInfo().getIndexOfThisSubtask(),
-                this::runBatch, this::scheduleTimeout);
+                this::runBatch, options.timeoutMillis(), this::timeOut);
         metrics = new InferenceMetrics(getMetricGroup(), model.manifest().name(), model.manifest().version(),
                 batcher::inFlightBatches, () -> loadTime, handle.fellBackToCpu());
         runner = new BatchRunner(model, new PredictionDecoder(model.manifest(), options.topK()), metrics,
@@ -181,24 +181,19 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         post("inference batch finished");
     }
 
-    /** On the batcher's thread: a batch cut now answers its records with TIMEOUT if it has not within the timeout. */
-    private void scheduleTimeout(List<Entry> batch) {
-        if (options.timeoutMillis() == 0) {
-            return;
+    /** On the batcher's timer thread: answers the records of a late batch that still have no answer with TIMEOUT. */
+    private void timeOut(List<Entry> batch) {
+        boolean any = false;
+        for (Entry e : batch) {
+            if (!e.isDone()) {
+                runner.fail(e, ReasonCode.TIMEOUT, "no answer from " + model.manifest().id() + " within "
+                        + options.timeoutMillis() + " ms");
+                any = true;
+            }
         }
-        batcher.schedule(() -> {
-            boolean any = false;
-            for (Entry e : batch) {
-                if (!e.isDone()) {
-                    runner.fail(e, ReasonCode.TIMEOUT, "no answer from " + model.manifest().id() + " within "
-                            + options.timeoutMillis() + " ms");
-                    any = true;
-                }
-            }
-            if (any) {
-                post("inference batch timed out");
-            }
-        }, options.timeoutMillis());
+        if (any) {
+            post("inference batch timed out");
+        }
     }
 
     private void post(String description) {

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -26,7 +27,8 @@ final class MicroBatcher<T> implements AutoCloseable {
     private final int maxBatchSize;
     private final long maxDelayNanos;
     private final Consumer<List<T>> runBatch;
-    private final Consumer<List<T>> onCut;
+    private final long timeoutMillis;
+    private final Consumer<List<T>> onTimeout;
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -38,14 +40,16 @@ final class MicroBatcher<T> implements AutoCloseable {
      * @param threadName prefix of the inference threads' names
      * @param runBatch   runs one batch; called on an inference thread, never concurrently with more than
      *                   {@code threads} others
-     * @param onCut      called with each batch when it is cut, before it is queued to run
+     * @param timeoutMillis a batch not finished this long after it was cut is handed to {@code onTimeout} (on the
+     *                      timer thread, while it may still be running); 0 for no timeout
      */
     MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, String threadName, Consumer<List<T>> runBatch,
-            Consumer<List<T>> onCut) {
+            long timeoutMillis, Consumer<List<T>> onTimeout) {
         this.maxBatchSize = maxBatchSize;
         this.maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(maxDelayMillis);
         this.runBatch = runBatch;
-        this.onCut = onCut;
+        this.timeoutMillis = timeoutMillis;
+        this.onTimeout = onTimeout;
         this.pending = new ArrayList<>(maxBatchSize);
         this.workers = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
                 named(threadName + "-"));
@@ -72,11 +76,6 @@ final class MicroBatcher<T> implements AutoCloseable {
         }
     }
 
-    /** Runs {@code task} on the batcher's timer thread after {@code delayMillis}. */
-    void schedule(Runnable task, long delayMillis) {
-        timer.schedule(task, delayMillis, TimeUnit.MILLISECONDS);
-    }
-
     /** Batches cut and not yet finished. */
     int inFlightBatches() {
         return inFlight.get();
@@ -93,13 +92,19 @@ final class MicroBatcher<T> implements AutoCloseable {
         pending = new ArrayList<>(maxBatchSize);
         generation++;
         inFlight.incrementAndGet();
-        onCut.accept(batch);
+        // cancelled when the batch finishes, so that a finished batch is not kept alive until its timeout
+        ScheduledFuture<?> timeout = timeoutMillis > 0
+                ? timer.schedule(() -> onTimeout.accept(batch), timeoutMillis, TimeUnit.MILLISECONDS)
+                : null;
         workers.execute(() -> {
             try {
                 runBatch.accept(batch);
             } catch (Throwable t) {
                 LOG.error("A batch of {} records failed outside the isolation logic", batch.size(), t);
             } finally {
+                if (timeout != null) {
+                    timeout.cancel(false);
+                }
                 inFlight.decrementAndGet();
             }
         });
