@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 classpath_file=bench/target/bench-classpath.txt
 mvn -B -q -ntp -DskipTests -pl bench -am package dependency:build-classpath \
-    -DincludeScope=compile -Dmdep.outputFile="$PWD/$classpath_file"
+    -DincludeScope=runtime -Dmdep.outputFile="$PWD/$classpath_file"
 exec java ${BENCH_JAVA_OPTS:-} --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
     --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED -Xmx4g \
     -cp "bench/target/classes:$(cat "$classpath_file")" org.streaminference.bench.InferenceBenchmark "$@"

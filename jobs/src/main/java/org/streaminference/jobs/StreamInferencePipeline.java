@@ -13,13 +13,9 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
-import org.streaminference.features.EntityFeatureFunction;
-import org.streaminference.features.SkeletonFeatures;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.operators.DeadLetters;
 import org.streaminference.operators.inference.BatchingOptions;
-import org.streaminference.operators.inference.MicroBatchInference;
-import org.streaminference.operators.inference.SharedModelProvider;
 import org.streaminference.operators.validation.EventValidationFunction;
 import org.streaminference.operators.validation.EventValidator;
 import org.streaminference.schemas.DeadLetter;
@@ -62,30 +58,26 @@ public final class StreamInferencePipeline {
 
     /** Adds the whole pipeline to {@code env}. */
     public static void build(StreamExecutionEnvironment env, ReadableConfig options) {
+        build(env, options, PipelineStages.standard(options));
+    }
+
+    /** Adds the whole pipeline to {@code env}, with the given feature and inference stages. */
+    public static void build(StreamExecutionEnvironment env, ReadableConfig options, PipelineStages stages) {
         String bootstrap = required(options, PipelineOptions.KAFKA_BOOTSTRAP_SERVERS.key(),
                 options.get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS));
-        String modelUri = required(options, PipelineOptions.MODEL_URI.key(), options.get(PipelineOptions.MODEL_URI));
 
         DataStream<RawRecord> raw = env.fromSource(
                         eventsSource(options, bootstrap), WatermarkStrategy.noWatermarks(), "events")
                 .uid("events-source");
 
         SingleOutputStreamOperator<ValidatedEvent> valid = raw
-                .process(new EventValidationFunction(new EventValidator(SkeletonFeatures.REQUIRED_NUMERIC_FIELDS)))
+                .process(new EventValidationFunction(new EventValidator(stages.requiredNumericFields())))
                 .name("validate")
                 .uid("validate");
 
-        SingleOutputStreamOperator<EnrichedEvent> enriched = valid
-                .keyBy(v -> v.getEvent().getEntityId())
-                .process(new EntityFeatureFunction())
-                .name("features")
-                .uid("features");
-
-        SingleOutputStreamOperator<Prediction> predictions = MicroBatchInference.builder()
-                .modelProvider(new SharedModelProvider(modelUri, loaderOptions(options)))
-                .batching(batchingOptions(options))
-                .build()
-                .apply(enriched, "inference");
+        SingleOutputStreamOperator<EnrichedEvent> enriched =
+                stages.features().apply(valid.keyBy(v -> v.getEvent().getEntityId()));
+        SingleOutputStreamOperator<Prediction> predictions = stages.inference().apply(enriched);
 
         KafkaSinkOptions sinkOptions = new KafkaSinkOptions(
                 bootstrap,
@@ -105,8 +97,8 @@ public final class StreamInferencePipeline {
                     .uid("latest-prediction-postgres");
         }
 
-        DataStream<DeadLetter> deadLetters =
-                valid.getSideOutput(DeadLetters.TAG).union(predictions.getSideOutput(DeadLetters.TAG));
+        DataStream<DeadLetter> deadLetters = valid.getSideOutput(DeadLetters.TAG)
+                .union(enriched.getSideOutput(DeadLetters.TAG), predictions.getSideOutput(DeadLetters.TAG));
         deadLetters
                 .sinkTo(ResultTopicSinks.deadLetters(sinkOptions, options.get(PipelineOptions.DEAD_LETTERS_TOPIC)))
                 .name("dead-letters-kafka")
@@ -163,7 +155,7 @@ public final class StreamInferencePipeline {
         return builder.build();
     }
 
-    private static String required(ReadableConfig options, String key, String value) {
+    static String required(ReadableConfig options, String key, String value) {
         if (value == null || value.isBlank()) {
             throw new IllegalConfigurationException("Option '" + key + "' is required: set it in config.yaml or"
                     + " pass --" + key + " <value>.");

@@ -3,6 +3,7 @@ package org.streaminference.jobs;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ExecutionOptions;
 import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
@@ -25,13 +26,16 @@ class ConfigurationFilesTest {
         Configuration conf = GlobalConfiguration.loadConfiguration(ROOT.resolve("flink-conf").toString());
         Set<String> known = PipelineOptions.all().stream().map(ConfigOption::key).collect(Collectors.toSet());
         Set<String> jobKeys = conf.keySet().stream()
-                .filter(k -> k.startsWith("kafka.") || k.startsWith("model.") || k.startsWith("result-store."))
+                .filter(k -> k.startsWith("kafka.") || k.startsWith("model.") || k.startsWith("result-store.")
+                        || k.startsWith("inference."))
                 .collect(Collectors.toSet());
         assertThat(known).containsAll(jobKeys);
         assertThat(jobKeys).isNotEmpty();
 
         assertThat(conf.get(StateBackendOptions.STATE_BACKEND)).isEqualTo("rocksdb");
         assertThat(conf.get(CheckpointingOptions.CHECKPOINTING_INTERVAL)).isEqualTo(Duration.ofSeconds(10));
+        assertThat(conf.get(ExecutionOptions.BUFFER_TIMEOUT)).isEqualTo(Duration.ofMillis(10));
+        assertThat(StreamInferencePipeline.batchingOptions(conf).maxBatchSize()).isEqualTo(64);
         assertThat(conf.get(PipelineOptions.SINK_DELIVERY_GUARANTEE)).isEqualTo(DeliveryGuarantee.EXACTLY_ONCE);
         assertThat(conf.get(PipelineOptions.SINK_TRANSACTION_TIMEOUT)).isLessThanOrEqualTo(Duration.ofMinutes(15));
     }

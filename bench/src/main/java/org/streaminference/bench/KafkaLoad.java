@@ -1,0 +1,120 @@
+package org.streaminference.bench;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.Prediction;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.LockSupport;
+
+/** The load generator and the clock at the end of the pipeline. */
+final class KafkaLoad {
+    private KafkaLoad() {}
+
+    /** An event of {@code width} numeric fields, event time = now (the produce time). */
+    static byte[] event(long index, int width, int entities) throws Exception {
+        Map<String, Double> fields = new HashMap<>();
+        for (int i = 0; i < width; i++) {
+            fields.put(RawFieldFeatures.field(i), (double) EventGenerator.value(index, i));
+        }
+        fields.put("amount", 1.0);
+        InputEvent event = new InputEvent("e" + index, "entity-" + (index % entities), System.currentTimeMillis(),
+                "bench", fields, Map.of());
+        ByteBuffer buffer = event.toByteBuffer();
+        return Arrays.copyOfRange(buffer.array(), buffer.arrayOffset() + buffer.position(),
+                buffer.arrayOffset() + buffer.limit());
+    }
+
+    /** Produces {@code count} events at {@code ratePerSecond} (0: as fast as possible). */
+    static void produce(String bootstrap, String topic, long firstIndex, long count, int width, double ratePerSecond)
+            throws Exception {
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                        ProducerConfig.LINGER_MS_CONFIG, ratePerSecond > 0 ? 1 : 20,
+                        ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024,
+                        ProducerConfig.ACKS_CONFIG, "1"),
+                new ByteArraySerializer(), new ByteArraySerializer())) {
+            long start = System.nanoTime();
+            int entities = 10_000;
+            for (long i = 0; i < count; i++) {
+                if (ratePerSecond > 0) {
+                    long due = start + (long) (i / ratePerSecond * 1e9);
+                    while (System.nanoTime() < due) {
+                        LockSupport.parkNanos(due - System.nanoTime()); // pacing to the rate
+                    }
+                }
+                long index = firstIndex + i;
+                String key = "entity-" + (index % entities);
+                producer.send(new ProducerRecord<>(topic, key.getBytes(StandardCharsets.UTF_8),
+                        event(index, width, entities)));
+            }
+            producer.flush();
+        }
+    }
+
+    /** What the consumer saw: latencies in ms from produce to arrival, and the span of arrivals. */
+    record Observed(long count, long[] latenciesMillis, long firstArrivalNanos, long lastArrivalNanos) {
+        double throughput() {
+            return count / Math.max((lastArrivalNanos - firstArrivalNanos) / 1e9, 1e-9);
+        }
+
+        /** Percentile of the latencies, leaving out the first {@code warmUp} fraction of records. */
+        double percentile(double q, double warmUp) {
+            int from = (int) (latenciesMillis.length * warmUp);
+            long[] sorted = Arrays.copyOfRange(latenciesMillis, from, latenciesMillis.length);
+            Arrays.sort(sorted);
+            return sorted.length == 0 ? 0 : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+        }
+    }
+
+    /** Reads {@code expected} predictions from {@code topic} (read_committed), as a downstream consumer would. */
+    static Observed consume(String bootstrap, String topic, long expected, Duration timeout, boolean latencies)
+            throws Exception {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                        ConsumerConfig.GROUP_ID_CONFIG, "bench-clock-" + topic,
+                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                        ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5,
+                        ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            consumer.subscribe(List.of(topic));
+            long[] observed = new long[latencies ? (int) expected : 0];
+            int count = 0;
+            long first = 0;
+            long last = 0;
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (count < expected && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
+                    long now = System.nanoTime();
+                    long wall = System.currentTimeMillis();
+                    if (count == 0) {
+                        first = now;
+                    }
+                    last = now;
+                    if (count < observed.length) {
+                        observed[count] = wall - Prediction.fromByteBuffer(ByteBuffer.wrap(r.value())).getEventTime();
+                    }
+                    count++;
+                }
+            }
+            if (count < expected) {
+                throw new IllegalStateException("only " + count + " of " + expected + " predictions arrived in " + topic);
+            }
+            return new Observed(count, observed, first, last);
+        }
+    }
+}

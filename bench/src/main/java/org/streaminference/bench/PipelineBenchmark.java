@@ -1,0 +1,428 @@
+package org.streaminference.bench;
+
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ExecutionOptions;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.style.Styler;
+import org.streaminference.jobs.PipelineOptions;
+import org.streaminference.jobs.PipelineStages;
+import org.streaminference.jobs.StreamInferencePipeline;
+import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.operators.inference.OnnxInferenceFunction;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.sinks.LatestPredictionTable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The end-to-end benchmark: the job's real pipeline (Kafka source, validation, keyed features on RocksDB, inference,
+ * Kafka sink, optionally the PostgreSQL sink) on a MiniCluster, fed by a producer and timed by a read_committed
+ * consumer, from produce time to the prediction's arrival. Identity, naive map and micro-batched inference side by
+ * side in one run, with raw ONNX Runtime beside them.
+ */
+@Command(name = "pipeline-benchmark", mixinStandardHelpOptions = true,
+        description = "End-to-end throughput and latency of the whole pipeline on real Kafka.")
+public final class PipelineBenchmark implements Callable<Integer> {
+    @Option(names = "--models", split = ",", defaultValue = "tiny,heavy,crayfish",
+            description = "Models: tiny, heavy, crayfish (default ${DEFAULT-VALUE}).")
+    List<String> models;
+
+    @Option(names = "--parallelism", split = ",", defaultValue = "1,2", description = "Parallelisms to compare.")
+    List<Integer> parallelisms;
+
+    @Option(names = "--rates", split = ",", defaultValue = "128,512,1024,4096,16384",
+            description = "Fixed input rates (events/s) for the latency runs.")
+    List<Integer> rates;
+
+    @Option(names = "--batch-sizes", split = ",", defaultValue = "8,32,128", description = "Batch sizes to sweep.")
+    List<Integer> batchSizes;
+
+    @Option(names = "--batch-size", defaultValue = "64", description = "Batch size of the other runs.")
+    int batchSize;
+
+    @Option(names = "--max-delay", defaultValue = "5", description = "Max batch delay (ms) of the other runs.")
+    long maxDelay;
+
+    @Option(names = "--delays", split = ",", defaultValue = "1,5,20", description = "Max batch delays (ms) to sweep.")
+    List<Long> delays;
+
+    @Option(names = "--seconds", defaultValue = "5", description = "Length of each fixed-rate run.")
+    double seconds;
+
+    @Option(names = "--scale", defaultValue = "1.0", description = "Multiplies the saturation record counts.")
+    double scale;
+
+    @Option(names = "--shared", defaultValue = "../shared", description = "Where the peer models are.")
+    Path shared;
+
+    @Option(names = "--out", defaultValue = "bench/results", description = "Where results go.")
+    Path out;
+
+    private final AtomicInteger runs = new AtomicInteger();
+    private final List<String[]> rows = new ArrayList<>();
+    private final List<String> verdicts = new ArrayList<>();
+    private final Map<String, Map<Integer, Double>> p99ByRate = new LinkedHashMap<>();
+    private final Map<String, Map<Integer, Double>> p50ByRate = new LinkedHashMap<>();
+    private final Map<String, Map<Integer, Double>> p99ByBatch = new LinkedHashMap<>();
+    private final Map<String, Map<String, Double>> throughputByVariant = new LinkedHashMap<>();
+    private EmbeddedKafkaBroker kafka;
+    private EmbeddedPostgres postgres;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new PipelineBenchmark()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Path work = Files.createTempDirectory("pipeline-bench");
+        System.out.printf("Pipeline benchmark: %d cores; real Kafka (in-process KRaft), Flink MiniCluster, RocksDB%n",
+                Runtime.getRuntime().availableProcessors());
+        try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(work.resolve("kafka"), 0);
+                EmbeddedPostgres db = EmbeddedPostgres.builder().setDataDirectory(work.resolve("pg"))
+                        .setCleanDataDirectory(true).start()) {
+            kafka = broker;
+            postgres = db;
+            for (String name : models) {
+                BenchModels.Workload w = switch (name) {
+                    case "tiny" -> BenchModels.tiny(work, (long) (200_000 * scale));
+                    case "heavy" -> BenchModels.heavy(work, (long) (30_000 * scale));
+                    case "crayfish" -> BenchModels.crayfish(work, shared, (long) (30_000 * scale));
+                    default -> throw new CommandLine.ParameterException(new CommandLine(this), "unknown model " + name);
+                };
+                if (w == null) {
+                    System.out.println("crayfish: skipped, " + shared + "/peer-models is absent");
+                    continue;
+                }
+                benchmark(w);
+            }
+        }
+        String table = table();
+        System.out.println();
+        System.out.println(table);
+        verdicts.forEach(System.out::println);
+        write(table);
+        return 0;
+    }
+
+    private enum Inference { IDENTITY, NAIVE, BATCHED }
+
+    private void benchmark(BenchModels.Workload w) throws Exception {
+        System.out.printf("%n== %s%n", w.name());
+        String saturated = "sat-" + w.name();
+        kafka.createTopics(4, saturated);
+        KafkaLoad.produce(kafka.bootstrapServers(), saturated, 0, w.records(), w.valuesPerRow(), 0);
+
+        // warm-up: the first job in a JVM runs cold (JIT, RocksDB, Kafka clients); it is not measured
+        saturation(w, saturated, Inference.BATCHED, 1, batchSize, false);
+        double raw = RawOnnxBench.rowsPerSecond(w, batchSize, 1, w.records());
+        row(w, "raw ONNX Runtime (1 thread)", "-", 1, batchSize, raw, null, null);
+
+        Map<String, Double> sat = new LinkedHashMap<>();
+        for (int p : parallelisms) {
+            for (Inference inference : Inference.values()) {
+                double t = saturation(w, saturated, inference, p, batchSize, false);
+                sat.put(inference + "/" + p, t);
+                row(w, label(inference) + ", saturation", "at-least-once", p,
+                        inference == Inference.BATCHED ? batchSize : 1, t, null, null);
+            }
+        }
+        throughputByVariant.put(w.name(), sat);
+        double withPostgres = saturation(w, saturated, Inference.BATCHED, 1, batchSize, true);
+        row(w, "micro-batched + PostgreSQL sink, saturation", "at-least-once", 1, batchSize, withPostgres, null, null);
+
+        Map<Integer, Double> byBatch = new LinkedHashMap<>();
+        double batchRate = Math.min(4096, sat.get("BATCHED/1") / 2);
+        for (int b : batchSizes) {
+            double t = saturation(w, saturated, Inference.BATCHED, 1, b, false);
+            row(w, "micro-batched, saturation", "at-least-once", 1, b, t, null, null);
+            KafkaLoad.Observed o = fixedRate(w, 1, b, batchRate, DeliveryGuarantee.AT_LEAST_ONCE);
+            row(w, String.format(Locale.ROOT, "micro-batched at %.0f/s", batchRate), "at-least-once", 1, b,
+                    batchRate, o.percentile(0.5, 0.2), o.percentile(0.99, 0.2));
+            byBatch.put(b, o.percentile(0.99, 0.2));
+        }
+        p99ByBatch.put(w.name(), byBatch);
+        for (long d : delays) {
+            KafkaLoad.Observed o = fixedRate(w, 1, batchSize, batchRate, DeliveryGuarantee.AT_LEAST_ONCE, d);
+            row(w, String.format(Locale.ROOT, "micro-batched at %.0f/s, max delay %d ms", batchRate, d),
+                    "at-least-once", 1, batchSize, batchRate, o.percentile(0.5, 0.2), o.percentile(0.99, 0.2));
+        }
+
+        Map<Integer, Double> p99 = new LinkedHashMap<>();
+        Map<Integer, Double> p50 = new LinkedHashMap<>();
+        List<Integer> latencyRates = new ArrayList<>();
+        for (int r : rates) {
+            if (r < sat.get("BATCHED/1") * 0.8) {
+                latencyRates.add(r);
+            }
+        }
+        int half = (int) (sat.get("BATCHED/1") / 2);
+        if (!latencyRates.contains(half)) {
+            latencyRates.add(half);
+        }
+        latencyRates.sort(Integer::compare);
+        double halfP99 = 0;
+        for (int r : latencyRates) {
+            KafkaLoad.Observed o = fixedRate(w, 1, batchSize, r, DeliveryGuarantee.AT_LEAST_ONCE);
+            p50.put(r, o.percentile(0.5, 0.2));
+            p99.put(r, o.percentile(0.99, 0.2));
+            row(w, "micro-batched at " + r + "/s" + (r == half ? " (half of saturation)" : ""), "at-least-once", 1,
+                    batchSize, r, p50.get(r), p99.get(r));
+            if (r == half) {
+                halfP99 = p99.get(r);
+            }
+        }
+        p99ByRate.put(w.name(), p99);
+        p50ByRate.put(w.name(), p50);
+        KafkaLoad.Observed eo = fixedRate(w, 1, batchSize, half, DeliveryGuarantee.EXACTLY_ONCE);
+        row(w, "micro-batched at " + half + "/s, checkpoint every 1 s", "exactly-once", 1, batchSize, half,
+                eo.percentile(0.5, 0.2), eo.percentile(0.99, 0.2));
+
+        double identity = sat.get("IDENTITY/1");
+        double batched = sat.get("BATCHED/1");
+        double naive = sat.get("NAIVE/1");
+        verdicts.add(String.format(Locale.ROOT, "%s: micro-batched / identity pipeline = %.0f%%%s", w.name(),
+                100 * batched / identity, w.name().equals("tiny-mlp") ? target(batched / identity >= 0.6, ">= 60%") : ""));
+        verdicts.add(String.format(Locale.ROOT, "%s: micro-batched / naive map pipeline = %.1fx%s", w.name(),
+                batched / naive, w.name().equals("tiny-mlp") ? target(batched / naive >= 5, ">= 5x") : ""));
+        verdicts.add(String.format(Locale.ROOT, "%s: micro-batched pipeline / raw ONNX Runtime (batch %d, 1 thread) = %.0f%%%s",
+                w.name(), batchSize, 100 * batched / raw,
+                w.name().equals("heavy-mlp") ? target(batched / raw >= 0.85, ">= 85%") : ""));
+        verdicts.add(String.format(Locale.ROOT, "%s: p99 at half of saturation (%d/s), at-least-once = %.0f ms%s",
+                w.name(), half, halfP99, target(halfP99 <= maxDelay + 50, "<= max delay + 50 ms = " + (maxDelay + 50) + " ms")));
+        if (parallelisms.contains(1) && parallelisms.contains(2)) {
+            double scaling = sat.get("BATCHED/2") / batched;
+            verdicts.add(String.format(Locale.ROOT, "%s: parallelism 2 / parallelism 1 = %.2fx%s", w.name(), scaling,
+                    target(scaling >= 1.6, ">= 1.6x")));
+        }
+    }
+
+    private static String target(boolean met, String target) {
+        return "  [target " + target + ": " + (met ? "MET" : "NOT MET") + "]";
+    }
+
+    private static String label(Inference inference) {
+        return switch (inference) {
+            case IDENTITY -> "identity (no inference)";
+            case NAIVE -> "naive per-record map";
+            case BATCHED -> "micro-batched operator";
+        };
+    }
+
+    private Configuration options(BenchModels.Workload w, String events, int batch, DeliveryGuarantee guarantee,
+            boolean postgresSink) {
+        int run = runs.incrementAndGet();
+        Configuration options = new Configuration();
+        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(PipelineOptions.EVENTS_TOPIC, events);
+        options.set(PipelineOptions.PREDICTIONS_TOPIC, "pred-" + run);
+        options.set(PipelineOptions.DEAD_LETTERS_TOPIC, "dlq-" + run);
+        options.set(PipelineOptions.GROUP_ID, "bench-" + run);
+        options.set(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX, "bench-" + run);
+        options.set(PipelineOptions.SINK_DELIVERY_GUARANTEE, guarantee);
+        options.set(PipelineOptions.MODEL_URI, w.dir().toString());
+        options.set(PipelineOptions.INFERENCE_MAX_BATCH_SIZE, batch);
+        options.set(PipelineOptions.INFERENCE_MAX_DELAY, Duration.ofMillis(maxDelay));
+        options.set(PipelineOptions.INFERENCE_CONCURRENT_BATCHES, 1);
+        options.set(PipelineOptions.RESULT_STORE_ENABLED, postgresSink);
+        options.set(PipelineOptions.RESULT_STORE_JDBC_URL, postgres.getJdbcUrl("postgres", "postgres"));
+        options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(1));
+        // Flink flushes network buffers every 100 ms by default: at low rates that is the latency of each shuffle
+        options.set(ExecutionOptions.BUFFER_TIMEOUT, Duration.ofMillis(5));
+        return options;
+    }
+
+    private PipelineStages stages(BenchModels.Workload w, Configuration options, Inference inference) {
+        PipelineStages standard = PipelineStages.standard(options);
+        PipelineStages stages = new PipelineStages(List.of(),
+                keyed -> keyed.process(new RawFieldFeatures(w.valuesPerRow())).name("features").uid("features"),
+                standard.inference());
+        return switch (inference) {
+            case BATCHED -> stages;
+            case NAIVE -> stages.withInference(enriched -> enriched
+                    .process(new OnnxInferenceFunction(w.dir().toString(), ModelLoaderOptions.defaults()))
+                    .name("inference").uid("inference"));
+            case IDENTITY -> stages.withInference(PipelineBenchmark::identity);
+        };
+    }
+
+    private static SingleOutputStreamOperator<Prediction> identity(DataStream<EnrichedEvent> enriched) {
+        return enriched.map(e -> new Prediction(e.getEvent().getEventId(), e.getEvent().getEntityId(), "identity", "0",
+                        (double) e.getFeatures().get(0), null, null, List.of(), List.of(), e.getEvent().getEventTime(), 0L))
+                .returns(new AvroTypeInfo<>(Prediction.class)).name("inference").uid("inference");
+    }
+
+    private JobClient start(BenchModels.Workload w, Configuration options, Inference inference, int parallelism)
+            throws Exception {
+        kafka.createTopics(4, options.get(PipelineOptions.PREDICTIONS_TOPIC), options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
+        StreamInferencePipeline.applyDefaults(env, options);
+        if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
+            LatestPredictionTable.createIfAbsent(StreamInferencePipeline.resultStoreOptions(options));
+        }
+        StreamInferencePipeline.build(env, options, stages(w, options, inference));
+        return env.executeAsync("pipeline-bench");
+    }
+
+    /** Events per second through the whole pipeline over the pre-loaded topic, timed at the consumer. */
+    private double saturation(BenchModels.Workload w, String topic, Inference inference, int parallelism, int batch,
+            boolean postgresSink) throws Exception {
+        Configuration options = options(w, topic, batch, DeliveryGuarantee.AT_LEAST_ONCE, postgresSink);
+        options.set(PipelineOptions.SOURCE_BOUNDED, true);
+        JobClient job = start(w, options, inference, parallelism);
+        KafkaLoad.Observed o = KafkaLoad.consume(kafka.bootstrapServers(), options.get(PipelineOptions.PREDICTIONS_TOPIC),
+                w.records(), Duration.ofMinutes(10), false);
+        job.getJobExecutionResult().get(5, TimeUnit.MINUTES);
+        return o.throughput();
+    }
+
+    /** Latencies from produce to arrival at a fixed input rate. */
+    private KafkaLoad.Observed fixedRate(BenchModels.Workload w, int parallelism, int batch, double rate,
+            DeliveryGuarantee guarantee) throws Exception {
+        return fixedRate(w, parallelism, batch, rate, guarantee, maxDelay);
+    }
+
+    private KafkaLoad.Observed fixedRate(BenchModels.Workload w, int parallelism, int batch, double rate,
+            DeliveryGuarantee guarantee, long delay) throws Exception {
+        String topic = "rate-" + runs.get() + "-" + w.name();
+        kafka.createTopics(4, topic);
+        Configuration options = options(w, topic, batch, guarantee, false);
+        options.set(PipelineOptions.INFERENCE_MAX_DELAY, Duration.ofMillis(delay));
+        JobClient job = start(w, options, Inference.BATCHED, parallelism);
+        long count = Math.max(200, (long) (rate * seconds));
+        try {
+            CompletableFuture<KafkaLoad.Observed> observed = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return KafkaLoad.consume(kafka.bootstrapServers(), options.get(PipelineOptions.PREDICTIONS_TOPIC),
+                            count, Duration.ofMinutes(5), true);
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            KafkaLoad.produce(kafka.bootstrapServers(), topic, 0, count, w.valuesPerRow(), rate);
+            return observed.get(6, TimeUnit.MINUTES);
+        } finally {
+            job.cancel().get(1, TimeUnit.MINUTES);
+        }
+    }
+
+    private void row(BenchModels.Workload w, String variant, String delivery, int parallelism, int batch,
+            double eventsPerSecond, Double p50, Double p99) {
+        String[] row = {w.name(), variant, delivery, Integer.toString(parallelism), Integer.toString(batch),
+            String.format(Locale.ROOT, "%,.0f", eventsPerSecond),
+            p50 == null ? "" : String.format(Locale.ROOT, "%.0f", p50),
+            p99 == null ? "" : String.format(Locale.ROOT, "%.0f", p99)};
+        rows.add(row);
+        System.out.printf(Locale.ROOT, "  %-55s %-14s p=%s batch %4s: %12s ev/s  p50 %4s ms  p99 %4s ms%n",
+                row[1], row[2], row[3], row[4], row[5], row[6], row[7]);
+    }
+
+    private String table() {
+        StringBuilder sb = new StringBuilder(
+                "| model | variant | delivery | parallelism | batch | events/s | p50 (ms) | p99 (ms) |\n"
+                        + "|---|---|---|---:|---:|---:|---:|---:|\n");
+        for (String[] r : rows) {
+            sb.append("| ").append(String.join(" | ", r)).append(" |\n");
+        }
+        return sb.toString();
+    }
+
+    private void write(String table) throws Exception {
+        Files.createDirectories(out);
+        String stem = "pipeline-" + LocalDate.now() + "-" + Runtime.getRuntime().availableProcessors() + "cores";
+        Files.writeString(out.resolve(stem + ".md"), "# End-to-end pipeline benchmark, " + LocalDate.now() + "\n\n"
+                + Runtime.getRuntime().availableProcessors() + " cores. Real Kafka (in-process KRaft broker), the job's"
+                + " pipeline on a Flink MiniCluster with RocksDB state, max batch delay " + maxDelay + " ms unless"
+                + " stated, network buffer timeout 5 ms. Broker, producer, consumer and job share the machine. Throughput:"
+                + " a pre-loaded topic drained as fast as possible, timed at a read_committed consumer. Latency: from"
+                + " produce time to the prediction's arrival at that consumer, first 20% of each run left out."
+                + " Command: `bench/run-pipeline.sh --models " + String.join(",", models) + "`\n\n"
+                + table + "\n" + String.join("\n\n", verdicts) + "\n\n"
+                + "![throughput](" + stem + "-throughput.png)\n![latency by rate](" + stem + "-latency-by-rate.png)\n"
+                + "![latency by batch](" + stem + "-latency-by-batch.png)\n");
+        BitmapEncoder.saveBitmap(throughputChart(), out.resolve(stem + "-throughput.png").toString(),
+                BitmapEncoder.BitmapFormat.PNG);
+        BitmapEncoder.saveBitmap(lineChart("p50 and p99 latency against input rate (at-least-once, parallelism 1)",
+                        "input rate (events/s)", p50ByRate, p99ByRate, true),
+                out.resolve(stem + "-latency-by-rate.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+        BitmapEncoder.saveBitmap(lineChart("p99 latency against max batch size", "max batch size", null, p99ByBatch,
+                        false),
+                out.resolve(stem + "-latency-by-batch.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+        System.out.println("Wrote " + out.resolve(stem + ".md") + " and its charts");
+    }
+
+    private CategoryChart throughputChart() {
+        CategoryChart chart = new CategoryChartBuilder().width(1100).height(600)
+                .title("Pipeline throughput at saturation, relative to the identity pipeline at parallelism 1")
+                .xAxisTitle("model").yAxisTitle("throughput / identity pipeline (p=1)").build();
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+        chart.getStyler().setYAxisDecimalPattern("0.00");
+        List<String> names = new ArrayList<>(throughputByVariant.keySet());
+        List<String> variants = new ArrayList<>(throughputByVariant.values().iterator().next().keySet());
+        for (String variant : variants) {
+            List<Double> values = new ArrayList<>();
+            for (String model : names) {
+                Map<String, Double> measured = throughputByVariant.get(model);
+                values.add(measured.getOrDefault(variant, 0.0) / measured.get("IDENTITY/1"));
+            }
+            String[] parts = variant.split("/");
+            chart.addSeries(label(Inference.valueOf(parts[0])) + ", p=" + parts[1], names, values);
+        }
+        return chart;
+    }
+
+    private static XYChart lineChart(String title, String xTitle, Map<String, Map<Integer, Double>> p50,
+            Map<String, Map<Integer, Double>> p99, boolean logX) {
+        XYChart chart = new XYChartBuilder().width(1100).height(600).title(title).xAxisTitle(xTitle)
+                .yAxisTitle("latency (ms)").build();
+        chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
+        chart.getStyler().setXAxisLogarithmic(logX);
+        add(chart, p99, " p99");
+        if (p50 != null) {
+            add(chart, p50, " p50");
+        }
+        return chart;
+    }
+
+    private static void add(XYChart chart, Map<String, Map<Integer, Double>> series, String suffix) {
+        for (Map.Entry<String, Map<Integer, Double>> e : series.entrySet()) {
+            if (e.getValue().isEmpty()) {
+                continue;
+            }
+            List<Double> x = new ArrayList<>();
+            List<Double> y = new ArrayList<>();
+            e.getValue().forEach((k, v) -> {
+                x.add(k.doubleValue());
+                y.add(Math.max(v, 0.1));
+            });
+            chart.addSeries(e.getKey() + suffix, x, y);
+        }
+    }
+}
