@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Runs the inference operator benchmark: ./bench/run.sh [--models tiny,heavy,crayfish] [--scale 0.2] (--help).
-# Results (markdown table and PNG chart) go to bench/results/. Never part of the tests.
-# BENCH_JAVA_OPTS adds JVM options (e.g. -Xmx8g).
+# Runs a benchmark; never part of the tests. Results (markdown tables and PNG charts) go to bench/results/.
+#   bench/run.sh [operator] [options]   the inference operator alone against its baselines (~5 min)
+#   bench/run.sh pipeline [options]     the whole pipeline end to end on real Kafka (~11 min)
+# --help after the name lists the options. BENCH_JAVA_OPTS adds JVM options (e.g. -Xmx8g).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+main=org.streaminference.bench.InferenceBenchmark
+case "${1:-}" in
+  operator) shift ;;
+  pipeline) main=org.streaminference.bench.PipelineBenchmark; shift ;;
+esac
 classpath_file=bench/target/bench-classpath.txt
 mvn -B -q -ntp -DskipTests -pl bench -am package dependency:build-classpath \
     -DincludeScope=runtime -Dmdep.outputFile="$PWD/$classpath_file"
-exec java ${BENCH_JAVA_OPTS:-} --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
-    --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED -Xmx4g \
-    -cp "bench/target/classes:$(cat "$classpath_file")" org.streaminference.bench.InferenceBenchmark "$@"
+exec java ${BENCH_JAVA_OPTS:-} -Xmx6g \
+    --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
+    --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
+    --add-opens=java.base/java.lang.invoke=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED \
+    --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED \
+    --add-opens=java.base/java.time=ALL-UNNAMED --add-opens=java.sql/java.sql=ALL-UNNAMED \
+    -cp "bench/target/classes:$(cat "$classpath_file")" "$main" "$@"

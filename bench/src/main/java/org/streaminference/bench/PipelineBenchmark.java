@@ -363,7 +363,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 + " stated, network buffer timeout 5 ms. Broker, producer, consumer and job share the machine. Throughput:"
                 + " a pre-loaded topic drained as fast as possible, timed at a read_committed consumer. Latency: from"
                 + " produce time to the prediction's arrival at that consumer, first 20% of each run left out."
-                + " Command: `bench/run-pipeline.sh --models " + String.join(",", models) + "`\n\n"
+                + " Command: `bench/run.sh pipeline --models " + String.join(",", models) + "`\n\n"
                 + table + "\n" + String.join("\n\n", verdicts) + "\n\n"
                 + "![throughput](" + stem + "-throughput.png)\n![latency by rate](" + stem + "-latency-by-rate.png)\n"
                 + "![latency by batch](" + stem + "-latency-by-batch.png)\n");
