@@ -147,7 +147,7 @@ class MicroBatchInferenceOperatorTest {
 
     @Test
     void aPartialBatchRunsWhenItsOldestRecordHasWaitedTheDelay() throws Exception {
-        try (var h = harness(options(100, 20, 1, true))) {
+        try (var h = harness(options(100, 200, 1, true))) {
             for (int i = 0; i < 3; i++) {
                 h.processElement(event(i), i);
             }
@@ -233,7 +233,7 @@ class MicroBatchInferenceOperatorTest {
 
     @Test
     void aRecordThatTakesTooLongBecomesATimeoutDeadLetter() throws Exception {
-        BatchingOptions options = new BatchingOptions(1, 0, 2, 300, 0, 0, true, 64);
+        BatchingOptions options = new BatchingOptions(1, 0, 2, 1_000, 0, 0, true, 64);
         try (var h = harness(options)) {
             h.processElement(event(0, InstrumentedModel.BLOCK), 0);
             h.processElement(event(1), 1); // served by the second inference thread while the first is stuck
