@@ -39,7 +39,7 @@ final class BenchModels {
         Path dir = Files.createDirectories(root.resolve("crayfish-ffnn"));
         byte[] bytes = Files.readAllBytes(source);
         Files.write(dir.resolve("model.onnx"), bytes);
-        DemoModels.writeManifest(dir, new ModelManifest("crayfish-ffnn", "1", "model.onnx", sha256(bytes),
+        DemoModels.writeManifest(dir, new ModelManifest("crayfish-ffnn", "1", "model.onnx", ModelLoader.sha256Hex(bytes),
                 new TensorSignature("input", "FLOAT", new long[] {-1, 1, 784}),
                 new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputKind.LOGITS, List.of(), null, 0));
         return new Workload("crayfish-ffnn", dir, 784, records);
@@ -61,22 +61,10 @@ final class BenchModels {
         byte[] bytes = writer.toBytes();
         Path dir = Files.createDirectories(root.resolve(name));
         Files.write(dir.resolve("model.onnx"), bytes);
-        DemoModels.writeManifest(dir, new ModelManifest(name, "1", "model.onnx", sha256(bytes),
+        DemoModels.writeManifest(dir, new ModelManifest(name, "1", "model.onnx", ModelLoader.sha256Hex(bytes),
                 new TensorSignature("x", "FLOAT", new long[] {-1, sizes[0]}),
                 new TensorSignature("y", "FLOAT", new long[] {-1, sizes[sizes.length - 1]}), OutputKind.SCORE,
                 List.of(), null, 0));
         return new Workload(name, dir, sizes[0], records);
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    static void checkLoads(Workload w) throws Exception {
-        new ModelLoader(org.streaminference.model.ModelLoaderOptions.defaults()).load(w.dir().toString()).close();
     }
 }

@@ -6,6 +6,7 @@ import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.style.Styler;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -27,9 +28,8 @@ import java.util.concurrent.Callable;
 @Command(name = "inference-benchmark", mixinStandardHelpOptions = true,
         description = "Benchmarks the micro-batched inference operator against its baselines.")
 public final class InferenceBenchmark implements Callable<Integer> {
-    @Option(names = "--models", split = ",", defaultValue = "tiny,heavy,crayfish",
-            description = "Models to run: tiny, heavy, crayfish (default ${DEFAULT-VALUE}).")
-    List<String> models;
+    @Mixin
+    WorkloadOptions workload;
 
     @Option(names = "--batch-sizes", split = ",", defaultValue = "8,32,128", description = "Batch sizes to sweep.")
     List<Integer> batchSizes;
@@ -43,15 +43,6 @@ public final class InferenceBenchmark implements Callable<Integer> {
     @Option(names = "--concurrent-batches", defaultValue = "1",
             description = "Inference threads per subtask; raw ONNX Runtime gets parallelism x this many threads.")
     int concurrentBatches;
-
-    @Option(names = "--scale", defaultValue = "1.0", description = "Multiplies every record count (0.2 for a quick run).")
-    double scale;
-
-    @Option(names = "--shared", defaultValue = "../shared", description = "Where the peer models are.")
-    Path shared;
-
-    @Option(names = "--out", defaultValue = "bench/results", description = "Where results go.")
-    Path out;
 
     /** One line of the results table. */
     record Row(String model, String variant, int batch, long delayMillis, double throughput, Double p50, Double p99) {}
@@ -69,17 +60,7 @@ public final class InferenceBenchmark implements Callable<Integer> {
         int threads = parallelism * concurrentBatches;
         System.out.printf("Inference benchmark: %d cores, parallelism %d, %d inference thread(s) per subtask%n",
                 Runtime.getRuntime().availableProcessors(), parallelism, concurrentBatches);
-        for (String name : models) {
-            BenchModels.Workload w = switch (name) {
-                case "tiny" -> BenchModels.tiny(modelsDir, (long) (400_000 * scale));
-                case "heavy" -> BenchModels.heavy(modelsDir, (long) (60_000 * scale));
-                case "crayfish" -> BenchModels.crayfish(modelsDir, shared, (long) (100_000 * scale));
-                default -> throw new CommandLine.ParameterException(new CommandLine(this), "unknown model " + name);
-            };
-            if (w == null) {
-                System.out.println("crayfish: skipped, " + shared + "/peer-models is absent");
-                continue;
-            }
+        for (BenchModels.Workload w : workload.workloads(modelsDir, 400_000, 60_000, 100_000)) {
             benchmark(w, threads);
         }
         String table = table();
@@ -172,23 +153,22 @@ public final class InferenceBenchmark implements Callable<Integer> {
     }
 
     private void write(String table) throws Exception {
-        Files.createDirectories(out);
+        Files.createDirectories(workload.out);
         String stem = "operator-" + LocalDate.now() + "-" + Runtime.getRuntime().availableProcessors() + "cores";
-        Path md = out.resolve(stem + ".md");
+        Path md = workload.out.resolve(stem + ".md");
         Files.writeString(md, "# Inference operator benchmark, " + LocalDate.now() + "\n\n"
                 + Runtime.getRuntime().availableProcessors() + " cores, parallelism " + parallelism + ", "
                 + concurrentBatches + " inference thread(s) per subtask; records/s measured at the sink between the"
                 + " first and last prediction; latency from emit to sink. Command: `bench/run.sh "
                 + String.join(" ", commandLine()) + "`\n\n" + table + "\n" + String.join("\n\n", verdicts) + "\n");
-        Path png = out.resolve(stem + ".png");
-        chart().getStyler();
+        Path png = workload.out.resolve(stem + ".png");
         BitmapEncoder.saveBitmap(chart(), png.toString(), BitmapEncoder.BitmapFormat.PNG);
         System.out.println("Wrote " + md + " and " + png);
     }
 
     private List<String> commandLine() {
-        return List.of("--models", String.join(",", models), "--parallelism", Integer.toString(parallelism),
-                "--concurrent-batches", Integer.toString(concurrentBatches), "--scale", Double.toString(scale));
+        return List.of("--models", workload.modelList(), "--parallelism", Integer.toString(parallelism),
+                "--concurrent-batches", Integer.toString(concurrentBatches), "--scale", Double.toString(workload.scale));
     }
 
     /** Throughput of each variant relative to raw ONNX Runtime at batch 32 (or the largest swept), per model. */

@@ -26,6 +26,7 @@ import org.streaminference.schemas.Prediction;
 import org.streaminference.sinks.LatestPredictionTable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -51,9 +52,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 @Command(name = "pipeline-benchmark", mixinStandardHelpOptions = true,
         description = "End-to-end throughput and latency of the whole pipeline on real Kafka.")
 public final class PipelineBenchmark implements Callable<Integer> {
-    @Option(names = "--models", split = ",", defaultValue = "tiny,heavy,crayfish",
-            description = "Models: tiny, heavy, crayfish (default ${DEFAULT-VALUE}).")
-    List<String> models;
+    @Mixin
+    WorkloadOptions workload;
 
     @Option(names = "--parallelism", split = ",", defaultValue = "1,2", description = "Parallelisms to compare.")
     List<Integer> parallelisms;
@@ -76,15 +76,6 @@ public final class PipelineBenchmark implements Callable<Integer> {
 
     @Option(names = "--seconds", defaultValue = "5", description = "Length of each fixed-rate run.")
     double seconds;
-
-    @Option(names = "--scale", defaultValue = "1.0", description = "Multiplies the saturation record counts.")
-    double scale;
-
-    @Option(names = "--shared", defaultValue = "../shared", description = "Where the peer models are.")
-    Path shared;
-
-    @Option(names = "--out", defaultValue = "bench/results", description = "Where results go.")
-    Path out;
 
     private final AtomicInteger runs = new AtomicInteger();
     private final List<String[]> rows = new ArrayList<>();
@@ -110,17 +101,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
                         .setCleanDataDirectory(true).start()) {
             kafka = broker;
             postgres = db;
-            for (String name : models) {
-                BenchModels.Workload w = switch (name) {
-                    case "tiny" -> BenchModels.tiny(work, (long) (200_000 * scale));
-                    case "heavy" -> BenchModels.heavy(work, (long) (30_000 * scale));
-                    case "crayfish" -> BenchModels.crayfish(work, shared, (long) (30_000 * scale));
-                    default -> throw new CommandLine.ParameterException(new CommandLine(this), "unknown model " + name);
-                };
-                if (w == null) {
-                    System.out.println("crayfish: skipped, " + shared + "/peer-models is absent");
-                    continue;
-                }
+            for (BenchModels.Workload w : workload.workloads(work, 200_000, 30_000, 30_000)) {
                 benchmark(w);
             }
         }
@@ -274,8 +255,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
     }
 
     private static SingleOutputStreamOperator<Prediction> identity(DataStream<EnrichedEvent> enriched) {
-        return enriched.map(e -> new Prediction(e.getEvent().getEventId(), e.getEvent().getEntityId(), "identity", "0",
-                        (double) e.getFeatures().get(0), null, null, List.of(), List.of(), e.getEvent().getEventTime(), 0L))
+        return enriched.map(FlinkBench::identity)
                 .returns(new AvroTypeInfo<>(Prediction.class)).name("inference").uid("inference");
     }
 
@@ -355,27 +335,27 @@ public final class PipelineBenchmark implements Callable<Integer> {
     }
 
     private void write(String table) throws Exception {
-        Files.createDirectories(out);
+        Files.createDirectories(workload.out);
         String stem = "pipeline-" + LocalDate.now() + "-" + Runtime.getRuntime().availableProcessors() + "cores";
-        Files.writeString(out.resolve(stem + ".md"), "# End-to-end pipeline benchmark, " + LocalDate.now() + "\n\n"
+        Files.writeString(workload.out.resolve(stem + ".md"), "# End-to-end pipeline benchmark, " + LocalDate.now() + "\n\n"
                 + Runtime.getRuntime().availableProcessors() + " cores. Real Kafka (in-process KRaft broker), the job's"
                 + " pipeline on a Flink MiniCluster with RocksDB state, max batch delay " + maxDelay + " ms unless"
                 + " stated, network buffer timeout 5 ms. Broker, producer, consumer and job share the machine. Throughput:"
                 + " a pre-loaded topic drained as fast as possible, timed at a read_committed consumer. Latency: from"
                 + " produce time to the prediction's arrival at that consumer, first 20% of each run left out."
-                + " Command: `bench/run.sh pipeline --models " + String.join(",", models) + "`\n\n"
+                + " Command: `bench/run.sh pipeline --models " + workload.modelList() + "`\n\n"
                 + table + "\n" + String.join("\n\n", verdicts) + "\n\n"
                 + "![throughput](" + stem + "-throughput.png)\n![latency by rate](" + stem + "-latency-by-rate.png)\n"
                 + "![latency by batch](" + stem + "-latency-by-batch.png)\n");
-        BitmapEncoder.saveBitmap(throughputChart(), out.resolve(stem + "-throughput.png").toString(),
+        BitmapEncoder.saveBitmap(throughputChart(), workload.out.resolve(stem + "-throughput.png").toString(),
                 BitmapEncoder.BitmapFormat.PNG);
         BitmapEncoder.saveBitmap(lineChart("p50 and p99 latency against input rate (at-least-once, parallelism 1)",
                         "input rate (events/s)", p50ByRate, p99ByRate, true),
-                out.resolve(stem + "-latency-by-rate.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+                workload.out.resolve(stem + "-latency-by-rate.png").toString(), BitmapEncoder.BitmapFormat.PNG);
         BitmapEncoder.saveBitmap(lineChart("p99 latency against max batch size", "max batch size", null, p99ByBatch,
                         false),
-                out.resolve(stem + "-latency-by-batch.png").toString(), BitmapEncoder.BitmapFormat.PNG);
-        System.out.println("Wrote " + out.resolve(stem + ".md") + " and its charts");
+                workload.out.resolve(stem + "-latency-by-batch.png").toString(), BitmapEncoder.BitmapFormat.PNG);
+        System.out.println("Wrote " + workload.out.resolve(stem + ".md") + " and its charts");
     }
 
     private CategoryChart throughputChart() {

@@ -191,7 +191,8 @@ public final class ModelLoader {
         }
     }
 
-    static String sha256Hex(byte[] bytes) {
+    /** The hex sha256 of a model file, as manifests carry it. */
+    public static String sha256Hex(byte[] bytes) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (NoSuchAlgorithmException e) {

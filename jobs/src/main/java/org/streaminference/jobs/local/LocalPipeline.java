@@ -171,10 +171,14 @@ public final class LocalPipeline implements Callable<Integer> {
             Thread.sleep(200); // polling the consumer's count, bounded by the deadline
         }
         out.println(statusLine(elapsedSeconds(start), generator.produced(), 0, counter));
-        out.printf("Reconciliation: events in %d = predictions %d + dead letters %d %s; dead letters by reason %s%n",
+        out.printf("Reconciliation: events in %d = predictions %d + dead letters %d %s; dead letters by reason %s"
+                        + " (%d events were sent bad on purpose)%n",
                 generator.produced(), counter.predictions(), counter.deadLetters(),
                 generator.produced() == counter.predictions() + counter.deadLetters() ? "(balanced)" : "(NOT balanced)",
-                counter.deadLettersByReason());
+                counter.deadLettersByReason(), generator.bad());
+        if (counter.unreadable() > 0) {
+            out.printf("%d output records did not decode as Prediction or DeadLetter%n", counter.unreadable());
+        }
         printResults(jdbcUrl, postgres.getPort(), kafka.bootstrapServers(), options);
 
         counter.close();

@@ -21,7 +21,7 @@ import java.util.function.Consumer;
  * the maximum size or when its oldest item has waited the maximum delay, whichever comes first (Triton's dynamic
  * batcher rule). Memory is bounded by the caller: the async operator admits only its capacity of records.
  */
-final class MicroBatcher<T> implements AutoCloseable {
+final class MicroBatcher<T> {
     private static final Logger LOG = LoggerFactory.getLogger(MicroBatcher.class);
 
     private final int maxBatchSize;
@@ -118,11 +118,6 @@ final class MicroBatcher<T> implements AutoCloseable {
         timer.shutdownNow();
         workers.shutdown();
         return workers.awaitTermination(timeoutMillis, TimeUnit.MILLISECONDS);
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-        shutdown(60_000);
     }
 
     private static ThreadFactory named(String prefix) {
