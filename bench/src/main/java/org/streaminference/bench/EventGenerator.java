@@ -26,6 +26,15 @@ final class EventGenerator implements GeneratorFunction<Long, EnrichedEvent> {
         this.ratePerSubtask = ratePerSubtask;
     }
 
+    /** Name of the numeric field that carries feature {@code i} in Kafka events. */
+    static String field(int i) {
+        return "f" + i;
+    }
+
+    static java.util.List<String> fields(int width) {
+        return org.streaminference.features.NumericFieldFeatures.indexed("f", width);
+    }
+
     static float value(long row, int column) {
         long h = (row * 0x9E3779B97F4A7C15L) ^ (column * 0xC2B2AE3D27D4EB4FL);
         h ^= h >>> 29;

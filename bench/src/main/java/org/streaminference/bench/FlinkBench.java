@@ -16,6 +16,7 @@ import org.streaminference.operators.inference.BatchingOptions;
 import org.streaminference.operators.inference.MicroBatchInference;
 import org.streaminference.operators.inference.OnnxInferenceFunction;
 import org.streaminference.operators.inference.SharedModelProvider;
+import org.streaminference.model.FeatureContract;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 
@@ -62,7 +63,8 @@ final class FlinkBench {
         if (variant instanceof Batched b) {
             int capacity = Math.max(2 * b.maxBatchSize() * b.concurrentBatches(), 16);
             predictions = MicroBatchInference.builder()
-                    .modelProvider(new SharedModelProvider(location, ModelLoaderOptions.defaults()))
+                    .modelProvider(new SharedModelProvider(ModelLoaderOptions.defaults(), FeatureContract.ANY))
+                    .initialModel(location)
                     .batching(new BatchingOptions(b.maxBatchSize(), b.maxDelayMillis(), b.concurrentBatches(),
                             60_000, 0, 0, false, capacity))
                     .build()

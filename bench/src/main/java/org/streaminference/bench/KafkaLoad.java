@@ -28,7 +28,7 @@ final class KafkaLoad {
     static byte[] event(long index, int width, int entities) throws Exception {
         Map<String, Double> fields = new HashMap<>();
         for (int i = 0; i < width; i++) {
-            fields.put(RawFieldFeatures.field(i), (double) EventGenerator.value(index, i));
+            fields.put(EventGenerator.field(i), (double) EventGenerator.value(index, i));
         }
         fields.put("amount", 1.0);
         InputEvent event = new InputEvent("e" + index, "entity-" + (index % entities), System.currentTimeMillis(),

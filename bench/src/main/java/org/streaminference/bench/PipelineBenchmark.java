@@ -17,6 +17,8 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineStages;
+import org.streaminference.features.NumericFieldFeatures;
+import org.streaminference.model.FeatureContract;
 import org.streaminference.jobs.StreamInferencePipeline;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.model.ModelLoaderOptions;
@@ -229,6 +231,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
         options.set(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX, "bench-" + run);
         options.set(PipelineOptions.SINK_DELIVERY_GUARANTEE, guarantee);
         options.set(PipelineOptions.MODEL_URI, w.dir().toString());
+        options.set(PipelineOptions.MODEL_CONTROL_TOPIC, ""); // one version throughout: no control topic
         options.set(PipelineOptions.INFERENCE_MAX_BATCH_SIZE, batch);
         options.set(PipelineOptions.INFERENCE_MAX_DELAY, Duration.ofMillis(maxDelay));
         options.set(PipelineOptions.INFERENCE_CONCURRENT_BATCHES, 1);
@@ -241,10 +244,10 @@ public final class PipelineBenchmark implements Callable<Integer> {
     }
 
     private PipelineStages stages(BenchModels.Workload w, Configuration options, Inference inference) {
-        PipelineStages standard = PipelineStages.standard(options);
-        PipelineStages stages = new PipelineStages(List.of(),
-                keyed -> keyed.process(new RawFieldFeatures(w.valuesPerRow())).name("features").uid("features"),
-                standard.inference());
+        PipelineStages stages = PipelineStages.microBatched(options, List.of(),
+                keyed -> keyed.process(new NumericFieldFeatures(EventGenerator.fields(w.valuesPerRow())))
+                        .name("features").uid("features"),
+                FeatureContract.ANY);
         return switch (inference) {
             case BATCHED -> stages;
             case NAIVE -> stages.withInference(enriched -> enriched

@@ -17,6 +17,8 @@ public final class SkeletonFeatures {
 
     public static final List<String> NAMES = List.of("amount", "quantity", "event_count", "mean_amount");
     public static final List<String> REQUIRED_NUMERIC_FIELDS = List.of(AMOUNT);
+    /** The name and version model manifests use for these features ({@code featureSpec}). */
+    public static final String SPEC = "skeleton:1";
 
     private SkeletonFeatures() {}
 

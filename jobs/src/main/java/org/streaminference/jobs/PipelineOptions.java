@@ -6,6 +6,7 @@ import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.streaminference.model.ExecutionProvider;
+import org.streaminference.model.ModelLoaderOptions;
 
 import java.time.Duration;
 import java.util.List;
@@ -101,6 +102,51 @@ public final class PipelineOptions {
             .withDescription("With CUDA: run on CPU where the CUDA provider cannot start, logged and reported by the"
                     + " cudaFallback metric, instead of failing the job.");
 
+    public static final ConfigOption<List<String>> MODEL_ALLOWED_SCHEMES = ConfigOptions.key("model.allowed-schemes")
+            .stringType()
+            .asList()
+            .defaultValues(ModelLoaderOptions.DEFAULT_SCHEMES.toArray(new String[0]))
+            .withDescription("URI schemes manifests and model files may be read from; anything else is rejected"
+                    + " (URI_NOT_ALLOWED).");
+
+    public static final ConfigOption<List<String>> MODEL_ALLOWED_ROOTS = ConfigOptions.key("model.allowed-roots")
+            .stringType()
+            .asList()
+            .noDefaultValue()
+            .withDescription("URI prefixes (e.g. s3://models/) every manifest and model file must lie under;"
+                    + " unset allows any location with an allowed scheme. Set it in production: anyone who can"
+                    + " write to the control topic can name a location.");
+
+    public static final ConfigOption<ModelLoaderOptions.GraphOptimization> MODEL_GRAPH_OPTIMIZATION =
+            ConfigOptions.key("model.graph-optimization")
+                    .enumType(ModelLoaderOptions.GraphOptimization.class)
+                    .defaultValue(ModelLoaderOptions.GraphOptimization.ALL)
+                    .withDescription("ONNX Runtime graph optimization level: DISABLED, BASIC, EXTENDED or ALL.");
+
+    public static final ConfigOption<Boolean> MODEL_CPU_ARENA = ConfigOptions.key("model.cpu-arena")
+            .booleanType()
+            .defaultValue(true)
+            .withDescription("ONNX Runtime's CPU arena allocator: faster, but keeps peak memory per session; turn it"
+                    + " off to bound native memory with many versions loaded.");
+
+    public static final ConfigOption<String> MODEL_CONTROL_TOPIC = ConfigOptions.key("model.control-topic")
+            .stringType()
+            .defaultValue("model-control")
+            .withDescription("Topic of model commands (publish, canary, shadow, promote, rollback, retire), read"
+                    + " from the beginning by a job started without state; empty serves model.uri only.");
+
+    public static final ConfigOption<String> MODEL_EVENTS_TOPIC = ConfigOptions.key("model.events-topic")
+            .stringType()
+            .defaultValue("model-events")
+            .withDescription("Topic where every inference subtask reports loads, deployments, rejected commands"
+                    + " and released versions (JSON); 'models list' reads it.");
+
+    public static final ConfigOption<String> SHADOW_PREDICTIONS_TOPIC =
+            ConfigOptions.key("kafka.topic.shadow-predictions")
+                    .stringType()
+                    .defaultValue("predictions-shadow")
+                    .withDescription("Topic for the predictions of a shadow model version (Avro Prediction).");
+
     public static final ConfigOption<Integer> INFERENCE_MAX_BATCH_SIZE = ConfigOptions.key("inference.max-batch-size")
             .intType()
             .defaultValue(64)
@@ -192,8 +238,9 @@ public final class PipelineOptions {
     public static List<ConfigOption<?>> all() {
         return List.of(KAFKA_BOOTSTRAP_SERVERS, EVENTS_TOPIC, PREDICTIONS_TOPIC, DEAD_LETTERS_TOPIC, GROUP_ID,
                 SOURCE_BOUNDED, SINK_DELIVERY_GUARANTEE, SINK_TRANSACTIONAL_ID_PREFIX, SINK_TRANSACTION_TIMEOUT,
-                MODEL_URI, MODEL_MAX_SIZE, MODEL_INTRA_OP_THREADS,
-                MODEL_EXECUTION_PROVIDER, MODEL_CUDA_FALLBACK_TO_CPU, INFERENCE_MAX_BATCH_SIZE, INFERENCE_MAX_DELAY,
+                SHADOW_PREDICTIONS_TOPIC, MODEL_URI, MODEL_CONTROL_TOPIC, MODEL_EVENTS_TOPIC, MODEL_MAX_SIZE,
+                MODEL_ALLOWED_SCHEMES, MODEL_ALLOWED_ROOTS, MODEL_INTRA_OP_THREADS, MODEL_GRAPH_OPTIMIZATION,
+                MODEL_CPU_ARENA, MODEL_EXECUTION_PROVIDER, MODEL_CUDA_FALLBACK_TO_CPU, INFERENCE_MAX_BATCH_SIZE, INFERENCE_MAX_DELAY,
                 INFERENCE_CONCURRENT_BATCHES, INFERENCE_CAPACITY, INFERENCE_TIMEOUT, INFERENCE_RETRIES, INFERENCE_TOP_K,
                 INFERENCE_ORDERED, RESULT_STORE_ENABLED, RESULT_STORE_JDBC_URL,
                 RESULT_STORE_USERNAME, RESULT_STORE_PASSWORD, RESULT_STORE_BATCH_SIZE, RESULT_STORE_BATCH_INTERVAL,

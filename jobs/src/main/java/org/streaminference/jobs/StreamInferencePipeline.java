@@ -16,6 +16,7 @@ import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.operators.DeadLetters;
 import org.streaminference.operators.inference.BatchingOptions;
+import org.streaminference.operators.inference.ModelOutputs;
 import org.streaminference.operators.validation.EventValidationFunction;
 import org.streaminference.operators.validation.EventValidator;
 import org.streaminference.schemas.DeadLetter;
@@ -28,12 +29,14 @@ import org.streaminference.sinks.LatestPredictionTable;
 import org.streaminference.sinks.ResultStoreOptions;
 import org.streaminference.sinks.ResultTopicSinks;
 
+import java.util.List;
 import java.util.Map;
 
 /**
  * Wires the pipeline: Kafka events → validation → keyBy(entity) → features in keyed state → micro-batched ONNX
- * inference →
- * predictions to Kafka and PostgreSQL; dead letters from every stage to their own topic. Every operator has a
+ * inference (its model versions set by commands from the control topic, broadcast to every subtask) → predictions
+ * to Kafka and PostgreSQL; dead letters from every stage to their own topic; shadow predictions and model events to
+ * theirs. Every operator has a
  * stable uid so savepoints survive changes to the job.
  */
 public final class StreamInferencePipeline {
@@ -77,7 +80,13 @@ public final class StreamInferencePipeline {
 
         SingleOutputStreamOperator<EnrichedEvent> enriched =
                 stages.features().apply(valid.keyBy(v -> v.getEvent().getEntityId()));
-        SingleOutputStreamOperator<Prediction> predictions = stages.inference().apply(enriched);
+        String controlTopic = options.get(PipelineOptions.MODEL_CONTROL_TOPIC);
+        DataStream<String> commands = controlTopic == null || controlTopic.isBlank() ? null : env.fromSource(
+                        controlSource(options, bootstrap, controlTopic), WatermarkStrategy.noWatermarks(),
+                        "model-commands")
+                .setParallelism(1)
+                .uid("model-commands-source");
+        SingleOutputStreamOperator<Prediction> predictions = stages.inference().apply(enriched, commands);
 
         KafkaSinkOptions sinkOptions = new KafkaSinkOptions(
                 bootstrap,
@@ -97,6 +106,18 @@ public final class StreamInferencePipeline {
                     .uid("latest-prediction-postgres");
         }
 
+        if (commands != null) {
+            predictions.getSideOutput(ModelOutputs.SHADOW_PREDICTIONS)
+                    .sinkTo(ResultTopicSinks.shadowPredictions(sinkOptions,
+                            options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC)))
+                    .name("shadow-predictions-kafka")
+                    .uid("shadow-predictions-kafka");
+            predictions.getSideOutput(ModelOutputs.MODEL_EVENTS)
+                    .sinkTo(ResultTopicSinks.modelEvents(sinkOptions, options.get(PipelineOptions.MODEL_EVENTS_TOPIC)))
+                    .name("model-events-kafka")
+                    .uid("model-events-kafka");
+        }
+
         DataStream<DeadLetter> deadLetters = valid.getSideOutput(DeadLetters.TAG)
                 .union(enriched.getSideOutput(DeadLetters.TAG), predictions.getSideOutput(DeadLetters.TAG));
         deadLetters
@@ -112,7 +133,11 @@ public final class StreamInferencePipeline {
                 options.get(PipelineOptions.MODEL_INTRA_OP_THREADS),
                 options.get(PipelineOptions.MODEL_EXECUTION_PROVIDER),
                 0,
-                options.get(PipelineOptions.MODEL_CUDA_FALLBACK_TO_CPU));
+                options.get(PipelineOptions.MODEL_CUDA_FALLBACK_TO_CPU),
+                options.get(PipelineOptions.MODEL_ALLOWED_SCHEMES),
+                options.getOptional(PipelineOptions.MODEL_ALLOWED_ROOTS).orElse(List.of()),
+                options.get(PipelineOptions.MODEL_GRAPH_OPTIMIZATION),
+                options.get(PipelineOptions.MODEL_CPU_ARENA));
     }
 
     /** How the inference operator batches, from the job's options. */
@@ -149,6 +174,23 @@ public final class StreamInferencePipeline {
                 .setGroupId(options.get(PipelineOptions.GROUP_ID))
                 .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
                 .setDeserializer(new RawRecordDeserializer());
+        if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
+            builder.setBounded(OffsetsInitializer.latest());
+        }
+        return builder.build();
+    }
+
+    /**
+     * The control topic from its beginning: a job started without state replays every command and so serves what
+     * they say; after a restore it continues from its checkpointed offsets.
+     */
+    private static KafkaSource<String> controlSource(ReadableConfig options, String bootstrap, String topic) {
+        KafkaSourceBuilder<String> builder = KafkaSource.<String>builder()
+                .setBootstrapServers(bootstrap)
+                .setTopics(topic)
+                .setGroupId(options.get(PipelineOptions.GROUP_ID) + "-model-control")
+                .setStartingOffsets(OffsetsInitializer.earliest())
+                .setDeserializer(new ModelCommandDeserializer());
         if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
             builder.setBounded(OffsetsInitializer.latest());
         }

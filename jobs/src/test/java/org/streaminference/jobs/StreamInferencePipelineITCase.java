@@ -40,7 +40,8 @@ class StreamInferencePipelineITCase {
     @Test
     void everyEventEndsUpExactlyOnceAsPredictionOrDeadLetter() throws Exception {
         SERVICES.kafka().createTopics(3, "events");
-        SERVICES.kafka().createTopics(2, "predictions", "dead-letters");
+        SERVICES.kafka().createTopics(2, "predictions", "dead-letters", "predictions-shadow");
+        SERVICES.kafka().createTopics(1, "model-control", "model-events");
         Path modelDir = DemoModels.write(SERVICES.dir().resolve("models"), 2);
         PipelineTestSupport.TestInput input = PipelineTestSupport.input("events", 3_000, 60, 11, "it");
         Map<String, String> positions = PipelineTestSupport.produce(SERVICES.bootstrapServers(), input.records(), 0);

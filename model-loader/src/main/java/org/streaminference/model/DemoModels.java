@@ -19,6 +19,8 @@ public final class DemoModels {
     public static final String INPUT = "features";
     public static final String OUTPUT = "probabilities";
     public static final int FEATURES = 4;
+    /** The feature spec the demo model was trained on: the walking skeleton's four features. */
+    public static final String SPEC = "skeleton:1";
     public static final List<String> LABELS = List.of("normal", "suspicious");
     private static final int HIDDEN = 8;
     private static final long SEED = 20261126L;
@@ -51,7 +53,7 @@ public final class DemoModels {
                 new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}),
                 OutputKind.PROBABILITIES,
                 LABELS,
-                "skeleton:1",
+                SPEC,
                 0L);
         writeManifest(dir, manifest);
         return dir;

@@ -12,6 +12,7 @@ public class ModelLoadException extends Exception {
         TOO_LARGE,
         CHECKSUM_MISMATCH,
         SIGNATURE_MISMATCH,
+        FEATURE_SPEC_MISMATCH,
         PROVIDER_UNAVAILABLE,
         RUNTIME_ERROR
     }

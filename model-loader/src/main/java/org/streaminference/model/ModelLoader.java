@@ -37,9 +37,11 @@ public final class ModelLoader {
             new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private final ModelLoaderOptions options;
+    private final ModelLocationPolicy locations;
 
     public ModelLoader(ModelLoaderOptions options) {
         this.options = options;
+        this.locations = new ModelLocationPolicy(options.allowedSchemes(), options.allowedRoots());
     }
 
     /**
@@ -48,9 +50,10 @@ public final class ModelLoader {
      */
     public LoadedModel load(String location) throws ModelLoadException {
         long start = System.nanoTime();
-        Path manifestPath = manifestPath(location);
+        Path manifestPath = manifestPathChecked(location);
         ModelManifest manifest = readManifest(manifestPath);
         Path modelPath = resolveModelFile(manifestPath.getParent(), manifest.modelFile());
+        locations.check(modelPath);
         byte[] bytes = readLimited(modelPath);
         verifyChecksum(manifest, bytes);
 
@@ -106,6 +109,13 @@ public final class ModelLoader {
             if (options.intraOpThreads() > 0) {
                 sessionOptions.setIntraOpNumThreads(options.intraOpThreads());
             }
+            sessionOptions.setOptimizationLevel(switch (options.optimization()) {
+                case DISABLED -> OrtSession.SessionOptions.OptLevel.NO_OPT;
+                case BASIC -> OrtSession.SessionOptions.OptLevel.BASIC_OPT;
+                case EXTENDED -> OrtSession.SessionOptions.OptLevel.EXTENDED_OPT;
+                case ALL -> OrtSession.SessionOptions.OptLevel.ALL_OPT;
+            });
+            sessionOptions.setCPUArenaAllocator(options.cpuArena());
             if (provider == ExecutionProvider.CUDA) {
                 sessionOptions.addCUDA(options.cudaDeviceId());
             }
@@ -115,7 +125,19 @@ public final class ModelLoader {
 
     /** Reads and validates only the manifest of a model version. */
     public ModelManifest readManifest(String location) throws ModelLoadException {
-        return readManifest(manifestPath(location));
+        return readManifest(manifestPathChecked(location));
+    }
+
+    private Path manifestPathChecked(String location) throws ModelLoadException {
+        Path path;
+        try {
+            path = manifestPath(location);
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(ModelLoadException.Reason.URI_NOT_ALLOWED,
+                    "'" + location + "' is not a valid location: " + e.getMessage());
+        }
+        locations.check(path);
+        return path;
     }
 
     private static Path manifestPath(String location) {

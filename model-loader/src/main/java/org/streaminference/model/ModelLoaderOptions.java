@@ -1,6 +1,7 @@
 package org.streaminference.model;
 
 import java.io.Serializable;
+import java.util.List;
 
 /**
  * How model files are fetched and sessions created.
@@ -11,16 +12,35 @@ import java.io.Serializable;
  * @param cudaDeviceId      the GPU to use with CUDA (Flink's external resource framework supplies it in the job)
  * @param fallbackToCpu     with CUDA: run on CPU, logged and counted, where the CUDA provider cannot start; when
  *                          false that is a load failure
+ * @param allowedSchemes    URI schemes a manifest or model file may be read from ({@code file}, {@code s3}, ...)
+ * @param allowedRoots      URI prefixes a manifest or model file must lie under; empty allows any location with an
+ *                          allowed scheme
+ * @param optimization      ONNX Runtime graph optimization level
+ * @param cpuArena          whether ONNX Runtime's CPU arena allocator is on (faster; holds on to peak memory)
  */
 public record ModelLoaderOptions(
         long maxModelBytes,
         int intraOpThreads,
         ExecutionProvider executionProvider,
         int cudaDeviceId,
-        boolean fallbackToCpu)
+        boolean fallbackToCpu,
+        List<String> allowedSchemes,
+        List<String> allowedRoots,
+        GraphOptimization optimization,
+        boolean cpuArena)
         implements Serializable {
 
     public static final long DEFAULT_MAX_MODEL_BYTES = 512L * 1024 * 1024;
+    public static final List<String> DEFAULT_SCHEMES = List.of("file", "s3", "s3a", "s3p", "gs", "hdfs", "abfs",
+            "abfss", "oss");
+
+    /** ONNX Runtime's graph optimization levels. */
+    public enum GraphOptimization {
+        DISABLED,
+        BASIC,
+        EXTENDED,
+        ALL
+    }
 
     public ModelLoaderOptions {
         if (maxModelBytes <= 0) {
@@ -32,13 +52,19 @@ public record ModelLoaderOptions(
         if (cudaDeviceId < 0) {
             throw new IllegalArgumentException("cudaDeviceId must be >= 0");
         }
-        if (executionProvider == null) {
-            throw new IllegalArgumentException("executionProvider is required");
+        if (executionProvider == null || optimization == null) {
+            throw new IllegalArgumentException("executionProvider and optimization are required");
         }
+        if (allowedSchemes == null || allowedSchemes.isEmpty()) {
+            throw new IllegalArgumentException("at least one URI scheme must be allowed");
+        }
+        allowedSchemes = List.copyOf(allowedSchemes);
+        allowedRoots = allowedRoots == null ? List.of() : List.copyOf(allowedRoots);
     }
 
     public ModelLoaderOptions(long maxModelBytes, int intraOpThreads) {
-        this(maxModelBytes, intraOpThreads, ExecutionProvider.CPU, 0, false);
+        this(maxModelBytes, intraOpThreads, ExecutionProvider.CPU, 0, false, DEFAULT_SCHEMES, List.of(),
+                GraphOptimization.ALL, true);
     }
 
     public static ModelLoaderOptions defaults() {
@@ -46,6 +72,13 @@ public record ModelLoaderOptions(
     }
 
     public ModelLoaderOptions withCuda(int deviceId, boolean fallbackToCpu) {
-        return new ModelLoaderOptions(maxModelBytes, intraOpThreads, ExecutionProvider.CUDA, deviceId, fallbackToCpu);
+        return new ModelLoaderOptions(maxModelBytes, intraOpThreads, ExecutionProvider.CUDA, deviceId, fallbackToCpu,
+                allowedSchemes, allowedRoots, optimization, cpuArena);
+    }
+
+    /** These options, reading models only from URIs with one of {@code schemes} under one of {@code roots}. */
+    public ModelLoaderOptions withAllowedLocations(List<String> schemes, List<String> roots) {
+        return new ModelLoaderOptions(maxModelBytes, intraOpThreads, executionProvider, cudaDeviceId, fallbackToCpu,
+                schemes, roots, optimization, cpuArena);
     }
 }

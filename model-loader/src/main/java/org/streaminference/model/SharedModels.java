@@ -64,6 +64,15 @@ public final class SharedModels {
 
     /** Holds the version at {@code location}, loading and verifying it if this TaskManager does not have it yet. */
     public static Lease acquire(String location, ModelLoaderOptions options) throws ModelLoadException {
+        return acquire(location, options, FeatureContract.ANY);
+    }
+
+    /**
+     * Holds the version at {@code location}, loading and verifying it if this TaskManager does not have it yet, if
+     * it fits the job's features.
+     */
+    public static Lease acquire(String location, ModelLoaderOptions options, FeatureContract contract)
+            throws ModelLoadException {
         Key key = new Key(location, options);
         synchronized (MODELS) {
             Entry entry = MODELS.get(key);
@@ -73,6 +82,19 @@ public final class SharedModels {
                         model.loadTimeMillis(), model.fellBackToCpu() ? " (CUDA unavailable: fell back to CPU)" : "");
                 entry = new Entry(model);
                 MODELS.put(key, entry);
+            }
+            try {
+                contract.check(entry.model.manifest(), entry.model.inputValuesPerRow());
+            } catch (ModelLoadException e) {
+                if (entry.holders == 0) {
+                    MODELS.remove(key);
+                    try {
+                        entry.model.close(); // nobody else holds it, so no run is in flight
+                    } catch (Exception closeError) {
+                        e.addSuppressed(closeError);
+                    }
+                }
+                throw e;
             }
             entry.holders++;
             return new Lease(key, entry.model);

@@ -93,6 +93,30 @@ class ModelLoaderTest {
     }
 
     @Test
+    void onlyConfiguredSchemesAndRootsAreRead() throws Exception {
+        Path dir = DemoModels.write(root.resolve("store"), 1);
+        Path elsewhere = DemoModels.write(root.resolve("elsewhere"), 1);
+        ModelLoader confined = new ModelLoader(ModelLoaderOptions.defaults()
+                .withAllowedLocations(List.of("file"), List.of(root.resolve("store").toUri().toString())));
+        confined.load(dir.toUri().toString()).close();
+        confined.load(dir.toString()).close(); // a plain path is a file: URI
+
+        for (String location : List.of(
+                elsewhere.toUri().toString(),
+                root.resolve("store") + "/../elsewhere/demo-classifier/1",
+                root.resolve("store-sibling").toUri().toString(),
+                "hdfs://namenode" + dir)) {
+            assertThatThrownBy(() -> confined.load(location)).as(location)
+                    .isInstanceOf(ModelLoadException.class)
+                    .satisfies(e -> assertThat(((ModelLoadException) e).reason())
+                            .isEqualTo(ModelLoadException.Reason.URI_NOT_ALLOWED));
+        }
+        ModelLoader localOnly = new ModelLoader(ModelLoaderOptions.defaults().withAllowedLocations(List.of("s3"),
+                List.of()));
+        assertThatThrownBy(() -> localOnly.load(dir.toString())).hasMessageContaining("scheme 'file' is not one of");
+    }
+
+    @Test
     void filesOverTheSizeLimitAreRefused() throws Exception {
         Path dir = DemoModels.write(root, 1);
         ModelLoader small = new ModelLoader(new ModelLoaderOptions(100, 1));

@@ -1,12 +1,16 @@
 package org.streaminference.sinks;
 
+import org.apache.flink.api.common.serialization.SimpleStringSchema;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.util.function.SerializableFunction;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.Prediction;
 
-/** Kafka sinks for the job's output topics: predictions and dead letters, both keyed by entity id. */
+/** Kafka sinks for the job's output topics: predictions, shadow predictions and dead letters keyed by entity id, model events. */
 public final class ResultTopicSinks {
     private ResultTopicSinks() {}
 
@@ -16,6 +20,27 @@ public final class ResultTopicSinks {
 
     public static KafkaSink<DeadLetter> deadLetters(KafkaSinkOptions options, String topic) {
         return sink(options, topic, "dead-letters", DeadLetter.class, d -> d.getEntityId());
+    }
+
+    /** Predictions of a shadow model version: the same records as the predictions, on their own topic. */
+    public static KafkaSink<Prediction> shadowPredictions(KafkaSinkOptions options, String topic) {
+        return sink(options, topic, "shadow-predictions", Prediction.class, p -> p.getEntityId());
+    }
+
+    /**
+     * Model events (JSON), at least once whatever the job's guarantee: they report what the job did and must be
+     * readable at once, not after the next checkpoint's commit.
+     */
+    public static KafkaSink<String> modelEvents(KafkaSinkOptions options, String topic) {
+        return KafkaSink.<String>builder()
+                .setBootstrapServers(options.bootstrapServers())
+                .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE)
+                .setKafkaProducerConfig(options.toProperties())
+                .setRecordSerializer(KafkaRecordSerializationSchema.<String>builder()
+                        .setTopic(topic)
+                        .setValueSerializationSchema(new SimpleStringSchema())
+                        .build())
+                .build();
     }
 
     private static <T extends SpecificRecord> KafkaSink<T> sink(

@@ -125,7 +125,9 @@ public final class LocalPipeline implements Callable<Integer> {
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, jdbcUrl);
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(2));
         kafka.createTopics(2, options.get(PipelineOptions.EVENTS_TOPIC), options.get(PipelineOptions.PREDICTIONS_TOPIC),
-                options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
+                options.get(PipelineOptions.DEAD_LETTERS_TOPIC), options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC));
+        kafka.createTopics(1, options.get(PipelineOptions.MODEL_CONTROL_TOPIC),
+                options.get(PipelineOptions.MODEL_EVENTS_TOPIC));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
         StreamInferenceJob.prepare(env, options);

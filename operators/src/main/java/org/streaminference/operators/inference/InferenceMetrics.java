@@ -6,7 +6,6 @@ import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.runtime.metrics.DescriptiveStatisticsHistogram;
 
 import java.util.function.IntSupplier;
-import java.util.function.LongSupplier;
 
 /**
  * The inference metrics, modelled on Triton's, registered under {@code model=<name>, version=<version>} so that
@@ -35,8 +34,15 @@ final class InferenceMetrics {
     /** From the event's time to its prediction, in milliseconds. */
     final Histogram endToEndLatencyMillis;
 
-    InferenceMetrics(MetricGroup operatorGroup, String model, String version, IntSupplier inFlightBatches,
-            LongSupplier loadTimeMillis, boolean cudaFallback) {
+    /** Gauge sources, replaced when a version is loaded again after it was released (metrics register once). */
+    private volatile IntSupplier inFlightBatches = () -> 0;
+    private volatile long loadTimeMillis = -1;
+    private volatile boolean cudaFallback;
+    /** Share of entities this version answers for, in percent (0 for previous and shadow versions). */
+    private volatile int trafficPercent;
+    private volatile boolean shadow;
+
+    InferenceMetrics(MetricGroup operatorGroup, String model, String version) {
         MetricGroup group = operatorGroup.addGroup("model", model).addGroup("version", version);
         requests = group.counter("inferenceRequests");
         successes = group.counter("inferenceSuccesses");
@@ -49,8 +55,23 @@ final class InferenceMetrics {
         outputMicros = group.histogram("outputMicros", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
         endToEndLatencyMillis =
                 group.histogram("endToEndLatencyMillis", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
-        group.gauge("inFlightBatches", inFlightBatches::getAsInt);
-        group.gauge("modelLoadTimeMillis", loadTimeMillis::getAsLong);
+        group.gauge("inFlightBatches", () -> inFlightBatches.getAsInt());
+        group.gauge("modelLoadTimeMillis", () -> loadTimeMillis);
         group.gauge("cudaFallback", () -> cudaFallback ? 1 : 0);
+        group.gauge("trafficPercent", () -> trafficPercent);
+        group.gauge("shadow", () -> shadow ? 1 : 0);
+    }
+
+    /** Points the gauges at a loaded instance of the version. */
+    void bind(IntSupplier inFlightBatches, long loadTimeMillis, boolean cudaFallback) {
+        this.inFlightBatches = inFlightBatches;
+        this.loadTimeMillis = loadTimeMillis;
+        this.cudaFallback = cudaFallback;
+    }
+
+    /** Records the version's role in the current deployment. */
+    void role(int trafficPercent, boolean shadow) {
+        this.trafficPercent = trafficPercent;
+        this.shadow = shadow;
     }
 }

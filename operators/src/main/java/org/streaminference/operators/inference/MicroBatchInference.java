@@ -12,23 +12,27 @@ import java.util.Objects;
 
 /**
  * The micro-batched inference operator: adds async, batched ONNX inference to a stream of enriched events. Results
- * are the predictions; dead letters are on the side output {@link DeadLetters#TAG} of the returned stream.
+ * are the predictions; dead letters are on the side output {@link DeadLetters#TAG} of the returned stream, shadow
+ * predictions and model events on the side outputs in {@link ModelOutputs}.
  *
  * <pre>{@code
  * SingleOutputStreamOperator<Prediction> predictions = MicroBatchInference.builder()
- *         .modelProvider(new SharedModelProvider(modelUri, loaderOptions))
+ *         .modelProvider(new SharedModelProvider(loaderOptions, featureContract))
+ *         .initialModel("s3://models/churn/1")
  *         .batching(BatchingOptions.defaults())
  *         .build()
- *         .apply(enriched, "inference");
+ *         .apply(enriched, modelCommands, "inference");
  * }</pre>
  */
 @PublicEvolving
 public final class MicroBatchInference {
     private final ModelProvider modelProvider;
+    private final String initialModel;
     private final BatchingOptions batching;
 
-    private MicroBatchInference(ModelProvider modelProvider, BatchingOptions batching) {
+    private MicroBatchInference(ModelProvider modelProvider, String initialModel, BatchingOptions batching) {
         this.modelProvider = modelProvider;
+        this.initialModel = initialModel;
         this.batching = batching;
     }
 
@@ -36,20 +40,40 @@ public final class MicroBatchInference {
         return new Builder();
     }
 
-    /** Adds the operator with uid {@code uid}. */
+    /** Adds the operator with uid {@code uid}, serving the initial model only. */
     public SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> input, String uid) {
-        return input.transform(uid, new AvroTypeInfo<>(Prediction.class),
-                        new MicroBatchInferenceOperatorFactory(modelProvider, batching))
+        return input.transform(uid, new AvroTypeInfo<>(Prediction.class), factory()).uid(uid);
+    }
+
+    /**
+     * Adds the operator with uid {@code uid}, serving the initial model until {@code commands} (JSON
+     * {@link org.streaminference.model.control.ModelCommand}s, broadcast to every subtask) change what it serves.
+     */
+    public SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> input, DataStream<String> commands,
+            String uid) {
+        return input.connect(commands.broadcast())
+                .transform(uid, new AvroTypeInfo<>(Prediction.class), factory())
                 .uid(uid);
+    }
+
+    private MicroBatchInferenceOperatorFactory factory() {
+        return new MicroBatchInferenceOperatorFactory(modelProvider, initialModel, batching);
     }
 
     /** Builds a {@link MicroBatchInference}. */
     public static final class Builder {
         private ModelProvider modelProvider;
+        private String initialModel;
         private BatchingOptions batching = BatchingOptions.defaults();
 
         public Builder modelProvider(ModelProvider modelProvider) {
             this.modelProvider = modelProvider;
+            return this;
+        }
+
+        /** The location of the version served when the job starts without state. */
+        public Builder initialModel(String location) {
+            this.initialModel = location;
             return this;
         }
 
@@ -59,7 +83,8 @@ public final class MicroBatchInference {
         }
 
         public MicroBatchInference build() {
-            return new MicroBatchInference(Objects.requireNonNull(modelProvider, "modelProvider"), batching);
+            return new MicroBatchInference(Objects.requireNonNull(modelProvider, "modelProvider"),
+                    Objects.requireNonNull(initialModel, "initialModel"), batching);
         }
     }
 }

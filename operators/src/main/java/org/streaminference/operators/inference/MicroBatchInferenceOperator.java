@@ -1,34 +1,49 @@
 package org.streaminference.operators.inference;
 
 import org.apache.flink.api.common.operators.MailboxExecutor;
+import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.ListState;
 import org.apache.flink.api.common.state.ListStateDescriptor;
+import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.api.java.typeutils.TupleTypeInfo;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.runtime.state.StateInitializationContext;
 import org.apache.flink.runtime.state.StateSnapshotContext;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperator;
+import org.apache.flink.streaming.api.operators.BoundedMultiInput;
 import org.apache.flink.streaming.api.operators.BoundedOneInput;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.api.operators.StreamOperatorParameters;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.streaminference.model.InferenceModel;
-import org.streaminference.model.LoadedModel;
+import org.streaminference.model.ModelLoadException;
+import org.streaminference.model.control.InvalidCommandException;
+import org.streaminference.model.control.ModelCommand;
+import org.streaminference.model.control.ModelDeployment;
+import org.streaminference.model.control.ModelEvent;
 import org.streaminference.operators.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.LinkedList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -39,48 +54,83 @@ import java.util.concurrent.atomic.AtomicReference;
  * dominates the cost of a small model). Every record without an emitted answer is in operator state at a
  * checkpoint and is run again after a restore, so nothing is lost and nothing emitted twice. The queue is bounded
  * by the capacity: when it is full, processElement yields to the mailbox, which back-pressures the input.
+ *
+ * <p>The second input carries model commands (JSON, broadcast to every subtask). The operator keeps its
+ * {@link ModelDeployment} and the commands it has not applied yet in broadcast state. A command that needs a
+ * version this subtask has not loaded is applied only after that version is loaded and verified on a loader
+ * thread; records keep flowing on the current versions meanwhile (make before break). A version that leaves the
+ * deployment is released after its last in-flight record was answered.
  */
 final class MicroBatchInferenceOperator extends AbstractStreamOperator<Prediction>
-        implements OneInputStreamOperator<EnrichedEvent, Prediction>, BoundedOneInput {
+        implements OneInputStreamOperator<EnrichedEvent, Prediction>,
+                TwoInputStreamOperator<EnrichedEvent, String, Prediction>,
+                BoundedOneInput,
+                BoundedMultiInput {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(MicroBatchInferenceOperator.class);
     private static final long NO_TIMESTAMP = Long.MIN_VALUE;
+    private static final long RELEASE_TIMEOUT_MILLIS = 60_000;
+
+    /** The deployment this operator serves, under key {@value #DEPLOYMENT_KEY}. */
+    static final MapStateDescriptor<String, String> DEPLOYMENT_STATE =
+            new MapStateDescriptor<>("model-deployment", Types.STRING, Types.STRING);
+    /** Commands received and not applied yet (a version still loading), by arrival number. */
+    static final MapStateDescriptor<Long, String> PENDING_COMMANDS_STATE =
+            new MapStateDescriptor<>("model-commands-pending", Types.LONG, Types.STRING);
+    static final String DEPLOYMENT_KEY = "deployment";
 
     private final ModelProvider modelProvider;
+    private final String initialLocation;
     private final BatchingOptions options;
     private final transient MailboxExecutor mailbox;
 
-    private transient ModelProvider.Handle handle;
-    private transient InferenceModel model;
-    private transient MicroBatcher<Entry> batcher;
-    private transient BatchRunner runner;
-    private transient InferenceMetrics metrics;
-    private transient LinkedList<Entry> queue;
-    private transient int inFlightRecords;
     private transient ListState<Tuple2<EnrichedEvent, Long>> pendingState;
+    private transient BroadcastState<String, String> deploymentState;
+    private transient BroadcastState<Long, String> pendingCommandsState;
     private transient List<Tuple2<EnrichedEvent, Long>> recovered;
 
+    private transient ModelDeployment deployment;
+    private transient Map<String, ServedVersion> served;
+    private transient Map<String, InferenceMetrics> versionMetrics;
+    private transient List<ServedVersion> draining;
+    private transient ServedVersion active;
+    private transient ServedVersion canary;
+    private transient ServedVersion shadow;
+    private transient ArrayDeque<String> pendingCommands;
+    private transient ExecutorService loader;
+    private transient boolean loading;
+
+    private transient LinkedList<Entry> queue;
+    private transient List<Entry> shadowQueue;
+    private transient int inFlightRecords;
+    private transient Counter deployments;
+    private transient Counter rejectedCommands;
+    private transient Counter shadowFailures;
+
     MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, ModelProvider modelProvider,
-            BatchingOptions options, MailboxExecutor mailbox) {
+            String initialLocation, BatchingOptions options, MailboxExecutor mailbox) {
         super(parameters);
         this.modelProvider = modelProvider;
+        this.initialLocation = initialLocation;
         this.options = options;
         this.mailbox = mailbox;
     }
 
-    /** A record waiting for its answer, or a watermark waiting for the records before it. */
+    /** A record waiting for its answer from one version, or a watermark waiting for the records before it. */
     static final class Entry implements BatchRunner.Pending {
         final EnrichedEvent event;
         final long timestamp;
         final long enqueuedNanos;
         final Watermark watermark;
+        final ServedVersion version;
         private final AtomicReference<Object> answer = new AtomicReference<>();
 
-        Entry(EnrichedEvent event, long timestamp) {
+        Entry(EnrichedEvent event, long timestamp, ServedVersion version) {
             this.event = event;
             this.timestamp = timestamp;
             this.enqueuedNanos = System.nanoTime();
             this.watermark = null;
+            this.version = version;
         }
 
         Entry(Watermark watermark) {
@@ -88,6 +138,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             this.timestamp = NO_TIMESTAMP;
             this.enqueuedNanos = 0;
             this.watermark = watermark;
+            this.version = null;
         }
 
         @Override
@@ -110,59 +161,190 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
     }
 
+    // ---------------------------------------------------------------------------------------------------------
+    // state and lifecycle
+    // ---------------------------------------------------------------------------------------------------------
+
     @Override
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
         pendingState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>(
                 "micro-batch-pending", new TupleTypeInfo<>(new AvroTypeInfo<>(EnrichedEvent.class), Types.LONG)));
+        deploymentState = context.getOperatorStateStore().getBroadcastState(DEPLOYMENT_STATE);
+        pendingCommandsState = context.getOperatorStateStore().getBroadcastState(PENDING_COMMANDS_STATE);
         recovered = new ArrayList<>();
+        pendingCommands = new ArrayDeque<>();
         if (context.isRestored()) {
             for (Tuple2<EnrichedEvent, Long> record : pendingState.get()) {
                 recovered.add(record);
             }
+            String json = deploymentState.get(DEPLOYMENT_KEY);
+            deployment = json == null ? null : ModelDeployment.fromJson(json);
+            List<Map.Entry<Long, String>> commands = new ArrayList<>();
+            pendingCommandsState.entries().forEach(commands::add);
+            commands.sort(Map.Entry.comparingByKey());
+            commands.forEach(c -> pendingCommands.add(c.getValue()));
         }
     }
 
     @Override
     public void open() throws Exception {
         super.open();
-        handle = modelProvider.open(getRuntimeContext());
-        model = handle.model();
-        long loadTime = model instanceof LoadedModel loaded ? loaded.loadTimeMillis() : -1;
         queue = new LinkedList<>();
-        batcher = new MicroBatcher<>(options.maxBatchSize(), options.maxDelayMillis(), options.concurrentBatches(),
-                "inference-" + model.manifest().name() + "-" + getRuntimeContext().getTaskInfo().getIndexOfThisSubtask(),
-                this::runBatch, options.timeoutMillis(), this::timeOut);
-        metrics = new InferenceMetrics(getMetricGroup(), model.manifest().name(), model.manifest().version(),
-                batcher::inFlightBatches, () -> loadTime, handle.fellBackToCpu());
-        runner = new BatchRunner(model, new PredictionDecoder(model.manifest(), options.topK()), metrics,
-                options.maxBatchSize(), options.retries());
-        LOG.info("{} serves {} in batches of up to {} records or {} ms, {} at once; {} records restored",
-                getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks(), model.manifest().id(),
-                options.maxBatchSize(), options.maxDelayMillis(), options.concurrentBatches(), recovered.size());
+        shadowQueue = new ArrayList<>();
+        served = new LinkedHashMap<>();
+        versionMetrics = new HashMap<>();
+        draining = new ArrayList<>();
+        deployments = getMetricGroup().counter("modelDeployments");
+        rejectedCommands = getMetricGroup().counter("modelCommandsRejected");
+        shadowFailures = getMetricGroup().counter("shadowFailures");
+        getMetricGroup().gauge("modelVersionsLoaded", () -> served == null ? 0 : served.size() + draining.size());
+        loader = Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "model-loader-" + subtask());
+            thread.setDaemon(true);
+            return thread;
+        });
+
+        if (deployment == null) {
+            ServedVersion initial = load(initialLocation);
+            deployment = ModelDeployment.initial(initial.manifest().name(), initial.version, initialLocation);
+            deploy(deployment, null);
+        } else {
+            // restored: serve exactly what was served before the failure, loaded before the first record runs
+            for (String version : deployment.servedVersions()) {
+                try {
+                    load(deployment.location(version));
+                } catch (ModelLoadException e) {
+                    if (version.equals(deployment.active())) {
+                        throw new IllegalStateException("Cannot restore " + deployment.model() + ":" + version
+                                + ", the active version before the restore: " + e.getMessage(), e);
+                    }
+                    LOG.error("Cannot restore {}:{} ({}); it is left out of the deployment",
+                            deployment.model(), version, e.getMessage());
+                }
+            }
+            deploy(deployment.servedVersions().stream().allMatch(served::containsKey) ? deployment
+                    : withoutUnloaded(deployment), null);
+        }
+        LOG.info("{} serves {} in batches of up to {} records or {} ms, {} at once; {} records and {} commands"
+                        + " restored",
+                getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks(), deployment.describe(),
+                options.maxBatchSize(), options.maxDelayMillis(), options.concurrentBatches(), recovered.size(),
+                pendingCommands.size());
         for (Tuple2<EnrichedEvent, Long> record : recovered) {
             add(record.f0, record.f1);
         }
         recovered = null;
+        advanceCommands();
+    }
+
+    private ModelDeployment withoutUnloaded(ModelDeployment d) {
+        String canaryVersion = served.containsKey(String.valueOf(d.canary())) ? d.canary() : null;
+        return new ModelDeployment(d.model(), d.active(),
+                served.containsKey(String.valueOf(d.previous())) ? d.previous() : null,
+                canaryVersion, canaryVersion == null ? 0 : d.canaryPercent(),
+                served.containsKey(String.valueOf(d.shadow())) ? d.shadow() : null, d.locations(), d.revision());
     }
 
     @Override
+    public void snapshotState(StateSnapshotContext context) throws Exception {
+        super.snapshotState(context);
+        List<Tuple2<EnrichedEvent, Long>> unanswered = new ArrayList<>(inFlightRecords);
+        for (Entry entry : queue) {
+            if (entry.watermark == null) {
+                unanswered.add(Tuple2.of(entry.event, entry.timestamp));
+            }
+        }
+        pendingState.update(unanswered);
+        deploymentState.put(DEPLOYMENT_KEY, deployment.toJson());
+        pendingCommandsState.clear();
+        long n = 0;
+        for (String command : pendingCommands) {
+            pendingCommandsState.put(n++, command);
+        }
+    }
+
+    @Override
+    public void endInput() throws Exception {
+        batchersFlush();
+        while (inFlightRecords > 0 || !shadowQueue.isEmpty()) {
+            mailbox.yield();
+        }
+        emitReady(); // watermarks still queued behind the last records
+    }
+
+    @Override
+    public void endInput(int inputId) throws Exception {
+        if (inputId == 1) {
+            endInput();
+        }
+    }
+
+    private void batchersFlush() {
+        for (ServedVersion version : served.values()) {
+            version.batcher.flush();
+        }
+        for (ServedVersion version : draining) {
+            version.batcher.flush();
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (loader != null) {
+            loader.shutdownNow();
+        }
+        if (served != null) {
+            List<ServedVersion> all = new ArrayList<>(served.values());
+            all.addAll(draining);
+            for (ServedVersion version : all) {
+                version.release(RELEASE_TIMEOUT_MILLIS);
+            }
+            served.clear();
+            draining.clear();
+        }
+        super.close();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // records
+    // ---------------------------------------------------------------------------------------------------------
+
+    @Override
     public void processElement(StreamRecord<EnrichedEvent> record) throws Exception {
-        while (inFlightRecords >= options.capacity()) {
+        while (inFlightRecords + shadowQueue.size() >= options.capacity()) {
             mailbox.yield(); // back-pressure: the input waits until batches finish
         }
         add(record.getValue(), record.hasTimestamp() ? record.getTimestamp() : NO_TIMESTAMP);
     }
 
-    private void add(EnrichedEvent event, long timestamp) {
-        Entry entry = new Entry(event, timestamp);
+    @Override
+    public void processElement1(StreamRecord<EnrichedEvent> record) throws Exception {
+        processElement(record);
+    }
+
+    private void add(EnrichedEvent event, long timestamp) throws Exception {
+        ServedVersion target = canary != null
+                && ModelDeployment.bucket(event.getEvent().getEntityId()) < deployment.canaryPercent()
+                ? canary : active;
+        Entry entry = new Entry(event, timestamp, target);
         queue.addLast(entry);
         inFlightRecords++;
-        metrics.requests.inc();
-        if (runner.rejectInvalid(entry)) {
+        target.outstanding++;
+        target.metrics.requests.inc();
+        if (target.runner.rejectInvalid(entry)) {
             emitReady();
-        } else {
-            batcher.add(entry);
+            return;
+        }
+        target.batcher.add(entry);
+        if (shadow != null) {
+            Entry shadowEntry = new Entry(event, timestamp, shadow);
+            shadow.outstanding++;
+            shadow.metrics.requests.inc();
+            shadowQueue.add(shadowEntry);
+            if (!shadow.runner.rejectInvalid(shadowEntry)) {
+                shadow.batcher.add(shadowEntry);
+            }
         }
     }
 
@@ -175,18 +357,21 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
     }
 
-    /** On an inference thread: runs the batch, then hands its answers to the task thread with one mail. */
-    private void runBatch(List<Entry> batch) {
-        runner.run(batch);
-        post("inference batch finished");
+    @Override
+    public void processWatermark1(Watermark mark) {
+        processWatermark(mark);
     }
 
+    /** The control stream's watermarks do not hold back the events' watermarks. */
+    @Override
+    public void processWatermark2(Watermark mark) {}
+
     /** On the batcher's timer thread: answers the records of a late batch that still have no answer with TIMEOUT. */
-    private void timeOut(List<Entry> batch) {
+    private void timeOut(ServedVersion version, List<Entry> batch) {
         boolean any = false;
         for (Entry e : batch) {
             if (!e.isDone()) {
-                runner.fail(e, ReasonCode.TIMEOUT, "no answer from " + model.manifest().id() + " within "
+                version.runner.fail(e, ReasonCode.TIMEOUT, "no answer from " + version.manifest().id() + " within "
                         + options.timeoutMillis() + " ms");
                 any = true;
             }
@@ -205,29 +390,31 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     }
 
     /** On the task thread: emits every answer that may go out now, respecting order mode and watermarks. */
-    private void emitReady() {
+    private void emitReady() throws Exception {
+        emitShadows();
         if (options.ordered()) {
             while (!queue.isEmpty() && queue.peekFirst().isDone()) {
                 emit(queue.pollFirst());
             }
-            return;
-        }
-        boolean atHead = true;
-        for (Iterator<Entry> it = queue.iterator(); it.hasNext(); ) {
-            Entry entry = it.next();
-            if (entry.watermark != null) {
-                if (!atHead) {
-                    break; // records after a watermark wait until every record before it is out
+        } else {
+            boolean atHead = true;
+            for (Iterator<Entry> it = queue.iterator(); it.hasNext(); ) {
+                Entry entry = it.next();
+                if (entry.watermark != null) {
+                    if (!atHead) {
+                        break; // records after a watermark wait until every record before it is out
+                    }
+                    emit(entry);
+                    it.remove();
+                } else if (entry.isDone()) {
+                    emit(entry);
+                    it.remove();
+                } else {
+                    atHead = false;
                 }
-                emit(entry);
-                it.remove();
-            } else if (entry.isDone()) {
-                emit(entry);
-                it.remove();
-            } else {
-                atHead = false;
             }
         }
+        releaseDrained();
     }
 
     private void emit(Entry entry) {
@@ -236,6 +423,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             return;
         }
         inFlightRecords--;
+        entry.version.outstanding--;
         Object answer = entry.answer.get();
         if (answer instanceof Prediction prediction) {
             output.collect(record(prediction, entry.timestamp));
@@ -244,42 +432,227 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
     }
 
+    /** Shadow answers go out as they finish; a failed shadow record is counted, never a dead letter. */
+    private void emitShadows() {
+        if (shadowQueue.isEmpty()) {
+            return;
+        }
+        for (Iterator<Entry> it = shadowQueue.iterator(); it.hasNext(); ) {
+            Entry entry = it.next();
+            if (entry.isDone()) {
+                it.remove();
+                entry.version.outstanding--;
+                if (entry.answer.get() instanceof Prediction prediction) {
+                    output.collect(ModelOutputs.SHADOW_PREDICTIONS, record(prediction, entry.timestamp));
+                } else {
+                    shadowFailures.inc();
+                }
+            }
+        }
+    }
+
     private static <T> StreamRecord<T> record(T value, long timestamp) {
         return timestamp == NO_TIMESTAMP ? new StreamRecord<>(value) : new StreamRecord<>(value, timestamp);
     }
 
-    @Override
-    public void snapshotState(StateSnapshotContext context) throws Exception {
-        super.snapshotState(context);
-        List<Tuple2<EnrichedEvent, Long>> unanswered = new ArrayList<>(inFlightRecords);
-        for (Entry entry : queue) {
-            if (entry.watermark == null) {
-                unanswered.add(Tuple2.of(entry.event, entry.timestamp));
-            }
-        }
-        pendingState.update(unanswered);
-    }
+    // ---------------------------------------------------------------------------------------------------------
+    // model commands
+    // ---------------------------------------------------------------------------------------------------------
 
     @Override
-    public void endInput() throws Exception {
-        batcher.flush();
-        while (inFlightRecords > 0) {
-            mailbox.yield();
-        }
-        emitReady(); // watermarks still queued behind the last records
+    public void processElement2(StreamRecord<String> record) throws Exception {
+        pendingCommands.addLast(record.getValue());
+        advanceCommands();
     }
 
-    @Override
-    public void close() throws Exception {
-        boolean drained = batcher == null || batcher.shutdown(60_000);
-        if (handle != null) {
-            if (drained) {
-                handle.close();
-            } else {
-                // closing a session while a run is inside it crashes the JVM: leak it rather than risk that
-                LOG.error("Inference threads did not finish within 60 s; not releasing {}", model.manifest().id());
+    /**
+     * Applies pending commands in order. One that needs versions this subtask has not loaded starts loading them
+     * and waits; the commands behind it wait too, so that every subtask applies the same commands in the same order.
+     */
+    private void advanceCommands() throws Exception {
+        while (!loading && !pendingCommands.isEmpty()) {
+            String json = pendingCommands.peekFirst();
+            ModelCommand command;
+            ModelDeployment next;
+            try {
+                command = ModelCommand.fromJson(json.getBytes(StandardCharsets.UTF_8));
+                if (!command.model().equals(deployment.model())) {
+                    pendingCommands.pollFirst(); // another job's model
+                    continue;
+                }
+                next = deployment.apply(command);
+            } catch (InvalidCommandException e) {
+                pendingCommands.pollFirst();
+                reject(json, null, "INVALID_COMMAND", e.getMessage());
+                continue;
+            }
+            List<String> missing = new ArrayList<>();
+            for (String version : next.servedVersions()) {
+                if (!served.containsKey(version)) {
+                    missing.add(version);
+                }
+            }
+            if (missing.isEmpty()) {
+                pendingCommands.pollFirst();
+                deploy(next, command);
+                continue;
+            }
+            loading = true;
+            startLoading(command, next, missing);
+        }
+    }
+
+    /** On the loader thread: loads the versions, then hands them to the task thread. */
+    private void startLoading(ModelCommand command, ModelDeployment next, List<String> versions) {
+        LOG.info("{}: loading {} for '{}' while {} keeps serving", subtaskName(), versions, command.describe(),
+                deployment.describe());
+        loader.execute(() -> {
+            Map<String, ModelProvider.Handle> handles = new LinkedHashMap<>();
+            ModelLoadException failure = null;
+            for (String version : versions) {
+                try {
+                    ModelProvider.Handle handle = modelProvider.open(getRuntimeContext(), next.location(version));
+                    handles.put(version, handle);
+                    String loaded = handle.model().manifest().version();
+                    String name = handle.model().manifest().name();
+                    if (!loaded.equals(version) || !name.equals(next.model())) {
+                        failure = new ModelLoadException(ModelLoadException.Reason.INVALID_MANIFEST, "the manifest at "
+                                + next.location(version) + " describes " + name + ":" + loaded + ", not "
+                                + next.model() + ":" + version);
+                        break;
+                    }
+                } catch (ModelLoadException e) {
+                    failure = e;
+                    break;
+                } catch (RuntimeException e) {
+                    failure = new ModelLoadException(ModelLoadException.Reason.RUNTIME_ERROR, String.valueOf(e), e);
+                    break;
+                }
+            }
+            ModelLoadException error = failure;
+            try {
+                mailbox.execute(() -> loaded(command, next, handles, error), "model versions loaded");
+            } catch (RejectedExecutionException closing) {
+                closeAll(handles.values());
+            }
+        });
+    }
+
+    /** On the task thread: switches to the new deployment, or rejects the command and keeps the old one. */
+    private void loaded(ModelCommand command, ModelDeployment next, Map<String, ModelProvider.Handle> handles,
+            ModelLoadException failure) throws Exception {
+        loading = false;
+        pendingCommands.pollFirst();
+        if (failure != null) {
+            closeAll(handles.values());
+            reject(new String(command.toJson(), StandardCharsets.UTF_8), command, failure.reason().name(),
+                    failure.getMessage());
+        } else {
+            for (ModelProvider.Handle handle : handles.values()) {
+                serve(handle);
+            }
+            deploy(next, command);
+        }
+        advanceCommands();
+    }
+
+    private static void closeAll(Iterable<ModelProvider.Handle> handles) {
+        for (ModelProvider.Handle handle : handles) {
+            try {
+                handle.close(); // never ran a record
+            } catch (Exception e) {
+                LOG.warn("Releasing a model version that was not deployed failed", e);
             }
         }
-        super.close();
+    }
+
+    /** Loads a version on the task thread (at start and restore, before any record is processed). */
+    private ServedVersion load(String location) throws ModelLoadException {
+        return serve(modelProvider.open(getRuntimeContext(), location));
+    }
+
+    private ServedVersion serve(ModelProvider.Handle handle) {
+        String name = handle.model().manifest().name();
+        String version = handle.model().manifest().version();
+        InferenceMetrics metrics = versionMetrics.computeIfAbsent(version,
+                v -> new InferenceMetrics(getMetricGroup(), name, v));
+        ServedVersion[] self = new ServedVersion[1];
+        ServedVersion sv = new ServedVersion(handle, metrics, options,
+                "inference-" + name + "-" + version + "-" + subtask(),
+                batch -> post("inference batch finished"),
+                batch -> timeOut(self[0], batch));
+        self[0] = sv;
+        served.put(version, sv);
+        event(ModelEvent.Type.LOADED, version, null, null, null, sv.loadTimeMillis(), null);
+        return sv;
+    }
+
+    /** Routes records by {@code next} from now on; versions it no longer serves drain, then are released. */
+    private void deploy(ModelDeployment next, ModelCommand command) throws Exception {
+        deployment = next;
+        active = served.get(next.active());
+        canary = next.canary() == null ? null : served.get(next.canary());
+        shadow = next.shadow() == null ? null : served.get(next.shadow());
+        for (Iterator<ServedVersion> it = served.values().iterator(); it.hasNext(); ) {
+            ServedVersion version = it.next();
+            if (!next.servedVersions().contains(version.version)) {
+                it.remove();
+                version.batcher.flush();
+                version.metrics.role(0, false);
+                draining.add(version);
+            }
+        }
+        int canaryShare = canary == null ? 0 : next.canaryPercent();
+        for (ServedVersion version : served.values()) {
+            version.metrics.role(version == active ? 100 - canaryShare : version == canary ? canaryShare : 0,
+                    version == shadow);
+        }
+        deployments.inc();
+        LOG.info("{} now serves {}{}", subtaskName(), next.describe(),
+                command == null ? "" : " after '" + command.describe() + "'");
+        event(ModelEvent.Type.DEPLOYED, next.active(), command, null, null, null, next);
+        releaseDrained();
+    }
+
+    private void releaseDrained() throws Exception {
+        if (draining.isEmpty()) {
+            return;
+        }
+        for (Iterator<ServedVersion> it = draining.iterator(); it.hasNext(); ) {
+            ServedVersion version = it.next();
+            if (version.outstanding == 0) {
+                it.remove();
+                if (version.release(RELEASE_TIMEOUT_MILLIS)) {
+                    event(ModelEvent.Type.RELEASED, version.version, null, null, null, null, null);
+                }
+            }
+        }
+    }
+
+    private void reject(String json, ModelCommand command, String reason, String message) {
+        rejectedCommands.inc();
+        LOG.warn("{}: model command rejected ({}): {}; still serving {}. Command: {}", subtaskName(), reason, message,
+                deployment.describe(), json);
+        event(ModelEvent.Type.REJECTED, command == null ? null : command.version(), command, reason, message, null,
+                null);
+    }
+
+    private void event(ModelEvent.Type type, String version, ModelCommand command, String reason, String message,
+            Long loadMillis, ModelDeployment deployed) {
+        String model = deployment != null ? deployment.model()
+                : served.isEmpty() ? null : served.values().iterator().next().manifest().name();
+        ModelEvent event = new ModelEvent(type, getRuntimeContext().getJobInfo().getJobName(),
+                getRuntimeContext().getJobInfo().getJobId().toHexString(), subtask(), model, version,
+                command == null ? null : command.id(), command == null ? null : command.describe(), reason, message,
+                loadMillis, deployed, System.currentTimeMillis());
+        output.collect(ModelOutputs.MODEL_EVENTS, new StreamRecord<>(event.toJson()));
+    }
+
+    private int subtask() {
+        return getRuntimeContext().getTaskInfo().getIndexOfThisSubtask();
+    }
+
+    private String subtaskName() {
+        return getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks();
     }
 }

@@ -5,20 +5,32 @@ import org.apache.flink.streaming.api.operators.ChainingStrategy;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperatorFactory;
 import org.apache.flink.streaming.api.operators.StreamOperator;
 import org.apache.flink.streaming.api.operators.StreamOperatorParameters;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperatorFactory;
 import org.apache.flink.streaming.api.operators.legacy.YieldingOperatorFactory;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 
-/** Creates {@link MicroBatchInferenceOperator}s with the task's mailbox executor. */
+/**
+ * Creates {@link MicroBatchInferenceOperator}s with the task's mailbox executor, with or without the control input.
+ */
 public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOperatorFactory<Prediction>
-        implements OneInputStreamOperatorFactory<EnrichedEvent, Prediction>, YieldingOperatorFactory<Prediction> {
+        implements OneInputStreamOperatorFactory<EnrichedEvent, Prediction>,
+                TwoInputStreamOperatorFactory<EnrichedEvent, String, Prediction>,
+                YieldingOperatorFactory<Prediction> {
     private static final long serialVersionUID = 1L;
 
     private final ModelProvider modelProvider;
+    private final String initialLocation;
     private final BatchingOptions options;
 
-    public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, BatchingOptions options) {
+    /**
+     * @param initialLocation the version served when the job starts without state; after a restore the operator
+     *                        serves what its state says
+     */
+    public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
+            BatchingOptions options) {
         this.modelProvider = modelProvider;
+        this.initialLocation = initialLocation;
         this.options = options;
         setChainingStrategy(ChainingStrategy.ALWAYS);
     }
@@ -26,7 +38,8 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     @Override
     @SuppressWarnings("unchecked")
     public <T extends StreamOperator<Prediction>> T createStreamOperator(StreamOperatorParameters<Prediction> parameters) {
-        return (T) new MicroBatchInferenceOperator(parameters, modelProvider, options, getMailboxExecutor());
+        return (T) new MicroBatchInferenceOperator(parameters, modelProvider, initialLocation, options,
+                getMailboxExecutor());
     }
 
     @Override

@@ -2,14 +2,18 @@ package org.streaminference.operators.inference;
 
 import org.apache.flink.api.common.functions.RuntimeContext;
 import org.streaminference.model.InferenceModel;
+import org.streaminference.model.ModelLoadException;
 
 import java.io.Serializable;
 
-/** Supplies the model an inference operator serves; the handle is released when the operator closes. */
+/**
+ * Opens the model version whose manifest is at a location, for one operator instance; the handle is released when
+ * the version has left the operator's deployment and its last in-flight record was answered.
+ */
 @FunctionalInterface
 public interface ModelProvider extends Serializable {
 
-    /** A model held by one operator instance. */
+    /** A model version held by one operator instance. */
     interface Handle extends AutoCloseable {
         InferenceModel model();
 
@@ -19,5 +23,6 @@ public interface ModelProvider extends Serializable {
         }
     }
 
-    Handle open(RuntimeContext context) throws Exception;
+    /** Loads, verifies and holds the version at {@code location}; throws with the check it failed. */
+    Handle open(RuntimeContext context, String location) throws ModelLoadException;
 }

@@ -3,14 +3,16 @@ package org.streaminference.operators.inference;
 import org.apache.flink.api.common.externalresource.ExternalResourceInfo;
 import org.apache.flink.api.common.functions.RuntimeContext;
 import org.streaminference.model.ExecutionProvider;
+import org.streaminference.model.FeatureContract;
 import org.streaminference.model.InferenceModel;
+import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.model.SharedModels;
 
 import java.util.Set;
 
 /**
- * Serves the model version at a location from the TaskManager-wide {@link SharedModels}: one session per version and
+ * Serves model versions from the TaskManager-wide {@link SharedModels}: one session per version and
  * device, fed by all slots. With CUDA, the device index comes from Flink's external resource framework
  * ({@code external-resources: gpu}), so each TaskManager uses the GPU Flink assigned to it.
  */
@@ -19,21 +21,22 @@ public final class SharedModelProvider implements ModelProvider {
     /** Name of the GPU external resource in Flink's configuration. */
     public static final String GPU_RESOURCE = "gpu";
 
-    private final String location;
     private final ModelLoaderOptions options;
+    private final FeatureContract contract;
 
-    public SharedModelProvider(String location, ModelLoaderOptions options) {
-        this.location = location;
+    /** Serves models loaded with {@code options} that fit the features described by {@code contract}. */
+    public SharedModelProvider(ModelLoaderOptions options, FeatureContract contract) {
         this.options = options;
+        this.contract = contract;
     }
 
     @Override
-    public Handle open(RuntimeContext context) throws Exception {
+    public Handle open(RuntimeContext context, String location) throws ModelLoadException {
         ModelLoaderOptions effective = options;
         if (options.executionProvider() == ExecutionProvider.CUDA) {
             effective = options.withCuda(gpuIndex(context, options.cudaDeviceId()), options.fallbackToCpu());
         }
-        SharedModels.Lease lease = SharedModels.acquire(location, effective);
+        SharedModels.Lease lease = SharedModels.acquire(location, effective, contract);
         return new Handle() {
             @Override
             public InferenceModel model() {

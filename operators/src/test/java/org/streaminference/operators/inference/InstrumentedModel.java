@@ -38,7 +38,7 @@ final class InstrumentedModel implements InferenceModel {
 
     /** A provider that serves {@link #current}. */
     static ModelProvider provider() {
-        return context -> new ModelProvider.Handle() {
+        return (context, location) -> new ModelProvider.Handle() {
             @Override
             public InferenceModel model() {
                 return current;

@@ -84,7 +84,7 @@ class MicroBatchInferenceOperatorTest {
     private static OneInputStreamOperatorTestHarness<EnrichedEvent, Prediction> harness(BatchingOptions options)
             throws Exception {
         var harness = new OneInputStreamOperatorTestHarness<>(
-                new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), options),
+                new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), "instrumented", options),
                 new AvroSerializer<>(EnrichedEvent.class));
         harness.open();
         return harness;
@@ -283,7 +283,7 @@ class MicroBatchInferenceOperatorTest {
             assertThat(predictions(h)).isEmpty();
             assertThat(model.batchSizes).isEmpty();
         }
-        var factory = new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), options(100, 10, 1, true));
+        var factory = new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), "instrumented", options(100, 10, 1, true));
         try (var restored = new OneInputStreamOperatorTestHarness<>(factory, new AvroSerializer<>(EnrichedEvent.class))) {
             restored.initializeState(snapshot);
             restored.open();

@@ -1,0 +1,281 @@
+package org.streaminference.model.control;
+
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.util.MathUtils;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.nio.charset.StandardCharsets;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * What one model name serves: the active version, the previous one (kept loaded for an instant rollback), an
+ * optional canary that takes a percentage of entities, and an optional shadow that scores every record on the
+ * side. At most these four versions are loaded per model. Commands turn one deployment into the next without
+ * loading anything; the operator loads the versions a new deployment needs before it routes a record to it.
+ *
+ * @param locations manifest location of every registered version, oldest first (bounded, see {@link #MAX_REGISTERED})
+ * @param revision  number of commands applied, for logs and the CLI
+ */
+@PublicEvolving
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record ModelDeployment(
+        @JsonProperty("model") String model,
+        @JsonProperty("active") String active,
+        @JsonProperty("previous") String previous,
+        @JsonProperty("canary") String canary,
+        @JsonProperty("canaryPercent") int canaryPercent,
+        @JsonProperty("shadow") String shadow,
+        @JsonProperty("locations") Map<String, String> locations,
+        @JsonProperty("revision") long revision)
+        implements Serializable {
+
+    /** Registered versions remembered per model; the oldest ones without a role are forgotten beyond this. */
+    public static final int MAX_REGISTERED = 64;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @JsonCreator
+    public ModelDeployment {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(active, "active");
+        locations = locations == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(locations));
+    }
+
+    /** A model serving one version. */
+    public static ModelDeployment initial(String model, String version, String location) {
+        return new ModelDeployment(model, version, null, null, 0, null, Map.of(version, location), 0);
+    }
+
+    /**
+     * The deployment after {@code command}; throws {@link InvalidCommandException} when the command cannot apply
+     * (an unknown version, no canary to promote, retiring the active version, ...).
+     */
+    public ModelDeployment apply(ModelCommand command) throws InvalidCommandException {
+        command.validate();
+        if (!command.model().equals(model)) {
+            throw new InvalidCommandException("command for model '" + command.model() + "' sent to '" + model + "'");
+        }
+        String version = command.version();
+        Builder next = new Builder(this);
+        switch (command.command()) {
+            case PUBLISH -> {
+                String known = locations.get(version);
+                if (known != null && !known.equals(command.location())) {
+                    throw new InvalidCommandException(model + ":" + version + " is already registered at " + known
+                            + "; versions are immutable, publish a new version instead");
+                }
+                next.locations.put(version, command.location());
+                ModelCommand.Role role = command.role() == null ? ModelCommand.Role.ACTIVE : command.role();
+                switch (role) {
+                    case ACTIVE -> next.activate(version);
+                    case CANARY -> next.canary(version, command.percent());
+                    case SHADOW -> next.shadow(version);
+                }
+            }
+            case SET_CANARY -> {
+                if (command.percent() == 0) {
+                    next.canary = null;
+                    next.canaryPercent = 0;
+                } else {
+                    next.canary(requireRegistered(version), command.percent());
+                }
+            }
+            case SET_SHADOW -> {
+                if (version == null) {
+                    next.shadow = null;
+                } else {
+                    next.shadow(requireRegistered(version));
+                }
+            }
+            case PROMOTE -> {
+                if (canary == null) {
+                    throw new InvalidCommandException(model + " has no canary to promote");
+                }
+                next.activate(canary);
+            }
+            case ROLLBACK -> {
+                if (previous == null) {
+                    throw new InvalidCommandException(model + " has no previous version to roll back to");
+                }
+                next.active = previous;
+                next.previous = null;
+                if (previous.equals(next.shadow)) {
+                    next.shadow = null;
+                }
+                if (previous.equals(next.canary)) {
+                    next.canary = null;
+                    next.canaryPercent = 0;
+                }
+            }
+            case RETIRE -> {
+                requireRegistered(version);
+                if (version.equals(active)) {
+                    throw new InvalidCommandException(model + ":" + version + " is active; roll back or publish"
+                            + " another version before retiring it");
+                }
+                next.locations.remove(version);
+                if (version.equals(next.previous)) {
+                    next.previous = null;
+                }
+                if (version.equals(next.canary)) {
+                    next.canary = null;
+                    next.canaryPercent = 0;
+                }
+                if (version.equals(next.shadow)) {
+                    next.shadow = null;
+                }
+            }
+        }
+        return next.build();
+    }
+
+    private String requireRegistered(String version) throws InvalidCommandException {
+        if (!locations.containsKey(version)) {
+            throw new InvalidCommandException(model + ":" + version + " is not registered; publish it first"
+                    + " (registered: " + locations.keySet() + ")");
+        }
+        return version;
+    }
+
+    /** The versions this deployment needs loaded: active, previous, canary and shadow. */
+    @JsonIgnore
+    public Set<String> servedVersions() {
+        Set<String> versions = new LinkedHashSet<>();
+        versions.add(active);
+        for (String v : new String[] {previous, canary, shadow}) {
+            if (v != null) {
+                versions.add(v);
+            }
+        }
+        return versions;
+    }
+
+    public String location(String version) {
+        return locations.get(version);
+    }
+
+    /** The version that answers for {@code entityId}: the canary for its share of entities, else the active one. */
+    public String versionFor(String entityId) {
+        return canary != null && bucket(entityId) < canaryPercent ? canary : active;
+    }
+
+    /**
+     * A stable bucket in [0, 100) for an entity: the same in every subtask, TaskManager and run (String#hashCode is
+     * specified by the JLS; murmur mixes its low bits), so an entity always sees the same version.
+     */
+    public static int bucket(String entityId) {
+        return Math.floorMod(MathUtils.murmurHash(entityId.hashCode()), 100);
+    }
+
+    public String toJson() {
+        try {
+            return JSON.writeValueAsString(this);
+        } catch (IOException e) {
+            throw new IllegalStateException("a deployment always serializes", e);
+        }
+    }
+
+    public static ModelDeployment fromJson(String json) {
+        try {
+            return JSON.readValue(json.getBytes(StandardCharsets.UTF_8), ModelDeployment.class);
+        } catch (IOException e) {
+            throw new IllegalStateException("unreadable model deployment in state: " + json, e);
+        }
+    }
+
+    /** E.g. {@code churn: active 3, previous 2, canary 4 (10%), shadow 5}. */
+    public String describe() {
+        StringBuilder s = new StringBuilder(model).append(": active ").append(active);
+        if (previous != null) {
+            s.append(", previous ").append(previous);
+        }
+        if (canary != null) {
+            s.append(", canary ").append(canary).append(" (").append(canaryPercent).append("%)");
+        }
+        if (shadow != null) {
+            s.append(", shadow ").append(shadow);
+        }
+        return s.toString();
+    }
+
+    private static final class Builder {
+        final String model;
+        String active;
+        String previous;
+        String canary;
+        int canaryPercent;
+        String shadow;
+        final LinkedHashMap<String, String> locations;
+        final long revision;
+
+        Builder(ModelDeployment d) {
+            model = d.model;
+            active = d.active;
+            previous = d.previous;
+            canary = d.canary;
+            canaryPercent = d.canaryPercent;
+            shadow = d.shadow;
+            locations = new LinkedHashMap<>(d.locations);
+            revision = d.revision + 1;
+        }
+
+        void activate(String version) {
+            if (!version.equals(active)) {
+                previous = active;
+                active = version;
+            }
+            if (version.equals(canary)) {
+                canary = null;
+                canaryPercent = 0;
+            }
+            if (version.equals(shadow)) {
+                shadow = null;
+            }
+        }
+
+        void canary(String version, int percent) throws InvalidCommandException {
+            if (version.equals(active)) {
+                throw new InvalidCommandException(model + ":" + version + " is already active");
+            }
+            canary = version;
+            canaryPercent = percent;
+        }
+
+        void shadow(String version) throws InvalidCommandException {
+            if (version.equals(active)) {
+                throw new InvalidCommandException(model + ":" + version + " is active; a shadow scores another"
+                        + " version next to it");
+            }
+            shadow = version;
+        }
+
+        ModelDeployment build() {
+            Set<String> roles = new LinkedHashSet<>();
+            for (String v : new String[] {active, previous, canary, shadow}) {
+                if (v != null) {
+                    roles.add(v);
+                }
+            }
+            for (Iterator<String> it = locations.keySet().iterator();
+                    it.hasNext() && locations.size() > MAX_REGISTERED; ) {
+                if (!roles.contains(it.next())) {
+                    it.remove();
+                }
+            }
+            return new ModelDeployment(model, active, previous, canary, canaryPercent, shadow, locations, revision);
+        }
+    }
+}

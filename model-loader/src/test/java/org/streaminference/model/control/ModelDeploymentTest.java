@@ -1,0 +1,111 @@
+package org.streaminference.model.control;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.stream.IntStream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The deployment's state machine: what each command does, and what it refuses. */
+class ModelDeploymentTest {
+    private static final ModelDeployment V1 = ModelDeployment.initial("churn", "1", "s3://models/churn/1");
+
+    private static ModelDeployment apply(ModelDeployment d, ModelCommand... commands) throws Exception {
+        for (ModelCommand c : commands) {
+            d = d.apply(c);
+        }
+        return d;
+    }
+
+    @Test
+    void publishActivatesAndKeepsThePreviousVersionForRollback() throws Exception {
+        ModelDeployment d = apply(V1, ModelCommand.publish("churn", "2", "s3://models/churn/2", null, null));
+        assertThat(d.active()).isEqualTo("2");
+        assertThat(d.previous()).isEqualTo("1");
+        assertThat(d.servedVersions()).containsExactly("2", "1");
+        ModelDeployment back = d.apply(ModelCommand.rollback("churn"));
+        assertThat(back.active()).isEqualTo("1");
+        assertThat(back.previous()).isNull();
+        assertThat(back.revision()).isEqualTo(2);
+        assertThatThrownBy(() -> back.apply(ModelCommand.rollback("churn")))
+                .hasMessageContaining("no previous version");
+    }
+
+    @Test
+    void canaryShadowPromoteAndRetire() throws Exception {
+        ModelDeployment d = apply(V1,
+                ModelCommand.publish("churn", "2", "s3://models/churn/2", ModelCommand.Role.CANARY, 10),
+                ModelCommand.publish("churn", "3", "s3://models/churn/3", ModelCommand.Role.SHADOW, null));
+        assertThat(d.active()).isEqualTo("1");
+        assertThat(d.canary()).isEqualTo("2");
+        assertThat(d.canaryPercent()).isEqualTo(10);
+        assertThat(d.shadow()).isEqualTo("3");
+        assertThat(d.servedVersions()).containsExactlyInAnyOrder("1", "2", "3");
+
+        ModelDeployment wider = d.apply(ModelCommand.setCanary("churn", "2", 50));
+        assertThat(wider.canaryPercent()).isEqualTo(50);
+        ModelDeployment promoted = wider.apply(ModelCommand.promote("churn"));
+        assertThat(promoted.active()).isEqualTo("2");
+        assertThat(promoted.previous()).isEqualTo("1");
+        assertThat(promoted.canary()).isNull();
+        ModelDeployment noShadow = promoted.apply(ModelCommand.setShadow("churn", null));
+        assertThat(noShadow.shadow()).isNull();
+        ModelDeployment retired = noShadow.apply(ModelCommand.retire("churn", "1"));
+        assertThat(retired.previous()).isNull();
+        assertThat(retired.locations()).containsOnlyKeys("2", "3");
+        assertThatThrownBy(() -> retired.apply(ModelCommand.retire("churn", "2"))).hasMessageContaining("is active");
+        assertThatThrownBy(() -> retired.apply(ModelCommand.promote("churn"))).hasMessageContaining("no canary");
+        assertThatThrownBy(() -> retired.apply(ModelCommand.setCanary("churn", "1", 5)))
+                .hasMessageContaining("not registered");
+    }
+
+    @Test
+    void versionsAreImmutableAndRepublishingIsHarmless() throws Exception {
+        ModelDeployment d = apply(V1, ModelCommand.publish("churn", "2", "s3://models/churn/2", null, null));
+        assertThat(d.apply(ModelCommand.publish("churn", "2", "s3://models/churn/2", null, null)).active())
+                .isEqualTo("2");
+        assertThatThrownBy(() -> d.apply(ModelCommand.publish("churn", "2", "s3://elsewhere/2", null, null)))
+                .isInstanceOf(InvalidCommandException.class)
+                .hasMessageContaining("immutable");
+    }
+
+    @Test
+    void theRegistryIsBoundedButVersionsWithARoleStay() throws Exception {
+        ModelDeployment d = V1;
+        for (int v = 2; v < 2 + 2 * ModelDeployment.MAX_REGISTERED; v++) {
+            d = d.apply(ModelCommand.publish("churn", "" + v, "s3://m/" + v, ModelCommand.Role.SHADOW, null));
+        }
+        assertThat(d.locations()).hasSize(ModelDeployment.MAX_REGISTERED).containsKey("1");
+        assertThat(d.location(d.shadow())).isNotNull();
+    }
+
+    @Test
+    void bucketsAreStableAndEven() {
+        assertThat(ModelDeployment.bucket("user-42")).isEqualTo(ModelDeployment.bucket("user-42"));
+        long under20 = IntStream.range(0, 100_000).filter(i -> ModelDeployment.bucket("user-" + i) < 20).count();
+        assertThat(under20).isBetween(19_000L, 21_000L);
+    }
+
+    @Test
+    void malformedCommandsSayWhatIsWrong() {
+        assertThatThrownBy(() -> ModelCommand.fromJson("{".getBytes(StandardCharsets.UTF_8)))
+                .isInstanceOf(InvalidCommandException.class).hasMessageStartingWith("not a model command");
+        assertThatThrownBy(() -> ModelCommand.fromJson("{\"command\":\"DELETE\",\"model\":\"m\"}".getBytes()))
+                .isInstanceOf(InvalidCommandException.class);
+        assertThatThrownBy(() -> ModelCommand.fromJson("{\"command\":\"PUBLISH\",\"model\":\"m\",\"version\":\"1\"}"
+                .getBytes())).hasMessageContaining("needs 'location'");
+        assertThatThrownBy(() -> ModelCommand.fromJson(("{\"command\":\"SET_CANARY\",\"model\":\"m\",\"version\":\"1\","
+                + "\"percent\":101}").getBytes())).hasMessageContaining("between 0 and 100");
+        assertThatThrownBy(() -> V1.apply(ModelCommand.rollback("other"))).hasMessageContaining("sent to 'churn'");
+    }
+
+    @Test
+    void commandsAndDeploymentsRoundTripThroughJson() throws Exception {
+        ModelCommand c = ModelCommand.publish("churn", "2", "s3://m/2", ModelCommand.Role.CANARY, 10);
+        assertThat(ModelCommand.fromJson(c.toJson())).isEqualTo(c);
+        ModelDeployment d = V1.apply(c);
+        assertThat(ModelDeployment.fromJson(d.toJson())).isEqualTo(d);
+    }
+}

@@ -1,0 +1,23 @@
+package org.streaminference.operators.inference;
+
+import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.util.OutputTag;
+import org.streaminference.schemas.Prediction;
+
+/** The inference operator's side outputs besides dead letters. */
+@PublicEvolving
+public final class ModelOutputs {
+    /**
+     * Predictions of the shadow version: computed on the same features as the answer, never the answer. Best effort:
+     * a shadow prediction still running at a failure is not computed again.
+     */
+    public static final OutputTag<Prediction> SHADOW_PREDICTIONS =
+            new OutputTag<>("shadow-predictions", new AvroTypeInfo<>(Prediction.class));
+
+    /** {@link org.streaminference.model.control.ModelEvent}s as JSON: loads, deployments, rejections, releases. */
+    public static final OutputTag<String> MODEL_EVENTS = new OutputTag<>("model-events", Types.STRING);
+
+    private ModelOutputs() {}
+}

@@ -1,0 +1,67 @@
+package org.streaminference.operators.inference;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.streaminference.model.InferenceModel;
+import org.streaminference.model.LoadedModel;
+import org.streaminference.model.ModelManifest;
+
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * One model version loaded in one operator instance, with the batcher and inference threads that run it. Records
+ * are counted in and out on the task thread, so that the version is released only after its last record was
+ * answered and its threads have stopped: closing an ONNX Runtime session during a run crashes the JVM.
+ */
+final class ServedVersion {
+    private static final Logger LOG = LoggerFactory.getLogger(ServedVersion.class);
+
+    final String version;
+    final InferenceModel model;
+    final BatchRunner runner;
+    final MicroBatcher<MicroBatchInferenceOperator.Entry> batcher;
+    final InferenceMetrics metrics;
+    private final ModelProvider.Handle handle;
+    /** Records routed to this version and not yet emitted; task thread only. */
+    int outstanding;
+
+    ServedVersion(ModelProvider.Handle handle, InferenceMetrics metrics, BatchingOptions options, String threadName,
+            Consumer<List<MicroBatchInferenceOperator.Entry>> onBatchDone,
+            Consumer<List<MicroBatchInferenceOperator.Entry>> onTimeout) {
+        this.handle = handle;
+        this.model = handle.model();
+        this.version = model.manifest().version();
+        this.metrics = metrics;
+        this.runner = new BatchRunner(model, new PredictionDecoder(model.manifest(), options.topK()), metrics,
+                options.maxBatchSize(), options.retries());
+        this.batcher = new MicroBatcher<>(options.maxBatchSize(), options.maxDelayMillis(), options.concurrentBatches(),
+                threadName, batch -> {
+                    runner.run(batch);
+                    onBatchDone.accept(batch);
+                }, options.timeoutMillis(), onTimeout);
+        metrics.bind(batcher::inFlightBatches, loadTimeMillis(), handle.fellBackToCpu());
+    }
+
+    ModelManifest manifest() {
+        return model.manifest();
+    }
+
+    long loadTimeMillis() {
+        return model instanceof LoadedModel loaded ? loaded.loadTimeMillis() : -1;
+    }
+
+    /**
+     * Stops the inference threads and releases the model. Returns false, leaving the session open, when the
+     * threads did not stop in time: leaking a session is better than closing it under a running batch.
+     */
+    boolean release(long timeoutMillis) throws Exception {
+        if (!batcher.shutdown(timeoutMillis)) {
+            LOG.error("Inference threads of {} did not finish within {} ms; not releasing it", manifest().id(),
+                    timeoutMillis);
+            return false;
+        }
+        handle.close();
+        return true;
+    }
+}

@@ -1,0 +1,129 @@
+package org.streaminference.operators.inference;
+
+import org.apache.flink.streaming.api.operators.BoundedMultiInput;
+import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
+import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
+import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
+import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
+import org.streaminference.model.control.ModelCommand;
+import org.streaminference.model.control.ModelEvent;
+import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.Prediction;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Flink's operator test harness for the inference operator with its control input: events on input 1, model
+ * commands (broadcast in the job) on input 2. Built from the operator factory, so the operator gets the harness's
+ * mailbox, whose mails the test runs with {@link #runMailsUntil}.
+ */
+final class InferenceHarness extends AbstractStreamOperatorTestHarness<Prediction> {
+
+    InferenceHarness(ModelProvider provider, String initialModel, BatchingOptions options) throws Exception {
+        super(new MicroBatchInferenceOperatorFactory(provider, initialModel, options), 1, 1, 0);
+    }
+
+    @SuppressWarnings("unchecked")
+    private TwoInputStreamOperator<EnrichedEvent, String, Prediction> twoInput() {
+        return (TwoInputStreamOperator<EnrichedEvent, String, Prediction>) operator;
+    }
+
+    void processElement(EnrichedEvent event, long timestamp) throws Exception {
+        twoInput().processElement1(new StreamRecord<>(event, timestamp));
+    }
+
+    void command(ModelCommand command) throws Exception {
+        command(new String(command.toJson(), StandardCharsets.UTF_8));
+    }
+
+    void command(String json) throws Exception {
+        twoInput().processElement2(new StreamRecord<>(json));
+    }
+
+    void endInput() throws Exception {
+        ((BoundedMultiInput) operator).endInput(1);
+    }
+
+    /** Runs the task's mails (finished batches, loaded models) until {@code condition} holds. */
+    void runMailsUntil(BooleanSupplier condition) throws Exception {
+        while (!condition.getAsBoolean()) {
+            Optional<Mail> mail = getTaskMailbox().tryTake(TaskMailbox.MIN_PRIORITY);
+            if (mail.isPresent()) {
+                mail.get().run();
+            } else {
+                LockSupport.parkNanos(1_000_000); // a loader or inference thread is still working
+            }
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    List<Prediction> predictions() {
+        List<Prediction> out = new ArrayList<>();
+        for (Object o : getOutput()) {
+            if (o instanceof StreamRecord<?> r) {
+                out.add(((StreamRecord<Prediction>) r).getValue());
+            }
+        }
+        return out;
+    }
+
+    List<Prediction> shadowPredictions() {
+        List<Prediction> out = new ArrayList<>();
+        var side = getSideOutput(ModelOutputs.SHADOW_PREDICTIONS);
+        if (side != null) {
+            side.forEach(r -> out.add(r.getValue()));
+        }
+        return out;
+    }
+
+    List<DeadLetter> deadLetters() {
+        List<DeadLetter> out = new ArrayList<>();
+        var side = getSideOutput(DeadLetters.TAG);
+        if (side != null) {
+            side.forEach(r -> out.add(r.getValue()));
+        }
+        return out;
+    }
+
+    List<ModelEvent> modelEvents() {
+        List<ModelEvent> out = new ArrayList<>();
+        var side = getSideOutput(ModelOutputs.MODEL_EVENTS);
+        if (side != null) {
+            for (var r : side) {
+                try {
+                    out.add(ModelEvent.fromJson(r.getValue().getBytes(StandardCharsets.UTF_8)));
+                } catch (java.io.IOException e) {
+                    throw new AssertionError("unreadable model event " + r.getValue(), e);
+                }
+            }
+        }
+        return out;
+    }
+
+    List<ModelEvent> modelEvents(ModelEvent.Type type) {
+        return modelEvents().stream().filter(e -> e.type() == type).toList();
+    }
+
+    /** Commands answered so far: applied (DEPLOYED in answer to a command) or REJECTED. */
+    long settledCommands() {
+        return modelEvents().stream()
+                .filter(e -> e.type() == ModelEvent.Type.REJECTED
+                        || (e.type() == ModelEvent.Type.DEPLOYED && e.commandId() != null))
+                .count();
+    }
+
+    /** Sends a command and runs mails until the operator has applied or rejected it. */
+    void commandAndWait(ModelCommand command) throws Exception {
+        long before = settledCommands();
+        command(command);
+        runMailsUntil(() -> settledCommands() > before);
+    }
+}
