@@ -228,7 +228,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
         LOG.info("{} serves {} in batches of up to {} records or {} ms, {} at once; {} records and {} commands"
                         + " restored",
-                getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks(), deployment.describe(),
+                subtaskName(), deployment.describe(),
                 options.maxBatchSize(), options.maxDelayMillis(), options.concurrentBatches(), recovered.size(),
                 pendingCommands.size());
         for (Tuple2<EnrichedEvent, Long> record : recovered) {
@@ -473,17 +473,23 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         while (!loading && !pendingCommands.isEmpty()) {
             String json = pendingCommands.peekFirst();
             ModelCommand command;
-            ModelDeployment next;
             try {
                 command = ModelCommand.fromJson(json.getBytes(StandardCharsets.UTF_8));
-                if (!command.model().equals(deployment.model())) {
-                    pendingCommands.pollFirst(); // another job's model
-                    continue;
-                }
-                next = deployment.apply(command);
             } catch (InvalidCommandException e) {
                 pendingCommands.pollFirst();
                 reject(json, null, "INVALID_COMMAND", e.getMessage());
+                continue;
+            }
+            if (!command.model().equals(deployment.model())) {
+                pendingCommands.pollFirst(); // another job's model
+                continue;
+            }
+            ModelDeployment next;
+            try {
+                next = deployment.apply(command);
+            } catch (InvalidCommandException e) {
+                pendingCommands.pollFirst();
+                reject(json, command, "INVALID_COMMAND", e.getMessage());
                 continue;
             }
             List<String> missing = new ArrayList<>();
@@ -653,6 +659,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     }
 
     private String subtaskName() {
-        return getRuntimeContext().getTaskInfo().getTaskNameWithSubtasks();
+        return getOperatorConfig().getOperatorName() + " (" + (subtask() + 1) + "/"
+                + getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks() + ")";
     }
 }

@@ -1,0 +1,156 @@
+package org.streaminference.jobs.cli;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.streaminference.model.control.ModelCommand;
+import org.streaminference.model.control.ModelEvent;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/** The control topic the CLI writes commands to, and the model-events topic it reads the jobs' answers from. */
+final class ControlTopic implements AutoCloseable {
+    /** Exit code when a job rejected the command. */
+    static final int REJECTED = 2;
+    /** Exit code when no job answered in time. */
+    static final int NO_ANSWER = 3;
+    private static final Duration QUIET_AFTER_ANSWER = Duration.ofSeconds(2);
+
+    private final String bootstrapServers;
+    private final String controlTopic;
+    private final String eventsTopic;
+    private KafkaProducer<String, String> producer;
+
+    ControlTopic(String bootstrapServers, String controlTopic, String eventsTopic) {
+        this.bootstrapServers = bootstrapServers;
+        this.controlTopic = controlTopic;
+        this.eventsTopic = eventsTopic;
+    }
+
+    /** Sends {@code command}, then prints each job subtask's answer until {@code wait} has passed. */
+    int sendAndReport(ModelCommand command, Duration wait, PrintWriter out) throws Exception {
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            List<TopicPartition> partitions = partitions(consumer, eventsTopic);
+            consumer.assign(partitions);
+            consumer.seekToEnd(partitions);
+            partitions.forEach(consumer::position); // fix the starting point before the command exists
+            send(command);
+            out.printf("Sent %s to %s (command %s).%n", command.describe(), controlTopic, command.id());
+            if (wait.isZero()) {
+                return 0;
+            }
+            out.flush();
+            return report(consumer, command, wait, out);
+        }
+    }
+
+    private int report(KafkaConsumer<byte[], byte[]> consumer, ModelCommand command, Duration wait, PrintWriter out)
+            throws IOException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        long quietUntil = Long.MAX_VALUE;
+        int deployed = 0;
+        int rejected = 0;
+        while (System.nanoTime() < Math.min(deadline, quietUntil)) {
+            for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
+                ModelEvent event = ModelEvent.fromJson(record.value());
+                if (!command.id().equals(event.commandId())) {
+                    continue;
+                }
+                if (event.type() == ModelEvent.Type.DEPLOYED) {
+                    deployed++;
+                    out.printf("  %s subtask %d: serves %s%n", event.job(), event.subtask(),
+                            event.deployment().describe());
+                } else if (event.type() == ModelEvent.Type.REJECTED) {
+                    rejected++;
+                    out.printf("  %s subtask %d: REJECTED (%s) %s%n", event.job(), event.subtask(), event.reason(),
+                            event.message());
+                }
+                out.flush();
+                quietUntil = System.nanoTime() + QUIET_AFTER_ANSWER.toNanos();
+            }
+        }
+        if (deployed + rejected == 0) {
+            out.printf("No running job answered within %d s. Is a job reading %s at %s? The command stays on the"
+                    + " topic: a job started without state applies it when it starts.%n", wait.toSeconds(),
+                    controlTopic, bootstrapServers);
+            return NO_ANSWER;
+        }
+        if (rejected > 0) {
+            out.printf("%d subtask(s) rejected the command and keep serving what they served before.%n", rejected);
+            return REJECTED;
+        }
+        return 0;
+    }
+
+    void send(ModelCommand command) throws InterruptedException, ExecutionException, TimeoutException {
+        if (producer == null) {
+            producer = new KafkaProducer<>(Map.of(
+                    ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                    ProducerConfig.ACKS_CONFIG, "all",
+                    ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000),
+                    new StringSerializer(), new StringSerializer());
+        }
+        producer.send(new ProducerRecord<>(controlTopic, command.model(),
+                new String(command.toJson(), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+    }
+
+    /** Every model event on the topic so far. */
+    List<ModelEvent> readAllEvents() throws IOException {
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
+            List<TopicPartition> partitions = partitions(consumer, eventsTopic);
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            List<ModelEvent> events = new ArrayList<>();
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                    try {
+                        events.add(ModelEvent.fromJson(record.value()));
+                    } catch (IOException e) {
+                        // not written by a job of ours; list what can be read
+                    }
+                }
+            }
+            return events;
+        }
+    }
+
+    private KafkaConsumer<byte[], byte[]> consumer() {
+        return new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 15_000),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer());
+    }
+
+    private static List<TopicPartition> partitions(KafkaConsumer<?, ?> consumer, String topic) {
+        List<PartitionInfo> infos = consumer.partitionsFor(topic);
+        if (infos == null || infos.isEmpty()) {
+            throw new IllegalStateException("topic '" + topic + "' does not exist");
+        }
+        return infos.stream().map(p -> new TopicPartition(topic, p.partition())).toList();
+    }
+
+    @Override
+    public void close() {
+        if (producer != null) {
+            producer.close(Duration.ofSeconds(5));
+        }
+    }
+}

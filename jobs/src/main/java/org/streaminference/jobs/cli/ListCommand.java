@@ -1,0 +1,76 @@
+package org.streaminference.jobs.cli;
+
+import org.streaminference.model.control.ModelDeployment;
+import org.streaminference.model.control.ModelEvent;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code models list}: what every job serves, per model, as its inference subtasks last reported on the
+ * model-events topic, with the last rejected command where one came after.
+ */
+@Command(name = "list", mixinStandardHelpOptions = true,
+        description = "Show what each job serves, read back from the model-events topic.")
+final class ListCommand implements Callable<Integer> {
+    @CommandLine.Mixin
+    ModelsCli.Connection connection;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        List<ModelEvent> events;
+        try (ControlTopic control = connection.open()) {
+            events = control.readAllEvents();
+        }
+        // job id + model → subtask → latest deployment; and the last rejection per job id + model
+        Map<String, TreeMap<Integer, ModelEvent>> deployed = new LinkedHashMap<>();
+        Map<String, ModelEvent> rejected = new LinkedHashMap<>();
+        for (ModelEvent e : events) {
+            String key = e.job() + " (" + e.jobId() + ") " + e.model();
+            if (e.type() == ModelEvent.Type.DEPLOYED) {
+                deployed.computeIfAbsent(key, k -> new TreeMap<>()).put(e.subtask(), e);
+                rejected.remove(key);
+            } else if (e.type() == ModelEvent.Type.REJECTED) {
+                rejected.put(key, e);
+            }
+        }
+        if (deployed.isEmpty()) {
+            out.println("No job has reported on " + connection.eventsTopic() + " yet.");
+            return 0;
+        }
+        deployed.forEach((key, bySubtask) -> {
+            Map<String, List<Integer>> subtasksByDeployment = new LinkedHashMap<>();
+            long updated = 0;
+            for (ModelEvent e : bySubtask.values()) {
+                subtasksByDeployment.computeIfAbsent(describe(e.deployment()), d -> new java.util.ArrayList<>())
+                        .add(e.subtask());
+                updated = Math.max(updated, e.time());
+            }
+            out.printf("%s%n", key);
+            subtasksByDeployment.forEach((deployment, subtasks) ->
+                    out.printf("  %s  (subtasks %s)%n", deployment, subtasks));
+            out.printf("  last change %s%n", Instant.ofEpochMilli(updated));
+            ModelEvent lastRejection = rejected.get(key);
+            if (lastRejection != null) {
+                out.printf("  last command rejected: %s (%s) %s%n", lastRejection.command(), lastRejection.reason(),
+                        lastRejection.message());
+            }
+        });
+        return 0;
+    }
+
+    private static String describe(ModelDeployment d) {
+        return d.describe() + ", revision " + d.revision();
+    }
+}

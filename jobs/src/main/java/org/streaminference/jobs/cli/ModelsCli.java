@@ -1,0 +1,182 @@
+package org.streaminference.jobs.cli;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.GlobalConfiguration;
+import org.streaminference.jobs.PipelineOptions;
+import org.streaminference.model.control.ModelCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.time.Duration;
+
+/**
+ * {@code models}: publish model versions and move traffic between them in running jobs. Commands go to the control
+ * topic; the jobs' answers are read back from the model-events topic.
+ */
+@Command(name = "models", mixinStandardHelpOptions = true,
+        description = "Publish model versions to a model store and control what running stream-inference jobs serve.",
+        subcommands = {PublishCommand.class, ModelsCli.Canary.class, ModelsCli.Shadow.class, ModelsCli.Promote.class,
+            ModelsCli.Rollback.class, ModelsCli.Retire.class, ListCommand.class})
+public final class ModelsCli {
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
+    }
+
+    static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new ModelsCli());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            commandLine.getErr().println("error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            return 1;
+        });
+        return cli;
+    }
+
+    /** Where the control and model-events topics are; read from the job's config.yaml where one is given. */
+    static final class Connection {
+        @Option(names = "--config-dir", description = "Flink configuration directory whose config.yaml sets"
+                + " kafka.bootstrap-servers, model.control-topic and model.events-topic.")
+        String configDir;
+
+        @Option(names = "--bootstrap-servers", description = "Kafka bootstrap servers (default: from config.yaml,"
+                + " else localhost:9092).")
+        String bootstrapServers;
+
+        @Option(names = "--control-topic", description = "Control topic (default: from config.yaml, else"
+                + " model-control).")
+        String controlTopic;
+
+        @Option(names = "--events-topic", description = "Model-events topic (default: from config.yaml, else"
+                + " model-events).")
+        String eventsTopic;
+
+        @Option(names = "--wait", defaultValue = "PT30S", description = "How long to wait for running jobs to"
+                + " answer (ISO-8601, e.g. PT1M); PT0S does not wait (default ${DEFAULT-VALUE}).")
+        Duration wait;
+
+        private Configuration config() {
+            return configDir == null ? new Configuration() : GlobalConfiguration.loadConfiguration(configDir);
+        }
+
+        String bootstrapServers() {
+            if (bootstrapServers != null) {
+                return bootstrapServers;
+            }
+            String configured = config().get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS);
+            return configured == null ? "localhost:9092" : configured;
+        }
+
+        String controlTopic() {
+            return controlTopic != null ? controlTopic : config().get(PipelineOptions.MODEL_CONTROL_TOPIC);
+        }
+
+        String eventsTopic() {
+            return eventsTopic != null ? eventsTopic : config().get(PipelineOptions.MODEL_EVENTS_TOPIC);
+        }
+
+        ControlTopic open() {
+            return new ControlTopic(bootstrapServers(), controlTopic(), eventsTopic());
+        }
+    }
+
+    /** Sends one command and reports the jobs' answers. */
+    abstract static class SendCommand implements java.util.concurrent.Callable<Integer> {
+        @CommandLine.Mixin
+        Connection connection;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        abstract ModelCommand command();
+
+        @Override
+        public Integer call() throws Exception {
+            PrintWriter out = spec.commandLine().getOut();
+            try (ControlTopic control = connection.open()) {
+                return control.sendAndReport(command(), connection.wait, out);
+            }
+        }
+    }
+
+    @Command(name = "canary", mixinStandardHelpOptions = true,
+            description = "Route a share of entities to a published version (sticky per entity); --percent 0 ends it.")
+    static final class Canary extends SendCommand {
+        @Option(names = "--name", required = true, description = "Model name.")
+        String name;
+
+        @Option(names = "--version", required = true, description = "A published version.")
+        String version;
+
+        @Option(names = "--percent", required = true, description = "Share of entities, 0-100.")
+        int percent;
+
+        @Override
+        ModelCommand command() {
+            return ModelCommand.setCanary(name, version, percent);
+        }
+    }
+
+    @Command(name = "shadow", mixinStandardHelpOptions = true,
+            description = "Score every record with a published version too, on the shadow-predictions topic.")
+    static final class Shadow extends SendCommand {
+        @Option(names = "--name", required = true, description = "Model name.")
+        String name;
+
+        @CommandLine.ArgGroup(multiplicity = "1")
+        Target target;
+
+        static final class Target {
+            @Option(names = "--version", description = "A published version.")
+            String version;
+
+            @Option(names = "--off", description = "End the shadow.")
+            boolean off;
+        }
+
+        @Override
+        ModelCommand command() {
+            return ModelCommand.setShadow(name, target.off ? null : target.version);
+        }
+    }
+
+    @Command(name = "promote", mixinStandardHelpOptions = true,
+            description = "Make the canary the active version; the active one is kept as the previous version.")
+    static final class Promote extends SendCommand {
+        @Option(names = "--name", required = true, description = "Model name.")
+        String name;
+
+        @Override
+        ModelCommand command() {
+            return ModelCommand.promote(name);
+        }
+    }
+
+    @Command(name = "rollback", mixinStandardHelpOptions = true,
+            description = "Make the previous version active again (it is still loaded: the switch is immediate).")
+    static final class Rollback extends SendCommand {
+        @Option(names = "--name", required = true, description = "Model name.")
+        String name;
+
+        @Override
+        ModelCommand command() {
+            return ModelCommand.rollback(name);
+        }
+    }
+
+    @Command(name = "retire", mixinStandardHelpOptions = true,
+            description = "Forget a version that is not active; jobs release it once its last record is answered.")
+    static final class Retire extends SendCommand {
+        @Option(names = "--name", required = true, description = "Model name.")
+        String name;
+
+        @Option(names = "--version", required = true, description = "The version to retire.")
+        String version;
+
+        @Override
+        ModelCommand command() {
+            return ModelCommand.retire(name, version);
+        }
+    }
+}

@@ -1,0 +1,219 @@
+package org.streaminference.jobs.cli;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.TensorInfo;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileStatus;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.streaminference.model.LoadedModel;
+import org.streaminference.model.ModelLoadException;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelManifest;
+import org.streaminference.model.OutputKind;
+import org.streaminference.model.TensorSignature;
+import org.streaminference.model.control.ModelCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code models publish}: checks an ONNX file, copies it with its manifest into the model store as an immutable
+ * version, and announces it on the control topic.
+ */
+@Command(name = "publish", mixinStandardHelpOptions = true,
+        description = "Copy an ONNX model into the model store as a new version and announce it to running jobs.")
+final class PublishCommand implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    @CommandLine.Mixin
+    ModelsCli.Connection connection;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--name", required = true, description = "Model name, e.g. churn.")
+    String name;
+
+    @Option(names = "--version", required = true, description = "New version, e.g. 3. Versions are immutable.")
+    String version;
+
+    @Option(names = "--file", required = true, description = "The .onnx file.")
+    java.nio.file.Path file;
+
+    @Option(names = "--store", required = true, description = "Model store root as a Flink FileSystem URI"
+            + " (file:///models, s3://bucket/models); the version goes to <store>/<name>/<version>/.")
+    String store;
+
+    @CommandLine.ArgGroup(exclusive = true)
+    Role role = new Role();
+
+    static final class Role {
+        @Option(names = "--canary", description = "Serve it to this percentage of entities first (1-100).")
+        Integer canary;
+
+        @Option(names = "--shadow", description = "Score every record with it on the side, never as the answer.")
+        boolean shadow;
+    }
+
+    @Option(names = "--output-kind", description = "SCORE, PROBABILITIES or LOGITS (default: as the newest version"
+            + " of the model in the store).")
+    OutputKind outputKind;
+
+    @Option(names = "--labels", split = ",", description = "Class labels in output order (default: as the newest"
+            + " version).")
+    List<String> labels;
+
+    @Option(names = "--feature-spec", description = "Feature spec the model was trained on, e.g. skeleton:1"
+            + " (default: as the newest version).")
+    String featureSpec;
+
+    @Option(names = "--input", description = "Input tensor name, where the model has several.")
+    String inputName;
+
+    @Option(names = "--output", description = "Output tensor name, where the model has several.")
+    String outputName;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("no model file at " + file);
+        }
+        String sha256 = ModelLoader.sha256Hex(bytes);
+        Path versionDir = new Path(new Path(new Path(store), name), version);
+        FileSystem fs = versionDir.getFileSystem();
+        Path manifestPath = new Path(versionDir, ModelManifest.FILE_NAME);
+
+        if (fs.exists(manifestPath)) {
+            ModelManifest existing = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(versionDir.toString());
+            if (!existing.sha256().equals(sha256)) {
+                throw new IllegalArgumentException(name + ":" + version + " is already in the store at " + versionDir
+                        + " with another file (sha256 " + existing.sha256() + "); versions are immutable, publish"
+                        + " a new version");
+            }
+            out.printf("%s:%s is already in the store at %s with this file.%n", name, version, versionDir);
+        } else {
+            ModelManifest manifest = manifest(bytes, sha256, newest(fs));
+            try (FSDataOutputStream model = fs.create(new Path(versionDir, "model.onnx"),
+                    FileSystem.WriteMode.NO_OVERWRITE)) {
+                model.write(bytes);
+            }
+            // the manifest last: a version with a manifest is complete
+            try (FSDataOutputStream json = fs.create(manifestPath, FileSystem.WriteMode.NO_OVERWRITE)) {
+                json.write(JSON.writeValueAsBytes(manifest));
+            }
+            try (LoadedModel loaded = new ModelLoader(ModelLoaderOptions.defaults()).load(versionDir.toString())) {
+                out.printf("Stored %s (sha256 %s, input %s, output %s) at %s; it loads in %d ms.%n",
+                        manifest.id(), sha256, manifest.input(), manifest.output(), versionDir,
+                        loaded.loadTimeMillis());
+            } catch (ModelLoadException e) {
+                fs.delete(versionDir, true);
+                throw new IllegalArgumentException("the model does not pass the job's checks, nothing published: "
+                        + e.getMessage());
+            }
+        }
+        ModelCommand.Role as = role.canary != null ? ModelCommand.Role.CANARY
+                : role.shadow ? ModelCommand.Role.SHADOW : ModelCommand.Role.ACTIVE;
+        ModelCommand command = ModelCommand.publish(name, version, versionDir.toUri().toString(), as, role.canary);
+        command.validate();
+        try (ControlTopic control = connection.open()) {
+            return control.sendAndReport(command, connection.wait, out);
+        }
+    }
+
+    private ModelManifest manifest(byte[] bytes, String sha256, Optional<ModelManifest> previous) throws OrtException {
+        OutputKind kind = outputKind != null ? outputKind : previous.map(ModelManifest::outputKind).orElseThrow(() ->
+                new IllegalArgumentException("--output-kind is required for the first version of " + name));
+        List<String> classLabels = labels != null ? labels : previous.map(ModelManifest::labels).orElse(List.of());
+        String spec = featureSpec != null ? featureSpec : previous.map(ModelManifest::featureSpec).orElse(null);
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
+                OrtSession session = env.createSession(bytes, options)) {
+            TensorSignature input = signature("input", session.getInputInfo(), inputName);
+            TensorSignature output = signature("output", session.getOutputInfo(), outputName);
+            return new ModelManifest(name, version, "model.onnx", sha256, input, output, kind, classLabels, spec,
+                    System.currentTimeMillis());
+        } catch (OrtException e) {
+            throw new IllegalArgumentException(file + " is not a model ONNX Runtime can open: " + e.getMessage());
+        }
+    }
+
+    /** The named tensor, or the only one, with its batch dimension dynamic and every other dimension fixed. */
+    private static TensorSignature signature(String kind, Map<String, NodeInfo> nodes, String wanted) {
+        NodeInfo node;
+        if (wanted != null) {
+            node = nodes.get(wanted);
+            if (node == null) {
+                throw new IllegalArgumentException("the model has no " + kind + " '" + wanted + "' (it has "
+                        + nodes.keySet() + ")");
+            }
+        } else if (nodes.size() == 1) {
+            node = nodes.values().iterator().next();
+        } else {
+            throw new IllegalArgumentException("the model has " + nodes.size() + " " + kind + "s " + nodes.keySet()
+                    + "; name one with --" + kind);
+        }
+        if (!(node.getInfo() instanceof TensorInfo info) || info.type != OnnxJavaType.FLOAT) {
+            throw new IllegalArgumentException(kind + " '" + node.getName() + "' must be a FLOAT tensor, it is "
+                    + node.getInfo());
+        }
+        long[] shape = info.getShape().clone();
+        if (shape.length < 2) {
+            throw new IllegalArgumentException(kind + " '" + node.getName() + "' must have a batch dimension and at"
+                    + " least one more");
+        }
+        shape[0] = -1;
+        for (int i = 1; i < shape.length; i++) {
+            if (shape[i] < 0) {
+                throw new IllegalArgumentException(kind + " '" + node.getName() + "' has a dynamic dimension " + i
+                        + "; only the batch dimension may be dynamic");
+            }
+        }
+        return new TensorSignature(node.getName(), "FLOAT", shape);
+    }
+
+    /** The newest version of this model already in the store, whose output kind, labels and spec are defaults. */
+    private Optional<ModelManifest> newest(FileSystem fs) throws IOException {
+        Path modelDir = new Path(new Path(store), name);
+        if (!fs.exists(modelDir)) {
+            return Optional.empty();
+        }
+        ModelLoader reader = new ModelLoader(ModelLoaderOptions.defaults());
+        ModelManifest newest = null;
+        FileStatus[] statuses = fs.listStatus(modelDir);
+        for (FileStatus status : statuses == null ? new FileStatus[0] : statuses) {
+            if (!status.isDir()) {
+                continue;
+            }
+            try {
+                ModelManifest m = reader.readManifest(status.getPath().toString());
+                if (newest == null || m.createdAt() > newest.createdAt()) {
+                    newest = m;
+                }
+            } catch (ModelLoadException e) {
+                // an incomplete or foreign directory: not a version to take defaults from
+            }
+        }
+        return Optional.ofNullable(newest);
+    }
+}
