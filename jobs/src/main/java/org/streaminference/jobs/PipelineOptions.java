@@ -75,8 +75,9 @@ public final class PipelineOptions {
     public static final ConfigOption<String> MODEL_URI = ConfigOptions.key("model.uri")
             .stringType()
             .noDefaultValue()
-            .withDescription("Directory (or manifest.json) of the model version to serve, as a Flink FileSystem"
-                    + " URI: a local path, file://, s3://, hdfs://...");
+            .withDescription("Directory (or manifest.json) of the model version served when the job starts"
+                    + " without state, as a Flink FileSystem URI: a local path, file://, s3://, hdfs://... After that,"
+                    + " commands on model.control-topic decide, and a restored job serves what its state says.");
 
     public static final ConfigOption<MemorySize> MODEL_MAX_SIZE = ConfigOptions.key("model.max-size")
             .memoryType()

@@ -38,6 +38,9 @@ class ConfigurationFilesTest {
         assertThat(StreamInferencePipeline.batchingOptions(conf).maxBatchSize()).isEqualTo(64);
         assertThat(conf.get(PipelineOptions.SINK_DELIVERY_GUARANTEE)).isEqualTo(DeliveryGuarantee.EXACTLY_ONCE);
         assertThat(conf.get(PipelineOptions.SINK_TRANSACTION_TIMEOUT)).isLessThanOrEqualTo(Duration.ofMinutes(15));
+        assertThat(StreamInferencePipeline.loaderOptions(conf).allowedRoots())
+                .containsExactly("file:///opt/models/", "s3://models/");
+        assertThat(StreamInferencePipeline.loaderOptions(conf).allowedSchemes()).containsExactly("file", "s3");
     }
 
     @Test
