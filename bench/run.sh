@@ -2,6 +2,7 @@
 # Runs a benchmark; never part of the tests. Results (markdown tables and PNG charts) go to bench/results/.
 #   bench/run.sh [operator] [options]   the inference operator alone against its baselines (~5 min)
 #   bench/run.sh pipeline [options]     the whole pipeline end to end on real Kafka (~11 min)
+#   bench/run.sh swap [options]         pauses and latency while model versions are swapped under load (~1 min)
 # --help after the name lists the options. BENCH_JAVA_OPTS adds JVM options (e.g. -Xmx8g).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ main=org.streaminference.bench.InferenceBenchmark
 case "${1:-}" in
   operator) shift ;;
   pipeline) main=org.streaminference.bench.PipelineBenchmark; shift ;;
+  swap) main=org.streaminference.bench.SwapBenchmark; shift ;;
 esac
 classpath_file=bench/target/bench-classpath.txt
 mvn -B -q -ntp -DskipTests -pl bench -am package dependency:build-classpath \

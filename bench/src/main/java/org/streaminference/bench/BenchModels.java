@@ -46,7 +46,20 @@ final class BenchModels {
     }
 
     private static Workload mlp(Path root, String name, int[] sizes, long records) throws IOException {
-        Random random = new Random(17);
+        return mlp(root.resolve(name), name, "1", 17, sizes, records);
+    }
+
+    /** Two versions of the heavy MLP with different weights, in {@code root/heavy-mlp/1} and {@code /2}. */
+    static List<Workload> heavyVersions(Path root, long records) throws IOException {
+        int[] sizes = {256, 1024, 1024, 1};
+        Path models = root.resolve("heavy-mlp");
+        return List.of(mlp(models.resolve("1"), "heavy-mlp", "1", 17, sizes, records),
+                mlp(models.resolve("2"), "heavy-mlp", "2", 18, sizes, records));
+    }
+
+    private static Workload mlp(Path dir, String name, String version, long seed, int[] sizes, long records)
+            throws IOException {
+        Random random = new Random(seed);
         OnnxMlpWriter writer = new OnnxMlpWriter("x", "y");
         for (int l = 0; l + 1 < sizes.length; l++) {
             float[][] w = new float[sizes[l]][sizes[l + 1]];
@@ -59,9 +72,9 @@ final class BenchModels {
             writer.dense(w, new float[sizes[l + 1]]);
         }
         byte[] bytes = writer.toBytes();
-        Path dir = Files.createDirectories(root.resolve(name));
+        Files.createDirectories(dir);
         Files.write(dir.resolve("model.onnx"), bytes);
-        DemoModels.writeManifest(dir, new ModelManifest(name, "1", "model.onnx", ModelLoader.sha256Hex(bytes),
+        DemoModels.writeManifest(dir, new ModelManifest(name, version, "model.onnx", ModelLoader.sha256Hex(bytes),
                 new TensorSignature("x", "FLOAT", new long[] {-1, sizes[0]}),
                 new TensorSignature("y", "FLOAT", new long[] {-1, sizes[sizes.length - 1]}), OutputKind.SCORE,
                 List.of(), null, 0));

@@ -146,6 +146,13 @@ public final class LocalPipeline implements Callable<Integer> {
         out.printf("Producing %.0f events/s over %d entities to topic '%s'%s%n", rate, entities,
                 options.get(PipelineOptions.EVENTS_TOPIC),
                 durationSeconds > 0 ? " for " + durationSeconds + " s" : "; Ctrl-C stops");
+        int other = modelVersion == 1 ? 2 : 1;
+        out.printf("Swap models while it runs, from another terminal (see the README's model lifecycle):%n"
+                + "  ./models.sh publish --name %s --version %d --store %s --file %s --canary 20%n"
+                + "  ./models.sh promote --name %s ; ./models.sh rollback --name %s ; ./models.sh list%n",
+                DemoModels.NAME, other, workDir.resolve("models"),
+                workDir.resolve("models").resolve(DemoModels.NAME).resolve(Integer.toString(other)).resolve("model.onnx"),
+                DemoModels.NAME, DemoModels.NAME);
 
         long start = System.nanoTime();
         long lastIn = 0;
@@ -193,7 +200,7 @@ public final class LocalPipeline implements Callable<Integer> {
         return String.format("[%4ds] events in %,9d (%,6d/s) | predictions %,9d | dead letters %,7d | in flight %,6d"
                         + " | model %s",
                 seconds, in, perSecond, counter.predictions(), counter.deadLetters(),
-                in - counter.predictions() - counter.deadLetters(), counter.latestModel());
+                in - counter.predictions() - counter.deadLetters(), counter.recentVersions());
     }
 
     private void printResults(String jdbcUrl, int port, String bootstrap, Configuration options) {

@@ -53,6 +53,9 @@ public final class ResultCounter implements Runnable, AutoCloseable {
         return deadLetters.get();
     }
 
+    private final java.util.TreeMap<String, Long> recentByVersion = new java.util.TreeMap<>();
+    private String lastVersions = "-";
+
     /** Output records that did not decode as this version's Prediction or DeadLetter. */
     public long unreadable() {
         return unreadable.get();
@@ -65,6 +68,23 @@ public final class ResultCounter implements Runnable, AutoCloseable {
     /** {@code name:version} of the model behind the latest prediction read. */
     public String latestModel() {
         return latestModel;
+    }
+
+    /**
+     * The versions behind the predictions read since the last call, with their shares, e.g. {@code demo-classifier
+     * 1 (80%) 2 (20%)}; the previous answer where none was read (predictions arrive with checkpoints).
+     */
+    public synchronized String recentVersions() {
+        long total = recentByVersion.values().stream().mapToLong(Long::longValue).sum();
+        if (total == 0) {
+            return lastVersions;
+        }
+        StringBuilder s = new StringBuilder(latestModel.substring(0, latestModel.lastIndexOf(':')));
+        recentByVersion.forEach((version, n) -> s.append(' ').append(version).append(" (")
+                .append(Math.round(100.0 * n / total)).append("%)"));
+        recentByVersion.clear();
+        lastVersions = s.toString();
+        return lastVersions;
     }
 
     @Override
@@ -87,6 +107,9 @@ public final class ResultCounter implements Runnable, AutoCloseable {
             if (record.topic().equals(predictionsTopic)) {
                 Prediction p = Prediction.fromByteBuffer(ByteBuffer.wrap(record.value()));
                 latestModel = p.getModelName() + ":" + p.getModelVersion();
+                synchronized (this) {
+                    recentByVersion.merge(p.getModelVersion(), 1L, Long::sum);
+                }
                 predictions.incrementAndGet();
             } else {
                 DeadLetter d = DeadLetter.fromByteBuffer(ByteBuffer.wrap(record.value()));
