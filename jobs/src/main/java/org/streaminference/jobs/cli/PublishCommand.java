@@ -104,8 +104,10 @@ final class PublishCommand implements Callable<Integer> {
         FileSystem fs = versionDir.getFileSystem();
         Path manifestPath = new Path(versionDir, ModelManifest.FILE_NAME);
 
+        ModelManifest stored;
         if (fs.exists(manifestPath)) {
             ModelManifest existing = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(versionDir.toString());
+            stored = existing;
             if (!existing.sha256().equals(sha256)) {
                 throw new IllegalArgumentException(name + ":" + version + " is already in the store at " + versionDir
                         + " with another file (sha256 " + existing.sha256() + "); versions are immutable, publish"
@@ -114,6 +116,7 @@ final class PublishCommand implements Callable<Integer> {
             out.printf("%s:%s is already in the store at %s with this file.%n", name, version, versionDir);
         } else {
             ModelManifest manifest = manifest(bytes, sha256, newest(fs));
+            stored = manifest;
             try (FSDataOutputStream model = fs.create(new Path(versionDir, "model.onnx"),
                     FileSystem.WriteMode.NO_OVERWRITE)) {
                 model.write(bytes);
@@ -134,7 +137,8 @@ final class PublishCommand implements Callable<Integer> {
         }
         ModelCommand.Role as = role.canary != null ? ModelCommand.Role.CANARY
                 : role.shadow ? ModelCommand.Role.SHADOW : ModelCommand.Role.ACTIVE;
-        ModelCommand command = ModelCommand.publish(name, version, versionDir.toUri().toString(), as, role.canary);
+        ModelCommand command = ModelCommand.publish(name, version, versionDir.toUri().toString(), as, role.canary)
+                .withManifest(stored);
         command.validate();
         try (ControlTopic control = connection.open()) {
             return control.sendAndReport(command, connection.wait, out);

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.annotation.PublicEvolving;
+import org.streaminference.model.ModelManifest;
 
 import java.io.IOException;
 import java.io.Serializable;
@@ -20,6 +21,9 @@ import java.util.UUID;
  * {"command":"PUBLISH","model":"churn","version":"3","location":"s3://models/churn/3","role":"CANARY","percent":10}
  * {"command":"PROMOTE","model":"churn"}
  * }</pre>
+ *
+ * <p>A PUBLISH may carry the version's manifest ({@code "manifest": {...}}, as the CLI sends it); its sha256 is
+ * then checked against the manifest in the store.
  */
 @PublicEvolving
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -33,7 +37,8 @@ public record ModelCommand(
         @JsonProperty("percent") Integer percent,
         @JsonProperty("id") String id,
         @JsonProperty("issuedAt") Long issuedAt,
-        @JsonProperty("issuedBy") String issuedBy)
+        @JsonProperty("issuedBy") String issuedBy,
+        @JsonProperty("manifest") ModelManifest manifest)
         implements Serializable {
 
     private static final ObjectMapper JSON =
@@ -92,7 +97,15 @@ public record ModelCommand(
     private static ModelCommand stamp(Type type, String model, String version, String location, Role role,
             Integer percent) {
         return new ModelCommand(type, model, version, location, role, percent, UUID.randomUUID().toString(),
-                System.currentTimeMillis(), System.getProperty("user.name"));
+                System.currentTimeMillis(), System.getProperty("user.name"), null);
+    }
+
+    /**
+     * This PUBLISH command carrying the version's manifest: jobs then refuse the version unless the store holds
+     * exactly this manifest's file (its sha256), so a store changed after publishing cannot slip another file in.
+     */
+    public ModelCommand withManifest(ModelManifest announced) {
+        return new ModelCommand(command, model, version, location, role, percent, id, issuedAt, issuedBy, announced);
     }
 
     /** Reads a command; throws {@link InvalidCommandException} for anything that is not a well-formed command. */
@@ -134,6 +147,9 @@ public record ModelCommand(
                 if (role == Role.CANARY) {
                     requirePercent(1);
                 }
+                require(manifest == null || (manifest.name().equals(model) && manifest.version().equals(version)),
+                        "the announced manifest describes " + (manifest == null ? "" : manifest.id()) + ", not "
+                                + model + ":" + version);
             }
             case SET_CANARY -> {
                 requireVersion();

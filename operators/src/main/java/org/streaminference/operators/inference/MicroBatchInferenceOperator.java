@@ -527,6 +527,14 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                                 + next.model() + ":" + version);
                         break;
                     }
+                    String announced = command.manifest() != null && version.equals(command.version())
+                            ? command.manifest().sha256() : null;
+                    if (announced != null && !announced.equals(handle.model().manifest().sha256())) {
+                        failure = new ModelLoadException(ModelLoadException.Reason.CHECKSUM_MISMATCH, "the store's "
+                                + next.model() + ":" + version + " has sha256 " + handle.model().manifest().sha256()
+                                + " but was announced with " + announced);
+                        break;
+                    }
                 } catch (ModelLoadException e) {
                     failure = e;
                     break;

@@ -194,6 +194,10 @@ class ModelHotSwapTest {
             h.commandAndWait(ModelCommand.publish(MODEL, "5", otherFeatures, null, null));
             h.commandAndWait(ModelCommand.publish(MODEL, "6", missing, null, null));
             h.commandAndWait(ModelCommand.publish(MODEL, "7", notAllowed, null, null));
+            ModelManifest m2 = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(v2);
+            h.commandAndWait(ModelCommand.publish(MODEL, "2", v2, null, null).withManifest(new ModelManifest(
+                    m2.name(), m2.version(), m2.modelFile(), "0".repeat(64), m2.input(), m2.output(), m2.outputKind(),
+                    m2.labels(), m2.featureSpec(), m2.createdAt()))); // the store is not what was announced
             long before = h.settledCommands();
             h.command("{\"command\":\"PUBLISH\",\"model\":");
             h.command("{\"command\":\"SET_CANARY\",\"model\":\"" + MODEL + "\",\"version\":\"9\",\"percent\":10}");
@@ -206,7 +210,7 @@ class ModelHotSwapTest {
 
             assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).extracting(ModelEvent::reason).containsExactly(
                     "CHECKSUM_MISMATCH", "SIGNATURE_MISMATCH", "FEATURE_SPEC_MISMATCH", "NOT_FOUND", "URI_NOT_ALLOWED",
-                    "INVALID_COMMAND", "INVALID_COMMAND", "INVALID_COMMAND");
+                    "CHECKSUM_MISMATCH", "INVALID_COMMAND", "INVALID_COMMAND", "INVALID_COMMAND");
             assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).allSatisfy(e -> assertThat(e.message()).isNotBlank());
             assertThat(h.predictions()).hasSize(20).allSatisfy(p -> assertThat(p.getModelVersion()).isEqualTo("1"));
             assertThat(h.modelEvents(ModelEvent.Type.DEPLOYED)).hasSize(1); // the initial deployment only
