@@ -89,13 +89,11 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient BroadcastState<Long, String> pendingCommandsState;
     private transient List<Tuple2<EnrichedEvent, Long>> recovered;
 
-    private transient ModelDeployment deployment;
-    private transient Map<String, ServedVersion> served;
+    private transient ModelDeployment restoredDeployment;
+    private transient ServedVersions versions;
     private transient Map<String, InferenceMetrics> versionMetrics;
-    private transient List<ServedVersion> draining;
-    private transient ServedVersion active;
-    private transient ServedVersion canary;
-    private transient ServedVersion shadow;
+    /** The model name this operator serves, from the first version it loaded. */
+    private transient String modelName;
     private transient ArrayDeque<String> pendingCommands;
     private transient ExecutorService loader;
     private transient boolean loading;
@@ -179,7 +177,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 recovered.add(record);
             }
             String json = deploymentState.get(DEPLOYMENT_KEY);
-            deployment = json == null ? null : ModelDeployment.fromJson(json);
+            restoredDeployment = json == null ? null : ModelDeployment.fromJson(json);
             List<Map.Entry<Long, String>> commands = new ArrayList<>();
             pendingCommandsState.entries().forEach(commands::add);
             commands.sort(Map.Entry.comparingByKey());
@@ -192,43 +190,41 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         super.open();
         queue = new LinkedList<>();
         shadowQueue = new ArrayList<>();
-        served = new LinkedHashMap<>();
+        versions = new ServedVersions();
         versionMetrics = new HashMap<>();
-        draining = new ArrayList<>();
         deployments = getMetricGroup().counter("modelDeployments");
         rejectedCommands = getMetricGroup().counter("modelCommandsRejected");
         shadowFailures = getMetricGroup().counter("shadowFailures");
-        getMetricGroup().gauge("modelVersionsLoaded", () -> served == null ? 0 : served.size() + draining.size());
+        getMetricGroup().gauge("modelVersionsLoaded", () -> versions.count());
         loader = Executors.newSingleThreadExecutor(runnable -> {
             Thread thread = new Thread(runnable, "model-loader-" + subtask());
             thread.setDaemon(true);
             return thread;
         });
 
-        if (deployment == null) {
+        if (restoredDeployment == null) {
             ServedVersion initial = load(initialLocation);
-            deployment = ModelDeployment.initial(initial.manifest().name(), initial.version, initialLocation);
-            deploy(deployment, null);
+            deploy(ModelDeployment.initial(initial.manifest().name(), initial.version, initialLocation), null);
         } else {
             // restored: serve exactly what was served before the failure, loaded before the first record runs
-            for (String version : deployment.servedVersions()) {
+            ModelDeployment restored = restoredDeployment;
+            for (String version : restored.servedVersions()) {
                 try {
-                    load(deployment.location(version));
+                    load(restored.location(version));
                 } catch (ModelLoadException e) {
-                    if (version.equals(deployment.active())) {
-                        throw new IllegalStateException("Cannot restore " + deployment.model() + ":" + version
+                    if (version.equals(restored.active())) {
+                        throw new IllegalStateException("Cannot restore " + restored.model() + ":" + version
                                 + ", the active version before the restore: " + e.getMessage(), e);
                     }
                     LOG.error("Cannot restore {}:{} ({}); it is left out of the deployment",
-                            deployment.model(), version, e.getMessage());
+                            restored.model(), version, e.getMessage());
                 }
             }
-            deploy(deployment.servedVersions().stream().allMatch(served::containsKey) ? deployment
-                    : withoutUnloaded(deployment), null);
+            deploy(versions.withoutUnloaded(restored), null);
         }
         LOG.info("{} serves {} in batches of up to {} records or {} ms, {} at once; {} records and {} commands"
                         + " restored",
-                subtaskName(), deployment.describe(),
+                subtaskName(), versions.deployment().describe(),
                 options.maxBatchSize(), options.maxDelayMillis(), options.concurrentBatches(), recovered.size(),
                 pendingCommands.size());
         for (Tuple2<EnrichedEvent, Long> record : recovered) {
@@ -236,14 +232,6 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
         recovered = null;
         advanceCommands();
-    }
-
-    private ModelDeployment withoutUnloaded(ModelDeployment d) {
-        String canaryVersion = served.containsKey(String.valueOf(d.canary())) ? d.canary() : null;
-        return new ModelDeployment(d.model(), d.active(),
-                served.containsKey(String.valueOf(d.previous())) ? d.previous() : null,
-                canaryVersion, canaryVersion == null ? 0 : d.canaryPercent(),
-                served.containsKey(String.valueOf(d.shadow())) ? d.shadow() : null, d.locations(), d.revision());
     }
 
     @Override
@@ -256,7 +244,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             }
         }
         pendingState.update(unanswered);
-        deploymentState.put(DEPLOYMENT_KEY, deployment.toJson());
+        deploymentState.put(DEPLOYMENT_KEY, versions.deployment().toJson());
         pendingCommandsState.clear();
         long n = 0;
         for (String command : pendingCommands) {
@@ -266,7 +254,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
 
     @Override
     public void endInput() throws Exception {
-        batchersFlush();
+        versions.flush();
         while (inFlightRecords > 0 || !shadowQueue.isEmpty()) {
             mailbox.yield();
         }
@@ -280,28 +268,13 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
     }
 
-    private void batchersFlush() {
-        for (ServedVersion version : served.values()) {
-            version.batcher.flush();
-        }
-        for (ServedVersion version : draining) {
-            version.batcher.flush();
-        }
-    }
-
     @Override
     public void close() throws Exception {
         if (loader != null) {
             loader.shutdownNow();
         }
-        if (served != null) {
-            List<ServedVersion> all = new ArrayList<>(served.values());
-            all.addAll(draining);
-            for (ServedVersion version : all) {
-                version.release(RELEASE_TIMEOUT_MILLIS);
-            }
-            served.clear();
-            draining.clear();
+        if (versions != null) {
+            versions.releaseAll(RELEASE_TIMEOUT_MILLIS);
         }
         super.close();
     }
@@ -324,9 +297,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     }
 
     private void add(EnrichedEvent event, long timestamp) throws Exception {
-        ServedVersion target = canary != null
-                && ModelDeployment.bucket(event.getEvent().getEntityId()) < deployment.canaryPercent()
-                ? canary : active;
+        ServedVersion target = versions.route(event.getEvent().getEntityId());
         Entry entry = new Entry(event, timestamp, target);
         queue.addLast(entry);
         inFlightRecords++;
@@ -337,6 +308,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             return;
         }
         target.batcher.add(entry);
+        ServedVersion shadow = versions.shadow();
         if (shadow != null) {
             Entry shadowEntry = new Entry(event, timestamp, shadow);
             shadow.outstanding++;
@@ -480,13 +452,13 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 reject(json, null, "INVALID_COMMAND", e.getMessage());
                 continue;
             }
-            if (!command.model().equals(deployment.model())) {
+            if (!command.model().equals(versions.deployment().model())) {
                 pendingCommands.pollFirst(); // another job's model
                 continue;
             }
             ModelDeployment next;
             try {
-                next = deployment.apply(command);
+                next = versions.deployment().apply(command);
             } catch (InvalidCommandException e) {
                 pendingCommands.pollFirst();
                 reject(json, command, "INVALID_COMMAND", e.getMessage());
@@ -494,7 +466,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             }
             List<String> missing = new ArrayList<>();
             for (String version : next.servedVersions()) {
-                if (!served.containsKey(version)) {
+                if (!versions.isLoaded(version)) {
                     missing.add(version);
                 }
             }
@@ -509,13 +481,13 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     }
 
     /** On the loader thread: loads the versions, then hands them to the task thread. */
-    private void startLoading(ModelCommand command, ModelDeployment next, List<String> versions) {
-        LOG.info("{}: loading {} for '{}' while {} keeps serving", subtaskName(), versions, command.describe(),
-                deployment.describe());
+    private void startLoading(ModelCommand command, ModelDeployment next, List<String> toLoad) {
+        LOG.info("{}: loading {} for '{}' while {} keeps serving", subtaskName(), toLoad, command.describe(),
+                versions.deployment().describe());
         loader.execute(() -> {
             Map<String, ModelProvider.Handle> handles = new LinkedHashMap<>();
             ModelLoadException failure = null;
-            for (String version : versions) {
+            for (String version : toLoad) {
                 try {
                     ModelProvider.Handle handle = modelProvider.open(getRuntimeContext(), next.location(version));
                     handles.put(version, handle);
@@ -588,6 +560,9 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private ServedVersion serve(ModelProvider.Handle handle) {
         String name = handle.model().manifest().name();
         String version = handle.model().manifest().version();
+        if (modelName == null) {
+            modelName = name;
+        }
         InferenceMetrics metrics = versionMetrics.computeIfAbsent(version,
                 v -> new InferenceMetrics(getMetricGroup(), name, v));
         ServedVersion[] self = new ServedVersion[1];
@@ -596,31 +571,14 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 batch -> post("inference batch finished"),
                 batch -> timeOut(self[0], batch));
         self[0] = sv;
-        served.put(version, sv);
+        versions.add(sv);
         event(ModelEvent.Type.LOADED, version, null, null, null, sv.loadTimeMillis(), null);
         return sv;
     }
 
     /** Routes records by {@code next} from now on; versions it no longer serves drain, then are released. */
     private void deploy(ModelDeployment next, ModelCommand command) throws Exception {
-        deployment = next;
-        active = served.get(next.active());
-        canary = next.canary() == null ? null : served.get(next.canary());
-        shadow = next.shadow() == null ? null : served.get(next.shadow());
-        for (Iterator<ServedVersion> it = served.values().iterator(); it.hasNext(); ) {
-            ServedVersion version = it.next();
-            if (!next.servedVersions().contains(version.version)) {
-                it.remove();
-                version.batcher.flush();
-                version.metrics.role(0, false);
-                draining.add(version);
-            }
-        }
-        int canaryShare = canary == null ? 0 : next.canaryPercent();
-        for (ServedVersion version : served.values()) {
-            version.metrics.role(version == active ? 100 - canaryShare : version == canary ? canaryShare : 0,
-                    version == shadow);
-        }
+        versions.deploy(next);
         deployments.inc();
         LOG.info("{} now serves {}{}", subtaskName(), next.describe(),
                 command == null ? "" : " after '" + command.describe() + "'");
@@ -629,32 +587,22 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     }
 
     private void releaseDrained() throws Exception {
-        if (draining.isEmpty()) {
-            return;
-        }
-        for (Iterator<ServedVersion> it = draining.iterator(); it.hasNext(); ) {
-            ServedVersion version = it.next();
-            if (version.outstanding == 0) {
-                it.remove();
-                if (version.release(RELEASE_TIMEOUT_MILLIS)) {
-                    event(ModelEvent.Type.RELEASED, version.version, null, null, null, null, null);
-                }
-            }
+        for (String released : versions.releaseDrained(RELEASE_TIMEOUT_MILLIS)) {
+            event(ModelEvent.Type.RELEASED, released, null, null, null, null, null);
         }
     }
 
     private void reject(String json, ModelCommand command, String reason, String message) {
         rejectedCommands.inc();
         LOG.warn("{}: model command rejected ({}): {}; still serving {}. Command: {}", subtaskName(), reason, message,
-                deployment.describe(), json);
+                versions.deployment().describe(), json);
         event(ModelEvent.Type.REJECTED, command == null ? null : command.version(), command, reason, message, null,
                 null);
     }
 
     private void event(ModelEvent.Type type, String version, ModelCommand command, String reason, String message,
             Long loadMillis, ModelDeployment deployed) {
-        String model = deployment != null ? deployment.model()
-                : served.isEmpty() ? null : served.values().iterator().next().manifest().name();
+        String model = versions.deployment() != null ? versions.deployment().model() : modelName;
         ModelEvent event = new ModelEvent(type, getRuntimeContext().getJobInfo().getJobName(),
                 getRuntimeContext().getJobInfo().getJobId().toHexString(), subtask(), model, version,
                 command == null ? null : command.id(), command == null ? null : command.describe(), reason, message,

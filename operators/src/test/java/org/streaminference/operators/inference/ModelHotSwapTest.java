@@ -170,6 +170,11 @@ class ModelHotSwapTest {
             List<ModelEvent.Type> types = h.modelEvents().stream().map(ModelEvent::type).toList();
             assertThat(types).containsExactly(ModelEvent.Type.LOADED, ModelEvent.Type.DEPLOYED,
                     ModelEvent.Type.LOADED, ModelEvent.Type.DEPLOYED);
+            assertThat(h.modelEvents()).allSatisfy(e -> {
+                assertThat(e.model()).isEqualTo(MODEL);
+                assertThat(e.subtask()).isZero();
+            });
+            assertThat(h.modelEvents(ModelEvent.Type.LOADED)).allSatisfy(e -> assertThat(e.loadMillis()).isPositive());
             ModelDeployment now = h.modelEvents(ModelEvent.Type.DEPLOYED).get(1).deployment();
             assertThat(now.active()).isEqualTo("2");
             assertThat(now.previous()).isEqualTo("1");
