@@ -25,7 +25,7 @@ import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.operators.inference.OnnxInferenceFunction;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
-import org.streaminference.sinks.LatestPredictionTable;
+import org.streaminference.sinks.ResultStoreSchema;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -268,7 +268,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
         StreamInferencePipeline.applyDefaults(env, options);
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
-            LatestPredictionTable.createIfAbsent(StreamInferencePipeline.resultStoreOptions(options));
+            ResultStoreSchema.migrate(StreamInferencePipeline.resultStoreOptions(options));
         }
         StreamInferencePipeline.build(env, options, stages(w, options, inference));
         return env.executeAsync("pipeline-bench");

@@ -209,8 +209,37 @@ public final class PipelineOptions {
 
     public static final ConfigOption<String> RESULT_STORE_PASSWORD = ConfigOptions.key("result-store.password")
             .stringType()
-            .defaultValue("")
-            .withDescription("Database password of the result store (never logged).");
+            .noDefaultValue()
+            .withDescription("Database password of the result store (never logged). Prefer result-store.password-file"
+                    + " or the RESULT_STORE_PASSWORD environment variable, which are used when this is not set.");
+
+    public static final ConfigOption<String> RESULT_STORE_PASSWORD_FILE =
+            ConfigOptions.key("result-store.password-file")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription("File holding the result store's password (e.g. a mounted Kubernetes Secret),"
+                            + " read where the job's main() runs; surrounding whitespace is ignored.");
+
+    public static final ConfigOption<DeliveryGuarantee> RESULT_STORE_DELIVERY_GUARANTEE =
+            ConfigOptions.key("result-store.delivery-guarantee")
+                    .enumType(DeliveryGuarantee.class)
+                    .defaultValue(DeliveryGuarantee.AT_LEAST_ONCE)
+                    .withDescription("at-least-once: idempotent writes (upsert guarded by event time, history keyed"
+                            + " by event, model and version), visible at once. exactly-once: XA transactions"
+                            + " committed on checkpoints, so results become visible only after each checkpoint;"
+                            + " needs max_prepared_transactions > 0 on the server.");
+
+    public static final ConfigOption<Boolean> RESULT_STORE_HISTORY_ENABLED =
+            ConfigOptions.key("result-store.history.enabled")
+                    .booleanType()
+                    .defaultValue(true)
+                    .withDescription("Append every prediction to prediction_history as well.");
+
+    public static final ConfigOption<Duration> RESULT_STORE_HISTORY_RETENTION =
+            ConfigOptions.key("result-store.history.retention")
+                    .durationType()
+                    .defaultValue(Duration.ofDays(30))
+                    .withDescription("History rows with an older event time are deleted when the job starts.");
 
     public static final ConfigOption<Integer> RESULT_STORE_BATCH_SIZE = ConfigOptions.key("result-store.batch-size")
             .intType()
@@ -244,7 +273,8 @@ public final class PipelineOptions {
                 MODEL_CPU_ARENA, MODEL_EXECUTION_PROVIDER, MODEL_CUDA_FALLBACK_TO_CPU, INFERENCE_MAX_BATCH_SIZE, INFERENCE_MAX_DELAY,
                 INFERENCE_CONCURRENT_BATCHES, INFERENCE_CAPACITY, INFERENCE_TIMEOUT, INFERENCE_RETRIES, INFERENCE_TOP_K,
                 INFERENCE_ORDERED, RESULT_STORE_ENABLED, RESULT_STORE_JDBC_URL,
-                RESULT_STORE_USERNAME, RESULT_STORE_PASSWORD, RESULT_STORE_BATCH_SIZE, RESULT_STORE_BATCH_INTERVAL,
+                RESULT_STORE_USERNAME, RESULT_STORE_PASSWORD, RESULT_STORE_PASSWORD_FILE, RESULT_STORE_DELIVERY_GUARANTEE,
+                RESULT_STORE_HISTORY_ENABLED, RESULT_STORE_HISTORY_RETENTION, RESULT_STORE_BATCH_SIZE, RESULT_STORE_BATCH_INTERVAL,
                 RESULT_STORE_MAX_RETRIES, DEFAULT_CHECKPOINT_INTERVAL);
     }
 }

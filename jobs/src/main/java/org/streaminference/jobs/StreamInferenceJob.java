@@ -4,7 +4,10 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.ParameterTool;
-import org.streaminference.sinks.LatestPredictionTable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.streaminference.sinks.ResultStoreOptions;
+import org.streaminference.sinks.ResultStoreSchema;
 
 /**
  * Entry point of the job jar, for {@code flink run} and the REST API. Options come the Flink way: from the
@@ -13,6 +16,7 @@ import org.streaminference.sinks.LatestPredictionTable;
  */
 public final class StreamInferenceJob {
     public static final String JOB_NAME = "stream-inference";
+    private static final Logger LOG = LoggerFactory.getLogger(StreamInferenceJob.class);
 
     private StreamInferenceJob() {}
 
@@ -23,11 +27,16 @@ public final class StreamInferenceJob {
         env.execute(JOB_NAME);
     }
 
-    /** Applies the job's defaults, creates the result table and adds the pipeline to {@code env}. */
+    /** Applies the job's defaults, migrates the result store and adds the pipeline to {@code env}. */
     public static void prepare(StreamExecutionEnvironment env, Configuration options) throws Exception {
         StreamInferencePipeline.applyDefaults(env, options);
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
-            LatestPredictionTable.createIfAbsent(StreamInferencePipeline.resultStoreOptions(options));
+            ResultStoreOptions store = StreamInferencePipeline.resultStoreOptions(options);
+            ResultStoreSchema.migrate(store);
+            int expired = ResultStoreSchema.deleteExpiredHistory(store,
+                    options.get(PipelineOptions.RESULT_STORE_HISTORY_RETENTION));
+            LOG.info("Result store at schema version {}; {} history rows past the retention deleted",
+                    ResultStoreSchema.currentVersion(), expired);
         }
         StreamInferencePipeline.build(env, options);
     }

@@ -26,11 +26,16 @@ import org.streaminference.schemas.RawRecord;
 import org.streaminference.schemas.ValidatedEvent;
 import org.streaminference.sinks.KafkaSinkOptions;
 import org.streaminference.sinks.LatestPredictionTable;
+import org.streaminference.sinks.PredictionHistoryTable;
 import org.streaminference.sinks.ResultStoreOptions;
 import org.streaminference.sinks.ResultTopicSinks;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Wires the pipeline: Kafka events → validation → keyBy(entity) → features in keyed state → micro-batched ONNX
@@ -100,10 +105,17 @@ public final class StreamInferencePipeline {
                 .uid("predictions-kafka");
 
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
+            ResultStoreOptions store = resultStoreOptions(options);
             predictions
-                    .sinkTo(LatestPredictionTable.sink(resultStoreOptions(options)))
+                    .sinkTo(LatestPredictionTable.sink(store))
                     .name("latest-prediction-postgres")
                     .uid("latest-prediction-postgres");
+            if (options.get(PipelineOptions.RESULT_STORE_HISTORY_ENABLED)) {
+                predictions
+                        .sinkTo(PredictionHistoryTable.sink(store))
+                        .name("prediction-history-postgres")
+                        .uid("prediction-history-postgres");
+            }
         }
 
         if (commands != null) {
@@ -161,10 +173,29 @@ public final class StreamInferencePipeline {
                 required(options, PipelineOptions.RESULT_STORE_JDBC_URL.key(),
                         options.get(PipelineOptions.RESULT_STORE_JDBC_URL)),
                 options.get(PipelineOptions.RESULT_STORE_USERNAME),
-                options.get(PipelineOptions.RESULT_STORE_PASSWORD),
+                resultStorePassword(options, System.getenv()),
                 options.get(PipelineOptions.RESULT_STORE_BATCH_SIZE),
                 options.get(PipelineOptions.RESULT_STORE_BATCH_INTERVAL).toMillis(),
-                options.get(PipelineOptions.RESULT_STORE_MAX_RETRIES));
+                options.get(PipelineOptions.RESULT_STORE_MAX_RETRIES),
+                options.get(PipelineOptions.RESULT_STORE_DELIVERY_GUARANTEE));
+    }
+
+    /** The password: the option, else the file it names, else {@code RESULT_STORE_PASSWORD}, else empty. */
+    static String resultStorePassword(ReadableConfig options, Map<String, String> environment) {
+        Optional<String> explicit = options.getOptional(PipelineOptions.RESULT_STORE_PASSWORD);
+        if (explicit.isPresent()) {
+            return explicit.get();
+        }
+        Optional<String> file = options.getOptional(PipelineOptions.RESULT_STORE_PASSWORD_FILE);
+        if (file.isPresent()) {
+            try {
+                return Files.readString(Path.of(file.get())).strip();
+            } catch (IOException e) {
+                throw new IllegalConfigurationException("Cannot read the result store's password from "
+                        + PipelineOptions.RESULT_STORE_PASSWORD_FILE.key() + " = " + file.get() + ": " + e);
+            }
+        }
+        return environment.getOrDefault("RESULT_STORE_PASSWORD", "");
     }
 
     private static KafkaSource<RawRecord> eventsSource(ReadableConfig options, String bootstrap) {

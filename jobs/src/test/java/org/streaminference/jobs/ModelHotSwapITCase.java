@@ -1,5 +1,7 @@
 package org.streaminference.jobs;
 
+import org.streaminference.jobs.PipelineTestSupport.SteadyProducer;
+
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
@@ -10,7 +12,6 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -36,10 +37,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Predicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -123,51 +121,6 @@ class ModelHotSwapITCase {
         return cluster.submitJob(env.getStreamGraph().getJobGraph()).get().getJobID();
     }
 
-    /**
-     * Produces the records at a steady rate on a thread of its own, counting what it has sent, up to the number the
-     * test allows: so that events still flow when a command is sent, however slowly the machine runs.
-     */
-    private static final class SteadyProducer {
-        final AtomicInteger sent = new AtomicInteger();
-        private final AtomicInteger allowed;
-        private final int size;
-        final CompletableFuture<Void> done;
-
-        SteadyProducer(List<ProducerRecord<byte[], byte[]>> records, double perSecond, int initiallyAllowed) {
-            size = records.size();
-            allowed = new AtomicInteger(Math.min(initiallyAllowed, size));
-            done = CompletableFuture.runAsync(() -> {
-                try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
-                        Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SERVICES.bootstrapServers(),
-                                ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 0),
-                        new ByteArraySerializer(), new ByteArraySerializer())) {
-                    long next = System.nanoTime();
-                    for (int i = 0; i < records.size(); i++) {
-                        while (i >= allowed.get()) {
-                            LockSupport.parkNanos(1_000_000); // held back by the test until it allows more
-                            next = System.nanoTime();
-                        }
-                        next += (long) (1e9 / perSecond);
-                        LockSupport.parkNanos(next - System.nanoTime()); // pacing
-                        producer.send(records.get(i)).get(30, TimeUnit.SECONDS);
-                        sent.incrementAndGet();
-                    }
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-        }
-
-        /** Lets the producer send {@code more} records beyond those sent so far. */
-        void allowMore(int more) {
-            allowed.accumulateAndGet(Math.min(size, sent.get() + more), Math::max);
-        }
-
-        void allowAll() {
-            allowed.set(size);
-        }
-    }
-
     private static void send(Run run, ModelCommand command) throws Exception {
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(
                 Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SERVICES.bootstrapServers()),
@@ -238,7 +191,7 @@ class ModelHotSwapITCase {
         Map<String, Integer> index = producedIndex(input);
         JobID job = submit(run);
         try {
-            SteadyProducer producer = new SteadyProducer(input.records(), 500, 1_500);
+            SteadyProducer producer = new SteadyProducer(SERVICES.bootstrapServers(), input.records(), 500, 1_500);
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
                     .until(() -> predictions(run, "predictions").size() >= 600);
 
@@ -335,7 +288,7 @@ class ModelHotSwapITCase {
         Map<String, Integer> index = producedIndex(input);
         JobID job = submit(run);
         try {
-            SteadyProducer producer = new SteadyProducer(input.records(), 300, 1_000);
+            SteadyProducer producer = new SteadyProducer(SERVICES.bootstrapServers(), input.records(), 300, 1_000);
             ModelCommand publish = ModelCommand.publish(MODEL, "2", v2, null, null);
             send(run, publish);
             int afterV2 = awaitAllSubtasks(run, producer, answers(publish, ModelEvent.Type.DEPLOYED));
@@ -392,7 +345,7 @@ class ModelHotSwapITCase {
         try {
             ModelCommand canary = ModelCommand.publish(MODEL, "2", v2, ModelCommand.Role.CANARY, 20);
             send(run, canary);
-            SteadyProducer idle = new SteadyProducer(List.of(), 1, 0);
+            SteadyProducer idle = new SteadyProducer(SERVICES.bootstrapServers(), List.of(), 1, 0);
             awaitAllSubtasks(run, idle, answers(canary, ModelEvent.Type.DEPLOYED));
 
             int entities = 1_000;

@@ -38,6 +38,8 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -151,6 +153,31 @@ final class PipelineTestSupport {
         return positions;
     }
 
+    /** Where each of the records landed, read back from their topic: value's Base64 → "topic/partition/offset". */
+    static Map<String, String> positions(String bootstrap, List<ProducerRecord<byte[], byte[]>> records)
+            throws Exception {
+        String topic = records.get(0).topic();
+        Map<String, String> positions = new HashMap<>();
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
+                Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                    .map(PartitionInfo::partition).map(p -> new TopicPartition(topic, p))
+                    .collect(Collectors.toList());
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    positions.put(base64(ByteBuffer.wrap(r.value())), r.topic() + "/" + r.partition() + "/"
+                            + r.offset());
+                }
+            }
+        }
+        return positions;
+    }
+
     interface Decoder<T> {
         T decode(ByteBuffer bytes) throws Exception;
     }
@@ -219,6 +246,13 @@ final class PipelineTestSupport {
         for (InputEvent e : input.valid()) {
             newest.merge(e.getEntityId(), e, (a, b) -> b.getEventTime() >= a.getEventTime() ? b : a);
         }
+        Map<String, String> history = historyRows(db);
+        assertThat(history).as("prediction_history: one row per prediction, no replays")
+                .hasSize(predictions.size());
+        for (Prediction p : predictions) {
+            assertThat(history.get(p.getEventId())).as("history of %s", p.getEventId()).isEqualTo(modelVersion);
+        }
+
         Map<String, String[]> rows = latestPredictionRows(db);
         assertThat(rows).hasSize(newest.size());
         for (InputEvent e : newest.values()) {
@@ -264,6 +298,18 @@ final class PipelineTestSupport {
         }
     }
 
+    /** event id → model version, for every row of prediction_history. */
+    private static Map<String, String> historyRows(Connection db) throws Exception {
+        Map<String, String> rows = new HashMap<>();
+        try (Statement s = db.createStatement();
+                ResultSet rs = s.executeQuery("SELECT event_id, model_version FROM prediction_history")) {
+            while (rs.next()) {
+                assertThat(rows.put(rs.getString(1), rs.getString(2))).as("one version per event here").isNull();
+            }
+        }
+        return rows;
+    }
+
     /** entity id → [event id, model version, probability of class 1]. */
     private static Map<String, String[]> latestPredictionRows(Connection db) throws Exception {
         Map<String, String[]> rows = new HashMap<>();
@@ -289,5 +335,51 @@ final class PipelineTestSupport {
 
     static String base64(ByteBuffer buffer) {
         return Base64.getEncoder().encodeToString(bytes(buffer));
+    }
+
+    /**
+     * Produces the records at a steady rate on a thread of its own, counting what it has sent, up to the number the
+     * test allows: so that events still flow when a command is sent, however slowly the machine runs.
+     */
+    static final class SteadyProducer {
+        final AtomicInteger sent = new AtomicInteger();
+        private final AtomicInteger allowed;
+        private final int size;
+        final CompletableFuture<Void> done;
+
+        SteadyProducer(String bootstrap, List<ProducerRecord<byte[], byte[]>> records, double perSecond,
+                int initiallyAllowed) {
+            size = records.size();
+            allowed = new AtomicInteger(Math.min(initiallyAllowed, size));
+            done = CompletableFuture.runAsync(() -> {
+                try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
+                        Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                                ProducerConfig.ACKS_CONFIG, "all", ProducerConfig.LINGER_MS_CONFIG, 0),
+                        new ByteArraySerializer(), new ByteArraySerializer())) {
+                    long next = System.nanoTime();
+                    for (int i = 0; i < records.size(); i++) {
+                        while (i >= allowed.get()) {
+                            LockSupport.parkNanos(1_000_000); // held back by the test until it allows more
+                            next = System.nanoTime();
+                        }
+                        next += (long) (1e9 / perSecond);
+                        LockSupport.parkNanos(next - System.nanoTime()); // pacing
+                        producer.send(records.get(i)).get(30, TimeUnit.SECONDS);
+                        sent.incrementAndGet();
+                    }
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+        }
+
+        /** Lets the producer send {@code more} records beyond those sent so far. */
+        void allowMore(int more) {
+            allowed.accumulateAndGet(Math.min(size, sent.get() + more), Math::max);
+        }
+
+        void allowAll() {
+            allowed.set(size);
+        }
     }
 }

@@ -1,26 +1,17 @@
 package org.streaminference.sinks;
 
-import org.apache.flink.connector.jdbc.JdbcConnectionOptions;
-import org.apache.flink.connector.jdbc.JdbcExecutionOptions;
 import org.apache.flink.connector.jdbc.JdbcStatementBuilder;
-import org.apache.flink.connector.jdbc.core.datastream.sink.JdbcSink;
+import org.apache.flink.api.connector.sink2.Sink;
 import org.streaminference.schemas.Prediction;
 
-import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
-import java.sql.Statement;
-import java.sql.Types;
-import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 
 /**
  * The {@code latest_prediction} table: one row per (entity, model), holding the prediction for the entity's
  * newest event. The upsert only replaces a row with a prediction whose event time is not older, so replays after
  * a restore and late events can never move a row back in time; writes are idempotent, so at-least-once delivery
- * gives exactly-once contents.
+ * gives exactly-once contents. The table is created by {@link ResultStoreSchema}'s migrations.
  */
 public final class LatestPredictionTable {
     public static final String TABLE = "latest_prediction";
@@ -53,30 +44,13 @@ public final class LatestPredictionTable {
 
     private LatestPredictionTable() {}
 
-    /** Creates the table if it does not exist. Called by the job before it starts writing. */
-    public static void createIfAbsent(ResultStoreOptions options) throws SQLException {
-        try (Connection connection =
-                        DriverManager.getConnection(options.jdbcUrl(), options.username(), options.password());
-                Statement statement = connection.createStatement()) {
-            statement.execute(DDL);
-        }
-    }
-
-    /** An at-least-once JDBC sink that upserts into {@code latest_prediction}. */
-    public static JdbcSink<Prediction> sink(ResultStoreOptions options) {
-        return JdbcSink.<Prediction>builder()
-                .withQueryStatement(UPSERT, new UpsertStatementBuilder())
-                .withExecutionOptions(JdbcExecutionOptions.builder()
-                        .withBatchSize(options.batchSize())
-                        .withBatchIntervalMs(options.batchIntervalMs())
-                        .withMaxRetries(options.maxRetries())
-                        .build())
-                .buildAtLeastOnce(new JdbcConnectionOptions.JdbcConnectionOptionsBuilder()
-                        .withUrl(options.jdbcUrl())
-                        .withDriverName("org.postgresql.Driver")
-                        .withUsername(options.username())
-                        .withPassword(options.password())
-                        .build());
+    /**
+     * A JDBC sink that upserts into {@code latest_prediction}, always at-least-once: the guarded upsert makes the
+     * contents exact anyway, and in XA transactions the upserts of a busy entity in two consecutive checkpoints would
+     * deadlock on the first one's row lock.
+     */
+    public static Sink<Prediction> sink(ResultStoreOptions options) {
+        return ResultStoreSinks.build(UPSERT, new UpsertStatementBuilder(), options, false);
     }
 
     /** Binds one prediction to {@link #UPSERT}. */
@@ -89,20 +63,7 @@ public final class LatestPredictionTable {
             ps.setString(2, p.getModelName());
             ps.setString(3, p.getModelVersion());
             ps.setString(4, p.getEventId());
-            ps.setObject(5, utc(p.getEventTime()));
-            ps.setDouble(6, p.getScore());
-            if (p.getPredictedClass() == null) {
-                ps.setNull(7, Types.INTEGER);
-            } else {
-                ps.setInt(7, p.getPredictedClass());
-            }
-            ps.setString(8, p.getPredictedLabel());
-            ps.setArray(9, ps.getConnection().createArrayOf("float8", p.getProbabilities().toArray()));
-            ps.setObject(10, utc(p.getInferenceTime()));
-        }
-
-        private static OffsetDateTime utc(long epochMillis) {
-            return OffsetDateTime.ofInstant(Instant.ofEpochMilli(epochMillis), ZoneOffset.UTC);
+            PredictionColumns.bindFrom(ps, 5, p);
         }
     }
 }

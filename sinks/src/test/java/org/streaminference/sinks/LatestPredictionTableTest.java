@@ -22,8 +22,8 @@ class LatestPredictionTableTest {
     static void start() throws Exception {
         postgres = EmbeddedPostgres.builder().start();
         options = new ResultStoreOptions(postgres.getJdbcUrl("postgres", "postgres"), "postgres", "", 100, 100, 3);
-        LatestPredictionTable.createIfAbsent(options);
-        LatestPredictionTable.createIfAbsent(options); // idempotent
+        assertThat(ResultStoreSchema.migrate(options)).isEqualTo(ResultStoreSchema.currentVersion());
+        assertThat(ResultStoreSchema.migrate(options)).as("nothing left to apply").isZero();
     }
 
     @AfterAll

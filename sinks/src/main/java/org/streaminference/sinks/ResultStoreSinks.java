@@ -1,0 +1,60 @@
+package org.streaminference.sinks;
+
+import org.apache.flink.api.connector.sink2.Sink;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.jdbc.JdbcConnectionOptions;
+import org.apache.flink.connector.jdbc.JdbcExactlyOnceOptions;
+import org.apache.flink.connector.jdbc.JdbcExecutionOptions;
+import org.apache.flink.connector.jdbc.JdbcStatementBuilder;
+import org.apache.flink.connector.jdbc.core.datastream.sink.JdbcSink;
+import org.postgresql.xa.PGXADataSource;
+import org.streaminference.schemas.Prediction;
+
+import javax.sql.XADataSource;
+
+/** Builds the result store's JDBC sinks with the delivery guarantee the options ask for. */
+final class ResultStoreSinks {
+    private ResultStoreSinks() {}
+
+    /**
+     * @param xaCapable whether the statement may run in XA transactions: only statements that never write the same
+     *                  row in two consecutive checkpoints are (a prepared transaction keeps its row locks until the
+     *                  checkpoint completes, so the next checkpoint's write to that row would wait for a commit that
+     *                  waits for it)
+     */
+    static Sink<Prediction> build(String sql, JdbcStatementBuilder<Prediction> statement,
+            ResultStoreOptions options, boolean xaCapable) {
+        var builder = JdbcSink.<Prediction>builder().withQueryStatement(sql, statement);
+        if (xaCapable && options.deliveryGuarantee() == DeliveryGuarantee.EXACTLY_ONCE) {
+            // XA: each checkpoint's writes are prepared with the checkpoint and committed after it completes
+            return new QuietlyClosingJdbcSink<>(builder
+                    .withExecutionOptions(JdbcExecutionOptions.builder()
+                            .withBatchSize(options.batchSize())
+                            .withBatchIntervalMs(options.batchIntervalMs())
+                            .withMaxRetries(0) // retries would write twice inside one XA transaction
+                            .build())
+                    .buildExactlyOnce(JdbcExactlyOnceOptions.builder().withTransactionPerConnection(true).build(),
+                            () -> xaDataSource(options)));
+        }
+        return new QuietlyClosingJdbcSink<>(builder
+                .withExecutionOptions(JdbcExecutionOptions.builder()
+                        .withBatchSize(options.batchSize())
+                        .withBatchIntervalMs(options.batchIntervalMs())
+                        .withMaxRetries(options.maxRetries())
+                        .build())
+                .buildAtLeastOnce(new JdbcConnectionOptions.JdbcConnectionOptionsBuilder()
+                        .withUrl(options.jdbcUrl())
+                        .withDriverName("org.postgresql.Driver")
+                        .withUsername(options.username())
+                        .withPassword(options.password())
+                        .build()));
+    }
+
+    private static XADataSource xaDataSource(ResultStoreOptions options) {
+        PGXADataSource source = new PGXADataSource();
+        source.setUrl(options.jdbcUrl());
+        source.setUser(options.username());
+        source.setPassword(options.password());
+        return source;
+    }
+}
