@@ -7,6 +7,7 @@ import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.streaminference.model.ExecutionProvider;
 import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.sinks.ResultStoreConfig;
 
 import java.time.Duration;
 import java.util.List;
@@ -192,70 +193,18 @@ public final class PipelineOptions {
             .withDescription("Emit predictions in input order; otherwise as batches finish. Watermarks are respected"
                     + " either way, and per-entity order does not matter to the result store's event-time guard.");
 
-    public static final ConfigOption<Boolean> RESULT_STORE_ENABLED = ConfigOptions.key("result-store.enabled")
-            .booleanType()
-            .defaultValue(true)
-            .withDescription("Write predictions to the PostgreSQL result store.");
-
-    public static final ConfigOption<String> RESULT_STORE_JDBC_URL = ConfigOptions.key("result-store.jdbc-url")
-            .stringType()
-            .noDefaultValue()
-            .withDescription("JDBC URL of the PostgreSQL result store, e.g. jdbc:postgresql://host:5432/db.");
-
-    public static final ConfigOption<String> RESULT_STORE_USERNAME = ConfigOptions.key("result-store.username")
-            .stringType()
-            .defaultValue("postgres")
-            .withDescription("Database user of the result store.");
-
-    public static final ConfigOption<String> RESULT_STORE_PASSWORD = ConfigOptions.key("result-store.password")
-            .stringType()
-            .noDefaultValue()
-            .withDescription("Database password of the result store (never logged). Prefer result-store.password-file"
-                    + " or the RESULT_STORE_PASSWORD environment variable, which are used when this is not set.");
-
-    public static final ConfigOption<String> RESULT_STORE_PASSWORD_FILE =
-            ConfigOptions.key("result-store.password-file")
-                    .stringType()
-                    .noDefaultValue()
-                    .withDescription("File holding the result store's password (e.g. a mounted Kubernetes Secret),"
-                            + " read where the job's main() runs; surrounding whitespace is ignored.");
-
-    public static final ConfigOption<DeliveryGuarantee> RESULT_STORE_DELIVERY_GUARANTEE =
-            ConfigOptions.key("result-store.delivery-guarantee")
-                    .enumType(DeliveryGuarantee.class)
-                    .defaultValue(DeliveryGuarantee.AT_LEAST_ONCE)
-                    .withDescription("at-least-once: idempotent writes (upsert guarded by event time, history keyed"
-                            + " by event, model and version), visible at once. exactly-once: XA transactions"
-                            + " committed on checkpoints, so results become visible only after each checkpoint;"
-                            + " needs max_prepared_transactions > 0 on the server.");
-
-    public static final ConfigOption<Boolean> RESULT_STORE_HISTORY_ENABLED =
-            ConfigOptions.key("result-store.history.enabled")
-                    .booleanType()
-                    .defaultValue(true)
-                    .withDescription("Append every prediction to prediction_history as well.");
-
-    public static final ConfigOption<Duration> RESULT_STORE_HISTORY_RETENTION =
-            ConfigOptions.key("result-store.history.retention")
-                    .durationType()
-                    .defaultValue(Duration.ofDays(30))
-                    .withDescription("History rows with an older event time are deleted when the job starts.");
-
-    public static final ConfigOption<Integer> RESULT_STORE_BATCH_SIZE = ConfigOptions.key("result-store.batch-size")
-            .intType()
-            .defaultValue(500)
-            .withDescription("Predictions per JDBC batch.");
-
-    public static final ConfigOption<Duration> RESULT_STORE_BATCH_INTERVAL =
-            ConfigOptions.key("result-store.batch-interval")
-                    .durationType()
-                    .defaultValue(Duration.ofMillis(200))
-                    .withDescription("Longest a prediction waits before its JDBC batch is flushed.");
-
-    public static final ConfigOption<Integer> RESULT_STORE_MAX_RETRIES = ConfigOptions.key("result-store.max-retries")
-            .intType()
-            .defaultValue(5)
-            .withDescription("Retries of a failed JDBC batch before the job restarts from its last checkpoint.");
+    // the result store's options live with the result store, which the query service shares
+    public static final ConfigOption<Boolean> RESULT_STORE_ENABLED = ResultStoreConfig.RESULT_STORE_ENABLED;
+    public static final ConfigOption<String> RESULT_STORE_JDBC_URL = ResultStoreConfig.RESULT_STORE_JDBC_URL;
+    public static final ConfigOption<String> RESULT_STORE_USERNAME = ResultStoreConfig.RESULT_STORE_USERNAME;
+    public static final ConfigOption<String> RESULT_STORE_PASSWORD = ResultStoreConfig.RESULT_STORE_PASSWORD;
+    public static final ConfigOption<String> RESULT_STORE_PASSWORD_FILE = ResultStoreConfig.RESULT_STORE_PASSWORD_FILE;
+    public static final ConfigOption<DeliveryGuarantee> RESULT_STORE_DELIVERY_GUARANTEE = ResultStoreConfig.RESULT_STORE_DELIVERY_GUARANTEE;
+    public static final ConfigOption<Boolean> RESULT_STORE_HISTORY_ENABLED = ResultStoreConfig.RESULT_STORE_HISTORY_ENABLED;
+    public static final ConfigOption<Duration> RESULT_STORE_HISTORY_RETENTION = ResultStoreConfig.RESULT_STORE_HISTORY_RETENTION;
+    public static final ConfigOption<Integer> RESULT_STORE_BATCH_SIZE = ResultStoreConfig.RESULT_STORE_BATCH_SIZE;
+    public static final ConfigOption<Duration> RESULT_STORE_BATCH_INTERVAL = ResultStoreConfig.RESULT_STORE_BATCH_INTERVAL;
+    public static final ConfigOption<Integer> RESULT_STORE_MAX_RETRIES = ResultStoreConfig.RESULT_STORE_MAX_RETRIES;
 
     public static final ConfigOption<Duration> DEFAULT_CHECKPOINT_INTERVAL =
             ConfigOptions.key("pipeline.default-checkpoint-interval")

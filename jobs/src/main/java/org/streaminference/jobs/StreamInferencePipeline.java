@@ -27,15 +27,12 @@ import org.streaminference.schemas.ValidatedEvent;
 import org.streaminference.sinks.KafkaSinkOptions;
 import org.streaminference.sinks.LatestPredictionTable;
 import org.streaminference.sinks.PredictionHistoryTable;
+import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultStoreOptions;
 import org.streaminference.sinks.ResultTopicSinks;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * Wires the pipeline: Kafka events → validation → keyBy(entity) → features in keyed state → micro-batched ONNX
@@ -169,33 +166,7 @@ public final class StreamInferencePipeline {
 
     /** The result store settings, or an error naming the missing option. */
     public static ResultStoreOptions resultStoreOptions(ReadableConfig options) {
-        return new ResultStoreOptions(
-                required(options, PipelineOptions.RESULT_STORE_JDBC_URL.key(),
-                        options.get(PipelineOptions.RESULT_STORE_JDBC_URL)),
-                options.get(PipelineOptions.RESULT_STORE_USERNAME),
-                resultStorePassword(options, System.getenv()),
-                options.get(PipelineOptions.RESULT_STORE_BATCH_SIZE),
-                options.get(PipelineOptions.RESULT_STORE_BATCH_INTERVAL).toMillis(),
-                options.get(PipelineOptions.RESULT_STORE_MAX_RETRIES),
-                options.get(PipelineOptions.RESULT_STORE_DELIVERY_GUARANTEE));
-    }
-
-    /** The password: the option, else the file it names, else {@code RESULT_STORE_PASSWORD}, else empty. */
-    static String resultStorePassword(ReadableConfig options, Map<String, String> environment) {
-        Optional<String> explicit = options.getOptional(PipelineOptions.RESULT_STORE_PASSWORD);
-        if (explicit.isPresent()) {
-            return explicit.get();
-        }
-        Optional<String> file = options.getOptional(PipelineOptions.RESULT_STORE_PASSWORD_FILE);
-        if (file.isPresent()) {
-            try {
-                return Files.readString(Path.of(file.get())).strip();
-            } catch (IOException e) {
-                throw new IllegalConfigurationException("Cannot read the result store's password from "
-                        + PipelineOptions.RESULT_STORE_PASSWORD_FILE.key() + " = " + file.get() + ": " + e);
-            }
-        }
-        return environment.getOrDefault("RESULT_STORE_PASSWORD", "");
+        return ResultStoreConfig.resultStoreOptions(options, System.getenv());
     }
 
     private static KafkaSource<RawRecord> eventsSource(ReadableConfig options, String bootstrap) {

@@ -64,21 +64,21 @@ class ConfigurationFilesTest {
     void theResultStorePasswordComesFromTheOptionTheFileOrTheEnvironment(@org.junit.jupiter.api.io.TempDir Path dir)
             throws Exception {
         Configuration options = new Configuration();
-        assertThat(StreamInferencePipeline.resultStorePassword(options, java.util.Map.of())).isEmpty();
-        assertThat(StreamInferencePipeline.resultStorePassword(options, java.util.Map.of("RESULT_STORE_PASSWORD",
+        assertThat(org.streaminference.sinks.ResultStoreConfig.password(options, java.util.Map.of())).isEmpty();
+        assertThat(org.streaminference.sinks.ResultStoreConfig.password(options, java.util.Map.of("RESULT_STORE_PASSWORD",
                 "from-env"))).isEqualTo("from-env");
         Path file = dir.resolve("password");
         Files.writeString(file, "from-file\n");
         options.set(PipelineOptions.RESULT_STORE_PASSWORD_FILE, file.toString());
-        assertThat(StreamInferencePipeline.resultStorePassword(options, java.util.Map.of("RESULT_STORE_PASSWORD",
+        assertThat(org.streaminference.sinks.ResultStoreConfig.password(options, java.util.Map.of("RESULT_STORE_PASSWORD",
                 "from-env"))).isEqualTo("from-file");
         options.set(PipelineOptions.RESULT_STORE_PASSWORD, "explicit");
-        assertThat(StreamInferencePipeline.resultStorePassword(options, java.util.Map.of())).isEqualTo("explicit");
+        assertThat(org.streaminference.sinks.ResultStoreConfig.password(options, java.util.Map.of())).isEqualTo("explicit");
 
         Configuration missing = new Configuration();
         missing.set(PipelineOptions.RESULT_STORE_PASSWORD_FILE, dir.resolve("absent").toString());
         org.assertj.core.api.Assertions.assertThatThrownBy(
-                        () -> StreamInferencePipeline.resultStorePassword(missing, java.util.Map.of()))
+                        () -> org.streaminference.sinks.ResultStoreConfig.password(missing, java.util.Map.of()))
                 .hasMessageContaining("result-store.password-file");
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, "jdbc:postgresql://db/results");
         assertThat(StreamInferencePipeline.resultStoreOptions(options).password()).isEqualTo("explicit");
