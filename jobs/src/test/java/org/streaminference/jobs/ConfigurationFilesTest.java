@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.time.Duration;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -46,7 +47,9 @@ class ConfigurationFilesTest {
     @Test
     void readmeDocumentsEveryOption() throws Exception {
         String readme = Files.readString(ROOT.resolve("README.md"));
-        for (ConfigOption<?> option : PipelineOptions.all()) {
+        List<ConfigOption<?>> all = new java.util.ArrayList<>(PipelineOptions.all());
+        all.addAll(org.streaminference.sinks.query.QueryServiceConfig.all());
+        for (ConfigOption<?> option : all) {
             assertThat(readme).as("README documents %s", option.key()).contains("`" + option.key() + "`");
         }
     }

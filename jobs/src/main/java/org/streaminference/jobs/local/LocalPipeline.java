@@ -6,6 +6,9 @@ import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.StreamInferenceJob;
+import org.streaminference.sinks.ResultStoreConfig;
+import org.streaminference.sinks.query.QueryService;
+import org.streaminference.sinks.query.QueryServiceConfig;
 import org.streaminference.model.DemoModels;
 import org.streaminference.sinks.LatestPredictionTable;
 import picocli.CommandLine;
@@ -63,6 +66,10 @@ public final class LocalPipeline implements Callable<Integer> {
 
     @Option(names = "--postgres-port", defaultValue = "5433", description = "PostgreSQL port; 0 picks a free one.")
     int postgresPort;
+
+    @Option(names = "--query-port", defaultValue = "8080",
+            description = "Port of the query service started beside the job; 0 picks a free one.")
+    int queryPort;
 
     @Option(names = "--work-dir", defaultValue = ".local-run",
             description = "Where broker, database, models and logs live; cleared at start.")
@@ -154,6 +161,19 @@ public final class LocalPipeline implements Callable<Integer> {
                 workDir.resolve("models").resolve(DemoModels.NAME).resolve(Integer.toString(other)).resolve("model.onnx"),
                 DemoModels.NAME, DemoModels.NAME);
 
+        String apiKey = QueryService.newApiKey();
+        Path keysFile = workDir.resolve("api-keys");
+        Files.writeString(keysFile, QueryService.keysFileLine("local", apiKey) + "\n");
+        Configuration queryOptions = new Configuration(options);
+        queryOptions.set(QueryServiceConfig.HOST, "127.0.0.1");
+        queryOptions.set(QueryServiceConfig.PORT, queryPort);
+        queryOptions.set(QueryServiceConfig.API_KEYS_FILE, keysFile.toString());
+        queryOptions.set(ResultStoreConfig.RESULT_STORE_PASSWORD, "");
+        QueryService queryService = QueryService.start(queryOptions);
+        out.printf("Query service on http://localhost:%d (API key in %s):%n"
+                        + "  curl -H 'Authorization: Bearer %s' http://localhost:%d/v1/predictions/%s%n",
+                queryService.port(), keysFile, apiKey, queryService.port(), DemoEvents.entityId(42));
+
         long start = System.nanoTime();
         long lastIn = 0;
         while (!stopRequested && (durationSeconds <= 0 || elapsedSeconds(start) < durationSeconds)) {
@@ -189,6 +209,8 @@ public final class LocalPipeline implements Callable<Integer> {
             out.printf("%d output records did not decode as Prediction or DeadLetter%n", counter.unreadable());
         }
         printResults(jdbcUrl, postgres.getPort(), kafka.bootstrapServers(), options);
+        printQueryExample(queryService.port(), apiKey);
+        queryService.close();
 
         counter.close();
         counterThread.join();
@@ -223,6 +245,20 @@ public final class LocalPipeline implements Callable<Integer> {
             }
         } catch (Exception e) {
             out.println("Could not query the result store: " + e.getMessage());
+        }
+    }
+
+    /** Asks the query service for one entity, as a user would with curl. */
+    private void printQueryExample(int port, String apiKey) {
+        String url = "http://localhost:" + port + "/v1/predictions/" + DemoEvents.entityId(42);
+        try {
+            java.net.http.HttpResponse<String> response = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(url))
+                            .header("Authorization", "Bearer " + apiKey).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            out.printf("%ncurl %s ->%n%d %s%n", url, response.statusCode(), response.body());
+        } catch (Exception e) {
+            out.println("Could not query the query service: " + e.getMessage());
         }
     }
 

@@ -1,0 +1,98 @@
+package org.streaminference.sinks.query;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * The API keys the query service accepts, stored only as SHA-256 hashes with their scopes. A presented key is hashed
+ * and compared with every stored hash in constant time, so neither the comparison nor the position of a match leaks
+ * through timing.
+ */
+final class ApiKeys {
+    static final String PREDICTIONS_READ = "predictions:read";
+    static final String MODELS_READ = "models:read";
+    private static final Set<String> SCOPES = Set.of(PREDICTIONS_READ, MODELS_READ);
+
+    /** One key: a name for logs and metrics, the hash of the secret, and what it may read. */
+    record ApiKey(String name, byte[] hash, Set<String> scopes) {}
+
+    private final List<ApiKey> keys;
+
+    ApiKeys(List<ApiKey> keys) {
+        this.keys = List.copyOf(keys);
+    }
+
+    /** Reads {@code name:sha256hex:scope,scope} lines; blank lines and lines starting with # are skipped. */
+    static ApiKeys load(Path file) throws IOException {
+        List<ApiKey> keys = new ArrayList<>();
+        int lineNumber = 0;
+        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            lineNumber++;
+            String trimmed = line.strip();
+            if (trimmed.isEmpty() || trimmed.startsWith("#")) {
+                continue;
+            }
+            String[] parts = trimmed.split(":", 3);
+            String where = file + " line " + lineNumber;
+            if (parts.length != 3 || !parts[0].matches("[A-Za-z0-9._-]{1,64}")
+                    || !parts[1].matches("[0-9a-f]{64}")) {
+                throw new IllegalArgumentException(where + ": expected name:sha256hex:scope[,scope]");
+            }
+            Set<String> scopes = Set.of(parts[2].split(","));
+            if (!SCOPES.containsAll(scopes)) {
+                throw new IllegalArgumentException(where + ": unknown scope in " + scopes + "; scopes are " + SCOPES);
+            }
+            keys.add(new ApiKey(parts[0], HexFormat.of().parseHex(parts[1]), scopes));
+        }
+        if (keys.isEmpty()) {
+            throw new IllegalArgumentException(file + " holds no API key");
+        }
+        return new ApiKeys(keys);
+    }
+
+    /** The key {@code presented} is, if any; looks at every stored key whatever the outcome. */
+    Optional<ApiKey> authenticate(String presented) {
+        if (presented == null || presented.isEmpty() || presented.length() > 256) {
+            return Optional.empty();
+        }
+        byte[] hash = sha256(presented);
+        ApiKey match = null;
+        for (ApiKey key : keys) {
+            if (MessageDigest.isEqual(key.hash(), hash) && match == null) {
+                match = key;
+            }
+        }
+        return Optional.ofNullable(match);
+    }
+
+    /** A new random key: 32 bytes from a SecureRandom, URL-safe Base64, prefixed so that it is recognizable. */
+    static String generate() {
+        byte[] bytes = new byte[32];
+        new SecureRandom().nextBytes(bytes);
+        return "si_" + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+
+    /** The line of the keys file for {@code key}. */
+    static String line(String name, String key, Set<String> scopes) {
+        return name + ":" + HexFormat.of().formatHex(sha256(key)) + ":" + String.join(",", scopes);
+    }
+
+    static byte[] sha256(String value) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(value.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package org.streaminference.sinks.query;
+
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.util.Callback;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Jetty's answer to requests it refuses before the service sees them (a NUL or an ambiguous segment in the URI, an
+ * oversized header): the same JSON error shape as the service's own, instead of Jetty's HTML page.
+ */
+final class JsonErrorHandler extends ErrorHandler {
+
+    JsonErrorHandler() {
+        setShowStacks(false);
+        setShowCauses(false);
+    }
+
+    @Override
+    protected void generateResponse(Request request, Response response, int code, String message, Throwable cause,
+            Callback callback) {
+        String errorCode = code == 404 ? "not_found" : code >= 500 ? "internal_error" : "bad_request";
+        byte[] body = ("{\"code\":\"" + errorCode + "\",\"message\":\"the request cannot be served\"}")
+                .getBytes(StandardCharsets.UTF_8);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+        response.write(true, ByteBuffer.wrap(body), callback);
+    }
+}

@@ -1,0 +1,124 @@
+package org.streaminference.sinks.query;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import org.streaminference.sinks.LatestPredictionTable;
+import org.streaminference.sinks.PredictionHistoryTable;
+import org.streaminference.sinks.ResultStoreOptions;
+
+import java.sql.Array;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Reads the result store with prepared statements only, over a small connection pool. */
+final class PredictionStore implements AutoCloseable {
+    private static final String COLUMNS = "model_name, model_version, event_id, event_time, score, predicted_class,"
+            + " predicted_label, probabilities, inference_time";
+    private static final String LATEST = "SELECT " + COLUMNS + " FROM " + LatestPredictionTable.TABLE
+            + " WHERE entity_id = ? ORDER BY model_name";
+    private static final String MODELS = "SELECT model_name, model_version, count(*), max(inference_time) FROM "
+            + LatestPredictionTable.TABLE + " GROUP BY model_name, model_version ORDER BY model_name, model_version";
+
+    private final HikariDataSource pool;
+
+    PredictionStore(ResultStoreOptions options, int poolSize) {
+        HikariConfig config = new HikariConfig();
+        config.setJdbcUrl(options.jdbcUrl());
+        config.setUsername(options.username());
+        config.setPassword(options.password());
+        config.setMaximumPoolSize(poolSize);
+        config.setReadOnly(true);
+        config.setPoolName("query-service");
+        config.setInitializationFailTimeout(-1); // start even when the database is down; /health says so
+        config.setConnectionTimeout(5_000);
+        this.pool = new HikariDataSource(config);
+    }
+
+    /** The newest prediction per model for an entity. */
+    List<Map<String, Object>> latest(String entityId) throws SQLException {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(LATEST)) {
+            ps.setString(1, entityId);
+            return rows(ps);
+        }
+    }
+
+    /** An entity's predictions, newest first, optionally for one model and from a time on. */
+    List<Map<String, Object>> history(String entityId, String model, Instant since, int limit) throws SQLException {
+        String sql = "SELECT " + COLUMNS + " FROM " + PredictionHistoryTable.TABLE + " WHERE entity_id = ?"
+                + (model == null ? "" : " AND model_name = ?") + (since == null ? "" : " AND event_time >= ?")
+                + " ORDER BY event_time DESC, model_name, model_version LIMIT ?";
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            int i = 1;
+            ps.setString(i++, entityId);
+            if (model != null) {
+                ps.setString(i++, model);
+            }
+            if (since != null) {
+                ps.setTimestamp(i++, Timestamp.from(since));
+            }
+            ps.setInt(i, limit);
+            return rows(ps);
+        }
+    }
+
+    /** The model versions answering for entities now, with how many entities each answers for. */
+    List<Map<String, Object>> models() throws SQLException {
+        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(MODELS);
+                ResultSet rs = ps.executeQuery()) {
+            List<Map<String, Object>> out = new ArrayList<>();
+            while (rs.next()) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("model", rs.getString(1));
+                row.put("version", rs.getString(2));
+                row.put("entities", rs.getLong(3));
+                row.put("lastInferenceTime", rs.getTimestamp(4).toInstant().toString());
+                out.add(row);
+            }
+            return out;
+        }
+    }
+
+    /** Whether the database answers. */
+    boolean isReachable() {
+        try (Connection c = pool.getConnection()) {
+            return c.isValid(2);
+        } catch (SQLException e) {
+            return false;
+        }
+    }
+
+    private static List<Map<String, Object>> rows(PreparedStatement ps) throws SQLException {
+        List<Map<String, Object>> out = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("model", rs.getString("model_name"));
+                row.put("version", rs.getString("model_version"));
+                row.put("eventId", rs.getString("event_id"));
+                row.put("eventTime", rs.getTimestamp("event_time").toInstant().toString());
+                row.put("score", rs.getDouble("score"));
+                int predictedClass = rs.getInt("predicted_class");
+                row.put("predictedClass", rs.wasNull() ? null : predictedClass);
+                row.put("predictedLabel", rs.getString("predicted_label"));
+                Array probabilities = rs.getArray("probabilities");
+                row.put("probabilities", probabilities == null ? List.of() : List.of((Double[]) probabilities.getArray()));
+                row.put("inferenceTime", rs.getTimestamp("inference_time").toInstant().toString());
+                out.add(row);
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+}

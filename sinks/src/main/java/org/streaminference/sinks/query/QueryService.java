@@ -1,0 +1,304 @@
+package org.streaminference.sinks.query;
+
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.http.HttpResponseException;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.util.ParameterTool;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.streaminference.sinks.ResultStoreConfig;
+import org.streaminference.sinks.ResultStoreOptions;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.regex.Pattern;
+
+/**
+ * The HTTP query service over the result store: latest predictions and history per entity, the model versions
+ * answering, health, Prometheus metrics and its OpenAPI description. Every {@code /v1} request needs an API key with
+ * the route's scope and is rate limited per key; parameters are validated before any SQL runs, SQL is prepared
+ * statements only, and error bodies carry a code and a message, never internals.
+ */
+public final class QueryService implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(QueryService.class);
+    /** Entity ids and model names: what the pipeline accepts as keys, at most 128 characters. */
+    static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z0-9._:@-]{1,128}");
+    private static final String OPENAPI = "/org/streaminference/sinks/query/openapi.json";
+    private static final String STARTED = "startNanos";
+
+    private final Javalin app;
+    private final PredictionStore store;
+    private final QueryMetrics metrics = new QueryMetrics();
+    private final ApiKeys keys;
+    private final RateLimiter limiter;
+    private final int maxHistoryLimit;
+    private final String openApi;
+
+    private QueryService(ResultStoreOptions storeOptions, Configuration config) throws IOException {
+        String keysFile = config.get(QueryServiceConfig.API_KEYS_FILE);
+        if (keysFile == null) {
+            throw new IllegalConfigurationException("Option '" + QueryServiceConfig.API_KEYS_FILE.key()
+                    + "' is required: the service answers only requests with an API key.");
+        }
+        this.keys = ApiKeys.load(Path.of(keysFile));
+        this.limiter = new RateLimiter(config.get(QueryServiceConfig.RATE_LIMIT),
+                config.get(QueryServiceConfig.RATE_LIMIT_BURST));
+        this.maxHistoryLimit = config.get(QueryServiceConfig.MAX_HISTORY_LIMIT);
+        try (InputStream in = QueryService.class.getResourceAsStream(OPENAPI)) {
+            this.openApi = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        this.store = new PredictionStore(storeOptions, config.get(QueryServiceConfig.POOL_SIZE));
+        this.app = Javalin.create(javalin -> {
+            javalin.http.maxRequestSize = 16 * 1024;
+            javalin.startup.showJavalinBanner = false;
+            javalin.jetty.modifyServer(server -> server.setErrorHandler(new JsonErrorHandler()));
+            javalin.routes.before(this::start);
+            javalin.routes.before("/v1/*", ctx -> authorize(ctx, requiredScope(ctx.path())));
+            javalin.routes.get("/health", this::health);
+            javalin.routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
+                    .result(metrics.scrape()));
+            javalin.routes.get("/openapi.json", ctx -> ctx.contentType("application/json").result(openApi));
+            javalin.routes.get("/v1/predictions/{entityId}", this::latest);
+            javalin.routes.get("/v1/predictions/{entityId}/history", this::history);
+            javalin.routes.get("/v1/models", this::models);
+            javalin.routes.after(this::finish);
+            javalin.routes.exception(ApiError.class, (e, ctx) -> error(ctx, e));
+            javalin.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiError(
+                    e.getStatus(), e.getStatus() == 404 ? "not_found" : "bad_request",
+                    e.getStatus() == 404 ? "no such resource" : "the request cannot be served")));
+            javalin.routes.exception(Exception.class, (e, ctx) -> {
+                String incident = UUID.randomUUID().toString();
+                LOG.error("Request {} {} failed (incident {})", ctx.method(), ctx.path(), incident, e);
+                error(ctx, new ApiError(500, "internal_error", "internal error; incident " + incident));
+            });
+        });
+        app.start(config.get(QueryServiceConfig.HOST), config.get(QueryServiceConfig.PORT));
+        LOG.info("Query service listening on port {} over {}", app.port(), storeOptions.jdbcUrl());
+    }
+
+    /** Starts the service with the given options ({@code query.*} and {@code result-store.*}). */
+    public static QueryService start(Configuration config) throws IOException {
+        return new QueryService(ResultStoreConfig.resultStoreOptions(config, System.getenv()), config);
+    }
+
+    public int port() {
+        return app.port();
+    }
+
+    /** A new random API key. */
+    public static String newApiKey() {
+        return ApiKeys.generate();
+    }
+
+    /** The line of {@code query.api-keys-file} that lets {@code key} read predictions and models. */
+    public static String keysFileLine(String name, String key) {
+        return ApiKeys.line(name, key, new java.util.TreeSet<>(Set.of(ApiKeys.PREDICTIONS_READ, ApiKeys.MODELS_READ)));
+    }
+
+    // --- requests -----------------------------------------------------------------------------------------------
+
+    private static String requiredScope(String path) {
+        return path.startsWith("/v1/models") ? ApiKeys.MODELS_READ : ApiKeys.PREDICTIONS_READ;
+    }
+
+    private void start(Context ctx) {
+        ctx.attribute(STARTED, System.nanoTime());
+        ctx.header("Cache-Control", "no-store");
+        ctx.header("X-Content-Type-Options", "nosniff");
+    }
+
+    private void authorize(Context ctx, String scope) {
+        String presented = presentedKey(ctx);
+        if (presented == null) {
+            metrics.rejected("unauthenticated");
+            throw new ApiError(401, "unauthenticated", "an API key is required (Authorization: Bearer <key>)",
+                    Map.of("WWW-Authenticate", "Bearer"));
+        }
+        ApiKeys.ApiKey key = keys.authenticate(presented).orElseThrow(() -> {
+            metrics.rejected("unauthenticated");
+            return new ApiError(401, "unauthenticated", "the API key is not valid",
+                    Map.of("WWW-Authenticate", "Bearer error=\"invalid_token\""));
+        });
+        if (!key.scopes().contains(scope)) {
+            metrics.rejected("forbidden");
+            throw new ApiError(403, "forbidden", "this API key lacks the scope " + scope);
+        }
+        long waitMillis = limiter.tryAcquire(key.name());
+        if (waitMillis > 0) {
+            metrics.rejected("rate_limited");
+            throw new ApiError(429, "rate_limited", "too many requests for this API key",
+                    Map.of("Retry-After", Long.toString(Math.max(1, (waitMillis + 999) / 1000))));
+        }
+    }
+
+    private static String presentedKey(Context ctx) {
+        String authorization = ctx.header("Authorization");
+        if (authorization != null && authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            return authorization.substring(7).strip();
+        }
+        return ctx.header("X-API-Key");
+    }
+
+    private void health(Context ctx) {
+        boolean up = store.isReachable();
+        ctx.status(up ? 200 : 503).json(Map.of("status", up ? "ok" : "unavailable",
+                "database", up ? "reachable" : "unreachable"));
+    }
+
+    private void latest(Context ctx) throws Exception {
+        String entityId = identifier(ctx.pathParam("entityId"), "entityId");
+        List<Map<String, Object>> rows = store.latest(entityId);
+        if (rows.isEmpty()) {
+            throw new ApiError(404, "not_found", "no prediction for this entity");
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("entityId", entityId);
+        body.put("predictions", rows);
+        ctx.json(body);
+    }
+
+    private void history(Context ctx) throws Exception {
+        String entityId = identifier(ctx.pathParam("entityId"), "entityId");
+        String model = ctx.queryParam("model") == null ? null : identifier(ctx.queryParam("model"), "model");
+        int limit = limit(ctx.queryParam("limit"));
+        Instant since = since(ctx.queryParam("since"));
+        rejectUnknownParameters(ctx, Set.of("model", "limit", "since"));
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("entityId", entityId);
+        body.put("predictions", store.history(entityId, model, since, limit));
+        ctx.json(body);
+    }
+
+    private void models(Context ctx) throws Exception {
+        rejectUnknownParameters(ctx, Set.of());
+        ctx.json(Map.of("models", store.models()));
+    }
+
+    private String identifier(String value, String name) {
+        if (value == null || !IDENTIFIER.matcher(value).matches()) {
+            metrics.rejected("invalid");
+            throw new ApiError(400, "invalid_" + name, name + " must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -");
+        }
+        return value;
+    }
+
+    private int limit(String value) {
+        if (value == null) {
+            return Math.min(100, maxHistoryLimit);
+        }
+        try {
+            int limit = Integer.parseInt(value);
+            if (limit >= 1 && limit <= maxHistoryLimit) {
+                return limit;
+            }
+        } catch (NumberFormatException e) {
+            // answered below
+        }
+        metrics.rejected("invalid");
+        throw new ApiError(400, "invalid_limit", "limit must be an integer from 1 to " + maxHistoryLimit);
+    }
+
+    private Instant since(String value) {
+        if (value == null) {
+            return null;
+        }
+        try {
+            if (value.length() <= 40) {
+                return Instant.parse(value);
+            }
+        } catch (DateTimeParseException e) {
+            // answered below
+        }
+        metrics.rejected("invalid");
+        throw new ApiError(400, "invalid_since", "since must be an ISO-8601 instant, e.g. 2026-11-26T12:00:00Z");
+    }
+
+    private void rejectUnknownParameters(Context ctx, Set<String> known) {
+        for (String name : ctx.queryParamMap().keySet()) {
+            if (!known.contains(name)) {
+                metrics.rejected("invalid");
+                throw new ApiError(400, "unknown_parameter", "unknown query parameter; this route takes " + known);
+            }
+        }
+    }
+
+    private void error(Context ctx, ApiError e) {
+        e.headers.forEach(ctx::header);
+        Map<String, String> body = new LinkedHashMap<>();
+        body.put("code", e.code);
+        body.put("message", e.getMessage());
+        ctx.status(e.status).json(body);
+    }
+
+    private void finish(Context ctx) {
+        Long started = ctx.attribute(STARTED);
+        String route = routeOf(ctx.path());
+        metrics.observe(route, ctx.statusCode(), started == null ? 0 : (System.nanoTime() - started) / 1e9);
+    }
+
+    /** A bounded set of route labels, so that metrics cannot be flooded with one label per entity id. */
+    private static String routeOf(String path) {
+        if (path.startsWith("/v1/predictions/")) {
+            return path.endsWith("/history") ? "/v1/predictions/{entityId}/history" : "/v1/predictions/{entityId}";
+        }
+        return switch (path) {
+            case "/v1/models", "/health", "/metrics", "/openapi.json" -> path;
+            default -> "other";
+        };
+    }
+
+    @Override
+    public void close() {
+        app.stop();
+        store.close();
+    }
+
+    // --- entry point ------------------------------------------------------------------------------------------
+
+    /**
+     * {@code serve [--config-dir DIR] [--key value ...]} runs the service; {@code create-key NAME SCOPE[,SCOPE]}
+     * prints a new API key (shown once) and the line for the keys file.
+     */
+    public static void main(String[] args) throws Exception {
+        if (args.length >= 1 && args[0].equals("create-key")) {
+            if (args.length != 3) {
+                System.err.println("usage: create-key NAME SCOPE[,SCOPE]   (scopes: predictions:read, models:read)");
+                System.exit(2);
+            }
+            String key = ApiKeys.generate();
+            System.out.println("API key (shown once; give it to the client): " + key);
+            System.out.println("Line for query.api-keys-file: " + ApiKeys.line(args[1], key, Set.of(args[2].split(","))));
+            return;
+        }
+        String[] rest = args.length >= 1 && args[0].equals("serve") ? java.util.Arrays.copyOfRange(args, 1, args.length)
+                : args;
+        QueryService service = start(options(rest));
+        Runtime.getRuntime().addShutdownHook(new Thread(service::close, "query-service-shutdown"));
+    }
+
+    /** Reads {@code --config-dir DIR} (if given), then {@code --key value} arguments, as the job does. */
+    static Configuration options(String[] args) {
+        ParameterTool params = ParameterTool.fromArgs(args);
+        Configuration options = new Configuration();
+        if (params.has("config-dir")) {
+            options.addAll(GlobalConfiguration.loadConfiguration(params.get("config-dir")));
+        }
+        Map<String, String> arguments = new HashMap<>(params.toMap());
+        arguments.remove("config-dir");
+        options.addAll(Configuration.fromMap(arguments));
+        return options;
+    }
+}
