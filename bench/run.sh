@@ -2,7 +2,8 @@
 # Runs a benchmark; never part of the tests. Results (markdown tables and PNG charts) go to bench/results/.
 #   bench/run.sh [operator] [options]   the inference operator alone against its baselines (~5 min)
 #   bench/run.sh pipeline [options]     the whole pipeline end to end on real Kafka (~11 min)
-#   bench/run.sh swap [options]         pauses and latency while model versions are swapped under load (~1 min)
+#   bench/run.sh swap [options]         pauses and latency while model versions are swapped under load (~2 min)
+#   bench/run.sh query [options]        the query service's point lookups under concurrent load (~2 min)
 # --help after the name lists the options. BENCH_JAVA_OPTS adds JVM options (e.g. -Xmx8g).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ case "${1:-}" in
   operator) shift ;;
   pipeline) main=org.streaminference.bench.PipelineBenchmark; shift ;;
   swap) main=org.streaminference.bench.SwapBenchmark; shift ;;
+  query) main=org.streaminference.bench.QueryBenchmark; shift ;;
 esac
 classpath_file=bench/target/bench-classpath.txt
 mvn -B -q -ntp -DskipTests -pl bench -am package dependency:build-classpath \
