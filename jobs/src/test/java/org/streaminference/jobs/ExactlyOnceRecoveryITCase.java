@@ -21,7 +21,6 @@ import java.sql.Connection;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -83,23 +82,21 @@ class ExactlyOnceRecoveryITCase {
         StreamInferenceJob.prepare(env, options);
         JobID job = cluster.submitJob(env.getStreamGraph().getJobGraph()).get().getJobID();
         try {
-            // Produce for about 8 s, so that records are in flight and transactions open when the TaskManager dies.
-            CompletableFuture<Map<String, String>> produced = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return PipelineTestSupport.produce(SERVICES.bootstrapServers(), input.records(), 400);
-                } catch (Exception e) {
-                    throw new RuntimeException(e);
-                }
-            });
-
+            // Events flow at 400/s; the producer holds at 1,200 until the kill, so that the kill is mid-stream
+            // however slow the machine, with records in flight and transactions open when the TaskManager dies.
+            PipelineTestSupport.SteadyProducer producer =
+                    new PipelineTestSupport.SteadyProducer(SERVICES.bootstrapServers(), input.records(), 400, 1_200);
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
                     .until(() -> committedPredictions() >= 600);
+            producer.allowMore(400);
             int committedAtKill = committedPredictions();
             cluster.terminateTaskManager(0).get(1, TimeUnit.MINUTES);
             cluster.startTaskManager();
+            producer.allowAll();
             assertThat(committedAtKill).as("the kill happened mid-stream").isLessThan(total / 2);
 
-            Map<String, String> positions = produced.get(2, TimeUnit.MINUTES);
+            producer.done.get(2, TimeUnit.MINUTES);
+            Map<String, String> positions = PipelineTestSupport.positions(SERVICES.bootstrapServers(), input.records());
             await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500))
                     .until(() -> committedPredictions() + committedDeadLetters() >= total);
             assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
@@ -114,6 +111,16 @@ class ExactlyOnceRecoveryITCase {
                         PipelineTestSupport.assertOutputsExact(
                                 input, positions, predictions, deadLetters, modelDir, "1", db));
             }
+            // the operator's check: events the job consumed (its committed group offsets) = predictions + dead letters
+            java.io.StringWriter report = new java.io.StringWriter();
+            await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).until(() -> {
+                report.getBuffer().setLength(0);
+                var cli = org.streaminference.jobs.cli.ModelsCli.commandLine();
+                cli.setOut(new java.io.PrintWriter(report, true));
+                return cli.execute("reconcile", "--bootstrap-servers", SERVICES.bootstrapServers()) == 0;
+            });
+            assertThat(report.toString()).contains("events consumed " + String.format("%,d", total))
+                    .contains("balanced");
         } finally {
             cluster.cancelJob(job).get(1, TimeUnit.MINUTES);
         }

@@ -16,16 +16,17 @@ import java.time.Duration;
  * topic; the jobs' answers are read back from the model-events topic.
  */
 @Command(name = "models", mixinStandardHelpOptions = true,
-        description = "Publish model versions to a model store and control what running stream-inference jobs serve.",
+        description = "Publish model versions to a model store and control what running stream-inference jobs serve;"
+                + " check that a job's counts reconcile.",
         subcommands = {PublishCommand.class, ModelsCli.Canary.class, ModelsCli.Shadow.class, ModelsCli.Promote.class,
-            ModelsCli.Rollback.class, ModelsCli.Retire.class, ListCommand.class})
+            ModelsCli.Rollback.class, ModelsCli.Retire.class, ListCommand.class, ReconcileCommand.class})
 public final class ModelsCli {
 
     public static void main(String[] args) {
         System.exit(commandLine().execute(args));
     }
 
-    static CommandLine commandLine() {
+    public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new ModelsCli());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("error: " + (e.getMessage() == null ? e.toString() : e.getMessage()));

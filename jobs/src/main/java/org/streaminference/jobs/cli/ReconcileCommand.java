@@ -1,0 +1,132 @@
+package org.streaminference.jobs.cli;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.streaminference.jobs.PipelineOptions;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.ReasonCode;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * {@code reconcile}: checks that every event the job consumed became a prediction or a dead letter. Events consumed
+ * are counted up to the offsets the job committed for its consumer group (it commits them when a checkpoint
+ * completes, with the output transactions); predictions and dead letters are counted as a downstream consumer sees
+ * them (read_committed).
+ */
+@Command(name = "reconcile", mixinStandardHelpOptions = true,
+        description = "Check events in = predictions + dead letters, from the job's topics.")
+final class ReconcileCommand implements Callable<Integer> {
+    @Option(names = "--config-dir", description = "Flink configuration directory whose config.yaml names the"
+            + " bootstrap servers, topics and group id.")
+    String configDir;
+
+    @Option(names = "--bootstrap-servers", description = "Kafka bootstrap servers (default: from config.yaml, else"
+            + " localhost:9092).")
+    String bootstrapServers;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        Configuration config = configDir == null ? new Configuration() : GlobalConfiguration.loadConfiguration(configDir);
+        String bootstrap = bootstrapServers != null ? bootstrapServers
+                : config.getOptional(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS).orElse("localhost:9092");
+        String events = config.get(PipelineOptions.EVENTS_TOPIC);
+        String group = config.get(PipelineOptions.GROUP_ID);
+
+        long produced;
+        long consumed;
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            List<TopicPartition> partitions = admin.describeTopics(List.of(events)).allTopicNames()
+                    .get(30, TimeUnit.SECONDS).get(events).partitions().stream()
+                    .map(p -> new TopicPartition(events, p.partition())).toList();
+            Map<TopicPartition, Long> earliest = offsets(admin, partitions, OffsetSpec.earliest());
+            Map<TopicPartition, Long> latest = offsets(admin, partitions, OffsetSpec.latest());
+            Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets(group)
+                    .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+            produced = partitions.stream().mapToLong(tp -> latest.get(tp) - earliest.get(tp)).sum();
+            consumed = partitions.stream().mapToLong(tp -> {
+                OffsetAndMetadata c = committed.get(tp);
+                return c == null ? 0 : c.offset() - earliest.get(tp);
+            }).sum();
+        }
+        long predictions = count(bootstrap, config.get(PipelineOptions.PREDICTIONS_TOPIC), null);
+        Map<ReasonCode, Long> reasons = new EnumMap<>(ReasonCode.class);
+        long deadLetters = count(bootstrap, config.get(PipelineOptions.DEAD_LETTERS_TOPIC), reasons);
+
+        long difference = consumed - predictions - deadLetters;
+        out.printf("events on '%s': %,d; consumed by the job's group '%s' as of its last checkpoint: %,d%n", events,
+                produced, group, consumed);
+        out.printf("events consumed %,d = predictions %,d + dead letters %,d: %s%n", consumed, predictions, deadLetters,
+                difference == 0 ? "balanced" : "off by " + difference + (difference > 0
+                        ? " (outputs of a checkpoint completing right now, or lost)" : " (duplicated)"));
+        out.printf("dead letters by reason: %s%n", reasons);
+        return difference == 0 ? 0 : 1;
+    }
+
+    private static Map<TopicPartition, Long> offsets(Admin admin, List<TopicPartition> partitions, OffsetSpec spec)
+            throws Exception {
+        ListOffsetsResult result = admin.listOffsets(partitions.stream().collect(Collectors.toMap(tp -> tp, tp -> spec)));
+        Map<TopicPartition, Long> offsets = new HashMap<>();
+        for (TopicPartition tp : partitions) {
+            offsets.put(tp, result.partitionResult(tp).get(30, TimeUnit.SECONDS).offset());
+        }
+        return offsets;
+    }
+
+    /** Records committed to {@code topic} (transaction markers take offsets, so records are counted, not offsets). */
+    private static long count(String bootstrap, String topic, Map<ReasonCode, Long> reasons) {
+        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
+                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
+                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
+                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000),
+                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+            long n = 0;
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    n++;
+                    if (reasons != null) {
+                        try {
+                            reasons.merge(DeadLetter.fromByteBuffer(ByteBuffer.wrap(r.value())).getReasonCode(), 1L,
+                                    Long::sum);
+                        } catch (Exception e) {
+                            reasons.merge(ReasonCode.OTHER, 1L, Long::sum);
+                        }
+                    }
+                }
+            }
+            return n;
+        }
+    }
+}
