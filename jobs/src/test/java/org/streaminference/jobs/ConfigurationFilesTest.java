@@ -87,4 +87,52 @@ class ConfigurationFilesTest {
         assertThat(StreamInferencePipeline.resultStoreOptions(options).password()).isEqualTo("explicit");
         assertThat(StreamInferencePipeline.resultStoreOptions(options).toString()).doesNotContain("explicit");
     }
+
+    /** Every Flink key in the shipped config.yaml is a real Flink option (a misspelt key is silently ignored). */
+    @Test
+    void flinkConfSetsRealFlinkOptionsForProduction() {
+        Configuration conf = GlobalConfiguration.loadConfiguration(ROOT.resolve("flink-conf").toString());
+        List<ConfigOption<?>> flink = List.of(
+                StateBackendOptions.STATE_BACKEND,
+                CheckpointingOptions.INCREMENTAL_CHECKPOINTS,
+                ExecutionOptions.BUFFER_TIMEOUT,
+                CheckpointingOptions.CHECKPOINTING_INTERVAL,
+                CheckpointingOptions.CHECKPOINTING_CONSISTENCY_MODE,
+                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
+                CheckpointingOptions.SAVEPOINT_DIRECTORY,
+                CheckpointingOptions.MIN_PAUSE_BETWEEN_CHECKPOINTS,
+                CheckpointingOptions.CHECKPOINTING_TIMEOUT,
+                CheckpointingOptions.ENABLE_UNALIGNED,
+                CheckpointingOptions.ALIGNED_CHECKPOINT_TIMEOUT,
+                CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
+                org.apache.flink.configuration.RestartStrategyOptions.RESTART_STRATEGY,
+                org.apache.flink.configuration.RestartStrategyOptions.RESTART_STRATEGY_EXPONENTIAL_DELAY_INITIAL_BACKOFF,
+                org.apache.flink.configuration.RestartStrategyOptions.RESTART_STRATEGY_EXPONENTIAL_DELAY_MAX_BACKOFF,
+                org.apache.flink.configuration.RestartStrategyOptions.RESTART_STRATEGY_EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER,
+                org.apache.flink.configuration.RestartStrategyOptions
+                        .RESTART_STRATEGY_EXPONENTIAL_DELAY_RESET_BACKOFF_THRESHOLD,
+                org.apache.flink.configuration.RestartStrategyOptions.RESTART_STRATEGY_EXPONENTIAL_DELAY_ATTEMPTS,
+                org.apache.flink.configuration.CoreOptions.DEFAULT_PARALLELISM,
+                org.apache.flink.configuration.JobManagerOptions.TOTAL_PROCESS_MEMORY,
+                org.apache.flink.configuration.TaskManagerOptions.NUM_TASK_SLOTS,
+                org.apache.flink.configuration.TaskManagerOptions.TOTAL_PROCESS_MEMORY,
+                org.apache.flink.configuration.TaskManagerOptions.MANAGED_MEMORY_FRACTION,
+                org.apache.flink.configuration.TaskManagerOptions.TASK_OFF_HEAP_MEMORY);
+        java.util.Set<String> known = new java.util.HashSet<>();
+        flink.forEach(o -> known.add(o.key()));
+        PipelineOptions.all().forEach(o -> known.add(o.key()));
+        org.streaminference.sinks.query.QueryServiceConfig.all().forEach(o -> known.add(o.key()));
+        for (String key : conf.keySet()) {
+            if (key.startsWith("metrics.reporter.prom.")) {
+                continue; // reporter options are read by the reporter plugin, by name
+            }
+            assertThat(known).as("%s is an option Flink or the job knows", key).contains(key);
+        }
+        for (ConfigOption<?> option : flink) {
+            assertThat(conf.getOptional(option)).as("config.yaml sets %s", option.key()).isPresent();
+        }
+        assertThat(conf.get(CheckpointingOptions.CHECKPOINTS_DIRECTORY)).startsWith("s3://");
+        assertThat(conf.getString("metrics.reporter.prom.factory.class", null))
+                .isEqualTo("org.apache.flink.metrics.prometheus.PrometheusReporterFactory");
+    }
 }
