@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
+import java.util.Properties;
 
 /**
  * The result store's tables, created and changed only by numbered migrations that the job applies when it starts
@@ -113,7 +114,19 @@ public final class ResultStoreSchema {
         }
     }
 
+    /**
+     * Connects through the PostgreSQL driver directly, not {@link DriverManager}: DriverManager registers drivers
+     * once per JVM, so a job submitted again to the same JobManager (a new user-code class loader) found "no
+     * suitable driver" (seen on the standalone cluster, restarting from a savepoint).
+     */
     static Connection connect(ResultStoreOptions options) throws SQLException {
-        return DriverManager.getConnection(options.jdbcUrl(), options.username(), options.password());
+        Properties properties = new Properties();
+        properties.setProperty("user", options.username());
+        properties.setProperty("password", options.password());
+        Connection connection = new org.postgresql.Driver().connect(options.jdbcUrl(), properties);
+        if (connection == null) {
+            throw new SQLException("not a PostgreSQL JDBC URL: " + options.jdbcUrl());
+        }
+        return connection;
     }
 }

@@ -1,0 +1,280 @@
+package org.streaminference.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.streaminference.jobs.PipelineTestSupport.SteadyProducer;
+import org.streaminference.model.DemoModels;
+import org.streaminference.model.LoadedModel;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.control.ModelCommand;
+import org.streaminference.model.control.ModelEvent;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.Prediction;
+
+import java.io.ByteArrayOutputStream;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The shaded job jar on a real standalone Flink cluster (a JobManager and a TaskManager process, started by
+ * {@code standalone-cluster.sh} from Maven artifacts with the project's flink-conf), submitted through the REST API
+ * as {@code flink run} does. The TaskManager process is killed with SIGKILL mid-stream and a new one started: every
+ * event still ends up exactly once as a prediction or a dead letter, in Kafka and in PostgreSQL.
+ */
+@Timeout(value = 8, unit = TimeUnit.MINUTES)
+class StandaloneClusterIT {
+    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    @RegisterExtension
+    static final EmbeddedServicesExtension SERVICES = new EmbeddedServicesExtension();
+
+    private static int freePort() throws Exception {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static String cluster(Path work, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(ROOT.resolve("standalone-cluster.sh").toString()));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectError(work.resolve("cluster-script.log").toFile()).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
+        assertThat(p.exitValue()).as("standalone-cluster.sh %s (log: %s)", args[0], work.resolve("cluster-script.log"))
+                .isZero();
+        return out;
+    }
+
+    private static JsonNode get(String url) throws Exception {
+        return JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(),
+                HttpResponse.BodyHandlers.ofString()).body());
+    }
+
+    /** What `flink run` does over REST: upload the jar, then run it with the program arguments. */
+    private static String submit(String rest, Path jar, List<String> args) throws Exception {
+        return submit(rest, jar, args, null);
+    }
+
+    private static String submit(String rest, Path jar, List<String> args, String savepoint) throws Exception {
+        String boundary = UUID.randomUUID().toString();
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        body.write(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"jarfile\"; filename=\""
+                + jar.getFileName() + "\"\r\nContent-Type: application/x-java-archive\r\n\r\n")
+                .getBytes(StandardCharsets.UTF_8));
+        body.write(Files.readAllBytes(jar));
+        body.write(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        JsonNode uploaded = JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(rest + "/jars/upload"))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build(),
+                HttpResponse.BodyHandlers.ofString()).body());
+        assertThat(uploaded.path("status").asText()).as(uploaded.toString()).isEqualTo("success");
+        String jarId = Path.of(uploaded.path("filename").asText()).getFileName().toString();
+        Map<String, Object> request = new java.util.HashMap<>(Map.of("programArgsList", args, "parallelism", 2));
+        if (savepoint != null) {
+            request.put("savepointPath", savepoint);
+        }
+        String run = JSON.writeValueAsString(request);
+        JsonNode started = JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(rest + "/jars/" + jarId + "/run"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(run)).build(),
+                HttpResponse.BodyHandlers.ofString()).body());
+        assertThat(started.has("jobid")).as(started.toString()).isTrue();
+        return started.path("jobid").asText();
+    }
+
+    private static boolean allRunning(String rest, String job) throws Exception {
+        JsonNode status = get(rest + "/jobs/" + job);
+        if (!"RUNNING".equals(status.path("state").asText())) {
+            return false;
+        }
+        for (JsonNode v : status.path("vertices")) {
+            if (!"RUNNING".equals(v.path("status").asText())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Test
+    void theJobSurvivesAKilledTaskManagerProcessWithExactlyOnceOutput() throws Exception {
+        Path jar = ROOT.resolve("jobs/target/streaminference-jobs-" + projectVersion() + "-job.jar");
+        assertThat(jar).as("the shaded job jar (built in the package phase)").exists();
+        Path work = SERVICES.dir().resolve("cluster");
+        Files.createDirectories(work);
+        int restPort = freePort();
+        SERVICES.kafka().createTopics(3, "events");
+        SERVICES.kafka().createTopics(2, "predictions", "dead-letters", "predictions-shadow");
+        SERVICES.kafka().createTopics(1, "model-control", "model-events");
+        Path modelDir = DemoModels.write(SERVICES.dir().resolve("models"), 1);
+        PipelineTestSupport.TestInput input = PipelineTestSupport.input("events", 3_000, 40, 61, "cl");
+        int total = input.records().size();
+
+        String rest = cluster(work, "start", work.toString(), Integer.toString(restPort));
+        String job = null;
+        // a stopped job's id is cleared, so that the finally block only cancels what is running
+        try {
+            job = submit(rest, jar, List.of(
+                    "--kafka.bootstrap-servers", SERVICES.bootstrapServers(),
+                    "--model.uri", modelDir.toUri().toString(),
+                    "--result-store.jdbc-url", SERVICES.jdbcUrl()));
+            String jobId = job;
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> allRunning(rest, jobId));
+
+            SteadyProducer producer = new SteadyProducer(SERVICES.bootstrapServers(), input.records(), 400, 1_200);
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> committed("predictions") >= 600);
+            producer.allowMore(400);
+
+            long pid = Long.parseLong(Files.readAllLines(work.resolve("taskmanager.pids")).get(0).strip());
+            ProcessHandle taskManager = ProcessHandle.of(pid).orElseThrow();
+            long killedAt = System.nanoTime();
+            assertThat(taskManager.destroyForcibly()).as("SIGKILL to TaskManager pid %d", pid).isTrue();
+            taskManager.onExit().get(1, TimeUnit.MINUTES);
+            int committedAtKill = committed("predictions");
+            cluster(work, "start-taskmanager", work.toString());
+            producer.allowAll();
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(100))
+                    .until(() -> allRunning(rest, jobId)
+                            && get(rest + "/jobs/" + jobId).path("vertices").size() > 0
+                            && committed("predictions") > committedAtKill);
+            double recoverySeconds = (System.nanoTime() - killedAt) / 1e9;
+            System.out.printf("RECOVERY: TaskManager pid %d killed with SIGKILL; job running again on a new"
+                    + " TaskManager and committing predictions %.1f s later%n", pid, recoverySeconds);
+            assertThat(committedAtKill).as("the kill happened mid-stream").isLessThan(total / 2);
+
+            producer.done.get(2, TimeUnit.MINUTES);
+            Map<String, String> positions = PipelineTestSupport.positions(SERVICES.bootstrapServers(), input.records());
+            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500))
+                    .until(() -> committed("predictions") + committed("dead-letters") >= total);
+            List<Prediction> predictions = PipelineTestSupport.readCommitted(
+                    SERVICES.bootstrapServers(), "predictions", Prediction::fromByteBuffer);
+            List<DeadLetter> deadLetters = PipelineTestSupport.readCommitted(
+                    SERVICES.bootstrapServers(), "dead-letters", DeadLetter::fromByteBuffer);
+            System.out.printf("EXACTLY-ONCE: events %d = predictions %d + dead letters %d%n", total,
+                    predictions.size(), deadLetters.size());
+            try (Connection db = SERVICES.connection()) {
+                await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).untilAsserted(() ->
+                        PipelineTestSupport.assertOutputsExact(
+                                input, positions, predictions, deadLetters, modelDir, "1", db));
+            }
+
+            // upgrade: publish version 2, stop with a savepoint, start the jar again from it
+            Path v2 = DemoModels.write(SERVICES.dir().resolve("models"), 2);
+            ModelCommand publish = ModelCommand.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
+            sendCommand(publish);
+            await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(300)).until(() ->
+                    modelEvents().stream().filter(e -> e.type() == ModelEvent.Type.DEPLOYED
+                            && publish.id().equals(e.commandId())).map(ModelEvent::subtask).distinct().count() == 2);
+            String savepoint = stopWithSavepoint(rest, job, work);
+            job = null;
+            int eventsBefore = modelEvents().size();
+            job = submit(rest, jar, List.of(
+                    "--kafka.bootstrap-servers", SERVICES.bootstrapServers(),
+                    "--model.uri", modelDir.toUri().toString(), // still version 1: the savepoint must win
+                    "--result-store.jdbc-url", SERVICES.jdbcUrl()), savepoint);
+            PipelineTestSupport.TestInput after = PipelineTestSupport.input("events", 300, 40, 67, "cl2");
+            PipelineTestSupport.produce(SERVICES.bootstrapServers(), after.records(), 0);
+            java.util.Set<String> afterIds = after.valid().stream().map(e -> e.getEventId())
+                    .collect(java.util.stream.Collectors.toSet());
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).until(() ->
+                    PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "predictions",
+                                    Prediction::fromByteBuffer).stream()
+                            .filter(p -> afterIds.contains(p.getEventId())).count() == afterIds.size());
+            List<org.streaminference.schemas.InputEvent> all = new ArrayList<>(input.valid());
+            all.addAll(after.valid());
+            Map<String, float[]> features = PipelineTestSupport.expectedFeatures(all);
+            try (LoadedModel direct = new ModelLoader(ModelLoaderOptions.defaults()).load(v2.toString())) {
+                for (Prediction p : PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "predictions",
+                        Prediction::fromByteBuffer)) {
+                    if (afterIds.contains(p.getEventId())) {
+                        assertThat(p.getModelVersion()).as("served after the upgrade").isEqualTo("2");
+                        float[] want = direct.run(java.nio.FloatBuffer.wrap(features.get(p.getEventId())), 1)[0];
+                        assertThat(p.getProbabilities().get(1)).as("%s: features continued from the savepoint",
+                                p.getEventId()).isCloseTo(want[1], org.assertj.core.api.Assertions.within(1e-6));
+                    }
+                }
+            }
+            List<ModelEvent> restored = modelEvents().subList(eventsBefore, modelEvents().size());
+            assertThat(restored).filteredOn(e -> e.type() == ModelEvent.Type.DEPLOYED)
+                    .isNotEmpty()
+                    .allSatisfy(e -> {
+                        assertThat(e.commandId()).as("restored, not re-announced").isNull();
+                        assertThat(e.deployment().active()).isEqualTo("2");
+                    });
+            System.out.printf("UPGRADE: stopped with savepoint %s, restarted from it; %d new events all served by"
+                    + " version 2 with features continued%n", savepoint, afterIds.size());
+        } finally {
+            if (job != null) {
+                HTTP.send(HttpRequest.newBuilder(URI.create(rest + "/jobs/" + job + "?mode=cancel"))
+                        .method("PATCH", HttpRequest.BodyPublishers.noBody()).build(),
+                        HttpResponse.BodyHandlers.discarding());
+            }
+            cluster(work, "stop", work.toString());
+        }
+    }
+
+    /** Stops the job with a savepoint (POST /jobs/:id/stop) and returns the savepoint's location. */
+    private static String stopWithSavepoint(String rest, String job, Path work) throws Exception {
+        String body = JSON.writeValueAsString(Map.of("drain", false,
+                "targetDirectory", work.resolve("savepoints").toUri().toString()));
+        JsonNode trigger = JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(rest + "/jobs/" + job + "/stop"))
+                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString()).body());
+        String requestId = trigger.path("request-id").asText();
+        JsonNode[] result = new JsonNode[1];
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(300)).until(() -> {
+            result[0] = get(rest + "/jobs/" + job + "/savepoints/" + requestId);
+            return "COMPLETED".equals(result[0].at("/status/id").asText());
+        });
+        String location = result[0].at("/operation/location").asText();
+        assertThat(location).as(result[0].toString()).isNotBlank();
+        return location;
+    }
+
+    private static void sendCommand(ModelCommand command) throws Exception {
+        try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<String, String>(
+                Map.of("bootstrap.servers", SERVICES.bootstrapServers()),
+                new org.apache.kafka.common.serialization.StringSerializer(),
+                new org.apache.kafka.common.serialization.StringSerializer())) {
+            producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>("model-control", command.model(),
+                    new String(command.toJson(), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+        }
+    }
+
+    private static List<ModelEvent> modelEvents() throws Exception {
+        return PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "model-events",
+                b -> ModelEvent.fromJson(PipelineTestSupport.bytes(b)));
+    }
+
+    private static String projectVersion() throws Exception {
+        String pom = Files.readString(ROOT.resolve("pom.xml"));
+        int start = pom.indexOf("<version>", pom.indexOf("<artifactId>streaminference-parent</artifactId>"));
+        return pom.substring(start + "<version>".length(), pom.indexOf("</version>", start));
+    }
+
+    private static int committed(String topic) throws Exception {
+        return PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), topic, b -> b).size();
+    }
+}
