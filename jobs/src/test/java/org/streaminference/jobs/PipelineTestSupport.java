@@ -38,6 +38,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
@@ -212,6 +213,15 @@ final class PipelineTestSupport {
      */
     static void assertOutputsExact(TestInput input, Map<String, String> positions, List<Prediction> predictions,
             List<DeadLetter> deadLetters, Path modelDir, String modelVersion, Connection db) throws Exception {
+        assertOutputsExact(input, positions, predictions, deadLetters, Map.of(modelVersion, modelDir), db);
+    }
+
+    /**
+     * As above, where predictions may come from several model versions (a swap in flight): each must equal ONNX
+     * Runtime run with the version it names, and the tables must hold the version each prediction names.
+     */
+    static void assertOutputsExact(TestInput input, Map<String, String> positions, List<Prediction> predictions,
+            List<DeadLetter> deadLetters, Map<String, Path> versions, Connection db) throws Exception {
         assertThat(predictions.size() + deadLetters.size())
                 .as("events in = predictions + dead letters")
                 .isEqualTo(input.valid().size() + input.badByBytes().size());
@@ -230,11 +240,16 @@ final class PipelineTestSupport {
         assertThat(actualReasons).isEqualTo(input.badByBytes());
         assertThat(new HashSet<>(actualReasons.values())).hasSize(4);
 
-        Map<String, float[]> expected = runDirectly(modelDir, expectedFeatures(input.valid()));
+        Map<String, Map<String, float[]>> expectedByVersion = new HashMap<>();
+        for (Map.Entry<String, Path> v : versions.entrySet()) {
+            expectedByVersion.put(v.getKey(), runDirectly(v.getValue(), expectedFeatures(input.valid())));
+        }
+        Map<String, String> versionOf = new HashMap<>();
         for (Prediction p : predictions) {
-            float[] want = expected.get(p.getEventId());
             assertThat(p.getModelName()).isEqualTo(DemoModels.NAME);
-            assertThat(p.getModelVersion()).isEqualTo(modelVersion);
+            assertThat(versions).as("version of %s", p.getEventId()).containsKey(p.getModelVersion());
+            versionOf.put(p.getEventId(), p.getModelVersion());
+            float[] want = expectedByVersion.get(p.getModelVersion()).get(p.getEventId());
             assertThat(p.getProbabilities()).hasSize(want.length);
             for (int i = 0; i < want.length; i++) {
                 assertThat(p.getProbabilities().get(i)).as("event %s class %d", p.getEventId(), i)
@@ -246,11 +261,16 @@ final class PipelineTestSupport {
         for (InputEvent e : input.valid()) {
             newest.merge(e.getEntityId(), e, (a, b) -> b.getEventTime() >= a.getEventTime() ? b : a);
         }
-        Map<String, String> history = historyRows(db);
-        assertThat(history).as("prediction_history: one row per prediction, no replays")
-                .hasSize(predictions.size());
+        Map<String, Set<String>> history = historyRows(db);
+        assertThat(history.keySet()).as("prediction_history: every predicted event, nothing else")
+                .containsExactlyInAnyOrderElementsOf(predictions.stream().map(Prediction::getEventId).toList());
         for (Prediction p : predictions) {
-            assertThat(history.get(p.getEventId())).as("history of %s", p.getEventId()).isEqualTo(modelVersion);
+            Set<String> rowsOfEvent = history.get(p.getEventId());
+            assertThat(rowsOfEvent).as("history of %s", p.getEventId()).contains(p.getModelVersion());
+            if (versions.size() == 1) {
+                assertThat(rowsOfEvent).as("replays add nothing").hasSize(1);
+            }
+            // across a swap, an attempt that failed may have written the old version's row (at-least-once)
         }
 
         Map<String, String[]> rows = latestPredictionRows(db);
@@ -258,8 +278,9 @@ final class PipelineTestSupport {
         for (InputEvent e : newest.values()) {
             String[] row = rows.get(e.getEntityId());
             assertThat(row[0]).as("newest event of entity %s", e.getEntityId()).isEqualTo(e.getEventId());
-            assertThat(row[1]).isEqualTo(modelVersion);
-            assertThat(Double.parseDouble(row[2])).isCloseTo(expected.get(e.getEventId())[1], within(1e-6));
+            assertThat(row[1]).isEqualTo(versionOf.get(e.getEventId()));
+            assertThat(Double.parseDouble(row[2]))
+                    .isCloseTo(expectedByVersion.get(row[1]).get(e.getEventId())[1], within(1e-6));
         }
     }
 
@@ -298,13 +319,14 @@ final class PipelineTestSupport {
         }
     }
 
-    /** event id → model version, for every row of prediction_history. */
-    private static Map<String, String> historyRows(Connection db) throws Exception {
-        Map<String, String> rows = new HashMap<>();
+    /** event id → the model versions with a row in prediction_history. */
+    private static Map<String, Set<String>> historyRows(Connection db) throws Exception {
+        Map<String, Set<String>> rows = new HashMap<>();
         try (Statement s = db.createStatement();
                 ResultSet rs = s.executeQuery("SELECT event_id, model_version FROM prediction_history")) {
             while (rs.next()) {
-                assertThat(rows.put(rs.getString(1), rs.getString(2))).as("one version per event here").isNull();
+                assertThat(rows.computeIfAbsent(rs.getString(1), k -> new HashSet<>()).add(rs.getString(2)))
+                        .as("one row per event and version").isTrue();
             }
         }
         return rows;

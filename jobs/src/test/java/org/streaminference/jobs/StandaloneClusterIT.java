@@ -117,7 +117,8 @@ class StandaloneClusterIT {
     }
 
     @Test
-    void theJobSurvivesAKilledTaskManagerProcessWithExactlyOnceOutput() throws Exception {
+    void theJobSurvivesAKilledTaskManagerProcessDuringASwapWithExactlyOnceOutputAndUpgradesFromASavepoint()
+            throws Exception {
         Path jar = ROOT.resolve("jobs/target/streaminference-jobs-" + projectVersion() + "-job.jar");
         assertThat(jar).as("the shaded job jar (built in the package phase)").exists();
         Path work = SERVICES.dir().resolve("cluster");
@@ -147,6 +148,10 @@ class StandaloneClusterIT {
                     .until(() -> committed("predictions") >= 600);
             producer.allowMore(400);
 
+            // a model swap in flight: version 2 is announced just before the TaskManager dies
+            Path v2 = DemoModels.write(SERVICES.dir().resolve("models"), 2);
+            ModelCommand swap = ModelCommand.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
+            sendCommand(swap);
             long pid = Long.parseLong(Files.readAllLines(work.resolve("taskmanager.pids")).get(0).strip());
             ProcessHandle taskManager = ProcessHandle.of(pid).orElseThrow();
             long killedAt = System.nanoTime();
@@ -176,12 +181,13 @@ class StandaloneClusterIT {
                     predictions.size(), deadLetters.size());
             try (Connection db = SERVICES.connection()) {
                 await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).untilAsserted(() ->
-                        PipelineTestSupport.assertOutputsExact(
-                                input, positions, predictions, deadLetters, modelDir, "1", db));
+                        PipelineTestSupport.assertOutputsExact(input, positions, predictions, deadLetters,
+                                Map.of("1", modelDir, "2", v2), db));
             }
+            assertThat(predictions).as("version 2 took over after the swap that was in flight at the kill")
+                    .anyMatch(p -> p.getModelVersion().equals("2"));
 
-            // upgrade: publish version 2, stop with a savepoint, start the jar again from it
-            Path v2 = DemoModels.write(SERVICES.dir().resolve("models"), 2);
+            // upgrade: version 2 (announced again: nothing to load), stop with a savepoint, start the jar from it
             ModelCommand publish = ModelCommand.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
             sendCommand(publish);
             await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(300)).until(() ->
