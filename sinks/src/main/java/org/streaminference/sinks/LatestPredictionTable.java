@@ -16,20 +16,6 @@ import java.sql.SQLException;
 public final class LatestPredictionTable {
     public static final String TABLE = "latest_prediction";
 
-    static final String DDL = "CREATE TABLE IF NOT EXISTS " + TABLE + " ("
-            + " entity_id TEXT NOT NULL,"
-            + " model_name TEXT NOT NULL,"
-            + " model_version TEXT NOT NULL,"
-            + " event_id TEXT NOT NULL,"
-            + " event_time TIMESTAMPTZ NOT NULL,"
-            + " score DOUBLE PRECISION NOT NULL,"
-            + " predicted_class INTEGER,"
-            + " predicted_label TEXT,"
-            + " probabilities DOUBLE PRECISION[] NOT NULL,"
-            + " inference_time TIMESTAMPTZ NOT NULL,"
-            + " updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
-            + " PRIMARY KEY (entity_id, model_name))";
-
     /** Ties on event time go to the later write, which for a replayed event is the same row again. */
     static final String UPSERT = "INSERT INTO " + TABLE + " AS t (entity_id, model_name, model_version, event_id,"
             + " event_time, score, predicted_class, predicted_label, probabilities, inference_time, updated_at)"

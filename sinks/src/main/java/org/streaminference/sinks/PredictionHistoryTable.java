@@ -15,20 +15,6 @@ import java.sql.SQLException;
 public final class PredictionHistoryTable {
     public static final String TABLE = "prediction_history";
 
-    static final String DDL = "CREATE TABLE IF NOT EXISTS " + TABLE + " ("
-            + " event_id TEXT NOT NULL,"
-            + " model_name TEXT NOT NULL,"
-            + " model_version TEXT NOT NULL,"
-            + " entity_id TEXT NOT NULL,"
-            + " event_time TIMESTAMPTZ NOT NULL,"
-            + " score DOUBLE PRECISION NOT NULL,"
-            + " predicted_class INTEGER,"
-            + " predicted_label TEXT,"
-            + " probabilities DOUBLE PRECISION[] NOT NULL,"
-            + " inference_time TIMESTAMPTZ NOT NULL,"
-            + " written_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
-            + " PRIMARY KEY (event_id, model_name, model_version))";
-
     static final String INSERT = "INSERT INTO " + TABLE + " (event_id, model_name, model_version, entity_id,"
             + " event_time, score, predicted_class, predicted_label, probabilities, inference_time)"
             + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

@@ -25,14 +25,44 @@ public final class ResultStoreSchema {
     /** Arbitrary, fixed key of the advisory lock that serializes migrations. */
     private static final long MIGRATION_LOCK = 0x5354524d494e4600L;
 
+    // Migration statements are written out here and never edited once released: a change is a new migration.
+    /** V1, as the walking skeleton created it (IF NOT EXISTS: databases from before migrations keep theirs). */
+    static final String V1_LATEST_PREDICTION = "CREATE TABLE IF NOT EXISTS latest_prediction ("
+            + " entity_id TEXT NOT NULL,"
+            + " model_name TEXT NOT NULL,"
+            + " model_version TEXT NOT NULL,"
+            + " event_id TEXT NOT NULL,"
+            + " event_time TIMESTAMPTZ NOT NULL,"
+            + " score DOUBLE PRECISION NOT NULL,"
+            + " predicted_class INTEGER,"
+            + " predicted_label TEXT,"
+            + " probabilities DOUBLE PRECISION[] NOT NULL,"
+            + " inference_time TIMESTAMPTZ NOT NULL,"
+            + " updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+            + " PRIMARY KEY (entity_id, model_name))";
+
+    static final String V2_PREDICTION_HISTORY = "CREATE TABLE IF NOT EXISTS prediction_history ("
+            + " event_id TEXT NOT NULL,"
+            + " model_name TEXT NOT NULL,"
+            + " model_version TEXT NOT NULL,"
+            + " entity_id TEXT NOT NULL,"
+            + " event_time TIMESTAMPTZ NOT NULL,"
+            + " score DOUBLE PRECISION NOT NULL,"
+            + " predicted_class INTEGER,"
+            + " predicted_label TEXT,"
+            + " probabilities DOUBLE PRECISION[] NOT NULL,"
+            + " inference_time TIMESTAMPTZ NOT NULL,"
+            + " written_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
+            + " PRIMARY KEY (event_id, model_name, model_version))";
+
     /** One step of the schema: applied in a transaction, in order, once. */
     record Migration(int version, String description, List<String> statements) {}
 
     static final List<Migration> MIGRATIONS = List.of(
             new Migration(1, "latest_prediction: one row per entity and model", List.of(
-                    LatestPredictionTable.DDL)),
+                    V1_LATEST_PREDICTION)),
             new Migration(2, "prediction_history: every prediction, idempotent per event, model and version", List.of(
-                    PredictionHistoryTable.DDL,
+                    V2_PREDICTION_HISTORY,
                     "CREATE INDEX IF NOT EXISTS prediction_history_entity ON " + PredictionHistoryTable.TABLE
                             + " (entity_id, model_name, event_time DESC)",
                     "CREATE INDEX IF NOT EXISTS prediction_history_event_time ON " + PredictionHistoryTable.TABLE

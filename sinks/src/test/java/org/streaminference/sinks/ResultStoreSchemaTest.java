@@ -56,7 +56,7 @@ class ResultStoreSchemaTest {
     @Test
     void aDatabaseFromBeforeMigrationsKeepsItsRowsAndGainsTheHistory() throws Exception {
         try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-            s.execute(LatestPredictionTable.DDL); // what the walking skeleton created
+            s.execute(ResultStoreSchema.V1_LATEST_PREDICTION); // what the walking skeleton created
             s.execute("INSERT INTO latest_prediction (entity_id, model_name, model_version, event_id, event_time,"
                     + " score, probabilities, inference_time) VALUES ('u1', 'm', '1', 'e1', now(), 0.5,"
                     + " ARRAY[0.5, 0.5], now())");
