@@ -90,6 +90,9 @@ public final class ModelsCli {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
+        @Option(names = "--name", required = true, description = "Model name.")
+        String name;
+
         abstract ModelCommand command();
 
         @Override
@@ -104,9 +107,6 @@ public final class ModelsCli {
     @Command(name = "canary", mixinStandardHelpOptions = true,
             description = "Route a share of entities to a published version (sticky per entity); --percent 0 ends it.")
     static final class Canary extends SendCommand {
-        @Option(names = "--name", required = true, description = "Model name.")
-        String name;
-
         @Option(names = "--version", required = true, description = "A published version.")
         String version;
 
@@ -122,9 +122,6 @@ public final class ModelsCli {
     @Command(name = "shadow", mixinStandardHelpOptions = true,
             description = "Score every record with a published version too, on the shadow-predictions topic.")
     static final class Shadow extends SendCommand {
-        @Option(names = "--name", required = true, description = "Model name.")
-        String name;
-
         @CommandLine.ArgGroup(multiplicity = "1")
         Target target;
 
@@ -145,9 +142,6 @@ public final class ModelsCli {
     @Command(name = "promote", mixinStandardHelpOptions = true,
             description = "Make the canary the active version; the active one is kept as the previous version.")
     static final class Promote extends SendCommand {
-        @Option(names = "--name", required = true, description = "Model name.")
-        String name;
-
         @Override
         ModelCommand command() {
             return ModelCommand.promote(name);
@@ -157,9 +151,6 @@ public final class ModelsCli {
     @Command(name = "rollback", mixinStandardHelpOptions = true,
             description = "Make the previous version active again (it is still loaded: the switch is immediate).")
     static final class Rollback extends SendCommand {
-        @Option(names = "--name", required = true, description = "Model name.")
-        String name;
-
         @Override
         ModelCommand command() {
             return ModelCommand.rollback(name);
@@ -169,9 +160,6 @@ public final class ModelsCli {
     @Command(name = "retire", mixinStandardHelpOptions = true,
             description = "Forget a version that is not active; jobs release it once its last record is answered.")
     static final class Retire extends SendCommand {
-        @Option(names = "--name", required = true, description = "Model name.")
-        String name;
-
         @Option(names = "--version", required = true, description = "The version to retire.")
         String version;
 

@@ -27,7 +27,6 @@ import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -342,9 +341,5 @@ class ModelHotSwapTest {
                     .containsExactly(ModelEvent.Type.LOADED, ModelEvent.Type.DEPLOYED);
             assertThat(h.predictions()).extracting(Prediction::getModelVersion).containsExactly("1");
         }
-    }
-
-    static Set<String> versions(List<Prediction> predictions) {
-        return new HashSet<>(predictions.stream().map(Prediction::getModelVersion).toList());
     }
 }
