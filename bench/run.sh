@@ -4,6 +4,7 @@
 #   bench/run.sh pipeline [options]     the whole pipeline end to end on real Kafka (~11 min)
 #   bench/run.sh swap [options]         pauses and latency while model versions are swapped under load (~2 min)
 #   bench/run.sh query [options]        the query service's point lookups under concurrent load (~2 min)
+#   bench/run.sh features [options]     feature enrichment's cost per event and RocksDB state per entity (~6 min)
 # --help after the name lists the options. BENCH_JAVA_OPTS adds JVM options (e.g. -Xmx8g).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ case "${1:-}" in
   pipeline) main=org.streaminference.bench.PipelineBenchmark; shift ;;
   swap) main=org.streaminference.bench.SwapBenchmark; shift ;;
   query) main=org.streaminference.bench.QueryBenchmark; shift ;;
+  features) main=org.streaminference.bench.FeatureBenchmark; shift ;;
 esac
 classpath_file=bench/target/bench-classpath.txt
 mvn -B -q -ntp -DskipTests -pl bench -am package dependency:build-classpath \

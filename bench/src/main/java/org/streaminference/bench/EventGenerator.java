@@ -32,7 +32,7 @@ final class EventGenerator implements GeneratorFunction<Long, EnrichedEvent> {
     }
 
     static java.util.List<String> fields(int width) {
-        return org.streaminference.features.NumericFieldFeatures.indexed("f", width);
+        return org.streaminference.features.spec.FeatureSpec.indexedFields("f", width);
     }
 
     static float value(long row, int column) {

@@ -17,8 +17,7 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineStages;
-import org.streaminference.features.NumericFieldFeatures;
-import org.streaminference.model.FeatureContract;
+import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.jobs.StreamInferencePipeline;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.model.ModelLoaderOptions;
@@ -244,10 +243,8 @@ public final class PipelineBenchmark implements Callable<Integer> {
     }
 
     private PipelineStages stages(BenchModels.Workload w, Configuration options, Inference inference) {
-        PipelineStages stages = PipelineStages.microBatched(options, List.of(),
-                keyed -> keyed.process(new NumericFieldFeatures(EventGenerator.fields(w.valuesPerRow())))
-                        .name("features").uid("features"),
-                FeatureContract.ANY);
+        PipelineStages stages = PipelineStages.forSpec(options,
+                FeatureSpec.ofNumericFields("bench", 1, EventGenerator.fields(w.valuesPerRow())));
         return switch (inference) {
             case BATCHED -> stages;
             case NAIVE -> stages.withInference(enriched -> enriched

@@ -13,12 +13,11 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.streaminference.features.NumericFieldFeatures;
+import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineStages;
 import org.streaminference.jobs.StreamInferencePipeline;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
-import org.streaminference.model.FeatureContract;
 import org.streaminference.model.control.ModelCommand;
 import org.streaminference.model.control.ModelEvent;
 import org.streaminference.schemas.Prediction;
@@ -95,10 +94,8 @@ public final class SwapBenchmark implements Callable<Integer> {
             Configuration options = options(kafka, versions.get(0).dir());
             StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
             StreamInferencePipeline.applyDefaults(env, options);
-            StreamInferencePipeline.build(env, options, PipelineStages.microBatched(options, List.of(),
-                    keyed -> keyed.process(new NumericFieldFeatures(EventGenerator.fields(WIDTH)))
-                            .name("features").uid("features"),
-                    FeatureContract.ANY));
+            StreamInferencePipeline.build(env, options, PipelineStages.forSpec(options,
+                    FeatureSpec.ofNumericFields("bench", 1, EventGenerator.fields(WIDTH))));
             JobClient job = env.executeAsync("swap-bench");
             try (ModelEvents events = new ModelEvents(kafka.bootstrapServers());
                     KafkaProducer<String, String> control = new KafkaProducer<>(Map.<String, Object>of(

@@ -73,6 +73,36 @@ public final class PipelineOptions {
                     .withDescription("Kafka transaction timeout; at most the broker's transaction.max.timeout.ms"
                             + " (15 min by default) and well above the checkpoint interval.");
 
+    public static final ConfigOption<String> FEATURES_SPEC = ConfigOptions.key("features.spec")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("The feature spec (YAML) the job computes, as a Flink FileSystem path or URI. It is read"
+                    + " and checked when the job is built: an invalid spec fails the start with its line and"
+                    + " problem. Unset: the demo's spec bundled with the job (demo-transactions:1). Models whose"
+                    + " manifest names another spec are refused at load.");
+
+    public static final ConfigOption<String> FEATURES_REFERENCE_TOPIC = ConfigOptions.key("features.reference-topic")
+            .stringType()
+            .defaultValue("entity-profiles")
+            .withDescription("Compacted topic of EntityProfile records keyed by entity id (reference data), read"
+                    + " from its beginning when the spec has features with 'source: profile'. It may be created"
+                    + " after the job starts; until an entity's profile arrives its profile features take their"
+                    + " defaults.");
+
+    public static final ConfigOption<Duration> FEATURES_WATERMARK_IDLENESS =
+            ConfigOptions.key("features.watermark-idleness")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(30))
+                    .withDescription("A source partition without events for this long stops holding back the"
+                            + " watermark, which drives the expiry of idle entities (the spec's entityTtl).");
+
+    public static final ConfigOption<String> SERVED_FEATURES_TOPIC = ConfigOptions.key("kafka.topic.served-features")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("When set, every prediction's feature vector is logged to this topic as a"
+                    + " ServedFeatures record (event, model version, spec id, values), in the delivery guarantee of"
+                    + " the predictions: training data from exactly what the model saw.");
+
     public static final ConfigOption<String> MODEL_URI = ConfigOptions.key("model.uri")
             .stringType()
             .noDefaultValue()
@@ -217,7 +247,8 @@ public final class PipelineOptions {
     public static List<ConfigOption<?>> all() {
         return List.of(KAFKA_BOOTSTRAP_SERVERS, EVENTS_TOPIC, PREDICTIONS_TOPIC, DEAD_LETTERS_TOPIC, GROUP_ID,
                 SOURCE_BOUNDED, SINK_DELIVERY_GUARANTEE, SINK_TRANSACTIONAL_ID_PREFIX, SINK_TRANSACTION_TIMEOUT,
-                SHADOW_PREDICTIONS_TOPIC, MODEL_URI, MODEL_CONTROL_TOPIC, MODEL_EVENTS_TOPIC, MODEL_MAX_SIZE,
+                SHADOW_PREDICTIONS_TOPIC, SERVED_FEATURES_TOPIC, FEATURES_SPEC, FEATURES_REFERENCE_TOPIC,
+                FEATURES_WATERMARK_IDLENESS, MODEL_URI, MODEL_CONTROL_TOPIC, MODEL_EVENTS_TOPIC, MODEL_MAX_SIZE,
                 MODEL_ALLOWED_SCHEMES, MODEL_ALLOWED_ROOTS, MODEL_INTRA_OP_THREADS, MODEL_GRAPH_OPTIMIZATION,
                 MODEL_CPU_ARENA, MODEL_EXECUTION_PROVIDER, MODEL_CUDA_FALLBACK_TO_CPU, INFERENCE_MAX_BATCH_SIZE, INFERENCE_MAX_DELAY,
                 INFERENCE_CONCURRENT_BATCHES, INFERENCE_CAPACITY, INFERENCE_TIMEOUT, INFERENCE_RETRIES, INFERENCE_TOP_K,

@@ -1,12 +1,15 @@
 package org.streaminference.jobs;
 
 import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.streaming.api.datastream.DataStream;
-import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
-import org.streaminference.features.EntityFeatureFunction;
-import org.streaminference.features.SkeletonFeatures;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.streaminference.features.spec.FeatureSpec;
+import org.streaminference.features.spec.FeatureSpecs;
+import org.streaminference.features.spec.InvalidFeatureSpecException;
 import org.streaminference.model.FeatureContract;
 import org.streaminference.operators.inference.MicroBatchInference;
 import org.streaminference.operators.inference.SharedModelProvider;
@@ -28,8 +31,9 @@ import java.util.function.Function;
 @PublicEvolving
 public record PipelineStages(
         List<String> requiredNumericFields,
-        Function<KeyedStream<ValidatedEvent, String>, SingleOutputStreamOperator<EnrichedEvent>> features,
+        Function<DataStream<ValidatedEvent>, SingleOutputStreamOperator<EnrichedEvent>> features,
         InferenceStage inference) {
+    private static final Logger LOG = LoggerFactory.getLogger(PipelineStages.class);
 
     /** Turns feature vectors into predictions, serving what the model commands say where there are any. */
     @FunctionalInterface
@@ -39,24 +43,58 @@ public record PipelineStages(
                 DataStream<String> modelCommands);
     }
 
-    /** Per-entity features in keyed state, then the micro-batched operator serving {@code model.uri} first. */
+    /** The feature spec of {@code features.spec}, then the micro-batched operator serving {@code model.uri} first. */
     public static PipelineStages standard(ReadableConfig options) {
-        return microBatched(options, SkeletonFeatures.REQUIRED_NUMERIC_FIELDS,
-                keyed -> keyed.process(new EntityFeatureFunction()).name("features").uid("features"),
-                new FeatureContract(SkeletonFeatures.SPEC, SkeletonFeatures.NAMES.size()));
+        return forSpec(options, featureSpec(options));
     }
 
-    /** The given features, then the micro-batched operator, which refuses models that do not fit {@code contract}. */
+    /**
+     * The spec {@code features.spec} names, read and checked now, or the demo's when unset.
+     *
+     * @throws IllegalConfigurationException naming the spec's line and problem
+     */
+    public static FeatureSpec featureSpec(ReadableConfig options) {
+        String location = options.get(PipelineOptions.FEATURES_SPEC);
+        if (location == null || location.isBlank()) {
+            LOG.info("{} is not set: computing the demo's feature spec", PipelineOptions.FEATURES_SPEC.key());
+            return FeatureSpecs.demo();
+        }
+        try {
+            return FeatureSpecs.load(location);
+        } catch (InvalidFeatureSpecException e) {
+            throw new IllegalConfigurationException("Invalid feature spec (" + PipelineOptions.FEATURES_SPEC.key()
+                    + "): " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Features of {@code spec} in keyed state, then the micro-batched operator, which refuses models trained on
+     * another spec or taking another width; served feature vectors are logged where the job asks for them.
+     */
+    public static PipelineStages forSpec(ReadableConfig options, FeatureSpec spec) {
+        boolean logServed = options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).isPresent();
+        return microBatched(options, spec.requiredEventFields(), valid -> FeatureStage.apply(valid, spec, options),
+                new FeatureContract(spec.id(), spec.width()), logServed ? spec.id() : null);
+    }
+
+    /**
+     * The given features, then the micro-batched operator, which refuses models that do not fit {@code contract}.
+     *
+     * @param servedFeatureSpec the spec id to log served feature vectors under, or null not to log them
+     */
     public static PipelineStages microBatched(ReadableConfig options, List<String> requiredNumericFields,
-            Function<KeyedStream<ValidatedEvent, String>, SingleOutputStreamOperator<EnrichedEvent>> features,
-            FeatureContract contract) {
+            Function<DataStream<ValidatedEvent>, SingleOutputStreamOperator<EnrichedEvent>> features,
+            FeatureContract contract, String servedFeatureSpec) {
         String modelUri = StreamInferencePipeline.required(
                 options, PipelineOptions.MODEL_URI.key(), options.get(PipelineOptions.MODEL_URI));
-        MicroBatchInference inference = MicroBatchInference.builder()
+        MicroBatchInference.Builder builder = MicroBatchInference.builder()
                 .modelProvider(new SharedModelProvider(StreamInferencePipeline.loaderOptions(options), contract))
                 .initialModel(modelUri)
-                .batching(StreamInferencePipeline.batchingOptions(options))
-                .build();
+                .batching(StreamInferencePipeline.batchingOptions(options));
+        if (servedFeatureSpec != null) {
+            builder.logServedFeatures(servedFeatureSpec);
+        }
+        MicroBatchInference inference = builder.build();
         return new PipelineStages(requiredNumericFields, features, (enriched, commands) -> commands == null
                 ? inference.apply(enriched, "inference")
                 : inference.apply(enriched, commands, "inference"));

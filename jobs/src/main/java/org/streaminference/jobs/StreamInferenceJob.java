@@ -27,8 +27,12 @@ public final class StreamInferenceJob {
         env.execute(JOB_NAME);
     }
 
-    /** Applies the job's defaults, migrates the result store and adds the pipeline to {@code env}. */
+    /**
+     * Reads and checks the feature spec (an invalid one fails here, before anything else), applies the job's
+     * defaults, migrates the result store and adds the pipeline to {@code env}.
+     */
     public static void prepare(StreamExecutionEnvironment env, Configuration options) throws Exception {
+        PipelineStages stages = PipelineStages.standard(options);
         StreamInferencePipeline.applyDefaults(env, options);
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
             ResultStoreOptions store = StreamInferencePipeline.resultStoreOptions(options);
@@ -38,7 +42,7 @@ public final class StreamInferenceJob {
             LOG.info("Result store at schema version {}; {} history rows past the retention deleted",
                     ResultStoreSchema.currentVersion(), expired);
         }
-        StreamInferencePipeline.build(env, options);
+        StreamInferencePipeline.build(env, options, stages);
     }
 
     /** Reads {@code --config-dir DIR} (if given) and then the {@code --key value} arguments. */

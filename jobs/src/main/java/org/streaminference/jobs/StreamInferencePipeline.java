@@ -14,7 +14,7 @@ import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.streaminference.model.ModelLoaderOptions;
-import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetters;
 import org.streaminference.operators.inference.BatchingOptions;
 import org.streaminference.operators.inference.ModelOutputs;
 import org.streaminference.operators.validation.EventValidationFunction;
@@ -35,11 +35,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Wires the pipeline: Kafka events → validation → keyBy(entity) → features in keyed state → micro-batched ONNX
+ * Wires the pipeline: Kafka events → validation → event time → keyBy(entity) → [profile from the reference-data
+ * topic] → the feature spec's features in keyed state → micro-batched ONNX
  * inference (its model versions set by commands from the control topic, broadcast to every subtask) → predictions
  * to Kafka and PostgreSQL; dead letters from every stage to their own topic; shadow predictions and model events to
- * theirs. Every operator has a
- * stable uid so savepoints survive changes to the job.
+ * theirs; served feature vectors to theirs when asked for. Every operator has a stable uid so savepoints survive
+ * changes to the job.
  */
 public final class StreamInferencePipeline {
     private StreamInferencePipeline() {}
@@ -80,8 +81,7 @@ public final class StreamInferencePipeline {
                 .name("validate")
                 .uid("validate");
 
-        SingleOutputStreamOperator<EnrichedEvent> enriched =
-                stages.features().apply(valid.keyBy(v -> v.getEvent().getEntityId()));
+        SingleOutputStreamOperator<EnrichedEvent> enriched = stages.features().apply(valid);
         String controlTopic = options.get(PipelineOptions.MODEL_CONTROL_TOPIC);
         DataStream<String> commands = controlTopic == null || controlTopic.isBlank() ? null : env.fromSource(
                         controlSource(options, bootstrap, controlTopic), WatermarkStrategy.noWatermarks(),
@@ -114,6 +114,12 @@ public final class StreamInferencePipeline {
                         .uid("prediction-history-postgres");
             }
         }
+
+        options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).ifPresent(topic -> predictions
+                .getSideOutput(ModelOutputs.SERVED_FEATURES)
+                .sinkTo(ResultTopicSinks.servedFeatures(sinkOptions, topic))
+                .name("served-features-kafka")
+                .uid("served-features-kafka"));
 
         if (commands != null) {
             predictions.getSideOutput(ModelOutputs.SHADOW_PREDICTIONS)

@@ -55,6 +55,14 @@ class ConfigurationFilesTest {
     }
 
     @Test
+    void readmeShowsTheDemoFeatureSpecAsTheJobShipsIt() throws Exception {
+        String readme = Files.readString(ROOT.resolve("README.md"));
+        String shipped = Files.readString(ROOT.resolve(
+                "feature-enrichment/src/main/resources" + org.streaminference.features.spec.FeatureSpecs.DEMO_RESOURCE));
+        assertThat(readme).as("the README's complete example is the demo's spec").contains("```yaml\n" + shipped + "```");
+    }
+
+    @Test
     void argumentsOverrideTheConfigDirectory() {
         Configuration options = StreamInferenceJob.options(new String[] {
             "--config-dir", ROOT.resolve("flink-conf").toString(), "--model.uri", "/models/x/7"

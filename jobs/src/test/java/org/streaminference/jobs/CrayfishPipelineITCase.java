@@ -10,10 +10,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import org.streaminference.features.NumericFieldFeatures;
+import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.model.DemoModels;
-import org.streaminference.model.FeatureContract;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
@@ -69,9 +68,9 @@ class CrayfishPipelineITCase {
         DemoModels.writeManifest(modelDir, new ModelManifest("crayfish-ffnn", "1", "model.onnx",
                 ModelLoader.sha256Hex(bytes), new TensorSignature("input", "FLOAT", new long[] {-1, 1, PIXELS}),
                 new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputKind.LOGITS,
-                List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), "pixels:784", 0));
+                List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), "pixels:1", 0));
 
-        List<String> fields = NumericFieldFeatures.indexed("pixel", PIXELS);
+        List<String> fields = FeatureSpec.indexedFields("pixel", PIXELS);
         Random random = new Random(7);
         Map<String, float[]> pixels = new HashMap<>();
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
@@ -104,9 +103,8 @@ class CrayfishPipelineITCase {
             StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
             env.setParallelism(2);
             StreamInferencePipeline.applyDefaults(env, options);
-            StreamInferencePipeline.build(env, options, PipelineStages.microBatched(options, fields,
-                    keyed -> keyed.process(new NumericFieldFeatures(fields)).name("features").uid("features"),
-                    new FeatureContract("pixels:784", PIXELS)));
+            StreamInferencePipeline.build(env, options,
+                    PipelineStages.forSpec(options, FeatureSpec.ofNumericFields("pixels", 1, fields)));
             env.execute("crayfish-it");
 
             List<Prediction> predictions = PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "predictions",

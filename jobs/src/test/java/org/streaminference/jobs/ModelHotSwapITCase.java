@@ -24,6 +24,7 @@ import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.model.control.ModelCommand;
 import org.streaminference.model.control.ModelEvent;
+import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
 
@@ -195,7 +196,8 @@ class ModelHotSwapITCase {
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
                     .until(() -> predictions(run, "predictions").size() >= 600);
 
-            String wrongSignature = copyOf(v2, "4", false, m -> m.replace("[ -1, 4 ]", "[ -1, 5 ]"));
+            String wrongSignature = copyOf(v2, "4", false,
+                    m -> m.replace("[ -1, " + DemoModels.FEATURES + " ]", "[ -1, 5 ]"));
             String missing = models.resolve(MODEL).resolve("5").toUri().toString();
             Map<String, String> rejections = new java.util.LinkedHashMap<>();
             List<ModelCommand> bad = List.of(ModelCommand.publish(MODEL, "3", corrupt, null, null),
@@ -333,9 +335,23 @@ class ModelHotSwapITCase {
     private static void awaitAnswered(Run run, Map<String, Integer> index, int produced) {
         List<String> due = index.entrySet().stream().filter(e -> e.getValue() < produced).map(Map.Entry::getKey)
                 .toList();
-        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200)).until(() ->
-                predictions(run, "predictions").stream().map(Prediction::getEventId)
-                        .collect(java.util.stream.Collectors.toSet()).containsAll(due));
+        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
+            java.util.Set<String> predicted = predictions(run, "predictions").stream().map(Prediction::getEventId)
+                    .collect(java.util.stream.Collectors.toSet());
+            List<String> missing = due.stream().filter(id -> !predicted.contains(id)).toList();
+            if (!missing.isEmpty()) {
+                Map<String, String> deadLettered = new HashMap<>();
+                for (DeadLetter d : PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(),
+                        run.topic("dead-letters"), DeadLetter::fromByteBuffer)) {
+                    if (missing.contains(d.getEventId())) {
+                        deadLettered.put(d.getEventId(), d.getReasonCode() + ": " + d.getMessage());
+                    }
+                }
+                throw new AssertionError(missing.size() + " of " + due.size() + " events without a prediction, e.g. "
+                        + missing.subList(0, Math.min(10, missing.size())) + "; dead letters among them: "
+                        + deadLettered);
+            }
+        });
     }
 
     @Test

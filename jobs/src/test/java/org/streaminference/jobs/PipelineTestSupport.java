@@ -12,6 +12,8 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.streaminference.jobs.local.DemoEvents;
+import org.streaminference.features.ReferenceFeatures;
+import org.streaminference.features.spec.FeatureSpecs;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
@@ -147,6 +149,9 @@ final class PipelineTestSupport {
             producer.flush();
             for (int i = 0; i < records.size(); i++) {
                 RecordMetadata m = acks.get(i).get(30, TimeUnit.SECONDS);
+                if (records.get(i).value() == null) {
+                    continue; // a tombstone
+                }
                 positions.put(base64(ByteBuffer.wrap(records.get(i).value())),
                         m.topic() + "/" + m.partition() + "/" + m.offset());
             }
@@ -284,21 +289,19 @@ final class PipelineTestSupport {
         }
     }
 
-    /** The skeleton's features, computed the plain way: per entity, in produce order, over valid events only. */
+    /**
+     * The demo spec's features, computed the plain way ({@link ReferenceFeatures}): per entity, in produce order, over
+     * valid events only, without profiles (these tests produce none).
+     */
     static Map<String, float[]> expectedFeatures(List<InputEvent> valid) {
-        Map<String, long[]> counts = new HashMap<>();
-        Map<String, double[]> sums = new HashMap<>();
         Map<String, float[]> features = new HashMap<>();
-        for (InputEvent e : valid) {
-            double amount = e.getNumericFields().get("amount");
-            long count = ++counts.computeIfAbsent(e.getEntityId(), k -> new long[1])[0];
-            double[] sum = sums.computeIfAbsent(e.getEntityId(), k -> new double[1]);
-            sum[0] += amount;
-            Double quantity = e.getNumericFields().get("quantity");
-            features.put(e.getEventId(), new float[] {
-                (float) amount, quantity == null ? 0f : quantity.floatValue(), (float) count, (float) (sum[0] / count)
-            });
-        }
+        ReferenceFeatures.compute(FeatureSpecs.demo(), valid, Map.of()).forEach((id, v) -> {
+            float[] f = new float[v.length];
+            for (int i = 0; i < v.length; i++) {
+                f[i] = (float) v[i];
+            }
+            features.put(id, f);
+        });
         return features;
     }
 

@@ -10,7 +10,8 @@ import java.util.List;
 import java.util.Random;
 
 /**
- * The demo model: a small binary classifier over the skeleton's four features, in two versions. Both share seeded
+ * The demo model: a small binary classifier over the 27 values of the demo feature spec
+ * ({@code feature-specs/demo-transactions.yaml}), in two versions. Both share seeded
  * weights; version 2 adds 1.0 to the positive class's bias, so its positive-class probability is strictly higher
  * than version 1's for every input: the two versions are told apart by any single prediction.
  */
@@ -18,9 +19,9 @@ public final class DemoModels {
     public static final String NAME = "demo-classifier";
     public static final String INPUT = "features";
     public static final String OUTPUT = "probabilities";
-    public static final int FEATURES = 4;
-    /** The feature spec the demo model was trained on: the walking skeleton's four features. */
-    public static final String SPEC = "skeleton:1";
+    public static final int FEATURES = 27;
+    /** The feature spec the demo model was trained on. */
+    public static final String SPEC = "demo-transactions:1";
     public static final List<String> LABELS = List.of("normal", "suspicious");
     private static final int HIDDEN = 8;
     private static final long SEED = 20261126L;

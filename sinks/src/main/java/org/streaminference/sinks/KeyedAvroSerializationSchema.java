@@ -12,7 +12,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Writes Avro records to one topic in single-object encoding (schema fingerprint in every message), keyed by a
- * string taken from the record, so a consumer can tell the schema of every message and per-key order is kept.
+ * string taken from the record, so a consumer can tell the schema of every message and per-key order is kept. Records
+ * are stamped with the time they are written.
  */
 public final class KeyedAvroSerializationSchema<T extends SpecificRecord> implements KafkaRecordSerializationSchema<T> {
     private static final long serialVersionUID = 1L;
@@ -51,7 +52,10 @@ public final class KeyedAvroSerializationSchema<T extends SpecificRecord> implem
         } catch (java.io.IOException e) {
             throw new IllegalStateException("cannot encode " + recordClass.getSimpleName(), e);
         }
+        // No record timestamp: the broker's producer time, not the event time the stream carries. Event times can be
+        // months old (backfills, replays); as record timestamps they would put fresh output past the topic's
+        // retention at once, and the broker would delete it. The event time is in the record itself.
         return new ProducerRecord<>(
-                topic, null, timestamp, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value);
+                topic, null, null, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value);
     }
 }

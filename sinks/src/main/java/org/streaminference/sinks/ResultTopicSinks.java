@@ -9,8 +9,12 @@ import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.util.function.SerializableFunction;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ServedFeatures;
 
-/** Kafka sinks for the job's output topics: predictions, shadow predictions and dead letters keyed by entity id, model events. */
+/**
+ * Kafka sinks for the job's output topics: predictions, shadow predictions, served features and dead letters keyed by
+ * entity id, model events.
+ */
 public final class ResultTopicSinks {
     private ResultTopicSinks() {}
 
@@ -27,10 +31,16 @@ public final class ResultTopicSinks {
         return sink(options, topic, "shadow-predictions", Prediction.class, p -> p.getEntityId());
     }
 
+    /** The feature vector behind each prediction, keyed by entity id (ServedFeatures, single-object encoding). */
+    public static KafkaSink<ServedFeatures> servedFeatures(KafkaSinkOptions options, String topic) {
+        return sink(options, topic, "served-features", ServedFeatures.class, f -> f.getEntityId());
+    }
+
     /**
      * Model events (JSON), at least once whatever the job's guarantee: they report what the job did and must be
      * readable at once, not after the next checkpoint's commit.
      */
+
     public static KafkaSink<String> modelEvents(KafkaSinkOptions options, String topic) {
         return KafkaSink.<String>builder()
                 .setBootstrapServers(options.bootstrapServers())

@@ -5,6 +5,7 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.streaminference.jobs.PipelineOptions;
+import org.streaminference.jobs.PipelineStages;
 import org.streaminference.jobs.StreamInferenceJob;
 import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.query.QueryService;
@@ -133,8 +134,15 @@ public final class LocalPipeline implements Callable<Integer> {
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(2));
         kafka.createTopics(2, options.get(PipelineOptions.EVENTS_TOPIC), options.get(PipelineOptions.PREDICTIONS_TOPIC),
                 options.get(PipelineOptions.DEAD_LETTERS_TOPIC), options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC));
+        options.set(PipelineOptions.SERVED_FEATURES_TOPIC, "served-features");
         kafka.createTopics(1, options.get(PipelineOptions.MODEL_CONTROL_TOPIC),
-                options.get(PipelineOptions.MODEL_EVENTS_TOPIC));
+                options.get(PipelineOptions.MODEL_EVENTS_TOPIC), options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
+        String profileTopic = options.get(PipelineOptions.FEATURES_REFERENCE_TOPIC);
+        kafka.createTopics(2, profileTopic);
+        int profiles = DemoEvents.produceProfiles(kafka.bootstrapServers(), profileTopic, entities);
+        out.printf("Feature spec %s; %d entity profiles on '%s'; served feature vectors on '%s'%n",
+                PipelineStages.featureSpec(options).id(), profiles, profileTopic,
+                options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
         StreamInferenceJob.prepare(env, options);

@@ -1,7 +1,7 @@
 package org.streaminference.operators.inference;
 
 import org.streaminference.model.InferenceModel;
-import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;

@@ -4,7 +4,7 @@ import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
-import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 
@@ -13,7 +13,7 @@ import java.util.Objects;
 /**
  * The micro-batched inference operator: adds async, batched ONNX inference to a stream of enriched events. Results
  * are the predictions; dead letters are on the side output {@link DeadLetters#TAG} of the returned stream, shadow
- * predictions and model events on the side outputs in {@link ModelOutputs}.
+ * predictions, model events and (when asked for) served feature vectors on the side outputs in {@link ModelOutputs}.
  *
  * <pre>{@code
  * SingleOutputStreamOperator<Prediction> predictions = MicroBatchInference.builder()
@@ -29,11 +29,14 @@ public final class MicroBatchInference {
     private final ModelProvider modelProvider;
     private final String initialModel;
     private final BatchingOptions batching;
+    private final String servedFeatureSpec;
 
-    private MicroBatchInference(ModelProvider modelProvider, String initialModel, BatchingOptions batching) {
+    private MicroBatchInference(ModelProvider modelProvider, String initialModel, BatchingOptions batching,
+            String servedFeatureSpec) {
         this.modelProvider = modelProvider;
         this.initialModel = initialModel;
         this.batching = batching;
+        this.servedFeatureSpec = servedFeatureSpec;
     }
 
     public static Builder builder() {
@@ -57,7 +60,7 @@ public final class MicroBatchInference {
     }
 
     private MicroBatchInferenceOperatorFactory factory() {
-        return new MicroBatchInferenceOperatorFactory(modelProvider, initialModel, batching);
+        return new MicroBatchInferenceOperatorFactory(modelProvider, initialModel, batching, servedFeatureSpec);
     }
 
     /** Builds a {@link MicroBatchInference}. */
@@ -65,6 +68,7 @@ public final class MicroBatchInference {
         private ModelProvider modelProvider;
         private String initialModel;
         private BatchingOptions batching = BatchingOptions.defaults();
+        private String servedFeatureSpec;
 
         public Builder modelProvider(ModelProvider modelProvider) {
             this.modelProvider = modelProvider;
@@ -82,9 +86,20 @@ public final class MicroBatchInference {
             return this;
         }
 
+        /**
+         * Emits each prediction's feature vector, with the version that answered, on
+         * {@link ModelOutputs#SERVED_FEATURES}.
+         *
+         * @param featureSpec the id ({@code name:version}) of the spec that computed the vectors
+         */
+        public Builder logServedFeatures(String featureSpec) {
+            this.servedFeatureSpec = Objects.requireNonNull(featureSpec, "featureSpec");
+            return this;
+        }
+
         public MicroBatchInference build() {
             return new MicroBatchInference(Objects.requireNonNull(modelProvider, "modelProvider"),
-                    Objects.requireNonNull(initialModel, "initialModel"), batching);
+                    Objects.requireNonNull(initialModel, "initialModel"), batching, servedFeatureSpec);
         }
     }
 }

@@ -27,9 +27,10 @@ import org.streaminference.model.control.InvalidCommandException;
 import org.streaminference.model.control.ModelCommand;
 import org.streaminference.model.control.ModelDeployment;
 import org.streaminference.model.control.ModelEvent;
-import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.ServedFeatures;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 
@@ -82,6 +83,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private final ModelProvider modelProvider;
     private final String initialLocation;
     private final BatchingOptions options;
+    /** The spec id served feature vectors are logged under; null where they are not logged. */
+    private final String servedFeatureSpec;
     private final transient MailboxExecutor mailbox;
 
     private transient ListState<Tuple2<EnrichedEvent, Long>> pendingState;
@@ -106,11 +109,12 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient Counter shadowFailures;
 
     MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, ModelProvider modelProvider,
-            String initialLocation, BatchingOptions options, MailboxExecutor mailbox) {
+            String initialLocation, BatchingOptions options, String servedFeatureSpec, MailboxExecutor mailbox) {
         super(parameters);
         this.modelProvider = modelProvider;
         this.initialLocation = initialLocation;
         this.options = options;
+        this.servedFeatureSpec = servedFeatureSpec;
         this.mailbox = mailbox;
     }
 
@@ -399,6 +403,10 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         Object answer = entry.answer.get();
         if (answer instanceof Prediction prediction) {
             output.collect(record(prediction, entry.timestamp));
+            if (servedFeatureSpec != null) {
+                output.collect(ModelOutputs.SERVED_FEATURES, record(servedFeatures(entry.event, prediction),
+                        entry.timestamp));
+            }
         } else {
             output.collect(DeadLetters.TAG, record((DeadLetter) answer, entry.timestamp));
         }
@@ -421,6 +429,18 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 }
             }
         }
+    }
+
+    private ServedFeatures servedFeatures(EnrichedEvent event, Prediction prediction) {
+        return ServedFeatures.newBuilder()
+                .setEventId(prediction.getEventId())
+                .setEntityId(prediction.getEntityId())
+                .setEventTime(event.getEvent().getEventTime())
+                .setFeatureSpec(servedFeatureSpec)
+                .setModelName(prediction.getModelName())
+                .setModelVersion(prediction.getModelVersion())
+                .setFeatures(event.getFeatures())
+                .build();
     }
 
     private static <T> StreamRecord<T> record(T value, long timestamp) {

@@ -22,16 +22,19 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     private final ModelProvider modelProvider;
     private final String initialLocation;
     private final BatchingOptions options;
+    private final String servedFeatureSpec;
 
     /**
-     * @param initialLocation the version served when the job starts without state; after a restore the operator
-     *                        serves what its state says
+     * @param initialLocation   the version served when the job starts without state; after a restore the operator
+     *                          serves what its state says
+     * @param servedFeatureSpec the spec id to log served feature vectors under, or null not to log them
      */
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
-            BatchingOptions options) {
+            BatchingOptions options, String servedFeatureSpec) {
         this.modelProvider = modelProvider;
         this.initialLocation = initialLocation;
         this.options = options;
+        this.servedFeatureSpec = servedFeatureSpec;
         setChainingStrategy(ChainingStrategy.ALWAYS);
     }
 
@@ -39,7 +42,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     @SuppressWarnings("unchecked")
     public <T extends StreamOperator<Prediction>> T createStreamOperator(StreamOperatorParameters<Prediction> parameters) {
         return (T) new MicroBatchInferenceOperator(parameters, modelProvider, initialLocation, options,
-                getMailboxExecutor());
+                servedFeatureSpec, getMailboxExecutor());
     }
 
     @Override

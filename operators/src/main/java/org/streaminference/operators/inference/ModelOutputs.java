@@ -5,6 +5,7 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.util.OutputTag;
 import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ServedFeatures;
 
 /** The inference operator's side outputs besides dead letters. */
 @PublicEvolving
@@ -18,6 +19,13 @@ public final class ModelOutputs {
 
     /** {@link org.streaminference.model.control.ModelEvent}s as JSON: loads, deployments, rejections, releases. */
     public static final OutputTag<String> MODEL_EVENTS = new OutputTag<>("model-events", Types.STRING);
+
+    /**
+     * The feature vector behind each prediction, with the version that answered; only where the operator was built
+     * with {@code logServedFeatures}.
+     */
+    public static final OutputTag<ServedFeatures> SERVED_FEATURES =
+            new OutputTag<>("served-features", new AvroTypeInfo<>(ServedFeatures.class));
 
     private ModelOutputs() {}
 }

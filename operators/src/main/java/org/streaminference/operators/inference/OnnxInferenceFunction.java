@@ -11,7 +11,7 @@ import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.model.ModelManifest;
-import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;

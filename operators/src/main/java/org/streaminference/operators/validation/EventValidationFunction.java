@@ -4,7 +4,7 @@ import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
 import org.apache.flink.util.Collector;
-import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.RawRecord;
 import org.streaminference.schemas.ValidatedEvent;
 
@@ -38,7 +38,7 @@ public class EventValidationFunction extends ProcessFunction<RawRecord, Validate
         EventValidator.Result result = validator.validate(record.getKey(), record.getValue());
         if (result.isValid()) {
             valid.inc();
-            out.collect(new ValidatedEvent(result.event(), record.getSource()));
+            out.collect(new ValidatedEvent(result.event(), record.getSource(), null));
             return;
         }
         invalid.inc();

@@ -8,7 +8,7 @@ import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
 import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
 import org.streaminference.model.control.ModelCommand;
 import org.streaminference.model.control.ModelEvent;
-import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
@@ -28,7 +28,7 @@ import java.util.function.BooleanSupplier;
 final class InferenceHarness extends AbstractStreamOperatorTestHarness<Prediction> {
 
     InferenceHarness(ModelProvider provider, String initialModel, BatchingOptions options) throws Exception {
-        super(new MicroBatchInferenceOperatorFactory(provider, initialModel, options), 1, 1, 0);
+        super(new MicroBatchInferenceOperatorFactory(provider, initialModel, options, null), 1, 1, 0);
     }
 
     @SuppressWarnings("unchecked")

@@ -18,7 +18,7 @@ import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
-import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
@@ -73,7 +73,7 @@ class MicroBatchInferenceOperatorTest {
                         .setEventType("t").setNumericFields(Map.of("amount", 1.0)).setCategoricalFields(Map.of())
                         .build())
                 .setSource(new SourcePosition("events", 0, (long) i))
-                .setFeatures(List.of(firstFeature, 1f, (float) i, 2f))
+                .setFeatures(DemoVectors.of(firstFeature, 1f, (float) i, 2f))
                 .build();
     }
 
@@ -84,7 +84,7 @@ class MicroBatchInferenceOperatorTest {
     private static OneInputStreamOperatorTestHarness<EnrichedEvent, Prediction> harness(BatchingOptions options)
             throws Exception {
         var harness = new OneInputStreamOperatorTestHarness<>(
-                new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), "instrumented", options),
+                new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), "instrumented", options, null),
                 new AvroSerializer<>(EnrichedEvent.class));
         harness.open();
         return harness;
@@ -283,7 +283,7 @@ class MicroBatchInferenceOperatorTest {
             assertThat(predictions(h)).isEmpty();
             assertThat(model.batchSizes).isEmpty();
         }
-        var factory = new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), "instrumented", options(100, 10, 1, true));
+        var factory = new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), "instrumented", options(100, 10, 1, true), null);
         try (var restored = new OneInputStreamOperatorTestHarness<>(factory, new AvroSerializer<>(EnrichedEvent.class))) {
             restored.initializeState(snapshot);
             restored.open();

@@ -107,7 +107,7 @@ class ModelHotSwapTest {
                         .setEventType("t").setNumericFields(Map.of("amount", 1.0)).setCategoricalFields(Map.of())
                         .build())
                 .setSource(new SourcePosition("events", 0, (long) i))
-                .setFeatures(List.of(10f + i % 7, 1f, (float) i, 2f))
+                .setFeatures(DemoVectors.of(10f + i % 7, 1f, (float) i, 2f))
                 .build();
     }
 

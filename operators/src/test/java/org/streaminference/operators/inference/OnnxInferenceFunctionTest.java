@@ -8,7 +8,7 @@ import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
-import org.streaminference.operators.DeadLetters;
+import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.InputEvent;
@@ -46,14 +46,14 @@ class OnnxInferenceFunctionTest {
         try (OneInputStreamOperatorTestHarness<EnrichedEvent, Prediction> harness =
                         ProcessFunctionTestHarnesses.forProcessFunction(function);
                 LoadedModel direct = new ModelLoader(ModelLoaderOptions.defaults()).load(v2.toString())) {
-            harness.processElement(enriched("ok", List.of(12f, 1f, 3f, 10f)), 5L);
-            harness.processElement(enriched("nan", List.of(12f, Float.NaN, 3f, 10f)), 6L);
+            harness.processElement(enriched("ok", DemoVectors.of(12f, 1f, 3f, 10f)), 5L);
+            harness.processElement(enriched("nan", DemoVectors.of(12f, Float.NaN, 3f, 10f)), 6L);
             harness.processElement(enriched("short", List.of(12f, 1f)), 7L);
 
             List<Prediction> out = harness.extractOutputValues();
             assertThat(out).hasSize(1);
             Prediction p = out.get(0);
-            float[] expected = direct.run(FloatBuffer.wrap(new float[] {12f, 1f, 3f, 10f}), 1)[0];
+            float[] expected = direct.run(FloatBuffer.wrap(DemoVectors.array(12f, 1f, 3f, 10f)), 1)[0];
             assertThat(p.getModelName()).isEqualTo(DemoModels.NAME);
             assertThat(p.getModelVersion()).isEqualTo("2");
             assertThat(p.getProbabilities().get(1)).isCloseTo(expected[1], within(1e-6));

@@ -1,10 +1,6 @@
-package org.streaminference.operators;
+package org.streaminference.schemas;
 
 import org.apache.flink.util.OutputTag;
-import org.streaminference.schemas.DeadLetter;
-import org.streaminference.schemas.InputEvent;
-import org.streaminference.schemas.ReasonCode;
-import org.streaminference.schemas.SourcePosition;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;

@@ -1,0 +1,141 @@
+package org.streaminference.features;
+
+import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.util.Collector;
+import org.streaminference.features.spec.FeatureSpec;
+import org.streaminference.features.spec.LateEventPolicy;
+import org.streaminference.features.state.EntityFeatureState;
+import org.streaminference.features.state.FeatureEngine;
+import org.streaminference.schemas.DeadLetters;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.ValidatedEvent;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Keyed by entity: computes the feature spec's vector for each event from the entity's state in keyed state
+ * (RocksDB in the job) and emits the event with it.
+ *
+ * <p>Lateness is judged against the entity's own newest event time, not the job's watermark, so an event's
+ * features depend only on its entity's events in partition order: a replay after a failure or a restore from a
+ * savepoint computes exactly the same vectors. Watermarks drive expiry: an event-time timer removes the state of an
+ * entity idle for the spec's {@code entityTtl}; an entity whose next event comes that long after its previous one
+ * starts fresh whether or not the timer fired yet, so expiry does not depend on watermark timing either.
+ */
+@PublicEvolving
+public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, ValidatedEvent, EnrichedEvent> {
+    private static final long serialVersionUID = 1L;
+
+    private final FeatureEngine engine;
+    private final FeatureSpec spec;
+    private transient ValueState<byte[]> state;
+    private transient Counter enriched;
+    private transient Counter lateDeadLettered;
+    private transient Counter lateCounted;
+    private transient Counter expired;
+    private transient Counter reset;
+
+    public FeatureEnrichmentFunction(FeatureSpec spec) {
+        this.spec = spec;
+        this.engine = new FeatureEngine(spec);
+    }
+
+    @Override
+    public void open(OpenContext openContext) {
+        state = getRuntimeContext().getState(
+                new ValueStateDescriptor<>("entity-features", PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
+        var metrics = getRuntimeContext().getMetricGroup();
+        enriched = metrics.counter("eventsEnriched");
+        lateDeadLettered = metrics.counter("lateEventsDeadLettered");
+        lateCounted = metrics.counter("lateEventsCounted");
+        expired = metrics.counter("entitiesExpired");
+        reset = metrics.counter("featureStateResets");
+    }
+
+    @Override
+    public void processElement(ValidatedEvent value, Context ctx, Collector<EnrichedEvent> out) throws Exception {
+        InputEvent event = value.getEvent();
+        long time = event.getEventTime();
+        EntityFeatureState current = load();
+        if (current.seen() && time - current.maxEventTime() >= spec.entityTtlMillis()) {
+            current = freshAfterExpiry(current, ctx);
+        }
+        long at = time;
+        if (current.seen() && time < current.maxEventTime() - spec.maxOutOfOrdernessMillis()) {
+            if (spec.lateEvents() == LateEventPolicy.DEAD_LETTER) {
+                lateDeadLettered.inc();
+                ctx.output(DeadLetters.TAG, DeadLetters.of(event, value.getSource(), ReasonCode.LATE_EVENT,
+                        "event time " + time + " is " + Duration.ofMillis(current.maxEventTime() - time)
+                                + " behind entity's newest event, beyond the feature spec's maxOutOfOrderness "
+                                + Duration.ofMillis(spec.maxOutOfOrdernessMillis())));
+                return;
+            }
+            lateCounted.inc();
+            at = current.maxEventTime();
+        }
+        float[] vector = engine.update(current, event, value.getProfile(), at);
+        if (current.expiryTimer() == Long.MIN_VALUE) {
+            long timer = current.maxEventTime() + spec.entityTtlMillis();
+            ctx.timerService().registerEventTimeTimer(timer);
+            current.expiryTimer(timer);
+        }
+        state.update(engine.encode(current));
+
+        List<Float> features = new ArrayList<>(vector.length);
+        for (float v : vector) {
+            features.add(v);
+        }
+        out.collect(new EnrichedEvent(event, value.getSource(), features));
+        enriched.inc();
+    }
+
+    /** Removes the entity's state once it has been idle for the TTL; otherwise waits for its new expiry time. */
+    @Override
+    public void onTimer(long timestamp, OnTimerContext ctx, Collector<EnrichedEvent> out) throws Exception {
+        byte[] bytes = state.value();
+        EntityFeatureState current = bytes == null ? null : engine.decode(bytes);
+        if (current == null || current.expiryTimer() != timestamp) {
+            return; // a timer of state that was replaced since
+        }
+        long due = current.maxEventTime() + spec.entityTtlMillis();
+        if (timestamp >= due) {
+            state.clear();
+            expired.inc();
+        } else {
+            ctx.timerService().registerEventTimeTimer(due);
+            current.expiryTimer(due);
+            state.update(engine.encode(current));
+        }
+    }
+
+    private EntityFeatureState load() throws Exception {
+        byte[] bytes = state.value();
+        if (bytes == null) {
+            return engine.newState();
+        }
+        EntityFeatureState decoded = engine.decode(bytes);
+        if (decoded == null) {
+            reset.inc(); // written under another feature spec layout
+            return engine.newState();
+        }
+        return decoded;
+    }
+
+    private EntityFeatureState freshAfterExpiry(EntityFeatureState old, Context ctx) {
+        expired.inc();
+        if (old.expiryTimer() != Long.MIN_VALUE) {
+            ctx.timerService().deleteEventTimeTimer(old.expiryTimer());
+        }
+        return engine.newState();
+    }
+}

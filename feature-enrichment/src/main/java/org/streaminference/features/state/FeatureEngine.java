@@ -1,0 +1,338 @@
+package org.streaminference.features.state;
+
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.core.memory.DataInputDeserializer;
+import org.apache.flink.core.memory.DataOutputSerializer;
+import org.streaminference.features.spec.FeatureDefinition;
+import org.streaminference.features.spec.FeatureKind;
+import org.streaminference.features.spec.FeatureSpec;
+import org.streaminference.schemas.EntityProfile;
+import org.streaminference.schemas.InputEvent;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Computes a spec's feature vectors from per-entity state, one event at a time, and encodes that state compactly.
+ * Pure Java, no Flink state: the Flink function around it decides lateness and expiry and keeps the bytes.
+ *
+ * <p>Windowed aggregates of an event at time {@code t}, with window W sliding by S, cover the entity's events
+ * counted so far (the event included) whose times fall in {@code [end - W, end)} with {@code end} the end of the
+ * slide interval holding {@code t}: the trailing window as of the event's bucket. Windows share buckets per
+ * (field, window, slide).
+ */
+@Internal
+public final class FeatureEngine implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private static final byte FORMAT = 2;
+
+    private final FeatureSpec spec;
+    /** Per feature: index of its window group, distinct group, decayed slot or last slot; -1 where none. */
+    private final int[] slot;
+    private final List<Group> windowGroups = new ArrayList<>();
+    private final List<Group> distinctGroups = new ArrayList<>();
+    private final List<FeatureDefinition> decayed = new ArrayList<>();
+    private final List<FeatureDefinition> lasts = new ArrayList<>();
+    /** Per window group: whether its features read sums, squares, extremes (only those are written to state). */
+    private final boolean[] readsSums;
+    private final boolean[] readsSquares;
+    private final boolean[] readsExtremes;
+    private final int fingerprint;
+    private transient double[] aggregate;
+    private transient byte[] scratch;
+    private transient DataOutputSerializer out;
+
+    /** Buckets shared by every windowed feature over the same field, window and slide. */
+    private record Group(String field, long window, long slide, int ringSize) implements Serializable {
+        long bucket(long time) {
+            return window == 0 ? 0 : Math.floorDiv(time, slide);
+        }
+
+        long firstBucket(long lastBucket) {
+            return window == 0 ? 0 : lastBucket - window / slide + 1;
+        }
+    }
+
+    public FeatureEngine(FeatureSpec spec) {
+        this.spec = spec;
+        this.fingerprint = spec.stateFingerprint();
+        List<FeatureDefinition> features = spec.features();
+        slot = new int[features.size()];
+        for (int i = 0; i < features.size(); i++) {
+            FeatureDefinition f = features.get(i);
+            slot[i] = switch (f.kind()) {
+                case COUNT, SUM, MEAN, MIN, MAX, STDDEV -> group(windowGroups, f);
+                case DISTINCT_COUNT -> group(distinctGroups, f);
+                case DECAYED_MEAN -> add(decayed, f);
+                case LAST -> add(lasts, f);
+                default -> -1;
+            };
+        }
+        readsSums = new boolean[windowGroups.size()];
+        readsSquares = new boolean[windowGroups.size()];
+        readsExtremes = new boolean[windowGroups.size()];
+        for (int i = 0; i < features.size(); i++) {
+            switch (features.get(i).kind()) {
+                case SUM, MEAN -> readsSums[slot[i]] = true;
+                case STDDEV -> readsSquares[slot[i]] = true;
+                case MIN, MAX -> readsExtremes[slot[i]] = true;
+                default -> { }
+            }
+        }
+    }
+
+    private int group(List<Group> groups, FeatureDefinition f) {
+        long window = f.windowMillis();
+        long slide = f.slideMillis();
+        int ring = window == 0 ? 1
+                : (int) (window / slide + (spec.maxOutOfOrdernessMillis() + slide - 1) / slide + 1);
+        Group g = new Group(f.field(), window, slide, ring);
+        int i = groups.indexOf(g);
+        if (i >= 0) {
+            return i;
+        }
+        groups.add(g);
+        return groups.size() - 1;
+    }
+
+    private static int add(List<FeatureDefinition> list, FeatureDefinition f) {
+        list.add(f);
+        return list.size() - 1;
+    }
+
+    public FeatureSpec spec() {
+        return spec;
+    }
+
+    /** State for an entity with no events yet. */
+    public EntityFeatureState newState() {
+        WindowBuckets[] windows = new WindowBuckets[windowGroups.size()];
+        for (int i = 0; i < windows.length; i++) {
+            windows[i] = new WindowBuckets(windowGroups.get(i).ringSize(), readsSums[i], readsSquares[i],
+                    readsExtremes[i]);
+        }
+        DistinctBuckets[] distincts = new DistinctBuckets[distinctGroups.size()];
+        for (int i = 0; i < distincts.length; i++) {
+            distincts[i] = new DistinctBuckets(distinctGroups.get(i).ringSize());
+        }
+        return new EntityFeatureState(windows, distincts, decayed.size(), lasts.size());
+    }
+
+    /**
+     * Counts the event at time {@code at} (its own time, or the entity's newest time for a late event counted in
+     * the current window) and returns its feature vector.
+     *
+     * @param profile the entity's profile, or null
+     */
+    public float[] update(EntityFeatureState state, InputEvent event, EntityProfile profile, long at) {
+        long previous = state.maxEventTime;
+        long now = previous == Long.MIN_VALUE ? at : Math.max(previous, at);
+        List<FeatureDefinition> features = spec.features();
+
+        // values that describe the past, read before the event is counted
+        double[] lastBefore = new double[lasts.size()];
+        for (int i = 0; i < lasts.size(); i++) {
+            FeatureDefinition f = lasts.get(i);
+            lastBefore[i] = state.lastTimes[i] == Long.MIN_VALUE ? f.defaultOrZero() : f.finish(state.lastValues[i]);
+            Double value = event.getNumericFields().get(f.field());
+            if (value != null && at >= state.lastTimes[i]) {
+                state.lastTimes[i] = at;
+                state.lastValues[i] = value;
+            }
+        }
+
+        // decayed sums are kept as of the entity's newest time
+        for (int i = 0; i < decayed.size(); i++) {
+            FeatureDefinition f = decayed.get(i);
+            if (previous != Long.MIN_VALUE && now > previous) {
+                double factor = Math.pow(2, -(double) (now - previous) / f.halfLifeMillis());
+                state.decayedSums[i] *= factor;
+                state.decayedWeights[i] *= factor;
+            }
+            Double value = event.getNumericFields().get(f.field());
+            if (value != null) {
+                double weight = Math.pow(2, -(double) (now - at) / f.halfLifeMillis());
+                state.decayedSums[i] += value * weight;
+                state.decayedWeights[i] += weight;
+            }
+        }
+        for (int i = 0; i < windowGroups.size(); i++) {
+            Group g = windowGroups.get(i);
+            if (g.field() == null) {
+                state.windows[i].add(g.bucket(at), Double.NaN);
+            } else {
+                Double value = event.getNumericFields().get(g.field());
+                if (value != null) {
+                    state.windows[i].add(g.bucket(at), value);
+                }
+            }
+        }
+        for (int i = 0; i < distinctGroups.size(); i++) {
+            Group g = distinctGroups.get(i);
+            String value = event.getCategoricalFields().get(g.field());
+            if (value != null) {
+                state.distincts[i].add(g.bucket(at), FeatureHashing.hash64(value));
+            }
+        }
+        state.maxEventTime = now;
+
+        float[] vector = new float[spec.width()];
+        int pos = 0;
+        for (int i = 0; i < features.size(); i++) {
+            FeatureDefinition f = features.get(i);
+            switch (f.kind()) {
+                case NUMERIC -> {
+                    Double value = numeric(f, event, profile);
+                    vector[pos++] = (float) (value == null ? f.defaultOrZero() : f.finish(value));
+                }
+                case ONE_HOT -> {
+                    String value = categorical(f, event, profile);
+                    int index = value == null ? -1 : f.vocabulary().indexOf(value);
+                    if (index >= 0) {
+                        vector[pos + index] = 1f;
+                    }
+                    pos += f.width();
+                }
+                case HASHED -> {
+                    String value = categorical(f, event, profile);
+                    if (value != null) {
+                        vector[pos + FeatureHashing.bucket(value, f.buckets())] = 1f;
+                    }
+                    pos += f.width();
+                }
+                case COUNT, SUM, MEAN, MIN, MAX, STDDEV -> vector[pos++] = (float) windowed(state, f, slot[i], at);
+                case DISTINCT_COUNT -> {
+                    Group g = distinctGroups.get(slot[i]);
+                    long last = g.bucket(at);
+                    vector[pos++] = (float) f.finish(
+                            state.distincts[slot[i]].estimate(g.firstBucket(last), last, scratch()));
+                }
+                case LAST -> vector[pos++] = (float) lastBefore[slot[i]];
+                case TIME_SINCE_PREVIOUS -> vector[pos++] = (float) (previous == Long.MIN_VALUE
+                        ? f.defaultOrZero()
+                        : f.finish(Math.max(0, at - previous) / 1000.0));
+                case DECAYED_MEAN -> {
+                    double weight = state.decayedWeights[slot[i]];
+                    vector[pos++] = (float) (weight > 0
+                            ? f.finish(state.decayedSums[slot[i]] / weight)
+                            : f.defaultOrZero());
+                }
+                default -> throw new IllegalStateException("unhandled kind " + f.kind());
+            }
+        }
+        return vector;
+    }
+
+    private double windowed(EntityFeatureState state, FeatureDefinition f, int group, long at) {
+        Group g = windowGroups.get(group);
+        long last = g.bucket(at);
+        double[] a = aggregate();
+        state.windows[group].aggregate(g.firstBucket(last), last, a);
+        double count = a[0];
+        if (f.kind() == FeatureKind.COUNT) {
+            return f.finish(count);
+        }
+        if (f.kind() == FeatureKind.SUM) {
+            return f.finish(a[1]);
+        }
+        if (count == 0) {
+            return f.defaultOrZero();
+        }
+        double mean = a[1] / count;
+        return switch (f.kind()) {
+            case MEAN -> f.finish(mean);
+            case MIN -> f.finish(a[3]);
+            case MAX -> f.finish(a[4]);
+            case STDDEV -> f.finish(Math.sqrt(Math.max(0, a[2] / count - mean * mean)));
+            default -> throw new IllegalStateException("unhandled kind " + f.kind());
+        };
+    }
+
+    private static Double numeric(FeatureDefinition f, InputEvent event, EntityProfile profile) {
+        Map<String, Double> fields = f.fromProfile()
+                ? (profile == null ? null : profile.getNumericFields())
+                : event.getNumericFields();
+        return fields == null ? null : fields.get(f.field());
+    }
+
+    private static String categorical(FeatureDefinition f, InputEvent event, EntityProfile profile) {
+        Map<String, String> fields = f.fromProfile()
+                ? (profile == null ? null : profile.getCategoricalFields())
+                : event.getCategoricalFields();
+        return fields == null ? null : fields.get(f.field());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+
+    /** The state as bytes: a format byte and the spec's state fingerprint, then only what is non-empty. */
+    public byte[] encode(EntityFeatureState state) throws IOException {
+        if (out == null) {
+            out = new DataOutputSerializer(256);
+        }
+        out.clear();
+        out.writeByte(FORMAT);
+        out.writeInt(fingerprint);
+        out.writeLong(state.maxEventTime);
+        out.writeLong(state.expiryTimer);
+        for (WindowBuckets w : state.windows) {
+            w.write(out);
+        }
+        for (DistinctBuckets d : state.distincts) {
+            d.write(out);
+        }
+        for (int i = 0; i < state.decayedSums.length; i++) {
+            out.writeDouble(state.decayedSums[i]);
+            out.writeDouble(state.decayedWeights[i]);
+        }
+        for (int i = 0; i < state.lastTimes.length; i++) {
+            out.writeLong(state.lastTimes[i]);
+            out.writeDouble(state.lastValues[i]);
+        }
+        return out.getCopyOfBuffer();
+    }
+
+    /** The state in {@code bytes}, or null where they were written under another spec layout. */
+    public EntityFeatureState decode(byte[] bytes) throws IOException {
+        Objects.requireNonNull(bytes);
+        DataInputDeserializer in = new DataInputDeserializer(bytes);
+        if (in.readByte() != FORMAT || in.readInt() != fingerprint) {
+            return null;
+        }
+        EntityFeatureState state = newState();
+        state.maxEventTime = in.readLong();
+        state.expiryTimer = in.readLong();
+        for (WindowBuckets w : state.windows) {
+            w.read(in);
+        }
+        for (DistinctBuckets d : state.distincts) {
+            d.read(in);
+        }
+        for (int i = 0; i < state.decayedSums.length; i++) {
+            state.decayedSums[i] = in.readDouble();
+            state.decayedWeights[i] = in.readDouble();
+        }
+        for (int i = 0; i < state.lastTimes.length; i++) {
+            state.lastTimes[i] = in.readLong();
+            state.lastValues[i] = in.readDouble();
+        }
+        return state;
+    }
+
+    private double[] aggregate() {
+        if (aggregate == null) {
+            aggregate = new double[5];
+        }
+        return aggregate;
+    }
+
+    private byte[] scratch() {
+        if (scratch == null) {
+            scratch = new byte[DistinctBuckets.REGISTERS];
+        }
+        return scratch;
+    }
+}

@@ -1,0 +1,121 @@
+package org.streaminference.jobs;
+
+import org.apache.flink.api.common.eventtime.Watermark;
+import org.apache.flink.api.common.eventtime.WatermarkGenerator;
+import org.apache.flink.api.common.eventtime.WatermarkOutput;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.java.functions.KeySelector;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.DataStreamUtils;
+import org.apache.flink.streaming.api.datastream.KeyedStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.streaminference.features.FeatureEnrichmentFunction;
+import org.streaminference.features.ProfileJoinFunction;
+import org.streaminference.features.ProfileUpdate;
+import org.streaminference.features.spec.FeatureSpec;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.ValidatedEvent;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+/**
+ * The job's feature stage for a feature spec: event-time timestamps and watermarks (bounded by the spec's
+ * out-of-orderness, idle partitions excluded), the entity's profile joined from the reference-data topic where the
+ * spec reads one, then {@link FeatureEnrichmentFunction} in keyed state. Both keyed steps share one partitioning,
+ * so the join adds no network shuffle.
+ */
+final class FeatureStage {
+    private static final Logger LOG = LoggerFactory.getLogger(FeatureStage.class);
+    private static final KeySelector<ValidatedEvent, String> ENTITY = v -> v.getEvent().getEntityId();
+
+    private FeatureStage() {}
+
+    static SingleOutputStreamOperator<EnrichedEvent> apply(DataStream<ValidatedEvent> valid, FeatureSpec spec,
+            ReadableConfig options) {
+        DataStream<ValidatedEvent> timed = valid
+                .assignTimestampsAndWatermarks(WatermarkStrategy
+                        .<ValidatedEvent>forBoundedOutOfOrderness(Duration.ofMillis(spec.maxOutOfOrdernessMillis()))
+                        .withTimestampAssigner((v, previous) -> v.getEvent().getEventTime())
+                        .withIdleness(options.get(PipelineOptions.FEATURES_WATERMARK_IDLENESS)))
+                .name("event-time")
+                .uid("event-time");
+        KeyedStream<ValidatedEvent, String> keyed = timed.keyBy(ENTITY);
+        String bootstrap = StreamInferencePipeline.required(options, PipelineOptions.KAFKA_BOOTSTRAP_SERVERS.key(),
+                options.get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS));
+        if (spec.usesProfile() && (!options.get(PipelineOptions.SOURCE_BOUNDED) || referenceTopicExists(options,
+                bootstrap))) {
+            DataStream<ProfileUpdate> profiles = valid.getExecutionEnvironment()
+                    .fromSource(profileSource(options, bootstrap), profilesNeverHoldBackTime(), "entity-profiles")
+                    .uid("entity-profiles-source");
+            SingleOutputStreamOperator<ValidatedEvent> joined = keyed
+                    .connect(profiles.keyBy(ProfileUpdate::getEntityId))
+                    .process(new ProfileJoinFunction())
+                    .name("reference-data")
+                    .uid("reference-data");
+            keyed = DataStreamUtils.reinterpretAsKeyedStream(joined, ENTITY);
+        }
+        return keyed.process(new FeatureEnrichmentFunction(spec)).name("features").uid("features");
+    }
+
+    /**
+     * The profile topic from its beginning (it is compacted: every entity's latest profile), subscribed by pattern
+     * so the job starts while the topic does not exist yet.
+     */
+    private static KafkaSource<ProfileUpdate> profileSource(ReadableConfig options, String bootstrap) {
+        KafkaSourceBuilder<ProfileUpdate> builder = KafkaSource.<ProfileUpdate>builder()
+                .setBootstrapServers(bootstrap)
+                .setTopicPattern(Pattern.compile(Pattern.quote(options.get(PipelineOptions.FEATURES_REFERENCE_TOPIC))))
+                .setGroupId(options.get(PipelineOptions.GROUP_ID) + "-reference-data")
+                .setStartingOffsets(OffsetsInitializer.earliest())
+                .setDeserializer(new ProfileRecordDeserializer());
+        if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
+            builder.setBounded(OffsetsInitializer.latest()); // a bounded job reads the profiles there are at its start
+        } else {
+            builder.setProperty("partition.discovery.interval.ms", "10000"); // notices the topic once it exists
+        }
+        return builder.build();
+    }
+
+    /**
+     * Whether a bounded job has profiles to read. Kafka's bounded source never finishes when its pattern matches no
+     * topic, so a bounded job (a backfill) without the topic runs without the join: profile features take defaults.
+     */
+    private static boolean referenceTopicExists(ReadableConfig options, String bootstrap) {
+        String topic = options.get(PipelineOptions.FEATURES_REFERENCE_TOPIC);
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
+            boolean exists = admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(topic);
+            if (!exists) {
+                LOG.warn("Reference-data topic '{}' does not exist: this bounded job's profile features take their"
+                        + " defaults", topic);
+            }
+            return exists;
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot list the topics of " + bootstrap + " to find '" + topic + "'", e);
+        }
+    }
+
+    /** Profiles are not events: their stream never holds back the event-time clock of the join. */
+    private static WatermarkStrategy<ProfileUpdate> profilesNeverHoldBackTime() {
+        return context -> new WatermarkGenerator<>() {
+            @Override
+            public void onEvent(ProfileUpdate event, long eventTimestamp, WatermarkOutput output) {}
+
+            @Override
+            public void onPeriodicEmit(WatermarkOutput output) {
+                output.emitWatermark(new Watermark(Long.MAX_VALUE));
+            }
+        };
+    }
+}
