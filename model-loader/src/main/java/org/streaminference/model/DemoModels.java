@@ -73,7 +73,7 @@ public final class DemoModels {
         float[] b1 = gaussian(random, 1, HIDDEN, 0.1f)[0];
         float[][] w2 = gaussian(random, HIDDEN, LABELS.size(), 0.7f);
         float[] b2 = gaussian(random, 1, LABELS.size(), 0.1f)[0];
-        b2[1] -= 1.5f; // most demo traffic is 'normal' under version 1
+        b2[1] -= 2.8f; // most demo traffic is 'normal' under version 1
         if (version == 2) {
             b2[1] += 1.0f;
         }
