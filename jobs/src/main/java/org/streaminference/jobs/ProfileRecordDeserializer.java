@@ -1,7 +1,9 @@
 package org.streaminference.jobs;
 
+import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
+import org.apache.flink.metrics.Counter;
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
@@ -14,18 +16,26 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * Reads the reference-data topic: a record keyed by entity id is that entity's new profile, a tombstone (null value)
- * removes it. A record that is not a profile of its key is skipped and logged with its position: profiles are not
- * events, so they never become dead letters (which reconcile against events).
+ * removes it. A record that is not a profile of its key is skipped, logged with its position and counted
+ * ({@code profileRecordsSkipped}): profiles are not events, so they never become dead letters (which reconcile
+ * against events).
  */
 public class ProfileRecordDeserializer implements KafkaRecordDeserializationSchema<ProfileUpdate> {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(ProfileRecordDeserializer.class);
+    private transient Counter skipped;
+
+    @Override
+    public void open(DeserializationSchema.InitializationContext context) {
+        skipped = context.getMetricGroup().counter("profileRecordsSkipped");
+    }
 
     @Override
     public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<ProfileUpdate> out) {
         String position = record.topic() + "/" + record.partition() + "/" + record.offset();
         if (record.key() == null) {
             LOG.warn("Skipping profile record {}: it has no key (the entity id)", position);
+            skip();
             return;
         }
         String entityId = new String(record.key(), StandardCharsets.UTF_8);
@@ -38,14 +48,22 @@ public class ProfileRecordDeserializer implements KafkaRecordDeserializationSche
             profile = EntityProfile.getDecoder().decode(ByteBuffer.wrap(record.value()));
         } catch (Exception e) {
             LOG.warn("Skipping profile record {}: not an EntityProfile ({})", position, e.toString());
+            skip();
             return;
         }
         if (!entityId.equals(profile.getEntityId())) {
             LOG.warn("Skipping profile record {}: key '{}' is not its entityId '{}'", position, entityId,
                     profile.getEntityId());
+            skip();
             return;
         }
         out.collect(new ProfileUpdate(entityId, profile));
+    }
+
+    private void skip() {
+        if (skipped != null) {
+            skipped.inc();
+        }
     }
 
     @Override

@@ -21,6 +21,7 @@ import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ServedFeatures;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.SourcePosition;
 
@@ -141,6 +142,39 @@ class MicroBatchInferenceOperatorTest {
                 assertThat(p.getProbabilities().get(1)).isCloseTo(direct(events.get(i))[1], within(1e-6));
                 assertThat(p.getTopClasses()).hasSize(2);
                 assertThat(p.getTopClasses().get(0).getProbability()).isEqualTo(p.getScore());
+            }
+        }
+    }
+
+    @Test
+    void servedFeatureVectorsAreLoggedWithTheVersionThatAnswered() throws Exception {
+        var harness = new OneInputStreamOperatorTestHarness<>(
+                new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), "instrumented",
+                        options(4, NEVER, 1, false), "demo-transactions:1"),
+                new AvroSerializer<>(EnrichedEvent.class));
+        harness.open();
+        try (var h = harness) {
+            List<EnrichedEvent> events = new ArrayList<>();
+            for (int i = 0; i < 5; i++) {
+                events.add(event(i));
+                h.processElement(events.get(i), i);
+            }
+            h.processElement(event(5, Float.NaN), 5); // a dead letter: nothing to log
+            h.endInput();
+            Map<String, Prediction> predicted = new java.util.HashMap<>();
+            predictions(h).forEach(p -> predicted.put(p.getEventId(), p));
+            assertThat(predicted).hasSize(5);
+            List<ServedFeatures> served = new ArrayList<>();
+            h.getSideOutput(ModelOutputs.SERVED_FEATURES).forEach(r -> served.add(r.getValue()));
+            assertThat(served).extracting(ServedFeatures::getEventId)
+                    .containsExactlyInAnyOrderElementsOf(predicted.keySet());
+            for (ServedFeatures f : served) {
+                int i = Integer.parseInt(f.getEventId().substring(1));
+                assertThat(f.getFeatures()).isEqualTo(events.get(i).getFeatures());
+                assertThat(f.getFeatureSpec()).isEqualTo("demo-transactions:1");
+                assertThat(f.getModelVersion()).isEqualTo(predicted.get(f.getEventId()).getModelVersion());
+                assertThat(f.getEntityId()).isEqualTo("u" + (i % 3));
+                assertThat(f.getEventTime()).isEqualTo(1000L + i);
             }
         }
     }
