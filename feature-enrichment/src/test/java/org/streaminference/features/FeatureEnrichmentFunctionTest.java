@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 /**
  * {@link FeatureEnrichmentFunction} in Flink's keyed operator test harness, each feature kind against
@@ -296,7 +297,7 @@ class FeatureEnrichmentFunctionTest {
                         ? 0.02 * Math.abs(want)
                         : 2e-5 * Math.max(1, Math.abs(want));
                 assertThat((double) actual[pos]).as("%s: %s", eventId, f.valueNames().get(i))
-                        .isCloseTo(want, org.assertj.core.api.Assertions.within(tolerance));
+                        .isCloseTo(want, within(tolerance));
             }
         }
     }

@@ -34,11 +34,11 @@ final class DistinctBuckets {
         registers = new int[ringSize][];
     }
 
-    boolean add(long id, long hash) {
+    void add(long id, long hash) {
         int slot = (int) Math.floorMod(id, (long) ids.length);
         if (ids[slot] != id) {
             if (ids[slot] != WindowBuckets.EMPTY && ids[slot] > id) {
-                return false;
+                return; // cannot happen: the ring covers every bucket an on-time event can fall in
             }
             ids[slot] = id;
             hashes[slot] = NO_HASHES;
@@ -48,11 +48,11 @@ final class DistinctBuckets {
         if (exact != null) {
             int pos = Arrays.binarySearch(exact, hash);
             if (pos >= 0) {
-                return true;
+                return;
             }
             if (exact.length < EXACT_LIMIT) {
                 hashes[slot] = insert(exact, -pos - 1, hash);
-                return true;
+                return;
             }
             int[] regs = new int[0];
             for (long h : exact) {
@@ -62,7 +62,6 @@ final class DistinctBuckets {
             registers[slot] = regs;
         }
         registers[slot] = addRegister(registers[slot], hash);
-        return true;
     }
 
     /**

@@ -44,12 +44,12 @@ final class WindowBuckets {
         maxs = new double[ringSize];
     }
 
-    /** Adds a value (NaN for a count-only group) to bucket {@code id}; false if the bucket fell out of the ring. */
-    boolean add(long id, double value) {
+    /** Adds a value (NaN for a count-only group) to bucket {@code id}, never overwriting a newer bucket. */
+    void add(long id, double value) {
         int slot = (int) Math.floorMod(id, (long) ids.length);
         if (ids[slot] != id) {
             if (ids[slot] != EMPTY && ids[slot] > id) {
-                return false;
+                return; // cannot happen: the ring covers every bucket an on-time event can fall in
             }
             ids[slot] = id;
             counts[slot] = 0;
@@ -65,7 +65,6 @@ final class WindowBuckets {
             mins[slot] = Math.min(mins[slot], value);
             maxs[slot] = Math.max(maxs[slot], value);
         }
-        return true;
     }
 
     /** Sums buckets {@code first..last} into {@code into}: [count, sum, sumSquares, min, max]. */
