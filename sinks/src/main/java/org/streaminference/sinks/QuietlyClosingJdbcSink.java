@@ -65,6 +65,21 @@ final class QuietlyClosingJdbcSink<IN>
         return delegate.getCommittableSerializer();
     }
 
+    /**
+     * Closes {@code writer}, logging instead of throwing. Besides exceptions this swallows {@link AssertionError}:
+     * PostgreSQL's driver asserts on a connection that died mid-batch ("getAutoCommit() should not throw", seen in
+     * {@code ResultStoreOutageITCase} where assertions are on), and that too is fatal to the TaskManager when it
+     * escapes a failed task's cleanup. Other errors (out of memory, linkage) still propagate.
+     */
+    static void closeQuietly(AutoCloseable writer) {
+        try {
+            writer.close();
+        } catch (Exception | AssertionError e) {
+            LOG.warn("Closing the JDBC writer failed ({}); its unflushed records are written again after the"
+                    + " restore", e.toString());
+        }
+    }
+
     /** The JDBC writer, with a {@code close()} that logs instead of throwing. */
     static final class Writer<IN>
             implements StatefulSinkWriter<IN, JdbcWriterState>, CommittingSinkWriter<IN, JdbcCommitable> {
@@ -101,12 +116,7 @@ final class QuietlyClosingJdbcSink<IN>
 
         @Override
         public void close() {
-            try {
-                delegate.close();
-            } catch (Exception e) {
-                LOG.warn("Closing the JDBC writer failed ({}); its unflushed records are written again after the"
-                        + " restore", e.toString());
-            }
+            closeQuietly(delegate);
         }
     }
 }
