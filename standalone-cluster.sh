@@ -1,14 +1,35 @@
 #!/usr/bin/env bash
 # A real standalone Flink session cluster (one JobManager and one TaskManager process) from Maven artifacts, with
 # the project's flink-conf/config.yaml; flink-dist is not needed. Used by StandaloneClusterIT.
-#   ./standalone-cluster.sh start WORK_DIR [REST_PORT]   prints the REST address once the TaskManager registered
-#   ./standalone-cluster.sh start-taskmanager WORK_DIR   starts another TaskManager (e.g. after one was killed)
+#   ./standalone-cluster.sh start WORK_DIR [REST_PORT] [options]   prints the REST address once a TaskManager registered
+#   ./standalone-cluster.sh start-taskmanager WORK_DIR             starts another TaskManager (e.g. after one was killed)
 #   ./standalone-cluster.sh stop WORK_DIR
+# Options of start, so that two clusters or a busy host do not collide (every other port Flink opens is chosen free):
+#   --rest-port N          REST API and web UI (default 8081)
+#   --rpc-port N           JobManager RPC (default 6123)
+#   --prometheus-ports R   Prometheus reporter port range, one port per process (default 9249-9260)
+#   --conf FILE            lines appended to the cluster's config.yaml (cluster-wide job options, e.g.
+#                          model.allowed-roots, parallelism.default)
 set -euo pipefail
 root="$(cd "$(dirname "$0")" && pwd)"
 command="${1:?start|start-taskmanager|stop}"
 work="$(mkdir -p "${2:?work dir}" && cd "$2" && pwd)"
-rest_port="${3:-8081}"
+shift 2
+rest_port=8081
+rpc_port=6123
+prometheus_ports=9249-9260
+extra_conf=""
+if [[ $# -gt 0 && "$1" != --* ]]; then rest_port="$1"; shift; fi
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --rest-port) rest_port="${2:?}"; shift 2 ;;
+    --rpc-port) rpc_port="${2:?}"; shift 2 ;;
+    --prometheus-ports) prometheus_ports="${2:?}"; shift 2 ;;
+    --conf) extra_conf="$(cd "$(dirname "${2:?}")" && pwd)/$(basename "$2")"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+if [[ -f "$work/ports" && "$command" != start ]]; then . "$work/ports"; fi
 flink_version="$(sed -n 's:.*<flink.version>\(.*\)</flink.version>.*:\1:p' "$root/pom.xml" | head -1)"
 log4j_version="$(sed -n 's:.*<log4j.version>\(.*\)</log4j.version>.*:\1:p' "$root/pom.xml" | head -1)"
 
@@ -45,6 +66,9 @@ taskmanager.bind-host: localhost
 taskmanager.host: localhost
 rest.port: $rest_port
 rest.address: localhost
+rest.bind-address: localhost
+jobmanager.rpc.port: $rpc_port
+metrics.reporter.prom.port: $prometheus_ports
 execution.checkpointing.dir: file://$work/checkpoints
 execution.checkpointing.savepoint-dir: file://$work/savepoints
 execution.checkpointing.interval: 1 s
@@ -55,6 +79,10 @@ restart-strategy.type: fixed-delay
 restart-strategy.fixed-delay.attempts: 100
 restart-strategy.fixed-delay.delay: 1 s
 CONF
+  if [[ -n "$extra_conf" ]]; then
+    { echo; echo "# --- from --conf $extra_conf ---"; cat "$extra_conf"; } >> "$work/conf/config.yaml"
+  fi
+  printf 'rest_port=%s\nrpc_port=%s\nprometheus_ports=%s\n' "$rest_port" "$rpc_port" "$prometheus_ports" > "$work/ports"
   cat > "$work/conf/log4j.properties" <<LOG
 rootLogger.level = INFO
 rootLogger.appenderRef.file.ref = file

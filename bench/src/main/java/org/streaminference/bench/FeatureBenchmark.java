@@ -174,6 +174,8 @@ public final class FeatureBenchmark implements Callable<Integer> {
         options.set(PipelineOptions.PREDICTIONS_TOPIC, topic);
         options.set(PipelineOptions.DEAD_LETTERS_TOPIC, topic + "-dead-letters");
         options.set(PipelineOptions.MODEL_URI, model.toString());
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(model.getParent().toUri().toString()));
+        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // benchmark models are made by the benchmark
         options.set(PipelineOptions.MODEL_CONTROL_TOPIC, "");
         options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
         options.set(PipelineOptions.SINK_DELIVERY_GUARANTEE, DeliveryGuarantee.AT_LEAST_ONCE);

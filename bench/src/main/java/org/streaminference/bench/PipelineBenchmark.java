@@ -230,6 +230,8 @@ public final class PipelineBenchmark implements Callable<Integer> {
         options.set(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX, "bench-" + run);
         options.set(PipelineOptions.SINK_DELIVERY_GUARANTEE, guarantee);
         options.set(PipelineOptions.MODEL_URI, w.dir().toString());
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(w.dir().getParent().toUri().toString()));
+        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // benchmark models are made by the benchmark
         options.set(PipelineOptions.MODEL_CONTROL_TOPIC, ""); // one version throughout: no control topic
         options.set(PipelineOptions.INFERENCE_MAX_BATCH_SIZE, batch);
         options.set(PipelineOptions.INFERENCE_MAX_DELAY, Duration.ofMillis(maxDelay));

@@ -150,6 +150,8 @@ public final class SwapBenchmark implements Callable<Integer> {
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
         options.set(PipelineOptions.MODEL_URI, v1.toUri().toString());
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(v1.getParent().getParent().toUri().toString()));
+        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // benchmark models are made by the benchmark
         options.set(PipelineOptions.SINK_DELIVERY_GUARANTEE, DeliveryGuarantee.AT_LEAST_ONCE);
         options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
         options.set(PipelineOptions.INFERENCE_MAX_BATCH_SIZE, 64);

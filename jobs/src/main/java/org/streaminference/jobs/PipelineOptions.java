@@ -73,6 +73,28 @@ public final class PipelineOptions {
                     .withDescription("Kafka transaction timeout; at most the broker's transaction.max.timeout.ms"
                             + " (15 min by default) and well above the checkpoint interval.");
 
+    public static final ConfigOption<MemorySize> SINK_MAX_REQUEST_SIZE = ConfigOptions.key("kafka.sink.max-request-size")
+            .memoryType()
+            .defaultValue(MemorySize.parse("1mb"))
+            .withDescription("The Kafka producer's max.request.size for every output topic, at least 1 MiB (the"
+                    + " broker's default message.max.bytes). Every record the job writes is bounded below it: dead"
+                    + " letters cut the original value after 64 KiB, predictions are at most 512 KiB.");
+
+    public static final ConfigOption<MemorySize> VALIDATION_MAX_EVENT_SIZE =
+            ConfigOptions.key("validation.max-event-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("1mb"))
+                    .withDescription("Input records larger than this are RECORD_TOO_LARGE dead letters, before"
+                            + " any decoding.");
+
+    public static final ConfigOption<Duration> VALIDATION_MAX_FUTURE_SKEW =
+            ConfigOptions.key("validation.max-future-skew")
+                    .durationType()
+                    .defaultValue(Duration.ofHours(1))
+                    .withDescription("Events whose eventTime is further ahead of the TaskManager's clock than this"
+                            + " are FUTURE_EVENT dead letters; one such event would otherwise hold its entity's"
+                            + " latest prediction and feature state until that date.");
+
     public static final ConfigOption<String> FEATURES_SPEC = ConfigOptions.key("features.spec")
             .stringType()
             .noDefaultValue()
@@ -145,9 +167,43 @@ public final class PipelineOptions {
             .stringType()
             .asList()
             .noDefaultValue()
-            .withDescription("URI prefixes (e.g. s3://models/) every manifest and model file must lie under;"
-                    + " unset allows any location with an allowed scheme. Set it in production: anyone who can"
-                    + " write to the control topic can name a location.");
+            .withDescription("URI prefixes (e.g. s3://models/) every manifest and model file must lie under, local"
+                    + " paths checked on their real path (symbolic links resolved). Required: anyone who can write to"
+                    + " the control topic can name a location.");
+
+    public static final ConfigOption<String> MODEL_TRUSTED_KEYS = ConfigOptions.key("model.trusted-keys")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("File (a Flink FileSystem path; in Kubernetes a mounted secret) of the PEM Ed25519"
+                    + " public keys whose manifest signatures the job accepts ('models keygen' makes them; several"
+                    + " keys for a rotation). A version not signed by one of them is rejected: UNSIGNED or"
+                    + " SIGNATURE_INVALID. Read where the job is built. Required unless model.allow-unsigned.");
+
+    public static final ConfigOption<Boolean> MODEL_ALLOW_UNSIGNED = ConfigOptions.key("model.allow-unsigned")
+            .booleanType()
+            .defaultValue(false)
+            .withDescription("Serve model versions without a manifest signature (logged as a warning each time)."
+                    + " For trying things on one machine (the local run turns it on); never in production. A wrong"
+                    + " signature is refused either way.");
+
+    public static final ConfigOption<Duration> MODEL_LOAD_TIMEOUT = ConfigOptions.key("model.load-timeout")
+            .durationType()
+            .defaultValue(Duration.ofMinutes(5))
+            .withDescription("A version that takes longer to fetch, verify and load is rejected (LOAD_TIMEOUT) and"
+                    + " the commands behind it go on.");
+
+    public static final ConfigOption<MemorySize> MODEL_CONTROL_MAX_COMMAND_SIZE =
+            ConfigOptions.key("model.control.max-command-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.parse("64kb"))
+                    .withDescription("Larger model commands are rejected (TOO_LARGE) without being parsed.");
+
+    public static final ConfigOption<Integer> MODEL_CONTROL_MAX_PENDING_COMMANDS =
+            ConfigOptions.key("model.control.max-pending-commands")
+                    .intType()
+                    .defaultValue(1_000)
+                    .withDescription("Model commands that may wait behind a version being loaded; more are"
+                            + " rejected (TOO_MANY_PENDING).");
 
     public static final ConfigOption<ModelLoaderOptions.GraphOptimization> MODEL_GRAPH_OPTIMIZATION =
             ConfigOptions.key("model.graph-optimization")
@@ -247,9 +303,12 @@ public final class PipelineOptions {
     public static List<ConfigOption<?>> all() {
         return List.of(KAFKA_BOOTSTRAP_SERVERS, EVENTS_TOPIC, PREDICTIONS_TOPIC, DEAD_LETTERS_TOPIC, GROUP_ID,
                 SOURCE_BOUNDED, SINK_DELIVERY_GUARANTEE, SINK_TRANSACTIONAL_ID_PREFIX, SINK_TRANSACTION_TIMEOUT,
+                SINK_MAX_REQUEST_SIZE, VALIDATION_MAX_EVENT_SIZE, VALIDATION_MAX_FUTURE_SKEW,
                 SHADOW_PREDICTIONS_TOPIC, SERVED_FEATURES_TOPIC, FEATURES_SPEC, FEATURES_REFERENCE_TOPIC,
                 FEATURES_WATERMARK_IDLENESS, MODEL_URI, MODEL_CONTROL_TOPIC, MODEL_EVENTS_TOPIC, MODEL_MAX_SIZE,
-                MODEL_ALLOWED_SCHEMES, MODEL_ALLOWED_ROOTS, MODEL_INTRA_OP_THREADS, MODEL_GRAPH_OPTIMIZATION,
+                MODEL_ALLOWED_SCHEMES, MODEL_ALLOWED_ROOTS, MODEL_TRUSTED_KEYS, MODEL_ALLOW_UNSIGNED,
+                MODEL_LOAD_TIMEOUT, MODEL_CONTROL_MAX_COMMAND_SIZE, MODEL_CONTROL_MAX_PENDING_COMMANDS,
+                MODEL_INTRA_OP_THREADS, MODEL_GRAPH_OPTIMIZATION,
                 MODEL_CPU_ARENA, MODEL_EXECUTION_PROVIDER, MODEL_CUDA_FALLBACK_TO_CPU, INFERENCE_MAX_BATCH_SIZE, INFERENCE_MAX_DELAY,
                 INFERENCE_CONCURRENT_BATCHES, INFERENCE_CAPACITY, INFERENCE_TIMEOUT, INFERENCE_RETRIES, INFERENCE_TOP_K,
                 INFERENCE_ORDERED, RESULT_STORE_ENABLED, RESULT_STORE_JDBC_URL,

@@ -90,7 +90,8 @@ public record PipelineStages(
         MicroBatchInference.Builder builder = MicroBatchInference.builder()
                 .modelProvider(new SharedModelProvider(StreamInferencePipeline.loaderOptions(options), contract))
                 .initialModel(modelUri)
-                .batching(StreamInferencePipeline.batchingOptions(options));
+                .batching(StreamInferencePipeline.batchingOptions(options))
+                .controlLimits(StreamInferencePipeline.controlLimits(options));
         if (servedFeatureSpec != null) {
             builder.logServedFeatures(servedFeatureSpec);
         }

@@ -11,6 +11,10 @@ import org.slf4j.LoggerFactory;
 import org.streaminference.features.ProfileUpdate;
 import org.streaminference.schemas.EntityProfile;
 
+import org.streaminference.schemas.AvroPayloadCheck;
+import org.streaminference.schemas.Identifiers;
+import org.streaminference.schemas.Printable;
+
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
@@ -23,7 +27,9 @@ import java.nio.charset.StandardCharsets;
 public class ProfileRecordDeserializer implements KafkaRecordDeserializationSchema<ProfileUpdate> {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(ProfileRecordDeserializer.class);
+    private static final int MAX_PROFILE_BYTES = 1024 * 1024;
     private transient Counter skipped;
+    private transient AvroPayloadCheck bodyCheck;
 
     @Override
     public void open(DeserializationSchema.InitializationContext context) {
@@ -39,25 +45,52 @@ public class ProfileRecordDeserializer implements KafkaRecordDeserializationSche
             return;
         }
         String entityId = new String(record.key(), StandardCharsets.UTF_8);
+        if (!Identifiers.isValid(entityId)) {
+            LOG.warn("Skipping profile record {}: key '{}' is not an id", position, Printable.truncate(entityId));
+            skip();
+            return;
+        }
         if (record.value() == null) {
             out.collect(new ProfileUpdate(entityId, null));
+            return;
+        }
+        String problem = boundsProblem(record.value());
+        if (problem != null) {
+            LOG.warn("Skipping profile record {}: {}", position, problem);
+            skip();
             return;
         }
         EntityProfile profile;
         try {
             profile = EntityProfile.getDecoder().decode(ByteBuffer.wrap(record.value()));
         } catch (Exception e) {
-            LOG.warn("Skipping profile record {}: not an EntityProfile ({})", position, e.toString());
+            LOG.warn("Skipping profile record {}: not an EntityProfile ({})", position,
+                    Printable.escape(e.toString(), 200));
             skip();
             return;
         }
         if (!entityId.equals(profile.getEntityId())) {
             LOG.warn("Skipping profile record {}: key '{}' is not its entityId '{}'", position, entityId,
-                    profile.getEntityId());
+                    Printable.truncate(profile.getEntityId()));
             skip();
             return;
         }
         out.collect(new ProfileUpdate(entityId, profile));
+    }
+
+    /** Bounds the untrusted bytes before Avro decodes them (see {@link AvroPayloadCheck}). */
+    private String boundsProblem(byte[] value) {
+        if (value.length > MAX_PROFILE_BYTES) {
+            return value.length + " bytes, over the limit of " + MAX_PROFILE_BYTES;
+        }
+        if (value.length < 10 || value[0] != (byte) 0xC3 || value[1] != 0x01) {
+            return "not Avro single-object encoding";
+        }
+        if (bodyCheck == null) {
+            bodyCheck = new AvroPayloadCheck(EntityProfile.getClassSchema());
+        }
+        AvroPayloadCheck.Problem problem = bodyCheck.check(ByteBuffer.wrap(value, 10, value.length - 10));
+        return problem == null ? null : problem.message();
     }
 
     private void skip() {

@@ -2,17 +2,25 @@ package org.streaminference.jobs;
 
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.util.ParameterTool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.streaminference.features.spec.FeatureSpec;
+import org.streaminference.model.FeatureContract;
+import org.streaminference.model.LoadedModel;
+import org.streaminference.model.ModelLoadException;
+import org.streaminference.model.ModelLoader;
 import org.streaminference.sinks.ResultStoreOptions;
 import org.streaminference.sinks.ResultStoreSchema;
 
 /**
  * Entry point of the job jar, for {@code flink run} and the REST API. Options come the Flink way: from the
- * cluster's {@code config.yaml}, from {@code --config-dir DIR} (a directory holding a config.yaml), and from
- * {@code --key value} arguments, later ones winning.
+ * cluster's configuration (its {@code config.yaml}, or the FlinkDeployment's {@code flinkConfiguration}), from
+ * {@code --config-dir DIR} (a directory holding a config.yaml), and from {@code --key value} arguments, later ones
+ * winning.
  */
 public final class StreamInferenceJob {
     public static final String JOB_NAME = "stream-inference";
@@ -21,10 +29,28 @@ public final class StreamInferenceJob {
     private StreamInferenceJob() {}
 
     public static void main(String[] args) throws Exception {
-        Configuration options = options(args);
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
+        Configuration arguments = options(args);
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(arguments);
+        Configuration options = withClusterConfiguration(env.getConfiguration(), arguments);
         prepare(env, options);
         env.execute(JOB_NAME);
+    }
+
+    /**
+     * The job's options: the configuration the environment was started with (the cluster's {@code config.yaml} for
+     * a job submitted to a session cluster, the FlinkDeployment's {@code flinkConfiguration} in application mode),
+     * overridden by the program's arguments. Reading the arguments alone would silently ignore the cluster's job
+     * options, its model location policy among them.
+     */
+    static Configuration withClusterConfiguration(ReadableConfig cluster, Configuration arguments) {
+        Configuration options = new Configuration();
+        if (cluster instanceof Configuration c) {
+            options.addAll(c);
+        } else {
+            options.addAll(Configuration.fromMap(cluster.toMap()));
+        }
+        options.addAll(arguments);
+        return options;
     }
 
     /**
@@ -32,7 +58,9 @@ public final class StreamInferenceJob {
      * defaults, migrates the result store and adds the pipeline to {@code env}.
      */
     public static void prepare(StreamExecutionEnvironment env, Configuration options) throws Exception {
-        PipelineStages stages = PipelineStages.standard(options);
+        FeatureSpec spec = PipelineStages.featureSpec(options);
+        PipelineStages stages = PipelineStages.forSpec(options, spec);
+        checkStartingModel(options, new FeatureContract(spec.id(), spec.width()));
         StreamInferencePipeline.applyDefaults(env, options);
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
             ResultStoreOptions store = StreamInferencePipeline.resultStoreOptions(options);
@@ -43,6 +71,27 @@ public final class StreamInferenceJob {
                     ResultStoreSchema.currentVersion(), expired);
         }
         StreamInferencePipeline.build(env, options, stages);
+    }
+
+    /**
+     * Loads the version {@code model.uri} names, with every check a TaskManager makes, on CPU: a starting model that
+     * cannot be served fails the start with its reason, instead of a job that restarts forever.
+     *
+     * @throws IllegalConfigurationException with the check the model failed
+     */
+    static void checkStartingModel(Configuration options, FeatureContract contract) {
+        String uri = StreamInferencePipeline.required(options, PipelineOptions.MODEL_URI.key(),
+                options.get(PipelineOptions.MODEL_URI));
+        try (LoadedModel model = new ModelLoader(StreamInferencePipeline.loaderOptions(options).onCpu()).load(uri)) {
+            contract.check(model.manifest(), model.inputValuesPerRow());
+            LOG.info("Starting model {} at {} passes its checks", model.manifest().id(), uri);
+        } catch (ModelLoadException e) {
+            throw new IllegalConfigurationException("The starting model (" + PipelineOptions.MODEL_URI.key() + " = "
+                    + uri + ") cannot be served: " + e.getMessage(), e);
+        } catch (Exception e) {
+            throw new IllegalConfigurationException("The starting model (" + PipelineOptions.MODEL_URI.key() + " = "
+                    + uri + ") cannot be served: " + e, e);
+        }
     }
 
     /** Reads {@code --config-dir DIR} (if given) and then the {@code --key value} arguments. */

@@ -14,10 +14,14 @@ import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.model.trust.ManifestSignatures;
+import org.streaminference.model.trust.ModelTrust;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.operators.inference.BatchingOptions;
 import org.streaminference.operators.inference.ModelOutputs;
 import org.streaminference.operators.validation.EventValidationFunction;
+import org.streaminference.operators.validation.EventLimits;
 import org.streaminference.operators.validation.EventValidator;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
@@ -77,7 +81,8 @@ public final class StreamInferencePipeline {
                 .uid("events-source");
 
         SingleOutputStreamOperator<ValidatedEvent> valid = raw
-                .process(new EventValidationFunction(new EventValidator(stages.requiredNumericFields())))
+                .process(new EventValidationFunction(
+                        new EventValidator(stages.requiredNumericFields(), eventLimits(options))))
                 .name("validate")
                 .uid("validate");
 
@@ -95,7 +100,7 @@ public final class StreamInferencePipeline {
                 options.get(PipelineOptions.SINK_DELIVERY_GUARANTEE),
                 options.get(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX),
                 options.get(PipelineOptions.SINK_TRANSACTION_TIMEOUT).toMillis(),
-                Map.of());
+                Map.of("max.request.size", Long.toString(maxRequestSize(options))));
         predictions
                 .sinkTo(ResultTopicSinks.predictions(sinkOptions, options.get(PipelineOptions.PREDICTIONS_TOPIC)))
                 .name("predictions-kafka")
@@ -141,8 +146,38 @@ public final class StreamInferencePipeline {
                 .uid("dead-letters-kafka");
     }
 
-    /** How models are loaded, from the job's options. */
+    /** The bounds on input events, from the job's options. */
+    public static EventLimits eventLimits(ReadableConfig options) {
+        long maxBytes = options.get(PipelineOptions.VALIDATION_MAX_EVENT_SIZE).getBytes();
+        if (maxBytes <= 0 || maxBytes > Integer.MAX_VALUE) {
+            throw new IllegalConfigurationException(PipelineOptions.VALIDATION_MAX_EVENT_SIZE.key()
+                    + " must be between 1 byte and 2 GiB, got " + maxBytes);
+        }
+        return new EventLimits((int) maxBytes, options.get(PipelineOptions.VALIDATION_MAX_FUTURE_SKEW));
+    }
+
+    private static long maxRequestSize(ReadableConfig options) {
+        long bytes = options.get(PipelineOptions.SINK_MAX_REQUEST_SIZE).getBytes();
+        if (bytes < KafkaSinkOptions.DEFAULT_MAX_REQUEST_BYTES || bytes > Integer.MAX_VALUE) {
+            throw new IllegalConfigurationException(PipelineOptions.SINK_MAX_REQUEST_SIZE.key() + " must be at least"
+                    + " 1 MiB (so that every dead letter and prediction fits), got " + bytes + " bytes");
+        }
+        return bytes;
+    }
+
+    /**
+     * How models are loaded, from the job's options: the allowed locations (required) and the trusted keys (read
+     * now, from {@code model.trusted-keys}).
+     *
+     * @throws IllegalConfigurationException naming the option that is missing or wrong
+     */
     public static ModelLoaderOptions loaderOptions(ReadableConfig options) {
+        List<String> roots = options.getOptional(PipelineOptions.MODEL_ALLOWED_ROOTS).orElse(List.of());
+        if (roots.isEmpty() || roots.stream().allMatch(String::isBlank)) {
+            throw new IllegalConfigurationException("Option '" + PipelineOptions.MODEL_ALLOWED_ROOTS.key() + "' is"
+                    + " required: the model store's root(s), e.g. s3://models/ (anyone who can write to the control"
+                    + " topic can name a location).");
+        }
         return new ModelLoaderOptions(
                 options.get(PipelineOptions.MODEL_MAX_SIZE).getBytes(),
                 options.get(PipelineOptions.MODEL_INTRA_OP_THREADS),
@@ -150,9 +185,48 @@ public final class StreamInferencePipeline {
                 0,
                 options.get(PipelineOptions.MODEL_CUDA_FALLBACK_TO_CPU),
                 options.get(PipelineOptions.MODEL_ALLOWED_SCHEMES),
-                options.getOptional(PipelineOptions.MODEL_ALLOWED_ROOTS).orElse(List.of()),
+                roots,
                 options.get(PipelineOptions.MODEL_GRAPH_OPTIMIZATION),
-                options.get(PipelineOptions.MODEL_CPU_ARENA));
+                options.get(PipelineOptions.MODEL_CPU_ARENA),
+                modelTrust(options));
+    }
+
+    /** The keys the job trusts, read from {@code model.trusted-keys}, and whether unsigned versions are served. */
+    public static ModelTrust modelTrust(ReadableConfig options) {
+        boolean allowUnsigned = options.get(PipelineOptions.MODEL_ALLOW_UNSIGNED);
+        String file = options.get(PipelineOptions.MODEL_TRUSTED_KEYS);
+        if (file == null || file.isBlank()) {
+            if (!allowUnsigned) {
+                throw new IllegalConfigurationException("Option '" + PipelineOptions.MODEL_TRUSTED_KEYS.key()
+                        + "' is required: the PEM public keys of those who may deploy models ('models keygen'"
+                        + " makes them). Set '" + PipelineOptions.MODEL_ALLOW_UNSIGNED.key() + ": true' only to try"
+                        + " things on one machine.");
+            }
+            return ModelTrust.of(List.of(), true);
+        }
+        try {
+            org.apache.flink.core.fs.Path path = new org.apache.flink.core.fs.Path(file);
+            String pem;
+            try (java.io.InputStream in = path.getFileSystem().open(path)) {
+                pem = new String(in.readNBytes(1024 * 1024), java.nio.charset.StandardCharsets.US_ASCII);
+            }
+            List<java.security.PublicKey> keys = ManifestSignatures.readPublicKeys(pem);
+            if (keys.isEmpty()) {
+                throw new IllegalConfigurationException("'" + file + "' (" + PipelineOptions.MODEL_TRUSTED_KEYS.key()
+                        + ") holds no '-----BEGIN PUBLIC KEY-----' block");
+            }
+            return ModelTrust.of(keys, allowUnsigned);
+        } catch (java.io.IOException | IllegalArgumentException e) {
+            throw new IllegalConfigurationException("Cannot read the trusted keys '" + file + "' ("
+                    + PipelineOptions.MODEL_TRUSTED_KEYS.key() + "): " + e.getMessage(), e);
+        }
+    }
+
+    /** The bounds of the control plane, from the job's options. */
+    public static ModelControlLimits controlLimits(ReadableConfig options) {
+        return new ModelControlLimits(options.get(PipelineOptions.MODEL_LOAD_TIMEOUT),
+                (int) Math.min(Integer.MAX_VALUE, options.get(PipelineOptions.MODEL_CONTROL_MAX_COMMAND_SIZE).getBytes()),
+                options.get(PipelineOptions.MODEL_CONTROL_MAX_PENDING_COMMANDS));
     }
 
     /** How the inference operator batches, from the job's options. */

@@ -99,6 +99,8 @@ class FeatureSpecPipelineITCase {
         options.set(PipelineOptions.FEATURES_SPEC, specFile.toString());
         options.set(PipelineOptions.SERVED_FEATURES_TOPIC, "served-features");
         options.set(PipelineOptions.MODEL_URI, modelDir.toString());
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(SERVICES.dir().toUri().toString()));
+        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(300));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
@@ -183,6 +185,8 @@ class FeatureSpecPipelineITCase {
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, "localhost:1");
         options.set(PipelineOptions.MODEL_URI, "/models/x/1");
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(SERVICES.dir().toUri().toString()));
+        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.FEATURES_SPEC, bad.toString());
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
         assertThatThrownBy(() -> StreamInferenceJob.prepare(env, options))

@@ -102,6 +102,7 @@ class ModelHotSwapITCase {
         o.set(PipelineOptions.GROUP_ID, name);
         o.set(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX, name);
         o.set(PipelineOptions.MODEL_URI, v1);
+        o.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         o.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(models.toUri().toString()));
         o.set(PipelineOptions.RESULT_STORE_ENABLED, false);
         o.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(500));
@@ -213,7 +214,7 @@ class ModelHotSwapITCase {
                         .forEach(e -> rejections.put(command.version(), e.reason()));
             }
             assertThat(rejections).containsExactly(Map.entry("3", "CHECKSUM_MISMATCH"),
-                    Map.entry("4", "SIGNATURE_MISMATCH"), Map.entry("5", "NOT_FOUND"));
+                    Map.entry("4", "INTERFACE_MISMATCH"), Map.entry("5", "NOT_FOUND"));
 
             int beforeV2 = producer.sent.get();
             awaitAnswered(run, index, beforeV2); // so that no event sent before the command can reach version 2

@@ -11,7 +11,16 @@ public class ModelLoadException extends Exception {
         URI_NOT_ALLOWED,
         TOO_LARGE,
         CHECKSUM_MISMATCH,
-        SIGNATURE_MISMATCH,
+        /** The model's inputs or outputs are not what the manifest declares. */
+        INTERFACE_MISMATCH,
+        /** The version has no manifest signature and the job requires one. */
+        UNSIGNED,
+        /** The manifest's signature is not valid, or is by a key the job does not trust. */
+        SIGNATURE_INVALID,
+        /** The model reads tensors from files outside itself (ONNX external data). */
+        EXTERNAL_DATA,
+        /** Loading took longer than model.load-timeout. */
+        LOAD_TIMEOUT,
         FEATURE_SPEC_MISMATCH,
         PROVIDER_UNAVAILABLE,
         RUNTIME_ERROR

@@ -6,19 +6,19 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.streaminference.model.trust.ManifestSignatures;
+import org.streaminference.model.trust.ModelTrust;
+import org.streaminference.schemas.Printable;
 
 import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.FloatBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -28,13 +28,12 @@ import java.util.Map;
 /**
  * Fetches a model version through Flink's {@link FileSystem} (so {@code file://} works locally and {@code s3://},
  * {@code hdfs://} work on a cluster with Flink's filesystem plugins) and refuses it unless it passes every check:
- * a readable manifest, a size limit, the manifest's sha256 (ONNX Runtime loads corrupted weights silently), the
- * declared signature, and a warm-up run.
+ * a manifest signed by a trusted key, size limits, the manifest's sha256 (ONNX Runtime loads corrupted weights
+ * silently), no external data, the declared inputs and outputs, and a warm-up run. Rejections carry a reason code and
+ * a message that never repeats the contents of a file it read.
  */
 public final class ModelLoader {
     private static final Logger LOG = LoggerFactory.getLogger(ModelLoader.class);
-    private static final ObjectMapper JSON =
-            new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private final ModelLoaderOptions options;
     private final ModelLocationPolicy locations;
@@ -44,18 +43,34 @@ public final class ModelLoader {
         this.locations = new ModelLocationPolicy(options.allowedSchemes(), options.allowedRoots());
     }
 
+    /** What the one who asked for a version expects of it; null fields are not checked. */
+    public record Expected(String name, String version, String sha256) {
+        public static final Expected ANY = new Expected(null, null, null);
+    }
+
     /**
      * Loads the model version described by {@code location}: a directory holding {@code manifest.json}, or the
      * manifest file itself.
      */
     public LoadedModel load(String location) throws ModelLoadException {
+        return load(location, Expected.ANY);
+    }
+
+    /**
+     * Loads the model version described by {@code location} if it is the one expected. Everything that can be
+     * checked without ONNX Runtime is checked first, in this order: the manifest's location and size, its signature
+     * by a trusted key, its name and version, the model file's location, size and sha256 (against the manifest and
+     * the announcement), and that the model reads no external data. Only then does ONNX Runtime parse the model.
+     */
+    public LoadedModel load(String location, Expected expected) throws ModelLoadException {
         long start = System.nanoTime();
         Path manifestPath = manifestPathChecked(location);
-        ModelManifest manifest = readManifest(manifestPath);
-        Path modelPath = resolveModelFile(manifestPath.getParent(), manifest.modelFile());
-        locations.check(modelPath);
-        byte[] bytes = readLimited(modelPath);
+        ModelManifest manifest = readVerifiedManifest(manifestPath);
+        checkExpected(manifest, expected);
+        Path modelPath = locations.check(resolveModelFile(manifestPath.getParent(), manifest.modelFile()));
+        byte[] bytes = readLimited(modelPath, options.maxModelBytes());
         verifyChecksum(manifest, bytes);
+        OnnxExternalData.refuseIfAny(manifest, bytes);
 
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         ExecutionProvider provider = options.executionProvider();
@@ -67,7 +82,7 @@ public final class ModelLoader {
             if (provider != ExecutionProvider.CUDA) {
                 throw new ModelLoadException(
                         ModelLoadException.Reason.RUNTIME_ERROR,
-                        "ONNX Runtime cannot open " + modelPath + ": " + e.getMessage(),
+                        manifest.id() + ": ONNX Runtime cannot open the model: " + e.getMessage(),
                         e);
             }
             if (!options.fallbackToCpu()) {
@@ -87,12 +102,12 @@ public final class ModelLoader {
             } catch (OrtException cpuError) {
                 throw new ModelLoadException(
                         ModelLoadException.Reason.RUNTIME_ERROR,
-                        "ONNX Runtime cannot open " + modelPath + ": " + cpuError.getMessage(),
+                        manifest.id() + ": ONNX Runtime cannot open the model: " + cpuError.getMessage(),
                         cpuError);
             }
         }
         try {
-            verifySignature(manifest, session);
+            verifyInterface(manifest, session);
             LoadedModel model = new LoadedModel(manifest, env, session, provider, fellBack);
             warmUp(model);
             model.markLoaded((System.nanoTime() - start) / 1_000_000);
@@ -100,6 +115,73 @@ public final class ModelLoader {
         } catch (ModelLoadException | RuntimeException e) {
             closeQuietly(session);
             throw e;
+        }
+    }
+
+    private static void checkExpected(ModelManifest manifest, Expected expected) throws ModelLoadException {
+        if ((expected.name() != null && !expected.name().equals(manifest.name()))
+                || (expected.version() != null && !expected.version().equals(manifest.version()))) {
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_MANIFEST, "the manifest describes "
+                    + Printable.truncate(manifest.id()) + ", not " + expected.name() + ":" + expected.version());
+        }
+        if (expected.sha256() != null && !expected.sha256().equalsIgnoreCase(manifest.sha256())) {
+            throw new ModelLoadException(ModelLoadException.Reason.CHECKSUM_MISMATCH, "the store's " + manifest.id()
+                    + " has sha256 " + manifest.sha256() + " but was announced with " + expected.sha256());
+        }
+    }
+
+    /** Reads the manifest's bytes, checks their signature where the job requires one, then parses them. */
+    private ModelManifest readVerifiedManifest(Path manifestPath) throws ModelLoadException {
+        byte[] bytes = readLimited(manifestPath, ModelManifest.MAX_BYTES);
+        verifySignature(manifestPath, bytes);
+        try {
+            return ModelManifest.fromJson(bytes);
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_MANIFEST,
+                    "the manifest at " + manifestPath + " is not valid: " + e.getMessage());
+        }
+    }
+
+    private void verifySignature(Path manifestPath, byte[] manifest) throws ModelLoadException {
+        ModelTrust trust = options.trust();
+        Path signaturePath = new Path(manifestPath.getParent(), ManifestSignatures.FILE_NAME);
+        byte[] signatureBytes;
+        try {
+            signatureBytes = readLimited(locations.check(signaturePath), ManifestSignatures.MAX_SIGNATURE_FILE_BYTES);
+        } catch (ModelLoadException e) {
+            if (e.reason() != ModelLoadException.Reason.NOT_FOUND) {
+                throw new ModelLoadException(ModelLoadException.Reason.SIGNATURE_INVALID,
+                        "the manifest's signature file cannot be read: " + e.getMessage());
+            }
+            if (trust.allowUnsigned()) {
+                LOG.warn("Serving the UNSIGNED model version at {}: model.allow-unsigned is on", manifestPath);
+                return;
+            }
+            throw new ModelLoadException(ModelLoadException.Reason.UNSIGNED, "no " + ManifestSignatures.FILE_NAME
+                    + " next to " + manifestPath + ": this job serves only versions signed by a trusted key"
+                    + " (models publish --signing-key; model.trusted-keys)");
+        }
+        ManifestSignatures.SignatureFile signature;
+        try {
+            signature = ManifestSignatures.SignatureFile.fromJson(signatureBytes);
+        } catch (java.io.IOException e) {
+            throw new ModelLoadException(ModelLoadException.Reason.SIGNATURE_INVALID,
+                    ManifestSignatures.FILE_NAME + " next to " + manifestPath + " is not a signature file");
+        }
+        if (!ManifestSignatures.ALGORITHM.equals(signature.algorithm())) {
+            throw new ModelLoadException(ModelLoadException.Reason.SIGNATURE_INVALID,
+                    "the manifest's signature is not " + ManifestSignatures.ALGORITHM);
+        }
+        java.security.PublicKey key = trust.key(signature.keyId());
+        if (key == null) {
+            throw new ModelLoadException(ModelLoadException.Reason.SIGNATURE_INVALID, "the manifest at "
+                    + manifestPath + " is signed by key " + Printable.truncate(signature.keyId())
+                    + ", which this job does not trust (trusted: " + trust.keyIds() + ")");
+        }
+        if (!ManifestSignatures.verify(manifest, signature, key)) {
+            throw new ModelLoadException(ModelLoadException.Reason.SIGNATURE_INVALID, "the manifest at "
+                    + manifestPath + " does not match its signature by key " + signature.keyId()
+                    + ": it was changed after signing, or the signature is forged");
         }
     }
 
@@ -125,7 +207,7 @@ public final class ModelLoader {
 
     /** Reads and validates only the manifest of a model version. */
     public ModelManifest readManifest(String location) throws ModelLoadException {
-        return readManifest(manifestPathChecked(location));
+        return readVerifiedManifest(manifestPathChecked(location));
     }
 
     private Path manifestPathChecked(String location) throws ModelLoadException {
@@ -136,26 +218,12 @@ public final class ModelLoader {
             throw new ModelLoadException(ModelLoadException.Reason.URI_NOT_ALLOWED,
                     "'" + location + "' is not a valid location: " + e.getMessage());
         }
-        locations.check(path);
-        return path;
+        return locations.check(path);
     }
 
     private static Path manifestPath(String location) {
         Path path = new Path(location);
         return path.getName().endsWith(".json") ? path : new Path(path, ModelManifest.FILE_NAME);
-    }
-
-    private ModelManifest readManifest(Path manifestPath) throws ModelLoadException {
-        try (InputStream in = open(manifestPath)) {
-            return JSON.readValue(in, ModelManifest.class);
-        } catch (ModelLoadException e) {
-            throw e;
-        } catch (IOException | IllegalArgumentException e) {
-            throw new ModelLoadException(
-                    ModelLoadException.Reason.INVALID_MANIFEST,
-                    "cannot read model manifest " + manifestPath + ": " + rootMessage(e),
-                    e);
-        }
     }
 
     /** A relative model file is resolved inside the manifest's directory and may not climb out of it. */
@@ -173,14 +241,14 @@ public final class ModelLoader {
         return new Path(directory, modelFile);
     }
 
-    private byte[] readLimited(Path path) throws ModelLoadException {
+    private static byte[] readLimited(Path path, long maxBytes) throws ModelLoadException {
         try {
             FileSystem fs = path.getFileSystem();
             FileStatus status = fs.getFileStatus(path);
-            if (status.getLen() > options.maxModelBytes()) {
+            if (status.getLen() > maxBytes) {
                 throw new ModelLoadException(
                         ModelLoadException.Reason.TOO_LARGE,
-                        path + " is " + status.getLen() + " bytes, over the limit of " + options.maxModelBytes());
+                        path + " is " + status.getLen() + " bytes, over the limit of " + maxBytes);
             }
             try (FSDataInputStream in = fs.open(path)) {
                 ByteArrayOutputStream out = new ByteArrayOutputStream((int) status.getLen());
@@ -188,10 +256,10 @@ public final class ModelLoader {
                 long total = 0;
                 for (int n; (n = in.read(buffer)) > 0; ) {
                     total += n;
-                    if (total > options.maxModelBytes()) {
+                    if (total > maxBytes) {
                         throw new ModelLoadException(
                                 ModelLoadException.Reason.TOO_LARGE,
-                                path + " grew past the limit of " + options.maxModelBytes() + " bytes");
+                                path + " grew past the limit of " + maxBytes + " bytes");
                     }
                     out.write(buffer, 0, n);
                 }
@@ -200,16 +268,7 @@ public final class ModelLoader {
         } catch (FileNotFoundException e) {
             throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "no model file at " + path, e);
         } catch (IOException e) {
-            throw new ModelLoadException(
-                    ModelLoadException.Reason.NOT_FOUND, "cannot read " + path + ": " + e.getMessage(), e);
-        }
-    }
-
-    private static InputStream open(Path path) throws ModelLoadException, IOException {
-        try {
-            return path.getFileSystem().open(path);
-        } catch (FileNotFoundException e) {
-            throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "no file at " + path, e);
+            throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "cannot read " + path, e);
         }
     }
 
@@ -231,13 +290,13 @@ public final class ModelLoader {
         }
     }
 
-    private static void verifySignature(ModelManifest manifest, OrtSession session) throws ModelLoadException {
+    private static void verifyInterface(ModelManifest manifest, OrtSession session) throws ModelLoadException {
         try {
             checkTensor(manifest, "input", manifest.input(), session.getInputInfo());
             checkTensor(manifest, "output", manifest.output(), session.getOutputInfo());
         } catch (OrtException e) {
             throw new ModelLoadException(
-                    ModelLoadException.Reason.RUNTIME_ERROR, "cannot read the model's signature", e);
+                    ModelLoadException.Reason.RUNTIME_ERROR, "cannot read the model's inputs and outputs", e);
         }
     }
 
@@ -246,36 +305,36 @@ public final class ModelLoader {
             throws ModelLoadException {
         NodeInfo node = actual.get(declared.name());
         if (node == null) {
-            throw signatureMismatch(manifest, "the model has no " + kind + " '" + declared.name()
+            throw interfaceMismatch(manifest, "the model has no " + kind + " '" + declared.name()
                     + "' (it has " + actual.keySet() + ")");
         }
         if (!(node.getInfo() instanceof TensorInfo info)) {
-            throw signatureMismatch(manifest, kind + " '" + declared.name() + "' is not a tensor");
+            throw interfaceMismatch(manifest, kind + " '" + declared.name() + "' is not a tensor");
         }
         if (!"FLOAT".equals(declared.elementType()) || info.type != OnnxJavaType.FLOAT) {
-            throw signatureMismatch(manifest, kind + " '" + declared.name() + "' must be FLOAT; manifest says "
+            throw interfaceMismatch(manifest, kind + " '" + declared.name() + "' must be FLOAT; manifest says "
                     + declared.elementType() + ", model has " + info.type);
         }
         long[] modelShape = info.getShape();
         long[] declaredShape = declared.shape();
         if (modelShape.length != declaredShape.length) {
-            throw signatureMismatch(manifest, kind + " '" + declared.name() + "' has rank " + modelShape.length
+            throw interfaceMismatch(manifest, kind + " '" + declared.name() + "' has rank " + modelShape.length
                     + " in the model but " + declaredShape.length + " in the manifest");
         }
         for (int i = 1; i < modelShape.length; i++) {
             if (declaredShape[i] < 0) {
-                throw signatureMismatch(manifest, kind + " '" + declared.name()
+                throw interfaceMismatch(manifest, kind + " '" + declared.name()
                         + "': the manifest must fix every dimension after the batch dimension");
             }
             if (modelShape[i] >= 0 && modelShape[i] != declaredShape[i]) {
-                throw signatureMismatch(manifest, kind + " '" + declared.name() + "' dimension " + i + " is "
+                throw interfaceMismatch(manifest, kind + " '" + declared.name() + "' dimension " + i + " is "
                         + modelShape[i] + " in the model but " + declaredShape[i] + " in the manifest");
             }
         }
     }
 
-    private static ModelLoadException signatureMismatch(ModelManifest manifest, String message) {
-        return new ModelLoadException(ModelLoadException.Reason.SIGNATURE_MISMATCH, manifest.id() + ": " + message);
+    private static ModelLoadException interfaceMismatch(ModelManifest manifest, String message) {
+        return new ModelLoadException(ModelLoadException.Reason.INTERFACE_MISMATCH, manifest.id() + ": " + message);
     }
 
     private static void warmUp(LoadedModel model) throws ModelLoadException {
@@ -283,7 +342,7 @@ public final class ModelLoader {
             float[][] out = model.run(FloatBuffer.allocate(model.inputValuesPerRow()), 1);
             int expected = model.manifest().output().valuesPerRow();
             if (out[0].length != expected) {
-                throw signatureMismatch(model.manifest(), "output row has " + out[0].length
+                throw interfaceMismatch(model.manifest(), "output row has " + out[0].length
                         + " values but the manifest declares " + expected);
             }
         } catch (OrtException e) {
@@ -300,13 +359,5 @@ public final class ModelLoader {
         } catch (OrtException ignored) {
             // the session is being discarded because of an earlier, reported error
         }
-    }
-
-    private static String rootMessage(Throwable t) {
-        Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root.getMessage();
     }
 }

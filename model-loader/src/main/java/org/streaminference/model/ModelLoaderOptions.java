@@ -1,5 +1,7 @@
 package org.streaminference.model;
 
+import org.streaminference.model.trust.ModelTrust;
+
 import java.io.Serializable;
 import java.util.List;
 
@@ -17,6 +19,7 @@ import java.util.List;
  *                          allowed scheme
  * @param optimization      ONNX Runtime graph optimization level
  * @param cpuArena          whether ONNX Runtime's CPU arena allocator is on (faster; holds on to peak memory)
+ * @param trust             the keys whose manifest signatures are accepted, and whether unsigned versions are served
  */
 public record ModelLoaderOptions(
         long maxModelBytes,
@@ -27,7 +30,8 @@ public record ModelLoaderOptions(
         List<String> allowedSchemes,
         List<String> allowedRoots,
         GraphOptimization optimization,
-        boolean cpuArena)
+        boolean cpuArena,
+        ModelTrust trust)
         implements Serializable {
 
     public static final long DEFAULT_MAX_MODEL_BYTES = 512L * 1024 * 1024;
@@ -60,6 +64,17 @@ public record ModelLoaderOptions(
         }
         allowedSchemes = List.copyOf(allowedSchemes);
         allowedRoots = allowedRoots == null ? List.of() : List.copyOf(allowedRoots);
+        if (trust == null) {
+            throw new IllegalArgumentException("trust is required");
+        }
+    }
+
+    /** Options that accept unsigned versions: for tests and tools that load what they just wrote. */
+    public ModelLoaderOptions(long maxModelBytes, int intraOpThreads, ExecutionProvider executionProvider,
+            int cudaDeviceId, boolean fallbackToCpu, List<String> allowedSchemes, List<String> allowedRoots,
+            GraphOptimization optimization, boolean cpuArena) {
+        this(maxModelBytes, intraOpThreads, executionProvider, cudaDeviceId, fallbackToCpu, allowedSchemes,
+                allowedRoots, optimization, cpuArena, ModelTrust.UNSIGNED_ALLOWED);
     }
 
     public ModelLoaderOptions(long maxModelBytes, int intraOpThreads) {
@@ -73,12 +88,24 @@ public record ModelLoaderOptions(
 
     public ModelLoaderOptions withCuda(int deviceId, boolean fallbackToCpu) {
         return new ModelLoaderOptions(maxModelBytes, intraOpThreads, ExecutionProvider.CUDA, deviceId, fallbackToCpu,
-                allowedSchemes, allowedRoots, optimization, cpuArena);
+                allowedSchemes, allowedRoots, optimization, cpuArena, trust);
+    }
+
+    /** These options on CPU: for checks made where no GPU is (the job's start on the client). */
+    public ModelLoaderOptions onCpu() {
+        return new ModelLoaderOptions(maxModelBytes, intraOpThreads, ExecutionProvider.CPU, 0, false,
+                allowedSchemes, allowedRoots, optimization, cpuArena, trust);
+    }
+
+    /** These options, accepting only versions whose manifests {@code trust} accepts. */
+    public ModelLoaderOptions withTrust(ModelTrust trust) {
+        return new ModelLoaderOptions(maxModelBytes, intraOpThreads, executionProvider, cudaDeviceId, fallbackToCpu,
+                allowedSchemes, allowedRoots, optimization, cpuArena, trust);
     }
 
     /** These options, reading models only from URIs with one of {@code schemes} under one of {@code roots}. */
     public ModelLoaderOptions withAllowedLocations(List<String> schemes, List<String> roots) {
         return new ModelLoaderOptions(maxModelBytes, intraOpThreads, executionProvider, cudaDeviceId, fallbackToCpu,
-                schemes, roots, optimization, cpuArena);
+                schemes, roots, optimization, cpuArena, trust);
     }
 }

@@ -4,7 +4,14 @@ import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.StorableValues;
+
+import java.io.IOException;
 import java.io.Serializable;
+import java.util.regex.Pattern;
 import java.util.List;
 import java.util.Objects;
 
@@ -19,6 +26,14 @@ public final class ModelManifest implements Serializable {
 
     /** File name of a manifest inside a model version directory. */
     public static final String FILE_NAME = "manifest.json";
+    /** Manifests larger than this are refused unread. */
+    public static final int MAX_BYTES = 1024 * 1024;
+    /** What a model name or version may be: safe in paths, logs, metric labels and the result store. */
+    public static final Pattern SAFE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    public static final String SAFE_NAME_RULE = "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit";
+
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private final String name;
     private final String version;
@@ -43,19 +58,61 @@ public final class ModelManifest implements Serializable {
             @JsonProperty("labels") List<String> labels,
             @JsonProperty("featureSpec") String featureSpec,
             @JsonProperty("createdAt") long createdAt) {
-        this.name = requireText(name, "name");
-        this.version = requireText(version, "version");
+        this.name = requireSafeName(name, "name");
+        this.version = requireSafeName(version, "version");
         this.modelFile = requireText(modelFile, "modelFile");
         this.sha256 = requireText(sha256, "sha256").toLowerCase(java.util.Locale.ROOT);
         if (!this.sha256.matches("[0-9a-f]{64}")) {
-            throw new IllegalArgumentException("sha256 must be 64 hex digits, got '" + sha256 + "'");
+            throw new IllegalArgumentException("sha256 must be 64 hex digits");
         }
         this.input = Objects.requireNonNull(input, "input");
         this.output = Objects.requireNonNull(output, "output");
         this.outputKind = Objects.requireNonNull(outputKind, "outputKind");
         this.labels = labels == null ? List.of() : List.copyOf(labels);
+        for (String label : this.labels) {
+            if (label == null || StorableValues.textProblem(label) != null) {
+                throw new IllegalArgumentException("a label is null, contains U+0000 or an unpaired surrogate, or is"
+                        + " longer than " + StorableValues.MAX_TEXT_CHARS + " characters");
+            }
+        }
         this.featureSpec = featureSpec;
         this.createdAt = createdAt;
+    }
+
+    /** @throws IllegalArgumentException unless {@code value} is a safe model name or version */
+    public static String requireSafeName(String value, String field) {
+        if (value == null || !SAFE_NAME.matcher(value).matches()) {
+            throw new IllegalArgumentException("manifest field '" + field + "' must be " + SAFE_NAME_RULE + ", got '"
+                    + Printable.truncate(value) + "'");
+        }
+        return value;
+    }
+
+    /**
+     * Reads a manifest. Errors name the problem and its line and column, never the file's contents: the location was
+     * chosen by whoever wrote the command, and the message goes back to them.
+     */
+    public static ModelManifest fromJson(byte[] json) {
+        try {
+            return JSON.readValue(json, ModelManifest.class);
+        } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
+            Throwable cause = e.getCause();
+            throw new IllegalArgumentException(cause instanceof IllegalArgumentException || cause instanceof NullPointerException
+                    ? String.valueOf(cause.getMessage()) : "a field has an invalid value");
+        } catch (com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException e) {
+            throw new IllegalArgumentException("unknown field '" + Printable.truncate(e.getPropertyName()) + "'");
+        } catch (com.fasterxml.jackson.databind.exc.MismatchedInputException e) {
+            throw new IllegalArgumentException("a field is missing or has the wrong type" + at(e));
+        } catch (IOException e) {
+            throw new IllegalArgumentException("not a JSON manifest" + at(e));
+        }
+    }
+
+    private static String at(IOException e) {
+        if (e instanceof com.fasterxml.jackson.core.JsonProcessingException j && j.getLocation() != null) {
+            return " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
+        }
+        return "";
     }
 
     private static String requireText(String value, String field) {

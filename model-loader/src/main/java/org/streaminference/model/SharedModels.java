@@ -5,13 +5,16 @@ import org.slf4j.LoggerFactory;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 
 /**
  * One session per model version and execution device in a TaskManager, shared by all its slots and
  * reference-counted. Flink gives the tasks of one job on one TaskManager the same user-code class loader, so this
  * JVM-wide registry is per job and TaskManager. The last holder to release a version closes its session; holders
  * release only after their own runs have finished, so no run is in flight then (closing an ONNX Runtime session
- * during a run crashes the JVM).
+ * during a run crashes the JVM). A version loads outside the registry's lock: a slow or stuck load holds back only
+ * those who asked for the same version, never the loads of others.
  */
 public final class SharedModels {
     private static final Logger LOG = LoggerFactory.getLogger(SharedModels.class);
@@ -20,12 +23,8 @@ public final class SharedModels {
     private record Key(String location, ModelLoaderOptions options) {}
 
     private static final class Entry {
-        final LoadedModel model;
+        final CompletableFuture<LoadedModel> model = new CompletableFuture<>();
         int holders;
-
-        Entry(LoadedModel model) {
-            this.model = model;
-        }
     }
 
     private SharedModels() {}
@@ -64,41 +63,105 @@ public final class SharedModels {
 
     /** Holds the version at {@code location}, loading and verifying it if this TaskManager does not have it yet. */
     public static Lease acquire(String location, ModelLoaderOptions options) throws ModelLoadException {
-        return acquire(location, options, FeatureContract.ANY);
+        return acquire(location, options, FeatureContract.ANY, ModelLoader.Expected.ANY);
     }
 
     /**
      * Holds the version at {@code location}, loading and verifying it if this TaskManager does not have it yet, if
-     * it fits the job's features.
+     * it is the version expected and fits the job's features.
      */
-    public static Lease acquire(String location, ModelLoaderOptions options, FeatureContract contract)
-            throws ModelLoadException {
+    public static Lease acquire(String location, ModelLoaderOptions options, FeatureContract contract,
+            ModelLoader.Expected expected) throws ModelLoadException {
         Key key = new Key(location, options);
+        Entry entry;
+        boolean loadHere = false;
         synchronized (MODELS) {
-            Entry entry = MODELS.get(key);
+            entry = MODELS.get(key);
             if (entry == null) {
-                LoadedModel model = new ModelLoader(options).load(location);
+                entry = new Entry();
+                MODELS.put(key, entry);
+                loadHere = true;
+            }
+            entry.holders++; // held while loading, so that nobody closes or replaces it meanwhile
+        }
+        if (loadHere) {
+            try {
+                LoadedModel model = new ModelLoader(options).load(location, expected);
                 LOG.info("Loaded {} on {} in {} ms{}", model.manifest().id(), model.executionProvider(),
                         model.loadTimeMillis(), model.fellBackToCpu() ? " (CUDA unavailable: fell back to CPU)" : "");
-                entry = new Entry(model);
-                MODELS.put(key, entry);
+                entry.model.complete(model);
+            } catch (ModelLoadException | RuntimeException e) {
+                entry.model.completeExceptionally(e);
             }
-            try {
-                contract.check(entry.model.manifest(), entry.model.inputValuesPerRow());
-            } catch (ModelLoadException e) {
-                if (entry.holders == 0) {
-                    MODELS.remove(key);
-                    try {
-                        entry.model.close(); // nobody else holds it, so no run is in flight
-                    } catch (Exception closeError) {
-                        e.addSuppressed(closeError);
+        }
+        LoadedModel model;
+        try {
+            model = entry.model.get();
+            check(model, contract, expected);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            release(key, entry, null);
+            throw new ModelLoadException(ModelLoadException.Reason.LOAD_TIMEOUT, "interrupted while loading");
+        } catch (ExecutionException e) {
+            release(key, entry, null);
+            Throwable cause = e.getCause();
+            while ((cause instanceof java.util.concurrent.CompletionException || cause instanceof ExecutionException)
+                    && cause.getCause() != null) {
+                cause = cause.getCause();
+            }
+            if (cause instanceof ModelLoadException m) {
+                throw new ModelLoadException(m.reason(), stripReason(m), m);
+            }
+            throw new ModelLoadException(ModelLoadException.Reason.RUNTIME_ERROR, String.valueOf(cause), cause);
+        } catch (ModelLoadException e) {
+            release(key, entry, e);
+            throw e;
+        }
+        return new Lease(key, model);
+    }
+
+    private static void check(LoadedModel model, FeatureContract contract, ModelLoader.Expected expected)
+            throws ModelLoadException {
+        ModelManifest m = model.manifest();
+        if ((expected.name() != null && !expected.name().equals(m.name()))
+                || (expected.version() != null && !expected.version().equals(m.version()))) {
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_MANIFEST, "the manifest describes "
+                    + m.id() + ", not " + expected.name() + ":" + expected.version());
+        }
+        if (expected.sha256() != null && !expected.sha256().equalsIgnoreCase(m.sha256())) {
+            throw new ModelLoadException(ModelLoadException.Reason.CHECKSUM_MISMATCH, "the store's " + m.id()
+                    + " has sha256 " + m.sha256() + " but was announced with " + expected.sha256());
+        }
+        contract.check(m, model.inputValuesPerRow());
+    }
+
+    /** Gives up a hold taken in {@link #acquire}; the last one out closes a loaded model (no run is in flight). */
+    private static void release(Key key, Entry entry, Exception failure) {
+        synchronized (MODELS) {
+            if (--entry.holders > 0) {
+                return;
+            }
+            if (MODELS.get(key) == entry) {
+                MODELS.remove(key);
+            }
+            LoadedModel model = entry.model.isDone() && !entry.model.isCompletedExceptionally()
+                    ? entry.model.join() : null;
+            if (model != null) {
+                try {
+                    model.close();
+                } catch (Exception closeError) {
+                    if (failure != null) {
+                        failure.addSuppressed(closeError);
                     }
                 }
-                throw e;
             }
-            entry.holders++;
-            return new Lease(key, entry.model);
         }
+    }
+
+    private static String stripReason(ModelLoadException e) {
+        String prefix = e.reason() + ": ";
+        String message = e.getMessage();
+        return message.startsWith(prefix) ? message.substring(prefix.length()) : message;
     }
 
     /** Versions currently held in this JVM, for tests and diagnostics. */

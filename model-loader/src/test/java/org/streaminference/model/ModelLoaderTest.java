@@ -78,7 +78,7 @@ class ModelLoaderTest {
                 new TensorSignature("features", "FLOAT", new long[] {-1, 5}), good.output(), good.outputKind(),
                 good.labels(), good.featureSpec(), good.createdAt()));
 
-        assertReason(dir, ModelLoadException.Reason.SIGNATURE_MISMATCH);
+        assertReason(dir, ModelLoadException.Reason.INTERFACE_MISMATCH);
     }
 
     @Test

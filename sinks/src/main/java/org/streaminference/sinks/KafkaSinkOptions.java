@@ -2,6 +2,9 @@ package org.streaminference.sinks;
 
 import org.apache.flink.connector.base.DeliveryGuarantee;
 
+import org.streaminference.schemas.DeadLetters;
+import org.streaminference.schemas.StorableValues;
+
 import java.io.Serializable;
 import java.util.Map;
 import java.util.Properties;
@@ -22,14 +25,29 @@ public record KafkaSinkOptions(
 
     public KafkaSinkOptions {
         producerProperties = Map.copyOf(producerProperties);
+        long maxRequest = Long.parseLong(producerProperties.getOrDefault("max.request.size",
+                Integer.toString(DEFAULT_MAX_REQUEST_BYTES)));
+        if (maxRequest < DEFAULT_MAX_REQUEST_BYTES) {
+            throw new IllegalArgumentException("max.request.size must be at least " + DEFAULT_MAX_REQUEST_BYTES
+                    + " bytes so that every dead letter (at most " + DeadLetters.MAX_ENCODED_BYTES + " bytes) and"
+                    + " prediction (at most " + StorableValues.MAX_PREDICTION_BYTES + ") fits; got " + maxRequest);
+        }
         if (transactionTimeoutMs <= 0 || transactionTimeoutMs > 900_000) {
             throw new IllegalArgumentException("transaction timeout must be in (0, 900000] ms (the broker's default"
                     + " maximum), got " + transactionTimeoutMs);
         }
     }
 
+    /**
+     * The producer's request limit when none is given: the broker's default {@code message.max.bytes}. Set on
+     * purpose rather than left to the client's default, and checked to hold the largest record the job writes.
+     */
+    public static final int DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+
+    /** The producer properties of every result sink. */
     Properties toProperties() {
         Properties properties = new Properties();
+        properties.setProperty("max.request.size", Integer.toString(DEFAULT_MAX_REQUEST_BYTES));
         properties.putAll(producerProperties);
         properties.setProperty("transaction.timeout.ms", Long.toString(transactionTimeoutMs));
         return properties;

@@ -110,6 +110,30 @@ final class ControlTopic implements AutoCloseable {
                 new String(command.toJson(), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
     }
 
+    /**
+     * Checks that the control and model-events topics exist, before anything is stored or sent.
+     *
+     * @throws IllegalStateException naming the missing topics and how to make them
+     */
+    void requireTopics() throws Exception {
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(Map.of(
+                org.apache.kafka.clients.admin.AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
+                org.apache.kafka.clients.admin.AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 15_000))) {
+            java.util.Set<String> topics = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+            List<String> missing = new ArrayList<>();
+            for (String topic : List.of(controlTopic, eventsTopic)) {
+                if (!topics.contains(topic)) {
+                    missing.add(topic);
+                }
+            }
+            if (!missing.isEmpty()) {
+                throw new IllegalStateException("topic(s) " + missing + " do not exist at " + bootstrapServers
+                        + ": create them first (kafka-topics.sh --create --topic <name> --partitions 1, or k8s/"
+                        + "kafka-topics.yaml); nothing was stored or sent");
+            }
+        }
+    }
+
     /** Every model event on the topic so far. */
     List<ModelEvent> readAllEvents() throws IOException {
         try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {

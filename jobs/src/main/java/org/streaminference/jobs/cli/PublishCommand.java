@@ -24,6 +24,9 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import org.streaminference.model.trust.ManifestSignatures;
+import org.streaminference.model.trust.ModelTrust;
+
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -90,9 +93,20 @@ final class PublishCommand implements Callable<Integer> {
     @Option(names = "--output", description = "Output tensor name, where the model has several.")
     String outputName;
 
+    @Option(names = "--signing-key", description = "The publisher's key file from 'models keygen' (PEM: private and"
+            + " public key). The manifest is signed with it; jobs serve only versions signed by a key in their"
+            + " model.trusted-keys (unsigned ones only with model.allow-unsigned).")
+    java.nio.file.Path signingKey;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
+        ModelManifest.requireSafeName(name, "--name");
+        ModelManifest.requireSafeName(version, "--version");
+        PublisherKey key = signingKey == null ? null : PublisherKey.read(signingKey);
+        try (ControlTopic control = connection.open()) {
+            control.requireTopics(); // before anything is stored
+        }
         byte[] bytes;
         try {
             bytes = Files.readAllBytes(file);
@@ -104,9 +118,11 @@ final class PublishCommand implements Callable<Integer> {
         FileSystem fs = versionDir.getFileSystem();
         Path manifestPath = new Path(versionDir, ModelManifest.FILE_NAME);
 
+        ModelLoaderOptions checks = key == null ? ModelLoaderOptions.defaults()
+                : ModelLoaderOptions.defaults().withTrust(ModelTrust.of(List.of(key.publicKey()), false));
         ModelManifest stored;
         if (fs.exists(manifestPath)) {
-            ModelManifest existing = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(versionDir.toString());
+            ModelManifest existing = new ModelLoader(checks).readManifest(versionDir.toString());
             stored = existing;
             if (!existing.sha256().equals(sha256)) {
                 throw new IllegalArgumentException(name + ":" + version + " is already in the store at " + versionDir
@@ -121,14 +137,25 @@ final class PublishCommand implements Callable<Integer> {
                     FileSystem.WriteMode.NO_OVERWRITE)) {
                 model.write(bytes);
             }
+            byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
+            if (key != null) {
+                try (FSDataOutputStream signature = fs.create(new Path(versionDir, ManifestSignatures.FILE_NAME),
+                        FileSystem.WriteMode.NO_OVERWRITE)) {
+                    signature.write(ManifestSignatures.sign(manifestBytes, key.privateKey(), key.publicKey())
+                            .toJson());
+                }
+            } else {
+                out.printf("WARNING: %s:%s is not signed (no --signing-key): jobs serve it only with"
+                        + " model.allow-unsigned.%n", name, version);
+            }
             // the manifest last: a version with a manifest is complete
             try (FSDataOutputStream json = fs.create(manifestPath, FileSystem.WriteMode.NO_OVERWRITE)) {
-                json.write(JSON.writeValueAsBytes(manifest));
+                json.write(manifestBytes);
             }
-            try (LoadedModel loaded = new ModelLoader(ModelLoaderOptions.defaults()).load(versionDir.toString())) {
-                out.printf("Stored %s (sha256 %s, input %s, output %s) at %s; it loads in %d ms.%n",
-                        manifest.id(), sha256, manifest.input(), manifest.output(), versionDir,
-                        loaded.loadTimeMillis());
+            try (LoadedModel loaded = new ModelLoader(checks).load(versionDir.toString())) {
+                out.printf("Stored %s (sha256 %s, input %s, output %s%s) at %s; it loads in %d ms.%n",
+                        manifest.id(), sha256, manifest.input(), manifest.output(),
+                        key == null ? "" : ", signed by key " + key.keyId(), versionDir, loaded.loadTimeMillis());
             } catch (ModelLoadException e) {
                 fs.delete(versionDir, true);
                 throw new IllegalArgumentException("the model does not pass the job's checks, nothing published: "

@@ -130,6 +130,13 @@ public final class LocalPipeline implements Callable<Integer> {
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
         options.set(PipelineOptions.MODEL_URI, served.toAbsolutePath().toUri().toString());
+        // the local run is where unsigned versions are allowed (with a warning per load); the store is its only root
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(
+                workDir.resolve("models").toAbsolutePath().toUri().toString()));
+        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true);
+        // Flink's REST endpoint (the MiniCluster's) listens on loopback only: it can run jobs
+        options.set(org.apache.flink.configuration.RestOptions.BIND_ADDRESS, "127.0.0.1");
+        options.set(org.apache.flink.configuration.RestOptions.ADDRESS, "127.0.0.1");
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, jdbcUrl);
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(2));
         kafka.createTopics(2, options.get(PipelineOptions.EVENTS_TOPIC), options.get(PipelineOptions.PREDICTIONS_TOPIC),

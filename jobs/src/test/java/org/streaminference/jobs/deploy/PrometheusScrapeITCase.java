@@ -100,6 +100,8 @@ class PrometheusScrapeITCase {
                 Configuration options = new Configuration();
                 options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
                 options.set(PipelineOptions.MODEL_URI, DemoModels.write(dir.resolve("models"), 1).toString());
+                options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(dir.toUri().toString()));
+                options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
                 options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
                 options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(1));
                 StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);

@@ -140,6 +140,9 @@ public record ModelCommand(
                     + " ROLLBACK, RETIRE");
         }
         require(model != null && !model.isBlank(), "'model' is missing");
+        require(ModelManifest.SAFE_NAME.matcher(model).matches(), "'model' must be " + ModelManifest.SAFE_NAME_RULE);
+        require(version == null || ModelManifest.SAFE_NAME.matcher(version).matches(),
+                "'version' must be " + ModelManifest.SAFE_NAME_RULE);
         switch (command) {
             case PUBLISH -> {
                 requireVersion();

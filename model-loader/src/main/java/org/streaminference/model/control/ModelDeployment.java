@@ -1,5 +1,7 @@
 package org.streaminference.model.control;
 
+import org.streaminference.model.ModelLocations;
+
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
@@ -73,11 +75,11 @@ public record ModelDeployment(
         switch (command.command()) {
             case PUBLISH -> {
                 String known = locations.get(version);
-                if (known != null && !known.equals(command.location())) {
+                if (known != null && !ModelLocations.same(known, command.location())) {
                     throw new InvalidCommandException(model + ":" + version + " is already registered at " + known
                             + "; versions are immutable, publish a new version instead");
                 }
-                next.locations.put(version, command.location());
+                next.locations.put(version, known != null ? known : command.location());
                 ModelCommand.Role role = command.role() == null ? ModelCommand.Role.ACTIVE : command.role();
                 switch (role) {
                     case ACTIVE -> next.activate(version);

@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.model.control.ModelControlLimits;
+
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.datastream.DataStream;
@@ -30,13 +32,15 @@ public final class MicroBatchInference {
     private final String initialModel;
     private final BatchingOptions batching;
     private final String servedFeatureSpec;
+    private final ModelControlLimits controlLimits;
 
     private MicroBatchInference(ModelProvider modelProvider, String initialModel, BatchingOptions batching,
-            String servedFeatureSpec) {
+            String servedFeatureSpec, ModelControlLimits controlLimits) {
         this.modelProvider = modelProvider;
         this.initialModel = initialModel;
         this.batching = batching;
         this.servedFeatureSpec = servedFeatureSpec;
+        this.controlLimits = controlLimits;
     }
 
     public static Builder builder() {
@@ -60,7 +64,8 @@ public final class MicroBatchInference {
     }
 
     private MicroBatchInferenceOperatorFactory factory() {
-        return new MicroBatchInferenceOperatorFactory(modelProvider, initialModel, batching, servedFeatureSpec);
+        return new MicroBatchInferenceOperatorFactory(modelProvider, initialModel, batching, servedFeatureSpec,
+                controlLimits);
     }
 
     /** Builds a {@link MicroBatchInference}. */
@@ -69,6 +74,7 @@ public final class MicroBatchInference {
         private String initialModel;
         private BatchingOptions batching = BatchingOptions.defaults();
         private String servedFeatureSpec;
+        private ModelControlLimits controlLimits = ModelControlLimits.defaults();
 
         public Builder modelProvider(ModelProvider modelProvider) {
             this.modelProvider = modelProvider;
@@ -86,6 +92,12 @@ public final class MicroBatchInference {
             return this;
         }
 
+        /** Bounds on model commands: load timeout, command size, commands waiting behind a load. */
+        public Builder controlLimits(ModelControlLimits controlLimits) {
+            this.controlLimits = Objects.requireNonNull(controlLimits, "controlLimits");
+            return this;
+        }
+
         /**
          * Emits each prediction's feature vector, with the version that answered, on
          * {@link ModelOutputs#SERVED_FEATURES}.
@@ -99,7 +111,7 @@ public final class MicroBatchInference {
 
         public MicroBatchInference build() {
             return new MicroBatchInference(Objects.requireNonNull(modelProvider, "modelProvider"),
-                    Objects.requireNonNull(initialModel, "initialModel"), batching, servedFeatureSpec);
+                    Objects.requireNonNull(initialModel, "initialModel"), batching, servedFeatureSpec, controlLimits);
         }
     }
 }

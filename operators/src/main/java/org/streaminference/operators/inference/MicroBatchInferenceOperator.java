@@ -23,6 +23,8 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.streaminference.model.ModelLoadException;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.control.InvalidCommandException;
 import org.streaminference.model.control.ModelCommand;
 import org.streaminference.model.control.ModelDeployment;
@@ -32,7 +34,9 @@ import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.ServedFeatures;
 import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.Printable;
 import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.StorableValues;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -85,6 +89,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private final BatchingOptions options;
     /** The spec id served feature vectors are logged under; null where they are not logged. */
     private final String servedFeatureSpec;
+    private final ModelControlLimits controlLimits;
     private final transient MailboxExecutor mailbox;
 
     private transient ListState<Tuple2<EnrichedEvent, Long>> pendingState;
@@ -100,6 +105,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient ArrayDeque<String> pendingCommands;
     private transient ExecutorService loader;
     private transient boolean loading;
+    /** Counts loads started; a load's answer counts only if no newer load started since (one timed out). */
+    private transient long loadAttempt;
 
     private transient LinkedList<Entry> queue;
     private transient List<Entry> shadowQueue;
@@ -107,10 +114,13 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient Counter deployments;
     private transient Counter rejectedCommands;
     private transient Counter shadowFailures;
+    private transient Counter storeRejected;
 
     MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, ModelProvider modelProvider,
-            String initialLocation, BatchingOptions options, String servedFeatureSpec, MailboxExecutor mailbox) {
+            String initialLocation, BatchingOptions options, String servedFeatureSpec,
+            ModelControlLimits controlLimits, MailboxExecutor mailbox) {
         super(parameters);
+        this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
         this.initialLocation = initialLocation;
         this.options = options;
@@ -199,12 +209,9 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         deployments = getMetricGroup().counter("modelDeployments");
         rejectedCommands = getMetricGroup().counter("modelCommandsRejected");
         shadowFailures = getMetricGroup().counter("shadowFailures");
+        storeRejected = getMetricGroup().counter("predictionsStoreRejected");
         getMetricGroup().gauge("modelVersionsLoaded", () -> versions.count());
-        loader = Executors.newSingleThreadExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "model-loader-" + subtask());
-            thread.setDaemon(true);
-            return thread;
-        });
+        loader = newLoader();
 
         if (restoredDeployment == null) {
             ServedVersion initial = load(initialLocation);
@@ -236,6 +243,14 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
         recovered = null;
         advanceCommands();
+    }
+
+    private ExecutorService newLoader() {
+        return Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "model-loader-" + subtask());
+            thread.setDaemon(true);
+            return thread;
+        });
     }
 
     @Override
@@ -401,6 +416,12 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         inFlightRecords--;
         entry.version.outstanding--;
         Object answer = entry.answer.get();
+        if (answer instanceof Prediction prediction && StorableValues.problem(prediction) != null) {
+            // caught before any sink: a value a sink cannot keep would fail it on every restart
+            storeRejected.inc();
+            answer = DeadLetters.of(entry.event.getEvent(), entry.event.getSource(), ReasonCode.STORE_REJECTED,
+                    "the prediction cannot be stored: " + StorableValues.problem(prediction));
+        }
         if (answer instanceof Prediction prediction) {
             output.collect(record(prediction, entry.timestamp));
             if (servedFeatureSpec != null) {
@@ -453,7 +474,19 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
 
     @Override
     public void processElement2(StreamRecord<String> record) throws Exception {
-        pendingCommands.addLast(record.getValue());
+        String json = record.getValue();
+        if (json.length() > controlLimits.maxCommandBytes()
+                || json.getBytes(StandardCharsets.UTF_8).length > controlLimits.maxCommandBytes()) {
+            reject(json, null, "TOO_LARGE", "the command is over the limit of " + controlLimits.maxCommandBytes()
+                    + " bytes (model.control.max-command-size)");
+            return;
+        }
+        if (pendingCommands.size() >= controlLimits.maxPendingCommands()) {
+            reject(json, null, "TOO_MANY_PENDING", pendingCommands.size() + " commands already wait behind a load"
+                    + " (model.control.max-pending-commands)");
+            return;
+        }
+        pendingCommands.addLast(json);
         advanceCommands();
     }
 
@@ -473,6 +506,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 continue;
             }
             if (!command.model().equals(versions.deployment().model())) {
+                // another job's model: the job that serves it answers
                 pendingCommands.pollFirst(); // another job's model
                 continue;
             }
@@ -496,12 +530,16 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 continue;
             }
             loading = true;
-            startLoading(command, next, missing);
+            long attempt = ++loadAttempt;
+            startLoading(command, next, missing, attempt);
+            long deadline = getProcessingTimeService().getCurrentProcessingTime()
+                    + controlLimits.loadTimeout().toMillis();
+            getProcessingTimeService().registerTimer(deadline, time -> loadTimedOut(command, attempt));
         }
     }
 
     /** On the loader thread: loads the versions, then hands them to the task thread. */
-    private void startLoading(ModelCommand command, ModelDeployment next, List<String> toLoad) {
+    private void startLoading(ModelCommand command, ModelDeployment next, List<String> toLoad, long attempt) {
         LOG.info("{}: loading {} for '{}' while {} keeps serving", subtaskName(), toLoad, command.describe(),
                 versions.deployment().describe());
         loader.execute(() -> {
@@ -509,7 +547,10 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             ModelLoadException failure = null;
             for (String version : toLoad) {
                 try {
-                    ModelProvider.Handle handle = modelProvider.open(getRuntimeContext(), next.location(version));
+                    String announced = command.manifest() != null && version.equals(command.version())
+                            ? command.manifest().sha256() : null;
+                    ModelProvider.Handle handle = modelProvider.open(getRuntimeContext(), next.location(version),
+                            new ModelLoader.Expected(next.model(), version, announced));
                     handles.put(version, handle);
                     String loaded = handle.model().manifest().version();
                     String name = handle.model().manifest().name();
@@ -519,8 +560,6 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                                 + next.model() + ":" + version);
                         break;
                     }
-                    String announced = command.manifest() != null && version.equals(command.version())
-                            ? command.manifest().sha256() : null;
                     if (announced != null && !announced.equals(handle.model().manifest().sha256())) {
                         failure = new ModelLoadException(ModelLoadException.Reason.CHECKSUM_MISMATCH, "the store's "
                                 + next.model() + ":" + version + " has sha256 " + handle.model().manifest().sha256()
@@ -531,13 +570,14 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                     failure = e;
                     break;
                 } catch (RuntimeException e) {
+                    LOG.warn("{}: loading {} failed unexpectedly", subtaskName(), next.location(version), e);
                     failure = new ModelLoadException(ModelLoadException.Reason.RUNTIME_ERROR, String.valueOf(e), e);
                     break;
                 }
             }
             ModelLoadException error = failure;
             try {
-                mailbox.execute(() -> loaded(command, next, handles, error), "model versions loaded");
+                mailbox.execute(() -> loaded(command, next, handles, error, attempt), "model versions loaded");
             } catch (RejectedExecutionException closing) {
                 closeAll(handles.values());
             }
@@ -546,7 +586,13 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
 
     /** On the task thread: switches to the new deployment, or rejects the command and keeps the old one. */
     private void loaded(ModelCommand command, ModelDeployment next, Map<String, ModelProvider.Handle> handles,
-            ModelLoadException failure) throws Exception {
+            ModelLoadException failure, long attempt) throws Exception {
+        if (!loading || attempt != loadAttempt) {
+            LOG.info("{}: a load for '{}' finished after its timeout; its versions are released", subtaskName(),
+                    command.describe());
+            closeAll(handles.values());
+            return;
+        }
         loading = false;
         pendingCommands.pollFirst();
         if (failure != null) {
@@ -559,6 +605,24 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             }
             deploy(next, command);
         }
+        advanceCommands();
+    }
+
+    /**
+     * On the task thread: a load that has not answered in time is rejected and the commands behind it go on. The
+     * loading thread cannot be stopped (ONNX Runtime does not listen to interrupts), so it is left behind and a new
+     * one takes the next loads; whatever it loads later is released unused.
+     */
+    private void loadTimedOut(ModelCommand command, long attempt) throws Exception {
+        if (!loading || attempt != loadAttempt) {
+            return;
+        }
+        loading = false;
+        pendingCommands.pollFirst();
+        loader.shutdownNow();
+        loader = newLoader();
+        reject(new String(command.toJson(), StandardCharsets.UTF_8), command, "LOAD_TIMEOUT",
+                "loading took longer than " + controlLimits.loadTimeout() + " (model.load-timeout)");
         advanceCommands();
     }
 
@@ -614,8 +678,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
 
     private void reject(String json, ModelCommand command, String reason, String message) {
         rejectedCommands.inc();
-        LOG.warn("{}: model command rejected ({}): {}; still serving {}. Command: {}", subtaskName(), reason, message,
-                versions.deployment().describe(), json);
+        LOG.warn("{}: model command rejected ({}): {}; still serving {}. Command: {}", subtaskName(), reason,
+                Printable.escape(message, 500), versions.deployment().describe(), Printable.escape(json, 300));
         event(ModelEvent.Type.REJECTED, command == null ? null : command.version(), command, reason, message, null,
                 null);
     }

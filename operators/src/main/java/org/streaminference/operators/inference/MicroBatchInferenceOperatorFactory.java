@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.model.control.ModelControlLimits;
+
 import org.apache.flink.streaming.api.operators.AbstractStreamOperatorFactory;
 import org.apache.flink.streaming.api.operators.ChainingStrategy;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperatorFactory;
@@ -23,6 +25,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     private final String initialLocation;
     private final BatchingOptions options;
     private final String servedFeatureSpec;
+    private final ModelControlLimits controlLimits;
 
     /**
      * @param initialLocation   the version served when the job starts without state; after a restore the operator
@@ -31,6 +34,12 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
      */
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
             BatchingOptions options, String servedFeatureSpec) {
+        this(modelProvider, initialLocation, options, servedFeatureSpec, ModelControlLimits.defaults());
+    }
+
+    public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
+            BatchingOptions options, String servedFeatureSpec, ModelControlLimits controlLimits) {
+        this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
         this.initialLocation = initialLocation;
         this.options = options;
@@ -42,7 +51,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     @SuppressWarnings("unchecked")
     public <T extends StreamOperator<Prediction>> T createStreamOperator(StreamOperatorParameters<Prediction> parameters) {
         return (T) new MicroBatchInferenceOperator(parameters, modelProvider, initialLocation, options,
-                servedFeatureSpec, getMailboxExecutor());
+                servedFeatureSpec, controlLimits, getMailboxExecutor());
     }
 
     @Override

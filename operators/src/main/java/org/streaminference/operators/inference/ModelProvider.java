@@ -3,6 +3,7 @@ package org.streaminference.operators.inference;
 import org.apache.flink.api.common.functions.RuntimeContext;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelLoadException;
+import org.streaminference.model.ModelLoader;
 
 import java.io.Serializable;
 
@@ -25,4 +26,13 @@ public interface ModelProvider extends Serializable {
 
     /** Loads, verifies and holds the version at {@code location}; throws with the check it failed. */
     Handle open(RuntimeContext context, String location) throws ModelLoadException;
+
+    /**
+     * Loads, verifies and holds the version at {@code location} if it is the one {@code expected}. Providers that
+     * can check the expectation before the model is parsed override this; the operator checks it again after.
+     */
+    default Handle open(RuntimeContext context, String location, ModelLoader.Expected expected)
+            throws ModelLoadException {
+        return open(context, location);
+    }
 }

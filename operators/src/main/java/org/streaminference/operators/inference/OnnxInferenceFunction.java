@@ -15,6 +15,7 @@ import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.StorableValues;
 
 import java.nio.FloatBuffer;
 import java.util.List;
@@ -93,7 +94,13 @@ public class OnnxInferenceFunction extends ProcessFunction<EnrichedEvent, Predic
                     model.manifest().id() + " produced a non-finite output for finite features");
             return;
         }
-        out.collect(decoder.toPrediction(value, model.manifest(), decoded, System.currentTimeMillis()));
+        Prediction prediction = decoder.toPrediction(value, model.manifest(), decoded, System.currentTimeMillis());
+        String unstorable = StorableValues.problem(prediction);
+        if (unstorable != null) {
+            reject(ctx, value, ReasonCode.STORE_REJECTED, "the prediction cannot be stored: " + unstorable);
+            return;
+        }
+        out.collect(prediction);
         predictions.inc();
     }
 

@@ -6,6 +6,7 @@ import org.streaminference.model.ExecutionProvider;
 import org.streaminference.model.FeatureContract;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelLoadException;
+import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.model.SharedModels;
 
@@ -32,11 +33,17 @@ public final class SharedModelProvider implements ModelProvider {
 
     @Override
     public Handle open(RuntimeContext context, String location) throws ModelLoadException {
+        return open(context, location, ModelLoader.Expected.ANY);
+    }
+
+    @Override
+    public Handle open(RuntimeContext context, String location, ModelLoader.Expected expected)
+            throws ModelLoadException {
         ModelLoaderOptions effective = options;
         if (options.executionProvider() == ExecutionProvider.CUDA) {
             effective = options.withCuda(gpuIndex(context, options.cudaDeviceId()), options.fallbackToCpu());
         }
-        SharedModels.Lease lease = SharedModels.acquire(location, effective, contract);
+        SharedModels.Lease lease = SharedModels.acquire(location, effective, contract, expected);
         return new Handle() {
             @Override
             public InferenceModel model() {

@@ -44,8 +44,7 @@ public class EventValidationFunction extends ProcessFunction<RawRecord, Validate
         invalid.inc();
         var letter = DeadLetters.of(record.getValue(), record.getSource(), result.reason(), result.message());
         if (result.event() != null) {
-            letter.setEventId(result.event().getEventId());
-            letter.setEntityId(result.event().getEntityId());
+            DeadLetters.withIds(letter, result.event().getEventId(), result.event().getEntityId());
         }
         ctx.output(DeadLetters.TAG, letter);
     }

@@ -1,30 +1,45 @@
 package org.streaminference.operators.validation;
 
 import org.apache.avro.AvroRuntimeException;
+import org.apache.avro.SchemaNormalization;
 import org.apache.avro.message.BadHeaderException;
 import org.apache.avro.message.MissingSchemaException;
+import org.streaminference.schemas.AvroPayloadCheck;
+import org.streaminference.schemas.Identifiers;
 import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.Printable;
 import org.streaminference.schemas.ReasonCode;
 
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
 /**
  * Decodes and checks one input record. Every way a record can be wrong maps to one {@link ReasonCode}, so a bad
- * record is explained in the dead-letter topic instead of failing the job.
+ * record is explained in the dead-letter topic instead of failing the job. Untrusted bytes are bounded before Avro
+ * sees them: the value's size, then every length and block count against the bytes that remain
+ * ({@link AvroPayloadCheck}), so a hostile record costs time linear in its size and no more memory than that.
  */
 public final class EventValidator implements Serializable {
-    private static final long serialVersionUID = 1L;
-    private static final int MAX_ID_LENGTH = 256;
+    private static final long serialVersionUID = 2L;
+    private static final int HEADER_BYTES = 10;
+    private static final long FINGERPRINT = SchemaNormalization.parsingFingerprint64(InputEvent.getClassSchema());
 
     private final List<String> requiredNumericFields;
+    private final EventLimits limits;
+    private transient AvroPayloadCheck bodyCheck;
 
     public EventValidator(List<String> requiredNumericFields) {
+        this(requiredNumericFields, EventLimits.defaults());
+    }
+
+    public EventValidator(List<String> requiredNumericFields, EventLimits limits) {
         this.requiredNumericFields = List.copyOf(requiredNumericFields);
+        this.limits = limits;
     }
 
     /** The outcome of validating one record: an event, or a reason and message. */
@@ -51,34 +66,68 @@ public final class EventValidator implements Serializable {
      * @param value the Kafka value, or null
      */
     public Result validate(ByteBuffer key, ByteBuffer value) {
+        return validate(key, value, System.currentTimeMillis());
+    }
+
+    /** As {@link #validate(ByteBuffer, ByteBuffer)}, with the clock that future event times are judged by. */
+    public Result validate(ByteBuffer key, ByteBuffer value, long nowMillis) {
         if (value == null || !value.hasRemaining()) {
             return Result.invalid(ReasonCode.MALFORMED_AVRO, "empty record value");
         }
+        if (value.remaining() > limits.maxEventBytes()) {
+            return Result.invalid(ReasonCode.RECORD_TOO_LARGE, "record value is " + value.remaining()
+                    + " bytes, over the limit of " + limits.maxEventBytes() + " (validation.max-event-size)");
+        }
+        ByteBuffer bytes = value.duplicate();
+        if (bytes.remaining() < HEADER_BYTES || bytes.get(bytes.position()) != (byte) 0xC3
+                || bytes.get(bytes.position() + 1) != (byte) 0x01) {
+            return Result.invalid(ReasonCode.MALFORMED_AVRO,
+                    "not Avro single-object encoding (no C3 01 header and 8-byte schema fingerprint)");
+        }
+        long fingerprint = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN).getLong(bytes.position() + 2);
+        if (fingerprint != FINGERPRINT) {
+            return Result.invalid(ReasonCode.UNKNOWN_SCHEMA, "schema fingerprint " + Long.toHexString(fingerprint)
+                    + " is not InputEvent's");
+        }
+        AvroPayloadCheck.Problem problem = bodyCheck().check(bytes.duplicate().position(bytes.position() + HEADER_BYTES));
+        if (problem != null) {
+            return Result.invalid(problem.reason(), "InputEvent " + problem.message());
+        }
         InputEvent event;
         try {
-            event = InputEvent.getDecoder().decode(value.duplicate());
+            event = InputEvent.getDecoder().decode(bytes);
         } catch (MissingSchemaException e) {
-            return Result.invalid(ReasonCode.UNKNOWN_SCHEMA, "schema fingerprint is not InputEvent's: " + e.getMessage());
+            return Result.invalid(ReasonCode.UNKNOWN_SCHEMA, "schema fingerprint is not InputEvent's");
         } catch (BadHeaderException e) {
-            return Result.invalid(ReasonCode.MALFORMED_AVRO, "not Avro single-object encoding: " + e.getMessage());
+            return Result.invalid(ReasonCode.MALFORMED_AVRO, "not Avro single-object encoding");
         } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
-            return Result.invalid(ReasonCode.MALFORMED_AVRO, "cannot decode InputEvent: " + e);
+            return Result.invalid(ReasonCode.MALFORMED_AVRO, "cannot decode InputEvent: "
+                    + Printable.escape(String.valueOf(e), 200));
         }
-        return check(key, event);
+        return check(key, event, nowMillis);
     }
 
-    private Result check(ByteBuffer key, InputEvent event) {
-        String idProblem = idProblem("eventId", event.getEventId());
-        if (idProblem == null) {
-            idProblem = idProblem("entityId", event.getEntityId());
+    private AvroPayloadCheck bodyCheck() {
+        if (bodyCheck == null) {
+            bodyCheck = new AvroPayloadCheck(InputEvent.getClassSchema());
         }
-        if (idProblem != null) {
-            return Result.invalid(event, ReasonCode.MISSING_FIELD, idProblem);
+        return bodyCheck;
+    }
+
+    private Result check(ByteBuffer key, InputEvent event, long nowMillis) {
+        for (String[] id : new String[][] {{"eventId", event.getEventId()}, {"entityId", event.getEntityId()}}) {
+            if (id[1] == null || id[1].isBlank()) {
+                return Result.invalid(event, ReasonCode.MISSING_FIELD, id[0] + " is missing or blank");
+            }
+            String problem = Identifiers.problem(id[0], id[1]);
+            if (problem != null) {
+                return Result.invalid(event, ReasonCode.INVALID_FIELD, problem);
+            }
         }
         if (key != null) {
             String keyText = StandardCharsets.UTF_8.decode(key.duplicate()).toString();
             if (!keyText.equals(event.getEntityId())) {
-                return Result.invalid(event, ReasonCode.INVALID_FIELD, "Kafka key '" + truncate(keyText)
+                return Result.invalid(event, ReasonCode.INVALID_FIELD, "Kafka key '" + Printable.truncate(keyText)
                         + "' is not the entityId; events must be keyed by entity to keep their order");
             }
         }
@@ -86,10 +135,16 @@ public final class EventValidator implements Serializable {
             return Result.invalid(event, ReasonCode.INVALID_FIELD, "eventTime must be positive epoch millis, got "
                     + event.getEventTime());
         }
+        long latest = nowMillis + limits.maxFutureSkew().toMillis();
+        if (event.getEventTime() > latest) {
+            return Result.invalid(event, ReasonCode.FUTURE_EVENT, "eventTime " + event.getEventTime() + " is more than "
+                    + limits.maxFutureSkew() + " ahead of this machine's clock (" + nowMillis
+                    + "; validation.max-future-skew)");
+        }
         for (Map.Entry<String, Double> field : event.getNumericFields().entrySet()) {
             if (field.getValue() == null || !Double.isFinite(field.getValue())) {
                 return Result.invalid(event, ReasonCode.INVALID_FIELD,
-                        "numeric field '" + truncate(field.getKey()) + "' is " + field.getValue());
+                        "numeric field '" + Printable.truncate(field.getKey()) + "' is " + field.getValue());
             }
         }
         for (String required : requiredNumericFields) {
@@ -98,19 +153,5 @@ public final class EventValidator implements Serializable {
             }
         }
         return Result.valid(event);
-    }
-
-    private static String idProblem(String field, String value) {
-        if (value == null || value.isBlank()) {
-            return field + " is missing or blank";
-        }
-        if (value.length() > MAX_ID_LENGTH) {
-            return field + " is longer than " + MAX_ID_LENGTH + " characters";
-        }
-        return null;
-    }
-
-    private static String truncate(String s) {
-        return s.length() <= 64 ? s : s.substring(0, 64) + "...";
     }
 }

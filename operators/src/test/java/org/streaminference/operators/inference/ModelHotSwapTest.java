@@ -213,7 +213,7 @@ class ModelHotSwapTest {
             h.endInput();
 
             assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).extracting(ModelEvent::reason).containsExactly(
-                    "CHECKSUM_MISMATCH", "SIGNATURE_MISMATCH", "FEATURE_SPEC_MISMATCH", "NOT_FOUND", "URI_NOT_ALLOWED",
+                    "CHECKSUM_MISMATCH", "INTERFACE_MISMATCH", "FEATURE_SPEC_MISMATCH", "NOT_FOUND", "URI_NOT_ALLOWED",
                     "CHECKSUM_MISMATCH", "INVALID_COMMAND", "INVALID_COMMAND", "INVALID_COMMAND");
             assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).allSatisfy(e -> assertThat(e.message()).isNotBlank());
             assertThat(h.predictions()).hasSize(20).allSatisfy(p -> assertThat(p.getModelVersion()).isEqualTo("1"));
