@@ -17,12 +17,13 @@ public final class Identifiers {
     /** The rule in words, for error messages and the README. */
     public static final String RULE = "1 to " + MAX_LENGTH + " letters, digits or . _ : @ + = ~ -";
 
-    private static final Pattern VALID = Pattern.compile("[\\p{L}\\p{N}._:@+=~-]{1," + MAX_LENGTH + "}");
+    /** The rule as a regular expression (also in the query service's OpenAPI description). */
+    public static final Pattern PATTERN = Pattern.compile("[\\p{L}\\p{N}._:@+=~-]{1," + MAX_LENGTH + "}");
 
     private Identifiers() {}
 
     public static boolean isValid(String id) {
-        return id != null && id.length() <= 2 * MAX_LENGTH && VALID.matcher(id).matches();
+        return id != null && id.length() <= 2 * MAX_LENGTH && PATTERN.matcher(id).matches();
     }
 
     /** Why {@code id} is not a valid value of {@code field}, or null when it is. */

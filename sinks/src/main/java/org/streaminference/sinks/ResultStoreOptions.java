@@ -35,9 +35,46 @@ public record ResultStoreOptions(
         this(jdbcUrl, username, password, batchSize, batchIntervalMs, maxRetries, DeliveryGuarantee.AT_LEAST_ONCE);
     }
 
+    /** The longest a statement of the job's sinks may run; the socket gives up {@link #SOCKET_MARGIN_SECONDS} later. */
+    public static final int STATEMENT_TIMEOUT_SECONDS = 60;
+    static final int SOCKET_MARGIN_SECONDS = 30;
+    static final int CONNECT_TIMEOUT_SECONDS = 10;
+
+    /**
+     * The JDBC URL with timeouts added where the user did not set them: a frozen database then fails a write within
+     * a bounded time (and the job restarts from its checkpoint) instead of holding checkpoints forever.
+     */
+    public String connectionUrl() {
+        return withTimeouts(jdbcUrl, STATEMENT_TIMEOUT_SECONDS);
+    }
+
+    /** {@code url} with connect, socket and statement timeouts, each unless the URL already sets it. */
+    public static String withTimeouts(String url, int statementTimeoutSeconds) {
+        StringBuilder out = new StringBuilder(url);
+        String lower = url.toLowerCase(java.util.Locale.ROOT);
+        char separator = url.contains("?") ? '&' : '?';
+        if (!lower.contains("connecttimeout=")) {
+            out.append(separator).append("connectTimeout=").append(CONNECT_TIMEOUT_SECONDS);
+            separator = '&';
+        }
+        if (!lower.contains("sockettimeout=")) {
+            out.append(separator).append("socketTimeout=").append(statementTimeoutSeconds + SOCKET_MARGIN_SECONDS);
+            separator = '&';
+        }
+        if (!lower.contains("statement_timeout") && !lower.contains("options=")) {
+            out.append(separator).append("options=-c%20statement_timeout%3D").append(statementTimeoutSeconds * 1000);
+        }
+        return out.toString();
+    }
+
+    /** {@code url} with the value of any password parameter replaced by {@code ***}, for logs. */
+    public static String masked(String url) {
+        return url == null ? null : url.replaceAll("(?i)(password=)[^&;]*", "$1***");
+    }
+
     @Override
     public String toString() {
-        return "ResultStoreOptions{jdbcUrl=" + jdbcUrl + ", username=" + username + ", password=***, batchSize="
+        return "ResultStoreOptions{jdbcUrl=" + masked(jdbcUrl) + ", username=" + username + ", password=***, batchSize="
                 + batchSize + ", batchIntervalMs=" + batchIntervalMs + ", maxRetries=" + maxRetries
                 + ", deliveryGuarantee=" + deliveryGuarantee + "}";
     }

@@ -153,9 +153,9 @@ public final class ResultStoreSchema {
         Properties properties = new Properties();
         properties.setProperty("user", options.username());
         properties.setProperty("password", options.password());
-        Connection connection = new org.postgresql.Driver().connect(options.jdbcUrl(), properties);
+        Connection connection = new org.postgresql.Driver().connect(options.connectionUrl(), properties);
         if (connection == null) {
-            throw new SQLException("not a PostgreSQL JDBC URL: " + options.jdbcUrl());
+            throw new SQLException("not a PostgreSQL JDBC URL: " + ResultStoreOptions.masked(options.jdbcUrl()));
         }
         return connection;
     }

@@ -43,7 +43,7 @@ final class ResultStoreSinks {
                         .withMaxRetries(options.maxRetries())
                         .build())
                 .buildAtLeastOnce(new JdbcConnectionOptions.JdbcConnectionOptionsBuilder()
-                        .withUrl(options.jdbcUrl())
+                        .withUrl(options.connectionUrl())
                         .withDriverName("org.postgresql.Driver")
                         .withUsername(options.username())
                         .withPassword(options.password())
@@ -52,7 +52,7 @@ final class ResultStoreSinks {
 
     private static XADataSource xaDataSource(ResultStoreOptions options) {
         PGXADataSource source = new PGXADataSource();
-        source.setUrl(options.jdbcUrl());
+        source.setUrl(options.connectionUrl());
         source.setUser(options.username());
         source.setPassword(options.password());
         return source;

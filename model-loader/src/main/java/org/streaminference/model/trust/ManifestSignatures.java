@@ -92,6 +92,13 @@ public final class ManifestSignatures {
         }
     }
 
+    /** Signs the manifest of the version in the local directory {@code versionDir}, writing {@link #FILE_NAME}. */
+    public static void signVersion(java.nio.file.Path versionDir, KeyPair key) throws IOException {
+        byte[] manifest = java.nio.file.Files.readAllBytes(versionDir.resolve("manifest.json"));
+        java.nio.file.Files.write(versionDir.resolve(FILE_NAME),
+                sign(manifest, key.getPrivate(), key.getPublic()).toJson());
+    }
+
     /** Whether {@code signature} is {@code key}'s valid signature of {@code manifest}. */
     public static boolean verify(byte[] manifest, SignatureFile signature, PublicKey key) {
         try {

@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.model.control.ModelControlLimits;
+
 import org.apache.flink.streaming.api.operators.BoundedMultiInput;
 import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
@@ -28,7 +30,12 @@ import java.util.function.BooleanSupplier;
 final class InferenceHarness extends AbstractStreamOperatorTestHarness<Prediction> {
 
     InferenceHarness(ModelProvider provider, String initialModel, BatchingOptions options) throws Exception {
-        super(new MicroBatchInferenceOperatorFactory(provider, initialModel, options, null), 1, 1, 0);
+        this(provider, initialModel, options, ModelControlLimits.defaults());
+    }
+
+    InferenceHarness(ModelProvider provider, String initialModel, BatchingOptions options, ModelControlLimits limits)
+            throws Exception {
+        super(new MicroBatchInferenceOperatorFactory(provider, initialModel, options, null, limits), 1, 1, 0);
     }
 
     @SuppressWarnings("unchecked")

@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.model.control.ModelControlLimits;
+
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -340,6 +342,52 @@ class ModelHotSwapTest {
             assertThat(h.modelEvents()).extracting(ModelEvent::type)
                     .containsExactly(ModelEvent.Type.LOADED, ModelEvent.Type.DEPLOYED);
             assertThat(h.predictions()).extracting(Prediction::getModelVersion).containsExactly("1");
+        }
+    }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aLoadThatNeverFinishesTimesOutAndTheCommandsBehindItAreStillAnswered() throws Exception {
+        String stuck = variant("2s", m -> m, false);
+        ModelControlLimits limits = new ModelControlLimits(java.time.Duration.ofSeconds(30), 2048, 3);
+        try (InferenceHarness h = new InferenceHarness(provider(), v1, batches(8, 2), limits)) {
+            h.open();
+            gate = new CountDownLatch(1);
+            slowLocation = stuck;
+            h.command(ModelCommand.publish(MODEL, "2s", stuck, null, null)); // never finishes while the gate is shut
+
+            h.command("{\"command\":\"PROMOTE\",\"model\":\"" + MODEL + "\",\"pad\":\"" + "x".repeat(4000) + "\"}");
+            h.command(ModelCommand.rollback(MODEL));      // waits behind the load
+            h.command(ModelCommand.promote(MODEL));       // waits too: 3 pending with the load
+            h.command(ModelCommand.retire(MODEL, "1"));   // one too many
+            assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).extracting(ModelEvent::reason)
+                    .containsExactly("TOO_LARGE", "TOO_MANY_PENDING");
+
+            h.setProcessingTime(30_001); // the load's deadline passes
+            h.runMailsUntil(() -> h.modelEvents(ModelEvent.Type.REJECTED).size() == 5);
+            assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).extracting(ModelEvent::reason)
+                    .containsExactly("TOO_LARGE", "TOO_MANY_PENDING", "LOAD_TIMEOUT", "INVALID_COMMAND",
+                            "INVALID_COMMAND"); // nothing to roll back to, no canary to promote: answered all the same
+
+            gate.countDown(); // the stuck load finishes after all: released, never served
+            h.commandAndWait(ModelCommand.publish(MODEL, "2", v2, null, null));
+            h.processElement(event(0, "u0"), 0);
+            h.endInput();
+            assertThat(h.predictions()).extracting(Prediction::getModelVersion).containsExactly("2");
+            assertThat(h.modelEvents(ModelEvent.Type.DEPLOYED)).extracting(e -> e.deployment().active())
+                    .containsExactly("1", "2");
+        } finally {
+            gate.countDown();
+        }
+    }
+
+    @Test
+    void unsafeModelNamesAndVersionsAreRejected() throws Exception {
+        try (InferenceHarness h = open(batches(8, 2))) {
+            h.commandAndWait(ModelCommand.publish(MODEL, "../../etc", v2, null, null));
+            h.commandAndWait(ModelCommand.publish(MODEL, "2\u0000", v2, null, null));
+            assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).extracting(ModelEvent::reason)
+                    .containsExactly("INVALID_COMMAND", "INVALID_COMMAND");
         }
     }
 }

@@ -7,6 +7,7 @@ import org.streaminference.schemas.ReasonCode;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -76,6 +77,37 @@ class EventValidatorTest {
         assertThat(result.event().getEventId()).isEqualTo("e-1");
 
         assertThat(validator.validate(key("someone-else"), event().build().toByteBuffer()).reason())
+                .isEqualTo(ReasonCode.INVALID_FIELD);
+    }
+
+    @Test
+    void boundsWhatItDecodesAndStoresNothingItCannot() throws Exception {
+        EventValidator strict = new EventValidator(List.of("amount"), new EventLimits(200, Duration.ofMinutes(5)));
+        long now = 1_700_000_000_000L;
+        Map<String, Double> wide = new HashMap<>();
+        for (int i = 0; i < 50; i++) {
+            wide.put("f" + i, (double) i);
+        }
+        wide.put("amount", 1.0);
+        assertThat(strict.validate(null, event().setNumericFields(wide).build().toByteBuffer(), now).reason())
+                .isEqualTo(ReasonCode.RECORD_TOO_LARGE);
+
+        EventValidator.Result future = strict.validate(null, event().setEventTime(now + 6 * 60_000).build()
+                .toByteBuffer(), now);
+        assertThat(future.reason()).isEqualTo(ReasonCode.FUTURE_EVENT);
+        assertThat(future.message()).contains("max-future-skew");
+        assertThat(strict.validate(null, event().setEventTime(now + 4 * 60_000).build().toByteBuffer(), now)
+                .isValid()).isTrue();
+        assertThat(strict.validate(null, event().setEventTime(Long.MAX_VALUE).build().toByteBuffer(), now)
+                .reason()).isEqualTo(ReasonCode.FUTURE_EVENT);
+
+        for (String id : List.of("user\u0000", "a b", "../etc", "x".repeat(129), "<b>", "tab\there")) {
+            EventValidator.Result r = validate(event().setEntityId(id).build());
+            assertThat(r.reason()).as(id).isEqualTo(ReasonCode.INVALID_FIELD);
+        }
+        assertThat(validate(event().setEventId("\u00e9v\u00e9nement-42").setEntityId("user:42@shop").build())
+                .isValid()).as("letters of any script and the separators ids use").isTrue();
+        assertThat(validate(event().setEventType("pur\u0000chase").build()).reason())
                 .isEqualTo(ReasonCode.INVALID_FIELD);
     }
 }

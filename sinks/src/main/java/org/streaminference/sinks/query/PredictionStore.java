@@ -27,11 +27,14 @@ final class PredictionStore implements AutoCloseable {
     private static final String MODELS = "SELECT model_name, model_version, count(*), max(inference_time) FROM "
             + LatestPredictionTable.TABLE + " GROUP BY model_name, model_version ORDER BY model_name, model_version";
 
+    /** A query that runs longer is cancelled by the server: a frozen or overloaded database answers 503 quickly. */
+    static final int STATEMENT_TIMEOUT_SECONDS = 5;
+
     private final HikariDataSource pool;
 
     PredictionStore(ResultStoreOptions options, int poolSize) {
         HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(options.jdbcUrl());
+        config.setJdbcUrl(ResultStoreOptions.withTimeouts(options.jdbcUrl(), STATEMENT_TIMEOUT_SECONDS));
         config.setUsername(options.username());
         config.setPassword(options.password());
         config.setMaximumPoolSize(poolSize);

@@ -10,6 +10,8 @@ import org.apache.flink.util.ParameterTool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.streaminference.sinks.ResultStoreConfig;
+import org.streaminference.schemas.Identifiers;
+import org.streaminference.schemas.StorableValues;
 import org.streaminference.sinks.ResultStoreOptions;
 
 import java.io.IOException;
@@ -35,7 +37,7 @@ import java.util.regex.Pattern;
 public final class QueryService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(QueryService.class);
     /** Entity ids and model names: what the pipeline accepts as keys, at most 128 characters. */
-    static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z0-9._:@-]{1,128}");
+    static final Pattern IDENTIFIER = Identifiers.PATTERN;
     private static final String OPENAPI = "/org/streaminference/sinks/query/openapi.json";
     private static final String STARTED = "startNanos";
 
@@ -79,6 +81,19 @@ public final class QueryService implements AutoCloseable {
             javalin.routes.exception(HttpResponseException.class, (e, ctx) -> error(ctx, new ApiError(
                     e.getStatus(), e.getStatus() == 404 ? "not_found" : "bad_request",
                     e.getStatus() == 404 ? "no such resource" : "the request cannot be served")));
+            javalin.routes.exception(java.sql.SQLException.class, (e, ctx) -> {
+                if (isUnavailable(e)) {
+                    metrics.rejected("unavailable");
+                    LOG.warn("Request {} {}: the result store is unavailable ({})", ctx.method(), ctx.path(),
+                            e.toString());
+                    error(ctx, new ApiError(503, "unavailable", "the result store is unavailable; try again later",
+                            Map.of("Retry-After", Integer.toString(RETRY_AFTER_SECONDS))));
+                    return;
+                }
+                String incident = UUID.randomUUID().toString();
+                LOG.error("Request {} {} failed (incident {})", ctx.method(), ctx.path(), incident, e);
+                error(ctx, new ApiError(500, "internal_error", "internal error; incident " + incident));
+            });
             javalin.routes.exception(Exception.class, (e, ctx) -> {
                 String incident = UUID.randomUUID().toString();
                 LOG.error("Request {} {} failed (incident {})", ctx.method(), ctx.path(), incident, e);
@@ -86,7 +101,30 @@ public final class QueryService implements AutoCloseable {
             });
         });
         app.start(config.get(QueryServiceConfig.HOST), config.get(QueryServiceConfig.PORT));
-        LOG.info("Query service listening on port {} over {}", app.port(), storeOptions.jdbcUrl());
+        LOG.info("Query service listening on port {} over {}", app.port(), ResultStoreOptions.masked(storeOptions.jdbcUrl()));
+    }
+
+    /** How long a client should wait before retrying while the result store is unavailable. */
+    static final int RETRY_AFTER_SECONDS = 5;
+
+    /**
+     * Whether a failed query means the database cannot be reached or did not answer in time (503, retry), rather than
+     * a fault of the service (500): no connection from the pool in time, a connection error (SQLState class 08), a
+     * server shutting down (57P), a statement cancelled by its timeout (57014) or a socket timeout.
+     */
+    static boolean isUnavailable(java.sql.SQLException e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.sql.SQLTransientConnectionException || t instanceof java.sql.SQLTimeoutException
+                    || t instanceof java.net.SocketTimeoutException || t instanceof java.net.ConnectException) {
+                return true;
+            }
+            if (t instanceof java.sql.SQLException sql && sql.getSQLState() != null
+                    && (sql.getSQLState().startsWith("08") || sql.getSQLState().startsWith("57P")
+                            || sql.getSQLState().equals("57014"))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Starts the service with the given options ({@code query.*} and {@code result-store.*}). */
@@ -188,9 +226,9 @@ public final class QueryService implements AutoCloseable {
     }
 
     private String identifier(String value, String name) {
-        if (value == null || !IDENTIFIER.matcher(value).matches()) {
+        if (!Identifiers.isValid(value)) {
             metrics.rejected("invalid");
-            throw new ApiError(400, "invalid_" + name, name + " must be 1 to 128 characters of A-Z a-z 0-9 . _ : @ -");
+            throw new ApiError(400, "invalid_" + name, name + " must be " + Identifiers.RULE);
         }
         return value;
     }
@@ -211,13 +249,22 @@ public final class QueryService implements AutoCloseable {
         throw new ApiError(400, "invalid_limit", "limit must be an integer from 1 to " + maxHistoryLimit);
     }
 
+    private static final Instant MIN_SINCE = Instant.ofEpochMilli(StorableValues.MIN_TIME_MILLIS);
+    private static final Instant MAX_SINCE = Instant.ofEpochMilli(StorableValues.MAX_TIME_MILLIS);
+
     private Instant since(String value) {
         if (value == null) {
             return null;
         }
         try {
             if (value.length() <= 40) {
-                return Instant.parse(value);
+                Instant since = Instant.parse(value);
+                if (since.isBefore(MIN_SINCE) || since.isAfter(MAX_SINCE)) {
+                    metrics.rejected("invalid");
+                    throw new ApiError(400, "invalid_since", "since must lie between " + MIN_SINCE + " and "
+                            + MAX_SINCE);
+                }
+                return since;
             }
         } catch (DateTimeParseException e) {
             // answered below

@@ -181,7 +181,9 @@ class QueryServiceTest {
     void aCorpusOfBadRequestsGetsTheRightStatusAndTheServiceStaysHealthy() throws Exception {
         String[][] corpus = {
             {"/v1/predictions/" + "a".repeat(129), "400", "invalid_entityId"},
-            {"/v1/predictions/" + enc("ünïcødé"), "400", "invalid_entityId"},
+            {"/v1/predictions/" + enc("ünïcødé"), "404", "not_found"}, // letters of any script: a valid id, as in the job
+            {"/v1/predictions/" + enc("a b"), "400", "invalid_entityId"},
+            {"/v1/predictions/" + enc("x".repeat(129)), "400", "invalid_entityId"},
             {"/v1/predictions/" + enc("1' OR '1'='1"), "400", "invalid_entityId"},
             {"/v1/predictions/" + enc("u1; DROP TABLE latest_prediction;--"), "400", "invalid_entityId"},
             {"/v1/predictions/" + enc("u1\u0000"), "400", "bad_request"}, // refused by Jetty, in the same shape
@@ -194,6 +196,8 @@ class QueryServiceTest {
             {"/v1/predictions/u1/history?limit=99999999999999999999", "400", "invalid_limit"},
             {"/v1/predictions/u1/history?since=yesterday", "400", "invalid_since"},
             {"/v1/predictions/u1/history?since=" + "9".repeat(100), "400", "invalid_since"},
+            {"/v1/predictions/u1/history?since=" + enc("+10000-01-01T00:00:00Z"), "400", "invalid_since"},
+            {"/v1/predictions/u1/history?since=" + enc("-0001-01-01T00:00:00Z"), "400", "invalid_since"},
             {"/v1/predictions/u1/history?model=" + enc("churn' --"), "400", "invalid_model"},
             {"/v1/predictions/u1/history?model=", "400", "invalid_model"},
             {"/v1/predictions/u1/history?order=asc", "400", "unknown_parameter"},
@@ -266,6 +270,19 @@ class QueryServiceTest {
             Response health = get(down, "/health", null);
             assertThat(health.status()).isEqualTo(503);
             assertThat(health.body().get("status").asText()).isEqualTo("unavailable");
+        }
+    }
+
+    @Test
+    void dataRoutesAnswer503WithRetryAfterWhileTheDatabaseIsUnreachable() throws Exception {
+        Configuration config = config(dir.resolve("keys"), 10, 10);
+        config.set(ResultStoreConfig.RESULT_STORE_JDBC_URL, "jdbc:postgresql://127.0.0.1:1/none");
+        try (QueryService down = QueryService.start(config)) {
+            for (String path : List.of("/v1/predictions/u1", "/v1/predictions/u1/history")) {
+                Response r = get(down, path, reader);
+                assertError(r, 503, "unavailable");
+                assertThat(r.raw().headers().firstValue("Retry-After")).as(path).hasValue("5");
+            }
         }
     }
 
