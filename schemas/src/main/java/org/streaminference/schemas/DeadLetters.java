@@ -53,8 +53,9 @@ public final class DeadLetters {
     }
 
     /**
-     * A dead letter for a decoded event. The original bytes are the event's single-object encoding, which is what
-     * the producer wrote: the encoding of a record under one schema is deterministic.
+     * A dead letter for a record that failed after it was decoded. Its bytes are the event re-encoded: the same
+     * fields as the producer wrote, though map entries may come in another order; {@code source} names the original
+     * record, and its ids are set.
      */
     public static DeadLetter of(InputEvent event, SourcePosition source, ReasonCode reason, String message) {
         return withIds(of(encode(event), source, reason, message), event.getEventId(), event.getEntityId());
