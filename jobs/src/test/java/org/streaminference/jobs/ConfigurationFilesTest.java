@@ -17,18 +17,25 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** The shipped config.yaml and the README's option table agree with the options the job really has. */
 class ConfigurationFilesTest {
     private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
 
     @Test
-    void flinkConfUsesOnlyKnownJobOptionsAndRocksDb() {
+    void flinkConfUsesOnlyKnownJobOptionsAndRocksDb(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         Configuration conf = GlobalConfiguration.loadConfiguration(ROOT.resolve("flink-conf").toString());
+        assertThat(conf.get(PipelineOptions.MODEL_TRUSTED_KEYS)).as("production names its trusted keys")
+                .isEqualTo("/etc/streaminference/model-keys/trusted.pub");
+        assertThat(conf.get(PipelineOptions.MODEL_ALLOW_UNSIGNED)).isFalse();
+        Path keys = Files.writeString(dir.resolve("trusted.pub"), org.streaminference.model.trust.ManifestSignatures
+                .publicKeyPem(org.streaminference.model.trust.ManifestSignatures.generateKeyPair().getPublic()));
+        conf.set(PipelineOptions.MODEL_TRUSTED_KEYS, keys.toString()); // the secret is not mounted here
         Set<String> known = PipelineOptions.all().stream().map(ConfigOption::key).collect(Collectors.toSet());
         Set<String> jobKeys = conf.keySet().stream()
                 .filter(k -> k.startsWith("kafka.") || k.startsWith("model.") || k.startsWith("result-store.")
-                        || k.startsWith("inference."))
+                        || k.startsWith("inference.") || k.startsWith("validation.") || k.startsWith("features."))
                 .collect(Collectors.toSet());
         assertThat(known).containsAll(jobKeys);
         assertThat(jobKeys).isNotEmpty();
@@ -42,6 +49,15 @@ class ConfigurationFilesTest {
         assertThat(StreamInferencePipeline.loaderOptions(conf).allowedRoots())
                 .containsExactly("file:///opt/models/", "s3://models/");
         assertThat(StreamInferencePipeline.loaderOptions(conf).allowedSchemes()).containsExactly("file", "s3");
+        assertThat(StreamInferencePipeline.loaderOptions(conf).trust().keyIds()).hasSize(1);
+
+        conf.removeConfig(PipelineOptions.MODEL_TRUSTED_KEYS);
+        assertThatThrownBy(() -> StreamInferencePipeline.loaderOptions(conf))
+                .hasMessageContaining("'model.trusted-keys' is required");
+        conf.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true);
+        conf.removeConfig(PipelineOptions.MODEL_ALLOWED_ROOTS);
+        assertThatThrownBy(() -> StreamInferencePipeline.loaderOptions(conf))
+                .hasMessageContaining("'model.allowed-roots' is required");
     }
 
     @Test

@@ -12,6 +12,7 @@ import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.model.control.ModelCommand;
 import org.streaminference.model.control.ModelEvent;
+import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.Prediction;
 
@@ -24,6 +25,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyPair;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -91,7 +93,8 @@ class StandaloneClusterIT {
                 HttpResponse.BodyHandlers.ofString()).body());
         assertThat(uploaded.path("status").asText()).as(uploaded.toString()).isEqualTo("success");
         String jarId = Path.of(uploaded.path("filename").asText()).getFileName().toString();
-        Map<String, Object> request = new java.util.HashMap<>(Map.of("programArgsList", args, "parallelism", 2));
+        // no parallelism: the cluster's parallelism.default applies
+        Map<String, Object> request = new java.util.HashMap<>(Map.of("programArgsList", args));
         if (savepoint != null) {
             request.put("savepointPath", savepoint);
         }
@@ -127,11 +130,25 @@ class StandaloneClusterIT {
         SERVICES.kafka().createTopics(3, "events");
         SERVICES.kafka().createTopics(2, "predictions", "dead-letters", "predictions-shadow");
         SERVICES.kafka().createTopics(1, "model-control", "model-events");
-        Path modelDir = DemoModels.write(SERVICES.dir().resolve("models"), 1);
+        Path models = SERVICES.dir().resolve("models");
+        Path modelDir = DemoModels.write(models, 1);
+        KeyPair publisher = ManifestSignatures.generateKeyPair();
+        ManifestSignatures.signVersion(modelDir, publisher);
+        Path trustedKeys = Files.writeString(SERVICES.dir().resolve("trusted.pub"),
+                ManifestSignatures.publicKeyPem(publisher.getPublic()));
         PipelineTestSupport.TestInput input = PipelineTestSupport.input("events", 3_000, 40, 61, "cl");
         int total = input.records().size();
 
-        String rest = cluster(work, "start", work.toString(), Integer.toString(restPort));
+        // job options set only in the cluster's config.yaml, not in the submission: they must reach the job
+        Path clusterOptions = Files.writeString(work.resolve("cluster-options.yaml"), String.join("\n",
+                "parallelism.default: 2",
+                "model.allowed-roots: " + models.toUri(),
+                "model.trusted-keys: " + trustedKeys,
+                "validation.max-future-skew: 10 min", ""));
+        int prometheus = freePort();
+        String rest = cluster(work, "start", work.toString(), "--rest-port", Integer.toString(restPort),
+                "--rpc-port", Integer.toString(freePort()), "--prometheus-ports", prometheus + "-" + (prometheus + 3),
+                "--conf", clusterOptions.toString());
         String job = null;
         // a stopped job's id is cleared, so that the finally block only cancels what is running
         try {
@@ -142,6 +159,29 @@ class StandaloneClusterIT {
             String jobId = job;
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
                     .until(() -> allRunning(rest, jobId));
+            for (JsonNode vertex : get(rest + "/jobs/" + jobId).path("vertices")) {
+                if (!vertex.path("name").asText().contains("model-commands")) {
+                    assertThat(vertex.path("parallelism").asInt()).as("parallelism.default of the cluster: %s",
+                            vertex.path("name").asText()).isEqualTo(2);
+                }
+            }
+            // the model location policy and the trusted keys of the cluster's config.yaml are in force
+            Path unsigned = DemoModels.write(models, 7);
+            Path outside = DemoModels.write(SERVICES.dir().resolve("elsewhere"), 8);
+            ManifestSignatures.signVersion(outside, publisher);
+            ModelCommand unsignedPublish = ModelCommand.publish(DemoModels.NAME, "7", unsigned.toUri().toString(),
+                    null, null);
+            ModelCommand outsidePublish = ModelCommand.publish(DemoModels.NAME, "8", outside.toUri().toString(),
+                    null, null);
+            sendCommand(unsignedPublish);
+            sendCommand(outsidePublish);
+            await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(300)).until(() ->
+                    modelEvents().stream().filter(e -> e.type() == ModelEvent.Type.REJECTED).count() == 4);
+            assertThat(modelEvents()).filteredOn(e -> e.type() == ModelEvent.Type.REJECTED)
+                    .extracting(e -> e.commandId() + " " + e.reason())
+                    .containsOnly(unsignedPublish.id() + " UNSIGNED", outsidePublish.id() + " URI_NOT_ALLOWED");
+            System.out.println("CLUSTER CONFIGURATION: parallelism.default, model.allowed-roots and"
+                    + " model.trusted-keys from the cluster's config.yaml took effect");
 
             SteadyProducer producer = new SteadyProducer(SERVICES.bootstrapServers(), input.records(), 400, 1_200);
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
@@ -149,7 +189,8 @@ class StandaloneClusterIT {
             producer.allowMore(400);
 
             // a model swap in flight: version 2 is announced just before the TaskManager dies
-            Path v2 = DemoModels.write(SERVICES.dir().resolve("models"), 2);
+            Path v2 = DemoModels.write(models, 2);
+            ManifestSignatures.signVersion(v2, publisher);
             ModelCommand swap = ModelCommand.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
             sendCommand(swap);
             long pid = Long.parseLong(Files.readAllLines(work.resolve("taskmanager.pids")).get(0).strip());

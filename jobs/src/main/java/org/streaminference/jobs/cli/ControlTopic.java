@@ -117,8 +117,7 @@ final class ControlTopic implements AutoCloseable {
      */
     void requireTopics() throws Exception {
         try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(Map.of(
-                org.apache.kafka.clients.admin.AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                org.apache.kafka.clients.admin.AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 15_000))) {
+                org.apache.kafka.clients.admin.AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers))) {
             java.util.Set<String> topics = admin.listTopics().names().get(30, TimeUnit.SECONDS);
             List<String> missing = new ArrayList<>();
             for (String topic : List.of(controlTopic, eventsTopic)) {

@@ -80,10 +80,25 @@ class ModelsCliITCase {
         Path file2 = DemoModels.write(demo, 2).resolve("model.onnx");
         String store = dir.resolve("store").toUri().toString();
 
+        assertThat(ModelsCli.commandLine().execute("keygen", "--out", dir.resolve("keys").toString(), "--name",
+                "alice")).isZero();
+        String key = dir.resolve("keys").resolve("alice.key").toString();
+        assertThat(Files.getPosixFilePermissions(dir.resolve("keys").resolve("alice.key")))
+                .containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                        java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+
+        Result noTopics = models("publish", "--name", DemoModels.NAME, "--version", "1", "--file", file1.toString(),
+                "--store", store, "--output-kind", "PROBABILITIES", "--control-topic", "no-such-topic",
+                "--signing-key", key, "--wait", "PT0S");
+        assertThat(noTopics.exitCode()).isEqualTo(1);
+        assertThat(noTopics.err()).contains("[no-such-topic] do not exist").contains("nothing was stored");
+        assertThat(dir.resolve("store")).doesNotExist();
+
         Result first = models("publish", "--name", DemoModels.NAME, "--version", "1", "--file", file1.toString(),
                 "--store", store, "--output-kind", "PROBABILITIES", "--labels", "normal,suspicious",
-                "--feature-spec", DemoModels.SPEC, "--wait", "PT0S");
+                "--feature-spec", DemoModels.SPEC, "--signing-key", key, "--wait", "PT0S");
         assertThat(first.exitCode()).as(first.err()).isZero();
+        assertThat(first.out()).contains("signed by key");
         Path stored1 = dir.resolve("store").resolve(DemoModels.NAME).resolve("1");
         ModelManifest manifest = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(stored1.toString());
         assertThat(manifest.sha256()).isEqualTo(ModelLoader.sha256Hex(Files.readAllBytes(file1)));
@@ -94,7 +109,7 @@ class ModelsCliITCase {
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
         options.set(PipelineOptions.MODEL_URI, stored1.toUri().toString());
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(dir.toUri().toString()));
-        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
+        options.set(PipelineOptions.MODEL_TRUSTED_KEYS, dir.resolve("keys").resolve("alice.pub").toString());
         options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(1));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
@@ -102,8 +117,13 @@ class ModelsCliITCase {
         StreamInferenceJob.prepare(env, options);
         JobID job = cluster.submitJob(env.getStreamGraph().getJobGraph()).get().getJobID();
         try {
-            Result canary = models("publish", "--name", DemoModels.NAME, "--version", "2", "--file",
+            Result unsigned = models("publish", "--name", DemoModels.NAME, "--version", "3", "--file",
                     file2.toString(), "--store", store, "--canary", "20", "--wait", "PT60S");
+            assertThat(unsigned.exitCode()).as(unsigned.out() + unsigned.err()).isEqualTo(ControlTopic.REJECTED);
+            assertThat(unsigned.out()).contains("not signed").contains("REJECTED (UNSIGNED)");
+
+            Result canary = models("publish", "--name", DemoModels.NAME, "--version", "2", "--file",
+                    file2.toString(), "--store", store, "--canary", "20", "--signing-key", key, "--wait", "PT60S");
             assertThat(canary.exitCode()).as(canary.out() + canary.err()).isZero();
             assertThat(canary.out()).contains("subtask 0: serves demo-classifier: active 1, canary 2 (20%)")
                     .contains("subtask 1: serves demo-classifier: active 1, canary 2 (20%)");
@@ -113,7 +133,7 @@ class ModelsCliITCase {
             assertThat(inherited.featureSpec()).isEqualTo(DemoModels.SPEC);
 
             Result overwrite = models("publish", "--name", DemoModels.NAME, "--version", "2", "--file",
-                    file1.toString(), "--store", store, "--wait", "PT0S");
+                    file1.toString(), "--store", store, "--signing-key", key, "--wait", "PT0S");
             assertThat(overwrite.exitCode()).isEqualTo(1);
             assertThat(overwrite.err()).contains("versions are immutable");
 
