@@ -78,6 +78,9 @@ taskmanager.memory.task.off-heap.size: 256m
 restart-strategy.type: fixed-delay
 restart-strategy.fixed-delay.attempts: 100
 restart-strategy.fixed-delay.delay: 1 s
+# the demo's feature spec bundled with the job, not the production one on S3; the model trust settings
+# (model.trusted-keys, model.allowed-roots) stay the shipped ones unless --conf sets them
+features.spec: ""
 CONF
   if [[ -n "$extra_conf" ]]; then
     { echo; echo "# --- from --conf $extra_conf ---"; cat "$extra_conf"; } >> "$work/conf/config.yaml"
@@ -117,7 +120,8 @@ start_process() { # name main-class resource-command
   dynamic="$(echo "$params" | sed -n 2p)"
   n=$(ls "$work/log" | grep -c "^$name" || true)
   # shellcheck disable=SC2086
-  nohup java $OPENS $jvm -Dlog.file="$work/log/$name-$n.log" -Dlog4j.configurationFile="file:$work/conf/log4j.properties" \
+  # FLINK_CONF_DIR as Flink's own scripts export it (the job reads the cluster's parallelism.default from it)
+  FLINK_CONF_DIR="$work/conf" nohup java $OPENS $jvm -Dlog.file="$work/log/$name-$n.log" -Dlog4j.configurationFile="file:$work/conf/log4j.properties" \
     -cp "$(classpath)" "$main" --configDir "$work/conf" $dynamic > "$work/log/$name-$n.out" 2>&1 &
   echo $! >> "$work/$name.pids"
   echo "$name pid $!" >&2

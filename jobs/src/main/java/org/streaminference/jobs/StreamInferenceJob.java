@@ -1,6 +1,7 @@
 package org.streaminference.jobs;
 
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
@@ -32,6 +33,7 @@ public final class StreamInferenceJob {
         Configuration arguments = options(args);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(arguments);
         Configuration options = withClusterConfiguration(env.getConfiguration(), arguments);
+        applyClusterParallelism(env, arguments, System.getenv("FLINK_CONF_DIR"));
         prepare(env, options);
         env.execute(JOB_NAME);
     }
@@ -51,6 +53,35 @@ public final class StreamInferenceJob {
         }
         options.addAll(arguments);
         return options;
+    }
+
+    /**
+     * Runs a job submitted without a parallelism at the cluster's {@code parallelism.default}. Flink's REST API
+     * ({@code POST /jars/:id/run}) writes parallelism 1 into the job's configuration when the request names none
+     * (FLINK-29543), hiding the cluster's value; it is read back from the cluster's {@code config.yaml}
+     * ({@code FLINK_CONF_DIR}, which Flink's scripts and images set). A program argument
+     * {@code --parallelism.default N} always wins.
+     */
+    static void applyClusterParallelism(StreamExecutionEnvironment env, Configuration arguments, String confDir) {
+        if (arguments.contains(CoreOptions.DEFAULT_PARALLELISM)) {
+            env.setParallelism(arguments.get(CoreOptions.DEFAULT_PARALLELISM));
+            return;
+        }
+        if (confDir == null || env.getParallelism() != 1) {
+            return;
+        }
+        try {
+            Configuration cluster = GlobalConfiguration.loadConfiguration(confDir);
+            int clusterDefault = cluster.get(CoreOptions.DEFAULT_PARALLELISM);
+            if (cluster.contains(CoreOptions.DEFAULT_PARALLELISM) && clusterDefault != 1) {
+                LOG.info("No parallelism given (Flink's REST API passes 1): running at the cluster's {} = {}",
+                        CoreOptions.DEFAULT_PARALLELISM.key(), clusterDefault);
+                env.setParallelism(clusterDefault);
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("Cannot read the cluster's configuration in {} ({}); parallelism stays {}", confDir,
+                    e.toString(), env.getParallelism());
+        }
     }
 
     /**

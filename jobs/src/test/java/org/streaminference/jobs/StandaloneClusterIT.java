@@ -166,12 +166,12 @@ class StandaloneClusterIT {
                 }
             }
             // the model location policy and the trusted keys of the cluster's config.yaml are in force
-            Path unsigned = DemoModels.write(models, 7);
-            Path outside = DemoModels.write(SERVICES.dir().resolve("elsewhere"), 8);
+            Path unsigned = DemoModels.write(models.resolve("unsigned"), 2);
+            Path outside = DemoModels.write(SERVICES.dir().resolve("elsewhere"), 2);
             ManifestSignatures.signVersion(outside, publisher);
-            ModelCommand unsignedPublish = ModelCommand.publish(DemoModels.NAME, "7", unsigned.toUri().toString(),
+            ModelCommand unsignedPublish = ModelCommand.publish(DemoModels.NAME, "2", unsigned.toUri().toString(),
                     null, null);
-            ModelCommand outsidePublish = ModelCommand.publish(DemoModels.NAME, "8", outside.toUri().toString(),
+            ModelCommand outsidePublish = ModelCommand.publish(DemoModels.NAME, "2", outside.toUri().toString(),
                     null, null);
             sendCommand(unsignedPublish);
             sendCommand(outsidePublish);

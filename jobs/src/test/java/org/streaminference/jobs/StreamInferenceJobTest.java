@@ -69,4 +69,20 @@ class StreamInferenceJobTest {
                 StreamExecutionEnvironment.getExecutionEnvironment(options), options))
                 .isInstanceOf(IllegalConfigurationException.class).hasMessageContaining("UNSIGNED");
     }
+
+    @Test
+    void aSubmissionWithoutParallelismRunsAtTheClustersDefault() throws Exception {
+        Path conf = Files.createDirectories(dir.resolve("conf"));
+        Files.writeString(conf.resolve("config.yaml"), "parallelism.default: 3\n");
+        Configuration rest = new Configuration();
+        rest.set(org.apache.flink.configuration.CoreOptions.DEFAULT_PARALLELISM, 1); // what Flink's REST API passes
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(rest);
+        StreamInferenceJob.applyClusterParallelism(env, new Configuration(), conf.toString());
+        assertThat(env.getParallelism()).isEqualTo(3);
+
+        StreamExecutionEnvironment pinned = StreamExecutionEnvironment.getExecutionEnvironment(rest);
+        StreamInferenceJob.applyClusterParallelism(pinned,
+                StreamInferenceJob.options(new String[] {"--parallelism.default", "1"}), conf.toString());
+        assertThat(pinned.getParallelism()).as("a program argument wins").isEqualTo(1);
+    }
 }

@@ -26,6 +26,10 @@ final class ListCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    @CommandLine.Option(names = "--flink-rest", description = "Flink's REST address (http://host:8081), to leave out"
+            + " jobs that no longer run; without it every job that ever reported is listed with its status unknown.")
+    String flinkRest;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -49,7 +53,18 @@ final class ListCommand implements Callable<Integer> {
             out.println("No job has reported on " + connection.eventsTopic() + " yet.");
             return 0;
         }
+        Map<String, String> stateByJobId = new java.util.HashMap<>();
+        for (TreeMap<Integer, ModelEvent> bySubtask : deployed.values()) {
+            String jobId = bySubtask.firstEntry().getValue().jobId();
+            stateByJobId.computeIfAbsent(jobId, this::jobState);
+        }
         deployed.forEach((key, bySubtask) -> {
+            String state = stateByJobId.get(bySubtask.firstEntry().getValue().jobId());
+            if (state != null && !state.equals("RUNNING") && !state.equals("RESTARTING")
+                    && !state.equals("CREATED") && !state.equals("INITIALIZING")) {
+                out.printf("%s  [job %s: serves nothing]%n", key, state);
+                return;
+            }
             Map<String, List<Integer>> subtasksByDeployment = new LinkedHashMap<>();
             long updated = 0;
             for (ModelEvent e : bySubtask.values()) {
@@ -57,7 +72,8 @@ final class ListCommand implements Callable<Integer> {
                         .add(e.subtask());
                 updated = Math.max(updated, e.time());
             }
-            out.printf("%s%n", key);
+            out.printf("%s%s%n", key, state == null ? (flinkRest == null ? "" : "  [job status unknown]")
+                    : "  [job " + state + "]");
             subtasksByDeployment.forEach((deployment, subtasks) ->
                     out.printf("  %s  (subtasks %s)%n", deployment, subtasks));
             out.printf("  last change %s%n", Instant.ofEpochMilli(updated));
@@ -68,6 +84,29 @@ final class ListCommand implements Callable<Integer> {
             }
         });
         return 0;
+    }
+
+    /** The job's state from Flink's REST API, or null where it cannot be asked. */
+    private String jobState(String jobId) {
+        if (flinkRest == null || jobId == null) {
+            return null;
+        }
+        try {
+            java.net.http.HttpResponse<String> response = java.net.http.HttpClient.newBuilder()
+                    .connectTimeout(java.time.Duration.ofSeconds(5)).build()
+                    .send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                                    flinkRest.replaceAll("/+$", "") + "/jobs/" + jobId))
+                            .timeout(java.time.Duration.ofSeconds(10)).build(),
+                            java.net.http.HttpResponse.BodyHandlers.ofString());
+            if (response.statusCode() == 404) {
+                return "UNKNOWN TO THE CLUSTER";
+            }
+            String state = new com.fasterxml.jackson.databind.ObjectMapper().readTree(response.body())
+                    .path("state").asText(null);
+            return state;
+        } catch (Exception e) {
+            return null;
+        }
     }
 
     private static String describe(ModelDeployment d) {

@@ -150,10 +150,11 @@ class ModelsCliITCase {
             assertThat(rollback.exitCode()).as(rollback.out()).isZero();
             assertThat(rollback.out()).contains("serves demo-classifier: active 1");
 
-            Result list = models("list");
+            String rest = cluster.getRestAddress().get().toString();
+            Result list = models("list", "--flink-rest", rest);
             assertThat(list.exitCode()).isZero();
-            assertThat(list.out()).contains(job.toHexString()).contains("demo-classifier: active 1")
-                    .contains("(subtasks [0, 1])");
+            assertThat(list.out()).contains(job.toHexString()).contains("[job RUNNING]")
+                    .contains("demo-classifier: active 1").contains("(subtasks [0, 1])");
 
             Result missing = models("publish", "--name", "x", "--version", "1", "--file", "/nonexistent.onnx",
                     "--store", store, "--output-kind", "SCORE", "--wait", "PT0S");
@@ -162,5 +163,14 @@ class ModelsCliITCase {
         } finally {
             cluster.cancelJob(job).get(1, TimeUnit.MINUTES);
         }
+        String rest = cluster.getRestAddress().get().toString();
+        org.awaitility.Awaitility.await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(200))
+                .until(() -> cluster.getJobStatus(job).get().isGloballyTerminalState());
+        // Flink's REST API caches a job's details for a few seconds
+        org.awaitility.Awaitility.await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500))
+                .untilAsserted(() -> assertThat(models("list", "--flink-rest", rest).out())
+                        .as("a cancelled job serves nothing")
+                        .contains(job.toHexString() + ") demo-classifier  [job CANCELED: serves nothing]")
+                        .doesNotContain("subtasks [0, 1]"));
     }
 }

@@ -108,4 +108,15 @@ class ModelDeploymentTest {
         ModelDeployment d = V1.apply(c);
         assertThat(ModelDeployment.fromJson(d.toJson())).isEqualTo(d);
     }
+
+    @Test
+    void oneLocationWrittenTwoWaysIsOneLocation() throws Exception {
+        ModelDeployment local = ModelDeployment.initial("churn", "1", "file:///models/churn/1");
+        for (String same : new String[] {"file:/models/churn/1", "/models/churn/1", "file:///models/./churn/1"}) {
+            ModelDeployment d = local.apply(ModelCommand.publish("churn", "1", same, null, null));
+            assertThat(d.location("1")).as(same).isEqualTo("file:///models/churn/1");
+        }
+        assertThatThrownBy(() -> local.apply(ModelCommand.publish("churn", "1", "file:///models/churn/9", null, null)))
+                .hasMessageContaining("already registered");
+    }
 }
