@@ -118,7 +118,8 @@ public final class ModelLoader {
         }
     }
 
-    private static void checkExpected(ModelManifest manifest, Expected expected) throws ModelLoadException {
+    /** Refuses a manifest that is not the version the caller asked for. */
+    static void checkExpected(ModelManifest manifest, Expected expected) throws ModelLoadException {
         if ((expected.name() != null && !expected.name().equals(manifest.name()))
                 || (expected.version() != null && !expected.version().equals(manifest.version()))) {
             throw new ModelLoadException(ModelLoadException.Reason.INVALID_MANIFEST, "the manifest describes "

@@ -120,19 +120,11 @@ public final class SharedModels {
         return new Lease(key, model);
     }
 
+    /** A version already loaded for another holder is checked against what this one expects, too. */
     private static void check(LoadedModel model, FeatureContract contract, ModelLoader.Expected expected)
             throws ModelLoadException {
-        ModelManifest m = model.manifest();
-        if ((expected.name() != null && !expected.name().equals(m.name()))
-                || (expected.version() != null && !expected.version().equals(m.version()))) {
-            throw new ModelLoadException(ModelLoadException.Reason.INVALID_MANIFEST, "the manifest describes "
-                    + m.id() + ", not " + expected.name() + ":" + expected.version());
-        }
-        if (expected.sha256() != null && !expected.sha256().equalsIgnoreCase(m.sha256())) {
-            throw new ModelLoadException(ModelLoadException.Reason.CHECKSUM_MISMATCH, "the store's " + m.id()
-                    + " has sha256 " + m.sha256() + " but was announced with " + expected.sha256());
-        }
-        contract.check(m, model.inputValuesPerRow());
+        ModelLoader.checkExpected(model.manifest(), expected);
+        contract.check(model.manifest(), model.inputValuesPerRow());
     }
 
     /** Gives up a hold taken in {@link #acquire}; the last one out closes a loaded model (no run is in flight). */
