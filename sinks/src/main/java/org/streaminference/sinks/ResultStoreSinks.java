@@ -27,27 +27,36 @@ final class ResultStoreSinks {
         var builder = JdbcSink.<Prediction>builder().withQueryStatement(sql, statement);
         if (xaCapable && options.deliveryGuarantee() == DeliveryGuarantee.EXACTLY_ONCE) {
             // XA: each checkpoint's writes are prepared with the checkpoint and committed after it completes
-            return new QuietlyClosingJdbcSink<>(builder
+            return new ResultStoreJdbcSink<>(builder
                     .withExecutionOptions(JdbcExecutionOptions.builder()
                             .withBatchSize(options.batchSize())
                             .withBatchIntervalMs(options.batchIntervalMs())
                             .withMaxRetries(0) // retries would write twice inside one XA transaction
                             .build())
                     .buildExactlyOnce(JdbcExactlyOnceOptions.builder().withTransactionPerConnection(true).build(),
-                            () -> xaDataSource(options)));
+                            () -> xaDataSource(options)), null);
         }
-        return new QuietlyClosingJdbcSink<>(builder
+        // the sink batches, retries and isolates rejected rows itself; Flink's writer only writes what it is given
+        return new ResultStoreJdbcSink<>(builder
                 .withExecutionOptions(JdbcExecutionOptions.builder()
-                        .withBatchSize(options.batchSize())
-                        .withBatchIntervalMs(options.batchIntervalMs())
-                        .withMaxRetries(options.maxRetries())
+                        .withBatchSize(Integer.MAX_VALUE)
+                        .withBatchIntervalMs(0)
+                        .withMaxRetries(0)
                         .build())
                 .buildAtLeastOnce(new JdbcConnectionOptions.JdbcConnectionOptionsBuilder()
                         .withUrl(options.connectionUrl())
                         .withDriverName("org.postgresql.Driver")
                         .withUsername(options.username())
                         .withPassword(options.password())
-                        .build()));
+                        .build()),
+                new ResultStoreJdbcSink.Isolation<>(options.batchSize(), options.batchIntervalMs(),
+                        options.maxRetries(), ResultStoreSinks::describe));
+    }
+
+    /** A prediction as a rejected row is logged: its ids, never its values. */
+    static String describe(Prediction p) {
+        return "the prediction of event " + p.getEventId() + " (entity " + p.getEntityId() + ", "
+                + p.getModelName() + ":" + p.getModelVersion() + ")";
     }
 
     private static XADataSource xaDataSource(ResultStoreOptions options) {
