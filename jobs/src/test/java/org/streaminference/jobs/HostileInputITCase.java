@@ -23,8 +23,16 @@ import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
+import org.streaminference.sinks.ResultStoreConfig;
+import org.streaminference.sinks.query.QueryService;
+import org.streaminference.sinks.query.QueryServiceConfig;
 
 import java.io.ByteArrayOutputStream;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -386,6 +394,28 @@ class HostileInputITCase {
             }
             assertThat(latest).hasSize(newest.size());
             newest.forEach((entity, event) -> assertThat(latest.get(entity)).as(entity).isEqualTo(event.getEventId()));
+        }
+
+        // an id the job accepts is an id the query service can look up
+        String apiKey = QueryService.newApiKey();
+        Path keys = Files.writeString(SERVICES.dir().resolve("api-keys"), QueryService.keysFileLine("it", apiKey));
+        Configuration query = new Configuration();
+        query.set(ResultStoreConfig.RESULT_STORE_JDBC_URL, SERVICES.jdbcUrl());
+        query.set(ResultStoreConfig.RESULT_STORE_PASSWORD, "");
+        query.set(QueryServiceConfig.HOST, "127.0.0.1");
+        query.set(QueryServiceConfig.PORT, 0);
+        query.set(QueryServiceConfig.API_KEYS_FILE, keys.toString());
+        try (QueryService service = QueryService.start(query)) {
+            HttpClient http = HttpClient.newHttpClient();
+            for (InputEvent odd : oddButValid()) {
+                String path = "/v1/predictions/" + URLEncoder.encode(odd.getEntityId(), StandardCharsets.UTF_8)
+                        .replace("+", "%20");
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+                        + service.port() + path)).header("Authorization", "Bearer " + apiKey).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertThat(r.statusCode()).as("%s: %s", odd.getEntityId(), r.body()).isEqualTo(200);
+                assertThat(r.body()).contains(odd.getEventId());
+            }
         }
 
         // every hostile command was answered by both subtasks; what is served did not change

@@ -82,8 +82,7 @@ public final class ModelManifest implements Serializable {
     /** @throws IllegalArgumentException unless {@code value} is a safe model name or version */
     public static String requireSafeName(String value, String field) {
         if (value == null || !SAFE_NAME.matcher(value).matches()) {
-            throw new IllegalArgumentException("manifest field '" + field + "' must be " + SAFE_NAME_RULE + ", got '"
-                    + Printable.truncate(value) + "'");
+            throw new IllegalArgumentException("manifest field '" + field + "' must be " + SAFE_NAME_RULE);
         }
         return value;
     }
