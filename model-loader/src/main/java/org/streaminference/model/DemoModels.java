@@ -60,6 +60,49 @@ public final class DemoModels {
         return dir;
     }
 
+    /** The external data file of {@link #writeWithExternalWeights}. */
+    public static final String EXTERNAL_WEIGHTS = "weights.bin";
+
+    /**
+     * Writes one version with its first weight tensor in {@value #EXTERNAL_WEIGHTS} beside the model file (ONNX
+     * external data, as exporters of large models write it) and a manifest that names the file with its sha256
+     * when {@code covered}; returns its directory. It computes exactly what {@link #write} writes.
+     */
+    public static Path writeWithExternalWeights(Path root, int version, boolean covered) throws IOException {
+        Path dir = write(root, version);
+        ai.onnx.proto.OnnxMl.ModelProto model =
+                ai.onnx.proto.OnnxMl.ModelProto.parseFrom(Files.readAllBytes(dir.resolve("model.onnx")));
+        ai.onnx.proto.OnnxMl.GraphProto.Builder graph = model.getGraph().toBuilder();
+        ai.onnx.proto.OnnxMl.TensorProto weights = graph.getInitializer(0);
+        byte[] data;
+        if (!weights.getRawData().isEmpty()) {
+            data = weights.getRawData().toByteArray();
+        } else {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * weights.getFloatDataCount())
+                    .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            weights.getFloatDataList().forEach(b::putFloat);
+            data = b.array();
+        }
+        Files.write(dir.resolve(EXTERNAL_WEIGHTS), data);
+        graph.setInitializer(0, weights.toBuilder().clearRawData().clearFloatData()
+                .setDataLocation(ai.onnx.proto.OnnxMl.TensorProto.DataLocation.EXTERNAL)
+                .addExternalData(entry("location", EXTERNAL_WEIGHTS))
+                .addExternalData(entry("offset", "0"))
+                .addExternalData(entry("length", Integer.toString(data.length))));
+        byte[] bytes = model.toBuilder().setGraph(graph).build().toByteArray();
+        Files.write(dir.resolve("model.onnx"), bytes);
+        ModelManifest m = new ModelManifest(NAME, Integer.toString(version), "model.onnx",
+                ModelLoader.sha256Hex(bytes), new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}),
+                new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}), OutputKind.PROBABILITIES,
+                LABELS, SPEC, 0L, covered ? java.util.Map.of(EXTERNAL_WEIGHTS, ModelLoader.sha256Hex(data)) : null);
+        writeManifest(dir, m);
+        return dir;
+    }
+
+    private static ai.onnx.proto.OnnxMl.StringStringEntryProto entry(String key, String value) {
+        return ai.onnx.proto.OnnxMl.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+    }
+
     /** Writes {@code manifest.json} into a model version directory. */
     public static void writeManifest(Path dir, ModelManifest manifest) throws IOException {
         new ObjectMapper()

@@ -70,14 +70,24 @@ public final class ModelLoader {
         Path modelPath = locations.check(resolveModelFile(manifestPath.getParent(), manifest.modelFile()));
         byte[] bytes = readLimited(modelPath, options.maxModelBytes());
         verifyChecksum(manifest, bytes);
-        OnnxExternalData.refuseIfAny(manifest, bytes);
+        java.util.Set<String> externalData = OnnxExternalData.locations(manifest.id(), bytes);
+        java.nio.file.Path staged = externalData.isEmpty() ? null
+                : stageWithExternalData(manifest, manifestPath.getParent(), bytes, externalData);
+        try {
+            return open(manifest, bytes, staged, start);
+        } finally {
+            deleteQuietly(staged);
+        }
+    }
 
+    private LoadedModel open(ModelManifest manifest, byte[] bytes, java.nio.file.Path staged, long start)
+            throws ModelLoadException {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         ExecutionProvider provider = options.executionProvider();
         boolean fellBack = false;
         OrtSession session;
         try {
-            session = createSession(env, bytes, provider);
+            session = createSession(env, bytes, staged, provider);
         } catch (OrtException e) {
             if (provider != ExecutionProvider.CUDA) {
                 throw new ModelLoadException(
@@ -98,7 +108,7 @@ public final class ModelLoader {
             provider = ExecutionProvider.CPU;
             fellBack = true;
             try {
-                session = createSession(env, bytes, provider);
+                session = createSession(env, bytes, staged, provider);
             } catch (OrtException cpuError) {
                 throw new ModelLoadException(
                         ModelLoadException.Reason.RUNTIME_ERROR,
@@ -191,8 +201,89 @@ public final class ModelLoader {
         }
     }
 
-    private OrtSession createSession(OrtEnvironment env, byte[] bytes, ExecutionProvider provider)
-            throws OrtException {
+    /**
+     * Copies the model and the external data files it reads into a private temporary directory, each file checked
+     * on the way: named in the signed manifest's {@code files}, inside the version's directory (the location policy
+     * on its real path), a regular file within the size limit, its sha256 as the manifest says. ONNX Runtime then
+     * opens the copy, so no file can change between its check and its use.
+     */
+    private java.nio.file.Path stageWithExternalData(ModelManifest manifest, Path versionDir, byte[] model,
+            java.util.Set<String> locations) throws ModelLoadException {
+        for (String location : locations) {
+            if (!manifest.files().containsKey(location)) {
+                throw new ModelLoadException(ModelLoadException.Reason.EXTERNAL_DATA, manifest.id() + ": the model"
+                        + " reads external data from '" + Printable.truncate(location) + "', which the manifest's"
+                        + " 'files' does not cover (models publish adds the files beside the model)");
+            }
+        }
+        java.nio.file.Path dir = null;
+        try {
+            dir = java.nio.file.Files.createTempDirectory("streaminference-model-");
+            java.nio.file.Files.write(dir.resolve("model.onnx"), model);
+            for (String location : locations) {
+                Path source = locations(versionDir, location);
+                java.nio.file.Path target = dir.resolve(location).normalize();
+                java.nio.file.Files.createDirectories(target.getParent());
+                String actual = copyHashed(source, target, options.maxModelBytes());
+                if (!actual.equals(manifest.files().get(location))) {
+                    throw new ModelLoadException(ModelLoadException.Reason.CHECKSUM_MISMATCH, manifest.id()
+                            + ": external data '" + location + "' does not have the sha256 its manifest names");
+                }
+            }
+            return dir;
+        } catch (ModelLoadException e) {
+            deleteQuietly(dir);
+            throw e;
+        } catch (IOException e) {
+            deleteQuietly(dir);
+            throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, manifest.id()
+                    + ": cannot stage the external data: " + e.getMessage(), e);
+        }
+    }
+
+    private Path locations(Path versionDir, String location) throws ModelLoadException {
+        return this.locations.check(new Path(versionDir, location));
+    }
+
+    /** Copies {@code source} to {@code target}, at most {@code maxBytes}, returning the hex sha256 of what it copied. */
+    private static String copyHashed(Path source, java.nio.file.Path target, long maxBytes)
+            throws IOException, ModelLoadException {
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+        try (FSDataInputStream in = source.getFileSystem().open(source);
+                java.io.OutputStream out = java.nio.file.Files.newOutputStream(target)) {
+            byte[] buffer = new byte[1 << 16];
+            long total = 0;
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                total += n;
+                if (total > maxBytes) {
+                    throw new ModelLoadException(ModelLoadException.Reason.TOO_LARGE, source + " is over the limit"
+                            + " of " + maxBytes + " bytes");
+                }
+                digest.update(buffer, 0, n);
+                out.write(buffer, 0, n);
+            }
+        }
+        return HexFormat.of().formatHex(digest.digest());
+    }
+
+    private static void deleteQuietly(java.nio.file.Path dir) {
+        if (dir == null) {
+            return;
+        }
+        try (var paths = java.nio.file.Files.walk(dir)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Cannot delete the staged model in {}: {}", dir, e.toString());
+        }
+    }
+
+    private OrtSession createSession(OrtEnvironment env, byte[] bytes, java.nio.file.Path staged,
+            ExecutionProvider provider) throws OrtException {
         try (OrtSession.SessionOptions sessionOptions = new OrtSession.SessionOptions()) {
             if (options.intraOpThreads() > 0) {
                 sessionOptions.setIntraOpNumThreads(options.intraOpThreads());
@@ -207,7 +298,9 @@ public final class ModelLoader {
             if (provider == ExecutionProvider.CUDA) {
                 sessionOptions.addCUDA(options.cudaDeviceId());
             }
-            return env.createSession(bytes, sessionOptions);
+            // a staged model is opened from its directory, so that ONNX Runtime finds its checked external data
+            return staged == null ? env.createSession(bytes, sessionOptions)
+                    : env.createSession(staged.resolve("model.onnx").toString(), sessionOptions);
         }
     }
 

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.io.Serializable;
 import java.util.regex.Pattern;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -45,6 +46,13 @@ public final class ModelManifest implements Serializable {
     private final List<String> labels;
     private final String featureSpec;
     private final long createdAt;
+    private final Map<String, String> files;
+
+    /** A manifest of a model whose weights are all inside its {@code .onnx} file. */
+    public ModelManifest(String name, String version, String modelFile, String sha256, TensorSignature input,
+            TensorSignature output, OutputKind outputKind, List<String> labels, String featureSpec, long createdAt) {
+        this(name, version, modelFile, sha256, input, output, outputKind, labels, featureSpec, createdAt, null);
+    }
 
     @JsonCreator
     public ModelManifest(
@@ -57,7 +65,8 @@ public final class ModelManifest implements Serializable {
             @JsonProperty(value = "outputKind", required = true) OutputKind outputKind,
             @JsonProperty("labels") List<String> labels,
             @JsonProperty("featureSpec") String featureSpec,
-            @JsonProperty("createdAt") long createdAt) {
+            @JsonProperty("createdAt") long createdAt,
+            @JsonProperty("files") Map<String, String> files) {
         this.name = requireSafeName(name, "name");
         this.version = requireSafeName(version, "version");
         this.modelFile = requireText(modelFile, "modelFile");
@@ -69,6 +78,20 @@ public final class ModelManifest implements Serializable {
         this.output = Objects.requireNonNull(output, "output");
         this.outputKind = Objects.requireNonNull(outputKind, "outputKind");
         this.labels = labels == null ? List.of() : List.copyOf(labels);
+        Map<String, String> checked = new java.util.TreeMap<>();
+        if (files != null) {
+            for (Map.Entry<String, String> f : files.entrySet()) {
+                if (!isPlainRelativePath(f.getKey())) {
+                    throw new IllegalArgumentException("a file of 'files' is not a plain path inside the version's"
+                            + " directory");
+                }
+                if (f.getValue() == null || !f.getValue().toLowerCase(java.util.Locale.ROOT).matches("[0-9a-f]{64}")) {
+                    throw new IllegalArgumentException("the sha256 of a file of 'files' must be 64 hex digits");
+                }
+                checked.put(f.getKey(), f.getValue().toLowerCase(java.util.Locale.ROOT));
+            }
+        }
+        this.files = java.util.Collections.unmodifiableMap(checked);
         for (String label : this.labels) {
             if (label == null || StorableValues.textProblem(label) != null) {
                 throw new IllegalArgumentException("a label is null, contains U+0000 or an unpaired surrogate, or is"
@@ -170,6 +193,30 @@ public final class ModelManifest implements Serializable {
     @JsonProperty
     public long createdAt() {
         return createdAt;
+    }
+
+    /**
+     * Every other file the version reads, by its path inside the version's directory, with its sha256: ONNX external
+     * data (weights kept beside the model file, as exports of large models have them). Signed with the manifest.
+     */
+    @JsonProperty
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
+    public Map<String, String> files() {
+        return files;
+    }
+
+    /** Whether {@code path} names a file inside a directory: relative, no {@code ..}, no backslash, no scheme. */
+    public static boolean isPlainRelativePath(String path) {
+        if (path == null || path.isEmpty() || path.length() > 255 || path.startsWith("/") || path.contains("\\")
+                || path.contains(":") || path.indexOf('\0') >= 0) {
+            return false;
+        }
+        for (String segment : path.split("/")) {
+            if (segment.isEmpty() || segment.equals("..") || segment.equals(".")) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** {@code name:version}, the way logs and metrics name a model version. */

@@ -4,73 +4,85 @@ import ai.onnx.proto.OnnxMl;
 import com.google.protobuf.InvalidProtocolBufferException;
 
 /**
- * Refuses models whose tensors live in external files (ONNX external data): ONNX Runtime would read those files by
+ * Finds the tensors of a model that live in external files (ONNX external data). ONNX Runtime reads such files by
  * paths written inside the model, relative to wherever it resolves them, outside every check the loader makes on the
- * model file. The whole graph is searched, subgraphs of control-flow nodes included. Parsed with ONNX's own protobuf
- * classes; a model that does not parse is left to ONNX Runtime, which refuses it with its own error.
+ * model file; so a version may use external data only where its signed manifest names each file with its sha256
+ * (see {@link ModelLoader}). The whole graph is searched, subgraphs of control-flow nodes included. Parsed with
+ * ONNX's own protobuf classes; a model that does not parse is left to ONNX Runtime, which refuses it with its own
+ * error.
  */
-final class OnnxExternalData {
+@org.apache.flink.annotation.Internal
+public final class OnnxExternalData {
     private OnnxExternalData() {}
 
-    static void refuseIfAny(ModelManifest manifest, byte[] model) throws ModelLoadException {
+    /**
+     * The external data files the model reads, as its tensors name them (empty for a self-contained model).
+     *
+     * @throws ModelLoadException EXTERNAL_DATA for a tensor whose location is not a plain path inside the model's
+     *                            directory
+     */
+    public static java.util.Set<String> locations(String modelId, byte[] model) throws ModelLoadException {
         OnnxMl.ModelProto proto;
         try {
             proto = OnnxMl.ModelProto.parseFrom(model);
         } catch (InvalidProtocolBufferException e) {
-            return;
+            return java.util.Set.of();
         }
-        String where = external(proto.getGraph(), 0);
-        if (where != null) {
-            throw new ModelLoadException(ModelLoadException.Reason.EXTERNAL_DATA, manifest.id() + ": tensor '"
-                    + org.streaminference.schemas.Printable.truncate(where) + "' reads external data; export the model"
-                    + " with its weights inside the .onnx file (e.g. onnx.save(model, path,"
-                    + " save_as_external_data=False))");
+        java.util.Map<String, String> found = new java.util.LinkedHashMap<>();
+        collect(proto.getGraph(), 0, found);
+        java.util.Set<String> locations = new java.util.TreeSet<>();
+        for (java.util.Map.Entry<String, String> tensor : found.entrySet()) {
+            if (!ModelManifest.isPlainRelativePath(tensor.getValue())) {
+                throw new ModelLoadException(ModelLoadException.Reason.EXTERNAL_DATA, modelId + ": tensor '"
+                        + org.streaminference.schemas.Printable.truncate(tensor.getKey()) + "' reads external data"
+                        + " from outside the version's directory");
+            }
+            locations.add(tensor.getValue());
         }
+        return locations;
     }
 
-    /** The name of the first tensor with external data in {@code graph}, or null. */
-    private static String external(OnnxMl.GraphProto graph, int depth) {
+    /** Records tensor name → external location for every tensor with external data in {@code graph}. */
+    private static void collect(OnnxMl.GraphProto graph, int depth, java.util.Map<String, String> found)
+            throws ModelLoadException {
         if (depth > 64) {
-            return "(nested too deep)";
+            throw new ModelLoadException(ModelLoadException.Reason.EXTERNAL_DATA, "subgraphs nested too deep");
         }
         for (OnnxMl.TensorProto t : graph.getInitializerList()) {
-            if (isExternal(t)) {
-                return t.getName();
-            }
+            add(t, found);
         }
         for (OnnxMl.SparseTensorProto t : graph.getSparseInitializerList()) {
-            if (isExternal(t.getValues()) || isExternal(t.getIndices())) {
-                return t.getValues().getName();
-            }
+            add(t.getValues(), found);
+            add(t.getIndices(), found);
         }
         for (OnnxMl.NodeProto node : graph.getNodeList()) {
             for (OnnxMl.AttributeProto a : node.getAttributeList()) {
-                if (a.hasT() && isExternal(a.getT())) {
-                    return a.getT().getName();
+                if (a.hasT()) {
+                    add(a.getT(), found);
                 }
                 for (OnnxMl.TensorProto t : a.getTensorsList()) {
-                    if (isExternal(t)) {
-                        return t.getName();
-                    }
+                    add(t, found);
                 }
                 if (a.hasG()) {
-                    String inner = external(a.getG(), depth + 1);
-                    if (inner != null) {
-                        return inner;
-                    }
+                    collect(a.getG(), depth + 1, found);
                 }
                 for (OnnxMl.GraphProto g : a.getGraphsList()) {
-                    String inner = external(g, depth + 1);
-                    if (inner != null) {
-                        return inner;
-                    }
+                    collect(g, depth + 1, found);
                 }
             }
         }
-        return null;
     }
 
-    private static boolean isExternal(OnnxMl.TensorProto t) {
-        return t.getDataLocation() == OnnxMl.TensorProto.DataLocation.EXTERNAL || t.getExternalDataCount() > 0;
+    private static void add(OnnxMl.TensorProto t, java.util.Map<String, String> found) {
+        if (t.getDataLocation() != OnnxMl.TensorProto.DataLocation.EXTERNAL && t.getExternalDataCount() == 0) {
+            return;
+        }
+        String location = "";
+        for (OnnxMl.StringStringEntryProto e : t.getExternalDataList()) {
+            if (e.getKey().equals("location")) {
+                location = e.getValue();
+            }
+        }
+        found.put(t.getName(), location);
     }
 }

@@ -24,6 +24,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import org.streaminference.model.OnnxExternalData;
 import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.model.trust.ModelTrust;
 
@@ -131,11 +132,28 @@ final class PublishCommand implements Callable<Integer> {
             }
             out.printf("%s:%s is already in the store at %s with this file.%n", name, version, versionDir);
         } else {
-            ModelManifest manifest = manifest(bytes, sha256, newest(fs));
+            // external data (weights beside the model, as exports of large models have them) travels with it,
+            // each file named with its sha256 in the signed manifest
+            Map<String, String> files = new java.util.TreeMap<>();
+            for (String location : OnnxExternalData.locations(name + ":" + version, bytes)) {
+                java.nio.file.Path data = file.toAbsolutePath().getParent().resolve(location);
+                if (!Files.isRegularFile(data)) {
+                    throw new IllegalArgumentException("the model reads external data '" + location + "', which is"
+                            + " not a file beside it (" + data + ")");
+                }
+                files.put(location, sha256Of(data));
+            }
+            ModelManifest manifest = manifest(bytes, sha256, newest(fs), files);
             stored = manifest;
             try (FSDataOutputStream model = fs.create(new Path(versionDir, "model.onnx"),
                     FileSystem.WriteMode.NO_OVERWRITE)) {
                 model.write(bytes);
+            }
+            for (String location : files.keySet()) {
+                try (FSDataOutputStream out2 = fs.create(new Path(versionDir, location),
+                        FileSystem.WriteMode.NO_OVERWRITE)) {
+                    Files.copy(file.toAbsolutePath().getParent().resolve(location), out2);
+                }
             }
             byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
             if (key != null) {
@@ -172,18 +190,30 @@ final class PublishCommand implements Callable<Integer> {
         }
     }
 
-    private ModelManifest manifest(byte[] bytes, String sha256, Optional<ModelManifest> previous) throws OrtException {
+    private static String sha256Of(java.nio.file.Path path) throws IOException {
+        try (var in = new java.security.DigestInputStream(Files.newInputStream(path),
+                java.security.MessageDigest.getInstance("SHA-256"))) {
+            in.transferTo(java.io.OutputStream.nullOutputStream());
+            return java.util.HexFormat.of().formatHex(in.getMessageDigest().digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+    }
+
+    private ModelManifest manifest(byte[] bytes, String sha256, Optional<ModelManifest> previous,
+            Map<String, String> files) throws OrtException {
         OutputKind kind = outputKind != null ? outputKind : previous.map(ModelManifest::outputKind).orElseThrow(() ->
                 new IllegalArgumentException("--output-kind is required for the first version of " + name));
         List<String> classLabels = labels != null ? labels : previous.map(ModelManifest::labels).orElse(List.of());
         String spec = featureSpec != null ? featureSpec : previous.map(ModelManifest::featureSpec).orElse(null);
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-                OrtSession session = env.createSession(bytes, options)) {
+                OrtSession session = files.isEmpty() ? env.createSession(bytes, options)
+                        : env.createSession(file.toAbsolutePath().toString(), options)) {
             TensorSignature input = signature("input", session.getInputInfo(), inputName);
             TensorSignature output = signature("output", session.getOutputInfo(), outputName);
             return new ModelManifest(name, version, "model.onnx", sha256, input, output, kind, classLabels, spec,
-                    System.currentTimeMillis());
+                    System.currentTimeMillis(), files);
         } catch (OrtException e) {
             throw new IllegalArgumentException(file + " is not a model ONNX Runtime can open: " + e.getMessage());
         }

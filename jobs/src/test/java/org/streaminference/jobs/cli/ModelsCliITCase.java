@@ -156,6 +156,21 @@ class ModelsCliITCase {
             assertThat(list.out()).contains(job.toHexString()).contains("[job RUNNING]")
                     .contains("demo-classifier: active 1").contains("(subtasks [0, 1])");
 
+            // a model with external data: the file beside it travels with it, named in the signed manifest
+            Path external = DemoModels.writeWithExternalWeights(dir.resolve("exported"), 1, false);
+            Result withData = models("publish", "--name", "big", "--version", "1", "--file",
+                    external.resolve("model.onnx").toString(), "--store", store, "--output-kind", "PROBABILITIES",
+                    "--signing-key", key, "--wait", "PT0S");
+            assertThat(withData.exitCode()).as(withData.out() + withData.err()).isZero();
+            Path storedBig = dir.resolve("store").resolve("big").resolve("1");
+            assertThat(storedBig.resolve(DemoModels.EXTERNAL_WEIGHTS)).exists();
+            var trusted = ModelLoaderOptions.defaults().withTrust(org.streaminference.model.trust.ModelTrust.of(
+                    org.streaminference.model.trust.ManifestSignatures.readPublicKeys(Files.readString(
+                            dir.resolve("keys").resolve("alice.pub"))), false));
+            try (var loaded = new ModelLoader(trusted).load(storedBig.toString())) {
+                assertThat(loaded.manifest().files()).containsOnlyKeys(DemoModels.EXTERNAL_WEIGHTS);
+            }
+
             Result missing = models("publish", "--name", "x", "--version", "1", "--file", "/nonexistent.onnx",
                     "--store", store, "--output-kind", "SCORE", "--wait", "PT0S");
             assertThat(missing.exitCode()).isEqualTo(1);

@@ -189,4 +189,43 @@ class SignedModelLoadingTest {
                 PUBLISHER.getPublic())).isFalse();
         assertThat(ManifestSignatures.verify(data, signature, STRANGER.getPublic())).isFalse();
     }
+
+    private Path withExternalWeights(int version, boolean covered) throws Exception {
+        Path dir = DemoModels.writeWithExternalWeights(root.resolve("store"), version, covered);
+        ManifestSignatures.signVersion(dir, PUBLISHER);
+        return dir;
+    }
+
+    @Test
+    void externalDataCoveredByTheSignedManifestIsServedAndAnswersAsTheSelfContainedModel() throws Exception {
+        Path external = withExternalWeights(1, true);
+        Path whole = DemoModels.write(root.resolve("store").resolve("whole"), 1);
+        float[] features = new float[DemoModels.FEATURES];
+        for (int i = 0; i < features.length; i++) {
+            features[i] = i * 0.37f - 2f;
+        }
+        try (LoadedModel a = loader(false, PUBLISHER).load(external.toString());
+                LoadedModel b = new ModelLoader(ModelLoaderOptions.defaults()).load(whole.toString())) {
+            assertThat(a.run(java.nio.FloatBuffer.wrap(features), 1)[0])
+                    .containsExactly(b.run(java.nio.FloatBuffer.wrap(features), 1)[0]);
+        }
+    }
+
+    @Test
+    void externalDataTheManifestDoesNotCoverOrThatChangedIsRefused() throws Exception {
+        Path uncovered = withExternalWeights(1, false);
+        assertRefused(loader(false, PUBLISHER), uncovered, ModelLoadException.Reason.EXTERNAL_DATA);
+
+        Path changed = withExternalWeights(2, true);
+        byte[] weights = Files.readAllBytes(changed.resolve("weights.bin"));
+        weights[7] ^= 0x10;
+        Files.write(changed.resolve("weights.bin"), weights);
+        assertRefused(loader(false, PUBLISHER), changed, ModelLoadException.Reason.CHECKSUM_MISMATCH);
+
+        Files.write(changed.resolve("weights.bin"), new byte[0]);
+        Files.delete(changed.resolve("weights.bin"));
+        Path outside = Files.write(root.resolve("outside-weights.bin"), weights);
+        Files.createSymbolicLink(changed.resolve("weights.bin"), outside);
+        assertRefused(loader(false, PUBLISHER), changed, ModelLoadException.Reason.URI_NOT_ALLOWED);
+    }
 }
