@@ -5,6 +5,7 @@
 #   bench/run.sh swap [options]         pauses and latency while model versions are swapped under load (~2 min)
 #   bench/run.sh query [options]        the query service's point lookups under concurrent load (~2 min)
 #   bench/run.sh features [options]     feature enrichment's cost per event and RocksDB state per entity (~6 min)
+#   bench/run.sh validation [options]   Avro decoding alone vs the job's bounded validation, per event (~1 min)
 # --help after the name lists the options. BENCH_JAVA_OPTS adds JVM options (e.g. -Xmx8g).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ case "${1:-}" in
   swap) main=org.streaminference.bench.SwapBenchmark; shift ;;
   query) main=org.streaminference.bench.QueryBenchmark; shift ;;
   features) main=org.streaminference.bench.FeatureBenchmark; shift ;;
+  validation) main=org.streaminference.bench.ValidationBenchmark; shift ;;
 esac
 classpath_file=bench/target/bench-classpath.txt
 mvn -B -q -ntp -DskipTests -pl bench -am package dependency:build-classpath \

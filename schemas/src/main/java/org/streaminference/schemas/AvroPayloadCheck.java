@@ -127,6 +127,8 @@ public final class AvroPayloadCheck {
         /** Array or map blocks: each block's count is bounded by the bytes left for its items. */
         private void blocks(String path, int depth, Schema item, Schema map) {
             int itemSize = Math.max(1, minSize(item) + (map == null ? 0 : 1));
+            String keyPath = path + "{key}"; // built once per collection, not per item: the walk stays cheap
+            String itemPath = path + (map == null ? "[]" : "{value}");
             while (true) {
                 long count = varLong(path);
                 if (count == 0) {
@@ -149,11 +151,9 @@ public final class AvroPayloadCheck {
                 }
                 for (long i = 0; i < count; i++) {
                     if (map != null) {
-                        string(path + "{key}");
-                        value(item, path + "{value}", depth + 1);
-                    } else {
-                        value(item, path + "[]", depth + 1);
+                        string(keyPath);
                     }
+                    value(item, itemPath, depth + 1);
                 }
             }
         }
