@@ -280,10 +280,21 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         emitReady(); // watermarks still queued behind the last records
     }
 
+    /**
+     * At the end of a bounded input, the records in flight are answered ({@link #endInput()}) and so is every model
+     * command received: a bounded job finishes only after each command got its answer on the model-events topic.
+     */
     @Override
     public void endInput(int inputId) throws Exception {
         if (inputId == 1) {
             endInput();
+        }
+        while (loading || !pendingCommands.isEmpty()) {
+            if (!loading) {
+                advanceCommands();
+                continue;
+            }
+            mailbox.yield(); // a load finishes or times out (model.load-timeout) through the mailbox
         }
     }
 

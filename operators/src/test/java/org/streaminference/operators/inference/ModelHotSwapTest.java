@@ -390,4 +390,24 @@ class ModelHotSwapTest {
                     .containsExactly("INVALID_COMMAND", "INVALID_COMMAND");
         }
     }
+
+    @Test
+    @org.junit.jupiter.api.Timeout(60)
+    void aBoundedInputEndsOnlyAfterEveryCommandIsAnswered() throws Exception {
+        String slow = variant("2e", m -> m, false);
+        try (InferenceHarness h = open(batches(8, 2))) {
+            gate = new CountDownLatch(1);
+            slowLocation = slow;
+            h.command(ModelCommand.publish(MODEL, "2e", slow, null, null)); // loading, held back by the gate
+            h.command(ModelCommand.rollback(MODEL));                        // waits behind it
+            Thread opener = new Thread(() -> gate.countDown());
+            opener.start();
+            h.endInput(); // returns only once both commands are answered
+            assertThat(h.modelEvents(ModelEvent.Type.DEPLOYED)).extracting(e -> e.deployment().active())
+                    .containsExactly("1", "2e", "1");
+            opener.join();
+        } finally {
+            gate.countDown();
+        }
+    }
 }
