@@ -29,7 +29,6 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
-if [[ -f "$work/ports" && "$command" != start ]]; then . "$work/ports"; fi
 flink_version="$(sed -n 's:.*<flink.version>\(.*\)</flink.version>.*:\1:p' "$root/pom.xml" | head -1)"
 log4j_version="$(sed -n 's:.*<log4j.version>\(.*\)</log4j.version>.*:\1:p' "$root/pom.xml" | head -1)"
 
@@ -85,7 +84,6 @@ CONF
   if [[ -n "$extra_conf" ]]; then
     { echo; echo "# --- from --conf $extra_conf ---"; cat "$extra_conf"; } >> "$work/conf/config.yaml"
   fi
-  printf 'rest_port=%s\nrpc_port=%s\nprometheus_ports=%s\n' "$rest_port" "$rpc_port" "$prometheus_ports" > "$work/ports"
   cat > "$work/conf/log4j.properties" <<LOG
 rootLogger.level = INFO
 rootLogger.appenderRef.file.ref = file

@@ -116,12 +116,9 @@ public final class StreamInferenceJob {
         try (LoadedModel model = new ModelLoader(StreamInferencePipeline.loaderOptions(options).onCpu()).load(uri)) {
             contract.check(model.manifest(), model.inputValuesPerRow());
             LOG.info("Starting model {} at {} passes its checks", model.manifest().id(), uri);
-        } catch (ModelLoadException e) {
-            throw new IllegalConfigurationException("The starting model (" + PipelineOptions.MODEL_URI.key() + " = "
-                    + uri + ") cannot be served: " + e.getMessage(), e);
         } catch (Exception e) {
             throw new IllegalConfigurationException("The starting model (" + PipelineOptions.MODEL_URI.key() + " = "
-                    + uri + ") cannot be served: " + e, e);
+                    + uri + ") cannot be served: " + (e instanceof ModelLoadException ? e.getMessage() : e), e);
         }
     }
 

@@ -9,6 +9,7 @@ import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.core.fs.Path;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -35,6 +36,10 @@ import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultStoreOptions;
 import org.streaminference.sinks.ResultTopicSinks;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.PublicKey;
 import java.util.List;
 import java.util.Map;
 
@@ -156,11 +161,12 @@ public final class StreamInferencePipeline {
         return new EventLimits((int) maxBytes, options.get(PipelineOptions.VALIDATION_MAX_FUTURE_SKEW));
     }
 
+    /** The producers' request limit; {@link KafkaSinkOptions} refuses one too small for the job's records. */
     private static long maxRequestSize(ReadableConfig options) {
         long bytes = options.get(PipelineOptions.SINK_MAX_REQUEST_SIZE).getBytes();
-        if (bytes < KafkaSinkOptions.DEFAULT_MAX_REQUEST_BYTES || bytes > Integer.MAX_VALUE) {
-            throw new IllegalConfigurationException(PipelineOptions.SINK_MAX_REQUEST_SIZE.key() + " must be at least"
-                    + " 1 MiB (so that every dead letter and prediction fits), got " + bytes + " bytes");
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalConfigurationException(PipelineOptions.SINK_MAX_REQUEST_SIZE.key()
+                    + " must be below 2 GiB, got " + bytes + " bytes");
         }
         return bytes;
     }
@@ -205,18 +211,18 @@ public final class StreamInferencePipeline {
             return ModelTrust.of(List.of(), true);
         }
         try {
-            org.apache.flink.core.fs.Path path = new org.apache.flink.core.fs.Path(file);
+            Path path = new Path(file);
             String pem;
-            try (java.io.InputStream in = path.getFileSystem().open(path)) {
-                pem = new String(in.readNBytes(1024 * 1024), java.nio.charset.StandardCharsets.US_ASCII);
+            try (InputStream in = path.getFileSystem().open(path)) {
+                pem = new String(in.readNBytes(1024 * 1024), StandardCharsets.US_ASCII);
             }
-            List<java.security.PublicKey> keys = ManifestSignatures.readPublicKeys(pem);
+            List<PublicKey> keys = ManifestSignatures.readPublicKeys(pem);
             if (keys.isEmpty()) {
                 throw new IllegalConfigurationException("'" + file + "' (" + PipelineOptions.MODEL_TRUSTED_KEYS.key()
                         + ") holds no '-----BEGIN PUBLIC KEY-----' block");
             }
             return ModelTrust.of(keys, allowUnsigned);
-        } catch (java.io.IOException | IllegalArgumentException e) {
+        } catch (IOException | IllegalArgumentException e) {
             throw new IllegalConfigurationException("Cannot read the trusted keys '" + file + "' ("
                     + PipelineOptions.MODEL_TRUSTED_KEYS.key() + "): " + e.getMessage(), e);
         }

@@ -20,6 +20,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.FloatBuffer;
+import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -29,7 +30,7 @@ import java.util.Map;
  * Fetches a model version through Flink's {@link FileSystem} (so {@code file://} works locally and {@code s3://},
  * {@code hdfs://} work on a cluster with Flink's filesystem plugins) and refuses it unless it passes every check:
  * a manifest signed by a trusted key, size limits, the manifest's sha256 (ONNX Runtime loads corrupted weights
- * silently), no external data, the declared inputs and outputs, and a warm-up run. Rejections carry a reason code and
+ * silently), external data only as the signed manifest names it, the declared inputs and outputs, and a warm-up run. Rejections carry a reason code and
  * a message that never repeats the contents of a file it read.
  */
 public final class ModelLoader {
@@ -60,7 +61,8 @@ public final class ModelLoader {
      * Loads the model version described by {@code location} if it is the one expected. Everything that can be
      * checked without ONNX Runtime is checked first, in this order: the manifest's location and size, its signature
      * by a trusted key, its name and version, the model file's location, size and sha256 (against the manifest and
-     * the announcement), and that the model reads no external data. Only then does ONNX Runtime parse the model.
+     * the announcement), and each external data file against the manifest. Only then does ONNX Runtime parse the
+     * model.
      */
     public LoadedModel load(String location, Expected expected) throws ModelLoadException {
         long start = System.nanoTime();
@@ -208,8 +210,8 @@ public final class ModelLoader {
      * opens the copy, so no file can change between its check and its use.
      */
     private java.nio.file.Path stageWithExternalData(ModelManifest manifest, Path versionDir, byte[] model,
-            java.util.Set<String> locations) throws ModelLoadException {
-        for (String location : locations) {
+            java.util.Set<String> dataFiles) throws ModelLoadException {
+        for (String location : dataFiles) {
             if (!manifest.files().containsKey(location)) {
                 throw new ModelLoadException(ModelLoadException.Reason.EXTERNAL_DATA, manifest.id() + ": the model"
                         + " reads external data from '" + Printable.truncate(location) + "', which the manifest's"
@@ -220,8 +222,8 @@ public final class ModelLoader {
         try {
             dir = java.nio.file.Files.createTempDirectory("streaminference-model-");
             java.nio.file.Files.write(dir.resolve("model.onnx"), model);
-            for (String location : locations) {
-                Path source = locations(versionDir, location);
+            for (String location : dataFiles) {
+                Path source = locations.check(new Path(versionDir, location));
                 java.nio.file.Path target = dir.resolve(location).normalize();
                 java.nio.file.Files.createDirectories(target.getParent());
                 String actual = copyHashed(source, target, options.maxModelBytes());
@@ -239,10 +241,6 @@ public final class ModelLoader {
             throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, manifest.id()
                     + ": cannot stage the external data: " + e.getMessage(), e);
         }
-    }
-
-    private Path locations(Path versionDir, String location) throws ModelLoadException {
-        return this.locations.check(new Path(versionDir, location));
     }
 
     /** Copies {@code source} to {@code target}, at most {@code maxBytes}, returning the hex sha256 of what it copied. */
@@ -368,6 +366,16 @@ public final class ModelLoader {
             throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "no model file at " + path, e);
         } catch (IOException e) {
             throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "cannot read " + path, e);
+        }
+    }
+
+    /** The hex sha256 of everything {@code in} holds, read as a stream (external data files can be large). */
+    public static String sha256Hex(java.io.InputStream in) throws IOException {
+        try (DigestInputStream digesting = new DigestInputStream(in, MessageDigest.getInstance("SHA-256"))) {
+            digesting.transferTo(java.io.OutputStream.nullOutputStream());
+            return HexFormat.of().formatHex(digesting.getMessageDigest().digest());
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
         }
     }
 

@@ -104,15 +104,11 @@ public final class SharedModels {
             throw new ModelLoadException(ModelLoadException.Reason.LOAD_TIMEOUT, "interrupted while loading");
         } catch (ExecutionException e) {
             release(key, entry, null);
-            Throwable cause = e.getCause();
-            while ((cause instanceof java.util.concurrent.CompletionException || cause instanceof ExecutionException)
-                    && cause.getCause() != null) {
-                cause = cause.getCause();
+            if (e.getCause() instanceof ModelLoadException m) {
+                throw m; // the load's own failure, for everyone who waited for it
             }
-            if (cause instanceof ModelLoadException m) {
-                throw new ModelLoadException(m.reason(), stripReason(m), m);
-            }
-            throw new ModelLoadException(ModelLoadException.Reason.RUNTIME_ERROR, String.valueOf(cause), cause);
+            throw new ModelLoadException(ModelLoadException.Reason.RUNTIME_ERROR, String.valueOf(e.getCause()),
+                    e.getCause());
         } catch (ModelLoadException e) {
             release(key, entry, e);
             throw e;
@@ -148,12 +144,6 @@ public final class SharedModels {
                 }
             }
         }
-    }
-
-    private static String stripReason(ModelLoadException e) {
-        String prefix = e.reason() + ": ";
-        String message = e.getMessage();
-        return message.startsWith(prefix) ? message.substring(prefix.length()) : message;
     }
 
     /** Versions currently held in this JVM, for tests and diagnostics. */

@@ -159,11 +159,9 @@ public final class AvroPayloadCheck {
         }
 
         private void string(String path) {
-            ByteBuffer bytes = take(path, length(path));
-            String problem = utf8Problem(bytes);
+            Problem problem = utf8Problem(take(path, length(path)));
             if (problem != null) {
-                throw new Refused(problem.contains("U+0000") ? ReasonCode.INVALID_FIELD : ReasonCode.MALFORMED_AVRO,
-                        "field '" + path + "': " + problem);
+                throw new Refused(problem.reason(), "field '" + path + "': " + problem.message());
             }
         }
 
@@ -215,16 +213,17 @@ public final class AvroPayloadCheck {
     }
 
     /**
-     * Why {@code bytes} is not well-formed UTF-8 text that a store can keep (overlong forms, surrogates, code
-     * points past U+10FFFF, cut sequences, U+0000), or null.
+     * Why {@code bytes} is not well-formed UTF-8 text that a store can keep, or null: U+0000 is an invalid field
+     * (well-formed, but no store keeps it); overlong forms, surrogates, code points past U+10FFFF and cut sequences
+     * are malformed.
      */
-    static String utf8Problem(ByteBuffer bytes) {
+    static Problem utf8Problem(ByteBuffer bytes) {
         int i = bytes.position();
         int end = bytes.limit();
         while (i < end) {
             int b = bytes.get(i) & 0xff;
             if (b == 0) {
-                return "string contains U+0000";
+                return new Problem(ReasonCode.INVALID_FIELD, "string contains U+0000");
             }
             if (b < 0x80) {
                 i++;
@@ -246,26 +245,30 @@ public final class AvroPayloadCheck {
                 min = 0x10000;
                 cp = b & 0x07;
             } else {
-                return "string is not UTF-8 (byte 0x" + Integer.toHexString(b) + ")";
+                return malformedText("not UTF-8 (byte 0x" + Integer.toHexString(b) + ")");
             }
             if (i + extra >= end) {
-                return "string ends inside a UTF-8 sequence";
+                return malformedText("ends inside a UTF-8 sequence");
             }
             for (int k = 1; k <= extra; k++) {
                 int c = bytes.get(i + k) & 0xff;
                 if ((c & 0xc0) != 0x80) {
-                    return "string is not UTF-8 (bad continuation byte)";
+                    return malformedText("not UTF-8 (bad continuation byte)");
                 }
                 cp = (cp << 6) | (c & 0x3f);
             }
             if (cp < min || cp > 0x10ffff) {
-                return "string is not UTF-8 (overlong or out of range)";
+                return malformedText("not UTF-8 (overlong or out of range)");
             }
             if (cp >= 0xd800 && cp <= 0xdfff) {
-                return "string holds an unpaired surrogate";
+                return malformedText("an unpaired surrogate");
             }
             i += extra + 1;
         }
         return null;
+    }
+
+    private static Problem malformedText(String what) {
+        return new Problem(ReasonCode.MALFORMED_AVRO, "string is " + what);
     }
 }

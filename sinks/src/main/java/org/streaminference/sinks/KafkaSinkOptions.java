@@ -28,8 +28,8 @@ public record KafkaSinkOptions(
         long maxRequest = Long.parseLong(producerProperties.getOrDefault("max.request.size",
                 Integer.toString(DEFAULT_MAX_REQUEST_BYTES)));
         if (maxRequest < DEFAULT_MAX_REQUEST_BYTES) {
-            throw new IllegalArgumentException("max.request.size must be at least " + DEFAULT_MAX_REQUEST_BYTES
-                    + " bytes so that every dead letter (at most " + DeadLetters.MAX_ENCODED_BYTES + " bytes) and"
+            throw new IllegalArgumentException("max.request.size (kafka.sink.max-request-size) must be at least "
+                    + DEFAULT_MAX_REQUEST_BYTES + " bytes so that every dead letter (at most " + DeadLetters.MAX_ENCODED_BYTES + " bytes) and"
                     + " prediction (at most " + StorableValues.MAX_PREDICTION_BYTES + ") fits; got " + maxRequest);
         }
         if (transactionTimeoutMs <= 0 || transactionTimeoutMs > 900_000) {

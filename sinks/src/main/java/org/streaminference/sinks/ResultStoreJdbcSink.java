@@ -115,26 +115,23 @@ final class ResultStoreJdbcSink<IN>
      */
     static boolean isContentRejection(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause()) {
-            for (Throwable s = t; s instanceof SQLException sql; s = sql.getNextException()) {
-                String state = sql.getSQLState();
-                if (state != null && (state.startsWith("22") || state.startsWith("23") || state.startsWith("54"))) {
-                    return true;
+            if (t instanceof SQLException first) { // a batch's own error, then the rows' errors chained to it
+                for (SQLException sql = first; sql != null; sql = sql.getNextException()) {
+                    String state = sql.getSQLState();
+                    if (state != null && (state.startsWith("22") || state.startsWith("23") || state.startsWith("54"))) {
+                        return true;
+                    }
                 }
-                if (sql.getNextException() == sql) {
-                    break;
-                }
-            }
-            if (t.getCause() == t) {
-                break;
             }
         }
         return false;
     }
 
     /** The JDBC writer, with a {@code close()} that logs instead of throwing. */
-    static final class Writer<IN>
+    static class Writer<IN>
             implements StatefulSinkWriter<IN, JdbcWriterState>, CommittingSinkWriter<IN, JdbcCommitable> {
-        private final JdbcWriter<IN> delegate;
+        /** Replaced by {@link IsolatingWriter} after a failed flush: a JDBC writer keeps a failed batch. */
+        JdbcWriter<IN> delegate;
 
         Writer(JdbcWriter<IN> delegate) {
             this.delegate = delegate;
@@ -175,8 +172,7 @@ final class ResultStoreJdbcSink<IN>
      * The at-least-once writer: batches records itself, flushes Flink's JDBC writer (built without batching or
      * retries of its own), retries connection faults, and isolates rows the database rejects for their content.
      */
-    static final class IsolatingWriter<IN>
-            implements StatefulSinkWriter<IN, JdbcWriterState>, CommittingSinkWriter<IN, JdbcCommitable> {
+    static final class IsolatingWriter<IN> extends Writer<IN> {
         private static final SinkWriter.Context NO_CONTEXT = new SinkWriter.Context() {
             @Override
             public long currentWatermark() {
@@ -194,15 +190,14 @@ final class ResultStoreJdbcSink<IN>
         private final Isolation<IN> isolation;
         private final Counter rowsRejected;
         private final List<IN> batch = new ArrayList<>();
-        private JdbcWriter<IN> delegate;
         private boolean timerSet;
 
         IsolatingWriter(JdbcSink<IN> sink, WriterInitContext context, Isolation<IN> isolation) throws IOException {
+            super(sink.createWriter(context));
             this.sink = sink;
             this.context = context;
             this.isolation = isolation;
             this.rowsRejected = context.metricGroup().counter("resultStoreRowsRejected");
-            this.delegate = sink.createWriter(context);
         }
 
         @Override
@@ -284,26 +279,6 @@ final class ResultStoreJdbcSink<IN>
             for (IN row : rows) {
                 delegate.write(row, NO_CONTEXT);
             }
-        }
-
-        @Override
-        public void writeWatermark(Watermark watermark) throws IOException, InterruptedException {
-            delegate.writeWatermark(watermark);
-        }
-
-        @Override
-        public Collection<JdbcCommitable> prepareCommit() throws IOException, InterruptedException {
-            return delegate.prepareCommit();
-        }
-
-        @Override
-        public List<JdbcWriterState> snapshotState(long checkpointId) throws IOException {
-            return delegate.snapshotState(checkpointId);
-        }
-
-        @Override
-        public void close() {
-            closeQuietly(delegate);
         }
     }
 }

@@ -141,7 +141,7 @@ final class PublishCommand implements Callable<Integer> {
                     throw new IllegalArgumentException("the model reads external data '" + location + "', which is"
                             + " not a file beside it (" + data + ")");
                 }
-                files.put(location, sha256Of(data));
+                files.put(location, ModelLoader.sha256Hex(Files.newInputStream(data)));
             }
             ModelManifest manifest = manifest(bytes, sha256, newest(fs), files);
             stored = manifest;
@@ -150,9 +150,9 @@ final class PublishCommand implements Callable<Integer> {
                 model.write(bytes);
             }
             for (String location : files.keySet()) {
-                try (FSDataOutputStream out2 = fs.create(new Path(versionDir, location),
+                try (FSDataOutputStream copy = fs.create(new Path(versionDir, location),
                         FileSystem.WriteMode.NO_OVERWRITE)) {
-                    Files.copy(file.toAbsolutePath().getParent().resolve(location), out2);
+                    Files.copy(file.toAbsolutePath().getParent().resolve(location), copy);
                 }
             }
             byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
@@ -187,16 +187,6 @@ final class PublishCommand implements Callable<Integer> {
         command.validate();
         try (ControlTopic control = connection.open()) {
             return control.sendAndReport(command, connection.wait, out);
-        }
-    }
-
-    private static String sha256Of(java.nio.file.Path path) throws IOException {
-        try (var in = new java.security.DigestInputStream(Files.newInputStream(path),
-                java.security.MessageDigest.getInstance("SHA-256"))) {
-            in.transferTo(java.io.OutputStream.nullOutputStream());
-            return java.util.HexFormat.of().formatHex(in.getMessageDigest().digest());
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JVM has SHA-256", e);
         }
     }
 

@@ -47,6 +47,15 @@ public final class ModelTrust implements Serializable {
 
     /** The trusted key with this id, or null. */
     public PublicKey key(String keyId) {
+        return keyId == null ? null : byId().get(keyId);
+    }
+
+    public List<String> keyIds() {
+        return List.copyOf(byId().keySet());
+    }
+
+    /** The keys by id, decoded once (the trust travels to the TaskManagers as encodings). */
+    private Map<String, PublicKey> byId() {
         if (byId == null) {
             Map<String, PublicKey> keys = new LinkedHashMap<>();
             for (String x509 : trustedKeysX509) {
@@ -55,12 +64,7 @@ public final class ModelTrust implements Serializable {
             }
             byId = keys;
         }
-        return keyId == null ? null : byId.get(keyId);
-    }
-
-    public List<String> keyIds() {
-        key(null);
-        return List.copyOf(byId.keySet());
+        return byId;
     }
 
     @Override

@@ -427,11 +427,12 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         inFlightRecords--;
         entry.version.outstanding--;
         Object answer = entry.answer.get();
-        if (answer instanceof Prediction prediction && StorableValues.problem(prediction) != null) {
+        String unstorable = answer instanceof Prediction p ? StorableValues.problem(p) : null;
+        if (unstorable != null) {
             // caught before any sink: a value a sink cannot keep would fail it on every restart
             storeRejected.inc();
             answer = DeadLetters.of(entry.event.getEvent(), entry.event.getSource(), ReasonCode.STORE_REJECTED,
-                    "the prediction cannot be stored: " + StorableValues.problem(prediction));
+                    "the prediction cannot be stored: " + unstorable);
         }
         if (answer instanceof Prediction prediction) {
             output.collect(record(prediction, entry.timestamp));
@@ -517,7 +518,6 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 continue;
             }
             if (!command.model().equals(versions.deployment().model())) {
-                // another job's model: the job that serves it answers
                 pendingCommands.pollFirst(); // another job's model
                 continue;
             }

@@ -2,8 +2,6 @@ package org.streaminference.operators.validation;
 
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.SchemaNormalization;
-import org.apache.avro.message.BadHeaderException;
-import org.apache.avro.message.MissingSchemaException;
 import org.streaminference.schemas.AvroPayloadCheck;
 import org.streaminference.schemas.Identifiers;
 import org.streaminference.schemas.InputEvent;
@@ -96,10 +94,6 @@ public final class EventValidator implements Serializable {
         InputEvent event;
         try {
             event = InputEvent.getDecoder().decode(bytes);
-        } catch (MissingSchemaException e) {
-            return Result.invalid(ReasonCode.UNKNOWN_SCHEMA, "schema fingerprint is not InputEvent's");
-        } catch (BadHeaderException e) {
-            return Result.invalid(ReasonCode.MALFORMED_AVRO, "not Avro single-object encoding");
         } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
             return Result.invalid(ReasonCode.MALFORMED_AVRO, "cannot decode InputEvent: "
                     + Printable.escape(String.valueOf(e), 200));
