@@ -9,7 +9,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.annotation.PublicEvolving;
-import org.apache.flink.util.MathUtils;
 
 import java.io.IOException;
 import java.io.Serializable;
@@ -167,19 +166,6 @@ public record ModelDeployment(
 
     public String location(String version) {
         return locations.get(version);
-    }
-
-    /** The version that answers for {@code entityId}: the canary for its share of entities, else the active one. */
-    public String versionFor(String entityId) {
-        return canary != null && bucket(entityId) < canaryPercent ? canary : active;
-    }
-
-    /**
-     * A stable bucket in [0, 100) for an entity: the same in every subtask, TaskManager and run (String#hashCode is
-     * specified by the JLS; murmur mixes its low bits), so an entity always sees the same version.
-     */
-    public static int bucket(String entityId) {
-        return Math.floorMod(MathUtils.murmurHash(entityId.hashCode()), 100);
     }
 
     public String toJson() {

@@ -3,7 +3,6 @@ package org.streaminference.model.control;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
-import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -79,13 +78,6 @@ class ModelDeploymentTest {
         }
         assertThat(d.locations()).hasSize(ModelDeployment.MAX_REGISTERED).containsKey("1");
         assertThat(d.location(d.shadow())).isNotNull();
-    }
-
-    @Test
-    void bucketsAreStableAndEven() {
-        assertThat(ModelDeployment.bucket("user-42")).isEqualTo(ModelDeployment.bucket("user-42"));
-        long under20 = IntStream.range(0, 100_000).filter(i -> ModelDeployment.bucket("user-" + i) < 20).count();
-        assertThat(under20).isBetween(19_000L, 21_000L);
     }
 
     @Test

@@ -2,6 +2,7 @@ package org.streaminference.operators.inference;
 
 import org.streaminference.model.control.ModelControlLimits;
 
+import org.apache.flink.annotation.Internal;
 import org.apache.flink.streaming.api.operators.AbstractStreamOperatorFactory;
 import org.apache.flink.streaming.api.operators.ChainingStrategy;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperatorFactory;
@@ -15,6 +16,7 @@ import org.streaminference.schemas.Prediction;
 /**
  * Creates {@link MicroBatchInferenceOperator}s with the task's mailbox executor, with or without the control input.
  */
+@Internal
 public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOperatorFactory<Prediction>
         implements OneInputStreamOperatorFactory<EnrichedEvent, Prediction>,
                 TwoInputStreamOperatorFactory<EnrichedEvent, String, Prediction>,

@@ -20,15 +20,15 @@ final class ServedVersion {
     final String version;
     final InferenceModel model;
     final BatchRunner runner;
-    final MicroBatcher<MicroBatchInferenceOperator.Entry> batcher;
+    final MicroBatcher<InferenceRequest> batcher;
     final InferenceMetrics metrics;
     private final ModelProvider.Handle handle;
     /** Records routed to this version and not yet emitted; task thread only. */
     int outstanding;
 
     ServedVersion(ModelProvider.Handle handle, InferenceMetrics metrics, BatchingOptions options, String threadName,
-            Consumer<List<MicroBatchInferenceOperator.Entry>> onBatchDone,
-            Consumer<List<MicroBatchInferenceOperator.Entry>> onTimeout) {
+            Consumer<List<InferenceRequest>> onBatchDone,
+            Consumer<List<InferenceRequest>> onTimeout) {
         this.handle = handle;
         this.model = handle.model();
         this.version = model.manifest().version();

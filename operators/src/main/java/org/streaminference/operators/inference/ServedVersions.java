@@ -1,5 +1,6 @@
 package org.streaminference.operators.inference;
 
+import org.apache.flink.annotation.Internal;
 import org.streaminference.model.control.ModelDeployment;
 
 import java.util.ArrayList;
@@ -13,6 +14,7 @@ import java.util.Map;
  * {@link ModelDeployment}, and the versions that left the deployment and still have records in flight. Task thread
  * only.
  */
+@Internal
 final class ServedVersions {
     private final Map<String, ServedVersion> loaded = new LinkedHashMap<>();
     private final List<ServedVersion> draining = new ArrayList<>();
@@ -40,7 +42,7 @@ final class ServedVersions {
 
     /** The version that answers for {@code entityId}: the canary for its share of entities, else the active one. */
     ServedVersion route(String entityId) {
-        return canary != null && ModelDeployment.bucket(entityId) < deployment.canaryPercent() ? canary : active;
+        return canary != null && CanaryRouting.inCanary(entityId, deployment.canaryPercent()) ? canary : active;
     }
 
     /** The version that scores every record on the side, or null. */

@@ -4,6 +4,7 @@ import org.apache.flink.formats.avro.typeutils.AvroSerializer;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
+import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
 import org.apache.flink.streaming.util.OneInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -191,38 +192,52 @@ class MicroBatchInferenceOperatorTest {
         }
     }
 
+    /** Runs {@code n} mails of the harness's task: the answers of {@code n} finished batches. */
+    private static void runMails(OneInputStreamOperatorTestHarness<?, ?> h, int n) throws Exception {
+        for (int i = 0; i < n; i++) {
+            h.getTaskMailbox().take(TaskMailbox.MIN_PRIORITY).run();
+        }
+    }
+
+    private static List<String> described(OneInputStreamOperatorTestHarness<?, Prediction> h) {
+        List<String> out = new ArrayList<>();
+        for (Object o : h.getOutput()) {
+            out.add(o instanceof StreamRecord<?> r ? ((Prediction) r.getValue()).getEventId() + "@" + r.getTimestamp()
+                    : "W" + ((Watermark) o).getTimestamp());
+        }
+        return out;
+    }
+
     @Test
-    void orderedModeKeepsOrderTimestampsAndWatermarks() throws Exception {
+    void orderedModeHoldsAnsweredRecordsBehindAnUnansweredOne() throws Exception {
         try (var h = harness(options(1, 0, 3, true))) {
-            h.processElement(event(0), 10);
+            h.processElement(event(0, InstrumentedModel.BLOCK), 10);
+            model.blockedEntered.await();
             h.processElement(event(1), 20);
             h.processWatermark(new Watermark(25));
             h.processElement(event(2), 30);
+            runMails(h, 2); // e1 and e2 are answered while e0 is held in the model
+            assertThat(described(h)).as("nothing overtakes e0").isEmpty();
+            model.release();
             h.endInput();
-            List<Object> output = new ArrayList<>(h.getOutput());
-            assertThat(output).hasSize(4);
-            assertThat(((StreamRecord<?>) output.get(0)).getTimestamp()).isEqualTo(10);
-            assertThat(((StreamRecord<?>) output.get(1)).getTimestamp()).isEqualTo(20);
-            assertThat(output.get(2)).isEqualTo(new Watermark(25));
-            assertThat(((StreamRecord<?>) output.get(3)).getTimestamp()).isEqualTo(30);
-            assertThat(predictions(h)).extracting(Prediction::getEventId).containsExactly("e0", "e1", "e2");
+            assertThat(described(h)).containsExactly("e0@10", "e1@20", "W25", "e2@30");
         }
     }
 
     @Test
     void unorderedModeNeverLetsARecordCrossAWatermark() throws Exception {
         try (var h = harness(options(1, 0, 3, false))) {
-            h.processElement(event(0), 10);
-            h.processElement(event(1), 20);
+            h.processElement(event(0, InstrumentedModel.BLOCK), 10);
+            model.blockedEntered.await();
+            h.processElement(event(2), 20);
             h.processWatermark(new Watermark(25));
-            h.processElement(event(2), 30);
+            h.processElement(event(1), 30);
+            runMails(h, 2); // e2 and e1 are answered while e0 is held in the model
+            assertThat(described(h)).as("e2 overtakes e0; e1 waits behind the watermark, the watermark behind e0")
+                    .containsExactly("e2@20");
+            model.release();
             h.endInput();
-            List<Object> output = new ArrayList<>(h.getOutput());
-            assertThat(output).hasSize(4);
-            assertThat(output.get(2)).isEqualTo(new Watermark(25));
-            assertThat(List.of(((StreamRecord<?>) output.get(0)).getTimestamp(),
-                    ((StreamRecord<?>) output.get(1)).getTimestamp())).containsExactlyInAnyOrder(10L, 20L);
-            assertThat(((StreamRecord<?>) output.get(3)).getTimestamp()).isEqualTo(30);
+            assertThat(described(h)).containsExactly("e2@20", "e0@10", "W25", "e1@30");
         }
     }
 

@@ -241,7 +241,7 @@ class ModelHotSwapTest {
             // binomial(2000, 0.2): standard deviation 0.9 points; 3 points is over 3 standard deviations
             assertThat(onCanary * 100.0 / entities).isBetween(17.0, 23.0);
             versionsByEntity.forEach((entity, v) -> assertThat(v)
-                    .containsExactly(ModelDeployment.bucket(entity) < 20 ? "2" : "1"));
+                    .containsExactly(CanaryRouting.bucket(entity) < 20 ? "2" : "1"));
         }
     }
 

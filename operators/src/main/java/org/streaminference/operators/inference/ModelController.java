@@ -1,0 +1,377 @@
+package org.streaminference.operators.inference;
+
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.apache.flink.util.function.ThrowingRunnable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.streaminference.model.ModelLoadException;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.model.control.InvalidCommandException;
+import org.streaminference.model.control.ModelCommand;
+import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.model.control.ModelDeployment;
+import org.streaminference.model.control.ModelEvent;
+import org.streaminference.schemas.Printable;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * What one inference subtask serves, and how model commands change it: commands are applied one at a time, in the
+ * order received, so that every subtask goes through the same deployments. A command that needs a version not
+ * loaded yet starts loading it on a loader thread and waits, with the commands behind it, while records keep
+ * flowing on the current versions (make before break); the switch happens on the task thread. A load that fails or
+ * does not finish in time is rejected and what was served before is still served. Every command gets an answer, a
+ * {@link ModelEvent}: DEPLOYED or REJECTED.
+ *
+ * <p>All methods run on the task thread; the {@link Host} gives the controller the task's mailbox and timers, so
+ * that it runs the same in the operator and in a plain unit test.
+ */
+@Internal
+final class ModelController implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ModelController.class);
+    static final long RELEASE_TIMEOUT_MILLIS = 60_000;
+
+    /** What the controller needs from the operator that hosts it. */
+    interface Host {
+        /** Loads and verifies a version (on the calling thread). */
+        ModelProvider.Handle open(String location, ModelLoader.Expected expected) throws ModelLoadException;
+
+        /** Starts serving a loaded version: its inference threads and metrics. */
+        ServedVersion serve(ModelProvider.Handle handle);
+
+        /** Runs {@code action} on the task thread later; throws if the task is closing. */
+        void runOnTaskThread(ThrowingRunnable<Exception> action, String description);
+
+        /** Runs {@code action} on the task thread after {@code delayMillis} of processing time. */
+        void runOnTaskThreadAfter(long delayMillis, ThrowingRunnable<Exception> action);
+
+        /** Emits a model event. */
+        void emit(ModelEvent event);
+    }
+
+    /** Who reports the events: the job and the subtask. */
+    record Reporter(String job, String jobId, int subtask, String name) {}
+
+    private final Host host;
+    private final ModelControlLimits limits;
+    private final Reporter reporter;
+    private final ServedVersions versions = new ServedVersions();
+    private final ArrayDeque<String> pendingCommands = new ArrayDeque<>();
+    private final Counter deployments;
+    private final Counter rejectedCommands;
+    private ExecutorService loader;
+    private boolean loading;
+    /** Counts loads started; a load's answer counts only if no newer load started since (one timed out). */
+    private long loadAttempt;
+    /** The model name, from the first version loaded (events before the first deployment name it). */
+    private String modelName;
+
+    ModelController(Host host, ModelControlLimits limits, Reporter reporter, MetricGroup metrics) {
+        this.host = host;
+        this.limits = limits;
+        this.reporter = reporter;
+        this.deployments = metrics.counter("modelDeployments");
+        this.rejectedCommands = metrics.counter("modelCommandsRejected");
+        metrics.gauge("modelVersionsLoaded", versions::count);
+        this.loader = newLoader();
+    }
+
+    /**
+     * Serves {@code initialLocation}, or after a restore exactly what was served before the failure (versions
+     * loaded here, on the task thread, before the first record runs).
+     *
+     * @throws IllegalStateException when the restored active version cannot be loaded again
+     */
+    void start(String initialLocation, ModelDeployment restored) throws Exception {
+        if (restored == null) {
+            ServedVersion initial = load(initialLocation);
+            deploy(ModelDeployment.initial(initial.manifest().name(), initial.version, initialLocation), null);
+        } else {
+            for (String version : restored.servedVersions()) {
+                try {
+                    load(restored.location(version));
+                } catch (ModelLoadException e) {
+                    if (version.equals(restored.active())) {
+                        throw new IllegalStateException("Cannot restore " + restored.model() + ":" + version
+                                + ", the active version before the restore: " + e.getMessage(), e);
+                    }
+                    LOG.error("Cannot restore {}:{} ({}); it is left out of the deployment",
+                            restored.model(), version, e.getMessage());
+                }
+            }
+            deploy(versions.withoutUnloaded(restored), null);
+        }
+    }
+
+    /** Goes on with the commands that were waiting at the checkpoint, in their order, before any new one. */
+    void resume(List<String> restoredCommands) throws Exception {
+        pendingCommands.addAll(restoredCommands);
+        advance();
+    }
+
+    /** The versions served now, for routing records. */
+    ServedVersions versions() {
+        return versions;
+    }
+
+    ModelDeployment deployment() {
+        return versions.deployment();
+    }
+
+    /** Commands received and not applied yet, in order: what a checkpoint keeps. */
+    List<String> pendingCommands() {
+        return new ArrayList<>(pendingCommands);
+    }
+
+    /** Whether every command received has been answered. */
+    boolean isSettled() {
+        return !loading && pendingCommands.isEmpty();
+    }
+
+    /** Whether a load is running (its answer comes through the task's mailbox). */
+    boolean isLoading() {
+        return loading;
+    }
+
+    /** Takes a command (JSON) from the control input; over the limits, it is rejected at once. */
+    void receive(String json) throws Exception {
+        if (json.length() > limits.maxCommandBytes()
+                || json.getBytes(StandardCharsets.UTF_8).length > limits.maxCommandBytes()) {
+            reject(json, null, "TOO_LARGE", "the command is over the limit of " + limits.maxCommandBytes()
+                    + " bytes (model.control.max-command-size)");
+            return;
+        }
+        if (pendingCommands.size() >= limits.maxPendingCommands()) {
+            reject(json, null, "TOO_MANY_PENDING", pendingCommands.size() + " commands already wait behind a load"
+                    + " (model.control.max-pending-commands)");
+            return;
+        }
+        pendingCommands.addLast(json);
+        advance();
+    }
+
+    /**
+     * Applies pending commands in order. One that needs versions not loaded starts loading them and waits; the
+     * commands behind it wait too, so that every subtask applies the same commands in the same order.
+     */
+    void advance() throws Exception {
+        while (!loading && !pendingCommands.isEmpty()) {
+            String json = pendingCommands.peekFirst();
+            ModelCommand command;
+            try {
+                command = ModelCommand.fromJson(json.getBytes(StandardCharsets.UTF_8));
+            } catch (InvalidCommandException e) {
+                pendingCommands.pollFirst();
+                reject(json, null, "INVALID_COMMAND", e.getMessage());
+                continue;
+            }
+            if (!command.model().equals(versions.deployment().model())) {
+                pendingCommands.pollFirst(); // another job's model
+                continue;
+            }
+            ModelDeployment next;
+            try {
+                next = versions.deployment().apply(command);
+            } catch (InvalidCommandException e) {
+                pendingCommands.pollFirst();
+                reject(json, command, "INVALID_COMMAND", e.getMessage());
+                continue;
+            }
+            List<String> missing = new ArrayList<>();
+            for (String version : next.servedVersions()) {
+                if (!versions.isLoaded(version)) {
+                    missing.add(version);
+                }
+            }
+            if (missing.isEmpty()) {
+                pendingCommands.pollFirst();
+                deploy(next, command);
+                continue;
+            }
+            loading = true;
+            long attempt = ++loadAttempt;
+            startLoading(command, next, missing, attempt);
+            host.runOnTaskThreadAfter(limits.loadTimeout().toMillis(), () -> loadTimedOut(command, attempt));
+        }
+    }
+
+    /** On the loader thread: loads the versions, then hands them to the task thread. */
+    private void startLoading(ModelCommand command, ModelDeployment next, List<String> toLoad, long attempt) {
+        LOG.info("{}: loading {} for '{}' while {} keeps serving", reporter.name(), toLoad, command.describe(),
+                versions.deployment().describe());
+        loader.execute(() -> {
+            Map<String, ModelProvider.Handle> handles = new LinkedHashMap<>();
+            ModelLoadException failure = null;
+            for (String version : toLoad) {
+                try {
+                    handles.put(version, openChecked(command, next, version));
+                } catch (ModelLoadException e) {
+                    failure = e;
+                    break;
+                }
+            }
+            ModelLoadException error = failure;
+            try {
+                host.runOnTaskThread(() -> loaded(command, next, handles, error, attempt), "model versions loaded");
+            } catch (RejectedExecutionException closing) {
+                closeAll(handles.values());
+            }
+        });
+    }
+
+    /** Opens {@code version} and checks it is the version named, with the sha256 announced (if any). */
+    private ModelProvider.Handle openChecked(ModelCommand command, ModelDeployment next, String version)
+            throws ModelLoadException {
+        String announced = command.manifest() != null && version.equals(command.version())
+                ? command.manifest().sha256() : null;
+        ModelProvider.Handle handle;
+        try {
+            handle = host.open(next.location(version), new ModelLoader.Expected(next.model(), version, announced));
+        } catch (RuntimeException e) {
+            LOG.warn("{}: loading {} failed unexpectedly", reporter.name(), next.location(version), e);
+            throw new ModelLoadException(ModelLoadException.Reason.RUNTIME_ERROR, String.valueOf(e), e);
+        }
+        String loaded = handle.model().manifest().version();
+        String name = handle.model().manifest().name();
+        ModelLoadException mismatch = null;
+        if (!loaded.equals(version) || !name.equals(next.model())) {
+            mismatch = new ModelLoadException(ModelLoadException.Reason.INVALID_MANIFEST, "the manifest at "
+                    + next.location(version) + " describes " + name + ":" + loaded + ", not " + next.model() + ":"
+                    + version);
+        } else if (announced != null && !announced.equals(handle.model().manifest().sha256())) {
+            mismatch = new ModelLoadException(ModelLoadException.Reason.CHECKSUM_MISMATCH, "the store's "
+                    + next.model() + ":" + version + " has sha256 " + handle.model().manifest().sha256()
+                    + " but was announced with " + announced);
+        }
+        if (mismatch != null) {
+            closeAll(List.of(handle));
+            throw mismatch;
+        }
+        return handle;
+    }
+
+    /** On the task thread: switches to the new deployment, or rejects the command and keeps the old one. */
+    private void loaded(ModelCommand command, ModelDeployment next, Map<String, ModelProvider.Handle> handles,
+            ModelLoadException failure, long attempt) throws Exception {
+        if (!loading || attempt != loadAttempt) {
+            LOG.info("{}: a load for '{}' finished after its timeout; its versions are released", reporter.name(),
+                    command.describe());
+            closeAll(handles.values());
+            return;
+        }
+        loading = false;
+        pendingCommands.pollFirst();
+        if (failure != null) {
+            closeAll(handles.values());
+            reject(new String(command.toJson(), StandardCharsets.UTF_8), command, failure.reason().name(),
+                    failure.getMessage());
+        } else {
+            for (ModelProvider.Handle handle : handles.values()) {
+                serve(handle);
+            }
+            deploy(next, command);
+        }
+        advance();
+    }
+
+    /**
+     * On the task thread: a load that has not answered in time is rejected and the commands behind it go on. The
+     * loading thread cannot be stopped (ONNX Runtime does not listen to interrupts), so it is left behind and a new
+     * one takes the next loads; whatever it loads later is released unused.
+     */
+    private void loadTimedOut(ModelCommand command, long attempt) throws Exception {
+        if (!loading || attempt != loadAttempt) {
+            return;
+        }
+        loading = false;
+        pendingCommands.pollFirst();
+        loader.shutdownNow();
+        loader = newLoader();
+        reject(new String(command.toJson(), StandardCharsets.UTF_8), command, "LOAD_TIMEOUT",
+                "loading took longer than " + limits.loadTimeout() + " (model.load-timeout)");
+        advance();
+    }
+
+    /** Releases the versions that left the deployment once their last record was answered. */
+    void releaseDrained() throws Exception {
+        for (String released : versions.releaseDrained(RELEASE_TIMEOUT_MILLIS)) {
+            event(ModelEvent.Type.RELEASED, released, null, null, null, null, null);
+        }
+    }
+
+    /** Stops loading and releases every version, waiting for running batches. */
+    @Override
+    public void close() throws Exception {
+        loader.shutdownNow();
+        versions.releaseAll(RELEASE_TIMEOUT_MILLIS);
+    }
+
+    /** Loads a version on the task thread (at start and restore, before any record is processed). */
+    private ServedVersion load(String location) throws ModelLoadException {
+        return serve(host.open(location, null));
+    }
+
+    private ServedVersion serve(ModelProvider.Handle handle) {
+        if (modelName == null) {
+            modelName = handle.model().manifest().name();
+        }
+        ServedVersion version = host.serve(handle);
+        versions.add(version);
+        event(ModelEvent.Type.LOADED, version.version, null, null, null, version.loadTimeMillis(), null);
+        return version;
+    }
+
+    /** Routes records by {@code next} from now on; versions it no longer serves drain, then are released. */
+    private void deploy(ModelDeployment next, ModelCommand command) throws Exception {
+        versions.deploy(next);
+        deployments.inc();
+        LOG.info("{} now serves {}{}", reporter.name(), next.describe(),
+                command == null ? "" : " after '" + command.describe() + "'");
+        event(ModelEvent.Type.DEPLOYED, next.active(), command, null, null, null, next);
+        releaseDrained();
+    }
+
+    private void reject(String json, ModelCommand command, String reason, String message) {
+        rejectedCommands.inc();
+        LOG.warn("{}: model command rejected ({}): {}; still serving {}. Command: {}", reporter.name(), reason,
+                Printable.escape(message, 500), versions.deployment().describe(), Printable.escape(json, 300));
+        event(ModelEvent.Type.REJECTED, command == null ? null : command.version(), command, reason, message, null,
+                null);
+    }
+
+    private void event(ModelEvent.Type type, String version, ModelCommand command, String reason, String message,
+            Long loadMillis, ModelDeployment deployed) {
+        String model = versions.deployment() != null ? versions.deployment().model() : modelName;
+        host.emit(new ModelEvent(type, reporter.job(), reporter.jobId(), reporter.subtask(), model, version,
+                command == null ? null : command.id(), command == null ? null : command.describe(), reason, message,
+                loadMillis, deployed, System.currentTimeMillis()));
+    }
+
+    private static void closeAll(Iterable<ModelProvider.Handle> handles) {
+        for (ModelProvider.Handle handle : handles) {
+            try {
+                handle.close(); // never ran a record
+            } catch (Exception e) {
+                LOG.warn("Releasing a model version that was not deployed failed", e);
+            }
+        }
+    }
+
+    private ExecutorService newLoader() {
+        return Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "model-loader-" + reporter.subtask());
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+}
