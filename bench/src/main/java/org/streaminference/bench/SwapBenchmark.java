@@ -18,8 +18,13 @@ import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineStages;
 import org.streaminference.jobs.StreamInferencePipeline;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
-import org.streaminference.model.control.ModelCommand;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelRole;
+import org.streaminference.model.control.ModelEvents;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.Prediction;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -97,11 +102,11 @@ public final class SwapBenchmark implements Callable<Integer> {
             StreamInferencePipeline.build(env, options, PipelineStages.forSpec(options,
                     FeatureSpec.ofNumericFields("bench", 1, EventGenerator.fields(WIDTH))));
             JobClient job = env.executeAsync("swap-bench");
-            try (ModelEvents events = new ModelEvents(kafka.bootstrapServers());
+            try (ModelEventReader events = new ModelEventReader(kafka.bootstrapServers());
                     KafkaProducer<String, String> control = new KafkaProducer<>(Map.<String, Object>of(
                             ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
                             new StringSerializer(), new StringSerializer())) {
-                events.awaitAll(e -> e.type() == ModelEvent.Type.DEPLOYED, parallelism);
+                events.awaitAll(e -> e.getType() == ModelEventType.DEPLOYED, parallelism);
 
                 CompletableFuture<long[][]> consumed = CompletableFuture.supplyAsync(
                         () -> consume(kafka.bootstrapServers(), total));
@@ -118,25 +123,25 @@ public final class SwapBenchmark implements Callable<Integer> {
                     long due = start + (long) (seconds * 1000.0 * k / (swaps + 1));
                     LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(due - System.currentTimeMillis())); // pacing
                     ModelCommand command = k % 2 == 1
-                            ? ModelCommand.publish("heavy-mlp", "2", versions.get(1).dir().toUri().toString(), null,
+                            ? ModelCommands.publish("heavy-mlp", "2", versions.get(1).dir().toUri().toString(), null,
                                     null)
-                            : ModelCommand.rollback("heavy-mlp");
+                            : ModelCommands.rollback("heavy-mlp");
                     long sent = System.currentTimeMillis();
                     control.send(new ProducerRecord<>("model-control", "heavy-mlp",
-                            new String(command.toJson(), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+                            new String(ModelCommands.toJson(command), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
                     List<ModelEvent> answers = events.awaitAll(
-                            e -> e.type() == ModelEvent.Type.DEPLOYED && command.id().equals(e.commandId()),
+                            e -> e.getType() == ModelEventType.DEPLOYED && command.getId().equals(e.getCommandId()),
                             parallelism);
-                    long deployed = answers.stream().mapToLong(ModelEvent::time).max().orElseThrow();
-                    swapList.add(new Swap(command.describe(), sent, deployed));
-                    System.out.printf("  %s: applied by every subtask %d ms after it was sent%n", command.describe(),
+                    long deployed = answers.stream().mapToLong(ModelEvent::getTime).max().orElseThrow();
+                    swapList.add(new Swap(ModelCommands.describe(command), sent, deployed));
+                    System.out.printf("  %s: applied by every subtask %d ms after it was sent%n", ModelCommands.describe(command),
                             deployed - sent);
                 }
                 produced.get(10, TimeUnit.MINUTES);
                 long[][] predictions = consumed.get(10, TimeUnit.MINUTES);
                 List<Long> loads = events.all().stream()
-                        .filter(e -> e.type() == ModelEvent.Type.LOADED && "2".equals(e.version()))
-                        .map(ModelEvent::loadMillis).toList();
+                        .filter(e -> e.getType() == ModelEventType.LOADED && "2".equals(e.getVersion()))
+                        .map(ModelEvent::getLoadMillis).toList();
                 report(predictions, swapList, loads, total, start,
                         Files.size(versions.get(1).dir().resolve("model.onnx")));
             } finally {
@@ -306,11 +311,11 @@ public final class SwapBenchmark implements Callable<Integer> {
     }
 
     /** The model-events topic, read as it grows. */
-    private static final class ModelEvents implements AutoCloseable {
+    private static final class ModelEventReader implements AutoCloseable {
         private final KafkaConsumer<byte[], byte[]> consumer;
         private final List<ModelEvent> seen = new ArrayList<>();
 
-        ModelEvents(String bootstrap) {
+        ModelEventReader(String bootstrap) {
             consumer = new KafkaConsumer<>(Map.of(
                     ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                     ConsumerConfig.GROUP_ID_CONFIG, "swap-bench-events",
@@ -324,12 +329,12 @@ public final class SwapBenchmark implements Callable<Integer> {
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
             while (System.nanoTime() < deadline) {
                 Map<Integer, ModelEvent> bySubtask = new HashMap<>();
-                seen.stream().filter(match).forEach(e -> bySubtask.putIfAbsent(e.subtask(), e));
+                seen.stream().filter(match).forEach(e -> bySubtask.putIfAbsent(e.getSubtask(), e));
                 if (bySubtask.size() >= subtasks) {
                     return new ArrayList<>(bySubtask.values());
                 }
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
-                    seen.add(ModelEvent.fromJson(r.value()));
+                    seen.add(ModelEvents.fromJson(r.value()));
                 }
             }
             throw new IllegalStateException("the job did not answer within 2 minutes; events so far: " + seen);
@@ -338,7 +343,7 @@ public final class SwapBenchmark implements Callable<Integer> {
         List<ModelEvent> all() {
             for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
                 try {
-                    seen.add(ModelEvent.fromJson(r.value()));
+                    seen.add(ModelEvents.fromJson(r.value()));
                 } catch (java.io.IOException e) {
                     throw new IllegalStateException(e);
                 }

@@ -13,6 +13,7 @@ import org.streaminference.features.spec.InvalidFeatureSpecException;
 import org.streaminference.model.FeatureContract;
 import org.streaminference.operators.inference.MicroBatchInference;
 import org.streaminference.operators.inference.SharedModelProvider;
+import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ValidatedEvent;
@@ -40,7 +41,7 @@ public record PipelineStages(
     public interface InferenceStage extends Serializable {
         /** @param modelCommands the control topic's commands, or null where the job has none */
         SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> enriched,
-                DataStream<String> modelCommands);
+                DataStream<ControlMessage> modelCommands);
     }
 
     /** The feature spec of {@code features.spec}, then the micro-batched operator serving {@code model.uri} first. */

@@ -16,6 +16,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.model.control.ModelEvents;
 import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.model.trust.ModelTrust;
 import org.streaminference.schemas.DeadLetters;
@@ -24,6 +25,7 @@ import org.streaminference.operators.inference.ModelOutputs;
 import org.streaminference.operators.validation.EventValidationFunction;
 import org.streaminference.operators.validation.EventLimits;
 import org.streaminference.operators.validation.EventValidator;
+import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
@@ -93,7 +95,7 @@ public final class StreamInferencePipeline {
 
         SingleOutputStreamOperator<EnrichedEvent> enriched = stages.features().apply(valid);
         String controlTopic = options.get(PipelineOptions.MODEL_CONTROL_TOPIC);
-        DataStream<String> commands = controlTopic == null || controlTopic.isBlank() ? null : env.fromSource(
+        DataStream<ControlMessage> commands = controlTopic == null || controlTopic.isBlank() ? null : env.fromSource(
                         controlSource(options, bootstrap, controlTopic), WatermarkStrategy.noWatermarks(),
                         "model-commands")
                 .setParallelism(1)
@@ -138,7 +140,8 @@ public final class StreamInferencePipeline {
                     .name("shadow-predictions-kafka")
                     .uid("shadow-predictions-kafka");
             predictions.getSideOutput(ModelOutputs.MODEL_EVENTS)
-                    .sinkTo(ResultTopicSinks.modelEvents(sinkOptions, options.get(PipelineOptions.MODEL_EVENTS_TOPIC)))
+                    .sinkTo(ResultTopicSinks.modelEvents(sinkOptions, options.get(PipelineOptions.MODEL_EVENTS_TOPIC),
+                            ModelEvents.serializationSchema()))
                     .name("model-events-kafka")
                     .uid("model-events-kafka");
         }
@@ -272,13 +275,13 @@ public final class StreamInferencePipeline {
      * The control topic from its beginning: a job started without state replays every command and so serves what
      * they say; after a restore it continues from its checkpointed offsets.
      */
-    private static KafkaSource<String> controlSource(ReadableConfig options, String bootstrap, String topic) {
-        KafkaSourceBuilder<String> builder = KafkaSource.<String>builder()
+    private static KafkaSource<ControlMessage> controlSource(ReadableConfig options, String bootstrap, String topic) {
+        KafkaSourceBuilder<ControlMessage> builder = KafkaSource.<ControlMessage>builder()
                 .setBootstrapServers(bootstrap)
                 .setTopics(topic)
                 .setGroupId(options.get(PipelineOptions.GROUP_ID) + "-model-control")
                 .setStartingOffsets(OffsetsInitializer.earliest())
-                .setDeserializer(new ModelCommandDeserializer());
+                .setDeserializer(new ModelCommandDeserializer(controlLimits(options).maxCommandBytes()));
         if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
             builder.setBounded(OffsetsInitializer.latest());
         }

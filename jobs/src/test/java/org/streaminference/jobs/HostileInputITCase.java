@@ -16,8 +16,13 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.streaminference.jobs.local.DemoEvents;
 import org.streaminference.model.DemoModels;
-import org.streaminference.model.control.ModelCommand;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelRole;
+import org.streaminference.model.control.ModelEvents;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
 import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
@@ -420,9 +425,9 @@ class HostileInputITCase {
 
         // every hostile command was answered by both subtasks; what is served did not change
         List<ModelEvent> events = PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "model-events",
-                b -> ModelEvent.fromJson(PipelineTestSupport.bytes(b)));
-        Map<String, Long> rejected = events.stream().filter(ev -> ev.type() == ModelEvent.Type.REJECTED)
-                .collect(Collectors.groupingBy(ModelEvent::reason, TreeMap::new, Collectors.counting()));
+                b -> ModelEvents.fromJson(PipelineTestSupport.bytes(b)));
+        Map<String, Long> rejected = events.stream().filter(ev -> ev.getType() == ModelEventType.REJECTED)
+                .collect(Collectors.groupingBy(ModelEvent::getReason, TreeMap::new, Collectors.counting()));
         System.out.printf("HOSTILE COMMANDS: rejected by reason (both subtasks) %s%n", rejected);
         assertThat(rejected).containsEntry("UNSIGNED", 2L).containsEntry("URI_NOT_ALLOWED", 2L)
                 .containsEntry("TOO_LARGE", 2L).containsEntry("INVALID_COMMAND", 4L);

@@ -22,8 +22,13 @@ import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
-import org.streaminference.model.control.ModelCommand;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelRole;
+import org.streaminference.model.control.ModelEvents;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
@@ -127,25 +132,25 @@ class ModelHotSwapITCase {
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(
                 Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, SERVICES.bootstrapServers()),
                 new StringSerializer(), new StringSerializer())) {
-            producer.send(new ProducerRecord<>(run.topic("control"), command.model(),
-                    new String(command.toJson(), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+            producer.send(new ProducerRecord<>(run.topic("control"), command.getModel(),
+                    new String(ModelCommands.toJson(command), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
         }
     }
 
     private static List<ModelEvent> modelEvents(Run run) throws Exception {
         return PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), run.topic("model-events"),
-                b -> ModelEvent.fromJson(PipelineTestSupport.bytes(b)));
+                b -> ModelEvents.fromJson(PipelineTestSupport.bytes(b)));
     }
 
     /** Waits until every subtask has reported an event matching {@code what} and returns the producer's count then. */
     private static int awaitAllSubtasks(Run run, SteadyProducer producer, Predicate<ModelEvent> what) {
         await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(100)).until(() ->
-                modelEvents(run).stream().filter(what).map(ModelEvent::subtask).distinct().count() == PARALLELISM);
+                modelEvents(run).stream().filter(what).map(ModelEvent::getSubtask).distinct().count() == PARALLELISM);
         return producer.sent.get();
     }
 
-    private static Predicate<ModelEvent> answers(ModelCommand command, ModelEvent.Type type) {
-        return e -> e.type() == type && command.id().equals(e.commandId());
+    private static Predicate<ModelEvent> answers(ModelCommand command, ModelEventType type) {
+        return e -> e.getType() == type && command.getId().equals(e.getCommandId());
     }
 
     private static List<Prediction> predictions(Run run, String kind) throws Exception {
@@ -201,17 +206,17 @@ class ModelHotSwapITCase {
                     m -> m.replace("[ -1, " + DemoModels.FEATURES + " ]", "[ -1, 5 ]"));
             String missing = models.resolve(MODEL).resolve("5").toUri().toString();
             Map<String, String> rejections = new java.util.LinkedHashMap<>();
-            List<ModelCommand> bad = List.of(ModelCommand.publish(MODEL, "3", corrupt, null, null),
-                    ModelCommand.publish(MODEL, "4", wrongSignature, null, null),
-                    ModelCommand.publish(MODEL, "5", missing, null, null));
+            List<ModelCommand> bad = List.of(ModelCommands.publish(MODEL, "3", corrupt, null, null),
+                    ModelCommands.publish(MODEL, "4", wrongSignature, null, null),
+                    ModelCommands.publish(MODEL, "5", missing, null, null));
             for (ModelCommand command : bad) {
                 send(run, command);
             }
-            awaitAllSubtasks(run, producer, answers(bad.get(2), ModelEvent.Type.REJECTED));
+            awaitAllSubtasks(run, producer, answers(bad.get(2), ModelEventType.REJECTED));
             List<ModelEvent> events = modelEvents(run);
             for (ModelCommand command : bad) {
-                events.stream().filter(answers(command, ModelEvent.Type.REJECTED))
-                        .forEach(e -> rejections.put(command.version(), e.reason()));
+                events.stream().filter(answers(command, ModelEventType.REJECTED))
+                        .forEach(e -> rejections.put(command.getVersion(), e.getReason()));
             }
             assertThat(rejections).containsExactly(Map.entry("3", "CHECKSUM_MISMATCH"),
                     Map.entry("4", "INTERFACE_MISMATCH"), Map.entry("5", "NOT_FOUND"));
@@ -219,22 +224,22 @@ class ModelHotSwapITCase {
             int beforeV2 = producer.sent.get();
             awaitAnswered(run, index, beforeV2); // so that no event sent before the command can reach version 2
             producer.allowMore(1_500);
-            ModelCommand publish = ModelCommand.publish(MODEL, "2", v2, null, null);
+            ModelCommand publish = ModelCommands.publish(MODEL, "2", v2, null, null);
             send(run, publish);
-            int afterV2 = awaitAllSubtasks(run, producer, answers(publish, ModelEvent.Type.DEPLOYED));
+            int afterV2 = awaitAllSubtasks(run, producer, answers(publish, ModelEventType.DEPLOYED));
 
-            ModelCommand shadow = ModelCommand.setShadow(MODEL, "1");
+            ModelCommand shadow = ModelCommands.setShadow(MODEL, "1");
             send(run, shadow);
-            awaitAllSubtasks(run, producer, answers(shadow, ModelEvent.Type.DEPLOYED));
+            awaitAllSubtasks(run, producer, answers(shadow, ModelEventType.DEPLOYED));
 
             producer.allowMore(1_500);
             await().atMost(Duration.ofMinutes(2)).until(() -> producer.sent.get() >= afterV2 + 800);
             int beforeRollback = producer.sent.get();
             awaitAnswered(run, index, beforeRollback);
             producer.allowMore(1_500);
-            ModelCommand rollback = ModelCommand.rollback(MODEL);
+            ModelCommand rollback = ModelCommands.rollback(MODEL);
             send(run, rollback);
-            int afterRollback = awaitAllSubtasks(run, producer, answers(rollback, ModelEvent.Type.DEPLOYED));
+            int afterRollback = awaitAllSubtasks(run, producer, answers(rollback, ModelEventType.DEPLOYED));
             producer.allowAll();
 
             producer.done.get(2, TimeUnit.MINUTES);
@@ -276,8 +281,8 @@ class ModelHotSwapITCase {
             List<Prediction> shadows = predictions(run, "shadow");
             assertThat(shadows).isNotEmpty().allSatisfy(p -> assertThat(p.getModelVersion()).isEqualTo("1"));
             assertComputedByNamedVersion(input, shadows);
-            assertThat(modelEvents(run)).filteredOn(e -> e.type() == ModelEvent.Type.RELEASED)
-                    .extracting(ModelEvent::version).containsOnly("2");
+            assertThat(modelEvents(run)).filteredOn(e -> e.getType() == ModelEventType.RELEASED)
+                    .extracting(ModelEvent::getVersion).containsOnly("2");
 
         } finally {
             cluster.cancelJob(job).get(1, TimeUnit.MINUTES);
@@ -292,9 +297,9 @@ class ModelHotSwapITCase {
         JobID job = submit(run);
         try {
             SteadyProducer producer = new SteadyProducer(SERVICES.bootstrapServers(), input.records(), 300, 1_000);
-            ModelCommand publish = ModelCommand.publish(MODEL, "2", v2, null, null);
+            ModelCommand publish = ModelCommands.publish(MODEL, "2", v2, null, null);
             send(run, publish);
-            int afterV2 = awaitAllSubtasks(run, producer, answers(publish, ModelEvent.Type.DEPLOYED));
+            int afterV2 = awaitAllSubtasks(run, producer, answers(publish, ModelEventType.DEPLOYED));
             // a checkpoint holding the new deployment has completed once version 2's predictions are committed
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200)).until(() ->
                     predictions(run, "predictions").stream().filter(p -> p.getModelVersion().equals("2")).count()
@@ -320,12 +325,12 @@ class ModelHotSwapITCase {
                     .allSatisfy(p -> assertThat(p.getModelVersion()).isEqualTo("2"));
 
             List<ModelEvent> afterKill = modelEvents(run).subList(eventsBeforeKill, modelEvents(run).size());
-            assertThat(afterKill).filteredOn(e -> e.type() == ModelEvent.Type.DEPLOYED)
+            assertThat(afterKill).filteredOn(e -> e.getType() == ModelEventType.DEPLOYED)
                     .as("restored deployments, none in answer to a command")
                     .hasSizeGreaterThanOrEqualTo(PARALLELISM)
                     .allSatisfy(e -> {
-                        assertThat(e.commandId()).isNull();
-                        assertThat(e.deployment().active()).isEqualTo("2");
+                        assertThat(e.getCommandId()).isNull();
+                        assertThat(e.getDeployment().getActive()).isEqualTo("2");
                     });
         } finally {
             cluster.cancelJob(job).get(1, TimeUnit.MINUTES);
@@ -360,10 +365,10 @@ class ModelHotSwapITCase {
         Run run = run("canary");
         JobID job = submit(run);
         try {
-            ModelCommand canary = ModelCommand.publish(MODEL, "2", v2, ModelCommand.Role.CANARY, 20);
+            ModelCommand canary = ModelCommands.publish(MODEL, "2", v2, ModelRole.CANARY, 20);
             send(run, canary);
             SteadyProducer idle = new SteadyProducer(SERVICES.bootstrapServers(), List.of(), 1, 0);
-            awaitAllSubtasks(run, idle, answers(canary, ModelEvent.Type.DEPLOYED));
+            awaitAllSubtasks(run, idle, answers(canary, ModelEventType.DEPLOYED));
 
             int entities = 1_000;
             PipelineTestSupport.TestInput input = PipelineTestSupport.input(run.topic("events"), 3_000, entities, 41,
@@ -384,9 +389,9 @@ class ModelHotSwapITCase {
             // binomial over ~1,000 entities: standard deviation 1.3 points; 4 points is 3 standard deviations
             assertThat(share).as("percent of entities on the canary").isBetween(16.0, 24.0);
 
-            ModelCommand promote = ModelCommand.promote(MODEL);
+            ModelCommand promote = ModelCommands.promote(MODEL);
             send(run, promote);
-            awaitAllSubtasks(run, idle, answers(promote, ModelEvent.Type.DEPLOYED));
+            awaitAllSubtasks(run, idle, answers(promote, ModelEventType.DEPLOYED));
             PipelineTestSupport.TestInput after = PipelineTestSupport.input(run.topic("events"), 500, entities, 43,
                     "cn2");
             PipelineTestSupport.produce(SERVICES.bootstrapServers(), after.records(), 0);

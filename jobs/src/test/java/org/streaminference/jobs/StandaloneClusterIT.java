@@ -10,8 +10,13 @@ import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
-import org.streaminference.model.control.ModelCommand;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelRole;
+import org.streaminference.model.control.ModelEvents;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
 import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.Prediction;
@@ -169,17 +174,17 @@ class StandaloneClusterIT {
             Path unsigned = DemoModels.write(models.resolve("unsigned"), 2);
             Path outside = DemoModels.write(SERVICES.dir().resolve("elsewhere"), 2);
             ManifestSignatures.signVersion(outside, publisher);
-            ModelCommand unsignedPublish = ModelCommand.publish(DemoModels.NAME, "2", unsigned.toUri().toString(),
+            ModelCommand unsignedPublish = ModelCommands.publish(DemoModels.NAME, "2", unsigned.toUri().toString(),
                     null, null);
-            ModelCommand outsidePublish = ModelCommand.publish(DemoModels.NAME, "2", outside.toUri().toString(),
+            ModelCommand outsidePublish = ModelCommands.publish(DemoModels.NAME, "2", outside.toUri().toString(),
                     null, null);
             sendCommand(unsignedPublish);
             sendCommand(outsidePublish);
             await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(300)).until(() ->
-                    modelEvents().stream().filter(e -> e.type() == ModelEvent.Type.REJECTED).count() == 4);
-            assertThat(modelEvents()).filteredOn(e -> e.type() == ModelEvent.Type.REJECTED)
-                    .extracting(e -> e.commandId() + " " + e.reason())
-                    .containsOnly(unsignedPublish.id() + " UNSIGNED", outsidePublish.id() + " URI_NOT_ALLOWED");
+                    modelEvents().stream().filter(e -> e.getType() == ModelEventType.REJECTED).count() == 4);
+            assertThat(modelEvents()).filteredOn(e -> e.getType() == ModelEventType.REJECTED)
+                    .extracting(e -> e.getCommandId() + " " + e.getReason())
+                    .containsOnly(unsignedPublish.getId() + " UNSIGNED", outsidePublish.getId() + " URI_NOT_ALLOWED");
             System.out.println("CLUSTER CONFIGURATION: parallelism.default, model.allowed-roots and"
                     + " model.trusted-keys from the cluster's config.yaml took effect");
 
@@ -191,7 +196,7 @@ class StandaloneClusterIT {
             // a model swap in flight: version 2 is announced just before the TaskManager dies
             Path v2 = DemoModels.write(models, 2);
             ManifestSignatures.signVersion(v2, publisher);
-            ModelCommand swap = ModelCommand.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
+            ModelCommand swap = ModelCommands.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
             sendCommand(swap);
             long pid = Long.parseLong(Files.readAllLines(work.resolve("taskmanager.pids")).get(0).strip());
             ProcessHandle taskManager = ProcessHandle.of(pid).orElseThrow();
@@ -229,11 +234,11 @@ class StandaloneClusterIT {
                     .anyMatch(p -> p.getModelVersion().equals("2"));
 
             // upgrade: version 2 (announced again: nothing to load), stop with a savepoint, start the jar from it
-            ModelCommand publish = ModelCommand.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
+            ModelCommand publish = ModelCommands.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
             sendCommand(publish);
             await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(300)).until(() ->
-                    modelEvents().stream().filter(e -> e.type() == ModelEvent.Type.DEPLOYED
-                            && publish.id().equals(e.commandId())).map(ModelEvent::subtask).distinct().count() == 2);
+                    modelEvents().stream().filter(e -> e.getType() == ModelEventType.DEPLOYED
+                            && publish.getId().equals(e.getCommandId())).map(ModelEvent::getSubtask).distinct().count() == 2);
             String savepoint = stopWithSavepoint(rest, job, work);
             job = null;
             int eventsBefore = modelEvents().size();
@@ -264,11 +269,11 @@ class StandaloneClusterIT {
                 }
             }
             List<ModelEvent> restored = modelEvents().subList(eventsBefore, modelEvents().size());
-            assertThat(restored).filteredOn(e -> e.type() == ModelEvent.Type.DEPLOYED)
+            assertThat(restored).filteredOn(e -> e.getType() == ModelEventType.DEPLOYED)
                     .isNotEmpty()
                     .allSatisfy(e -> {
-                        assertThat(e.commandId()).as("restored, not re-announced").isNull();
-                        assertThat(e.deployment().active()).isEqualTo("2");
+                        assertThat(e.getCommandId()).as("restored, not re-announced").isNull();
+                        assertThat(e.getDeployment().getActive()).isEqualTo("2");
                     });
             System.out.printf("UPGRADE: stopped with savepoint %s, restarted from it; %d new events all served by"
                     + " version 2 with features continued%n", savepoint, afterIds.size());
@@ -305,14 +310,14 @@ class StandaloneClusterIT {
                 Map.of("bootstrap.servers", SERVICES.bootstrapServers()),
                 new org.apache.kafka.common.serialization.StringSerializer(),
                 new org.apache.kafka.common.serialization.StringSerializer())) {
-            producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>("model-control", command.model(),
-                    new String(command.toJson(), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+            producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>("model-control", command.getModel(),
+                    new String(ModelCommands.toJson(command), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
         }
     }
 
     private static List<ModelEvent> modelEvents() throws Exception {
         return PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "model-events",
-                b -> ModelEvent.fromJson(PipelineTestSupport.bytes(b)));
+                b -> ModelEvents.fromJson(PipelineTestSupport.bytes(b)));
     }
 
     private static String projectVersion() throws Exception {

@@ -1,6 +1,6 @@
 package org.streaminference.sinks;
 
-import org.apache.flink.api.common.serialization.SimpleStringSchema;
+import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 
@@ -8,6 +8,7 @@ import org.apache.avro.specific.SpecificRecord;
 import org.apache.flink.connector.kafka.sink.KafkaSink;
 import org.apache.flink.util.function.SerializableFunction;
 import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ServedFeatures;
 
@@ -41,14 +42,15 @@ public final class ResultTopicSinks {
      * readable at once, not after the next checkpoint's commit.
      */
 
-    public static KafkaSink<String> modelEvents(KafkaSinkOptions options, String topic) {
-        return KafkaSink.<String>builder()
+    public static KafkaSink<ModelEvent> modelEvents(KafkaSinkOptions options, String topic,
+            SerializationSchema<ModelEvent> json) {
+        return KafkaSink.<ModelEvent>builder()
                 .setBootstrapServers(options.bootstrapServers())
                 .setDeliveryGuarantee(DeliveryGuarantee.AT_LEAST_ONCE)
                 .setKafkaProducerConfig(options.toProperties())
-                .setRecordSerializer(KafkaRecordSerializationSchema.<String>builder()
+                .setRecordSerializer(KafkaRecordSerializationSchema.<ModelEvent>builder()
                         .setTopic(topic)
-                        .setValueSerializationSchema(new SimpleStringSchema())
+                        .setValueSerializationSchema(json)
                         .build())
                 .build();
     }

@@ -10,8 +10,14 @@ import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.streaminference.model.control.ModelCommand;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.model.control.ModelDeployment;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelRole;
+import org.streaminference.model.control.ModelEvents;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -51,7 +57,7 @@ final class ControlTopic implements AutoCloseable {
             consumer.seekToEnd(partitions);
             partitions.forEach(consumer::position); // fix the starting point before the command exists
             send(command);
-            out.printf("Sent %s to %s (command %s).%n", command.describe(), controlTopic, command.id());
+            out.printf("Sent %s to %s (command %s).%n", ModelCommands.describe(command), controlTopic, command.getId());
             if (wait.isZero()) {
                 return 0;
             }
@@ -68,18 +74,18 @@ final class ControlTopic implements AutoCloseable {
         int rejected = 0;
         while (System.nanoTime() < Math.min(deadline, quietUntil)) {
             for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
-                ModelEvent event = ModelEvent.fromJson(record.value());
-                if (!command.id().equals(event.commandId())) {
+                ModelEvent event = ModelEvents.fromJson(record.value());
+                if (!command.getId().equals(event.getCommandId())) {
                     continue;
                 }
-                if (event.type() == ModelEvent.Type.DEPLOYED) {
+                if (event.getType() == ModelEventType.DEPLOYED) {
                     deployed++;
-                    out.printf("  %s subtask %d: serves %s%n", event.job(), event.subtask(),
-                            event.deployment().describe());
-                } else if (event.type() == ModelEvent.Type.REJECTED) {
+                    out.printf("  %s subtask %d: serves %s%n", event.getJob(), event.getSubtask(),
+                            ModelDeployment.fromState(event.getDeployment()).describe());
+                } else if (event.getType() == ModelEventType.REJECTED) {
                     rejected++;
-                    out.printf("  %s subtask %d: REJECTED (%s) %s%n", event.job(), event.subtask(), event.reason(),
-                            event.message());
+                    out.printf("  %s subtask %d: REJECTED (%s) %s%n", event.getJob(), event.getSubtask(), event.getReason(),
+                            event.getMessage());
                 }
                 out.flush();
                 quietUntil = System.nanoTime() + QUIET_AFTER_ANSWER.toNanos();
@@ -106,8 +112,8 @@ final class ControlTopic implements AutoCloseable {
                     ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000),
                     new StringSerializer(), new StringSerializer());
         }
-        producer.send(new ProducerRecord<>(controlTopic, command.model(),
-                new String(command.toJson(), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+        producer.send(new ProducerRecord<>(controlTopic, command.getModel(),
+                new String(ModelCommands.toJson(command), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
     }
 
     /**
@@ -144,7 +150,7 @@ final class ControlTopic implements AutoCloseable {
             while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
                 for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(500))) {
                     try {
-                        events.add(ModelEvent.fromJson(record.value()));
+                        events.add(ModelEvents.fromJson(record.value()));
                     } catch (IOException e) {
                         // not written by a job of ours; list what can be read
                     }

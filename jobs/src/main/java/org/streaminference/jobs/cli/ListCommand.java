@@ -1,7 +1,10 @@
 package org.streaminference.jobs.cli;
 
 import org.streaminference.model.control.ModelDeployment;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.model.control.ModelEvents;
+import org.streaminference.schemas.DeploymentState;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -41,11 +44,11 @@ final class ListCommand implements Callable<Integer> {
         Map<String, TreeMap<Integer, ModelEvent>> deployed = new LinkedHashMap<>();
         Map<String, ModelEvent> rejected = new LinkedHashMap<>();
         for (ModelEvent e : events) {
-            String key = e.job() + " (" + e.jobId() + ") " + e.model();
-            if (e.type() == ModelEvent.Type.DEPLOYED) {
-                deployed.computeIfAbsent(key, k -> new TreeMap<>()).put(e.subtask(), e);
+            String key = e.getJob() + " (" + e.getJobId() + ") " + e.getModel();
+            if (e.getType() == ModelEventType.DEPLOYED) {
+                deployed.computeIfAbsent(key, k -> new TreeMap<>()).put(e.getSubtask(), e);
                 rejected.remove(key);
-            } else if (e.type() == ModelEvent.Type.REJECTED) {
+            } else if (e.getType() == ModelEventType.REJECTED) {
                 rejected.put(key, e);
             }
         }
@@ -55,11 +58,11 @@ final class ListCommand implements Callable<Integer> {
         }
         Map<String, String> stateByJobId = new java.util.HashMap<>();
         for (TreeMap<Integer, ModelEvent> bySubtask : deployed.values()) {
-            String jobId = bySubtask.firstEntry().getValue().jobId();
+            String jobId = bySubtask.firstEntry().getValue().getJobId();
             stateByJobId.computeIfAbsent(jobId, this::jobState);
         }
         deployed.forEach((key, bySubtask) -> {
-            String state = stateByJobId.get(bySubtask.firstEntry().getValue().jobId());
+            String state = stateByJobId.get(bySubtask.firstEntry().getValue().getJobId());
             if (state != null && !state.equals("RUNNING") && !state.equals("RESTARTING")
                     && !state.equals("CREATED") && !state.equals("INITIALIZING")) {
                 out.printf("%s  [job %s: serves nothing]%n", key, state);
@@ -68,9 +71,9 @@ final class ListCommand implements Callable<Integer> {
             Map<String, List<Integer>> subtasksByDeployment = new LinkedHashMap<>();
             long updated = 0;
             for (ModelEvent e : bySubtask.values()) {
-                subtasksByDeployment.computeIfAbsent(describe(e.deployment()), d -> new java.util.ArrayList<>())
-                        .add(e.subtask());
-                updated = Math.max(updated, e.time());
+                subtasksByDeployment.computeIfAbsent(describe(e.getDeployment()), d -> new java.util.ArrayList<>())
+                        .add(e.getSubtask());
+                updated = Math.max(updated, e.getTime());
             }
             out.printf("%s%s%n", key, state == null ? (flinkRest == null ? "" : "  [job status unknown]")
                     : "  [job " + state + "]");
@@ -79,8 +82,8 @@ final class ListCommand implements Callable<Integer> {
             out.printf("  last change %s%n", Instant.ofEpochMilli(updated));
             ModelEvent lastRejection = rejected.get(key);
             if (lastRejection != null) {
-                out.printf("  last command rejected: %s (%s) %s%n", lastRejection.command(), lastRejection.reason(),
-                        lastRejection.message());
+                out.printf("  last command rejected: %s (%s) %s%n", lastRejection.getCommand(), lastRejection.getReason(),
+                        lastRejection.getMessage());
             }
         });
         return 0;
@@ -109,7 +112,8 @@ final class ListCommand implements Callable<Integer> {
         }
     }
 
-    private static String describe(ModelDeployment d) {
+    private static String describe(DeploymentState state) {
+        ModelDeployment d = ModelDeployment.fromState(state);
         return d.describe() + ", revision " + d.revision();
     }
 }

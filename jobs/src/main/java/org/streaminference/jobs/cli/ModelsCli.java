@@ -3,7 +3,10 @@ package org.streaminference.jobs.cli;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
 import org.streaminference.jobs.PipelineOptions;
-import org.streaminference.model.control.ModelCommand;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelRole;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -115,7 +118,7 @@ public final class ModelsCli {
 
         @Override
         ModelCommand command() {
-            return ModelCommand.setCanary(name, version, percent);
+            return ModelCommands.setCanary(name, version, percent);
         }
     }
 
@@ -135,7 +138,7 @@ public final class ModelsCli {
 
         @Override
         ModelCommand command() {
-            return ModelCommand.setShadow(name, target.off ? null : target.version);
+            return ModelCommands.setShadow(name, target.off ? null : target.version);
         }
     }
 
@@ -144,7 +147,7 @@ public final class ModelsCli {
     static final class Promote extends SendCommand {
         @Override
         ModelCommand command() {
-            return ModelCommand.promote(name);
+            return ModelCommands.promote(name);
         }
     }
 
@@ -153,7 +156,7 @@ public final class ModelsCli {
     static final class Rollback extends SendCommand {
         @Override
         ModelCommand command() {
-            return ModelCommand.rollback(name);
+            return ModelCommands.rollback(name);
         }
     }
 
@@ -165,7 +168,7 @@ public final class ModelsCli {
 
         @Override
         ModelCommand command() {
-            return ModelCommand.retire(name, version);
+            return ModelCommands.retire(name, version);
         }
     }
 }

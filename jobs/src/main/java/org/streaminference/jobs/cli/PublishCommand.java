@@ -19,7 +19,10 @@ import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.OutputKind;
 import org.streaminference.model.TensorSignature;
-import org.streaminference.model.control.ModelCommand;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelRole;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -180,11 +183,11 @@ final class PublishCommand implements Callable<Integer> {
                         + e.getMessage());
             }
         }
-        ModelCommand.Role as = role.canary != null ? ModelCommand.Role.CANARY
-                : role.shadow ? ModelCommand.Role.SHADOW : ModelCommand.Role.ACTIVE;
-        ModelCommand command = ModelCommand.publish(name, version, versionDir.toUri().toString(), as, role.canary)
-                .withManifest(stored);
-        command.validate();
+        ModelRole as = role.canary != null ? ModelRole.CANARY
+                : role.shadow ? ModelRole.SHADOW : ModelRole.ACTIVE;
+        ModelCommand command = ModelCommands.withManifest(
+                ModelCommands.publish(name, version, versionDir.toUri().toString(), as, role.canary), stored);
+        ModelCommands.validate(command);
         try (ControlTopic control = connection.open()) {
             return control.sendAndReport(command, connection.wait, out);
         }

@@ -1,6 +1,9 @@
 package org.streaminference.model.control;
 
 import org.streaminference.model.ModelLocations;
+import org.streaminference.schemas.DeploymentState;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelRole;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnore;
@@ -13,6 +16,7 @@ import org.apache.flink.annotation.PublicEvolving;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -65,33 +69,34 @@ public record ModelDeployment(
      * (an unknown version, no canary to promote, retiring the active version, ...).
      */
     public ModelDeployment apply(ModelCommand command) throws InvalidCommandException {
-        command.validate();
-        if (!command.model().equals(model)) {
-            throw new InvalidCommandException("command for model '" + command.model() + "' sent to '" + model + "'");
+        ModelCommands.validate(command);
+        if (!command.getModel().equals(model)) {
+            throw new InvalidCommandException("command for model '" + command.getModel() + "' sent to '" + model
+                    + "'");
         }
-        String version = command.version();
+        String version = command.getVersion();
         Builder next = new Builder(this);
-        switch (command.command()) {
+        switch (command.getCommand()) {
             case PUBLISH -> {
                 String known = locations.get(version);
-                if (known != null && !ModelLocations.same(known, command.location())) {
+                if (known != null && !ModelLocations.same(known, command.getLocation())) {
                     throw new InvalidCommandException(model + ":" + version + " is already registered at " + known
                             + "; versions are immutable, publish a new version instead");
                 }
-                next.locations.put(version, known != null ? known : command.location());
-                ModelCommand.Role role = command.role() == null ? ModelCommand.Role.ACTIVE : command.role();
+                next.locations.put(version, known != null ? known : command.getLocation());
+                ModelRole role = command.getRole() == null ? ModelRole.ACTIVE : command.getRole();
                 switch (role) {
                     case ACTIVE -> next.activate(version);
-                    case CANARY -> next.canary(version, command.percent());
+                    case CANARY -> next.canary(version, command.getPercent());
                     case SHADOW -> next.shadow(version);
                 }
             }
             case SET_CANARY -> {
-                if (command.percent() == 0) {
+                if (command.getPercent() == 0) {
                     next.canary = null;
                     next.canaryPercent = 0;
                 } else {
-                    next.canary(requireRegistered(version), command.percent());
+                    next.canary(requireRegistered(version), command.getPercent());
                 }
             }
             case SET_SHADOW -> {
@@ -166,6 +171,18 @@ public record ModelDeployment(
 
     public String location(String version) {
         return locations.get(version);
+    }
+
+    /** This deployment as model events carry it. */
+    public DeploymentState toState() {
+        return new DeploymentState(model, active, previous, canary, canaryPercent, shadow, new HashMap<>(locations),
+                revision);
+    }
+
+    /** The deployment a model event carries. */
+    public static ModelDeployment fromState(DeploymentState state) {
+        return new ModelDeployment(state.getModel(), state.getActive(), state.getPrevious(), state.getCanary(),
+                state.getCanaryPercent(), state.getShadow(), state.getLocations(), state.getRevision());
     }
 
     public String toJson() {

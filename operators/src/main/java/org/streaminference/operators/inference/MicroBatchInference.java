@@ -6,6 +6,7 @@ import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
@@ -53,11 +54,11 @@ public final class MicroBatchInference {
     }
 
     /**
-     * Adds the operator with uid {@code uid}, serving the initial model until {@code commands} (JSON
-     * {@link org.streaminference.model.control.ModelCommand}s, broadcast to every subtask) change what it serves.
+     * Adds the operator with uid {@code uid}, serving the initial model until {@code commands} (the control topic's
+     * records, decoded at its source and broadcast here to every subtask) change what it serves.
      */
-    public SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> input, DataStream<String> commands,
-            String uid) {
+    public SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> input,
+            DataStream<ControlMessage> commands, String uid) {
         return input.connect(commands.broadcast())
                 .transform(uid, new AvroTypeInfo<>(Prediction.class), factory())
                 .uid(uid);

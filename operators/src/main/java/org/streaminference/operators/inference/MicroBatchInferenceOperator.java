@@ -27,18 +27,23 @@ import org.slf4j.LoggerFactory;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelDeployment;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
 import org.streaminference.operators.inference.queue.InferenceQueue;
 import org.streaminference.operators.inference.queue.UnorderedInferenceQueue;
+import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ServedFeatures;
 import org.streaminference.schemas.StorableValues;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -61,7 +66,7 @@ import java.util.concurrent.RejectedExecutionException;
 @Internal
 final class MicroBatchInferenceOperator extends AbstractStreamOperator<Prediction>
         implements OneInputStreamOperator<EnrichedEvent, Prediction>,
-                TwoInputStreamOperator<EnrichedEvent, String, Prediction>,
+                TwoInputStreamOperator<EnrichedEvent, ControlMessage, Prediction>,
                 BoundedOneInput,
                 BoundedMultiInput,
                 ModelController.Host {
@@ -71,7 +76,10 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     /** The deployment this operator serves, under key {@value #DEPLOYMENT_KEY}. */
     static final MapStateDescriptor<String, String> DEPLOYMENT_STATE =
             new MapStateDescriptor<>("model-deployment", Types.STRING, Types.STRING);
-    /** Commands received and not applied yet (a version still loading), by arrival number. */
+    /**
+     * Commands received and not applied yet (a version still loading), by arrival number, in their JSON form (the
+     * form savepoints of earlier versions hold).
+     */
     static final MapStateDescriptor<Long, String> PENDING_COMMANDS_STATE =
             new MapStateDescriptor<>("model-commands-pending", Types.LONG, Types.STRING);
     static final String DEPLOYMENT_KEY = "deployment";
@@ -89,7 +97,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient BroadcastState<Long, String> pendingCommandsState;
     private transient List<Tuple2<EnrichedEvent, Long>> restoredRecords;
     private transient ModelDeployment restoredDeployment;
-    private transient List<String> restoredCommands;
+    private transient List<ModelCommand> restoredCommands;
 
     private transient ModelController controller;
     private transient InferenceQueue<InferenceRequest> queue;
@@ -133,7 +141,9 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             List<Map.Entry<Long, String>> commands = new ArrayList<>();
             pendingCommandsState.entries().forEach(commands::add);
             commands.sort(Map.Entry.comparingByKey());
-            commands.forEach(c -> restoredCommands.add(c.getValue()));
+            for (Map.Entry<Long, String> command : commands) {
+                restoredCommands.add(ModelCommands.fromJson(command.getValue().getBytes(StandardCharsets.UTF_8)));
+            }
         }
     }
 
@@ -194,8 +204,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         deploymentState.put(DEPLOYMENT_KEY, controller.deployment().toJson());
         pendingCommandsState.clear();
         long n = 0;
-        for (String command : controller.pendingCommands()) {
-            pendingCommandsState.put(n++, command);
+        for (ModelCommand command : controller.pendingCommands()) {
+            pendingCommandsState.put(n++, new String(ModelCommands.toJson(command), StandardCharsets.UTF_8));
         }
     }
 
@@ -376,7 +386,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     // ---------------------------------------------------------------------------------------------------------
 
     @Override
-    public void processElement2(StreamRecord<String> record) throws Exception {
+    public void processElement2(StreamRecord<ControlMessage> record) throws Exception {
         controller.receive(record.getValue());
     }
 
@@ -411,7 +421,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
 
     @Override
     public void emit(ModelEvent event) {
-        output.collect(ModelOutputs.MODEL_EVENTS, new StreamRecord<>(event.toJson()));
+        output.collect(ModelOutputs.MODEL_EVENTS, new StreamRecord<>(event));
     }
 
     private int subtask() {

@@ -10,6 +10,7 @@ import org.apache.flink.streaming.api.operators.StreamOperator;
 import org.apache.flink.streaming.api.operators.StreamOperatorParameters;
 import org.apache.flink.streaming.api.operators.TwoInputStreamOperatorFactory;
 import org.apache.flink.streaming.api.operators.legacy.YieldingOperatorFactory;
+import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 
@@ -19,7 +20,7 @@ import org.streaminference.schemas.Prediction;
 @Internal
 public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOperatorFactory<Prediction>
         implements OneInputStreamOperatorFactory<EnrichedEvent, Prediction>,
-                TwoInputStreamOperatorFactory<EnrichedEvent, String, Prediction>,
+                TwoInputStreamOperatorFactory<EnrichedEvent, ControlMessage, Prediction>,
                 YieldingOperatorFactory<Prediction> {
     private static final long serialVersionUID = 1L;
 

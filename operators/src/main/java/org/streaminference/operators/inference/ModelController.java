@@ -9,13 +9,16 @@ import org.slf4j.LoggerFactory;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.control.InvalidCommandException;
-import org.streaminference.model.control.ModelCommand;
+import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.control.ModelDeployment;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.schemas.ControlMessage;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.RejectedCommand;
 
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -66,7 +69,7 @@ final class ModelController implements AutoCloseable {
     private final ModelControlLimits limits;
     private final Reporter reporter;
     private final ServedVersions versions = new ServedVersions();
-    private final ArrayDeque<String> pendingCommands = new ArrayDeque<>();
+    private final ArrayDeque<ModelCommand> pendingCommands = new ArrayDeque<>();
     private final Counter deployments;
     private final Counter rejectedCommands;
     private ExecutorService loader;
@@ -114,7 +117,7 @@ final class ModelController implements AutoCloseable {
     }
 
     /** Goes on with the commands that were waiting at the checkpoint, in their order, before any new one. */
-    void resume(List<String> restoredCommands) throws Exception {
+    void resume(List<ModelCommand> restoredCommands) throws Exception {
         pendingCommands.addAll(restoredCommands);
         advance();
     }
@@ -129,7 +132,7 @@ final class ModelController implements AutoCloseable {
     }
 
     /** Commands received and not applied yet, in order: what a checkpoint keeps. */
-    List<String> pendingCommands() {
+    List<ModelCommand> pendingCommands() {
         return new ArrayList<>(pendingCommands);
     }
 
@@ -143,20 +146,25 @@ final class ModelController implements AutoCloseable {
         return loading;
     }
 
-    /** Takes a command (JSON) from the control input; over the limits, it is rejected at once. */
-    void receive(String json) throws Exception {
-        if (json.length() > limits.maxCommandBytes()
-                || json.getBytes(StandardCharsets.UTF_8).length > limits.maxCommandBytes()) {
-            reject(json, null, "TOO_LARGE", "the command is over the limit of " + limits.maxCommandBytes()
-                    + " bytes (model.control.max-command-size)");
+    /**
+     * Takes a record of the control input: a command, which waits its turn (over the limit of waiting commands it
+     * is rejected at once), or one the source could not read, which is answered with the source's reason.
+     */
+    void receive(ControlMessage message) throws Exception {
+        RejectedCommand rejected = message.getRejection();
+        if (rejected != null || message.getCommand() == null) {
+            reject(rejected == null ? "" : rejected.getExcerpt(), null,
+                    rejected == null ? "INVALID_COMMAND" : rejected.getReason(),
+                    rejected == null ? "an empty control record" : rejected.getMessage());
             return;
         }
+        ModelCommand command = message.getCommand();
         if (pendingCommands.size() >= limits.maxPendingCommands()) {
-            reject(json, null, "TOO_MANY_PENDING", pendingCommands.size() + " commands already wait behind a load"
-                    + " (model.control.max-pending-commands)");
+            reject(describe(command), command, "TOO_MANY_PENDING", pendingCommands.size()
+                    + " commands already wait behind a load (model.control.max-pending-commands)");
             return;
         }
-        pendingCommands.addLast(json);
+        pendingCommands.addLast(command);
         advance();
     }
 
@@ -166,16 +174,8 @@ final class ModelController implements AutoCloseable {
      */
     void advance() throws Exception {
         while (!loading && !pendingCommands.isEmpty()) {
-            String json = pendingCommands.peekFirst();
-            ModelCommand command;
-            try {
-                command = ModelCommand.fromJson(json.getBytes(StandardCharsets.UTF_8));
-            } catch (InvalidCommandException e) {
-                pendingCommands.pollFirst();
-                reject(json, null, "INVALID_COMMAND", e.getMessage());
-                continue;
-            }
-            if (!command.model().equals(versions.deployment().model())) {
+            ModelCommand command = pendingCommands.peekFirst();
+            if (!command.getModel().equals(versions.deployment().model())) {
                 pendingCommands.pollFirst(); // another job's model
                 continue;
             }
@@ -184,7 +184,7 @@ final class ModelController implements AutoCloseable {
                 next = versions.deployment().apply(command);
             } catch (InvalidCommandException e) {
                 pendingCommands.pollFirst();
-                reject(json, command, "INVALID_COMMAND", e.getMessage());
+                reject(describe(command), command, "INVALID_COMMAND", e.getMessage());
                 continue;
             }
             List<String> missing = new ArrayList<>();
@@ -207,7 +207,7 @@ final class ModelController implements AutoCloseable {
 
     /** On the loader thread: loads the versions, then hands them to the task thread. */
     private void startLoading(ModelCommand command, ModelDeployment next, List<String> toLoad, long attempt) {
-        LOG.info("{}: loading {} for '{}' while {} keeps serving", reporter.name(), toLoad, command.describe(),
+        LOG.info("{}: loading {} for '{}' while {} keeps serving", reporter.name(), toLoad, describe(command),
                 versions.deployment().describe());
         loader.execute(() -> {
             Map<String, ModelProvider.Handle> handles = new LinkedHashMap<>();
@@ -232,8 +232,8 @@ final class ModelController implements AutoCloseable {
     /** Opens {@code version} and checks it is the version named, with the sha256 announced (if any). */
     private ModelProvider.Handle openChecked(ModelCommand command, ModelDeployment next, String version)
             throws ModelLoadException {
-        String announced = command.manifest() != null && version.equals(command.version())
-                ? command.manifest().sha256() : null;
+        String announced = command.getManifest() != null && version.equals(command.getVersion())
+                ? command.getManifest().getSha256() : null;
         ModelProvider.Handle handle;
         try {
             handle = host.open(next.location(version), new ModelLoader.Expected(next.model(), version, announced));
@@ -265,7 +265,7 @@ final class ModelController implements AutoCloseable {
             ModelLoadException failure, long attempt) throws Exception {
         if (!loading || attempt != loadAttempt) {
             LOG.info("{}: a load for '{}' finished after its timeout; its versions are released", reporter.name(),
-                    command.describe());
+                    describe(command));
             closeAll(handles.values());
             return;
         }
@@ -273,8 +273,7 @@ final class ModelController implements AutoCloseable {
         pendingCommands.pollFirst();
         if (failure != null) {
             closeAll(handles.values());
-            reject(new String(command.toJson(), StandardCharsets.UTF_8), command, failure.reason().name(),
-                    failure.getMessage());
+            reject(describe(command), command, failure.reason().name(), failure.getMessage());
         } else {
             for (ModelProvider.Handle handle : handles.values()) {
                 serve(handle);
@@ -297,7 +296,7 @@ final class ModelController implements AutoCloseable {
         pendingCommands.pollFirst();
         loader.shutdownNow();
         loader = newLoader();
-        reject(new String(command.toJson(), StandardCharsets.UTF_8), command, "LOAD_TIMEOUT",
+        reject(describe(command), command, "LOAD_TIMEOUT",
                 "loading took longer than " + limits.loadTimeout() + " (model.load-timeout)");
         advance();
     }
@@ -305,7 +304,7 @@ final class ModelController implements AutoCloseable {
     /** Releases the versions that left the deployment once their last record was answered. */
     void releaseDrained() throws Exception {
         for (String released : versions.releaseDrained(RELEASE_TIMEOUT_MILLIS)) {
-            event(ModelEvent.Type.RELEASED, released, null, null, null, null, null);
+            event(ModelEventType.RELEASED, released, null, null, null, null, null);
         }
     }
 
@@ -327,7 +326,7 @@ final class ModelController implements AutoCloseable {
         }
         ServedVersion version = host.serve(handle);
         versions.add(version);
-        event(ModelEvent.Type.LOADED, version.version, null, null, null, version.loadTimeMillis(), null);
+        event(ModelEventType.LOADED, version.version, null, null, null, version.loadTimeMillis(), null);
         return version;
     }
 
@@ -336,25 +335,29 @@ final class ModelController implements AutoCloseable {
         versions.deploy(next);
         deployments.inc();
         LOG.info("{} now serves {}{}", reporter.name(), next.describe(),
-                command == null ? "" : " after '" + command.describe() + "'");
-        event(ModelEvent.Type.DEPLOYED, next.active(), command, null, null, null, next);
+                command == null ? "" : " after '" + describe(command) + "'");
+        event(ModelEventType.DEPLOYED, next.active(), command, null, null, null, next);
         releaseDrained();
     }
 
-    private void reject(String json, ModelCommand command, String reason, String message) {
+    private void reject(String what, ModelCommand command, String reason, String message) {
         rejectedCommands.inc();
         LOG.warn("{}: model command rejected ({}): {}; still serving {}. Command: {}", reporter.name(), reason,
-                Printable.escape(message, 500), versions.deployment().describe(), Printable.escape(json, 300));
-        event(ModelEvent.Type.REJECTED, command == null ? null : command.version(), command, reason, message, null,
+                Printable.escape(message, 500), versions.deployment().describe(), Printable.escape(what, 300));
+        event(ModelEventType.REJECTED, command == null ? null : command.getVersion(), command, reason, message, null,
                 null);
     }
 
-    private void event(ModelEvent.Type type, String version, ModelCommand command, String reason, String message,
+    private void event(ModelEventType type, String version, ModelCommand command, String reason, String message,
             Long loadMillis, ModelDeployment deployed) {
         String model = versions.deployment() != null ? versions.deployment().model() : modelName;
         host.emit(new ModelEvent(type, reporter.job(), reporter.jobId(), reporter.subtask(), model, version,
-                command == null ? null : command.id(), command == null ? null : command.describe(), reason, message,
-                loadMillis, deployed, System.currentTimeMillis()));
+                command == null ? null : command.getId(), command == null ? null : describe(command), reason, message,
+                loadMillis, deployed == null ? null : deployed.toState(), System.currentTimeMillis()));
+    }
+
+    private static String describe(ModelCommand command) {
+        return ModelCommands.describe(command);
     }
 
     private static void closeAll(Iterable<ModelProvider.Handle> handles) {

@@ -1,9 +1,9 @@
 package org.streaminference.operators.inference;
 
 import org.apache.flink.annotation.PublicEvolving;
-import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.util.OutputTag;
+import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ServedFeatures;
 
@@ -17,8 +17,9 @@ public final class ModelOutputs {
     public static final OutputTag<Prediction> SHADOW_PREDICTIONS =
             new OutputTag<>("shadow-predictions", new AvroTypeInfo<>(Prediction.class));
 
-    /** {@link org.streaminference.model.control.ModelEvent}s as JSON: loads, deployments, rejections, releases. */
-    public static final OutputTag<String> MODEL_EVENTS = new OutputTag<>("model-events", Types.STRING);
+    /** What the operator did with its models: loads, deployments, rejections, releases. */
+    public static final OutputTag<ModelEvent> MODEL_EVENTS =
+            new OutputTag<>("model-events", new AvroTypeInfo<>(ModelEvent.class));
 
     /**
      * The feature vector behind each prediction, with the version that answered; only where the operator was built

@@ -8,8 +8,14 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
 import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
 import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
-import org.streaminference.model.control.ModelCommand;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.model.control.ControlMessages;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelRole;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
+import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
@@ -36,11 +42,14 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
     InferenceHarness(ModelProvider provider, String initialModel, BatchingOptions options, ModelControlLimits limits)
             throws Exception {
         super(new MicroBatchInferenceOperatorFactory(provider, initialModel, options, null, limits), 1, 1, 0);
+        this.limits = limits;
     }
 
+    private final ModelControlLimits limits;
+
     @SuppressWarnings("unchecked")
-    private TwoInputStreamOperator<EnrichedEvent, String, Prediction> twoInput() {
-        return (TwoInputStreamOperator<EnrichedEvent, String, Prediction>) operator;
+    private TwoInputStreamOperator<EnrichedEvent, ControlMessage, Prediction> twoInput() {
+        return (TwoInputStreamOperator<EnrichedEvent, ControlMessage, Prediction>) operator;
     }
 
     void processElement(EnrichedEvent event, long timestamp) throws Exception {
@@ -48,11 +57,13 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
     }
 
     void command(ModelCommand command) throws Exception {
-        command(new String(command.toJson(), StandardCharsets.UTF_8));
+        command(new String(ModelCommands.toJson(command), StandardCharsets.UTF_8));
     }
 
+    /** A control-topic record, decoded as the job's control source decodes it. */
     void command(String json) throws Exception {
-        twoInput().processElement2(new StreamRecord<>(json));
+        twoInput().processElement2(new StreamRecord<>(
+                ControlMessages.decode(json.getBytes(StandardCharsets.UTF_8), limits.maxCommandBytes())));
     }
 
     void endInput() throws Exception {
@@ -104,26 +115,20 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
         List<ModelEvent> out = new ArrayList<>();
         var side = getSideOutput(ModelOutputs.MODEL_EVENTS);
         if (side != null) {
-            for (var r : side) {
-                try {
-                    out.add(ModelEvent.fromJson(r.getValue().getBytes(StandardCharsets.UTF_8)));
-                } catch (java.io.IOException e) {
-                    throw new AssertionError("unreadable model event " + r.getValue(), e);
-                }
-            }
+            side.forEach(r -> out.add(r.getValue()));
         }
         return out;
     }
 
-    List<ModelEvent> modelEvents(ModelEvent.Type type) {
-        return modelEvents().stream().filter(e -> e.type() == type).toList();
+    List<ModelEvent> modelEvents(ModelEventType type) {
+        return modelEvents().stream().filter(e -> e.getType() == type).toList();
     }
 
     /** Commands answered so far: applied (DEPLOYED in answer to a command) or REJECTED. */
     long settledCommands() {
         return modelEvents().stream()
-                .filter(e -> e.type() == ModelEvent.Type.REJECTED
-                        || (e.type() == ModelEvent.Type.DEPLOYED && e.commandId() != null))
+                .filter(e -> e.getType() == ModelEventType.REJECTED
+                        || (e.getType() == ModelEventType.DEPLOYED && e.getCommandId() != null))
                 .count();
     }
 

@@ -14,10 +14,14 @@ import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.model.ModelManifest;
-import org.streaminference.model.control.ModelCommand;
+import org.streaminference.model.control.ControlMessages;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelRole;
 import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.control.ModelDeployment;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -135,8 +139,8 @@ class ModelControllerTest {
             }
         }
 
-        List<ModelEvent> events(ModelEvent.Type type) {
-            return events.stream().filter(e -> e.type() == type).toList();
+        List<ModelEvent> events(ModelEventType type) {
+            return events.stream().filter(e -> e.getType() == type).toList();
         }
     }
 
@@ -155,7 +159,12 @@ class ModelControllerTest {
     }
 
     private void send(ModelCommand command) throws Exception {
-        controller.receive(new String(command.toJson(), StandardCharsets.UTF_8));
+        receive(new String(ModelCommands.toJson(command), StandardCharsets.UTF_8));
+    }
+
+    /** A control-topic record, decoded as the job's control source decodes it. */
+    private void receive(String json) throws Exception {
+        controller.receive(ControlMessages.decode(json.getBytes(StandardCharsets.UTF_8), 4096));
     }
 
     /** Runs the host's mails until every command received is answered. */
@@ -174,8 +183,8 @@ class ModelControllerTest {
     @Test
     void startsOnTheInitialVersion() {
         assertThat(controller.deployment().active()).isEqualTo("1");
-        assertThat(host.events).extracting(ModelEvent::type)
-                .containsExactly(ModelEvent.Type.LOADED, ModelEvent.Type.DEPLOYED);
+        assertThat(host.events).extracting(ModelEvent::getType)
+                .containsExactly(ModelEventType.LOADED, ModelEventType.DEPLOYED);
         assertThat(servedFor("anyone")).isEqualTo("1");
     }
 
@@ -183,7 +192,7 @@ class ModelControllerTest {
     void aNewVersionServesOnlyOnceLoadedOnTheTaskThread() throws Exception {
         host.slowLocation = v2;
         host.gate = new CountDownLatch(1);
-        ModelCommand publish = ModelCommand.publish(MODEL, "2", v2, null, null);
+        ModelCommand publish = ModelCommands.publish(MODEL, "2", v2, null, null);
         send(publish);
         assertThat(controller.isLoading()).isTrue();
         assertThat(servedFor("anyone")).as("make before break: 1 serves while 2 loads").isEqualTo("1");
@@ -193,22 +202,22 @@ class ModelControllerTest {
         assertThat(servedFor("anyone")).isEqualTo("2");
         assertThat(controller.deployment().previous()).isEqualTo("1");
         assertThat(controller.versions().isLoaded("1")).as("the previous version stays loaded").isTrue();
-        assertThat(host.events(ModelEvent.Type.DEPLOYED)).last()
-                .satisfies(e -> assertThat(e.commandId()).isEqualTo(publish.id()));
+        assertThat(host.events(ModelEventType.DEPLOYED)).last()
+                .satisfies(e -> assertThat(e.getCommandId()).isEqualTo(publish.getId()));
     }
 
     @Test
     void commandsBehindALoadWaitAndApplyInTheirOrder() throws Exception {
         host.slowLocation = v2;
         host.gate = new CountDownLatch(1);
-        send(ModelCommand.publish(MODEL, "2", v2, ModelCommand.Role.CANARY, 30));
-        send(ModelCommand.promote(MODEL)); // needs the canary of the command before it
+        send(ModelCommands.publish(MODEL, "2", v2, ModelRole.CANARY, 30));
+        send(ModelCommands.promote(MODEL)); // needs the canary of the command before it
         assertThat(controller.pendingCommands()).hasSize(2);
-        assertThat(host.events(ModelEvent.Type.REJECTED)).isEmpty();
+        assertThat(host.events(ModelEventType.REJECTED)).isEmpty();
 
         host.gate.countDown();
         settle();
-        assertThat(host.events(ModelEvent.Type.DEPLOYED)).extracting(ModelEvent::command)
+        assertThat(host.events(ModelEventType.DEPLOYED)).extracting(ModelEvent::getCommand)
                 .containsExactly(null, "PUBLISH " + MODEL + ":2 as CANARY 30%", "PROMOTE " + MODEL);
         assertThat(controller.deployment().active()).isEqualTo("2");
     }
@@ -216,10 +225,10 @@ class ModelControllerTest {
     @Test
     void aVersionThatFailsItsChecksIsRejectedAndTheOldOneKeepsServing() throws Exception {
         // version 1's location published as version 3: the loaded manifest names another version
-        send(ModelCommand.publish(MODEL, "3", v1, null, null));
+        send(ModelCommands.publish(MODEL, "3", v1, null, null));
         settle();
-        assertThat(host.events(ModelEvent.Type.REJECTED)).singleElement()
-                .satisfies(e -> assertThat(e.reason()).isEqualTo("INVALID_MANIFEST"));
+        assertThat(host.events(ModelEventType.REJECTED)).singleElement()
+                .satisfies(e -> assertThat(e.getReason()).isEqualTo("INVALID_MANIFEST"));
         assertThat(servedFor("anyone")).isEqualTo("1");
         assertThat(host.opened.get() - host.closed.get()).as("nothing but version 1 is held").isEqualTo(1);
     }
@@ -228,13 +237,13 @@ class ModelControllerTest {
     void aLoadThatTimesOutIsRejectedTheNextCommandGoesOnAndTheLateVersionIsReleased() throws Exception {
         host.slowLocation = v2;
         host.gate = new CountDownLatch(1);
-        send(ModelCommand.publish(MODEL, "2", v2, null, null));
-        send(ModelCommand.publish(MODEL, "3", v3, null, null));
+        send(ModelCommands.publish(MODEL, "2", v2, null, null));
+        send(ModelCommands.publish(MODEL, "3", v3, null, null));
         assertThat(host.timers).hasSize(1);
 
         host.timers.get(0).run(); // model.load-timeout elapsed
-        assertThat(host.events(ModelEvent.Type.REJECTED)).singleElement()
-                .satisfies(e -> assertThat(e.reason()).isEqualTo("LOAD_TIMEOUT"));
+        assertThat(host.events(ModelEventType.REJECTED)).singleElement()
+                .satisfies(e -> assertThat(e.getReason()).isEqualTo("LOAD_TIMEOUT"));
         settle(); // version 3 loads on a new loader thread
         assertThat(servedFor("anyone")).isEqualTo("3");
 
@@ -249,14 +258,14 @@ class ModelControllerTest {
 
     @Test
     void commandsOverTheLimitsAndMalformedOnesAreRejectedWithTheirReason() throws Exception {
-        controller.receive("{\"command\":\"PUBLISH\",\"model\":\"" + "x".repeat(5000) + "\"}");
-        controller.receive("not json");
+        receive("{\"command\":\"PUBLISH\",\"model\":\"" + "x".repeat(5000) + "\"}");
+        receive("not json");
         host.slowLocation = v2;
         host.gate = new CountDownLatch(1);
-        send(ModelCommand.publish(MODEL, "2", v2, null, null));
-        send(ModelCommand.promote(MODEL));
-        send(ModelCommand.rollback(MODEL)); // a third command waiting behind the load: over the limit of 2
-        assertThat(host.events(ModelEvent.Type.REJECTED)).extracting(ModelEvent::reason)
+        send(ModelCommands.publish(MODEL, "2", v2, null, null));
+        send(ModelCommands.promote(MODEL));
+        send(ModelCommands.rollback(MODEL)); // a third command waiting behind the load: over the limit of 2
+        assertThat(host.events(ModelEventType.REJECTED)).extracting(ModelEvent::getReason)
                 .containsExactly("TOO_LARGE", "INVALID_COMMAND", "TOO_MANY_PENDING");
         host.gate.countDown();
         settle();

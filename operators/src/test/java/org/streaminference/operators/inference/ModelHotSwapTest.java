@@ -17,9 +17,14 @@ import org.streaminference.model.ModelLoaderOptions;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.SharedModels;
 import org.streaminference.model.TensorSignature;
-import org.streaminference.model.control.ModelCommand;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelRole;
 import org.streaminference.model.control.ModelDeployment;
-import org.streaminference.model.control.ModelEvent;
+import org.streaminference.model.control.ModelEvents;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
@@ -153,7 +158,7 @@ class ModelHotSwapTest {
                 sent.put("e" + i, event(i, "u" + i));
                 h.processElement(sent.get("e" + i), i);
             }
-            h.commandAndWait(ModelCommand.publish(MODEL, "2", v2, null, null));
+            h.commandAndWait(ModelCommands.publish(MODEL, "2", v2, null, null));
             for (int i = 10; i < 20; i++) {
                 sent.put("e" + i, event(i, "u" + i));
                 h.processElement(sent.get("e" + i), i);
@@ -168,15 +173,15 @@ class ModelHotSwapTest {
                 assertThat(p.getModelVersion()).as(p.getEventId()).isEqualTo(i < 10 ? "1" : "2");
                 assertComputedBy(p, sent.get(p.getEventId()));
             }
-            List<ModelEvent.Type> types = h.modelEvents().stream().map(ModelEvent::type).toList();
-            assertThat(types).containsExactly(ModelEvent.Type.LOADED, ModelEvent.Type.DEPLOYED,
-                    ModelEvent.Type.LOADED, ModelEvent.Type.DEPLOYED);
+            List<ModelEventType> types = h.modelEvents().stream().map(ModelEvent::getType).toList();
+            assertThat(types).containsExactly(ModelEventType.LOADED, ModelEventType.DEPLOYED,
+                    ModelEventType.LOADED, ModelEventType.DEPLOYED);
             assertThat(h.modelEvents()).allSatisfy(e -> {
-                assertThat(e.model()).isEqualTo(MODEL);
-                assertThat(e.subtask()).isZero();
+                assertThat(e.getModel()).isEqualTo(MODEL);
+                assertThat(e.getSubtask()).isZero();
             });
-            assertThat(h.modelEvents(ModelEvent.Type.LOADED)).allSatisfy(e -> assertThat(e.loadMillis()).isPositive());
-            ModelDeployment now = h.modelEvents(ModelEvent.Type.DEPLOYED).get(1).deployment();
+            assertThat(h.modelEvents(ModelEventType.LOADED)).allSatisfy(e -> assertThat(e.getLoadMillis()).isPositive());
+            ModelDeployment now = ModelDeployment.fromState(h.modelEvents(ModelEventType.DEPLOYED).get(1).getDeployment());
             assertThat(now.active()).isEqualTo("2");
             assertThat(now.previous()).isEqualTo("1");
         }
@@ -195,13 +200,13 @@ class ModelHotSwapTest {
         String notAllowed = outside.toUri().toString();
 
         try (InferenceHarness h = open(batches(8, 5))) {
-            h.commandAndWait(ModelCommand.publish(MODEL, "3", corrupt, null, null));
-            h.commandAndWait(ModelCommand.publish(MODEL, "4", wrongSignature, null, null));
-            h.commandAndWait(ModelCommand.publish(MODEL, "5", otherFeatures, null, null));
-            h.commandAndWait(ModelCommand.publish(MODEL, "6", missing, null, null));
-            h.commandAndWait(ModelCommand.publish(MODEL, "7", notAllowed, null, null));
+            h.commandAndWait(ModelCommands.publish(MODEL, "3", corrupt, null, null));
+            h.commandAndWait(ModelCommands.publish(MODEL, "4", wrongSignature, null, null));
+            h.commandAndWait(ModelCommands.publish(MODEL, "5", otherFeatures, null, null));
+            h.commandAndWait(ModelCommands.publish(MODEL, "6", missing, null, null));
+            h.commandAndWait(ModelCommands.publish(MODEL, "7", notAllowed, null, null));
             ModelManifest m2 = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(v2);
-            h.commandAndWait(ModelCommand.publish(MODEL, "2", v2, null, null).withManifest(new ModelManifest(
+            h.commandAndWait(ModelCommands.withManifest(ModelCommands.publish(MODEL, "2", v2, null, null), new ModelManifest(
                     m2.name(), m2.version(), m2.modelFile(), "0".repeat(64), m2.input(), m2.output(), m2.outputKind(),
                     m2.labels(), m2.featureSpec(), m2.createdAt()))); // the store is not what was announced
             long before = h.settledCommands();
@@ -214,19 +219,19 @@ class ModelHotSwapTest {
             }
             h.endInput();
 
-            assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).extracting(ModelEvent::reason).containsExactly(
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).extracting(ModelEvent::getReason).containsExactly(
                     "CHECKSUM_MISMATCH", "INTERFACE_MISMATCH", "FEATURE_SPEC_MISMATCH", "NOT_FOUND", "URI_NOT_ALLOWED",
                     "CHECKSUM_MISMATCH", "INVALID_COMMAND", "INVALID_COMMAND", "INVALID_COMMAND");
-            assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).allSatisfy(e -> assertThat(e.message()).isNotBlank());
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).allSatisfy(e -> assertThat(e.getMessage()).isNotBlank());
             assertThat(h.predictions()).hasSize(20).allSatisfy(p -> assertThat(p.getModelVersion()).isEqualTo("1"));
-            assertThat(h.modelEvents(ModelEvent.Type.DEPLOYED)).hasSize(1); // the initial deployment only
+            assertThat(h.modelEvents(ModelEventType.DEPLOYED)).hasSize(1); // the initial deployment only
         }
     }
 
     @Test
     void aCanaryTakesItsShareOfEntitiesAndEveryEntityKeepsOneVersion() throws Exception {
         try (InferenceHarness h = open(batches(64, 5))) {
-            h.commandAndWait(ModelCommand.publish(MODEL, "2", v2, ModelCommand.Role.CANARY, 20));
+            h.commandAndWait(ModelCommands.publish(MODEL, "2", v2, ModelRole.CANARY, 20));
             int entities = 2000;
             for (int i = 0; i < 3 * entities; i++) {
                 h.processElement(event(i, "user-" + (i % entities)), i);
@@ -248,7 +253,7 @@ class ModelHotSwapTest {
     @Test
     void aShadowScoresEveryRecordOnItsOwnOutputAndNeverAnswers() throws Exception {
         try (InferenceHarness h = open(batches(16, 5))) {
-            h.commandAndWait(ModelCommand.publish(MODEL, "2", v2, ModelCommand.Role.SHADOW, null));
+            h.commandAndWait(ModelCommands.publish(MODEL, "2", v2, ModelRole.SHADOW, null));
             Map<String, EnrichedEvent> sent = new HashMap<>();
             for (int i = 0; i < 100; i++) {
                 sent.put("e" + i, event(i, "u" + i));
@@ -269,28 +274,28 @@ class ModelHotSwapTest {
     @Test
     void promoteRollbackAndRetireMoveTrafficAndReleaseTheRetiredVersion() throws Exception {
         try (InferenceHarness h = open(batches(8, 2))) {
-            h.commandAndWait(ModelCommand.publish(MODEL, "2", v2, ModelCommand.Role.CANARY, 50));
-            h.commandAndWait(ModelCommand.promote(MODEL));
+            h.commandAndWait(ModelCommands.publish(MODEL, "2", v2, ModelRole.CANARY, 50));
+            h.commandAndWait(ModelCommands.promote(MODEL));
             for (int i = 0; i < 50; i++) {
                 h.processElement(event(i, "u" + i), i);
             }
-            h.commandAndWait(ModelCommand.rollback(MODEL));
+            h.commandAndWait(ModelCommands.rollback(MODEL));
             for (int i = 50; i < 100; i++) {
                 h.processElement(event(i, "u" + i), i);
             }
-            h.commandAndWait(ModelCommand.retire(MODEL, "2"));
+            h.commandAndWait(ModelCommands.retire(MODEL, "2"));
             h.endInput();
-            h.runMailsUntil(() -> !h.modelEvents(ModelEvent.Type.RELEASED).isEmpty());
+            h.runMailsUntil(() -> !h.modelEvents(ModelEventType.RELEASED).isEmpty());
 
             for (Prediction p : h.predictions()) {
                 int i = Integer.parseInt(p.getEventId().substring(1));
                 assertThat(p.getModelVersion()).as(p.getEventId()).isEqualTo(i < 50 ? "2" : "1");
             }
             assertThat(h.predictions()).hasSize(100);
-            assertThat(h.modelEvents(ModelEvent.Type.RELEASED)).extracting(ModelEvent::version).containsExactly("2");
-            List<ModelEvent> deployed = h.modelEvents(ModelEvent.Type.DEPLOYED);
+            assertThat(h.modelEvents(ModelEventType.RELEASED)).extracting(ModelEvent::getVersion).containsExactly("2");
+            List<ModelEvent> deployed = h.modelEvents(ModelEventType.DEPLOYED);
             assertThat(deployed).hasSize(5); // initial, canary, promote, rollback, retire
-            ModelDeployment last = deployed.get(4).deployment();
+            ModelDeployment last = ModelDeployment.fromState(deployed.get(4).getDeployment());
             assertThat(last.servedVersions()).containsExactly("1");
             assertThat(last.locations()).doesNotContainKey("2");
         }
@@ -301,13 +306,13 @@ class ModelHotSwapTest {
         OperatorSubtaskState snapshot;
         String v2copy = variant("2b", m -> m, false);
         try (InferenceHarness h = open(batches(100, NEVER))) {
-            h.commandAndWait(ModelCommand.publish(MODEL, "2", v2, null, null));
+            h.commandAndWait(ModelCommands.publish(MODEL, "2", v2, null, null));
             for (int i = 0; i < 3; i++) {
                 h.processElement(event(i, "u" + i), i); // waits in an unfinished batch
             }
             gate = new CountDownLatch(1);
             slowLocation = v2copy;
-            h.command(ModelCommand.publish(MODEL, "2b", v2copy, ModelCommand.Role.SHADOW, null));
+            h.command(ModelCommands.publish(MODEL, "2b", v2copy, ModelRole.SHADOW, null));
             snapshot = h.snapshot(1, 1); // the shadow is still loading: the command must survive in state
             assertThat(h.predictions()).isEmpty();
         } finally {
@@ -324,7 +329,7 @@ class ModelHotSwapTest {
             assertThat(restored.predictions()).extracting(Prediction::getEventId)
                     .containsExactly("e0", "e1", "e2", "e3");
             assertThat(restored.predictions()).allSatisfy(p -> assertThat(p.getModelVersion()).isEqualTo("2"));
-            ModelDeployment now = restored.modelEvents(ModelEvent.Type.DEPLOYED).get(1).deployment();
+            ModelDeployment now = ModelDeployment.fromState(restored.modelEvents(ModelEventType.DEPLOYED).get(1).getDeployment());
             assertThat(now.active()).isEqualTo("2");
             assertThat(now.shadow()).isEqualTo("2b");
             assertThat(restored.shadowPredictions()).extracting(Prediction::getEventId).containsExactly("e3");
@@ -335,12 +340,12 @@ class ModelHotSwapTest {
     @Test
     void commandsForAnotherModelAreIgnored() throws Exception {
         try (InferenceHarness h = open(batches(8, 2))) {
-            h.command(ModelCommand.publish("churn", "7", v2, null, null));
-            h.command(ModelCommand.rollback("churn"));
+            h.command(ModelCommands.publish("churn", "7", v2, null, null));
+            h.command(ModelCommands.rollback("churn"));
             h.processElement(event(0, "u0"), 0);
             h.endInput();
-            assertThat(h.modelEvents()).extracting(ModelEvent::type)
-                    .containsExactly(ModelEvent.Type.LOADED, ModelEvent.Type.DEPLOYED);
+            assertThat(h.modelEvents()).extracting(ModelEvent::getType)
+                    .containsExactly(ModelEventType.LOADED, ModelEventType.DEPLOYED);
             assertThat(h.predictions()).extracting(Prediction::getModelVersion).containsExactly("1");
         }
     }
@@ -354,27 +359,27 @@ class ModelHotSwapTest {
             h.open();
             gate = new CountDownLatch(1);
             slowLocation = stuck;
-            h.command(ModelCommand.publish(MODEL, "2s", stuck, null, null)); // never finishes while the gate is shut
+            h.command(ModelCommands.publish(MODEL, "2s", stuck, null, null)); // never finishes while the gate is shut
 
             h.command("{\"command\":\"PROMOTE\",\"model\":\"" + MODEL + "\",\"pad\":\"" + "x".repeat(4000) + "\"}");
-            h.command(ModelCommand.rollback(MODEL));      // waits behind the load
-            h.command(ModelCommand.promote(MODEL));       // waits too: 3 pending with the load
-            h.command(ModelCommand.retire(MODEL, "1"));   // one too many
-            assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).extracting(ModelEvent::reason)
+            h.command(ModelCommands.rollback(MODEL));      // waits behind the load
+            h.command(ModelCommands.promote(MODEL));       // waits too: 3 pending with the load
+            h.command(ModelCommands.retire(MODEL, "1"));   // one too many
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).extracting(ModelEvent::getReason)
                     .containsExactly("TOO_LARGE", "TOO_MANY_PENDING");
 
             h.setProcessingTime(30_001); // the load's deadline passes
-            h.runMailsUntil(() -> h.modelEvents(ModelEvent.Type.REJECTED).size() == 5);
-            assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).extracting(ModelEvent::reason)
+            h.runMailsUntil(() -> h.modelEvents(ModelEventType.REJECTED).size() == 5);
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).extracting(ModelEvent::getReason)
                     .containsExactly("TOO_LARGE", "TOO_MANY_PENDING", "LOAD_TIMEOUT", "INVALID_COMMAND",
                             "INVALID_COMMAND"); // nothing to roll back to, no canary to promote: answered all the same
 
             gate.countDown(); // the stuck load finishes after all: released, never served
-            h.commandAndWait(ModelCommand.publish(MODEL, "2", v2, null, null));
+            h.commandAndWait(ModelCommands.publish(MODEL, "2", v2, null, null));
             h.processElement(event(0, "u0"), 0);
             h.endInput();
             assertThat(h.predictions()).extracting(Prediction::getModelVersion).containsExactly("2");
-            assertThat(h.modelEvents(ModelEvent.Type.DEPLOYED)).extracting(e -> e.deployment().active())
+            assertThat(h.modelEvents(ModelEventType.DEPLOYED)).extracting(e -> e.getDeployment().getActive())
                     .containsExactly("1", "2");
         } finally {
             gate.countDown();
@@ -384,9 +389,9 @@ class ModelHotSwapTest {
     @Test
     void unsafeModelNamesAndVersionsAreRejected() throws Exception {
         try (InferenceHarness h = open(batches(8, 2))) {
-            h.commandAndWait(ModelCommand.publish(MODEL, "../../etc", v2, null, null));
-            h.commandAndWait(ModelCommand.publish(MODEL, "2\u0000", v2, null, null));
-            assertThat(h.modelEvents(ModelEvent.Type.REJECTED)).extracting(ModelEvent::reason)
+            h.commandAndWait(ModelCommands.publish(MODEL, "../../etc", v2, null, null));
+            h.commandAndWait(ModelCommands.publish(MODEL, "2\u0000", v2, null, null));
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).extracting(ModelEvent::getReason)
                     .containsExactly("INVALID_COMMAND", "INVALID_COMMAND");
         }
     }
@@ -398,12 +403,12 @@ class ModelHotSwapTest {
         try (InferenceHarness h = open(batches(8, 2))) {
             gate = new CountDownLatch(1);
             slowLocation = slow;
-            h.command(ModelCommand.publish(MODEL, "2e", slow, null, null)); // loading, held back by the gate
-            h.command(ModelCommand.rollback(MODEL));                        // waits behind it
+            h.command(ModelCommands.publish(MODEL, "2e", slow, null, null)); // loading, held back by the gate
+            h.command(ModelCommands.rollback(MODEL));                        // waits behind it
             Thread opener = new Thread(() -> gate.countDown());
             opener.start();
             h.endInput(); // returns only once both commands are answered
-            assertThat(h.modelEvents(ModelEvent.Type.DEPLOYED)).extracting(e -> e.deployment().active())
+            assertThat(h.modelEvents(ModelEventType.DEPLOYED)).extracting(e -> e.getDeployment().getActive())
                     .containsExactly("1", "2e", "1");
             opener.join();
         } finally {

@@ -1,0 +1,49 @@
+package org.streaminference.model.control;
+
+import org.apache.flink.annotation.PublicEvolving;
+import org.streaminference.schemas.ControlMessage;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.RejectedCommand;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Decodes a control-topic record once, where it is read: into its command, or into the reason it is not one. Both
+ * travel on to every inference subtask, which answers each on the model-events topic, so that the sender of a
+ * malformed command learns why, and the source never fails on one.
+ */
+@PublicEvolving
+public final class ControlMessages {
+    /** Characters of a refused record kept for the logs. */
+    private static final int EXCERPT_CHARS = 300;
+
+    private ControlMessages() {}
+
+    /**
+     * @param maxCommandBytes larger records are refused ({@code TOO_LARGE}) without being parsed
+     */
+    public static ControlMessage decode(byte[] value, int maxCommandBytes) {
+        if (value.length > maxCommandBytes) {
+            return rejected("TOO_LARGE", "the command is " + value.length + " bytes, over the limit of "
+                    + maxCommandBytes + " bytes (model.control.max-command-size)", value);
+        }
+        try {
+            return ControlMessage.newBuilder().setCommand(ModelCommands.fromJson(value)).build();
+        } catch (InvalidCommandException e) {
+            return rejected("INVALID_COMMAND", e.getMessage(), value);
+        }
+    }
+
+    /** A control message holding {@code command}, as the source would decode it. */
+    public static ControlMessage of(ModelCommand command) {
+        return ControlMessage.newBuilder().setCommand(command).build();
+    }
+
+    private static ControlMessage rejected(String reason, String message, byte[] value) {
+        String excerpt = new String(value, 0, Math.min(value.length, EXCERPT_CHARS * 4), StandardCharsets.UTF_8);
+        return ControlMessage.newBuilder()
+                .setRejection(new RejectedCommand(reason, message, Printable.escape(excerpt, EXCERPT_CHARS)))
+                .build();
+    }
+}
