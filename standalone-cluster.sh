@@ -103,13 +103,8 @@ resource_params() {
     | sed -n 's/^BASH_JAVA_UTILS_EXEC_RESULT://p'
 }
 
-OPENS="--add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED
-  --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED
-  --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED
-  --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.lang.invoke=ALL-UNNAMED
-  --add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED
-  --add-opens=java.base/java.text=ALL-UNNAMED --add-opens=java.base/java.time=ALL-UNNAMED
-  --add-opens=java.sql/java.sql=ALL-UNNAMED"
+# Flink's --add-opens for Java 17: one list, shared with the other scripts and the tests
+OPENS="@$root/flink-conf/jvm-opens.args"
 
 start_process() { # name main-class resource-command
   local name="$1" main="$2" params jvm dynamic n

@@ -21,10 +21,5 @@ esac
 classpath_file=bench/target/bench-classpath.txt
 mvn -B -q -ntp -DskipTests -pl bench -am package dependency:build-classpath \
     -DincludeScope=runtime -Dmdep.outputFile="$PWD/$classpath_file"
-exec java ${BENCH_JAVA_OPTS:-} -Xmx6g \
-    --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED \
-    --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED \
-    --add-opens=java.base/java.lang.invoke=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED \
-    --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED \
-    --add-opens=java.base/java.time=ALL-UNNAMED --add-opens=java.sql/java.sql=ALL-UNNAMED \
+exec java ${BENCH_JAVA_OPTS:-} -Xmx6g @flink-conf/jvm-opens.args \
     -cp "bench/target/classes:$(cat "$classpath_file")" "$main" "$@"

@@ -187,7 +187,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
         StreamInferencePipeline.applyDefaults(env, options);
         PipelineStages stages = enrich
-                ? PipelineStages.forSpec(options, spec)
+                ? PipelineStages.forSpec(options, spec, spec.usesProfile())
                 : PipelineStages.microBatched(options, spec.requiredEventFields(),
                         valid -> rawAmountOnly(valid, spec.width()), new FeatureContract(spec.id(), spec.width()),
                         null);

@@ -11,8 +11,8 @@ import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
-import org.streaminference.model.ModelLoaderOptions;
-import org.streaminference.operators.inference.BatchingOptions;
+import org.streaminference.model.ModelLoaderConfig;
+import org.streaminference.operators.inference.BatchingConfig;
 import org.streaminference.operators.inference.MicroBatchInference;
 import org.streaminference.operators.inference.OnnxInferenceFunction;
 import org.streaminference.operators.inference.SharedModelProvider;
@@ -63,17 +63,18 @@ final class FlinkBench {
         if (variant instanceof Batched b) {
             int capacity = Math.max(2 * b.maxBatchSize() * b.concurrentBatches(), 16);
             predictions = MicroBatchInference.builder()
-                    .modelProvider(new SharedModelProvider(ModelLoaderOptions.defaults(), FeatureContract.ANY))
+                    .modelProvider(new SharedModelProvider(ModelLoaderConfig.defaults(), FeatureContract.ANY))
                     .initialModel(location)
-                    .batching(new BatchingOptions(b.maxBatchSize(), b.maxDelayMillis(), b.concurrentBatches(),
-                            60_000, 0, 0, false, capacity))
+                    .batching(BatchingConfig.builder().maxBatchSize(b.maxBatchSize())
+                            .maxDelayMillis(b.maxDelayMillis()).concurrentBatches(b.concurrentBatches())
+                            .timeoutMillis(60_000).retries(0).capacity(capacity).build())
                     .build()
                     .apply(events, "inference");
         } else if (variant instanceof AsyncPerRecord a) {
             predictions = AsyncDataStream.unorderedWait(events, new PerRecordAsyncFunction(location, a.threads()),
                     60, TimeUnit.SECONDS, 64);
         } else if (variant instanceof Naive) {
-            predictions = events.process(new OnnxInferenceFunction(location, ModelLoaderOptions.defaults()));
+            predictions = events.process(new OnnxInferenceFunction(location, ModelLoaderConfig.defaults()));
         } else {
             predictions = events.map(FlinkBench::identity);
         }

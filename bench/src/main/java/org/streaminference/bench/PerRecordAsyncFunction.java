@@ -4,7 +4,7 @@ import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.streaming.api.functions.async.ResultFuture;
 import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.operators.inference.PredictionDecoder;
 import org.streaminference.schemas.EnrichedEvent;
@@ -32,7 +32,7 @@ final class PerRecordAsyncFunction extends RichAsyncFunction<EnrichedEvent, Pred
 
     @Override
     public void open(OpenContext openContext) throws Exception {
-        model = new ModelLoader(ModelLoaderOptions.defaults()).load(location);
+        model = new ModelLoader(ModelLoaderConfig.defaults()).load(location);
         decoder = new PredictionDecoder(model.manifest());
         pool = Executors.newFixedThreadPool(threads);
     }

@@ -16,11 +16,12 @@ import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
 import org.streaminference.jobs.PipelineOptions;
+import org.streaminference.jobs.PipelineSettings;
 import org.streaminference.jobs.PipelineStages;
 import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.jobs.StreamInferencePipeline;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.operators.inference.OnnxInferenceFunction;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
@@ -246,11 +247,11 @@ public final class PipelineBenchmark implements Callable<Integer> {
 
     private PipelineStages stages(BenchModels.Workload w, Configuration options, Inference inference) {
         PipelineStages stages = PipelineStages.forSpec(options,
-                FeatureSpec.ofNumericFields("bench", 1, EventGenerator.fields(w.valuesPerRow())));
+                FeatureSpec.ofNumericFields("bench", 1, EventGenerator.fields(w.valuesPerRow())), false);
         return switch (inference) {
             case BATCHED -> stages;
             case NAIVE -> stages.withInference(enriched -> enriched
-                    .process(new OnnxInferenceFunction(w.dir().toString(), ModelLoaderOptions.defaults()))
+                    .process(new OnnxInferenceFunction(w.dir().toString(), ModelLoaderConfig.defaults()))
                     .name("inference").uid("inference"));
             case IDENTITY -> stages.withInference(PipelineBenchmark::identity);
         };
@@ -267,7 +268,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
         StreamInferencePipeline.applyDefaults(env, options);
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
-            ResultStoreSchema.migrate(StreamInferencePipeline.resultStoreOptions(options));
+            ResultStoreSchema.migrate(PipelineSettings.resultStore(options));
         }
         StreamInferencePipeline.build(env, options, stages(w, options, inference));
         return env.executeAsync("pipeline-bench");

@@ -2,8 +2,8 @@ package org.streaminference.bench;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.apache.flink.configuration.Configuration;
-import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultStoreOptions;
+import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultStoreSchema;
 import org.streaminference.sinks.query.QueryService;
 import org.streaminference.sinks.query.QueryServiceConfig;
@@ -90,7 +90,7 @@ public final class QueryBenchmark implements Callable<Integer> {
         try (EmbeddedPostgres postgres = EmbeddedPostgres.builder().setDataDirectory(work.resolve("pg"))
                 .setCleanDataDirectory(true).start()) {
             String jdbcUrl = postgres.getJdbcUrl("postgres", "postgres");
-            ResultStoreOptions store = new ResultStoreOptions(jdbcUrl, "postgres", "", 100, 100, 3);
+            ResultStoreConfig store = new ResultStoreConfig(jdbcUrl, "postgres", "", 100, 100, 3);
             ResultStoreSchema.migrate(store);
             load(jdbcUrl);
 
@@ -98,8 +98,8 @@ public final class QueryBenchmark implements Callable<Integer> {
             Path keys = work.resolve("keys");
             Files.writeString(keys, QueryService.keysFileLine("bench", key) + "\n");
             Configuration config = new Configuration();
-            config.set(ResultStoreConfig.RESULT_STORE_JDBC_URL, jdbcUrl);
-            config.set(ResultStoreConfig.RESULT_STORE_PASSWORD, "");
+            config.set(ResultStoreOptions.RESULT_STORE_JDBC_URL, jdbcUrl);
+            config.set(ResultStoreOptions.RESULT_STORE_PASSWORD, "");
             config.set(QueryServiceConfig.HOST, "127.0.0.1");
             config.set(QueryServiceConfig.PORT, 0);
             config.set(QueryServiceConfig.API_KEYS_FILE, keys.toString());

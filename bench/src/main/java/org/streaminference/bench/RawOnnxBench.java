@@ -2,7 +2,7 @@ package org.streaminference.bench;
 
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -19,7 +19,7 @@ final class RawOnnxBench {
 
     /** Rows per second over {@code rows} rows, in batches of {@code batch}, on {@code threads} threads. */
     static double rowsPerSecond(BenchModels.Workload w, int batch, int threads, long rows) throws Exception {
-        try (LoadedModel model = new ModelLoader(ModelLoaderOptions.defaults()).load(w.dir().toString())) {
+        try (LoadedModel model = new ModelLoader(ModelLoaderConfig.defaults()).load(w.dir().toString())) {
             runBatches(model, batch, Math.max(10, 2_000 / batch)); // warm-up
             ExecutorService pool = Executors.newFixedThreadPool(threads);
             try {

@@ -20,8 +20,6 @@ import org.streaminference.jobs.StreamInferencePipeline;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelCommandType;
-import org.streaminference.schemas.ModelRole;
 import org.streaminference.model.control.ModelEvents;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
@@ -100,7 +98,7 @@ public final class SwapBenchmark implements Callable<Integer> {
             StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
             StreamInferencePipeline.applyDefaults(env, options);
             StreamInferencePipeline.build(env, options, PipelineStages.forSpec(options,
-                    FeatureSpec.ofNumericFields("bench", 1, EventGenerator.fields(WIDTH))));
+                    FeatureSpec.ofNumericFields("bench", 1, EventGenerator.fields(WIDTH)), false));
             JobClient job = env.executeAsync("swap-bench");
             try (ModelEventReader events = new ModelEventReader(kafka.bootstrapServers());
                     KafkaProducer<String, String> control = new KafkaProducer<>(Map.<String, Object>of(

@@ -20,14 +20,7 @@ import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.ValidatedEvent;
 
-import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.AdminClientConfig;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.time.Duration;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
@@ -37,13 +30,13 @@ import java.util.regex.Pattern;
  * so the join adds no network shuffle.
  */
 final class FeatureStage {
-    private static final Logger LOG = LoggerFactory.getLogger(FeatureStage.class);
     private static final KeySelector<ValidatedEvent, String> ENTITY = v -> v.getEvent().getEntityId();
 
     private FeatureStage() {}
 
+    /** @param joinProfiles whether to join the reference-data topic's profiles (the spec reads them) */
     static SingleOutputStreamOperator<EnrichedEvent> apply(DataStream<ValidatedEvent> valid, FeatureSpec spec,
-            ReadableConfig options) {
+            ReadableConfig options, boolean joinProfiles) {
         DataStream<ValidatedEvent> timed = valid
                 .assignTimestampsAndWatermarks(WatermarkStrategy
                         .<ValidatedEvent>forBoundedOutOfOrderness(Duration.ofMillis(spec.maxOutOfOrdernessMillis()))
@@ -52,12 +45,10 @@ final class FeatureStage {
                 .name("event-time")
                 .uid("event-time");
         KeyedStream<ValidatedEvent, String> keyed = timed.keyBy(ENTITY);
-        String bootstrap = StreamInferencePipeline.required(options, PipelineOptions.KAFKA_BOOTSTRAP_SERVERS.key(),
-                options.get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS));
-        if (spec.usesProfile() && (!options.get(PipelineOptions.SOURCE_BOUNDED) || referenceTopicExists(options,
-                bootstrap))) {
+        if (joinProfiles) {
             DataStream<ProfileUpdate> profiles = valid.getExecutionEnvironment()
-                    .fromSource(profileSource(options, bootstrap), profilesNeverHoldBackTime(), "entity-profiles")
+                    .fromSource(profileSource(options, PipelineSettings.bootstrapServers(options)),
+                            profilesNeverHoldBackTime(), "entity-profiles")
                     .uid("entity-profiles-source");
             SingleOutputStreamOperator<ValidatedEvent> joined = keyed
                     .connect(profiles.keyBy(ProfileUpdate::getEntityId))
@@ -86,24 +77,6 @@ final class FeatureStage {
             builder.setProperty("partition.discovery.interval.ms", "10000"); // notices the topic once it exists
         }
         return builder.build();
-    }
-
-    /**
-     * Whether a bounded job has profiles to read. Kafka's bounded source never finishes when its pattern matches no
-     * topic, so a bounded job (a backfill) without the topic runs without the join: profile features take defaults.
-     */
-    private static boolean referenceTopicExists(ReadableConfig options, String bootstrap) {
-        String topic = options.get(PipelineOptions.FEATURES_REFERENCE_TOPIC);
-        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap))) {
-            boolean exists = admin.listTopics().names().get(30, TimeUnit.SECONDS).contains(topic);
-            if (!exists) {
-                LOG.warn("Reference-data topic '{}' does not exist: this bounded job's profile features take their"
-                        + " defaults", topic);
-            }
-            return exists;
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot list the topics of " + bootstrap + " to find '" + topic + "'", e);
-        }
     }
 
     /** Profiles are not events: their stream never holds back the event-time clock of the join. */

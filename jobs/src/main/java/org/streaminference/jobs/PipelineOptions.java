@@ -6,8 +6,8 @@ import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.streaminference.model.ExecutionProvider;
-import org.streaminference.model.ModelLoaderOptions;
-import org.streaminference.sinks.ResultStoreConfig;
+import org.streaminference.model.ModelLoaderConfig;
+import org.streaminference.sinks.ResultStoreOptions;
 
 import java.time.Duration;
 import java.util.List;
@@ -159,7 +159,7 @@ public final class PipelineOptions {
     public static final ConfigOption<List<String>> MODEL_ALLOWED_SCHEMES = ConfigOptions.key("model.allowed-schemes")
             .stringType()
             .asList()
-            .defaultValues(ModelLoaderOptions.DEFAULT_SCHEMES.toArray(new String[0]))
+            .defaultValues(ModelLoaderConfig.DEFAULT_SCHEMES.toArray(new String[0]))
             .withDescription("URI schemes manifests and model files may be read from; anything else is rejected"
                     + " (URI_NOT_ALLOWED).");
 
@@ -205,10 +205,10 @@ public final class PipelineOptions {
                     .withDescription("Model commands that may wait behind a version being loaded; more are"
                             + " rejected (TOO_MANY_PENDING).");
 
-    public static final ConfigOption<ModelLoaderOptions.GraphOptimization> MODEL_GRAPH_OPTIMIZATION =
+    public static final ConfigOption<ModelLoaderConfig.GraphOptimization> MODEL_GRAPH_OPTIMIZATION =
             ConfigOptions.key("model.graph-optimization")
-                    .enumType(ModelLoaderOptions.GraphOptimization.class)
-                    .defaultValue(ModelLoaderOptions.GraphOptimization.ALL)
+                    .enumType(ModelLoaderConfig.GraphOptimization.class)
+                    .defaultValue(ModelLoaderConfig.GraphOptimization.ALL)
                     .withDescription("ONNX Runtime graph optimization level: DISABLED, BASIC, EXTENDED or ALL.");
 
     public static final ConfigOption<Boolean> MODEL_CPU_ARENA = ConfigOptions.key("model.cpu-arena")
@@ -280,17 +280,17 @@ public final class PipelineOptions {
                     + " either way, and per-entity order does not matter to the result store's event-time guard.");
 
     // the result store's options live with the result store, which the query service shares
-    public static final ConfigOption<Boolean> RESULT_STORE_ENABLED = ResultStoreConfig.RESULT_STORE_ENABLED;
-    public static final ConfigOption<String> RESULT_STORE_JDBC_URL = ResultStoreConfig.RESULT_STORE_JDBC_URL;
-    public static final ConfigOption<String> RESULT_STORE_USERNAME = ResultStoreConfig.RESULT_STORE_USERNAME;
-    public static final ConfigOption<String> RESULT_STORE_PASSWORD = ResultStoreConfig.RESULT_STORE_PASSWORD;
-    public static final ConfigOption<String> RESULT_STORE_PASSWORD_FILE = ResultStoreConfig.RESULT_STORE_PASSWORD_FILE;
-    public static final ConfigOption<DeliveryGuarantee> RESULT_STORE_DELIVERY_GUARANTEE = ResultStoreConfig.RESULT_STORE_DELIVERY_GUARANTEE;
-    public static final ConfigOption<Boolean> RESULT_STORE_HISTORY_ENABLED = ResultStoreConfig.RESULT_STORE_HISTORY_ENABLED;
-    public static final ConfigOption<Duration> RESULT_STORE_HISTORY_RETENTION = ResultStoreConfig.RESULT_STORE_HISTORY_RETENTION;
-    public static final ConfigOption<Integer> RESULT_STORE_BATCH_SIZE = ResultStoreConfig.RESULT_STORE_BATCH_SIZE;
-    public static final ConfigOption<Duration> RESULT_STORE_BATCH_INTERVAL = ResultStoreConfig.RESULT_STORE_BATCH_INTERVAL;
-    public static final ConfigOption<Integer> RESULT_STORE_MAX_RETRIES = ResultStoreConfig.RESULT_STORE_MAX_RETRIES;
+    public static final ConfigOption<Boolean> RESULT_STORE_ENABLED = ResultStoreOptions.RESULT_STORE_ENABLED;
+    public static final ConfigOption<String> RESULT_STORE_JDBC_URL = ResultStoreOptions.RESULT_STORE_JDBC_URL;
+    public static final ConfigOption<String> RESULT_STORE_USERNAME = ResultStoreOptions.RESULT_STORE_USERNAME;
+    public static final ConfigOption<String> RESULT_STORE_PASSWORD = ResultStoreOptions.RESULT_STORE_PASSWORD;
+    public static final ConfigOption<String> RESULT_STORE_PASSWORD_FILE = ResultStoreOptions.RESULT_STORE_PASSWORD_FILE;
+    public static final ConfigOption<DeliveryGuarantee> RESULT_STORE_DELIVERY_GUARANTEE = ResultStoreOptions.RESULT_STORE_DELIVERY_GUARANTEE;
+    public static final ConfigOption<Boolean> RESULT_STORE_HISTORY_ENABLED = ResultStoreOptions.RESULT_STORE_HISTORY_ENABLED;
+    public static final ConfigOption<Duration> RESULT_STORE_HISTORY_RETENTION = ResultStoreOptions.RESULT_STORE_HISTORY_RETENTION;
+    public static final ConfigOption<Integer> RESULT_STORE_BATCH_SIZE = ResultStoreOptions.RESULT_STORE_BATCH_SIZE;
+    public static final ConfigOption<Duration> RESULT_STORE_BATCH_INTERVAL = ResultStoreOptions.RESULT_STORE_BATCH_INTERVAL;
+    public static final ConfigOption<Integer> RESULT_STORE_MAX_RETRIES = ResultStoreOptions.RESULT_STORE_MAX_RETRIES;
 
     public static final ConfigOption<Duration> DEFAULT_CHECKPOINT_INTERVAL =
             ConfigOptions.key("pipeline.default-checkpoint-interval")

@@ -44,11 +44,6 @@ public record PipelineStages(
                 DataStream<ControlMessage> modelCommands);
     }
 
-    /** The feature spec of {@code features.spec}, then the micro-batched operator serving {@code model.uri} first. */
-    public static PipelineStages standard(ReadableConfig options) {
-        return forSpec(options, featureSpec(options));
-    }
-
     /**
      * The spec {@code features.spec} names, read and checked now, or the demo's when unset.
      *
@@ -71,10 +66,14 @@ public record PipelineStages(
     /**
      * Features of {@code spec} in keyed state, then the micro-batched operator, which refuses models trained on
      * another spec or taking another width; served feature vectors are logged where the job asks for them.
+     *
+     * @param joinProfiles whether to join the reference-data topic's profiles; decided before the graph is built
+     *                     (the job asks the broker whether a bounded job has any to read)
      */
-    public static PipelineStages forSpec(ReadableConfig options, FeatureSpec spec) {
+    public static PipelineStages forSpec(ReadableConfig options, FeatureSpec spec, boolean joinProfiles) {
         boolean logServed = options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).isPresent();
-        return microBatched(options, spec.requiredEventFields(), valid -> FeatureStage.apply(valid, spec, options),
+        return microBatched(options, spec.requiredEventFields(),
+                valid -> FeatureStage.apply(valid, spec, options, joinProfiles),
                 new FeatureContract(spec.id(), spec.width()), logServed ? spec.id() : null);
     }
 
@@ -86,13 +85,11 @@ public record PipelineStages(
     public static PipelineStages microBatched(ReadableConfig options, List<String> requiredNumericFields,
             Function<DataStream<ValidatedEvent>, SingleOutputStreamOperator<EnrichedEvent>> features,
             FeatureContract contract, String servedFeatureSpec) {
-        String modelUri = StreamInferencePipeline.required(
-                options, PipelineOptions.MODEL_URI.key(), options.get(PipelineOptions.MODEL_URI));
         MicroBatchInference.Builder builder = MicroBatchInference.builder()
-                .modelProvider(new SharedModelProvider(StreamInferencePipeline.loaderOptions(options), contract))
-                .initialModel(modelUri)
-                .batching(StreamInferencePipeline.batchingOptions(options))
-                .controlLimits(StreamInferencePipeline.controlLimits(options));
+                .modelProvider(new SharedModelProvider(PipelineSettings.modelLoader(options), contract))
+                .initialModel(PipelineSettings.startingModel(options))
+                .batching(PipelineSettings.batching(options))
+                .controlLimits(PipelineSettings.controlLimits(options));
         if (servedFeatureSpec != null) {
             builder.logServedFeatures(servedFeatureSpec);
         }

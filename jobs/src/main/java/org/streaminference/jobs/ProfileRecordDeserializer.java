@@ -1,5 +1,7 @@
 package org.streaminference.jobs;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
@@ -24,6 +26,7 @@ import java.nio.charset.StandardCharsets;
  * ({@code profileRecordsSkipped}): profiles are not events, so they never become dead letters (which reconcile
  * against events).
  */
+@Internal
 public class ProfileRecordDeserializer implements KafkaRecordDeserializationSchema<ProfileUpdate> {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(ProfileRecordDeserializer.class);

@@ -1,5 +1,7 @@
 package org.streaminference.jobs;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
@@ -14,6 +16,7 @@ import java.nio.ByteBuffer;
  * Keeps each Kafka record as raw bytes with its position. Decoding happens downstream, where a record that does
  * not decode becomes a dead letter instead of an exception inside the source (which would fail the job).
  */
+@Internal
 public class RawRecordDeserializer implements KafkaRecordDeserializationSchema<RawRecord> {
     private static final long serialVersionUID = 1L;
 

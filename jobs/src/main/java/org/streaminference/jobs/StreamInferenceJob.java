@@ -1,5 +1,7 @@
 package org.streaminference.jobs;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.GlobalConfiguration;
@@ -14,7 +16,7 @@ import org.streaminference.model.FeatureContract;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.sinks.ResultStoreOptions;
+import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultStoreSchema;
 
 /**
@@ -23,6 +25,7 @@ import org.streaminference.sinks.ResultStoreSchema;
  * {@code --config-dir DIR} (a directory holding a config.yaml), and from {@code --key value} arguments, later ones
  * winning.
  */
+@PublicEvolving
 public final class StreamInferenceJob {
     public static final String JOB_NAME = "stream-inference";
     private static final Logger LOG = LoggerFactory.getLogger(StreamInferenceJob.class);
@@ -85,16 +88,17 @@ public final class StreamInferenceJob {
     }
 
     /**
-     * Reads and checks the feature spec (an invalid one fails here, before anything else), applies the job's
-     * defaults, migrates the result store and adds the pipeline to {@code env}.
+     * Everything the job does before its graph is built, then the graph: reads and checks the feature spec (an
+     * invalid one fails here, before anything else), checks the starting model, asks the broker what a bounded job
+     * can read, migrates the result store; then adds the pipeline to {@code env}, which has no side effects.
      */
     public static void prepare(StreamExecutionEnvironment env, Configuration options) throws Exception {
         FeatureSpec spec = PipelineStages.featureSpec(options);
-        PipelineStages stages = PipelineStages.forSpec(options, spec);
+        PipelineStages stages = PipelineStages.forSpec(options, spec, ReferenceDataTopic.joinProfiles(options, spec));
         checkStartingModel(options, new FeatureContract(spec.id(), spec.width()));
         StreamInferencePipeline.applyDefaults(env, options);
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
-            ResultStoreOptions store = StreamInferencePipeline.resultStoreOptions(options);
+            ResultStoreConfig store = PipelineSettings.resultStore(options);
             ResultStoreSchema.migrate(store);
             int expired = ResultStoreSchema.deleteExpiredHistory(store,
                     options.get(PipelineOptions.RESULT_STORE_HISTORY_RETENTION));
@@ -111,9 +115,8 @@ public final class StreamInferenceJob {
      * @throws IllegalConfigurationException with the check the model failed
      */
     static void checkStartingModel(Configuration options, FeatureContract contract) {
-        String uri = StreamInferencePipeline.required(options, PipelineOptions.MODEL_URI.key(),
-                options.get(PipelineOptions.MODEL_URI));
-        try (LoadedModel model = new ModelLoader(StreamInferencePipeline.loaderOptions(options).onCpu()).load(uri)) {
+        String uri = PipelineSettings.startingModel(options);
+        try (LoadedModel model = new ModelLoader(PipelineSettings.modelLoader(options).onCpu()).load(uri)) {
             contract.check(model.manifest(), model.inputValuesPerRow());
             LOG.info("Starting model {} at {} passes its checks", model.manifest().id(), uri);
         } catch (Exception e) {

@@ -43,20 +43,20 @@ class ConfigurationFilesTest {
         assertThat(conf.get(StateBackendOptions.STATE_BACKEND)).isEqualTo("rocksdb");
         assertThat(conf.get(CheckpointingOptions.CHECKPOINTING_INTERVAL)).isEqualTo(Duration.ofSeconds(10));
         assertThat(conf.get(ExecutionOptions.BUFFER_TIMEOUT)).isEqualTo(Duration.ofMillis(10));
-        assertThat(StreamInferencePipeline.batchingOptions(conf).maxBatchSize()).isEqualTo(64);
+        assertThat(PipelineSettings.batching(conf).maxBatchSize()).isEqualTo(64);
         assertThat(conf.get(PipelineOptions.SINK_DELIVERY_GUARANTEE)).isEqualTo(DeliveryGuarantee.EXACTLY_ONCE);
         assertThat(conf.get(PipelineOptions.SINK_TRANSACTION_TIMEOUT)).isLessThanOrEqualTo(Duration.ofMinutes(15));
-        assertThat(StreamInferencePipeline.loaderOptions(conf).allowedRoots())
+        assertThat(PipelineSettings.modelLoader(conf).allowedRoots())
                 .containsExactly("file:///opt/models/", "s3://models/");
-        assertThat(StreamInferencePipeline.loaderOptions(conf).allowedSchemes()).containsExactly("file", "s3");
-        assertThat(StreamInferencePipeline.loaderOptions(conf).trust().keyIds()).hasSize(1);
+        assertThat(PipelineSettings.modelLoader(conf).allowedSchemes()).containsExactly("file", "s3");
+        assertThat(PipelineSettings.modelLoader(conf).trust().keyIds()).hasSize(1);
 
         conf.removeConfig(PipelineOptions.MODEL_TRUSTED_KEYS);
-        assertThatThrownBy(() -> StreamInferencePipeline.loaderOptions(conf))
+        assertThatThrownBy(() -> PipelineSettings.modelLoader(conf))
                 .hasMessageContaining("'model.trusted-keys' is required");
         conf.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true);
         conf.removeConfig(PipelineOptions.MODEL_ALLOWED_ROOTS);
-        assertThatThrownBy(() -> StreamInferencePipeline.loaderOptions(conf))
+        assertThatThrownBy(() -> PipelineSettings.modelLoader(conf))
                 .hasMessageContaining("'model.allowed-roots' is required");
     }
 
@@ -91,25 +91,25 @@ class ConfigurationFilesTest {
     void theResultStorePasswordComesFromTheOptionTheFileOrTheEnvironment(@org.junit.jupiter.api.io.TempDir Path dir)
             throws Exception {
         Configuration options = new Configuration();
-        assertThat(org.streaminference.sinks.ResultStoreConfig.password(options, java.util.Map.of())).isEmpty();
-        assertThat(org.streaminference.sinks.ResultStoreConfig.password(options, java.util.Map.of("RESULT_STORE_PASSWORD",
+        assertThat(org.streaminference.sinks.ResultStoreOptions.password(options, java.util.Map.of())).isEmpty();
+        assertThat(org.streaminference.sinks.ResultStoreOptions.password(options, java.util.Map.of("RESULT_STORE_PASSWORD",
                 "from-env"))).isEqualTo("from-env");
         Path file = dir.resolve("password");
         Files.writeString(file, "from-file\n");
         options.set(PipelineOptions.RESULT_STORE_PASSWORD_FILE, file.toString());
-        assertThat(org.streaminference.sinks.ResultStoreConfig.password(options, java.util.Map.of("RESULT_STORE_PASSWORD",
+        assertThat(org.streaminference.sinks.ResultStoreOptions.password(options, java.util.Map.of("RESULT_STORE_PASSWORD",
                 "from-env"))).isEqualTo("from-file");
         options.set(PipelineOptions.RESULT_STORE_PASSWORD, "explicit");
-        assertThat(org.streaminference.sinks.ResultStoreConfig.password(options, java.util.Map.of())).isEqualTo("explicit");
+        assertThat(org.streaminference.sinks.ResultStoreOptions.password(options, java.util.Map.of())).isEqualTo("explicit");
 
         Configuration missing = new Configuration();
         missing.set(PipelineOptions.RESULT_STORE_PASSWORD_FILE, dir.resolve("absent").toString());
         org.assertj.core.api.Assertions.assertThatThrownBy(
-                        () -> org.streaminference.sinks.ResultStoreConfig.password(missing, java.util.Map.of()))
+                        () -> org.streaminference.sinks.ResultStoreOptions.password(missing, java.util.Map.of()))
                 .hasMessageContaining("result-store.password-file");
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, "jdbc:postgresql://db/results");
-        assertThat(StreamInferencePipeline.resultStoreOptions(options).password()).isEqualTo("explicit");
-        assertThat(StreamInferencePipeline.resultStoreOptions(options).toString()).doesNotContain("explicit");
+        assertThat(PipelineSettings.resultStore(options).password()).isEqualTo("explicit");
+        assertThat(PipelineSettings.resultStore(options).toString()).doesNotContain("explicit");
     }
 
     /** Every Flink key in the shipped config.yaml is a real Flink option (a misspelt key is silently ignored). */

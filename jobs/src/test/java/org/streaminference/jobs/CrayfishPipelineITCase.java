@@ -15,7 +15,7 @@ import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.OutputKind;
 import org.streaminference.model.TensorSignature;
@@ -106,7 +106,7 @@ class CrayfishPipelineITCase {
             env.setParallelism(2);
             StreamInferencePipeline.applyDefaults(env, options);
             StreamInferencePipeline.build(env, options,
-                    PipelineStages.forSpec(options, FeatureSpec.ofNumericFields("pixels", 1, fields)));
+                    PipelineStages.forSpec(options, FeatureSpec.ofNumericFields("pixels", 1, fields), false));
             env.execute("crayfish-it");
 
             List<Prediction> predictions = PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "predictions",
@@ -114,7 +114,7 @@ class CrayfishPipelineITCase {
             assertThat(PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "dead-letters", b -> b)).isEmpty();
             assertThat(predictions).extracting(Prediction::getEventId)
                     .doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(pixels.keySet());
-            try (LoadedModel direct = new ModelLoader(ModelLoaderOptions.defaults()).load(modelDir.toString())) {
+            try (LoadedModel direct = new ModelLoader(ModelLoaderConfig.defaults()).load(modelDir.toString())) {
                 for (Prediction p : predictions) {
                     float[] logits = direct.run(FloatBuffer.wrap(pixels.get(p.getEventId())), 1)[0];
                     double[] softmax = softmax(logits);

@@ -19,7 +19,7 @@ import org.streaminference.features.spec.FeatureSpecs;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EntityProfile;
 import org.streaminference.schemas.InputEvent;
@@ -151,7 +151,7 @@ class FeatureSpecPipelineITCase {
                     .containsExactlyInAnyOrderElementsOf(predictions.stream().map(Prediction::getEventId).toList());
             Map<String, ServedFeatures> servedById = served.stream()
                     .collect(Collectors.toMap(ServedFeatures::getEventId, s -> s));
-            try (LoadedModel model = new ModelLoader(ModelLoaderOptions.defaults()).load(modelDir.toString())) {
+            try (LoadedModel model = new ModelLoader(ModelLoaderConfig.defaults()).load(modelDir.toString())) {
                 for (Prediction p : predictions) {
                     ServedFeatures s = servedById.get(p.getEventId());
                     assertThat(s.getFeatureSpec()).isEqualTo("demo-transactions:1");

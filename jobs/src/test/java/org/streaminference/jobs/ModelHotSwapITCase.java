@@ -21,10 +21,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelCommandType;
 import org.streaminference.schemas.ModelRole;
 import org.streaminference.model.control.ModelEvents;
 import org.streaminference.schemas.ModelEvent;
@@ -175,8 +174,8 @@ class ModelHotSwapITCase {
     private static void assertComputedByNamedVersion(PipelineTestSupport.TestInput input, List<Prediction> predictions)
             throws Exception {
         Map<String, float[]> features = PipelineTestSupport.expectedFeatures(input.valid());
-        try (LoadedModel m1 = new ModelLoader(ModelLoaderOptions.defaults()).load(v1);
-                LoadedModel m2 = new ModelLoader(ModelLoaderOptions.defaults()).load(v2)) {
+        try (LoadedModel m1 = new ModelLoader(ModelLoaderConfig.defaults()).load(v1);
+                LoadedModel m2 = new ModelLoader(ModelLoaderConfig.defaults()).load(v2)) {
             for (Prediction p : predictions) {
                 LoadedModel m = switch (p.getModelVersion()) {
                     case "1" -> m1;

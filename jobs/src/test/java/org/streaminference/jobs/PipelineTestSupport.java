@@ -17,7 +17,7 @@ import org.streaminference.features.spec.FeatureSpecs;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
@@ -312,7 +312,7 @@ final class PipelineTestSupport {
             batch.put(features.get(id));
         }
         batch.flip();
-        try (LoadedModel model = new ModelLoader(ModelLoaderOptions.defaults()).load(modelDir.toString())) {
+        try (LoadedModel model = new ModelLoader(ModelLoaderConfig.defaults()).load(modelDir.toString())) {
             float[][] out = model.run(batch, ids.size());
             Map<String, float[]> byId = new HashMap<>();
             for (int i = 0; i < ids.size(); i++) {

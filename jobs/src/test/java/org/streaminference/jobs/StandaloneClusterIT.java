@@ -9,11 +9,9 @@ import org.streaminference.jobs.PipelineTestSupport.SteadyProducer;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelCommandType;
-import org.streaminference.schemas.ModelRole;
 import org.streaminference.model.control.ModelEvents;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
@@ -257,7 +255,7 @@ class StandaloneClusterIT {
             List<org.streaminference.schemas.InputEvent> all = new ArrayList<>(input.valid());
             all.addAll(after.valid());
             Map<String, float[]> features = PipelineTestSupport.expectedFeatures(all);
-            try (LoadedModel direct = new ModelLoader(ModelLoaderOptions.defaults()).load(v2.toString())) {
+            try (LoadedModel direct = new ModelLoader(ModelLoaderConfig.defaults()).load(v2.toString())) {
                 for (Prediction p : PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "predictions",
                         Prediction::fromByteBuffer)) {
                     if (afterIds.contains(p.getEventId())) {

@@ -1,5 +1,7 @@
 package org.streaminference.model;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import java.io.Serializable;
 
 /**
@@ -10,6 +12,7 @@ import java.io.Serializable;
  * @param specName the feature spec, e.g. {@code skeleton:1}; null accepts a model of any spec
  * @param width    values per feature vector; 0 accepts any width
  */
+@PublicEvolving
 public record FeatureContract(String specName, int width) implements Serializable {
 
     /** Accepts every model. */

@@ -1,10 +1,13 @@
 package org.streaminference.model;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import ai.onnxruntime.OrtException;
 
 import java.nio.FloatBuffer;
 
 /** What the inference operators need of a model version: its manifest and a thread-safe batch run. */
+@PublicEvolving
 public interface InferenceModel {
 
     ModelManifest manifest();

@@ -1,5 +1,7 @@
 package org.streaminference.model;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -13,6 +15,7 @@ import java.util.Set;
  * A verified model version with its open ONNX Runtime session. Thread-safe for {@link #run}; {@link #close()}
  * must not be called while a run is in flight (ONNX Runtime crashes the JVM then), which the owner guarantees.
  */
+@PublicEvolving
 public final class LoadedModel implements InferenceModel, AutoCloseable {
     private final ModelManifest manifest;
     private final OrtEnvironment environment;

@@ -1,6 +1,9 @@
 package org.streaminference.model;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 /** A model version that cannot be served, with the check it failed. */
+@PublicEvolving
 public class ModelLoadException extends Exception {
     private static final long serialVersionUID = 1L;
 

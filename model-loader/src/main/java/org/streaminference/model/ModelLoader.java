@@ -1,5 +1,7 @@
 package org.streaminference.model;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OrtEnvironment;
@@ -33,13 +35,14 @@ import java.util.Map;
  * silently), external data only as the signed manifest names it, the declared inputs and outputs, and a warm-up run. Rejections carry a reason code and
  * a message that never repeats the contents of a file it read.
  */
+@PublicEvolving
 public final class ModelLoader {
     private static final Logger LOG = LoggerFactory.getLogger(ModelLoader.class);
 
-    private final ModelLoaderOptions options;
+    private final ModelLoaderConfig options;
     private final ModelLocationPolicy locations;
 
-    public ModelLoader(ModelLoaderOptions options) {
+    public ModelLoader(ModelLoaderConfig options) {
         this.options = options;
         this.locations = new ModelLocationPolicy(options.allowedSchemes(), options.allowedRoots());
     }

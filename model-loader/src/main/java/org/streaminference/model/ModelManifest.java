@@ -1,5 +1,7 @@
 package org.streaminference.model;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
@@ -21,6 +23,7 @@ import java.util.Objects;
  * must expose. The manifest is the contract between whoever publishes a model and the job that serves it; it is
  * stored as {@code manifest.json} next to the model file.
  */
+@PublicEvolving
 @JsonIgnoreProperties(ignoreUnknown = false)
 public final class ModelManifest implements Serializable {
     private static final long serialVersionUID = 1L;

@@ -1,5 +1,7 @@
 package org.streaminference.model;
 
+import org.apache.flink.annotation.Internal;
+
 import ai.onnx.proto.OnnxMl;
 import com.google.protobuf.InvalidProtocolBufferException;
 
@@ -11,7 +13,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
  * ONNX's own protobuf classes; a model that does not parse is left to ONNX Runtime, which refuses it with its own
  * error.
  */
-@org.apache.flink.annotation.Internal
+@Internal
 public final class OnnxExternalData {
     private OnnxExternalData() {}
 

@@ -1,6 +1,9 @@
 package org.streaminference.model;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 /** What a model's output holds, which decides how a prediction is read from it. */
+@PublicEvolving
 public enum OutputKind {
     /** One value per row: the score itself (a regression, or a binary score). */
     SCORE,

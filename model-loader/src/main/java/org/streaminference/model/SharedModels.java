@@ -1,5 +1,7 @@
 package org.streaminference.model;
 
+import org.apache.flink.annotation.Internal;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,11 +18,12 @@ import java.util.concurrent.ExecutionException;
  * during a run crashes the JVM). A version loads outside the registry's lock: a slow or stuck load holds back only
  * those who asked for the same version, never the loads of others.
  */
+@Internal
 public final class SharedModels {
     private static final Logger LOG = LoggerFactory.getLogger(SharedModels.class);
     private static final Map<Key, Entry> MODELS = new HashMap<>();
 
-    private record Key(String location, ModelLoaderOptions options) {}
+    private record Key(String location, ModelLoaderConfig options) {}
 
     private static final class Entry {
         final CompletableFuture<LoadedModel> model = new CompletableFuture<>();
@@ -62,7 +65,7 @@ public final class SharedModels {
     }
 
     /** Holds the version at {@code location}, loading and verifying it if this TaskManager does not have it yet. */
-    public static Lease acquire(String location, ModelLoaderOptions options) throws ModelLoadException {
+    public static Lease acquire(String location, ModelLoaderConfig options) throws ModelLoadException {
         return acquire(location, options, FeatureContract.ANY, ModelLoader.Expected.ANY);
     }
 
@@ -70,7 +73,7 @@ public final class SharedModels {
      * Holds the version at {@code location}, loading and verifying it if this TaskManager does not have it yet, if
      * it is the version expected and fits the job's features.
      */
-    public static Lease acquire(String location, ModelLoaderOptions options, FeatureContract contract,
+    public static Lease acquire(String location, ModelLoaderConfig options, FeatureContract contract,
             ModelLoader.Expected expected) throws ModelLoadException {
         Key key = new Key(location, options);
         Entry entry;

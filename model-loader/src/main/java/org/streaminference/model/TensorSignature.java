@@ -1,5 +1,7 @@
 package org.streaminference.model;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
@@ -11,6 +13,7 @@ import java.util.Objects;
  * Name, element type and shape of one model input or output, as a manifest declares it. A dimension of -1 is
  * dynamic; the first dimension is always the batch dimension.
  */
+@PublicEvolving
 public final class TensorSignature implements Serializable {
     private static final long serialVersionUID = 1L;
 

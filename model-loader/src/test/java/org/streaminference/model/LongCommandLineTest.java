@@ -21,7 +21,7 @@ class LongCommandLineTest {
 
     /** Entry point of the child JVM: loads the demo model and runs it once. */
     public static void main(String[] args) throws Exception {
-        try (LoadedModel model = new ModelLoader(ModelLoaderOptions.defaults()).load(args[0])) {
+        try (LoadedModel model = new ModelLoader(ModelLoaderConfig.defaults()).load(args[0])) {
             System.out.println("ran " + model.manifest().id());
         }
     }

@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 class ModelLoaderTest {
-    private final ModelLoader loader = new ModelLoader(ModelLoaderOptions.defaults());
+    private final ModelLoader loader = new ModelLoader(ModelLoaderConfig.defaults());
 
     @TempDir
     Path root;
@@ -96,7 +96,7 @@ class ModelLoaderTest {
     void onlyConfiguredSchemesAndRootsAreRead() throws Exception {
         Path dir = DemoModels.write(root.resolve("store"), 1);
         Path elsewhere = DemoModels.write(root.resolve("elsewhere"), 1);
-        ModelLoader confined = new ModelLoader(ModelLoaderOptions.defaults()
+        ModelLoader confined = new ModelLoader(ModelLoaderConfig.defaults()
                 .withAllowedLocations(List.of("file"), List.of(root.resolve("store").toUri().toString())));
         confined.load(dir.toUri().toString()).close();
         confined.load(dir.toString()).close(); // a plain path is a file: URI
@@ -111,7 +111,7 @@ class ModelLoaderTest {
                     .satisfies(e -> assertThat(((ModelLoadException) e).reason())
                             .isEqualTo(ModelLoadException.Reason.URI_NOT_ALLOWED));
         }
-        ModelLoader localOnly = new ModelLoader(ModelLoaderOptions.defaults().withAllowedLocations(List.of("s3"),
+        ModelLoader localOnly = new ModelLoader(ModelLoaderConfig.defaults().withAllowedLocations(List.of("s3"),
                 List.of()));
         assertThatThrownBy(() -> localOnly.load(dir.toString())).hasMessageContaining("scheme 'file' is not one of");
     }
@@ -119,7 +119,7 @@ class ModelLoaderTest {
     @Test
     void filesOverTheSizeLimitAreRefused() throws Exception {
         Path dir = DemoModels.write(root, 1);
-        ModelLoader small = new ModelLoader(new ModelLoaderOptions(100, 1));
+        ModelLoader small = new ModelLoader(ModelLoaderConfig.builder().maxModelBytes(100).build());
         assertThatThrownBy(() -> small.load(dir.toString()))
                 .satisfies(e -> assertThat(((ModelLoadException) e).reason())
                         .isEqualTo(ModelLoadException.Reason.TOO_LARGE));
@@ -137,14 +137,14 @@ class ModelLoaderTest {
     @Test
     void cudaWithoutAGpuFailsClearlyUnlessFallbackIsConfigured() throws Exception {
         Path dir = DemoModels.write(root, 1);
-        ModelLoader strict = new ModelLoader(ModelLoaderOptions.defaults().withCuda(0, false));
+        ModelLoader strict = new ModelLoader(ModelLoaderConfig.defaults().withCuda(0, false));
         assertThatThrownBy(() -> strict.load(dir.toString()))
                 .isInstanceOf(ModelLoadException.class)
                 .hasMessageContaining("CUDA")
                 .satisfies(e -> assertThat(((ModelLoadException) e).reason())
                         .isEqualTo(ModelLoadException.Reason.PROVIDER_UNAVAILABLE));
 
-        ModelLoader lenient = new ModelLoader(ModelLoaderOptions.defaults().withCuda(0, true));
+        ModelLoader lenient = new ModelLoader(ModelLoaderConfig.defaults().withCuda(0, true));
         try (LoadedModel model = lenient.load(dir.toString())) {
             assertThat(model.fellBackToCpu()).isTrue();
             assertThat(model.executionProvider()).isEqualTo(ExecutionProvider.CPU);

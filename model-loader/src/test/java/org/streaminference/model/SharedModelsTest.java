@@ -18,8 +18,8 @@ class SharedModelsTest {
     void holdersShareOneSessionThatClosesWithTheLastRelease() throws Exception {
         String location = DemoModels.write(models, 1).toString();
         int before = SharedModels.loadedCount();
-        SharedModels.Lease first = SharedModels.acquire(location, ModelLoaderOptions.defaults());
-        SharedModels.Lease second = SharedModels.acquire(location, ModelLoaderOptions.defaults());
+        SharedModels.Lease first = SharedModels.acquire(location, ModelLoaderConfig.defaults());
+        SharedModels.Lease second = SharedModels.acquire(location, ModelLoaderConfig.defaults());
         assertThat(second.model()).isSameAs(first.model());
         assertThat(SharedModels.loadedCount()).isEqualTo(before + 1);
 

@@ -1,5 +1,7 @@
 package org.streaminference.schemas;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import org.apache.flink.util.OutputTag;
 
 import java.io.IOException;
@@ -16,6 +18,7 @@ import java.util.HexFormat;
  * valid ids. So a dead letter always fits its topic ({@link #MAX_ENCODED_BYTES} at most), and writing it can never
  * fail the job the way a record just under the broker's limit plus a header would.
  */
+@PublicEvolving
 public final class DeadLetters {
     /** Side output for records that cannot become predictions. */
     public static final OutputTag<DeadLetter> TAG = new OutputTag<>("dead-letters") {};

@@ -1,5 +1,7 @@
 package org.streaminference.sinks;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.specific.SpecificData;
 import org.apache.avro.specific.SpecificRecord;
@@ -15,6 +17,7 @@ import java.nio.charset.StandardCharsets;
  * string taken from the record, so a consumer can tell the schema of every message and per-key order is kept. Records
  * are stamped with the time they are written.
  */
+@Internal
 public final class KeyedAvroSerializationSchema<T extends SpecificRecord> implements KafkaRecordSerializationSchema<T> {
     private static final long serialVersionUID = 1L;
 

@@ -1,5 +1,7 @@
 package org.streaminference.sinks;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.flink.connector.jdbc.JdbcStatementBuilder;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.streaminference.schemas.Prediction;
@@ -13,6 +15,7 @@ import java.sql.SQLException;
  * a restore and late events can never move a row back in time; writes are idempotent, so at-least-once delivery
  * gives exactly-once contents. The table is created by {@link ResultStoreSchema}'s migrations.
  */
+@Internal
 public final class LatestPredictionTable {
     public static final String TABLE = "latest_prediction";
 
@@ -35,7 +38,7 @@ public final class LatestPredictionTable {
      * contents exact anyway, and in XA transactions the upserts of a busy entity in two consecutive checkpoints would
      * deadlock on the first one's row lock.
      */
-    public static Sink<Prediction> sink(ResultStoreOptions options) {
+    public static Sink<Prediction> sink(ResultStoreConfig options) {
         return ResultStoreSinks.build(UPSERT, new UpsertStatementBuilder(), options, false);
     }
 

@@ -1,5 +1,7 @@
 package org.streaminference.sinks;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.flink.connector.jdbc.JdbcStatementBuilder;
 import org.apache.flink.api.connector.sink2.Sink;
 import org.streaminference.schemas.Prediction;
@@ -12,6 +14,7 @@ import java.sql.SQLException;
  * a replayed prediction is dropped by {@code ON CONFLICT DO NOTHING}, so replays after a restore add nothing.
  * Rows older than the retention are deleted by {@link ResultStoreSchema#deleteExpiredHistory}.
  */
+@Internal
 public final class PredictionHistoryTable {
     public static final String TABLE = "prediction_history";
 
@@ -26,7 +29,7 @@ public final class PredictionHistoryTable {
      * A JDBC sink appending to {@code prediction_history} with the options' delivery guarantee: with exactly-once,
      * each checkpoint's rows are one XA transaction, visible once the checkpoint completes.
      */
-    public static Sink<Prediction> sink(ResultStoreOptions options) {
+    public static Sink<Prediction> sink(ResultStoreConfig options) {
         return ResultStoreSinks.build(INSERT, new InsertStatementBuilder(), options, true);
     }
 

@@ -1,141 +1,124 @@
 package org.streaminference.sinks;
 
+import org.apache.flink.annotation.Internal;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.FlywayException;
+import org.flywaydb.core.api.MigrationInfo;
+import org.flywaydb.core.api.configuration.FluentConfiguration;
+import org.flywaydb.core.api.output.MigrateResult;
+
+import javax.sql.DataSource;
+import java.io.PrintWriter;
 import java.sql.Connection;
-import java.sql.DriverManager;
+import java.sql.SQLFeatureNotSupportedException;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
-import java.util.List;
 import java.util.Properties;
 
 /**
  * The result store's tables, created and changed only by numbered migrations that the job applies when it starts
- * (never by hand). Applied migrations are recorded in {@code result_store_schema}; a PostgreSQL advisory lock makes
- * concurrent starts (several jobs, a query service) apply each migration once. A database at a newer version than
- * this build knows is refused instead of written with an old layout.
+ * (never by hand): Flyway, with the SQL scripts in {@code db/result-store} of this module, recorded in
+ * {@value #HISTORY_TABLE}. Flyway's PostgreSQL advisory lock makes concurrent starts (several jobs, a query service)
+ * apply each migration once. A database at a newer version than this build knows is refused instead of written
+ * with an old layout.
  */
+@Internal
 public final class ResultStoreSchema {
     private static final Logger LOG = LoggerFactory.getLogger(ResultStoreSchema.class);
-    static final String HISTORY_TABLE = "result_store_schema";
-    /** Arbitrary, fixed key of the advisory lock that serializes migrations. */
-    private static final long MIGRATION_LOCK = 0x5354524d494e4600L;
-
-    // Migration statements are written out here and never edited once released: a change is a new migration.
-    /** V1, as the walking skeleton created it (IF NOT EXISTS: databases from before migrations keep theirs). */
-    static final String V1_LATEST_PREDICTION = "CREATE TABLE IF NOT EXISTS latest_prediction ("
-            + " entity_id TEXT NOT NULL,"
-            + " model_name TEXT NOT NULL,"
-            + " model_version TEXT NOT NULL,"
-            + " event_id TEXT NOT NULL,"
-            + " event_time TIMESTAMPTZ NOT NULL,"
-            + " score DOUBLE PRECISION NOT NULL,"
-            + " predicted_class INTEGER,"
-            + " predicted_label TEXT,"
-            + " probabilities DOUBLE PRECISION[] NOT NULL,"
-            + " inference_time TIMESTAMPTZ NOT NULL,"
-            + " updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
-            + " PRIMARY KEY (entity_id, model_name))";
-
-    static final String V2_PREDICTION_HISTORY = "CREATE TABLE IF NOT EXISTS prediction_history ("
-            + " event_id TEXT NOT NULL,"
-            + " model_name TEXT NOT NULL,"
-            + " model_version TEXT NOT NULL,"
-            + " entity_id TEXT NOT NULL,"
-            + " event_time TIMESTAMPTZ NOT NULL,"
-            + " score DOUBLE PRECISION NOT NULL,"
-            + " predicted_class INTEGER,"
-            + " predicted_label TEXT,"
-            + " probabilities DOUBLE PRECISION[] NOT NULL,"
-            + " inference_time TIMESTAMPTZ NOT NULL,"
-            + " written_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
-            + " PRIMARY KEY (event_id, model_name, model_version))";
-
-    /** One step of the schema: applied in a transaction, in order, once. */
-    record Migration(int version, String description, List<String> statements) {}
-
-    static final List<Migration> MIGRATIONS = List.of(
-            new Migration(1, "latest_prediction: one row per entity and model", List.of(
-                    V1_LATEST_PREDICTION)),
-            new Migration(2, "prediction_history: every prediction, idempotent per event, model and version", List.of(
-                    V2_PREDICTION_HISTORY,
-                    "CREATE INDEX IF NOT EXISTS prediction_history_entity ON " + PredictionHistoryTable.TABLE
-                            + " (entity_id, model_name, event_time DESC)",
-                    "CREATE INDEX IF NOT EXISTS prediction_history_event_time ON " + PredictionHistoryTable.TABLE
-                            + " (event_time)")));
+    static final String HISTORY_TABLE = "result_store_schema_history";
+    /** Where releases before Flyway recorded their migrations; such a database is baselined at its version. */
+    static final String LEGACY_HISTORY_TABLE = "result_store_schema";
+    static final String LOCATION = "classpath:db/result-store";
 
     private ResultStoreSchema() {}
 
-    /** The schema version this build writes. */
+    /** The schema version this build writes: its newest migration script (a test checks they agree). */
+    static final int CURRENT_VERSION = 2;
+
     public static int currentVersion() {
-        return MIGRATIONS.get(MIGRATIONS.size() - 1).version();
+        return CURRENT_VERSION;
     }
 
     /** Brings the database to {@link #currentVersion()}; returns the number of migrations applied. */
-    public static int migrate(ResultStoreOptions options) throws SQLException {
-        try (Connection connection = connect(options)) {
-            connection.setAutoCommit(false);
-            try (Statement s = connection.createStatement()) {
-                s.execute("SELECT pg_advisory_xact_lock(" + MIGRATION_LOCK + ")");
-                s.execute("CREATE TABLE IF NOT EXISTS " + HISTORY_TABLE + " (version INTEGER PRIMARY KEY,"
-                        + " description TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
-                int current = version(s);
-                if (current > currentVersion()) {
-                    throw new SQLException("The result store is at schema version " + current + ", newer than this"
-                            + " job's " + currentVersion() + ": run a job built from the same or a newer release.");
-                }
-                int applied = 0;
-                for (Migration m : MIGRATIONS) {
-                    if (m.version() <= current) {
-                        continue;
-                    }
-                    for (String statement : m.statements()) {
-                        s.execute(statement);
-                    }
-                    try (PreparedStatement record = connection.prepareStatement(
-                            "INSERT INTO " + HISTORY_TABLE + " (version, description) VALUES (?, ?)")) {
-                        record.setInt(1, m.version());
-                        record.setString(2, m.description());
-                        record.executeUpdate();
-                    }
-                    LOG.info("Result store: applied migration {} ({})", m.version(), m.description());
-                    applied++;
-                }
-                connection.commit();
-                return applied;
-            } catch (SQLException | RuntimeException e) {
-                connection.rollback();
-                throw e;
-            }
+    public static int migrate(ResultStoreConfig options) throws SQLException {
+        int legacy = legacyVersion(options);
+        Flyway flyway = flyway(options, Integer.toString(legacy));
+        int current = appliedVersion(flyway);
+        if (current > currentVersion()) {
+            throw new SQLException("The result store is at schema version " + current + ", newer than this job's "
+                    + currentVersion() + ": run a job built from the same or a newer release.");
+        }
+        try {
+            MigrateResult result = flyway.migrate();
+            result.migrations.forEach(m -> LOG.info("Result store: applied migration {} ({})", m.version,
+                    m.description));
+            return result.migrationsExecuted;
+        } catch (FlywayException e) {
+            throw new SQLException("Migrating the result store failed: " + e.getMessage(), e);
         }
     }
 
     /** The version recorded in the database, 0 for a database the job has not written yet. */
-    public static int version(ResultStoreOptions options) throws SQLException {
+    public static int version(ResultStoreConfig options) throws SQLException {
+        return Math.max(appliedVersion(flyway(options, "0")), legacyVersion(options));
+    }
+
+    private static int appliedVersion(Flyway flyway) throws SQLException {
+        try {
+            int version = 0;
+            for (MigrationInfo applied : flyway.info().applied()) {
+                if (applied.getVersion() != null && applied.getState().isApplied()) {
+                    version = Math.max(version, Integer.parseInt(applied.getVersion().getVersion()));
+                }
+            }
+            return version;
+        } catch (FlywayException e) {
+            throw new SQLException("Reading the result store's schema history failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Flyway over the result store. A database that already has tables but no Flyway history is baselined at
+     * {@code baseline}: the version a release before Flyway recorded, or 0 (every migration creates its objects only
+     * if they do not exist, so a database from before migrations keeps its rows). A newer database is refused by
+     * {@link #migrate} before Flyway runs.
+     */
+    private static Flyway flyway(ResultStoreConfig options, String baseline) {
+        FluentConfiguration config = Flyway.configure(ResultStoreSchema.class.getClassLoader())
+                .locations(LOCATION)
+                .table(HISTORY_TABLE)
+                .baselineOnMigrate(true)
+                .baselineVersion(baseline)
+                .baselineDescription("before Flyway")
+                .dataSource(new DriverDataSource(options));
+        return config.load();
+    }
+
+    /** The version a release before Flyway recorded in {@value #LEGACY_HISTORY_TABLE}, or 0. */
+    private static int legacyVersion(ResultStoreConfig options) throws SQLException {
         try (Connection connection = connect(options); Statement s = connection.createStatement()) {
-            try (ResultSet rs = s.executeQuery("SELECT to_regclass('" + HISTORY_TABLE + "') IS NOT NULL")) {
+            try (ResultSet rs = s.executeQuery("SELECT to_regclass('" + LEGACY_HISTORY_TABLE + "') IS NOT NULL")) {
                 rs.next();
                 if (!rs.getBoolean(1)) {
                     return 0;
                 }
             }
-            return version(s);
-        }
-    }
-
-    private static int version(Statement s) throws SQLException {
-        try (ResultSet rs = s.executeQuery("SELECT coalesce(max(version), 0) FROM " + HISTORY_TABLE)) {
-            rs.next();
-            return rs.getInt(1);
+            try (ResultSet rs = s.executeQuery("SELECT coalesce(max(version), 0) FROM " + LEGACY_HISTORY_TABLE)) {
+                rs.next();
+                return rs.getInt(1);
+            }
         }
     }
 
     /** Deletes history rows whose event time is older than {@code retention}; returns how many. */
-    public static int deleteExpiredHistory(ResultStoreOptions options, Duration retention) throws SQLException {
+    public static int deleteExpiredHistory(ResultStoreConfig options, Duration retention) throws SQLException {
         try (Connection connection = connect(options);
                 PreparedStatement delete = connection.prepareStatement("DELETE FROM " + PredictionHistoryTable.TABLE
                         + " WHERE event_time < now() - make_interval(secs => ?)")) {
@@ -145,18 +128,68 @@ public final class ResultStoreSchema {
     }
 
     /**
-     * Connects through the PostgreSQL driver directly, not {@link DriverManager}: DriverManager registers drivers
+     * Connects through the PostgreSQL driver directly, not {@link java.sql.DriverManager}: it registers drivers
      * once per JVM, so a job submitted again to the same JobManager (a new user-code class loader) found "no
      * suitable driver" (seen on the standalone cluster, restarting from a savepoint).
      */
-    static Connection connect(ResultStoreOptions options) throws SQLException {
+    static Connection connect(ResultStoreConfig options) throws SQLException {
         Properties properties = new Properties();
         properties.setProperty("user", options.username());
         properties.setProperty("password", options.password());
         Connection connection = new org.postgresql.Driver().connect(options.connectionUrl(), properties);
         if (connection == null) {
-            throw new SQLException("not a PostgreSQL JDBC URL: " + ResultStoreOptions.masked(options.jdbcUrl()));
+            throw new SQLException("not a PostgreSQL JDBC URL: " + ResultStoreConfig.masked(options.jdbcUrl()));
         }
         return connection;
+    }
+
+    /** Connections for Flyway, made the same way as {@link #connect} (the driver directly). */
+    private static final class DriverDataSource implements DataSource {
+        private final ResultStoreConfig options;
+
+        DriverDataSource(ResultStoreConfig options) {
+            this.options = options;
+        }
+
+        @Override
+        public Connection getConnection() throws SQLException {
+            return connect(options);
+        }
+
+        @Override
+        public Connection getConnection(String username, String password) throws SQLException {
+            return connect(options);
+        }
+
+        @Override
+        public PrintWriter getLogWriter() {
+            return null;
+        }
+
+        @Override
+        public void setLogWriter(PrintWriter out) {}
+
+        @Override
+        public void setLoginTimeout(int seconds) {}
+
+        @Override
+        public int getLoginTimeout() {
+            return 0;
+        }
+
+        @Override
+        public java.util.logging.Logger getParentLogger() throws SQLFeatureNotSupportedException {
+            throw new SQLFeatureNotSupportedException();
+        }
+
+        @Override
+        public <T> T unwrap(Class<T> iface) throws SQLException {
+            throw new SQLException("not a wrapper");
+        }
+
+        @Override
+        public boolean isWrapperFor(Class<?> iface) {
+            return false;
+        }
     }
 }

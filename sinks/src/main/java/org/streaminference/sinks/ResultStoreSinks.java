@@ -23,7 +23,7 @@ final class ResultStoreSinks {
      *                  waits for it)
      */
     static Sink<Prediction> build(String sql, JdbcStatementBuilder<Prediction> statement,
-            ResultStoreOptions options, boolean xaCapable) {
+            ResultStoreConfig options, boolean xaCapable) {
         var builder = JdbcSink.<Prediction>builder().withQueryStatement(sql, statement);
         if (xaCapable && options.deliveryGuarantee() == DeliveryGuarantee.EXACTLY_ONCE) {
             // XA: each checkpoint's writes are prepared with the checkpoint and committed after it completes
@@ -59,7 +59,7 @@ final class ResultStoreSinks {
                 + p.getModelName() + ":" + p.getModelVersion() + ")";
     }
 
-    private static XADataSource xaDataSource(ResultStoreOptions options) {
+    private static XADataSource xaDataSource(ResultStoreConfig options) {
         PGXADataSource source = new PGXADataSource();
         source.setUrl(options.connectionUrl());
         source.setUser(options.username());

@@ -1,5 +1,7 @@
 package org.streaminference.sinks;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
@@ -16,24 +18,25 @@ import org.streaminference.schemas.ServedFeatures;
  * Kafka sinks for the job's output topics: predictions, shadow predictions, served features and dead letters keyed by
  * entity id, model events.
  */
+@Internal
 public final class ResultTopicSinks {
     private ResultTopicSinks() {}
 
-    public static KafkaSink<Prediction> predictions(KafkaSinkOptions options, String topic) {
+    public static KafkaSink<Prediction> predictions(KafkaSinkConfig options, String topic) {
         return sink(options, topic, "predictions", Prediction.class, p -> p.getEntityId());
     }
 
-    public static KafkaSink<DeadLetter> deadLetters(KafkaSinkOptions options, String topic) {
+    public static KafkaSink<DeadLetter> deadLetters(KafkaSinkConfig options, String topic) {
         return sink(options, topic, "dead-letters", DeadLetter.class, d -> d.getEntityId());
     }
 
     /** Predictions of a shadow model version: the same records as the predictions, on their own topic. */
-    public static KafkaSink<Prediction> shadowPredictions(KafkaSinkOptions options, String topic) {
+    public static KafkaSink<Prediction> shadowPredictions(KafkaSinkConfig options, String topic) {
         return sink(options, topic, "shadow-predictions", Prediction.class, p -> p.getEntityId());
     }
 
     /** The feature vector behind each prediction, keyed by entity id (ServedFeatures, single-object encoding). */
-    public static KafkaSink<ServedFeatures> servedFeatures(KafkaSinkOptions options, String topic) {
+    public static KafkaSink<ServedFeatures> servedFeatures(KafkaSinkConfig options, String topic) {
         return sink(options, topic, "served-features", ServedFeatures.class, f -> f.getEntityId());
     }
 
@@ -42,7 +45,7 @@ public final class ResultTopicSinks {
      * readable at once, not after the next checkpoint's commit.
      */
 
-    public static KafkaSink<ModelEvent> modelEvents(KafkaSinkOptions options, String topic,
+    public static KafkaSink<ModelEvent> modelEvents(KafkaSinkConfig options, String topic,
             SerializationSchema<ModelEvent> json) {
         return KafkaSink.<ModelEvent>builder()
                 .setBootstrapServers(options.bootstrapServers())
@@ -56,7 +59,7 @@ public final class ResultTopicSinks {
     }
 
     private static <T extends SpecificRecord> KafkaSink<T> sink(
-            KafkaSinkOptions options,
+            KafkaSinkConfig options,
             String topic,
             String name,
             Class<T> recordClass,

@@ -16,12 +16,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** The upsert against a real PostgreSQL: newest event wins, whatever order the writes come in. */
 class LatestPredictionTableTest {
     private static EmbeddedPostgres postgres;
-    private static ResultStoreOptions options;
+    private static ResultStoreConfig options;
 
     @BeforeAll
     static void start() throws Exception {
         postgres = EmbeddedPostgres.builder().start();
-        options = new ResultStoreOptions(postgres.getJdbcUrl("postgres", "postgres"), "postgres", "", 100, 100, 3);
+        options = new ResultStoreConfig(postgres.getJdbcUrl("postgres", "postgres"), "postgres", "", 100, 100, 3);
         assertThat(ResultStoreSchema.migrate(options)).isEqualTo(ResultStoreSchema.currentVersion());
         assertThat(ResultStoreSchema.migrate(options)).as("nothing left to apply").isZero();
     }

@@ -53,7 +53,7 @@ class ResultStoreJdbcSinkTest {
     @Test
     void theDatabaseRefusingSomeRowsForTheirContentSkipsThemAndWritesTheRest() throws Exception {
         try (EmbeddedPostgres postgres = EmbeddedPostgres.builder().start()) {
-            ResultStoreOptions options = new ResultStoreOptions(postgres.getJdbcUrl("postgres", "postgres"),
+            ResultStoreConfig options = new ResultStoreConfig(postgres.getJdbcUrl("postgres", "postgres"),
                     "postgres", "", 50, 100, 1);
             ResultStoreSchema.migrate(options);
             try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {

@@ -22,12 +22,12 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class ResultStoreSchemaTest {
     private EmbeddedPostgres postgres;
-    private ResultStoreOptions options;
+    private ResultStoreConfig options;
 
     @BeforeEach
     void start() throws Exception {
         postgres = EmbeddedPostgres.builder().start();
-        options = new ResultStoreOptions(postgres.getJdbcUrl("postgres", "postgres"), "postgres", "", 100, 100, 3);
+        options = new ResultStoreConfig(postgres.getJdbcUrl("postgres", "postgres"), "postgres", "", 100, 100, 3);
     }
 
     @AfterEach
@@ -43,20 +43,43 @@ class ResultStoreSchemaTest {
         }
     }
 
+    private static String script(String name) throws Exception {
+        try (var in = ResultStoreSchema.class.getResourceAsStream("/db/result-store/" + name)) {
+            return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        }
+    }
+
+    @Test
+    void aDatabaseMigratedBeforeFlywayIsBaselinedAtItsVersion() throws Exception {
+        try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
+            s.execute(script("V1__latest_prediction.sql"));
+            s.execute(script("V2__prediction_history.sql"));
+            s.execute("CREATE TABLE " + ResultStoreSchema.LEGACY_HISTORY_TABLE + " (version INTEGER PRIMARY KEY,"
+                    + " description TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())");
+            s.execute("INSERT INTO " + ResultStoreSchema.LEGACY_HISTORY_TABLE + " (version, description) VALUES"
+                    + " (1, 'latest'), (2, 'history')");
+        }
+        assertThat(ResultStoreSchema.version(options)).isEqualTo(2);
+        assertThat(ResultStoreSchema.migrate(options)).as("nothing to apply after the baseline").isZero();
+        assertThat(ResultStoreSchema.version(options)).isEqualTo(ResultStoreSchema.currentVersion());
+    }
+
     @Test
     void anEmptyDatabaseIsMigratedOnceAndRecordsEachVersion() throws Exception {
         assertThat(ResultStoreSchema.version(options)).isZero();
-        assertThat(ResultStoreSchema.migrate(options)).isEqualTo(ResultStoreSchema.MIGRATIONS.size());
+        assertThat(ResultStoreSchema.migrate(options)).as("every script, up to the version this build states")
+                .isEqualTo(ResultStoreSchema.currentVersion());
         assertThat(ResultStoreSchema.migrate(options)).isZero();
         assertThat(ResultStoreSchema.version(options)).isEqualTo(ResultStoreSchema.currentVersion());
-        assertThat(count("SELECT count(*) FROM result_store_schema")).isEqualTo(ResultStoreSchema.MIGRATIONS.size());
+        assertThat(count("SELECT count(*) FROM " + ResultStoreSchema.HISTORY_TABLE + " WHERE success"))
+                .isEqualTo(ResultStoreSchema.currentVersion());
         assertThat(count("SELECT count(*) FROM pg_indexes WHERE tablename = 'prediction_history'")).isEqualTo(3);
     }
 
     @Test
     void aDatabaseFromBeforeMigrationsKeepsItsRowsAndGainsTheHistory() throws Exception {
         try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-            s.execute(ResultStoreSchema.V1_LATEST_PREDICTION); // what the walking skeleton created
+            s.execute(script("V1__latest_prediction.sql")); // what the walking skeleton created
             s.execute("INSERT INTO latest_prediction (entity_id, model_name, model_version, event_id, event_time,"
                     + " score, probabilities, inference_time) VALUES ('u1', 'm', '1', 'e1', now(), 0.5,"
                     + " ARRAY[0.5, 0.5], now())");
@@ -70,7 +93,9 @@ class ResultStoreSchemaTest {
     void aDatabaseNewerThanTheJobIsRefused() throws Exception {
         ResultStoreSchema.migrate(options);
         try (Connection c = postgres.getPostgresDatabase().getConnection(); Statement s = c.createStatement()) {
-            s.execute("INSERT INTO result_store_schema (version, description) VALUES (99, 'from the future')");
+            s.execute("INSERT INTO " + ResultStoreSchema.HISTORY_TABLE + " (installed_rank, version, description,"
+                    + " type, script, checksum, installed_by, execution_time, success) VALUES (99, '99',"
+                    + " 'from the future', 'SQL', 'V99__future.sql', 0, 'test', 0, true)");
         }
         assertThatThrownBy(() -> ResultStoreSchema.migrate(options))
                 .hasMessageContaining("schema version 99, newer than this job's");

@@ -1,5 +1,7 @@
 package org.streaminference.features.spec;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,6 +26,7 @@ import java.util.List;
  * @param divisor      scalar kinds: the result is divided by it
  * @param line         the spec line it was defined on, for messages
  */
+@PublicEvolving
 public record FeatureDefinition(
         String name,
         FeatureKind kind,

@@ -1,9 +1,12 @@
 package org.streaminference.features.spec;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import java.util.Arrays;
 import java.util.stream.Collectors;
 
 /** What a feature computes; {@link #yamlName()} is how a feature spec names it in {@code kind:}. */
+@PublicEvolving
 public enum FeatureKind {
     /** A numeric field of the event or profile, with a default for missing values. */
     NUMERIC("numeric", false),

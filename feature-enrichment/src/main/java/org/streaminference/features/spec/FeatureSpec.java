@@ -1,5 +1,7 @@
 package org.streaminference.features.spec;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -20,6 +22,7 @@ import java.util.zip.CRC32;
  * @param features                the features in input order
  * @param source                  where the spec was read from, for messages
  */
+@PublicEvolving
 public record FeatureSpec(
         String name,
         int version,

@@ -1,5 +1,7 @@
 package org.streaminference.features.spec;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.flink.util.TimeUtils;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
@@ -26,6 +28,7 @@ import java.util.regex.Pattern;
  * types, missing settings, windows that do not divide into their slide, state that would expire inside a window.
  * Every problem is reported with the line it is on, so a bad spec fails the job's start, not its records.
  */
+@Internal
 public final class FeatureSpecParser {
     private static final Pattern NAME = Pattern.compile("[A-Za-z][A-Za-z0-9_.-]{0,127}");
     /** Bounds the buckets one windowed feature keeps per entity. */

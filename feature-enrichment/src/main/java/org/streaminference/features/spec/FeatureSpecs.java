@@ -1,5 +1,7 @@
 package org.streaminference.features.spec;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.Path;
 
@@ -9,6 +11,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 
 /** Where feature specs come from: a file on any Flink file system, or the demo's spec bundled with the job. */
+@PublicEvolving
 public final class FeatureSpecs {
     /** The demo's spec, the complete example in the README. */
     public static final String DEMO_RESOURCE = "/feature-specs/demo-transactions.yaml";

@@ -1,6 +1,9 @@
 package org.streaminference.features.spec;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 /** A feature spec that cannot be used; the message names the file, the line and the problem. */
+@PublicEvolving
 public class InvalidFeatureSpecException extends Exception {
     private static final long serialVersionUID = 1L;
     private final int line;

@@ -1,10 +1,13 @@
 package org.streaminference.features.state;
 
+import org.apache.flink.annotation.Internal;
+
 /**
  * One entity's feature state, shaped by its spec's {@link FeatureEngine}: the entity's event-time clock, one ring
  * of buckets per distinct (field, window, slide), decayed sums and the last values. Lives in keyed state as the
  * bytes {@link FeatureEngine#encode} writes.
  */
+@Internal
 public final class EntityFeatureState {
     /** The newest event time counted for the entity; {@link Long#MIN_VALUE} before its first event. */
     long maxEventTime = Long.MIN_VALUE;

@@ -13,8 +13,6 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelDeployment;
 import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelCommandType;
-import org.streaminference.schemas.ModelRole;
 import org.streaminference.model.control.ModelEvents;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;

@@ -1,7 +1,6 @@
 package org.streaminference.jobs.cli;
 
 import org.streaminference.model.control.ModelDeployment;
-import org.streaminference.model.control.ModelEvents;
 import org.streaminference.schemas.DeploymentState;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;

@@ -1,12 +1,12 @@
 package org.streaminference.jobs.cli;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelCommandType;
-import org.streaminference.schemas.ModelRole;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,6 +23,7 @@ import java.time.Duration;
                 + " check that a job's counts reconcile.",
         subcommands = {KeygenCommand.class, PublishCommand.class, ModelsCli.Canary.class, ModelsCli.Shadow.class, ModelsCli.Promote.class,
             ModelsCli.Rollback.class, ModelsCli.Retire.class, ListCommand.class, ReconcileCommand.class})
+@PublicEvolving
 public final class ModelsCli {
 
     public static void main(String[] args) {

@@ -15,13 +15,12 @@ import org.apache.flink.core.fs.Path;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.OutputKind;
 import org.streaminference.model.TensorSignature;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelCommandType;
 import org.streaminference.schemas.ModelRole;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -122,8 +121,8 @@ final class PublishCommand implements Callable<Integer> {
         FileSystem fs = versionDir.getFileSystem();
         Path manifestPath = new Path(versionDir, ModelManifest.FILE_NAME);
 
-        ModelLoaderOptions checks = key == null ? ModelLoaderOptions.defaults()
-                : ModelLoaderOptions.defaults().withTrust(ModelTrust.of(List.of(key.publicKey()), false));
+        ModelLoaderConfig checks = key == null ? ModelLoaderConfig.defaults()
+                : ModelLoaderConfig.defaults().withTrust(ModelTrust.of(List.of(key.publicKey()), false));
         ModelManifest stored;
         if (fs.exists(manifestPath)) {
             ModelManifest existing = new ModelLoader(checks).readManifest(versionDir.toString());
@@ -252,7 +251,7 @@ final class PublishCommand implements Callable<Integer> {
         if (!fs.exists(modelDir)) {
             return Optional.empty();
         }
-        ModelLoader reader = new ModelLoader(ModelLoaderOptions.defaults());
+        ModelLoader reader = new ModelLoader(ModelLoaderConfig.defaults());
         ModelManifest newest = null;
         FileStatus[] statuses = fs.listStatus(modelDir);
         for (FileStatus status : statuses == null ? new FileStatus[0] : statuses) {

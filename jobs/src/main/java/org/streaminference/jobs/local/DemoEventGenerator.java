@@ -1,5 +1,7 @@
 package org.streaminference.jobs.local;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -23,6 +25,7 @@ import java.util.concurrent.locks.LockSupport;
  * deliberately bad records (undecodable bytes, truncated Avro, a missing required field) so that the dead-letter
  * path is visible in the demo.
  */
+@Internal
 public final class DemoEventGenerator implements Runnable, AutoCloseable {
     private final KafkaProducer<byte[], byte[]> producer;
     private final String topic;

@@ -1,5 +1,7 @@
 package org.streaminference.jobs.local;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -21,6 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * an amount (always), a quantity (most of the time), a country and a merchant (each entity shops at a few). Event
  * times never go backwards per entity.
  */
+@Internal
 public final class DemoEvents {
     private static final List<String> TYPES = List.of("purchase", "purchase", "purchase", "view", "refund");
     private static final List<String> COUNTRIES = List.of("NL", "DE", "FR", "US", "BR", "JP");

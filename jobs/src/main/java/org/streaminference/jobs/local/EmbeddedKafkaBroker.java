@@ -1,5 +1,7 @@
 package org.streaminference.jobs.local;
 
+import org.apache.flink.annotation.Internal;
+
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
@@ -35,6 +37,7 @@ import java.util.concurrent.TimeoutException;
  * A real single-node Kafka broker (KRaft, combined broker and controller) in this JVM, started from the Kafka
  * Maven artifacts: what the local runner and the tests use instead of a Kafka installation or Docker.
  */
+@Internal
 public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final KafkaRaftServer server;
     private final String bootstrapServers;

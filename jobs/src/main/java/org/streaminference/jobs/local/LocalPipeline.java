@@ -1,5 +1,7 @@
 package org.streaminference.jobs.local;
 
+import org.apache.flink.annotation.Internal;
+
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
@@ -7,7 +9,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineStages;
 import org.streaminference.jobs.StreamInferenceJob;
-import org.streaminference.sinks.ResultStoreConfig;
+import org.streaminference.sinks.ResultStoreOptions;
 import org.streaminference.sinks.query.QueryService;
 import org.streaminference.sinks.query.QueryServiceConfig;
 import org.streaminference.model.DemoModels;
@@ -41,6 +43,7 @@ import java.util.stream.Stream;
         name = "run-local",
         mixinStandardHelpOptions = true,
         description = "Runs the stream inference pipeline locally on embedded Kafka, PostgreSQL and Flink.")
+@Internal
 public final class LocalPipeline implements Callable<Integer> {
     @Option(names = "--rate", defaultValue = "200", description = "Events produced per second (default ${DEFAULT-VALUE}).")
     double rate;
@@ -183,7 +186,7 @@ public final class LocalPipeline implements Callable<Integer> {
         queryOptions.set(QueryServiceConfig.HOST, "127.0.0.1");
         queryOptions.set(QueryServiceConfig.PORT, queryPort);
         queryOptions.set(QueryServiceConfig.API_KEYS_FILE, keysFile.toString());
-        queryOptions.set(ResultStoreConfig.RESULT_STORE_PASSWORD, "");
+        queryOptions.set(ResultStoreOptions.RESULT_STORE_PASSWORD, "");
         QueryService queryService = QueryService.start(queryOptions);
         out.printf("Query service on http://localhost:%d (API key in %s):%n"
                         + "  curl -H 'Authorization: Bearer %s' http://localhost:%d/v1/predictions/%s%n",

@@ -1,5 +1,7 @@
 package org.streaminference.jobs.local;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -21,6 +23,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * Reads the output topics the way a downstream consumer would (read_committed) and counts what the job has
  * committed: predictions, dead letters by reason, and the model version of the latest prediction.
  */
+@Internal
 public final class ResultCounter implements Runnable, AutoCloseable {
     private final KafkaConsumer<byte[], byte[]> consumer;
     private final String predictionsTopic;

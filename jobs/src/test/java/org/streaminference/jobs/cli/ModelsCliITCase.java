@@ -15,7 +15,7 @@ import org.streaminference.jobs.StreamInferenceJob;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.OutputKind;
 
@@ -100,7 +100,7 @@ class ModelsCliITCase {
         assertThat(first.exitCode()).as(first.err()).isZero();
         assertThat(first.out()).contains("signed by key");
         Path stored1 = dir.resolve("store").resolve(DemoModels.NAME).resolve("1");
-        ModelManifest manifest = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(stored1.toString());
+        ModelManifest manifest = new ModelLoader(ModelLoaderConfig.defaults()).readManifest(stored1.toString());
         assertThat(manifest.sha256()).isEqualTo(ModelLoader.sha256Hex(Files.readAllBytes(file1)));
         assertThat(manifest.input().shape()).containsExactly(-1, DemoModels.FEATURES);
         assertThat(manifest.outputKind()).isEqualTo(OutputKind.PROBABILITIES);
@@ -127,7 +127,7 @@ class ModelsCliITCase {
             assertThat(canary.exitCode()).as(canary.out() + canary.err()).isZero();
             assertThat(canary.out()).contains("subtask 0: serves demo-classifier: active 1, canary 2 (20%)")
                     .contains("subtask 1: serves demo-classifier: active 1, canary 2 (20%)");
-            ModelManifest inherited = new ModelLoader(ModelLoaderOptions.defaults())
+            ModelManifest inherited = new ModelLoader(ModelLoaderConfig.defaults())
                     .readManifest(dir.resolve("store").resolve(DemoModels.NAME).resolve("2").toString());
             assertThat(inherited.labels()).containsExactly("normal", "suspicious");
             assertThat(inherited.featureSpec()).isEqualTo(DemoModels.SPEC);
@@ -164,7 +164,7 @@ class ModelsCliITCase {
             assertThat(withData.exitCode()).as(withData.out() + withData.err()).isZero();
             Path storedBig = dir.resolve("store").resolve("big").resolve("1");
             assertThat(storedBig.resolve(DemoModels.EXTERNAL_WEIGHTS)).exists();
-            var trusted = ModelLoaderOptions.defaults().withTrust(org.streaminference.model.trust.ModelTrust.of(
+            var trusted = ModelLoaderConfig.defaults().withTrust(org.streaminference.model.trust.ModelTrust.of(
                     org.streaminference.model.trust.ManifestSignatures.readPublicKeys(Files.readString(
                             dir.resolve("keys").resolve("alice.pub"))), false));
             try (var loaded = new ModelLoader(trusted).load(storedBig.toString())) {

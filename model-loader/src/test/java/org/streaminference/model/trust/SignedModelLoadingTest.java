@@ -7,7 +7,7 @@ import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
 
 import java.nio.charset.StandardCharsets;
@@ -33,7 +33,7 @@ class SignedModelLoadingTest {
 
     private ModelLoader loader(boolean allowUnsigned, KeyPair... trusted) {
         List<java.security.PublicKey> keys = java.util.Arrays.stream(trusted).map(KeyPair::getPublic).toList();
-        return new ModelLoader(ModelLoaderOptions.defaults()
+        return new ModelLoader(ModelLoaderConfig.defaults()
                 .withAllowedLocations(List.of("file"), List.of(root.resolve("store").toUri().toString()))
                 .withTrust(ModelTrust.of(keys, allowUnsigned)));
     }
@@ -142,7 +142,7 @@ class SignedModelLoadingTest {
                         .setValue("../../../../etc/passwd")));
         byte[] bytes = model.toBuilder().setGraph(graph).build().toByteArray();
         Files.write(dir.resolve("model.onnx"), bytes);
-        ModelManifest m = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(dir.toString());
+        ModelManifest m = new ModelLoader(ModelLoaderConfig.defaults()).readManifest(dir.toString());
         DemoModels.writeManifest(dir, new ModelManifest(m.name(), m.version(), m.modelFile(), ModelLoader.sha256Hex(bytes),
                 m.input(), m.output(), m.outputKind(), m.labels(), m.featureSpec(), m.createdAt()));
         ManifestSignatures.signVersion(dir, PUBLISHER);
@@ -205,7 +205,7 @@ class SignedModelLoadingTest {
             features[i] = i * 0.37f - 2f;
         }
         try (LoadedModel a = loader(false, PUBLISHER).load(external.toString());
-                LoadedModel b = new ModelLoader(ModelLoaderOptions.defaults()).load(whole.toString())) {
+                LoadedModel b = new ModelLoader(ModelLoaderConfig.defaults()).load(whole.toString())) {
             assertThat(a.run(java.nio.FloatBuffer.wrap(features), 1)[0])
                     .containsExactly(b.run(java.nio.FloatBuffer.wrap(features), 1)[0]);
         }

@@ -22,7 +22,7 @@ import java.util.Objects;
  * SingleOutputStreamOperator<Prediction> predictions = MicroBatchInference.builder()
  *         .modelProvider(new SharedModelProvider(loaderOptions, featureContract))
  *         .initialModel("s3://models/churn/1")
- *         .batching(BatchingOptions.defaults())
+ *         .batching(BatchingConfig.defaults())
  *         .build()
  *         .apply(enriched, modelCommands, "inference");
  * }</pre>
@@ -31,11 +31,11 @@ import java.util.Objects;
 public final class MicroBatchInference {
     private final ModelProvider modelProvider;
     private final String initialModel;
-    private final BatchingOptions batching;
+    private final BatchingConfig batching;
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
 
-    private MicroBatchInference(ModelProvider modelProvider, String initialModel, BatchingOptions batching,
+    private MicroBatchInference(ModelProvider modelProvider, String initialModel, BatchingConfig batching,
             String servedFeatureSpec, ModelControlLimits controlLimits) {
         this.modelProvider = modelProvider;
         this.initialModel = initialModel;
@@ -73,7 +73,7 @@ public final class MicroBatchInference {
     public static final class Builder {
         private ModelProvider modelProvider;
         private String initialModel;
-        private BatchingOptions batching = BatchingOptions.defaults();
+        private BatchingConfig batching = BatchingConfig.defaults();
         private String servedFeatureSpec;
         private ModelControlLimits controlLimits = ModelControlLimits.defaults();
 
@@ -88,7 +88,7 @@ public final class MicroBatchInference {
             return this;
         }
 
-        public Builder batching(BatchingOptions batching) {
+        public Builder batching(BatchingConfig batching) {
             this.batching = batching;
             return this;
         }

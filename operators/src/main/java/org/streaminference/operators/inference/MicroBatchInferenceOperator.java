@@ -30,7 +30,6 @@ import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelDeployment;
 import org.streaminference.schemas.ModelEvent;
-import org.streaminference.schemas.ModelEventType;
 import org.streaminference.operators.inference.queue.InferenceQueue;
 import org.streaminference.operators.inference.queue.UnorderedInferenceQueue;
 import org.streaminference.schemas.ControlMessage;
@@ -86,7 +85,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
 
     private final ModelProvider modelProvider;
     private final String initialLocation;
-    private final BatchingOptions options;
+    private final BatchingConfig options;
     /** The spec id served feature vectors are logged under; null where they are not logged. */
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
@@ -110,7 +109,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient Counter storeRejected;
 
     MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, ModelProvider modelProvider,
-            String initialLocation, BatchingOptions options, String servedFeatureSpec,
+            String initialLocation, BatchingConfig options, String servedFeatureSpec,
             ModelControlLimits controlLimits, MailboxExecutor mailbox) {
         super(parameters);
         this.controlLimits = controlLimits;

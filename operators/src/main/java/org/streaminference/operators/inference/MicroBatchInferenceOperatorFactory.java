@@ -26,7 +26,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
 
     private final ModelProvider modelProvider;
     private final String initialLocation;
-    private final BatchingOptions options;
+    private final BatchingConfig options;
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
 
@@ -36,12 +36,12 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
      * @param servedFeatureSpec the spec id to log served feature vectors under, or null not to log them
      */
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
-            BatchingOptions options, String servedFeatureSpec) {
+            BatchingConfig options, String servedFeatureSpec) {
         this(modelProvider, initialLocation, options, servedFeatureSpec, ModelControlLimits.defaults());
     }
 
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
-            BatchingOptions options, String servedFeatureSpec, ModelControlLimits controlLimits) {
+            BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits) {
         this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
         this.initialLocation = initialLocation;

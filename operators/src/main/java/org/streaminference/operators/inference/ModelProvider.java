@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import org.apache.flink.api.common.functions.RuntimeContext;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelLoadException;
@@ -11,6 +13,7 @@ import java.io.Serializable;
  * Opens the model version whose manifest is at a location, for one operator instance; the handle is released when
  * the version has left the operator's deployment and its last in-flight record was answered.
  */
+@PublicEvolving
 @FunctionalInterface
 public interface ModelProvider extends Serializable {
 

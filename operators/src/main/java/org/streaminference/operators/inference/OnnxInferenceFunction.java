@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.Histogram;
@@ -9,7 +11,7 @@ import org.apache.flink.util.Collector;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
@@ -25,11 +27,12 @@ import java.util.List;
  * Flink + ONNX examples take, kept as the baseline of the benchmarks. The job uses {@link MicroBatchInference}. Events with non-finite features, model errors
  * and non-finite outputs become dead letters; the job never fails because of one record.
  */
+@Internal
 public class OnnxInferenceFunction extends ProcessFunction<EnrichedEvent, Prediction> {
     private static final long serialVersionUID = 1L;
 
     private final String modelLocation;
-    private final ModelLoaderOptions loaderOptions;
+    private final ModelLoaderConfig loaderOptions;
 
     private transient LoadedModel model;
     private transient PredictionDecoder decoder;
@@ -41,7 +44,7 @@ public class OnnxInferenceFunction extends ProcessFunction<EnrichedEvent, Predic
     /**
      * @param modelLocation directory (or manifest file) of the model version to serve, as a Flink FileSystem URI
      */
-    public OnnxInferenceFunction(String modelLocation, ModelLoaderOptions loaderOptions) {
+    public OnnxInferenceFunction(String modelLocation, ModelLoaderConfig loaderOptions) {
         this.modelLocation = modelLocation;
         this.loaderOptions = loaderOptions;
     }

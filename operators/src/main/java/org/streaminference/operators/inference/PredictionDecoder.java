@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.apache.flink.annotation.Internal;
+
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.OutputKind;
 import org.streaminference.schemas.ClassScore;
@@ -13,6 +15,7 @@ import java.util.List;
  * Reads a prediction from one row of model output as the manifest's {@link OutputKind} says: a score, or class
  * probabilities (softmax applied to logits) with the most probable class and its label.
  */
+@Internal
 public final class PredictionDecoder {
 
     /** What a row of output means. {@code predictedClass} is null and {@code probabilities} empty for scores. */

@@ -26,7 +26,7 @@ final class ServedVersion {
     /** Records routed to this version and not yet emitted; task thread only. */
     int outstanding;
 
-    ServedVersion(ModelProvider.Handle handle, InferenceMetrics metrics, BatchingOptions options, String threadName,
+    ServedVersion(ModelProvider.Handle handle, InferenceMetrics metrics, BatchingConfig options, String threadName,
             Consumer<List<InferenceRequest>> onBatchDone,
             Consumer<List<InferenceRequest>> onTimeout) {
         this.handle = handle;

@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import org.apache.flink.api.common.externalresource.ExternalResourceInfo;
 import org.apache.flink.api.common.functions.RuntimeContext;
 import org.streaminference.model.ExecutionProvider;
@@ -7,7 +9,7 @@ import org.streaminference.model.FeatureContract;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.SharedModels;
 
 import java.util.Set;
@@ -17,16 +19,17 @@ import java.util.Set;
  * device, fed by all slots. With CUDA, the device index comes from Flink's external resource framework
  * ({@code external-resources: gpu}), so each TaskManager uses the GPU Flink assigned to it.
  */
+@PublicEvolving
 public final class SharedModelProvider implements ModelProvider {
     private static final long serialVersionUID = 1L;
     /** Name of the GPU external resource in Flink's configuration. */
     public static final String GPU_RESOURCE = "gpu";
 
-    private final ModelLoaderOptions options;
+    private final ModelLoaderConfig options;
     private final FeatureContract contract;
 
     /** Serves models loaded with {@code options} that fit the features described by {@code contract}. */
-    public SharedModelProvider(ModelLoaderOptions options, FeatureContract contract) {
+    public SharedModelProvider(ModelLoaderConfig options, FeatureContract contract) {
         this.options = options;
         this.contract = contract;
     }
@@ -39,7 +42,7 @@ public final class SharedModelProvider implements ModelProvider {
     @Override
     public Handle open(RuntimeContext context, String location, ModelLoader.Expected expected)
             throws ModelLoadException {
-        ModelLoaderOptions effective = options;
+        ModelLoaderConfig effective = options;
         if (options.executionProvider() == ExecutionProvider.CUDA) {
             effective = options.withCuda(gpuIndex(context, options.cudaDeviceId()), options.fallbackToCpu());
         }

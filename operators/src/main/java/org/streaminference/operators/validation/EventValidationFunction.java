@@ -1,5 +1,7 @@
 package org.streaminference.operators.validation;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.metrics.Counter;
 import org.apache.flink.streaming.api.functions.ProcessFunction;
@@ -12,6 +14,7 @@ import org.streaminference.schemas.ValidatedEvent;
  * Turns raw Kafka records into validated events; every record that fails goes to {@link DeadLetters#TAG} with its
  * reason, original bytes and source position. Never throws for a bad record.
  */
+@Internal
 public class EventValidationFunction extends ProcessFunction<RawRecord, ValidatedEvent> {
     private static final long serialVersionUID = 1L;
 

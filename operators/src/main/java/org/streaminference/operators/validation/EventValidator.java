@@ -1,5 +1,7 @@
 package org.streaminference.operators.validation;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.SchemaNormalization;
 import org.streaminference.schemas.AvroPayloadCheck;
@@ -22,6 +24,7 @@ import java.util.Map;
  * sees them: the value's size, then every length and block count against the bytes that remain
  * ({@link AvroPayloadCheck}), so a hostile record costs time linear in its size and no more memory than that.
  */
+@Internal
 public final class EventValidator implements Serializable {
     private static final long serialVersionUID = 2L;
     private static final int HEADER_BYTES = 10;

@@ -11,8 +11,6 @@ import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
 import org.streaminference.model.control.ControlMessages;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelCommandType;
-import org.streaminference.schemas.ModelRole;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.ControlMessage;
@@ -35,11 +33,11 @@ import java.util.function.BooleanSupplier;
  */
 final class InferenceHarness extends AbstractStreamOperatorTestHarness<Prediction> {
 
-    InferenceHarness(ModelProvider provider, String initialModel, BatchingOptions options) throws Exception {
+    InferenceHarness(ModelProvider provider, String initialModel, BatchingConfig options) throws Exception {
         this(provider, initialModel, options, ModelControlLimits.defaults());
     }
 
-    InferenceHarness(ModelProvider provider, String initialModel, BatchingOptions options, ModelControlLimits limits)
+    InferenceHarness(ModelProvider provider, String initialModel, BatchingConfig options, ModelControlLimits limits)
             throws Exception {
         super(new MicroBatchInferenceOperatorFactory(provider, initialModel, options, null, limits), 1, 1, 0);
         this.limits = limits;

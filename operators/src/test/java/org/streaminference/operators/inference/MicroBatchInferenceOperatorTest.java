@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.DeadLetters;
@@ -50,7 +50,7 @@ class MicroBatchInferenceOperatorTest {
 
     @BeforeAll
     static void loadModel() throws Exception {
-        demo = new ModelLoader(ModelLoaderOptions.defaults()).load(DemoModels.write(models, 1).toString());
+        demo = new ModelLoader(ModelLoaderConfig.defaults()).load(DemoModels.write(models, 1).toString());
     }
 
     @AfterAll
@@ -83,7 +83,7 @@ class MicroBatchInferenceOperatorTest {
         return event(i, 10f + i);
     }
 
-    private static OneInputStreamOperatorTestHarness<EnrichedEvent, Prediction> harness(BatchingOptions options)
+    private static OneInputStreamOperatorTestHarness<EnrichedEvent, Prediction> harness(BatchingConfig options)
             throws Exception {
         var harness = new OneInputStreamOperatorTestHarness<>(
                 new MicroBatchInferenceOperatorFactory(InstrumentedModel.provider(), "instrumented", options, null),
@@ -92,8 +92,10 @@ class MicroBatchInferenceOperatorTest {
         return harness;
     }
 
-    private static BatchingOptions options(int maxBatch, long delayMillis, int concurrent, boolean ordered) {
-        return new BatchingOptions(maxBatch, delayMillis, concurrent, 30_000, 1, 2, ordered, Math.max(64, maxBatch));
+    private static BatchingConfig options(int maxBatch, long delayMillis, int concurrent, boolean ordered) {
+        return BatchingConfig.builder().maxBatchSize(maxBatch).maxDelayMillis(delayMillis)
+                .concurrentBatches(concurrent).retries(1).topK(2).ordered(ordered).capacity(Math.max(64, maxBatch))
+                .build();
     }
 
     /** The predictions, in output order. */
@@ -282,7 +284,8 @@ class MicroBatchInferenceOperatorTest {
 
     @Test
     void aRecordThatTakesTooLongBecomesATimeoutDeadLetter() throws Exception {
-        BatchingOptions options = new BatchingOptions(1, 0, 2, 1_000, 0, 0, true, 64);
+        BatchingConfig options = BatchingConfig.builder().maxBatchSize(1).maxDelayMillis(0).concurrentBatches(2)
+                .timeoutMillis(1_000).retries(0).ordered(true).capacity(64).build();
         try (var h = harness(options)) {
             h.processElement(event(0, InstrumentedModel.BLOCK), 0);
             h.processElement(event(1), 1); // served by the second inference thread while the first is stuck
@@ -296,7 +299,8 @@ class MicroBatchInferenceOperatorTest {
 
     @Test
     void aFullQueueBackPressuresTheInput() throws Exception {
-        BatchingOptions options = new BatchingOptions(1, 0, 1, 60_000, 0, 0, false, 2);
+        BatchingConfig options = BatchingConfig.builder().maxBatchSize(1).maxDelayMillis(0).concurrentBatches(1)
+                .timeoutMillis(60_000).retries(0).capacity(2).build();
         AtomicLong releasedAt = new AtomicLong();
         try (var h = harness(options)) {
             h.processElement(event(0, InstrumentedModel.BLOCK), 0);

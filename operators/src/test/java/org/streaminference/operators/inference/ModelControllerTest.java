@@ -12,7 +12,7 @@ import org.streaminference.model.InferenceModel;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.control.ControlMessages;
 import org.streaminference.model.control.ModelCommands;
@@ -66,7 +66,7 @@ class ModelControllerTest {
         Path dir = models.resolve(MODEL).resolve("3");
         Files.createDirectories(dir);
         Files.copy(Path.of(v2).resolve("model.onnx"), dir.resolve("model.onnx"));
-        ModelManifest m = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(v2);
+        ModelManifest m = new ModelLoader(ModelLoaderConfig.defaults()).readManifest(v2);
         DemoModels.writeManifest(dir, new ModelManifest(m.name(), "3", m.modelFile(), m.sha256(), m.input(),
                 m.output(), m.outputKind(), m.labels(), m.featureSpec(), m.createdAt()));
         v3 = dir.toString();
@@ -74,7 +74,7 @@ class ModelControllerTest {
 
     /** The task's side of the controller, run by the test thread. */
     static final class TestHost implements ModelController.Host {
-        final ModelLoader loader = new ModelLoader(ModelLoaderOptions.defaults());
+        final ModelLoader loader = new ModelLoader(ModelLoaderConfig.defaults());
         final LinkedBlockingQueue<ThrowingRunnable<Exception>> mails = new LinkedBlockingQueue<>();
         final List<ThrowingRunnable<Exception>> timers = new ArrayList<>();
         final List<ModelEvent> events = new CopyOnWriteArrayList<>();
@@ -110,7 +110,7 @@ class ModelControllerTest {
             String name = handle.model().manifest().name();
             String version = handle.model().manifest().version();
             return new ServedVersion(handle, new InferenceMetrics(new UnregisteredMetricsGroup(), name, version),
-                    BatchingOptions.defaults(), "test-" + version, batch -> {}, batch -> {});
+                    BatchingConfig.defaults(), "test-" + version, batch -> {}, batch -> {});
         }
 
         @Override

@@ -13,16 +13,13 @@ import org.streaminference.model.FeatureContract;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.SharedModels;
 import org.streaminference.model.TensorSignature;
 import org.streaminference.model.control.ModelCommands;
-import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelCommandType;
 import org.streaminference.schemas.ModelRole;
 import org.streaminference.model.control.ModelDeployment;
-import org.streaminference.model.control.ModelEvents;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.EnrichedEvent;
@@ -70,8 +67,8 @@ class ModelHotSwapTest {
         Path models = root.resolve("models");
         v1 = DemoModels.write(models, 1).toUri().toString();
         v2 = DemoModels.write(models, 2).toUri().toString();
-        direct1 = new ModelLoader(ModelLoaderOptions.defaults()).load(v1);
-        direct2 = new ModelLoader(ModelLoaderOptions.defaults()).load(v2);
+        direct1 = new ModelLoader(ModelLoaderConfig.defaults()).load(v1);
+        direct2 = new ModelLoader(ModelLoaderConfig.defaults()).load(v2);
     }
 
     @AfterAll
@@ -81,7 +78,7 @@ class ModelHotSwapTest {
     }
 
     private static ModelProvider provider() {
-        ModelLoaderOptions options = ModelLoaderOptions.defaults()
+        ModelLoaderConfig options = ModelLoaderConfig.defaults()
                 .withAllowedLocations(List.of("file"), List.of(root.resolve("models").toUri().toString()));
         SharedModelProvider shared =
                 new SharedModelProvider(options, new FeatureContract(DemoModels.SPEC, DemoModels.FEATURES));
@@ -98,14 +95,15 @@ class ModelHotSwapTest {
         };
     }
 
-    private static InferenceHarness open(BatchingOptions options) throws Exception {
+    private static InferenceHarness open(BatchingConfig options) throws Exception {
         InferenceHarness h = new InferenceHarness(provider(), v1, options);
         h.open();
         return h;
     }
 
-    private static BatchingOptions batches(int size, long delay) {
-        return new BatchingOptions(size, delay, 1, 60_000, 0, 0, true, 4096);
+    private static BatchingConfig batches(int size, long delay) {
+        return BatchingConfig.builder().maxBatchSize(size).maxDelayMillis(delay).concurrentBatches(1)
+                .timeoutMillis(60_000).retries(0).ordered(true).capacity(4096).build();
     }
 
     static EnrichedEvent event(int i, String entity) {
@@ -143,7 +141,7 @@ class ModelHotSwapTest {
             bytes[bytes.length - 3] ^= 0x40; // one flipped bit in a weight
         }
         Files.write(dir.resolve("model.onnx"), bytes);
-        ModelManifest m = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(v2);
+        ModelManifest m = new ModelLoader(ModelLoaderConfig.defaults()).readManifest(v2);
         m = new ModelManifest(m.name(), version, m.modelFile(), m.sha256(), m.input(), m.output(), m.outputKind(),
                 m.labels(), m.featureSpec(), m.createdAt());
         DemoModels.writeManifest(dir, change.apply(m));
@@ -205,7 +203,7 @@ class ModelHotSwapTest {
             h.commandAndWait(ModelCommands.publish(MODEL, "5", otherFeatures, null, null));
             h.commandAndWait(ModelCommands.publish(MODEL, "6", missing, null, null));
             h.commandAndWait(ModelCommands.publish(MODEL, "7", notAllowed, null, null));
-            ModelManifest m2 = new ModelLoader(ModelLoaderOptions.defaults()).readManifest(v2);
+            ModelManifest m2 = new ModelLoader(ModelLoaderConfig.defaults()).readManifest(v2);
             h.commandAndWait(ModelCommands.withManifest(ModelCommands.publish(MODEL, "2", v2, null, null), new ModelManifest(
                     m2.name(), m2.version(), m2.modelFile(), "0".repeat(64), m2.input(), m2.output(), m2.outputKind(),
                     m2.labels(), m2.featureSpec(), m2.createdAt()))); // the store is not what was announced

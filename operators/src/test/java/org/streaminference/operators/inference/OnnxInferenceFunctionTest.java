@@ -7,7 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.model.ModelLoaderOptions;
+import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
@@ -42,10 +42,10 @@ class OnnxInferenceFunctionTest {
     @Test
     void predictsWhatOnnxRuntimePredictsAndDeadLettersBadVectors() throws Exception {
         Path v2 = DemoModels.write(models, 2);
-        OnnxInferenceFunction function = new OnnxInferenceFunction(v2.toString(), ModelLoaderOptions.defaults());
+        OnnxInferenceFunction function = new OnnxInferenceFunction(v2.toString(), ModelLoaderConfig.defaults());
         try (OneInputStreamOperatorTestHarness<EnrichedEvent, Prediction> harness =
                         ProcessFunctionTestHarnesses.forProcessFunction(function);
-                LoadedModel direct = new ModelLoader(ModelLoaderOptions.defaults()).load(v2.toString())) {
+                LoadedModel direct = new ModelLoader(ModelLoaderConfig.defaults()).load(v2.toString())) {
             harness.processElement(enriched("ok", DemoVectors.of(12f, 1f, 3f, 10f)), 5L);
             harness.processElement(enriched("nan", DemoVectors.of(12f, Float.NaN, 3f, 10f)), 6L);
             harness.processElement(enriched("short", List.of(12f, 1f)), 7L);

@@ -4,7 +4,7 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import org.streaminference.sinks.LatestPredictionTable;
 import org.streaminference.sinks.PredictionHistoryTable;
-import org.streaminference.sinks.ResultStoreOptions;
+import org.streaminference.sinks.ResultStoreConfig;
 
 import java.sql.Array;
 import java.sql.Connection;
@@ -32,9 +32,9 @@ final class PredictionStore implements AutoCloseable {
 
     private final HikariDataSource pool;
 
-    PredictionStore(ResultStoreOptions options, int poolSize) {
+    PredictionStore(ResultStoreConfig options, int poolSize) {
         HikariConfig config = new HikariConfig();
-        config.setJdbcUrl(ResultStoreOptions.withTimeouts(options.jdbcUrl(), STATEMENT_TIMEOUT_SECONDS));
+        config.setJdbcUrl(ResultStoreConfig.withTimeouts(options.jdbcUrl(), STATEMENT_TIMEOUT_SECONDS));
         config.setUsername(options.username());
         config.setPassword(options.password());
         config.setMaximumPoolSize(poolSize);

@@ -1,5 +1,7 @@
 package org.streaminference.sinks.query;
 
+import org.apache.flink.annotation.PublicEvolving;
+
 import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
@@ -9,10 +11,10 @@ import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.util.ParameterTool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.streaminference.sinks.ResultStoreConfig;
+import org.streaminference.sinks.ResultStoreOptions;
 import org.streaminference.schemas.Identifiers;
 import org.streaminference.schemas.StorableValues;
-import org.streaminference.sinks.ResultStoreOptions;
+import org.streaminference.sinks.ResultStoreConfig;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,6 +36,7 @@ import java.util.regex.Pattern;
  * the route's scope and is rate limited per key; parameters are validated before any SQL runs, SQL is prepared
  * statements only, and error bodies carry a code and a message, never internals.
  */
+@PublicEvolving
 public final class QueryService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(QueryService.class);
     /** Entity ids and model names: what the pipeline accepts as keys, at most 128 characters. */
@@ -49,7 +52,7 @@ public final class QueryService implements AutoCloseable {
     private final int maxHistoryLimit;
     private final String openApi;
 
-    private QueryService(ResultStoreOptions storeOptions, Configuration config) throws IOException {
+    private QueryService(ResultStoreConfig storeOptions, Configuration config) throws IOException {
         String keysFile = config.get(QueryServiceConfig.API_KEYS_FILE);
         if (keysFile == null) {
             throw new IllegalConfigurationException("Option '" + QueryServiceConfig.API_KEYS_FILE.key()
@@ -101,7 +104,7 @@ public final class QueryService implements AutoCloseable {
             });
         });
         app.start(config.get(QueryServiceConfig.HOST), config.get(QueryServiceConfig.PORT));
-        LOG.info("Query service listening on port {} over {}", app.port(), ResultStoreOptions.masked(storeOptions.jdbcUrl()));
+        LOG.info("Query service listening on port {} over {}", app.port(), ResultStoreConfig.masked(storeOptions.jdbcUrl()));
     }
 
     /** How long a client should wait before retrying while the result store is unavailable. */
@@ -129,7 +132,7 @@ public final class QueryService implements AutoCloseable {
 
     /** Starts the service with the given options ({@code query.*} and {@code result-store.*}). */
     public static QueryService start(Configuration config) throws IOException {
-        return new QueryService(ResultStoreConfig.resultStoreOptions(config, System.getenv()), config);
+        return new QueryService(ResultStoreOptions.resultStoreConfig(config, System.getenv()), config);
     }
 
     public int port() {

@@ -10,8 +10,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.streaminference.schemas.Prediction;
-import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultStoreOptions;
+import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultStoreSchema;
 import org.streaminference.sinks.ResultStoreTestWrites;
 
@@ -49,8 +49,8 @@ class QueryServiceTest {
     @BeforeAll
     static void start() throws Exception {
         postgres = EmbeddedPostgres.builder().start();
-        ResultStoreOptions store =
-                new ResultStoreOptions(postgres.getJdbcUrl("postgres", "postgres"), "postgres", "", 100, 100, 3);
+        ResultStoreConfig store =
+                new ResultStoreConfig(postgres.getJdbcUrl("postgres", "postgres"), "postgres", "", 100, 100, 3);
         ResultStoreSchema.migrate(store);
         List<Prediction> predictions = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
@@ -79,8 +79,8 @@ class QueryServiceTest {
 
     private static Configuration config(Path keys, double rate, int burst) {
         Configuration config = new Configuration();
-        config.set(ResultStoreConfig.RESULT_STORE_JDBC_URL, postgres.getJdbcUrl("postgres", "postgres"));
-        config.set(ResultStoreConfig.RESULT_STORE_PASSWORD, "");
+        config.set(ResultStoreOptions.RESULT_STORE_JDBC_URL, postgres.getJdbcUrl("postgres", "postgres"));
+        config.set(ResultStoreOptions.RESULT_STORE_PASSWORD, "");
         config.set(QueryServiceConfig.HOST, "127.0.0.1");
         config.set(QueryServiceConfig.PORT, 0);
         config.set(QueryServiceConfig.API_KEYS_FILE, keys.toString());
@@ -265,7 +265,7 @@ class QueryServiceTest {
     @Test
     void healthSaysWhenTheDatabaseIsUnreachable() throws Exception {
         Configuration config = config(dir.resolve("keys"), 10, 10);
-        config.set(ResultStoreConfig.RESULT_STORE_JDBC_URL, "jdbc:postgresql://127.0.0.1:1/none");
+        config.set(ResultStoreOptions.RESULT_STORE_JDBC_URL, "jdbc:postgresql://127.0.0.1:1/none");
         try (QueryService down = QueryService.start(config)) {
             Response health = get(down, "/health", null);
             assertThat(health.status()).isEqualTo(503);
@@ -276,7 +276,7 @@ class QueryServiceTest {
     @Test
     void dataRoutesAnswer503WithRetryAfterWhileTheDatabaseIsUnreachable() throws Exception {
         Configuration config = config(dir.resolve("keys"), 10, 10);
-        config.set(ResultStoreConfig.RESULT_STORE_JDBC_URL, "jdbc:postgresql://127.0.0.1:1/none");
+        config.set(ResultStoreOptions.RESULT_STORE_JDBC_URL, "jdbc:postgresql://127.0.0.1:1/none");
         try (QueryService down = QueryService.start(config)) {
             for (String path : List.of("/v1/predictions/u1", "/v1/predictions/u1/history")) {
                 Response r = get(down, path, reader);

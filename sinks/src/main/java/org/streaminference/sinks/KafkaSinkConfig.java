@@ -1,5 +1,7 @@
 package org.streaminference.sinks;
 
+import org.apache.flink.annotation.Internal;
+
 import org.apache.flink.connector.base.DeliveryGuarantee;
 
 import org.streaminference.schemas.DeadLetters;
@@ -15,7 +17,8 @@ import java.util.Properties;
  * @param transactionalIdPrefix unique per job on a cluster: two jobs with one prefix fence each other
  * @param transactionTimeoutMs  must not exceed the broker's {@code transaction.max.timeout.ms} (15 min by default)
  */
-public record KafkaSinkOptions(
+@Internal
+public record KafkaSinkConfig(
         String bootstrapServers,
         DeliveryGuarantee deliveryGuarantee,
         String transactionalIdPrefix,
@@ -23,7 +26,7 @@ public record KafkaSinkOptions(
         Map<String, String> producerProperties)
         implements Serializable {
 
-    public KafkaSinkOptions {
+    public KafkaSinkConfig {
         producerProperties = Map.copyOf(producerProperties);
         long maxRequest = Long.parseLong(producerProperties.getOrDefault("max.request.size",
                 Integer.toString(DEFAULT_MAX_REQUEST_BYTES)));

@@ -1,0 +1,175 @@
+package org.streaminference.jobs;
+
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.core.fs.Path;
+import org.streaminference.model.ModelLoaderConfig;
+import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.model.trust.ManifestSignatures;
+import org.streaminference.model.trust.ModelTrust;
+import org.streaminference.operators.inference.BatchingConfig;
+import org.streaminference.operators.validation.EventLimits;
+import org.streaminference.sinks.KafkaSinkConfig;
+import org.streaminference.sinks.ResultStoreOptions;
+import org.streaminference.sinks.ResultStoreConfig;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.PublicKey;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The typed settings the pipeline is built from, each read from the job's {@link PipelineOptions} in one place and
+ * checked there: a missing or wrong option fails the job's start with the option's name.
+ */
+@Internal
+public final class PipelineSettings {
+    private PipelineSettings() {}
+
+    /** {@code kafka.bootstrap-servers}, required. */
+    public static String bootstrapServers(ReadableConfig options) {
+        return required(options, PipelineOptions.KAFKA_BOOTSTRAP_SERVERS.key(),
+                options.get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS));
+    }
+
+    /** {@code model.uri}, required. */
+    public static String startingModel(ReadableConfig options) {
+        return required(options, PipelineOptions.MODEL_URI.key(), options.get(PipelineOptions.MODEL_URI));
+    }
+
+    /** How the Kafka sinks write: delivery guarantee, transactions, and a request limit fit for the job's records. */
+    public static KafkaSinkConfig kafkaSink(ReadableConfig options) {
+        return new KafkaSinkConfig(
+                bootstrapServers(options),
+                options.get(PipelineOptions.SINK_DELIVERY_GUARANTEE),
+                options.get(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX),
+                options.get(PipelineOptions.SINK_TRANSACTION_TIMEOUT).toMillis(),
+                Map.of("max.request.size", Long.toString(maxRequestSize(options))));
+    }
+
+    /** The bounds on input events, from the job's options. */
+    public static EventLimits eventLimits(ReadableConfig options) {
+        long maxBytes = options.get(PipelineOptions.VALIDATION_MAX_EVENT_SIZE).getBytes();
+        if (maxBytes <= 0 || maxBytes > Integer.MAX_VALUE) {
+            throw new IllegalConfigurationException(PipelineOptions.VALIDATION_MAX_EVENT_SIZE.key()
+                    + " must be between 1 byte and 2 GiB, got " + maxBytes);
+        }
+        return new EventLimits((int) maxBytes, options.get(PipelineOptions.VALIDATION_MAX_FUTURE_SKEW));
+    }
+
+    /** The producers' request limit; {@link KafkaSinkConfig} refuses one too small for the job's records. */
+    static long maxRequestSize(ReadableConfig options) {
+        long bytes = options.get(PipelineOptions.SINK_MAX_REQUEST_SIZE).getBytes();
+        if (bytes > Integer.MAX_VALUE) {
+            throw new IllegalConfigurationException(PipelineOptions.SINK_MAX_REQUEST_SIZE.key()
+                    + " must be below 2 GiB, got " + bytes + " bytes");
+        }
+        return bytes;
+    }
+
+    /**
+     * How models are loaded, from the job's options: the allowed locations (required) and the trusted keys (read
+     * now, from {@code model.trusted-keys}).
+     *
+     * @throws IllegalConfigurationException naming the option that is missing or wrong
+     */
+    public static ModelLoaderConfig modelLoader(ReadableConfig options) {
+        List<String> roots = options.getOptional(PipelineOptions.MODEL_ALLOWED_ROOTS).orElse(List.of());
+        if (roots.isEmpty() || roots.stream().allMatch(String::isBlank)) {
+            throw new IllegalConfigurationException("Option '" + PipelineOptions.MODEL_ALLOWED_ROOTS.key() + "' is"
+                    + " required: the model store's root(s), e.g. s3://models/ (anyone who can write to the control"
+                    + " topic can name a location).");
+        }
+        try {
+            return ModelLoaderConfig.builder()
+                    .maxModelBytes(options.get(PipelineOptions.MODEL_MAX_SIZE).getBytes())
+                    .intraOpThreads(options.get(PipelineOptions.MODEL_INTRA_OP_THREADS))
+                    .executionProvider(options.get(PipelineOptions.MODEL_EXECUTION_PROVIDER))
+                    .fallbackToCpu(options.get(PipelineOptions.MODEL_CUDA_FALLBACK_TO_CPU))
+                    .allowedLocations(options.get(PipelineOptions.MODEL_ALLOWED_SCHEMES), roots)
+                    .optimization(options.get(PipelineOptions.MODEL_GRAPH_OPTIMIZATION))
+                    .cpuArena(options.get(PipelineOptions.MODEL_CPU_ARENA))
+                    .trust(modelTrust(options))
+                    .build();
+        } catch (IllegalArgumentException | NullPointerException e) {
+            throw new IllegalConfigurationException("Invalid model.* options: " + e.getMessage(), e);
+        }
+    }
+
+    /** The keys the job trusts, read from {@code model.trusted-keys}, and whether unsigned versions are served. */
+    public static ModelTrust modelTrust(ReadableConfig options) {
+        boolean allowUnsigned = options.get(PipelineOptions.MODEL_ALLOW_UNSIGNED);
+        String file = options.get(PipelineOptions.MODEL_TRUSTED_KEYS);
+        if (file == null || file.isBlank()) {
+            if (!allowUnsigned) {
+                throw new IllegalConfigurationException("Option '" + PipelineOptions.MODEL_TRUSTED_KEYS.key()
+                        + "' is required: the PEM public keys of those who may deploy models ('models keygen'"
+                        + " makes them). Set '" + PipelineOptions.MODEL_ALLOW_UNSIGNED.key() + ": true' only to try"
+                        + " things on one machine.");
+            }
+            return ModelTrust.of(List.of(), true);
+        }
+        try {
+            Path path = new Path(file);
+            String pem;
+            try (InputStream in = path.getFileSystem().open(path)) {
+                pem = new String(in.readNBytes(1024 * 1024), StandardCharsets.US_ASCII);
+            }
+            List<PublicKey> keys = ManifestSignatures.readPublicKeys(pem);
+            if (keys.isEmpty()) {
+                throw new IllegalConfigurationException("'" + file + "' (" + PipelineOptions.MODEL_TRUSTED_KEYS.key()
+                        + ") holds no '-----BEGIN PUBLIC KEY-----' block");
+            }
+            return ModelTrust.of(keys, allowUnsigned);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new IllegalConfigurationException("Cannot read the trusted keys '" + file + "' ("
+                    + PipelineOptions.MODEL_TRUSTED_KEYS.key() + "): " + e.getMessage(), e);
+        }
+    }
+
+    /** The bounds of the control plane, from the job's options. */
+    public static ModelControlLimits controlLimits(ReadableConfig options) {
+        return new ModelControlLimits(options.get(PipelineOptions.MODEL_LOAD_TIMEOUT),
+                (int) Math.min(Integer.MAX_VALUE, options.get(PipelineOptions.MODEL_CONTROL_MAX_COMMAND_SIZE).getBytes()),
+                options.get(PipelineOptions.MODEL_CONTROL_MAX_PENDING_COMMANDS));
+    }
+
+    /** How the inference operator batches, from the job's options. */
+    public static BatchingConfig batching(ReadableConfig options) {
+        BatchingConfig.Builder batching = BatchingConfig.builder()
+                .maxBatchSize(options.get(PipelineOptions.INFERENCE_MAX_BATCH_SIZE))
+                .maxDelayMillis(options.get(PipelineOptions.INFERENCE_MAX_DELAY).toMillis())
+                .concurrentBatches(options.get(PipelineOptions.INFERENCE_CONCURRENT_BATCHES))
+                .timeoutMillis(options.get(PipelineOptions.INFERENCE_TIMEOUT).toMillis())
+                .retries(options.get(PipelineOptions.INFERENCE_RETRIES))
+                .topK(options.get(PipelineOptions.INFERENCE_TOP_K))
+                .ordered(options.get(PipelineOptions.INFERENCE_ORDERED));
+        options.getOptional(PipelineOptions.INFERENCE_CAPACITY).ifPresent(batching::capacity);
+        try {
+            return batching.build();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalConfigurationException("Invalid inference.* options: " + e.getMessage(), e);
+        }
+    }
+
+    /** The result store settings, or an error naming the missing option. */
+    public static ResultStoreConfig resultStore(ReadableConfig options) {
+        return ResultStoreOptions.resultStoreConfig(options, System.getenv());
+    }
+
+    /** Whether the job reads its inputs to their end offsets at its start and then finishes. */
+    public static boolean bounded(ReadableConfig options) {
+        return options.get(PipelineOptions.SOURCE_BOUNDED);
+    }
+
+    static String required(ReadableConfig options, String key, String value) {
+        if (value == null || value.isBlank()) {
+            throw new IllegalConfigurationException("Option '" + key + "' is required: set it in config.yaml or"
+                    + " pass --" + key + " <value>.");
+        }
+        return value;
+    }
+}
