@@ -6,7 +6,7 @@ import org.streaminference.sinks.ResultStoreOptions;
 import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultStoreSchema;
 import org.streaminference.sinks.query.QueryService;
-import org.streaminference.sinks.query.QueryServiceConfig;
+import org.streaminference.sinks.query.QueryServiceOptions;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -100,13 +100,13 @@ public final class QueryBenchmark implements Callable<Integer> {
             Configuration config = new Configuration();
             config.set(ResultStoreOptions.RESULT_STORE_JDBC_URL, jdbcUrl);
             config.set(ResultStoreOptions.RESULT_STORE_PASSWORD, "");
-            config.set(QueryServiceConfig.HOST, "127.0.0.1");
-            config.set(QueryServiceConfig.PORT, 0);
-            config.set(QueryServiceConfig.API_KEYS_FILE, keys.toString());
-            config.set(QueryServiceConfig.RATE_LIMIT, 1e9);
-            config.set(QueryServiceConfig.RATE_LIMIT_BURST, 1_000_000_000);
+            config.set(QueryServiceOptions.HOST, "127.0.0.1");
+            config.set(QueryServiceOptions.PORT, 0);
+            config.set(QueryServiceOptions.API_KEYS_FILE, keys.toString());
+            config.set(QueryServiceOptions.RATE_LIMIT, 1e9);
+            config.set(QueryServiceOptions.RATE_LIMIT_BURST, 1_000_000_000);
             int maxClients = clients.stream().mapToInt(Integer::intValue).max().orElse(1);
-            config.set(QueryServiceConfig.POOL_SIZE, Math.max(8, maxClients));
+            config.set(QueryServiceOptions.POOL_SIZE, Math.max(8, maxClients));
             List<Result> results = new ArrayList<>();
             try (QueryService service = QueryService.start(config)) {
                 HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();

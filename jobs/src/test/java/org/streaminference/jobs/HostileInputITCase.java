@@ -26,7 +26,7 @@ import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.sinks.ResultStoreOptions;
 import org.streaminference.sinks.query.QueryService;
-import org.streaminference.sinks.query.QueryServiceConfig;
+import org.streaminference.sinks.query.QueryServiceOptions;
 
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
@@ -402,9 +402,9 @@ class HostileInputITCase {
         Configuration query = new Configuration();
         query.set(ResultStoreOptions.RESULT_STORE_JDBC_URL, SERVICES.jdbcUrl());
         query.set(ResultStoreOptions.RESULT_STORE_PASSWORD, "");
-        query.set(QueryServiceConfig.HOST, "127.0.0.1");
-        query.set(QueryServiceConfig.PORT, 0);
-        query.set(QueryServiceConfig.API_KEYS_FILE, keys.toString());
+        query.set(QueryServiceOptions.HOST, "127.0.0.1");
+        query.set(QueryServiceOptions.PORT, 0);
+        query.set(QueryServiceOptions.API_KEYS_FILE, keys.toString());
         try (QueryService service = QueryService.start(query)) {
             HttpClient http = HttpClient.newHttpClient();
             for (InputEvent odd : oddButValid()) {

@@ -11,7 +11,7 @@ import org.streaminference.jobs.PipelineStages;
 import org.streaminference.jobs.StreamInferenceJob;
 import org.streaminference.sinks.ResultStoreOptions;
 import org.streaminference.sinks.query.QueryService;
-import org.streaminference.sinks.query.QueryServiceConfig;
+import org.streaminference.sinks.query.QueryServiceOptions;
 import org.streaminference.model.DemoModels;
 import org.streaminference.sinks.LatestPredictionTable;
 import picocli.CommandLine;
@@ -183,9 +183,9 @@ public final class LocalPipeline implements Callable<Integer> {
         Path keysFile = workDir.resolve("api-keys");
         Files.writeString(keysFile, QueryService.keysFileLine("local", apiKey) + "\n");
         Configuration queryOptions = new Configuration(options);
-        queryOptions.set(QueryServiceConfig.HOST, "127.0.0.1");
-        queryOptions.set(QueryServiceConfig.PORT, queryPort);
-        queryOptions.set(QueryServiceConfig.API_KEYS_FILE, keysFile.toString());
+        queryOptions.set(QueryServiceOptions.HOST, "127.0.0.1");
+        queryOptions.set(QueryServiceOptions.PORT, queryPort);
+        queryOptions.set(QueryServiceOptions.API_KEYS_FILE, keysFile.toString());
         queryOptions.set(ResultStoreOptions.RESULT_STORE_PASSWORD, "");
         QueryService queryService = QueryService.start(queryOptions);
         out.printf("Query service on http://localhost:%d (API key in %s):%n"

@@ -85,6 +85,12 @@ final class ApiKeys {
 
     /** The line of the keys file for {@code key}. */
     static String line(String name, String key, Set<String> scopes) {
+        if (!name.matches("[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")) {
+            throw new IllegalArgumentException("a key's name is 1 to 64 of A-Z a-z 0-9 . _ @ -, got '" + name + "'");
+        }
+        if (scopes.isEmpty() || !SCOPES.containsAll(scopes)) {
+            throw new IllegalArgumentException("unknown scope in " + scopes + "; scopes are " + SCOPES);
+        }
         return name + ":" + HexFormat.of().formatHex(sha256(key)) + ":" + String.join(",", scopes);
     }
 

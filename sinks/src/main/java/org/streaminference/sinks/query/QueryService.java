@@ -6,9 +6,7 @@ import io.javalin.Javalin;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.configuration.IllegalConfigurationException;
-import org.apache.flink.util.ParameterTool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.streaminference.sinks.ResultStoreOptions;
@@ -22,7 +20,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -53,19 +50,19 @@ public final class QueryService implements AutoCloseable {
     private final String openApi;
 
     private QueryService(ResultStoreConfig storeOptions, Configuration config) throws IOException {
-        String keysFile = config.get(QueryServiceConfig.API_KEYS_FILE);
+        String keysFile = config.get(QueryServiceOptions.API_KEYS_FILE);
         if (keysFile == null) {
-            throw new IllegalConfigurationException("Option '" + QueryServiceConfig.API_KEYS_FILE.key()
+            throw new IllegalConfigurationException("Option '" + QueryServiceOptions.API_KEYS_FILE.key()
                     + "' is required: the service answers only requests with an API key.");
         }
         this.keys = ApiKeys.load(Path.of(keysFile));
-        this.limiter = new RateLimiter(config.get(QueryServiceConfig.RATE_LIMIT),
-                config.get(QueryServiceConfig.RATE_LIMIT_BURST));
-        this.maxHistoryLimit = config.get(QueryServiceConfig.MAX_HISTORY_LIMIT);
+        this.limiter = new RateLimiter(config.get(QueryServiceOptions.RATE_LIMIT),
+                config.get(QueryServiceOptions.RATE_LIMIT_BURST));
+        this.maxHistoryLimit = config.get(QueryServiceOptions.MAX_HISTORY_LIMIT);
         try (InputStream in = QueryService.class.getResourceAsStream(OPENAPI)) {
             this.openApi = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
-        this.store = new PredictionStore(storeOptions, config.get(QueryServiceConfig.POOL_SIZE));
+        this.store = new PredictionStore(storeOptions, config.get(QueryServiceOptions.POOL_SIZE));
         this.app = Javalin.create(javalin -> {
             javalin.http.maxRequestSize = 16 * 1024;
             javalin.startup.showJavalinBanner = false;
@@ -103,7 +100,7 @@ public final class QueryService implements AutoCloseable {
                 error(ctx, new ApiError(500, "internal_error", "internal error; incident " + incident));
             });
         });
-        app.start(config.get(QueryServiceConfig.HOST), config.get(QueryServiceConfig.PORT));
+        app.start(config.get(QueryServiceOptions.HOST), config.get(QueryServiceOptions.PORT));
         LOG.info("Query service listening on port {} over {}", app.port(), ResultStoreConfig.masked(storeOptions.jdbcUrl()));
     }
 
@@ -318,37 +315,11 @@ public final class QueryService implements AutoCloseable {
 
     // --- entry point ------------------------------------------------------------------------------------------
 
-    /**
-     * {@code serve [--config-dir DIR] [--key value ...]} runs the service; {@code create-key NAME SCOPE[,SCOPE]}
-     * prints a new API key (shown once) and the line for the keys file.
-     */
-    public static void main(String[] args) throws Exception {
-        if (args.length >= 1 && args[0].equals("create-key")) {
-            if (args.length != 3) {
-                System.err.println("usage: create-key NAME SCOPE[,SCOPE]   (scopes: predictions:read, models:read)");
-                System.exit(2);
-            }
-            String key = ApiKeys.generate();
-            System.out.println("API key (shown once; give it to the client): " + key);
-            System.out.println("Line for query.api-keys-file: " + ApiKeys.line(args[1], key, Set.of(args[2].split(","))));
-            return;
+    /** The command line: {@code serve} and {@code create-key}; see {@link QueryServiceCli}. */
+    public static void main(String[] args) {
+        int exitCode = QueryServiceCli.commandLine().execute(args);
+        if (exitCode != 0) {
+            System.exit(exitCode); // a started service keeps the JVM alive with its server threads
         }
-        String[] rest = args.length >= 1 && args[0].equals("serve") ? java.util.Arrays.copyOfRange(args, 1, args.length)
-                : args;
-        QueryService service = start(options(rest));
-        Runtime.getRuntime().addShutdownHook(new Thread(service::close, "query-service-shutdown"));
-    }
-
-    /** Reads {@code --config-dir DIR} (if given), then {@code --key value} arguments, as the job does. */
-    static Configuration options(String[] args) {
-        ParameterTool params = ParameterTool.fromArgs(args);
-        Configuration options = new Configuration();
-        if (params.has("config-dir")) {
-            options.addAll(GlobalConfiguration.loadConfiguration(params.get("config-dir")));
-        }
-        Map<String, String> arguments = new HashMap<>(params.toMap());
-        arguments.remove("config-dir");
-        options.addAll(Configuration.fromMap(arguments));
-        return options;
     }
 }

@@ -81,11 +81,11 @@ class QueryServiceTest {
         Configuration config = new Configuration();
         config.set(ResultStoreOptions.RESULT_STORE_JDBC_URL, postgres.getJdbcUrl("postgres", "postgres"));
         config.set(ResultStoreOptions.RESULT_STORE_PASSWORD, "");
-        config.set(QueryServiceConfig.HOST, "127.0.0.1");
-        config.set(QueryServiceConfig.PORT, 0);
-        config.set(QueryServiceConfig.API_KEYS_FILE, keys.toString());
-        config.set(QueryServiceConfig.RATE_LIMIT, rate);
-        config.set(QueryServiceConfig.RATE_LIMIT_BURST, burst);
+        config.set(QueryServiceOptions.HOST, "127.0.0.1");
+        config.set(QueryServiceOptions.PORT, 0);
+        config.set(QueryServiceOptions.API_KEYS_FILE, keys.toString());
+        config.set(QueryServiceOptions.RATE_LIMIT, rate);
+        config.set(QueryServiceOptions.RATE_LIMIT_BURST, burst);
         return config;
     }
 

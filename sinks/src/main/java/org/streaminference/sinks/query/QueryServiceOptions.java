@@ -8,8 +8,8 @@ import java.util.List;
 
 /** The query service's options ({@code query.*}); it reads the result store named by {@code result-store.*}. */
 @PublicEvolving
-public final class QueryServiceConfig {
-    private QueryServiceConfig() {}
+public final class QueryServiceOptions {
+    private QueryServiceOptions() {}
 
     public static final ConfigOption<String> HOST = ConfigOptions.key("query.host")
             .stringType()
