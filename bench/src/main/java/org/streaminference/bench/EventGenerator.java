@@ -10,8 +10,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Makes the benchmark's events: deterministic features of the model's width. The event time is the emit time in
- * microseconds of {@link System#nanoTime()}, so that the sink can measure each record's latency through the job.
+ * Makes the benchmark's events: deterministic features of the model's width. The event time is the scheduled emit
+ * time in microseconds of {@link System#nanoTime()} (at a fixed rate, when the event was due, not when it was
+ * sent: no coordinated omission), so that the sink can measure each record's latency through the job.
  */
 final class EventGenerator implements GeneratorFunction<Long, EnrichedEvent> {
     private static final long serialVersionUID = 1L;
@@ -43,21 +44,25 @@ final class EventGenerator implements GeneratorFunction<Long, EnrichedEvent> {
 
     @Override
     public EnrichedEvent map(Long index) {
+        long scheduled;
         if (ratePerSubtask > 0) {
             if (emitted == 0) {
                 start = System.nanoTime();
             }
-            long due = start + (long) (emitted++ / ratePerSubtask * 1e9);
-            while (System.nanoTime() < due) {
-                java.util.concurrent.locks.LockSupport.parkNanos(due - System.nanoTime()); // pacing to the rate
+            scheduled = start + (long) (emitted++ / ratePerSubtask * 1e9);
+            while (System.nanoTime() < scheduled) {
+                java.util.concurrent.locks.LockSupport.parkNanos(scheduled - System.nanoTime()); // pacing to the rate
             }
+        } else {
+            scheduled = System.nanoTime();
         }
         List<Float> features = new ArrayList<>(width);
         for (int c = 0; c < width; c++) {
             features.add(value(index, c));
         }
         // constructors, not builders: Avro builders validate and copy, which would dominate a small model's cost
-        InputEvent event = new InputEvent(Long.toString(index), Long.toString(index % 1000), System.nanoTime() / 1_000,
+        // the scheduled time, not the actual one: a generator held up by back-pressure counts the wait as latency
+        InputEvent event = new InputEvent(Long.toString(index), Long.toString(index % 1000), scheduled / 1_000,
                 "bench", Map.of(), Map.of());
         return new EnrichedEvent(event, new SourcePosition("bench", 0, index), features);
     }

@@ -73,7 +73,8 @@ public final class FeatureBenchmark implements Callable<Integer> {
     @Option(names = "--parallelism", defaultValue = "2", description = "Job parallelism.")
     int parallelism;
 
-    @Option(names = "--rounds", defaultValue = "2", description = "Rounds of (no enrichment, enrichment).")
+    @Option(names = "--rounds", defaultValue = "3",
+            description = "Measured rounds of (no enrichment, enrichment), after one unmeasured warm-up round.")
     int rounds;
 
     private EmbeddedKafkaBroker kafka;
@@ -104,11 +105,16 @@ public final class FeatureBenchmark implements Callable<Integer> {
             List<Double> plain = new ArrayList<>();
             List<Double> enriched = new ArrayList<>();
             long[] savepoints = null;
-            for (int round = 1; round <= rounds; round++) {
-                plain.add(drain("no enrichment", model, spec, false, null));
+            for (int round = 0; round <= rounds; round++) {
+                System.out.println(round == 0 ? "warm-up round (not measured)" : "round " + round + " of " + rounds);
+                double p = drain("no enrichment", model, spec, false, null);
                 boolean last = round == rounds;
                 long[] sizes = new long[2];
-                enriched.add(drain("demo spec", model, spec, true, last ? work.resolve("savepoints") : null, sizes));
+                double e = drain("demo spec", model, spec, true, last ? work.resolve("savepoints") : null, sizes);
+                if (round > 0) {
+                    plain.add(p);
+                    enriched.add(e);
+                }
                 if (last) {
                     savepoints = sizes;
                 }
@@ -163,7 +169,10 @@ public final class FeatureBenchmark implements Callable<Integer> {
         return drain(name, model, spec, enrich, savepointDir, new long[2]);
     }
 
-    /** Seconds from submission until every event's prediction is in Kafka; savepoint sizes into {@code sizes}. */
+    /**
+     * Seconds from the first to the last prediction in Kafka (cluster start and model load excluded); savepoint
+     * sizes into {@code sizes}.
+     */
     private double drain(String name, Path model, FeatureSpec spec, boolean enrich, Path savepointDir, long[] sizes)
             throws Exception {
         String topic = "predictions-" + (++run);
@@ -192,11 +201,9 @@ public final class FeatureBenchmark implements Callable<Integer> {
                         valid -> rawAmountOnly(valid, spec.width()), new FeatureContract(spec.id(), spec.width()),
                         null);
         StreamInferencePipeline.build(env, options, stages);
-        long start = System.nanoTime();
         JobClient job = env.executeAsync("feature-bench-" + run);
         try {
-            awaitPredictions(topic, events);
-            double seconds = (System.nanoTime() - start) / 1e9;
+            double seconds = awaitPredictions(topic, events);
             System.out.printf("%-14s %6.1f s  %,9.0f events/s%n", name, seconds, events / seconds);
             if (savepointDir != null) {
                 sizes[0] = directorySize(Path.of(URI(job.triggerSavepoint(savepointDir.resolve("native").toUri()
@@ -227,7 +234,8 @@ public final class FeatureBenchmark implements Callable<Integer> {
         }).returns(EnrichedEvent.class).name("features").uid("features");
     }
 
-    private void awaitPredictions(String topic, long expected) {
+    /** Waits for {@code expected} predictions; returns the seconds from the first to the last one's arrival. */
+    private double awaitPredictions(String topic, long expected) {
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
                 ConsumerConfig.GROUP_ID_CONFIG, "count-" + topic,
@@ -235,13 +243,23 @@ public final class FeatureBenchmark implements Callable<Integer> {
                 new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             consumer.subscribe(List.of(topic));
             long seen = 0;
+            long first = 0;
+            long last = 0;
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(20);
             while (seen < expected) {
                 if (System.nanoTime() > deadline) {
                     throw new IllegalStateException("only " + seen + " of " + expected + " predictions in 20 min");
                 }
-                seen += consumer.poll(Duration.ofMillis(200)).count();
+                int n = consumer.poll(Duration.ofMillis(20)).count();
+                if (n > 0) {
+                    last = System.nanoTime();
+                    if (seen == 0) {
+                        first = last;
+                    }
+                    seen += n;
+                }
             }
+            return (last - first) / 1e9;
         }
     }
 
@@ -282,7 +300,9 @@ public final class FeatureBenchmark implements Callable<Integer> {
         s.append(String.format(Locale.ROOT, "`bench/run.sh features --events %d --entities %d --parallelism %d"
                 + " --rounds %d`: the job's pipeline (Kafka → validation → keyBy → features → micro-batched demo"
                 + " model → Kafka, at-least-once, RocksDB) draining %,d pre-loaded events of %,d entities over three"
-                + " hours of event time. One run on a shared machine: compare the ratios, not the absolute"
+                + " hours of event time, timed from the first to the last prediction (cluster start and model load"
+                + " excluded); one unmeasured warm-up round of both variants, then the measured rounds, each running"
+                + " both in the same order. One run on a shared machine: compare the ratios, not the absolute"
                 + " times.%n%n", events, entities, parallelism, rounds, events, entities));
         s.append("| round | no enrichment (raw amount, keyed, stateless) | demo spec (").append(spec.width())
                 .append(" values, profile join) | enriched / plain |\n|---|---|---|---|\n");
@@ -291,10 +311,12 @@ public final class FeatureBenchmark implements Callable<Integer> {
                     plain.get(i), events / plain.get(i), enriched.get(i), events / enriched.get(i),
                     enriched.get(i) / plain.get(i)));
         }
-        double p = plain.get(plain.size() - 1);
-        double e = enriched.get(enriched.size() - 1);
-        s.append(String.format(Locale.ROOT, "%nLast round: enrichment makes each event cost **%.2f×** the pipeline"
-                        + " without it: %.1f µs more per event per subtask (%d subtasks sharing the cores).%n%n", e / p,
+        Spread ratio = Spread.ofRatios(enriched, plain);
+        double p = Spread.of(plain).median();
+        double e = Spread.of(enriched).median();
+        s.append(String.format(Locale.ROOT, "%nEnrichment makes each event cost **%s×** (min / median / max over the"
+                        + " rounds, each ratio within its round) the pipeline without it: %.1f µs more per event per"
+                        + " subtask at the medians (%d subtasks sharing the cores).%n%n", ratio.format("%.2f"),
                 (e - p) / events * 1e6 * parallelism, parallelism));
         s.append(String.format(Locale.ROOT, "Of that, the feature engine alone (decode the entity's state, count the"
                 + " event, compute %d values, encode; no Flink, no RocksDB) takes %.1f µs per event on one core: the"

@@ -31,11 +31,30 @@ public final class InferenceBenchmark implements Callable<Integer> {
     @Mixin
     WorkloadOptions workload;
 
-    @Option(names = "--batch-sizes", split = ",", defaultValue = "8,32,128", description = "Batch sizes to sweep.")
+    @Option(names = "--batch-sizes", split = ",", defaultValue = "8,64,128", description = "Batch sizes to sweep.")
     List<Integer> batchSizes;
 
     @Option(names = "--delays", split = ",", defaultValue = "1,5", description = "Max delays (ms) to sweep.")
     List<Long> delays;
+
+    @Option(names = "--headline-batch", defaultValue = "64",
+            description = "Batch size of the headline ratios (default: the job's inference.max-batch-size).")
+    int headlineBatch;
+
+    @Option(names = "--headline-delay", defaultValue = "5",
+            description = "Max delay (ms) of the headline ratios (default: the job's inference.max-delay).")
+    long headlineDelay;
+
+    @Option(names = "--repeats", defaultValue = "3",
+            description = "Measured rounds after the warm-up round; every variant runs once per round.")
+    int repeats;
+
+    @Option(names = "--latency-seconds", defaultValue = "5", description = "Length of the fixed-rate latency run.")
+    double latencySeconds;
+
+    @Option(names = "--warmup-seconds", defaultValue = "1",
+            description = "Latency: outputs of events scheduled in the first seconds of the run are left out.")
+    double warmupSeconds;
 
     @Option(names = "--parallelism", defaultValue = "1", description = "Flink parallelism (default ${DEFAULT-VALUE}).")
     int parallelism;
@@ -44,11 +63,13 @@ public final class InferenceBenchmark implements Callable<Integer> {
             description = "Inference threads per subtask; raw ONNX Runtime gets parallelism x this many threads.")
     int concurrentBatches;
 
-    /** One line of the results table. */
-    record Row(String model, String variant, int batch, long delayMillis, double throughput, Double p50, Double p99) {}
+    /** One line of the results table: a variant's throughput over the measured rounds. */
+    record Row(String model, String variant, int batch, long delayMillis, Spread throughput) {}
 
     private final List<Row> rows = new ArrayList<>();
     private final List<String> verdicts = new ArrayList<>();
+    /** model → variant key → throughput per measured round, for the chart. */
+    private final Map<String, Map<String, List<Double>>> measured = new LinkedHashMap<>();
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new InferenceBenchmark()).execute(args));
@@ -56,10 +77,15 @@ public final class InferenceBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (!batchSizes.contains(headlineBatch) || !delays.contains(headlineDelay)) {
+            throw new CommandLine.ParameterException(new CommandLine(this),
+                    "the headline configuration must be among the swept batch sizes and delays");
+        }
         Path modelsDir = Files.createTempDirectory("bench-models");
         int threads = parallelism * concurrentBatches;
-        System.out.printf("Inference benchmark: %d cores, parallelism %d, %d inference thread(s) per subtask%n",
-                Runtime.getRuntime().availableProcessors(), parallelism, concurrentBatches);
+        System.out.printf("Inference benchmark: %d cores, parallelism %d, %d inference thread(s) per subtask,"
+                        + " 1 warm-up round + %d measured rounds%n",
+                Runtime.getRuntime().availableProcessors(), parallelism, concurrentBatches, repeats);
         for (BenchModels.Workload w : workload.workloads(modelsDir, 400_000, 60_000, 100_000)) {
             benchmark(w, threads);
         }
@@ -71,83 +97,102 @@ public final class InferenceBenchmark implements Callable<Integer> {
         return 0;
     }
 
+    /** A variant of one round: its key in the results and how to measure it. */
+    private record Variant(String key, String label, int batch, long delay, Measurement measurement) {}
+
+    @FunctionalInterface
+    private interface Measurement {
+        double throughput() throws Exception;
+    }
+
     private void benchmark(BenchModels.Workload w, int threads) throws Exception {
         System.out.printf("%n== %s (%d records)%n", w.name(), w.records());
-        Map<Integer, Double> raw = new LinkedHashMap<>();
-        for (int b : batchSizes) {
-            double r = RawOnnxBench.rowsPerSecond(w, b, threads, w.records());
-            raw.put(b, r);
-            add(new Row(w.name(), "raw ONNX Runtime", b, 0, r, null, null));
+        List<Variant> variants = new ArrayList<>();
+        List<Integer> rawBatches = new ArrayList<>(List.of(1));
+        batchSizes.stream().filter(b -> b != 1).forEach(rawBatches::add);
+        for (int b : rawBatches) {
+            variants.add(new Variant("raw/" + b, "raw ONNX Runtime", b, 0,
+                    () -> RawOnnxBench.rowsPerSecond(w, b, threads, w.records())));
         }
-        LatencyProbe.Result identity = FlinkBench.run(w, new FlinkBench.Identity(), w.records(), 0, parallelism);
-        add(new Row(w.name(), "pipeline without inference (identity)", 1, 0, identity.throughput(), null, null));
-        LatencyProbe.Result naive = FlinkBench.run(w, new FlinkBench.Naive(), w.records(), 0, parallelism);
-        add(new Row(w.name(), "naive per-record map", 1, 0, naive.throughput(), null, null));
-        LatencyProbe.Result async1 = FlinkBench.run(w, new FlinkBench.AsyncPerRecord(concurrentBatches), w.records(), 0,
-                parallelism);
-        add(new Row(w.name(), "async I/O, 1 record per call", 1, 0, async1.throughput(), null, null));
-
-        Row best = null;
-        Map<Integer, Row> byBatch = new LinkedHashMap<>();
+        variants.add(new Variant("identity", "pipeline without inference (identity)", 1, 0,
+                () -> FlinkBench.run(w, new FlinkBench.Identity(), w.records(), 0, parallelism, 0).throughput()));
+        variants.add(new Variant("naive", "naive per-record map", 1, 0,
+                () -> FlinkBench.run(w, new FlinkBench.Naive(), w.records(), 0, parallelism, 0).throughput()));
+        variants.add(new Variant("async", "async I/O, 1 record per call", 1, 0,
+                () -> FlinkBench.run(w, new FlinkBench.AsyncPerRecord(concurrentBatches), w.records(), 0, parallelism,
+                        0).throughput()));
         for (int b : batchSizes) {
             for (long d : delays) {
-                LatencyProbe.Result r = FlinkBench.run(w, new FlinkBench.Batched(b, d, concurrentBatches), w.records(),
-                        0, parallelism);
-                Row row = new Row(w.name(), "micro-batched operator", b, d, r.throughput(), null, null);
-                add(row);
-                if (best == null || row.throughput() > best.throughput()) {
-                    best = row;
-                }
-                if (!byBatch.containsKey(b) || row.throughput() > byBatch.get(b).throughput()) {
-                    byBatch.put(b, row);
+                variants.add(new Variant(batchedKey(b, d), "micro-batched operator", b, d,
+                        () -> FlinkBench.run(w, new FlinkBench.Batched(b, d, concurrentBatches), w.records(), 0,
+                                parallelism, 0).throughput()));
+            }
+        }
+        // every variant once unmeasured (JIT, class loading, the OS's caches), then the measured rounds, each
+        // running every variant in the same order
+        Map<String, List<Double>> results = new LinkedHashMap<>();
+        for (int round = 0; round <= repeats; round++) {
+            System.out.printf("  %s%n", round == 0 ? "warm-up round" : "round " + round + " of " + repeats);
+            for (Variant v : variants) {
+                double t = v.measurement().throughput();
+                System.out.printf(Locale.ROOT, "    %-40s batch %4d delay %3d ms: %,12.0f rec/s%n", v.label(),
+                        v.batch(), v.delay(), t);
+                if (round > 0) {
+                    results.computeIfAbsent(v.key(), k -> new ArrayList<>()).add(t);
                 }
             }
         }
-
-        // Latency at half of the best configuration's saturated throughput.
-        double halfRate = best.throughput() / 2;
-        long latencyRecords = Math.max(1_000, (long) (halfRate * 5)); // about five seconds of input
-        LatencyProbe.Result half = FlinkBench.run(w, new FlinkBench.Batched(best.batch(), best.delayMillis(),
-                concurrentBatches), latencyRecords, halfRate, parallelism);
-        add(new Row(w.name(), String.format(Locale.ROOT, "micro-batched at half load (%.0f/s)", halfRate),
-                best.batch(), best.delayMillis(), half.throughput(), half.p50Millis(), half.p99Millis()));
-
-        verdicts.add(String.format(Locale.ROOT, "%s: operator/pipeline without inference = %.0f%%", w.name(),
-                100 * best.throughput() / identity.throughput()));
-        double speedup = best.throughput() / naive.throughput();
-        verdicts.add(String.format(Locale.ROOT, "%s: operator/naive map = %.1fx (best: batch %d, delay %d ms)%s",
-                w.name(), speedup, best.batch(), best.delayMillis(),
-                w.name().equals("tiny-mlp") ? (speedup >= 5 ? "  [target >= 5x: MET]" : "  [target >= 5x: NOT MET]") : ""));
-        for (Map.Entry<Integer, Row> e : byBatch.entrySet()) {
-            double share = e.getValue().throughput() / raw.get(e.getKey());
-            verdicts.add(String.format(Locale.ROOT, "%s: operator/raw ONNX Runtime at batch %d = %.0f%%%s", w.name(),
-                    e.getKey(), share * 100, w.name().equals("heavy-mlp")
-                            ? (share >= 0.85 ? "  [target >= 85%: MET]" : "  [target >= 85%: NOT MET]") : ""));
+        measured.put(w.name(), results);
+        for (Variant v : variants) {
+            rows.add(new Row(w.name(), v.label(), v.batch(), v.delay(), Spread.of(results.get(v.key()))));
         }
-        double batchComputeMillis = best.batch() / raw.get(best.batch()) * 1000;
-        double bound = best.delayMillis() + 2 * batchComputeMillis;
-        verdicts.add(String.format(Locale.ROOT,
-                "%s: p99 at half load = %.2f ms; bound = max delay %d ms + 2 x batch compute %.2f ms = %.2f ms  [%s]",
-                w.name(), half.p99Millis(), best.delayMillis(), batchComputeMillis, bound,
-                half.p99Millis() <= bound ? "MET" : "NOT MET"));
+
+        String headline = batchedKey(headlineBatch, headlineDelay);
+        String config = "batch " + headlineBatch + ", max delay " + headlineDelay + " ms";
+        verdicts.add(String.format(Locale.ROOT, "%s: operator (%s) / naive per-record map = %sx", w.name(), config,
+                Spread.ofRatios(results.get(headline), results.get("naive")).format("%.1f")));
+        verdicts.add(String.format(Locale.ROOT, "%s: operator (%s) / async I/O with one record per call = %sx",
+                w.name(), config, Spread.ofRatios(results.get(headline), results.get("async")).format("%.1f")));
+        verdicts.add(String.format(Locale.ROOT, "%s: operator (%s) / pipeline without inference = %s", w.name(),
+                config, percent(Spread.ofRatios(results.get(headline), results.get("identity")))));
+        for (int b : batchSizes) {
+            verdicts.add(String.format(Locale.ROOT, "%s: operator / raw ONNX Runtime, both at batch %d with %d"
+                            + " thread(s), max delay %d ms = %s", w.name(), b, threads, headlineDelay,
+                    percent(Spread.ofRatios(results.get(batchedKey(b, headlineDelay)), results.get("raw/" + b)))));
+        }
+        verdicts.add(String.format(Locale.ROOT, "%s: naive per-record map / raw ONNX Runtime at batch 1 = %s",
+                w.name(), percent(Spread.ofRatios(results.get("naive"), results.get("raw/1")))));
+
+        // latency of the headline configuration at half its median saturated throughput, from the scheduled emit time
+        double halfRate = Spread.of(results.get(headline)).median() / 2;
+        long records = Math.max(1_000, (long) (halfRate * (latencySeconds + warmupSeconds)));
+        LatencyProbe.Result half = FlinkBench.run(w, new FlinkBench.Batched(headlineBatch, headlineDelay,
+                concurrentBatches), records, halfRate, parallelism, (long) (warmupSeconds * 1e6));
+        double batchComputeMillis = headlineBatch / Spread.of(results.get("raw/" + headlineBatch)).median() * 1000;
+        double bound = headlineDelay + 2 * batchComputeMillis;
+        verdicts.add(String.format(Locale.ROOT, "%s: at half load (%,.0f/s, %s): p50 %.2f ms, p99 %.2f ms from the"
+                        + " scheduled emit time (first %.0f s left out); bound = max delay %d ms + 2 x batch compute"
+                        + " %.2f ms = %.2f ms  [%s]", w.name(), halfRate, config, half.p50Millis(), half.p99Millis(),
+                warmupSeconds, headlineDelay, batchComputeMillis, bound,
+                half.p99Millis() <= bound ? "met" : "not met"));
     }
 
-    private void add(Row row) {
-        rows.add(row);
-        System.out.printf(Locale.ROOT, "  %-40s batch %4d delay %3d ms: %,12.0f rec/s%s%n", row.variant(), row.batch(),
-                row.delayMillis(), row.throughput(),
-                row.p99() == null ? "" : String.format(Locale.ROOT, "  p50 %.2f ms  p99 %.2f ms", row.p50(), row.p99()));
+    private static String batchedKey(int batch, long delay) {
+        return "batched/" + batch + "/" + delay;
+    }
+
+    private static String percent(Spread ratio) {
+        return String.format(Locale.ROOT, "%.0f%% / %.0f%% / %.0f%%", 100 * ratio.min(), 100 * ratio.median(),
+                100 * ratio.max());
     }
 
     private String table() {
         StringBuilder sb = new StringBuilder();
-        sb.append("| model | variant | batch | max delay (ms) | records/s | p50 (ms) | p99 (ms) |\n");
-        sb.append("|---|---|---:|---:|---:|---:|---:|\n");
+        sb.append("| model | variant | batch | max delay (ms) | records/s: min / median / max |\n");
+        sb.append("|---|---|---:|---:|---:|\n");
         for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %,.0f | %s | %s |%n", r.model(), r.variant(),
-                    r.batch(), r.delayMillis(), r.throughput(),
-                    r.p50() == null ? "" : String.format(Locale.ROOT, "%.2f", r.p50()),
-                    r.p99() == null ? "" : String.format(Locale.ROOT, "%.2f", r.p99())));
+            sb.append(String.format(Locale.ROOT, "| %s | %s | %d | %d | %s |%n", r.model(), r.variant(),
+                    r.batch(), r.delayMillis(), r.throughput().format("%,.0f")));
         }
         return sb.toString();
     }
@@ -158,8 +203,13 @@ public final class InferenceBenchmark implements Callable<Integer> {
         Path md = workload.out.resolve(stem + ".md");
         Files.writeString(md, "# Inference operator benchmark, " + LocalDate.now() + "\n\n"
                 + Runtime.getRuntime().availableProcessors() + " cores, parallelism " + parallelism + ", "
-                + concurrentBatches + " inference thread(s) per subtask; records/s measured at the sink between the"
-                + " first and last prediction; latency from emit to sink. Command: `bench/run.sh "
+                + concurrentBatches + " inference thread(s) per subtask. Every variant runs once unmeasured, then in "
+                + repeats + " measured rounds, each round running every variant in the same order; figures are min /"
+                + " median / max over the rounds, ratios are taken within a round (like for like: the same"
+                + " configuration, the same round). Flink variants are timed at the sink from the first to the last"
+                + " output (cluster start and model load excluded); raw ONNX Runtime over its runs alone. Latency"
+                + " from the scheduled emit time to the sink. Ratios and verdicts below the table. Command:"
+                + " `bench/run.sh "
                 + String.join(" ", commandLine()) + "`\n\n" + table + "\n" + String.join("\n\n", verdicts) + "\n");
         Path png = workload.out.resolve(stem + ".png");
         BitmapEncoder.saveBitmap(chart(), png.toString(), BitmapEncoder.BitmapFormat.PNG);
@@ -168,38 +218,35 @@ public final class InferenceBenchmark implements Callable<Integer> {
 
     private List<String> commandLine() {
         return List.of("--models", workload.modelList(), "--parallelism", Integer.toString(parallelism),
-                "--concurrent-batches", Integer.toString(concurrentBatches), "--scale", Double.toString(workload.scale));
+                "--concurrent-batches", Integer.toString(concurrentBatches), "--scale", Double.toString(workload.scale),
+                "--repeats", Integer.toString(repeats));
     }
 
-    /** Throughput of each variant relative to raw ONNX Runtime at batch 32 (or the largest swept), per model. */
+    /**
+     * Median throughput of each variant relative to raw ONNX Runtime doing the same work per call: the per-record
+     * variants against raw at batch 1, the operator at batch b against raw at batch b; the same threads throughout.
+     */
     private CategoryChart chart() {
         CategoryChart chart = new CategoryChartBuilder().width(1100).height(600)
-                .title("Throughput relative to raw ONNX Runtime (same batch size and threads)")
+                .title("Throughput relative to raw ONNX Runtime at the same batch size and threads (medians)")
                 .xAxisTitle("model").yAxisTitle("share of raw ONNX Runtime throughput").build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
         chart.getStyler().setYAxisDecimalPattern("0.00");
-        List<String> modelNames = rows.stream().map(Row::model).distinct().toList();
+        List<String> modelNames = new ArrayList<>(measured.keySet());
         Map<String, List<Double>> series = new LinkedHashMap<>();
         for (String model : modelNames) {
-            Map<Integer, Double> raw = new LinkedHashMap<>();
-            rows.stream().filter(r -> r.model().equals(model) && r.variant().startsWith("raw"))
-                    .forEach(r -> raw.put(r.batch(), r.throughput()));
-            double rawBest = raw.values().stream().mapToDouble(Double::doubleValue).max().orElse(1);
-            put(series, "naive per-record map", modelNames, model, find(model, "naive", -1) / rawBest);
-            put(series, "async I/O, 1 per call", modelNames, model, find(model, "async I/O", -1) / rawBest);
+            Map<String, List<Double>> m = measured.get(model);
+            put(series, "naive per-record map (vs raw, batch 1)", modelNames, model,
+                    Spread.ofRatios(m.get("naive"), m.get("raw/1")).median());
+            put(series, "async I/O, 1 per call (vs raw, batch 1)", modelNames, model,
+                    Spread.ofRatios(m.get("async"), m.get("raw/1")).median());
             for (int b : batchSizes) {
-                put(series, "micro-batched, batch " + b, modelNames, model, find(model, "micro-batched operator", b) / raw.get(b));
+                put(series, "micro-batched, batch " + b + ", " + headlineDelay + " ms", modelNames, model,
+                        Spread.ofRatios(m.get(batchedKey(b, headlineDelay)), m.get("raw/" + b)).median());
             }
         }
         series.forEach((name, values) -> chart.addSeries(name, modelNames, values));
         return chart;
-    }
-
-    private double find(String model, String variantPrefix, int batch) {
-        return rows.stream()
-                .filter(r -> r.model().equals(model) && r.variant().startsWith(variantPrefix)
-                        && (batch < 0 || r.batch() == batch))
-                .mapToDouble(Row::throughput).max().orElse(0);
     }
 
     private static void put(Map<String, List<Double>> series, String name, List<String> models, String model,

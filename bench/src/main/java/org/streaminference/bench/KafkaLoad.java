@@ -24,22 +24,26 @@ import java.util.concurrent.locks.LockSupport;
 final class KafkaLoad {
     private KafkaLoad() {}
 
-    /** An event of {@code width} numeric fields, event time = now (the produce time). */
-    static byte[] event(long index, int width, int entities) throws Exception {
+    /** An event of {@code width} numeric fields with the given event time. */
+    static byte[] event(long index, int width, int entities, long eventTimeMillis) throws Exception {
         Map<String, Double> fields = new HashMap<>();
         for (int i = 0; i < width; i++) {
             fields.put(EventGenerator.field(i), (double) EventGenerator.value(index, i));
         }
         fields.put("amount", 1.0);
-        InputEvent event = new InputEvent("e" + index, "entity-" + (index % entities), System.currentTimeMillis(),
+        InputEvent event = new InputEvent("e" + index, "entity-" + (index % entities), eventTimeMillis,
                 "bench", fields, Map.of());
         ByteBuffer buffer = event.toByteBuffer();
         return Arrays.copyOfRange(buffer.array(), buffer.arrayOffset() + buffer.position(),
                 buffer.arrayOffset() + buffer.limit());
     }
 
-    /** Produces {@code count} events at {@code ratePerSecond} (0: as fast as possible). */
-    static void produce(String bootstrap, String topic, long firstIndex, long count, int width, double ratePerSecond)
+    /**
+     * Produces {@code count} events at {@code ratePerSecond} (0: as fast as possible). At a fixed rate each event's
+     * time is when it was scheduled, not when it was sent: a producer held up by back-pressure counts the wait as
+     * latency (no coordinated omission). Returns the wall-clock time of the first scheduled send.
+     */
+    static long produce(String bootstrap, String topic, long firstIndex, long count, int width, double ratePerSecond)
             throws Exception {
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
                         ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
@@ -48,33 +52,48 @@ final class KafkaLoad {
                         ProducerConfig.ACKS_CONFIG, "1"),
                 new ByteArraySerializer(), new ByteArraySerializer())) {
             long start = System.nanoTime();
+            long startWall = System.currentTimeMillis();
             int entities = 10_000;
             for (long i = 0; i < count; i++) {
+                long eventTime = System.currentTimeMillis();
                 if (ratePerSecond > 0) {
-                    long due = start + (long) (i / ratePerSecond * 1e9);
+                    long offset = (long) (i / ratePerSecond * 1e9);
+                    long due = start + offset;
                     while (System.nanoTime() < due) {
                         LockSupport.parkNanos(due - System.nanoTime()); // pacing to the rate
                     }
+                    eventTime = startWall + offset / 1_000_000;
                 }
                 long index = firstIndex + i;
                 String key = "entity-" + (index % entities);
                 producer.send(new ProducerRecord<>(topic, key.getBytes(StandardCharsets.UTF_8),
-                        event(index, width, entities)));
+                        event(index, width, entities, eventTime)));
             }
             producer.flush();
+            return startWall;
         }
     }
 
-    /** What the consumer saw: latencies in ms from produce to arrival, and the span of arrivals. */
-    record Observed(long count, long[] latenciesMillis, long firstArrivalNanos, long lastArrivalNanos) {
+    /**
+     * What the consumer saw: per prediction its event time and its latency in ms from the event time to arrival, and
+     * the span of arrivals (first to last output).
+     */
+    record Observed(long count, long[] eventTimesMillis, long[] latenciesMillis, long firstArrivalNanos,
+            long lastArrivalNanos) {
         double throughput() {
             return count / Math.max((lastArrivalNanos - firstArrivalNanos) / 1e9, 1e-9);
         }
 
-        /** Percentile of the latencies, leaving out the first {@code warmUp} fraction of records. */
-        double percentile(double q, double warmUp) {
-            int from = (int) (latenciesMillis.length * warmUp);
-            long[] sorted = Arrays.copyOfRange(latenciesMillis, from, latenciesMillis.length);
+        /** Percentile of the latencies of the events scheduled at or after {@code fromMillis} (the warm-up's end). */
+        double percentile(double q, long fromMillis) {
+            long[] counted = new long[latenciesMillis.length];
+            int n = 0;
+            for (int i = 0; i < latenciesMillis.length; i++) {
+                if (eventTimesMillis[i] >= fromMillis) {
+                    counted[n++] = latenciesMillis[i];
+                }
+            }
+            long[] sorted = Arrays.copyOf(counted, n);
             Arrays.sort(sorted);
             return sorted.length == 0 ? 0 : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
         }
@@ -93,6 +112,7 @@ final class KafkaLoad {
                 new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             consumer.subscribe(List.of(topic));
             long[] observed = new long[latencies ? (int) expected : 0];
+            long[] eventTimes = new long[observed.length];
             int count = 0;
             long first = 0;
             long last = 0;
@@ -106,7 +126,9 @@ final class KafkaLoad {
                     }
                     last = now;
                     if (count < observed.length) {
-                        observed[count] = wall - Prediction.fromByteBuffer(ByteBuffer.wrap(r.value())).getEventTime();
+                        long eventTime = Prediction.fromByteBuffer(ByteBuffer.wrap(r.value())).getEventTime();
+                        eventTimes[count] = eventTime;
+                        observed[count] = wall - eventTime;
                     }
                     count++;
                 }
@@ -114,7 +136,7 @@ final class KafkaLoad {
             if (count < expected) {
                 throw new IllegalStateException("only " + count + " of " + expected + " predictions arrived in " + topic);
             }
-            return new Observed(count, observed, first, last);
+            return new Observed(count, eventTimes, observed, first, last);
         }
     }
 }

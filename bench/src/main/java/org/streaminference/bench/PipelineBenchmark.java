@@ -76,8 +76,16 @@ public final class PipelineBenchmark implements Callable<Integer> {
     @Option(names = "--delays", split = ",", defaultValue = "1,5,20", description = "Max batch delays (ms) to sweep.")
     List<Long> delays;
 
-    @Option(names = "--seconds", defaultValue = "5", description = "Length of each fixed-rate run.")
+    @Option(names = "--seconds", defaultValue = "5", description = "Measured length of each fixed-rate run.")
     double seconds;
+
+    @Option(names = "--warmup-seconds", defaultValue = "2",
+            description = "Fixed-rate runs: events scheduled in the first seconds after the job runs are left out.")
+    double warmupSeconds;
+
+    @Option(names = "--repeats", defaultValue = "3",
+            description = "Measured rounds of the saturation runs after the warm-up round.")
+    int repeats;
 
     private final AtomicInteger runs = new AtomicInteger();
     private final List<String[]> rows = new ArrayList<>();
@@ -117,94 +125,139 @@ public final class PipelineBenchmark implements Callable<Integer> {
 
     private enum Inference { IDENTITY, NAIVE, BATCHED }
 
+    /** Latency percentiles of a fixed-rate run, from each event's scheduled send time, after the warm-up. */
+    private record Latency(double p50, double p99) {}
+
     private void benchmark(BenchModels.Workload w) throws Exception {
         System.out.printf("%n== %s%n", w.name());
         String saturated = "sat-" + w.name();
         kafka.createTopics(4, saturated);
         KafkaLoad.produce(kafka.bootstrapServers(), saturated, 0, w.records(), w.valuesPerRow(), 0);
 
-        // warm-up: the first job in a JVM runs cold (JIT, RocksDB, Kafka clients); it is not measured
-        saturation(w, saturated, Inference.BATCHED, 1, batchSize, false);
-        double raw = RawOnnxBench.rowsPerSecond(w, batchSize, 1, w.records());
-        row(w, "raw ONNX Runtime (1 thread)", "-", 1, batchSize, raw, null, null);
-
-        Map<String, Double> sat = new LinkedHashMap<>();
+        // every variant once unmeasured (JIT, RocksDB, Kafka clients), then the measured rounds, each running every
+        // variant in the same order: ratios are taken within a round
+        List<String> keys = new ArrayList<>();
         for (int p : parallelisms) {
             for (Inference inference : Inference.values()) {
-                double t = saturation(w, saturated, inference, p, batchSize, false);
-                sat.put(inference + "/" + p, t);
-                row(w, label(inference) + ", saturation", "at-least-once", p,
-                        inference == Inference.BATCHED ? batchSize : 1, t, null, null);
+                keys.add(inference + "/" + p);
             }
         }
-        throughputByVariant.put(w.name(), sat);
-        double withPostgres = saturation(w, saturated, Inference.BATCHED, 1, batchSize, true);
-        row(w, "micro-batched + PostgreSQL sink, saturation", "at-least-once", 1, batchSize, withPostgres, null, null);
+        keys.add("BATCHED+PG/1");
+        keys.add("RAW");
+        Map<String, List<Double>> sat = new LinkedHashMap<>();
+        for (int round = 0; round <= repeats; round++) {
+            System.out.printf("  %s%n", round == 0 ? "warm-up round" : "round " + round + " of " + repeats);
+            for (String key : keys) {
+                if (round == 0 && (key.endsWith("/2") || key.startsWith("BATCHED+PG"))) {
+                    continue; // the same code as a variant warmed up already
+                }
+                double t = measure(w, saturated, key);
+                System.out.printf(Locale.ROOT, "    %-30s %,12.0f ev/s%n", key, t);
+                if (round > 0) {
+                    sat.computeIfAbsent(key, k -> new ArrayList<>()).add(t);
+                }
+            }
+        }
+        row(w, "raw ONNX Runtime (1 thread)", "-", 1, batchSize, Spread.of(sat.get("RAW")), null);
+        for (int p : parallelisms) {
+            for (Inference inference : Inference.values()) {
+                row(w, label(inference) + ", saturation", "at-least-once", p,
+                        inference == Inference.BATCHED ? batchSize : 1, Spread.of(sat.get(inference + "/" + p)), null);
+            }
+        }
+        row(w, "micro-batched + PostgreSQL sink, saturation", "at-least-once", 1, batchSize,
+                Spread.of(sat.get("BATCHED+PG/1")), null);
+        Map<String, Double> medians = new LinkedHashMap<>();
+        sat.forEach((k, v) -> medians.put(k, Spread.of(v).median()));
+        throughputByVariant.put(w.name(), medians);
 
+        double batchedMedian = medians.get("BATCHED/1");
         Map<Integer, Double> byBatch = new LinkedHashMap<>();
-        double batchRate = Math.min(4096, sat.get("BATCHED/1") / 2);
+        double batchRate = Math.min(4096, batchedMedian / 2);
         for (int b : batchSizes) {
             double t = saturation(w, saturated, Inference.BATCHED, 1, b, false);
-            row(w, "micro-batched, saturation", "at-least-once", 1, b, t, null, null);
-            KafkaLoad.Observed o = fixedRate(w, 1, b, batchRate, DeliveryGuarantee.AT_LEAST_ONCE);
+            row(w, "micro-batched, saturation (1 run)", "at-least-once", 1, b, Spread.of(List.of(t)), null);
+            Latency l = fixedRate(w, 1, b, batchRate, DeliveryGuarantee.AT_LEAST_ONCE, maxDelay);
             row(w, String.format(Locale.ROOT, "micro-batched at %.0f/s", batchRate), "at-least-once", 1, b,
-                    batchRate, o.percentile(0.5, 0.2), o.percentile(0.99, 0.2));
-            byBatch.put(b, o.percentile(0.99, 0.2));
+                    Spread.of(List.of(batchRate)), l);
+            byBatch.put(b, l.p99());
         }
         p99ByBatch.put(w.name(), byBatch);
         for (long d : delays) {
-            KafkaLoad.Observed o = fixedRate(w, 1, batchSize, batchRate, DeliveryGuarantee.AT_LEAST_ONCE, d);
+            Latency l = fixedRate(w, 1, batchSize, batchRate, DeliveryGuarantee.AT_LEAST_ONCE, d);
             row(w, String.format(Locale.ROOT, "micro-batched at %.0f/s, max delay %d ms", batchRate, d),
-                    "at-least-once", 1, batchSize, batchRate, o.percentile(0.5, 0.2), o.percentile(0.99, 0.2));
+                    "at-least-once", 1, batchSize, Spread.of(List.of(batchRate)), l);
         }
 
         Map<Integer, Double> p99 = new LinkedHashMap<>();
         Map<Integer, Double> p50 = new LinkedHashMap<>();
         List<Integer> latencyRates = new ArrayList<>();
         for (int r : rates) {
-            if (r < sat.get("BATCHED/1") * 0.8) {
+            if (r < batchedMedian * 0.8) {
                 latencyRates.add(r);
             }
         }
-        int half = (int) (sat.get("BATCHED/1") / 2);
+        int half = (int) (batchedMedian / 2);
         if (!latencyRates.contains(half)) {
             latencyRates.add(half);
         }
         latencyRates.sort(Integer::compare);
         double halfP99 = 0;
         for (int r : latencyRates) {
-            KafkaLoad.Observed o = fixedRate(w, 1, batchSize, r, DeliveryGuarantee.AT_LEAST_ONCE);
-            p50.put(r, o.percentile(0.5, 0.2));
-            p99.put(r, o.percentile(0.99, 0.2));
+            Latency l = fixedRate(w, 1, batchSize, r, DeliveryGuarantee.AT_LEAST_ONCE, maxDelay);
+            p50.put(r, l.p50());
+            p99.put(r, l.p99());
             row(w, "micro-batched at " + r + "/s" + (r == half ? " (half of saturation)" : ""), "at-least-once", 1,
-                    batchSize, r, p50.get(r), p99.get(r));
+                    batchSize, Spread.of(List.of((double) r)), l);
             if (r == half) {
-                halfP99 = p99.get(r);
+                halfP99 = l.p99();
             }
         }
         p99ByRate.put(w.name(), p99);
         p50ByRate.put(w.name(), p50);
-        KafkaLoad.Observed eo = fixedRate(w, 1, batchSize, half, DeliveryGuarantee.EXACTLY_ONCE);
-        row(w, "micro-batched at " + half + "/s, checkpoint every 1 s", "exactly-once", 1, batchSize, half,
-                eo.percentile(0.5, 0.2), eo.percentile(0.99, 0.2));
+        Latency eo = fixedRate(w, 1, batchSize, half, DeliveryGuarantee.EXACTLY_ONCE, maxDelay);
+        row(w, "micro-batched at " + half + "/s, checkpoint every 1 s", "exactly-once", 1, batchSize,
+                Spread.of(List.of((double) half)), eo);
 
-        double identity = sat.get("IDENTITY/1");
-        double batched = sat.get("BATCHED/1");
-        double naive = sat.get("NAIVE/1");
-        verdicts.add(String.format(Locale.ROOT, "%s: micro-batched / identity pipeline = %.0f%%%s", w.name(),
-                100 * batched / identity, w.name().equals("tiny-mlp") ? target(batched / identity >= 0.6, ">= 60%") : ""));
-        verdicts.add(String.format(Locale.ROOT, "%s: micro-batched / naive map pipeline = %.1fx%s", w.name(),
-                batched / naive, w.name().equals("tiny-mlp") ? target(batched / naive >= 5, ">= 5x") : ""));
-        verdicts.add(String.format(Locale.ROOT, "%s: micro-batched pipeline / raw ONNX Runtime (batch %d, 1 thread) = %.0f%%%s",
-                w.name(), batchSize, 100 * batched / raw,
-                w.name().equals("heavy-mlp") ? target(batched / raw >= 0.85, ">= 85%") : ""));
+        String batched = "BATCHED/1";
+        verdicts.add(String.format(Locale.ROOT, "%s: micro-batched / identity pipeline = %s%s", w.name(),
+                percent(Spread.ofRatios(sat.get(batched), sat.get("IDENTITY/1"))),
+                w.name().equals("tiny-mlp") ? target(Spread.ofRatios(sat.get(batched), sat.get("IDENTITY/1")).median()
+                        >= 0.6, ">= 60%") : ""));
+        Spread overNaive = Spread.ofRatios(sat.get(batched), sat.get("NAIVE/1"));
+        verdicts.add(String.format(Locale.ROOT, "%s: micro-batched / naive map pipeline = %sx%s", w.name(),
+                overNaive.format("%.2f"), w.name().equals("tiny-mlp") ? target(overNaive.median() >= 5, ">= 5x") : ""));
+        Spread overRaw = Spread.ofRatios(sat.get(batched), sat.get("RAW"));
+        verdicts.add(String.format(Locale.ROOT, "%s: micro-batched pipeline / raw ONNX Runtime (batch %d, 1 thread)"
+                        + " = %s%s", w.name(), batchSize, percent(overRaw),
+                w.name().equals("heavy-mlp") ? target(overRaw.median() >= 0.85, ">= 85%") : ""));
+        verdicts.add(String.format(Locale.ROOT, "%s: PostgreSQL sink on / off = %s", w.name(),
+                percent(Spread.ofRatios(sat.get("BATCHED+PG/1"), sat.get(batched)))));
         verdicts.add(String.format(Locale.ROOT, "%s: p99 at half of saturation (%d/s), at-least-once = %.0f ms%s",
-                w.name(), half, halfP99, target(halfP99 <= maxDelay + 50, "<= max delay + 50 ms = " + (maxDelay + 50) + " ms")));
+                w.name(), half, halfP99, target(halfP99 <= maxDelay + 50, "<= max delay + 50 ms = " + (maxDelay + 50)
+                        + " ms")));
         if (parallelisms.contains(1) && parallelisms.contains(2)) {
-            double scaling = sat.get("BATCHED/2") / batched;
-            verdicts.add(String.format(Locale.ROOT, "%s: parallelism 2 / parallelism 1 = %.2fx%s", w.name(), scaling,
-                    target(scaling >= 1.6, ">= 1.6x")));
+            Spread scaling = Spread.ofRatios(sat.get("BATCHED/2"), sat.get(batched));
+            verdicts.add(String.format(Locale.ROOT, "%s: parallelism 2 / parallelism 1 = %sx%s", w.name(),
+                    scaling.format("%.2f"), target(scaling.median() >= 1.6, ">= 1.6x")));
         }
+    }
+
+    /** One saturation measurement: {@code INFERENCE/parallelism}, {@code BATCHED+PG/1} or {@code RAW}. */
+    private double measure(BenchModels.Workload w, String topic, String key) throws Exception {
+        if (key.equals("RAW")) {
+            return RawOnnxBench.rowsPerSecond(w, batchSize, 1, w.records());
+        }
+        boolean postgresSink = key.startsWith("BATCHED+PG");
+        String[] parts = key.split("/");
+        Inference inference = Inference.valueOf(postgresSink ? "BATCHED" : parts[0]);
+        return saturation(w, topic, inference, Integer.parseInt(parts[1]),
+                inference == Inference.BATCHED ? batchSize : 1, postgresSink);
+    }
+
+    private static String percent(Spread ratio) {
+        return String.format(Locale.ROOT, "%.0f%% / %.0f%% / %.0f%%", 100 * ratio.min(), 100 * ratio.median(),
+                100 * ratio.max());
     }
 
     private static String target(boolean met, String target) {
@@ -286,21 +339,20 @@ public final class PipelineBenchmark implements Callable<Integer> {
         return o.throughput();
     }
 
-    /** Latencies from produce to arrival at a fixed input rate. */
-    private KafkaLoad.Observed fixedRate(BenchModels.Workload w, int parallelism, int batch, double rate,
-            DeliveryGuarantee guarantee) throws Exception {
-        return fixedRate(w, parallelism, batch, rate, guarantee, maxDelay);
-    }
-
-    private KafkaLoad.Observed fixedRate(BenchModels.Workload w, int parallelism, int batch, double rate,
+    /**
+     * Latencies at a fixed input rate, from each event's scheduled send time to its prediction's arrival. Events
+     * are produced once the job runs; those scheduled in the first {@code --warmup-seconds} are left out.
+     */
+    private Latency fixedRate(BenchModels.Workload w, int parallelism, int batch, double rate,
             DeliveryGuarantee guarantee, long delay) throws Exception {
         String topic = "rate-" + runs.get() + "-" + w.name();
         kafka.createTopics(4, topic);
         Configuration options = options(w, topic, batch, guarantee, false);
         options.set(PipelineOptions.INFERENCE_MAX_DELAY, Duration.ofMillis(delay));
         JobClient job = start(w, options, Inference.BATCHED, parallelism);
-        long count = Math.max(200, (long) (rate * seconds));
+        long count = Math.max(200, (long) (rate * (seconds + warmupSeconds)));
         try {
+            awaitRunning(job);
             CompletableFuture<KafkaLoad.Observed> observed = CompletableFuture.supplyAsync(() -> {
                 try {
                     return KafkaLoad.consume(kafka.bootstrapServers(), options.get(PipelineOptions.PREDICTIONS_TOPIC),
@@ -309,19 +361,33 @@ public final class PipelineBenchmark implements Callable<Integer> {
                     throw new RuntimeException(e);
                 }
             });
-            KafkaLoad.produce(kafka.bootstrapServers(), topic, 0, count, w.valuesPerRow(), rate);
-            return observed.get(6, TimeUnit.MINUTES);
+            long startMillis = KafkaLoad.produce(kafka.bootstrapServers(), topic, 0, count, w.valuesPerRow(), rate);
+            KafkaLoad.Observed o = observed.get(6, TimeUnit.MINUTES);
+            long from = startMillis + (long) (warmupSeconds * 1000);
+            return new Latency(o.percentile(0.5, from), o.percentile(0.99, from));
         } finally {
             job.cancel().get(1, TimeUnit.MINUTES);
         }
     }
 
+    private static void awaitRunning(JobClient job) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        while (job.getJobStatus().get(10, TimeUnit.SECONDS) != org.apache.flink.api.common.JobStatus.RUNNING) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the job did not reach RUNNING in 2 minutes");
+            }
+            Thread.onSpinWait();
+            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+        }
+    }
+
     private void row(BenchModels.Workload w, String variant, String delivery, int parallelism, int batch,
-            double eventsPerSecond, Double p50, Double p99) {
+            Spread eventsPerSecond, Latency latency) {
         String[] row = {w.name(), variant, delivery, Integer.toString(parallelism), Integer.toString(batch),
-            String.format(Locale.ROOT, "%,.0f", eventsPerSecond),
-            p50 == null ? "" : String.format(Locale.ROOT, "%.0f", p50),
-            p99 == null ? "" : String.format(Locale.ROOT, "%.0f", p99)};
+            eventsPerSecond.n() == 1 ? String.format(Locale.ROOT, "%,.0f", eventsPerSecond.median())
+                    : eventsPerSecond.format("%,.0f"),
+            latency == null ? "" : String.format(Locale.ROOT, "%.0f", latency.p50()),
+            latency == null ? "" : String.format(Locale.ROOT, "%.0f", latency.p99())};
         rows.add(row);
         System.out.printf(Locale.ROOT, "  %-55s %-14s p=%s batch %4s: %12s ev/s  p50 %4s ms  p99 %4s ms%n",
                 row[1], row[2], row[3], row[4], row[5], row[6], row[7]);
@@ -329,7 +395,8 @@ public final class PipelineBenchmark implements Callable<Integer> {
 
     private String table() {
         StringBuilder sb = new StringBuilder(
-                "| model | variant | delivery | parallelism | batch | events/s | p50 (ms) | p99 (ms) |\n"
+                "| model | variant | delivery | parallelism | batch | events/s (min / median / max of the rounds) |"
+                        + " p50 (ms) | p99 (ms) |\n"
                         + "|---|---|---|---:|---:|---:|---:|---:|\n");
         for (String[] r : rows) {
             sb.append("| ").append(String.join(" | ", r)).append(" |\n");
@@ -344,9 +411,14 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 + Runtime.getRuntime().availableProcessors() + " cores. Real Kafka (in-process KRaft broker), the job's"
                 + " pipeline on a Flink MiniCluster with RocksDB state, max batch delay " + maxDelay + " ms unless"
                 + " stated, network buffer timeout 5 ms. Broker, producer, consumer and job share the machine. Throughput:"
-                + " a pre-loaded topic drained as fast as possible, timed at a read_committed consumer. Latency: from"
-                + " produce time to the prediction's arrival at that consumer, first 20% of each run left out."
-                + " Command: `bench/run.sh pipeline --models " + workload.modelList() + "`\n\n"
+                + " a pre-loaded topic drained as fast as possible, timed at a read_committed consumer from the first to"
+                + " the last prediction (cluster start and model load excluded); every variant ran once unmeasured,"
+                + " then in " + repeats + " measured rounds, each running every variant in the same order (min / median"
+                + " / max; ratios taken within a round; rows marked 1 run were measured once). Latency: from each"
+                + " event's scheduled send time (not its actual one) to the prediction's arrival at that consumer;"
+                + " events produced once the job runs, those scheduled in the first " + warmupSeconds + " s left out."
+                + " Command: `bench/run.sh pipeline --models " + workload.modelList() + " --repeats " + repeats
+                + " --scale " + workload.scale + "`\n\n"
                 + table + "\n" + String.join("\n\n", verdicts) + "\n\n"
                 + "![throughput](" + stem + "-throughput.png)\n![latency by rate](" + stem + "-latency-by-rate.png)\n"
                 + "![latency by batch](" + stem + "-latency-by-batch.png)\n");
@@ -363,20 +435,24 @@ public final class PipelineBenchmark implements Callable<Integer> {
 
     private CategoryChart throughputChart() {
         CategoryChart chart = new CategoryChartBuilder().width(1100).height(600)
-                .title("Pipeline throughput at saturation, relative to the identity pipeline at parallelism 1")
+                .title("Pipeline throughput at saturation (medians), relative to the identity pipeline at parallelism 1")
                 .xAxisTitle("model").yAxisTitle("throughput / identity pipeline (p=1)").build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideE);
         chart.getStyler().setYAxisDecimalPattern("0.00");
         List<String> names = new ArrayList<>(throughputByVariant.keySet());
         List<String> variants = new ArrayList<>(throughputByVariant.values().iterator().next().keySet());
         for (String variant : variants) {
+            if (variant.equals("RAW")) {
+                continue; // not a pipeline
+            }
             List<Double> values = new ArrayList<>();
             for (String model : names) {
                 Map<String, Double> measured = throughputByVariant.get(model);
                 values.add(measured.getOrDefault(variant, 0.0) / measured.get("IDENTITY/1"));
             }
             String[] parts = variant.split("/");
-            chart.addSeries(label(Inference.valueOf(parts[0])) + ", p=" + parts[1], names, values);
+            chart.addSeries((parts[0].equals("BATCHED+PG") ? label(Inference.BATCHED) + " + PostgreSQL"
+                    : label(Inference.valueOf(parts[0]))) + ", p=" + parts[1], names, values);
         }
         return chart;
     }

@@ -111,7 +111,7 @@ public final class SwapBenchmark implements Callable<Integer> {
                 long start = System.currentTimeMillis() + warmUp * 1000L; // the measured run starts here
                 CompletableFuture<Void> produced = CompletableFuture.runAsync(() -> {
                     try {
-                        KafkaLoad.produce(kafka.bootstrapServers(), "events", 0, total, WIDTH, rate);
+                        KafkaLoad.produce(kafka.bootstrapServers(), "events", 0, total, WIDTH, rate); // scheduled times
                     } catch (Exception e) {
                         throw new IllegalStateException(e);
                     }
