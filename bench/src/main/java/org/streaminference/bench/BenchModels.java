@@ -39,9 +39,11 @@ final class BenchModels {
         Path dir = Files.createDirectories(root.resolve("crayfish-ffnn"));
         byte[] bytes = Files.readAllBytes(source);
         Files.write(dir.resolve("model.onnx"), bytes);
-        DemoModels.writeManifest(dir, new ModelManifest("crayfish-ffnn", "1", "model.onnx", ModelLoader.sha256Hex(bytes),
-                new TensorSignature("input", "FLOAT", new long[] {-1, 1, 784}),
-                new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputKind.LOGITS, List.of(), null, 0));
+        DemoModels.writeManifest(dir, ModelManifest.builder().name("crayfish-ffnn").version("1")
+                .modelFile("model.onnx").sha256(ModelLoader.sha256Hex(bytes))
+                .input(new TensorSignature("input", "FLOAT", new long[] {-1, 1, 784}))
+                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10})).outputKind(OutputKind.LOGITS)
+                .build());
         return new Workload("crayfish-ffnn", dir, 784, records);
     }
 
@@ -74,10 +76,10 @@ final class BenchModels {
         byte[] bytes = writer.toBytes();
         Files.createDirectories(dir);
         Files.write(dir.resolve("model.onnx"), bytes);
-        DemoModels.writeManifest(dir, new ModelManifest(name, version, "model.onnx", ModelLoader.sha256Hex(bytes),
-                new TensorSignature("x", "FLOAT", new long[] {-1, sizes[0]}),
-                new TensorSignature("y", "FLOAT", new long[] {-1, sizes[sizes.length - 1]}), OutputKind.SCORE,
-                List.of(), null, 0));
+        DemoModels.writeManifest(dir, ModelManifest.builder().name(name).version(version).modelFile("model.onnx")
+                .sha256(ModelLoader.sha256Hex(bytes)).input(new TensorSignature("x", "FLOAT", new long[] {-1, sizes[0]}))
+                .output(new TensorSignature("y", "FLOAT", new long[] {-1, sizes[sizes.length - 1]}))
+                .outputKind(OutputKind.SCORE).build());
         return new Workload(name, dir, sizes[0], records);
     }
 }

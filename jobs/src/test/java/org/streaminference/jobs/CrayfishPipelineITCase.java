@@ -65,10 +65,11 @@ class CrayfishPipelineITCase {
         Path modelDir = Files.createDirectories(dir.resolve("models/crayfish-ffnn/1"));
         byte[] bytes = Files.readAllBytes(PEER_MODEL);
         Files.write(modelDir.resolve("model.onnx"), bytes);
-        DemoModels.writeManifest(modelDir, new ModelManifest("crayfish-ffnn", "1", "model.onnx",
-                ModelLoader.sha256Hex(bytes), new TensorSignature("input", "FLOAT", new long[] {-1, 1, PIXELS}),
-                new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputKind.LOGITS,
-                List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), "pixels:1", 0));
+        DemoModels.writeManifest(modelDir, ModelManifest.builder().name("crayfish-ffnn").version("1")
+                .modelFile("model.onnx").sha256(ModelLoader.sha256Hex(bytes))
+                .input(new TensorSignature("input", "FLOAT", new long[] {-1, 1, PIXELS}))
+                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10})).outputKind(OutputKind.LOGITS)
+                .labels(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")).featureSpec("pixels:1").build());
 
         List<String> fields = FeatureSpec.indexedFields("pixel", PIXELS);
         Random random = new Random(7);

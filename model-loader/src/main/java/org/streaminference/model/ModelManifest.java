@@ -51,14 +51,20 @@ public final class ModelManifest implements Serializable {
     private final long createdAt;
     private final Map<String, String> files;
 
-    /** A manifest of a model whose weights are all inside its {@code .onnx} file. */
-    public ModelManifest(String name, String version, String modelFile, String sha256, TensorSignature input,
-            TensorSignature output, OutputKind outputKind, List<String> labels, String featureSpec, long createdAt) {
-        this(name, version, modelFile, sha256, input, output, outputKind, labels, featureSpec, createdAt, null);
+    /** A manifest built field by field; {@link Builder#build()} checks it as a manifest read from JSON is checked. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding this manifest's fields, to derive another version's manifest. */
+    public Builder toBuilder() {
+        return new Builder().name(name).version(version).modelFile(modelFile).sha256(sha256).input(input)
+                .output(output).outputKind(outputKind).labels(labels).featureSpec(featureSpec).createdAt(createdAt)
+                .files(files.isEmpty() ? null : files);
     }
 
     @JsonCreator
-    public ModelManifest(
+    private ModelManifest(
             @JsonProperty(value = "name", required = true) String name,
             @JsonProperty(value = "version", required = true) String version,
             @JsonProperty(value = "modelFile", required = true) String modelFile,
@@ -230,5 +236,87 @@ public final class ModelManifest implements Serializable {
     @Override
     public String toString() {
         return "ModelManifest{" + id() + ", file=" + modelFile + ", input=" + input + ", output=" + output + "}";
+    }
+
+    /** Builds a {@link ModelManifest}; name, version, modelFile, sha256, input, output and outputKind are required. */
+    @PublicEvolving
+    public static final class Builder {
+        private String name;
+        private String version;
+        private String modelFile;
+        private String sha256;
+        private TensorSignature input;
+        private TensorSignature output;
+        private OutputKind outputKind;
+        private List<String> labels;
+        private String featureSpec;
+        private long createdAt;
+        private Map<String, String> files;
+
+        private Builder() {}
+
+        public Builder name(String name) {
+            this.name = name;
+            return this;
+        }
+
+        public Builder version(String version) {
+            this.version = version;
+            return this;
+        }
+
+        /** The model file's path inside the version's directory. */
+        public Builder modelFile(String modelFile) {
+            this.modelFile = modelFile;
+            return this;
+        }
+
+        public Builder sha256(String sha256) {
+            this.sha256 = sha256;
+            return this;
+        }
+
+        public Builder input(TensorSignature input) {
+            this.input = input;
+            return this;
+        }
+
+        public Builder output(TensorSignature output) {
+            this.output = output;
+            return this;
+        }
+
+        public Builder outputKind(OutputKind outputKind) {
+            this.outputKind = outputKind;
+            return this;
+        }
+
+        public Builder labels(List<String> labels) {
+            this.labels = labels;
+            return this;
+        }
+
+        /** The feature spec ({@code name:version}) the model was trained on; null for none named. */
+        public Builder featureSpec(String featureSpec) {
+            this.featureSpec = featureSpec;
+            return this;
+        }
+
+        public Builder createdAt(long createdAt) {
+            this.createdAt = createdAt;
+            return this;
+        }
+
+        /** Other files the version reads (ONNX external data), by path, with their sha256; null for none. */
+        public Builder files(Map<String, String> files) {
+            this.files = files;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException naming the field that is missing or wrong */
+        public ModelManifest build() {
+            return new ModelManifest(name, version, modelFile, sha256, input, output, outputKind, labels,
+                    featureSpec, createdAt, files);
+        }
     }
 }

@@ -45,17 +45,17 @@ public final class DemoModels {
         Path dir = root.resolve(NAME).resolve(Integer.toString(version));
         Files.createDirectories(dir);
         Files.write(dir.resolve("model.onnx"), model);
-        ModelManifest manifest = new ModelManifest(
-                NAME,
-                Integer.toString(version),
-                "model.onnx",
-                ModelLoader.sha256Hex(model),
-                new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}),
-                new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}),
-                OutputKind.PROBABILITIES,
-                LABELS,
-                SPEC,
-                0L);
+        ModelManifest manifest = ModelManifest.builder()
+                .name(NAME)
+                .version(Integer.toString(version))
+                .modelFile("model.onnx")
+                .sha256(ModelLoader.sha256Hex(model))
+                .input(new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}))
+                .output(new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}))
+                .outputKind(OutputKind.PROBABILITIES)
+                .labels(LABELS)
+                .featureSpec(SPEC)
+                .build();
         writeManifest(dir, manifest);
         return dir;
     }
@@ -91,10 +91,12 @@ public final class DemoModels {
                 .addExternalData(entry("length", Integer.toString(data.length))));
         byte[] bytes = model.toBuilder().setGraph(graph).build().toByteArray();
         Files.write(dir.resolve("model.onnx"), bytes);
-        ModelManifest m = new ModelManifest(NAME, Integer.toString(version), "model.onnx",
-                ModelLoader.sha256Hex(bytes), new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}),
-                new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}), OutputKind.PROBABILITIES,
-                LABELS, SPEC, 0L, covered ? java.util.Map.of(EXTERNAL_WEIGHTS, ModelLoader.sha256Hex(data)) : null);
+        ModelManifest m = ModelManifest.builder().name(NAME).version(Integer.toString(version))
+                .modelFile("model.onnx").sha256(ModelLoader.sha256Hex(bytes))
+                .input(new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}))
+                .output(new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}))
+                .outputKind(OutputKind.PROBABILITIES).labels(LABELS).featureSpec(SPEC)
+                .files(covered ? java.util.Map.of(EXTERNAL_WEIGHTS, ModelLoader.sha256Hex(data)) : null).build();
         writeManifest(dir, m);
         return dir;
     }

@@ -74,9 +74,8 @@ class ModelLoaderTest {
     void manifestThatDisagreesWithTheModelIsASignatureMismatch() throws Exception {
         Path dir = DemoModels.write(root, 1);
         ModelManifest good = loader.readManifest(dir.toString());
-        DemoModels.writeManifest(dir, new ModelManifest(good.name(), good.version(), good.modelFile(), good.sha256(),
-                new TensorSignature("features", "FLOAT", new long[] {-1, 5}), good.output(), good.outputKind(),
-                good.labels(), good.featureSpec(), good.createdAt()));
+        DemoModels.writeManifest(dir, good.toBuilder()
+                .input(new TensorSignature("features", "FLOAT", new long[] {-1, 5})).build());
 
         assertReason(dir, ModelLoadException.Reason.INTERFACE_MISMATCH);
     }
@@ -85,9 +84,7 @@ class ModelLoaderTest {
     void modelFileMayNotLeaveTheManifestDirectory() throws Exception {
         Path dir = DemoModels.write(root, 1);
         ModelManifest good = loader.readManifest(dir.toString());
-        DemoModels.writeManifest(dir, new ModelManifest(good.name(), good.version(), "../1/model.onnx",
-                good.sha256(), good.input(), good.output(), good.outputKind(), good.labels(), good.featureSpec(),
-                good.createdAt()));
+        DemoModels.writeManifest(dir, good.toBuilder().modelFile("../1/model.onnx").build());
 
         assertReason(dir, ModelLoadException.Reason.URI_NOT_ALLOWED);
     }
@@ -160,9 +157,11 @@ class ModelLoaderTest {
         Path dir = Files.createDirectories(root.resolve("crayfish"));
         byte[] bytes = Files.readAllBytes(peer);
         Files.write(dir.resolve("model-ffnn.onnx"), bytes);
-        DemoModels.writeManifest(dir, new ModelManifest("crayfish-ffnn", "1", "model-ffnn.onnx",
-                ModelLoader.sha256Hex(bytes), new TensorSignature("input", "FLOAT", new long[] {-1, 1, 784}),
-                new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputKind.LOGITS, List.of(), null, 0));
+        DemoModels.writeManifest(dir, ModelManifest.builder().name("crayfish-ffnn").version("1")
+                .modelFile("model-ffnn.onnx").sha256(ModelLoader.sha256Hex(bytes))
+                .input(new TensorSignature("input", "FLOAT", new long[] {-1, 1, 784}))
+                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10})).outputKind(OutputKind.LOGITS)
+                .build());
 
         try (LoadedModel model = loader.load(dir.toString())) {
             assertThat(model.inputValuesPerRow()).isEqualTo(784);
@@ -180,7 +179,6 @@ class ModelLoaderTest {
     }
 
     private static ModelManifest withSha(ModelManifest m, String sha) {
-        return new ModelManifest(m.name(), m.version(), m.modelFile(), sha, m.input(), m.output(), m.outputKind(),
-                m.labels(), m.featureSpec(), m.createdAt());
+        return m.toBuilder().sha256(sha).build();
     }
 }

@@ -204,8 +204,9 @@ final class PublishCommand implements Callable<Integer> {
                         : env.createSession(file.toAbsolutePath().toString(), options)) {
             TensorSignature input = signature("input", session.getInputInfo(), inputName);
             TensorSignature output = signature("output", session.getOutputInfo(), outputName);
-            return new ModelManifest(name, version, "model.onnx", sha256, input, output, kind, classLabels, spec,
-                    System.currentTimeMillis(), files);
+            return ModelManifest.builder().name(name).version(version).modelFile("model.onnx").sha256(sha256)
+                    .input(input).output(output).outputKind(kind).labels(classLabels).featureSpec(spec)
+                    .createdAt(System.currentTimeMillis()).files(files).build();
         } catch (OrtException e) {
             throw new IllegalArgumentException(file + " is not a model ONNX Runtime can open: " + e.getMessage());
         }

@@ -12,6 +12,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.util.Preconditions;
 
 import java.io.IOException;
 import java.io.Serializable;
@@ -30,38 +31,126 @@ import java.util.Set;
  * side. At most these four versions are loaded per model. Commands turn one deployment into the next without
  * loading anything; the operator loads the versions a new deployment needs before it routes a record to it.
  *
- * @param locations manifest location of every registered version, oldest first (bounded, see {@link #MAX_REGISTERED})
- * @param revision  number of commands applied, for logs and the CLI
+ * <p>Made by {@link #initial}, by {@link #apply} from a command, or with {@link #builder} (a restore, a test).
  */
 @PublicEvolving
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record ModelDeployment(
-        @JsonProperty("model") String model,
-        @JsonProperty("active") String active,
-        @JsonProperty("previous") String previous,
-        @JsonProperty("canary") String canary,
-        @JsonProperty("canaryPercent") int canaryPercent,
-        @JsonProperty("shadow") String shadow,
-        @JsonProperty("locations") Map<String, String> locations,
-        @JsonProperty("revision") long revision)
-        implements Serializable {
+public final class ModelDeployment implements Serializable {
+    private static final long serialVersionUID = 1L;
 
     /** Registered versions remembered per model; the oldest ones without a role are forgotten beyond this. */
     public static final int MAX_REGISTERED = 64;
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    private final String model;
+    private final String active;
+    private final String previous;
+    private final String canary;
+    private final int canaryPercent;
+    private final String shadow;
+    private final Map<String, String> locations;
+    private final long revision;
+
     @JsonCreator
-    public ModelDeployment {
-        Objects.requireNonNull(model, "model");
-        Objects.requireNonNull(active, "active");
-        locations = locations == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(locations));
+    private ModelDeployment(
+            @JsonProperty("model") String model,
+            @JsonProperty("active") String active,
+            @JsonProperty("previous") String previous,
+            @JsonProperty("canary") String canary,
+            @JsonProperty("canaryPercent") int canaryPercent,
+            @JsonProperty("shadow") String shadow,
+            @JsonProperty("locations") Map<String, String> locations,
+            @JsonProperty("revision") long revision) {
+        this.model = Preconditions.checkNotNull(model, "model");
+        this.active = Preconditions.checkNotNull(active, "active");
+        Preconditions.checkArgument(canaryPercent >= 0 && canaryPercent <= 100,
+                "canaryPercent must be between 0 and 100, got %s", canaryPercent);
+        Preconditions.checkArgument((canary == null) == (canaryPercent == 0),
+                "a canary takes a share of entities above 0, and a share needs a canary");
+        this.previous = previous;
+        this.canary = canary;
+        this.canaryPercent = canaryPercent;
+        this.shadow = shadow;
+        this.locations = locations == null ? Map.of()
+                : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(locations));
+        this.revision = revision;
     }
 
     /** A model serving one version. */
     public static ModelDeployment initial(String model, String version, String location) {
-        return new ModelDeployment(model, version, null, null, 0, null, Map.of(version, location), 0);
+        return builder(model, version).location(version, location).build();
+    }
+
+    /** A deployment of {@code model} serving {@code active}, to be completed. */
+    public static Builder builder(String model, String active) {
+        return new Builder(model, active);
+    }
+
+    /** The model's name. */
+    @JsonProperty("model")
+    public String model() {
+        return model;
+    }
+
+    /** The version that answers for every entity outside the canary's share. */
+    @JsonProperty("active")
+    public String active() {
+        return active;
+    }
+
+    /** The version active before, kept loaded for an instant rollback; null for none. */
+    @JsonProperty("previous")
+    public String previous() {
+        return previous;
+    }
+
+    /** The version that answers for {@link #canaryPercent()} of entities; null for none. */
+    @JsonProperty("canary")
+    public String canary() {
+        return canary;
+    }
+
+    @JsonProperty("canaryPercent")
+    public int canaryPercent() {
+        return canaryPercent;
+    }
+
+    /** The version that scores every record on the side; null for none. */
+    @JsonProperty("shadow")
+    public String shadow() {
+        return shadow;
+    }
+
+    /** Manifest location of every registered version, oldest first (bounded, see {@link #MAX_REGISTERED}). */
+    @JsonProperty("locations")
+    public Map<String, String> locations() {
+        return locations;
+    }
+
+    /** Number of commands applied, for logs and the CLI. */
+    @JsonProperty("revision")
+    public long revision() {
+        return revision;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ModelDeployment d && model.equals(d.model) && active.equals(d.active)
+                && Objects.equals(previous, d.previous) && Objects.equals(canary, d.canary)
+                && canaryPercent == d.canaryPercent && Objects.equals(shadow, d.shadow)
+                && locations.equals(d.locations) && revision == d.revision;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(model, active, previous, canary, canaryPercent, shadow, locations, revision);
+    }
+
+    @Override
+    public String toString() {
+        return describe() + ", revision " + revision + ", locations " + locations;
     }
 
     /**
@@ -75,7 +164,7 @@ public record ModelDeployment(
                     + "'");
         }
         String version = command.getVersion();
-        Builder next = new Builder(this);
+        Transition next = new Transition(this);
         switch (command.getCommand()) {
             case PUBLISH -> {
                 String known = locations.get(version);
@@ -181,8 +270,9 @@ public record ModelDeployment(
 
     /** The deployment a model event carries. */
     public static ModelDeployment fromState(DeploymentState state) {
-        return new ModelDeployment(state.getModel(), state.getActive(), state.getPrevious(), state.getCanary(),
-                state.getCanaryPercent(), state.getShadow(), state.getLocations(), state.getRevision());
+        return builder(state.getModel(), state.getActive()).previous(state.getPrevious())
+                .canary(state.getCanary(), state.getCanaryPercent()).shadow(state.getShadow())
+                .locations(state.getLocations()).revision(state.getRevision()).build();
     }
 
     public String toJson() {
@@ -216,7 +306,64 @@ public record ModelDeployment(
         return s.toString();
     }
 
-    private static final class Builder {
+    /** Builds a {@link ModelDeployment} field by field; {@link #build()} checks it. */
+    @PublicEvolving
+    public static final class Builder {
+        private final String model;
+        private final String active;
+        private String previous;
+        private String canary;
+        private int canaryPercent;
+        private String shadow;
+        private final LinkedHashMap<String, String> locations = new LinkedHashMap<>();
+        private long revision;
+
+        private Builder(String model, String active) {
+            this.model = model;
+            this.active = active;
+        }
+
+        public Builder previous(String version) {
+            this.previous = version;
+            return this;
+        }
+
+        /** {@code version} answers for {@code percent} of entities; null and 0 for no canary. */
+        public Builder canary(String version, int percent) {
+            this.canary = version;
+            this.canaryPercent = percent;
+            return this;
+        }
+
+        public Builder shadow(String version) {
+            this.shadow = version;
+            return this;
+        }
+
+        /** Registers {@code version}'s manifest location. */
+        public Builder location(String version, String location) {
+            locations.put(version, location);
+            return this;
+        }
+
+        public Builder locations(Map<String, String> byVersion) {
+            locations.putAll(byVersion);
+            return this;
+        }
+
+        public Builder revision(long revision) {
+            this.revision = revision;
+            return this;
+        }
+
+        /** @throws IllegalArgumentException or NullPointerException naming what is wrong */
+        public ModelDeployment build() {
+            return new ModelDeployment(model, active, previous, canary, canaryPercent, shadow, locations, revision);
+        }
+    }
+
+    /** One command's change to a deployment: the rules of each command, applied to a copy. */
+    private static final class Transition {
         final String model;
         String active;
         String previous;
@@ -226,7 +373,7 @@ public record ModelDeployment(
         final LinkedHashMap<String, String> locations;
         final long revision;
 
-        Builder(ModelDeployment d) {
+        Transition(ModelDeployment d) {
             model = d.model;
             active = d.active;
             previous = d.previous;

@@ -86,6 +86,20 @@ class ModelDeploymentTest {
     }
 
     @Test
+    void aBuiltDeploymentIsChecked() {
+        ModelDeployment d = ModelDeployment.builder("churn", "2").previous("1").canary("3", 10)
+                .location("1", "s3://m/1").location("2", "s3://m/2").location("3", "s3://m/3").build();
+        assertThat(d.servedVersions()).containsExactly("2", "1", "3");
+        assertThatThrownBy(() -> ModelDeployment.builder("churn", "2").canary("3", 0).build())
+                .hasMessageContaining("a canary takes a share");
+        assertThatThrownBy(() -> ModelDeployment.builder("churn", "2").canary(null, 10).build())
+                .hasMessageContaining("a canary takes a share");
+        assertThatThrownBy(() -> ModelDeployment.builder("churn", "2").canary("3", 101).build())
+                .hasMessageContaining("between 0 and 100");
+        assertThatThrownBy(() -> ModelDeployment.builder("churn", null).build()).hasMessageContaining("active");
+    }
+
+    @Test
     void malformedCommandsSayWhatIsWrong() {
         assertThatThrownBy(() -> ModelCommands.fromJson("{".getBytes(StandardCharsets.UTF_8)))
                 .isInstanceOf(InvalidCommandException.class).hasMessageStartingWith("not a model command");

@@ -83,10 +83,13 @@ final class ServedVersions {
     /** {@code d} without the versions that are not loaded (after a restore that could not load them all). */
     ModelDeployment withoutUnloaded(ModelDeployment d) {
         String canaryVersion = isLoaded(String.valueOf(d.canary())) ? d.canary() : null;
-        return new ModelDeployment(d.model(), d.active(),
-                isLoaded(String.valueOf(d.previous())) ? d.previous() : null,
-                canaryVersion, canaryVersion == null ? 0 : d.canaryPercent(),
-                isLoaded(String.valueOf(d.shadow())) ? d.shadow() : null, d.locations(), d.revision());
+        return ModelDeployment.builder(d.model(), d.active())
+                .previous(isLoaded(String.valueOf(d.previous())) ? d.previous() : null)
+                .canary(canaryVersion, canaryVersion == null ? 0 : d.canaryPercent())
+                .shadow(isLoaded(String.valueOf(d.shadow())) ? d.shadow() : null)
+                .locations(d.locations())
+                .revision(d.revision())
+                .build();
     }
 
     /** Releases the draining versions whose last record was answered; returns the versions released. */

@@ -29,7 +29,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -67,8 +66,7 @@ class ModelControllerTest {
         Files.createDirectories(dir);
         Files.copy(Path.of(v2).resolve("model.onnx"), dir.resolve("model.onnx"));
         ModelManifest m = new ModelLoader(ModelLoaderConfig.defaults()).readManifest(v2);
-        DemoModels.writeManifest(dir, new ModelManifest(m.name(), "3", m.modelFile(), m.sha256(), m.input(),
-                m.output(), m.outputKind(), m.labels(), m.featureSpec(), m.createdAt()));
+        DemoModels.writeManifest(dir, m.toBuilder().version("3").build());
         v3 = dir.toString();
     }
 
@@ -274,8 +272,9 @@ class ModelControllerTest {
     @Test
     void aRestoreServesWhatWasServedAndLeavesOutOnlyAVersionThatCannotLoad() throws Exception {
         controller.close();
-        ModelDeployment before = new ModelDeployment(MODEL, "2", "1", "3", 20, null,
-                Map.of("1", v1, "2", v2, "3", root.resolve("gone").toString()), 7);
+        ModelDeployment before = ModelDeployment.builder(MODEL, "2").previous("1").canary("3", 20)
+                .location("1", v1).location("2", v2).location("3", root.resolve("gone").toString()).revision(7)
+                .build();
         host = new TestHost();
         controller = new ModelController(host, ModelControlLimits.defaults(),
                 new ModelController.Reporter("job", "id", 0, "test"), new UnregisteredMetricsGroup());
@@ -284,8 +283,8 @@ class ModelControllerTest {
         assertThat(controller.deployment().previous()).isEqualTo("1");
         assertThat(controller.deployment().canary()).as("the canary could not load").isNull();
 
-        ModelDeployment activeGone = new ModelDeployment(MODEL, "3", null, null, 0, null,
-                Map.of("3", root.resolve("gone").toString()), 1);
+        ModelDeployment activeGone = ModelDeployment.builder(MODEL, "3")
+                .location("3", root.resolve("gone").toString()).revision(1).build();
         ModelController other = new ModelController(new TestHost(), ModelControlLimits.defaults(),
                 new ModelController.Reporter("job", "id", 0, "test"), new UnregisteredMetricsGroup());
         assertThatThrownBy(() -> other.start(v1, activeGone)).isInstanceOf(IllegalStateException.class)

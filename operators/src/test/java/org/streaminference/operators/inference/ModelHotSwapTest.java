@@ -142,8 +142,7 @@ class ModelHotSwapTest {
         }
         Files.write(dir.resolve("model.onnx"), bytes);
         ModelManifest m = new ModelLoader(ModelLoaderConfig.defaults()).readManifest(v2);
-        m = new ModelManifest(m.name(), version, m.modelFile(), m.sha256(), m.input(), m.output(), m.outputKind(),
-                m.labels(), m.featureSpec(), m.createdAt());
+        m = m.toBuilder().version(version).build();
         DemoModels.writeManifest(dir, change.apply(m));
         return dir.toUri().toString();
     }
@@ -188,11 +187,9 @@ class ModelHotSwapTest {
     @Test
     void aVersionThatFailsACheckIsRejectedWithItsReasonAndTheServedVersionStays() throws Exception {
         String corrupt = variant("3", m -> m, true);
-        String wrongSignature = variant("4", m -> new ModelManifest(m.name(), m.version(), m.modelFile(), m.sha256(),
-                new TensorSignature(DemoModels.INPUT, "FLOAT", new long[] {-1, 5}), m.output(), m.outputKind(),
-                m.labels(), m.featureSpec(), m.createdAt()), false);
-        String otherFeatures = variant("5", m -> new ModelManifest(m.name(), m.version(), m.modelFile(), m.sha256(),
-                m.input(), m.output(), m.outputKind(), m.labels(), "clickstream:7", m.createdAt()), false);
+        String wrongSignature = variant("4", m -> m.toBuilder()
+                .input(new TensorSignature(DemoModels.INPUT, "FLOAT", new long[] {-1, 5})).build(), false);
+        String otherFeatures = variant("5", m -> m.toBuilder().featureSpec("clickstream:7").build(), false);
         String missing = root.resolve("models").resolve(MODEL).resolve("6").toUri().toString();
         Path outside = Files.createDirectories(root.resolve("elsewhere"));
         String notAllowed = outside.toUri().toString();
@@ -204,9 +201,8 @@ class ModelHotSwapTest {
             h.commandAndWait(ModelCommands.publish(MODEL, "6", missing, null, null));
             h.commandAndWait(ModelCommands.publish(MODEL, "7", notAllowed, null, null));
             ModelManifest m2 = new ModelLoader(ModelLoaderConfig.defaults()).readManifest(v2);
-            h.commandAndWait(ModelCommands.withManifest(ModelCommands.publish(MODEL, "2", v2, null, null), new ModelManifest(
-                    m2.name(), m2.version(), m2.modelFile(), "0".repeat(64), m2.input(), m2.output(), m2.outputKind(),
-                    m2.labels(), m2.featureSpec(), m2.createdAt()))); // the store is not what was announced
+            h.commandAndWait(ModelCommands.withManifest(ModelCommands.publish(MODEL, "2", v2, null, null),
+                    m2.toBuilder().sha256("0".repeat(64)).build())); // the store is not what was announced
             long before = h.settledCommands();
             h.command("{\"command\":\"PUBLISH\",\"model\":");
             h.command("{\"command\":\"SET_CANARY\",\"model\":\"" + MODEL + "\",\"version\":\"9\",\"percent\":10}");

@@ -13,9 +13,10 @@ import static org.assertj.core.api.Assertions.within;
 class PredictionDecoderTest {
 
     private static ModelManifest manifest(OutputKind kind, int outputs, List<String> labels) {
-        return new ModelManifest("m", "1", "model.onnx", "0".repeat(64),
-                new TensorSignature("x", "FLOAT", new long[] {-1, 3}),
-                new TensorSignature("y", "FLOAT", new long[] {-1, outputs}), kind, labels, null, 0);
+        return ModelManifest.builder().name("m").version("1").modelFile("model.onnx").sha256("0".repeat(64))
+                .input(new TensorSignature("x", "FLOAT", new long[] {-1, 3}))
+                .output(new TensorSignature("y", "FLOAT", new long[] {-1, outputs})).outputKind(kind).labels(labels)
+                .build();
     }
 
     @Test
