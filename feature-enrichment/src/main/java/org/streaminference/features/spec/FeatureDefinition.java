@@ -1,50 +1,150 @@
 package org.streaminference.features.spec;
 
 import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.util.Preconditions;
 
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * One feature of a spec, as parsed and checked: what it computes, from which field, over which window, and how its
- * value is transformed. Immutable; {@link FeatureSpecParser} is the one way to make a valid one.
- *
- * @param name         the feature's name, unique in its spec
- * @param kind         what it computes
- * @param fromProfile  whether {@code field} is read from the entity's profile (reference data) instead of the event
- * @param field        the field it reads, or null (count of events, time since previous)
- * @param defaultValue the value when there is nothing to compute from (missing field, no earlier event); null on a
- *                     numeric event field makes the field required
- * @param vocabulary   one-hot: the values, in output order
- * @param buckets      hashed: the number of buckets
- * @param windowMillis windowed kinds: the window size, 0 for the entity's lifetime
- * @param slideMillis  windowed kinds: how often the window advances (the bucket width); equals the window when tumbling
- * @param halfLifeMillis decayed-mean: the half-life
- * @param log1p        scalar kinds: apply {@code ln(1 + x)} first
- * @param offset       scalar kinds: subtracted after the transform
- * @param divisor      scalar kinds: the result is divided by it
- * @param line         the spec line it was defined on, for messages
+ * value is transformed. Immutable. {@link FeatureSpecParser} checks a spec's features (with the spec's line in every
+ * message) before it builds them with {@link #builder(String, FeatureKind)}; the builder checks only the invariants
+ * every feature has.
  */
 @PublicEvolving
-public record FeatureDefinition(
-        String name,
-        FeatureKind kind,
-        boolean fromProfile,
-        String field,
-        Double defaultValue,
-        List<String> vocabulary,
-        int buckets,
-        long windowMillis,
-        long slideMillis,
-        long halfLifeMillis,
-        boolean log1p,
-        double offset,
-        double divisor,
-        int line) implements Serializable {
+public final class FeatureDefinition implements Serializable {
+    private static final long serialVersionUID = 1L;
 
-    public FeatureDefinition {
-        vocabulary = vocabulary == null ? List.of() : List.copyOf(vocabulary);
+    private final String name;
+    private final FeatureKind kind;
+    private final boolean fromProfile;
+    private final String field;
+    private final Double defaultValue;
+    private final List<String> vocabulary;
+    private final int buckets;
+    private final long windowMillis;
+    private final long slideMillis;
+    private final long halfLifeMillis;
+    private final boolean log1p;
+    private final double offset;
+    private final double divisor;
+    private final int line;
+
+    private FeatureDefinition(Builder b) {
+        this.name = b.name;
+        this.kind = b.kind;
+        this.fromProfile = b.fromProfile;
+        this.field = b.field;
+        this.defaultValue = b.defaultValue;
+        this.vocabulary = b.vocabulary == null ? List.of() : List.copyOf(b.vocabulary);
+        this.buckets = b.buckets;
+        this.windowMillis = b.windowMillis;
+        this.slideMillis = b.slideMillis;
+        this.halfLifeMillis = b.halfLifeMillis;
+        this.log1p = b.log1p;
+        this.offset = b.offset;
+        this.divisor = b.divisor;
+        this.line = b.line;
+    }
+
+    /** A feature named {@code name} computing {@code kind}; the other fields keep their neutral values. */
+    public static Builder builder(String name, FeatureKind kind) {
+        return new Builder(name, kind);
+    }
+
+    /** The feature's name, unique in its spec. */
+    public String name() {
+        return name;
+    }
+
+    /** What it computes. */
+    public FeatureKind kind() {
+        return kind;
+    }
+
+    /** Whether {@code field} is read from the entity's profile (reference data) instead of the event. */
+    public boolean fromProfile() {
+        return fromProfile;
+    }
+
+    /** The field it reads, or null (count of events, time since previous). */
+    public String field() {
+        return field;
+    }
+
+    /** The value when there is nothing to compute from (missing field, no earlier event); null on a numeric event field makes the field required. */
+    public Double defaultValue() {
+        return defaultValue;
+    }
+
+    /** One-hot: the values, in output order. */
+    public List<String> vocabulary() {
+        return vocabulary;
+    }
+
+    /** Hashed: the number of buckets. */
+    public int buckets() {
+        return buckets;
+    }
+
+    /** Windowed kinds: the window size, 0 for the entity's lifetime. */
+    public long windowMillis() {
+        return windowMillis;
+    }
+
+    /** Windowed kinds: how often the window advances (the bucket width); equals the window when tumbling. */
+    public long slideMillis() {
+        return slideMillis;
+    }
+
+    /** Decayed-mean: the half-life. */
+    public long halfLifeMillis() {
+        return halfLifeMillis;
+    }
+
+    /** Scalar kinds: apply {@code ln(1 + x)} first. */
+    public boolean log1p() {
+        return log1p;
+    }
+
+    /** Scalar kinds: subtracted after the transform. */
+    public double offset() {
+        return offset;
+    }
+
+    /** Scalar kinds: the result is divided by it. */
+    public double divisor() {
+        return divisor;
+    }
+
+    /** The spec line it was defined on, for messages. */
+    public int line() {
+        return line;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof FeatureDefinition f && name.equals(f.name) && kind == f.kind && fromProfile == f.fromProfile
+                && Objects.equals(field, f.field) && Objects.equals(defaultValue, f.defaultValue)
+                && vocabulary.equals(f.vocabulary) && buckets == f.buckets && windowMillis == f.windowMillis
+                && slideMillis == f.slideMillis && halfLifeMillis == f.halfLifeMillis && log1p == f.log1p
+                && Double.compare(offset, f.offset) == 0 && Double.compare(divisor, f.divisor) == 0 && line == f.line;
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(name, kind, fromProfile, field, defaultValue, vocabulary, buckets, windowMillis,
+                slideMillis, halfLifeMillis, log1p, offset, divisor, line);
+    }
+
+    @Override
+    public String toString() {
+        return "FeatureDefinition{" + name + ", " + kind + (field == null ? "" : ", field " + field)
+                + (windowMillis > 0 ? ", window " + windowMillis + " ms, slide " + slideMillis + " ms" : "")
+                + ", line " + line + "}";
     }
 
     /** How many values the feature contributes to the vector. */
@@ -84,5 +184,85 @@ public record FeatureDefinition(
     public double finish(double value) {
         double v = log1p ? Math.log1p(value) : value;
         return (v - offset) / divisor;
+    }
+
+    /** Builds a {@link FeatureDefinition}; unset fields are neutral (no field, no window, no transform). */
+    @PublicEvolving
+    public static final class Builder {
+        private final String name;
+        private final FeatureKind kind;
+        private boolean fromProfile;
+        private String field;
+        private Double defaultValue;
+        private List<String> vocabulary;
+        private int buckets;
+        private long windowMillis;
+        private long slideMillis;
+        private long halfLifeMillis;
+        private boolean log1p;
+        private double offset;
+        private double divisor = 1;
+        private int line;
+
+        private Builder(String name, FeatureKind kind) {
+            this.name = name;
+            this.kind = kind;
+        }
+
+        /** Reads {@code field}, from the entity's profile when {@code fromProfile}. */
+        public Builder field(String field, boolean fromProfile) {
+            this.field = field;
+            this.fromProfile = fromProfile;
+            return this;
+        }
+
+        public Builder defaultValue(Double defaultValue) {
+            this.defaultValue = defaultValue;
+            return this;
+        }
+
+        public Builder vocabulary(List<String> vocabulary) {
+            this.vocabulary = vocabulary;
+            return this;
+        }
+
+        public Builder buckets(int buckets) {
+            this.buckets = buckets;
+            return this;
+        }
+
+        /** A window of {@code windowMillis} (0: the entity's lifetime) advancing every {@code slideMillis}. */
+        public Builder window(long windowMillis, long slideMillis) {
+            this.windowMillis = windowMillis;
+            this.slideMillis = slideMillis;
+            return this;
+        }
+
+        public Builder halfLifeMillis(long halfLifeMillis) {
+            this.halfLifeMillis = halfLifeMillis;
+            return this;
+        }
+
+        /** The transform: {@code ln(1 + x)} first when {@code log1p}, then {@code (x - offset) / divisor}. */
+        public Builder transform(boolean log1p, double offset, double divisor) {
+            this.log1p = log1p;
+            this.offset = offset;
+            this.divisor = divisor;
+            return this;
+        }
+
+        public Builder line(int line) {
+            this.line = line;
+            return this;
+        }
+
+        public FeatureDefinition build() {
+            Preconditions.checkNotNull(name, "name");
+            Preconditions.checkNotNull(kind, "kind");
+            Preconditions.checkArgument(divisor != 0, "divisor must not be 0");
+            Preconditions.checkArgument(buckets >= 0 && windowMillis >= 0 && slideMillis >= 0 && halfLifeMillis >= 0,
+                    "buckets and times must not be negative");
+            return new FeatureDefinition(this);
+        }
     }
 }

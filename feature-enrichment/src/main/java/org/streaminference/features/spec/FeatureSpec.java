@@ -42,8 +42,7 @@ public record FeatureSpec(
      */
     public static FeatureSpec ofNumericFields(String name, int version, List<String> fields) {
         List<FeatureDefinition> features = fields.stream()
-                .map(field -> new FeatureDefinition(field, FeatureKind.NUMERIC, false, field, null, List.of(), 0, 0,
-                        0, 0, false, 0, 1, 0))
+                .map(field -> FeatureDefinition.builder(field, FeatureKind.NUMERIC).field(field, false).build())
                 .toList();
         return new FeatureSpec(name, version, FeatureSpecParser.DEFAULT_MAX_OUT_OF_ORDERNESS.toMillis(),
                 LateEventPolicy.DEAD_LETTER, FeatureSpecParser.DEFAULT_ENTITY_TTL.toMillis(), features,

@@ -260,8 +260,16 @@ public final class FeatureSpecParser {
                         + " 'max' (to [0, 1])");
             }
         }
-        return new FeatureDefinition(name, kind, fromProfile, field, defaultValue, vocabulary, buckets, window, slide,
-                halfLife, log1p, offset, divisor, line(node));
+        return FeatureDefinition.builder(name, kind)
+                .field(field, fromProfile)
+                .defaultValue(defaultValue)
+                .vocabulary(vocabulary)
+                .buckets(buckets)
+                .window(window, slide)
+                .halfLifeMillis(halfLife)
+                .transform(log1p, offset, divisor)
+                .line(line(node))
+                .build();
     }
 
     // ---------------------------------------------------------------------------------------------------------
