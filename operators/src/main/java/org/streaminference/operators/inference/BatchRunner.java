@@ -27,6 +27,9 @@ final class BatchRunner {
 
         /** @return whether this was the record's first answer */
         boolean complete(Prediction prediction, DeadLetter deadLetter);
+
+        /** Whether the record has its answer. */
+        boolean isDone();
     }
 
     private final InferenceModel model;

@@ -358,9 +358,9 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     }
 
     /** On the batcher's timer thread: answers the records of a late batch that still have no answer with TIMEOUT. */
-    private void timeOut(ServedVersion version, List<InferenceRequest> batch) {
+    private void timeOut(ServedVersion version, List<BatchRunner.Pending> batch) {
         boolean any = false;
-        for (InferenceRequest request : batch) {
+        for (BatchRunner.Pending request : batch) {
             if (!request.isDone()) {
                 version.runner.fail(request, ReasonCode.TIMEOUT, "no answer from " + version.manifest().id()
                         + " within " + options.timeoutMillis() + " ms");

@@ -20,15 +20,15 @@ final class ServedVersion {
     final String version;
     final InferenceModel model;
     final BatchRunner runner;
-    final MicroBatcher<InferenceRequest> batcher;
+    final MicroBatcher<BatchRunner.Pending> batcher;
     final InferenceMetrics metrics;
     private final ModelProvider.Handle handle;
     /** Records routed to this version and not yet emitted; task thread only. */
     int outstanding;
 
     ServedVersion(ModelProvider.Handle handle, InferenceMetrics metrics, BatchingConfig options, String threadName,
-            Consumer<List<InferenceRequest>> onBatchDone,
-            Consumer<List<InferenceRequest>> onTimeout) {
+            Consumer<List<BatchRunner.Pending>> onBatchDone,
+            Consumer<List<BatchRunner.Pending>> onTimeout) {
         this.handle = handle;
         this.model = handle.model();
         this.version = model.manifest().version();
