@@ -55,7 +55,7 @@ final class KafkaLoad {
             long startWall = System.currentTimeMillis();
             int entities = 10_000;
             for (long i = 0; i < count; i++) {
-                long eventTime = System.currentTimeMillis();
+                long eventTime;
                 if (ratePerSecond > 0) {
                     long offset = (long) (i / ratePerSecond * 1e9);
                     long due = start + offset;
@@ -63,6 +63,8 @@ final class KafkaLoad {
                         LockSupport.parkNanos(due - System.nanoTime()); // pacing to the rate
                     }
                     eventTime = startWall + offset / 1_000_000;
+                } else {
+                    eventTime = System.currentTimeMillis();
                 }
                 long index = firstIndex + i;
                 String key = "entity-" + (index % entities);

@@ -27,6 +27,7 @@ import org.slf4j.LoggerFactory;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.model.control.ControlMessages;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelDeployment;
 import org.streaminference.schemas.ModelEvent;
@@ -96,7 +97,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient BroadcastState<Long, String> pendingCommandsState;
     private transient List<Tuple2<EnrichedEvent, Long>> restoredRecords;
     private transient ModelDeployment restoredDeployment;
-    private transient List<ModelCommand> restoredCommands;
+    private transient List<ControlMessage> restoredCommands;
 
     private transient ModelController controller;
     private transient InferenceQueue<InferenceRequest> queue;
@@ -141,7 +142,9 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             pendingCommandsState.entries().forEach(commands::add);
             commands.sort(Map.Entry.comparingByKey());
             for (Map.Entry<Long, String> command : commands) {
-                restoredCommands.add(ModelCommands.fromJson(command.getValue().getBytes(StandardCharsets.UTF_8)));
+                // decoded like a control record: savepoints of earlier versions hold commands not parsed yet
+                restoredCommands.add(ControlMessages.decode(command.getValue().getBytes(StandardCharsets.UTF_8),
+                        Integer.MAX_VALUE));
             }
         }
     }

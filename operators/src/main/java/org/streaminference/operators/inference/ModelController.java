@@ -117,8 +117,14 @@ final class ModelController implements AutoCloseable {
     }
 
     /** Goes on with the commands that were waiting at the checkpoint, in their order, before any new one. */
-    void resume(List<ModelCommand> restoredCommands) throws Exception {
-        pendingCommands.addAll(restoredCommands);
+    void resume(List<ControlMessage> restoredCommands) throws Exception {
+        for (ControlMessage message : restoredCommands) {
+            if (message.getCommand() != null) {
+                pendingCommands.addLast(message.getCommand()); // admitted before the checkpoint: no limit applies
+            } else {
+                rejectUnread(message.getRejection());
+            }
+        }
         advance();
     }
 
@@ -151,16 +157,13 @@ final class ModelController implements AutoCloseable {
      * is rejected at once), or one the source could not read, which is answered with the source's reason.
      */
     void receive(ControlMessage message) throws Exception {
-        RejectedCommand rejected = message.getRejection();
-        if (rejected != null || message.getCommand() == null) {
-            reject(rejected == null ? "" : rejected.getExcerpt(), null,
-                    rejected == null ? "INVALID_COMMAND" : rejected.getReason(),
-                    rejected == null ? "an empty control record" : rejected.getMessage());
+        ModelCommand command = message.getCommand();
+        if (command == null) {
+            rejectUnread(message.getRejection());
             return;
         }
-        ModelCommand command = message.getCommand();
         if (pendingCommands.size() >= limits.maxPendingCommands()) {
-            reject(describe(command), command, "TOO_MANY_PENDING", pendingCommands.size()
+            reject(command, "TOO_MANY_PENDING", pendingCommands.size()
                     + " commands already wait behind a load (model.control.max-pending-commands)");
             return;
         }
@@ -184,7 +187,7 @@ final class ModelController implements AutoCloseable {
                 next = versions.deployment().apply(command);
             } catch (InvalidCommandException e) {
                 pendingCommands.pollFirst();
-                reject(describe(command), command, "INVALID_COMMAND", e.getMessage());
+                reject(command, "INVALID_COMMAND", e.getMessage());
                 continue;
             }
             List<String> missing = new ArrayList<>();
@@ -207,7 +210,7 @@ final class ModelController implements AutoCloseable {
 
     /** On the loader thread: loads the versions, then hands them to the task thread. */
     private void startLoading(ModelCommand command, ModelDeployment next, List<String> toLoad, long attempt) {
-        LOG.info("{}: loading {} for '{}' while {} keeps serving", reporter.name(), toLoad, describe(command),
+        LOG.info("{}: loading {} for '{}' while {} keeps serving", reporter.name(), toLoad, ModelCommands.describe(command),
                 versions.deployment().describe());
         loader.execute(() -> {
             Map<String, ModelProvider.Handle> handles = new LinkedHashMap<>();
@@ -265,7 +268,7 @@ final class ModelController implements AutoCloseable {
             ModelLoadException failure, long attempt) throws Exception {
         if (!loading || attempt != loadAttempt) {
             LOG.info("{}: a load for '{}' finished after its timeout; its versions are released", reporter.name(),
-                    describe(command));
+                    ModelCommands.describe(command));
             closeAll(handles.values());
             return;
         }
@@ -273,7 +276,7 @@ final class ModelController implements AutoCloseable {
         pendingCommands.pollFirst();
         if (failure != null) {
             closeAll(handles.values());
-            reject(describe(command), command, failure.reason().name(), failure.getMessage());
+            reject(command, failure.reason().name(), failure.getMessage());
         } else {
             for (ModelProvider.Handle handle : handles.values()) {
                 serve(handle);
@@ -296,7 +299,7 @@ final class ModelController implements AutoCloseable {
         pendingCommands.pollFirst();
         loader.shutdownNow();
         loader = newLoader();
-        reject(describe(command), command, "LOAD_TIMEOUT",
+        reject(command, "LOAD_TIMEOUT",
                 "loading took longer than " + limits.loadTimeout() + " (model.load-timeout)");
         advance();
     }
@@ -335,12 +338,24 @@ final class ModelController implements AutoCloseable {
         versions.deploy(next);
         deployments.inc();
         LOG.info("{} now serves {}{}", reporter.name(), next.describe(),
-                command == null ? "" : " after '" + describe(command) + "'");
+                command == null ? "" : " after '" + ModelCommands.describe(command) + "'");
         event(ModelEventType.DEPLOYED, next.active(), command, null, null, null, next);
         releaseDrained();
     }
 
-    private void reject(String what, ModelCommand command, String reason, String message) {
+    /** Answers a command it cannot apply; what was served before is still served. */
+    private void reject(ModelCommand command, String reason, String message) {
+        rejected(ModelCommands.describe(command), command, reason, message);
+    }
+
+    /** Answers a control record that is not a command, with the reason the source found. */
+    private void rejectUnread(RejectedCommand rejection) {
+        rejected(rejection == null ? "" : rejection.getExcerpt(), null,
+                rejection == null ? "INVALID_COMMAND" : rejection.getReason(),
+                rejection == null ? "an empty control record" : rejection.getMessage());
+    }
+
+    private void rejected(String what, ModelCommand command, String reason, String message) {
         rejectedCommands.inc();
         LOG.warn("{}: model command rejected ({}): {}; still serving {}. Command: {}", reporter.name(), reason,
                 Printable.escape(message, 500), versions.deployment().describe(), Printable.escape(what, 300));
@@ -352,12 +367,8 @@ final class ModelController implements AutoCloseable {
             Long loadMillis, ModelDeployment deployed) {
         String model = versions.deployment() != null ? versions.deployment().model() : modelName;
         host.emit(new ModelEvent(type, reporter.job(), reporter.jobId(), reporter.subtask(), model, version,
-                command == null ? null : command.getId(), command == null ? null : describe(command), reason, message,
+                command == null ? null : command.getId(), command == null ? null : ModelCommands.describe(command), reason, message,
                 loadMillis, deployed == null ? null : deployed.toState(), System.currentTimeMillis()));
-    }
-
-    private static String describe(ModelCommand command) {
-        return ModelCommands.describe(command);
     }
 
     private static void closeAll(Iterable<ModelProvider.Handle> handles) {

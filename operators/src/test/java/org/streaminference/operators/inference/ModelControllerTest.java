@@ -270,6 +270,20 @@ class ModelControllerTest {
     }
 
     @Test
+    void restoredCommandsGoOnInTheirOrderAndAnUnreadableOneIsAnswered() throws Exception {
+        // a savepoint of an earlier version holds commands as it received them, parsed or not
+        controller.resume(List.of(
+                ControlMessages.decode("not json".getBytes(StandardCharsets.UTF_8), Integer.MAX_VALUE),
+                ControlMessages.of(ModelCommands.publish(MODEL, "2", v2, ModelRole.CANARY, 40)),
+                ControlMessages.of(ModelCommands.promote(MODEL))));
+        settle();
+        assertThat(host.events(ModelEventType.REJECTED)).singleElement()
+                .satisfies(e -> assertThat(e.getReason()).isEqualTo("INVALID_COMMAND"));
+        assertThat(controller.deployment().active()).isEqualTo("2");
+        assertThat(controller.deployment().previous()).isEqualTo("1");
+    }
+
+    @Test
     void aRestoreServesWhatWasServedAndLeavesOutOnlyAVersionThatCannotLoad() throws Exception {
         controller.close();
         ModelDeployment before = ModelDeployment.builder(MODEL, "2").previous("1").canary("3", 20)
