@@ -4,7 +4,7 @@ import org.streaminference.model.DemoModels;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.OnnxMlpWriter;
-import org.streaminference.model.OutputKind;
+import org.streaminference.model.OutputRole;
 import org.streaminference.model.TensorSignature;
 
 import java.io.IOException;
@@ -42,7 +42,7 @@ final class BenchModels {
         DemoModels.writeManifest(dir, ModelManifest.builder().name("crayfish-ffnn").version("1")
                 .modelFile("model.onnx").sha256(ModelLoader.sha256Hex(bytes))
                 .input(new TensorSignature("input", "FLOAT", new long[] {-1, 1, 784}))
-                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10})).outputKind(OutputKind.LOGITS)
+                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputRole.LOGITS)
                 .build());
         return new Workload("crayfish-ffnn", dir, 784, records);
     }
@@ -78,8 +78,8 @@ final class BenchModels {
         Files.write(dir.resolve("model.onnx"), bytes);
         DemoModels.writeManifest(dir, ModelManifest.builder().name(name).version(version).modelFile("model.onnx")
                 .sha256(ModelLoader.sha256Hex(bytes)).input(new TensorSignature("x", "FLOAT", new long[] {-1, sizes[0]}))
-                .output(new TensorSignature("y", "FLOAT", new long[] {-1, sizes[sizes.length - 1]}))
-                .outputKind(OutputKind.SCORE).build());
+                .output(new TensorSignature("y", "FLOAT", new long[] {-1, sizes[sizes.length - 1]}), OutputRole.SCORE)
+                .build());
         return new Workload(name, dir, sizes[0], records);
     }
 }

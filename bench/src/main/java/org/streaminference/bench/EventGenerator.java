@@ -63,7 +63,7 @@ final class EventGenerator implements GeneratorFunction<Long, EnrichedEvent> {
         // constructors, not builders: Avro builders validate and copy, which would dominate a small model's cost
         // the scheduled time, not the actual one: a generator held up by back-pressure counts the wait as latency
         InputEvent event = new InputEvent(Long.toString(index), Long.toString(index % 1000), scheduled / 1_000,
-                "bench", Map.of(), Map.of());
-        return new EnrichedEvent(event, new SourcePosition("bench", 0, index), features);
+                "bench", Map.of(), Map.of(), Map.of());
+        return new EnrichedEvent(event, new SourcePosition("bench", 0, index), features, List.of(), List.of());
     }
 }

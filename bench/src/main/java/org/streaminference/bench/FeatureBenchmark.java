@@ -28,6 +28,7 @@ import org.streaminference.jobs.local.DemoEvents;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.FeatureContract;
+import org.streaminference.schemas.FeatureLayout;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.EntityProfile;
 import org.streaminference.schemas.InputEvent;
@@ -198,7 +199,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
         PipelineStages stages = enrich
                 ? PipelineStages.forSpec(options, spec, spec.usesProfile())
                 : PipelineStages.microBatched(options, spec.requiredEventFields(),
-                        valid -> rawAmountOnly(valid, spec.width()), new FeatureContract(spec.id(), spec.width()),
+                        valid -> rawAmountOnly(valid, spec.width()), new FeatureContract(spec.id(), FeatureLayout.floats(spec.width())),
                         null);
         StreamInferencePipeline.build(env, options, stages);
         JobClient job = env.executeAsync("feature-bench-" + run);
@@ -230,7 +231,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
             while (vector.size() < width) {
                 vector.add(0f);
             }
-            return new EnrichedEvent(v.getEvent(), v.getSource(), vector);
+            return new EnrichedEvent(v.getEvent(), v.getSource(), vector, List.of(), List.of());
         }).returns(EnrichedEvent.class).name("features").uid("features");
     }
 

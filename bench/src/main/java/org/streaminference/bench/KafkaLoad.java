@@ -32,7 +32,7 @@ final class KafkaLoad {
         }
         fields.put("amount", 1.0);
         InputEvent event = new InputEvent("e" + index, "entity-" + (index % entities), eventTimeMillis,
-                "bench", fields, Map.of());
+                "bench", fields, Map.of(), Map.of());
         ByteBuffer buffer = event.toByteBuffer();
         return Arrays.copyOfRange(buffer.array(), buffer.arrayOffset() + buffer.position(),
                 buffer.arrayOffset() + buffer.limit());

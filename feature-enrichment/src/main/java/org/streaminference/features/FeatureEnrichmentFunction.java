@@ -44,6 +44,7 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
     private transient Counter lateCounted;
     private transient Counter expired;
     private transient Counter reset;
+    private transient Counter invalid;
 
     public FeatureEnrichmentFunction(FeatureSpec spec) {
         this.spec = spec;
@@ -60,6 +61,7 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
         lateCounted = metrics.counter("lateEventsCounted");
         expired = metrics.counter("entitiesExpired");
         reset = metrics.counter("featureStateResets");
+        invalid = metrics.counter("invalidFeatureInputs");
     }
 
     @Override
@@ -83,6 +85,12 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
             lateCounted.inc();
             at = current.maxEventTime();
         }
+        FeatureEngine.Problem problem = engine.check(event, value.getProfile());
+        if (problem != null) {
+            invalid.inc();
+            ctx.output(DeadLetters.TAG, DeadLetters.of(event, value.getSource(), problem.reason(), problem.message()));
+            return;
+        }
         float[] vector = engine.update(current, event, value.getProfile(), at);
         if (current.expiryTimer() == Long.MIN_VALUE) {
             long timer = current.maxEventTime() + spec.entityTtlMillis();
@@ -95,7 +103,8 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
         for (float v : vector) {
             features.add(v);
         }
-        out.collect(new EnrichedEvent(event, value.getSource(), features));
+        out.collect(new EnrichedEvent(event, value.getSource(), features,
+                engine.integers(event, value.getProfile()), engine.texts(event, value.getProfile())));
         enriched.inc();
     }
 

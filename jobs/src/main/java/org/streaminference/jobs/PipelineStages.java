@@ -74,7 +74,7 @@ public record PipelineStages(
         boolean logServed = options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).isPresent();
         return microBatched(options, spec.requiredEventFields(),
                 valid -> FeatureStage.apply(valid, spec, options, joinProfiles),
-                new FeatureContract(spec.id(), spec.width()), logServed ? spec.id() : null);
+                new FeatureContract(spec.id(), spec.layout()), logServed ? spec.id() : null);
     }
 
     /**

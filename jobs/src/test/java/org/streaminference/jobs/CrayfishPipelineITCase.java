@@ -17,7 +17,7 @@ import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
-import org.streaminference.model.OutputKind;
+import org.streaminference.model.OutputRole;
 import org.streaminference.model.TensorSignature;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
@@ -68,7 +68,7 @@ class CrayfishPipelineITCase {
         DemoModels.writeManifest(modelDir, ModelManifest.builder().name("crayfish-ffnn").version("1")
                 .modelFile("model.onnx").sha256(ModelLoader.sha256Hex(bytes))
                 .input(new TensorSignature("input", "FLOAT", new long[] {-1, 1, PIXELS}))
-                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10})).outputKind(OutputKind.LOGITS)
+                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputRole.LOGITS)
                 .labels(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")).featureSpec("pixels:1").build());
 
         List<String> fields = FeatureSpec.indexedFields("pixel", PIXELS);

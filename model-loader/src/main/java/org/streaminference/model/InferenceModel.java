@@ -2,22 +2,39 @@ package org.streaminference.model;
 
 import org.apache.flink.annotation.PublicEvolving;
 
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
 
 import java.nio.FloatBuffer;
+import java.util.Map;
 
-/** What the inference operators need of a model version: its manifest and a thread-safe batch run. */
+/** What the inference operators need of a model version: its manifest, its tokenizer and a thread-safe batch run. */
 @PublicEvolving
 public interface InferenceModel {
 
     ModelManifest manifest();
 
-    /** Float values in one input row: the product of the input dimensions after the batch dimension. */
+    /** The environment tensors for {@link #run(Map)} are created in. */
+    OrtEnvironment environment();
+
+    /** The version's tokenizer, or null where no input is fed by one. */
+    TextTokenizer tokenizer();
+
+    /**
+     * Runs one batch given every input of the manifest by name, and returns the outputs the manifest declares, in
+     * its order. The caller closes the result (and its inputs).
+     */
+    OrtSession.Result run(Map<String, OnnxTensor> inputs) throws OrtException;
+
+    /** For a model of one FLOAT input: the values in one row (the product of its dimensions after the batch). */
     int inputValuesPerRow();
 
     /**
-     * Runs {@code rows} rows held one after another in {@code input} (a direct, native-order buffer is used without
-     * a copy) and returns the output values of each row.
+     * For a model of one FLOAT input and a FLOAT or DOUBLE first output: runs {@code rows} rows held one after
+     * another in {@code input} (a direct, native-order buffer is used without a copy) and returns the first output's
+     * values of each row. The simple way to run such a model directly, as tests and the per-record baseline do.
      */
     float[][] run(FloatBuffer input, int rows) throws OrtException;
 }

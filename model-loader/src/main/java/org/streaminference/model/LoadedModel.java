@@ -7,32 +7,38 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 
+import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
+import java.util.LinkedHashSet;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * A verified model version with its open ONNX Runtime session. Thread-safe for {@link #run}; {@link #close()}
- * must not be called while a run is in flight (ONNX Runtime crashes the JVM then), which the owner guarantees.
+ * A verified model version with its open ONNX Runtime session (and tokenizer, where it has one). Thread-safe for
+ * {@link #run}; {@link #close()} must not be called while a run is in flight (ONNX Runtime crashes the JVM then),
+ * which the owner guarantees.
  */
 @PublicEvolving
 public final class LoadedModel implements InferenceModel, AutoCloseable {
     private final ModelManifest manifest;
     private final OrtEnvironment environment;
     private final OrtSession session;
+    private final TextTokenizer tokenizer;
+    private final Set<String> outputNames;
     private volatile long loadTimeMillis = -1;
-    private final int inputValuesPerRow;
     private final ExecutionProvider executionProvider;
     private final boolean fellBackToCpu;
 
-    LoadedModel(ModelManifest manifest, OrtEnvironment environment, OrtSession session,
+    LoadedModel(ModelManifest manifest, OrtEnvironment environment, OrtSession session, TextTokenizer tokenizer,
             ExecutionProvider executionProvider, boolean fellBackToCpu) {
         this.manifest = manifest;
         this.environment = environment;
         this.session = session;
+        this.tokenizer = tokenizer;
         this.executionProvider = executionProvider;
         this.fellBackToCpu = fellBackToCpu;
-        this.inputValuesPerRow = manifest.input().valuesPerRow();
+        this.outputNames = new LinkedHashSet<>();
+        manifest.outputs().forEach(o -> outputNames.add(o.name()));
     }
 
     /** Where the session actually runs. */
@@ -50,6 +56,16 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
         return manifest;
     }
 
+    @Override
+    public OrtEnvironment environment() {
+        return environment;
+    }
+
+    @Override
+    public TextTokenizer tokenizer() {
+        return tokenizer;
+    }
+
     void markLoaded(long loadTimeMillis) {
         this.loadTimeMillis = loadTimeMillis;
     }
@@ -60,34 +76,63 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
     }
 
     @Override
+    public OrtSession.Result run(Map<String, OnnxTensor> inputs) throws OrtException {
+        return session.run(inputs, outputNames);
+    }
+
+    @Override
     public int inputValuesPerRow() {
-        return inputValuesPerRow;
+        ModelInput only = onlyFloatInput();
+        return only.tensor().valuesPerRow();
     }
 
     @Override
     public float[][] run(FloatBuffer input, int rows) throws OrtException {
-        if (input.remaining() != rows * inputValuesPerRow) {
+        ModelInput only = onlyFloatInput();
+        int perRow = only.tensor().valuesPerRow();
+        if (input.remaining() != rows * perRow) {
             throw new IllegalArgumentException(
-                    "expected " + rows * inputValuesPerRow + " input values for " + rows + " rows, got "
-                            + input.remaining());
+                    "expected " + rows * perRow + " input values for " + rows + " rows, got " + input.remaining());
         }
-        String inputName = manifest.input().name();
-        String outputName = manifest.output().name();
-        try (OnnxTensor tensor = OnnxTensor.createTensor(environment, input, manifest.input().batchShape(rows));
-                OrtSession.Result result = session.run(Map.of(inputName, tensor), Set.of(outputName))) {
+        try (OnnxTensor tensor = OnnxTensor.createTensor(environment, input, only.tensor().batchShape(rows));
+                OrtSession.Result result = run(Map.of(only.name(), tensor))) {
             OnnxTensor out = (OnnxTensor) result.get(0);
-            FloatBuffer values = out.getFloatBuffer();
-            int perRow = values.remaining() / rows;
-            float[][] rowsOut = new float[rows][perRow];
-            for (float[] row : rowsOut) {
-                values.get(row);
+            float[][] rowsOut;
+            if (manifest.outputs().get(0).elementType() == ElementType.DOUBLE) {
+                DoubleBuffer values = out.getDoubleBuffer();
+                rowsOut = new float[rows][values.remaining() / rows];
+                for (float[] row : rowsOut) {
+                    for (int i = 0; i < row.length; i++) {
+                        row[i] = (float) values.get();
+                    }
+                }
+            } else {
+                FloatBuffer values = out.getFloatBuffer();
+                rowsOut = new float[rows][values.remaining() / rows];
+                for (float[] row : rowsOut) {
+                    values.get(row);
+                }
             }
             return rowsOut;
         }
     }
 
+    private ModelInput onlyFloatInput() {
+        if (manifest.inputs().size() != 1 || manifest.inputs().get(0).elementType() != ElementType.FLOAT) {
+            throw new UnsupportedOperationException(manifest.id() + " does not have exactly one FLOAT input: run it"
+                    + " with named inputs");
+        }
+        return manifest.inputs().get(0);
+    }
+
     @Override
     public void close() throws OrtException {
-        session.close();
+        try {
+            session.close();
+        } finally {
+            if (tokenizer != null) {
+                tokenizer.close();
+            }
+        }
     }
 }

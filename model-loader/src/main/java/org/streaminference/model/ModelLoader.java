@@ -3,6 +3,7 @@ package org.streaminference.model;
 import org.apache.flink.annotation.PublicEvolving;
 
 import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
@@ -78,15 +79,44 @@ public final class ModelLoader {
         java.util.Set<String> externalData = OnnxExternalData.locations(manifest.id(), bytes);
         java.nio.file.Path staged = externalData.isEmpty() ? null
                 : stageWithExternalData(manifest, manifestPath.getParent(), bytes, externalData);
+        TextTokenizer tokenizer = null;
         try {
-            return open(manifest, bytes, staged, start);
+            tokenizer = tokenizer(manifest, manifestPath.getParent());
+            return open(manifest, bytes, staged, tokenizer, start);
+        } catch (ModelLoadException | RuntimeException e) {
+            if (tokenizer != null) {
+                tokenizer.close();
+            }
+            throw e;
         } finally {
             deleteQuietly(staged);
         }
     }
 
-    private LoadedModel open(ModelManifest manifest, byte[] bytes, java.nio.file.Path staged, long start)
-            throws ModelLoadException {
+    /** Largest tokenizer file read; real ones are 0.5 to 20 MB. */
+    static final int MAX_TOKENIZER_BYTES = 64 * 1024 * 1024;
+
+    /** Reads the version's tokenizer, checked against the sha256 its manifest names; null where it has none. */
+    private TextTokenizer tokenizer(ModelManifest manifest, Path versionDir) throws ModelLoadException {
+        TokenizerConfig config = manifest.tokenizer();
+        if (config == null) {
+            return null;
+        }
+        byte[] json = readLimited(locations.check(new Path(versionDir, config.file())), MAX_TOKENIZER_BYTES);
+        if (!sha256Hex(json).equals(manifest.files().get(config.file()))) {
+            throw new ModelLoadException(ModelLoadException.Reason.CHECKSUM_MISMATCH, manifest.id()
+                    + ": the tokenizer '" + config.file() + "' does not have the sha256 its manifest names");
+        }
+        try {
+            return TextTokenizer.of(json, config.maxLength());
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_MANIFEST, manifest.id()
+                    + ": the tokenizer '" + config.file() + "' cannot be read: " + e.getMessage(), e);
+        }
+    }
+
+    private LoadedModel open(ModelManifest manifest, byte[] bytes, java.nio.file.Path staged,
+            TextTokenizer tokenizer, long start) throws ModelLoadException {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         ExecutionProvider provider = options.executionProvider();
         boolean fellBack = false;
@@ -123,7 +153,7 @@ public final class ModelLoader {
         }
         try {
             verifyInterface(manifest, session);
-            LoadedModel model = new LoadedModel(manifest, env, session, provider, fellBack);
+            LoadedModel model = new LoadedModel(manifest, env, session, tokenizer, provider, fellBack);
             warmUp(model);
             model.markLoaded((System.nanoTime() - start) / 1_000_000);
             return model;
@@ -401,12 +431,28 @@ public final class ModelLoader {
     }
 
     private static void verifyInterface(ModelManifest manifest, OrtSession session) throws ModelLoadException {
+        Map<String, NodeInfo> inputs;
+        Map<String, NodeInfo> outputs;
         try {
-            checkTensor(manifest, "input", manifest.input(), session.getInputInfo());
-            checkTensor(manifest, "output", manifest.output(), session.getOutputInfo());
+            inputs = session.getInputInfo();
+            outputs = session.getOutputInfo();
         } catch (OrtException e) {
             throw new ModelLoadException(
                     ModelLoadException.Reason.RUNTIME_ERROR, "cannot read the model's inputs and outputs", e);
+        }
+        java.util.Set<String> fed = new java.util.HashSet<>();
+        for (ModelInput input : manifest.inputs()) {
+            checkTensor(manifest, "input", input.tensor(), inputs);
+            fed.add(input.name());
+        }
+        for (String name : inputs.keySet()) {
+            if (!fed.contains(name)) {
+                throw interfaceMismatch(manifest, "the model has input '" + name + "', which the manifest does not"
+                        + " feed (it feeds " + fed + ")");
+            }
+        }
+        for (ModelOutput output : manifest.outputs()) {
+            checkTensor(manifest, "output", output.tensor(), outputs);
         }
     }
 
@@ -418,25 +464,22 @@ public final class ModelLoader {
             throw interfaceMismatch(manifest, "the model has no " + kind + " '" + declared.name()
                     + "' (it has " + actual.keySet() + ")");
         }
-        if (!(node.getInfo() instanceof TensorInfo info)) {
-            throw interfaceMismatch(manifest, kind + " '" + declared.name() + "' is not a tensor");
+        ElementType type = ElementType.of(node);
+        if (type != declared.type()) {
+            throw interfaceMismatch(manifest, kind + " '" + declared.name() + "' is " + node.getInfo()
+                    + " in the model but " + declared.type() + " in the manifest");
         }
-        if (!"FLOAT".equals(declared.elementType()) || info.type != OnnxJavaType.FLOAT) {
-            throw interfaceMismatch(manifest, kind + " '" + declared.name() + "' must be FLOAT; manifest says "
-                    + declared.elementType() + ", model has " + info.type);
+        if (type == ElementType.MAP_SEQUENCE) {
+            return;
         }
-        long[] modelShape = info.getShape();
+        long[] modelShape = ElementType.shapeOf(node);
         long[] declaredShape = declared.shape();
         if (modelShape.length != declaredShape.length) {
             throw interfaceMismatch(manifest, kind + " '" + declared.name() + "' has rank " + modelShape.length
                     + " in the model but " + declaredShape.length + " in the manifest");
         }
         for (int i = 1; i < modelShape.length; i++) {
-            if (declaredShape[i] < 0) {
-                throw interfaceMismatch(manifest, kind + " '" + declared.name()
-                        + "': the manifest must fix every dimension after the batch dimension");
-            }
-            if (modelShape[i] >= 0 && modelShape[i] != declaredShape[i]) {
+            if (modelShape[i] >= 0 && declaredShape[i] >= 0 && modelShape[i] != declaredShape[i]) {
                 throw interfaceMismatch(manifest, kind + " '" + declared.name() + "' dimension " + i + " is "
                         + modelShape[i] + " in the model but " + declaredShape[i] + " in the manifest");
             }
@@ -447,19 +490,46 @@ public final class ModelLoader {
         return new ModelLoadException(ModelLoadException.Reason.INTERFACE_MISMATCH, manifest.id() + ": " + message);
     }
 
+    /**
+     * Runs one row of zeros (and a short text through the tokenizer): a model that cannot run, or whose outputs
+     * do not have the declared shape, is refused at load time rather than answering every record with an error.
+     */
     private static void warmUp(LoadedModel model) throws ModelLoadException {
+        ModelManifest manifest = model.manifest();
+        Map<String, OnnxTensor> inputs = new java.util.LinkedHashMap<>();
         try {
-            float[][] out = model.run(FloatBuffer.allocate(model.inputValuesPerRow()), 1);
-            int expected = model.manifest().output().valuesPerRow();
-            if (out[0].length != expected) {
-                throw interfaceMismatch(model.manifest(), "output row has " + out[0].length
-                        + " values but the manifest declares " + expected);
+            TextTokenizer.Tokens tokens = model.tokenizer() == null ? null
+                    : model.tokenizer().encode(java.util.List.of("warm-up"));
+            for (ModelInput input : manifest.inputs()) {
+                inputs.put(input.name(), input.fromTokenizer()
+                        ? OnnxTensors.ofLongs(model.environment(), input.elementType(),
+                                tokens.get(input.tokenizerOutput()), new long[] {1, tokens.length()})
+                        : OnnxTensors.zeros(model.environment(), input.elementType(),
+                                input.tensor().batchShape(1)));
             }
-        } catch (OrtException e) {
+            try (OrtSession.Result result = model.run(inputs)) {
+                for (int i = 0; i < manifest.outputs().size(); i++) {
+                    ModelOutput declared = manifest.outputs().get(i);
+                    if (result.get(i) instanceof OnnxTensor tensor) {
+                        long[] shape = tensor.getInfo().getShape();
+                        long[] want = declared.shape();
+                        for (int d = 1; d < Math.min(shape.length, want.length); d++) {
+                            if (want[d] >= 0 && shape[d] != want[d]) {
+                                throw interfaceMismatch(manifest, "output '" + declared.name() + "' has shape "
+                                        + java.util.Arrays.toString(shape) + " for one row but the manifest"
+                                        + " declares " + java.util.Arrays.toString(want));
+                            }
+                        }
+                    }
+                }
+            }
+        } catch (OrtException | RuntimeException e) {
             throw new ModelLoadException(
                     ModelLoadException.Reason.RUNTIME_ERROR,
-                    model.manifest().id() + ": warm-up run failed: " + e.getMessage(),
+                    manifest.id() + ": warm-up run failed: " + e.getMessage(),
                     e);
+        } finally {
+            inputs.values().forEach(OnnxTensor::close);
         }
     }
 

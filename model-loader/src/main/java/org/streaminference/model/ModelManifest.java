@@ -43,9 +43,10 @@ public final class ModelManifest implements Serializable {
     private final String version;
     private final String modelFile;
     private final String sha256;
-    private final TensorSignature input;
-    private final TensorSignature output;
-    private final OutputKind outputKind;
+    private final List<ModelInput> inputs;
+    private final List<ModelOutput> outputs;
+    private final BatchingPolicy batching;
+    private final TokenizerConfig tokenizer;
     private final List<String> labels;
     private final String featureSpec;
     private final long createdAt;
@@ -58,20 +59,28 @@ public final class ModelManifest implements Serializable {
 
     /** A builder holding this manifest's fields, to derive another version's manifest. */
     public Builder toBuilder() {
-        return new Builder().name(name).version(version).modelFile(modelFile).sha256(sha256).input(input)
-                .output(output).outputKind(outputKind).labels(labels).featureSpec(featureSpec).createdAt(createdAt)
-                .files(files.isEmpty() ? null : files);
+        return new Builder().name(name).version(version).modelFile(modelFile).sha256(sha256).inputs(inputs)
+                .outputs(outputs).batching(batching).tokenizer(tokenizer).labels(labels).featureSpec(featureSpec)
+                .createdAt(createdAt).files(files.isEmpty() ? null : files);
     }
 
+    /**
+     * Reads either form: {@code inputs}/{@code outputs}, or the single {@code input}, {@code output} and
+     * {@code outputKind} of manifests written before models could have several (still served as they were).
+     */
     @JsonCreator
     private ModelManifest(
             @JsonProperty(value = "name", required = true) String name,
             @JsonProperty(value = "version", required = true) String version,
             @JsonProperty(value = "modelFile", required = true) String modelFile,
             @JsonProperty(value = "sha256", required = true) String sha256,
-            @JsonProperty(value = "input", required = true) TensorSignature input,
-            @JsonProperty(value = "output", required = true) TensorSignature output,
-            @JsonProperty(value = "outputKind", required = true) OutputKind outputKind,
+            @JsonProperty("inputs") List<ModelInput> inputs,
+            @JsonProperty("outputs") List<ModelOutput> outputs,
+            @JsonProperty("batching") BatchingPolicy batching,
+            @JsonProperty("tokenizer") TokenizerConfig tokenizer,
+            @JsonProperty("input") TensorSignature legacyInput,
+            @JsonProperty("output") TensorSignature legacyOutput,
+            @JsonProperty("outputKind") OutputRole legacyOutputKind,
             @JsonProperty("labels") List<String> labels,
             @JsonProperty("featureSpec") String featureSpec,
             @JsonProperty("createdAt") long createdAt,
@@ -83,9 +92,28 @@ public final class ModelManifest implements Serializable {
         if (!this.sha256.matches("[0-9a-f]{64}")) {
             throw new IllegalArgumentException("sha256 must be 64 hex digits");
         }
-        this.input = Objects.requireNonNull(input, "input");
-        this.output = Objects.requireNonNull(output, "output");
-        this.outputKind = Objects.requireNonNull(outputKind, "outputKind");
+        boolean legacy = legacyInput != null || legacyOutput != null || legacyOutputKind != null;
+        if (legacy) {
+            if (inputs != null || outputs != null) {
+                throw new IllegalArgumentException("a manifest has 'inputs' and 'outputs', or the older 'input',"
+                        + " 'output' and 'outputKind', not both");
+            }
+            Objects.requireNonNull(legacyInput, "manifest field 'input' is missing");
+            Objects.requireNonNull(legacyOutput, "manifest field 'output' is missing");
+            Objects.requireNonNull(legacyOutputKind, "manifest field 'outputKind' is missing");
+            inputs = List.of(ModelInput.of(legacyInput, ModelInput.DEFAULT_GROUP));
+            outputs = List.of(ModelOutput.of(legacyOutput, legacyOutputKind));
+        }
+        if (inputs == null || inputs.isEmpty()) {
+            throw new IllegalArgumentException("manifest field 'inputs' is missing or empty");
+        }
+        if (outputs == null || outputs.isEmpty()) {
+            throw new IllegalArgumentException("manifest field 'outputs' is missing or empty");
+        }
+        this.inputs = List.copyOf(inputs);
+        this.outputs = List.copyOf(outputs);
+        this.batching = batching == null ? BatchingPolicy.DYNAMIC : batching;
+        this.tokenizer = tokenizer;
         this.labels = labels == null ? List.of() : List.copyOf(labels);
         Map<String, String> checked = new java.util.TreeMap<>();
         if (files != null) {
@@ -109,6 +137,7 @@ public final class ModelManifest implements Serializable {
         }
         this.featureSpec = featureSpec;
         this.createdAt = createdAt;
+        checkContract();
     }
 
     /** @throws IllegalArgumentException unless {@code value} is a safe model name or version */
@@ -174,19 +203,74 @@ public final class ModelManifest implements Serializable {
         return sha256;
     }
 
+    /** The model's inputs and what feeds each. */
     @JsonProperty
-    public TensorSignature input() {
-        return input;
+    public List<ModelInput> inputs() {
+        return inputs;
+    }
+
+    /** The outputs the prediction is read from, each with its role; others are not fetched. */
+    @JsonProperty
+    public List<ModelOutput> outputs() {
+        return outputs;
     }
 
     @JsonProperty
-    public TensorSignature output() {
-        return output;
+    public BatchingPolicy batching() {
+        return batching;
     }
 
+    /** The version's tokenizer, or null. */
     @JsonProperty
-    public OutputKind outputKind() {
-        return outputKind;
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+    public TokenizerConfig tokenizer() {
+        return tokenizer;
+    }
+
+    /** The output of {@code role}, if the manifest declares one. */
+    public java.util.Optional<ModelOutput> output(OutputRole role) {
+        return outputs.stream().filter(o -> o.role() == role).findFirst();
+    }
+
+    /**
+     * Checks what no single input or output can: unique names, at most one answer, label and embedding, a tokenizer
+     * exactly where an input is fed by one, and its file covered by a checksum.
+     */
+    private void checkContract() {
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (ModelInput in : inputs) {
+            if (!names.add(in.name())) {
+                throw new IllegalArgumentException("input '" + in.name() + "' is declared twice");
+            }
+            if (in.fromTokenizer() && tokenizer == null) {
+                throw new IllegalArgumentException("input '" + in.name() + "' is fed from '" + in.from()
+                        + "' but the manifest has no 'tokenizer'");
+            }
+        }
+        names.clear();
+        java.util.EnumMap<OutputRole, Integer> roles = new java.util.EnumMap<>(OutputRole.class);
+        for (ModelOutput out : outputs) {
+            if (!names.add(out.name())) {
+                throw new IllegalArgumentException("output '" + out.name() + "' is declared twice");
+            }
+            roles.merge(out.role().isAnswer() ? OutputRole.SCORE : out.role(), 1, Integer::sum);
+        }
+        for (OutputRole single : List.of(OutputRole.SCORE, OutputRole.LABEL, OutputRole.EMBEDDING)) {
+            if (roles.getOrDefault(single, 0) > 1) {
+                throw new IllegalArgumentException(single == OutputRole.SCORE
+                        ? "at most one output may be the answer (SCORE, PROBABILITIES, LOGITS or SIGMOID)"
+                        : "at most one output may have role " + single);
+            }
+        }
+        if (tokenizer != null) {
+            if (inputs.stream().noneMatch(ModelInput::fromTokenizer)) {
+                throw new IllegalArgumentException("the manifest has a tokenizer but no input is fed from it");
+            }
+            if (!files.containsKey(tokenizer.file())) {
+                throw new IllegalArgumentException("the tokenizer file '" + tokenizer.file() + "' must be listed"
+                        + " in 'files' with its sha256");
+            }
+        }
     }
 
     @JsonProperty
@@ -235,19 +319,20 @@ public final class ModelManifest implements Serializable {
 
     @Override
     public String toString() {
-        return "ModelManifest{" + id() + ", file=" + modelFile + ", input=" + input + ", output=" + output + "}";
+        return "ModelManifest{" + id() + ", file=" + modelFile + ", inputs=" + inputs + ", outputs=" + outputs + "}";
     }
 
-    /** Builds a {@link ModelManifest}; name, version, modelFile, sha256, input, output and outputKind are required. */
+    /** Builds a {@link ModelManifest}; name, version, modelFile, sha256, inputs and outputs are required. */
     @PublicEvolving
     public static final class Builder {
         private String name;
         private String version;
         private String modelFile;
         private String sha256;
-        private TensorSignature input;
-        private TensorSignature output;
-        private OutputKind outputKind;
+        private List<ModelInput> inputs;
+        private List<ModelOutput> outputs;
+        private BatchingPolicy batching;
+        private TokenizerConfig tokenizer;
         private List<String> labels;
         private String featureSpec;
         private long createdAt;
@@ -276,18 +361,34 @@ public final class ModelManifest implements Serializable {
             return this;
         }
 
+        public Builder inputs(List<ModelInput> inputs) {
+            this.inputs = inputs;
+            return this;
+        }
+
+        /** A model of one input, fed by the spec's default group: every feature the spec does not group. */
         public Builder input(TensorSignature input) {
-            this.input = input;
+            return inputs(List.of(ModelInput.of(input, ModelInput.DEFAULT_GROUP)));
+        }
+
+        public Builder outputs(List<ModelOutput> outputs) {
+            this.outputs = outputs;
             return this;
         }
 
-        public Builder output(TensorSignature output) {
-            this.output = output;
+        /** A model whose one output has {@code role}, with the role's defaults. */
+        public Builder output(TensorSignature output, OutputRole role) {
+            return outputs(List.of(ModelOutput.of(output, role)));
+        }
+
+        /** {@link BatchingPolicy#DYNAMIC} unless set. */
+        public Builder batching(BatchingPolicy batching) {
+            this.batching = batching;
             return this;
         }
 
-        public Builder outputKind(OutputKind outputKind) {
-            this.outputKind = outputKind;
+        public Builder tokenizer(TokenizerConfig tokenizer) {
+            this.tokenizer = tokenizer;
             return this;
         }
 
@@ -307,7 +408,7 @@ public final class ModelManifest implements Serializable {
             return this;
         }
 
-        /** Other files the version reads (ONNX external data), by path, with their sha256; null for none. */
+        /** Other files the version reads (ONNX external data, a tokenizer), by path, with their sha256; null for none. */
         public Builder files(Map<String, String> files) {
             this.files = files;
             return this;
@@ -315,8 +416,8 @@ public final class ModelManifest implements Serializable {
 
         /** @throws IllegalArgumentException naming the field that is missing or wrong */
         public ModelManifest build() {
-            return new ModelManifest(name, version, modelFile, sha256, input, output, outputKind, labels,
-                    featureSpec, createdAt, files);
+            return new ModelManifest(name, version, modelFile, sha256, inputs, outputs, batching, tokenizer, null,
+                    null, null, labels, featureSpec, createdAt, files);
         }
     }
 }

@@ -28,6 +28,12 @@ public final class TensorSignature implements Serializable {
             @JsonProperty(value = "shape", required = true) long[] shape) {
         this.name = Objects.requireNonNull(name, "name");
         this.elementType = Objects.requireNonNull(elementType, "elementType");
+        try {
+            ElementType.valueOf(elementType);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("tensor '" + name + "': element type '" + elementType + "' is not one of "
+                    + java.util.Arrays.toString(ElementType.values()));
+        }
         this.shape = Objects.requireNonNull(shape, "shape").clone();
     }
 
@@ -39,6 +45,11 @@ public final class TensorSignature implements Serializable {
     @JsonProperty
     public String elementType() {
         return elementType;
+    }
+
+    /** The element type. */
+    public ElementType type() {
+        return ElementType.valueOf(elementType);
     }
 
     @JsonProperty

@@ -51,8 +51,8 @@ public final class DemoModels {
                 .modelFile("model.onnx")
                 .sha256(ModelLoader.sha256Hex(model))
                 .input(new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}))
-                .output(new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}))
-                .outputKind(OutputKind.PROBABILITIES)
+                .output(new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}), OutputRole.PROBABILITIES)
+                
                 .labels(LABELS)
                 .featureSpec(SPEC)
                 .build();
@@ -94,8 +94,8 @@ public final class DemoModels {
         ModelManifest m = ModelManifest.builder().name(NAME).version(Integer.toString(version))
                 .modelFile("model.onnx").sha256(ModelLoader.sha256Hex(bytes))
                 .input(new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}))
-                .output(new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}))
-                .outputKind(OutputKind.PROBABILITIES).labels(LABELS).featureSpec(SPEC)
+                .output(new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}), OutputRole.PROBABILITIES)
+                .labels(LABELS).featureSpec(SPEC)
                 .files(covered ? java.util.Map.of(EXTERNAL_WEIGHTS, ModelLoader.sha256Hex(data)) : null).build();
         writeManifest(dir, m);
         return dir;

@@ -160,7 +160,7 @@ class ModelLoaderTest {
         DemoModels.writeManifest(dir, ModelManifest.builder().name("crayfish-ffnn").version("1")
                 .modelFile("model-ffnn.onnx").sha256(ModelLoader.sha256Hex(bytes))
                 .input(new TensorSignature("input", "FLOAT", new long[] {-1, 1, 784}))
-                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10})).outputKind(OutputKind.LOGITS)
+                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputRole.LOGITS)
                 .build());
 
         try (LoadedModel model = loader.load(dir.toString())) {

@@ -32,6 +32,8 @@ public final class FeatureDefinition implements Serializable {
     private final double offset;
     private final double divisor;
     private final int line;
+    private final String group;
+    private final int vectorWidth;
 
     private FeatureDefinition(Builder b) {
         this.name = b.name;
@@ -48,6 +50,8 @@ public final class FeatureDefinition implements Serializable {
         this.offset = b.offset;
         this.divisor = b.divisor;
         this.line = b.line;
+        this.group = b.group;
+        this.vectorWidth = b.vectorWidth;
     }
 
     /** A feature named {@code name} computing {@code kind}; the other fields keep their neutral values. */
@@ -120,6 +124,11 @@ public final class FeatureDefinition implements Serializable {
         return divisor;
     }
 
+    /** The input group its values belong to ({@code features} unless the spec names another). */
+    public String group() {
+        return group;
+    }
+
     /** The spec line it was defined on, for messages. */
     public int line() {
         return line;
@@ -131,13 +140,14 @@ public final class FeatureDefinition implements Serializable {
                 && Objects.equals(field, f.field) && Objects.equals(defaultValue, f.defaultValue)
                 && vocabulary.equals(f.vocabulary) && buckets == f.buckets && windowMillis == f.windowMillis
                 && slideMillis == f.slideMillis && halfLifeMillis == f.halfLifeMillis && log1p == f.log1p
-                && Double.compare(offset, f.offset) == 0 && Double.compare(divisor, f.divisor) == 0 && line == f.line;
+                && Double.compare(offset, f.offset) == 0 && Double.compare(divisor, f.divisor) == 0 && line == f.line
+                && group.equals(f.group) && vectorWidth == f.vectorWidth;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(name, kind, fromProfile, field, defaultValue, vocabulary, buckets, windowMillis,
-                slideMillis, halfLifeMillis, log1p, offset, divisor, line);
+                slideMillis, halfLifeMillis, log1p, offset, divisor, line, group, vectorWidth);
     }
 
     @Override
@@ -147,11 +157,12 @@ public final class FeatureDefinition implements Serializable {
                 + ", line " + line + "}";
     }
 
-    /** How many values the feature contributes to the vector. */
+    /** How many values the feature contributes to the array of its {@link FeatureKind#valueType()}. */
     public int width() {
         return switch (kind) {
             case ONE_HOT -> vocabulary.size();
             case HASHED -> buckets;
+            case VECTOR -> vectorWidth;
             default -> 1;
         };
     }
@@ -161,10 +172,10 @@ public final class FeatureDefinition implements Serializable {
         if (kind == FeatureKind.ONE_HOT) {
             return vocabulary.stream().map(v -> name + "=" + v).toList();
         }
-        if (kind == FeatureKind.HASHED) {
-            List<String> names = new ArrayList<>(buckets);
-            for (int i = 0; i < buckets; i++) {
-                names.add(name + "#" + i);
+        if (kind == FeatureKind.HASHED || kind == FeatureKind.VECTOR) {
+            List<String> names = new ArrayList<>(width());
+            for (int i = 0; i < width(); i++) {
+                names.add(name + (kind == FeatureKind.HASHED ? "#" : "[") + i + (kind == FeatureKind.HASHED ? "" : "]"));
             }
             return names;
         }
@@ -203,6 +214,8 @@ public final class FeatureDefinition implements Serializable {
         private double offset;
         private double divisor = 1;
         private int line;
+        private String group = "features";
+        private int vectorWidth;
 
         private Builder(String name, FeatureKind kind) {
             this.name = name;
@@ -251,6 +264,18 @@ public final class FeatureDefinition implements Serializable {
             return this;
         }
 
+        /** The input group its values belong to. */
+        public Builder group(String group) {
+            this.group = group;
+            return this;
+        }
+
+        /** Vector: how many values the array field holds. */
+        public Builder vectorWidth(int vectorWidth) {
+            this.vectorWidth = vectorWidth;
+            return this;
+        }
+
         public Builder line(int line) {
             this.line = line;
             return this;
@@ -260,6 +285,9 @@ public final class FeatureDefinition implements Serializable {
             Preconditions.checkNotNull(name, "name");
             Preconditions.checkNotNull(kind, "kind");
             Preconditions.checkArgument(divisor != 0, "divisor must not be 0");
+            Preconditions.checkNotNull(group, "group");
+            Preconditions.checkArgument((kind == FeatureKind.VECTOR) == (vectorWidth > 0),
+                    "a vector feature, and only it, has a positive width");
             Preconditions.checkArgument(buckets >= 0 && windowMillis >= 0 && slideMillis >= 0 && halfLifeMillis >= 0,
                     "buckets and times must not be negative");
             return new FeatureDefinition(this);

@@ -2,6 +2,8 @@ package org.streaminference.features.spec;
 
 import org.apache.flink.annotation.PublicEvolving;
 
+import org.streaminference.schemas.FeatureLayout.ValueType;
+
 import java.util.Arrays;
 import java.util.stream.Collectors;
 
@@ -28,7 +30,13 @@ public enum FeatureKind {
     /** Seconds since the entity's most recent earlier event. */
     TIME_SINCE_PREVIOUS("time-since-previous", false),
     /** Exponentially decayed mean of a field in event time, with a half-life. */
-    DECAYED_MEAN("decayed-mean", false);
+    DECAYED_MEAN("decayed-mean", false),
+    /** An array field of the event ({@code vectorFields}) of a declared width, as one block of float values. */
+    VECTOR("vector", false),
+    /** A numeric field as a whole number (int64): an id a model looks up in an embedding table. */
+    INTEGER("integer", false),
+    /** A categorical (string) field as it is: the text a tokenizer reads, or a string input. */
+    TEXT("text", false);
 
     private final String yamlName;
     private final boolean windowed;
@@ -54,12 +62,21 @@ public enum FeatureKind {
 
     /** Whether the kind reads a categorical (string) field rather than a numeric one. */
     public boolean categorical() {
-        return this == ONE_HOT || this == HASHED || this == DISTINCT_COUNT;
+        return this == ONE_HOT || this == HASHED || this == DISTINCT_COUNT || this == TEXT;
     }
 
-    /** Whether the kind yields a single number that a transform and scaling may apply to. */
+    /** Whether the kind yields a single float that a transform and scaling may apply to. */
     public boolean scalar() {
-        return this != ONE_HOT && this != HASHED;
+        return this != ONE_HOT && this != HASHED && this != VECTOR && this != INTEGER && this != TEXT;
+    }
+
+    /** The type of the values it gives, which decides the array of the enriched event they go to. */
+    public ValueType valueType() {
+        return switch (this) {
+            case INTEGER -> ValueType.INT64;
+            case TEXT -> ValueType.STRING;
+            default -> ValueType.FLOAT;
+        };
     }
 
     static FeatureKind ofYaml(String name) {

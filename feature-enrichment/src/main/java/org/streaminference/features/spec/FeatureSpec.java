@@ -2,6 +2,8 @@ package org.streaminference.features.spec;
 
 import org.apache.flink.annotation.PublicEvolving;
 
+import org.streaminference.schemas.FeatureLayout;
+
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -59,23 +61,54 @@ public record FeatureSpec(
         return name + ":" + version;
     }
 
-    /** Values per feature vector. */
+    /** Float values per feature vector (integer and text features are carried beside it). */
     public int width() {
-        return features.stream().mapToInt(FeatureDefinition::width).sum();
+        return width(FeatureLayout.ValueType.FLOAT);
     }
 
-    /** The name of each value of the vector, in order. */
+    /** Values of {@code type} per enriched event. */
+    public int width(FeatureLayout.ValueType type) {
+        return features.stream().filter(f -> f.kind().valueType() == type).mapToInt(FeatureDefinition::width).sum();
+    }
+
+    /** The name of each float value of the vector, in order. */
     public List<String> valueNames() {
         List<String> names = new ArrayList<>(width());
-        features.forEach(f -> names.addAll(f.valueNames()));
+        features.stream().filter(f -> f.kind().valueType() == FeatureLayout.ValueType.FLOAT)
+                .forEach(f -> names.addAll(f.valueNames()));
         return names;
+    }
+
+    /**
+     * Where each group's values are in an enriched event: each feature's values go, in spec order, to the array of
+     * its type; a group's indices are its features' positions there, in spec order.
+     */
+    public FeatureLayout layout() {
+        java.util.Map<String, FeatureLayout.ValueType> types = new java.util.LinkedHashMap<>();
+        java.util.Map<String, List<Integer>> indices = new java.util.LinkedHashMap<>();
+        java.util.EnumMap<FeatureLayout.ValueType, Integer> next = new java.util.EnumMap<>(FeatureLayout.ValueType.class);
+        for (FeatureDefinition f : features) {
+            FeatureLayout.ValueType type = f.kind().valueType();
+            types.putIfAbsent(f.group(), type);
+            List<Integer> group = indices.computeIfAbsent(f.group(), g -> new ArrayList<>());
+            int start = next.getOrDefault(type, 0);
+            for (int i = 0; i < f.width(); i++) {
+                group.add(start + i);
+            }
+            next.put(type, start + f.width());
+        }
+        List<FeatureLayout.Group> groups = new ArrayList<>();
+        indices.forEach((name, list) -> groups.add(new FeatureLayout.Group(name, types.get(name),
+                list.stream().mapToInt(Integer::intValue).toArray())));
+        return new FeatureLayout(groups);
     }
 
     /** Numeric event fields that have no default: an event without one is invalid. */
     public List<String> requiredEventFields() {
         Set<String> fields = new LinkedHashSet<>();
         for (FeatureDefinition f : features) {
-            if (f.kind() == FeatureKind.NUMERIC && !f.fromProfile() && f.defaultValue() == null) {
+            if ((f.kind() == FeatureKind.NUMERIC || f.kind() == FeatureKind.INTEGER) && !f.fromProfile()
+                    && f.defaultValue() == null) {
                 fields.add(f.field());
             }
         }
@@ -94,7 +127,8 @@ public record FeatureSpec(
     public int stateFingerprint() {
         StringBuilder s = new StringBuilder().append(maxOutOfOrdernessMillis).append('|');
         for (FeatureDefinition f : features) {
-            if (f.kind() != FeatureKind.NUMERIC && f.kind() != FeatureKind.ONE_HOT && f.kind() != FeatureKind.HASHED) {
+            if (f.kind().windowed() || f.kind() == FeatureKind.LAST || f.kind() == FeatureKind.DECAYED_MEAN
+                    || f.kind() == FeatureKind.DISTINCT_COUNT || f.kind() == FeatureKind.TIME_SINCE_PREVIOUS) {
                 s.append(f.kind()).append(',').append(f.field()).append(',').append(f.windowMillis()).append(',')
                         .append(f.slideMillis()).append(',').append(f.halfLifeMillis()).append('|');
             }

@@ -3,6 +3,7 @@ package org.streaminference.features.spec;
 import org.apache.flink.annotation.Internal;
 
 import org.apache.flink.util.TimeUtils;
+import org.streaminference.schemas.FeatureLayout;
 import org.snakeyaml.engine.v2.api.LoadSettings;
 import org.snakeyaml.engine.v2.api.lowlevel.Compose;
 import org.snakeyaml.engine.v2.exceptions.Mark;
@@ -38,7 +39,9 @@ public final class FeatureSpecParser {
     private static final Set<String> TOP_KEYS = Set.of("name", "version", "eventTime", "features");
     private static final Set<String> EVENT_TIME_KEYS = Set.of("maxOutOfOrderness", "lateEvents", "entityTtl");
     private static final Set<String> FEATURE_KEYS = Set.of("name", "kind", "field", "source", "default",
-            "vocabulary", "buckets", "window", "slide", "halfLife", "transform", "scale");
+            "vocabulary", "buckets", "window", "slide", "halfLife", "transform", "scale", "group", "width");
+    /** Widest vector feature: a 224x224 RGB image. */
+    static final int MAX_VECTOR_WIDTH = 3 * 224 * 224;
 
     static final Duration DEFAULT_MAX_OUT_OF_ORDERNESS = Duration.ofSeconds(30);
     static final Duration DEFAULT_ENTITY_TTL = Duration.ofDays(7);
@@ -103,10 +106,17 @@ public final class FeatureSpecParser {
         }
         List<FeatureDefinition> features = new ArrayList<>();
         Set<String> names = new HashSet<>();
+        Map<String, FeatureDefinition> groups = new LinkedHashMap<>();
         for (Node entry : list.getValue()) {
             FeatureDefinition f = feature(entry);
             if (!names.add(f.name())) {
                 throw error(entry, "feature name '" + f.name() + "' is used twice");
+            }
+            FeatureDefinition first = groups.putIfAbsent(f.group(), f);
+            if (first != null && first.kind().valueType() != f.kind().valueType()) {
+                throw error(entry, "feature '" + f.name() + "' gives " + f.kind().valueType() + " values but group '"
+                        + f.group() + "' already holds " + first.kind().valueType() + " ones (feature '"
+                        + first.name() + "'): a group feeds one model input, of one type");
             }
             if (f.kind().windowed() && f.windowMillis() + outOfOrderness > ttl) {
                 throw new InvalidFeatureSpecException(source, ttlNode == null ? f.line() : line(ttlNode),
@@ -142,8 +152,9 @@ public final class FeatureSpecParser {
             }
             fromProfile = value.equals("profile");
             if (fromProfile && kind != FeatureKind.NUMERIC && kind != FeatureKind.ONE_HOT
-                    && kind != FeatureKind.HASHED) {
-                throw error(sourceNode, what + ": only numeric, one-hot and hashed features can read the profile");
+                    && kind != FeatureKind.HASHED && kind != FeatureKind.INTEGER) {
+                throw error(sourceNode, what + ": only numeric, integer, one-hot and hashed features can read the"
+                        + " profile");
             }
         }
         String field = null;
@@ -161,10 +172,33 @@ public final class FeatureSpecParser {
 
         Double defaultValue = null;
         if (f.containsKey("default")) {
-            if (!kind.scalar()) {
+            if (!kind.scalar() && kind != FeatureKind.INTEGER) {
                 throw notFor(f, "default", what, kind);
             }
             defaultValue = number(f.get("default").getValueNode(), what + ": default");
+            if (kind == FeatureKind.INTEGER && defaultValue != Math.rint(defaultValue)) {
+                throw error(f.get("default").getValueNode(), what + ": an integer feature's default must be a whole"
+                        + " number");
+            }
+        }
+
+        int vectorWidth = 0;
+        if (f.containsKey("width")) {
+            if (kind != FeatureKind.VECTOR) {
+                throw notFor(f, "width", what, kind);
+            }
+            vectorWidth = (int) integer(f.get("width").getValueNode(), what + ": width", 1, MAX_VECTOR_WIDTH);
+        } else if (kind == FeatureKind.VECTOR) {
+            throw error(node, what + ": a vector feature needs its 'width' (values in the array field)");
+        }
+
+        String group = FeatureLayout.DEFAULT_GROUP;
+        if (f.containsKey("group")) {
+            group = text(f.get("group").getValueNode());
+            if (!NAME.matcher(group).matches() || group.length() > 64) {
+                throw error(f.get("group").getValueNode(), what + ": group '" + group + "' must start with a letter"
+                        + " and hold only letters, digits, '_', '.' and '-' (at most 64)");
+            }
         }
 
         List<String> vocabulary = List.of();
@@ -268,6 +302,8 @@ public final class FeatureSpecParser {
                 .window(window, slide)
                 .halfLifeMillis(halfLife)
                 .transform(log1p, offset, divisor)
+                .group(group)
+                .vectorWidth(vectorWidth)
                 .line(line(node))
                 .build();
     }

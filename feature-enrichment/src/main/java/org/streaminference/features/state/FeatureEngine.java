@@ -8,6 +8,7 @@ import org.streaminference.features.spec.FeatureKind;
 import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.schemas.EntityProfile;
 import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.ReasonCode;
 
 import java.io.IOException;
 import java.io.Serializable;
@@ -42,6 +43,8 @@ public final class FeatureEngine implements Serializable {
     private final boolean[] readsSquares;
     private final boolean[] readsExtremes;
     private final int fingerprint;
+    private final int integerCount;
+    private final int textCount;
     private transient double[] aggregate;
     private transient byte[] scratch;
     private transient DataOutputSerializer out;
@@ -60,6 +63,8 @@ public final class FeatureEngine implements Serializable {
     public FeatureEngine(FeatureSpec spec) {
         this.spec = spec;
         this.fingerprint = spec.stateFingerprint();
+        this.integerCount = spec.width(org.streaminference.schemas.FeatureLayout.ValueType.INT64);
+        this.textCount = spec.width(org.streaminference.schemas.FeatureLayout.ValueType.STRING);
         List<FeatureDefinition> features = spec.features();
         slot = new int[features.size()];
         for (int i = 0; i < features.size(); i++) {
@@ -221,10 +226,95 @@ public final class FeatureEngine implements Serializable {
                             ? f.finish(state.decayedSums[slot[i]] / weight)
                             : f.defaultOrZero());
                 }
+                case VECTOR -> {
+                    List<Float> values = event.getVectorFields().get(f.field());
+                    for (int v = 0; v < f.width(); v++) {
+                        vector[pos + v] = values.get(v);
+                    }
+                    pos += f.width();
+                }
+                case INTEGER, TEXT -> { } // carried beside the vector: integers(), texts()
                 default -> throw new IllegalStateException("unhandled kind " + f.kind());
             }
         }
         return vector;
+    }
+
+    /** Why an event cannot give the spec's vector, integer and text features, checked before it is counted. */
+    public record Problem(ReasonCode reason, String message) {}
+
+    /**
+     * The first reason {@code event} cannot give this spec's features (a vector field missing, of another width or
+     * holding a non-finite value; an integer field that is not a whole number; a text field missing), or null.
+     */
+    public Problem check(InputEvent event, EntityProfile profile) {
+        for (FeatureDefinition f : spec.features()) {
+            switch (f.kind()) {
+                case VECTOR -> {
+                    List<Float> values = event.getVectorFields().get(f.field());
+                    if (values == null) {
+                        return new Problem(ReasonCode.MISSING_FIELD, "vector field '" + f.field() + "' is missing");
+                    }
+                    if (values.size() != f.width()) {
+                        return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' has "
+                                + values.size() + " values; feature '" + f.name() + "' takes " + f.width());
+                    }
+                    for (int i = 0; i < values.size(); i++) {
+                        Float v = values.get(i);
+                        if (v == null || !Float.isFinite(v)) {
+                            return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' value "
+                                    + i + " is " + v);
+                        }
+                    }
+                }
+                case INTEGER -> {
+                    Double value = numeric(f, event, profile);
+                    if (value != null && (value != Math.rint(value) || Math.abs(value) > MAX_EXACT_INTEGER)) {
+                        return new Problem(ReasonCode.INVALID_FIELD, "field '" + f.field() + "' of integer feature '"
+                                + f.name() + "' is " + value + ", not a whole number up to 2^53");
+                    }
+                }
+                case TEXT -> {
+                    if (categorical(f, event, profile) == null) {
+                        return new Problem(ReasonCode.MISSING_FIELD, "text field '" + f.field() + "' is missing");
+                    }
+                }
+                default -> { }
+            }
+        }
+        return null;
+    }
+
+    /** Integers beyond 2^53 are not exact in the double an event field holds. */
+    private static final double MAX_EXACT_INTEGER = 9007199254740992.0;
+
+    /** The spec's integer features of {@code event}, in spec order (the default where a field is missing). */
+    public List<Long> integers(InputEvent event, EntityProfile profile) {
+        if (integerCount == 0) {
+            return List.of();
+        }
+        List<Long> out = new ArrayList<>(integerCount);
+        for (FeatureDefinition f : spec.features()) {
+            if (f.kind() == FeatureKind.INTEGER) {
+                Double value = numeric(f, event, profile);
+                out.add((long) (value == null ? f.defaultOrZero() : value));
+            }
+        }
+        return out;
+    }
+
+    /** The spec's text features of {@code event}, in spec order. */
+    public List<String> texts(InputEvent event, EntityProfile profile) {
+        if (textCount == 0) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>(textCount);
+        for (FeatureDefinition f : spec.features()) {
+            if (f.kind() == FeatureKind.TEXT) {
+                out.add(categorical(f, event, profile));
+            }
+        }
+        return out;
     }
 
     private double windowed(EntityFeatureState state, FeatureDefinition f, int group, long at) {

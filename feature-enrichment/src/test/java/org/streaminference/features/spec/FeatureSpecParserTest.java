@@ -80,7 +80,7 @@ class FeatureSpecParserTest {
                 Arguments.of(head + "  - name: a\n    kind: numeric\n    field: x\n    default: lots\n", 7,
                         "default must be a finite number"),
                 Arguments.of(head + "  - name: a\n    kind: sum\n    field: x\n    source: profile\n", 7,
-                        "only numeric, one-hot and hashed features can read the profile"),
+                        "only numeric, integer, one-hot and hashed features can read the profile"),
                 Arguments.of(head + "  - {name: a, kind: count}\n  - {name: a, kind: count}\n", 5,
                         "feature name 'a' is used twice"),
                 Arguments.of(head + "  - {name: 1a, kind: count}\n", 4, "must start with a letter"),

@@ -1,11 +1,8 @@
 package org.streaminference.jobs.cli;
 
-import ai.onnxruntime.NodeInfo;
-import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import ai.onnxruntime.TensorInfo;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import org.apache.flink.core.fs.FSDataOutputStream;
@@ -17,8 +14,12 @@ import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
-import org.streaminference.model.OutputKind;
-import org.streaminference.model.TensorSignature;
+import org.streaminference.model.BatchingPolicy;
+import org.streaminference.model.ModelInput;
+import org.streaminference.model.ModelOutput;
+import org.streaminference.model.OutputRole;
+import org.streaminference.model.Pooling;
+import org.streaminference.model.TokenizerConfig;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.ModelRole;
@@ -47,6 +48,8 @@ import java.util.concurrent.Callable;
         description = "Copy an ONNX model into the model store as a new version and announce it to running jobs.")
 final class PublishCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** The name a version's tokenizer is stored under. */
+    static final String TOKENIZER_FILE = "tokenizer.json";
 
     @CommandLine.Mixin
     ModelsCli.Connection connection;
@@ -78,23 +81,56 @@ final class PublishCommand implements Callable<Integer> {
         boolean shadow;
     }
 
-    @Option(names = "--output-kind", description = "SCORE, PROBABILITIES or LOGITS (default: as the newest version"
-            + " of the model in the store).")
-    OutputKind outputKind;
+    @Option(names = "--output-kind", description = "What the answer output holds where its shape does not say:"
+            + " SCORE, SIGMOID, PROBABILITIES, LOGITS or EMBEDDING (default: inferred from the model, else as the"
+            + " newest version of the model in the store).")
+    OutputRole outputKind;
 
     @Option(names = "--labels", split = ",", description = "Class labels in output order (default: as the newest"
-            + " version).")
+            + " version; ZipMap outputs name their classes themselves).")
     List<String> labels;
 
     @Option(names = "--feature-spec", description = "Feature spec the model was trained on, e.g. skeleton:1"
             + " (default: as the newest version).")
     String featureSpec;
 
-    @Option(names = "--input", description = "Input tensor name, where the model has several.")
-    String inputName;
+    @Option(names = "--input-from", split = ",", description = "Which feature group feeds an input, as INPUT=GROUP"
+            + " (default: a model of one input takes group 'features'; with several, each takes the group of its"
+            + " own name).")
+    Map<String, String> inputFrom = new java.util.HashMap<>();
 
-    @Option(names = "--output", description = "Output tensor name, where the model has several.")
+    @Option(names = "--output", description = "The output that is the answer, where the model has several float"
+            + " outputs.")
     String outputName;
+
+    @Option(names = "--pass-through", split = ",", description = "Other outputs to deliver as named tensors.")
+    List<String> passThrough = List.of();
+
+    @Option(names = "--threshold", description = "SIGMOID: the probability at and above which a record is class 1"
+            + " (default 0.5).")
+    Double threshold;
+
+    @Option(names = "--pooling", description = "EMBEDDING per token [N,T,D]: MEAN (over the attention mask) or CLS.")
+    Pooling pooling;
+
+    @Option(names = "--normalize", description = "EMBEDDING: L2-normalise the pooled vector.")
+    boolean normalize;
+
+    @Option(names = "--tokenizer", description = "A Hugging Face tokenizer.json that turns a text feature into the"
+            + " model's input_ids, attention_mask and token_type_ids; stored with the version, under its checksum.")
+    java.nio.file.Path tokenizerFile;
+
+    @Option(names = "--text-from", defaultValue = "text", description = "The feature group of one text feature the"
+            + " tokenizer reads (default: ${DEFAULT-VALUE}).")
+    String textFrom;
+
+    @Option(names = "--max-length", defaultValue = "" + TokenizerConfig.DEFAULT_MAX_LENGTH, description = "Tokens"
+            + " per record at most; longer texts are truncated (default: ${DEFAULT-VALUE}).")
+    int maxLength;
+
+    @Option(names = "--batching", description = "DYNAMIC (micro-batches, the default) or SINGLE (every record"
+            + " alone: for models whose results depend on their batch neighbours, such as quantized transformers).")
+    BatchingPolicy batching;
 
     @Option(names = "--signing-key", description = "The publisher's key file from 'models keygen' (PEM: private and"
             + " public key). The manifest is signed with it; jobs serve only versions signed by a key in their"
@@ -145,6 +181,13 @@ final class PublishCommand implements Callable<Integer> {
                 }
                 files.put(location, ModelLoader.sha256Hex(Files.newInputStream(data)));
             }
+            if (tokenizerFile != null) {
+                try (java.io.InputStream in = Files.newInputStream(tokenizerFile)) {
+                    files.put(TOKENIZER_FILE, ModelLoader.sha256Hex(in));
+                } catch (NoSuchFileException e) {
+                    throw new IllegalArgumentException("no tokenizer file at " + tokenizerFile);
+                }
+            }
             ModelManifest manifest = manifest(bytes, sha256, newest(fs), files);
             stored = manifest;
             try (FSDataOutputStream model = fs.create(new Path(versionDir, "model.onnx"),
@@ -154,7 +197,8 @@ final class PublishCommand implements Callable<Integer> {
             for (String location : files.keySet()) {
                 try (FSDataOutputStream copy = fs.create(new Path(versionDir, location),
                         FileSystem.WriteMode.NO_OVERWRITE)) {
-                    Files.copy(file.toAbsolutePath().getParent().resolve(location), copy);
+                    Files.copy(location.equals(TOKENIZER_FILE) && tokenizerFile != null ? tokenizerFile
+                            : file.toAbsolutePath().getParent().resolve(location), copy);
                 }
             }
             byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
@@ -173,8 +217,8 @@ final class PublishCommand implements Callable<Integer> {
                 json.write(manifestBytes);
             }
             try (LoadedModel loaded = new ModelLoader(checks).load(versionDir.toString())) {
-                out.printf("Stored %s (sha256 %s, input %s, output %s%s) at %s; it loads in %d ms.%n",
-                        manifest.id(), sha256, manifest.input(), manifest.output(),
+                out.printf("Stored %s (sha256 %s, inputs %s, outputs %s%s) at %s; it loads in %d ms.%n",
+                        manifest.id(), sha256, manifest.inputs(), manifest.outputs(),
                         key == null ? "" : ", signed by key " + key.keyId(), versionDir, loaded.loadTimeMillis());
             } catch (ModelLoadException e) {
                 fs.delete(versionDir, true);
@@ -194,56 +238,28 @@ final class PublishCommand implements Callable<Integer> {
 
     private ModelManifest manifest(byte[] bytes, String sha256, Optional<ModelManifest> previous,
             Map<String, String> files) throws OrtException {
-        OutputKind kind = outputKind != null ? outputKind : previous.map(ModelManifest::outputKind).orElseThrow(() ->
-                new IllegalArgumentException("--output-kind is required for the first version of " + name));
         List<String> classLabels = labels != null ? labels : previous.map(ModelManifest::labels).orElse(List.of());
         String spec = featureSpec != null ? featureSpec : previous.map(ModelManifest::featureSpec).orElse(null);
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
                 OrtSession session = files.isEmpty() ? env.createSession(bytes, options)
                         : env.createSession(file.toAbsolutePath().toString(), options)) {
-            TensorSignature input = signature("input", session.getInputInfo(), inputName);
-            TensorSignature output = signature("output", session.getOutputInfo(), outputName);
+            ModelSignature signature = new ModelSignature(session.getInputInfo(), session.getOutputInfo());
+            List<ModelInput> inputs = signature.inputs(inputFrom, tokenizerFile != null);
+            OutputRole kind = outputKind != null ? outputKind : previous.flatMap(m -> m.outputs().stream()
+                    .filter(o -> o.role().isAnswer() || o.role() == OutputRole.EMBEDDING).findFirst())
+                    .map(ModelOutput::role).orElse(null);
+            List<ModelOutput> outputs = signature.outputs(outputName, kind, threshold, pooling, normalize,
+                    passThrough);
             return ModelManifest.builder().name(name).version(version).modelFile("model.onnx").sha256(sha256)
-                    .input(input).output(output).outputKind(kind).labels(classLabels).featureSpec(spec)
+                    .inputs(inputs).outputs(outputs).labels(classLabels).featureSpec(spec)
+                    .batching(batching != null ? batching : previous.map(ModelManifest::batching).orElse(null))
+                    .tokenizer(tokenizerFile == null ? null
+                            : new TokenizerConfig(TOKENIZER_FILE, textFrom, maxLength))
                     .createdAt(System.currentTimeMillis()).files(files).build();
         } catch (OrtException e) {
             throw new IllegalArgumentException(file + " is not a model ONNX Runtime can open: " + e.getMessage());
         }
-    }
-
-    /** The named tensor, or the only one, with its batch dimension dynamic and every other dimension fixed. */
-    private static TensorSignature signature(String kind, Map<String, NodeInfo> nodes, String wanted) {
-        NodeInfo node;
-        if (wanted != null) {
-            node = nodes.get(wanted);
-            if (node == null) {
-                throw new IllegalArgumentException("the model has no " + kind + " '" + wanted + "' (it has "
-                        + nodes.keySet() + ")");
-            }
-        } else if (nodes.size() == 1) {
-            node = nodes.values().iterator().next();
-        } else {
-            throw new IllegalArgumentException("the model has " + nodes.size() + " " + kind + "s " + nodes.keySet()
-                    + "; name one with --" + kind);
-        }
-        if (!(node.getInfo() instanceof TensorInfo info) || info.type != OnnxJavaType.FLOAT) {
-            throw new IllegalArgumentException(kind + " '" + node.getName() + "' must be a FLOAT tensor, it is "
-                    + node.getInfo());
-        }
-        long[] shape = info.getShape().clone();
-        if (shape.length < 2) {
-            throw new IllegalArgumentException(kind + " '" + node.getName() + "' must have a batch dimension and at"
-                    + " least one more");
-        }
-        shape[0] = -1;
-        for (int i = 1; i < shape.length; i++) {
-            if (shape[i] < 0) {
-                throw new IllegalArgumentException(kind + " '" + node.getName() + "' has a dynamic dimension " + i
-                        + "; only the batch dimension may be dynamic");
-            }
-        }
-        return new TensorSignature(node.getName(), "FLOAT", shape);
     }
 
     /** The newest version of this model already in the store, whose output kind, labels and spec are defaults. */

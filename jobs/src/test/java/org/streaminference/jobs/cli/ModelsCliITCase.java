@@ -17,7 +17,7 @@ import org.streaminference.model.DemoModels;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
-import org.streaminference.model.OutputKind;
+import org.streaminference.model.OutputRole;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -102,8 +102,8 @@ class ModelsCliITCase {
         Path stored1 = dir.resolve("store").resolve(DemoModels.NAME).resolve("1");
         ModelManifest manifest = new ModelLoader(ModelLoaderConfig.defaults()).readManifest(stored1.toString());
         assertThat(manifest.sha256()).isEqualTo(ModelLoader.sha256Hex(Files.readAllBytes(file1)));
-        assertThat(manifest.input().shape()).containsExactly(-1, DemoModels.FEATURES);
-        assertThat(manifest.outputKind()).isEqualTo(OutputKind.PROBABILITIES);
+        assertThat(manifest.inputs().get(0).shape()).containsExactly(-1, DemoModels.FEATURES);
+        assertThat(manifest.outputs().get(0).role()).isEqualTo(OutputRole.PROBABILITIES);
 
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());

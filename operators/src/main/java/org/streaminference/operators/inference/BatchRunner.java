@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import ai.onnxruntime.OrtSession;
+import org.streaminference.schemas.FeatureLayout;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
@@ -7,9 +9,6 @@ import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.List;
 
 /**
@@ -36,18 +35,16 @@ final class BatchRunner {
     private final PredictionDecoder decoder;
     private final InferenceMetrics metrics;
     private final int retries;
-    private final ThreadLocal<FloatBuffer> buffers;
+    private final BatchInputs inputs;
 
-    BatchRunner(InferenceModel model, PredictionDecoder decoder, InferenceMetrics metrics, int maxBatchSize,
-            int retries) {
+    /** @param layout the job's feature groups; null feeds a one-input model every float feature in order */
+    BatchRunner(InferenceModel model, FeatureLayout layout, PredictionDecoder decoder, InferenceMetrics metrics,
+            int maxBatchSize, int retries) {
         this.model = model;
         this.decoder = decoder;
         this.metrics = metrics;
         this.retries = retries;
-        int capacity = maxBatchSize * model.inputValuesPerRow();
-        // one buffer per inference thread, reused for every batch it runs
-        this.buffers = ThreadLocal.withInitial(() ->
-                ByteBuffer.allocateDirect(capacity * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer());
+        this.inputs = new BatchInputs(model, layout, maxBatchSize);
     }
 
     void run(List<? extends Pending> batch) {
@@ -60,7 +57,7 @@ final class BatchRunner {
     }
 
     private void execute(List<? extends Pending> batch, int retriesLeft) {
-        float[][] outputs;
+        PredictionDecoder.Decoded[] outputs;
         try {
             outputs = runModel(batch);
         } catch (Exception e) {
@@ -79,7 +76,7 @@ final class BatchRunner {
         long now = System.currentTimeMillis();
         for (int i = 0; i < batch.size(); i++) {
             Pending p = batch.get(i);
-            PredictionDecoder.Decoded decoded = decoder.decode(outputs[i]);
+            PredictionDecoder.Decoded decoded = outputs[i];
             if (!decoded.isFinite()) {
                 fail(p, ReasonCode.NON_FINITE_OUTPUT,
                         model.manifest().id() + " produced a non-finite output for finite features");
@@ -93,21 +90,17 @@ final class BatchRunner {
         metrics.outputMicros.update((System.nanoTime() - start) / 1_000);
     }
 
-    private float[][] runModel(List<? extends Pending> batch) throws Exception {
-        FloatBuffer input = buffers.get();
-        input.clear();
-        for (Pending p : batch) {
-            for (Float f : p.event().getFeatures()) {
-                input.put(f);
+    /** Builds the batch's tensors, runs the model and reads every row's prediction, all on this inference thread. */
+    private PredictionDecoder.Decoded[] runModel(List<? extends Pending> batch) throws Exception {
+        try (BatchInputs.Batch tensors = inputs.build(batch)) {
+            metrics.executions.inc();
+            metrics.inferenceCount.inc(batch.size());
+            long start = System.nanoTime();
+            try (OrtSession.Result result = model.run(tensors.tensors)) {
+                metrics.computeMicros.update((System.nanoTime() - start) / 1_000);
+                return decoder.decode(result, batch.size(), tensors.tokens);
             }
         }
-        input.flip();
-        metrics.executions.inc();
-        metrics.inferenceCount.inc(batch.size());
-        long start = System.nanoTime();
-        float[][] out = model.run(input, batch.size());
-        metrics.computeMicros.update((System.nanoTime() - start) / 1_000);
-        return out;
     }
 
     /** Answers {@code p} with a dead letter. */
@@ -118,23 +111,15 @@ final class BatchRunner {
     }
 
     /**
-     * Answers a record that cannot be run at all (a feature vector of the wrong width, or a non-finite feature) with
-     * its dead letter and returns true; returns false for a record the model can take.
+     * Answers a record that cannot be run at all (features that do not fit the model's inputs, or a non-finite
+     * feature) with its dead letter and returns true; returns false for a record the model can take.
      */
     boolean rejectInvalid(Pending p) {
-        List<Float> features = p.event().getFeatures();
-        if (features.size() != model.inputValuesPerRow()) {
-            fail(p, ReasonCode.INVALID_FIELD, "invalid shape: the feature vector has " + features.size()
-                    + " values but " + model.manifest().id() + " takes " + model.inputValuesPerRow());
-            return true;
+        BatchInputs.Rejection rejection = inputs.invalid(p.event());
+        if (rejection == null) {
+            return false;
         }
-        for (int i = 0; i < features.size(); i++) {
-            Float f = features.get(i);
-            if (f == null || !Float.isFinite(f)) {
-                fail(p, ReasonCode.NON_FINITE_FEATURE, "feature " + i + " is " + f);
-                return true;
-            }
-        }
-        return false;
+        fail(p, rejection.reason(), rejection.message());
+        return true;
     }
 }

@@ -3,6 +3,7 @@ package org.streaminference.operators.inference;
 import org.apache.flink.annotation.PublicEvolving;
 
 import org.apache.flink.api.common.functions.RuntimeContext;
+import org.streaminference.schemas.FeatureLayout;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
@@ -20,6 +21,14 @@ public interface ModelProvider extends Serializable {
     /** A model version held by one operator instance. */
     interface Handle extends AutoCloseable {
         InferenceModel model();
+
+        /**
+         * Where the job's feature groups are in an enriched event; null where the job does not say, which feeds a
+         * one-input model every float feature in order.
+         */
+        default FeatureLayout layout() {
+            return null;
+        }
 
         /** Whether CUDA was asked for and the model runs on CPU instead. */
         default boolean fellBackToCpu() {

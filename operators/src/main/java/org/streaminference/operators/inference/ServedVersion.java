@@ -2,6 +2,7 @@ package org.streaminference.operators.inference;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.streaminference.model.BatchingPolicy;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelManifest;
@@ -33,9 +34,11 @@ final class ServedVersion {
         this.model = handle.model();
         this.version = model.manifest().version();
         this.metrics = metrics;
-        this.runner = new BatchRunner(model, new PredictionDecoder(model.manifest(), options.topK()), metrics,
-                options.maxBatchSize(), options.retries());
-        this.batcher = new MicroBatcher<>(options.maxBatchSize(), options.maxDelayMillis(), options.concurrentBatches(),
+        // a version whose results depend on their batch neighbours runs every record alone
+        int maxBatchSize = model.manifest().batching() == BatchingPolicy.SINGLE ? 1 : options.maxBatchSize();
+        this.runner = new BatchRunner(model, handle.layout(), new PredictionDecoder(model.manifest(), options.topK()),
+                metrics, maxBatchSize, options.retries());
+        this.batcher = new MicroBatcher<>(maxBatchSize, options.maxDelayMillis(), options.concurrentBatches(),
                 threadName, batch -> {
                     runner.run(batch);
                     onBatchDone.accept(batch);

@@ -6,6 +6,7 @@ import org.apache.flink.api.common.externalresource.ExternalResourceInfo;
 import org.apache.flink.api.common.functions.RuntimeContext;
 import org.streaminference.model.ExecutionProvider;
 import org.streaminference.model.FeatureContract;
+import org.streaminference.schemas.FeatureLayout;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
@@ -51,6 +52,11 @@ public final class SharedModelProvider implements ModelProvider {
             @Override
             public InferenceModel model() {
                 return lease.model();
+            }
+
+            @Override
+            public FeatureLayout layout() {
+                return contract.layout();
             }
 
             @Override

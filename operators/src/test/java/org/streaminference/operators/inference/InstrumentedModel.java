@@ -1,12 +1,17 @@
 package org.streaminference.operators.inference;
 
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelManifest;
+import org.streaminference.model.TextTokenizer;
 
 import java.nio.FloatBuffer;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -60,10 +65,28 @@ final class InstrumentedModel implements InferenceModel {
     }
 
     @Override
+    public OrtEnvironment environment() {
+        return delegate.environment();
+    }
+
+    @Override
+    public TextTokenizer tokenizer() {
+        return null;
+    }
+
+    @Override
     public float[][] run(FloatBuffer input, int rows) throws OrtException {
+        return delegate.run(input, rows);
+    }
+
+    @Override
+    public OrtSession.Result run(Map<String, OnnxTensor> inputs) throws OrtException {
+        OnnxTensor features = inputs.values().iterator().next();
+        int rows = (int) features.getInfo().getShape()[0];
+        FloatBuffer input = features.getFloatBuffer();
         batchSizes.add(rows);
         for (int r = 0; r < rows; r++) {
-            float first = input.get(input.position() + r * inputValuesPerRow());
+            float first = input.get(r * inputValuesPerRow());
             if (first == FAIL) {
                 throw new OrtException("injected failure for a poisoned row");
             }
@@ -79,6 +102,6 @@ final class InstrumentedModel implements InferenceModel {
                 }
             }
         }
-        return delegate.run(input, rows);
+        return delegate.run(inputs);
     }
 }

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.FeatureContract;
+import org.streaminference.schemas.FeatureLayout;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
@@ -81,7 +82,7 @@ class ModelHotSwapTest {
         ModelLoaderConfig options = ModelLoaderConfig.defaults()
                 .withAllowedLocations(List.of("file"), List.of(root.resolve("models").toUri().toString()));
         SharedModelProvider shared =
-                new SharedModelProvider(options, new FeatureContract(DemoModels.SPEC, DemoModels.FEATURES));
+                new SharedModelProvider(options, new FeatureContract(DemoModels.SPEC, FeatureLayout.floats(DemoModels.FEATURES)));
         return (context, location) -> {
             if (location.equals(slowLocation)) {
                 try {

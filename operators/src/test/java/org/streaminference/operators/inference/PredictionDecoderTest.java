@@ -2,7 +2,7 @@ package org.streaminference.operators.inference;
 
 import org.junit.jupiter.api.Test;
 import org.streaminference.model.ModelManifest;
-import org.streaminference.model.OutputKind;
+import org.streaminference.model.OutputRole;
 import org.streaminference.model.TensorSignature;
 
 import java.util.List;
@@ -12,16 +12,16 @@ import static org.assertj.core.api.Assertions.within;
 
 class PredictionDecoderTest {
 
-    private static ModelManifest manifest(OutputKind kind, int outputs, List<String> labels) {
+    private static ModelManifest manifest(OutputRole kind, int outputs, List<String> labels) {
         return ModelManifest.builder().name("m").version("1").modelFile("model.onnx").sha256("0".repeat(64))
                 .input(new TensorSignature("x", "FLOAT", new long[] {-1, 3}))
-                .output(new TensorSignature("y", "FLOAT", new long[] {-1, outputs})).outputKind(kind).labels(labels)
+                .output(new TensorSignature("y", "FLOAT", new long[] {-1, outputs}), kind).labels(labels)
                 .build();
     }
 
     @Test
     void logitsGoThroughSoftmax() {
-        var decoded = new PredictionDecoder(manifest(OutputKind.LOGITS, 3, List.of("a", "b", "c")))
+        var decoded = new PredictionDecoder(manifest(OutputRole.LOGITS, 3, List.of("a", "b", "c")))
                 .decode(new float[] {1f, 3f, 2f});
         double z = Math.exp(1) + Math.exp(3) + Math.exp(2);
         assertThat(decoded.predictedClass()).isEqualTo(1);
@@ -32,7 +32,7 @@ class PredictionDecoderTest {
 
     @Test
     void probabilitiesAreTakenAsTheyAre() {
-        var decoded = new PredictionDecoder(manifest(OutputKind.PROBABILITIES, 2, List.of()))
+        var decoded = new PredictionDecoder(manifest(OutputRole.PROBABILITIES, 2, List.of()))
                 .decode(new float[] {0.25f, 0.75f});
         assertThat(decoded.predictedClass()).isEqualTo(1);
         assertThat(decoded.predictedLabel()).isNull();
@@ -41,7 +41,7 @@ class PredictionDecoderTest {
 
     @Test
     void scoresHaveNoClassAndNaNIsNotFinite() {
-        var decoder = new PredictionDecoder(manifest(OutputKind.SCORE, 1, List.of()));
+        var decoder = new PredictionDecoder(manifest(OutputRole.SCORE, 1, List.of()));
         assertThat(decoder.decode(new float[] {0.5f}).predictedClass()).isNull();
         assertThat(decoder.decode(new float[] {0.5f}).isFinite()).isTrue();
         assertThat(decoder.decode(new float[] {Float.NaN}).isFinite()).isFalse();

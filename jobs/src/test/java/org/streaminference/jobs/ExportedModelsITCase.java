@@ -1,0 +1,394 @@
+package org.streaminference.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.langchain4j.model.embedding.onnx.allminilml6v2q.AllMiniLmL6V2QuantizedEmbeddingModel;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.streaminference.features.spec.FeatureSpec;
+import org.streaminference.features.spec.FeatureSpecParser;
+import org.streaminference.jobs.cli.ModelsCli;
+import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.model.BatchingPolicy;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.model.ModelLoaderConfig;
+import org.streaminference.model.ModelManifest;
+import org.streaminference.model.OutputRole;
+import org.streaminference.model.Pooling;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.Prediction;
+
+import java.io.InputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * Models as the usual tools export them, each published with {@code models publish} (the contract inferred from the
+ * ONNX signature, nothing hand-edited) and served by the whole pipeline from events carrying their inputs; each
+ * prediction equals what the model's own library answers for the same input: scikit-learn's {@code predict} and
+ * {@code predict_proba} (recorded by {@code make_exports.py} beside each model), and langchain4j's embedding of the
+ * same text for the quantized all-MiniLM-L6-v2 from its Maven jar.
+ */
+@Timeout(value = 6, unit = TimeUnit.MINUTES)
+class ExportedModelsITCase {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @RegisterExtension
+    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder()
+                    .setNumberTaskManagers(1)
+                    .setNumberSlotsPerTaskManager(2)
+                    .build());
+
+    @TempDir
+    static Path dir;
+
+    private static EmbeddedKafkaBroker kafka;
+
+    @BeforeAll
+    static void startKafka() throws Exception {
+        kafka = EmbeddedKafkaBroker.start(dir.resolve("kafka"), 0);
+        kafka.createTopics(1, "model-control", "model-events");
+    }
+
+    @AfterAll
+    static void stopKafka() throws Exception {
+        if (kafka != null) {
+            kafka.close();
+        }
+    }
+
+    /** A scikit-learn gradient-boosted classifier in skl2onnx's default form: label int64[N], ZipMap probabilities. */
+    @Test
+    void aTreeClassifierWithZipMapEqualsScikitLearnsPredictProba() throws Exception {
+        JsonNode expected = expected("gbt-classifier");
+        ModelManifest manifest = publish("gbt-classifier", exported("gbt-classifier"));
+        assertThat(manifest.outputs()).extracting(o -> o.name() + ":" + o.role())
+                .containsExactly("probabilities:PROBABILITIES", "label:LABEL");
+
+        List<InputEvent> events = new ArrayList<>();
+        JsonNode rows = expected.get("inputs");
+        for (int i = 0; i < rows.size(); i++) {
+            events.add(event("iris-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
+        }
+        events.add(event("too-narrow", Map.of("x", List.of(1f, 2f, 3f)), Map.of(), Map.of()));
+        Served served = serve("gbt-classifier", """
+                name: iris
+                version: 1
+                features:
+                  - {name: x, kind: vector, field: x, width: 4}
+                """, events);
+
+        assertThat(served.deadLetters()).extracting(d -> d.getEventId() + " " + d.getReasonCode())
+                .containsExactly("too-narrow INVALID_FIELD");
+        assertThat(served.deadLetters().get(0).getMessage()).contains("has 3 values; feature 'x' takes 4");
+        assertThat(served.predictions()).hasSize(rows.size());
+        List<Integer> classes = new ArrayList<>();
+        expected.get("classes").forEach(c -> classes.add(c.asInt()));
+        double worst = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            Prediction p = served.predictions().get("iris-" + i);
+            String label = expected.get("predict").get(i).asText();
+            assertThat(p.getPredictedLabel()).as(p.getEventId()).isEqualTo(label);
+            assertThat(p.getPredictedClass()).isEqualTo(classes.indexOf(Integer.parseInt(label)));
+            for (int c = 0; c < classes.size(); c++) {
+                double want = expected.get("predict_proba").get(i).get(c).asDouble();
+                worst = Math.max(worst, Math.abs(p.getProbabilities().get(c) - want));
+                assertThat(p.getProbabilities().get(c)).isCloseTo(want, within(1e-5));
+            }
+            assertThat(p.getScore()).isEqualTo(p.getProbabilities().get(p.getPredictedClass()));
+        }
+        System.out.printf("EXPORT gbt-classifier: %d predictions, largest |p - predict_proba| %.2e%n",
+                served.predictions().size(), worst);
+    }
+
+    /** A regressor whose output is float[N]. */
+    @Test
+    void aRegressorWithAFlatOutputEqualsScikitLearnsPredict() throws Exception {
+        JsonNode expected = expected("regressor");
+        ModelManifest manifest = publish("regressor", exported("regressor"));
+        assertThat(manifest.outputs()).extracting(o -> o.name() + ":" + o.role()).containsExactly("variable:SCORE");
+        JsonNode rows = expected.get("inputs");
+        List<InputEvent> events = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            events.add(event("patient-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
+        }
+        Served served = serve("regressor", """
+                name: diabetes
+                version: 1
+                features:
+                  - {name: x, kind: vector, field: x, width: 6}
+                """, events);
+        assertThat(served.deadLetters()).isEmpty();
+        double worst = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            Prediction p = served.predictions().get("patient-" + i);
+            double want = expected.get("predict").get(i).asDouble();
+            worst = Math.max(worst, Math.abs(p.getScore() - want) / Math.abs(want));
+            assertThat(p.getScore()).as(p.getEventId()).isCloseTo(want, within(1e-5 * Math.abs(want)));
+            assertThat(p.getPredictedClass()).isNull();
+        }
+        System.out.printf("EXPORT regressor: %d predictions, largest relative |score - predict| %.2e%n",
+                served.predictions().size(), worst);
+    }
+
+    /** A binary classifier with one sigmoid output [N,1]: class 1 at and above the threshold. */
+    @Test
+    void aSigmoidClassifierGivesBothClassesAsScikitLearnDoes() throws Exception {
+        JsonNode expected = expected("sigmoid-classifier");
+        ModelManifest manifest = publish("sigmoid-classifier", exported("sigmoid-classifier"), "--output-kind",
+                "SIGMOID", "--labels", "malignant,benign");
+        assertThat(manifest.outputs().get(0).role()).isEqualTo(OutputRole.SIGMOID);
+        JsonNode rows = expected.get("inputs");
+        List<InputEvent> events = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            events.add(event("tumour-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
+        }
+        Served served = serve("sigmoid-classifier", """
+                name: cancer
+                version: 1
+                features:
+                  - {name: x, kind: vector, field: x, width: 5}
+                """, events);
+        assertThat(served.deadLetters()).isEmpty();
+        double worst = 0;
+        int ones = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            Prediction p = served.predictions().get("tumour-" + i);
+            int want = expected.get("predict").get(i).asInt();
+            ones += want;
+            assertThat(p.getPredictedClass()).as(p.getEventId()).isEqualTo(want);
+            assertThat(p.getPredictedLabel()).isEqualTo(want == 1 ? "benign" : "malignant");
+            double p1 = expected.get("predict_proba").get(i).get(1).asDouble();
+            worst = Math.max(worst, Math.abs(p.getProbabilities().get(1) - p1));
+            assertThat(p.getProbabilities().get(1)).isCloseTo(p1, within(1e-5));
+        }
+        assertThat(ones).as("the sample holds both classes").isBetween(1, rows.size() - 1);
+        System.out.printf("EXPORT sigmoid-classifier: %d predictions, largest |p1 - predict_proba| %.2e%n",
+                served.predictions().size(), worst);
+    }
+
+    /** A network with a float input and an int64 input, fed by two groups of one spec. */
+    @Test
+    void aModelWithAFloatAndAnInt64InputIsFedByTwoFeatureGroups() throws Exception {
+        JsonNode expected = expected("multi-input");
+        ModelManifest manifest = publish("multi-input", exported("multi-input"));
+        assertThat(manifest.inputs()).extracting(i -> i.name() + "<-" + i.from() + ":" + i.elementType())
+                .containsExactlyInAnyOrder("numeric<-numeric:FLOAT", "category<-category:INT64");
+        List<InputEvent> events = new ArrayList<>();
+        for (int i = 0; i < expected.get("score").size(); i++) {
+            events.add(event("row-" + i, Map.of("numeric", floats(expected.get("numeric").get(i))),
+                    Map.of("category", expected.get("category").get(i).asDouble()), Map.of()));
+        }
+        events.add(event("half-a-category", Map.of("numeric", List.of(0f, 0f, 0f)), Map.of("category", 1.5),
+                Map.of()));
+        Served served = serve("multi-input", """
+                name: mixed
+                version: 1
+                features:
+                  - {name: numeric, kind: vector, field: numeric, width: 3, group: numeric}
+                  - {name: category, kind: integer, field: category, group: category}
+                """, events);
+        assertThat(served.deadLetters()).extracting(d -> d.getEventId() + " " + d.getReasonCode())
+                .containsExactly("half-a-category INVALID_FIELD");
+        double worst = 0;
+        for (int i = 0; i < expected.get("score").size(); i++) {
+            Prediction p = served.predictions().get("row-" + i);
+            double want = expected.get("score").get(i).asDouble();
+            worst = Math.max(worst, Math.abs(p.getScore() - want));
+            assertThat(p.getScore()).as(p.getEventId()).isCloseTo(want, within(1e-6));
+        }
+        System.out.printf("EXPORT multi-input: %d predictions, largest |score - numpy| %.2e%n",
+                served.predictions().size(), worst);
+    }
+
+    /**
+     * The quantized all-MiniLM-L6-v2 with its tokenizer, from langchain4j's jar on Maven Central: text events in,
+     * embeddings out, each equal to langchain4j's own embedding of the same text.
+     */
+    @Test
+    void theQuantizedMiniLmEmbedsTextAsLangchain4jDoes() throws Exception {
+        Path source = Files.createDirectories(dir.resolve("minilm-export"));
+        copyResource("all-minilm-l6-v2-q.onnx", source.resolve("model.onnx"));
+        copyResource("all-minilm-l6-v2-q-tokenizer.json", source.resolve("tokenizer.json"));
+        ModelManifest manifest = publish("minilm", source.resolve("model.onnx"), "--tokenizer",
+                source.resolve("tokenizer.json").toString(), "--pooling", "MEAN", "--normalize", "--batching",
+                "SINGLE");
+        assertThat(manifest.batching()).isEqualTo(BatchingPolicy.SINGLE);
+        assertThat(manifest.outputs()).singleElement().satisfies(o -> {
+            assertThat(o.role()).isEqualTo(OutputRole.EMBEDDING);
+            assertThat(o.pooling()).isEqualTo(Pooling.MEAN);
+        });
+        assertThat(manifest.files()).containsKey("tokenizer.json");
+
+        List<String> texts = List.of("The train to Utrecht is delayed by ten minutes.",
+                "Flink keeps per-key state in RocksDB.", "Ik heb honger.", "a",
+                "Stream processing with exactly-once output, at scale, on two cores and a lot of patience.",
+                "Émigré café naïve façade — ünïcödé 🚀", "The quick brown fox jumps over the lazy dog.",
+                "Predictions go to Kafka and PostgreSQL.");
+        List<InputEvent> events = new ArrayList<>();
+        for (int i = 0; i < texts.size(); i++) {
+            events.add(event("text-" + i, Map.of(), Map.of(), Map.of("text", texts.get(i))));
+        }
+        Served served = serve("minilm", """
+                name: sentences
+                version: 1
+                features:
+                  - {name: text, kind: text, field: text, group: text}
+                """, events);
+        assertThat(served.deadLetters()).isEmpty();
+        AllMiniLmL6V2QuantizedEmbeddingModel reference = new AllMiniLmL6V2QuantizedEmbeddingModel();
+        double worst = 0;
+        for (int i = 0; i < texts.size(); i++) {
+            Prediction p = served.predictions().get("text-" + i);
+            float[] want = reference.embed(texts.get(i)).content().vector();
+            assertThat(p.getEmbedding()).as(p.getEventId()).hasSize(384);
+            for (int d = 0; d < want.length; d++) {
+                worst = Math.max(worst, Math.abs(p.getEmbedding().get(d) - want[d]));
+            }
+        }
+        assertThat(worst).as("largest difference from langchain4j's embedding").isLessThan(1e-5);
+        System.out.printf("EXPORT minilm: %d embeddings of 384, largest |served - langchain4j| %.2e%n",
+                served.predictions().size(), worst);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+
+    private record Served(Map<String, Prediction> predictions, List<DeadLetter> deadLetters) {}
+
+    private static Path exported(String name) throws Exception {
+        Path target = Files.createDirectories(dir.resolve("exports").resolve(name));
+        try (InputStream in = resource("/exports/" + name + "/model.onnx")) {
+            Files.copy(in, target.resolve("model.onnx"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        return target.resolve("model.onnx");
+    }
+
+    private static JsonNode expected(String name) throws Exception {
+        try (InputStream in = resource("/exports/" + name + "/expected.json")) {
+            return JSON.readTree(in);
+        }
+    }
+
+    private static InputStream resource(String name) {
+        InputStream in = ExportedModelsITCase.class.getResourceAsStream(name);
+        if (in == null) {
+            throw new IllegalStateException("no test resource " + name);
+        }
+        return in;
+    }
+
+    private static void copyResource(String name, Path target) throws Exception {
+        try (InputStream in = AllMiniLmL6V2QuantizedEmbeddingModel.class.getClassLoader().getResourceAsStream(name)) {
+            assertThat(in).as("the langchain4j jar holds " + name).isNotNull();
+            Files.copy(in, target);
+        }
+    }
+
+    /** Publishes {@code file} as version 1 of {@code name} with {@code models publish}, and reads its manifest. */
+    private static ModelManifest publish(String name, Path file, String... options) throws Exception {
+        List<String> args = new ArrayList<>(List.of("publish", "--name", name, "--version", "1", "--file",
+                file.toString(), "--store", store(), "--bootstrap-servers", kafka.bootstrapServers(), "--wait",
+                "PT0S"));
+        args.addAll(List.of(options));
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        var cli = ModelsCli.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        int code = cli.execute(args.toArray(new String[0]));
+        assertThat(code).as(out + "\n" + err).isZero();
+        System.out.printf("PUBLISHED models %s%n  %s", String.join(" ", args.subList(0, 7)), out);
+        return new ModelLoader(ModelLoaderConfig.defaults()).readManifest(versionDir(name));
+    }
+
+    private static String store() {
+        return dir.resolve("store").toUri().toString();
+    }
+
+    private static String versionDir(String name) {
+        return dir.resolve("store").resolve(name).resolve("1").toUri().toString();
+    }
+
+    private static InputEvent event(String id, Map<String, List<Float>> vectors, Map<String, Double> numeric,
+            Map<String, String> categorical) {
+        return InputEvent.newBuilder().setEventId(id).setEntityId("entity-" + Math.abs(id.hashCode() % 5))
+                .setEventTime(1_760_000_000_000L).setEventType("export-test").setNumericFields(numeric)
+                .setCategoricalFields(categorical).setVectorFields(vectors).build();
+    }
+
+    private static List<Float> floats(JsonNode row) {
+        List<Float> out = new ArrayList<>();
+        row.forEach(v -> out.add((float) v.asDouble()));
+        return out;
+    }
+
+    /** Runs the whole pipeline (bounded) over {@code events} with the published version and the spec. */
+    private static Served serve(String name, String specYaml, List<InputEvent> events) throws Exception {
+        String eventsTopic = "events-" + name;
+        String predictionsTopic = "predictions-" + name;
+        String deadLettersTopic = "dead-letters-" + name;
+        kafka.createTopics(2, eventsTopic, predictionsTopic, deadLettersTopic, "predictions-shadow-" + name);
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+        for (InputEvent e : events) {
+            records.add(new ProducerRecord<>(eventsTopic, e.getEntityId().getBytes(StandardCharsets.UTF_8),
+                    PipelineTestSupport.bytes(e.toByteBuffer())));
+        }
+        PipelineTestSupport.produce(kafka.bootstrapServers(), records, 0);
+        FeatureSpec spec = FeatureSpecParser.parse(specYaml, name + ".yaml");
+
+        Configuration options = new Configuration();
+        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
+        options.set(PipelineOptions.EVENTS_TOPIC, eventsTopic);
+        options.set(PipelineOptions.PREDICTIONS_TOPIC, predictionsTopic);
+        options.set(PipelineOptions.DEAD_LETTERS_TOPIC, deadLettersTopic);
+        options.set(PipelineOptions.SHADOW_PREDICTIONS_TOPIC, "predictions-shadow-" + name);
+        options.set(PipelineOptions.GROUP_ID, "exports-" + name);
+        options.set(PipelineOptions.SOURCE_BOUNDED, true);
+        options.set(PipelineOptions.MODEL_URI, versionDir(name));
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(dir.toUri().toString()));
+        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
+        options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
+        options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(500));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
+        env.setParallelism(2);
+        StreamInferencePipeline.applyDefaults(env, options);
+        StreamInferencePipeline.build(env, options, PipelineStages.forSpec(options, spec, false));
+        env.execute("exported-" + name);
+
+        List<Prediction> predictions = PipelineTestSupport.readCommitted(kafka.bootstrapServers(), predictionsTopic,
+                Prediction::fromByteBuffer);
+        List<DeadLetter> deadLetters = PipelineTestSupport.readCommitted(kafka.bootstrapServers(), deadLettersTopic,
+                DeadLetter::fromByteBuffer);
+        assertThat(predictions.size() + deadLetters.size()).as("events in = predictions + dead letters")
+                .isEqualTo(events.size());
+        Map<String, Prediction> byId = predictions.stream()
+                .collect(Collectors.toMap(Prediction::getEventId, Function.identity()));
+        assertThat(byId).hasSize(predictions.size());
+        return new Served(new HashMap<>(byId), deadLetters);
+    }
+}

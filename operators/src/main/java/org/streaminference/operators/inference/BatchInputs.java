@@ -1,0 +1,232 @@
+package org.streaminference.operators.inference;
+
+import org.apache.flink.annotation.Internal;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtException;
+import org.streaminference.model.ElementType;
+import org.streaminference.schemas.FeatureLayout;
+import org.streaminference.model.InferenceModel;
+import org.streaminference.model.ModelInput;
+import org.streaminference.model.OnnxTensors;
+import org.streaminference.model.TextTokenizer;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.ReasonCode;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds a batch's input tensors from its records, as the manifest says each input is fed: a feature group's
+ * values gathered from each record (float groups into a reused direct buffer per inference thread, so the common
+ * case costs one copy), or the tokenizer's ids and masks for the batch's texts, padded to its longest.
+ */
+@Internal
+final class BatchInputs {
+
+    /** One batch's tensors and, where a tokenizer ran, its tokens (embedding pooling reads the mask). */
+    static final class Batch implements AutoCloseable {
+        final Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
+        TextTokenizer.Tokens tokens;
+
+        @Override
+        public void close() {
+            tensors.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    private final InferenceModel model;
+    private final List<ModelInput> inputs;
+    /** Per input: the group that feeds it; null for the tokenizer's inputs. */
+    private final FeatureLayout.Group[] groups;
+    /** Per input: the largest index its group reads, and whether the group is a whole float array in order. */
+    private final int[] maxIndex;
+    private final boolean[] whole;
+    private final FeatureLayout.Group text;
+    private final int floatWidth;
+    private final int integerWidth;
+    private final int textWidth;
+    private final ThreadLocal<ByteBuffer[]> buffers;
+
+    /** @param layout the feature spec's groups; null feeds a single input with every float feature in order */
+    BatchInputs(InferenceModel model, FeatureLayout layout, int maxBatchSize) {
+        this.model = model;
+        this.inputs = model.manifest().inputs();
+        FeatureLayout effective = layout != null ? layout
+                : inputs.size() == 1 && !inputs.get(0).fromTokenizer()
+                        ? FeatureLayout.floats(inputs.get(0).tensor().valuesPerRow()) : null;
+        if (effective == null) {
+            throw new IllegalArgumentException(model.manifest().id() + " has several inputs, so the job must say"
+                    + " which feature groups it computes");
+        }
+        this.floatWidth = effective.width(FeatureLayout.ValueType.FLOAT);
+        this.integerWidth = effective.width(FeatureLayout.ValueType.INT64);
+        this.textWidth = effective.width(FeatureLayout.ValueType.STRING);
+        this.groups = new FeatureLayout.Group[inputs.size()];
+        this.maxIndex = new int[inputs.size()];
+        this.whole = new boolean[inputs.size()];
+        int[] capacity = new int[inputs.size()];
+        for (int i = 0; i < inputs.size(); i++) {
+            ModelInput input = inputs.get(i);
+            if (!input.fromTokenizer()) {
+                groups[i] = effective.group(input.from());
+                if (groups[i] == null) {
+                    throw new IllegalArgumentException(model.manifest().id() + ": no feature group '" + input.from()
+                            + "' feeds input '" + input.name() + "'");
+                }
+                maxIndex[i] = java.util.Arrays.stream(groups[i].indices()).max().orElse(-1);
+                whole[i] = groups[i].type() == FeatureLayout.ValueType.FLOAT && groups[i].isWhole(maxIndex[i] + 1);
+                if (input.elementType() != ElementType.STRING) {
+                    capacity[i] = maxBatchSize * groups[i].width() * OnnxTensors.bytesPer(input.elementType());
+                }
+            }
+        }
+        this.text = model.manifest().tokenizer() == null ? null
+                : effective.group(model.manifest().tokenizer().from());
+        this.buffers = ThreadLocal.withInitial(() -> {
+            ByteBuffer[] b = new ByteBuffer[capacity.length];
+            for (int i = 0; i < b.length; i++) {
+                b[i] = capacity[i] == 0 ? null : ByteBuffer.allocateDirect(capacity[i]).order(ByteOrder.nativeOrder());
+            }
+            return b;
+        });
+    }
+
+    /** Why a record cannot feed the model. */
+    record Rejection(ReasonCode reason, String message) {}
+
+    /**
+     * Why a record cannot feed the model (a group's values missing from it, a non-finite value), or null when it
+     * can. Only the values the model reads are checked.
+     */
+    Rejection invalid(EnrichedEvent event) {
+        if (event.getFeatures().size() != floatWidth || event.getIntegerFeatures().size() != integerWidth
+                || event.getTextFeatures().size() != textWidth) {
+            return new Rejection(ReasonCode.INVALID_FIELD, "invalid shape: the record has "
+                    + event.getFeatures().size() + " float, " + event.getIntegerFeatures().size() + " integer and "
+                    + event.getTextFeatures().size() + " text features but " + model.manifest().id() + " is fed "
+                    + floatWidth + ", " + integerWidth + " and " + textWidth + " by this job's features");
+        }
+        for (int i = 0; i < groups.length; i++) {
+            if (groups[i] != null) {
+                Rejection problem = invalid(event, groups[i], maxIndex[i], "input '" + inputs.get(i).name() + "'");
+                if (problem != null) {
+                    return problem;
+                }
+            }
+        }
+        return text == null ? null : invalid(event, text, text.indices()[0], "the tokenizer");
+    }
+
+    private static Rejection invalid(EnrichedEvent event, FeatureLayout.Group g, int maxIndex, String consumer) {
+        int length = switch (g.type()) {
+            case FLOAT -> event.getFeatures().size();
+            case INT64 -> event.getIntegerFeatures().size();
+            default -> event.getTextFeatures().size();
+        };
+        if (maxIndex >= length) {
+            return new Rejection(ReasonCode.INVALID_FIELD, "invalid shape: " + consumer + " takes " + g.width()
+                    + " " + g.type() + " values of feature group '" + g.name() + "' but the record has " + length);
+        }
+        if (g.type() == FeatureLayout.ValueType.FLOAT) {
+            List<Float> features = event.getFeatures();
+            for (int index : g.indices()) {
+                Float f = features.get(index);
+                if (f == null || !Float.isFinite(f)) {
+                    return new Rejection(ReasonCode.NON_FINITE_FEATURE, "feature " + index + " is " + f);
+                }
+            }
+        }
+        return null;
+    }
+
+    Batch build(List<? extends BatchRunner.Pending> batch) throws OrtException {
+        int rows = batch.size();
+        Batch out = new Batch();
+        try {
+            if (text != null) {
+                List<String> texts = new ArrayList<>(rows);
+                int index = text.indices()[0];
+                for (BatchRunner.Pending p : batch) {
+                    texts.add(p.event().getTextFeatures().get(index));
+                }
+                out.tokens = model.tokenizer().encode(texts);
+            }
+            ByteBuffer[] reused = buffers.get();
+            for (int i = 0; i < inputs.size(); i++) {
+                ModelInput input = inputs.get(i);
+                OnnxTensor tensor;
+                if (input.fromTokenizer()) {
+                    tensor = OnnxTensors.ofLongs(model.environment(), input.elementType(),
+                            out.tokens.get(input.tokenizerOutput()), new long[] {rows, out.tokens.length()});
+                } else if (input.elementType() == ElementType.STRING) {
+                    tensor = OnnxTensor.createTensor(model.environment(), strings(batch, groups[i]),
+                            input.tensor().batchShape(rows));
+                } else {
+                    ByteBuffer buffer = reused[i];
+                    buffer.clear();
+                    fill(buffer, input.elementType(), batch, groups[i], whole[i]);
+                    buffer.flip();
+                    tensor = OnnxTensors.ofBytes(model.environment(), input.elementType(), buffer,
+                            input.tensor().batchShape(rows));
+                }
+                out.tensors.put(input.name(), tensor);
+            }
+            return out;
+        } catch (OrtException | RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    private static void fill(ByteBuffer buffer, ElementType type, List<? extends BatchRunner.Pending> batch,
+            FeatureLayout.Group g, boolean whole) {
+        int[] indices = g.indices();
+        for (BatchRunner.Pending p : batch) {
+            EnrichedEvent e = p.event();
+            if (g.type() == FeatureLayout.ValueType.FLOAT) {
+                List<Float> features = e.getFeatures();
+                if (type == ElementType.FLOAT) {
+                    if (whole && features.size() == indices.length) {
+                        for (Float f : features) {
+                            buffer.putFloat(f);
+                        }
+                    } else {
+                        for (int index : indices) {
+                            buffer.putFloat(features.get(index));
+                        }
+                    }
+                } else {
+                    for (int index : indices) {
+                        buffer.putDouble(features.get(index));
+                    }
+                }
+            } else {
+                List<Long> integers = e.getIntegerFeatures();
+                for (int index : indices) {
+                    long v = integers.get(index);
+                    if (type == ElementType.INT64) {
+                        buffer.putLong(v);
+                    } else {
+                        buffer.putInt(Math.toIntExact(v));
+                    }
+                }
+            }
+        }
+    }
+
+    private static String[] strings(List<? extends BatchRunner.Pending> batch, FeatureLayout.Group g) {
+        String[] out = new String[batch.size() * g.width()];
+        int n = 0;
+        for (BatchRunner.Pending p : batch) {
+            for (int index : g.indices()) {
+                out[n++] = p.event().getTextFeatures().get(index);
+            }
+        }
+        return out;
+    }
+}
