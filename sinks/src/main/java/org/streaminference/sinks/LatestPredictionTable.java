@@ -21,13 +21,14 @@ public final class LatestPredictionTable {
 
     /** Ties on event time go to the later write, which for a replayed event is the same row again. */
     static final String UPSERT = "INSERT INTO " + TABLE + " AS t (entity_id, model_name, model_version, event_id,"
-            + " event_time, score, predicted_class, predicted_label, probabilities, inference_time, updated_at)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())"
+            + " event_time, score, predicted_class, predicted_label, probabilities, inference_time, embedding,"
+            + " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())"
             + " ON CONFLICT (entity_id, model_name) DO UPDATE SET"
             + " model_version = EXCLUDED.model_version, event_id = EXCLUDED.event_id,"
             + " event_time = EXCLUDED.event_time, score = EXCLUDED.score,"
             + " predicted_class = EXCLUDED.predicted_class, predicted_label = EXCLUDED.predicted_label,"
             + " probabilities = EXCLUDED.probabilities, inference_time = EXCLUDED.inference_time,"
+            + " embedding = EXCLUDED.embedding,"
             + " updated_at = now()"
             + " WHERE t.event_time <= EXCLUDED.event_time";
 

@@ -14,8 +14,8 @@ final class PredictionColumns {
     private PredictionColumns() {}
 
     /**
-     * Binds event_time, score, predicted_class, predicted_label, probabilities and inference_time to the parameters
-     * {@code first} to {@code first + 5}.
+     * Binds event_time, score, predicted_class, predicted_label, probabilities, inference_time and embedding to the
+     * parameters {@code first} to {@code first + 6}.
      */
     static void bindFrom(PreparedStatement ps, int first, Prediction p) throws SQLException {
         ps.setObject(first, utc(p.getEventTime()));
@@ -28,6 +28,7 @@ final class PredictionColumns {
         ps.setString(first + 3, p.getPredictedLabel());
         ps.setArray(first + 4, ps.getConnection().createArrayOf("float8", p.getProbabilities().toArray()));
         ps.setObject(first + 5, utc(p.getInferenceTime()));
+        ps.setArray(first + 6, ps.getConnection().createArrayOf("float4", p.getEmbedding().toArray()));
     }
 
     private static OffsetDateTime utc(long epochMillis) {

@@ -19,8 +19,8 @@ public final class PredictionHistoryTable {
     public static final String TABLE = "prediction_history";
 
     static final String INSERT = "INSERT INTO " + TABLE + " (event_id, model_name, model_version, entity_id,"
-            + " event_time, score, predicted_class, predicted_label, probabilities, inference_time)"
-            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            + " event_time, score, predicted_class, predicted_label, probabilities, inference_time, embedding)"
+            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT (event_id, model_name, model_version) DO NOTHING";
 
     private PredictionHistoryTable() {}

@@ -21,7 +21,7 @@ import java.util.Map;
 /** Reads the result store with prepared statements only, over a small connection pool. */
 final class PredictionStore implements AutoCloseable {
     private static final String COLUMNS = "model_name, model_version, event_id, event_time, score, predicted_class,"
-            + " predicted_label, probabilities, inference_time";
+            + " predicted_label, probabilities, inference_time, embedding";
     private static final String LATEST = "SELECT " + COLUMNS + " FROM " + LatestPredictionTable.TABLE
             + " WHERE entity_id = ? ORDER BY model_name";
     private static final String MODELS = "SELECT model_name, model_version, count(*), max(inference_time) FROM "
@@ -114,6 +114,11 @@ final class PredictionStore implements AutoCloseable {
                 Array probabilities = rs.getArray("probabilities");
                 row.put("probabilities", probabilities == null ? List.of() : List.of((Double[]) probabilities.getArray()));
                 row.put("inferenceTime", rs.getTimestamp("inference_time").toInstant().toString());
+                Array embedding = rs.getArray("embedding");
+                Float[] vector = embedding == null ? new Float[0] : (Float[]) embedding.getArray();
+                if (vector.length > 0) {
+                    row.put("embedding", List.of(vector)); // only for embedding models: others stay as they were
+                }
                 out.add(row);
             }
         }
