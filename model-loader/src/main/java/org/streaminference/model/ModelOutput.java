@@ -58,6 +58,10 @@ public final class ModelOutput implements Serializable {
                     where + "must be a numeric tensor");
             default -> throw new IllegalArgumentException(where + "unknown role");
         }
+        if ((role == OutputRole.PROBABILITIES || role == OutputRole.LOGITS) && rank == 2 && shape[1] == 1) {
+            throw new IllegalArgumentException(where + "one value per row is not a distribution over classes; a"
+                    + " binary classifier's single probability is a SIGMOID output (with a threshold)");
+        }
         if (role == OutputRole.SIGMOID) {
             this.threshold = threshold == null ? 0.5 : threshold;
             require(this.threshold > 0 && this.threshold < 1, where + "the threshold must be between 0 and 1");

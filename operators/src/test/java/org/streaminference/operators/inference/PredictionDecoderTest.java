@@ -1,7 +1,9 @@
 package org.streaminference.operators.inference;
 
 import org.junit.jupiter.api.Test;
+import org.streaminference.model.ElementType;
 import org.streaminference.model.ModelManifest;
+import org.streaminference.model.ModelOutput;
 import org.streaminference.model.OutputRole;
 import org.streaminference.model.TensorSignature;
 
@@ -45,5 +47,25 @@ class PredictionDecoderTest {
         assertThat(decoder.decode(new float[] {0.5f}).predictedClass()).isNull();
         assertThat(decoder.decode(new float[] {0.5f}).isFinite()).isTrue();
         assertThat(decoder.decode(new float[] {Float.NaN}).isFinite()).isFalse();
+    }
+
+    @Test
+    void aSigmoidGivesClassOneAtAndAboveItsThreshold() {
+        ModelManifest manifest = ModelManifest.builder().name("m").version("1").modelFile("model.onnx")
+                .sha256("0".repeat(64)).input(new TensorSignature("x", "FLOAT", new long[] {-1, 3}))
+                .outputs(List.of(new ModelOutput("p", ElementType.FLOAT, new long[] {-1, 1}, OutputRole.SIGMOID, 0.7,
+                        null, null)))
+                .labels(List.of("legit", "fraud")).build();
+        var decoder = new PredictionDecoder(manifest, 2);
+        var high = decoder.decode(new float[] {0.8f});
+        assertThat(high.predictedClass()).isEqualTo(1);
+        assertThat(high.predictedLabel()).isEqualTo("fraud");
+        assertThat(high.score()).isCloseTo(0.8, within(1e-6));
+        assertThat(high.probabilities().get(0)).isCloseTo(0.2, within(1e-6));
+        var low = decoder.decode(new float[] {0.65f});
+        assertThat(low.predictedClass()).as("below the threshold of 0.7").isEqualTo(0);
+        assertThat(low.predictedLabel()).isEqualTo("legit");
+        assertThat(low.score()).as("the probability of the predicted class").isCloseTo(0.35, within(1e-6));
+        assertThat(low.topClasses()).extracting(c -> c.getLabel()).containsExactly("fraud", "legit");
     }
 }

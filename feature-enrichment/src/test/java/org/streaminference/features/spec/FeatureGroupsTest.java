@@ -1,0 +1,102 @@
+package org.streaminference.features.spec;
+
+import org.junit.jupiter.api.Test;
+import org.streaminference.features.state.EntityFeatureState;
+import org.streaminference.features.state.FeatureEngine;
+import org.streaminference.schemas.FeatureLayout;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.ReasonCode;
+
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Vector, integer and text features, and the groups that feed a model's inputs. */
+class FeatureGroupsTest {
+
+    private static final String SPEC = """
+            name: mixed
+            version: 1
+            features:
+              - {name: amount, kind: numeric, field: amount, group: numeric}
+              - {name: pixels, kind: vector, field: pixels, width: 3, group: image}
+              - {name: count, kind: count, group: numeric}
+              - {name: shop, kind: integer, field: shop_id, group: shop}
+              - {name: review, kind: text, field: review, group: text}
+            """;
+
+    private static InputEvent event(Map<String, Double> numeric, Map<String, List<Float>> vectors,
+            Map<String, String> text) {
+        return InputEvent.newBuilder().setEventId("e").setEntityId("u").setEventTime(1_000).setEventType("t")
+                .setNumericFields(numeric).setCategoricalFields(text).setVectorFields(vectors).build();
+    }
+
+    @Test
+    void eachGroupIndexesTheArrayOfItsType() throws Exception {
+        FeatureSpec spec = FeatureSpecParser.parse(SPEC, "mixed.yaml");
+        assertThat(spec.width()).as("float values: amount, 3 pixels, count").isEqualTo(5);
+        assertThat(spec.width(FeatureLayout.ValueType.INT64)).isEqualTo(1);
+        assertThat(spec.width(FeatureLayout.ValueType.STRING)).isEqualTo(1);
+        FeatureLayout layout = spec.layout();
+        assertThat(layout.group("numeric").indices()).containsExactly(0, 4);
+        assertThat(layout.group("image").indices()).containsExactly(1, 2, 3);
+        assertThat(layout.group("shop").type()).isEqualTo(FeatureLayout.ValueType.INT64);
+        assertThat(layout.group("text").type()).isEqualTo(FeatureLayout.ValueType.STRING);
+        assertThat(spec.requiredEventFields()).containsExactly("amount", "shop_id");
+        assertThat(FeatureSpecs.demo().layout()).as("a spec without groups is one float group")
+                .isEqualTo(FeatureLayout.floats(27));
+    }
+
+    @Test
+    void theEngineGivesEveryTypeAndChecksWhatItCannotCompute() throws Exception {
+        FeatureEngine engine = new FeatureEngine(FeatureSpecParser.parse(SPEC, "mixed.yaml"));
+        InputEvent good = event(Map.of("amount", 12.5, "shop_id", 42.0), Map.of("pixels", List.of(0.1f, 0.2f, 0.3f)),
+                Map.of("review", "fine"));
+        assertThat(engine.check(good, null)).isNull();
+        EntityFeatureState state = engine.newState();
+        assertThat(engine.update(state, good, null, 1_000)).containsExactly(12.5f, 0.1f, 0.2f, 0.3f, 1f);
+        assertThat(engine.integers(good, null)).containsExactly(42L);
+        assertThat(engine.texts(good, null)).containsExactly("fine");
+
+        assertThat(engine.check(event(Map.of("amount", 1.0, "shop_id", 1.0), Map.of("pixels", List.of(1f, 2f)),
+                Map.of("review", "x")), null)).satisfies(p -> {
+                    assertThat(p.reason()).isEqualTo(ReasonCode.INVALID_FIELD);
+                    assertThat(p.message()).contains("has 2 values; feature 'pixels' takes 3");
+                });
+        assertThat(engine.check(event(Map.of("amount", 1.0, "shop_id", 1.0), Map.of(), Map.of("review", "x")),
+                null).reason()).isEqualTo(ReasonCode.MISSING_FIELD);
+        assertThat(engine.check(event(Map.of("amount", 1.0, "shop_id", 1.0),
+                Map.of("pixels", List.of(1f, Float.NaN, 2f)), Map.of("review", "x")), null).message())
+                .contains("value 1 is NaN");
+        assertThat(engine.check(event(Map.of("amount", 1.0, "shop_id", 4.5), Map.of("pixels", List.of(1f, 2f, 3f)),
+                Map.of("review", "x")), null).message()).contains("not a whole number");
+        assertThat(engine.check(event(Map.of("amount", 1.0, "shop_id", 4.0), Map.of("pixels", List.of(1f, 2f, 3f)),
+                Map.of()), null).message()).contains("text field 'review' is missing");
+    }
+
+    @Test
+    void aGroupHoldsOneTypeAndAVectorItsWidth() {
+        assertThatThrownBy(() -> FeatureSpecParser.parse("""
+                name: s
+                version: 1
+                features:
+                  - {name: a, kind: numeric, field: a}
+                  - {name: b, kind: integer, field: b}
+                """, "s.yaml")).hasMessageContaining("line 5").hasMessageContaining("group 'features' already holds"
+                + " FLOAT ones");
+        assertThatThrownBy(() -> FeatureSpecParser.parse("""
+                name: s
+                version: 1
+                features:
+                  - {name: a, kind: vector, field: a}
+                """, "s.yaml")).hasMessageContaining("needs its 'width'");
+        assertThatThrownBy(() -> FeatureSpecParser.parse("""
+                name: s
+                version: 1
+                features:
+                  - {name: a, kind: text, field: a, transform: log1p}
+                """, "s.yaml")).hasMessageContaining("transform");
+    }
+}
