@@ -7,6 +7,9 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.streaminference.jobs.PipelineOptions;
+import org.streaminference.features.spec.FeatureSpecs;
+import org.streaminference.features.spec.InvalidFeatureSpecException;
+import org.streaminference.jobs.cli.ModelsCli;
 import org.streaminference.jobs.PipelineStages;
 import org.streaminference.jobs.StreamInferenceJob;
 import org.streaminference.sinks.ResultStoreOptions;
@@ -29,7 +32,9 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -75,12 +80,41 @@ public final class LocalPipeline implements Callable<Integer> {
             description = "Port of the query service started beside the job; 0 picks a free one.")
     int queryPort;
 
+    @Option(names = "--feature-spec", description = "Your feature spec (YAML) instead of the demo's.")
+    Path featureSpec;
+
+    @Option(names = "--model-file", description = "Your ONNX model instead of the demo's: published into the local"
+            + " store with 'models publish' (the contract inferred from its signature) and served.")
+    Path modelFile;
+
+    @Option(names = "--model-name", defaultValue = "my-model", description = "The name --model-file is published"
+            + " under (default ${DEFAULT-VALUE}).")
+    String modelName;
+
+    @Option(names = "--publish-option", description = "An option for 'models publish' of --model-file, e.g."
+            + " --publish-option=--tokenizer=tokenizer.json --publish-option=--output-kind=SIGMOID (repeatable).")
+    List<String> publishOptions = new ArrayList<>();
+
+    @Option(names = "--events", description = "A file of your events, one JSON object per line (fields of"
+            + " InputEvent: entityId, eventId, eventTime, eventType, numericFields, categoricalFields, vectorFields),"
+            + " sent once instead of the demo generator's; the run ends when each has its answer.")
+    Path eventsFile;
+
     @Option(names = "--work-dir", defaultValue = ".local-run",
             description = "Where broker, database, models and logs live; cleared at start.")
     Path workDir;
 
-    private final PrintStream out = System.out;
+    private final PrintStream out;
     private volatile boolean stopRequested;
+
+    public LocalPipeline() {
+        this(System.out);
+    }
+
+    /** A run that reports to {@code out}. */
+    LocalPipeline(PrintStream out) {
+        this.out = out;
+    }
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new LocalPipeline()).execute(args));
@@ -131,6 +165,9 @@ public final class LocalPipeline implements Callable<Integer> {
         Path served = modelDir.resolve(Integer.toString(modelVersion));
 
         Configuration options = new Configuration();
+        if (featureSpec != null) {
+            options.set(PipelineOptions.FEATURES_SPEC, featureSpec.toAbsolutePath().toString());
+        }
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
         options.set(PipelineOptions.MODEL_URI, served.toAbsolutePath().toUri().toString());
         // the local run is where unsigned versions are allowed (with a warning per load); the store is its only root
@@ -147,9 +184,14 @@ public final class LocalPipeline implements Callable<Integer> {
         options.set(PipelineOptions.SERVED_FEATURES_TOPIC, "served-features");
         kafka.createTopics(1, options.get(PipelineOptions.MODEL_CONTROL_TOPIC),
                 options.get(PipelineOptions.MODEL_EVENTS_TOPIC), options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
+        if (modelFile != null) {
+            served = publishUsersModel(kafka);
+            options.set(PipelineOptions.MODEL_URI, served.toAbsolutePath().toUri().toString());
+        }
         String profileTopic = options.get(PipelineOptions.FEATURES_REFERENCE_TOPIC);
         kafka.createTopics(2, profileTopic);
-        int profiles = DemoEvents.produceProfiles(kafka.bootstrapServers(), profileTopic, entities);
+        int profiles = featureSpec != null ? 0
+                : DemoEvents.produceProfiles(kafka.bootstrapServers(), profileTopic, entities);
         out.printf("Feature spec %s; %d entity profiles on '%s'; served feature vectors on '%s'%n",
                 PipelineStages.featureSpec(options).id(), profiles, profileTopic,
                 options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
@@ -159,6 +201,9 @@ public final class LocalPipeline implements Callable<Integer> {
         out.printf("Starting the job on a Flink MiniCluster (parallelism %d), model %s%n", parallelism, served);
         JobClient job = env.executeAsync(StreamInferenceJob.JOB_NAME);
 
+        if (eventsFile != null) {
+            return runOnFile(kafka, postgres, jdbcUrl, options, job);
+        }
         DemoEventGenerator generator = new DemoEventGenerator(kafka.bootstrapServers(),
                 options.get(PipelineOptions.EVENTS_TOPIC), new DemoEvents(System.nanoTime(), entities, "local"),
                 rate, badFraction, 42);
@@ -230,6 +275,61 @@ public final class LocalPipeline implements Callable<Integer> {
         printQueryExample(queryService.port(), apiKey);
         queryService.close();
 
+        counter.close();
+        counterThread.join();
+        job.cancel().get(30, TimeUnit.SECONDS);
+        return 0;
+    }
+
+    /** Publishes --model-file into the local store with {@code models publish}, as a user would, and returns its directory. */
+    private Path publishUsersModel(EmbeddedKafkaBroker kafka) {
+        Path store = workDir.resolve("models");
+        List<String> args = new ArrayList<>(List.of("publish", "--name", modelName, "--version", "1", "--file",
+                modelFile.toAbsolutePath().toString(), "--store", store.toAbsolutePath().toUri().toString(),
+                "--bootstrap-servers", kafka.bootstrapServers(), "--wait", "PT0S"));
+        if (featureSpec != null && publishOptions.stream().noneMatch(o -> o.startsWith("--feature-spec"))) {
+            try {
+                args.add("--feature-spec=" + FeatureSpecs.load(featureSpec.toAbsolutePath().toString()).id());
+            } catch (InvalidFeatureSpecException e) {
+                throw new IllegalArgumentException("--feature-spec: " + e.getMessage());
+            }
+        }
+        args.addAll(publishOptions);
+        out.println("models " + String.join(" ", args));
+        CommandLine publish = ModelsCli.commandLine();
+        publish.setOut(new java.io.PrintWriter(out, true));
+        publish.setErr(new java.io.PrintWriter(out, true));
+        int code = publish.execute(args.toArray(new String[0]));
+        if (code != 0) {
+            throw new IllegalArgumentException("models publish refused " + modelFile + " (exit " + code + ", see"
+                    + " above); fix the model or give what it asks for with --publish-option");
+        }
+        return store.resolve(modelName).resolve("1");
+    }
+
+    /** Sends the user's events once, waits until each has its answer, and shows what came out. */
+    private int runOnFile(EmbeddedKafkaBroker kafka, EmbeddedPostgres postgres, String jdbcUrl,
+            Configuration options, JobClient job) throws Exception {
+        JsonLinesEvents.Read read = JsonLinesEvents.read(eventsFile, System.currentTimeMillis());
+        read.problems().forEach(p -> out.println("Not sent: " + eventsFile + " " + p));
+        ResultCounter counter = new ResultCounter(kafka.bootstrapServers(),
+                options.get(PipelineOptions.PREDICTIONS_TOPIC), options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
+        Thread counterThread = new Thread(counter, "result-counter");
+        counterThread.start();
+        JsonLinesEvents.produce(kafka.bootstrapServers(), options.get(PipelineOptions.EVENTS_TOPIC), read.events());
+        out.printf("Sent %d events from %s; waiting for their answers (Ctrl-C stops) ...%n", read.events().size(),
+                eventsFile);
+        long start = System.nanoTime();
+        while (!stopRequested && counter.predictions() + counter.deadLetters() < read.events().size()
+                && !job.getJobStatus().get().isGloballyTerminalState()) {
+            sleepUntilNextSecond(start);
+            out.println(statusLine(elapsedSeconds(start), read.events().size(), 0, counter));
+        }
+        out.printf("Reconciliation: events in %d = predictions %d + dead letters %d %s; dead letters by reason %s%n",
+                read.events().size(), counter.predictions(), counter.deadLetters(),
+                read.events().size() == counter.predictions() + counter.deadLetters() ? "(balanced)"
+                        : "(NOT balanced)", counter.deadLettersByReason());
+        printResults(jdbcUrl, postgres.getPort(), kafka.bootstrapServers(), options);
         counter.close();
         counterThread.join();
         job.cancel().get(30, TimeUnit.SECONDS);
