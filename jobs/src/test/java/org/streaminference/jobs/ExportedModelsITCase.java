@@ -226,12 +226,7 @@ class ExportedModelsITCase {
      */
     @Test
     void theQuantizedMiniLmEmbedsTextAsLangchain4jDoes() throws Exception {
-        Path source = Files.createDirectories(dir.resolve("minilm-export"));
-        copyResource("all-minilm-l6-v2-q.onnx", source.resolve("model.onnx"));
-        copyResource("all-minilm-l6-v2-q-tokenizer.json", source.resolve("tokenizer.json"));
-        ModelManifest manifest = publish("minilm", source.resolve("model.onnx"), "--tokenizer",
-                source.resolve("tokenizer.json").toString(), "--pooling", "MEAN", "--normalize", "--batching",
-                "SINGLE");
+        ModelManifest manifest = publishMiniLm("minilm", "--pooling", "MEAN", "--normalize", "--batching", "SINGLE");
         assertThat(manifest.batching()).isEqualTo(BatchingPolicy.SINGLE);
         assertThat(manifest.outputs()).singleElement().satisfies(o -> {
             assertThat(o.role()).isEqualTo(OutputRole.EMBEDDING);
@@ -291,11 +286,7 @@ class ExportedModelsITCase {
      */
     @Test
     void theQuantizedMiniLmGivesATextAnotherEmbeddingInABatch() throws Exception {
-        Path source = Files.createDirectories(dir.resolve("minilm-batching"));
-        copyResource("all-minilm-l6-v2-q.onnx", source.resolve("model.onnx"));
-        copyResource("all-minilm-l6-v2-q-tokenizer.json", source.resolve("tokenizer.json"));
-        ModelManifest manifest = publish("minilm-batched", source.resolve("model.onnx"), "--tokenizer",
-                source.resolve("tokenizer.json").toString(), "--pooling", "MEAN", "--normalize");
+        ModelManifest manifest = publishMiniLm("minilm-batched", "--pooling", "MEAN", "--normalize");
         List<String> texts = new ArrayList<>();
         for (int i = 0; i < 12; i++) {
             texts.add(i % 3 == 0 ? "short " + i : "A considerably longer sentence, number " + i
@@ -327,11 +318,7 @@ class ExportedModelsITCase {
     /** The tokenizer is part of the version: a changed one is refused like a changed model file. */
     @Test
     void aTokenizerChangedAfterPublishingIsRefused() throws Exception {
-        Path source = Files.createDirectories(dir.resolve("minilm-tampered"));
-        copyResource("all-minilm-l6-v2-q.onnx", source.resolve("model.onnx"));
-        copyResource("all-minilm-l6-v2-q-tokenizer.json", source.resolve("tokenizer.json"));
-        publish("minilm-tampered", source.resolve("model.onnx"), "--tokenizer",
-                source.resolve("tokenizer.json").toString(), "--pooling", "CLS");
+        publishMiniLm("minilm-tampered", "--pooling", "CLS");
         Path stored = dir.resolve("store").resolve("minilm-tampered").resolve("1").resolve("tokenizer.json");
         String json = Files.readString(stored);
         Files.writeString(stored, json.replace("\"[UNK]\"", "\"[UNKNOWN]\""));
@@ -401,6 +388,16 @@ class ExportedModelsITCase {
             assertThat(in).as("the langchain4j jar holds " + name).isNotNull();
             Files.copy(in, target);
         }
+    }
+
+    /** Publishes the quantized MiniLM from langchain4j's jar, with its tokenizer, as version 1 of {@code name}. */
+    private static ModelManifest publishMiniLm(String name, String... options) throws Exception {
+        Path source = Files.createDirectories(dir.resolve(name + "-export"));
+        copyResource("all-minilm-l6-v2-q.onnx", source.resolve("model.onnx"));
+        copyResource("all-minilm-l6-v2-q-tokenizer.json", source.resolve("tokenizer.json"));
+        List<String> all = new ArrayList<>(List.of("--tokenizer", source.resolve("tokenizer.json").toString()));
+        all.addAll(List.of(options));
+        return publish(name, source.resolve("model.onnx"), all.toArray(new String[0]));
     }
 
     /** Publishes {@code file} as version 1 of {@code name} with {@code models publish}, and reads its manifest. */

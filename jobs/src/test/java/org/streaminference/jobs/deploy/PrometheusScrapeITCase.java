@@ -121,7 +121,9 @@ class PrometheusScrapeITCase {
                         .redirectErrorStream(true).redirectOutput(dir.resolve("prometheus.log").toFile()).start();
 
                 int port = prometheusPort;
-                await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofSeconds(1)).until(() ->
+                // until Prometheus serves (a connection it closes while starting is not yet an answer) and has scraped
+                await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofSeconds(1))
+                        .ignoreExceptionsInstanceOf(java.io.IOException.class).until(() ->
                         query(port, "sum(" + OPERATOR + "inferenceSuccesses{model=\"" + MODEL_LABEL + "\",version=\"1\"})")
                                 .path(0).at("/value/1").asDouble(0) >= 100);
                 JsonNode traffic = query(port, OPERATOR + "trafficPercent{model=\"" + MODEL_LABEL + "\"}");
