@@ -43,6 +43,26 @@ class ModelSignatureTest {
         List<ModelOutput> outputs = signatureOf(exported("gbt-classifier"))
                 .outputs(null, null, null, null, false, List.of());
         assertThat(outputs).extracting(ModelOutput::role).containsExactly(OutputRole.PROBABILITIES, OutputRole.LABEL);
+        assertThat(signatureOf(exported("gbt-classifier")).outputs(null, null, null, null, false, List.of("label")))
+                .extracting(o -> o.name() + ":" + o.role())
+                .containsExactly("probabilities:PROBABILITIES", "label:TENSOR");
+    }
+
+    /** The Crayfish benchmark's network, exported from PyTorch: input [batch_size, 1, 784], 10 logits. */
+    @Test
+    void aPyTorchExportNeedsOnlyItsOutputKind() throws Exception {
+        Path peer = Path.of("..", "..", "shared", "peer-models", "crayfish-ffnn", "model-ffnn.onnx")
+                .toAbsolutePath().normalize();
+        Assumptions.assumeTrue(Files.isReadable(peer), "skipped: ../shared/peer-models is absent (" + peer + ")");
+        ModelSignature signature = signatureOf(Files.readAllBytes(peer));
+        assertThat(signature.inputs(Map.of(), false)).singleElement().satisfies(input -> {
+            assertThat(input.from()).isEqualTo("features");
+            assertThat(input.shape()).containsExactly(-1, 1, 784);
+        });
+        assertThatThrownBy(() -> signature.outputs(null, null, null, null, false, List.of()))
+                .hasMessageContaining("--output-kind");
+        assertThat(signature.outputs(null, OutputRole.LOGITS, null, null, false, List.of()).get(0).shape())
+                .containsExactly(-1, 10);
     }
 
     @Test
