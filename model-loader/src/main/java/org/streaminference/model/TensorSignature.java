@@ -20,6 +20,7 @@ public final class TensorSignature implements Serializable {
     private final String name;
     private final String elementType;
     private final long[] shape;
+    private final ElementType type;
 
     @JsonCreator
     public TensorSignature(
@@ -29,7 +30,7 @@ public final class TensorSignature implements Serializable {
         this.name = Objects.requireNonNull(name, "name");
         this.elementType = Objects.requireNonNull(elementType, "elementType");
         try {
-            ElementType.valueOf(elementType);
+            this.type = ElementType.valueOf(elementType);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("tensor '" + name + "': element type '" + elementType + "' is not one of "
                     + java.util.Arrays.toString(ElementType.values()));
@@ -49,7 +50,7 @@ public final class TensorSignature implements Serializable {
 
     /** The element type. */
     public ElementType type() {
-        return ElementType.valueOf(elementType);
+        return type;
     }
 
     @JsonProperty

@@ -113,22 +113,24 @@ final class BatchInputs {
         }
         for (int i = 0; i < groups.length; i++) {
             if (groups[i] != null) {
-                Rejection problem = invalid(event, groups[i], maxIndex[i], "input '" + inputs.get(i).name() + "'");
+                Rejection problem = invalid(event, groups[i], maxIndex[i], inputs.get(i).name());
                 if (problem != null) {
                     return problem;
                 }
             }
         }
-        return text == null ? null : invalid(event, text, text.indices()[0], "the tokenizer");
+        return text == null ? null : invalid(event, text, text.indices()[0], null);
     }
 
-    private static Rejection invalid(EnrichedEvent event, FeatureLayout.Group g, int maxIndex, String consumer) {
+    /** @param input the input the group feeds, or null for the tokenizer (named only in a rejection's message) */
+    private static Rejection invalid(EnrichedEvent event, FeatureLayout.Group g, int maxIndex, String input) {
         int length = switch (g.type()) {
             case FLOAT -> event.getFeatures().size();
             case INT64 -> event.getIntegerFeatures().size();
             default -> event.getTextFeatures().size();
         };
         if (maxIndex >= length) {
+            String consumer = input == null ? "the tokenizer" : "input '" + input + "'";
             return new Rejection(ReasonCode.INVALID_FIELD, "invalid shape: " + consumer + " takes " + g.width()
                     + " " + g.type() + " values of feature group '" + g.name() + "' but the record has " + length);
         }

@@ -112,7 +112,7 @@ public final class PredictionDecoder {
         float[][] embeddings = embedding == null ? null : embeddingRows(value(result, embedding), rows, tokens);
         List<List<NamedTensor>> tensors = new ArrayList<>(rows);
         for (int r = 0; r < rows; r++) {
-            tensors.add(new ArrayList<>(passThrough.size()));
+            tensors.add(passThrough.isEmpty() ? List.of() : new ArrayList<>(passThrough.size()));
         }
         for (ModelOutput out : passThrough) {
             OnnxTensor tensor = (OnnxTensor) value(result, out);
@@ -234,7 +234,20 @@ public final class PredictionDecoder {
             }
             return out;
         }
-        double[] values = doubles((OnnxTensor) value);
+        OnnxTensor tensor = (OnnxTensor) value;
+        if (tensor.getInfo().type == ai.onnxruntime.OnnxJavaType.FLOAT) {
+            FloatBuffer values = tensor.getFloatBuffer(); // the common case: read each row once, no copy between
+            int perRow = values.remaining() / rows;
+            double[][] out = new double[rows][perRow];
+            for (int r = 0, i = 0; r < rows; r++) {
+                double[] row = out[r];
+                for (int c = 0; c < perRow; c++) {
+                    row[c] = values.get(i++);
+                }
+            }
+            return out;
+        }
+        double[] values = doubles(tensor);
         int perRow = values.length / rows;
         double[][] out = new double[rows][perRow];
         for (int r = 0; r < rows; r++) {
