@@ -265,27 +265,36 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
 
     private void add(EnrichedEvent event, long timestamp) throws Exception {
         ServedVersions versions = controller.versions();
-        InferenceRequest request = submit(event, timestamp, versions.route(event.getEvent().getEntityId()));
+        InferenceRequest request = new InferenceRequest(event, timestamp,
+                versions.route(event.getEvent().getEntityId()));
+        boolean runs = submit(request);
         queue.add(request);
-        if (request.isDone()) {
+        if (!runs) {
             emitReady(); // answered before the model: input it cannot take, which no shadow runs either
             return;
         }
+        // not request.isDone(): a batch cut by this record may already have answered it on an inference thread
         ServedVersion shadow = versions.shadow();
         if (shadow != null) {
-            shadows.add(submit(event, timestamp, shadow));
+            InferenceRequest shadowRequest = new InferenceRequest(event, timestamp, shadow);
+            submit(shadowRequest);
+            shadows.add(shadowRequest);
         }
     }
 
-    /** Hands a record to a version's batcher, or answers it at once when the model cannot take it. */
-    private static InferenceRequest submit(EnrichedEvent event, long timestamp, ServedVersion version) {
-        InferenceRequest request = new InferenceRequest(event, timestamp, version);
+    /**
+     * Hands a record to its version's batcher and returns true, or answers it at once and returns false when the
+     * model cannot take it.
+     */
+    private static boolean submit(InferenceRequest request) {
+        ServedVersion version = request.version;
         version.outstanding++;
         version.metrics.requests.inc();
-        if (!version.runner.rejectInvalid(request)) {
-            version.batcher.add(request);
+        if (version.runner.rejectInvalid(request)) {
+            return false;
         }
-        return request;
+        version.batcher.add(request);
+        return true;
     }
 
     @Override

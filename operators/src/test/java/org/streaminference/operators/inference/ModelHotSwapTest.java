@@ -245,6 +245,24 @@ class ModelHotSwapTest {
         }
     }
 
+    /**
+     * Batches of one: each record's batch is cut as it arrives and may be answered on the inference thread before the
+     * task thread looks at it again; the record must still reach the shadow.
+     */
+    @Test
+    void everyRecordReachesTheShadowHoweverSoonItIsAnswered() throws Exception {
+        try (InferenceHarness h = open(batches(1, 5))) {
+            h.commandAndWait(ModelCommands.publish(MODEL, "2", v2, ModelRole.SHADOW, null));
+            int records = 3_000;
+            for (int i = 0; i < records; i++) {
+                h.processElement(event(i, "u" + i), i);
+            }
+            h.endInput();
+            assertThat(h.predictions()).hasSize(records);
+            assertThat(h.shadowPredictions()).hasSize(records);
+        }
+    }
+
     @Test
     void aShadowScoresEveryRecordOnItsOwnOutputAndNeverAnswers() throws Exception {
         try (InferenceHarness h = open(batches(16, 5))) {
