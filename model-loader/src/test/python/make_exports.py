@@ -19,6 +19,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_iris
+from sklearn.decomposition import PCA
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
@@ -36,11 +37,14 @@ def save(out, name, graph, expected):
         f.write("\n")
 
 
-def gradient_boosted_classifier(out):
-    x, y = load_iris(return_X_y=True)
-    x = x.astype(np.float32)
+def gradient_boosted_classifier(out, string_labels=False):
+    iris = load_iris()
+    x = iris.data.astype(np.float32)
+    y = np.array(iris.target_names)[iris.target] if string_labels else iris.target
     clf = GradientBoostingClassifier(n_estimators=12, max_depth=3, random_state=7).fit(x, y)
-    classes = [int(c) for c in clf.classes_]
+    classes = [str(c) for c in clf.classes_] if string_labels else [int(c) for c in clf.classes_]
+    key_type = TensorProto.STRING if string_labels else TensorProto.INT64
+    labels_attr = "classlabels_strings" if string_labels else "classlabels_int64s"
     attrs = {k: [] for k in ["nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values", "nodes_modes",
                              "nodes_truenodeids", "nodes_falsenodeids", "class_treeids", "class_nodeids",
                              "class_ids", "class_weights"]}
@@ -66,25 +70,53 @@ def gradient_boosted_classifier(out):
     # the initial estimator's raw prediction (log of the class priors) is the same for every row
     base = clf._raw_predict_init(x[:1])[0]
     ensemble = helper.make_node("TreeEnsembleClassifier", ["input"], ["label", "probability_tensor"],
-                                domain="ai.onnx.ml", classlabels_int64s=classes, post_transform="SOFTMAX",
-                                base_values=[float(b) for b in base], **attrs)
-    map_type = onnx.TypeProto()  # map(int64, tensor(float)), as ZipMap declares it
-    map_type.map_type.key_type = TensorProto.INT64
+                                domain="ai.onnx.ml", post_transform="SOFTMAX",
+                                base_values=[float(b) for b in base], **{labels_attr: classes}, **attrs)
+    map_type = onnx.TypeProto()  # map(int64 or string, tensor(float)), as ZipMap declares it
+    map_type.map_type.key_type = key_type
     map_type.map_type.value_type.CopyFrom(helper.make_tensor_type_proto(TensorProto.FLOAT, []))
     zipmap = helper.make_node("ZipMap", ["probability_tensor"], ["probabilities"], domain="ai.onnx.ml",
-                              classlabels_int64s=classes)
+                              **{labels_attr: classes})
     graph = helper.make_graph(
         [ensemble, zipmap], "gradient_boosted_iris",
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 4])],
-        [helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+        [helper.make_tensor_value_info("label", key_type, [None]),
          helper.make_value_info("probabilities", helper.make_sequence_type_proto(map_type))])
     rows = x[::10]
-    save(out, "gbt-classifier", graph, {
-        "source": "sklearn.ensemble.GradientBoostingClassifier(n_estimators=12, max_depth=3) on iris",
+    save(out, "gbt-classifier-names" if string_labels else "gbt-classifier", graph, {
+        "source": "sklearn.ensemble.GradientBoostingClassifier(n_estimators=12, max_depth=3) on iris"
+                  + (", classes by name" if string_labels else ""),
         "inputs": rows.tolist(),
-        "predict": [int(v) for v in clf.predict(rows)],
+        "predict": [str(v) if string_labels else int(v) for v in clf.predict(rows)],
         "predict_proba": clf.predict_proba(rows).tolist(),
         "classes": classes,
+    })
+
+
+def pca_embedding(out):
+    """A PCA as an embedding [N,2] with its reconstruction [N,4] as a second output (passed through)."""
+    x = load_iris().data.astype(np.float32)
+    pca = PCA(n_components=2, random_state=3).fit(x)
+    mean = numpy_helper.from_array(pca.mean_.astype(np.float32), "mean")
+    components_t = numpy_helper.from_array(pca.components_.T.astype(np.float32), "components_t")
+    components = numpy_helper.from_array(pca.components_.astype(np.float32), "components")
+    graph = helper.make_graph(
+        [helper.make_node("Sub", ["input", "mean"], ["centered"]),
+         helper.make_node("MatMul", ["centered", "components_t"], ["embedding"]),
+         helper.make_node("MatMul", ["embedding", "components"], ["projected"]),
+         helper.make_node("Add", ["projected", "mean"], ["reconstruction"])],
+        "pca_iris",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, [None, 2]),
+         helper.make_tensor_value_info("reconstruction", TensorProto.FLOAT, [None, 4])],
+        [mean, components_t, components])
+    rows = x[::12]
+    save(out, "pca-embedding", graph, {
+        "source": "sklearn.decomposition.PCA(n_components=2) on iris: transform as the embedding,"
+                  " inverse_transform as a second output",
+        "inputs": rows.tolist(),
+        "transform": pca.transform(rows).tolist(),
+        "inverse_transform": pca.inverse_transform(pca.transform(rows)).tolist(),
     })
 
 
@@ -164,6 +196,8 @@ def multi_input(out):
 if __name__ == "__main__":
     target = sys.argv[1] if len(sys.argv) > 1 else "model-loader/src/test/resources/exports"
     gradient_boosted_classifier(target)
+    gradient_boosted_classifier(target, string_labels=True)
+    pca_embedding(target)
     regressor(target)
     sigmoid_classifier(target)
     multi_input(target)

@@ -120,6 +120,87 @@ class ExportedModelsITCase {
                 served.predictions().size(), worst);
     }
 
+    /** The same classifier trained on class names: a string label and a ZipMap keyed by name. */
+    @Test
+    void aClassifierOfNamedClassesAnswersWithItsNames() throws Exception {
+        JsonNode expected = expected("gbt-classifier-names");
+        ModelManifest manifest = publish("gbt-classifier-names", exported("gbt-classifier-names"));
+        assertThat(manifest.outputs()).extracting(o -> o.name() + ":" + o.elementType() + ":" + o.role())
+                .containsExactly("probabilities:MAP_SEQUENCE:PROBABILITIES", "label:STRING:LABEL");
+        JsonNode rows = expected.get("inputs");
+        List<InputEvent> events = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            events.add(event("flower-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
+        }
+        Served served = serve("gbt-classifier-names", """
+                name: iris-names
+                version: 1
+                features:
+                  - {name: x, kind: vector, field: x, width: 4}
+                """, events);
+        assertThat(served.deadLetters()).isEmpty();
+        List<String> classes = new ArrayList<>();
+        expected.get("classes").forEach(c -> classes.add(c.asText()));
+        double worst = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            Prediction p = served.predictions().get("flower-" + i);
+            String label = expected.get("predict").get(i).asText();
+            assertThat(p.getPredictedLabel()).as(p.getEventId()).isEqualTo(label);
+            assertThat(p.getPredictedClass()).isEqualTo(classes.indexOf(label));
+            for (int c = 0; c < classes.size(); c++) {
+                double want = expected.get("predict_proba").get(i).get(c).asDouble();
+                worst = Math.max(worst, Math.abs(p.getProbabilities().get(c) - want));
+                assertThat(p.getProbabilities().get(c)).isCloseTo(want, within(1e-5));
+            }
+        }
+        System.out.printf("EXPORT gbt-classifier-names: %d predictions, largest |p - predict_proba| %.2e%n",
+                served.predictions().size(), worst);
+    }
+
+    /** A PCA: its transform as a one-vector-per-row embedding, its reconstruction passed through as a tensor. */
+    @Test
+    void anEmbeddingPerRowAndAPassedThroughOutputEqualScikitLearn() throws Exception {
+        JsonNode expected = expected("pca-embedding");
+        ModelManifest manifest = publish("pca-embedding", exported("pca-embedding"), "--output", "embedding",
+                "--output-kind", "EMBEDDING", "--pass-through", "reconstruction");
+        assertThat(manifest.outputs()).extracting(o -> o.name() + ":" + o.role() + ":" + o.pooling())
+                .containsExactly("embedding:EMBEDDING:NONE", "reconstruction:TENSOR:null");
+        JsonNode rows = expected.get("inputs");
+        List<InputEvent> events = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            events.add(event("sample-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
+        }
+        Served served = serve("pca-embedding", """
+                name: iris-pca
+                version: 1
+                features:
+                  - {name: x, kind: vector, field: x, width: 4}
+                """, events);
+        assertThat(served.deadLetters()).isEmpty();
+        double worst = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            Prediction p = served.predictions().get("sample-" + i);
+            assertThat(p.getScore()).as("no answer output").isEqualTo(0.0);
+            assertThat(p.getEmbedding()).hasSize(2);
+            for (int d = 0; d < 2; d++) {
+                double want = expected.get("transform").get(i).get(d).asDouble();
+                worst = Math.max(worst, Math.abs(p.getEmbedding().get(d) - want));
+                assertThat((double) p.getEmbedding().get(d)).isCloseTo(want, within(1e-5));
+            }
+            assertThat(p.getTensors()).singleElement().satisfies(t -> {
+                assertThat(t.getName()).isEqualTo("reconstruction");
+                assertThat(t.getShape()).containsExactly(4L);
+            });
+            for (int d = 0; d < 4; d++) {
+                double want = expected.get("inverse_transform").get(i).get(d).asDouble();
+                worst = Math.max(worst, Math.abs(p.getTensors().get(0).getValues().get(d) - want));
+                assertThat(p.getTensors().get(0).getValues().get(d)).isCloseTo(want, within(1e-5));
+            }
+        }
+        System.out.printf("EXPORT pca-embedding: %d predictions, largest |served - transform/inverse_transform|"
+                + " %.2e%n", served.predictions().size(), worst);
+    }
+
     /** A regressor whose output is float[N]. */
     @Test
     void aRegressorWithAFlatOutputEqualsScikitLearnsPredict() throws Exception {
