@@ -28,9 +28,18 @@ public final class TextTokenizer implements AutoCloseable {
 
     /** Reads a {@code tokenizer.json}; its own padding settings are replaced by padding to the batch's longest. */
     public static TextTokenizer of(byte[] tokenizerJson, int maxLength) throws IOException {
-        HuggingFaceTokenizer tokenizer = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(tokenizerJson),
-                Map.of("padding", "false", "truncation", "true", "maxLength", Integer.toString(maxLength)));
-        return new TextTokenizer(tokenizer, maxLength);
+        try {
+            HuggingFaceTokenizer tokenizer = TokenizersNativeLibrary.withLibrary(() -> HuggingFaceTokenizer.newInstance(
+                    new ByteArrayInputStream(tokenizerJson),
+                    Map.of("padding", "false", "truncation", "true", "maxLength", Integer.toString(maxLength))));
+            return new TextTokenizer(tokenizer, maxLength);
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (LinkageError | AssertionError e) {
+            throw new IOException("the tokenizers' native library cannot be loaded: " + e.getMessage(), e);
+        } catch (Exception e) {
+            throw new IOException(e.getMessage(), e);
+        }
     }
 
     public int maxLength() {
