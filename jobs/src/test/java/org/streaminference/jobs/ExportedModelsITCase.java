@@ -84,18 +84,10 @@ class ExportedModelsITCase {
         assertThat(manifest.outputs()).extracting(o -> o.name() + ":" + o.role())
                 .containsExactly("probabilities:PROBABILITIES", "label:LABEL");
 
-        List<InputEvent> events = new ArrayList<>();
         JsonNode rows = expected.get("inputs");
-        for (int i = 0; i < rows.size(); i++) {
-            events.add(event("iris-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
-        }
+        List<InputEvent> events = vectorEvents("iris", rows);
         events.add(event("too-narrow", Map.of("x", List.of(1f, 2f, 3f)), Map.of(), Map.of()));
-        Served served = serve("gbt-classifier", """
-                name: iris
-                version: 1
-                features:
-                  - {name: x, kind: vector, field: x, width: 4}
-                """, events);
+        Served served = serve("gbt-classifier", vectorSpec("iris", 4), events);
 
         assertThat(served.deadLetters()).extracting(d -> d.getEventId() + " " + d.getReasonCode())
                 .containsExactly("too-narrow INVALID_FIELD");
@@ -128,16 +120,8 @@ class ExportedModelsITCase {
         assertThat(manifest.outputs()).extracting(o -> o.name() + ":" + o.elementType() + ":" + o.role())
                 .containsExactly("probabilities:MAP_SEQUENCE:PROBABILITIES", "label:STRING:LABEL");
         JsonNode rows = expected.get("inputs");
-        List<InputEvent> events = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i++) {
-            events.add(event("flower-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
-        }
-        Served served = serve("gbt-classifier-names", """
-                name: iris-names
-                version: 1
-                features:
-                  - {name: x, kind: vector, field: x, width: 4}
-                """, events);
+        List<InputEvent> events = vectorEvents("flower", rows);
+        Served served = serve("gbt-classifier-names", vectorSpec("iris-names", 4), events);
         assertThat(served.deadLetters()).isEmpty();
         List<String> classes = new ArrayList<>();
         expected.get("classes").forEach(c -> classes.add(c.asText()));
@@ -166,16 +150,8 @@ class ExportedModelsITCase {
         assertThat(manifest.outputs()).extracting(o -> o.name() + ":" + o.role() + ":" + o.pooling())
                 .containsExactly("embedding:EMBEDDING:NONE", "reconstruction:TENSOR:null");
         JsonNode rows = expected.get("inputs");
-        List<InputEvent> events = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i++) {
-            events.add(event("sample-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
-        }
-        Served served = serve("pca-embedding", """
-                name: iris-pca
-                version: 1
-                features:
-                  - {name: x, kind: vector, field: x, width: 4}
-                """, events);
+        List<InputEvent> events = vectorEvents("sample", rows);
+        Served served = serve("pca-embedding", vectorSpec("iris-pca", 4), events);
         assertThat(served.deadLetters()).isEmpty();
         double worst = 0;
         for (int i = 0; i < rows.size(); i++) {
@@ -208,16 +184,8 @@ class ExportedModelsITCase {
         ModelManifest manifest = publish("regressor", exported("regressor"));
         assertThat(manifest.outputs()).extracting(o -> o.name() + ":" + o.role()).containsExactly("variable:SCORE");
         JsonNode rows = expected.get("inputs");
-        List<InputEvent> events = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i++) {
-            events.add(event("patient-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
-        }
-        Served served = serve("regressor", """
-                name: diabetes
-                version: 1
-                features:
-                  - {name: x, kind: vector, field: x, width: 6}
-                """, events);
+        List<InputEvent> events = vectorEvents("patient", rows);
+        Served served = serve("regressor", vectorSpec("diabetes", 6), events);
         assertThat(served.deadLetters()).isEmpty();
         double worst = 0;
         for (int i = 0; i < rows.size(); i++) {
@@ -239,16 +207,8 @@ class ExportedModelsITCase {
                 "SIGMOID", "--labels", "malignant,benign");
         assertThat(manifest.outputs().get(0).role()).isEqualTo(OutputRole.SIGMOID);
         JsonNode rows = expected.get("inputs");
-        List<InputEvent> events = new ArrayList<>();
-        for (int i = 0; i < rows.size(); i++) {
-            events.add(event("tumour-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
-        }
-        Served served = serve("sigmoid-classifier", """
-                name: cancer
-                version: 1
-                features:
-                  - {name: x, kind: vector, field: x, width: 5}
-                """, events);
+        List<InputEvent> events = vectorEvents("tumour", rows);
+        Served served = serve("sigmoid-classifier", vectorSpec("cancer", 5), events);
         assertThat(served.deadLetters()).isEmpty();
         double worst = 0;
         int ones = 0;
@@ -417,9 +377,8 @@ class ExportedModelsITCase {
         org.streaminference.model.TextTokenizer.Tokens tokens = model.tokenizer().encode(texts);
         Map<String, ai.onnxruntime.OnnxTensor> inputs = new java.util.LinkedHashMap<>();
         for (org.streaminference.model.ModelInput input : model.manifest().inputs()) {
-            inputs.put(input.name(), org.streaminference.model.OnnxTensors.ofLongs(model.environment(),
-                    input.elementType(), tokens.get(input.tokenizerOutput()),
-                    new long[] {tokens.rows(), tokens.length()}));
+            inputs.put(input.name(), org.streaminference.model.OnnxTensors.ofTokens(model.environment(), input,
+                    tokens));
         }
         try (ai.onnxruntime.OrtSession.Result result = model.run(inputs)) {
             var decoded = new org.streaminference.operators.inference.PredictionDecoder(model.manifest())
@@ -511,6 +470,25 @@ class ExportedModelsITCase {
         return InputEvent.newBuilder().setEventId(id).setEntityId("entity-" + Math.abs(id.hashCode() % 5))
                 .setEventTime(1_760_000_000_000L).setEventType("export-test").setNumericFields(numeric)
                 .setCategoricalFields(categorical).setVectorFields(vectors).build();
+    }
+
+    /** An event per row, id {@code prefix-<row>}, carrying the row as vector field {@code x}. */
+    private static List<InputEvent> vectorEvents(String prefix, JsonNode rows) {
+        List<InputEvent> events = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            events.add(event(prefix + "-" + i, Map.of("x", floats(rows.get(i))), Map.of(), Map.of()));
+        }
+        return events;
+    }
+
+    /** A spec of one feature: vector field {@code x} of {@code width} values. */
+    private static String vectorSpec(String name, int width) {
+        return """
+                name: %s
+                version: 1
+                features:
+                  - {name: x, kind: vector, field: x, width: %d}
+                """.formatted(name, width);
     }
 
     private static List<Float> floats(JsonNode row) {

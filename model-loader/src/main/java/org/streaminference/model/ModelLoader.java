@@ -499,8 +499,7 @@ public final class ModelLoader {
                     : model.tokenizer().encode(java.util.List.of("warm-up"));
             for (ModelInput input : manifest.inputs()) {
                 inputs.put(input.name(), input.fromTokenizer()
-                        ? OnnxTensors.ofLongs(model.environment(), input.elementType(),
-                                tokens.get(input.tokenizerOutput()), new long[] {1, tokens.length()})
+                        ? OnnxTensors.ofTokens(model.environment(), input, tokens)
                         : OnnxTensors.zeros(model.environment(), input.elementType(),
                                 input.tensor().batchShape(1)));
             }

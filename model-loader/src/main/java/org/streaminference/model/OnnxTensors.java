@@ -48,6 +48,13 @@ public final class OnnxTensors {
         throw new IllegalArgumentException("integer values cannot feed a " + type + " input");
     }
 
+    /** What an input fed by the tokenizer takes from a batch's tokens: one of them, [rows, length]. */
+    public static OnnxTensor ofTokens(OrtEnvironment env, ModelInput input, TextTokenizer.Tokens tokens)
+            throws OrtException {
+        return ofLongs(env, input.elementType(), tokens.get(input.tokenizerOutput()),
+                new long[] {tokens.rows(), tokens.length()});
+    }
+
     /** A tensor over {@code buffer} (native order, position 0, as many bytes as the shape needs). */
     public static OnnxTensor ofBytes(OrtEnvironment env, ElementType type, ByteBuffer buffer, long[] shape)
             throws OrtException {

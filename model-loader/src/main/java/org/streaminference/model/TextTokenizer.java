@@ -42,10 +42,6 @@ public final class TextTokenizer implements AutoCloseable {
         }
     }
 
-    public int maxLength() {
-        return maxLength;
-    }
-
     /** The three tensors of a batch, each [rows, length] row-major; padding positions are 0 in all three. */
     public record Tokens(int rows, int length, long[] inputIds, long[] attentionMask, long[] tokenTypeIds) {
         public long[] get(String name) {

@@ -100,10 +100,6 @@ public final class FeatureLayout implements Serializable {
         return groups.get(name);
     }
 
-    public Map<String, Group> groups() {
-        return groups;
-    }
-
     @Override
     public boolean equals(Object o) {
         return o instanceof FeatureLayout l && groups.equals(l.groups);

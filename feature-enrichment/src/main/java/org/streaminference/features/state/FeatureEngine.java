@@ -43,8 +43,10 @@ public final class FeatureEngine implements Serializable {
     private final boolean[] readsSquares;
     private final boolean[] readsExtremes;
     private final int fingerprint;
-    private final int integerCount;
-    private final int textCount;
+    /** The features carried beside the state: checked per event, and the integer and text ones read out. */
+    private final List<FeatureDefinition> vectorFeatures;
+    private final List<FeatureDefinition> integerFeatures;
+    private final List<FeatureDefinition> textFeatures;
     private transient double[] aggregate;
     private transient byte[] scratch;
     private transient DataOutputSerializer out;
@@ -63,8 +65,9 @@ public final class FeatureEngine implements Serializable {
     public FeatureEngine(FeatureSpec spec) {
         this.spec = spec;
         this.fingerprint = spec.stateFingerprint();
-        this.integerCount = spec.width(org.streaminference.schemas.FeatureLayout.ValueType.INT64);
-        this.textCount = spec.width(org.streaminference.schemas.FeatureLayout.ValueType.STRING);
+        this.vectorFeatures = ofKind(spec, FeatureKind.VECTOR);
+        this.integerFeatures = ofKind(spec, FeatureKind.INTEGER);
+        this.textFeatures = ofKind(spec, FeatureKind.TEXT);
         List<FeatureDefinition> features = spec.features();
         slot = new int[features.size()];
         for (int i = 0; i < features.size(); i++) {
@@ -248,41 +251,40 @@ public final class FeatureEngine implements Serializable {
      * holding a non-finite value; an integer field that is not a whole number; a text field missing), or null.
      */
     public Problem check(InputEvent event, EntityProfile profile) {
-        for (FeatureDefinition f : spec.features()) {
-            switch (f.kind()) {
-                case VECTOR -> {
-                    List<Float> values = event.getVectorFields().get(f.field());
-                    if (values == null) {
-                        return new Problem(ReasonCode.MISSING_FIELD, "vector field '" + f.field() + "' is missing");
-                    }
-                    if (values.size() != f.width()) {
-                        return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' has "
-                                + values.size() + " values; feature '" + f.name() + "' takes " + f.width());
-                    }
-                    for (int i = 0; i < values.size(); i++) {
-                        Float v = values.get(i);
-                        if (v == null || !Float.isFinite(v)) {
-                            return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' value "
-                                    + i + " is " + v);
-                        }
-                    }
+        for (FeatureDefinition f : vectorFeatures) {
+            List<Float> values = event.getVectorFields().get(f.field());
+            if (values == null) {
+                return new Problem(ReasonCode.MISSING_FIELD, "vector field '" + f.field() + "' is missing");
+            }
+            if (values.size() != f.width()) {
+                return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' has " + values.size()
+                        + " values; feature '" + f.name() + "' takes " + f.width());
+            }
+            for (int i = 0; i < values.size(); i++) {
+                Float v = values.get(i);
+                if (v == null || !Float.isFinite(v)) {
+                    return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' value " + i
+                            + " is " + v);
                 }
-                case INTEGER -> {
-                    Double value = numeric(f, event, profile);
-                    if (value != null && (value != Math.rint(value) || Math.abs(value) > MAX_EXACT_INTEGER)) {
-                        return new Problem(ReasonCode.INVALID_FIELD, "field '" + f.field() + "' of integer feature '"
-                                + f.name() + "' is " + value + ", not a whole number up to 2^53");
-                    }
-                }
-                case TEXT -> {
-                    if (categorical(f, event, profile) == null) {
-                        return new Problem(ReasonCode.MISSING_FIELD, "text field '" + f.field() + "' is missing");
-                    }
-                }
-                default -> { }
+            }
+        }
+        for (FeatureDefinition f : integerFeatures) {
+            Double value = numeric(f, event, profile);
+            if (value != null && (value != Math.rint(value) || Math.abs(value) > MAX_EXACT_INTEGER)) {
+                return new Problem(ReasonCode.INVALID_FIELD, "field '" + f.field() + "' of integer feature '"
+                        + f.name() + "' is " + value + ", not a whole number up to 2^53");
+            }
+        }
+        for (FeatureDefinition f : textFeatures) {
+            if (categorical(f, event, profile) == null) {
+                return new Problem(ReasonCode.MISSING_FIELD, "text field '" + f.field() + "' is missing");
             }
         }
         return null;
+    }
+
+    private static List<FeatureDefinition> ofKind(FeatureSpec spec, FeatureKind kind) {
+        return spec.features().stream().filter(f -> f.kind() == kind).toList();
     }
 
     /** Integers beyond 2^53 are not exact in the double an event field holds. */
@@ -290,29 +292,25 @@ public final class FeatureEngine implements Serializable {
 
     /** The spec's integer features of {@code event}, in spec order (the default where a field is missing). */
     public List<Long> integers(InputEvent event, EntityProfile profile) {
-        if (integerCount == 0) {
+        if (integerFeatures.isEmpty()) {
             return List.of();
         }
-        List<Long> out = new ArrayList<>(integerCount);
-        for (FeatureDefinition f : spec.features()) {
-            if (f.kind() == FeatureKind.INTEGER) {
-                Double value = numeric(f, event, profile);
-                out.add((long) (value == null ? f.defaultOrZero() : value));
-            }
+        List<Long> out = new ArrayList<>(integerFeatures.size());
+        for (FeatureDefinition f : integerFeatures) {
+            Double value = numeric(f, event, profile);
+            out.add((long) (value == null ? f.defaultOrZero() : value));
         }
         return out;
     }
 
     /** The spec's text features of {@code event}, in spec order. */
     public List<String> texts(InputEvent event, EntityProfile profile) {
-        if (textCount == 0) {
+        if (textFeatures.isEmpty()) {
             return List.of();
         }
-        List<String> out = new ArrayList<>(textCount);
-        for (FeatureDefinition f : spec.features()) {
-            if (f.kind() == FeatureKind.TEXT) {
-                out.add(categorical(f, event, profile));
-            }
+        List<String> out = new ArrayList<>(textFeatures.size());
+        for (FeatureDefinition f : textFeatures) {
+            out.add(categorical(f, event, profile));
         }
         return out;
     }

@@ -242,7 +242,9 @@ final class PublishCommand implements Callable<Integer> {
         String spec = featureSpec != null ? featureSpec : previous.map(ModelManifest::featureSpec).orElse(null);
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
-                OrtSession session = files.isEmpty() ? env.createSession(bytes, options)
+                // a model with external data is opened from its file, so that ONNX Runtime finds the data beside it
+                OrtSession session = files.keySet().stream().allMatch(TOKENIZER_FILE::equals)
+                        ? env.createSession(bytes, options)
                         : env.createSession(file.toAbsolutePath().toString(), options)) {
             ModelSignature signature = new ModelSignature(session.getInputInfo(), session.getOutputInfo());
             List<ModelInput> inputs = signature.inputs(inputFrom, tokenizerFile != null);

@@ -263,11 +263,8 @@ public final class LocalPipeline implements Callable<Integer> {
             Thread.sleep(200); // polling the consumer's count, bounded by the deadline
         }
         out.println(statusLine(elapsedSeconds(start), generator.produced(), 0, counter));
-        out.printf("Reconciliation: events in %d = predictions %d + dead letters %d %s; dead letters by reason %s"
-                        + " (%d events were sent bad on purpose)%n",
-                generator.produced(), counter.predictions(), counter.deadLetters(),
-                generator.produced() == counter.predictions() + counter.deadLetters() ? "(balanced)" : "(NOT balanced)",
-                counter.deadLettersByReason(), generator.bad());
+        out.printf("%s (%d events were sent bad on purpose)%n", reconciliation(generator.produced(), counter),
+                generator.bad());
         if (counter.unreadable() > 0) {
             out.printf("%d output records did not decode as Prediction or DeadLetter%n", counter.unreadable());
         }
@@ -325,15 +322,20 @@ public final class LocalPipeline implements Callable<Integer> {
             sleepUntilNextSecond(start);
             out.println(statusLine(elapsedSeconds(start), read.events().size(), 0, counter));
         }
-        out.printf("Reconciliation: events in %d = predictions %d + dead letters %d %s; dead letters by reason %s%n",
-                read.events().size(), counter.predictions(), counter.deadLetters(),
-                read.events().size() == counter.predictions() + counter.deadLetters() ? "(balanced)"
-                        : "(NOT balanced)", counter.deadLettersByReason());
+        out.println(reconciliation(read.events().size(), counter));
         printResults(jdbcUrl, postgres.getPort(), kafka.bootstrapServers(), options);
         counter.close();
         counterThread.join();
         job.cancel().get(30, TimeUnit.SECONDS);
         return 0;
+    }
+
+    /** Events in against what came out, as a downstream consumer counts them. */
+    private static String reconciliation(long in, ResultCounter counter) {
+        return String.format("Reconciliation: events in %d = predictions %d + dead letters %d %s; dead letters by"
+                        + " reason %s", in, counter.predictions(), counter.deadLetters(),
+                in == counter.predictions() + counter.deadLetters() ? "(balanced)" : "(NOT balanced)",
+                counter.deadLettersByReason());
     }
 
     private static String statusLine(long seconds, long in, long perSecond, ResultCounter counter) {

@@ -163,8 +163,7 @@ final class BatchInputs {
                 ModelInput input = inputs.get(i);
                 OnnxTensor tensor;
                 if (input.fromTokenizer()) {
-                    tensor = OnnxTensors.ofLongs(model.environment(), input.elementType(),
-                            out.tokens.get(input.tokenizerOutput()), new long[] {rows, out.tokens.length()});
+                    tensor = OnnxTensors.ofTokens(model.environment(), input, out.tokens);
                 } else if (input.elementType() == ElementType.STRING) {
                     tensor = OnnxTensor.createTensor(model.environment(), strings(batch, groups[i]),
                             input.tensor().batchShape(rows));

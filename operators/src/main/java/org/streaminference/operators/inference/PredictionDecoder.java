@@ -103,11 +103,7 @@ public final class PredictionDecoder {
      * @param tokens the batch's tokens where a tokenizer fed it (mean pooling keeps the tokens its mask keeps)
      */
     public Decoded[] decode(OrtSession.Result result, int rows, TextTokenizer.Tokens tokens) throws OrtException {
-        double[][] answers = answer == null ? null : answerRows(value(result, answer), rows);
-        List<String> classNames = labels;
-        if (answer != null && answer.elementType() == ElementType.MAP_SEQUENCE) {
-            classNames = zipMapClasses;
-        }
+        Answers answers = answer == null ? null : answers(value(result, answer), rows);
         Object[] labelValues = label == null ? null : labelRows(value(result, label), rows);
         float[][] embeddings = embedding == null ? null : embeddingRows(value(result, embedding), rows, tokens);
         List<List<NamedTensor>> tensors = new ArrayList<>(rows);
@@ -133,7 +129,8 @@ public final class PredictionDecoder {
         }
         Decoded[] decoded = new Decoded[rows];
         for (int r = 0; r < rows; r++) {
-            decoded[r] = decodeRow(answers == null ? null : answers[r], classNames,
+            decoded[r] = decodeRow(answers == null ? null : answers.rows()[r],
+                    answers == null ? null : answers.classKeys(),
                     labelValues == null ? null : labelValues[r], embeddings == null ? null : embeddings[r],
                     tensors.get(r));
         }
@@ -146,13 +143,14 @@ public final class PredictionDecoder {
         for (int i = 0; i < row.length; i++) {
             values[i] = row[i];
         }
-        return decodeRow(values, labels, null, null, List.of());
+        return decodeRow(values, null, null, null, List.of());
     }
 
-    /** ZipMap's class keys in order, as read from the last batch (the same for every batch of a version). */
-    private volatile List<String> zipMapClasses = List.of();
+    /** Every row's answer, and the class keys a ZipMap named them by (null for a tensor). */
+    private record Answers(double[][] rows, List<String> classKeys) {}
 
-    private Decoded decodeRow(double[] answerRow, List<String> classNames, Object labelValue, float[] embeddingRow,
+    /** @param classKeys the ZipMap's class keys in order, or null: a tensor's classes are its indexes */
+    private Decoded decodeRow(double[] answerRow, List<String> classKeys, Object labelValue, float[] embeddingRow,
             List<NamedTensor> tensors) {
         List<Float> embeddingList = embeddingRow == null ? List.of() : floats(embeddingRow);
         if (answerRow == null) {
@@ -186,22 +184,22 @@ public final class PredictionDecoder {
         String predictedLabel;
         if (labelValue != null) {
             // the model's own label wins; its class is that label's place among the probabilities' classes
-            int at = classNames.isEmpty() || classNames == labels ? classIndex(labelValue, probabilities.length)
-                    : classNames.indexOf(labelValue.toString());
+            int at = classKeys != null ? classKeys.indexOf(labelValue.toString())
+                    : classIndex(labelValue, probabilities.length);
             if (at >= 0) {
                 best = at;
-                predictedLabel = display(classNames, best);
+                predictedLabel = display(classKeys, best);
             } else {
                 predictedLabel = labelValue.toString();
             }
         } else {
-            predictedLabel = display(classNames, best);
+            predictedLabel = display(classKeys, best);
         }
         List<Double> list = new ArrayList<>(probabilities.length);
         for (double p : probabilities) {
             list.add(p);
         }
-        return new Decoded(probabilities[best], best, predictedLabel, list, top(probabilities, classNames),
+        return new Decoded(probabilities[best], best, predictedLabel, list, top(probabilities, classKeys),
                 embeddingList, tensors);
     }
 
@@ -210,21 +208,18 @@ public final class PredictionDecoder {
                 new IllegalStateException("the model gave no output '" + output.name() + "'"));
     }
 
-    private double[][] answerRows(OnnxValue value, int rows) throws OrtException {
+    private static Answers answers(OnnxValue value, int rows) throws OrtException {
         if (value instanceof OnnxSequence sequence) {
             List<? extends OnnxValue> maps = sequence.getValue();
             double[][] out = new double[rows][];
             List<Object> keys = null;
+            List<String> names = null;
             for (int r = 0; r < rows; r++) {
                 Map<?, ?> map = ((OnnxMap) maps.get(r)).getValue();
-                if (keys == null) {
+                if (keys == null) { // ZipMap gives every row the same classes: sorted, they are the class order
                     keys = new ArrayList<>(map.keySet());
                     keys.sort(null);
-                    List<String> names = new ArrayList<>(keys.size());
-                    keys.forEach(k -> names.add(k.toString()));
-                    if (!names.equals(zipMapClasses)) {
-                        zipMapClasses = List.copyOf(names);
-                    }
+                    names = keys.stream().map(Object::toString).toList();
                 }
                 out[r] = new double[keys.size()];
                 for (int i = 0; i < keys.size(); i++) {
@@ -232,7 +227,7 @@ public final class PredictionDecoder {
                     out[r][i] = p == null ? Double.NaN : ((Number) p).doubleValue();
                 }
             }
-            return out;
+            return new Answers(out, names);
         }
         OnnxTensor tensor = (OnnxTensor) value;
         if (tensor.getInfo().type == ai.onnxruntime.OnnxJavaType.FLOAT) {
@@ -245,7 +240,7 @@ public final class PredictionDecoder {
                     row[c] = values.get(i++);
                 }
             }
-            return out;
+            return new Answers(out, null);
         }
         double[] values = doubles(tensor);
         int perRow = values.length / rows;
@@ -253,7 +248,7 @@ public final class PredictionDecoder {
         for (int r = 0; r < rows; r++) {
             System.arraycopy(values, r * perRow, out[r], 0, perRow);
         }
-        return out;
+        return new Answers(out, null);
     }
 
     private static Object[] labelRows(OnnxValue value, int rows) throws OrtException {
@@ -385,10 +380,10 @@ public final class PredictionDecoder {
         return index < names.size() ? names.get(index) : null;
     }
 
-    /** The label shown for class {@code index}: the manifest's, else the class key (ZipMap), else none. */
-    private String display(List<String> classNames, int index) {
+    /** The label shown for class {@code index}: the manifest's, else the ZipMap's class key, else none. */
+    private String display(List<String> classKeys, int index) {
         String named = label(labels, index);
-        return named != null ? named : label(classNames, index);
+        return named != null || classKeys == null ? named : label(classKeys, index);
     }
 
     /** An integer label of a tensor classifier is its class index where it is one. */
@@ -396,7 +391,7 @@ public final class PredictionDecoder {
         return labelValue instanceof Long l && l >= 0 && l < classes ? (int) (long) l : -1;
     }
 
-    private List<ClassScore> top(double[] probabilities, List<String> names) {
+    private List<ClassScore> top(double[] probabilities, List<String> classKeys) {
         if (topK == 0) {
             return List.of();
         }
@@ -407,7 +402,7 @@ public final class PredictionDecoder {
         java.util.Arrays.sort(order, (a, b) -> Double.compare(probabilities[b], probabilities[a]));
         List<ClassScore> top = new ArrayList<>(Math.min(topK, order.length));
         for (int i = 0; i < Math.min(topK, order.length); i++) {
-            top.add(new ClassScore(order[i], display(names, order[i]), probabilities[order[i]]));
+            top.add(new ClassScore(order[i], display(classKeys, order[i]), probabilities[order[i]]));
         }
         return top;
     }
