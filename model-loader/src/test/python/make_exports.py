@@ -193,10 +193,22 @@ def multi_input(out):
     })
 
 
+def training_rows(out):
+    """The classifier's training rows with its predictions on them, one JSON object per line: what 'models baseline'
+    computes the training baseline of drift monitoring from."""
+    iris = load_iris()
+    x = iris.data.astype(np.float32)
+    clf = GradientBoostingClassifier(n_estimators=12, max_depth=3, random_state=7).fit(x, iris.target)
+    with open(os.path.join(out, "gbt-classifier", "train.jsonl"), "w") as f:
+        for row, label in zip(x, clf.predict(x)):
+            f.write(json.dumps({"x": [float(v) for v in row], "label": str(int(label))}) + "\n")
+
+
 if __name__ == "__main__":
     target = sys.argv[1] if len(sys.argv) > 1 else "model-loader/src/test/resources/exports"
     gradient_boosted_classifier(target)
     gradient_boosted_classifier(target, string_labels=True)
+    training_rows(target)
     pca_embedding(target)
     regressor(target)
     sigmoid_classifier(target)

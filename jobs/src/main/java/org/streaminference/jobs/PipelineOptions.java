@@ -300,7 +300,14 @@ public final class PipelineOptions {
                             + " the job always checkpoints, since exactly-once output commits on checkpoints.");
 
     /** All options, for documentation and validation. */
+    /** Every option of the job, the monitoring options included. */
     public static List<ConfigOption<?>> all() {
+        List<ConfigOption<?>> all = new java.util.ArrayList<>(pipeline());
+        all.addAll(MonitoringOptions.all());
+        return List.copyOf(all);
+    }
+
+    private static List<ConfigOption<?>> pipeline() {
         return List.of(KAFKA_BOOTSTRAP_SERVERS, EVENTS_TOPIC, PREDICTIONS_TOPIC, DEAD_LETTERS_TOPIC, GROUP_ID,
                 SOURCE_BOUNDED, SINK_DELIVERY_GUARANTEE, SINK_TRANSACTIONAL_ID_PREFIX, SINK_TRANSACTION_TIMEOUT,
                 SINK_MAX_REQUEST_SIZE, VALIDATION_MAX_EVENT_SIZE, VALIDATION_MAX_FUTURE_SKEW,

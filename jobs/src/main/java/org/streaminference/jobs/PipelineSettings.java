@@ -137,6 +137,25 @@ public final class PipelineSettings {
                 options.get(PipelineOptions.MODEL_CONTROL_MAX_PENDING_COMMANDS));
     }
 
+    /** How served values are watched for drift, from the job's options. */
+    public static org.streaminference.operators.drift.DriftConfig drift(ReadableConfig options) {
+        if (!options.get(MonitoringOptions.DRIFT_ENABLED)) {
+            return org.streaminference.operators.drift.DriftConfig.DISABLED;
+        }
+        try {
+            return org.streaminference.operators.drift.DriftConfig.builder()
+                    .window(options.get(MonitoringOptions.DRIFT_WINDOW))
+                    .slice(options.get(MonitoringOptions.DRIFT_SLICE))
+                    .reportInterval(options.get(MonitoringOptions.DRIFT_REPORT_INTERVAL))
+                    .psiThreshold(options.get(MonitoringOptions.DRIFT_PSI_THRESHOLD))
+                    .minEvents(options.get(MonitoringOptions.DRIFT_MIN_EVENTS))
+                    .build();
+        } catch (IllegalArgumentException e) {
+            throw new org.apache.flink.configuration.IllegalConfigurationException("monitoring.drift: "
+                    + e.getMessage(), e);
+        }
+    }
+
     /** How the inference operator batches, from the job's options. */
     public static BatchingConfig batching(ReadableConfig options) {
         BatchingConfig.Builder batching = BatchingConfig.builder()

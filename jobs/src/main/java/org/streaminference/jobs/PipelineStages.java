@@ -74,7 +74,7 @@ public record PipelineStages(
         boolean logServed = options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).isPresent();
         return microBatched(options, spec.requiredEventFields(),
                 valid -> FeatureStage.apply(valid, spec, options, joinProfiles),
-                new FeatureContract(spec.id(), spec.layout()), logServed ? spec.id() : null);
+                new FeatureContract(spec.id(), spec.layout(), spec.valueNames()), logServed ? spec.id() : null);
     }
 
     /**
@@ -89,7 +89,8 @@ public record PipelineStages(
                 .modelProvider(new SharedModelProvider(PipelineSettings.modelLoader(options), contract))
                 .initialModel(PipelineSettings.startingModel(options))
                 .batching(PipelineSettings.batching(options))
-                .controlLimits(PipelineSettings.controlLimits(options));
+                .controlLimits(PipelineSettings.controlLimits(options))
+                .drift(PipelineSettings.drift(options));
         if (servedFeatureSpec != null) {
             builder.logServedFeatures(servedFeatureSpec);
         }

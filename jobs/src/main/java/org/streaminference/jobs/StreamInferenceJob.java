@@ -95,7 +95,7 @@ public final class StreamInferenceJob {
     public static void prepare(StreamExecutionEnvironment env, Configuration options) throws Exception {
         FeatureSpec spec = PipelineStages.featureSpec(options);
         PipelineStages stages = PipelineStages.forSpec(options, spec, ReferenceDataTopic.joinProfiles(options, spec));
-        checkStartingModel(options, new FeatureContract(spec.id(), spec.layout()));
+        checkStartingModel(options, new FeatureContract(spec.id(), spec.layout(), spec.valueNames()));
         StreamInferencePipeline.applyDefaults(env, options);
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
             ResultStoreConfig store = PipelineSettings.resultStore(options);
@@ -117,7 +117,7 @@ public final class StreamInferenceJob {
     static void checkStartingModel(Configuration options, FeatureContract contract) {
         String uri = PipelineSettings.startingModel(options);
         try (LoadedModel model = new ModelLoader(PipelineSettings.modelLoader(options).onCpu()).load(uri)) {
-            contract.check(model.manifest());
+            contract.check(model);
             LOG.info("Starting model {} at {} passes its checks", model.manifest().id(), uri);
         } catch (Exception e) {
             throw new IllegalConfigurationException("The starting model (" + PipelineOptions.MODEL_URI.key() + " = "

@@ -14,7 +14,11 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.streaminference.model.control.ModelEvents;
+import org.streaminference.operators.drift.DriftConfig;
+import org.streaminference.operators.drift.DriftMonitor;
+import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.operators.inference.ModelOutputs;
 import org.streaminference.operators.validation.EventValidationFunction;
@@ -37,7 +41,8 @@ import org.streaminference.sinks.ResultTopicSinks;
  * topic] → the feature spec's features in keyed state → micro-batched ONNX
  * inference (its model versions set by commands from the control topic, broadcast to every subtask) → predictions
  * to Kafka and PostgreSQL; dead letters from every stage to their own topic; shadow predictions and model events to
- * theirs; served feature vectors to theirs when asked for. Every operator has a stable uid so savepoints survive
+ * theirs; served feature vectors to theirs when asked for; drift sketches of versions with a training baseline to one
+ * drift monitor, whose DRIFT events join the model events. Every operator has a stable uid so savepoints survive
  * changes to the job.
  */
 @Internal
@@ -110,13 +115,29 @@ public final class StreamInferencePipeline {
                 .name("served-features-kafka")
                 .uid("served-features-kafka"));
 
+        DataStream<ModelEvent> driftEvents = null;
+        DriftConfig drift = PipelineSettings.drift(options);
+        if (drift.enabled()) {
+            // one monitor sees every subtask's sketches; it never scales (max parallelism 1)
+            driftEvents = predictions.getSideOutput(ModelOutputs.DRIFT_SKETCHES)
+                    .process(new DriftMonitor(drift), new AvroTypeInfo<>(ModelEvent.class))
+                    .setParallelism(1)
+                    .setMaxParallelism(1)
+                    .name("drift-monitor")
+                    .uid("drift-monitor");
+        }
+
         if (commands != null) {
+            DataStream<ModelEvent> modelEvents = predictions.getSideOutput(ModelOutputs.MODEL_EVENTS);
+            if (driftEvents != null) {
+                modelEvents = modelEvents.union(driftEvents);
+            }
             predictions.getSideOutput(ModelOutputs.SHADOW_PREDICTIONS)
                     .sinkTo(ResultTopicSinks.shadowPredictions(sinkOptions,
                             options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC)))
                     .name("shadow-predictions-kafka")
                     .uid("shadow-predictions-kafka");
-            predictions.getSideOutput(ModelOutputs.MODEL_EVENTS)
+            modelEvents
                     .sinkTo(ResultTopicSinks.modelEvents(sinkOptions, options.get(PipelineOptions.MODEL_EVENTS_TOPIC),
                             ModelEvents.serializationSchema()))
                     .name("model-events-kafka")

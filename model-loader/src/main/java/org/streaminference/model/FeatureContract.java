@@ -12,12 +12,59 @@ import java.io.Serializable;
  *
  * @param specName the feature spec, e.g. {@code skeleton:1}; null accepts a model of any spec
  * @param layout   the spec's groups; null accepts any model fed by the float features as they come
+ * @param valueNames the name of each float feature value, in order, which a training baseline names; null where
+ *                   the job does not say, so that no baseline can be mapped and drift is not monitored
  */
 @PublicEvolving
-public record FeatureContract(String specName, FeatureLayout layout) implements Serializable {
+public record FeatureContract(String specName, FeatureLayout layout, java.util.List<String> valueNames)
+        implements Serializable {
 
     /** Accepts every model. */
     public static final FeatureContract ANY = new FeatureContract(null, null);
+
+    public FeatureContract {
+        valueNames = valueNames == null ? null : java.util.List.copyOf(valueNames);
+    }
+
+    /** A contract whose float values have no names. */
+    public FeatureContract(String specName, FeatureLayout layout) {
+        this(specName, layout, null);
+    }
+
+    /**
+     * The float feature index of each feature {@code baseline} names, in its order; null where this contract has no
+     * value names.
+     *
+     * @throws ModelLoadException FEATURE_SPEC_MISMATCH naming a baseline feature the job does not compute
+     */
+    public int[] baselineIndices(String modelId, org.streaminference.model.drift.DriftBaseline baseline)
+            throws ModelLoadException {
+        if (valueNames == null || baseline == null) {
+            return null;
+        }
+        java.util.Map<String, Integer> index = new java.util.HashMap<>();
+        for (int i = 0; i < valueNames.size(); i++) {
+            index.putIfAbsent(valueNames.get(i), i);
+        }
+        int[] indices = new int[baseline.features().size()];
+        int i = 0;
+        for (String name : baseline.features().keySet()) {
+            Integer at = index.get(name);
+            if (at == null) {
+                throw mismatch(modelId + ": the baseline names feature '" + name + "', which is not a float"
+                        + " feature value of this job (" + (valueNames.size() <= 8 ? valueNames
+                        : valueNames.subList(0, 8) + " and " + (valueNames.size() - 8) + " more") + ")");
+            }
+            indices[i++] = at;
+        }
+        return indices;
+    }
+
+    /** Checks a loaded version: its manifest, and the features its baseline names. */
+    public void check(InferenceModel model) throws ModelLoadException {
+        check(model.manifest());
+        baselineIndices(model.manifest().id(), model.baseline());
+    }
 
     public void check(ModelManifest manifest) throws ModelLoadException {
         if (specName != null && manifest.featureSpec() != null && !specName.equals(manifest.featureSpec())) {

@@ -22,6 +22,11 @@ public interface InferenceModel {
     /** The version's tokenizer, or null where no input is fed by one. */
     TextTokenizer tokenizer();
 
+    /** The training baseline drift monitoring compares with, or null where the version has none. */
+    default org.streaminference.model.drift.DriftBaseline baseline() {
+        return null;
+    }
+
     /**
      * Runs one batch given every input of the manifest by name, and returns the outputs the manifest declares, in
      * its order. The caller closes the result (and its inputs).

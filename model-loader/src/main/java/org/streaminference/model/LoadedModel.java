@@ -24,6 +24,7 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
     private final OrtEnvironment environment;
     private final OrtSession session;
     private final TextTokenizer tokenizer;
+    private org.streaminference.model.drift.DriftBaseline baseline;
     private final Set<String> outputNames;
     private volatile long loadTimeMillis = -1;
     private final ExecutionProvider executionProvider;
@@ -64,6 +65,16 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
     @Override
     public TextTokenizer tokenizer() {
         return tokenizer;
+    }
+
+    @Override
+    public org.streaminference.model.drift.DriftBaseline baseline() {
+        return baseline;
+    }
+
+    /** Set by the loader, after it checked the baseline's sha256 and contents. */
+    void baseline(org.streaminference.model.drift.DriftBaseline baseline) {
+        this.baseline = baseline;
     }
 
     void markLoaded(long loadTimeMillis) {

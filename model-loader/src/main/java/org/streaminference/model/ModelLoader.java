@@ -78,8 +78,9 @@ public final class ModelLoader {
                 : stageWithExternalData(manifest, manifestPath.getParent(), bytes, externalData);
         TextTokenizer tokenizer = null;
         try {
+            org.streaminference.model.drift.DriftBaseline baseline = baseline(manifest, manifestPath.getParent());
             tokenizer = tokenizer(manifest, manifestPath.getParent());
-            return open(manifest, bytes, staged, tokenizer, start);
+            return open(manifest, bytes, staged, tokenizer, baseline, start);
         } catch (ModelLoadException | RuntimeException e) {
             if (tokenizer != null) {
                 tokenizer.close();
@@ -87,6 +88,28 @@ public final class ModelLoader {
             throw e;
         } finally {
             deleteQuietly(staged);
+        }
+    }
+
+    /** Largest baseline file read: 1024 features of 100 bins each are about 5 MB. */
+    static final int MAX_BASELINE_BYTES = 16 * 1024 * 1024;
+
+    /** Reads the version's training baseline, checked against the sha256 its manifest names; null where it has none. */
+    private org.streaminference.model.drift.DriftBaseline baseline(ModelManifest manifest, Path versionDir)
+            throws ModelLoadException {
+        if (manifest.baseline() == null) {
+            return null;
+        }
+        byte[] json = readLimited(locations.check(new Path(versionDir, manifest.baseline())), MAX_BASELINE_BYTES);
+        if (!sha256Hex(json).equals(manifest.files().get(manifest.baseline()))) {
+            throw new ModelLoadException(ModelLoadException.Reason.CHECKSUM_MISMATCH, manifest.id()
+                    + ": the baseline '" + manifest.baseline() + "' does not have the sha256 its manifest names");
+        }
+        try {
+            return org.streaminference.model.drift.DriftBaseline.parse(json);
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new ModelLoadException(ModelLoadException.Reason.INVALID_MANIFEST, manifest.id()
+                    + ": the baseline '" + manifest.baseline() + "' is not a baseline: " + e.getMessage(), e);
         }
     }
 
@@ -113,7 +136,8 @@ public final class ModelLoader {
     }
 
     private LoadedModel open(ModelManifest manifest, byte[] bytes, java.nio.file.Path staged,
-            TextTokenizer tokenizer, long start) throws ModelLoadException {
+            TextTokenizer tokenizer, org.streaminference.model.drift.DriftBaseline baseline, long start)
+            throws ModelLoadException {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         ExecutionProvider provider = options.executionProvider();
         boolean fellBack = false;
@@ -151,6 +175,7 @@ public final class ModelLoader {
         try {
             verifyInterface(manifest, session);
             LoadedModel model = new LoadedModel(manifest, env, session, tokenizer, provider, fellBack);
+            model.baseline(baseline);
             warmUp(model);
             model.markLoaded((System.nanoTime() - start) / 1_000_000);
             return model;

@@ -47,6 +47,7 @@ public final class ModelManifest implements Serializable {
     private final List<ModelOutput> outputs;
     private final BatchingPolicy batching;
     private final TokenizerConfig tokenizer;
+    private final String baseline;
     private final List<String> labels;
     private final String featureSpec;
     private final long createdAt;
@@ -60,7 +61,7 @@ public final class ModelManifest implements Serializable {
     /** A builder holding this manifest's fields, to derive another version's manifest. */
     public Builder toBuilder() {
         return new Builder().name(name).version(version).modelFile(modelFile).sha256(sha256).inputs(inputs)
-                .outputs(outputs).batching(batching).tokenizer(tokenizer).labels(labels).featureSpec(featureSpec)
+                .outputs(outputs).batching(batching).tokenizer(tokenizer).baseline(baseline).labels(labels).featureSpec(featureSpec)
                 .createdAt(createdAt).files(files.isEmpty() ? null : files);
     }
 
@@ -78,6 +79,7 @@ public final class ModelManifest implements Serializable {
             @JsonProperty("outputs") List<ModelOutput> outputs,
             @JsonProperty("batching") BatchingPolicy batching,
             @JsonProperty("tokenizer") TokenizerConfig tokenizer,
+            @JsonProperty("baseline") String baseline,
             @JsonProperty("input") TensorSignature legacyInput,
             @JsonProperty("output") TensorSignature legacyOutput,
             @JsonProperty("outputKind") OutputRole legacyOutputKind,
@@ -114,6 +116,7 @@ public final class ModelManifest implements Serializable {
         this.outputs = List.copyOf(outputs);
         this.batching = batching == null ? BatchingPolicy.DYNAMIC : batching;
         this.tokenizer = tokenizer;
+        this.baseline = baseline;
         this.labels = labels == null ? List.of() : List.copyOf(labels);
         Map<String, String> checked = new java.util.TreeMap<>();
         if (files != null) {
@@ -227,6 +230,16 @@ public final class ModelManifest implements Serializable {
         return tokenizer;
     }
 
+    /**
+     * The file of the version's training baseline ({@code DriftBaseline}), which drift monitoring compares the
+     * served features and predictions with; null where it has none. Covered by {@link #files()}.
+     */
+    @JsonProperty
+    @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_NULL)
+    public String baseline() {
+        return baseline;
+    }
+
     /** The output of {@code role}, if the manifest declares one. */
     public java.util.Optional<ModelOutput> output(OutputRole role) {
         return outputs.stream().filter(o -> o.role() == role).findFirst();
@@ -270,6 +283,10 @@ public final class ModelManifest implements Serializable {
                 throw new IllegalArgumentException("the tokenizer file '" + tokenizer.file() + "' must be listed"
                         + " in 'files' with its sha256");
             }
+        }
+        if (baseline != null && !files.containsKey(baseline)) {
+            throw new IllegalArgumentException("the baseline file '" + baseline + "' must be listed in 'files' with"
+                    + " its sha256");
         }
     }
 
@@ -333,6 +350,7 @@ public final class ModelManifest implements Serializable {
         private List<ModelOutput> outputs;
         private BatchingPolicy batching;
         private TokenizerConfig tokenizer;
+        private String baseline;
         private List<String> labels;
         private String featureSpec;
         private long createdAt;
@@ -392,6 +410,12 @@ public final class ModelManifest implements Serializable {
             return this;
         }
 
+        /** The training baseline's file, which {@link #files} must list; null for none. */
+        public Builder baseline(String baseline) {
+            this.baseline = baseline;
+            return this;
+        }
+
         public Builder labels(List<String> labels) {
             this.labels = labels;
             return this;
@@ -416,8 +440,8 @@ public final class ModelManifest implements Serializable {
 
         /** @throws IllegalArgumentException naming the field that is missing or wrong */
         public ModelManifest build() {
-            return new ModelManifest(name, version, modelFile, sha256, inputs, outputs, batching, tokenizer, null,
-                    null, null, labels, featureSpec, createdAt, files);
+            return new ModelManifest(name, version, modelFile, sha256, inputs, outputs, batching, tokenizer, baseline,
+                    null, null, null, labels, featureSpec, createdAt, files);
         }
     }
 }

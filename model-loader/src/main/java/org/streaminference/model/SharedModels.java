@@ -123,7 +123,7 @@ public final class SharedModels {
     private static void check(LoadedModel model, FeatureContract contract, ModelLoader.Expected expected)
             throws ModelLoadException {
         ModelLoader.checkExpected(model.manifest(), expected);
-        contract.check(model.manifest());
+        contract.check(model);
     }
 
     /** Gives up a hold taken in {@link #acquire}; the last one out closes a loaded model (no run is in flight). */

@@ -21,7 +21,7 @@ import java.time.Duration;
 @Command(name = "models", mixinStandardHelpOptions = true,
         description = "Publish model versions to a model store and control what running stream-inference jobs serve;"
                 + " check that a job's counts reconcile.",
-        subcommands = {KeygenCommand.class, PublishCommand.class, ModelsCli.Canary.class, ModelsCli.Shadow.class, ModelsCli.Promote.class,
+        subcommands = {KeygenCommand.class, BaselineCommand.class, PublishCommand.class, ModelsCli.Canary.class, ModelsCli.Shadow.class, ModelsCli.Promote.class,
             ModelsCli.Rollback.class, ModelsCli.Retire.class, ListCommand.class, ReconcileCommand.class})
 @PublicEvolving
 public final class ModelsCli {

@@ -50,6 +50,8 @@ final class PublishCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
     /** The name a version's tokenizer is stored under. */
     static final String TOKENIZER_FILE = "tokenizer.json";
+    /** The name a version's training baseline is stored under. */
+    static final String BASELINE_FILE = "baseline.json";
 
     @CommandLine.Mixin
     ModelsCli.Connection connection;
@@ -120,6 +122,10 @@ final class PublishCommand implements Callable<Integer> {
             + " model's input_ids, attention_mask and token_type_ids; stored with the version, under its checksum.")
     java.nio.file.Path tokenizerFile;
 
+    @Option(names = "--baseline", description = "The version's training baseline (from 'models baseline'), which"
+            + " drift monitoring compares what the job serves with; stored with the version, under its checksum.")
+    java.nio.file.Path baselineFile;
+
     @Option(names = "--text-from", defaultValue = "text", description = "The feature group of one text feature the"
             + " tokenizer reads (default: ${DEFAULT-VALUE}).")
     String textFrom;
@@ -181,11 +187,19 @@ final class PublishCommand implements Callable<Integer> {
                 }
                 files.put(location, ModelLoader.sha256Hex(Files.newInputStream(data)));
             }
+            Map<String, java.nio.file.Path> ownFiles = new java.util.TreeMap<>();
             if (tokenizerFile != null) {
-                try (java.io.InputStream in = Files.newInputStream(tokenizerFile)) {
-                    files.put(TOKENIZER_FILE, ModelLoader.sha256Hex(in));
+                ownFiles.put(TOKENIZER_FILE, tokenizerFile);
+            }
+            if (baselineFile != null) {
+                ownFiles.put(BASELINE_FILE, baselineFile);
+                checkBaseline(baselineFile);
+            }
+            for (Map.Entry<String, java.nio.file.Path> own : ownFiles.entrySet()) {
+                try (java.io.InputStream in = Files.newInputStream(own.getValue())) {
+                    files.put(own.getKey(), ModelLoader.sha256Hex(in));
                 } catch (NoSuchFileException e) {
-                    throw new IllegalArgumentException("no tokenizer file at " + tokenizerFile);
+                    throw new IllegalArgumentException("no file at " + own.getValue());
                 }
             }
             ModelManifest manifest = manifest(bytes, sha256, newest(fs), files);
@@ -197,8 +211,8 @@ final class PublishCommand implements Callable<Integer> {
             for (String location : files.keySet()) {
                 try (FSDataOutputStream copy = fs.create(new Path(versionDir, location),
                         FileSystem.WriteMode.NO_OVERWRITE)) {
-                    Files.copy(location.equals(TOKENIZER_FILE) && tokenizerFile != null ? tokenizerFile
-                            : file.toAbsolutePath().getParent().resolve(location), copy);
+                    Files.copy(ownFiles.getOrDefault(location, file.toAbsolutePath().getParent().resolve(location)),
+                            copy);
                 }
             }
             byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
@@ -243,7 +257,8 @@ final class PublishCommand implements Callable<Integer> {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
                 // a model with external data is opened from its file, so that ONNX Runtime finds the data beside it
-                OrtSession session = files.keySet().stream().allMatch(TOKENIZER_FILE::equals)
+                OrtSession session = files.keySet().stream().allMatch(f -> f.equals(TOKENIZER_FILE)
+                        || f.equals(BASELINE_FILE))
                         ? env.createSession(bytes, options)
                         : env.createSession(file.toAbsolutePath().toString(), options)) {
             ModelSignature signature = new ModelSignature(session.getInputInfo(), session.getOutputInfo());
@@ -258,9 +273,21 @@ final class PublishCommand implements Callable<Integer> {
                     .batching(batching != null ? batching : previous.map(ModelManifest::batching).orElse(null))
                     .tokenizer(tokenizerFile == null ? null
                             : new TokenizerConfig(TOKENIZER_FILE, textFrom, maxLength))
+                    .baseline(baselineFile == null ? null : BASELINE_FILE)
                     .createdAt(System.currentTimeMillis()).files(files).build();
         } catch (OrtException e) {
             throw new IllegalArgumentException(file + " is not a model ONNX Runtime can open: " + e.getMessage());
+        }
+    }
+
+    /** Refuses a baseline file the job could not read, before anything is stored. */
+    private static void checkBaseline(java.nio.file.Path baseline) throws IOException {
+        try {
+            org.streaminference.model.drift.DriftBaseline.parse(Files.readAllBytes(baseline));
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("no baseline file at " + baseline);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(baseline + " is not a baseline: " + e.getMessage());
         }
     }
 

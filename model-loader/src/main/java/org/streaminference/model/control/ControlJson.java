@@ -27,7 +27,8 @@ final class ControlJson {
             .addMixIn(ModelCommand.class, AvroRecord.class)
             .addMixIn(AnnouncedManifest.class, AvroRecord.class)
             .addMixIn(ModelEvent.class, AvroRecord.class)
-            .addMixIn(DeploymentState.class, AvroRecord.class);
+            .addMixIn(DeploymentState.class, AvroRecord.class)
+            .addMixIn(org.streaminference.schemas.FeatureDrift.class, AvroRecord.class);
 
     private ControlJson() {}
 }

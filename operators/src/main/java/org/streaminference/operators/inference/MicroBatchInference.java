@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.drift.DriftConfig;
+
 import org.streaminference.model.control.ModelControlLimits;
 
 import org.apache.flink.annotation.PublicEvolving;
@@ -34,9 +36,11 @@ public final class MicroBatchInference {
     private final BatchingConfig batching;
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
+    private final DriftConfig drift;
 
     private MicroBatchInference(ModelProvider modelProvider, String initialModel, BatchingConfig batching,
-            String servedFeatureSpec, ModelControlLimits controlLimits) {
+            String servedFeatureSpec, ModelControlLimits controlLimits, DriftConfig drift) {
+        this.drift = drift;
         this.modelProvider = modelProvider;
         this.initialModel = initialModel;
         this.batching = batching;
@@ -66,7 +70,12 @@ public final class MicroBatchInference {
 
     private MicroBatchInferenceOperatorFactory factory() {
         return new MicroBatchInferenceOperatorFactory(modelProvider, initialModel, batching, servedFeatureSpec,
-                controlLimits);
+                controlLimits, drift);
+    }
+
+    /** How served values are sketched for drift monitoring ({@link DriftConfig#DISABLED} unless set). */
+    public DriftConfig drift() {
+        return drift;
     }
 
     /** Builds a {@link MicroBatchInference}. */
@@ -76,6 +85,7 @@ public final class MicroBatchInference {
         private BatchingConfig batching = BatchingConfig.defaults();
         private String servedFeatureSpec;
         private ModelControlLimits controlLimits = ModelControlLimits.defaults();
+        private DriftConfig drift = DriftConfig.DISABLED;
 
         public Builder modelProvider(ModelProvider modelProvider) {
             this.modelProvider = modelProvider;
@@ -100,6 +110,15 @@ public final class MicroBatchInference {
         }
 
         /**
+         * Sketches the features and predictions of every version that has a training baseline and emits the sketches
+         * on {@link ModelOutputs#DRIFT_SKETCHES}, for a {@link org.streaminference.operators.drift.DriftMonitor}.
+         */
+        public Builder drift(DriftConfig drift) {
+            this.drift = Objects.requireNonNull(drift, "drift");
+            return this;
+        }
+
+        /**
          * Emits each prediction's feature vector, with the version that answered, on
          * {@link ModelOutputs#SERVED_FEATURES}.
          *
@@ -112,7 +131,7 @@ public final class MicroBatchInference {
 
         public MicroBatchInference build() {
             return new MicroBatchInference(Objects.requireNonNull(modelProvider, "modelProvider"),
-                    Objects.requireNonNull(initialModel, "initialModel"), batching, servedFeatureSpec, controlLimits);
+                    Objects.requireNonNull(initialModel, "initialModel"), batching, servedFeatureSpec, controlLimits, drift);
         }
     }
 }

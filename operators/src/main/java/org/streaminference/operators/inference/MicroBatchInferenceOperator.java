@@ -1,5 +1,9 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.drift.DriftConfig;
+import org.streaminference.operators.drift.DriftTracker;
+import org.streaminference.schemas.DriftSketch;
+
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.common.state.BroadcastState;
@@ -90,6 +94,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     /** The spec id served feature vectors are logged under; null where they are not logged. */
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
+    private final DriftConfig drift;
     private final transient MailboxExecutor mailbox;
 
     private transient ListState<Tuple2<EnrichedEvent, Long>> pendingState;
@@ -108,11 +113,14 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient InferenceQueue.Emitter<InferenceRequest> shadowAnswers;
     private transient Counter shadowFailures;
     private transient Counter storeRejected;
+    /** Drift sketches of each version with a baseline, by version; drained on a timer and at the end of input. */
+    private transient Map<String, DriftTracker> driftTrackers;
 
     MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, ModelProvider modelProvider,
             String initialLocation, BatchingConfig options, String servedFeatureSpec,
-            ModelControlLimits controlLimits, MailboxExecutor mailbox) {
+            ModelControlLimits controlLimits, DriftConfig drift, MailboxExecutor mailbox) {
         super(parameters);
+        this.drift = drift;
         this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
         this.initialLocation = initialLocation;
@@ -155,6 +163,10 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         queue = InferenceQueue.create(options.ordered());
         shadows = new UnorderedInferenceQueue<>();
         versionMetrics = new HashMap<>();
+        driftTrackers = new HashMap<>();
+        if (drift.enabled()) {
+            scheduleDriftReport();
+        }
         shadowFailures = getMetricGroup().counter("shadowFailures");
         storeRejected = getMetricGroup().counter("predictionsStoreRejected");
         answers = new InferenceQueue.Emitter<>() {
@@ -218,6 +230,31 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             mailbox.yield();
         }
         emitReady(); // watermarks still queued behind the last records
+        reportDrift();
+    }
+
+    private void scheduleDriftReport() {
+        getProcessingTimeService().registerTimer(
+                getProcessingTimeService().getCurrentProcessingTime() + drift.reportIntervalMillis(), time -> {
+                    reportDrift();
+                    scheduleDriftReport();
+                });
+    }
+
+    /** Sends the drift sketches of every watched version to the monitor, and starts new ones. */
+    private void reportDrift() {
+        for (DriftTracker tracker : driftTrackers.values()) {
+            for (DriftSketch sketch : tracker.drain(subtask())) {
+                output.collect(ModelOutputs.DRIFT_SKETCHES, new StreamRecord<>(sketch));
+            }
+        }
+    }
+
+    private void track(ServedVersion version, InferenceRequest request, Prediction prediction) {
+        if (version.drift != null && version.drift.add(request.event.getFeatures(), prediction,
+                request.event.getEvent().getEventTime())) {
+            reportDrift(); // events far apart in time: the open slices go out early
+        }
     }
 
     /**
@@ -332,6 +369,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                     ReasonCode.STORE_REJECTED, "the prediction cannot be stored: " + unstorable);
         }
         if (prediction != null) {
+            track(request.version, request, prediction);
             output.collect(record(prediction, request.timestamp));
             if (servedFeatureSpec != null) {
                 output.collect(ModelOutputs.SERVED_FEATURES, record(servedFeatures(request.event, prediction),
@@ -346,6 +384,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private void emitShadowAnswer(InferenceRequest request) {
         request.version.outstanding--;
         if (request.prediction() != null) {
+            track(request.version, request, request.prediction());
             output.collect(ModelOutputs.SHADOW_PREDICTIONS, record(request.prediction(), request.timestamp));
         } else {
             shadowFailures.inc();
@@ -416,6 +455,11 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         ServedVersion[] self = new ServedVersion[1];
         self[0] = new ServedVersion(handle, metrics, options, "inference-" + name + "-" + version + "-" + subtask(),
                 batch -> post("inference batch finished"), batch -> timeOut(self[0], batch));
+        int[] baselineIndices = handle.baselineIndices();
+        if (drift.enabled() && baselineIndices != null) {
+            self[0].drift = driftTrackers.computeIfAbsent(version, v -> new DriftTracker(name, v,
+                    handle.model().baseline(), baselineIndices, drift));
+        }
         return self[0];
     }
 

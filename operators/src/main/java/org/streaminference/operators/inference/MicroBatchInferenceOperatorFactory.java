@@ -29,6 +29,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     private final BatchingConfig options;
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
+    private final org.streaminference.operators.drift.DriftConfig drift;
 
     /**
      * @param initialLocation   the version served when the job starts without state; after a restore the operator
@@ -42,6 +43,15 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
 
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
             BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits) {
+        this(modelProvider, initialLocation, options, servedFeatureSpec, controlLimits,
+                org.streaminference.operators.drift.DriftConfig.DISABLED);
+    }
+
+    /** @param drift how served features and predictions are sketched for drift monitoring */
+    public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
+            BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits,
+            org.streaminference.operators.drift.DriftConfig drift) {
+        this.drift = drift;
         this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
         this.initialLocation = initialLocation;
@@ -54,7 +64,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     @SuppressWarnings("unchecked")
     public <T extends StreamOperator<Prediction>> T createStreamOperator(StreamOperatorParameters<Prediction> parameters) {
         return (T) new MicroBatchInferenceOperator(parameters, modelProvider, initialLocation, options,
-                servedFeatureSpec, controlLimits, getMailboxExecutor());
+                servedFeatureSpec, controlLimits, drift, getMailboxExecutor());
     }
 
     @Override

@@ -368,7 +368,7 @@ final class ModelController implements AutoCloseable {
         String model = versions.deployment() != null ? versions.deployment().model() : modelName;
         host.emit(new ModelEvent(type, reporter.job(), reporter.jobId(), reporter.subtask(), model, version,
                 command == null ? null : command.getId(), command == null ? null : ModelCommands.describe(command), reason, message,
-                loadMillis, deployed == null ? null : deployed.toState(), System.currentTimeMillis()));
+                loadMillis, deployed == null ? null : deployed.toState(), java.util.List.of(), System.currentTimeMillis()));
     }
 
     private static void closeAll(Iterable<ModelProvider.Handle> handles) {

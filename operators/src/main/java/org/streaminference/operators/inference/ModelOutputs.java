@@ -28,5 +28,12 @@ public final class ModelOutputs {
     public static final OutputTag<ServedFeatures> SERVED_FEATURES =
             new OutputTag<>("served-features", new AvroTypeInfo<>(ServedFeatures.class));
 
+    /**
+     * Sketches of the served features and predictions of versions with a training baseline, for the drift monitor;
+     * only where the operator was built with drift monitoring.
+     */
+    public static final OutputTag<org.streaminference.schemas.DriftSketch> DRIFT_SKETCHES =
+            new OutputTag<>("drift-sketches", new AvroTypeInfo<>(org.streaminference.schemas.DriftSketch.class));
+
     private ModelOutputs() {}
 }

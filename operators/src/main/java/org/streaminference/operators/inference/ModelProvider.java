@@ -30,6 +30,14 @@ public interface ModelProvider extends Serializable {
             return null;
         }
 
+        /**
+         * Where each feature the version's training baseline names is among the float features; null where the
+         * version has no baseline or the job does not name its features, so that drift is not watched.
+         */
+        default int[] baselineIndices() {
+            return null;
+        }
+
         /** Whether CUDA was asked for and the model runs on CPU instead. */
         default boolean fellBackToCpu() {
             return false;

@@ -24,6 +24,8 @@ final class ServedVersion {
     final MicroBatcher<BatchRunner.Pending> batcher;
     final InferenceMetrics metrics;
     private final ModelProvider.Handle handle;
+    /** Sketches what this version serves for drift monitoring; null where it is not watched. Task thread only. */
+    org.streaminference.operators.drift.DriftTracker drift;
     /** Records routed to this version and not yet emitted; task thread only. */
     int outstanding;
 

@@ -60,6 +60,15 @@ public final class SharedModelProvider implements ModelProvider {
             }
 
             @Override
+            public int[] baselineIndices() {
+                try {
+                    return contract.baselineIndices(lease.model().manifest().id(), lease.model().baseline());
+                } catch (ModelLoadException e) {
+                    throw new IllegalStateException("checked when the version was acquired", e);
+                }
+            }
+
+            @Override
             public boolean fellBackToCpu() {
                 return lease.model().fellBackToCpu();
             }
