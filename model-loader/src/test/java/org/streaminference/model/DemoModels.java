@@ -105,6 +105,21 @@ public final class DemoModels {
         return ai.onnx.proto.OnnxMl.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
     }
 
+    /**
+     * Gives the version in {@code dir} a training baseline, as {@code models publish --baseline} does: the file
+     * beside the model and named, with its sha256, in the (unsigned) manifest.
+     */
+    public static void attachBaseline(Path dir, org.streaminference.model.drift.DriftBaseline baseline)
+            throws IOException {
+        byte[] json = baseline.toJson();
+        java.nio.file.Files.write(dir.resolve("baseline.json"), json);
+        ModelManifest manifest = new ObjectMapper().readValue(dir.resolve(ModelManifest.FILE_NAME).toFile(),
+                ModelManifest.class);
+        java.util.Map<String, String> files = new java.util.TreeMap<>(manifest.files());
+        files.put("baseline.json", ModelLoader.sha256Hex(json));
+        writeManifest(dir, manifest.toBuilder().baseline("baseline.json").files(files).build());
+    }
+
     /** Writes {@code manifest.json} into a model version directory. */
     public static void writeManifest(Path dir, ModelManifest manifest) throws IOException {
         new ObjectMapper()

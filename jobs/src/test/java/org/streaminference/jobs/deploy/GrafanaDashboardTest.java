@@ -20,12 +20,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 class GrafanaDashboardTest {
     private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
     private static final Pattern OPERATOR_METRIC =
-            Pattern.compile("flink_taskmanager_job_task_operator_(?:model_version_)?([A-Za-z]+)");
+            Pattern.compile("flink_taskmanager_job_task_operator_(?:model_version_)?(?:feature_)?([A-Za-z]+)");
     private static final Pattern QUERY_METRIC = Pattern.compile("\\b(query_[a-z_]+?)(?:_bucket|_count|_sum)?\\b");
     /** Flink's own metrics the dashboard uses (FLIP-33 source metrics, task and checkpoint metrics). */
     private static final Set<String> FLINK_METRICS = Set.of("pendingRecords");
 
-    private static String sources() throws Exception {
+    static String sources() throws Exception {
         StringBuilder all = new StringBuilder();
         try (Stream<Path> files = Files.walk(ROOT)) {
             for (Path f : files.filter(p -> p.toString().endsWith(".java") && p.toString().contains("/src/main/"))

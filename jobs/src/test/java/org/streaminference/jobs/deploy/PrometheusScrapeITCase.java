@@ -99,7 +99,18 @@ class PrometheusScrapeITCase {
                     new DemoEvents(7, 50, "prom"), 100, 0.0, 7)) {
                 Configuration options = new Configuration();
                 options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-                options.set(PipelineOptions.MODEL_URI, DemoModels.write(dir.resolve("models"), 1).toString());
+                Path version = DemoModels.write(dir.resolve("models"), 1);
+                // a baseline of two features and the classes, so that the drift monitor exports its gauges
+                double[] amounts = new java.util.Random(3).doubles(1_000, 1, 500).toArray();
+                DemoModels.attachBaseline(version, new org.streaminference.model.drift.DriftBaseline(1_000,
+                        java.util.Map.of("amount", org.streaminference.model.drift.Distribution.of(amounts, 10),
+                                "quantity", org.streaminference.model.drift.Distribution.of(
+                                        new double[] {1, 1, 2, 3, 1, 2}, 10)),
+                        new org.streaminference.model.drift.DriftBaseline.Predictions(null,
+                                java.util.Map.of("normal", 0.9, "suspicious", 0.1))));
+                options.set(PipelineOptions.MODEL_URI, version.toString());
+                options.set(org.streaminference.jobs.MonitoringOptions.DRIFT_MIN_EVENTS, 50L);
+                options.set(org.streaminference.jobs.MonitoringOptions.DRIFT_REPORT_INTERVAL, Duration.ofSeconds(1));
                 options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(dir.toUri().toString()));
                 options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
                 options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
@@ -133,6 +144,18 @@ class PrometheusScrapeITCase {
                 JsonNode latency = query(port, OPERATOR + "endToEndLatencyMillis{quantile=\"0.99\"}");
                 assertThat(latency).as("latency quantiles are exported").isNotEmpty();
                 assertThat(query(port, "flink_taskmanager_job_task_operator_eventsIn")).isNotEmpty();
+                // the drift monitor's gauges, labelled by model, version and feature, once it computed them
+                await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofSeconds(1)).until(() -> query(port,
+                        OPERATOR + "feature_driftPsi{model=\"" + MODEL_LABEL + "\",version=\"1\",feature=\"amount\"} >= 0")
+                        .size() == 1);
+                JsonNode drift = query(port, OPERATOR + "feature_driftPsi{model=\"" + MODEL_LABEL + "\"}");
+                assertThat(drift).extracting(d -> d.at("/metric/feature").asText())
+                        .containsExactlyInAnyOrder("amount", "quantity", "prediction");
+                assertThat(query(port, OPERATOR + "feature_drifting{model=\"" + MODEL_LABEL + "\"}")).hasSize(3);
+                StringBuilder psi = new StringBuilder();
+                drift.forEach(d -> psi.append(' ').append(d.at("/metric/feature").asText()).append('=')
+                        .append(d.at("/value/1").asText()));
+                System.out.printf("PROMETHEUS drift PSI of %s:1 scraped:%s%n", MODEL_LABEL, psi);
                 assertThat(query(port, "up{job=\"flink\"}").get(0).at("/value/1").asText()).isEqualTo("1");
                 cluster.cancelJob(job).get(1, TimeUnit.MINUTES);
             } finally {
