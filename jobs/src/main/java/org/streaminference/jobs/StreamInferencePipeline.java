@@ -86,6 +86,7 @@ public final class StreamInferencePipeline {
                         controlSource(options, bootstrap, controlTopic), WatermarkStrategy.noWatermarks(),
                         "model-commands")
                 .setParallelism(1)
+                .setMaxParallelism(1) // one partition, read in order: never scaled
                 .uid("model-commands-source");
         SingleOutputStreamOperator<Prediction> predictions = stages.inference().apply(enriched, commands);
 

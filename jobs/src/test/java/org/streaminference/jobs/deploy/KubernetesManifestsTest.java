@@ -224,4 +224,74 @@ class KubernetesManifestsTest {
             }
         }
     }
+
+    /**
+     * The autoscaler keys of operator 1.15's {@code AutoScalerOptions} these manifests may use (the artifact is not
+     * on Maven Central, so the list is copied from its source); a misspelt key would be ignored silently.
+     */
+    private static final Set<String> AUTOSCALER_KEYS = Set.of("enabled", "scaling.enabled", "metrics.window",
+            "stabilization.interval", "utilization.target", "utilization.min", "utilization.max",
+            "catch-up.duration", "restart.time", "scale-down.interval", "vertex.min-parallelism",
+            "vertex.max-parallelism", "vertex.exclude.ids", "memory.tuning.enabled");
+
+    @Test
+    void theAutoscalerScalesWhatMayScaleAndLeavesTheRest() throws Exception {
+        org.apache.flink.runtime.jobgraph.JobGraph graph = jobGraph();
+        Map<String, org.apache.flink.runtime.jobgraph.JobVertex> byId = new java.util.HashMap<>();
+        String inference = null;
+        for (org.apache.flink.runtime.jobgraph.JobVertex v : graph.getVertices()) {
+            byId.put(v.getID().toHexString(), v);
+            if (v.getName().startsWith("inference")) {
+                inference = v.getID().toHexString();
+            }
+            if (v.getName().contains("model-commands") || v.getName().startsWith("drift-monitor")) {
+                assertThat(v.getMaxParallelism()).as("%s never scales", v.getName()).isEqualTo(1);
+            }
+        }
+        assertThat(inference).as("the inference vertex").isNotNull();
+        for (JsonNode d : flinkDeployments()) {
+            String name = d.at("/metadata/name").asText();
+            JsonNode conf = d.at("/spec/flinkConfiguration");
+            assertThat(conf.path("job.autoscaler.enabled").asText()).as(name).isEqualTo("true");
+            for (Iterator<String> it = conf.fieldNames(); it.hasNext(); ) {
+                String key = it.next();
+                if (key.startsWith("job.autoscaler.")) {
+                    assertThat(AUTOSCALER_KEYS).as("%s in %s", key, name)
+                            .contains(key.substring("job.autoscaler.".length()));
+                }
+            }
+            assertThat(conf.path("pipeline.max-parallelism").asInt()).as("%s: key groups for every scale", name)
+                    .isGreaterThanOrEqualTo(conf.path("job.autoscaler.vertex.max-parallelism").asInt());
+            double target = conf.path("job.autoscaler.utilization.target").asDouble();
+            assertThat(target).isBetween(conf.path("job.autoscaler.utilization.min").asDouble(),
+                    conf.path("job.autoscaler.utilization.max").asDouble());
+            List<String> excluded = conf.has("job.autoscaler.vertex.exclude.ids")
+                    ? List.of(conf.path("job.autoscaler.vertex.exclude.ids").asText().split(";")) : List.of();
+            for (String id : excluded) {
+                assertThat(byId).as("%s excludes a vertex of the job", name).containsKey(id);
+            }
+            boolean gpu = conf.path("model.execution-provider").asText().equals("CUDA");
+            if (gpu) {
+                assertThat(excluded).as("%s: inference stays on its GPUs", name).containsExactly(inference);
+            } else {
+                assertThat(excluded).as("%s: inference scales on CPU", name).isEmpty();
+            }
+        }
+    }
+
+    /** The job's graph as the manifests' job builds it (nothing is opened: the graph is only described). */
+    private static org.apache.flink.runtime.jobgraph.JobGraph jobGraph() {
+        org.apache.flink.configuration.Configuration options = new org.apache.flink.configuration.Configuration();
+        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, "kafka:9092");
+        options.set(PipelineOptions.MODEL_URI, "s3://models/demo-classifier/1");
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of("s3://models/"));
+        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true);
+        options.set(PipelineOptions.RESULT_STORE_JDBC_URL, "jdbc:postgresql://postgres:5432/streaminference");
+        var env = org.apache.flink.streaming.api.environment.StreamExecutionEnvironment.getExecutionEnvironment(options);
+        env.setParallelism(4);
+        org.streaminference.jobs.StreamInferencePipeline.build(env, options,
+                org.streaminference.jobs.PipelineStages.forSpec(options,
+                        org.streaminference.features.spec.FeatureSpecs.demo(), false));
+        return env.getStreamGraph().getJobGraph();
+    }
 }
