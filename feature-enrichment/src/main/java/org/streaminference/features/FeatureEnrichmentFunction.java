@@ -1,5 +1,12 @@
 package org.streaminference.features;
 
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import org.streaminference.schemas.SourcePosition;
+import org.streaminference.schemas.tracing.RecordTracing;
+import org.streaminference.schemas.tracing.TracingConfig;
+
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
@@ -45,10 +52,18 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
     private transient Counter expired;
     private transient Counter reset;
     private transient Counter invalid;
+    private final TracingConfig tracingConfig;
+    private transient RecordTracing tracing;
 
     public FeatureEnrichmentFunction(FeatureSpec spec) {
+        this(spec, TracingConfig.DISABLED);
+    }
+
+    /** @param tracing whether each record gets a span here, a child of the one it arrived with */
+    public FeatureEnrichmentFunction(FeatureSpec spec, TracingConfig tracing) {
         this.spec = spec;
         this.engine = new FeatureEngine(spec);
+        this.tracingConfig = tracing;
     }
 
     @Override
@@ -62,10 +77,39 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
         expired = metrics.counter("entitiesExpired");
         reset = metrics.counter("featureStateResets");
         invalid = metrics.counter("invalidFeatureInputs");
+        tracing = RecordTracing.open(tracingConfig, "features", getRuntimeContext().getUserCodeClassLoader());
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (tracing != null) {
+            tracing.close();
+        }
+        super.close();
     }
 
     @Override
     public void processElement(ValidatedEvent value, Context ctx, Collector<EnrichedEvent> out) throws Exception {
+        if (!tracing.enabled()) {
+            enrich(value, ctx, out);
+            return;
+        }
+        SourcePosition source = value.getSource();
+        Span span = tracing.startRecordSpan("features", source.getTraceparent(), SpanKind.INTERNAL);
+        source.setTraceparent(RecordTracing.carry(span, source.getTraceparent()));
+        try {
+            span.setAttribute("entity.id", value.getEvent().getEntityId());
+            ReasonCode failed = enrich(value, ctx, out);
+            if (failed != null) {
+                span.setStatus(StatusCode.ERROR, failed.name());
+            }
+        } finally {
+            span.end();
+        }
+    }
+
+    /** Enriches one event, or sends its dead letter and returns the reason. */
+    private ReasonCode enrich(ValidatedEvent value, Context ctx, Collector<EnrichedEvent> out) throws Exception {
         InputEvent event = value.getEvent();
         long time = event.getEventTime();
         EntityFeatureState current = load();
@@ -80,7 +124,7 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
                         "event time " + time + " is " + Duration.ofMillis(current.maxEventTime() - time)
                                 + " behind entity's newest event, beyond the feature spec's maxOutOfOrderness "
                                 + Duration.ofMillis(spec.maxOutOfOrdernessMillis())));
-                return;
+                return ReasonCode.LATE_EVENT;
             }
             lateCounted.inc();
             at = current.maxEventTime();
@@ -89,7 +133,7 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
         if (problem != null) {
             invalid.inc();
             ctx.output(DeadLetters.TAG, DeadLetters.of(event, value.getSource(), problem.reason(), problem.message()));
-            return;
+            return problem.reason();
         }
         float[] vector = engine.update(current, event, value.getProfile(), at);
         if (current.expiryTimer() == Long.MIN_VALUE) {
@@ -106,6 +150,7 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
         out.collect(new EnrichedEvent(event, value.getSource(), features,
                 engine.integers(event, value.getProfile()), engine.texts(event, value.getProfile())));
         enriched.inc();
+        return null;
     }
 
     /** Removes the entity's state once it has been idle for the TTL; otherwise waits for its new expiry time. */

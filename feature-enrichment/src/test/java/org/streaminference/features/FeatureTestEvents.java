@@ -79,6 +79,6 @@ final class FeatureTestEvents {
     }
 
     static ValidatedEvent validated(InputEvent event, long offset, EntityProfile profile) {
-        return new ValidatedEvent(event, new SourcePosition("events", 0, offset), profile);
+        return new ValidatedEvent(event, new SourcePosition("events", 0, offset, null), profile);
     }
 }

@@ -57,7 +57,7 @@ final class FeatureStage {
                     .uid("reference-data");
             keyed = DataStreamUtils.reinterpretAsKeyedStream(joined, ENTITY);
         }
-        return keyed.process(new FeatureEnrichmentFunction(spec)).name("features").uid("features");
+        return keyed.process(new FeatureEnrichmentFunction(spec, PipelineSettings.tracing(options))).name("features").uid("features");
     }
 
     /**

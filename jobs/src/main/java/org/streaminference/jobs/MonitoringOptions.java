@@ -51,8 +51,38 @@ public final class MonitoringOptions {
             .withDescription("Predictions the window must hold before drift is computed: fewer give an index that is"
                     + " mostly sampling noise.");
 
+    public static final ConfigOption<Double> TRACING_SAMPLE_RATIO =
+            ConfigOptions.key("monitoring.tracing.sample-ratio")
+                    .doubleType()
+                    .defaultValue(0.0)
+                    .withDescription("Share of events without a sampled trace context that start a trace (0 to 1)."
+                            + " An event whose Kafka header 'traceparent' is sampled is always traced: spans for"
+                            + " validation and features per record and for inference per batch, and the"
+                            + " prediction's header continues the trace. 0 (the default) turns tracing off: no"
+                            + " OpenTelemetry SDK, no header read.");
+
+    public static final ConfigOption<String> TRACING_EXPORTER = ConfigOptions.key("monitoring.tracing.exporter")
+            .stringType()
+            .defaultValue("otlp")
+            .withDescription("The OpenTelemetry span exporter: 'otlp' (HTTP/protobuf to"
+                    + " monitoring.tracing.otlp-endpoint), 'logging', or the name of one a jar on the classpath"
+                    + " registers (ConfigurableSpanExporterProvider).");
+
+    public static final ConfigOption<String> TRACING_OTLP_ENDPOINT =
+            ConfigOptions.key("monitoring.tracing.otlp-endpoint")
+                    .stringType()
+                    .defaultValue("http://localhost:4318")
+                    .withDescription("The OTLP/HTTP endpoint of the collector spans are sent to.");
+
+    public static final ConfigOption<String> TRACING_SERVICE_NAME =
+            ConfigOptions.key("monitoring.tracing.service-name")
+                    .stringType()
+                    .defaultValue("streaminference")
+                    .withDescription("The service name of the job's spans.");
+
     public static List<ConfigOption<?>> all() {
         return List.of(DRIFT_ENABLED, DRIFT_WINDOW, DRIFT_SLICE, DRIFT_REPORT_INTERVAL, DRIFT_PSI_THRESHOLD,
-                DRIFT_MIN_EVENTS);
+                DRIFT_MIN_EVENTS, TRACING_SAMPLE_RATIO, TRACING_EXPORTER, TRACING_OTLP_ENDPOINT,
+                TRACING_SERVICE_NAME);
     }
 }

@@ -137,6 +137,20 @@ public final class PipelineSettings {
                 options.get(PipelineOptions.MODEL_CONTROL_MAX_PENDING_COMMANDS));
     }
 
+    /** Whether and how records are traced, from the job's options. */
+    public static org.streaminference.schemas.tracing.TracingConfig tracing(ReadableConfig options) {
+        try {
+            return new org.streaminference.schemas.tracing.TracingConfig(
+                    options.get(MonitoringOptions.TRACING_SAMPLE_RATIO),
+                    options.get(MonitoringOptions.TRACING_EXPORTER),
+                    options.get(MonitoringOptions.TRACING_OTLP_ENDPOINT),
+                    options.get(MonitoringOptions.TRACING_SERVICE_NAME));
+        } catch (IllegalArgumentException e) {
+            throw new org.apache.flink.configuration.IllegalConfigurationException(
+                    MonitoringOptions.TRACING_SAMPLE_RATIO.key() + ": " + e.getMessage(), e);
+        }
+    }
+
     /** How served values are watched for drift, from the job's options. */
     public static org.streaminference.operators.drift.DriftConfig drift(ReadableConfig options) {
         if (!options.get(MonitoringOptions.DRIFT_ENABLED)) {

@@ -90,7 +90,8 @@ public record PipelineStages(
                 .initialModel(PipelineSettings.startingModel(options))
                 .batching(PipelineSettings.batching(options))
                 .controlLimits(PipelineSettings.controlLimits(options))
-                .drift(PipelineSettings.drift(options));
+                .drift(PipelineSettings.drift(options))
+                .tracing(PipelineSettings.tracing(options));
         if (servedFeatureSpec != null) {
             builder.logServedFeatures(servedFeatureSpec);
         }

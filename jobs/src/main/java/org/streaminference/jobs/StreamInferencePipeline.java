@@ -76,7 +76,8 @@ public final class StreamInferencePipeline {
 
         SingleOutputStreamOperator<ValidatedEvent> valid = raw
                 .process(new EventValidationFunction(
-                        new EventValidator(stages.requiredNumericFields(), PipelineSettings.eventLimits(options))))
+                        new EventValidator(stages.requiredNumericFields(), PipelineSettings.eventLimits(options)),
+                        PipelineSettings.tracing(options)))
                 .name("validate")
                 .uid("validate");
 
@@ -159,7 +160,7 @@ public final class StreamInferencePipeline {
                 .setTopics(options.get(PipelineOptions.EVENTS_TOPIC))
                 .setGroupId(options.get(PipelineOptions.GROUP_ID))
                 .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
-                .setDeserializer(new RawRecordDeserializer());
+                .setDeserializer(new RawRecordDeserializer(PipelineSettings.tracing(options).enabled()));
         if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
             builder.setBounded(OffsetsInitializer.latest());
         }

@@ -9,7 +9,7 @@ import java.util.HexFormat;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class DeadLettersTest {
-    private static final SourcePosition SOURCE = new SourcePosition("events", 0, 7L);
+    private static final SourcePosition SOURCE = new SourcePosition("events", 0, 7L, null);
 
     @Test
     void aRecordJustUnderTheBrokersLimitMakesADeadLetterThatFitsItsTopic() throws Exception {

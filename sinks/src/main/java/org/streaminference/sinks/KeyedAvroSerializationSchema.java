@@ -9,8 +9,12 @@ import org.apache.flink.api.common.serialization.SerializationSchema;
 import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
 import org.apache.flink.util.function.SerializableFunction;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.internals.RecordHeader;
+import org.streaminference.schemas.tracing.RecordTracing;
 
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * Writes Avro records to one topic in single-object encoding (schema fingerprint in every message), keyed by a
@@ -24,10 +28,21 @@ public final class KeyedAvroSerializationSchema<T extends SpecificRecord> implem
     private final String topic;
     private final Class<T> recordClass;
     private final SerializableFunction<T, String> keyOf;
+    private final SerializableFunction<T, String> traceOf;
     private transient BinaryMessageEncoder<T> encoder;
 
     /** @param keyOf the Kafka key of a record; null for no key */
     public KeyedAvroSerializationSchema(String topic, Class<T> recordClass, SerializableFunction<T, String> keyOf) {
+        this(topic, recordClass, keyOf, null);
+    }
+
+    /**
+     * @param traceOf the W3C trace context a record continues, written as its Kafka header {@code traceparent}
+     *                (null, or a null result: no header)
+     */
+    public KeyedAvroSerializationSchema(String topic, Class<T> recordClass, SerializableFunction<T, String> keyOf,
+            SerializableFunction<T, String> traceOf) {
+        this.traceOf = traceOf;
         this.topic = topic;
         this.recordClass = recordClass;
         this.keyOf = keyOf;
@@ -58,7 +73,10 @@ public final class KeyedAvroSerializationSchema<T extends SpecificRecord> implem
         // No record timestamp: the broker's producer time, not the event time the stream carries. Event times can be
         // months old (backfills, replays); as record timestamps they would put fresh output past the topic's
         // retention at once, and the broker would delete it. The event time is in the record itself.
+        String trace = traceOf == null ? null : traceOf.apply(element);
+        Iterable<Header> headers = trace == null ? null
+                : List.of(new RecordHeader(RecordTracing.HEADER, trace.getBytes(StandardCharsets.US_ASCII)));
         return new ProducerRecord<>(
-                topic, null, null, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value);
+                topic, null, null, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value, headers);
     }
 }

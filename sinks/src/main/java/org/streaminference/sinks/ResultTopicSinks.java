@@ -23,21 +23,23 @@ public final class ResultTopicSinks {
     private ResultTopicSinks() {}
 
     public static KafkaSink<Prediction> predictions(KafkaSinkConfig options, String topic) {
-        return sink(options, topic, "predictions", Prediction.class, p -> p.getEntityId());
+        return sink(options, topic, "predictions", Prediction.class, p -> p.getEntityId(), Prediction::getTraceparent);
     }
 
     public static KafkaSink<DeadLetter> deadLetters(KafkaSinkConfig options, String topic) {
-        return sink(options, topic, "dead-letters", DeadLetter.class, d -> d.getEntityId());
+        return sink(options, topic, "dead-letters", DeadLetter.class, d -> d.getEntityId(),
+                d -> d.getSource() == null ? null : d.getSource().getTraceparent());
     }
 
     /** Predictions of a shadow model version: the same records as the predictions, on their own topic. */
     public static KafkaSink<Prediction> shadowPredictions(KafkaSinkConfig options, String topic) {
-        return sink(options, topic, "shadow-predictions", Prediction.class, p -> p.getEntityId());
+        return sink(options, topic, "shadow-predictions", Prediction.class, p -> p.getEntityId(),
+                Prediction::getTraceparent);
     }
 
     /** The feature vector behind each prediction, keyed by entity id (ServedFeatures, single-object encoding). */
     public static KafkaSink<ServedFeatures> servedFeatures(KafkaSinkConfig options, String topic) {
-        return sink(options, topic, "served-features", ServedFeatures.class, f -> f.getEntityId());
+        return sink(options, topic, "served-features", ServedFeatures.class, f -> f.getEntityId(), null);
     }
 
     /**
@@ -63,13 +65,14 @@ public final class ResultTopicSinks {
             String topic,
             String name,
             Class<T> recordClass,
-            SerializableFunction<T, String> keyOf) {
+            SerializableFunction<T, String> keyOf,
+            SerializableFunction<T, String> traceOf) {
         return KafkaSink.<T>builder()
                 .setBootstrapServers(options.bootstrapServers())
                 .setDeliveryGuarantee(options.deliveryGuarantee())
                 .setTransactionalIdPrefix(options.transactionalIdPrefix() + "-" + name)
                 .setKafkaProducerConfig(options.toProperties())
-                .setRecordSerializer(new KeyedAvroSerializationSchema<>(topic, recordClass, keyOf))
+                .setRecordSerializer(new KeyedAvroSerializationSchema<>(topic, recordClass, keyOf, traceOf))
                 .build();
     }
 }

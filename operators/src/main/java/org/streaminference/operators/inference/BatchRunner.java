@@ -36,10 +36,12 @@ final class BatchRunner {
     private final InferenceMetrics metrics;
     private final int retries;
     private final BatchInputs inputs;
+    private final org.streaminference.schemas.tracing.RecordTracing tracing;
 
     /** @param layout the job's feature groups; null feeds a one-input model every float feature in order */
     BatchRunner(InferenceModel model, FeatureLayout layout, PredictionDecoder decoder, InferenceMetrics metrics,
-            int maxBatchSize, int retries) {
+            int maxBatchSize, int retries, org.streaminference.schemas.tracing.RecordTracing tracing) {
+        this.tracing = tracing;
         this.model = model;
         this.decoder = decoder;
         this.metrics = metrics;
@@ -53,7 +55,23 @@ final class BatchRunner {
             metrics.queueWaitMicros.update((start - p.enqueuedNanos()) / 1_000);
         }
         metrics.batchSize.update(batch.size());
-        execute(batch, retries);
+        if (!tracing.enabled()) {
+            execute(batch, retries);
+            return;
+        }
+        java.util.List<String> traces = new java.util.ArrayList<>(batch.size());
+        for (Pending p : batch) {
+            traces.add(p.event().getSource().getTraceparent());
+        }
+        io.opentelemetry.api.trace.Span span = tracing.startBatchSpan("inference", traces);
+        try {
+            span.setAttribute("model", model.manifest().name());
+            span.setAttribute("model.version", model.manifest().version());
+            span.setAttribute("batch.size", batch.size());
+            execute(batch, retries);
+        } finally {
+            span.end();
+        }
     }
 
     private void execute(List<? extends Pending> batch, int retriesLeft) {

@@ -1,6 +1,7 @@
 package org.streaminference.operators.inference;
 
 import org.streaminference.operators.drift.DriftConfig;
+import org.streaminference.schemas.tracing.TracingConfig;
 
 import org.streaminference.model.control.ModelControlLimits;
 
@@ -37,10 +38,12 @@ public final class MicroBatchInference {
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
     private final DriftConfig drift;
+    private final TracingConfig tracing;
 
     private MicroBatchInference(ModelProvider modelProvider, String initialModel, BatchingConfig batching,
-            String servedFeatureSpec, ModelControlLimits controlLimits, DriftConfig drift) {
+            String servedFeatureSpec, ModelControlLimits controlLimits, DriftConfig drift, TracingConfig tracing) {
         this.drift = drift;
+        this.tracing = tracing;
         this.modelProvider = modelProvider;
         this.initialModel = initialModel;
         this.batching = batching;
@@ -70,7 +73,7 @@ public final class MicroBatchInference {
 
     private MicroBatchInferenceOperatorFactory factory() {
         return new MicroBatchInferenceOperatorFactory(modelProvider, initialModel, batching, servedFeatureSpec,
-                controlLimits, drift);
+                controlLimits, drift, tracing);
     }
 
     /** How served values are sketched for drift monitoring ({@link DriftConfig#DISABLED} unless set). */
@@ -86,6 +89,7 @@ public final class MicroBatchInference {
         private String servedFeatureSpec;
         private ModelControlLimits controlLimits = ModelControlLimits.defaults();
         private DriftConfig drift = DriftConfig.DISABLED;
+        private TracingConfig tracing = TracingConfig.DISABLED;
 
         public Builder modelProvider(ModelProvider modelProvider) {
             this.modelProvider = modelProvider;
@@ -118,6 +122,12 @@ public final class MicroBatchInference {
             return this;
         }
 
+        /** Gives each batch with a sampled record a span linked to its records' ({@link TracingConfig#DISABLED} unless set). */
+        public Builder tracing(TracingConfig tracing) {
+            this.tracing = Objects.requireNonNull(tracing, "tracing");
+            return this;
+        }
+
         /**
          * Emits each prediction's feature vector, with the version that answered, on
          * {@link ModelOutputs#SERVED_FEATURES}.
@@ -131,7 +141,7 @@ public final class MicroBatchInference {
 
         public MicroBatchInference build() {
             return new MicroBatchInference(Objects.requireNonNull(modelProvider, "modelProvider"),
-                    Objects.requireNonNull(initialModel, "initialModel"), batching, servedFeatureSpec, controlLimits, drift);
+                    Objects.requireNonNull(initialModel, "initialModel"), batching, servedFeatureSpec, controlLimits, drift, tracing);
         }
     }
 }

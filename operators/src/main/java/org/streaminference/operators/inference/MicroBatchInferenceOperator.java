@@ -1,6 +1,8 @@
 package org.streaminference.operators.inference;
 
 import org.streaminference.operators.drift.DriftConfig;
+import org.streaminference.schemas.tracing.RecordTracing;
+import org.streaminference.schemas.tracing.TracingConfig;
 import org.streaminference.operators.drift.DriftTracker;
 import org.streaminference.schemas.DriftSketch;
 
@@ -95,6 +97,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
     private final DriftConfig drift;
+    private final TracingConfig tracingConfig;
     private final transient MailboxExecutor mailbox;
 
     private transient ListState<Tuple2<EnrichedEvent, Long>> pendingState;
@@ -115,11 +118,13 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient Counter storeRejected;
     /** Drift sketches of each version with a baseline, by version; drained on a timer and at the end of input. */
     private transient Map<String, DriftTracker> driftTrackers;
+    private transient RecordTracing tracing;
 
     MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, ModelProvider modelProvider,
             String initialLocation, BatchingConfig options, String servedFeatureSpec,
-            ModelControlLimits controlLimits, DriftConfig drift, MailboxExecutor mailbox) {
+            ModelControlLimits controlLimits, DriftConfig drift, TracingConfig tracing, MailboxExecutor mailbox) {
         super(parameters);
+        this.tracingConfig = tracing;
         this.drift = drift;
         this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
@@ -164,6 +169,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         shadows = new UnorderedInferenceQueue<>();
         versionMetrics = new HashMap<>();
         driftTrackers = new HashMap<>();
+        tracing = RecordTracing.open(tracingConfig, "inference", getRuntimeContext().getUserCodeClassLoader());
         if (drift.enabled()) {
             scheduleDriftReport();
         }
@@ -279,6 +285,9 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     public void close() throws Exception {
         if (controller != null) {
             controller.close();
+        }
+        if (tracing != null) {
+            tracing.close();
         }
         super.close();
     }
@@ -454,7 +463,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 v -> new InferenceMetrics(getMetricGroup(), name, v));
         ServedVersion[] self = new ServedVersion[1];
         self[0] = new ServedVersion(handle, metrics, options, "inference-" + name + "-" + version + "-" + subtask(),
-                batch -> post("inference batch finished"), batch -> timeOut(self[0], batch));
+                batch -> post("inference batch finished"), batch -> timeOut(self[0], batch), tracing);
         int[] baselineIndices = handle.baselineIndices();
         if (drift.enabled() && baselineIndices != null) {
             self[0].drift = driftTrackers.computeIfAbsent(version, v -> new DriftTracker(name, v,

@@ -30,6 +30,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
     private final org.streaminference.operators.drift.DriftConfig drift;
+    private final org.streaminference.schemas.tracing.TracingConfig tracing;
 
     /**
      * @param initialLocation   the version served when the job starts without state; after a restore the operator
@@ -44,14 +45,20 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
             BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits) {
         this(modelProvider, initialLocation, options, servedFeatureSpec, controlLimits,
-                org.streaminference.operators.drift.DriftConfig.DISABLED);
+                org.streaminference.operators.drift.DriftConfig.DISABLED,
+                org.streaminference.schemas.tracing.TracingConfig.DISABLED);
     }
 
-    /** @param drift how served features and predictions are sketched for drift monitoring */
+    /**
+     * @param drift   how served features and predictions are sketched for drift monitoring
+     * @param tracing whether batches get spans linked to their records'
+     */
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
             BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits,
-            org.streaminference.operators.drift.DriftConfig drift) {
+            org.streaminference.operators.drift.DriftConfig drift,
+            org.streaminference.schemas.tracing.TracingConfig tracing) {
         this.drift = drift;
+        this.tracing = tracing;
         this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
         this.initialLocation = initialLocation;
@@ -64,7 +71,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     @SuppressWarnings("unchecked")
     public <T extends StreamOperator<Prediction>> T createStreamOperator(StreamOperatorParameters<Prediction> parameters) {
         return (T) new MicroBatchInferenceOperator(parameters, modelProvider, initialLocation, options,
-                servedFeatureSpec, controlLimits, drift, getMailboxExecutor());
+                servedFeatureSpec, controlLimits, drift, tracing, getMailboxExecutor());
     }
 
     @Override

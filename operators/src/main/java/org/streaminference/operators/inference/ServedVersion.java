@@ -31,7 +31,7 @@ final class ServedVersion {
 
     ServedVersion(ModelProvider.Handle handle, InferenceMetrics metrics, BatchingConfig options, String threadName,
             Consumer<List<BatchRunner.Pending>> onBatchDone,
-            Consumer<List<BatchRunner.Pending>> onTimeout) {
+            Consumer<List<BatchRunner.Pending>> onTimeout, org.streaminference.schemas.tracing.RecordTracing tracing) {
         this.handle = handle;
         this.model = handle.model();
         this.version = model.manifest().version();
@@ -39,7 +39,7 @@ final class ServedVersion {
         // a version whose results depend on their batch neighbours runs every record alone
         int maxBatchSize = model.manifest().batching() == BatchingPolicy.SINGLE ? 1 : options.maxBatchSize();
         this.runner = new BatchRunner(model, handle.layout(), new PredictionDecoder(model.manifest(), options.topK()),
-                metrics, maxBatchSize, options.retries());
+                metrics, maxBatchSize, options.retries(), tracing);
         this.batcher = new MicroBatcher<>(maxBatchSize, options.maxDelayMillis(), options.concurrentBatches(),
                 threadName, batch -> {
                     runner.run(batch);

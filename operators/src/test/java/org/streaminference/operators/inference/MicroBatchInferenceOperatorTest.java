@@ -74,7 +74,7 @@ class MicroBatchInferenceOperatorTest {
                 .setEvent(InputEvent.newBuilder().setEventId("e" + i).setEntityId("u" + (i % 3)).setEventTime(1000L + i)
                         .setEventType("t").setNumericFields(Map.of("amount", 1.0)).setCategoricalFields(Map.of())
                         .build())
-                .setSource(new SourcePosition("events", 0, (long) i))
+                .setSource(new SourcePosition("events", 0, (long) i, null))
                 .setFeatures(DemoVectors.of(firstFeature, 1f, (float) i, 2f))
                 .build();
     }

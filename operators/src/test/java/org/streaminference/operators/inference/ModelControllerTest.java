@@ -108,7 +108,8 @@ class ModelControllerTest {
             String name = handle.model().manifest().name();
             String version = handle.model().manifest().version();
             return new ServedVersion(handle, new InferenceMetrics(new UnregisteredMetricsGroup(), name, version),
-                    BatchingConfig.defaults(), "test-" + version, batch -> {}, batch -> {});
+                    BatchingConfig.defaults(), "test-" + version, batch -> {}, batch -> {},
+                    org.streaminference.schemas.tracing.RecordTracing.off());
         }
 
         @Override

@@ -112,7 +112,7 @@ class ModelHotSwapTest {
                 .setEvent(InputEvent.newBuilder().setEventId("e" + i).setEntityId(entity).setEventTime(1000L + i)
                         .setEventType("t").setNumericFields(Map.of("amount", 1.0)).setCategoricalFields(Map.of())
                         .build())
-                .setSource(new SourcePosition("events", 0, (long) i))
+                .setSource(new SourcePosition("events", 0, (long) i, null))
                 .setFeatures(DemoVectors.of(10f + i % 7, 1f, (float) i, 2f))
                 .build();
     }

@@ -34,7 +34,7 @@ class OnnxInferenceFunctionTest {
                 .setEvent(InputEvent.newBuilder().setEventId(id).setEntityId("u1").setEventTime(42L)
                         .setEventType("t").setNumericFields(Map.of("amount", 1.0)).setCategoricalFields(Map.of())
                         .build())
-                .setSource(new SourcePosition("events", 1, 7L))
+                .setSource(new SourcePosition("events", 1, 7L, null))
                 .setFeatures(features)
                 .build();
     }
