@@ -15,6 +15,7 @@ import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
+import org.streaminference.jobs.MonitoringOptions;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineSettings;
 import org.streaminference.jobs.PipelineStages;
@@ -87,6 +88,15 @@ public final class PipelineBenchmark implements Callable<Integer> {
             description = "Measured rounds of the saturation runs after the warm-up round.")
     int repeats;
 
+    @Option(names = "--tracing-ratio", defaultValue = "0.01", description = "Sample ratio of the tracing variant"
+            + " (spans sent over OTLP/HTTP to a receiver in this process).")
+    double tracingRatio;
+
+    @Option(names = "--saturation-only", description = "Only the saturation rounds (every variant, repeated), not"
+            + " the batch, delay and rate sweeps.")
+    boolean saturationOnly;
+
+    private OtlpReceiver otlp;
     private final AtomicInteger runs = new AtomicInteger();
     private final List<String[]> rows = new ArrayList<>();
     private final List<String> verdicts = new ArrayList<>();
@@ -108,7 +118,9 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 Runtime.getRuntime().availableProcessors());
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(work.resolve("kafka"), 0);
                 EmbeddedPostgres db = EmbeddedPostgres.builder().setDataDirectory(work.resolve("pg"))
-                        .setCleanDataDirectory(true).start()) {
+                        .setCleanDataDirectory(true).start();
+                OtlpReceiver receiver = OtlpReceiver.start()) {
+            otlp = receiver;
             kafka = broker;
             postgres = db;
             for (BenchModels.Workload w : workload.workloads(work, 200_000, 30_000, 30_000)) {
@@ -140,6 +152,9 @@ public final class PipelineBenchmark implements Callable<Integer> {
         for (int p : parallelisms) {
             for (Inference inference : Inference.values()) {
                 keys.add(inference + "/" + p);
+                if (p == 1 && inference == Inference.BATCHED) {
+                    keys.add("BATCHED+TRACE/1"); // next to the same variant without tracing: the ratio is a pair's
+                }
             }
         }
         keys.add("BATCHED+PG/1");
@@ -149,6 +164,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
             System.out.printf("  %s%n", round == 0 ? "warm-up round" : "round " + round + " of " + repeats);
             for (String key : keys) {
                 if (round == 0 && (key.endsWith("/2") || key.startsWith("BATCHED+PG"))) {
+                    // the tracing variant is warmed up: its SDK and exporter are code no other variant runs
                     continue; // the same code as a variant warmed up already
                 }
                 double t = measure(w, saturated, key);
@@ -167,10 +183,21 @@ public final class PipelineBenchmark implements Callable<Integer> {
         }
         row(w, "micro-batched + PostgreSQL sink, saturation", "at-least-once", 1, batchSize,
                 Spread.of(sat.get("BATCHED+PG/1")), null);
+        row(w, String.format(Locale.ROOT, "micro-batched, tracing at %.0f%%, saturation", 100 * tracingRatio),
+                "at-least-once", 1, batchSize, Spread.of(sat.get("BATCHED+TRACE/1")), null);
+        verdicts.add(String.format(Locale.ROOT, "%s: tracing on at %.0f%% / off = %s (%,d OTLP export requests, %,d bytes"
+                        + " received)", w.name(), 100 * tracingRatio,
+                percent(Spread.ofRatios(sat.get("BATCHED+TRACE/1"), sat.get("BATCHED/1"))), otlp.spans(),
+                otlp.bytes()));
         Map<String, Double> medians = new LinkedHashMap<>();
         sat.forEach((k, v) -> medians.put(k, Spread.of(v).median()));
         throughputByVariant.put(w.name(), medians);
 
+        if (saturationOnly) {
+            verdicts.add(String.format(Locale.ROOT, "%s: micro-batched / identity pipeline = %s", w.name(),
+                    percent(Spread.ofRatios(sat.get("BATCHED/1"), sat.get("IDENTITY/1")))));
+            return;
+        }
         double batchedMedian = medians.get("BATCHED/1");
         Map<Integer, Double> byBatch = new LinkedHashMap<>();
         double batchRate = Math.min(4096, batchedMedian / 2);
@@ -249,10 +276,11 @@ public final class PipelineBenchmark implements Callable<Integer> {
             return RawOnnxBench.rowsPerSecond(w, batchSize, 1, w.records());
         }
         boolean postgresSink = key.startsWith("BATCHED+PG");
+        boolean tracing = key.startsWith("BATCHED+TRACE");
         String[] parts = key.split("/");
-        Inference inference = Inference.valueOf(postgresSink ? "BATCHED" : parts[0]);
+        Inference inference = Inference.valueOf(postgresSink || tracing ? "BATCHED" : parts[0]);
         return saturation(w, topic, inference, Integer.parseInt(parts[1]),
-                inference == Inference.BATCHED ? batchSize : 1, postgresSink);
+                inference == Inference.BATCHED ? batchSize : 1, postgresSink, tracing);
     }
 
     private static String percent(Spread ratio) {
@@ -330,8 +358,17 @@ public final class PipelineBenchmark implements Callable<Integer> {
     /** Events per second through the whole pipeline over the pre-loaded topic, timed at the consumer. */
     private double saturation(BenchModels.Workload w, String topic, Inference inference, int parallelism, int batch,
             boolean postgresSink) throws Exception {
+        return saturation(w, topic, inference, parallelism, batch, postgresSink, false);
+    }
+
+    private double saturation(BenchModels.Workload w, String topic, Inference inference, int parallelism, int batch,
+            boolean postgresSink, boolean tracing) throws Exception {
         Configuration options = options(w, topic, batch, DeliveryGuarantee.AT_LEAST_ONCE, postgresSink);
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
+        if (tracing) {
+            options.set(MonitoringOptions.TRACING_SAMPLE_RATIO, tracingRatio);
+            options.set(MonitoringOptions.TRACING_OTLP_ENDPOINT, otlp.endpoint());
+        }
         JobClient job = start(w, options, inference, parallelism);
         KafkaLoad.Observed o = KafkaLoad.consume(kafka.bootstrapServers(), options.get(PipelineOptions.PREDICTIONS_TOPIC),
                 w.records(), Duration.ofMinutes(10), false);
@@ -418,12 +455,16 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 + " event's scheduled send time (not its actual one) to the prediction's arrival at that consumer;"
                 + " events produced once the job runs, those scheduled in the first " + warmupSeconds + " s left out."
                 + " Command: `bench/run.sh pipeline --models " + workload.modelList() + " --repeats " + repeats
-                + " --scale " + workload.scale + "`\n\n"
+                + " --scale " + workload.scale + (saturationOnly ? " --saturation-only" : "") + "`\n\n"
                 + table + "\n" + String.join("\n\n", verdicts) + "\n\n"
                 + "![throughput](" + stem + "-throughput.png)\n![latency by rate](" + stem + "-latency-by-rate.png)\n"
                 + "![latency by batch](" + stem + "-latency-by-batch.png)\n");
         BitmapEncoder.saveBitmap(throughputChart(), workload.out.resolve(stem + "-throughput.png").toString(),
                 BitmapEncoder.BitmapFormat.PNG);
+        if (saturationOnly) {
+            System.out.println("Wrote " + workload.out.resolve(stem + ".md") + " and its throughput chart");
+            return; // no latency runs, no latency charts
+        }
         BitmapEncoder.saveBitmap(lineChart("p50 and p99 latency against input rate (at-least-once, parallelism 1)",
                         "input rate (events/s)", p50ByRate, p99ByRate, true),
                 workload.out.resolve(stem + "-latency-by-rate.png").toString(), BitmapEncoder.BitmapFormat.PNG);
@@ -451,8 +492,12 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 values.add(measured.getOrDefault(variant, 0.0) / measured.get("IDENTITY/1"));
             }
             String[] parts = variant.split("/");
-            chart.addSeries((parts[0].equals("BATCHED+PG") ? label(Inference.BATCHED) + " + PostgreSQL"
-                    : label(Inference.valueOf(parts[0]))) + ", p=" + parts[1], names, values);
+            String label = switch (parts[0]) {
+                case "BATCHED+PG" -> label(Inference.BATCHED) + " + PostgreSQL";
+                case "BATCHED+TRACE" -> label(Inference.BATCHED) + ", tracing on";
+                default -> label(Inference.valueOf(parts[0]));
+            };
+            chart.addSeries(label + ", p=" + parts[1], names, values);
         }
         return chart;
     }

@@ -123,6 +123,9 @@ class DriftMonitoringITCase {
                 .containsExactly("x[1]");
         System.out.printf("DRIFT end to end: sepal width moved by 1 cm after %d of %d events: %s%n", EVENTS / 2,
                 EVENTS, event.getMessage());
+        String list = cli("list", "--bootstrap-servers", kafka.bootstrapServers(), "--events-topic",
+                "model-events-shifted");
+        assertThat(list).contains("last drift").contains("x[1] (PSI");
     }
 
     @Test

@@ -42,6 +42,7 @@ final class ListCommand implements Callable<Integer> {
         // job id + model → subtask → latest deployment; and the last rejection per job id + model
         Map<String, TreeMap<Integer, ModelEvent>> deployed = new LinkedHashMap<>();
         Map<String, ModelEvent> rejected = new LinkedHashMap<>();
+        Map<String, ModelEvent> drift = new LinkedHashMap<>();
         for (ModelEvent e : events) {
             String key = e.getJob() + " (" + e.getJobId() + ") " + e.getModel();
             if (e.getType() == ModelEventType.DEPLOYED) {
@@ -49,6 +50,8 @@ final class ListCommand implements Callable<Integer> {
                 rejected.remove(key);
             } else if (e.getType() == ModelEventType.REJECTED) {
                 rejected.put(key, e);
+            } else if (e.getType() == ModelEventType.DRIFT) {
+                drift.put(key, e);
             }
         }
         if (deployed.isEmpty()) {
@@ -83,6 +86,10 @@ final class ListCommand implements Callable<Integer> {
             if (lastRejection != null) {
                 out.printf("  last command rejected: %s (%s) %s%n", lastRejection.getCommand(), lastRejection.getReason(),
                         lastRejection.getMessage());
+            }
+            ModelEvent lastDrift = drift.get(key);
+            if (lastDrift != null) {
+                out.printf("  last drift %s: %s%n", Instant.ofEpochMilli(lastDrift.getTime()), lastDrift.getMessage());
             }
         });
         return 0;
