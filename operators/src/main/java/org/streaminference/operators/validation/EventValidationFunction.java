@@ -68,7 +68,7 @@ public class EventValidationFunction extends ProcessFunction<RawRecord, Validate
         }
         SourcePosition source = record.getSource();
         // the record as a message a consumer received: a child of the producer's span
-        Span span = tracing.startRecordSpan("validate", source.getTraceparent(), SpanKind.CONSUMER);
+        Span span = tracing.startEntrySpan("validate", source.getTraceparent(), SpanKind.CONSUMER);
         source.setTraceparent(RecordTracing.carry(span, source.getTraceparent()));
         try {
             span.setAttribute("messaging.system", "kafka");

@@ -17,6 +17,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -88,8 +89,9 @@ public final class RecordTracing implements AutoCloseable {
                 properties.put("otel.traces.exporter", config.exporter());
                 properties.put("otel.metrics.exporter", "none");
                 properties.put("otel.logs.exporter", "none");
-                properties.put("otel.traces.sampler", "parentbased_traceidratio");
-                properties.put("otel.traces.sampler.arg", Double.toString(config.sampleRatio()));
+                // which records start a trace is decided before a span is built (startEntrySpan); a span is built
+                // only for a sampled record, so the SDK's sampler keeps every span it is asked for
+                properties.put("otel.traces.sampler", "parentbased_always_on");
                 properties.put("otel.exporter.otlp.protocol", "http/protobuf");
                 properties.put("otel.exporter.otlp.endpoint", config.endpoint());
                 properties.put("otel.propagators", "tracecontext");
@@ -112,14 +114,37 @@ public final class RecordTracing implements AutoCloseable {
     }
 
     /**
-     * Starts the span of one record at a stage, as a child of the context it carries, or, where it carries none, of
-     * a new trace sampled at the configured ratio. End it when the stage is done with the record.
+     * Starts the span of a record entering the job: a child of the context it arrived with where that is sampled,
+     * a new trace for a share of the records that arrived without one (the sample ratio), and otherwise the invalid
+     * span, which records nothing and costs nothing. End it when the stage is done with the record.
+     */
+    public Span startEntrySpan(String name, String traceparent, SpanKind kind) {
+        if (tracer == null) {
+            return Span.getInvalid();
+        }
+        if (traceparent == null) {
+            if (ThreadLocalRandom.current().nextDouble() >= config.sampleRatio()) {
+                return Span.getInvalid();
+            }
+            return tracer.spanBuilder(name).setSpanKind(kind).setNoParent().startSpan();
+        }
+        return startRecordSpan(name, traceparent, kind);
+    }
+
+    /**
+     * Starts the span of a record at a later stage, a child of the context it carries where that is sampled; the
+     * invalid span otherwise (a later stage never starts a trace). End it when the stage is done with the record.
      */
     public Span startRecordSpan(String name, String traceparent, SpanKind kind) {
         if (tracer == null) {
             return Span.getInvalid();
         }
-        return tracer.spanBuilder(name).setSpanKind(kind).setParent(context(traceparent)).startSpan();
+        SpanContext parent = sampled(traceparent);
+        if (parent == null) {
+            return Span.getInvalid(); // an unsampled context passes through untouched
+        }
+        return tracer.spanBuilder(name).setSpanKind(kind).setParent(Context.root().with(Span.wrap(parent)))
+                .startSpan();
     }
 
     /**
