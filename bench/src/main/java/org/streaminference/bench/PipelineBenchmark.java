@@ -154,6 +154,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 keys.add(inference + "/" + p);
                 if (p == 1 && inference == Inference.BATCHED) {
                     keys.add("BATCHED+TRACE/1"); // next to the same variant without tracing: the ratio is a pair's
+                    keys.add("BATCHED+DRIFT/1");
                 }
             }
         }
@@ -185,6 +186,10 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 Spread.of(sat.get("BATCHED+PG/1")), null);
         row(w, String.format(Locale.ROOT, "micro-batched, tracing at %.0f%%, saturation", 100 * tracingRatio),
                 "at-least-once", 1, batchSize, Spread.of(sat.get("BATCHED+TRACE/1")), null);
+        row(w, "micro-batched, drift watched on every feature, saturation", "at-least-once", 1, batchSize,
+                Spread.of(sat.get("BATCHED+DRIFT/1")), null);
+        verdicts.add(String.format(Locale.ROOT, "%s: drift watched on all %d features / no baseline = %s", w.name(),
+                w.valuesPerRow(), percent(Spread.ofRatios(sat.get("BATCHED+DRIFT/1"), sat.get("BATCHED/1")))));
         verdicts.add(String.format(Locale.ROOT, "%s: tracing on at %.0f%% / off = %s (%,d OTLP export requests, %,d bytes"
                         + " received)", w.name(), 100 * tracingRatio,
                 percent(Spread.ofRatios(sat.get("BATCHED+TRACE/1"), sat.get("BATCHED/1"))), otlp.spans(),
@@ -277,10 +282,11 @@ public final class PipelineBenchmark implements Callable<Integer> {
         }
         boolean postgresSink = key.startsWith("BATCHED+PG");
         boolean tracing = key.startsWith("BATCHED+TRACE");
+        boolean drift = key.startsWith("BATCHED+DRIFT");
         String[] parts = key.split("/");
-        Inference inference = Inference.valueOf(postgresSink || tracing ? "BATCHED" : parts[0]);
+        Inference inference = Inference.valueOf(postgresSink || tracing || drift ? "BATCHED" : parts[0]);
         return saturation(w, topic, inference, Integer.parseInt(parts[1]),
-                inference == Inference.BATCHED ? batchSize : 1, postgresSink, tracing);
+                inference == Inference.BATCHED ? batchSize : 1, postgresSink, tracing, drift);
     }
 
     private static String percent(Spread ratio) {
@@ -358,22 +364,55 @@ public final class PipelineBenchmark implements Callable<Integer> {
     /** Events per second through the whole pipeline over the pre-loaded topic, timed at the consumer. */
     private double saturation(BenchModels.Workload w, String topic, Inference inference, int parallelism, int batch,
             boolean postgresSink) throws Exception {
-        return saturation(w, topic, inference, parallelism, batch, postgresSink, false);
+        return saturation(w, topic, inference, parallelism, batch, postgresSink, false, false);
     }
 
+    /**
+     * @param drift serve a copy of the version with a training baseline of every feature, so that the job sketches
+     *              every value it serves (the most drift monitoring can cost for this width)
+     */
     private double saturation(BenchModels.Workload w, String topic, Inference inference, int parallelism, int batch,
-            boolean postgresSink, boolean tracing) throws Exception {
+            boolean postgresSink, boolean tracing, boolean drift) throws Exception {
         Configuration options = options(w, topic, batch, DeliveryGuarantee.AT_LEAST_ONCE, postgresSink);
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
         if (tracing) {
             options.set(MonitoringOptions.TRACING_SAMPLE_RATIO, tracingRatio);
             options.set(MonitoringOptions.TRACING_OTLP_ENDPOINT, otlp.endpoint());
         }
+        if (drift) {
+            options.set(PipelineOptions.MODEL_URI, withBaseline(w).toString());
+        }
         JobClient job = start(w, options, inference, parallelism);
         KafkaLoad.Observed o = KafkaLoad.consume(kafka.bootstrapServers(), options.get(PipelineOptions.PREDICTIONS_TOPIC),
                 w.records(), Duration.ofMinutes(10), false);
         job.getJobExecutionResult().get(5, TimeUnit.MINUTES);
         return o.throughput();
+    }
+
+    /** A copy of the workload's version with a baseline of every feature, made once. */
+    private Path withBaseline(BenchModels.Workload w) throws Exception {
+        Path copy = w.dir().resolveSibling(w.dir().getFileName() + "-with-baseline");
+        if (Files.isDirectory(copy)) {
+            return copy;
+        }
+        Files.createDirectories(copy);
+        try (var files = Files.list(w.dir())) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Files.copy(f, copy.resolve(f.getFileName()));
+            }
+        }
+        Map<String, org.streaminference.model.drift.Distribution> features = new LinkedHashMap<>();
+        List<String> names = EventGenerator.fields(w.valuesPerRow());
+        for (int c = 0; c < names.size(); c++) {
+            double[] values = new double[5_000];
+            for (int row = 0; row < values.length; row++) {
+                values[row] = EventGenerator.value(row, c);
+            }
+            features.put(names.get(c), org.streaminference.model.drift.Distribution.of(values, 10));
+        }
+        org.streaminference.model.DemoModels.attachBaseline(copy,
+                new org.streaminference.model.drift.DriftBaseline(5_000, features, null));
+        return copy;
     }
 
     /**
@@ -495,6 +534,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
             String label = switch (parts[0]) {
                 case "BATCHED+PG" -> label(Inference.BATCHED) + " + PostgreSQL";
                 case "BATCHED+TRACE" -> label(Inference.BATCHED) + ", tracing on";
+                case "BATCHED+DRIFT" -> label(Inference.BATCHED) + ", drift on every feature";
                 default -> label(Inference.valueOf(parts[0]));
             };
             chart.addSeries(label + ", p=" + parts[1], names, values);
