@@ -67,6 +67,10 @@ class ExactlyOnceRecoveryITCase {
         int total = input.records().size();
 
         Configuration options = new Configuration();
+
+        // no Kryo anywhere: every record, state and side output has a Flink or Avro serializer, or the job fails
+
+        options.set(org.apache.flink.configuration.PipelineOptions.GENERIC_TYPES, false);
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
         options.set(PipelineOptions.MODEL_URI, modelDir.toString());
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(SERVICES.dir().toUri().toString()));

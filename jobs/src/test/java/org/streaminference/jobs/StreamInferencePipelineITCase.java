@@ -47,6 +47,10 @@ class StreamInferencePipelineITCase {
         Map<String, String> positions = PipelineTestSupport.produce(SERVICES.bootstrapServers(), input.records(), 0);
 
         Configuration options = new Configuration();
+
+        // no Kryo anywhere: every record, state and side output has a Flink or Avro serializer, or the job fails
+
+        options.set(org.apache.flink.configuration.PipelineOptions.GENERIC_TYPES, false);
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
         options.set(PipelineOptions.MODEL_URI, modelDir.toString());
