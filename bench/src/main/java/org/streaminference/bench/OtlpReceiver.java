@@ -42,7 +42,7 @@ final class OtlpReceiver implements AutoCloseable {
     }
 
     /** Export requests received (one per batch of spans). */
-    long spans() {
+    long requests() {
         return requests.get();
     }
 

@@ -192,7 +192,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 w.valuesPerRow(), percent(Spread.ofRatios(sat.get("BATCHED+DRIFT/1"), sat.get("BATCHED/1")))));
         verdicts.add(String.format(Locale.ROOT, "%s: tracing on at %.0f%% / off = %s (%,d OTLP export requests, %,d bytes"
                         + " received)", w.name(), 100 * tracingRatio,
-                percent(Spread.ofRatios(sat.get("BATCHED+TRACE/1"), sat.get("BATCHED/1"))), otlp.spans(),
+                percent(Spread.ofRatios(sat.get("BATCHED+TRACE/1"), sat.get("BATCHED/1"))), otlp.requests(),
                 otlp.bytes()));
         Map<String, Double> medians = new LinkedHashMap<>();
         sat.forEach((k, v) -> medians.put(k, Spread.of(v).median()));

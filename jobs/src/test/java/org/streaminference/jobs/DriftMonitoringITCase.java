@@ -12,7 +12,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import org.streaminference.jobs.cli.ModelsCli;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
@@ -27,8 +26,6 @@ import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.Prediction;
 
 import java.io.InputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -77,8 +74,8 @@ class DriftMonitoringITCase {
         kafka.createTopics(1, "model-control", "model-events");
         Path export = Files.createDirectories(dir.resolve("export"));
         Path rows = export.resolve("train.jsonl");
-        try (InputStream model = resource("/exports/gbt-classifier/model.onnx");
-                InputStream train = resource("/exports/gbt-classifier/train.jsonl")) {
+        try (InputStream model = PipelineTestSupport.resource("/exports/gbt-classifier/model.onnx");
+                InputStream train = PipelineTestSupport.resource("/exports/gbt-classifier/train.jsonl")) {
             Files.copy(model, export.resolve("model.onnx"));
             Files.copy(train, rows);
         }
@@ -90,16 +87,16 @@ class DriftMonitoringITCase {
         }
 
         Path baseline = dir.resolve("baseline.json");
-        String out = cli("baseline", "--rows", rows.toString(), "--class-column", "label", "--out",
-                baseline.toString());
+        String out = PipelineTestSupport.models("baseline", "--rows", rows.toString(), "--class-column", "label",
+                "--out", baseline.toString());
         assertThat(out).contains("Baseline of 4 features and the prediction from 150 rows");
         DriftBaseline written = DriftBaseline.parse(Files.readAllBytes(baseline));
         assertThat(written.features().keySet()).containsExactly("x[0]", "x[1]", "x[2]", "x[3]");
         assertThat(written.prediction().classes().keySet()).containsExactlyInAnyOrder("0", "1", "2");
 
-        cli("publish", "--name", MODEL, "--version", "1", "--file", export.resolve("model.onnx").toString(),
-                "--baseline", baseline.toString(), "--store", store(), "--bootstrap-servers",
-                kafka.bootstrapServers(), "--wait", "PT0S");
+        PipelineTestSupport.models("publish", "--name", MODEL, "--version", "1", "--file",
+                export.resolve("model.onnx").toString(), "--baseline", baseline.toString(), "--store", store(),
+                "--bootstrap-servers", kafka.bootstrapServers(), "--wait", "PT0S");
         ModelManifest manifest = new ModelLoader(ModelLoaderConfig.defaults()).readManifest(versionDir(MODEL));
         assertThat(manifest.baseline()).isEqualTo("baseline.json");
         assertThat(manifest.files()).containsKey("baseline.json");
@@ -123,8 +120,8 @@ class DriftMonitoringITCase {
                 .containsExactly("x[1]");
         System.out.printf("DRIFT end to end: sepal width moved by 1 cm after %d of %d events: %s%n", EVENTS / 2,
                 EVENTS, event.getMessage());
-        String list = cli("list", "--bootstrap-servers", kafka.bootstrapServers(), "--events-topic",
-                "model-events-shifted");
+        String list = PipelineTestSupport.models("list", "--bootstrap-servers", kafka.bootstrapServers(),
+                "--events-topic", "model-events-shifted");
         assertThat(list).contains("last drift").contains("x[1] (PSI");
     }
 
@@ -144,7 +141,7 @@ class DriftMonitoringITCase {
 
         String tampered = MODEL + "-tampered";
         Path baseline = dir.resolve("baseline.json");
-        cli("publish", "--name", tampered, "--version", "1", "--file",
+        PipelineTestSupport.models("publish", "--name", tampered, "--version", "1", "--file",
                 dir.resolve("export").resolve("model.onnx").toString(), "--baseline", baseline.toString(),
                 "--store", store(), "--bootstrap-servers", kafka.bootstrapServers(), "--wait", "PT0S");
         Path stored = dir.resolve("store").resolve(tampered).resolve("1").resolve("baseline.json");
@@ -225,30 +222,11 @@ class DriftMonitoringITCase {
         return ModelEvents.fromJson(json);
     }
 
-    private static String cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cli = ModelsCli.commandLine();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int code = cli.execute(args);
-        assertThat(code).as(out + "\n" + err).isZero();
-        return out.toString();
-    }
-
     private static String store() {
         return dir.resolve("store").toUri().toString();
     }
 
     private static String versionDir(String name) {
         return dir.resolve("store").resolve(name).resolve("1").toUri().toString();
-    }
-
-    private static InputStream resource(String name) {
-        InputStream in = DriftMonitoringITCase.class.getResourceAsStream(name);
-        if (in == null) {
-            throw new IllegalStateException("no test resource " + name);
-        }
-        return in;
     }
 }

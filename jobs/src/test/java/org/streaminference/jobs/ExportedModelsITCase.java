@@ -13,7 +13,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import org.streaminference.jobs.cli.ModelsCli;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.model.BatchingPolicy;
 import org.streaminference.model.ModelLoader;
@@ -26,8 +25,6 @@ import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
 
 import java.io.InputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -403,24 +400,16 @@ class ExportedModelsITCase {
 
     private static Path exported(String name) throws Exception {
         Path target = Files.createDirectories(dir.resolve("exports").resolve(name));
-        try (InputStream in = resource("/exports/" + name + "/model.onnx")) {
+        try (InputStream in = PipelineTestSupport.resource("/exports/" + name + "/model.onnx")) {
             Files.copy(in, target.resolve("model.onnx"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
         return target.resolve("model.onnx");
     }
 
     private static JsonNode expected(String name) throws Exception {
-        try (InputStream in = resource("/exports/" + name + "/expected.json")) {
+        try (InputStream in = PipelineTestSupport.resource("/exports/" + name + "/expected.json")) {
             return JSON.readTree(in);
         }
-    }
-
-    private static InputStream resource(String name) {
-        InputStream in = ExportedModelsITCase.class.getResourceAsStream(name);
-        if (in == null) {
-            throw new IllegalStateException("no test resource " + name);
-        }
-        return in;
     }
 
     private static void copyResource(String name, Path target) throws Exception {
@@ -446,13 +435,7 @@ class ExportedModelsITCase {
                 file.toString(), "--store", store(), "--bootstrap-servers", kafka.bootstrapServers(), "--wait",
                 "PT0S"));
         args.addAll(List.of(options));
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        var cli = ModelsCli.commandLine();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(err, true));
-        int code = cli.execute(args.toArray(new String[0]));
-        assertThat(code).as(out + "\n" + err).isZero();
+        String out = PipelineTestSupport.models(args.toArray(new String[0]));
         System.out.printf("PUBLISHED models %s%n  %s", String.join(" ", args.subList(0, 7)), out);
         return new ModelLoader(ModelLoaderConfig.defaults()).readManifest(versionDir(name));
     }

@@ -190,6 +190,15 @@ final class PipelineTestSupport {
 
     /** Everything committed to {@code topic} so far, read as a downstream consumer would (read_committed). */
     static <T> List<T> readCommitted(String bootstrap, String topic, Decoder<T> decoder) throws Exception {
+        List<T> out = new ArrayList<>();
+        for (ConsumerRecord<byte[], byte[]> r : readCommittedRecords(bootstrap, topic)) {
+            out.add(decoder.decode(ByteBuffer.wrap(r.value())));
+        }
+        return out;
+    }
+
+    /** Every record committed to {@code topic} so far, headers included, read_committed. */
+    static List<ConsumerRecord<byte[], byte[]>> readCommittedRecords(String bootstrap, String topic) {
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(
                 Map.of(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                         ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
@@ -201,14 +210,33 @@ final class PipelineTestSupport {
             consumer.assign(partitions);
             consumer.seekToBeginning(partitions);
             Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            List<T> out = new ArrayList<>();
+            List<ConsumerRecord<byte[], byte[]>> out = new ArrayList<>();
             while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    out.add(decoder.decode(ByteBuffer.wrap(r.value())));
-                }
+                consumer.poll(Duration.ofMillis(500)).forEach(out::add);
             }
             return out;
         }
+    }
+
+    /** Runs the {@code models} CLI as a user would and returns what it printed; it must exit 0. */
+    static String models(String... args) {
+        java.io.StringWriter out = new java.io.StringWriter();
+        java.io.StringWriter err = new java.io.StringWriter();
+        var cli = org.streaminference.jobs.cli.ModelsCli.commandLine();
+        cli.setOut(new java.io.PrintWriter(out, true));
+        cli.setErr(new java.io.PrintWriter(err, true));
+        int code = cli.execute(args);
+        assertThat(code).as(out + "\n" + err).isZero();
+        return out.toString();
+    }
+
+    /** A test resource, e.g. a scikit-learn export of model-loader's test-jar ({@code /exports/<name>/model.onnx}). */
+    static java.io.InputStream resource(String name) {
+        java.io.InputStream in = PipelineTestSupport.class.getResourceAsStream(name);
+        if (in == null) {
+            throw new IllegalStateException("no test resource " + name);
+        }
+        return in;
     }
 
     /**

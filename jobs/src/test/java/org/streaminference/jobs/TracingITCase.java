@@ -10,31 +10,24 @@ import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import org.streaminference.jobs.cli.ModelsCli;
-import org.streaminference.jobs.tracing.InMemorySpanExporterProvider;
+import org.streaminference.schemas.tracing.InMemorySpanExporterProvider;
 import org.streaminference.jobs.local.EmbeddedKafkaBroker;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
 
 import java.io.InputStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -233,51 +226,34 @@ class TracingITCase {
         return named.get(0);
     }
 
-    /** Every record of {@code topic} read_committed, by event id (the prediction's, or the dead letter's key). */
+    /** Every record of {@code topic} read_committed, by the prediction's event id or the dead letter's offset. */
     private static Map<String, ConsumerRecord<byte[], byte[]>> read(EmbeddedKafkaBroker kafka, String topic,
             boolean predictions) throws Exception {
         Map<String, ConsumerRecord<byte[], byte[]>> out = new HashMap<>();
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    String id = predictions
-                            ? Prediction.fromByteBuffer(ByteBuffer.wrap(r.value())).getEventId()
-                            : DeadLetter.fromByteBuffer(ByteBuffer.wrap(r.value())).getSource().getOffset() + "@"
-                                    + r.partition();
-                    out.put(id, r);
-                }
-            }
+        for (ConsumerRecord<byte[], byte[]> r : PipelineTestSupport.readCommittedRecords(kafka.bootstrapServers(),
+                topic)) {
+            String id = predictions
+                    ? Prediction.fromByteBuffer(ByteBuffer.wrap(r.value())).getEventId()
+                    : DeadLetter.fromByteBuffer(ByteBuffer.wrap(r.value())).getSource().getOffset() + "@"
+                            + r.partition();
+            out.put(id, r);
         }
         return out;
     }
 
     private static Path publish(EmbeddedKafkaBroker kafka) throws Exception {
         Path export = Files.createDirectories(dir.resolve("export"));
-        try (InputStream in = TracingITCase.class.getResourceAsStream("/exports/gbt-classifier/model.onnx")) {
+        try (InputStream in = PipelineTestSupport.resource("/exports/gbt-classifier/model.onnx")) {
             Files.copy(in, export.resolve("model.onnx"));
         }
-        StringWriter out = new StringWriter();
-        var cli = ModelsCli.commandLine();
-        cli.setOut(new PrintWriter(out, true));
-        cli.setErr(new PrintWriter(out, true));
-        int code = cli.execute("publish", "--name", MODEL, "--version", "1", "--file",
+        PipelineTestSupport.models("publish", "--name", MODEL, "--version", "1", "--file",
                 export.resolve("model.onnx").toString(), "--store", dir.resolve("store").toUri().toString(),
                 "--bootstrap-servers", kafka.bootstrapServers(), "--wait", "PT0S");
-        assertThat(code).as(out.toString()).isZero();
         return dir.resolve("store").resolve(MODEL).resolve("1");
     }
 
     private static JsonNode expectedInputs() throws Exception {
-        try (InputStream in = TracingITCase.class.getResourceAsStream("/exports/gbt-classifier/expected.json")) {
+        try (InputStream in = PipelineTestSupport.resource("/exports/gbt-classifier/expected.json")) {
             return JSON.readTree(in).get("inputs");
         }
     }

@@ -9,13 +9,18 @@ import io.opentelemetry.sdk.trace.export.SpanExporter;
 
 import java.util.Collection;
 
-/** Exporter {@code test-memory}: every SDK the tests open exports into {@link #SPANS}, which outlives them. */
-public final class TestSpanExporterProvider implements ConfigurableSpanExporterProvider {
+/**
+ * The exporter {@code monitoring.tracing.exporter: in-memory} names in tests: every SDK the job's operators start
+ * (one per configuration and TaskManager, shut down with the job) exports into {@link #SPANS}, the SDK's own
+ * in-memory exporter, which outlives them.
+ */
+public final class InMemorySpanExporterProvider implements ConfigurableSpanExporterProvider {
+    public static final String NAME = "in-memory";
     public static final InMemorySpanExporter SPANS = InMemorySpanExporter.create();
 
     @Override
     public String getName() {
-        return "test-memory";
+        return NAME;
     }
 
     @Override
@@ -33,7 +38,7 @@ public final class TestSpanExporterProvider implements ConfigurableSpanExporterP
 
             @Override
             public CompletableResultCode shutdown() {
-                return CompletableResultCode.ofSuccess();
+                return CompletableResultCode.ofSuccess(); // the shared exporter stays open for the next SDK
             }
         };
     }
