@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Runs the whole pipeline locally: real Kafka and PostgreSQL from Maven artifacts, the job on a Flink MiniCluster,
 # demo models and a demo event generator. Options: ./run-local.sh --help
+# Paths given as options are relative to where it is run from, as are its work directory (.local-run) and log.
 set -euo pipefail
-cd "$(dirname "$0")"
+root="$(cd "$(dirname "$0")" && pwd)"
 
-classpath_file=jobs/target/local-classpath.txt
+classpath_file="$root/jobs/target/local-classpath.txt"
 echo "Building (mvn package, tests skipped) ..."
-mvn -B -q -ntp -DskipTests -pl jobs -am package dependency:build-classpath \
-    -DincludeScope=compile -Dmdep.outputFile="$PWD/$classpath_file"
+(cd "$root" && mvn -B -q -ntp -DskipTests -pl jobs -am package dependency:build-classpath \
+    -DincludeScope=compile -Dmdep.outputFile="$classpath_file")
 
 # Flink's --add-opens for Java 17: one list, shared with the other scripts and the tests
-exec java @flink-conf/jvm-opens.args -Xmx2g \
+exec java @"$root/flink-conf/jvm-opens.args" -Xmx2g \
     -Dlog4j2.configurationFile=classpath:log4j2-local.properties \
-    -cp "jobs/target/classes:$(cat "$classpath_file")" \
+    -cp "$root/jobs/target/classes:$(cat "$classpath_file")" \
     org.streaminference.jobs.local.LocalPipeline "$@"

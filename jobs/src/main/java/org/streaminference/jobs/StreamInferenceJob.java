@@ -1,5 +1,7 @@
 package org.streaminference.jobs;
 
+import org.streaminference.schemas.tracing.RecordTracing;
+
 import org.apache.flink.annotation.PublicEvolving;
 
 import org.apache.flink.configuration.Configuration;
@@ -96,6 +98,7 @@ public final class StreamInferenceJob {
         FeatureSpec spec = PipelineStages.featureSpec(options);
         PipelineStages stages = PipelineStages.forSpec(options, spec, ReferenceDataTopic.joinProfiles(options, spec));
         checkStartingModel(options, new FeatureContract(spec.id(), spec.layout(), spec.valueNames()));
+        checkTracing(options);
         StreamInferencePipeline.applyDefaults(env, options);
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
             ResultStoreConfig store = PipelineSettings.resultStore(options);
@@ -106,6 +109,16 @@ public final class StreamInferenceJob {
                     ResultStoreSchema.currentVersion(), expired);
         }
         StreamInferencePipeline.build(env, options, stages);
+    }
+
+    /** Tracing, where it is on, starts with the configured exporter; otherwise the start fails saying why. */
+    static void checkTracing(Configuration options) {
+        try {
+            RecordTracing.check(PipelineSettings.tracing(options), StreamInferenceJob.class.getClassLoader());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalConfigurationException(MonitoringOptions.TRACING_EXPORTER.key() + ": " + e.getMessage(),
+                    e);
+        }
     }
 
     /**

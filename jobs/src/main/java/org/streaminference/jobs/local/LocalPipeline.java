@@ -6,7 +6,9 @@ import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.streaminference.jobs.MonitoringOptions;
 import org.streaminference.jobs.PipelineOptions;
+import org.streaminference.jobs.PipelineSettings;
 import org.streaminference.features.spec.FeatureSpecs;
 import org.streaminference.features.spec.InvalidFeatureSpecException;
 import org.streaminference.jobs.cli.ModelsCli;
@@ -179,6 +181,8 @@ public final class LocalPipeline implements Callable<Integer> {
         options.set(org.apache.flink.configuration.RestOptions.ADDRESS, "127.0.0.1");
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, jdbcUrl);
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(2));
+        // drift of a model published with a baseline is reported within a second, not the production 10 s
+        options.set(MonitoringOptions.DRIFT_REPORT_INTERVAL, DRIFT_REPORT_INTERVAL);
         kafka.createTopics(2, options.get(PipelineOptions.EVENTS_TOPIC), options.get(PipelineOptions.PREDICTIONS_TOPIC),
                 options.get(PipelineOptions.DEAD_LETTERS_TOPIC), options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC));
         options.set(PipelineOptions.SERVED_FEATURES_TOPIC, "served-features");
@@ -323,11 +327,37 @@ public final class LocalPipeline implements Callable<Integer> {
             out.println(statusLine(elapsedSeconds(start), read.events().size(), 0, counter));
         }
         out.println(reconciliation(read.events().size(), counter));
+        printDrift(options);
         printResults(jdbcUrl, postgres.getPort(), kafka.bootstrapServers(), options);
         counter.close();
         counterThread.join();
         job.cancel().get(30, TimeUnit.SECONDS);
         return 0;
+    }
+
+    /** How often the local job reports drift sketches. */
+    private static final Duration DRIFT_REPORT_INTERVAL = Duration.ofSeconds(1);
+
+    /**
+     * For a model published with a training baseline: after the sketches of the last events had time to reach the
+     * drift monitor (two report intervals), what {@code models list} says of it, its last drift included.
+     */
+    private void printDrift(Configuration options) throws Exception {
+        String uri = options.get(PipelineOptions.MODEL_URI);
+        if (new org.streaminference.model.ModelLoader(PipelineSettings.modelLoader(options)).readManifest(uri)
+                .baseline() == null) {
+            return;
+        }
+        Thread.sleep(2 * DRIFT_REPORT_INTERVAL.toMillis()); // the monitor's next evaluation, not a condition to poll
+        String[] list = {"list", "--bootstrap-servers", options.get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS),
+                "--events-topic", options.get(PipelineOptions.MODEL_EVENTS_TOPIC)};
+        out.printf("The model has a training baseline; ./models.sh %s:%n", String.join(" ", list));
+        var cli = org.streaminference.jobs.cli.ModelsCli.commandLine();
+        java.io.PrintWriter writer = new java.io.PrintWriter(out, true);
+        cli.setOut(writer);
+        cli.setErr(writer);
+        cli.execute(list);
+        writer.flush();
     }
 
     /** Events in against what came out, as a downstream consumer counts them. */

@@ -114,6 +114,24 @@ public final class RecordTracing implements AutoCloseable {
     }
 
     /**
+     * Starts and stops the SDK {@code config} asks for, where the job is built: an exporter no jar registers fails
+     * the start with its name, instead of every task failing in {@code open()} and the job restarting forever.
+     *
+     * @throws IllegalArgumentException naming the exporter and why the SDK cannot start
+     */
+    public static void check(TracingConfig config, ClassLoader classLoader) {
+        if (config == null || !config.enabled()) {
+            return;
+        }
+        try {
+            open(config, "check", classLoader).close();
+        } catch (RuntimeException | java.util.ServiceConfigurationError e) {
+            throw new IllegalArgumentException("tracing cannot start with exporter '" + config.exporter() + "': "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
      * Starts the span of a record entering the job: a child of the context it arrived with where that is sampled,
      * a new trace for a share of the records that arrived without one (the sample ratio), and otherwise the invalid
      * span, which records nothing and costs nothing. End it when the stage is done with the record.
@@ -180,9 +198,16 @@ public final class RecordTracing implements AutoCloseable {
         return format(context);
     }
 
-    /** The W3C {@code traceparent} of a span context. */
+    /** The W3C {@code traceparent} of a span context, as the propagator writes it. */
     public static String format(SpanContext context) {
-        return "00-" + context.getTraceId() + "-" + context.getSpanId() + "-" + context.getTraceFlags().asHex();
+        String[] header = new String[1];
+        W3CTraceContextPropagator.getInstance().inject(Context.root().with(Span.wrap(context)), header,
+                (carrier, key, value) -> {
+                    if (HEADER.equals(key)) {
+                        carrier[0] = value;
+                    }
+                });
+        return header[0];
     }
 
     /** The span context of a {@code traceparent} if it is a valid, sampled one; null otherwise. */

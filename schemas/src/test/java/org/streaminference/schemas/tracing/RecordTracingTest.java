@@ -11,7 +11,7 @@ class RecordTracingTest {
     private static final String UNSAMPLED = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
 
     private static RecordTracing open(double ratio) {
-        return RecordTracing.open(new TracingConfig(ratio, "test-memory", "http://localhost:4318", "test"), "test",
+        return RecordTracing.open(new TracingConfig(ratio, InMemorySpanExporterProvider.NAME, "http://localhost:4318", "test"), "test",
                 RecordTracingTest.class.getClassLoader());
     }
 
@@ -24,8 +24,21 @@ class RecordTracingTest {
     }
 
     @Test
+    void anExporterNoJarRegistersIsNamedWhereTheJobIsBuilt() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> RecordTracing.check(
+                        new TracingConfig(0.01, "zipkin-typo", "http://localhost:4318", "test"),
+                        getClass().getClassLoader()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("tracing cannot start with exporter 'zipkin-typo'");
+        RecordTracing.check(new TracingConfig(0.01, InMemorySpanExporterProvider.NAME, "http://localhost:4318",
+                "test"), getClass().getClassLoader());
+        RecordTracing.check(TracingConfig.DISABLED, null);
+        assertThat(RecordTracing.running()).isEmpty();
+    }
+
+    @Test
     void recordsWithoutAContextStartATraceAtTheRatioOnly() {
-        TestSpanExporterProvider.SPANS.reset();
+        InMemorySpanExporterProvider.SPANS.reset();
         int traced = 0;
         try (RecordTracing tracing = open(0.25)) {
             for (int i = 0; i < 8_000; i++) {
@@ -41,7 +54,7 @@ class RecordTracingTest {
         }
         assertThat(traced).as("a quarter of 8,000").isBetween(1_800, 2_200);
         assertThat(RecordTracing.running()).as("the last holder shut the SDK down").isEmpty();
-        assertThat(TestSpanExporterProvider.SPANS.getFinishedSpanItems()).as("every traced span exported at shutdown")
+        assertThat(InMemorySpanExporterProvider.SPANS.getFinishedSpanItems()).as("every traced span exported at shutdown")
                 .hasSize(traced);
     }
 
