@@ -42,7 +42,8 @@ final class FlinkBench {
     /** The prediction of the 'no inference' stage: the first feature, passed through. */
     static Prediction identity(EnrichedEvent e) {
         return new Prediction(e.getEvent().getEventId(), e.getEvent().getEntityId(), "identity", "0",
-                (double) e.getFeatures().get(0), null, null, List.of(), List.of(), e.getEvent().getEventTime(), 0L, List.of(), List.of(), null);
+                (double) e.getFeatures().get(0), null, null, List.of(), List.of(), e.getEvent().getEventTime(), 0L, List.of(), List.of(), null,
+                List.of());
     }
 
     /**

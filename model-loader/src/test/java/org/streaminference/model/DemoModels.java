@@ -38,15 +38,23 @@ public final class DemoModels {
 
     /** Writes one version and returns its directory. */
     public static Path write(Path root, int version) throws IOException {
+        return writeAs(root, NAME, version);
+    }
+
+    /**
+     * Writes the network of one version under another model name ({@code root/<name>/<version>/}): a second
+     * model of the same features, for jobs that serve several.
+     */
+    public static Path writeAs(Path root, String name, int version) throws IOException {
         if (version != 1 && version != 2) {
             throw new IllegalArgumentException("the demo model has versions 1 and 2");
         }
         byte[] model = network(version).toBytes();
-        Path dir = root.resolve(NAME).resolve(Integer.toString(version));
+        Path dir = root.resolve(name).resolve(Integer.toString(version));
         Files.createDirectories(dir);
         Files.write(dir.resolve("model.onnx"), model);
         ModelManifest manifest = ModelManifest.builder()
-                .name(NAME)
+                .name(name)
                 .version(Integer.toString(version))
                 .modelFile("model.onnx")
                 .sha256(ModelLoader.sha256Hex(model))

@@ -29,10 +29,11 @@ public final class DeadLetters {
     public static final int MAX_MESSAGE_CHARS = 2_000;
     /**
      * An upper bound of a dead letter's encoded size: the cut value, the message escaped to ASCII, two ids of at
-     * most 4 bytes a character, the source topic (at most 249 characters, Kafka's limit) and the fixed fields.
+     * most 4 bytes a character, the source topic (at most 249 characters, Kafka's limit), a model name (at most 64
+     * ASCII characters) and the fixed fields.
      */
     public static final int MAX_ENCODED_BYTES = MAX_ORIGINAL_BYTES + MAX_MESSAGE_CHARS * 6 + 8
-            + 2 * Identifiers.MAX_LENGTH * 4 + 249 + 64 + 128;
+            + 2 * Identifiers.MAX_LENGTH * 4 + 249 + 72 + 64 + 128;
 
     private DeadLetters() {}
 

@@ -28,7 +28,11 @@ final class ControlJson {
             .addMixIn(AnnouncedManifest.class, AvroRecord.class)
             .addMixIn(ModelEvent.class, AvroRecord.class)
             .addMixIn(DeploymentState.class, AvroRecord.class)
-            .addMixIn(org.streaminference.schemas.FeatureDrift.class, AvroRecord.class);
+            .addMixIn(org.streaminference.schemas.FeatureDrift.class, AvroRecord.class)
+            .addMixIn(org.streaminference.schemas.ServingPlan.class, AvroRecord.class)
+            .addMixIn(org.streaminference.schemas.Route.class, AvroRecord.class)
+            .addMixIn(org.streaminference.schemas.Ensemble.class, AvroRecord.class)
+            .addMixIn(org.streaminference.schemas.EnsembleMember.class, AvroRecord.class);
 
     private ControlJson() {}
 }

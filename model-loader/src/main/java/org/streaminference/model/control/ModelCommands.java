@@ -6,6 +6,8 @@ import org.streaminference.schemas.AnnouncedManifest;
 import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.ModelCommandType;
 import org.streaminference.schemas.ModelRole;
+import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.ServingPlan;
 
 import java.io.IOException;
 import java.util.UUID;
@@ -51,6 +53,13 @@ public final class ModelCommands {
         return stamp(ModelCommandType.RETIRE, model, version, null, null, null);
     }
 
+    /** Replaces the serving plan: the models a job serves, its routes and its ensembles. */
+    public static ModelCommand setPlan(ServingPlan plan) {
+        ModelCommand command = stamp(ModelCommandType.SET_PLAN, null, null, null, null, null);
+        command.setPlan(plan);
+        return command;
+    }
+
     private static ModelCommand stamp(ModelCommandType type, String model, String version, String location,
             ModelRole role, Integer percent) {
         return ModelCommand.newBuilder()
@@ -74,7 +83,11 @@ public final class ModelCommands {
     public static ModelCommand fromJson(byte[] json) throws InvalidCommandException {
         ModelCommand command;
         try {
-            command = ControlJson.MAPPER.readValue(json, ModelCommand.class);
+            com.fasterxml.jackson.databind.JsonNode tree = ControlJson.MAPPER.readTree(json);
+            command = tree == null || tree.isMissingNode() ? null : ControlJson.MAPPER.treeToValue(tree, ModelCommand.class);
+            if (command != null && command.getPlan() != null) {
+                command.setPlan(ServingPlans.fromTree(tree.get("plan"))); // the schema's defaults for absent fields
+            }
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new InvalidCommandException("not a model command: " + e.getOriginalMessage());
         } catch (IOException e) {
@@ -99,8 +112,17 @@ public final class ModelCommands {
     public static void validate(ModelCommand c) throws InvalidCommandException {
         if (c.getCommand() == null) {
             throw new InvalidCommandException("'command' is missing: one of PUBLISH, SET_CANARY, SET_SHADOW, PROMOTE,"
-                    + " ROLLBACK, RETIRE");
+                    + " ROLLBACK, RETIRE, SET_PLAN");
         }
+        if (c.getCommand() == ModelCommandType.SET_PLAN) {
+            require(c.getPlan() != null, "SET_PLAN needs 'plan'");
+            require(c.getModel() == null && c.getVersion() == null, "SET_PLAN names no 'model' or 'version':"
+                    + " the plan names its models");
+            c.setPlan(ServingPlans.normalize(c.getPlan()));
+            ServingPlans.validate(c.getPlan());
+            return;
+        }
+        require(c.getPlan() == null, c.getCommand() + " takes no 'plan'");
         String model = c.getModel();
         String version = c.getVersion();
         require(model != null && !model.isBlank(), "'model' is missing");
@@ -149,6 +171,9 @@ public final class ModelCommands {
 
     /** A short description for logs and events, e.g. {@code PUBLISH churn:3 as CANARY 10%}. */
     public static String describe(ModelCommand c) {
+        if (c.getCommand() == ModelCommandType.SET_PLAN) {
+            return "SET_PLAN " + (c.getPlan() == null ? "" : Printable.escape(ServingPlans.describe(c.getPlan()), 400));
+        }
         StringBuilder s = new StringBuilder().append(c.getCommand()).append(' ').append(c.getModel());
         if (c.getVersion() != null) {
             s.append(':').append(c.getVersion());

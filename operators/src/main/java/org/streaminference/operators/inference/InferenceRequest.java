@@ -1,6 +1,5 @@
 package org.streaminference.operators.inference;
 
-import org.streaminference.operators.inference.queue.InferenceQueue;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
@@ -11,19 +10,14 @@ import java.util.concurrent.atomic.AtomicReference;
  * One record waiting for its answer from one model version: a prediction or a dead letter, whichever an inference
  * thread or the batch timeout sets first.
  */
-final class InferenceRequest implements BatchRunner.Pending, InferenceQueue.Request {
-    /** The timestamp of a record that has none. */
-    static final long NO_TIMESTAMP = Long.MIN_VALUE;
-
-    final EnrichedEvent event;
-    final long timestamp;
+final class InferenceRequest extends PendingAnswer implements BatchRunner.Pending {
     final ServedVersion version;
     private final long enqueuedNanos;
     private final AtomicReference<Object> answer = new AtomicReference<>();
 
-    InferenceRequest(EnrichedEvent event, long timestamp, ServedVersion version) {
-        this.event = event;
-        this.timestamp = timestamp;
+    /** @param model the model {@code version} is a version of */
+    InferenceRequest(EnrichedEvent event, long timestamp, String model, ServedVersion version) {
+        super(event, timestamp, model);
         this.version = version;
         this.enqueuedNanos = System.nanoTime();
     }
@@ -48,12 +42,12 @@ final class InferenceRequest implements BatchRunner.Pending, InferenceQueue.Requ
         return answer.get() != null;
     }
 
-    /** The prediction, or null when the answer is a dead letter (or there is none yet). */
+    @Override
     Prediction prediction() {
         return answer.get() instanceof Prediction p ? p : null;
     }
 
-    /** The dead letter, or null when the answer is a prediction (or there is none yet). */
+    @Override
     DeadLetter deadLetter() {
         return answer.get() instanceof DeadLetter d ? d : null;
     }

@@ -34,14 +34,17 @@ import java.util.Objects;
 public final class MicroBatchInference {
     private final ModelProvider modelProvider;
     private final String initialModel;
+    private final String servingPlan;
     private final BatchingConfig batching;
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
     private final DriftConfig drift;
     private final TracingConfig tracing;
 
-    private MicroBatchInference(ModelProvider modelProvider, String initialModel, BatchingConfig batching,
-            String servedFeatureSpec, ModelControlLimits controlLimits, DriftConfig drift, TracingConfig tracing) {
+    private MicroBatchInference(ModelProvider modelProvider, String initialModel, String servingPlan,
+            BatchingConfig batching, String servedFeatureSpec, ModelControlLimits controlLimits, DriftConfig drift,
+            TracingConfig tracing) {
+        this.servingPlan = servingPlan;
         this.drift = drift;
         this.tracing = tracing;
         this.modelProvider = modelProvider;
@@ -72,7 +75,7 @@ public final class MicroBatchInference {
     }
 
     private MicroBatchInferenceOperatorFactory factory() {
-        return new MicroBatchInferenceOperatorFactory(modelProvider, initialModel, batching, servedFeatureSpec,
+        return new MicroBatchInferenceOperatorFactory(modelProvider, initialModel, servingPlan, batching, servedFeatureSpec,
                 controlLimits, drift, tracing);
     }
 
@@ -85,6 +88,7 @@ public final class MicroBatchInference {
     public static final class Builder {
         private ModelProvider modelProvider;
         private String initialModel;
+        private String servingPlan;
         private BatchingConfig batching = BatchingConfig.defaults();
         private String servedFeatureSpec;
         private ModelControlLimits controlLimits = ModelControlLimits.defaults();
@@ -93,6 +97,16 @@ public final class MicroBatchInference {
 
         public Builder modelProvider(ModelProvider modelProvider) {
             this.modelProvider = modelProvider;
+            return this;
+        }
+
+        /**
+         * The models, routes and ensembles served when the job starts without state (SET_PLAN commands replace it);
+         * unset: every event goes to the starting model.
+         */
+        public Builder servingPlan(org.streaminference.schemas.ServingPlan plan) {
+            this.servingPlan = plan == null ? null : new String(
+                    org.streaminference.model.control.ServingPlans.toJson(plan), java.nio.charset.StandardCharsets.UTF_8);
             return this;
         }
 
@@ -141,7 +155,7 @@ public final class MicroBatchInference {
 
         public MicroBatchInference build() {
             return new MicroBatchInference(Objects.requireNonNull(modelProvider, "modelProvider"),
-                    Objects.requireNonNull(initialModel, "initialModel"), batching, servedFeatureSpec, controlLimits, drift, tracing);
+                    Objects.requireNonNull(initialModel, "initialModel"), servingPlan, batching, servedFeatureSpec, controlLimits, drift, tracing);
         }
     }
 }

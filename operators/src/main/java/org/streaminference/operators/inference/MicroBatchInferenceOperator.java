@@ -14,6 +14,7 @@ import org.apache.flink.api.common.state.ListStateDescriptor;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.tuple.Tuple2;
+import org.apache.flink.api.java.tuple.Tuple3;
 import org.apache.flink.api.java.typeutils.TupleTypeInfo;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.metrics.Counter;
@@ -36,6 +37,8 @@ import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.control.ControlMessages;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelDeployment;
+import org.streaminference.model.control.ServingPlans;
+import org.streaminference.schemas.ServingPlan;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.operators.inference.queue.InferenceQueue;
 import org.streaminference.operators.inference.queue.UnorderedInferenceQueue;
@@ -52,6 +55,7 @@ import org.streaminference.schemas.StorableValues;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
@@ -59,14 +63,15 @@ import java.util.concurrent.RejectedExecutionException;
 /**
  * The micro-batched inference operator: the glue between Flink and its two parts. Records wait in an
  * {@link InferenceQueue} (ordered or unordered, with the watermarks between them) until their answer may go out;
- * the {@link ModelController} decides which versions serve them and applies the model commands of the second
- * input. Batches run on inference threads of each version's own, and a finished batch hands all its answers to the
+ * {@link ServedModels} decides which models and versions serve them (the serving plan's routes and ensembles, one
+ * answer per target) and applies the model commands of the second input. Batches run on inference threads of each version's own, and a finished batch hands all its answers to the
  * task thread with one mailbox mail (Flink's async I/O operator needs one per record, which dominates the cost of
  * a small model). This class keeps the lifecycle, the state and the outputs.
  *
- * <p>Every record without an emitted answer is in operator state at a checkpoint and is run again after a
- * restore, so nothing is lost and nothing emitted twice; the deployment and the commands not applied yet are in
- * broadcast state. The queue is bounded by the capacity: when it is full, processElement yields to the mailbox,
+ * <p>Every answer not emitted yet is in operator state at a checkpoint, with its event and target, and is run again
+ * after a restore, so nothing is lost and nothing emitted twice (an event fanned out to several models keeps only
+ * the answers it still owes); the plan, each model's deployment and the commands not applied yet are in broadcast
+ * state. The queue is bounded by the capacity: when it is full, processElement yields to the mailbox,
  * which back-pressures the input.
  */
 @Internal
@@ -79,7 +84,11 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(MicroBatchInferenceOperator.class);
 
-    /** The deployment this operator serves, under key {@value #DEPLOYMENT_KEY}. */
+    /**
+     * What this operator serves, in JSON: the serving plan under {@value #PLAN_KEY}, each model's deployment under
+     * {@value #MODEL_KEY_PREFIX} and its name (savepoints of single-model releases: one under
+     * {@value #DEPLOYMENT_KEY}).
+     */
     static final MapStateDescriptor<String, String> DEPLOYMENT_STATE =
             new MapStateDescriptor<>("model-deployment", Types.STRING, Types.STRING);
     /**
@@ -89,9 +98,13 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     static final MapStateDescriptor<Long, String> PENDING_COMMANDS_STATE =
             new MapStateDescriptor<>("model-commands-pending", Types.LONG, Types.STRING);
     static final String DEPLOYMENT_KEY = "deployment";
+    static final String PLAN_KEY = "plan";
+    static final String MODEL_KEY_PREFIX = "model/";
 
     private final ModelProvider modelProvider;
     private final String initialLocation;
+    /** The serving plan to start with, in JSON; null for one that sends every event to the starting model. */
+    private final String initialPlan;
     private final BatchingConfig options;
     /** The spec id served feature vectors are logged under; null where they are not logged. */
     private final String servedFeatureSpec;
@@ -100,19 +113,23 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private final TracingConfig tracingConfig;
     private final transient MailboxExecutor mailbox;
 
-    private transient ListState<Tuple2<EnrichedEvent, Long>> pendingState;
+    /** Records of single-model releases' savepoints; read at a restore, then left empty. */
+    private transient ListState<Tuple2<EnrichedEvent, Long>> legacyPendingState;
+    /** Each answer not emitted yet: the event, its timestamp and the model or ensemble that owes the answer. */
+    private transient ListState<Tuple3<EnrichedEvent, Long, String>> pendingState;
     private transient BroadcastState<String, String> deploymentState;
     private transient BroadcastState<Long, String> pendingCommandsState;
-    private transient List<Tuple2<EnrichedEvent, Long>> restoredRecords;
-    private transient ModelDeployment restoredDeployment;
+    private transient List<Tuple3<EnrichedEvent, Long, String>> restoredRecords;
+    private transient ServingPlan restoredPlan;
+    private transient Map<String, ModelDeployment> restoredDeployments;
     private transient List<ControlMessage> restoredCommands;
 
-    private transient ModelController controller;
-    private transient InferenceQueue<InferenceRequest> queue;
+    private transient ServedModels models;
+    private transient InferenceQueue<PendingAnswer> queue;
     /** Shadow requests: emitted as they finish, never held back (they carry no watermark duty). */
     private transient InferenceQueue<InferenceRequest> shadows;
     private transient Map<String, InferenceMetrics> versionMetrics;
-    private transient InferenceQueue.Emitter<InferenceRequest> answers;
+    private transient InferenceQueue.Emitter<PendingAnswer> answers;
     private transient InferenceQueue.Emitter<InferenceRequest> shadowAnswers;
     private transient Counter shadowFailures;
     private transient Counter storeRejected;
@@ -121,7 +138,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient RecordTracing tracing;
 
     MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, ModelProvider modelProvider,
-            String initialLocation, BatchingConfig options, String servedFeatureSpec,
+            String initialLocation, String initialPlan, BatchingConfig options, String servedFeatureSpec,
             ModelControlLimits controlLimits, DriftConfig drift, TracingConfig tracing, MailboxExecutor mailbox) {
         super(parameters);
         this.tracingConfig = tracing;
@@ -129,6 +146,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
         this.initialLocation = initialLocation;
+        this.initialPlan = initialPlan;
         this.options = options;
         this.servedFeatureSpec = servedFeatureSpec;
         this.mailbox = mailbox;
@@ -141,16 +159,36 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     @Override
     public void initializeState(StateInitializationContext context) throws Exception {
         super.initializeState(context);
-        pendingState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>(
+        legacyPendingState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>(
                 "micro-batch-pending", new TupleTypeInfo<>(new AvroTypeInfo<>(EnrichedEvent.class), Types.LONG)));
+        pendingState = context.getOperatorStateStore().getListState(new ListStateDescriptor<>(
+                "micro-batch-pending-answers", new TupleTypeInfo<>(new AvroTypeInfo<>(EnrichedEvent.class),
+                        Types.LONG, Types.STRING)));
         deploymentState = context.getOperatorStateStore().getBroadcastState(DEPLOYMENT_STATE);
         pendingCommandsState = context.getOperatorStateStore().getBroadcastState(PENDING_COMMANDS_STATE);
         restoredRecords = new ArrayList<>();
         restoredCommands = new ArrayList<>();
         if (context.isRestored()) {
             pendingState.get().forEach(restoredRecords::add);
-            String json = deploymentState.get(DEPLOYMENT_KEY);
-            restoredDeployment = json == null ? null : ModelDeployment.fromJson(json);
+            for (Tuple2<EnrichedEvent, Long> record : legacyPendingState.get()) {
+                restoredRecords.add(Tuple3.of(record.f0, record.f1, null)); // every target of its route
+            }
+            restoredDeployments = new LinkedHashMap<>();
+            for (Map.Entry<String, String> entry : deploymentState.entries()) {
+                if (entry.getKey().startsWith(MODEL_KEY_PREFIX) || entry.getKey().equals(DEPLOYMENT_KEY)) {
+                    ModelDeployment deployment = ModelDeployment.fromJson(entry.getValue());
+                    restoredDeployments.put(deployment.model(), deployment);
+                }
+            }
+            String plan = deploymentState.get(PLAN_KEY);
+            if (plan != null) {
+                restoredPlan = ServingPlans.fromJson(plan.getBytes(StandardCharsets.UTF_8));
+            } else if (restoredDeployments.size() == 1) {
+                restoredPlan = ServingPlans.single(restoredDeployments.keySet().iterator().next());
+            } else {
+                throw new IllegalStateException("The restored state holds " + restoredDeployments.size()
+                        + " model deployments and no serving plan");
+            }
             List<Map.Entry<Long, String>> commands = new ArrayList<>();
             pendingCommandsState.entries().forEach(commands::add);
             commands.sort(Map.Entry.comparingByKey());
@@ -175,9 +213,9 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
         shadowFailures = getMetricGroup().counter("shadowFailures");
         storeRejected = getMetricGroup().counter("predictionsStoreRejected");
-        answers = new InferenceQueue.Emitter<>() {
+        answers = new InferenceQueue.Emitter<PendingAnswer>() {
             @Override
-            public void emit(InferenceRequest request) {
+            public void emit(PendingAnswer request) {
                 emitAnswer(request);
             }
 
@@ -195,43 +233,59 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             @Override
             public void emitWatermark(Watermark watermark) {}
         };
-        controller = new ModelController(this, controlLimits, new ModelController.Reporter(
+        models = new ServedModels(this, controlLimits, new ModelController.Reporter(
                 getRuntimeContext().getJobInfo().getJobName(),
                 getRuntimeContext().getJobInfo().getJobId().toHexString(), subtask(), subtaskName()),
                 getMetricGroup());
-        controller.start(initialLocation, restoredDeployment);
-        LOG.info("{} serves {} in batches of up to {} records or {} ms, {} at once; {} records and {} commands"
+        if (restoredPlan == null) {
+            models.start(open(initialLocation, null), initialLocation, initialPlan == null ? null
+                    : ServingPlans.fromJson(initialPlan.getBytes(StandardCharsets.UTF_8)), null);
+        } else {
+            models.start(null, null, restoredPlan, restoredDeployments);
+        }
+        LOG.info("{} serves {} in batches of up to {} records or {} ms, {} at once; {} answers and {} commands"
                         + " restored",
-                subtaskName(), controller.deployment().describe(), options.maxBatchSize(), options.maxDelayMillis(),
+                subtaskName(), models.describe(), options.maxBatchSize(), options.maxDelayMillis(),
                 options.concurrentBatches(), restoredRecords.size(), restoredCommands.size());
-        for (Tuple2<EnrichedEvent, Long> record : restoredRecords) {
-            add(record.f0, record.f1);
+        for (Tuple3<EnrichedEvent, Long, String> record : restoredRecords) {
+            if (record.f2 == null) {
+                add(record.f0, record.f1);
+            } else {
+                addAnswer(record.f0, record.f1, record.f2);
+            }
         }
         restoredRecords = null;
+        restoredPlan = null;
+        restoredDeployments = null;
         // the waiting commands resume only now, so that the restored records run on the versions they had
-        controller.resume(restoredCommands);
+        models.resume(restoredCommands);
         restoredCommands = null;
     }
 
     @Override
     public void snapshotState(StateSnapshotContext context) throws Exception {
         super.snapshotState(context);
-        List<Tuple2<EnrichedEvent, Long>> unanswered = new ArrayList<>(queue.size());
-        for (InferenceRequest request : queue.pendingRecords()) {
-            unanswered.add(Tuple2.of(request.event, request.timestamp));
+        List<Tuple3<EnrichedEvent, Long, String>> unanswered = new ArrayList<>(queue.size());
+        for (PendingAnswer answer : queue.pendingRecords()) {
+            unanswered.add(Tuple3.of(answer.event, answer.timestamp, answer.target));
         }
         pendingState.update(unanswered);
-        deploymentState.put(DEPLOYMENT_KEY, controller.deployment().toJson());
+        legacyPendingState.clear();
+        deploymentState.clear();
+        deploymentState.put(PLAN_KEY, new String(ServingPlans.toJson(models.plan()), StandardCharsets.UTF_8));
+        for (Map.Entry<String, ModelDeployment> deployment : models.deployments().entrySet()) {
+            deploymentState.put(MODEL_KEY_PREFIX + deployment.getKey(), deployment.getValue().toJson());
+        }
         pendingCommandsState.clear();
         long n = 0;
-        for (ModelCommand command : controller.pendingCommands()) {
+        for (ModelCommand command : models.pendingCommands()) {
             pendingCommandsState.put(n++, new String(ModelCommands.toJson(command), StandardCharsets.UTF_8));
         }
     }
 
     @Override
     public void endInput() throws Exception {
-        controller.versions().flush();
+        models.flush();
         while (queue.size() > 0 || shadows.size() > 0) {
             mailbox.yield();
         }
@@ -256,7 +310,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
     }
 
-    private void track(ServedVersion version, InferenceRequest request, Prediction prediction) {
+    private void track(InferenceRequest request, Prediction prediction) {
+        ServedVersion version = request.version;
         if (version.drift != null && version.drift.add(request.event.getFeatures(), prediction,
                 request.event.getEvent().getEventTime())) {
             reportDrift(); // events far apart in time: the open slices go out early
@@ -272,19 +327,19 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         if (inputId == 1) {
             endInput();
         }
-        while (!controller.isSettled()) {
-            if (controller.isLoading()) {
+        while (!models.isSettled()) {
+            if (models.isLoading()) {
                 mailbox.yield(); // a load finishes or times out (model.load-timeout) through the mailbox
             } else {
-                controller.advance();
+                models.advance();
             }
         }
     }
 
     @Override
     public void close() throws Exception {
-        if (controller != null) {
-            controller.close();
+        if (models != null) {
+            models.close();
         }
         if (tracing != null) {
             tracing.close();
@@ -301,7 +356,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         while (queue.size() + shadows.size() >= options.capacity()) {
             mailbox.yield(); // back-pressure: the input waits until batches finish
         }
-        add(record.getValue(), record.hasTimestamp() ? record.getTimestamp() : InferenceRequest.NO_TIMESTAMP);
+        add(record.getValue(), record.hasTimestamp() ? record.getTimestamp() : PendingAnswer.NO_TIMESTAMP);
     }
 
     @Override
@@ -309,23 +364,85 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         processElement(record);
     }
 
+    /** Queues one answer for each target the plan's routes give the event, or an UNKNOWN_MODEL dead letter. */
     private void add(EnrichedEvent event, long timestamp) throws Exception {
-        ServedVersions versions = controller.versions();
-        InferenceRequest request = new InferenceRequest(event, timestamp,
-                versions.route(event.getEvent().getEntityId()));
-        boolean runs = submit(request);
-        queue.add(request);
-        if (!runs) {
-            emitReady(); // answered before the model: input it cannot take, which no shadow runs either
+        List<String> targets = models.routes().targets(event.getEvent());
+        if (targets == null) {
+            queue.add(PendingAnswer.deadLetter(event, timestamp, null, DeadLetters.of(event.getEvent(),
+                    event.getSource(), ReasonCode.UNKNOWN_MODEL, "no route of the serving plan matches event type '"
+                            + event.getEvent().getEventType() + "'")));
+            emitReady();
             return;
         }
-        // not request.isDone(): a batch cut by this record may already have answered it on an inference thread
-        ServedVersion shadow = versions.shadow();
-        if (shadow != null) {
-            InferenceRequest shadowRequest = new InferenceRequest(event, timestamp, shadow);
-            submit(shadowRequest);
-            shadows.add(shadowRequest);
+        for (String target : targets) {
+            addAnswer(event, timestamp, target);
         }
+    }
+
+    /** Queues the answer {@code target} owes the event: a model's, an ensemble's, or a dead letter. */
+    private void addAnswer(EnrichedEvent event, long timestamp, String target) throws Exception {
+        org.streaminference.schemas.Ensemble ensemble = models.routes().ensemble(target);
+        PendingAnswer answer = ensemble != null ? ensembleAnswer(event, timestamp, ensemble)
+                : modelAnswer(event, timestamp, target);
+        queue.add(answer);
+        if (answer.isDone()) {
+            emitReady(); // answered before any model: input it cannot take, a target without a version
+        }
+    }
+
+    private PendingAnswer modelAnswer(EnrichedEvent event, long timestamp, String model) {
+        ModelController controller = models.model(model);
+        ServedVersions versions = controller == null ? null : controller.versions();
+        ServedVersion version = versions == null ? null : versions.route(event.getEvent().getEntityId());
+        if (version == null) {
+            return unavailable(event, timestamp, model, controller == null
+                    ? "the serving plan no longer serves model '" + model + "'"
+                    : "no version of model '" + model + "' is deployed yet");
+        }
+        InferenceRequest request = new InferenceRequest(event, timestamp, model, version);
+        if (submit(request)) {
+            // not request.isDone(): a batch cut by this record may already have answered it on an inference thread
+            ServedVersion shadow = versions.shadow();
+            if (shadow != null) {
+                InferenceRequest shadowRequest = new InferenceRequest(event, timestamp, model, shadow);
+                submit(shadowRequest);
+                shadows.add(shadowRequest);
+            }
+        }
+        return request;
+    }
+
+    /** One request per member, each on the member's version for the entity (or its pinned version). */
+    private PendingAnswer ensembleAnswer(EnrichedEvent event, long timestamp,
+            org.streaminference.schemas.Ensemble ensemble) {
+        List<org.streaminference.schemas.EnsembleMember> members = ensemble.getMembers();
+        ServedVersion[] versions = new ServedVersion[members.size()];
+        double[] weights = new double[members.size()];
+        for (int m = 0; m < versions.length; m++) {
+            org.streaminference.schemas.EnsembleMember member = members.get(m);
+            ModelController controller = models.model(member.getModel());
+            versions[m] = controller == null ? null : member.getVersion() == null
+                    ? controller.versions().route(event.getEvent().getEntityId())
+                    : controller.versions().loaded(member.getVersion());
+            if (versions[m] == null) {
+                return unavailable(event, timestamp, ensemble.getName(), "ensemble '" + ensemble.getName()
+                        + "': its member " + ServingPlans.memberName(member) + " is not served");
+            }
+            weights[m] = member.getWeight();
+        }
+        List<InferenceRequest> requests = new ArrayList<>(versions.length);
+        for (int m = 0; m < versions.length; m++) {
+            InferenceRequest request = new InferenceRequest(event, timestamp, members.get(m).getModel(),
+                    versions[m]);
+            submit(request);
+            requests.add(request);
+        }
+        return new EnsembleRequest(event, timestamp, ensemble.getName(), requests, weights);
+    }
+
+    private static PendingAnswer unavailable(EnrichedEvent event, long timestamp, String target, String message) {
+        return PendingAnswer.deadLetter(event, timestamp, target, DeadLetters.of(event.getEvent(), event.getSource(),
+                ReasonCode.UNKNOWN_MODEL, message));
     }
 
     /**
@@ -362,30 +479,42 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private void emitReady() throws Exception {
         shadows.emitCompleted(shadowAnswers);
         queue.emitCompleted(answers);
-        controller.releaseDrained();
+        models.releaseDrained();
     }
 
-    private void emitAnswer(InferenceRequest request) {
-        request.version.outstanding--;
-        Prediction prediction = request.prediction();
-        DeadLetter deadLetter = request.deadLetter();
+    private void emitAnswer(PendingAnswer answer) {
+        if (answer instanceof InferenceRequest request) {
+            request.version.outstanding--;
+            if (request.prediction() != null) {
+                track(request, request.prediction());
+            }
+        } else if (answer instanceof EnsembleRequest ensemble) {
+            for (InferenceRequest member : ensemble.members) {
+                member.version.outstanding--;
+                if (member.prediction() != null) {
+                    track(member, member.prediction());
+                }
+            }
+        }
+        Prediction prediction = answer.prediction();
+        DeadLetter deadLetter = answer.deadLetter();
         String unstorable = prediction != null ? StorableValues.problem(prediction) : null;
         if (unstorable != null) {
             // caught before any sink: a value a sink cannot keep would fail it on every restart
             storeRejected.inc();
             prediction = null;
-            deadLetter = DeadLetters.of(request.event.getEvent(), request.event.getSource(),
+            deadLetter = DeadLetters.of(answer.event.getEvent(), answer.event.getSource(),
                     ReasonCode.STORE_REJECTED, "the prediction cannot be stored: " + unstorable);
         }
         if (prediction != null) {
-            track(request.version, request, prediction);
-            output.collect(record(prediction, request.timestamp));
+            output.collect(record(prediction, answer.timestamp));
             if (servedFeatureSpec != null) {
-                output.collect(ModelOutputs.SERVED_FEATURES, record(servedFeatures(request.event, prediction),
-                        request.timestamp));
+                output.collect(ModelOutputs.SERVED_FEATURES, record(servedFeatures(answer.event, prediction),
+                        answer.timestamp));
             }
         } else {
-            output.collect(DeadLetters.TAG, record(deadLetter, request.timestamp));
+            deadLetter.setModel(answer.target);
+            output.collect(DeadLetters.TAG, record(deadLetter, answer.timestamp));
         }
     }
 
@@ -393,7 +522,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private void emitShadowAnswer(InferenceRequest request) {
         request.version.outstanding--;
         if (request.prediction() != null) {
-            track(request.version, request, request.prediction());
+            track(request, request.prediction());
             output.collect(ModelOutputs.SHADOW_PREDICTIONS, record(request.prediction(), request.timestamp));
         } else {
             shadowFailures.inc();
@@ -413,7 +542,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     }
 
     private static <T> StreamRecord<T> record(T value, long timestamp) {
-        return timestamp == InferenceRequest.NO_TIMESTAMP ? new StreamRecord<>(value)
+        return timestamp == PendingAnswer.NO_TIMESTAMP ? new StreamRecord<>(value)
                 : new StreamRecord<>(value, timestamp);
     }
 
@@ -446,7 +575,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
 
     @Override
     public void processElement2(StreamRecord<ControlMessage> record) throws Exception {
-        controller.receive(record.getValue());
+        models.receive(record.getValue());
     }
 
     @Override
@@ -459,14 +588,14 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     public ServedVersion serve(ModelProvider.Handle handle) {
         String name = handle.model().manifest().name();
         String version = handle.model().manifest().version();
-        InferenceMetrics metrics = versionMetrics.computeIfAbsent(version,
-                v -> new InferenceMetrics(getMetricGroup(), name, v));
+        InferenceMetrics metrics = versionMetrics.computeIfAbsent(name + ":" + version,
+                v -> new InferenceMetrics(getMetricGroup(), name, version));
         ServedVersion[] self = new ServedVersion[1];
         self[0] = new ServedVersion(handle, metrics, options, "inference-" + name + "-" + version + "-" + subtask(),
                 batch -> post("inference batch finished"), batch -> timeOut(self[0], batch), tracing);
         int[] baselineIndices = handle.baselineIndices();
         if (drift.enabled() && baselineIndices != null) {
-            self[0].drift = driftTrackers.computeIfAbsent(version, v -> new DriftTracker(name, v,
+            self[0].drift = driftTrackers.computeIfAbsent(name + ":" + version, v -> new DriftTracker(name, version,
                     handle.model().baseline(), baselineIndices, drift));
         }
         return self[0];

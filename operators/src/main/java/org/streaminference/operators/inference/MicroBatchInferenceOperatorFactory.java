@@ -26,6 +26,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
 
     private final ModelProvider modelProvider;
     private final String initialLocation;
+    private final String initialPlan;
     private final BatchingConfig options;
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
@@ -44,17 +45,19 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
 
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
             BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits) {
-        this(modelProvider, initialLocation, options, servedFeatureSpec, controlLimits,
+        this(modelProvider, initialLocation, null, options, servedFeatureSpec, controlLimits,
                 org.streaminference.operators.drift.DriftConfig.DISABLED,
                 org.streaminference.schemas.tracing.TracingConfig.DISABLED);
     }
 
     /**
-     * @param drift   how served features and predictions are sketched for drift monitoring
-     * @param tracing whether batches get spans linked to their records'
+     * @param initialPlan the serving plan (JSON) when the job starts without state; null for one that sends every
+     *                    event to the starting model
+     * @param drift       how served features and predictions are sketched for drift monitoring
+     * @param tracing     whether batches get spans linked to their records'
      */
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
-            BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits,
+            String initialPlan, BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits,
             org.streaminference.operators.drift.DriftConfig drift,
             org.streaminference.schemas.tracing.TracingConfig tracing) {
         this.drift = drift;
@@ -62,6 +65,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
         this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
         this.initialLocation = initialLocation;
+        this.initialPlan = initialPlan;
         this.options = options;
         this.servedFeatureSpec = servedFeatureSpec;
         setChainingStrategy(ChainingStrategy.ALWAYS);
@@ -70,7 +74,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     @Override
     @SuppressWarnings("unchecked")
     public <T extends StreamOperator<Prediction>> T createStreamOperator(StreamOperatorParameters<Prediction> parameters) {
-        return (T) new MicroBatchInferenceOperator(parameters, modelProvider, initialLocation, options,
+        return (T) new MicroBatchInferenceOperator(parameters, modelProvider, initialLocation, initialPlan, options,
                 servedFeatureSpec, controlLimits, drift, tracing, getMailboxExecutor());
     }
 

@@ -2,7 +2,6 @@ package org.streaminference.operators.inference;
 
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.metrics.Counter;
-import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.util.function.ThrowingRunnable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,12 +28,13 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * What one inference subtask serves, and how model commands change it: commands are applied one at a time, in the
+ * What one inference subtask serves of one model, and how the model's commands change it: commands are applied one at a time, in the
  * order received, so that every subtask goes through the same deployments. A command that needs a version not
  * loaded yet starts loading it on a loader thread and waits, with the commands behind it, while records keep
  * flowing on the current versions (make before break); the switch happens on the task thread. A load that fails or
  * does not finish in time is rejected and what was served before is still served. Every command gets an answer, a
- * {@link ModelEvent}: DEPLOYED or REJECTED.
+ * {@link ModelEvent}: DEPLOYED or REJECTED. A model the serving plan names before any version of it was published
+ * serves nothing until its first PUBLISH; {@link ServedModels} keeps one controller per model.
  *
  * <p>All methods run on the task thread; the {@link Host} gives the controller the task's mailbox and timers, so
  * that it runs the same in the operator and in a plain unit test.
@@ -66,6 +66,8 @@ final class ModelController implements AutoCloseable {
     record Reporter(String job, String jobId, int subtask, String name) {}
 
     private final Host host;
+    /** The model this controller serves. */
+    private final String model;
     private final ModelControlLimits limits;
     private final Reporter reporter;
     private final ServedVersions versions = new ServedVersions();
@@ -76,29 +78,40 @@ final class ModelController implements AutoCloseable {
     private boolean loading;
     /** Counts loads started; a load's answer counts only if no newer load started since (one timed out). */
     private long loadAttempt;
-    /** The model name, from the first version loaded (events before the first deployment name it). */
-    private String modelName;
 
-    ModelController(Host host, ModelControlLimits limits, Reporter reporter, MetricGroup metrics) {
+    /**
+     * @param deployments counts deployments that took effect
+     * @param rejectedCommands counts commands answered REJECTED
+     */
+    ModelController(Host host, String model, ModelControlLimits limits, Reporter reporter, Counter deployments,
+            Counter rejectedCommands) {
         this.host = host;
+        this.model = model;
         this.limits = limits;
         this.reporter = reporter;
-        this.deployments = metrics.counter("modelDeployments");
-        this.rejectedCommands = metrics.counter("modelCommandsRejected");
-        metrics.gauge("modelVersionsLoaded", versions::count);
+        this.deployments = deployments;
+        this.rejectedCommands = rejectedCommands;
         this.loader = newLoader();
     }
 
+    /** The model this controller serves. */
+    String model() {
+        return model;
+    }
+
     /**
-     * Serves {@code initialLocation}, or after a restore exactly what was served before the failure (versions
-     * loaded here, on the task thread, before the first record runs).
+     * Serves {@code initial} (loaded from {@code initialLocation}), or after a restore exactly what was served before
+     * the failure (versions loaded here, on the task thread, before the first record runs); with neither, nothing
+     * until the model's first PUBLISH.
      *
      * @throws IllegalStateException when the restored active version cannot be loaded again
      */
-    void start(String initialLocation, ModelDeployment restored) throws Exception {
+    void start(ModelProvider.Handle initial, String initialLocation, ModelDeployment restored) throws Exception {
         if (restored == null) {
-            ServedVersion initial = load(initialLocation);
-            deploy(ModelDeployment.initial(initial.manifest().name(), initial.version, initialLocation), null);
+            if (initial != null) {
+                ServedVersion version = serve(initial);
+                deploy(ModelDeployment.initial(model, version.version, initialLocation), null);
+            }
         } else {
             for (String version : restored.servedVersions()) {
                 try {
@@ -116,11 +129,21 @@ final class ModelController implements AutoCloseable {
         }
     }
 
+    /** Loads and serves {@code initialLocation} (a test's start; the operator loads before it knows the model). */
+    void start(String initialLocation, ModelDeployment restored) throws Exception {
+        start(restored == null ? host.open(initialLocation, null) : null, initialLocation, restored);
+    }
+
+    /** Takes a command that was waiting at the checkpoint, behind those taken before it; no limit applies. */
+    void restore(ModelCommand command) {
+        pendingCommands.addLast(command);
+    }
+
     /** Goes on with the commands that were waiting at the checkpoint, in their order, before any new one. */
     void resume(List<ControlMessage> restoredCommands) throws Exception {
         for (ControlMessage message : restoredCommands) {
             if (message.getCommand() != null) {
-                pendingCommands.addLast(message.getCommand()); // admitted before the checkpoint: no limit applies
+                restore(message.getCommand());
             } else {
                 rejectUnread(message.getRejection());
             }
@@ -178,13 +201,9 @@ final class ModelController implements AutoCloseable {
     void advance() throws Exception {
         while (!loading && !pendingCommands.isEmpty()) {
             ModelCommand command = pendingCommands.peekFirst();
-            if (!command.getModel().equals(versions.deployment().model())) {
-                pendingCommands.pollFirst(); // another job's model
-                continue;
-            }
             ModelDeployment next;
             try {
-                next = versions.deployment().apply(command);
+                next = versions.deployment() == null ? first(command) : versions.deployment().apply(command);
             } catch (InvalidCommandException e) {
                 pendingCommands.pollFirst();
                 reject(command, "INVALID_COMMAND", e.getMessage());
@@ -208,10 +227,35 @@ final class ModelController implements AutoCloseable {
         }
     }
 
+    /** The deployment a model's first PUBLISH makes: its version, active. */
+    private ModelDeployment first(ModelCommand command) throws InvalidCommandException {
+        if (command.getCommand() != org.streaminference.schemas.ModelCommandType.PUBLISH
+                || (command.getRole() != null && command.getRole() != org.streaminference.schemas.ModelRole.ACTIVE)) {
+            throw new InvalidCommandException("no version of '" + model + "' is served yet: its first command is a"
+                    + " PUBLISH as ACTIVE");
+        }
+        return ModelDeployment.initial(model, command.getVersion(), command.getLocation());
+    }
+
+    /** Stops serving: the commands waiting are rejected and every version drains, then is released. */
+    void retire(String reason) {
+        while (!pendingCommands.isEmpty()) {
+            reject(pendingCommands.pollFirst(), "UNKNOWN_MODEL", reason);
+        }
+        loading = false;
+        loadAttempt++; // a load still running is released when it finishes
+        versions.retire();
+    }
+
+    /** Whether nothing is loaded or draining any more (after {@link #retire}). */
+    boolean isReleased() {
+        return versions.count() == 0;
+    }
+
     /** On the loader thread: loads the versions, then hands them to the task thread. */
     private void startLoading(ModelCommand command, ModelDeployment next, List<String> toLoad, long attempt) {
         LOG.info("{}: loading {} for '{}' while {} keeps serving", reporter.name(), toLoad, ModelCommands.describe(command),
-                versions.deployment().describe());
+                describe());
         loader.execute(() -> {
             Map<String, ModelProvider.Handle> handles = new LinkedHashMap<>();
             ModelLoadException failure = null;
@@ -324,9 +368,6 @@ final class ModelController implements AutoCloseable {
     }
 
     private ServedVersion serve(ModelProvider.Handle handle) {
-        if (modelName == null) {
-            modelName = handle.model().manifest().name();
-        }
         ServedVersion version = host.serve(handle);
         versions.add(version);
         event(ModelEventType.LOADED, version.version, null, null, null, version.loadTimeMillis(), null);
@@ -341,6 +382,11 @@ final class ModelController implements AutoCloseable {
                 command == null ? "" : " after '" + ModelCommands.describe(command) + "'");
         event(ModelEventType.DEPLOYED, next.active(), command, null, null, null, next);
         releaseDrained();
+    }
+
+    /** What this controller serves, for logs. */
+    String describe() {
+        return versions.deployment() == null ? model + " (no version yet)" : versions.deployment().describe();
     }
 
     /** Answers a command it cannot apply; what was served before is still served. */
@@ -358,14 +404,13 @@ final class ModelController implements AutoCloseable {
     private void rejected(String what, ModelCommand command, String reason, String message) {
         rejectedCommands.inc();
         LOG.warn("{}: model command rejected ({}): {}; still serving {}. Command: {}", reporter.name(), reason,
-                Printable.escape(message, 500), versions.deployment().describe(), Printable.escape(what, 300));
+                Printable.escape(message, 500), describe(), Printable.escape(what, 300));
         event(ModelEventType.REJECTED, command == null ? null : command.getVersion(), command, reason, message, null,
                 null);
     }
 
     private void event(ModelEventType type, String version, ModelCommand command, String reason, String message,
             Long loadMillis, ModelDeployment deployed) {
-        String model = versions.deployment() != null ? versions.deployment().model() : modelName;
         host.emit(new ModelEvent(type, reporter.job(), reporter.jobId(), reporter.subtask(), model, version,
                 command == null ? null : command.getId(), command == null ? null : ModelCommands.describe(command), reason, message,
                 loadMillis, deployed == null ? null : deployed.toState(), java.util.List.of(), System.currentTimeMillis()));

@@ -40,7 +40,10 @@ final class ServedVersions {
         return deployment;
     }
 
-    /** The version that answers for {@code entityId}: the canary for its share of entities, else the active one. */
+    /**
+     * The version that answers for {@code entityId}: the canary for its share of entities, else the active one; null
+     * before the model's first version.
+     */
     ServedVersion route(String entityId) {
         return canary != null && CanaryRouting.inCanary(entityId, deployment.canaryPercent()) ? canary : active;
     }
@@ -78,6 +81,25 @@ final class ServedVersions {
             version.metrics.role(version == active ? 100 - canaryShare : version == canary ? canaryShare : 0,
                     version == shadow);
         }
+    }
+
+    /** Stops routing to any version: every loaded version drains, then is released. */
+    void retire() {
+        for (ServedVersion version : loaded.values()) {
+            version.batcher.flush();
+            version.metrics.role(0, false);
+            draining.add(version);
+        }
+        loaded.clear();
+        deployment = null;
+        active = null;
+        canary = null;
+        shadow = null;
+    }
+
+    /** The loaded version {@code version}, or null. */
+    ServedVersion loaded(String version) {
+        return loaded.get(version);
     }
 
     /** {@code d} without the versions that are not loaded (after a restore that could not load them all). */

@@ -1,5 +1,6 @@
 package org.streaminference.operators.inference;
 
+import org.apache.flink.metrics.SimpleCounter;
 import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
 import org.apache.flink.util.function.ThrowingRunnable;
 import org.junit.jupiter.api.BeforeAll;
@@ -146,8 +147,8 @@ class ModelControllerTest {
     @BeforeEach
     void start() throws Exception {
         host = new TestHost();
-        controller = new ModelController(host, new ModelControlLimits(Duration.ofMinutes(1), 4096, 2),
-                new ModelController.Reporter("job", "id", 0, "test"), new UnregisteredMetricsGroup());
+        controller = new ModelController(host, MODEL, new ModelControlLimits(Duration.ofMinutes(1), 4096, 2),
+                new ModelController.Reporter("job", "id", 0, "test"), new SimpleCounter(), new SimpleCounter());
         controller.start(v1, null);
     }
 
@@ -291,8 +292,8 @@ class ModelControllerTest {
                 .location("1", v1).location("2", v2).location("3", root.resolve("gone").toString()).revision(7)
                 .build();
         host = new TestHost();
-        controller = new ModelController(host, ModelControlLimits.defaults(),
-                new ModelController.Reporter("job", "id", 0, "test"), new UnregisteredMetricsGroup());
+        controller = new ModelController(host, MODEL, ModelControlLimits.defaults(),
+                new ModelController.Reporter("job", "id", 0, "test"), new SimpleCounter(), new SimpleCounter());
         controller.start(v1, before);
         assertThat(controller.deployment().active()).isEqualTo("2");
         assertThat(controller.deployment().previous()).isEqualTo("1");
@@ -300,8 +301,8 @@ class ModelControllerTest {
 
         ModelDeployment activeGone = ModelDeployment.builder(MODEL, "3")
                 .location("3", root.resolve("gone").toString()).revision(1).build();
-        ModelController other = new ModelController(new TestHost(), ModelControlLimits.defaults(),
-                new ModelController.Reporter("job", "id", 0, "test"), new UnregisteredMetricsGroup());
+        ModelController other = new ModelController(new TestHost(), MODEL, ModelControlLimits.defaults(),
+                new ModelController.Reporter("job", "id", 0, "test"), new SimpleCounter(), new SimpleCounter());
         assertThatThrownBy(() -> other.start(v1, activeGone)).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("the active version before the restore");
         other.close();

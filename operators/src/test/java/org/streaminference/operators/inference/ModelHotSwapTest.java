@@ -351,14 +351,19 @@ class ModelHotSwapTest {
     }
 
     @Test
-    void commandsForAnotherModelAreIgnored() throws Exception {
+    void commandsForAModelTheJobDoesNotServeAreAnsweredUnknownModel() throws Exception {
         try (InferenceHarness h = open(batches(8, 2))) {
             h.command(ModelCommands.publish("churn", "7", v2, null, null));
             h.command(ModelCommands.rollback("churn"));
             h.processElement(event(0, "u0"), 0);
             h.endInput();
-            assertThat(h.modelEvents()).extracting(ModelEvent::getType)
-                    .containsExactly(ModelEventType.LOADED, ModelEventType.DEPLOYED);
+            assertThat(h.modelEvents()).extracting(ModelEvent::getType).containsExactly(ModelEventType.LOADED,
+                    ModelEventType.DEPLOYED, ModelEventType.REJECTED, ModelEventType.REJECTED);
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).allSatisfy(e -> {
+                assertThat(e.getReason()).isEqualTo("UNKNOWN_MODEL");
+                assertThat(e.getModel()).isEqualTo("churn");
+                assertThat(e.getMessage()).contains("does not serve 'churn'");
+            });
             assertThat(h.predictions()).extracting(Prediction::getModelVersion).containsExactly("1");
         }
     }

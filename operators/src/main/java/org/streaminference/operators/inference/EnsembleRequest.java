@@ -1,0 +1,74 @@
+package org.streaminference.operators.inference;
+
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ReasonCode;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * An event's answer from an ensemble: done once every member has answered; then, on the task thread, the members'
+ * predictions combined ({@link EnsembleCombiner}), or a dead letter naming the first member that failed.
+ */
+final class EnsembleRequest extends PendingAnswer {
+    /** One request per member, each on the member's own version and batcher. */
+    final List<InferenceRequest> members;
+    private final double[] weights;
+    private Object answer;
+
+    EnsembleRequest(EnrichedEvent event, long timestamp, String ensemble, List<InferenceRequest> members,
+            double[] weights) {
+        super(event, timestamp, ensemble);
+        this.members = members;
+        this.weights = weights;
+    }
+
+    @Override
+    public boolean isDone() {
+        for (InferenceRequest member : members) {
+            if (!member.isDone()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    Prediction prediction() {
+        return answer() instanceof Prediction p ? p : null;
+    }
+
+    @Override
+    DeadLetter deadLetter() {
+        return answer() instanceof DeadLetter d ? d : null;
+    }
+
+    private Object answer() {
+        if (answer == null && isDone()) {
+            answer = combine();
+        }
+        return answer;
+    }
+
+    private Object combine() {
+        List<Prediction> predictions = new ArrayList<>(members.size());
+        for (InferenceRequest member : members) {
+            DeadLetter failed = member.deadLetter();
+            if (failed != null) {
+                return DeadLetter.newBuilder(failed)
+                        .setMessage("ensemble '" + target + "': member " + member.target + ":"
+                                + member.version.version + " failed: " + failed.getMessage())
+                        .build();
+            }
+            predictions.add(member.prediction());
+        }
+        try {
+            return EnsembleCombiner.combine(target, predictions, weights);
+        } catch (IllegalArgumentException e) {
+            return org.streaminference.schemas.DeadLetters.of(event.getEvent(), event.getSource(),
+                    ReasonCode.MODEL_ERROR, "ensemble '" + target + "': " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,273 @@
+package org.streaminference.operators.inference;
+
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.model.control.ModelDeployment;
+import org.streaminference.model.control.ServingPlans;
+import org.streaminference.schemas.ControlMessage;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
+import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.RejectedCommand;
+import org.streaminference.schemas.ServingPlan;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Every model one inference subtask serves, and the serving plan that says which of them each event reaches: one
+ * {@link ModelController} per model, so that a model's slow load holds back only that model's commands. SET_PLAN
+ * commands take effect at once (they load nothing): models the new plan names start with no version (their first
+ * PUBLISH brings one), models it no longer names stop taking records, drain and are released. A command for a model
+ * the plan does not name is answered REJECTED with reason {@code UNKNOWN_MODEL}. Task thread only.
+ */
+@Internal
+final class ServedModels implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(ServedModels.class);
+
+    private final ModelController.Host host;
+    private final ModelControlLimits limits;
+    private final ModelController.Reporter reporter;
+    private final Counter deployments;
+    private final Counter rejectedCommands;
+    private final Map<String, ModelController> controllers = new LinkedHashMap<>();
+    /** Controllers of models the plan dropped, until their last version is released. */
+    private final List<ModelController> retired = new ArrayList<>();
+    private RoutingTable routes;
+
+    ServedModels(ModelController.Host host, ModelControlLimits limits, ModelController.Reporter reporter,
+            MetricGroup metrics) {
+        this.host = host;
+        this.limits = limits;
+        this.reporter = reporter;
+        this.deployments = metrics.counter("modelDeployments");
+        this.rejectedCommands = metrics.counter("modelCommandsRejected");
+        metrics.gauge("modelVersionsLoaded", () -> {
+            int n = 0;
+            for (ModelController c : controllers.values()) {
+                n += c.versions().count();
+            }
+            for (ModelController c : retired) {
+                n += c.versions().count();
+            }
+            return n;
+        });
+    }
+
+    /**
+     * Starts serving: after a restore, the plan and deployments of the checkpoint; otherwise {@code plan} (or, where
+     * the job has none, a plan that sends every event to {@code initial}'s model) with {@code initial} as the first
+     * version of its model.
+     *
+     * @param initial the job's starting version, loaded; null after a restore
+     * @throws IllegalStateException when the plan does not serve the starting version's model, or a restored active
+     *                               version cannot be loaded again
+     */
+    void start(ModelProvider.Handle initial, String initialLocation, ServingPlan plan,
+            Map<String, ModelDeployment> restored) throws Exception {
+        if (restored == null) {
+            String model = initial.model().manifest().name();
+            ServingPlan first = plan == null ? ServingPlans.single(model) : plan;
+            if (!ServingPlans.servedModels(first).contains(model)) {
+                initial.close();
+                throw new IllegalStateException("The starting model (model.uri) is '" + model + "', which the serving"
+                        + " plan does not serve: it serves " + ServingPlans.servedModels(first));
+            }
+            routes = new RoutingTable(first);
+            for (String served : routes.models()) {
+                controller(served).start(served.equals(model) ? initial : null, initialLocation, null);
+            }
+        } else {
+            routes = new RoutingTable(plan);
+            for (String served : routes.models()) {
+                controller(served).start(null, null, restored.get(served));
+            }
+        }
+    }
+
+    private ModelController controller(String model) {
+        return controllers.computeIfAbsent(model, m -> new ModelController(host, m, limits,
+                new ModelController.Reporter(reporter.job(), reporter.jobId(), reporter.subtask(),
+                        reporter.name() + " [" + m + "]"), deployments, rejectedCommands));
+    }
+
+    /** The routes and ensembles served now. */
+    RoutingTable routes() {
+        return routes;
+    }
+
+    /** The controller of {@code model}, or null where the plan does not serve it. */
+    ModelController model(String model) {
+        return controllers.get(model);
+    }
+
+    /** The plan served now. */
+    ServingPlan plan() {
+        return routes.plan();
+    }
+
+    /** Each served model's deployment; models without a version yet are left out. */
+    Map<String, ModelDeployment> deployments() {
+        Map<String, ModelDeployment> all = new LinkedHashMap<>();
+        controllers.forEach((name, c) -> {
+            if (c.deployment() != null) {
+                all.put(name, c.deployment());
+            }
+        });
+        return all;
+    }
+
+    /** Commands received and not applied yet, model by model, each model's in order: what a checkpoint keeps. */
+    List<ModelCommand> pendingCommands() {
+        List<ModelCommand> all = new ArrayList<>();
+        controllers.values().forEach(c -> all.addAll(c.pendingCommands()));
+        return all;
+    }
+
+    /** Goes on with the commands that waited at the checkpoint, before any new one. */
+    void resume(List<ControlMessage> restoredCommands) throws Exception {
+        for (ControlMessage message : restoredCommands) {
+            ModelCommand command = message.getCommand();
+            ModelController controller = command == null || command.getModel() == null ? null
+                    : controllers.get(command.getModel());
+            if (controller != null) {
+                controller.restore(command);
+            } else {
+                receive(message);
+            }
+        }
+        advance();
+    }
+
+    /** Takes a record of the control input. */
+    void receive(ControlMessage message) throws Exception {
+        ModelCommand command = message.getCommand();
+        if (command == null) {
+            RejectedCommand rejection = message.getRejection();
+            rejected(null, rejection == null ? "" : rejection.getExcerpt(),
+                    rejection == null ? "INVALID_COMMAND" : rejection.getReason(),
+                    rejection == null ? "an empty control record" : rejection.getMessage());
+        } else if (command.getCommand() == ModelCommandType.SET_PLAN) {
+            applyPlan(command);
+        } else {
+            ModelController controller = controllers.get(command.getModel());
+            if (controller == null) {
+                rejected(command, ModelCommands.describe(command), "UNKNOWN_MODEL", "this job does not serve '"
+                        + command.getModel() + "': it serves " + routes.models() + "; a SET_PLAN that names the"
+                        + " model comes first");
+            } else {
+                controller.receive(message);
+            }
+        }
+    }
+
+    /** Serves {@code command}'s plan from now on. */
+    private void applyPlan(ModelCommand command) throws Exception {
+        RoutingTable next = new RoutingTable(command.getPlan());
+        for (Iterator<Map.Entry<String, ModelController>> it = controllers.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<String, ModelController> entry = it.next();
+            if (!next.models().contains(entry.getKey())) {
+                it.remove();
+                entry.getValue().retire("'" + entry.getKey() + "' left the serving plan");
+                retired.add(entry.getValue());
+            }
+        }
+        for (String model : next.models()) {
+            if (!controllers.containsKey(model)) {
+                controller(model).start(null, null, null);
+            }
+        }
+        routes = next;
+        deployments.inc();
+        String described = ServingPlans.describe(next.plan());
+        LOG.info("{} now routes {}", reporter.name(), Printable.escape(described, 1000));
+        host.emit(event(ModelEventType.DEPLOYED, command, null, "serving plan: " + described));
+        releaseDrained();
+    }
+
+    /** Applies what can be applied of every model's waiting commands. */
+    void advance() throws Exception {
+        for (ModelController controller : controllers.values()) {
+            controller.advance();
+        }
+    }
+
+    /** Whether every command received has been answered. */
+    boolean isSettled() {
+        return controllers.values().stream().allMatch(ModelController::isSettled);
+    }
+
+    /** Whether a load is running (its answer comes through the task's mailbox). */
+    boolean isLoading() {
+        return controllers.values().stream().anyMatch(ModelController::isLoading);
+    }
+
+    /** Releases the versions that left a deployment, or the plan, once their last record was answered. */
+    void releaseDrained() throws Exception {
+        for (ModelController controller : controllers.values()) {
+            controller.releaseDrained();
+        }
+        for (Iterator<ModelController> it = retired.iterator(); it.hasNext(); ) {
+            ModelController controller = it.next();
+            controller.releaseDrained();
+            if (controller.isReleased()) {
+                it.remove();
+                controller.close();
+            }
+        }
+    }
+
+    /** Cuts every partial batch now (at the end of the input). */
+    void flush() {
+        controllers.values().forEach(c -> c.versions().flush());
+        retired.forEach(c -> c.versions().flush());
+    }
+
+    /** What is served, for logs: each model's deployment and the routes. */
+    String describe() {
+        List<String> models = new ArrayList<>();
+        controllers.values().forEach(c -> models.add(c.describe()));
+        return String.join(", ", models) + " (routes: " + ServingPlans.describe(routes.plan()) + ")";
+    }
+
+    @Override
+    public void close() throws Exception {
+        Exception failure = null;
+        List<ModelController> all = new ArrayList<>(controllers.values());
+        all.addAll(retired);
+        for (ModelController controller : all) {
+            try {
+                controller.close();
+            } catch (Exception e) {
+                failure = failure == null ? e : failure;
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    private void rejected(ModelCommand command, String what, String reason, String message) {
+        rejectedCommands.inc();
+        LOG.warn("{}: model command rejected ({}): {}. Command: {}", reporter.name(), reason,
+                Printable.escape(message, 500), Printable.escape(what, 300));
+        host.emit(event(ModelEventType.REJECTED, command, reason, message));
+    }
+
+    private ModelEvent event(ModelEventType type, ModelCommand command, String reason, String message) {
+        return new ModelEvent(type, reporter.job(), reporter.jobId(), reporter.subtask(),
+                command == null ? null : command.getModel(), command == null ? null : command.getVersion(),
+                command == null ? null : command.getId(), command == null ? null : ModelCommands.describe(command),
+                reason, message, null, null, List.of(), System.currentTimeMillis());
+    }
+}

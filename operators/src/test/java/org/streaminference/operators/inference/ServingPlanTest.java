@@ -1,0 +1,272 @@
+package org.streaminference.operators.inference;
+
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.streaminference.model.DemoModels;
+import org.streaminference.model.FeatureContract;
+import org.streaminference.model.LoadedModel;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.model.ModelLoaderConfig;
+import org.streaminference.model.control.InvalidCommandException;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.model.control.ServingPlans;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.FeatureLayout;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.MemberPrediction;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.ServingPlan;
+import org.streaminference.schemas.SourcePosition;
+
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * One operator serving two models and an ensemble by a serving plan: routes by event type and by a field, fan-out,
+ * the ensemble's weighted mean against the members run directly, UNKNOWN_MODEL for events no route matches and for
+ * commands naming a model the plan does not serve, plan changes, and a restore that runs only the answers still owed.
+ */
+class ServingPlanTest {
+    private static final long NEVER = 3_600_000;
+
+    @TempDir
+    static Path root;
+    private static String fraud1;
+    private static String churn2;
+    private static LoadedModel directFraud;
+    private static LoadedModel directChurn;
+
+    /** purchase → fraud, churn, risk; login from the app → churn; risk = 3×fraud + 1×churn. */
+    private static final String PLAN = """
+            {"routes": [{"eventTypes": ["purchase"], "to": ["fraud", "churn", "risk"]},
+                        {"eventTypes": ["login"], "field": "channel", "values": ["app"], "to": ["churn"]}],
+             "ensembles": [{"name": "risk", "members": [{"model": "fraud", "weight": 3}, {"model": "churn"}]}]}
+            """;
+
+    @BeforeAll
+    static void writeModels() throws Exception {
+        Path models = root.resolve("models");
+        fraud1 = DemoModels.writeAs(models, "fraud", 1).toUri().toString();
+        churn2 = DemoModels.writeAs(models, "churn", 2).toUri().toString();
+        directFraud = new ModelLoader(ModelLoaderConfig.defaults()).load(fraud1);
+        directChurn = new ModelLoader(ModelLoaderConfig.defaults()).load(churn2);
+    }
+
+    @AfterAll
+    static void closeModels() throws Exception {
+        directFraud.close();
+        directChurn.close();
+    }
+
+    private static ModelProvider provider() {
+        ModelLoaderConfig options = ModelLoaderConfig.defaults()
+                .withAllowedLocations(List.of("file"), List.of(root.resolve("models").toUri().toString()));
+        return new SharedModelProvider(options,
+                new FeatureContract(DemoModels.SPEC, FeatureLayout.floats(DemoModels.FEATURES)));
+    }
+
+    private static BatchingConfig batches(int size, long delay) {
+        return BatchingConfig.builder().maxBatchSize(size).maxDelayMillis(delay).concurrentBatches(1)
+                .timeoutMillis(60_000).retries(0).ordered(true).capacity(4096).build();
+    }
+
+    private static ServingPlan plan(String json) throws InvalidCommandException {
+        return ServingPlans.fromJson(json.getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Fraud serves from the start; churn gets its first version from a PUBLISH, as a new model would. */
+    private static InferenceHarness open(BatchingConfig options) throws Exception {
+        InferenceHarness h = new InferenceHarness(provider(), fraud1, plan(PLAN), options);
+        h.open();
+        h.commandAndWait(ModelCommands.publish("churn", "2", churn2, null, null));
+        return h;
+    }
+
+    static EnrichedEvent event(int i, String type, String channel) {
+        return EnrichedEvent.newBuilder()
+                .setEvent(InputEvent.newBuilder().setEventId("e" + i).setEntityId("u" + i % 13)
+                        .setEventTime(1000L + i).setEventType(type).setNumericFields(Map.of())
+                        .setCategoricalFields(channel == null ? Map.of() : Map.of("channel", channel)).build())
+                .setSource(new SourcePosition("events", 0, (long) i, null))
+                .setFeatures(DemoVectors.of(5f + i % 11, 1f + i % 3, (float) i, 2f))
+                .build();
+    }
+
+    private static double[] direct(LoadedModel model, EnrichedEvent e) throws Exception {
+        float[] row = new float[e.getFeatures().size()];
+        for (int i = 0; i < row.length; i++) {
+            row[i] = e.getFeatures().get(i);
+        }
+        float[] out = model.run(FloatBuffer.wrap(row), 1)[0];
+        return new double[] {out[0], out[1]};
+    }
+
+    /** The target each event should reach, by the plan's rules. */
+    private static List<String> expectedTargets(EnrichedEvent e) {
+        String type = e.getEvent().getEventType();
+        if (type.equals("purchase")) {
+            return List.of("fraud", "churn", "risk");
+        }
+        if (type.equals("login") && "app".equals(e.getEvent().getCategoricalFields().get("channel"))) {
+            return List.of("churn");
+        }
+        return List.of();
+    }
+
+    @Test
+    void everyEventReachesExactlyTheTargetsItsRouteNamesAndTheEnsembleIsTheWeightedMean() throws Exception {
+        Map<String, EnrichedEvent> sent = new HashMap<>();
+        try (InferenceHarness h = open(batches(16, 5))) {
+            String[][] kinds = {{"purchase", null}, {"login", "app"}, {"login", "web"}, {"refund", null}};
+            for (int i = 0; i < 200; i++) {
+                String[] kind = kinds[i % kinds.length];
+                EnrichedEvent e = event(i, kind[0], kind[1]);
+                sent.put("e" + i, e);
+                h.processElement(e, i);
+            }
+            h.endInput();
+
+            Map<String, List<String>> answered = new HashMap<>();
+            for (Prediction p : h.predictions()) {
+                answered.computeIfAbsent(p.getEventId(), k -> new java.util.ArrayList<>()).add(p.getModelName());
+            }
+            List<DeadLetter> unrouted = h.deadLetters();
+            for (EnrichedEvent e : sent.values()) {
+                String id = e.getEvent().getEventId();
+                List<String> expected = expectedTargets(e);
+                assertThat(answered.getOrDefault(id, List.of())).as("the models %s reached", id)
+                        .containsExactlyInAnyOrderElementsOf(expected);
+                long dead = unrouted.stream().filter(d -> d.getEventId().equals(id)).count();
+                assertThat(dead).as("dead letters of %s", id).isEqualTo(expected.isEmpty() ? 1 : 0);
+            }
+            assertThat(unrouted).allSatisfy(d -> {
+                assertThat(d.getReasonCode()).isEqualTo(ReasonCode.UNKNOWN_MODEL);
+                assertThat(d.getModel()).isNull();
+                assertThat(d.getMessage()).contains("no route");
+            });
+            int ensembles = 0;
+            for (Prediction p : h.predictions()) {
+                EnrichedEvent e = sent.get(p.getEventId());
+                double[] fraud = direct(directFraud, e);
+                double[] churn = direct(directChurn, e);
+                switch (p.getModelName()) {
+                    case "fraud" -> assertThat(p.getProbabilities().get(1)).isCloseTo(fraud[1], within(1e-6));
+                    case "churn" -> assertThat(p.getProbabilities().get(1)).isCloseTo(churn[1], within(1e-6));
+                    case "risk" -> {
+                        ensembles++;
+                        for (int c = 0; c < 2; c++) {
+                            assertThat(p.getProbabilities().get(c)).as("risk of %s, class %s", p.getEventId(), c)
+                                    .isCloseTo((3 * fraud[c] + churn[c]) / 4, within(1e-6));
+                        }
+                        int best = p.getProbabilities().get(1) > p.getProbabilities().get(0) ? 1 : 0;
+                        assertThat(p.getPredictedClass()).isEqualTo(best);
+                        assertThat(p.getPredictedLabel()).isIn(DemoModels.LABELS.get(best), null);
+                        assertThat(p.getModelVersion()).isEqualTo("fraud:1,churn:2");
+                        assertThat(p.getMembers()).extracting(MemberPrediction::getModel, MemberPrediction::getWeight)
+                                .containsExactly(org.assertj.core.groups.Tuple.tuple("fraud", 3.0),
+                                        org.assertj.core.groups.Tuple.tuple("churn", 1.0));
+                        assertThat(p.getMembers().get(0).getProbabilities().get(1)).isCloseTo(fraud[1], within(1e-6));
+                    }
+                    default -> throw new AssertionError("unexpected target " + p.getModelName());
+                }
+            }
+            assertThat(ensembles).isEqualTo(50);
+        }
+    }
+
+    @Test
+    void aNewPlanRoutesAtOnceAndAModelItDropsIsReleasedAndItsCommandsRejected() throws Exception {
+        try (InferenceHarness h = open(batches(8, 2))) {
+            h.processElement(event(0, "purchase", null), 0);
+            h.commandAndWait(ModelCommands.setPlan(plan("""
+                    {"routes": [{"to": ["fraud"]}]}""")));
+            h.processElement(event(1, "purchase", null), 1);
+            h.processElement(event(2, "login", "app"), 2);
+            h.commandAndWait(ModelCommands.rollback("churn"));
+            h.endInput();
+            h.runMailsUntil(() -> h.modelEvents(ModelEventType.RELEASED).size() == 1);
+
+            assertThat(h.predictions().stream().collect(Collectors.groupingBy(Prediction::getEventId,
+                    Collectors.mapping(Prediction::getModelName, Collectors.toList()))))
+                    .containsEntry("e0", List.of("fraud", "churn", "risk"))
+                    .containsEntry("e1", List.of("fraud"))
+                    .containsEntry("e2", List.of("fraud"));
+            ModelEvent planned = h.modelEvents(ModelEventType.DEPLOYED).stream()
+                    .filter(e -> e.getCommand() != null && e.getCommand().startsWith("SET_PLAN")).findFirst().orElseThrow();
+            assertThat(planned.getMessage()).isEqualTo("serving plan: * -> fraud");
+            assertThat(h.modelEvents(ModelEventType.RELEASED)).extracting(ModelEvent::getModel, ModelEvent::getVersion)
+                    .containsExactly(org.assertj.core.groups.Tuple.tuple("churn", "2"));
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).singleElement().satisfies(e -> {
+                assertThat(e.getReason()).isEqualTo("UNKNOWN_MODEL");
+                assertThat(e.getMessage()).contains("it serves [fraud]");
+            });
+        }
+    }
+
+    @Test
+    void aRoutedModelWithoutAVersionAndAnInvalidPlanAreAnswered() throws Exception {
+        try (InferenceHarness h = new InferenceHarness(provider(), fraud1, plan("""
+                {"routes": [{"to": ["fraud", "churn"]}]}"""), batches(8, 2))) {
+            h.open();
+            h.command("{\"command\":\"SET_PLAN\",\"plan\":{\"routes\":[{\"to\":[\"risk\"]}],"
+                    + "\"ensembles\":[{\"name\":\"risk\",\"members\":[{\"model\":\"fraud\",\"weight\":0}]}]}}");
+            h.processElement(event(0, "purchase", null), 0);
+            h.endInput();
+            assertThat(h.predictions()).extracting(Prediction::getModelName).containsExactly("fraud");
+            assertThat(h.deadLetters()).singleElement().satisfies(d -> {
+                assertThat(d.getReasonCode()).isEqualTo(ReasonCode.UNKNOWN_MODEL);
+                assertThat(d.getModel()).isEqualTo("churn");
+                assertThat(d.getMessage()).contains("no version of model 'churn'");
+            });
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).singleElement().satisfies(e -> {
+                assertThat(e.getReason()).isEqualTo("INVALID_COMMAND");
+                assertThat(e.getMessage()).contains("weight of fraud in ensemble 'risk' must be a finite number above 0");
+            });
+        }
+    }
+
+    @Test
+    void aRestoreRunsOnlyTheAnswersStillOwedOnThePlanOfTheCheckpoint() throws Exception {
+        OperatorSubtaskState snapshot;
+        // fraud takes two requests per event (its own and the ensemble's), churn one: 4 events fill fraud's batch
+        // of 8 and leave churn's waiting, so the snapshot holds each event's churn answer and nothing else
+        BatchingConfig unordered = BatchingConfig.builder().maxBatchSize(8).maxDelayMillis(NEVER)
+                .concurrentBatches(1).timeoutMillis(60_000).retries(0).ordered(false).capacity(4096).build();
+        try (InferenceHarness h = open(unordered)) {
+            h.commandAndWait(ModelCommands.setPlan(plan("""
+                    {"routes": [{"eventTypes": ["purchase"], "to": ["fraud", "churn", "solo"]},
+                                {"eventTypes": ["refund"], "to": ["churn"]}],
+                     "ensembles": [{"name": "solo", "members": [{"model": "fraud"}]}]}""")));
+            for (int i = 0; i < 4; i++) {
+                h.processElement(event(i, "purchase", null), i);
+            }
+            h.runMailsUntil(() -> h.predictions().size() == 8);
+            assertThat(h.predictions()).extracting(Prediction::getModelName).containsOnly("fraud", "solo");
+            snapshot = h.snapshot(1, 1);
+        }
+        try (InferenceHarness restored = new InferenceHarness(provider(), fraud1, plan("""
+                {"routes": [{"to": ["fraud"]}]}"""), unordered)) {
+            restored.initializeState(snapshot);
+            restored.open(); // configured with another plan: the checkpoint's wins
+            restored.processElement(event(4, "refund", null), 4);
+            restored.endInput();
+            assertThat(restored.predictions()).extracting(p -> p.getEventId() + "/" + p.getModelName())
+                    .containsExactlyInAnyOrder("e0/churn", "e1/churn", "e2/churn", "e3/churn", "e4/churn");
+        }
+    }
+}
