@@ -30,6 +30,14 @@ final class BenchModels {
         return mlp(root, "heavy-mlp", new int[] {256, 1024, 1024, 1}, records);
     }
 
+    /**
+     * 32 → 320 → 320 → 1: the tiny MLP's input with about 50 times its multiply-adds per row, for a job that serves a
+     * light and a heavy model on the same features.
+     */
+    static Workload wide(Path root, long records) throws IOException {
+        return mlp(root, "wide-mlp", new int[] {32, 320, 320, 1}, records);
+    }
+
     /** The Crayfish benchmark's feed-forward network (input [batch, 1, 784], 10 logits), or null where absent. */
     static Workload crayfish(Path root, Path sharedDir, long records) throws IOException {
         Path source = sharedDir.resolve("peer-models/crayfish-ffnn/model-ffnn.onnx");

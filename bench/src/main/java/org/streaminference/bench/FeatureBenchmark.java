@@ -183,7 +183,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
         options.set(PipelineOptions.GROUP_ID, "feature-bench-" + run);
         options.set(PipelineOptions.PREDICTIONS_TOPIC, topic);
         options.set(PipelineOptions.DEAD_LETTERS_TOPIC, topic + "-dead-letters");
-        options.set(PipelineOptions.MODEL_URI, model.toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(model.toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(model.getParent().toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // benchmark models are made by the benchmark
         options.set(PipelineOptions.MODEL_CONTROL_TOPIC, "");

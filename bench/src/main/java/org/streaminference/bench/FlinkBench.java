@@ -43,7 +43,7 @@ final class FlinkBench {
     static Prediction identity(EnrichedEvent e) {
         return new Prediction(e.getEvent().getEventId(), e.getEvent().getEntityId(), "identity", "0",
                 (double) e.getFeatures().get(0), null, null, List.of(), List.of(), e.getEvent().getEventTime(), 0L, List.of(), List.of(), null,
-                List.of());
+                List.of(), e.getSource());
     }
 
     /**
@@ -91,5 +91,16 @@ final class FlinkBench {
             throw new IllegalStateException("expected " + records + " predictions, got " + result.records());
         }
         return result;
+    }
+    /** Waits until the job runs (its sources read), at most 2 minutes. */
+    static void awaitRunning(org.apache.flink.core.execution.JobClient job) throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.MINUTES.toNanos(2);
+        while (job.getJobStatus().get(10, java.util.concurrent.TimeUnit.SECONDS) != org.apache.flink.api.common.JobStatus.RUNNING) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the job did not reach RUNNING in 2 minutes");
+            }
+            Thread.onSpinWait();
+            java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(20));
+        }
     }
 }

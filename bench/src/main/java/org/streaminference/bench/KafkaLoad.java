@@ -104,9 +104,15 @@ final class KafkaLoad {
     /** Reads {@code expected} predictions from {@code topic} (read_committed), as a downstream consumer would. */
     static Observed consume(String bootstrap, String topic, long expected, Duration timeout, boolean latencies)
             throws Exception {
+        return consume(bootstrap, topic, expected, timeout, latencies, null);
+    }
+
+    /** As above, counting only the predictions of {@code model} (null: every prediction). */
+    static Observed consume(String bootstrap, String topic, long expected, Duration timeout, boolean latencies,
+            String model) throws Exception {
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
                         ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                        ConsumerConfig.GROUP_ID_CONFIG, "bench-clock-" + topic,
+                        ConsumerConfig.GROUP_ID_CONFIG, "bench-clock-" + topic + (model == null ? "" : "-" + model),
                         ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
                         ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
                         ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5,
@@ -123,12 +129,17 @@ final class KafkaLoad {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
                     long now = System.nanoTime();
                     long wall = System.currentTimeMillis();
+                    Prediction prediction = model == null && count >= observed.length ? null
+                            : Prediction.fromByteBuffer(ByteBuffer.wrap(r.value()));
+                    if (model != null && !model.equals(prediction.getModelName())) {
+                        continue;
+                    }
                     if (count == 0) {
                         first = now;
                     }
                     last = now;
                     if (count < observed.length) {
-                        long eventTime = Prediction.fromByteBuffer(ByteBuffer.wrap(r.value())).getEventTime();
+                        long eventTime = prediction.getEventTime();
                         eventTimes[count] = eventTime;
                         observed[count] = wall - eventTime;
                     }

@@ -317,7 +317,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
         options.set(PipelineOptions.GROUP_ID, "bench-" + run);
         options.set(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX, "bench-" + run);
         options.set(PipelineOptions.SINK_DELIVERY_GUARANTEE, guarantee);
-        options.set(PipelineOptions.MODEL_URI, w.dir().toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(w.dir().toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(w.dir().getParent().toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // benchmark models are made by the benchmark
         options.set(PipelineOptions.MODEL_CONTROL_TOPIC, ""); // one version throughout: no control topic
@@ -380,7 +380,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
             options.set(MonitoringOptions.TRACING_OTLP_ENDPOINT, otlp.endpoint());
         }
         if (drift) {
-            options.set(PipelineOptions.MODEL_URI, withBaseline(w).toString());
+            options.set(PipelineOptions.MODEL_URI, java.util.List.of(withBaseline(w).toString()));
         }
         JobClient job = start(w, options, inference, parallelism);
         KafkaLoad.Observed o = KafkaLoad.consume(kafka.bootstrapServers(), options.get(PipelineOptions.PREDICTIONS_TOPIC),
@@ -428,7 +428,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
         JobClient job = start(w, options, Inference.BATCHED, parallelism);
         long count = Math.max(200, (long) (rate * (seconds + warmupSeconds)));
         try {
-            awaitRunning(job);
+            FlinkBench.awaitRunning(job);
             CompletableFuture<KafkaLoad.Observed> observed = CompletableFuture.supplyAsync(() -> {
                 try {
                     return KafkaLoad.consume(kafka.bootstrapServers(), options.get(PipelineOptions.PREDICTIONS_TOPIC),
@@ -443,17 +443,6 @@ public final class PipelineBenchmark implements Callable<Integer> {
             return new Latency(o.percentile(0.5, from), o.percentile(0.99, from));
         } finally {
             job.cancel().get(1, TimeUnit.MINUTES);
-        }
-    }
-
-    private static void awaitRunning(JobClient job) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
-        while (job.getJobStatus().get(10, TimeUnit.SECONDS) != org.apache.flink.api.common.JobStatus.RUNNING) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("the job did not reach RUNNING in 2 minutes");
-            }
-            Thread.onSpinWait();
-            java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
         }
     }
 

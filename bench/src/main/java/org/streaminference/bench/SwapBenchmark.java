@@ -152,7 +152,7 @@ public final class SwapBenchmark implements Callable<Integer> {
     private Configuration options(EmbeddedKafkaBroker kafka, Path v1) {
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-        options.set(PipelineOptions.MODEL_URI, v1.toUri().toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(v1.toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(v1.getParent().getParent().toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // benchmark models are made by the benchmark
         options.set(PipelineOptions.SINK_DELIVERY_GUARANTEE, DeliveryGuarantee.AT_LEAST_ONCE);

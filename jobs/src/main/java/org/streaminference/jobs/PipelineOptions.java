@@ -125,12 +125,25 @@ public final class PipelineOptions {
                     + " ServedFeatures record (event, model version, spec id, values), in the delivery guarantee of"
                     + " the predictions: training data from exactly what the model saw.");
 
-    public static final ConfigOption<String> MODEL_URI = ConfigOptions.key("model.uri")
+    public static final ConfigOption<List<String>> MODEL_URI = ConfigOptions.key("model.uri")
             .stringType()
+            .asList()
             .noDefaultValue()
             .withDescription("Directory (or manifest.json) of the model version served when the job starts"
-                    + " without state, as a Flink FileSystem URI: a local path, file://, s3://, hdfs://... After that,"
-                    + " commands on model.control-topic decide, and a restored job serves what its state says.");
+                    + " without state, as a Flink FileSystem URI: a local path, file://, s3://, hdfs://... A job that"
+                    + " serves several models (model.serving-plan) lists one version per model, separated by ';'"
+                    + " (each manifest names its model); a model the plan names and this list does not serves from"
+                    + " its first PUBLISH. After the start, commands on model.control-topic decide, and a restored"
+                    + " job serves what its state says.");
+
+    public static final ConfigOption<String> MODEL_SERVING_PLAN = ConfigOptions.key("model.serving-plan")
+            .stringType()
+            .noDefaultValue()
+            .withDescription("JSON or YAML file (a Flink FileSystem URI) with the serving plan the job starts with:"
+                    + " the models it serves, the routes that send each event to one or several of them (by event"
+                    + " type, by a categorical field's value) and weighted ensembles. Unset: every event goes to the"
+                    + " model of model.uri. After the start, SET_PLAN commands on model.control-topic replace it"
+                    + " (`models plan`), and a restored job serves the plan of its state.");
 
     public static final ConfigOption<MemorySize> MODEL_MAX_SIZE = ConfigOptions.key("model.max-size")
             .memoryType()
@@ -312,7 +325,7 @@ public final class PipelineOptions {
                 SOURCE_BOUNDED, SINK_DELIVERY_GUARANTEE, SINK_TRANSACTIONAL_ID_PREFIX, SINK_TRANSACTION_TIMEOUT,
                 SINK_MAX_REQUEST_SIZE, VALIDATION_MAX_EVENT_SIZE, VALIDATION_MAX_FUTURE_SKEW,
                 SHADOW_PREDICTIONS_TOPIC, SERVED_FEATURES_TOPIC, FEATURES_SPEC, FEATURES_REFERENCE_TOPIC,
-                FEATURES_WATERMARK_IDLENESS, MODEL_URI, MODEL_CONTROL_TOPIC, MODEL_EVENTS_TOPIC, MODEL_MAX_SIZE,
+                FEATURES_WATERMARK_IDLENESS, MODEL_URI, MODEL_SERVING_PLAN, MODEL_CONTROL_TOPIC, MODEL_EVENTS_TOPIC, MODEL_MAX_SIZE,
                 MODEL_ALLOWED_SCHEMES, MODEL_ALLOWED_ROOTS, MODEL_TRUSTED_KEYS, MODEL_ALLOW_UNSIGNED,
                 MODEL_LOAD_TIMEOUT, MODEL_CONTROL_MAX_COMMAND_SIZE, MODEL_CONTROL_MAX_PENDING_COMMANDS,
                 MODEL_INTRA_OP_THREADS, MODEL_GRAPH_OPTIMIZATION,

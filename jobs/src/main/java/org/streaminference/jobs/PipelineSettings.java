@@ -36,8 +36,31 @@ public final class PipelineSettings {
     }
 
     /** {@code model.uri}, required. */
-    public static String startingModel(ReadableConfig options) {
-        return required(options, PipelineOptions.MODEL_URI.key(), options.get(PipelineOptions.MODEL_URI));
+    public static List<String> startingModels(ReadableConfig options) {
+        List<String> uris = options.getOptional(PipelineOptions.MODEL_URI).orElse(List.of()).stream()
+                .map(String::trim).filter(u -> !u.isEmpty()).toList();
+        if (uris.isEmpty()) {
+            required(options, PipelineOptions.MODEL_URI.key(), null);
+        }
+        return uris;
+    }
+
+    /**
+     * The serving plan {@code model.serving-plan} names, read and checked now; null where it is unset.
+     *
+     * @throws IllegalConfigurationException naming the file and its problem
+     */
+    public static org.streaminference.schemas.ServingPlan servingPlan(ReadableConfig options) {
+        String location = options.get(PipelineOptions.MODEL_SERVING_PLAN);
+        if (location == null || location.isBlank()) {
+            return null;
+        }
+        try {
+            return ServingPlanFiles.read(location);
+        } catch (java.io.IOException | org.streaminference.model.control.InvalidCommandException e) {
+            throw new IllegalConfigurationException("Invalid serving plan (" + PipelineOptions.MODEL_SERVING_PLAN.key()
+                    + " = " + location + "): " + e.getMessage(), e);
+        }
     }
 
     /** How the Kafka sinks write: delivery guarantee, transactions, and a request limit fit for the job's records. */

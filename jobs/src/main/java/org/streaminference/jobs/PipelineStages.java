@@ -87,7 +87,8 @@ public record PipelineStages(
             FeatureContract contract, String servedFeatureSpec) {
         MicroBatchInference.Builder builder = MicroBatchInference.builder()
                 .modelProvider(new SharedModelProvider(PipelineSettings.modelLoader(options), contract))
-                .initialModel(PipelineSettings.startingModel(options))
+                .initialModels(PipelineSettings.startingModels(options))
+                .servingPlan(PipelineSettings.servingPlan(options))
                 .batching(PipelineSettings.batching(options))
                 .controlLimits(PipelineSettings.controlLimits(options))
                 .drift(PipelineSettings.drift(options))

@@ -128,13 +128,37 @@ public final class StreamInferenceJob {
      * @throws IllegalConfigurationException with the check the model failed
      */
     static void checkStartingModel(Configuration options, FeatureContract contract) {
-        String uri = PipelineSettings.startingModel(options);
-        try (LoadedModel model = new ModelLoader(PipelineSettings.modelLoader(options).onCpu()).load(uri)) {
-            contract.check(model);
-            LOG.info("Starting model {} at {} passes its checks", model.manifest().id(), uri);
-        } catch (Exception e) {
-            throw new IllegalConfigurationException("The starting model (" + PipelineOptions.MODEL_URI.key() + " = "
-                    + uri + ") cannot be served: " + (e instanceof ModelLoadException ? e.getMessage() : e), e);
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (String uri : PipelineSettings.startingModels(options)) {
+            try (LoadedModel model = new ModelLoader(PipelineSettings.modelLoader(options).onCpu()).load(uri)) {
+                contract.check(model);
+                if (!names.add(model.manifest().name())) {
+                    throw new IllegalConfigurationException(PipelineOptions.MODEL_URI.key() + " names two versions of"
+                            + " model '" + model.manifest().name() + "': one version per model");
+                }
+                LOG.info("Starting model {} at {} passes its checks", model.manifest().id(), uri);
+            } catch (IllegalConfigurationException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IllegalConfigurationException("The starting model (" + PipelineOptions.MODEL_URI.key()
+                        + " = " + uri + ") cannot be served: " + (e instanceof ModelLoadException ? e.getMessage()
+                        : e), e);
+            }
+        }
+        org.streaminference.schemas.ServingPlan plan = PipelineSettings.servingPlan(options);
+        java.util.Set<String> served = plan == null ? names
+                : org.streaminference.model.control.ServingPlans.servedModels(plan);
+        if (plan == null && names.size() > 1) {
+            throw new IllegalConfigurationException(PipelineOptions.MODEL_URI.key() + " names " + names.size()
+                    + " models " + names + ": a job that serves several needs " + PipelineOptions.MODEL_SERVING_PLAN.key()
+                    + " to say which events reach which");
+        }
+        for (String name : names) {
+            if (!served.contains(name)) {
+                throw new IllegalConfigurationException("The starting model '" + name + "' ("
+                        + PipelineOptions.MODEL_URI.key() + ") is not served by the serving plan ("
+                        + PipelineOptions.MODEL_SERVING_PLAN.key() + "), which serves " + served);
+            }
         }
     }
 

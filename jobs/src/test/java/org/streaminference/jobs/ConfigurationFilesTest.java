@@ -83,7 +83,7 @@ class ConfigurationFilesTest {
         Configuration options = StreamInferenceJob.options(new String[] {
             "--config-dir", ROOT.resolve("flink-conf").toString(), "--model.uri", "/models/x/7"
         });
-        assertThat(options.get(PipelineOptions.MODEL_URI)).isEqualTo("/models/x/7");
+        assertThat(options.get(PipelineOptions.MODEL_URI)).isEqualTo(java.util.List.of("/models/x/7"));
         assertThat(options.get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS)).isEqualTo("kafka:9092");
     }
 

@@ -98,7 +98,7 @@ class CrayfishPipelineITCase {
             Configuration options = new Configuration();
             options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
             options.set(PipelineOptions.SOURCE_BOUNDED, true);
-            options.set(PipelineOptions.MODEL_URI, modelDir.toUri().toString());
+            options.set(PipelineOptions.MODEL_URI, java.util.List.of(modelDir.toUri().toString()));
             options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(dir.toUri().toString()));
             options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
             options.set(PipelineOptions.RESULT_STORE_ENABLED, false);

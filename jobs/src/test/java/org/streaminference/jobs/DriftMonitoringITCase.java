@@ -192,7 +192,7 @@ class DriftMonitoringITCase {
         options.set(PipelineOptions.MODEL_EVENTS_TOPIC, modelEventsTopic);
         options.set(PipelineOptions.GROUP_ID, "drift-" + run);
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
-        options.set(PipelineOptions.MODEL_URI, versionDir(MODEL));
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(versionDir(MODEL)));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(dir.toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.FEATURES_SPEC, spec.toString());

@@ -502,7 +502,7 @@ class ExportedModelsITCase {
         options.set(PipelineOptions.SHADOW_PREDICTIONS_TOPIC, "predictions-shadow-" + name);
         options.set(PipelineOptions.GROUP_ID, "exports-" + name);
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
-        options.set(PipelineOptions.MODEL_URI, versionDir(name));
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(versionDir(name)));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(dir.toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.FEATURES_SPEC, specFile.toString());

@@ -98,7 +98,7 @@ class FeatureSpecPipelineITCase {
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
         options.set(PipelineOptions.FEATURES_SPEC, specFile.toString());
         options.set(PipelineOptions.SERVED_FEATURES_TOPIC, "served-features");
-        options.set(PipelineOptions.MODEL_URI, modelDir.toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(modelDir.toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(SERVICES.dir().toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
@@ -184,7 +184,7 @@ class FeatureSpecPipelineITCase {
                 + "    field: amount\n    window: 1h\n    slide: 7m\n");
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, "localhost:1");
-        options.set(PipelineOptions.MODEL_URI, "/models/x/1");
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of("/models/x/1"));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(SERVICES.dir().toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.FEATURES_SPEC, bad.toString());

@@ -305,7 +305,7 @@ class HostileInputITCase {
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
-        options.set(PipelineOptions.MODEL_URI, modelDir.toUri().toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(modelDir.toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(models.toUri().toString()));
         options.set(PipelineOptions.MODEL_TRUSTED_KEYS, trustedKeys.toString());
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, SERVICES.jdbcUrl());

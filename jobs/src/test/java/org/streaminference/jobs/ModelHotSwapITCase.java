@@ -105,7 +105,7 @@ class ModelHotSwapITCase {
         o.set(PipelineOptions.MODEL_EVENTS_TOPIC, run.topic("model-events"));
         o.set(PipelineOptions.GROUP_ID, name);
         o.set(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX, name);
-        o.set(PipelineOptions.MODEL_URI, v1);
+        o.set(PipelineOptions.MODEL_URI, java.util.List.of(v1));
         o.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         o.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(models.toUri().toString()));
         o.set(PipelineOptions.RESULT_STORE_ENABLED, false);

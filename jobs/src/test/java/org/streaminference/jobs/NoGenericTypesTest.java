@@ -22,7 +22,7 @@ class NoGenericTypesTest {
         Configuration options = new Configuration();
         options.set(PipelineOptions.GENERIC_TYPES, false);
         options.set(org.streaminference.jobs.PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, "kafka:9092");
-        options.set(org.streaminference.jobs.PipelineOptions.MODEL_URI, "s3://models/demo-classifier/1");
+        options.set(org.streaminference.jobs.PipelineOptions.MODEL_URI, java.util.List.of("s3://models/demo-classifier/1"));
         options.set(org.streaminference.jobs.PipelineOptions.MODEL_ALLOWED_ROOTS, List.of("s3://models/"));
         options.set(org.streaminference.jobs.PipelineOptions.MODEL_ALLOW_UNSIGNED, true);
         options.set(org.streaminference.jobs.PipelineOptions.RESULT_STORE_JDBC_URL, "jdbc:postgresql://db:5432/x");

@@ -115,7 +115,7 @@ class ResultStoreOutageITCase {
             options.set(PipelineOptions.GROUP_ID, run);
             options.set(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX, run);
             options.set(PipelineOptions.MODEL_CONTROL_TOPIC, "");
-            options.set(PipelineOptions.MODEL_URI, modelDir.toString());
+            options.set(PipelineOptions.MODEL_URI, java.util.List.of(modelDir.toString()));
             options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(modelDir.getParent().getParent().toUri().toString()));
             options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
             options.set(PipelineOptions.RESULT_STORE_JDBC_URL, jdbcUrl);

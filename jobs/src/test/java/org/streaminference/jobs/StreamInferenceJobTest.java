@@ -40,7 +40,7 @@ class StreamInferenceJobTest {
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, "localhost:1");
         options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
-        options.set(PipelineOptions.MODEL_URI, model.toUri().toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(model.toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(dir.resolve("models").toUri().toString()));
         var key = ManifestSignatures.generateKeyPair();
         options.set(PipelineOptions.MODEL_TRUSTED_KEYS, Files.writeString(dir.resolve("trusted.pub"),
@@ -64,7 +64,7 @@ class StreamInferenceJobTest {
                 .hasMessageContaining("model.uri").hasMessageContaining("CHECKSUM_MISMATCH");
 
         Path unsigned = DemoModels.write(dir.resolve("models"), 2);
-        options.set(PipelineOptions.MODEL_URI, unsigned.toUri().toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(unsigned.toUri().toString()));
         assertThatThrownBy(() -> StreamInferenceJob.prepare(
                 StreamExecutionEnvironment.getExecutionEnvironment(options), options))
                 .isInstanceOf(IllegalConfigurationException.class).hasMessageContaining("UNSIGNED");

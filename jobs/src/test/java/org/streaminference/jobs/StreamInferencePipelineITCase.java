@@ -53,7 +53,7 @@ class StreamInferencePipelineITCase {
         options.set(org.apache.flink.configuration.PipelineOptions.GENERIC_TYPES, false);
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
-        options.set(PipelineOptions.MODEL_URI, modelDir.toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(modelDir.toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(SERVICES.dir().toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, SERVICES.jdbcUrl());

@@ -130,7 +130,7 @@ class TracingITCase {
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
         options.set(PipelineOptions.GROUP_ID, "tracing");
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
-        options.set(PipelineOptions.MODEL_URI, model.toUri().toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(model.toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(dir.toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.FEATURES_SPEC, Files.writeString(dir.resolve("iris.yaml"), """

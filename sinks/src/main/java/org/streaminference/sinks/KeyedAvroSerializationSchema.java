@@ -29,6 +29,7 @@ public final class KeyedAvroSerializationSchema<T extends SpecificRecord> implem
     private final Class<T> recordClass;
     private final SerializableFunction<T, String> keyOf;
     private final SerializableFunction<T, String> traceOf;
+    private final SerializableFunction<T, String> partitionKeyOf;
     private transient BinaryMessageEncoder<T> encoder;
 
     /** @param keyOf the Kafka key of a record; null for no key */
@@ -42,6 +43,17 @@ public final class KeyedAvroSerializationSchema<T extends SpecificRecord> implem
      */
     public KeyedAvroSerializationSchema(String topic, Class<T> recordClass, SerializableFunction<T, String> keyOf,
             SerializableFunction<T, String> traceOf) {
+        this(topic, recordClass, keyOf, traceOf, null);
+    }
+
+    /**
+     * @param partitionKeyOf the string whose hash picks the partition, as Kafka's default partitioner would pick it
+     *                       for a record with that key (null: the key's); records keyed by (entity, model) then land
+     *                       in their entity's partition, in order with the entity's other records
+     */
+    public KeyedAvroSerializationSchema(String topic, Class<T> recordClass, SerializableFunction<T, String> keyOf,
+            SerializableFunction<T, String> traceOf, SerializableFunction<T, String> partitionKeyOf) {
+        this.partitionKeyOf = partitionKeyOf;
         this.traceOf = traceOf;
         this.topic = topic;
         this.recordClass = recordClass;
@@ -76,7 +88,17 @@ public final class KeyedAvroSerializationSchema<T extends SpecificRecord> implem
         String trace = traceOf == null ? null : traceOf.apply(element);
         Iterable<Header> headers = trace == null ? null
                 : List.of(new RecordHeader(RecordTracing.HEADER, trace.getBytes(StandardCharsets.US_ASCII)));
+        Integer partition = null;
+        if (partitionKeyOf != null) {
+            String by = partitionKeyOf.apply(element);
+            int[] partitions = context.getPartitionsForTopic(topic);
+            if (by != null && partitions.length > 0) {
+                byte[] bytes = by.getBytes(StandardCharsets.UTF_8);
+                partition = partitions[org.apache.kafka.common.utils.Utils.toPositive(
+                        org.apache.kafka.common.utils.Utils.murmur2(bytes)) % partitions.length];
+            }
+        }
         return new ProducerRecord<>(
-                topic, null, null, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value, headers);
+                topic, partition, null, key == null ? null : key.getBytes(StandardCharsets.UTF_8), value, headers);
     }
 }

@@ -15,31 +15,41 @@ import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ServedFeatures;
 
 /**
- * Kafka sinks for the job's output topics: predictions, shadow predictions, served features and dead letters keyed by
- * entity id, model events.
+ * Kafka sinks for the job's output topics: predictions and shadow predictions keyed by entity and model (in their
+ * entity's partition), served features and dead letters keyed by entity id, model events.
  */
 @Internal
 public final class ResultTopicSinks {
     private ResultTopicSinks() {}
 
+    /**
+     * The Kafka key of a prediction: {@code <entityId>/<model>}, one key per entity and model (so a compacted topic
+     * keeps each model's latest prediction of each entity); model names cannot hold '/', so the key splits at its
+     * last one. The record goes to the partition its entity id alone would pick.
+     */
+    public static String predictionKey(Prediction p) {
+        return p.getEntityId() + "/" + p.getModelName();
+    }
+
     public static KafkaSink<Prediction> predictions(KafkaSinkConfig options, String topic) {
-        return sink(options, topic, "predictions", Prediction.class, p -> p.getEntityId(), Prediction::getTraceparent);
+        return sink(options, topic, "predictions", Prediction.class, ResultTopicSinks::predictionKey,
+                Prediction::getTraceparent, Prediction::getEntityId);
     }
 
     public static KafkaSink<DeadLetter> deadLetters(KafkaSinkConfig options, String topic) {
         return sink(options, topic, "dead-letters", DeadLetter.class, d -> d.getEntityId(),
-                d -> d.getSource() == null ? null : d.getSource().getTraceparent());
+                d -> d.getSource() == null ? null : d.getSource().getTraceparent(), null);
     }
 
     /** Predictions of a shadow model version: the same records as the predictions, on their own topic. */
     public static KafkaSink<Prediction> shadowPredictions(KafkaSinkConfig options, String topic) {
-        return sink(options, topic, "shadow-predictions", Prediction.class, p -> p.getEntityId(),
-                Prediction::getTraceparent);
+        return sink(options, topic, "shadow-predictions", Prediction.class, ResultTopicSinks::predictionKey,
+                Prediction::getTraceparent, Prediction::getEntityId);
     }
 
     /** The feature vector behind each prediction, keyed by entity id (ServedFeatures, single-object encoding). */
     public static KafkaSink<ServedFeatures> servedFeatures(KafkaSinkConfig options, String topic) {
-        return sink(options, topic, "served-features", ServedFeatures.class, f -> f.getEntityId(), null);
+        return sink(options, topic, "served-features", ServedFeatures.class, f -> f.getEntityId(), null, null);
     }
 
     /**
@@ -66,13 +76,15 @@ public final class ResultTopicSinks {
             String name,
             Class<T> recordClass,
             SerializableFunction<T, String> keyOf,
-            SerializableFunction<T, String> traceOf) {
+            SerializableFunction<T, String> traceOf,
+            SerializableFunction<T, String> partitionKeyOf) {
         return KafkaSink.<T>builder()
                 .setBootstrapServers(options.bootstrapServers())
                 .setDeliveryGuarantee(options.deliveryGuarantee())
                 .setTransactionalIdPrefix(options.transactionalIdPrefix() + "-" + name)
                 .setKafkaProducerConfig(options.toProperties())
-                .setRecordSerializer(new KeyedAvroSerializationSchema<>(topic, recordClass, keyOf, traceOf))
+                .setRecordSerializer(new KeyedAvroSerializationSchema<>(topic, recordClass, keyOf, traceOf,
+                        partitionKeyOf))
                 .build();
     }
 }

@@ -70,6 +70,7 @@ final class ControlTopic implements AutoCloseable {
         long quietUntil = Long.MAX_VALUE;
         int deployed = 0;
         int rejected = 0;
+        java.util.Set<String> notServing = new java.util.TreeSet<>();
         while (System.nanoTime() < Math.min(deadline, quietUntil)) {
             for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
                 ModelEvent event = ModelEvents.fromJson(record.value());
@@ -78,8 +79,11 @@ final class ControlTopic implements AutoCloseable {
                 }
                 if (event.getType() == ModelEventType.DEPLOYED) {
                     deployed++;
-                    out.printf("  %s subtask %d: serves %s%n", event.getJob(), event.getSubtask(),
-                            ModelDeployment.fromState(event.getDeployment()).describe());
+                    out.printf("  %s subtask %d: %s%n", event.getJob(), event.getSubtask(),
+                            event.getDeployment() == null ? event.getMessage() // a serving plan
+                                    : "serves " + ModelDeployment.fromState(event.getDeployment()).describe());
+                } else if (event.getType() == ModelEventType.REJECTED && "UNKNOWN_MODEL".equals(event.getReason())) {
+                    notServing.add(event.getJob() + " (" + event.getJobId() + ")"); // another job's model
                 } else if (event.getType() == ModelEventType.REJECTED) {
                     rejected++;
                     out.printf("  %s subtask %d: REJECTED (%s) %s%n", event.getJob(), event.getSubtask(), event.getReason(),
@@ -88,6 +92,14 @@ final class ControlTopic implements AutoCloseable {
                 out.flush();
                 quietUntil = System.nanoTime() + QUIET_AFTER_ANSWER.toNanos();
             }
+        }
+        if (!notServing.isEmpty()) {
+            out.printf("  %s: do not serve %s (UNKNOWN_MODEL)%n", String.join(", ", notServing), command.getModel());
+        }
+        if (deployed + rejected == 0 && !notServing.isEmpty()) {
+            out.printf("No job serves %s: a job serves only the models its serving plan names (models plan).%n",
+                    command.getModel());
+            return REJECTED;
         }
         if (deployed + rejected == 0) {
             out.printf("No running job answered within %d s. Is a job reading %s at %s? The command stays on the"

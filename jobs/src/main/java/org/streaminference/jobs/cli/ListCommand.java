@@ -43,7 +43,12 @@ final class ListCommand implements Callable<Integer> {
         Map<String, TreeMap<Integer, ModelEvent>> deployed = new LinkedHashMap<>();
         Map<String, ModelEvent> rejected = new LinkedHashMap<>();
         Map<String, ModelEvent> drift = new LinkedHashMap<>();
+        Map<String, ModelEvent> plans = new LinkedHashMap<>();
         for (ModelEvent e : events) {
+            if (e.getModel() == null && e.getType() == ModelEventType.DEPLOYED) {
+                plans.put(e.getJob() + " (" + e.getJobId() + ")", e); // a serving plan took effect
+                continue;
+            }
             String key = e.getJob() + " (" + e.getJobId() + ") " + e.getModel();
             if (e.getType() == ModelEventType.DEPLOYED) {
                 deployed.computeIfAbsent(key, k -> new TreeMap<>()).put(e.getSubtask(), e);
@@ -63,6 +68,7 @@ final class ListCommand implements Callable<Integer> {
             String jobId = bySubtask.firstEntry().getValue().getJobId();
             stateByJobId.computeIfAbsent(jobId, this::jobState);
         }
+        plans.forEach((job, e) -> out.printf("%s  %s%n", job, e.getMessage()));
         deployed.forEach((key, bySubtask) -> {
             String state = stateByJobId.get(bySubtask.firstEntry().getValue().getJobId());
             if (state != null && !state.equals("RUNNING") && !state.equals("RESTARTING")

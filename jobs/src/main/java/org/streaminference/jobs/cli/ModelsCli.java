@@ -22,7 +22,7 @@ import java.time.Duration;
         description = "Publish model versions to a model store and control what running stream-inference jobs serve;"
                 + " check that a job's counts reconcile.",
         subcommands = {KeygenCommand.class, BaselineCommand.class, PublishCommand.class, ModelsCli.Canary.class, ModelsCli.Shadow.class, ModelsCli.Promote.class,
-            ModelsCli.Rollback.class, ModelsCli.Retire.class, ListCommand.class, ReconcileCommand.class})
+            ModelsCli.Rollback.class, ModelsCli.Retire.class, ModelsCli.Plan.class, ListCommand.class, ReconcileCommand.class})
 @PublicEvolving
 public final class ModelsCli {
 
@@ -170,6 +170,29 @@ public final class ModelsCli {
         @Override
         ModelCommand command() {
             return ModelCommands.retire(name, version);
+        }
+    }
+
+    @Command(name = "plan", mixinStandardHelpOptions = true,
+            description = "Set what running jobs serve: the models, the routes that send each event to one or several"
+                    + " of them, and weighted ensembles (a JSON or YAML file; see the README). It takes effect at once;"
+                    + " models it adds serve from their first publish, models it drops are released.")
+    static final class Plan implements java.util.concurrent.Callable<Integer> {
+        @CommandLine.Mixin
+        Connection connection;
+
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--file", required = true, description = "The serving plan, JSON or YAML.")
+        String file;
+
+        @Override
+        public Integer call() throws Exception {
+            ModelCommand command = ModelCommands.setPlan(org.streaminference.jobs.ServingPlanFiles.read(file));
+            try (ControlTopic control = connection.open()) {
+                return control.sendAndReport(command, connection.wait, spec.commandLine().getOut());
+            }
         }
     }
 }

@@ -13,7 +13,9 @@ import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.streaminference.jobs.PipelineOptions;
+import org.streaminference.jobs.AnsweredEvents;
 import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -31,13 +33,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 
 /**
- * {@code reconcile}: checks that every event the job consumed became a prediction or a dead letter. Events consumed
- * are counted up to the offsets the job committed for its consumer group (it commits them when a checkpoint
- * completes, with the output transactions); predictions and dead letters are counted as a downstream consumer sees
- * them (read_committed).
+ * {@code reconcile}: checks that every event the job consumed got its answers, predictions or dead letters, and none
+ * twice. Events consumed are counted up to the offsets the job committed for its consumer group (it commits them when
+ * a checkpoint completes, with the output transactions); answers are read as a downstream consumer sees them
+ * (read_committed) and matched to their events by the source position they carry, so an event fanned out to several
+ * models counts once however many answers it has.
  */
 @Command(name = "reconcile", mixinStandardHelpOptions = true,
-        description = "Check events in = predictions + dead letters, from the job's topics.")
+        description = "Check events in = events answered (by predictions or dead letters), and no answer twice, from"
+                + " the job's topics.")
 final class ReconcileCommand implements Callable<Integer> {
     @Option(names = "--config-dir", description = "Flink configuration directory whose config.yaml names the"
             + " bootstrap servers, topics and group id.")
@@ -75,18 +79,21 @@ final class ReconcileCommand implements Callable<Integer> {
                 return c == null ? 0 : c.offset() - earliest.get(tp);
             }).sum();
         }
-        long predictions = count(bootstrap, config.get(PipelineOptions.PREDICTIONS_TOPIC), null);
+        AnsweredEvents answered = new AnsweredEvents();
+        long predictions = count(bootstrap, config.get(PipelineOptions.PREDICTIONS_TOPIC), null, answered);
         Map<ReasonCode, Long> reasons = new EnumMap<>(ReasonCode.class);
-        long deadLetters = count(bootstrap, config.get(PipelineOptions.DEAD_LETTERS_TOPIC), reasons);
+        long deadLetters = count(bootstrap, config.get(PipelineOptions.DEAD_LETTERS_TOPIC), reasons, answered);
 
-        long difference = consumed - predictions - deadLetters;
+        long difference = consumed - answered.events();
         out.printf("events on '%s': %,d; consumed by the job's group '%s' as of its last checkpoint: %,d%n", events,
                 produced, group, consumed);
-        out.printf("events consumed %,d = predictions %,d + dead letters %,d: %s%n", consumed, predictions, deadLetters,
-                difference == 0 ? "balanced" : "off by " + difference + (difference > 0
-                        ? " (outputs of a checkpoint completing right now, or lost)" : " (duplicated)"));
+        out.printf("events consumed %,d = events answered %,d (predictions %,d + dead letters %,d): %s%n", consumed,
+                answered.events(), predictions, deadLetters, difference == 0 ? "balanced" : "off by " + difference
+                        + (difference > 0 ? " (outputs of a checkpoint completing right now, or lost)"
+                        : " (answers of events not consumed)"));
+        out.printf("answers repeated for an event and model: %,d%n", answered.duplicates());
         out.printf("dead letters by reason: %s%n", reasons);
-        return difference == 0 ? 0 : 1;
+        return difference == 0 && answered.duplicates() == 0 ? 0 : 1;
     }
 
     private static Map<TopicPartition, Long> offsets(Admin admin, List<TopicPartition> partitions, OffsetSpec spec)
@@ -99,8 +106,12 @@ final class ReconcileCommand implements Callable<Integer> {
         return offsets;
     }
 
-    /** Records committed to {@code topic} (transaction markers take offsets, so records are counted, not offsets). */
-    private static long count(String bootstrap, String topic, Map<ReasonCode, Long> reasons) {
+    /**
+     * Records committed to {@code topic} (transaction markers take offsets, so records are counted, not offsets),
+     * each tallied in {@code answered} by its source; dead letters (where {@code reasons} is given) by reason too.
+     */
+    private static long count(String bootstrap, String topic, Map<ReasonCode, Long> reasons,
+            AnsweredEvents answered) {
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
@@ -116,13 +127,20 @@ final class ReconcileCommand implements Callable<Integer> {
             while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
                     n++;
-                    if (reasons != null) {
-                        try {
-                            reasons.merge(DeadLetter.fromByteBuffer(ByteBuffer.wrap(r.value())).getReasonCode(), 1L,
-                                    Long::sum);
-                        } catch (Exception e) {
+                    try {
+                        if (reasons != null) {
+                            DeadLetter d = DeadLetter.fromByteBuffer(ByteBuffer.wrap(r.value()));
+                            reasons.merge(d.getReasonCode(), 1L, Long::sum);
+                            answered.add(d.getSource(), d.getModel());
+                        } else {
+                            Prediction p = Prediction.fromByteBuffer(ByteBuffer.wrap(r.value()));
+                            answered.add(p.getSource(), p.getModelName());
+                        }
+                    } catch (Exception e) {
+                        if (reasons != null) {
                             reasons.merge(ReasonCode.OTHER, 1L, Long::sum);
                         }
+                        answered.add(null, null); // not ours to read: counted as an event of its own
                     }
                 }
             }

@@ -171,7 +171,7 @@ public final class LocalPipeline implements Callable<Integer> {
             options.set(PipelineOptions.FEATURES_SPEC, featureSpec.toAbsolutePath().toString());
         }
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-        options.set(PipelineOptions.MODEL_URI, served.toAbsolutePath().toUri().toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(served.toAbsolutePath().toUri().toString()));
         // the local run is where unsigned versions are allowed (with a warning per load); the store is its only root
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(
                 workDir.resolve("models").toAbsolutePath().toUri().toString()));
@@ -190,7 +190,9 @@ public final class LocalPipeline implements Callable<Integer> {
                 options.get(PipelineOptions.MODEL_EVENTS_TOPIC), options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
         if (modelFile != null) {
             served = publishUsersModel(kafka);
-            options.set(PipelineOptions.MODEL_URI, served.toAbsolutePath().toUri().toString());
+            options.set(PipelineOptions.MODEL_URI, java.util.List.of(served.toAbsolutePath().toUri().toString()));
+        } else {
+            options.set(PipelineOptions.MODEL_SERVING_PLAN, demoServingPlan(options).toAbsolutePath().toString());
         }
         String profileTopic = options.get(PipelineOptions.FEATURES_REFERENCE_TOPIC);
         kafka.createTopics(2, profileTopic);
@@ -202,7 +204,8 @@ public final class LocalPipeline implements Callable<Integer> {
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
         StreamInferenceJob.prepare(env, options);
-        out.printf("Starting the job on a Flink MiniCluster (parallelism %d), model %s%n", parallelism, served);
+        out.printf("Starting the job on a Flink MiniCluster (parallelism %d), models %s%n", parallelism,
+                String.join(", ", options.get(PipelineOptions.MODEL_URI)));
         JobClient job = env.executeAsync(StreamInferenceJob.JOB_NAME);
 
         if (eventsFile != null) {
@@ -238,8 +241,9 @@ public final class LocalPipeline implements Callable<Integer> {
         queryOptions.set(ResultStoreOptions.RESULT_STORE_PASSWORD, "");
         QueryService queryService = QueryService.start(queryOptions);
         out.printf("Query service on http://localhost:%d (API key in %s):%n"
-                        + "  curl -H 'Authorization: Bearer %s' http://localhost:%d/v1/predictions/%s%n",
-                queryService.port(), keysFile, apiKey, queryService.port(), DemoEvents.entityId(42));
+                        + "  curl -H 'Authorization: Bearer %s' http://localhost:%d/v1/predictions/%s%s%n",
+                queryService.port(), keysFile, apiKey, queryService.port(), DemoEvents.entityId(42),
+                modelFile == null ? "?model=" + ENSEMBLE : "");
 
         long start = System.nanoTime();
         long lastIn = 0;
@@ -262,7 +266,7 @@ public final class LocalPipeline implements Callable<Integer> {
         generatorThread.join();
         out.println("Stopped producing; waiting for the job to commit the rest (up to 30 s) ...");
         long drainDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (counter.predictions() + counter.deadLetters() < generator.produced() && System.nanoTime() < drainDeadline
+        while (counter.eventsAnswered() < generator.produced() && System.nanoTime() < drainDeadline
                 && !job.getJobStatus().get().isGloballyTerminalState()) {
             Thread.sleep(200); // polling the consumer's count, bounded by the deadline
         }
@@ -280,6 +284,41 @@ public final class LocalPipeline implements Callable<Integer> {
         counterThread.join();
         job.cancel().get(30, TimeUnit.SECONDS);
         return 0;
+    }
+
+    /** The second demo model: the same features, another network. */
+    static final String SECOND_MODEL = "demo-risk";
+    /** The demo's ensemble of both models. */
+    static final String ENSEMBLE = "demo-blend";
+
+    /**
+     * The demo serves two models and an ensemble of them: the second model's version is written to the store beside
+     * the first, {@code model.uri} lists both, and the serving plan the job starts with sends purchases to both
+     * models and the ensemble, refunds to the second model and every other event to the first.
+     */
+    private Path demoServingPlan(Configuration options) throws IOException {
+        Path second = DemoModels.writeAs(workDir.resolve("models"), SECOND_MODEL, 2);
+        options.set(PipelineOptions.MODEL_URI, List.of(options.get(PipelineOptions.MODEL_URI).get(0),
+                second.toAbsolutePath().toUri().toString()));
+        Path plan = workDir.resolve("serving-plan.yaml");
+        Files.writeString(plan, String.join("\n",
+                "# The local run's serving plan (model.serving-plan); './models.sh plan --file' replaces it while",
+                "# the job runs. Routes are tried in order: the first that matches an event sends it to each target.",
+                "routes:",
+                "  - eventTypes: [purchase]",
+                "    to: [" + DemoModels.NAME + ", " + SECOND_MODEL + ", " + ENSEMBLE + "]",
+                "  - eventTypes: [refund]",
+                "    to: [" + SECOND_MODEL + "]",
+                "  - to: [" + DemoModels.NAME + "]",
+                "ensembles:",
+                "  - name: " + ENSEMBLE,
+                "    members:",
+                "      - {model: " + DemoModels.NAME + ", weight: 2}",
+                "      - {model: " + SECOND_MODEL + ", weight: 1}",
+                ""));
+        out.printf("Serving plan %s: purchases to %s, %s and the ensemble %s (2:1); refunds to %s; the rest to %s%n",
+                plan, DemoModels.NAME, SECOND_MODEL, ENSEMBLE, SECOND_MODEL, DemoModels.NAME);
+        return plan;
     }
 
     /** Publishes --model-file into the local store with {@code models publish}, as a user would, and returns its directory. */
@@ -321,7 +360,7 @@ public final class LocalPipeline implements Callable<Integer> {
         out.printf("Sent %d events from %s; waiting for their answers (Ctrl-C stops) ...%n", read.events().size(),
                 eventsFile);
         long start = System.nanoTime();
-        while (!stopRequested && counter.predictions() + counter.deadLetters() < read.events().size()
+        while (!stopRequested && counter.eventsAnswered() < read.events().size()
                 && !job.getJobStatus().get().isGloballyTerminalState()) {
             sleepUntilNextSecond(start);
             out.println(statusLine(elapsedSeconds(start), read.events().size(), 0, counter));
@@ -343,7 +382,7 @@ public final class LocalPipeline implements Callable<Integer> {
      * drift monitor (two report intervals), what {@code models list} says of it, its last drift included.
      */
     private void printDrift(Configuration options) throws Exception {
-        String uri = options.get(PipelineOptions.MODEL_URI);
+        String uri = options.get(PipelineOptions.MODEL_URI).get(0);
         if (new org.streaminference.model.ModelLoader(PipelineSettings.modelLoader(options)).readManifest(uri)
                 .baseline() == null) {
             return;
@@ -360,19 +399,23 @@ public final class LocalPipeline implements Callable<Integer> {
         writer.flush();
     }
 
-    /** Events in against what came out, as a downstream consumer counts them. */
+    /**
+     * Events in against what came out, as a downstream consumer counts them: every event answered (by one prediction
+     * or dead letter per model its route names), none twice.
+     */
     private static String reconciliation(long in, ResultCounter counter) {
-        return String.format("Reconciliation: events in %d = predictions %d + dead letters %d %s; dead letters by"
-                        + " reason %s", in, counter.predictions(), counter.deadLetters(),
-                in == counter.predictions() + counter.deadLetters() ? "(balanced)" : "(NOT balanced)",
-                counter.deadLettersByReason());
+        boolean balanced = in == counter.eventsAnswered() && counter.duplicates() == 0;
+        return String.format("Reconciliation: events in %d = events answered %d (predictions %d + dead letters %d%s)"
+                        + " %s; dead letters by reason %s", in, counter.eventsAnswered(), counter.predictions(),
+                counter.deadLetters(), counter.duplicates() == 0 ? "" : ", " + counter.duplicates() + " repeated",
+                balanced ? "(balanced)" : "(NOT balanced)", counter.deadLettersByReason());
     }
 
     private static String statusLine(long seconds, long in, long perSecond, ResultCounter counter) {
         return String.format("[%4ds] events in %,9d (%,6d/s) | predictions %,9d | dead letters %,7d | in flight %,6d"
-                        + " | model %s",
+                        + " | %s",
                 seconds, in, perSecond, counter.predictions(), counter.deadLetters(),
-                in - counter.predictions() - counter.deadLetters(), counter.recentVersions());
+                in - counter.eventsAnswered(), counter.recentVersions());
     }
 
     private void printResults(String jdbcUrl, int port, String bootstrap, Configuration options) {

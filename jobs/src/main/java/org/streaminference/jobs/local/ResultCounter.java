@@ -21,7 +21,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Reads the output topics the way a downstream consumer would (read_committed) and counts what the job has
- * committed: predictions, dead letters by reason, and the model version of the latest prediction.
+ * committed: predictions, dead letters by reason, the events they answer (an event fanned out to several models is
+ * answered by each), and the versions each model answered with lately.
  */
 @Internal
 public final class ResultCounter implements Runnable, AutoCloseable {
@@ -56,7 +57,19 @@ public final class ResultCounter implements Runnable, AutoCloseable {
         return deadLetters.get();
     }
 
-    private final java.util.TreeMap<String, Long> recentByVersion = new java.util.TreeMap<>();
+    /** Events with at least one answer. */
+    public synchronized long eventsAnswered() {
+        return answered.events();
+    }
+
+    /** Answers repeated for an event and model. */
+    public synchronized long duplicates() {
+        return answered.duplicates();
+    }
+
+    private final org.streaminference.jobs.AnsweredEvents answered = new org.streaminference.jobs.AnsweredEvents();
+    /** model → version → predictions since the last {@link #recentVersions()}; models in order of appearance. */
+    private final Map<String, java.util.TreeMap<String, Long>> recentByModel = new java.util.LinkedHashMap<>();
     private String lastVersions = "-";
 
     /** Output records that did not decode as this version's Prediction or DeadLetter. */
@@ -74,19 +87,27 @@ public final class ResultCounter implements Runnable, AutoCloseable {
     }
 
     /**
-     * The versions behind the predictions read since the last call, with their shares, e.g. {@code demo-classifier
-     * 1 (80%) 2 (20%)}; the previous answer where none was read (predictions arrive with checkpoints).
+     * Each model's versions behind the predictions read since the last call, with their shares, e.g. {@code fraud 1
+     * (80%) 2 (20%); churn 3 (100%)} (an ensemble's version lists its members'); the previous answer where none was
+     * read (predictions arrive with checkpoints).
      */
     public synchronized String recentVersions() {
-        long total = recentByVersion.values().stream().mapToLong(Long::longValue).sum();
-        if (total == 0) {
+        if (recentByModel.values().stream().allMatch(java.util.TreeMap::isEmpty)) {
             return lastVersions;
         }
-        StringBuilder s = new StringBuilder(latestModel.substring(0, latestModel.lastIndexOf(':')));
-        recentByVersion.forEach((version, n) -> s.append(' ').append(version).append(" (")
-                .append(Math.round(100.0 * n / total)).append("%)"));
-        recentByVersion.clear();
-        lastVersions = s.toString();
+        java.util.StringJoiner models = new java.util.StringJoiner("; ");
+        recentByModel.forEach((model, byVersion) -> {
+            long total = byVersion.values().stream().mapToLong(Long::longValue).sum();
+            if (total == 0) {
+                return;
+            }
+            StringBuilder s = new StringBuilder(model);
+            byVersion.forEach((version, n) -> s.append(' ').append(version).append(" (")
+                    .append(Math.round(100.0 * n / total)).append("%)"));
+            byVersion.clear();
+            models.add(s);
+        });
+        lastVersions = models.toString();
         return lastVersions;
     }
 
@@ -111,13 +132,16 @@ public final class ResultCounter implements Runnable, AutoCloseable {
                 Prediction p = Prediction.fromByteBuffer(ByteBuffer.wrap(record.value()));
                 latestModel = p.getModelName() + ":" + p.getModelVersion();
                 synchronized (this) {
-                    recentByVersion.merge(p.getModelVersion(), 1L, Long::sum);
+                    recentByModel.computeIfAbsent(p.getModelName(), m -> new java.util.TreeMap<>())
+                            .merge(p.getModelVersion(), 1L, Long::sum);
+                    answered.add(p.getSource(), p.getModelName());
                 }
                 predictions.incrementAndGet();
             } else {
                 DeadLetter d = DeadLetter.fromByteBuffer(ByteBuffer.wrap(record.value()));
                 synchronized (this) {
                     reasons.merge(d.getReasonCode(), 1L, Long::sum);
+                    answered.add(d.getSource(), d.getModel());
                 }
                 deadLetters.incrementAndGet();
             }

@@ -107,7 +107,7 @@ class ModelsCliITCase {
 
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-        options.set(PipelineOptions.MODEL_URI, stored1.toUri().toString());
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of(stored1.toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(dir.toUri().toString()));
         options.set(PipelineOptions.MODEL_TRUSTED_KEYS, dir.resolve("keys").resolve("alice.pub").toString());
         options.set(PipelineOptions.RESULT_STORE_ENABLED, false);

@@ -283,7 +283,7 @@ class KubernetesManifestsTest {
     private static org.apache.flink.runtime.jobgraph.JobGraph jobGraph() {
         org.apache.flink.configuration.Configuration options = new org.apache.flink.configuration.Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, "kafka:9092");
-        options.set(PipelineOptions.MODEL_URI, "s3://models/demo-classifier/1");
+        options.set(PipelineOptions.MODEL_URI, java.util.List.of("s3://models/demo-classifier/1"));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of("s3://models/"));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true);
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, "jdbc:postgresql://postgres:5432/streaminference");

@@ -108,7 +108,7 @@ class PrometheusScrapeITCase {
                                         new double[] {1, 1, 2, 3, 1, 2}, 10)),
                         new org.streaminference.model.drift.DriftBaseline.Predictions(null,
                                 java.util.Map.of("normal", 0.9, "suspicious", 0.1))));
-                options.set(PipelineOptions.MODEL_URI, version.toString());
+                options.set(PipelineOptions.MODEL_URI, java.util.List.of(version.toString()));
                 options.set(org.streaminference.jobs.MonitoringOptions.DRIFT_MIN_EVENTS, 50L);
                 options.set(org.streaminference.jobs.MonitoringOptions.DRIFT_REPORT_INTERVAL, Duration.ofSeconds(1));
                 options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(dir.toUri().toString()));

@@ -55,7 +55,7 @@ class LocalPipelineOwnModelITCase {
         assertThat(out).contains("outputs [probabilities:MAP_SEQUENCE[-1] as PROBABILITIES, label:INT64[-1] as LABEL]")
                 .contains("line 5: Unrecognized field \"colour\"")
                 .contains("line 6: Unrecognized token 'not'")
-                .contains("Reconciliation: events in 3 = predictions 2 + dead letters 1 (balanced);"
+                .contains("Reconciliation: events in 3 = events answered 3 (predictions 2 + dead letters 1) (balanced);"
                         + " dead letters by reason {INVALID_FIELD=1}")
                 .containsPattern("garden-1 +iris +1 .* 0 ")
                 .containsPattern("garden-2 +iris +1 .* 2 ");

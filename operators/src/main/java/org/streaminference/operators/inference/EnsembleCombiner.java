@@ -112,7 +112,7 @@ final class EnsembleCombiner {
         }
         return new Prediction(first.getEventId(), first.getEntityId(), ensemble, versions.toString(), score,
                 predictedClass, predictedLabel, probabilities, topClasses, first.getEventTime(), inferenceTime,
-                List.of(), List.of(), first.getTraceparent(), parts);
+                List.of(), List.of(), first.getTraceparent(), parts, first.getSource());
     }
 
     private enum Kind { PROBABILITIES, LABEL, SCORE }

@@ -14,6 +14,7 @@ import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -33,7 +34,7 @@ import java.util.Objects;
 @PublicEvolving
 public final class MicroBatchInference {
     private final ModelProvider modelProvider;
-    private final String initialModel;
+    private final List<String> initialModels;
     private final String servingPlan;
     private final BatchingConfig batching;
     private final String servedFeatureSpec;
@@ -41,14 +42,14 @@ public final class MicroBatchInference {
     private final DriftConfig drift;
     private final TracingConfig tracing;
 
-    private MicroBatchInference(ModelProvider modelProvider, String initialModel, String servingPlan,
+    private MicroBatchInference(ModelProvider modelProvider, List<String> initialModels, String servingPlan,
             BatchingConfig batching, String servedFeatureSpec, ModelControlLimits controlLimits, DriftConfig drift,
             TracingConfig tracing) {
         this.servingPlan = servingPlan;
         this.drift = drift;
         this.tracing = tracing;
         this.modelProvider = modelProvider;
-        this.initialModel = initialModel;
+        this.initialModels = initialModels;
         this.batching = batching;
         this.servedFeatureSpec = servedFeatureSpec;
         this.controlLimits = controlLimits;
@@ -75,7 +76,7 @@ public final class MicroBatchInference {
     }
 
     private MicroBatchInferenceOperatorFactory factory() {
-        return new MicroBatchInferenceOperatorFactory(modelProvider, initialModel, servingPlan, batching, servedFeatureSpec,
+        return new MicroBatchInferenceOperatorFactory(modelProvider, initialModels, servingPlan, batching, servedFeatureSpec,
                 controlLimits, drift, tracing);
     }
 
@@ -87,7 +88,7 @@ public final class MicroBatchInference {
     /** Builds a {@link MicroBatchInference}. */
     public static final class Builder {
         private ModelProvider modelProvider;
-        private String initialModel;
+        private List<String> initialModels;
         private String servingPlan;
         private BatchingConfig batching = BatchingConfig.defaults();
         private String servedFeatureSpec;
@@ -112,7 +113,12 @@ public final class MicroBatchInference {
 
         /** The location of the version served when the job starts without state. */
         public Builder initialModel(String location) {
-            this.initialModel = location;
+            return initialModels(List.of(location));
+        }
+
+        /** The versions served when the job starts without state, one per model (each manifest names its model). */
+        public Builder initialModels(List<String> locations) {
+            this.initialModels = List.copyOf(locations);
             return this;
         }
 
@@ -155,7 +161,7 @@ public final class MicroBatchInference {
 
         public MicroBatchInference build() {
             return new MicroBatchInference(Objects.requireNonNull(modelProvider, "modelProvider"),
-                    Objects.requireNonNull(initialModel, "initialModel"), servingPlan, batching, servedFeatureSpec, controlLimits, drift, tracing);
+                    Objects.requireNonNull(initialModels, "initialModels"), servingPlan, batching, servedFeatureSpec, controlLimits, drift, tracing);
         }
     }
 }

@@ -102,7 +102,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     static final String MODEL_KEY_PREFIX = "model/";
 
     private final ModelProvider modelProvider;
-    private final String initialLocation;
+    /** The versions served when the job starts without state, one per model. */
+    private final List<String> initialLocations;
     /** The serving plan to start with, in JSON; null for one that sends every event to the starting model. */
     private final String initialPlan;
     private final BatchingConfig options;
@@ -138,14 +139,14 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient RecordTracing tracing;
 
     MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, ModelProvider modelProvider,
-            String initialLocation, String initialPlan, BatchingConfig options, String servedFeatureSpec,
+            List<String> initialLocations, String initialPlan, BatchingConfig options, String servedFeatureSpec,
             ModelControlLimits controlLimits, DriftConfig drift, TracingConfig tracing, MailboxExecutor mailbox) {
         super(parameters);
         this.tracingConfig = tracing;
         this.drift = drift;
         this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
-        this.initialLocation = initialLocation;
+        this.initialLocations = initialLocations;
         this.initialPlan = initialPlan;
         this.options = options;
         this.servedFeatureSpec = servedFeatureSpec;
@@ -238,10 +239,21 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 getRuntimeContext().getJobInfo().getJobId().toHexString(), subtask(), subtaskName()),
                 getMetricGroup());
         if (restoredPlan == null) {
-            models.start(open(initialLocation, null), initialLocation, initialPlan == null ? null
+            Map<String, ModelProvider.Handle> initial = new LinkedHashMap<>();
+            try {
+                for (String location : initialLocations) {
+                    initial.put(location, open(location, null));
+                }
+            } catch (Exception e) {
+                for (ModelProvider.Handle handle : initial.values()) {
+                    handle.close();
+                }
+                throw e;
+            }
+            models.start(initial, initialPlan == null ? null
                     : ServingPlans.fromJson(initialPlan.getBytes(StandardCharsets.UTF_8)), null);
         } else {
-            models.start(null, null, restoredPlan, restoredDeployments);
+            models.start(Map.of(), restoredPlan, restoredDeployments);
         }
         LOG.info("{} serves {} in batches of up to {} records or {} ms, {} at once; {} answers and {} commands"
                         + " restored",

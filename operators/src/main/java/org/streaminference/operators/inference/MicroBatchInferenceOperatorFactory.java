@@ -25,7 +25,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     private static final long serialVersionUID = 1L;
 
     private final ModelProvider modelProvider;
-    private final String initialLocation;
+    private final java.util.List<String> initialLocations;
     private final String initialPlan;
     private final BatchingConfig options;
     private final String servedFeatureSpec;
@@ -45,18 +45,19 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
 
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
             BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits) {
-        this(modelProvider, initialLocation, null, options, servedFeatureSpec, controlLimits,
+        this(modelProvider, java.util.List.of(initialLocation), null, options, servedFeatureSpec, controlLimits,
                 org.streaminference.operators.drift.DriftConfig.DISABLED,
                 org.streaminference.schemas.tracing.TracingConfig.DISABLED);
     }
 
     /**
+     * @param initialLocations the versions served when the job starts without state, one per model
      * @param initialPlan the serving plan (JSON) when the job starts without state; null for one that sends every
      *                    event to the starting model
      * @param drift       how served features and predictions are sketched for drift monitoring
      * @param tracing     whether batches get spans linked to their records'
      */
-    public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, String initialLocation,
+    public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, java.util.List<String> initialLocations,
             String initialPlan, BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits,
             org.streaminference.operators.drift.DriftConfig drift,
             org.streaminference.schemas.tracing.TracingConfig tracing) {
@@ -64,7 +65,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
         this.tracing = tracing;
         this.controlLimits = controlLimits;
         this.modelProvider = modelProvider;
-        this.initialLocation = initialLocation;
+        this.initialLocations = new java.util.ArrayList<>(initialLocations);
         this.initialPlan = initialPlan;
         this.options = options;
         this.servedFeatureSpec = servedFeatureSpec;
@@ -74,7 +75,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     @Override
     @SuppressWarnings("unchecked")
     public <T extends StreamOperator<Prediction>> T createStreamOperator(StreamOperatorParameters<Prediction> parameters) {
-        return (T) new MicroBatchInferenceOperator(parameters, modelProvider, initialLocation, initialPlan, options,
+        return (T) new MicroBatchInferenceOperator(parameters, modelProvider, initialLocations, initialPlan, options,
                 servedFeatureSpec, controlLimits, drift, tracing, getMailboxExecutor());
     }
 

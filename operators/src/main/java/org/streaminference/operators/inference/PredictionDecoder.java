@@ -94,7 +94,7 @@ public final class PredictionDecoder {
         return new Prediction(event.getEvent().getEventId(), event.getEvent().getEntityId(), manifest.name(),
                 manifest.version(), decoded.score(), decoded.predictedClass(), decoded.predictedLabel(),
                 decoded.probabilities(), decoded.topClasses(), event.getEvent().getEventTime(), inferenceTime,
-                decoded.embedding(), decoded.tensors(), event.getSource().getTraceparent(), List.of());
+                decoded.embedding(), decoded.tensors(), event.getSource().getTraceparent(), List.of(), event.getSource());
     }
 
     /**

@@ -66,26 +66,38 @@ final class ServedModels implements AutoCloseable {
 
     /**
      * Starts serving: after a restore, the plan and deployments of the checkpoint; otherwise {@code plan} (or, where
-     * the job has none, a plan that sends every event to {@code initial}'s model) with {@code initial} as the first
-     * version of its model.
+     * the job has none, a plan that sends every event to the one starting model) with the {@code initial} versions,
+     * one per model; the plan's other models serve from their first PUBLISH.
      *
-     * @param initial the job's starting version, loaded; null after a restore
-     * @throws IllegalStateException when the plan does not serve the starting version's model, or a restored active
-     *                               version cannot be loaded again
+     * @param initial the job's starting versions, loaded, by location; empty after a restore
+     * @throws IllegalStateException when the starting versions are not one per model of the plan, or a restored
+     *                               active version cannot be loaded again
      */
-    void start(ModelProvider.Handle initial, String initialLocation, ServingPlan plan,
-            Map<String, ModelDeployment> restored) throws Exception {
+    void start(Map<String, ModelProvider.Handle> initial, ServingPlan plan, Map<String, ModelDeployment> restored)
+            throws Exception {
         if (restored == null) {
-            String model = initial.model().manifest().name();
-            ServingPlan first = plan == null ? ServingPlans.single(model) : plan;
-            if (!ServingPlans.servedModels(first).contains(model)) {
-                initial.close();
-                throw new IllegalStateException("The starting model (model.uri) is '" + model + "', which the serving"
-                        + " plan does not serve: it serves " + ServingPlans.servedModels(first));
+            Map<String, Map.Entry<String, ModelProvider.Handle>> byModel = new LinkedHashMap<>();
+            for (Map.Entry<String, ModelProvider.Handle> version : initial.entrySet()) {
+                byModel.put(version.getValue().model().manifest().name(), version);
+            }
+            ServingPlan first = plan == null && byModel.size() == 1
+                    ? ServingPlans.single(byModel.keySet().iterator().next()) : plan;
+            String problem = byModel.size() < initial.size() ? "the starting versions name a model twice"
+                    : first == null ? "several starting models " + byModel.keySet() + " and no serving plan"
+                    : !ServingPlans.servedModels(first).containsAll(byModel.keySet()) ? "the starting models "
+                            + byModel.keySet() + " are not all served by the plan, which serves "
+                            + ServingPlans.servedModels(first) : null;
+            if (problem != null) {
+                for (ModelProvider.Handle handle : initial.values()) {
+                    handle.close();
+                }
+                throw new IllegalStateException("Cannot start: " + problem);
             }
             routes = new RoutingTable(first);
             for (String served : routes.models()) {
-                controller(served).start(served.equals(model) ? initial : null, initialLocation, null);
+                Map.Entry<String, ModelProvider.Handle> version = byModel.get(served);
+                controller(served).start(version == null ? null : version.getValue(),
+                        version == null ? null : version.getKey(), null);
             }
         } else {
             routes = new RoutingTable(plan);

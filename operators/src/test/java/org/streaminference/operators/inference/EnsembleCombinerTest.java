@@ -15,7 +15,7 @@ class EnsembleCombinerTest {
     private static Prediction prediction(String model, double score, Integer cls, String label, List<Double> probs,
             List<ClassScore> top) {
         return new Prediction("e1", "u1", model, "1", score, cls, label, probs, top, 5L, 7L, List.of(), List.of(),
-                null, List.of());
+                null, List.of(), null);
     }
 
     @Test

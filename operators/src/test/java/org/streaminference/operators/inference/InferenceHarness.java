@@ -44,9 +44,9 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
     }
 
     /** The harness of a job that starts with {@code plan} (null: every event to the starting model). */
-    InferenceHarness(ModelProvider provider, String initialModel, org.streaminference.schemas.ServingPlan plan,
-            BatchingConfig options) throws Exception {
-        super(new MicroBatchInferenceOperatorFactory(provider, initialModel, plan == null ? null
+    InferenceHarness(ModelProvider provider, java.util.List<String> initialModels,
+            org.streaminference.schemas.ServingPlan plan, BatchingConfig options) throws Exception {
+        super(new MicroBatchInferenceOperatorFactory(provider, initialModels, plan == null ? null
                 : new String(org.streaminference.model.control.ServingPlans.toJson(plan), StandardCharsets.UTF_8),
                 options, null, ModelControlLimits.defaults(), org.streaminference.operators.drift.DriftConfig.DISABLED,
                 org.streaminference.schemas.tracing.TracingConfig.DISABLED), 1, 1, 0);

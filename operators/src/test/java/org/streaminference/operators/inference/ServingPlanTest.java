@@ -91,7 +91,7 @@ class ServingPlanTest {
 
     /** Fraud serves from the start; churn gets its first version from a PUBLISH, as a new model would. */
     private static InferenceHarness open(BatchingConfig options) throws Exception {
-        InferenceHarness h = new InferenceHarness(provider(), fraud1, plan(PLAN), options);
+        InferenceHarness h = new InferenceHarness(provider(), List.of(fraud1), plan(PLAN), options);
         h.open();
         h.commandAndWait(ModelCommands.publish("churn", "2", churn2, null, null));
         return h;
@@ -220,7 +220,7 @@ class ServingPlanTest {
 
     @Test
     void aRoutedModelWithoutAVersionAndAnInvalidPlanAreAnswered() throws Exception {
-        try (InferenceHarness h = new InferenceHarness(provider(), fraud1, plan("""
+        try (InferenceHarness h = new InferenceHarness(provider(), List.of(fraud1), plan("""
                 {"routes": [{"to": ["fraud", "churn"]}]}"""), batches(8, 2))) {
             h.open();
             h.command("{\"command\":\"SET_PLAN\",\"plan\":{\"routes\":[{\"to\":[\"risk\"]}],"
@@ -259,7 +259,7 @@ class ServingPlanTest {
             assertThat(h.predictions()).extracting(Prediction::getModelName).containsOnly("fraud", "solo");
             snapshot = h.snapshot(1, 1);
         }
-        try (InferenceHarness restored = new InferenceHarness(provider(), fraud1, plan("""
+        try (InferenceHarness restored = new InferenceHarness(provider(), List.of(fraud1), plan("""
                 {"routes": [{"to": ["fraud"]}]}"""), unordered)) {
             restored.initializeState(snapshot);
             restored.open(); // configured with another plan: the checkpoint's wins
@@ -267,6 +267,29 @@ class ServingPlanTest {
             restored.endInput();
             assertThat(restored.predictions()).extracting(p -> p.getEventId() + "/" + p.getModelName())
                     .containsExactlyInAnyOrder("e0/churn", "e1/churn", "e2/churn", "e3/churn", "e4/churn");
+        }
+    }
+
+    @Test
+    void aJobStartsWithOneVersionPerModelAndRefusesStartingVersionsThePlanDoesNotServe() throws Exception {
+        try (InferenceHarness h = new InferenceHarness(provider(), List.of(fraud1, churn2), plan(PLAN),
+                batches(8, 2))) {
+            h.open();
+            h.processElement(event(0, "purchase", null), 0);
+            h.endInput();
+            assertThat(h.predictions()).extracting(Prediction::getModelName)
+                    .containsExactly("fraud", "churn", "risk");
+            assertThat(h.modelEvents(ModelEventType.DEPLOYED)).extracting(ModelEvent::getModel)
+                    .containsExactly("fraud", "churn");
+        }
+        try (InferenceHarness h = new InferenceHarness(provider(), List.of(fraud1, churn2), null, batches(8, 2))) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(h::open)
+                    .hasMessageContaining("several starting models [fraud, churn] and no serving plan");
+        }
+        try (InferenceHarness h = new InferenceHarness(provider(), List.of(fraud1, churn2),
+                plan("{\"routes\": [{\"to\": [\"fraud\"]}]}"), batches(8, 2))) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(h::open)
+                    .hasMessageContaining("are not all served by the plan, which serves [fraud]");
         }
     }
 }

@@ -24,6 +24,8 @@ final class PredictionStore implements AutoCloseable {
             + " predicted_label, probabilities, inference_time, embedding";
     private static final String LATEST = "SELECT " + COLUMNS + " FROM " + LatestPredictionTable.TABLE
             + " WHERE entity_id = ? ORDER BY model_name";
+    private static final String LATEST_OF_MODEL = "SELECT " + COLUMNS + " FROM " + LatestPredictionTable.TABLE
+            + " WHERE entity_id = ? AND model_name = ?";
     private static final String MODELS = "SELECT model_name, model_version, count(*), max(inference_time) FROM "
             + LatestPredictionTable.TABLE + " GROUP BY model_name, model_version ORDER BY model_name, model_version";
 
@@ -46,9 +48,14 @@ final class PredictionStore implements AutoCloseable {
     }
 
     /** The newest prediction per model for an entity. */
-    List<Map<String, Object>> latest(String entityId) throws SQLException {
-        try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(LATEST)) {
+    /** The newest prediction of each model for an entity, or of {@code model} only (null: every model). */
+    List<Map<String, Object>> latest(String entityId, String model) throws SQLException {
+        try (Connection c = pool.getConnection();
+                PreparedStatement ps = c.prepareStatement(model == null ? LATEST : LATEST_OF_MODEL)) {
             ps.setString(1, entityId);
+            if (model != null) {
+                ps.setString(2, model);
+            }
             return rows(ps);
         }
     }

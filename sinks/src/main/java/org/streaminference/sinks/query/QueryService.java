@@ -198,9 +198,12 @@ public final class QueryService implements AutoCloseable {
 
     private void latest(Context ctx) throws Exception {
         String entityId = identifier(ctx.pathParam("entityId"), "entityId");
-        List<Map<String, Object>> rows = store.latest(entityId);
+        String model = ctx.queryParam("model") == null ? null : identifier(ctx.queryParam("model"), "model");
+        rejectUnknownParameters(ctx, Set.of("model"));
+        List<Map<String, Object>> rows = store.latest(entityId, model);
         if (rows.isEmpty()) {
-            throw new ApiError(404, "not_found", "no prediction for this entity");
+            throw new ApiError(404, "not_found", model == null ? "no prediction for this entity"
+                    : "no prediction for this entity from model '" + model + "'");
         }
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("entityId", entityId);

@@ -134,6 +134,13 @@ class QueryServiceTest {
         assertThat(predictions.get(0).get("probabilities").get(1).asDouble()).isEqualTo(0.25);
         assertThat(predictions.get(1).get("model").asText()).isEqualTo("fraud");
         assertThat(r.raw().headers().firstValue("Cache-Control")).hasValue("no-store");
+
+        Response fraud = get("/v1/predictions/u1?model=fraud", reader);
+        assertThat(fraud.body().get("predictions")).singleElement()
+                .satisfies(p -> assertThat(p.get("model").asText()).isEqualTo("fraud"));
+        assertError(get("/v1/predictions/u1?model=nobody", reader), 404, "not_found");
+        assertError(get("/v1/predictions/u1?model=" + enc("a b"), reader), 400, "invalid_model");
+        assertError(get("/v1/predictions/u1?modle=fraud", reader), 400, "unknown_parameter");
     }
 
     @Test
