@@ -3,7 +3,7 @@
 #   bench/run.sh [operator] [options]   the inference operator alone against its baselines (~5 min)
 #   bench/run.sh pipeline [options]     the whole pipeline end to end on real Kafka (~11 min)
 #   bench/run.sh swap [options]         pauses and latency while model versions are swapped under load (~2 min)
-#   bench/run.sh models [options]       a light model's latency alone and beside a ~50x heavier one (~4 min)
+#   bench/run.sh models [options]       a light model's latency alone and beside a ~50x heavier one (~5 min)
 #   bench/run.sh query [options]        the query service's point lookups under concurrent load (~2 min)
 #   bench/run.sh features [options]     feature enrichment's cost per event and RocksDB state per entity (~6 min)
 #   bench/run.sh validation [options]   Avro decoding alone vs the job's bounded validation, per event (~1 min)

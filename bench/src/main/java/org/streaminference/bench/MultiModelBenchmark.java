@@ -36,8 +36,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A light model's latency when its job serves it alone, next to its latency when the same job also serves a model
  * about 50 times heavier on every event (fan-out): batching is per model and version, so the heavy model's batches
- * should not hold the light model's back. Each round runs both variants at the same fixed rate, in alternating order,
- * after a warm-up round of each; latency runs from each event's scheduled send time to its prediction's arrival.
+ * should not hold the light model's back. A third variant fans out to a second light model, so that what the heavy
+ * model costs the light one is told apart from what any fan-out costs (twice the predictions to write). Each round
+ * runs every variant at the same fixed rate, in rotating order, after a warm-up round of each; latency runs from
+ * each event's scheduled send time to its prediction's arrival.
  */
 @Command(name = "models", mixinStandardHelpOptions = true,
         description = "A light model's latency served alone and beside a model ~50x heavier in the same job.")
@@ -81,6 +83,7 @@ public final class MultiModelBenchmark implements Callable<Integer> {
                 cores);
         BenchModels.Workload light = BenchModels.tiny(work.resolve("models"), 0);
         BenchModels.Workload heavy = BenchModels.wide(work.resolve("models"), 0);
+        BenchModels.Workload lightCopy = BenchModels.tinyCopy(work.resolve("models"), 0);
         double[] perRow = rawMicrosPerRow(light, heavy);
         System.out.printf(Locale.ROOT, "raw ONNX Runtime, batches of 32: %s %.3f µs/row, %s %.3f µs/row (%.0fx)%n",
                 light.name(), perRow[0], heavy.name(), perRow[1], perRow[1] / perRow[0]);
@@ -91,11 +94,14 @@ public final class MultiModelBenchmark implements Callable<Integer> {
             kafka = broker;
             for (int round = 0; round <= repeats; round++) {
                 System.out.printf("  %s%n", round == 0 ? "warm-up round" : "round " + round + " of " + repeats);
-                List<Boolean> order = round % 2 == 0 ? List.of(false, true) : List.of(true, false);
-                for (boolean both : order) {
-                    Map<String, Latency> measured = run(light, both ? heavy : null);
+                List<BenchModels.Workload> variants = new ArrayList<>(java.util.Arrays.asList(null, heavy, lightCopy));
+                java.util.Collections.rotate(variants, round);
+                for (BenchModels.Workload beside : variants) {
+                    Map<String, Latency> measured = run(light, beside);
                     for (Map.Entry<String, Latency> m : measured.entrySet()) {
-                        String key = m.getKey() + (both ? " (beside " + heavy.name() + ")" : " (alone)");
+                        String other = m.getKey().equals(light.name()) ? (beside == null ? null : beside.name())
+                                : light.name();
+                        String key = m.getKey() + (other != null ? " (beside " + other + ")" : " (alone)");
                         System.out.printf(Locale.ROOT, "    %-40s p50 %5.0f ms  p99 %5.0f ms%n", key,
                                 m.getValue().p50(), m.getValue().p99());
                         if (round > 0) {
@@ -108,18 +114,20 @@ public final class MultiModelBenchmark implements Callable<Integer> {
         }
         String alone = light.name() + " (alone)";
         String beside = light.name() + " (beside " + heavy.name() + ")";
+        String besideLight = light.name() + " (beside " + lightCopy.name() + ")";
         StringBuilder md = new StringBuilder();
         md.append(String.format(Locale.ROOT, "# Several models in one job: a light model alone and beside a heavy one"
                         + " (%s, %d cores)%n%n", LocalDate.now(), cores));
         md.append(String.format(Locale.ROOT, "`bench/run.sh models --rate %.0f --seconds %d --warmup-seconds %d"
                         + " --repeats %d --parallelism %d --batch-size %d --max-delay %d`: one job, the demo pipeline"
                         + " (Kafka, validation, keyed features, micro-batched inference, Kafka; at-least-once, result"
-                        + " store off), every event routed to %s alone, or fanned out to %s and %s. Raw ONNX Runtime"
+                        + " store off), every event routed to %s alone, or fanned out to %s and %s (heavy), or to %s"
+                        + " and its copy %s (light). Raw ONNX Runtime"
                         + " cost per row (batches of 32): %s %.3f µs, %s %.3f µs (**%.0fx**). Latency from each"
                         + " event's scheduled send to its prediction's arrival, after %d s of warm-up; a warm-up round"
-                        + " of each variant first, then the variants in alternating order.%n%n", rate, seconds,
+                        + " of each variant first, then the variants in rotating order.%n%n", rate, seconds,
                 warmupSeconds, repeats, parallelism, batchSize, maxDelay, light.name(), light.name(), heavy.name(),
-                light.name(), perRow[0], heavy.name(), perRow[1], perRow[1] / perRow[0], warmupSeconds));
+                light.name(), lightCopy.name(), light.name(), perRow[0], heavy.name(), perRow[1], perRow[1] / perRow[0], warmupSeconds));
         md.append("| predictions of | p50 ms (min / median / max) | p99 ms (min / median / max) |\n|---|---|---|\n");
         for (String key : p99.keySet()) {
             md.append(String.format(Locale.ROOT, "| %s | %s | %s |%n", key, Spread.of(p50.get(key)).format("%.0f"),
@@ -128,6 +136,9 @@ public final class MultiModelBenchmark implements Callable<Integer> {
         md.append(String.format(Locale.ROOT, "%n%s p99 beside %s / alone, ratio within each round (min / median /"
                         + " max): **%s**%n", light.name(), heavy.name(),
                 Spread.ofRatios(p99.get(beside), p99.get(alone)).format("%.2f")));
+        md.append(String.format(Locale.ROOT, "%n%s p99 beside %s / beside %s (what the heavy model costs beyond any"
+                        + " fan-out), within each round: **%s**%n", light.name(), heavy.name(), lightCopy.name(),
+                Spread.ofRatios(p99.get(beside), p99.get(besideLight)).format("%.2f")));
         System.out.println();
         System.out.println(md);
         Path out = Path.of("bench/results").resolve(String.format(Locale.ROOT, "models-%s-%dcores.md",
@@ -162,13 +173,13 @@ public final class MultiModelBenchmark implements Callable<Integer> {
         return micros;
     }
 
-    /** One fixed-rate run of a job serving {@code light}, and {@code heavy} on every event too where given. */
-    private Map<String, Latency> run(BenchModels.Workload light, BenchModels.Workload heavy) throws Exception {
+    /** One fixed-rate run of a job serving {@code light}, and {@code beside} on every event too where given. */
+    private Map<String, Latency> run(BenchModels.Workload light, BenchModels.Workload beside) throws Exception {
         int run = runs.incrementAndGet();
         String topic = "events-" + run;
         String predictions = "pred-" + run;
         kafka.createTopics(4, topic, predictions, "dlq-" + run);
-        List<String> models = heavy == null ? List.of(light.name()) : List.of(light.name(), heavy.name());
+        List<String> models = beside == null ? List.of(light.name()) : List.of(light.name(), beside.name());
         Path plan = work.resolve("plan-" + run + ".yaml");
         Files.writeString(plan, "routes:\n  - to: [" + String.join(", ", models) + "]\n");
 
@@ -179,8 +190,8 @@ public final class MultiModelBenchmark implements Callable<Integer> {
         options.set(PipelineOptions.DEAD_LETTERS_TOPIC, "dlq-" + run);
         options.set(PipelineOptions.GROUP_ID, "bench-" + run);
         options.set(PipelineOptions.SINK_DELIVERY_GUARANTEE, DeliveryGuarantee.AT_LEAST_ONCE);
-        options.set(PipelineOptions.MODEL_URI, heavy == null ? List.of(light.dir().toString())
-                : List.of(light.dir().toString(), heavy.dir().toString()));
+        options.set(PipelineOptions.MODEL_URI, beside == null ? List.of(light.dir().toString())
+                : List.of(light.dir().toString(), beside.dir().toString()));
         options.set(PipelineOptions.MODEL_SERVING_PLAN, plan.toString());
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(light.dir().getParent().toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // benchmark models are made by the benchmark

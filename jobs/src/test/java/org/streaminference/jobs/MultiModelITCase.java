@@ -191,6 +191,25 @@ class MultiModelITCase {
                 await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500))
                         .untilAsserted(() -> assertLatestRows(db, run.input(), outputs));
             }
+
+            // the CLI: a new plan answered by every subtask, a model no plan names refused, the list per model
+            Path refundsToTheEnsemble = SERVICES.dir().resolve("mm-plan-2.yaml");
+            Files.writeString(refundsToTheEnsemble, PLAN.replace("to: [" + SECOND + "]", "to: [" + ENSEMBLE + "]"));
+            String[] connection = {"--bootstrap-servers", SERVICES.bootstrapServers(), "--control-topic", "mm-control",
+                "--events-topic", "mm-model-events"};
+            String planned = PipelineTestSupport.models(concat(new String[] {"plan", "--file",
+                refundsToTheEnsemble.toString()}, connection));
+            assertThat(planned.lines().filter(l -> l.contains("serving plan: purchase -> " + FIRST + ", " + SECOND
+                    + ", " + ENSEMBLE + "; refund -> " + ENSEMBLE + "; " + ENSEMBLE + " = 2*" + FIRST + " + 1*"
+                    + SECOND))).hasSize(PARALLELISM);
+            java.io.StringWriter refused = new java.io.StringWriter();
+            var cli = org.streaminference.jobs.cli.ModelsCli.commandLine();
+            cli.setOut(new java.io.PrintWriter(refused, true));
+            assertThat(cli.execute(concat(new String[] {"rollback", "--name", "spam"}, connection))).isEqualTo(2);
+            assertThat(refused.toString()).contains("do not serve spam (UNKNOWN_MODEL)").contains("No job serves spam");
+            String list = PipelineTestSupport.models(concat(new String[] {"list"}, connection));
+            assertThat(list).contains("serving plan: purchase -> ").contains(FIRST + ": active 1")
+                    .contains(SECOND + ": active 3, previous 2");
         } finally {
             cluster.cancelJob(run.job()).get(1, TimeUnit.MINUTES);
         }
@@ -239,6 +258,12 @@ class MultiModelITCase {
         } finally {
             cluster.cancelJob(run.job()).get(1, TimeUnit.MINUTES);
         }
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
     }
 
     private record Outputs(List<Prediction> predictions, List<DeadLetter> deadLetters, List<Prediction> ensembles,
