@@ -87,17 +87,14 @@ public final class ModelsCli {
     }
 
     /** Sends one command and reports the jobs' answers. */
-    abstract static class SendCommand implements java.util.concurrent.Callable<Integer> {
+    abstract static class ControlCommand implements java.util.concurrent.Callable<Integer> {
         @CommandLine.Mixin
         Connection connection;
 
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
-        @Option(names = "--name", required = true, description = "Model name.")
-        String name;
-
-        abstract ModelCommand command();
+        abstract ModelCommand command() throws Exception;
 
         @Override
         public Integer call() throws Exception {
@@ -106,6 +103,12 @@ public final class ModelsCli {
                 return control.sendAndReport(command(), connection.wait, out);
             }
         }
+    }
+
+    /** A command about one model. */
+    abstract static class SendCommand extends ControlCommand {
+        @Option(names = "--name", required = true, description = "Model name.")
+        String name;
     }
 
     @Command(name = "canary", mixinStandardHelpOptions = true,
@@ -177,22 +180,13 @@ public final class ModelsCli {
             description = "Set what running jobs serve: the models, the routes that send each event to one or several"
                     + " of them, and weighted ensembles (a JSON or YAML file; see the README). It takes effect at once;"
                     + " models it adds serve from their first publish, models it drops are released.")
-    static final class Plan implements java.util.concurrent.Callable<Integer> {
-        @CommandLine.Mixin
-        Connection connection;
-
-        @CommandLine.Spec
-        CommandLine.Model.CommandSpec spec;
-
+    static final class Plan extends ControlCommand {
         @Option(names = "--file", required = true, description = "The serving plan, JSON or YAML.")
         String file;
 
         @Override
-        public Integer call() throws Exception {
-            ModelCommand command = ModelCommands.setPlan(org.streaminference.jobs.ServingPlanFiles.read(file));
-            try (ControlTopic control = connection.open()) {
-                return control.sendAndReport(command, connection.wait, spec.commandLine().getOut());
-            }
+        ModelCommand command() throws Exception {
+            return ModelCommands.setPlan(org.streaminference.jobs.ServingPlanFiles.read(file));
         }
     }
 }

@@ -65,6 +65,16 @@ public final class ServingPlans {
         if (tree == null || !tree.isObject()) {
             throw new InvalidCommandException("a serving plan is an object with 'routes', 'ensembles' and 'models'");
         }
+        requireKnownFields(tree, ServingPlan.getClassSchema(), "the plan");
+        for (JsonNode route : tree.path("routes")) {
+            requireKnownFields(route, Route.getClassSchema(), "a route");
+        }
+        for (JsonNode ensemble : tree.path("ensembles")) {
+            requireKnownFields(ensemble, Ensemble.getClassSchema(), "an ensemble");
+            for (JsonNode member : ensemble.path("members")) {
+                requireKnownFields(member, EnsembleMember.getClassSchema(), "an ensemble member");
+            }
+        }
         ServingPlan plan;
         try {
             plan = ControlJson.MAPPER.treeToValue(withDefaults(tree.deepCopy()), ServingPlan.class);
@@ -81,6 +91,27 @@ public final class ServingPlans {
             return ControlJson.MAPPER.writeValueAsBytes(plan);
         } catch (IOException e) {
             throw new IllegalStateException("a plan always serializes", e);
+        }
+    }
+
+    /**
+     * Refuses a field the schema does not have: a misspelt condition (say {@code eventType}) would otherwise be left
+     * out, and the route would match every event.
+     */
+    private static void requireKnownFields(JsonNode node, org.apache.avro.Schema schema, String what)
+            throws InvalidCommandException {
+        if (!node.isObject()) {
+            return; // the mapper names the wrong shape
+        }
+        java.util.Iterator<String> names = node.fieldNames();
+        while (names.hasNext()) {
+            String name = names.next();
+            if (schema.getField(name) == null) {
+                List<String> known = schema.getFields().stream().map(org.apache.avro.Schema.Field::name).toList();
+                throw new InvalidCommandException("unknown field '"
+                        + org.streaminference.schemas.Printable.escape(name, 80) + "' in " + what + " (its fields: "
+                        + String.join(", ", known) + ")");
+            }
         }
     }
 

@@ -74,6 +74,11 @@ class ServingPlansTest {
             many.append(i == 0 ? "" : ",").append("\"m").append(i).append('"');
         }
         assertThatThrownBy(() -> read(many + "]}")).hasMessageContaining("at most 32 models, the plan names 33");
+        assertThatThrownBy(() -> read("{\"routes\": [{\"eventType\": [\"purchase\"], \"to\": [\"a\"]}]}"))
+                .hasMessage("unknown field 'eventType' in a route (its fields: eventTypes, field, values, to)");
+        assertThatThrownBy(() -> read("{\"ensembles\": [{\"name\": \"e\", \"members\": [{\"model\": \"a\","
+                + " \"wieght\": 2}]}]}")).hasMessageContaining("unknown field 'wieght' in an ensemble member");
+        assertThatThrownBy(() -> read("{\"route\": []}")).hasMessageContaining("unknown field 'route' in the plan");
         assertThatThrownBy(() -> read("[1]")).hasMessageContaining("a serving plan is an object");
         assertThatThrownBy(() -> read("{\"routes\": 7}")).hasMessageContaining("not a serving plan");
     }

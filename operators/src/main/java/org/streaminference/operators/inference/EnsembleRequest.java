@@ -57,9 +57,12 @@ final class EnsembleRequest extends PendingAnswer {
         for (InferenceRequest member : members) {
             DeadLetter failed = member.deadLetter();
             if (failed != null) {
+                // the member's message is printable already; names are safe: only the length needs a bound
+                String message = "ensemble '" + target + "': member " + member.target + ":" + member.version.version
+                        + " failed: " + failed.getMessage();
                 return DeadLetter.newBuilder(failed)
-                        .setMessage("ensemble '" + target + "': member " + member.target + ":"
-                                + member.version.version + " failed: " + failed.getMessage())
+                        .setMessage(message.substring(0, Math.min(message.length(),
+                                org.streaminference.schemas.DeadLetters.MAX_MESSAGE_CHARS)))
                         .build();
             }
             predictions.add(member.prediction());

@@ -292,4 +292,24 @@ class ServingPlanTest {
                     .hasMessageContaining("are not all served by the plan, which serves [fraud]");
         }
     }
+
+    @Test
+    void aFeatureNoModelCanTakeIsADeadLetterFromEachTargetAndTheEnsembleNamesItsMember() throws Exception {
+        try (InferenceHarness h = open(batches(8, 2))) {
+            EnrichedEvent e = event(0, "purchase", null);
+            List<Float> features = new java.util.ArrayList<>(e.getFeatures());
+            features.set(3, Float.NaN);
+            e.setFeatures(features);
+            h.processElement(e, 0);
+            h.processElement(event(1, "purchase", null), 1);
+            h.endInput();
+            assertThat(h.predictions()).extracting(Prediction::getEventId).containsOnly("e1").hasSize(3);
+            assertThat(h.deadLetters()).extracting(DeadLetter::getModel).containsExactly("fraud", "churn", "risk");
+            assertThat(h.deadLetters()).allSatisfy(d -> {
+                assertThat(d.getEventId()).isEqualTo("e0");
+                assertThat(d.getReasonCode()).isEqualTo(ReasonCode.NON_FINITE_FEATURE);
+            });
+            assertThat(h.deadLetters().get(2).getMessage()).startsWith("ensemble 'risk': member fraud:1 failed: ");
+        }
+    }
 }
