@@ -134,6 +134,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient InferenceQueue.Emitter<InferenceRequest> shadowAnswers;
     private transient Counter shadowFailures;
     private transient Counter storeRejected;
+    /** Answers that are UNKNOWN_MODEL dead letters: no route matched, or the target had no version. */
+    private transient Counter unknownModel;
     /** Drift sketches of each version with a baseline, by version; drained on a timer and at the end of input. */
     private transient Map<String, DriftTracker> driftTrackers;
     private transient RecordTracing tracing;
@@ -214,6 +216,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
         shadowFailures = getMetricGroup().counter("shadowFailures");
         storeRejected = getMetricGroup().counter("predictionsStoreRejected");
+        unknownModel = getMetricGroup().counter("answersUnknownModel");
         answers = new InferenceQueue.Emitter<PendingAnswer>() {
             @Override
             public void emit(PendingAnswer request) {
@@ -380,6 +383,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private void add(EnrichedEvent event, long timestamp) throws Exception {
         List<String> targets = models.routes().targets(event.getEvent());
         if (targets == null) {
+            unknownModel.inc();
             queue.add(PendingAnswer.deadLetter(event, timestamp, null, DeadLetters.of(event.getEvent(),
                     event.getSource(), ReasonCode.UNKNOWN_MODEL, "no route of the serving plan matches event type '"
                             + event.getEvent().getEventType() + "'")));
@@ -452,7 +456,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         return new EnsembleRequest(event, timestamp, ensemble.getName(), requests, weights);
     }
 
-    private static PendingAnswer unavailable(EnrichedEvent event, long timestamp, String target, String message) {
+    private PendingAnswer unavailable(EnrichedEvent event, long timestamp, String target, String message) {
+        unknownModel.inc();
         return PendingAnswer.deadLetter(event, timestamp, target, DeadLetters.of(event.getEvent(), event.getSource(),
                 ReasonCode.UNKNOWN_MODEL, message));
     }
