@@ -198,7 +198,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
         StreamInferencePipeline.applyDefaults(env, options);
         PipelineStages stages = enrich
                 ? PipelineStages.forSpec(options, spec, spec.usesProfile())
-                : PipelineStages.microBatched(options, spec.requiredEventFields(),
+                : PipelineStages.microBatched(options, spec.eventFields(),
                         valid -> rawAmountOnly(valid, spec.width()), new FeatureContract(spec.id(), FeatureLayout.floats(spec.width())),
                         null);
         StreamInferencePipeline.build(env, options, stages);

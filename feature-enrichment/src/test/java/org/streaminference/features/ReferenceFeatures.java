@@ -115,6 +115,13 @@ public final class ReferenceFeatures {
                     }
                     vector[pos++] = weight > 0 ? f.finish(sum / weight) : f.defaultOrZero();
                 }
+                case VECTOR -> {
+                    List<Float> values = event.getVectorFields().get(f.field());
+                    for (int i = 0; i < f.width(); i++) {
+                        vector[pos + i] = values.get(i);
+                    }
+                    pos += f.width();
+                }
                 default -> throw new IllegalStateException("unhandled kind " + f.kind());
             }
         }

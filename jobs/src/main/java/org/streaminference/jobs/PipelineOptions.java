@@ -28,12 +28,14 @@ public final class PipelineOptions {
     public static final ConfigOption<String> EVENTS_TOPIC = ConfigOptions.key("kafka.topic.events")
             .stringType()
             .defaultValue("events")
-            .withDescription("Input topic: InputEvent records, Avro single-object encoding, keyed by entity id.");
+            .withDescription("Input topic, keyed by entity id: InputEvent records in Avro single-object encoding, or"
+                    + " the user's own events (events.format).");
 
     public static final ConfigOption<String> PREDICTIONS_TOPIC = ConfigOptions.key("kafka.topic.predictions")
             .stringType()
             .defaultValue("predictions")
-            .withDescription("Output topic for Prediction records, keyed by entity id.");
+            .withDescription("Output topic for Prediction records, keyed by entity and model (`<entityId>/<model>`) in the"
+                    + " entity's partition.");
 
     public static final ConfigOption<String> DEAD_LETTERS_TOPIC = ConfigOptions.key("kafka.topic.dead-letters")
             .stringType()
@@ -317,6 +319,7 @@ public final class PipelineOptions {
     public static List<ConfigOption<?>> all() {
         List<ConfigOption<?>> all = new java.util.ArrayList<>(pipeline());
         all.addAll(MonitoringOptions.all());
+        all.addAll(EventFormatOptions.all());
         return List.copyOf(all);
     }
 

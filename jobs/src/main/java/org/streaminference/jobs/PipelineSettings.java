@@ -63,6 +63,59 @@ public final class PipelineSettings {
         }
     }
 
+    /**
+     * The decoder of the events' format ({@code events.format}), reading the fields {@code fields} names; for the
+     * user's Avro, the schema read now and every path checked against it.
+     *
+     * @throws IllegalConfigurationException naming the option, path or schema problem
+     */
+    public static org.streaminference.operators.validation.EventDecoder eventDecoder(ReadableConfig options,
+            org.streaminference.schemas.EventFields fields) {
+        EventFormatOptions.Format format = options.get(EventFormatOptions.FORMAT);
+        if (format == EventFormatOptions.Format.ENVELOPE) {
+            return new org.streaminference.operators.validation.EnvelopeEventDecoder();
+        }
+        org.streaminference.operators.validation.EventFieldMapping mapping =
+                new org.streaminference.operators.validation.EventFieldMapping(
+                        requiredPath(options, EventFormatOptions.EVENT_ID_FIELD),
+                        requiredPath(options, EventFormatOptions.ENTITY_ID_FIELD),
+                        optionalPath(options, EventFormatOptions.EVENT_TIME_FIELD),
+                        optionalPath(options, EventFormatOptions.EVENT_TYPE_FIELD), fields);
+        if (format == EventFormatOptions.Format.JSON) {
+            return new org.streaminference.operators.validation.JsonEventDecoder(mapping);
+        }
+        String location = required(options, EventFormatOptions.AVRO_SCHEMA.key(),
+                options.get(EventFormatOptions.AVRO_SCHEMA));
+        org.apache.avro.Schema schema;
+        try {
+            org.apache.flink.core.fs.Path path = new org.apache.flink.core.fs.Path(location);
+            try (java.io.InputStream in = path.getFileSystem().open(path)) {
+                byte[] bytes = in.readNBytes(4 << 20);
+                schema = new org.apache.avro.Schema.Parser().parse(new String(bytes,
+                        java.nio.charset.StandardCharsets.UTF_8));
+            }
+        } catch (java.io.IOException | org.apache.avro.SchemaParseException e) {
+            throw new IllegalConfigurationException("Cannot read the events' Avro schema ("
+                    + EventFormatOptions.AVRO_SCHEMA.key() + " = " + location + "): " + e.getMessage(), e);
+        }
+        try {
+            return new org.streaminference.operators.validation.AvroEventDecoder(schema,
+                    options.get(EventFormatOptions.AVRO_ENCODING), mapping);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalConfigurationException("The feature spec or " + EventFormatOptions.FORMAT.key()
+                    + " options do not fit the events' Avro schema (" + location + "): " + e.getMessage(), e);
+        }
+    }
+
+    private static String requiredPath(ReadableConfig options, org.apache.flink.configuration.ConfigOption<String> o) {
+        return required(options, o.key(), options.get(o));
+    }
+
+    private static String optionalPath(ReadableConfig options, org.apache.flink.configuration.ConfigOption<String> o) {
+        String path = options.get(o);
+        return path == null || path.isBlank() ? null : path;
+    }
+
     /** How the Kafka sinks write: delivery guarantee, transactions, and a request limit fit for the job's records. */
     public static KafkaSinkConfig kafkaSink(ReadableConfig options) {
         return new KafkaSinkConfig(

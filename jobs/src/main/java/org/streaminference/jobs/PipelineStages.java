@@ -15,6 +15,7 @@ import org.streaminference.operators.inference.MicroBatchInference;
 import org.streaminference.operators.inference.SharedModelProvider;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ValidatedEvent;
 
@@ -27,11 +28,11 @@ import java.util.function.Function;
  * become predictions. Both may send dead letters to {@code DeadLetters.TAG}. The job uses {@link #standard}; the
  * benchmarks and tests put other stages in the same pipeline.
  *
- * @param requiredNumericFields numeric fields an event must carry to be valid for these features
+ * @param eventFields the event fields these features read (numeric ones without a default are required)
  */
 @PublicEvolving
 public record PipelineStages(
-        List<String> requiredNumericFields,
+        EventFields eventFields,
         Function<DataStream<ValidatedEvent>, SingleOutputStreamOperator<EnrichedEvent>> features,
         InferenceStage inference) {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineStages.class);
@@ -72,7 +73,7 @@ public record PipelineStages(
      */
     public static PipelineStages forSpec(ReadableConfig options, FeatureSpec spec, boolean joinProfiles) {
         boolean logServed = options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).isPresent();
-        return microBatched(options, spec.requiredEventFields(),
+        return microBatched(options, spec.eventFields(),
                 valid -> FeatureStage.apply(valid, spec, options, joinProfiles),
                 new FeatureContract(spec.id(), spec.layout(), spec.valueNames()), logServed ? spec.id() : null);
     }
@@ -82,7 +83,7 @@ public record PipelineStages(
      *
      * @param servedFeatureSpec the spec id to log served feature vectors under, or null not to log them
      */
-    public static PipelineStages microBatched(ReadableConfig options, List<String> requiredNumericFields,
+    public static PipelineStages microBatched(ReadableConfig options, EventFields eventFields,
             Function<DataStream<ValidatedEvent>, SingleOutputStreamOperator<EnrichedEvent>> features,
             FeatureContract contract, String servedFeatureSpec) {
         MicroBatchInference.Builder builder = MicroBatchInference.builder()
@@ -97,13 +98,13 @@ public record PipelineStages(
             builder.logServedFeatures(servedFeatureSpec);
         }
         MicroBatchInference inference = builder.build();
-        return new PipelineStages(requiredNumericFields, features, (enriched, commands) -> commands == null
+        return new PipelineStages(eventFields, features, (enriched, commands) -> commands == null
                 ? inference.apply(enriched, "inference")
                 : inference.apply(enriched, commands, "inference"));
     }
 
     /** These stages with an inference stage that takes no model commands. */
     public PipelineStages withInference(Function<DataStream<EnrichedEvent>, SingleOutputStreamOperator<Prediction>> other) {
-        return new PipelineStages(requiredNumericFields, features, (enriched, commands) -> other.apply(enriched));
+        return new PipelineStages(eventFields, features, (enriched, commands) -> other.apply(enriched));
     }
 }

@@ -76,7 +76,8 @@ public final class StreamInferencePipeline {
 
         SingleOutputStreamOperator<ValidatedEvent> valid = raw
                 .process(new EventValidationFunction(
-                        new EventValidator(stages.requiredNumericFields(), PipelineSettings.eventLimits(options)),
+                        new EventValidator(stages.eventFields().requiredNumeric(), PipelineSettings.eventLimits(options),
+                                PipelineSettings.eventDecoder(options, stages.eventFields())),
                         PipelineSettings.tracing(options)))
                 .name("validate")
                 .uid("validate");

@@ -115,6 +115,25 @@ public record FeatureSpec(
         return List.copyOf(fields);
     }
 
+    /** The event fields the spec reads, by how it reads them (profile fields are not the event's). */
+    public org.streaminference.schemas.EventFields eventFields() {
+        Set<String> numeric = new LinkedHashSet<>();
+        Set<String> categorical = new LinkedHashSet<>();
+        Set<String> vectors = new LinkedHashSet<>();
+        for (FeatureDefinition f : features) {
+            if (f.fromProfile() || f.field() == null) {
+                continue;
+            }
+            switch (f.kind()) {
+                case ONE_HOT, HASHED, DISTINCT_COUNT, TEXT -> categorical.add(f.field());
+                case VECTOR -> vectors.add(f.field());
+                default -> numeric.add(f.field());
+            }
+        }
+        return new org.streaminference.schemas.EventFields(requiredEventFields(), List.copyOf(numeric),
+                List.copyOf(categorical), List.copyOf(vectors));
+    }
+
     /** Whether any feature reads the entity's profile, so the job must join reference data. */
     public boolean usesProfile() {
         return features.stream().anyMatch(FeatureDefinition::fromProfile);

@@ -87,7 +87,8 @@ public class EventValidationFunction extends ProcessFunction<RawRecord, Validate
     /** Validates one record, or sends its dead letter and returns the reason. */
     private ReasonCode validate(RawRecord record, Context ctx, Collector<ValidatedEvent> out) {
         eventsIn.inc();
-        EventValidator.Result result = validator.validate(record.getKey(), record.getValue());
+        EventValidator.Result result = validator.validate(record.getKey(), record.getValue(), record.getTimestamp(),
+                System.currentTimeMillis());
         if (result.isValid()) {
             valid.inc();
             out.collect(new ValidatedEvent(result.event(), record.getSource(), null));

@@ -2,45 +2,45 @@ package org.streaminference.operators.validation;
 
 import org.apache.flink.annotation.Internal;
 
-import org.apache.avro.AvroRuntimeException;
-import org.apache.avro.SchemaNormalization;
-import org.streaminference.schemas.AvroPayloadCheck;
 import org.streaminference.schemas.Identifiers;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Printable;
 import org.streaminference.schemas.ReasonCode;
 
-import java.io.IOException;
 import java.io.Serializable;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 
 /**
  * Decodes and checks one input record. Every way a record can be wrong maps to one {@link ReasonCode}, so a bad
- * record is explained in the dead-letter topic instead of failing the job. Untrusted bytes are bounded before Avro
- * sees them: the value's size, then every length and block count against the bytes that remain
- * ({@link AvroPayloadCheck}), so a hostile record costs time linear in its size and no more memory than that.
+ * record is explained in the dead-letter topic instead of failing the job. Untrusted bytes are bounded before they
+ * are decoded: the value's size here, then by the {@link EventDecoder} of the events' format (every Avro length and
+ * block count against the bytes that remain, JSON nesting and number lengths), so a hostile record costs time linear
+ * in its size and no more memory than that.
  */
 @Internal
 public final class EventValidator implements Serializable {
-    private static final long serialVersionUID = 2L;
-    private static final int HEADER_BYTES = 10;
-    private static final long FINGERPRINT = SchemaNormalization.parsingFingerprint64(InputEvent.getClassSchema());
+    private static final long serialVersionUID = 3L;
 
     private final List<String> requiredNumericFields;
     private final EventLimits limits;
-    private transient AvroPayloadCheck bodyCheck;
+    private final EventDecoder decoder;
 
     public EventValidator(List<String> requiredNumericFields) {
         this(requiredNumericFields, EventLimits.defaults());
     }
 
+    /** A validator of the job's own envelope ({@link EnvelopeEventDecoder}). */
     public EventValidator(List<String> requiredNumericFields, EventLimits limits) {
+        this(requiredNumericFields, limits, new EnvelopeEventDecoder());
+    }
+
+    public EventValidator(List<String> requiredNumericFields, EventLimits limits, EventDecoder decoder) {
         this.requiredNumericFields = List.copyOf(requiredNumericFields);
         this.limits = limits;
+        this.decoder = decoder;
     }
 
     /** The outcome of validating one record: an event, or a reason and message. */
@@ -67,11 +67,19 @@ public final class EventValidator implements Serializable {
      * @param value the Kafka value, or null
      */
     public Result validate(ByteBuffer key, ByteBuffer value) {
-        return validate(key, value, System.currentTimeMillis());
+        return validate(key, value, -1, System.currentTimeMillis());
     }
 
     /** As {@link #validate(ByteBuffer, ByteBuffer)}, with the clock that future event times are judged by. */
     public Result validate(ByteBuffer key, ByteBuffer value, long nowMillis) {
+        return validate(key, value, -1, nowMillis);
+    }
+
+    /**
+     * @param kafkaTimestamp the record's Kafka timestamp: the event time of formats that name no event-time field
+     * @param nowMillis      the clock that future event times are judged by
+     */
+    public Result validate(ByteBuffer key, ByteBuffer value, long kafkaTimestamp, long nowMillis) {
         if (value == null || !value.hasRemaining()) {
             return Result.invalid(ReasonCode.MALFORMED_AVRO, "empty record value");
         }
@@ -79,36 +87,11 @@ public final class EventValidator implements Serializable {
             return Result.invalid(ReasonCode.RECORD_TOO_LARGE, "record value is " + value.remaining()
                     + " bytes, over the limit of " + limits.maxEventBytes() + " (validation.max-event-size)");
         }
-        ByteBuffer bytes = value.duplicate();
-        if (bytes.remaining() < HEADER_BYTES || bytes.get(bytes.position()) != (byte) 0xC3
-                || bytes.get(bytes.position() + 1) != (byte) 0x01) {
-            return Result.invalid(ReasonCode.MALFORMED_AVRO,
-                    "not Avro single-object encoding (no C3 01 header and 8-byte schema fingerprint)");
+        EventDecoder.Decoded decoded = decoder.decode(value, kafkaTimestamp);
+        if (decoded.event() == null) {
+            return Result.invalid(decoded.reason(), decoded.message());
         }
-        long fingerprint = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN).getLong(bytes.position() + 2);
-        if (fingerprint != FINGERPRINT) {
-            return Result.invalid(ReasonCode.UNKNOWN_SCHEMA, "schema fingerprint " + Long.toHexString(fingerprint)
-                    + " is not InputEvent's");
-        }
-        AvroPayloadCheck.Problem problem = bodyCheck().check(bytes.duplicate().position(bytes.position() + HEADER_BYTES));
-        if (problem != null) {
-            return Result.invalid(problem.reason(), "InputEvent " + problem.message());
-        }
-        InputEvent event;
-        try {
-            event = InputEvent.getDecoder().decode(bytes);
-        } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
-            return Result.invalid(ReasonCode.MALFORMED_AVRO, "cannot decode InputEvent: "
-                    + Printable.escape(String.valueOf(e), 200));
-        }
-        return check(key, event, nowMillis);
-    }
-
-    private AvroPayloadCheck bodyCheck() {
-        if (bodyCheck == null) {
-            bodyCheck = new AvroPayloadCheck(InputEvent.getClassSchema());
-        }
-        return bodyCheck;
+        return check(key, decoded.event(), nowMillis);
     }
 
     private Result check(ByteBuffer key, InputEvent event, long nowMillis) {

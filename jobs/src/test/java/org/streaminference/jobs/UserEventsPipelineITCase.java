@@ -1,0 +1,347 @@
+package org.streaminference.jobs;
+
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.message.BinaryMessageEncoder;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.streaminference.features.ReferenceFeatures;
+import org.streaminference.features.spec.FeatureSpec;
+import org.streaminference.features.spec.FeatureSpecs;
+import org.streaminference.model.DemoModels;
+import org.streaminference.model.LoadedModel;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.model.ModelLoaderConfig;
+import org.streaminference.model.ModelManifest;
+import org.streaminference.model.OnnxMlpWriter;
+import org.streaminference.model.OutputRole;
+import org.streaminference.model.TensorSignature;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ReasonCode;
+
+import java.io.InputStream;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+/**
+ * Events as a shop's services produce them, not in the job's envelope: in the shop's own Avro schema (nested records,
+ * an enum, an array of floats, an optional field, fields nobody reads) and as JSON objects, through the whole job on a
+ * MiniCluster with a real broker. A feature spec names the fields by path; every prediction equals ONNX Runtime run
+ * directly on the features computed here from the same values, and each bad record is a dead letter with its reason.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class UserEventsPipelineITCase {
+    private static final int EVENTS = 300;
+    private static final int ENTITIES = 15;
+    private static final long BASE_TIME = 1_760_000_000_000L;
+    private static final String[] CURRENCIES = {"EUR", "USD", "GBP", "CHF"};
+
+    @RegisterExtension
+    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder()
+                    .setNumberTaskManagers(1)
+                    .setNumberSlotsPerTaskManager(2)
+                    .build());
+
+    @RegisterExtension
+    static final EmbeddedServicesExtension SERVICES = new EmbeddedServicesExtension();
+
+    /** One payment's values, from which both its encoding and the event the features are computed from are made. */
+    private record Payment(String id, String customer, String segment, float[] embedding, long ts, double amount,
+            String currency, Double coupon) {
+        InputEvent asEvent() {
+            Map<String, Double> numeric = new HashMap<>(Map.of("payment.amount", amount));
+            if (coupon != null) {
+                numeric.put("coupon", coupon);
+            }
+            List<Float> vector = new ArrayList<>();
+            for (float v : embedding) {
+                vector.add(v);
+            }
+            return new InputEvent(id, customer, ts, "purchase", numeric,
+                    Map.of("payment.currency", currency, "customer.segment", segment),
+                    Map.of("customer.embedding", vector));
+        }
+    }
+
+    private static List<Payment> payments(String prefix) {
+        Random random = new Random(11);
+        List<Payment> payments = new ArrayList<>();
+        for (int i = 0; i < EVENTS; i++) {
+            float[] embedding = new float[4];
+            for (int v = 0; v < 4; v++) {
+                embedding[v] = (float) random.nextGaussian();
+            }
+            payments.add(new Payment(prefix + "-" + i, "cust-" + (i % ENTITIES), i % 3 == 0 ? "RETAIL" : "BUSINESS",
+                    embedding, BASE_TIME + i * 7_000L, Math.round(random.nextDouble() * 20_000) / 100.0,
+                    CURRENCIES[random.nextInt(CURRENCIES.length)], i % 4 == 0 ? null : (double) (i % 5)));
+        }
+        return payments;
+    }
+
+    private static Schema schema() throws Exception {
+        try (InputStream in = UserEventsPipelineITCase.class.getResourceAsStream("/user-events/payment.avsc")) {
+            return new Schema.Parser().parse(in);
+        }
+    }
+
+    private static byte[] avro(Schema schema, Payment p) throws Exception {
+        Schema customerSchema = schema.getField("customer").schema();
+        GenericRecord customer = new GenericData.Record(customerSchema);
+        customer.put("id", p.customer());
+        customer.put("segment", new GenericData.EnumSymbol(customerSchema.getField("segment").schema(), p.segment()));
+        List<Float> embedding = new ArrayList<>();
+        for (float v : p.embedding()) {
+            embedding.add(v);
+        }
+        customer.put("embedding", embedding);
+        customer.put("notes", "a note no feature reads");
+        GenericRecord money = new GenericData.Record(schema.getField("payment").schema());
+        money.put("amount", p.amount());
+        money.put("currency", p.currency());
+        GenericRecord record = new GenericData.Record(schema);
+        record.put("id", p.id());
+        record.put("customer", customer);
+        record.put("ts", p.ts());
+        record.put("kind", "purchase");
+        record.put("payment", money);
+        record.put("coupon", p.coupon());
+        record.put("attachment", java.nio.ByteBuffer.wrap(new byte[64]));
+        record.put("tags", Map.of("source", "checkout"));
+        return PipelineTestSupport.bytes(new BinaryMessageEncoder<GenericRecord>(GenericData.get(), schema)
+                .encode(record));
+    }
+
+    private static byte[] json(Payment p) {
+        StringBuilder embedding = new StringBuilder();
+        for (float v : p.embedding()) {
+            embedding.append(embedding.length() == 0 ? "" : ", ").append(v);
+        }
+        return ("{\"id\": \"" + p.id() + "\", \"kind\": \"purchase\", \"ts\": " + p.ts()
+                + ", \"customer\": {\"id\": \"" + p.customer() + "\", \"segment\": \"" + p.segment()
+                + "\", \"embedding\": [" + embedding + "], \"notes\": {\"long\": [1, 2, {\"x\": \"y\"}]}},"
+                + " \"payment\": {\"amount\": " + p.amount() + ", \"currency\": \"" + p.currency() + "\"},"
+                + " \"coupon\": " + p.coupon() + ", \"tags\": {\"source\": \"checkout\"}}")
+                .getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** A model of the spec's width, written as an exporter would, with a manifest naming the spec. */
+    private static Path model(FeatureSpec spec) throws Exception {
+        Random random = new Random(5);
+        int width = spec.width();
+        float[][] w1 = new float[width][16];
+        float[][] w2 = new float[16][1];
+        for (float[][] w : new float[][][] {w1, w2}) {
+            for (float[] row : w) {
+                for (int j = 0; j < row.length; j++) {
+                    row[j] = (float) (random.nextGaussian() / Math.sqrt(w.length));
+                }
+            }
+        }
+        byte[] bytes = new OnnxMlpWriter("x", "score").dense(w1, new float[16]).dense(w2, new float[1]).toBytes();
+        Path dir = Files.createDirectories(SERVICES.dir().resolve("models/payments-score/1"));
+        Files.write(dir.resolve("model.onnx"), bytes);
+        DemoModels.writeManifest(dir, ModelManifest.builder().name("payments-score").version("1")
+                .modelFile("model.onnx").sha256(ModelLoader.sha256Hex(bytes))
+                .input(new TensorSignature("x", "FLOAT", new long[] {-1, width}))
+                .output(new TensorSignature("score", "FLOAT", new long[] {-1, 1}), OutputRole.SCORE)
+                .featureSpec(spec.id()).build());
+        return dir;
+    }
+
+    /**
+     * A bad record and the reason it must get. A record that fails after validation (the features stage) is matched
+     * by its event id: its dead letter holds the fields read, in the job's envelope, not the record's own bytes.
+     */
+    private record Bad(byte[] bytes, String failsLaterAs, ReasonCode reason) {
+        static Bad at(byte[] bytes, ReasonCode reason) {
+            return new Bad(bytes, null, reason);
+        }
+
+        String label() {
+            return failsLaterAs != null ? "event " + failsLaterAs
+                    : "record " + PipelineTestSupport.base64(java.nio.ByteBuffer.wrap(bytes));
+        }
+    }
+
+    private void run(String prefix, EventFormatOptions.Format format, List<Bad> bad,
+            java.util.function.Function<Payment, byte[]> encode) throws Exception {
+        String topic = prefix + "-events";
+        SERVICES.kafka().createTopics(2, topic, prefix + "-predictions", prefix + "-dead-letters");
+        Path spec = SERVICES.dir().resolve("payments.yaml");
+        Path schemaFile = SERVICES.dir().resolve("payment.avsc");
+        for (String[] resource : new String[][] {{"/user-events/payments.yaml", spec.toString()},
+                {"/user-events/payment.avsc", schemaFile.toString()}}) {
+            try (InputStream in = getClass().getResourceAsStream(resource[0])) {
+                Files.write(Path.of(resource[1]), in.readAllBytes());
+            }
+        }
+        FeatureSpec featureSpec = FeatureSpecs.load(spec.toString());
+        Path model = model(featureSpec);
+
+        List<Payment> payments = payments(prefix);
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+        Map<String, ReasonCode> expectedBad = new LinkedHashMap<>();
+        int b = 0;
+        for (int i = 0; i < payments.size(); i++) {
+            Payment p = payments.get(i);
+            records.add(new ProducerRecord<>(topic, p.customer().getBytes(StandardCharsets.UTF_8), encode.apply(p)));
+            if (i % 50 == 25 && b < bad.size()) {
+                Bad record = bad.get(b++);
+                records.add(new ProducerRecord<>(topic, "cust-1".getBytes(StandardCharsets.UTF_8), record.bytes()));
+                expectedBad.put(record.label(), record.reason());
+            }
+        }
+        assertThat(b).as("every bad record sent").isEqualTo(bad.size());
+        PipelineTestSupport.produce(SERVICES.bootstrapServers(), records, 0);
+
+        Configuration options = new Configuration();
+        options.set(org.apache.flink.configuration.PipelineOptions.GENERIC_TYPES, false);
+        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
+        options.set(PipelineOptions.EVENTS_TOPIC, topic);
+        options.set(PipelineOptions.GROUP_ID, prefix);
+        options.set(PipelineOptions.PREDICTIONS_TOPIC, prefix + "-predictions");
+        options.set(PipelineOptions.DEAD_LETTERS_TOPIC, prefix + "-dead-letters");
+        options.set(PipelineOptions.MODEL_CONTROL_TOPIC, "");
+        options.set(PipelineOptions.SOURCE_BOUNDED, true);
+        options.set(PipelineOptions.FEATURES_SPEC, spec.toString());
+        options.set(EventFormatOptions.FORMAT, format);
+        options.set(EventFormatOptions.AVRO_SCHEMA, schemaFile.toString());
+        options.set(EventFormatOptions.EVENT_ID_FIELD, "id");
+        options.set(EventFormatOptions.ENTITY_ID_FIELD, "customer.id");
+        options.set(EventFormatOptions.EVENT_TIME_FIELD, "ts");
+        options.set(EventFormatOptions.EVENT_TYPE_FIELD, "kind");
+        options.set(PipelineOptions.MODEL_URI, List.of(model.toString()));
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(SERVICES.dir().toUri().toString()));
+        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
+        options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
+        options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(300));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
+        env.setParallelism(2);
+        StreamInferenceJob.prepare(env, options);
+        env.execute(prefix); // bounded: ends when every record read is answered
+
+        List<Prediction> predictions = PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(),
+                prefix + "-predictions", Prediction::fromByteBuffer);
+        List<DeadLetter> deadLetters = PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(),
+                prefix + "-dead-letters", DeadLetter::fromByteBuffer);
+        Map<String, ReasonCode> actualBad = new LinkedHashMap<>();
+        for (DeadLetter d : deadLetters) {
+            String byEvent = "event " + d.getEventId();
+            actualBad.put(expectedBad.containsKey(byEvent) ? byEvent
+                    : "record " + PipelineTestSupport.base64(d.getOriginalBytes()), d.getReasonCode());
+        }
+        assertThat(actualBad).as("one dead letter per bad record, with its reason").isEqualTo(expectedBad);
+
+        List<InputEvent> events = payments.stream().map(Payment::asEvent).toList();
+        Map<String, double[]> features = ReferenceFeatures.compute(featureSpec, events, Map.of());
+        Map<String, Float> direct = new HashMap<>();
+        try (LoadedModel loaded = new ModelLoader(ModelLoaderConfig.defaults()).load(model.toString())) {
+            for (Map.Entry<String, double[]> f : features.entrySet()) {
+                float[] row = new float[f.getValue().length];
+                for (int i = 0; i < row.length; i++) {
+                    row[i] = (float) f.getValue()[i];
+                }
+                direct.put(f.getKey(), loaded.run(FloatBuffer.wrap(row), 1)[0][0]);
+            }
+        }
+        assertThat(predictions).extracting(Prediction::getEventId).doesNotHaveDuplicates()
+                .containsExactlyInAnyOrderElementsOf(payments.stream().map(Payment::id).toList());
+        for (Prediction p : predictions) {
+            assertThat(p.getEntityId()).isEqualTo("cust-" + (Integer.parseInt(p.getEventId().substring(
+                    prefix.length() + 1)) % ENTITIES));
+            assertThat(p.getScore()).as("score of %s", p.getEventId()).isCloseTo(direct.get(p.getEventId()),
+                    within(1e-5));
+        }
+        System.out.printf("USER EVENTS %s: %d events -> %d predictions equal to ONNX Runtime run directly, %d dead"
+                + " letters %s%n", format, records.size(), predictions.size(), deadLetters.size(), actualBad.values());
+    }
+
+    @Test
+    void eventsInTheUsersOwnAvroSchemaAreScoredByPath() throws Exception {
+        Schema schema = schema();
+        byte[] good = avro(schema, payments("bad").get(1));
+        List<Bad> bad = List.of(
+                Bad.at(PipelineTestSupport.bytes(InputEvent.newBuilder().setEventId("x").setEntityId("cust-1")
+                        .setEventTime(BASE_TIME).setEventType("t").build().toByteBuffer()), ReasonCode.UNKNOWN_SCHEMA),
+                Bad.at(java.util.Arrays.copyOf(good, good.length - 3), ReasonCode.MALFORMED_AVRO),
+                Bad.at("{\"id\": \"json in an Avro topic\"}".getBytes(StandardCharsets.UTF_8),
+                        ReasonCode.MALFORMED_AVRO));
+        run("ua", EventFormatOptions.Format.AVRO, bad, p -> {
+            try {
+                return avro(schema, p);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    @Test
+    void jsonEventsAreScoredByPath() throws Exception {
+        String head = "{\"kind\": \"purchase\", \"ts\": " + (BASE_TIME + 3_000_000) + ", "; // after every event
+        List<Bad> bad = List.of(
+                Bad.at("not json at all".getBytes(StandardCharsets.UTF_8), ReasonCode.MALFORMED_JSON),
+                Bad.at((head + "\"id\": \"j-x\", \"customer\": {\"id\": \"cust-1\"}, \"payment\": {\"amount\":"
+                        + " \"12.50\"}}").getBytes(StandardCharsets.UTF_8), ReasonCode.INVALID_FIELD),
+                Bad.at((head + "\"id\": \"j-y\", \"customer\": {\"id\": \"cust-1\"}, \"payment\": {\"currency\":"
+                        + " \"EUR\"}}").getBytes(StandardCharsets.UTF_8), ReasonCode.MISSING_FIELD),
+                new Bad((head + "\"id\": \"j-z\", \"customer\": {\"id\": \"cust-1\", \"embedding\": [1, 2]},"
+                        + " \"payment\": {\"amount\": 3}}").getBytes(StandardCharsets.UTF_8), "j-z",
+                        ReasonCode.INVALID_FIELD));
+        run("uj", EventFormatOptions.Format.JSON, bad, UserEventsPipelineITCase::json);
+    }
+
+    @Test
+    void aSpecFieldTheSchemaDoesNotHaveFailsTheStartNamingIt() throws Exception {
+        Path spec = SERVICES.dir().resolve("payments-total.yaml");
+        try (InputStream in = getClass().getResourceAsStream("/user-events/payments.yaml")) {
+            Files.writeString(spec, new String(in.readAllBytes(), StandardCharsets.UTF_8)
+                    .replace("field: payment.amount        # nested", "field: payment.total        # nested"));
+        }
+        Path schemaFile = SERVICES.dir().resolve("payment-schema-only.avsc");
+        try (InputStream in = getClass().getResourceAsStream("/user-events/payment.avsc")) {
+            Files.write(schemaFile, in.readAllBytes());
+        }
+        FeatureSpec featureSpec = FeatureSpecs.load(spec.toString());
+        Configuration options = new Configuration();
+        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
+        options.set(PipelineOptions.FEATURES_SPEC, spec.toString());
+        options.set(EventFormatOptions.FORMAT, EventFormatOptions.Format.AVRO);
+        options.set(EventFormatOptions.AVRO_SCHEMA, schemaFile.toString());
+        options.set(EventFormatOptions.EVENT_ID_FIELD, "id");
+        options.set(EventFormatOptions.ENTITY_ID_FIELD, "customer.id");
+        options.set(EventFormatOptions.EVENT_TIME_FIELD, "ts");
+        options.set(EventFormatOptions.EVENT_TYPE_FIELD, "kind");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> PipelineSettings.eventDecoder(options,
+                        featureSpec.eventFields()))
+                .isInstanceOf(org.apache.flink.configuration.IllegalConfigurationException.class)
+                .hasMessageContaining("'payment.total': record com.example.shop.Money of the events' schema has no"
+                        + " field 'total'");
+        options.set(EventFormatOptions.AVRO_SCHEMA, SERVICES.dir().resolve("missing.avsc").toString());
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> PipelineSettings.eventDecoder(options,
+                        featureSpec.eventFields()))
+                .hasMessageContaining("Cannot read the events' Avro schema (events.avro.schema = ");
+    }
+}

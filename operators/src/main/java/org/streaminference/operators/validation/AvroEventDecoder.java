@@ -1,0 +1,224 @@
+package org.streaminference.operators.validation;
+
+import org.apache.avro.AvroRuntimeException;
+import org.apache.avro.Schema;
+import org.apache.avro.SchemaNormalization;
+import org.apache.avro.generic.GenericDatumReader;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.io.BinaryDecoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.flink.annotation.Internal;
+import org.streaminference.schemas.AvroPayloadCheck;
+import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.ReasonCode;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The user's events in their own Avro schema, in single-object encoding (checked against the schema's fingerprint)
+ * or plain binary. Decoding resolves the writer schema against a projection of it that keeps only the fields the
+ * {@link EventFieldMapping} names, so Avro skips every other field without building it; the body is bounded first
+ * ({@link AvroPayloadCheck} against the writer schema). Every path is checked against the schema when the decoder
+ * is made, so a spec that reads a field the events do not have fails the job's start, not each event.
+ */
+@Internal
+public final class AvroEventDecoder implements EventDecoder {
+    private static final long serialVersionUID = 1L;
+
+    /** How a record value holds the event. */
+    public enum Encoding { SINGLE_OBJECT, BINARY }
+
+    private final String writerSchema;
+    private final Encoding encoding;
+    private final EventFieldMapping mapping;
+    private transient Schema writer;
+    private transient long fingerprint;
+    private transient AvroPayloadCheck bodyCheck;
+    private transient GenericDatumReader<GenericRecord> reader;
+    private transient BinaryDecoder decoder;
+    private transient GenericRecord reuse;
+    private transient EventFieldMapping.Node tree;
+
+    /** @throws IllegalArgumentException naming a path the schema does not have, or has with a type that does not fit */
+    public AvroEventDecoder(Schema writer, Encoding encoding, EventFieldMapping mapping) {
+        if (writer.getType() != Schema.Type.RECORD) {
+            throw new IllegalArgumentException("the events' schema must be a record, not " + writer.getType());
+        }
+        project(writer, mapping.tree()); // checks every path now
+        this.writerSchema = writer.toString();
+        this.encoding = encoding;
+        this.mapping = mapping;
+    }
+
+    @Override
+    public Decoded decode(ByteBuffer value, long kafkaTimestamp) {
+        if (writer == null) {
+            writer = new Schema.Parser().parse(writerSchema);
+            fingerprint = SchemaNormalization.parsingFingerprint64(writer);
+            bodyCheck = new AvroPayloadCheck(writer);
+            tree = mapping.tree();
+            reader = new GenericDatumReader<>(writer, project(writer, tree));
+        }
+        ByteBuffer body = value.duplicate();
+        if (encoding == Encoding.SINGLE_OBJECT) {
+            if (!EnvelopeEventDecoder.hasSingleObjectHeader(body)) {
+                return Decoded.failed(ReasonCode.MALFORMED_AVRO,
+                        "not Avro single-object encoding (no C3 01 header and 8-byte schema fingerprint)");
+            }
+            long found = EnvelopeEventDecoder.fingerprint(body);
+            if (found != fingerprint) {
+                return Decoded.failed(ReasonCode.UNKNOWN_SCHEMA, "schema fingerprint " + Long.toHexString(found)
+                        + " is not the events' schema's (" + writer.getFullName() + ", " + Long.toHexString(fingerprint)
+                        + "; events.avro.schema)");
+            }
+            body.position(body.position() + EnvelopeEventDecoder.HEADER_BYTES);
+        }
+        AvroPayloadCheck.Problem problem = bodyCheck.check(body);
+        if (problem != null) {
+            return Decoded.failed(problem.reason(), writer.getName() + " " + problem.message());
+        }
+        GenericRecord record;
+        try {
+            byte[] bytes;
+            int offset;
+            if (body.hasArray()) {
+                bytes = body.array();
+                offset = body.arrayOffset() + body.position();
+            } else {
+                bytes = new byte[body.remaining()];
+                body.duplicate().get(bytes);
+                offset = 0;
+            }
+            decoder = DecoderFactory.get().binaryDecoder(bytes, offset, body.remaining(), decoder);
+            record = reader.read(reuse, decoder);
+            reuse = record; // its values are copied out below: the next event may overwrite them
+        } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
+            return Decoded.failed(ReasonCode.MALFORMED_AVRO, "cannot decode " + writer.getName() + ": "
+                    + Printable.escape(String.valueOf(e), 200));
+        }
+        EventFieldMapping.Values values = new EventFieldMapping.Values();
+        walk(record, tree, values);
+        if (mapping.eventTime() != null && values.eventTime == null) {
+            return Decoded.failed(ReasonCode.MISSING_FIELD, "event time field '" + mapping.eventTime() + "' is missing");
+        }
+        return Decoded.of(values.toEvent(kafkaTimestamp));
+    }
+
+    private static void walk(GenericRecord record, EventFieldMapping.Node node, EventFieldMapping.Values values) {
+        for (Map.Entry<String, EventFieldMapping.Node> entry : node.children.entrySet()) {
+            Object value = record.get(entry.getKey());
+            EventFieldMapping.Node child = entry.getValue();
+            if (value == null) {
+                continue; // an optional value that is absent
+            }
+            if (child.roles.isEmpty()) {
+                walk((GenericRecord) value, child, values);
+                continue;
+            }
+            for (EventFieldMapping.Role role : child.roles) {
+                switch (role) {
+                    case EVENT_ID -> values.eventId = value.toString();
+                    case ENTITY_ID -> values.entityId = value.toString();
+                    case EVENT_TYPE -> values.eventType = value.toString();
+                    case CATEGORICAL -> values.categorical.put(child.path, value.toString());
+                    case EVENT_TIME -> values.eventTime = ((Number) value).longValue();
+                    case NUMERIC -> values.numeric.put(child.path, ((Number) value).doubleValue());
+                    case VECTOR -> {
+                        List<?> items = (List<?>) value;
+                        List<Float> vector = new ArrayList<>(items.size());
+                        for (Object item : items) {
+                            vector.add(((Number) item).floatValue());
+                        }
+                        values.vectors.put(child.path, vector);
+                    }
+                    default -> throw new IllegalStateException("unhandled role " + role);
+                }
+            }
+        }
+    }
+
+    /**
+     * {@code record} with only the fields {@code node} names (nested records projected the same way): the reader
+     * schema that makes Avro skip everything else.
+     */
+    static Schema project(Schema record, EventFieldMapping.Node node) {
+        List<Schema.Field> fields = new ArrayList<>();
+        for (Map.Entry<String, EventFieldMapping.Node> entry : node.children.entrySet()) {
+            EventFieldMapping.Node child = entry.getValue();
+            Schema.Field field = record.getField(entry.getKey());
+            if (field == null) {
+                throw new IllegalArgumentException("'" + child.path + "': record " + record.getFullName()
+                        + " of the events' schema has no field '" + entry.getKey() + "'");
+            }
+            Schema type = field.schema();
+            Schema projected;
+            if (!child.roles.isEmpty()) {
+                for (EventFieldMapping.Role role : child.roles) {
+                    requireFits(nonNull(type, child), role, child);
+                }
+                projected = type;
+            } else if (type.getType() == Schema.Type.RECORD) {
+                projected = project(type, child);
+            } else if (type.getType() == Schema.Type.UNION && nonNull(type, child).getType() == Schema.Type.RECORD) {
+                List<Schema> branches = new ArrayList<>();
+                for (Schema branch : type.getTypes()) {
+                    branches.add(branch.getType() == Schema.Type.RECORD ? project(branch, child) : branch);
+                }
+                projected = Schema.createUnion(branches);
+            } else {
+                throw new IllegalArgumentException("'" + child.path + "' is a " + type.getType()
+                        + " in the events' schema, not a record to read fields from");
+            }
+            fields.add(new Schema.Field(field.name(), projected, null, (Object) null));
+        }
+        return Schema.createRecord(record.getName(), null, record.getNamespace(), false, fields);
+    }
+
+    /** The type a nullable union holds; the type itself where it is not a union. */
+    private static Schema nonNull(Schema type, EventFieldMapping.Node node) {
+        if (type.getType() != Schema.Type.UNION) {
+            return type;
+        }
+        List<Schema> others = type.getTypes().stream().filter(t -> t.getType() != Schema.Type.NULL).toList();
+        if (others.size() != 1) {
+            throw new IllegalArgumentException("'" + node.path + "' is a union of " + others.size()
+                    + " types besides null; only an optional value (null and one type) can be read");
+        }
+        return others.get(0);
+    }
+
+    private static final Set<Schema.Type> NUMBERS =
+            Set.of(Schema.Type.INT, Schema.Type.LONG, Schema.Type.FLOAT, Schema.Type.DOUBLE);
+
+    private static void requireFits(Schema type, EventFieldMapping.Role role, EventFieldMapping.Node node) {
+        Schema.Type t = type.getType();
+        boolean fits = switch (role) {
+            case NUMERIC -> NUMBERS.contains(t);
+            case EVENT_TIME -> t == Schema.Type.LONG || t == Schema.Type.INT;
+            case EVENT_ID, ENTITY_ID -> t == Schema.Type.STRING || t == Schema.Type.INT || t == Schema.Type.LONG;
+            case EVENT_TYPE, CATEGORICAL -> t == Schema.Type.STRING || t == Schema.Type.ENUM;
+            case VECTOR -> t == Schema.Type.ARRAY && NUMBERS.contains(type.getElementType().getType());
+        };
+        if (!fits) {
+            throw new IllegalArgumentException("'" + node.path + "' is a " + describe(type) + " in the events'"
+                    + " schema, which cannot be read as " + switch (role) {
+                        case NUMERIC -> "a number";
+                        case EVENT_TIME -> "epoch milliseconds (long)";
+                        case EVENT_ID, ENTITY_ID -> "an id (string, int or long)";
+                        case EVENT_TYPE, CATEGORICAL -> "text (string or enum)";
+                        case VECTOR -> "a vector (array of numbers)";
+                    });
+        }
+    }
+
+    private static String describe(Schema type) {
+        return type.getType() == Schema.Type.ARRAY ? "array of " + type.getElementType().getType()
+                : type.getType().getName();
+    }
+
+}

@@ -1,0 +1,108 @@
+package org.streaminference.operators.validation;
+
+import org.apache.flink.annotation.Internal;
+import org.streaminference.schemas.EventFields;
+import org.streaminference.schemas.InputEvent;
+
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Where the job finds what it needs in the user's own events: the ids, the event time and type, and the fields the
+ * feature spec reads, each a dotted path into nested records or objects ({@code payment.amount}). The spec names a
+ * field by its path, so the path is also the field's name in the {@link InputEvent} the decoder makes.
+ *
+ * @param eventTime null: the event time is the Kafka record's timestamp
+ * @param eventType null: every event has the type {@value #DEFAULT_EVENT_TYPE}
+ */
+@Internal
+public record EventFieldMapping(String eventId, String entityId, String eventTime, String eventType,
+        EventFields fields) implements Serializable {
+    public static final String DEFAULT_EVENT_TYPE = "event";
+
+    /**
+     * @throws IllegalArgumentException for a path with an empty name in it, or one that reads a value which another
+     *                                  path reads fields of
+     */
+    public EventFieldMapping {
+        List<String> paths = new ArrayList<>();
+        for (String p : new String[] {eventId, entityId, eventTime, eventType}) {
+            if (p != null) {
+                paths.add(p);
+            }
+        }
+        paths.addAll(fields.all());
+        for (String path : paths) {
+            if (path.isEmpty() || path.startsWith(".") || path.endsWith(".") || path.contains("..")) {
+                throw new IllegalArgumentException("'" + path + "' is not a path: names separated by single dots");
+            }
+            for (String other : paths) {
+                if (other.startsWith(path + ".")) {
+                    throw new IllegalArgumentException("'" + path + "' is read as a value and '" + other
+                            + "' as a field inside it");
+                }
+            }
+        }
+    }
+
+    /** What a path is read as. */
+    enum Role { EVENT_ID, ENTITY_ID, EVENT_TIME, EVENT_TYPE, NUMERIC, CATEGORICAL, VECTOR }
+
+    /** One level of the paths: the fields read here, and the records below that hold more. */
+    static final class Node {
+        final Map<String, Node> children = new HashMap<>();
+        /** What the value at this path is read as (one path may serve several roles); empty for inner nodes. */
+        final List<Role> roles = new ArrayList<>();
+        final String path;
+
+        Node(String path) {
+            this.path = path;
+        }
+    }
+
+    /** The paths as a tree, for decoders that walk the event once and skip whatever no path names. */
+    Node tree() {
+        Node root = new Node("");
+        add(root, eventId, Role.EVENT_ID);
+        add(root, entityId, Role.ENTITY_ID);
+        add(root, eventTime, Role.EVENT_TIME);
+        add(root, eventType, Role.EVENT_TYPE);
+        fields.numeric().forEach(p -> add(root, p, Role.NUMERIC));
+        fields.categorical().forEach(p -> add(root, p, Role.CATEGORICAL));
+        fields.vectors().forEach(p -> add(root, p, Role.VECTOR));
+        return root;
+    }
+
+    private static void add(Node root, String path, Role role) {
+        if (path == null) {
+            return;
+        }
+        Node node = root;
+        StringBuilder prefix = new StringBuilder();
+        for (String name : path.split("\\.", -1)) {
+            prefix.append(prefix.length() == 0 ? "" : ".").append(name);
+            node = node.children.computeIfAbsent(name, n -> new Node(prefix.toString()));
+        }
+        node.roles.add(role);
+    }
+
+    /** Collects the values a decoder finds, then makes the event. */
+    static final class Values {
+        String eventId;
+        String entityId;
+        Long eventTime;
+        String eventType;
+        final Map<String, Double> numeric = new LinkedHashMap<>();
+        final Map<String, String> categorical = new LinkedHashMap<>();
+        final Map<String, List<Float>> vectors = new LinkedHashMap<>();
+
+        InputEvent toEvent(long kafkaTimestamp) {
+            return new InputEvent(eventId, entityId, eventTime != null ? eventTime : kafkaTimestamp,
+                    eventType != null ? eventType : DEFAULT_EVENT_TYPE, numeric, categorical, vectors);
+        }
+    }
+}

@@ -1,0 +1,184 @@
+package org.streaminference.operators.validation;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import org.apache.flink.annotation.Internal;
+import org.streaminference.schemas.AvroPayloadCheck;
+import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.ReasonCode;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The user's events as JSON objects, read in one streaming pass that descends only into the objects a path of the
+ * {@link EventFieldMapping} goes through and skips every other value without building it. Bounded as the envelope
+ * is: the value's size (checked before), nesting depth, and the length of numbers; duplicate keys keep the last.
+ */
+@Internal
+public final class JsonEventDecoder implements EventDecoder {
+    private static final long serialVersionUID = 1L;
+
+    private final EventFieldMapping mapping;
+    private transient JsonFactory factory;
+    private transient EventFieldMapping.Node tree;
+
+    public JsonEventDecoder(EventFieldMapping mapping) {
+        this.mapping = mapping;
+    }
+
+    /** A field's value that is not what the spec reads it as. */
+    private static final class WrongType extends Exception {
+        WrongType(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    @Override
+    public Decoded decode(ByteBuffer value, long kafkaTimestamp) {
+        if (factory == null) {
+            factory = JsonFactory.builder()
+                    .streamReadConstraints(StreamReadConstraints.builder()
+                            .maxNestingDepth(AvroPayloadCheck.MAX_DEPTH).maxNumberLength(64).build())
+                    .build();
+            tree = mapping.tree();
+        }
+        ByteBuffer bytes = value.duplicate();
+        EventFieldMapping.Values values = new EventFieldMapping.Values();
+        try (JsonParser parser = bytes.hasArray()
+                ? factory.createParser(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.remaining())
+                : factory.createParser(copy(bytes))) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                return Decoded.failed(ReasonCode.MALFORMED_JSON, "not a JSON object");
+            }
+            readObject(parser, tree, values);
+            if (parser.nextToken() != null) {
+                return Decoded.failed(ReasonCode.MALFORMED_JSON, "data after the end of the JSON object");
+            }
+        } catch (WrongType e) {
+            return Decoded.failed(ReasonCode.INVALID_FIELD, e.getMessage());
+        } catch (JsonProcessingException e) {
+            return Decoded.failed(ReasonCode.MALFORMED_JSON, "not JSON: "
+                    + Printable.escape(e.getOriginalMessage(), 200));
+        } catch (IOException | RuntimeException e) {
+            return Decoded.failed(ReasonCode.MALFORMED_JSON, "cannot read the JSON event: "
+                    + Printable.escape(String.valueOf(e), 200));
+        }
+        if (mapping.eventTime() != null && values.eventTime == null) {
+            return Decoded.failed(ReasonCode.MISSING_FIELD, "event time field '" + mapping.eventTime() + "' is missing");
+        }
+        return Decoded.of(values.toEvent(kafkaTimestamp));
+    }
+
+    private static byte[] copy(ByteBuffer bytes) {
+        byte[] copy = new byte[bytes.remaining()];
+        bytes.get(copy);
+        return copy;
+    }
+
+    /** Reads the object the parser is at (after its START_OBJECT) up to its END_OBJECT. */
+    private static void readObject(JsonParser parser, EventFieldMapping.Node node, EventFieldMapping.Values values)
+            throws IOException, WrongType {
+        JsonToken token;
+        while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
+            EventFieldMapping.Node child = node.children.get(parser.currentName());
+            JsonToken valueToken = parser.nextToken();
+            if (child == null) {
+                parser.skipChildren(); // a value no path names: skipped, never built
+                continue;
+            }
+            if (valueToken == JsonToken.VALUE_NULL) {
+                continue; // an absent optional value
+            }
+            if (!child.roles.isEmpty()) {
+                read(parser, valueToken, child, values);
+            } else if (valueToken == JsonToken.START_OBJECT) {
+                readObject(parser, child, values);
+            } else {
+                throw new WrongType("'" + child.path + "' is not an object");
+            }
+        }
+        if (token != JsonToken.END_OBJECT) {
+            throw new JsonParseProblem("unexpected " + token);
+        }
+    }
+
+    private static void read(JsonParser parser, JsonToken token, EventFieldMapping.Node node,
+            EventFieldMapping.Values values) throws IOException, WrongType {
+        if (token == JsonToken.START_ARRAY) {
+            if (!node.roles.contains(EventFieldMapping.Role.VECTOR)) {
+                throw new WrongType("'" + node.path + "' is an array");
+            }
+            List<Float> vector = new ArrayList<>();
+            while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+                if (token != JsonToken.VALUE_NUMBER_INT && token != JsonToken.VALUE_NUMBER_FLOAT) {
+                    throw new WrongType("'" + node.path + "' holds a " + describe(token) + ", not only numbers");
+                }
+                vector.add(parser.getFloatValue());
+            }
+            values.vectors.put(node.path, vector);
+            return;
+        }
+        if (token == JsonToken.START_OBJECT) {
+            throw new WrongType("'" + node.path + "' is an object");
+        }
+        boolean number = token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT;
+        for (EventFieldMapping.Role role : node.roles) {
+            switch (role) {
+                case EVENT_ID -> values.eventId = text(parser, token, node);
+                case ENTITY_ID -> values.entityId = text(parser, token, node);
+                case EVENT_TYPE -> values.eventType = text(parser, token, node);
+                case CATEGORICAL -> values.categorical.put(node.path, text(parser, token, node));
+                case EVENT_TIME -> {
+                    if (token != JsonToken.VALUE_NUMBER_INT) {
+                        throw new WrongType("event time '" + node.path + "' is a " + describe(token)
+                                + ", not epoch milliseconds");
+                    }
+                    values.eventTime = parser.getLongValue();
+                }
+                case NUMERIC -> {
+                    if (!number) {
+                        throw new WrongType("numeric field '" + node.path + "' is a " + describe(token));
+                    }
+                    values.numeric.put(node.path, parser.getDoubleValue());
+                }
+                case VECTOR -> throw new WrongType("vector field '" + node.path + "' is a " + describe(token)
+                        + ", not an array");
+                default -> throw new IllegalStateException("unhandled role " + role);
+            }
+        }
+    }
+
+    /** Strings as they are; numbers and booleans as their JSON text (an id or a category may be written either way). */
+    private static String text(JsonParser parser, JsonToken token, EventFieldMapping.Node node) throws IOException,
+            WrongType {
+        if (token == JsonToken.VALUE_STRING || token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_TRUE
+                || token == JsonToken.VALUE_FALSE) {
+            return parser.getText();
+        }
+        throw new WrongType("'" + node.path + "' is a " + describe(token) + ", not text");
+    }
+
+    private static String describe(JsonToken token) {
+        return switch (token) {
+            case VALUE_STRING -> "string";
+            case VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT -> "number";
+            case VALUE_TRUE, VALUE_FALSE -> "boolean";
+            case START_ARRAY -> "array";
+            case START_OBJECT -> "object";
+            default -> String.valueOf(token);
+        };
+    }
+
+    /** Malformed structure found while walking (the parser reports most of it itself). */
+    private static final class JsonParseProblem extends IOException {
+        JsonParseProblem(String message) {
+            super(message);
+        }
+    }
+}
