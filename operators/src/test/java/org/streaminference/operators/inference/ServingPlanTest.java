@@ -312,4 +312,48 @@ class ServingPlanTest {
             assertThat(h.deadLetters().get(2).getMessage()).startsWith("ensemble 'risk': member fraud:1 failed: ");
         }
     }
+
+    @Test
+    void eachModelReadsItsOwnGroupOfTheJobsSpec() throws Exception {
+        Path models = root.resolve("grouped");
+        String left = regroup(DemoModels.writeAs(models, "fraud", 1), "left");
+        String right = regroup(DemoModels.writeAs(models, "churn", 2), "right");
+        int width = DemoModels.FEATURES;
+        int[] leftIndices = java.util.stream.IntStream.range(0, width).toArray();
+        int[] rightIndices = java.util.stream.IntStream.range(width, 2 * width).toArray();
+        FeatureLayout layout = new FeatureLayout(List.of(
+                new FeatureLayout.Group("left", FeatureLayout.ValueType.FLOAT, leftIndices),
+                new FeatureLayout.Group("right", FeatureLayout.ValueType.FLOAT, rightIndices)));
+        ModelProvider provider = new SharedModelProvider(ModelLoaderConfig.defaults()
+                .withAllowedLocations(List.of("file"), List.of(models.toUri().toString())),
+                new FeatureContract(DemoModels.SPEC, layout));
+        try (InferenceHarness h = new InferenceHarness(provider, List.of(left, right),
+                plan("{\"routes\": [{\"to\": [\"fraud\", \"churn\"]}]}"), batches(8, 2))) {
+            h.open();
+            EnrichedEvent e = event(0, "purchase", null);
+            List<Float> leftValues = DemoVectors.of(3f, 1f, 4f, 1f);
+            List<Float> rightValues = DemoVectors.of(9f, 2f, 6f, 5f);
+            List<Float> both = new java.util.ArrayList<>(leftValues);
+            both.addAll(rightValues);
+            e.setFeatures(both);
+            h.processElement(e, 0);
+            h.endInput();
+            Map<String, Prediction> byModel = h.predictions().stream()
+                    .collect(Collectors.toMap(Prediction::getModelName, p -> p));
+            assertThat(byModel.get("fraud").getProbabilities().get(1))
+                    .isCloseTo(direct(directFraud, EnrichedEvent.newBuilder(e).setFeatures(leftValues).build())[1], within(1e-6));
+            assertThat(byModel.get("churn").getProbabilities().get(1))
+                    .isCloseTo(direct(directChurn, EnrichedEvent.newBuilder(e).setFeatures(rightValues).build())[1], within(1e-6));
+        }
+    }
+
+    /** The version in {@code dir}, its one input fed by feature group {@code group}. */
+    private static String regroup(Path dir, String group) throws Exception {
+        org.streaminference.model.ModelManifest m = new ModelLoader(ModelLoaderConfig.defaults())
+                .readManifest(dir.toUri().toString());
+        DemoModels.writeManifest(dir, m.toBuilder().inputs(List.of(org.streaminference.model.ModelInput.of(
+                new org.streaminference.model.TensorSignature(DemoModels.INPUT, "FLOAT",
+                        new long[] {-1, DemoModels.FEATURES}), group))).build());
+        return dir.toUri().toString();
+    }
 }
