@@ -147,10 +147,20 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
         for (float v : vector) {
             features.add(v);
         }
-        out.collect(new EnrichedEvent(event, value.getSource(), features,
+        out.collect(new EnrichedEvent(carried(event), value.getSource(), features,
                 engine.integers(event, value.getProfile()), engine.texts(event, value.getProfile())));
         enriched.inc();
         return null;
+    }
+
+    /**
+     * What of the event travels on to inference: its ids, time and type, and its categorical fields (serving-plan
+     * routes may match them). The numeric and vector fields became the features and are not carried again: for wide
+     * events (an image's 784 values) they were most of what every later copy and network hop moved.
+     */
+    static InputEvent carried(InputEvent event) {
+        return new InputEvent(event.getEventId(), event.getEntityId(), event.getEventTime(), event.getEventType(),
+                java.util.Map.of(), event.getCategoricalFields(), java.util.Map.of());
     }
 
     /** Removes the entity's state once it has been idle for the TTL; otherwise waits for its new expiry time. */
