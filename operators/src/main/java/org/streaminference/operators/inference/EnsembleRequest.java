@@ -13,15 +13,21 @@ import java.util.List;
  * predictions combined ({@link EnsembleCombiner}), or a dead letter naming the first member that failed.
  */
 final class EnsembleRequest extends PendingAnswer {
-    /** One request per member, each on the member's own version and batcher. */
+    /** One request per member, each on the member's own version and batcher, in member order. */
     final List<InferenceRequest> members;
+    /**
+     * The members' requests this ensemble submitted; the others are the requests of the event's direct answers from
+     * the same models, shared so that a model runs once per event (their direct answers count them out).
+     */
+    final List<InferenceRequest> own;
     private final double[] weights;
     private Object answer;
 
     EnsembleRequest(EnrichedEvent event, long timestamp, String ensemble, List<InferenceRequest> members,
-            double[] weights) {
+            List<InferenceRequest> own, double[] weights) {
         super(event, timestamp, ensemble);
         this.members = members;
+        this.own = own;
         this.weights = weights;
     }
 

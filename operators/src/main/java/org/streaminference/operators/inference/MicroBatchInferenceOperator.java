@@ -38,6 +38,8 @@ import org.streaminference.model.control.ControlMessages;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelDeployment;
 import org.streaminference.model.control.ServingPlans;
+import org.streaminference.schemas.Ensemble;
+import org.streaminference.schemas.EnsembleMember;
 import org.streaminference.schemas.ServingPlan;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.operators.inference.queue.InferenceQueue;
@@ -64,8 +66,8 @@ import java.util.concurrent.RejectedExecutionException;
  * The micro-batched inference operator: the glue between Flink and its two parts. Records wait in an
  * {@link InferenceQueue} (ordered or unordered, with the watermarks between them) until their answer may go out;
  * {@link ServedModels} decides which models and versions serve them (the serving plan's routes and ensembles, one
- * answer per target) and applies the model commands of the second input. Batches run on inference threads of each version's own, and a finished batch hands all its answers to the
- * task thread with one mailbox mail (Flink's async I/O operator needs one per record, which dominates the cost of
+ * answer per target) and applies the model commands of the second input. Batches run on inference threads of each
+ * version's own, and a finished batch hands all its answers to the task thread with one mailbox mail (Flink's async I/O operator needs one per record, which dominates the cost of
  * a small model). This class keeps the lifecycle, the state and the outputs.
  *
  * <p>Every answer not emitted yet is in operator state at a checkpoint, with its event and target, and is run again
@@ -390,16 +392,28 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             emitReady();
             return;
         }
+        // the models first: an ensemble of the same event reuses their requests, so each model runs once per event
+        Map<String, PendingAnswer> direct = new HashMap<>();
         for (String target : targets) {
-            addAnswer(event, timestamp, target);
+            if (models.routes().ensemble(target) == null) {
+                direct.put(target, modelAnswer(event, timestamp, target));
+            }
+        }
+        for (String target : targets) {
+            PendingAnswer answer = direct.get(target);
+            queueAnswer(answer != null ? answer : ensembleAnswer(event, timestamp,
+                    models.routes().ensemble(target), direct));
         }
     }
 
-    /** Queues the answer {@code target} owes the event: a model's, an ensemble's, or a dead letter. */
+    /** Queues the answer {@code target} owes the event (a restored one: no other answer shares its requests). */
     private void addAnswer(EnrichedEvent event, long timestamp, String target) throws Exception {
-        org.streaminference.schemas.Ensemble ensemble = models.routes().ensemble(target);
-        PendingAnswer answer = ensemble != null ? ensembleAnswer(event, timestamp, ensemble)
-                : modelAnswer(event, timestamp, target);
+        Ensemble ensemble = models.routes().ensemble(target);
+        queueAnswer(ensemble != null ? ensembleAnswer(event, timestamp, ensemble, Map.of())
+                : modelAnswer(event, timestamp, target));
+    }
+
+    private void queueAnswer(PendingAnswer answer) throws Exception {
         queue.add(answer);
         if (answer.isDone()) {
             emitReady(); // answered before any model: input it cannot take, a target without a version
@@ -428,14 +442,17 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         return request;
     }
 
-    /** One request per member, each on the member's version for the entity (or its pinned version). */
-    private PendingAnswer ensembleAnswer(EnrichedEvent event, long timestamp,
-            org.streaminference.schemas.Ensemble ensemble) {
-        List<org.streaminference.schemas.EnsembleMember> members = ensemble.getMembers();
+    /**
+     * One request per member, each on the member's version for the entity (or its pinned version); a member the
+     * event also goes to directly shares that request ({@code direct}, by model) instead of running again.
+     */
+    private PendingAnswer ensembleAnswer(EnrichedEvent event, long timestamp, Ensemble ensemble,
+            Map<String, PendingAnswer> direct) {
+        List<EnsembleMember> members = ensemble.getMembers();
         ServedVersion[] versions = new ServedVersion[members.size()];
         double[] weights = new double[members.size()];
         for (int m = 0; m < versions.length; m++) {
-            org.streaminference.schemas.EnsembleMember member = members.get(m);
+            EnsembleMember member = members.get(m);
             ModelController controller = models.model(member.getModel());
             versions[m] = controller == null ? null : member.getVersion() == null
                     ? controller.versions().route(event.getEvent().getEntityId())
@@ -447,13 +464,20 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             weights[m] = member.getWeight();
         }
         List<InferenceRequest> requests = new ArrayList<>(versions.length);
+        List<InferenceRequest> own = new ArrayList<>(versions.length);
         for (int m = 0; m < versions.length; m++) {
+            if (direct.get(members.get(m).getModel()) instanceof InferenceRequest shared
+                    && shared.version == versions[m]) {
+                requests.add(shared);
+                continue;
+            }
             InferenceRequest request = new InferenceRequest(event, timestamp, members.get(m).getModel(),
                     versions[m]);
             submit(request);
             requests.add(request);
+            own.add(request);
         }
-        return new EnsembleRequest(event, timestamp, ensemble.getName(), requests, weights);
+        return new EnsembleRequest(event, timestamp, ensemble.getName(), requests, own, weights);
     }
 
     private PendingAnswer unavailable(EnrichedEvent event, long timestamp, String target, String message) {
@@ -506,7 +530,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 track(request, request.prediction());
             }
         } else if (answer instanceof EnsembleRequest ensemble) {
-            for (InferenceRequest member : ensemble.members) {
+            for (InferenceRequest member : ensemble.own) { // shared members are counted by their direct answer
                 member.version.outstanding--;
                 if (member.prediction() != null) {
                     track(member, member.prediction());

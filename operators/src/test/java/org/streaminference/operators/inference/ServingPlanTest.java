@@ -41,6 +41,7 @@ import static org.assertj.core.api.Assertions.within;
  * the ensemble's weighted mean against the members run directly, UNKNOWN_MODEL for events no route matches and for
  * commands naming a model the plan does not serve, plan changes, and a restore that runs only the answers still owed.
  */
+@org.junit.jupiter.api.Timeout(120)
 class ServingPlanTest {
     private static final long NEVER = 3_600_000;
 
@@ -89,9 +90,42 @@ class ServingPlanTest {
         return ServingPlans.fromJson(json.getBytes(StandardCharsets.UTF_8));
     }
 
+    /** The rows each model ran, by model name: what fan-out and ensembles cost. */
+    private static final Map<String, InstrumentedModel> RUNS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** {@link #provider()}, counting the rows each version runs. */
+    private static ModelProvider countingProvider() {
+        ModelProvider shared = provider();
+        return (context, location) -> {
+            ModelProvider.Handle handle = shared.open(context, location);
+            InstrumentedModel counted = new InstrumentedModel((LoadedModel) handle.model());
+            RUNS.put(counted.manifest().name(), counted);
+            return new ModelProvider.Handle() {
+                @Override
+                public org.streaminference.model.InferenceModel model() {
+                    return counted;
+                }
+
+                @Override
+                public FeatureLayout layout() {
+                    return handle.layout();
+                }
+
+                @Override
+                public void close() throws Exception {
+                    handle.close();
+                }
+            };
+        };
+    }
+
+    private static int rowsRun(String model) {
+        return RUNS.get(model).batchSizes.stream().mapToInt(Integer::intValue).sum();
+    }
+
     /** Fraud serves from the start; churn gets its first version from a PUBLISH, as a new model would. */
     private static InferenceHarness open(BatchingConfig options) throws Exception {
-        InferenceHarness h = new InferenceHarness(provider(), List.of(fraud1), plan(PLAN), options);
+        InferenceHarness h = new InferenceHarness(countingProvider(), List.of(fraud1), plan(PLAN), options);
         h.open();
         h.commandAndWait(ModelCommands.publish("churn", "2", churn2, null, null));
         return h;
@@ -186,6 +220,8 @@ class ServingPlanTest {
                 }
             }
             assertThat(ensembles).isEqualTo(50);
+            assertThat(rowsRun("fraud")).as("fraud runs once per purchase, for itself and the ensemble").isEqualTo(50);
+            assertThat(rowsRun("churn")).as("churn once per purchase and app login").isEqualTo(100);
         }
     }
 
@@ -243,19 +279,20 @@ class ServingPlanTest {
     @Test
     void aRestoreRunsOnlyTheAnswersStillOwedOnThePlanOfTheCheckpoint() throws Exception {
         OperatorSubtaskState snapshot;
-        // fraud takes two requests per event (its own and the ensemble's), churn one: 4 events fill fraud's batch
-        // of 8 and leave churn's waiting, so the snapshot holds each event's churn answer and nothing else
+        // 4 purchases and 4 scans fill fraud's batch of 8 (the ensemble shares fraud's request) and leave churn's 4
+        // waiting, so the snapshot holds each purchase's churn answer and nothing else
         BatchingConfig unordered = BatchingConfig.builder().maxBatchSize(8).maxDelayMillis(NEVER)
                 .concurrentBatches(1).timeoutMillis(60_000).retries(0).ordered(false).capacity(4096).build();
         try (InferenceHarness h = open(unordered)) {
             h.commandAndWait(ModelCommands.setPlan(plan("""
                     {"routes": [{"eventTypes": ["purchase"], "to": ["fraud", "churn", "solo"]},
+                                {"eventTypes": ["scan"], "to": ["fraud"]},
                                 {"eventTypes": ["refund"], "to": ["churn"]}],
                      "ensembles": [{"name": "solo", "members": [{"model": "fraud"}]}]}""")));
-            for (int i = 0; i < 4; i++) {
-                h.processElement(event(i, "purchase", null), i);
+            for (int i = 0; i < 8; i++) {
+                h.processElement(event(i, i < 4 ? "purchase" : "scan", null), i);
             }
-            h.runMailsUntil(() -> h.predictions().size() == 8);
+            h.runMailsUntil(() -> h.predictions().size() == 12);
             assertThat(h.predictions()).extracting(Prediction::getModelName).containsOnly("fraud", "solo");
             snapshot = h.snapshot(1, 1);
         }
@@ -263,10 +300,10 @@ class ServingPlanTest {
                 {"routes": [{"to": ["fraud"]}]}"""), unordered)) {
             restored.initializeState(snapshot);
             restored.open(); // configured with another plan: the checkpoint's wins
-            restored.processElement(event(4, "refund", null), 4);
+            restored.processElement(event(8, "refund", null), 8);
             restored.endInput();
             assertThat(restored.predictions()).extracting(p -> p.getEventId() + "/" + p.getModelName())
-                    .containsExactlyInAnyOrder("e0/churn", "e1/churn", "e2/churn", "e3/churn", "e4/churn");
+                    .containsExactlyInAnyOrder("e0/churn", "e1/churn", "e2/churn", "e3/churn", "e8/churn");
         }
     }
 
