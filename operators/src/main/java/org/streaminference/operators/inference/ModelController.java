@@ -13,6 +13,8 @@ import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.control.ModelDeployment;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+import org.streaminference.schemas.ModelRole;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.Printable;
@@ -28,8 +30,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * What one inference subtask serves of one model, and how the model's commands change it: commands are applied one at a time, in the
- * order received, so that every subtask goes through the same deployments. A command that needs a version not
+ * What one inference subtask serves of one model, and how the model's commands change it: commands are applied one
+ * at a time, in the order received, so that every subtask goes through the same deployments. A command that needs a version not
  * loaded yet starts loading it on a loader thread and waits, with the commands behind it, while records keep
  * flowing on the current versions (make before break); the switch happens on the task thread. A load that fails or
  * does not finish in time is rejected and what was served before is still served. Every command gets an answer, a
@@ -92,11 +94,6 @@ final class ModelController implements AutoCloseable {
         this.deployments = deployments;
         this.rejectedCommands = rejectedCommands;
         this.loader = newLoader();
-    }
-
-    /** The model this controller serves. */
-    String model() {
-        return model;
     }
 
     /**
@@ -229,8 +226,8 @@ final class ModelController implements AutoCloseable {
 
     /** The deployment a model's first PUBLISH makes: its version, active. */
     private ModelDeployment first(ModelCommand command) throws InvalidCommandException {
-        if (command.getCommand() != org.streaminference.schemas.ModelCommandType.PUBLISH
-                || (command.getRole() != null && command.getRole() != org.streaminference.schemas.ModelRole.ACTIVE)) {
+        if (command.getCommand() != ModelCommandType.PUBLISH
+                || (command.getRole() != null && command.getRole() != ModelRole.ACTIVE)) {
             throw new InvalidCommandException("no version of '" + model + "' is served yet: its first command is a"
                     + " PUBLISH as ACTIVE");
         }
