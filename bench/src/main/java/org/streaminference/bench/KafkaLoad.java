@@ -1,5 +1,9 @@
 package org.streaminference.bench;
 
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericData;
+import org.apache.avro.generic.GenericRecord;
+import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -14,6 +18,7 @@ import org.streaminference.schemas.Prediction;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -23,6 +28,46 @@ import java.util.concurrent.locks.LockSupport;
 /** The load generator and the clock at the end of the pipeline. */
 final class KafkaLoad {
     private KafkaLoad() {}
+
+    /** How the benchmark's events are written to Kafka. */
+    enum Encoding {
+        /** The job's envelope {@code InputEvent}: one entry of its numeric map per value. */
+        map,
+        /** The user's own Avro schema ({@link #IMAGE_SCHEMA}): the values as one {@code array<float>}. */
+        avro
+    }
+
+    /** The events of {@link Encoding#avro}: an image as a user would produce it, its pixels one float array. */
+    static final Schema IMAGE_SCHEMA = new Schema.Parser().parse("""
+            {"type": "record", "name": "Image", "namespace": "com.example.bench", "fields": [
+              {"name": "id", "type": "string"},
+              {"name": "entity", "type": "string"},
+              {"name": "ts", "type": "long"},
+              {"name": "pixels", "type": {"type": "array", "items": "float"}}]}""");
+
+    /** The vector field of {@link #IMAGE_SCHEMA}. */
+    static final String PIXELS = "pixels";
+
+    /** An event of {@code width} values with the given event time, written as {@code encoding} says. */
+    static byte[] event(Encoding encoding, long index, int width, int entities, long eventTimeMillis)
+            throws Exception {
+        if (encoding == Encoding.map) {
+            return event(index, width, entities, eventTimeMillis);
+        }
+        GenericData.Record image = new GenericData.Record(IMAGE_SCHEMA);
+        image.put("id", "e" + index);
+        image.put("entity", "entity-" + (index % entities));
+        image.put("ts", eventTimeMillis);
+        List<Float> pixels = new ArrayList<>(width);
+        for (int i = 0; i < width; i++) {
+            pixels.add(EventGenerator.value(index, i));
+        }
+        image.put(PIXELS, pixels);
+        ByteBuffer buffer = new BinaryMessageEncoder<GenericRecord>(
+                GenericData.get(), IMAGE_SCHEMA).encode(image);
+        return Arrays.copyOfRange(buffer.array(), buffer.arrayOffset() + buffer.position(),
+                buffer.arrayOffset() + buffer.limit());
+    }
 
     /** An event of {@code width} numeric fields with the given event time. */
     static byte[] event(long index, int width, int entities, long eventTimeMillis) throws Exception {
@@ -45,6 +90,12 @@ final class KafkaLoad {
      */
     static long produce(String bootstrap, String topic, long firstIndex, long count, int width, double ratePerSecond)
             throws Exception {
+        return produce(bootstrap, topic, firstIndex, count, width, ratePerSecond, Encoding.map);
+    }
+
+    /** As {@link #produce(String, String, long, long, int, double)}, with events written as {@code encoding} says. */
+    static long produce(String bootstrap, String topic, long firstIndex, long count, int width, double ratePerSecond,
+            Encoding encoding) throws Exception {
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
                         ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                         ProducerConfig.LINGER_MS_CONFIG, ratePerSecond > 0 ? 1 : 20,
@@ -69,7 +120,7 @@ final class KafkaLoad {
                 long index = firstIndex + i;
                 String key = "entity-" + (index % entities);
                 producer.send(new ProducerRecord<>(topic, key.getBytes(StandardCharsets.UTF_8),
-                        event(index, width, entities, eventTime)));
+                        event(encoding, index, width, entities, eventTime)));
             }
             producer.flush();
             return startWall;

@@ -15,6 +15,9 @@ import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
+import org.streaminference.features.spec.FeatureSpecParser;
+import org.streaminference.features.spec.InvalidFeatureSpecException;
+import org.streaminference.jobs.EventFormatOptions;
 import org.streaminference.jobs.MonitoringOptions;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineSettings;
@@ -92,10 +95,16 @@ public final class PipelineBenchmark implements Callable<Integer> {
             + " (spans sent over OTLP/HTTP to a receiver in this process).")
     double tracingRatio;
 
+    @Option(names = "--events", defaultValue = "map", description = "How events are written: map (the job's"
+            + " envelope, one numeric map entry per value) or avro (the user's own Avro schema, the values one"
+            + " array<float> read as a vector feature).")
+    KafkaLoad.Encoding events;
+
     @Option(names = "--saturation-only", description = "Only the saturation rounds (every variant, repeated), not"
             + " the batch, delay and rate sweeps.")
     boolean saturationOnly;
 
+    private Path work;
     private OtlpReceiver otlp;
     private final AtomicInteger runs = new AtomicInteger();
     private final List<String[]> rows = new ArrayList<>();
@@ -113,7 +122,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path work = Files.createTempDirectory("pipeline-bench");
+        work = Files.createTempDirectory("pipeline-bench");
         System.out.printf("Pipeline benchmark: %d cores; real Kafka (in-process KRaft), Flink MiniCluster, RocksDB%n",
                 Runtime.getRuntime().availableProcessors());
         try (EmbeddedKafkaBroker broker = EmbeddedKafkaBroker.start(work.resolve("kafka"), 0);
@@ -144,7 +153,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
         System.out.printf("%n== %s%n", w.name());
         String saturated = "sat-" + w.name();
         kafka.createTopics(4, saturated);
-        KafkaLoad.produce(kafka.bootstrapServers(), saturated, 0, w.records(), w.valuesPerRow(), 0);
+        KafkaLoad.produce(kafka.bootstrapServers(), saturated, 0, w.records(), w.valuesPerRow(), 0, events);
 
         // every variant once unmeasured (JIT, RocksDB, Kafka clients), then the measured rounds, each running every
         // variant in the same order: ratios are taken within a round
@@ -329,12 +338,46 @@ public final class PipelineBenchmark implements Callable<Integer> {
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(1));
         // Flink flushes network buffers every 100 ms by default: at low rates that is the latency of each shuffle
         options.set(ExecutionOptions.BUFFER_TIMEOUT, Duration.ofMillis(5));
+        if (this.events == KafkaLoad.Encoding.avro) {
+            options.set(EventFormatOptions.FORMAT, EventFormatOptions.Format.AVRO);
+            options.set(EventFormatOptions.AVRO_SCHEMA, imageSchema().toString());
+            options.set(EventFormatOptions.EVENT_ID_FIELD, "id");
+            options.set(EventFormatOptions.ENTITY_ID_FIELD, "entity");
+            options.set(EventFormatOptions.EVENT_TIME_FIELD, "ts");
+            options.set(EventFormatOptions.EVENT_TYPE_FIELD, "");
+        }
         return options;
     }
 
+    /** The events' schema file of {@code --events avro}, written once. */
+    private Path imageSchema() {
+        try {
+            Path file = work.resolve("image.avsc");
+            if (!Files.exists(file)) {
+                Files.writeString(file, KafkaLoad.IMAGE_SCHEMA.toString(true));
+            }
+            return file;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** The feature spec of the workload: each value a numeric field, or the pixels as one vector feature. */
+    private FeatureSpec spec(BenchModels.Workload w) {
+        if (events == KafkaLoad.Encoding.map) {
+            return FeatureSpec.ofNumericFields("bench", 1, EventGenerator.fields(w.valuesPerRow()));
+        }
+        try {
+            return FeatureSpecParser.parse("name: bench\nversion: 1\nfeatures:\n  - name: " + KafkaLoad.PIXELS
+                    + "\n    kind: vector\n    field: " + KafkaLoad.PIXELS + "\n    width: " + w.valuesPerRow()
+                    + "\n", "pixels as one vector");
+        } catch (InvalidFeatureSpecException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     private PipelineStages stages(BenchModels.Workload w, Configuration options, Inference inference) {
-        PipelineStages stages = PipelineStages.forSpec(options,
-                FeatureSpec.ofNumericFields("bench", 1, EventGenerator.fields(w.valuesPerRow())), false);
+        PipelineStages stages = PipelineStages.forSpec(options, spec(w), false);
         return switch (inference) {
             case BATCHED -> stages;
             case NAIVE -> stages.withInference(enriched -> enriched
@@ -402,7 +445,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
             }
         }
         Map<String, org.streaminference.model.drift.Distribution> features = new LinkedHashMap<>();
-        List<String> names = EventGenerator.fields(w.valuesPerRow());
+        List<String> names = spec(w).valueNames();
         for (int c = 0; c < names.size(); c++) {
             double[] values = new double[5_000];
             for (int row = 0; row < values.length; row++) {
@@ -437,7 +480,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
                     throw new RuntimeException(e);
                 }
             });
-            long startMillis = KafkaLoad.produce(kafka.bootstrapServers(), topic, 0, count, w.valuesPerRow(), rate);
+            long startMillis = KafkaLoad.produce(kafka.bootstrapServers(), topic, 0, count, w.valuesPerRow(), rate, events);
             KafkaLoad.Observed o = observed.get(6, TimeUnit.MINUTES);
             long from = startMillis + (long) (warmupSeconds * 1000);
             return new Latency(o.percentile(0.5, from), o.percentile(0.99, from));
@@ -483,7 +526,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
                 + " event's scheduled send time (not its actual one) to the prediction's arrival at that consumer;"
                 + " events produced once the job runs, those scheduled in the first " + warmupSeconds + " s left out."
                 + " Command: `bench/run.sh pipeline --models " + workload.modelList() + " --repeats " + repeats
-                + " --scale " + workload.scale + (saturationOnly ? " --saturation-only" : "") + "`\n\n"
+                + " --scale " + workload.scale + (saturationOnly ? " --saturation-only" : "") + " --events " + events + "`\n\n"
                 + table + "\n" + String.join("\n\n", verdicts) + "\n\n"
                 + "![throughput](" + stem + "-throughput.png)\n![latency by rate](" + stem + "-latency-by-rate.png)\n"
                 + "![latency by batch](" + stem + "-latency-by-batch.png)\n");
