@@ -63,7 +63,7 @@ import java.util.stream.Stream;
 @Command(name = "feature-benchmark", mixinStandardHelpOptions = true,
         description = "Cost of feature enrichment per event and RocksDB state per entity.")
 public final class FeatureBenchmark implements Callable<Integer> {
-    private static final KeySelector<ValidatedEvent, String> ENTITY = v -> v.getEvent().getEntityId();
+    private static final KeySelector<ValidatedEvent, String> ENTITY = v -> v.entityId;
 
     @Option(names = "--events", defaultValue = "1000000", description = "Events in the pre-loaded topic.")
     int events;
@@ -199,7 +199,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
         PipelineStages stages = enrich
                 ? PipelineStages.forSpec(options, spec, spec.usesProfile())
                 : PipelineStages.microBatched(options, spec.eventFields(),
-                        valid -> rawAmountOnly(valid, spec.width()), new FeatureContract(spec.id(), FeatureLayout.floats(spec.width())),
+                        valid -> rawAmountOnly(valid, spec.width(), spec.eventFields().numeric().indexOf("amount")), new FeatureContract(spec.id(), FeatureLayout.floats(spec.width())),
                         null);
         StreamInferencePipeline.build(env, options, stages);
         JobClient job = env.executeAsync("feature-bench-" + run);
@@ -224,14 +224,15 @@ public final class FeatureBenchmark implements Callable<Integer> {
 
     /** The pipeline without enrichment: keyed like the real one, but the vector is the raw amount, no state. */
     private static SingleOutputStreamOperator<EnrichedEvent> rawAmountOnly(DataStream<ValidatedEvent> valid,
-            int width) {
+            int width, int amount) {
         return valid.keyBy(ENTITY).map(v -> {
             List<Float> vector = new ArrayList<>(width);
-            vector.add(v.getEvent().getNumericFields().get("amount").floatValue());
+            vector.add((float) v.numeric[amount]);
             while (vector.size() < width) {
                 vector.add(0f);
             }
-            return new EnrichedEvent(v.getEvent(), v.getSource(), vector, List.of(), List.of());
+            return new EnrichedEvent(new InputEvent(v.eventId, v.entityId, v.eventTime, v.eventType, Map.of(),
+                    Map.of(), Map.of()), v.source, vector, List.of(), List.of(), null);
         }).returns(EnrichedEvent.class).name("features").uid("features");
     }
 
@@ -279,7 +280,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
             for (InputEvent e : input) {
                 byte[] bytes = states.get(e.getEntityId());
                 EntityFeatureState s = bytes == null ? engine.newState() : engine.decode(bytes);
-                engine.update(s, e, null, e.getEventTime());
+                engine.update(s, ValidatedEvent.of(e, spec.eventFields()), e.getEventTime());
                 states.put(e.getEntityId(), engine.encode(s));
             }
             bestMicros = Math.min(bestMicros, (System.nanoTime() - start) / 1e3 / input.size());

@@ -71,7 +71,7 @@ final class ValidationBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        EventValidator validator = new EventValidator(List.of("amount"));
+        EventValidator validator = new EventValidator(org.streaminference.schemas.EventFields.numeric(List.of("amount")));
         Variant decode = value -> InputEvent.getDecoder().decode(value);
         Variant validate = value -> validator.validate(null, value);
         StringBuilder md = new StringBuilder("# Validation: Avro decode alone vs bounded validation\n\n")

@@ -13,14 +13,17 @@ import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
 import org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo;
 import org.apache.flink.metrics.Counter;
+import org.apache.flink.streaming.api.TimerService;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.util.Collector;
 import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.features.spec.LateEventPolicy;
 import org.streaminference.features.state.EntityFeatureState;
 import org.streaminference.features.state.FeatureEngine;
+import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ValidatedEvent;
@@ -28,6 +31,8 @@ import org.streaminference.schemas.ValidatedEvent;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Keyed by entity: computes the feature spec's vector for each event from the entity's state in keyed state
@@ -45,6 +50,8 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
 
     private final FeatureEngine engine;
     private final FeatureSpec spec;
+    /** How the events' values are laid out (the decoder's layout: the spec's fields). */
+    private final EventFields fields;
     private transient ValueState<byte[]> state;
     private transient Counter enriched;
     private transient Counter lateDeadLettered;
@@ -63,6 +70,7 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
     public FeatureEnrichmentFunction(FeatureSpec spec, TracingConfig tracing) {
         this.spec = spec;
         this.engine = new FeatureEngine(spec);
+        this.fields = spec.eventFields();
         this.tracingConfig = tracing;
     }
 
@@ -90,16 +98,27 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
 
     @Override
     public void processElement(ValidatedEvent value, Context ctx, Collector<EnrichedEvent> out) throws Exception {
+        process(value, ctx.timerService(), letter -> ctx.output(DeadLetters.TAG, letter), out::collect);
+    }
+
+    /**
+     * Enriches one event: what both this function and {@link ControlledFeatureEnrichmentFunction} do per event.
+     *
+     * @param deadLetters where the event's dead letter goes, if it gets one
+     * @param out         where its enriched event goes
+     */
+    void process(ValidatedEvent value, TimerService timers, Consumer<DeadLetter> deadLetters,
+            Consumer<EnrichedEvent> out) throws Exception {
         if (!tracing.enabled()) {
-            enrich(value, ctx, out);
+            enrich(value, timers, deadLetters, out);
             return;
         }
         SourcePosition source = value.getSource();
         Span span = tracing.startRecordSpan("features", source.getTraceparent(), SpanKind.INTERNAL);
         source.setTraceparent(RecordTracing.carry(span, source.getTraceparent()));
         try {
-            span.setAttribute("entity.id", value.getEvent().getEntityId());
-            ReasonCode failed = enrich(value, ctx, out);
+            span.setAttribute("entity.id", value.entityId);
+            ReasonCode failed = enrich(value, timers, deadLetters, out);
             if (failed != null) {
                 span.setStatus(StatusCode.ERROR, failed.name());
             }
@@ -109,18 +128,19 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
     }
 
     /** Enriches one event, or sends its dead letter and returns the reason. */
-    private ReasonCode enrich(ValidatedEvent value, Context ctx, Collector<EnrichedEvent> out) throws Exception {
-        InputEvent event = value.getEvent();
-        long time = event.getEventTime();
+    private ReasonCode enrich(ValidatedEvent event, TimerService timers, Consumer<DeadLetter> deadLetters,
+            Consumer<EnrichedEvent> out) throws Exception {
+        long time = event.eventTime;
         EntityFeatureState current = load();
         if (current.seen() && time - current.maxEventTime() >= spec.entityTtlMillis()) {
-            current = freshAfterExpiry(current, ctx);
+            current = freshAfterExpiry(current, timers);
         }
         long at = time;
         if (current.seen() && time < current.maxEventTime() - spec.maxOutOfOrdernessMillis()) {
             if (spec.lateEvents() == LateEventPolicy.DEAD_LETTER) {
                 lateDeadLettered.inc();
-                ctx.output(DeadLetters.TAG, DeadLetters.of(event, value.getSource(), ReasonCode.LATE_EVENT,
+                deadLetters.accept(DeadLetters.of(event.toInputEvent(fields), event.source,
+                        ReasonCode.LATE_EVENT,
                         "event time " + time + " is " + Duration.ofMillis(current.maxEventTime() - time)
                                 + " behind entity's newest event, beyond the feature spec's maxOutOfOrderness "
                                 + Duration.ofMillis(spec.maxOutOfOrdernessMillis())));
@@ -129,16 +149,17 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
             lateCounted.inc();
             at = current.maxEventTime();
         }
-        FeatureEngine.Problem problem = engine.check(event, value.getProfile());
+        FeatureEngine.Problem problem = engine.check(event);
         if (problem != null) {
             invalid.inc();
-            ctx.output(DeadLetters.TAG, DeadLetters.of(event, value.getSource(), problem.reason(), problem.message()));
+            deadLetters.accept(DeadLetters.of(event.toInputEvent(fields), event.source, problem.reason(),
+                    problem.message()));
             return problem.reason();
         }
-        float[] vector = engine.update(current, event, value.getProfile(), at);
+        float[] vector = engine.update(current, event, at);
         if (current.expiryTimer() == Long.MIN_VALUE) {
             long timer = current.maxEventTime() + spec.entityTtlMillis();
-            ctx.timerService().registerEventTimeTimer(timer);
+            timers.registerEventTimeTimer(timer);
             current.expiryTimer(timer);
         }
         state.update(engine.encode(current));
@@ -147,8 +168,8 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
         for (float v : vector) {
             features.add(v);
         }
-        out.collect(new EnrichedEvent(carried(event), value.getSource(), features,
-                engine.integers(event, value.getProfile()), engine.texts(event, value.getProfile())));
+        out.accept(new EnrichedEvent(carried(event), event.source, features, engine.integers(event),
+                engine.texts(event), null));
         enriched.inc();
         return null;
     }
@@ -158,14 +179,19 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
      * routes may match them). The numeric and vector fields became the features and are not carried again: for wide
      * events (an image's 784 values) they were most of what every later copy and network hop moved.
      */
-    static InputEvent carried(InputEvent event) {
-        return new InputEvent(event.getEventId(), event.getEntityId(), event.getEventTime(), event.getEventType(),
-                java.util.Map.of(), event.getCategoricalFields(), java.util.Map.of());
+    InputEvent carried(ValidatedEvent event) {
+        return new InputEvent(event.eventId, event.entityId, event.eventTime, event.eventType, Map.of(),
+                event.categoricalFields(fields), Map.of());
     }
 
     /** Removes the entity's state once it has been idle for the TTL; otherwise waits for its new expiry time. */
     @Override
     public void onTimer(long timestamp, OnTimerContext ctx, Collector<EnrichedEvent> out) throws Exception {
+        expire(timestamp, ctx.timerService());
+    }
+
+    /** An expiry timer of the current entity fired. */
+    void expire(long timestamp, TimerService timers) throws Exception {
         byte[] bytes = state.value();
         EntityFeatureState current = bytes == null ? null : engine.decode(bytes);
         if (current == null || current.expiryTimer() != timestamp) {
@@ -176,7 +202,7 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
             state.clear();
             expired.inc();
         } else {
-            ctx.timerService().registerEventTimeTimer(due);
+            timers.registerEventTimeTimer(due);
             current.expiryTimer(due);
             state.update(engine.encode(current));
         }
@@ -195,10 +221,10 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
         return decoded;
     }
 
-    private EntityFeatureState freshAfterExpiry(EntityFeatureState old, Context ctx) {
+    private EntityFeatureState freshAfterExpiry(EntityFeatureState old, TimerService timers) {
         expired.inc();
         if (old.expiryTimer() != Long.MIN_VALUE) {
-            ctx.timerService().deleteEventTimeTimer(old.expiryTimer());
+            timers.deleteEventTimeTimer(old.expiryTimer());
         }
         return engine.newState();
     }

@@ -36,7 +36,7 @@ public class ProfileJoinFunction extends KeyedCoProcessFunction<String, Validate
     @Override
     public void processElement1(ValidatedEvent event, Context ctx, Collector<ValidatedEvent> out) throws Exception {
         EntityProfile current = profile.value();
-        out.collect(current == null ? event : new ValidatedEvent(event.getEvent(), event.getSource(), current));
+        out.collect(current == null ? event : event.withProfile(current));
     }
 
     @Override

@@ -19,6 +19,7 @@ import org.streaminference.features.spec.FeatureSpecs;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.EntityProfile;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.ReasonCode;
@@ -38,7 +39,7 @@ import static org.assertj.core.api.Assertions.within;
  * {@link ReferenceFeatures} on the same stream: out-of-order and late events, window boundaries, missing fields.
  */
 class FeatureEnrichmentFunctionTest {
-    private static final KeySelector<ValidatedEvent, String> ENTITY = v -> v.getEvent().getEntityId();
+    private static final KeySelector<ValidatedEvent, String> ENTITY = v -> v.entityId;
     private static final long BOUND = 120_000;
 
     static Stream<Arguments> featureKinds() {
@@ -237,7 +238,7 @@ class FeatureEnrichmentFunctionTest {
                 h = harness(spec, rocksdb, snapshot);
             }
             InputEvent e = events.get(i);
-            h.processElement(FeatureTestEvents.validated(e, i, profiles.get(e.getEntityId())), e.getEventTime());
+            h.processElement(FeatureTestEvents.validated(e, spec.eventFields(), i, profiles.get(e.getEntityId())), e.getEventTime());
         }
         collect(h, vectors, deadLetters);
         h.close();
@@ -270,7 +271,8 @@ class FeatureEnrichmentFunctionTest {
 
     private static ValidatedEvent event(String entity, String id, long time) {
         return FeatureTestEvents.validated(InputEvent.newBuilder().setEventId(id).setEntityId(entity)
-                .setEventTime(time).setEventType("t").setNumericFields(Map.of("amount", 1.0)).build(), 0, null);
+                .setEventTime(time).setEventType("t").setNumericFields(Map.of("amount", 1.0)).build(),
+                EventFields.numeric(List.of("amount")), 0, null);
     }
 
     private static Map<String, float[]> vectors(List<EnrichedEvent> out) {

@@ -1,6 +1,7 @@
 package org.streaminference.features;
 
 import org.streaminference.schemas.EntityProfile;
+import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.SourcePosition;
 import org.streaminference.schemas.ValidatedEvent;
@@ -78,7 +79,11 @@ final class FeatureTestEvents {
         return profiles;
     }
 
-    static ValidatedEvent validated(InputEvent event, long offset, EntityProfile profile) {
-        return new ValidatedEvent(event, new SourcePosition("events", 0, offset, null), profile);
+    /** {@code event} as validation passes it on: the values {@code fields} names, with its source and profile. */
+    static ValidatedEvent validated(InputEvent event, EventFields fields, long offset, EntityProfile profile) {
+        ValidatedEvent validated = ValidatedEvent.of(event, fields);
+        validated.source = new SourcePosition("events", 0, offset, null);
+        validated.profile = profile;
+        return validated;
     }
 }

@@ -4,6 +4,7 @@ import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.connector.kafka.source.KafkaSource;
@@ -13,10 +14,12 @@ import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.DataStreamUtils;
 import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.streaminference.features.ControlledFeatureEnrichmentFunction;
 import org.streaminference.features.FeatureEnrichmentFunction;
 import org.streaminference.features.ProfileJoinFunction;
 import org.streaminference.features.ProfileUpdate;
 import org.streaminference.features.spec.FeatureSpec;
+import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.ValidatedEvent;
 
@@ -30,17 +33,21 @@ import java.util.regex.Pattern;
  * so the join adds no network shuffle.
  */
 final class FeatureStage {
-    private static final KeySelector<ValidatedEvent, String> ENTITY = v -> v.getEvent().getEntityId();
+    private static final KeySelector<ValidatedEvent, String> ENTITY = v -> v.entityId;
 
     private FeatureStage() {}
 
-    /** @param joinProfiles whether to join the reference-data topic's profiles (the spec reads them) */
+    /**
+     * @param joinProfiles whether to join the reference-data topic's profiles (the spec reads them)
+     * @param commands     the control topic's commands, broadcast to every subtask and passed on in its stream;
+     *                     or null where the job has none
+     */
     static SingleOutputStreamOperator<EnrichedEvent> apply(DataStream<ValidatedEvent> valid, FeatureSpec spec,
-            ReadableConfig options, boolean joinProfiles) {
+            ReadableConfig options, boolean joinProfiles, DataStream<ControlMessage> commands) {
         DataStream<ValidatedEvent> timed = valid
                 .assignTimestampsAndWatermarks(WatermarkStrategy
                         .<ValidatedEvent>forBoundedOutOfOrderness(Duration.ofMillis(spec.maxOutOfOrdernessMillis()))
-                        .withTimestampAssigner((v, previous) -> v.getEvent().getEventTime())
+                        .withTimestampAssigner((v, previous) -> v.eventTime)
                         .withIdleness(options.get(PipelineOptions.FEATURES_WATERMARK_IDLENESS)))
                 .name("event-time")
                 .uid("event-time");
@@ -48,7 +55,7 @@ final class FeatureStage {
         if (joinProfiles) {
             DataStream<ProfileUpdate> profiles = valid.getExecutionEnvironment()
                     .fromSource(profileSource(options, PipelineSettings.bootstrapServers(options)),
-                            profilesNeverHoldBackTime(), "entity-profiles")
+                            neverHoldsBackTime(), "entity-profiles")
                     .uid("entity-profiles-source");
             SingleOutputStreamOperator<ValidatedEvent> joined = keyed
                     .connect(profiles.keyBy(ProfileUpdate::getEntityId))
@@ -57,7 +64,14 @@ final class FeatureStage {
                     .uid("reference-data");
             keyed = DataStreamUtils.reinterpretAsKeyedStream(joined, ENTITY);
         }
-        return keyed.process(new FeatureEnrichmentFunction(spec, PipelineSettings.tracing(options))).name("features").uid("features");
+        FeatureEnrichmentFunction features = new FeatureEnrichmentFunction(spec, PipelineSettings.tracing(options));
+        if (commands == null) {
+            return keyed.process(features).name("features").uid("features");
+        }
+        return keyed.connect(commands.broadcast(new MapStateDescriptor<?, ?>[0]))
+                .process(new ControlledFeatureEnrichmentFunction(features))
+                .name("features")
+                .uid("features");
     }
 
     /**
@@ -79,11 +93,14 @@ final class FeatureStage {
         return builder.build();
     }
 
-    /** Profiles are not events: their stream never holds back the event-time clock of the join. */
-    private static WatermarkStrategy<ProfileUpdate> profilesNeverHoldBackTime() {
+    /**
+     * For streams that are not events (profiles, model commands): they never hold back the event-time clock of the
+     * operator they join.
+     */
+    static <T> WatermarkStrategy<T> neverHoldsBackTime() {
         return context -> new WatermarkGenerator<>() {
             @Override
-            public void onEvent(ProfileUpdate event, long eventTimestamp, WatermarkOutput output) {}
+            public void onEvent(T event, long eventTimestamp, WatermarkOutput output) {}
 
             @Override
             public void onPeriodicEmit(WatermarkOutput output) {

@@ -73,7 +73,7 @@ public final class PipelineSettings {
             org.streaminference.schemas.EventFields fields) {
         EventFormatOptions.Format format = options.get(EventFormatOptions.FORMAT);
         if (format == EventFormatOptions.Format.ENVELOPE) {
-            return new org.streaminference.operators.validation.EnvelopeEventDecoder();
+            return new org.streaminference.operators.validation.EnvelopeEventDecoder(fields);
         }
         org.streaminference.operators.validation.EventFieldMapping mapping =
                 new org.streaminference.operators.validation.EventFieldMapping(

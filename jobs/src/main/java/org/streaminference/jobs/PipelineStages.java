@@ -25,24 +25,38 @@ import java.util.function.Function;
 
 /**
  * The two stages of the pipeline that vary: how validated events become feature vectors, and how feature vectors
- * become predictions. Both may send dead letters to {@code DeadLetters.TAG}. The job uses {@link #standard}; the
- * benchmarks and tests put other stages in the same pipeline.
+ * become predictions. Both may send dead letters to {@code DeadLetters.TAG}. The job uses {@link #forSpec}, whose
+ * features take the control topic's commands as their broadcast side and pass them on in their stream, so that
+ * inference has one input and runs chained to the features; the benchmarks and tests put other stages in the same
+ * pipeline.
  *
  * @param eventFields the event fields these features read (numeric ones without a default are required)
  */
 @PublicEvolving
 public record PipelineStages(
         EventFields eventFields,
-        Function<DataStream<ValidatedEvent>, SingleOutputStreamOperator<EnrichedEvent>> features,
+        FeatureStageFunction features,
         InferenceStage inference) {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineStages.class);
 
-    /** Turns feature vectors into predictions, serving what the model commands say where there are any. */
+    /** Turns validated events into feature vectors, passing the model commands on in the same stream. */
+    @FunctionalInterface
+    public interface FeatureStageFunction extends Serializable {
+        /**
+         * @param modelCommands the control topic's commands, or null where the job has none; each is emitted in
+         *                      order with the events as an {@link EnrichedEvent} whose {@code control} is set
+         */
+        SingleOutputStreamOperator<EnrichedEvent> apply(DataStream<ValidatedEvent> valid,
+                DataStream<ControlMessage> modelCommands);
+    }
+
+    /**
+     * Turns feature vectors into predictions, serving what the model commands that come in the same stream say
+     * where there are any.
+     */
     @FunctionalInterface
     public interface InferenceStage extends Serializable {
-        /** @param modelCommands the control topic's commands, or null where the job has none */
-        SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> enriched,
-                DataStream<ControlMessage> modelCommands);
+        SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> enriched);
     }
 
     /**
@@ -73,19 +87,33 @@ public record PipelineStages(
      */
     public static PipelineStages forSpec(ReadableConfig options, FeatureSpec spec, boolean joinProfiles) {
         boolean logServed = options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).isPresent();
-        return microBatched(options, spec.eventFields(),
-                valid -> FeatureStage.apply(valid, spec, options, joinProfiles),
-                new FeatureContract(spec.id(), spec.layout(), spec.valueNames()), logServed ? spec.id() : null);
+        return new PipelineStages(spec.eventFields(),
+                (valid, commands) -> FeatureStage.apply(valid, spec, options, joinProfiles, commands),
+                inference(options, new FeatureContract(spec.id(), spec.layout(), spec.valueNames()),
+                        logServed ? spec.id() : null));
     }
 
     /**
      * The given features, then the micro-batched operator, which refuses models that do not fit {@code contract}.
+     * These features take no model commands: the job must have no control topic.
      *
      * @param servedFeatureSpec the spec id to log served feature vectors under, or null not to log them
      */
     public static PipelineStages microBatched(ReadableConfig options, EventFields eventFields,
             Function<DataStream<ValidatedEvent>, SingleOutputStreamOperator<EnrichedEvent>> features,
             FeatureContract contract, String servedFeatureSpec) {
+        return new PipelineStages(eventFields, (valid, commands) -> {
+            if (commands != null) {
+                throw new IllegalConfigurationException("These features cannot pass model commands on: set "
+                        + PipelineOptions.MODEL_CONTROL_TOPIC.key() + " to an empty value");
+            }
+            return features.apply(valid);
+        }, inference(options, contract, servedFeatureSpec));
+    }
+
+    /** The micro-batched operator, chained to the features, taking model commands in their stream. */
+    private static InferenceStage inference(ReadableConfig options, FeatureContract contract,
+            String servedFeatureSpec) {
         MicroBatchInference.Builder builder = MicroBatchInference.builder()
                 .modelProvider(new SharedModelProvider(PipelineSettings.modelLoader(options), contract))
                 .initialModels(PipelineSettings.startingModels(options))
@@ -98,13 +126,11 @@ public record PipelineStages(
             builder.logServedFeatures(servedFeatureSpec);
         }
         MicroBatchInference inference = builder.build();
-        return new PipelineStages(eventFields, features, (enriched, commands) -> commands == null
-                ? inference.apply(enriched, "inference")
-                : inference.apply(enriched, commands, "inference"));
+        return enriched -> inference.apply(enriched, "inference");
     }
 
-    /** These stages with an inference stage that takes no model commands. */
+    /** These stages with another inference stage (one that takes no model commands: the job must have none). */
     public PipelineStages withInference(Function<DataStream<EnrichedEvent>, SingleOutputStreamOperator<Prediction>> other) {
-        return new PipelineStages(eventFields, features, (enriched, commands) -> other.apply(enriched));
+        return new PipelineStages(eventFields, features, other::apply);
     }
 }

@@ -38,8 +38,9 @@ import org.streaminference.sinks.ResultTopicSinks;
 
 /**
  * Wires the pipeline: Kafka events → validation → event time → keyBy(entity) → [profile from the reference-data
- * topic] → the feature spec's features in keyed state → micro-batched ONNX
- * inference (its model versions set by commands from the control topic, broadcast to every subtask) → predictions
+ * topic] → the feature spec's features in keyed state (the control topic's commands broadcast to every subtask as
+ * its second input, and passed on in order with the events) → micro-batched ONNX inference, chained to the features
+ * (its model versions set by those commands) → predictions
  * to Kafka and PostgreSQL; dead letters from every stage to their own topic; shadow predictions and model events to
  * theirs; served feature vectors to theirs when asked for; drift sketches of versions with a training baseline to one
  * drift monitor, whose DRIFT events join the model events. Every operator has a stable uid so savepoints survive
@@ -50,11 +51,18 @@ public final class StreamInferencePipeline {
     private StreamInferencePipeline() {}
 
     /**
-     * Settings the job always needs, applied where the user did not set them: RocksDB keyed state and
-     * checkpointing (the exactly-once Kafka output commits on checkpoints).
+     * Settings the job always needs, applied where the user did not set them: RocksDB keyed state, checkpointing
+     * (the exactly-once Kafka output commits on checkpoints), and object reuse: chained operators hand records on
+     * without a deep copy. That is safe here because no operator of the job changes or re-emits a record after
+     * passing it on, and none keeps a record it received (the inference operator keeps the enriched events it
+     * queues, which the features operator makes new for each event); network inputs never reuse records.
      */
     public static void applyDefaults(StreamExecutionEnvironment env, ReadableConfig options) {
         Configuration defaults = new Configuration();
+        if (!env.getConfiguration().getOptional(org.apache.flink.configuration.PipelineOptions.OBJECT_REUSE)
+                .isPresent()) {
+            defaults.set(org.apache.flink.configuration.PipelineOptions.OBJECT_REUSE, true);
+        }
         if (!env.getConfiguration().getOptional(StateBackendOptions.STATE_BACKEND).isPresent()) {
             defaults.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
         }
@@ -76,21 +84,22 @@ public final class StreamInferencePipeline {
 
         SingleOutputStreamOperator<ValidatedEvent> valid = raw
                 .process(new EventValidationFunction(
-                        new EventValidator(stages.eventFields().requiredNumeric(), PipelineSettings.eventLimits(options),
+                        new EventValidator(stages.eventFields(), PipelineSettings.eventLimits(options),
                                 PipelineSettings.eventDecoder(options, stages.eventFields())),
                         PipelineSettings.tracing(options)))
                 .name("validate")
                 .uid("validate");
 
-        SingleOutputStreamOperator<EnrichedEvent> enriched = stages.features().apply(valid);
         String controlTopic = options.get(PipelineOptions.MODEL_CONTROL_TOPIC);
         DataStream<ControlMessage> commands = controlTopic == null || controlTopic.isBlank() ? null : env.fromSource(
-                        controlSource(options, bootstrap, controlTopic), WatermarkStrategy.noWatermarks(),
+                        controlSource(options, bootstrap, controlTopic), FeatureStage.neverHoldsBackTime(),
                         "model-commands")
                 .setParallelism(1)
                 .setMaxParallelism(1) // one partition, read in order: never scaled
                 .uid("model-commands-source");
-        SingleOutputStreamOperator<Prediction> predictions = stages.inference().apply(enriched, commands);
+        // the features pass the commands on in their stream: inference has one input and is chained to them
+        SingleOutputStreamOperator<EnrichedEvent> enriched = stages.features().apply(valid, commands);
+        SingleOutputStreamOperator<Prediction> predictions = stages.inference().apply(enriched);
 
         KafkaSinkConfig sinkOptions = PipelineSettings.kafkaSink(options);
         predictions

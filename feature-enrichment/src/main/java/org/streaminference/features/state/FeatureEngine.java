@@ -6,9 +6,9 @@ import org.apache.flink.core.memory.DataOutputSerializer;
 import org.streaminference.features.spec.FeatureDefinition;
 import org.streaminference.features.spec.FeatureKind;
 import org.streaminference.features.spec.FeatureSpec;
-import org.streaminference.schemas.EntityProfile;
-import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.ValidatedEvent;
 
 import java.io.IOException;
 import java.io.Serializable;
@@ -47,6 +47,21 @@ public final class FeatureEngine implements Serializable {
     private final List<FeatureDefinition> vectorFeatures;
     private final List<FeatureDefinition> integerFeatures;
     private final List<FeatureDefinition> textFeatures;
+    /**
+     * Per feature: where its field's value is in the event's arrays ({@link ValidatedEvent#numeric},
+     * {@code categorical} or {@code vectors}, by the feature's kind, laid out as {@link FeatureSpec#eventFields()}
+     * says); -1 for profile fields and features without a field.
+     */
+    private final int[] eventIndex;
+    /** The same for the window groups, distinct groups, decayed and last features. */
+    private final int[] windowIndex;
+    private final int[] distinctIndex;
+    private final int[] decayedIndex;
+    private final int[] lastIndex;
+    /** Where each vector feature's field is in {@code vectors}; each integer and text feature's place in the spec. */
+    private final int[] vectorIndex;
+    private final int[] integerFeatureIndex;
+    private final int[] textFeatureIndex;
     private transient double[] aggregate;
     private transient byte[] scratch;
     private transient DataOutputSerializer out;
@@ -80,6 +95,24 @@ public final class FeatureEngine implements Serializable {
                 default -> -1;
             };
         }
+        EventFields fields = spec.eventFields();
+        vectorIndex = vectorFeatures.stream().mapToInt(f -> fields.vectors().indexOf(f.field())).toArray();
+        integerFeatureIndex = integerFeatures.stream().mapToInt(features::indexOf).toArray();
+        textFeatureIndex = textFeatures.stream().mapToInt(features::indexOf).toArray();
+        eventIndex = new int[features.size()];
+        for (int i = 0; i < features.size(); i++) {
+            FeatureDefinition f = features.get(i);
+            eventIndex[i] = f.fromProfile() || f.field() == null ? -1 : switch (f.kind()) {
+                case ONE_HOT, HASHED, DISTINCT_COUNT, TEXT -> fields.categorical().indexOf(f.field());
+                case VECTOR -> fields.vectors().indexOf(f.field());
+                default -> fields.numeric().indexOf(f.field());
+            };
+        }
+        windowIndex = windowGroups.stream().mapToInt(g -> g.field() == null ? -1 : fields.numeric().indexOf(g.field()))
+                .toArray();
+        distinctIndex = distinctGroups.stream().mapToInt(g -> fields.categorical().indexOf(g.field())).toArray();
+        decayedIndex = decayed.stream().mapToInt(f -> fields.numeric().indexOf(f.field())).toArray();
+        lastIndex = lasts.stream().mapToInt(f -> fields.numeric().indexOf(f.field())).toArray();
         readsSums = new boolean[windowGroups.size()];
         readsSquares = new boolean[windowGroups.size()];
         readsExtremes = new boolean[windowGroups.size()];
@@ -134,9 +167,10 @@ public final class FeatureEngine implements Serializable {
      * Counts the event at time {@code at} (its own time, or the entity's newest time for a late event counted in
      * the current window) and returns its feature vector.
      *
-     * @param profile the entity's profile, or null
+     * @param event the event, laid out as the spec's {@link FeatureSpec#eventFields()}, with its entity's profile
+     *              or none
      */
-    public float[] update(EntityFeatureState state, InputEvent event, EntityProfile profile, long at) {
+    public float[] update(EntityFeatureState state, ValidatedEvent event, long at) {
         long previous = state.maxEventTime;
         long now = previous == Long.MIN_VALUE ? at : Math.max(previous, at);
         List<FeatureDefinition> features = spec.features();
@@ -146,8 +180,8 @@ public final class FeatureEngine implements Serializable {
         for (int i = 0; i < lasts.size(); i++) {
             FeatureDefinition f = lasts.get(i);
             lastBefore[i] = state.lastTimes[i] == Long.MIN_VALUE ? f.defaultOrZero() : f.finish(state.lastValues[i]);
-            Double value = event.getNumericFields().get(f.field());
-            if (value != null && at >= state.lastTimes[i]) {
+            double value = value(event, lastIndex[i]);
+            if (!Double.isNaN(value) && at >= state.lastTimes[i]) {
                 state.lastTimes[i] = at;
                 state.lastValues[i] = value;
             }
@@ -161,8 +195,8 @@ public final class FeatureEngine implements Serializable {
                 state.decayedSums[i] *= factor;
                 state.decayedWeights[i] *= factor;
             }
-            Double value = event.getNumericFields().get(f.field());
-            if (value != null) {
+            double value = value(event, decayedIndex[i]);
+            if (!Double.isNaN(value)) {
                 double weight = Math.pow(2, -(double) (now - at) / f.halfLifeMillis());
                 state.decayedSums[i] += value * weight;
                 state.decayedWeights[i] += weight;
@@ -173,15 +207,15 @@ public final class FeatureEngine implements Serializable {
             if (g.field() == null) {
                 state.windows[i].add(g.bucket(at), Double.NaN);
             } else {
-                Double value = event.getNumericFields().get(g.field());
-                if (value != null) {
+                double value = value(event, windowIndex[i]);
+                if (!Double.isNaN(value)) {
                     state.windows[i].add(g.bucket(at), value);
                 }
             }
         }
         for (int i = 0; i < distinctGroups.size(); i++) {
             Group g = distinctGroups.get(i);
-            String value = event.getCategoricalFields().get(g.field());
+            String value = distinctIndex[i] < 0 ? null : event.categorical[distinctIndex[i]];
             if (value != null) {
                 state.distincts[i].add(g.bucket(at), FeatureHashing.hash64(value));
             }
@@ -194,11 +228,11 @@ public final class FeatureEngine implements Serializable {
             FeatureDefinition f = features.get(i);
             switch (f.kind()) {
                 case NUMERIC -> {
-                    Double value = numeric(f, event, profile);
-                    vector[pos++] = (float) (value == null ? f.defaultOrZero() : f.finish(value));
+                    double value = numeric(i, f, event);
+                    vector[pos++] = (float) (Double.isNaN(value) ? f.defaultOrZero() : f.finish(value));
                 }
                 case ONE_HOT -> {
-                    String value = categorical(f, event, profile);
+                    String value = categorical(i, f, event);
                     int index = value == null ? -1 : f.vocabulary().indexOf(value);
                     if (index >= 0) {
                         vector[pos + index] = 1f;
@@ -206,7 +240,7 @@ public final class FeatureEngine implements Serializable {
                     pos += f.width();
                 }
                 case HASHED -> {
-                    String value = categorical(f, event, profile);
+                    String value = categorical(i, f, event);
                     if (value != null) {
                         vector[pos + FeatureHashing.bucket(value, f.buckets())] = 1f;
                     }
@@ -230,10 +264,7 @@ public final class FeatureEngine implements Serializable {
                             : f.defaultOrZero());
                 }
                 case VECTOR -> {
-                    List<Float> values = event.getVectorFields().get(f.field());
-                    for (int v = 0; v < f.width(); v++) {
-                        vector[pos + v] = values.get(v);
-                    }
+                    System.arraycopy(event.vectors[eventIndex[i]], 0, vector, pos, f.width()); // checked: check()
                     pos += f.width();
                 }
                 case INTEGER, TEXT -> { } // carried beside the vector: integers(), texts()
@@ -250,33 +281,35 @@ public final class FeatureEngine implements Serializable {
      * The first reason {@code event} cannot give this spec's features (a vector field missing, of another width or
      * holding a non-finite value; an integer field that is not a whole number; a text field missing), or null.
      */
-    public Problem check(InputEvent event, EntityProfile profile) {
-        for (FeatureDefinition f : vectorFeatures) {
-            List<Float> values = event.getVectorFields().get(f.field());
+    public Problem check(ValidatedEvent event) {
+        for (int k = 0; k < vectorFeatures.size(); k++) {
+            FeatureDefinition f = vectorFeatures.get(k);
+            float[] values = event.vectors[vectorIndex[k]];
             if (values == null) {
                 return new Problem(ReasonCode.MISSING_FIELD, "vector field '" + f.field() + "' is missing");
             }
-            if (values.size() != f.width()) {
-                return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' has " + values.size()
+            if (values.length != f.width()) {
+                return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' has " + values.length
                         + " values; feature '" + f.name() + "' takes " + f.width());
             }
-            for (int i = 0; i < values.size(); i++) {
-                Float v = values.get(i);
-                if (v == null || !Float.isFinite(v)) {
+            for (int i = 0; i < values.length; i++) {
+                if (!Float.isFinite(values[i])) {
                     return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' value " + i
-                            + " is " + v);
+                            + " is " + values[i]);
                 }
             }
         }
-        for (FeatureDefinition f : integerFeatures) {
-            Double value = numeric(f, event, profile);
-            if (value != null && (value != Math.rint(value) || Math.abs(value) > MAX_EXACT_INTEGER)) {
+        for (int k = 0; k < integerFeatures.size(); k++) {
+            FeatureDefinition f = integerFeatures.get(k);
+            double value = numeric(integerFeatureIndex[k], f, event);
+            if (!Double.isNaN(value) && (value != Math.rint(value) || Math.abs(value) > MAX_EXACT_INTEGER)) {
                 return new Problem(ReasonCode.INVALID_FIELD, "field '" + f.field() + "' of integer feature '"
                         + f.name() + "' is " + value + ", not a whole number up to 2^53");
             }
         }
-        for (FeatureDefinition f : textFeatures) {
-            if (categorical(f, event, profile) == null) {
+        for (int k = 0; k < textFeatures.size(); k++) {
+            FeatureDefinition f = textFeatures.get(k);
+            if (categorical(textFeatureIndex[k], f, event) == null) {
                 return new Problem(ReasonCode.MISSING_FIELD, "text field '" + f.field() + "' is missing");
             }
         }
@@ -291,26 +324,27 @@ public final class FeatureEngine implements Serializable {
     private static final double MAX_EXACT_INTEGER = 9007199254740992.0;
 
     /** The spec's integer features of {@code event}, in spec order (the default where a field is missing). */
-    public List<Long> integers(InputEvent event, EntityProfile profile) {
+    public List<Long> integers(ValidatedEvent event) {
         if (integerFeatures.isEmpty()) {
             return List.of();
         }
         List<Long> out = new ArrayList<>(integerFeatures.size());
-        for (FeatureDefinition f : integerFeatures) {
-            Double value = numeric(f, event, profile);
-            out.add((long) (value == null ? f.defaultOrZero() : value));
+        for (int k = 0; k < integerFeatures.size(); k++) {
+            FeatureDefinition f = integerFeatures.get(k);
+            double value = numeric(integerFeatureIndex[k], f, event);
+            out.add((long) (Double.isNaN(value) ? f.defaultOrZero() : value));
         }
         return out;
     }
 
     /** The spec's text features of {@code event}, in spec order. */
-    public List<String> texts(InputEvent event, EntityProfile profile) {
+    public List<String> texts(ValidatedEvent event) {
         if (textFeatures.isEmpty()) {
             return List.of();
         }
         List<String> out = new ArrayList<>(textFeatures.size());
-        for (FeatureDefinition f : textFeatures) {
-            out.add(categorical(f, event, profile));
+        for (int k = 0; k < textFeatures.size(); k++) {
+            out.add(categorical(textFeatureIndex[k], textFeatures.get(k), event));
         }
         return out;
     }
@@ -340,17 +374,27 @@ public final class FeatureEngine implements Serializable {
         };
     }
 
-    private static Double numeric(FeatureDefinition f, InputEvent event, EntityProfile profile) {
-        Map<String, Double> fields = f.fromProfile()
-                ? (profile == null ? null : profile.getNumericFields())
-                : event.getNumericFields();
-        return fields == null ? null : fields.get(f.field());
+    /** The event's numeric value at {@code index}, NaN where it has none. */
+    private static double value(ValidatedEvent event, int index) {
+        return index < 0 ? Double.NaN : event.numeric[index];
     }
 
-    private static String categorical(FeatureDefinition f, InputEvent event, EntityProfile profile) {
-        Map<String, String> fields = f.fromProfile()
-                ? (profile == null ? null : profile.getCategoricalFields())
-                : event.getCategoricalFields();
+    /** The value of feature {@code i}'s numeric field, from the event or its profile; NaN where there is none. */
+    private double numeric(int i, FeatureDefinition f, ValidatedEvent event) {
+        if (!f.fromProfile()) {
+            return value(event, eventIndex[i]);
+        }
+        Map<String, Double> fields = event.profile == null ? null : event.profile.getNumericFields();
+        Double value = fields == null ? null : fields.get(f.field());
+        return value == null ? Double.NaN : value;
+    }
+
+    /** The value of feature {@code i}'s categorical field, from the event or its profile; null where there is none. */
+    private String categorical(int i, FeatureDefinition f, ValidatedEvent event) {
+        if (!f.fromProfile()) {
+            return eventIndex[i] < 0 ? null : event.categorical[eventIndex[i]];
+        }
+        Map<String, String> fields = event.profile == null ? null : event.profile.getCategoricalFields();
         return fields == null ? null : fields.get(f.field());
     }
 

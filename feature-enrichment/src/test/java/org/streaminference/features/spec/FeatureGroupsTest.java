@@ -4,7 +4,9 @@ import org.junit.jupiter.api.Test;
 import org.streaminference.features.state.EntityFeatureState;
 import org.streaminference.features.state.FeatureEngine;
 import org.streaminference.schemas.FeatureLayout;
+import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.ValidatedEvent;
 import org.streaminference.schemas.ReasonCode;
 
 import java.util.List;
@@ -27,10 +29,11 @@ class FeatureGroupsTest {
               - {name: review, kind: text, field: review, group: text}
             """;
 
-    private static InputEvent event(Map<String, Double> numeric, Map<String, List<Float>> vectors,
-            Map<String, String> text) {
-        return InputEvent.newBuilder().setEventId("e").setEntityId("u").setEventTime(1_000).setEventType("t")
-                .setNumericFields(numeric).setCategoricalFields(text).setVectorFields(vectors).build();
+    private static ValidatedEvent event(EventFields fields, Map<String, Double> numeric,
+            Map<String, List<Float>> vectors, Map<String, String> text) {
+        return ValidatedEvent.of(InputEvent.newBuilder().setEventId("e").setEntityId("u").setEventTime(1_000)
+                .setEventType("t").setNumericFields(numeric).setCategoricalFields(text).setVectorFields(vectors)
+                .build(), fields);
     }
 
     @Test
@@ -51,29 +54,31 @@ class FeatureGroupsTest {
 
     @Test
     void theEngineGivesEveryTypeAndChecksWhatItCannotCompute() throws Exception {
-        FeatureEngine engine = new FeatureEngine(FeatureSpecParser.parse(SPEC, "mixed.yaml"));
-        InputEvent good = event(Map.of("amount", 12.5, "shop_id", 42.0), Map.of("pixels", List.of(0.1f, 0.2f, 0.3f)),
+        FeatureSpec parsed = FeatureSpecParser.parse(SPEC, "mixed.yaml");
+        FeatureEngine engine = new FeatureEngine(parsed);
+        EventFields fields = parsed.eventFields();
+        ValidatedEvent good = event(fields, Map.of("amount", 12.5, "shop_id", 42.0), Map.of("pixels", List.of(0.1f, 0.2f, 0.3f)),
                 Map.of("review", "fine"));
-        assertThat(engine.check(good, null)).isNull();
+        assertThat(engine.check(good)).isNull();
         EntityFeatureState state = engine.newState();
-        assertThat(engine.update(state, good, null, 1_000)).containsExactly(12.5f, 0.1f, 0.2f, 0.3f, 1f);
-        assertThat(engine.integers(good, null)).containsExactly(42L);
-        assertThat(engine.texts(good, null)).containsExactly("fine");
+        assertThat(engine.update(state, good, 1_000)).containsExactly(12.5f, 0.1f, 0.2f, 0.3f, 1f);
+        assertThat(engine.integers(good)).containsExactly(42L);
+        assertThat(engine.texts(good)).containsExactly("fine");
 
-        assertThat(engine.check(event(Map.of("amount", 1.0, "shop_id", 1.0), Map.of("pixels", List.of(1f, 2f)),
-                Map.of("review", "x")), null)).satisfies(p -> {
+        assertThat(engine.check(event(fields, Map.of("amount", 1.0, "shop_id", 1.0), Map.of("pixels", List.of(1f, 2f)),
+                Map.of("review", "x"))))
+                .satisfies(p -> {
                     assertThat(p.reason()).isEqualTo(ReasonCode.INVALID_FIELD);
                     assertThat(p.message()).contains("has 2 values; feature 'pixels' takes 3");
                 });
-        assertThat(engine.check(event(Map.of("amount", 1.0, "shop_id", 1.0), Map.of(), Map.of("review", "x")),
-                null).reason()).isEqualTo(ReasonCode.MISSING_FIELD);
-        assertThat(engine.check(event(Map.of("amount", 1.0, "shop_id", 1.0),
-                Map.of("pixels", List.of(1f, Float.NaN, 2f)), Map.of("review", "x")), null).message())
+        assertThat(engine.check(event(fields, Map.of("amount", 1.0, "shop_id", 1.0), Map.of(), Map.of("review", "x"))).reason()).isEqualTo(ReasonCode.MISSING_FIELD);
+        assertThat(engine.check(event(fields, Map.of("amount", 1.0, "shop_id", 1.0),
+                Map.of("pixels", List.of(1f, Float.NaN, 2f)), Map.of("review", "x"))).message())
                 .contains("value 1 is NaN");
-        assertThat(engine.check(event(Map.of("amount", 1.0, "shop_id", 4.5), Map.of("pixels", List.of(1f, 2f, 3f)),
-                Map.of("review", "x")), null).message()).contains("not a whole number");
-        assertThat(engine.check(event(Map.of("amount", 1.0, "shop_id", 4.0), Map.of("pixels", List.of(1f, 2f, 3f)),
-                Map.of()), null).message()).contains("text field 'review' is missing");
+        assertThat(engine.check(event(fields, Map.of("amount", 1.0, "shop_id", 4.5), Map.of("pixels", List.of(1f, 2f, 3f)),
+                Map.of("review", "x"))).message()).contains("not a whole number");
+        assertThat(engine.check(event(fields, Map.of("amount", 1.0, "shop_id", 4.0), Map.of("pixels", List.of(1f, 2f, 3f)),
+                Map.of())).message()).contains("text field 'review' is missing");
     }
 
     @Test

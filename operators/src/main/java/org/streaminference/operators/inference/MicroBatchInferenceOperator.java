@@ -370,6 +370,11 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
 
     @Override
     public void processElement(StreamRecord<EnrichedEvent> record) throws Exception {
+        ControlMessage control = record.getValue().getControl();
+        if (control != null) {
+            models.receive(control); // passed on in order by the features operator, whose broadcast side it is
+            return;
+        }
         while (queue.size() + shadows.size() >= options.capacity()) {
             mailbox.yield(); // back-pressure: the input waits until batches finish
         }

@@ -3,10 +3,9 @@ package org.streaminference.operators.validation;
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
-import org.apache.avro.generic.GenericDatumReader;
-import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.io.BinaryDecoder;
 import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.io.ResolvingDecoder;
 import org.apache.flink.annotation.Internal;
 import org.streaminference.schemas.AvroPayloadCheck;
 import org.streaminference.schemas.Printable;
@@ -22,7 +21,8 @@ import java.util.Set;
 /**
  * The user's events in their own Avro schema, in single-object encoding (checked against the schema's fingerprint)
  * or plain binary. Decoding resolves the writer schema against a projection of it that keeps only the fields the
- * {@link EventFieldMapping} names, so Avro skips every other field without building it; the body is bounded first
+ * {@link EventFieldMapping} names, so Avro skips every other field without building it, and reads the named ones
+ * straight into the event's primitives and arrays (no record, no boxed values); the body is bounded first
  * ({@link AvroPayloadCheck} against the writer schema). Every path is checked against the schema when the decoder
  * is made, so a spec that reads a field the events do not have fails the job's start, not each event.
  */
@@ -39,9 +39,9 @@ public final class AvroEventDecoder implements EventDecoder {
     private transient Schema writer;
     private transient long fingerprint;
     private transient AvroPayloadCheck bodyCheck;
-    private transient GenericDatumReader<GenericRecord> reader;
+    private transient Schema projection;
     private transient BinaryDecoder decoder;
-    private transient GenericRecord reuse;
+    private transient ResolvingDecoder resolver;
     private transient EventFieldMapping.Node tree;
 
     /** @throws IllegalArgumentException naming a path the schema does not have, or has with a type that does not fit */
@@ -62,7 +62,7 @@ public final class AvroEventDecoder implements EventDecoder {
             fingerprint = SchemaNormalization.parsingFingerprint64(writer);
             bodyCheck = new AvroPayloadCheck(writer);
             tree = mapping.tree();
-            reader = new GenericDatumReader<>(writer, project(writer, tree));
+            projection = project(writer, tree);
         }
         ByteBuffer body = value.duplicate();
         if (encoding == Encoding.SINGLE_OBJECT) {
@@ -82,7 +82,7 @@ public final class AvroEventDecoder implements EventDecoder {
         if (problem != null) {
             return Decoded.failed(problem.reason(), writer.getName() + " " + problem.message());
         }
-        GenericRecord record;
+        EventFieldMapping.Values values = mapping.values();
         try {
             byte[] bytes;
             int offset;
@@ -95,51 +95,107 @@ public final class AvroEventDecoder implements EventDecoder {
                 offset = 0;
             }
             decoder = DecoderFactory.get().binaryDecoder(bytes, offset, body.remaining(), decoder);
-            record = reader.read(reuse, decoder);
-            reuse = record; // its values are copied out below: the next event may overwrite them
+            if (resolver == null) {
+                resolver = DecoderFactory.get().resolvingDecoder(writer, projection, decoder);
+            } else {
+                resolver.configure(decoder);
+            }
+            readRecord(tree, values);
+            resolver.drain();
         } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
             return Decoded.failed(ReasonCode.MALFORMED_AVRO, "cannot decode " + writer.getName() + ": "
                     + Printable.escape(String.valueOf(e), 200));
         }
-        EventFieldMapping.Values values = new EventFieldMapping.Values();
-        walk(record, tree, values);
+        if (values.nonFinite != null) {
+            return new Decoded(values.toEvent(kafkaTimestamp), ReasonCode.INVALID_FIELD, "numeric field '"
+                    + values.nonFinite + "' is " + values.nonFiniteValue);
+        }
         if (mapping.eventTime() != null && values.eventTime == null) {
             return Decoded.failed(ReasonCode.MISSING_FIELD, "event time field '" + mapping.eventTime() + "' is missing");
         }
         return Decoded.of(values.toEvent(kafkaTimestamp));
     }
 
-    private static void walk(GenericRecord record, EventFieldMapping.Node node, EventFieldMapping.Values values) {
-        for (Map.Entry<String, EventFieldMapping.Node> entry : node.children.entrySet()) {
-            Object value = record.get(entry.getKey());
-            EventFieldMapping.Node child = entry.getValue();
-            if (value == null) {
-                continue; // an optional value that is absent
-            }
-            if (child.roles.isEmpty()) {
-                walk((GenericRecord) value, child, values);
-                continue;
-            }
-            for (EventFieldMapping.Role role : child.roles) {
-                switch (role) {
-                    case EVENT_ID -> values.eventId = value.toString();
-                    case ENTITY_ID -> values.entityId = value.toString();
-                    case EVENT_TYPE -> values.eventType = value.toString();
-                    case CATEGORICAL -> values.categorical.put(child.path, value.toString());
-                    case EVENT_TIME -> values.eventTime = ((Number) value).longValue();
-                    case NUMERIC -> values.numeric.put(child.path, ((Number) value).doubleValue());
-                    case VECTOR -> {
-                        List<?> items = (List<?>) value;
-                        List<Float> vector = new ArrayList<>(items.size());
-                        for (Object item : items) {
-                            vector.add(((Number) item).floatValue());
-                        }
-                        values.vectors.put(child.path, vector);
-                    }
-                    default -> throw new IllegalStateException("unhandled role " + role);
-                }
+    /**
+     * Reads one record of the projection straight into {@code values}: Avro's resolver skips the writer's other
+     * fields, and nothing is built per value (no record, no boxed number, no list per array).
+     */
+    private void readRecord(EventFieldMapping.Node node, EventFieldMapping.Values values) throws IOException {
+        for (Schema.Field field : resolver.readFieldOrder()) {
+            readValue(field.schema(), node.children.get(field.name()), values);
+        }
+    }
+
+    private void readValue(Schema type, EventFieldMapping.Node node, EventFieldMapping.Values values)
+            throws IOException {
+        switch (type.getType()) {
+            case UNION -> readValue(type.getTypes().get(resolver.readIndex()), node, values);
+            case NULL -> resolver.readNull(); // an optional value that is absent
+            case RECORD -> readRecord(node, values);
+            case ARRAY -> values.vectors[node.vector] = readVector(type.getElementType().getType());
+            case STRING -> text(node, resolver.readString(), values);
+            case ENUM -> text(node, type.getEnumSymbols().get(resolver.readEnum()), values);
+            case INT -> number(node, resolver.readInt(), values);
+            case LONG -> number(node, resolver.readLong(), values);
+            case FLOAT -> number(node, resolver.readFloat(), values);
+            case DOUBLE -> number(node, resolver.readDouble(), values);
+            default -> throw new IllegalStateException("unhandled type " + type.getType()); // checked when made
+        }
+    }
+
+    private static void text(EventFieldMapping.Node node, String text, EventFieldMapping.Values values) {
+        for (EventFieldMapping.Role role : node.roles) {
+            switch (role) {
+                case EVENT_ID -> values.eventId = text;
+                case ENTITY_ID -> values.entityId = text;
+                case EVENT_TYPE -> values.eventType = text;
+                case CATEGORICAL -> values.categorical[node.categorical] = text;
+                default -> throw new IllegalStateException("text read as " + role); // checked when made
             }
         }
+    }
+
+    /** A number: an id (int or long), the event time, or a numeric field. */
+    private static void number(EventFieldMapping.Node node, long whole, EventFieldMapping.Values values) {
+        for (EventFieldMapping.Role role : node.roles) {
+            switch (role) {
+                case EVENT_ID -> values.eventId = Long.toString(whole);
+                case ENTITY_ID -> values.entityId = Long.toString(whole);
+                case EVENT_TIME -> values.eventTime = whole;
+                case NUMERIC -> values.numeric(node, whole);
+                default -> throw new IllegalStateException("a number read as " + role); // checked when made
+            }
+        }
+    }
+
+    private static void number(EventFieldMapping.Node node, double value, EventFieldMapping.Values values) {
+        for (EventFieldMapping.Role role : node.roles) {
+            if (role != EventFieldMapping.Role.NUMERIC) {
+                throw new IllegalStateException("a fraction read as " + role); // checked when made
+            }
+            values.numeric(node, value);
+        }
+    }
+
+    /** An array of numbers as floats, block by block (its length is bounded by the payload check). */
+    private float[] readVector(Schema.Type items) throws IOException {
+        float[] vector = new float[0];
+        int size = 0;
+        for (long block = resolver.readArrayStart(); block != 0; block = resolver.arrayNext()) {
+            if (size + block > vector.length) {
+                vector = java.util.Arrays.copyOf(vector, (int) (size + block));
+            }
+            for (long i = 0; i < block; i++) {
+                vector[size++] = switch (items) {
+                    case FLOAT -> resolver.readFloat();
+                    case DOUBLE -> (float) resolver.readDouble();
+                    case INT -> resolver.readInt();
+                    case LONG -> resolver.readLong();
+                    default -> throw new IllegalStateException("array of " + items); // checked when made
+                };
+            }
+        }
+        return size == vector.length ? vector : java.util.Arrays.copyOf(vector, size);
     }
 
     /**

@@ -2,27 +2,49 @@ package org.streaminference.operators.validation;
 
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.SchemaNormalization;
+import org.apache.avro.io.BinaryDecoder;
+import org.apache.avro.io.DecoderFactory;
+import org.apache.avro.util.Utf8;
 import org.apache.flink.annotation.Internal;
+import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.AvroPayloadCheck;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Printable;
 import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.ValidatedEvent;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The job's own envelope: {@link InputEvent} in Avro single-object encoding. Every length and block count is bounded
- * against the bytes that remain before Avro sees them ({@link AvroPayloadCheck}).
+ * against the bytes that remain before Avro sees them ({@link AvroPayloadCheck}). The body is then read field by
+ * field, straight into the event's primitives and arrays: map entries the feature spec does not read are skipped,
+ * and no map, boxed number or key string is built for those it does.
  */
 @Internal
 public final class EnvelopeEventDecoder implements EventDecoder {
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
     static final int HEADER_BYTES = 10;
     private static final long FINGERPRINT = SchemaNormalization.parsingFingerprint64(InputEvent.getClassSchema());
 
+    private final EventFields fields;
     private transient AvroPayloadCheck bodyCheck;
+    private transient Map<Utf8, Integer> numericIndex;
+    private transient Map<Utf8, Integer> categoricalIndex;
+    private transient Map<Utf8, Integer> vectorIndex;
+    private transient BinaryDecoder decoder;
+    private transient Utf8 key;
+
+    /** @param fields the fields the feature spec reads: the only map entries kept */
+    public EnvelopeEventDecoder(EventFields fields) {
+        this.fields = fields;
+    }
 
     @Override
     public Decoded decode(ByteBuffer value, long kafkaTimestamp) {
@@ -38,17 +60,114 @@ public final class EnvelopeEventDecoder implements EventDecoder {
         }
         if (bodyCheck == null) {
             bodyCheck = new AvroPayloadCheck(InputEvent.getClassSchema());
+            numericIndex = index(fields.numeric());
+            categoricalIndex = index(fields.categorical());
+            vectorIndex = index(fields.vectors());
+            key = new Utf8();
         }
-        AvroPayloadCheck.Problem problem = bodyCheck.check(bytes.duplicate().position(bytes.position() + HEADER_BYTES));
+        ByteBuffer body = bytes.duplicate().position(bytes.position() + HEADER_BYTES);
+        AvroPayloadCheck.Problem problem = bodyCheck.check(body);
         if (problem != null) {
             return Decoded.failed(problem.reason(), "InputEvent " + problem.message());
         }
         try {
-            return Decoded.of(InputEvent.getDecoder().decode(bytes));
+            return read(body);
         } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
             return Decoded.failed(ReasonCode.MALFORMED_AVRO, "cannot decode InputEvent: "
                     + Printable.escape(String.valueOf(e), 200));
         }
+    }
+
+    /** Reads InputEvent's fields in their schema order (the fingerprint says the writer's schema is this one). */
+    private Decoded read(ByteBuffer body) throws IOException {
+        byte[] array;
+        int offset;
+        if (body.hasArray()) {
+            array = body.array();
+            offset = body.arrayOffset() + body.position();
+        } else {
+            array = new byte[body.remaining()];
+            body.duplicate().get(array);
+            offset = 0;
+        }
+        decoder = DecoderFactory.get().binaryDecoder(array, offset, body.remaining(), decoder);
+        String eventId = decoder.readString();
+        String entityId = decoder.readString();
+        long eventTime = decoder.readLong();
+        String eventType = decoder.readString();
+
+        double[] numeric = new double[fields.numeric().size()];
+        Arrays.fill(numeric, Double.NaN);
+        String nonFinite = null;
+        for (long n = decoder.readMapStart(); n != 0; n = decoder.mapNext()) {
+            for (long i = 0; i < n; i++) {
+                key = decoder.readString(key);
+                double value = decoder.readDouble();
+                Integer at = numericIndex.get(key);
+                if (at == null) {
+                    continue; // a field no feature reads
+                }
+                if (!Double.isFinite(value)) {
+                    if (nonFinite == null) {
+                        nonFinite = "numeric field '" + Printable.truncate(key.toString()) + "' is " + value;
+                    }
+                    continue;
+                }
+                numeric[at] = value;
+            }
+        }
+        String[] categorical = new String[fields.categorical().size()];
+        for (long n = decoder.readMapStart(); n != 0; n = decoder.mapNext()) {
+            for (long i = 0; i < n; i++) {
+                key = decoder.readString(key);
+                Integer at = categoricalIndex.get(key);
+                if (at == null) {
+                    decoder.skipString();
+                } else {
+                    categorical[at] = decoder.readString();
+                }
+            }
+        }
+        float[][] vectors = new float[fields.vectors().size()][];
+        for (long n = decoder.readMapStart(); n != 0; n = decoder.mapNext()) {
+            for (long i = 0; i < n; i++) {
+                key = decoder.readString(key);
+                Integer at = vectorIndex.get(key);
+                float[] vector = readFloats(at != null);
+                if (at != null) {
+                    vectors[at] = vector;
+                }
+            }
+        }
+        ValidatedEvent event = new ValidatedEvent(eventId, entityId, eventTime, eventType, numeric, categorical,
+                vectors);
+        return nonFinite == null ? Decoded.of(event) : new Decoded(event, ReasonCode.INVALID_FIELD, nonFinite);
+    }
+
+    /** An array of floats, block by block (its length is bounded by the payload check); null when not kept. */
+    private float[] readFloats(boolean keep) throws IOException {
+        float[] vector = keep ? new float[0] : null;
+        int size = 0;
+        for (long block = decoder.readArrayStart(); block != 0; block = decoder.arrayNext()) {
+            if (keep && size + block > vector.length) {
+                vector = Arrays.copyOf(vector, (int) (size + block));
+            }
+            for (long i = 0; i < block; i++) {
+                float value = decoder.readFloat();
+                if (keep) {
+                    vector[size++] = value;
+                }
+            }
+        }
+        return keep && size != vector.length ? Arrays.copyOf(vector, size) : vector;
+    }
+
+    private static Map<Utf8, Integer> index(List<String> names) {
+        Map<Utf8, Integer> index = new HashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            index.put(new Utf8(names.get(i)), i);
+        }
+        return index;
     }
 
     /** Whether {@code bytes} start with the single-object marker C3 01 and have room for the fingerprint. */

@@ -2,19 +2,18 @@ package org.streaminference.operators.validation;
 
 import org.apache.flink.annotation.Internal;
 import org.streaminference.schemas.EventFields;
-import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.ValidatedEvent;
 
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * Where the job finds what it needs in the user's own events: the ids, the event time and type, and the fields the
  * feature spec reads, each a dotted path into nested records or objects ({@code payment.amount}). The spec names a
- * field by its path, so the path is also the field's name in the {@link InputEvent} the decoder makes.
+ * field by its path; the decoder puts each value it reads where {@link EventFields} places it in the event.
  *
  * @param eventTime null: the event time is the Kafka record's timestamp
  * @param eventType null: every event has the type {@value #DEFAULT_EVENT_TYPE}
@@ -58,6 +57,10 @@ public record EventFieldMapping(String eventId, String entityId, String eventTim
         /** What the value at this path is read as (one path may serve several roles); empty for inner nodes. */
         final List<Role> roles = new ArrayList<>();
         final String path;
+        /** Where a value read as a number, a category or a vector goes in {@link Values}; -1 where it is not one. */
+        int numeric = -1;
+        int categorical = -1;
+        int vector = -1;
 
         Node(String path) {
             this.path = path;
@@ -71,15 +74,21 @@ public record EventFieldMapping(String eventId, String entityId, String eventTim
         add(root, entityId, Role.ENTITY_ID);
         add(root, eventTime, Role.EVENT_TIME);
         add(root, eventType, Role.EVENT_TYPE);
-        fields.numeric().forEach(p -> add(root, p, Role.NUMERIC));
-        fields.categorical().forEach(p -> add(root, p, Role.CATEGORICAL));
-        fields.vectors().forEach(p -> add(root, p, Role.VECTOR));
+        for (int i = 0; i < fields.numeric().size(); i++) {
+            add(root, fields.numeric().get(i), Role.NUMERIC).numeric = i;
+        }
+        for (int i = 0; i < fields.categorical().size(); i++) {
+            add(root, fields.categorical().get(i), Role.CATEGORICAL).categorical = i;
+        }
+        for (int i = 0; i < fields.vectors().size(); i++) {
+            add(root, fields.vectors().get(i), Role.VECTOR).vector = i;
+        }
         return root;
     }
 
-    private static void add(Node root, String path, Role role) {
+    private static Node add(Node root, String path, Role role) {
         if (path == null) {
-            return;
+            return null;
         }
         Node node = root;
         StringBuilder prefix = new StringBuilder();
@@ -88,20 +97,50 @@ public record EventFieldMapping(String eventId, String entityId, String eventTim
             node = node.children.computeIfAbsent(name, n -> new Node(prefix.toString()));
         }
         node.roles.add(role);
+        return node;
     }
 
-    /** Collects the values a decoder finds, then makes the event. */
+    /** A fresh collector of one event's values, laid out as {@link #fields()} says. */
+    Values values() {
+        return new Values(fields);
+    }
+
+    /**
+     * Collects the values a decoder finds, straight into the arrays the event carries on, then makes the event.
+     * A number that is not finite is remembered as the event's problem rather than stored: NaN means "absent".
+     */
     static final class Values {
         String eventId;
         String entityId;
         Long eventTime;
         String eventType;
-        final Map<String, Double> numeric = new LinkedHashMap<>();
-        final Map<String, String> categorical = new LinkedHashMap<>();
-        final Map<String, List<Float>> vectors = new LinkedHashMap<>();
+        final double[] numeric;
+        final String[] categorical;
+        final float[][] vectors;
+        /** The path of the first numeric value that is not finite, or null. */
+        String nonFinite;
+        double nonFiniteValue;
 
-        InputEvent toEvent(long kafkaTimestamp) {
-            return new InputEvent(eventId, entityId, eventTime != null ? eventTime : kafkaTimestamp,
+        Values(EventFields fields) {
+            numeric = new double[fields.numeric().size()];
+            java.util.Arrays.fill(numeric, Double.NaN);
+            categorical = new String[fields.categorical().size()];
+            vectors = new float[fields.vectors().size()][];
+        }
+
+        void numeric(Node node, double value) {
+            if (!Double.isFinite(value)) {
+                if (nonFinite == null) {
+                    nonFinite = node.path;
+                    nonFiniteValue = value;
+                }
+                return;
+            }
+            numeric[node.numeric] = value;
+        }
+
+        ValidatedEvent toEvent(long kafkaTimestamp) {
+            return new ValidatedEvent(eventId, entityId, eventTime != null ? eventTime : kafkaTimestamp,
                     eventType != null ? eventType : DEFAULT_EVENT_TYPE, numeric, categorical, vectors);
         }
     }

@@ -91,7 +91,9 @@ public class EventValidationFunction extends ProcessFunction<RawRecord, Validate
                 System.currentTimeMillis());
         if (result.isValid()) {
             valid.inc();
-            out.collect(new ValidatedEvent(result.event(), record.getSource(), null));
+            ValidatedEvent event = result.event();
+            event.source = record.getSource();
+            out.collect(event);
             return null;
         }
         invalid.inc();

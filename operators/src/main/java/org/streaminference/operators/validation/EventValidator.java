@@ -3,15 +3,14 @@ package org.streaminference.operators.validation;
 import org.apache.flink.annotation.Internal;
 
 import org.streaminference.schemas.Identifiers;
-import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.Printable;
 import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.ValidatedEvent;
 
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.Map;
 
 /**
  * Decodes and checks one input record. Every way a record can be wrong maps to one {@link ReasonCode}, so a bad
@@ -22,30 +21,35 @@ import java.util.Map;
  */
 @Internal
 public final class EventValidator implements Serializable {
-    private static final long serialVersionUID = 3L;
+    private static final long serialVersionUID = 4L;
 
-    private final List<String> requiredNumericFields;
+    private final EventFields fields;
+    /** Where each required numeric field is in the event's {@link ValidatedEvent#numeric}. */
+    private final int[] required;
     private final EventLimits limits;
     private final EventDecoder decoder;
 
-    public EventValidator(List<String> requiredNumericFields) {
-        this(requiredNumericFields, EventLimits.defaults());
+    /** A validator of the job's own envelope ({@link EnvelopeEventDecoder}), with the default limits. */
+    public EventValidator(EventFields fields) {
+        this(fields, EventLimits.defaults());
     }
 
     /** A validator of the job's own envelope ({@link EnvelopeEventDecoder}). */
-    public EventValidator(List<String> requiredNumericFields, EventLimits limits) {
-        this(requiredNumericFields, limits, new EnvelopeEventDecoder());
+    public EventValidator(EventFields fields, EventLimits limits) {
+        this(fields, limits, new EnvelopeEventDecoder(fields));
     }
 
-    public EventValidator(List<String> requiredNumericFields, EventLimits limits, EventDecoder decoder) {
-        this.requiredNumericFields = List.copyOf(requiredNumericFields);
+    /** @param decoder a decoder that lays out its events' values as {@code fields} says */
+    public EventValidator(EventFields fields, EventLimits limits, EventDecoder decoder) {
+        this.fields = fields;
+        this.required = fields.requiredNumeric().stream().mapToInt(fields.numeric()::indexOf).toArray();
         this.limits = limits;
         this.decoder = decoder;
     }
 
     /** The outcome of validating one record: an event, or a reason and message. */
-    public record Result(InputEvent event, ReasonCode reason, String message) {
-        static Result valid(InputEvent event) {
+    public record Result(ValidatedEvent event, ReasonCode reason, String message) {
+        static Result valid(ValidatedEvent event) {
             return new Result(event, null, null);
         }
 
@@ -53,7 +57,7 @@ public final class EventValidator implements Serializable {
             return new Result(null, reason, message);
         }
 
-        static Result invalid(InputEvent event, ReasonCode reason, String message) {
+        static Result invalid(ValidatedEvent event, ReasonCode reason, String message) {
             return new Result(event, reason, message);
         }
 
@@ -88,13 +92,13 @@ public final class EventValidator implements Serializable {
                     + " bytes, over the limit of " + limits.maxEventBytes() + " (validation.max-event-size)");
         }
         EventDecoder.Decoded decoded = decoder.decode(value, kafkaTimestamp);
-        if (decoded.event() == null) {
-            return Result.invalid(decoded.reason(), decoded.message());
+        if (decoded.reason() != null) {
+            return Result.invalid(decoded.event(), decoded.reason(), decoded.message()); // the event: for its ids
         }
         return check(key, decoded.event(), nowMillis);
     }
 
-    private Result check(ByteBuffer key, InputEvent event, long nowMillis) {
+    private Result check(ByteBuffer key, ValidatedEvent event, long nowMillis) {
         for (String[] id : new String[][] {{"eventId", event.getEventId()}, {"entityId", event.getEntityId()}}) {
             if (id[1] == null || id[1].isBlank()) {
                 return Result.invalid(event, ReasonCode.MISSING_FIELD, id[0] + " is missing or blank");
@@ -121,15 +125,10 @@ public final class EventValidator implements Serializable {
                     + limits.maxFutureSkew() + " ahead of this machine's clock (" + nowMillis
                     + "; validation.max-future-skew)");
         }
-        for (Map.Entry<String, Double> field : event.getNumericFields().entrySet()) {
-            if (field.getValue() == null || !Double.isFinite(field.getValue())) {
-                return Result.invalid(event, ReasonCode.INVALID_FIELD,
-                        "numeric field '" + Printable.truncate(field.getKey()) + "' is " + field.getValue());
-            }
-        }
-        for (String required : requiredNumericFields) {
-            if (!event.getNumericFields().containsKey(required)) {
-                return Result.invalid(event, ReasonCode.MISSING_FIELD, "numeric field '" + required + "' is missing");
+        for (int i = 0; i < required.length; i++) {
+            if (Double.isNaN(event.numeric[required[i]])) { // the decoders refuse values that are not finite
+                return Result.invalid(event, ReasonCode.MISSING_FIELD, "numeric field '"
+                        + fields.requiredNumeric().get(i) + "' is missing");
             }
         }
         return Result.valid(event);

@@ -12,8 +12,7 @@ import org.streaminference.schemas.ReasonCode;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
-import java.util.List;
+import java.util.Arrays;
 
 /**
  * The user's events as JSON objects, read in one streaming pass that descends only into the objects a path of the
@@ -49,7 +48,7 @@ public final class JsonEventDecoder implements EventDecoder {
             tree = mapping.tree();
         }
         ByteBuffer bytes = value.duplicate();
-        EventFieldMapping.Values values = new EventFieldMapping.Values();
+        EventFieldMapping.Values values = mapping.values();
         try (JsonParser parser = bytes.hasArray()
                 ? factory.createParser(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.remaining())
                 : factory.createParser(copy(bytes))) {
@@ -68,6 +67,10 @@ public final class JsonEventDecoder implements EventDecoder {
         } catch (IOException | RuntimeException e) {
             return Decoded.failed(ReasonCode.MALFORMED_JSON, "cannot read the JSON event: "
                     + Printable.escape(String.valueOf(e), 200));
+        }
+        if (values.nonFinite != null) {
+            return new Decoded(values.toEvent(kafkaTimestamp), ReasonCode.INVALID_FIELD, "numeric field '"
+                    + values.nonFinite + "' is " + values.nonFiniteValue);
         }
         if (mapping.eventTime() != null && values.eventTime == null) {
             return Decoded.failed(ReasonCode.MISSING_FIELD, "event time field '" + mapping.eventTime() + "' is missing");
@@ -114,14 +117,18 @@ public final class JsonEventDecoder implements EventDecoder {
             if (!node.roles.contains(EventFieldMapping.Role.VECTOR)) {
                 throw new WrongType("'" + node.path + "' is an array");
             }
-            List<Float> vector = new ArrayList<>();
+            float[] vector = new float[16];
+            int size = 0;
             while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
                 if (token != JsonToken.VALUE_NUMBER_INT && token != JsonToken.VALUE_NUMBER_FLOAT) {
                     throw new WrongType("'" + node.path + "' holds a " + describe(token) + ", not only numbers");
                 }
-                vector.add(parser.getFloatValue());
+                if (size == vector.length) {
+                    vector = Arrays.copyOf(vector, size * 2); // bounded: the record's size is
+                }
+                vector[size++] = parser.getFloatValue();
             }
-            values.vectors.put(node.path, vector);
+            values.vectors[node.vector] = Arrays.copyOf(vector, size);
             return;
         }
         if (token == JsonToken.START_OBJECT) {
@@ -133,7 +140,7 @@ public final class JsonEventDecoder implements EventDecoder {
                 case EVENT_ID -> values.eventId = text(parser, token, node);
                 case ENTITY_ID -> values.entityId = text(parser, token, node);
                 case EVENT_TYPE -> values.eventType = text(parser, token, node);
-                case CATEGORICAL -> values.categorical.put(node.path, text(parser, token, node));
+                case CATEGORICAL -> values.categorical[node.categorical] = text(parser, token, node);
                 case EVENT_TIME -> {
                     if (token != JsonToken.VALUE_NUMBER_INT) {
                         throw new WrongType("event time '" + node.path + "' is a " + describe(token)
@@ -145,7 +152,7 @@ public final class JsonEventDecoder implements EventDecoder {
                     if (!number) {
                         throw new WrongType("numeric field '" + node.path + "' is a " + describe(token));
                     }
-                    values.numeric.put(node.path, parser.getDoubleValue());
+                    values.numeric(node, parser.getDoubleValue());
                 }
                 case VECTOR -> throw new WrongType("vector field '" + node.path + "' is a " + describe(token)
                         + ", not an array");

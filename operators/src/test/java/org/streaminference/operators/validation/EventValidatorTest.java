@@ -1,6 +1,7 @@
 package org.streaminference.operators.validation;
 
 import org.junit.jupiter.api.Test;
+import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
@@ -15,7 +16,7 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class EventValidatorTest {
-    private final EventValidator validator = new EventValidator(List.of("amount"));
+    private final EventValidator validator = new EventValidator(EventFields.numeric(List.of("amount")));
 
     private static InputEvent.Builder event() {
         return InputEvent.newBuilder()
@@ -82,7 +83,7 @@ class EventValidatorTest {
 
     @Test
     void boundsWhatItDecodesAndStoresNothingItCannot() throws Exception {
-        EventValidator strict = new EventValidator(List.of("amount"), new EventLimits(200, Duration.ofMinutes(5)));
+        EventValidator strict = new EventValidator(EventFields.numeric(List.of("amount")), new EventLimits(200, Duration.ofMinutes(5)));
         long now = 1_700_000_000_000L;
         Map<String, Double> wide = new HashMap<>();
         for (int i = 0; i < 50; i++) {

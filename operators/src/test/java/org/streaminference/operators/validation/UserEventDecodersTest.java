@@ -11,6 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.ValidatedEvent;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -81,7 +82,8 @@ class UserEventDecodersTest {
         return ByteBuffer.wrap(out.toByteArray());
     }
 
-    private static void assertThePayment(InputEvent e, Double coupon) {
+    private static void assertThePayment(ValidatedEvent validated, Double coupon) {
+        InputEvent e = validated.toInputEvent(MAPPING.fields());
         assertThat(e.getEventId()).isEqualTo("p-1");
         assertThat(e.getEntityId()).isEqualTo("cust-7");
         assertThat(e.getEventTime()).isEqualTo(1_760_000_000_000L);
@@ -167,12 +169,12 @@ class UserEventDecodersTest {
                  "tags": {"campaign": "winter"}}""";
         assertThePayment(json(event.formatted("3.0")).event(), 3.0);
         assertThePayment(json(event.formatted("null")).event(), null);
-        InputEvent numbers = json("{\"id\": 17, \"customer\": {\"id\": 99}, \"ts\": 5, \"payment\": {\"amount\": 1}}")
+        ValidatedEvent numbers = json("{\"id\": 17, \"customer\": {\"id\": 99}, \"ts\": 5, \"payment\": {\"amount\": 1}}")
                 .event();
         assertThat(numbers.getEventId()).isEqualTo("17");
         assertThat(numbers.getEntityId()).isEqualTo("99");
         assertThat(numbers.getEventType()).isEqualTo(EventFieldMapping.DEFAULT_EVENT_TYPE);
-        InputEvent kafkaTime = new JsonEventDecoder(new EventFieldMapping("id", "customer.id", null, null,
+        ValidatedEvent kafkaTime = new JsonEventDecoder(new EventFieldMapping("id", "customer.id", null, null,
                 EventFields.numeric(List.of()))).decode(ByteBuffer.wrap("{\"id\": \"a\"}".getBytes()), 42L).event();
         assertThat(kafkaTime.getEventTime()).as("no event-time path: the Kafka timestamp").isEqualTo(42L);
     }
