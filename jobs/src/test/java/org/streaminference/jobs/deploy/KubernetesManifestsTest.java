@@ -241,7 +241,7 @@ class KubernetesManifestsTest {
         String inference = null;
         for (org.apache.flink.runtime.jobgraph.JobVertex v : graph.getVertices()) {
             byId.put(v.getID().toHexString(), v);
-            if (v.getName().startsWith("inference")) {
+            if (v.getName().contains("inference")) { // chained to the features: their task
                 inference = v.getID().toHexString();
             }
             if (v.getName().contains("model-commands") || v.getName().startsWith("drift-monitor")) {
