@@ -337,7 +337,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, postgres.getJdbcUrl("postgres", "postgres"));
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(1));
         // Flink flushes network buffers every 100 ms by default: at low rates that is the latency of each shuffle
-        options.set(ExecutionOptions.BUFFER_TIMEOUT, Duration.ofMillis(5));
+        options.set(ExecutionOptions.BUFFER_TIMEOUT, Duration.ofMillis(1)); // as the shipped config.yaml
         if (this.events == KafkaLoad.Encoding.avro) {
             options.set(EventFormatOptions.FORMAT, EventFormatOptions.Format.AVRO);
             options.set(EventFormatOptions.AVRO_SCHEMA, imageSchema().toString());
@@ -518,7 +518,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
         Files.writeString(workload.out.resolve(stem + ".md"), "# End-to-end pipeline benchmark, " + LocalDate.now() + "\n\n"
                 + Runtime.getRuntime().availableProcessors() + " cores. Real Kafka (in-process KRaft broker), the job's"
                 + " pipeline on a Flink MiniCluster with RocksDB state, max batch delay " + maxDelay + " ms unless"
-                + " stated, network buffer timeout 5 ms. Broker, producer, consumer and job share the machine. Throughput:"
+                + " stated, network buffer timeout 1 ms. Broker, producer, consumer and job share the machine. Throughput:"
                 + " a pre-loaded topic drained as fast as possible, timed at a read_committed consumer from the first to"
                 + " the last prediction (cluster start and model load excluded); every variant ran once unmeasured,"
                 + " then in " + repeats + " measured rounds, each running every variant in the same order (min / median"

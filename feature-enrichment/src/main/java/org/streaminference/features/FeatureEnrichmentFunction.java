@@ -24,13 +24,12 @@ import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.EventFields;
+import org.streaminference.schemas.FloatList;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ValidatedEvent;
 
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -131,6 +130,11 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
     private ReasonCode enrich(ValidatedEvent event, TimerService timers, Consumer<DeadLetter> deadLetters,
             Consumer<EnrichedEvent> out) throws Exception {
         long time = event.eventTime;
+        if (!engine.keepsState()) {
+            // features of the event alone (numeric, one-hot, hashed, vector, integer, text): nothing of the entity's
+            // past is read, so there is no keyed state to read or write, and lateness and expiry do not apply
+            return emit(event, engine.newState(), time, deadLetters, out);
+        }
         EntityFeatureState current = load();
         if (current.seen() && time - current.maxEventTime() >= spec.entityTtlMillis()) {
             current = freshAfterExpiry(current, timers);
@@ -149,6 +153,22 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
             lateCounted.inc();
             at = current.maxEventTime();
         }
+        ReasonCode failed = emit(event, current, at, deadLetters, out);
+        if (failed != null) {
+            return failed;
+        }
+        if (current.expiryTimer() == Long.MIN_VALUE) {
+            long timer = current.maxEventTime() + spec.entityTtlMillis();
+            timers.registerEventTimeTimer(timer);
+            current.expiryTimer(timer);
+        }
+        state.update(engine.encode(current));
+        return null;
+    }
+
+    /** Counts the event at {@code at} in {@code current} and emits it with its vector, or sends its dead letter. */
+    private ReasonCode emit(ValidatedEvent event, EntityFeatureState current, long at,
+            Consumer<DeadLetter> deadLetters, Consumer<EnrichedEvent> out) throws Exception {
         FeatureEngine.Problem problem = engine.check(event);
         if (problem != null) {
             invalid.inc();
@@ -157,18 +177,7 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
             return problem.reason();
         }
         float[] vector = engine.update(current, event, at);
-        if (current.expiryTimer() == Long.MIN_VALUE) {
-            long timer = current.maxEventTime() + spec.entityTtlMillis();
-            timers.registerEventTimeTimer(timer);
-            current.expiryTimer(timer);
-        }
-        state.update(engine.encode(current));
-
-        List<Float> features = new ArrayList<>(vector.length);
-        for (float v : vector) {
-            features.add(v);
-        }
-        out.accept(new EnrichedEvent(carried(event), event.source, features, engine.integers(event),
+        out.accept(new EnrichedEvent(carried(event), event.source, new FloatList(vector), engine.integers(event),
                 engine.texts(event), null));
         enriched.inc();
         return null;

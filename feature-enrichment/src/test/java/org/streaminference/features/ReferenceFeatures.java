@@ -41,6 +41,14 @@ public final class ReferenceFeatures {
         return byEventId;
     }
 
+    /** Whether a feature reads the entity's earlier events: only then is an event late. */
+    private boolean readsThePast() {
+        return spec.features().stream().anyMatch(f -> switch (f.kind()) {
+            case COUNT, SUM, MEAN, MIN, MAX, STDDEV, DISTINCT_COUNT, DECAYED_MEAN, LAST, TIME_SINCE_PREVIOUS -> true;
+            default -> false;
+        });
+    }
+
     /** The vector of the next arriving event, or null where the spec dead-letters it as late. */
     public double[] next(InputEvent event, EntityProfile profile) {
         List<Counted> seen = counted.computeIfAbsent(event.getEntityId(), k -> new ArrayList<>());
@@ -51,7 +59,7 @@ public final class ReferenceFeatures {
             max = Long.MIN_VALUE;
         }
         long at = t;
-        if (!seen.isEmpty() && t < max - spec.maxOutOfOrdernessMillis()) {
+        if (!seen.isEmpty() && t < max - spec.maxOutOfOrdernessMillis() && readsThePast()) {
             if (spec.lateEvents() == LateEventPolicy.DEAD_LETTER) {
                 return null;
             }

@@ -75,6 +75,13 @@ public final class PipelineOptions {
                     .withDescription("Kafka transaction timeout; at most the broker's transaction.max.timeout.ms"
                             + " (15 min by default) and well above the checkpoint interval.");
 
+    public static final ConfigOption<Duration> SINK_LINGER = ConfigOptions.key("kafka.sink.linger")
+            .durationType()
+            .defaultValue(Duration.ZERO)
+            .withDescription("How long the result topics' producers wait to fill a batch (Kafka's linger.ms, 5 ms"
+                    + " by default since Kafka 4.0). 0 sends as soon as the producer can; under load records still"
+                    + " batch while a request is in flight.");
+
     public static final ConfigOption<MemorySize> SINK_MAX_REQUEST_SIZE = ConfigOptions.key("kafka.sink.max-request-size")
             .memoryType()
             .defaultValue(MemorySize.parse("1mb"))
@@ -288,6 +295,14 @@ public final class PipelineOptions {
             .defaultValue(0)
             .withDescription("Most probable classes listed in each prediction of a classifier (0: none).");
 
+    public static final ConfigOption<Boolean> INFERENCE_DISPATCH_WHEN_IDLE =
+            ConfigOptions.key("inference.dispatch-when-idle")
+                    .booleanType()
+                    .defaultValue(true)
+                    .withDescription("Records that arrive while an inference thread is idle run at once, without"
+                            + " waiting for max-delay; batches form while every thread is busy, each freed thread"
+                            + " taking what is pending. false: batches by max-batch-size and max-delay only.");
+
     public static final ConfigOption<Boolean> INFERENCE_ORDERED = ConfigOptions.key("inference.ordered")
             .booleanType()
             .defaultValue(false)
@@ -326,7 +341,7 @@ public final class PipelineOptions {
     private static List<ConfigOption<?>> pipeline() {
         return List.of(KAFKA_BOOTSTRAP_SERVERS, EVENTS_TOPIC, PREDICTIONS_TOPIC, DEAD_LETTERS_TOPIC, GROUP_ID,
                 SOURCE_BOUNDED, SINK_DELIVERY_GUARANTEE, SINK_TRANSACTIONAL_ID_PREFIX, SINK_TRANSACTION_TIMEOUT,
-                SINK_MAX_REQUEST_SIZE, VALIDATION_MAX_EVENT_SIZE, VALIDATION_MAX_FUTURE_SKEW,
+                SINK_LINGER, SINK_MAX_REQUEST_SIZE, VALIDATION_MAX_EVENT_SIZE, VALIDATION_MAX_FUTURE_SKEW,
                 SHADOW_PREDICTIONS_TOPIC, SERVED_FEATURES_TOPIC, FEATURES_SPEC, FEATURES_REFERENCE_TOPIC,
                 FEATURES_WATERMARK_IDLENESS, MODEL_URI, MODEL_SERVING_PLAN, MODEL_CONTROL_TOPIC, MODEL_EVENTS_TOPIC, MODEL_MAX_SIZE,
                 MODEL_ALLOWED_SCHEMES, MODEL_ALLOWED_ROOTS, MODEL_TRUSTED_KEYS, MODEL_ALLOW_UNSIGNED,
@@ -334,7 +349,7 @@ public final class PipelineOptions {
                 MODEL_INTRA_OP_THREADS, MODEL_GRAPH_OPTIMIZATION,
                 MODEL_CPU_ARENA, MODEL_EXECUTION_PROVIDER, MODEL_CUDA_FALLBACK_TO_CPU, INFERENCE_MAX_BATCH_SIZE, INFERENCE_MAX_DELAY,
                 INFERENCE_CONCURRENT_BATCHES, INFERENCE_CAPACITY, INFERENCE_TIMEOUT, INFERENCE_RETRIES, INFERENCE_TOP_K,
-                INFERENCE_ORDERED, RESULT_STORE_ENABLED, RESULT_STORE_JDBC_URL,
+                INFERENCE_DISPATCH_WHEN_IDLE, INFERENCE_ORDERED, RESULT_STORE_ENABLED, RESULT_STORE_JDBC_URL,
                 RESULT_STORE_USERNAME, RESULT_STORE_PASSWORD, RESULT_STORE_PASSWORD_FILE, RESULT_STORE_DELIVERY_GUARANTEE,
                 RESULT_STORE_HISTORY_ENABLED, RESULT_STORE_HISTORY_RETENTION, RESULT_STORE_BATCH_SIZE, RESULT_STORE_BATCH_INTERVAL,
                 RESULT_STORE_MAX_RETRIES, DEFAULT_CHECKPOINT_INTERVAL);

@@ -123,7 +123,8 @@ public final class PipelineSettings {
                 options.get(PipelineOptions.SINK_DELIVERY_GUARANTEE),
                 options.get(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX),
                 options.get(PipelineOptions.SINK_TRANSACTION_TIMEOUT).toMillis(),
-                Map.of("max.request.size", Long.toString(maxRequestSize(options))));
+                Map.of("max.request.size", Long.toString(maxRequestSize(options)),
+                        "linger.ms", Long.toString(options.get(PipelineOptions.SINK_LINGER).toMillis())));
     }
 
     /** The bounds on input events, from the job's options. */
@@ -255,7 +256,8 @@ public final class PipelineSettings {
                 .timeoutMillis(options.get(PipelineOptions.INFERENCE_TIMEOUT).toMillis())
                 .retries(options.get(PipelineOptions.INFERENCE_RETRIES))
                 .topK(options.get(PipelineOptions.INFERENCE_TOP_K))
-                .ordered(options.get(PipelineOptions.INFERENCE_ORDERED));
+                .ordered(options.get(PipelineOptions.INFERENCE_ORDERED))
+                .dispatchWhenIdle(options.get(PipelineOptions.INFERENCE_DISPATCH_WHEN_IDLE));
         options.getOptional(PipelineOptions.INFERENCE_CAPACITY).ifPresent(batching::capacity);
         try {
             return batching.build();

@@ -42,7 +42,7 @@ class ConfigurationFilesTest {
 
         assertThat(conf.get(StateBackendOptions.STATE_BACKEND)).isEqualTo("rocksdb");
         assertThat(conf.get(CheckpointingOptions.CHECKPOINTING_INTERVAL)).isEqualTo(Duration.ofSeconds(10));
-        assertThat(conf.get(ExecutionOptions.BUFFER_TIMEOUT)).isEqualTo(Duration.ofMillis(10));
+        assertThat(conf.get(ExecutionOptions.BUFFER_TIMEOUT)).isEqualTo(Duration.ofMillis(1));
         assertThat(PipelineSettings.batching(conf).maxBatchSize()).isEqualTo(64);
         assertThat(conf.get(PipelineOptions.SINK_DELIVERY_GUARANTEE)).isEqualTo(DeliveryGuarantee.EXACTLY_ONCE);
         assertThat(conf.get(PipelineOptions.SINK_TRANSACTION_TIMEOUT)).isLessThanOrEqualTo(Duration.ofMinutes(15));

@@ -43,6 +43,7 @@ public final class FeatureEngine implements Serializable {
     private final boolean[] readsSquares;
     private final boolean[] readsExtremes;
     private final int fingerprint;
+    private final boolean keepsState;
     /** The features carried beside the state: checked per event, and the integer and text ones read out. */
     private final List<FeatureDefinition> vectorFeatures;
     private final List<FeatureDefinition> integerFeatures;
@@ -113,6 +114,8 @@ public final class FeatureEngine implements Serializable {
         distinctIndex = distinctGroups.stream().mapToInt(g -> fields.categorical().indexOf(g.field())).toArray();
         decayedIndex = decayed.stream().mapToInt(f -> fields.numeric().indexOf(f.field())).toArray();
         lastIndex = lasts.stream().mapToInt(f -> fields.numeric().indexOf(f.field())).toArray();
+        keepsState = !windowGroups.isEmpty() || !distinctGroups.isEmpty() || !decayed.isEmpty() || !lasts.isEmpty()
+                || features.stream().anyMatch(f -> f.kind() == FeatureKind.TIME_SINCE_PREVIOUS);
         readsSums = new boolean[windowGroups.size()];
         readsSquares = new boolean[windowGroups.size()];
         readsExtremes = new boolean[windowGroups.size()];
@@ -147,6 +150,14 @@ public final class FeatureEngine implements Serializable {
 
     public FeatureSpec spec() {
         return spec;
+    }
+
+    /**
+     * Whether any feature reads the entity's past (windows, distinct counts, decayed means, last values, time since
+     * the previous event); if none does, an event's vector is computed from the event alone.
+     */
+    public boolean keepsState() {
+        return keepsState;
     }
 
     /** State for an entity with no events yet. */

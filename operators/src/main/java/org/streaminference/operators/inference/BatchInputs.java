@@ -6,6 +6,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtException;
 import org.streaminference.model.ElementType;
 import org.streaminference.schemas.FeatureLayout;
+import org.streaminference.schemas.FloatList;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelInput;
 import org.streaminference.model.OnnxTensors;
@@ -136,6 +137,16 @@ final class BatchInputs {
         }
         if (g.type() == FeatureLayout.ValueType.FLOAT) {
             List<Float> features = event.getFeatures();
+            if (features instanceof FloatList packed) { // as the features stage makes them: no boxing
+                float[] values = packed.array();
+                for (int index : g.indices()) {
+                    if (!Float.isFinite(values[index])) {
+                        return new Rejection(ReasonCode.NON_FINITE_FEATURE, "feature " + index + " is "
+                                + values[index]);
+                    }
+                }
+                return null;
+            }
             for (int index : g.indices()) {
                 Float f = features.get(index);
                 if (f == null || !Float.isFinite(f)) {
@@ -191,7 +202,12 @@ final class BatchInputs {
             EnrichedEvent e = p.event();
             if (g.type() == FeatureLayout.ValueType.FLOAT) {
                 List<Float> features = e.getFeatures();
-                if (type == ElementType.FLOAT) {
+                if (type == ElementType.FLOAT && whole && features instanceof FloatList packed
+                        && features.size() == indices.length) {
+                    float[] values = packed.array(); // one bulk copy, as the features stage made them
+                    buffer.asFloatBuffer().put(values);
+                    buffer.position(buffer.position() + values.length * Float.BYTES);
+                } else if (type == ElementType.FLOAT) {
                     if (whole && features.size() == indices.length) {
                         for (Float f : features) {
                             buffer.putFloat(f);

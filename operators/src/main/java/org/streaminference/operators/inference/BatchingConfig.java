@@ -22,6 +22,7 @@ public final class BatchingConfig implements Serializable {
     private final int topK;
     private final boolean ordered;
     private final int capacity;
+    private final boolean dispatchWhenIdle;
 
     private BatchingConfig(Builder b) {
         this.maxBatchSize = b.maxBatchSize;
@@ -31,6 +32,7 @@ public final class BatchingConfig implements Serializable {
         this.retries = b.retries;
         this.topK = b.topK;
         this.ordered = b.ordered;
+        this.dispatchWhenIdle = b.dispatchWhenIdle;
         this.capacity = b.capacity != null ? b.capacity : 2 * b.maxBatchSize * b.concurrentBatches;
     }
 
@@ -83,24 +85,35 @@ public final class BatchingConfig implements Serializable {
         return capacity;
     }
 
+    /**
+     * Whether records pending while an inference thread is idle run at once, instead of waiting for the batch to
+     * fill or for the delay: a lightly loaded job answers without the delay, and under load (every thread busy)
+     * records still wait and batch by size and delay, each freed thread taking what is pending.
+     */
+    public boolean dispatchWhenIdle() {
+        return dispatchWhenIdle;
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof BatchingConfig c && maxBatchSize == c.maxBatchSize && maxDelayMillis == c.maxDelayMillis
                 && concurrentBatches == c.concurrentBatches && timeoutMillis == c.timeoutMillis
-                && retries == c.retries && topK == c.topK && ordered == c.ordered && capacity == c.capacity;
+                && retries == c.retries && topK == c.topK && ordered == c.ordered && capacity == c.capacity
+                && dispatchWhenIdle == c.dispatchWhenIdle;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(maxBatchSize, maxDelayMillis, concurrentBatches, timeoutMillis, retries, topK, ordered,
-                capacity);
+                capacity, dispatchWhenIdle);
     }
 
     @Override
     public String toString() {
         return "batches of up to " + maxBatchSize + " records or " + maxDelayMillis + " ms, " + concurrentBatches
                 + " at once, timeout " + timeoutMillis + " ms, " + retries + " retries, top " + topK + ", "
-                + (ordered ? "ordered" : "unordered") + ", capacity " + capacity;
+                + (ordered ? "ordered" : "unordered") + ", capacity " + capacity
+                + (dispatchWhenIdle ? ", dispatched when a thread is idle" : "");
     }
 
     /** Builds a {@link BatchingConfig}; unset values keep their defaults. */
@@ -115,6 +128,7 @@ public final class BatchingConfig implements Serializable {
         private boolean ordered;
         /** Null: twice what the concurrent batches hold at once. */
         private Integer capacity;
+        private boolean dispatchWhenIdle;
 
         private Builder() {}
 
@@ -150,6 +164,12 @@ public final class BatchingConfig implements Serializable {
 
         public Builder ordered(boolean ordered) {
             this.ordered = ordered;
+            return this;
+        }
+
+        /** See {@link BatchingConfig#dispatchWhenIdle()}; off unless set (batches by size and delay only). */
+        public Builder dispatchWhenIdle(boolean dispatchWhenIdle) {
+            this.dispatchWhenIdle = dispatchWhenIdle;
             return this;
         }
 

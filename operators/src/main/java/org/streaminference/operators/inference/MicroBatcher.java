@@ -18,7 +18,9 @@ import java.util.function.Consumer;
 /**
  * Groups items into batches and runs each batch on an inference thread of its own. A batch is cut when it reaches
  * the maximum size or when its oldest item has waited the maximum delay, whichever comes first (Triton's dynamic
- * batcher rule). Memory is bounded by the caller: the async operator admits only its capacity of records.
+ * batcher rule); with {@code dispatchWhenIdle}, also whenever an inference thread is free (an item arriving at an
+ * idle thread, or a thread finishing while items wait), so that batches form only while every thread is busy.
+ * Memory is bounded by the caller: the async operator admits only its capacity of records.
  */
 final class MicroBatcher<T> {
     private static final Logger LOG = LoggerFactory.getLogger(MicroBatcher.class);
@@ -28,6 +30,8 @@ final class MicroBatcher<T> {
     private final Consumer<List<T>> runBatch;
     private final long timeoutMillis;
     private final Consumer<List<T>> onTimeout;
+    private final int threads;
+    private final boolean dispatchWhenIdle;
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -44,6 +48,14 @@ final class MicroBatcher<T> {
      */
     MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, String threadName, Consumer<List<T>> runBatch,
             long timeoutMillis, Consumer<List<T>> onTimeout) {
+        this(maxBatchSize, maxDelayMillis, threads, false, threadName, runBatch, timeoutMillis, onTimeout);
+    }
+
+    /** @param dispatchWhenIdle cut a batch whenever an inference thread is free, too */
+    MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, boolean dispatchWhenIdle, String threadName,
+            Consumer<List<T>> runBatch, long timeoutMillis, Consumer<List<T>> onTimeout) {
+        this.threads = threads;
+        this.dispatchWhenIdle = dispatchWhenIdle;
         this.maxBatchSize = maxBatchSize;
         this.maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(maxDelayMillis);
         this.runBatch = runBatch;
@@ -60,7 +72,7 @@ final class MicroBatcher<T> {
     /** Adds an item; may cut a batch. */
     synchronized void add(T item) {
         pending.add(item);
-        if (pending.size() >= maxBatchSize || maxDelayNanos == 0) {
+        if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || (dispatchWhenIdle && inFlight.get() < threads)) {
             cut();
         } else if (pending.size() == 1) {
             long batch = generation;
@@ -78,6 +90,13 @@ final class MicroBatcher<T> {
     /** Batches cut and not yet finished. */
     int inFlightBatches() {
         return inFlight.get();
+    }
+
+    /** A thread finished a batch: with {@code dispatchWhenIdle}, it takes what is pending. */
+    private synchronized void cutIfAnyPending() {
+        if (!pending.isEmpty() && inFlight.get() < threads && !workers.isShutdown()) {
+            cut();
+        }
     }
 
     private synchronized void cutIfStillPending(long batch) {
@@ -105,6 +124,9 @@ final class MicroBatcher<T> {
                     timeout.cancel(false);
                 }
                 inFlight.decrementAndGet();
+                if (dispatchWhenIdle) {
+                    cutIfAnyPending();
+                }
             }
         });
     }

@@ -41,7 +41,7 @@ final class ServedVersion {
         this.runner = new BatchRunner(model, handle.layout(), new PredictionDecoder(model.manifest(), options.topK()),
                 metrics, maxBatchSize, options.retries(), tracing);
         this.batcher = new MicroBatcher<>(maxBatchSize, options.maxDelayMillis(), options.concurrentBatches(),
-                threadName, batch -> {
+                options.dispatchWhenIdle(), threadName, batch -> {
                     runner.run(batch);
                     onBatchDone.accept(batch);
                 }, options.timeoutMillis(), onTimeout);

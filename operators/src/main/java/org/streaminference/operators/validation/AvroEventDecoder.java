@@ -177,7 +177,13 @@ public final class AvroEventDecoder implements EventDecoder {
         }
     }
 
-    /** An array of numbers as floats, block by block (its length is bounded by the payload check). */
+    /**
+     * An array of numbers as floats, block by block (its length is bounded by the payload check). The projection
+     * keeps the writer's item type, so there is nothing to resolve per item: the items are read from the binary
+     * decoder itself, and the resolver, which sees only the array's start and its block counts, stays in step (its
+     * parser leaves the array's item repeater at the array's end whether or not it saw the items). Per item that is
+     * a few nanoseconds instead of a parser step.
+     */
     private float[] readVector(Schema.Type items) throws IOException {
         float[] vector = new float[0];
         int size = 0;
@@ -187,10 +193,10 @@ public final class AvroEventDecoder implements EventDecoder {
             }
             for (long i = 0; i < block; i++) {
                 vector[size++] = switch (items) {
-                    case FLOAT -> resolver.readFloat();
-                    case DOUBLE -> (float) resolver.readDouble();
-                    case INT -> resolver.readInt();
-                    case LONG -> resolver.readLong();
+                    case FLOAT -> decoder.readFloat();
+                    case DOUBLE -> (float) decoder.readDouble();
+                    case INT -> decoder.readInt();
+                    case LONG -> decoder.readLong();
                     default -> throw new IllegalStateException("array of " + items); // checked when made
                 };
             }
