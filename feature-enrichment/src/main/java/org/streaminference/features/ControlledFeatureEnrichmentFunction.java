@@ -5,14 +5,11 @@ import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.streaming.api.functions.co.KeyedBroadcastProcessFunction;
 import org.apache.flink.util.Collector;
 import org.streaminference.schemas.ControlMessage;
+import org.streaminference.schemas.ControlRecords;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
-import org.streaminference.schemas.InputEvent;
-import org.streaminference.schemas.SourcePosition;
 import org.streaminference.schemas.ValidatedEvent;
 
-import java.util.List;
-import java.util.Map;
 
 /**
  * {@link FeatureEnrichmentFunction} with the control topic's commands as its broadcast side: each subtask passes
@@ -54,13 +51,7 @@ public class ControlledFeatureEnrichmentFunction extends KeyedBroadcastProcessFu
     @Override
     public void processBroadcastElement(ControlMessage command, Context ctx,
             Collector<EnrichedEvent> out) {
-        out.collect(carrying(command));
-    }
-
-    /** A record that is not an event: it carries {@code command} to inference, in order with the events. */
-    static EnrichedEvent carrying(ControlMessage command) {
-        return new EnrichedEvent(new InputEvent("", "", 0L, "", Map.of(), Map.of(), Map.of()),
-                new SourcePosition("", -1, -1L, null), List.of(), List.of(), List.of(), command);
+        out.collect(ControlRecords.carrying(command));
     }
 
     @Override

@@ -59,14 +59,21 @@ public final class MicroBatchInference {
         return new Builder();
     }
 
-    /** Adds the operator with uid {@code uid}, serving the initial model only. */
+    /**
+     * Adds the operator with uid {@code uid}, with one input: it serves the initial model until the records of
+     * {@code input} whose {@code control} is set (model commands passed on in order with the events, as the job's
+     * features stage does with the control topic) change what it serves. With one input it is chained to the
+     * operator before it.
+     */
     public SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> input, String uid) {
         return input.transform(uid, new AvroTypeInfo<>(Prediction.class), factory()).uid(uid);
     }
 
     /**
      * Adds the operator with uid {@code uid}, serving the initial model until {@code commands} (the control topic's
-     * records, decoded at its source and broadcast here to every subtask) change what it serves.
+     * records, decoded at its source and broadcast here to every subtask) change what it serves. An operator with
+     * two inputs is never chained to its upstream (each record crosses a serialization); the job instead passes the
+     * commands in the events' stream ({@link #apply(DataStream, String)}).
      */
     public SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> input,
             DataStream<ControlMessage> commands, String uid) {

@@ -3,6 +3,7 @@ package org.streaminference.operators.inference;
 import org.streaminference.model.control.ModelControlLimits;
 
 import org.apache.flink.streaming.api.operators.BoundedMultiInput;
+import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
 import org.apache.flink.streaming.api.operators.TwoInputStreamOperator;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
@@ -14,6 +15,7 @@ import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.ControlMessage;
+import org.streaminference.schemas.ControlRecords;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
@@ -68,8 +70,18 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
         command(new String(ModelCommands.toJson(command), StandardCharsets.UTF_8));
     }
 
-    /** A control-topic record, decoded as the job's control source decodes it. */
+    /**
+     * A control-topic record, decoded as the job's control source decodes it, and passed in the events' stream as
+     * the job's features operator passes it on.
+     */
     void command(String json) throws Exception {
+        ((OneInputStreamOperator<EnrichedEvent, Prediction>) operator).processElement(new StreamRecord<>(
+                ControlRecords.carrying(ControlMessages.decode(json.getBytes(StandardCharsets.UTF_8),
+                        limits.maxCommandBytes()))));
+    }
+
+    /** As {@link #command(String)}, on the operator's second input (its form with a broadcast control stream). */
+    void commandOnSecondInput(String json) throws Exception {
         twoInput().processElement2(new StreamRecord<>(
                 ControlMessages.decode(json.getBytes(StandardCharsets.UTF_8), limits.maxCommandBytes())));
     }

@@ -206,7 +206,9 @@ class ModelHotSwapTest {
                     m2.toBuilder().sha256("0".repeat(64)).build())); // the store is not what was announced
             long before = h.settledCommands();
             h.command("{\"command\":\"PUBLISH\",\"model\":");
-            h.command("{\"command\":\"SET_CANARY\",\"model\":\"" + MODEL + "\",\"version\":\"9\",\"percent\":10}");
+            // the operator's form with a broadcast second input answers the same
+            h.commandOnSecondInput(
+                    "{\"command\":\"SET_CANARY\",\"model\":\"" + MODEL + "\",\"version\":\"9\",\"percent\":10}");
             h.command("{\"command\":\"PROMOTE\",\"model\":\"" + MODEL + "\"}");
             h.runMailsUntil(() -> h.settledCommands() == before + 3);
             for (int i = 0; i < 20; i++) {
