@@ -55,6 +55,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     public static EmbeddedKafkaBroker start(Path dataDir, int port) throws IOException {
         int brokerPort = port == 0 ? freePort() : port;
         int controllerPort = freePort();
+        while (controllerPort == brokerPort) { // the system may hand out the port it just took back
+            controllerPort = freePort();
+        }
         Properties props = new Properties();
         props.setProperty("process.roles", "broker,controller");
         props.setProperty("node.id", "1");
