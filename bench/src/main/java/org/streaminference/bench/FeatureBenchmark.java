@@ -71,6 +71,13 @@ public final class FeatureBenchmark implements Callable<Integer> {
     @Option(names = "--entities", defaultValue = "100000", description = "Active entities.")
     int entities;
 
+    @Option(names = "--dispatch-when-idle", defaultValue = "true", arity = "1",
+            description = "inference.dispatch-when-idle of both variants.")
+    boolean dispatchWhenIdle;
+
+    @Option(names = "--linger", defaultValue = "0", description = "kafka.sink.linger (ms) of both variants.")
+    long lingerMillis;
+
     @Option(names = "--parallelism", defaultValue = "2", description = "Job parallelism.")
     int parallelism;
 
@@ -187,6 +194,8 @@ public final class FeatureBenchmark implements Callable<Integer> {
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(model.getParent().toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // benchmark models are made by the benchmark
         options.set(PipelineOptions.MODEL_CONTROL_TOPIC, "");
+        options.set(PipelineOptions.INFERENCE_DISPATCH_WHEN_IDLE, dispatchWhenIdle);
+        options.set(PipelineOptions.SINK_LINGER, Duration.ofMillis(lingerMillis));
         options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
         options.set(PipelineOptions.SINK_DELIVERY_GUARANTEE, DeliveryGuarantee.AT_LEAST_ONCE);
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(10));

@@ -100,6 +100,10 @@ public final class PipelineBenchmark implements Callable<Integer> {
             + " array<float> read as a vector feature).")
     KafkaLoad.Encoding events;
 
+    @Option(names = "--linger", defaultValue = "-1", description = "kafka.sink.linger (ms) of every variant; -1 for"
+            + " the job's default.")
+    long lingerMillis;
+
     @Option(names = "--saturation-only", description = "Only the saturation rounds (every variant, repeated), not"
             + " the batch, delay and rate sweeps.")
     boolean saturationOnly;
@@ -340,6 +344,9 @@ public final class PipelineBenchmark implements Callable<Integer> {
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(1));
         // Flink flushes network buffers every 100 ms by default: at low rates that is the latency of each shuffle
         options.set(ExecutionOptions.BUFFER_TIMEOUT, Duration.ofMillis(1)); // as the shipped config.yaml
+        if (lingerMillis >= 0) {
+            options.set(PipelineOptions.SINK_LINGER, Duration.ofMillis(lingerMillis));
+        }
         if (this.events == KafkaLoad.Encoding.avro) {
             options.set(EventFormatOptions.FORMAT, EventFormatOptions.Format.AVRO);
             options.set(EventFormatOptions.AVRO_SCHEMA, imageSchema().toString());

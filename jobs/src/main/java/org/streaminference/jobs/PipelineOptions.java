@@ -299,9 +299,10 @@ public final class PipelineOptions {
             ConfigOptions.key("inference.dispatch-when-idle")
                     .booleanType()
                     .defaultValue(true)
-                    .withDescription("Records that arrive while an inference thread is idle run at once, without"
-                            + " waiting for max-delay; batches form while every thread is busy, each freed thread"
-                            + " taking what is pending. false: batches by max-batch-size and max-delay only.");
+                    .withDescription("Records that arrive while no batch is running run at once, without waiting"
+                            + " for max-delay, and what is pending runs when the last running batch finishes; while a"
+                            + " batch runs, records batch by max-batch-size and max-delay. false: by size and delay"
+                            + " only.");
 
     public static final ConfigOption<Boolean> INFERENCE_ORDERED = ConfigOptions.key("inference.ordered")
             .booleanType()

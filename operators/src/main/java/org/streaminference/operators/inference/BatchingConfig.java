@@ -86,9 +86,9 @@ public final class BatchingConfig implements Serializable {
     }
 
     /**
-     * Whether records pending while an inference thread is idle run at once, instead of waiting for the batch to
-     * fill or for the delay: a lightly loaded job answers without the delay, and under load (every thread busy)
-     * records still wait and batch by size and delay, each freed thread taking what is pending.
+     * Whether records run at once when no batch is running, instead of waiting for the batch to fill or for the
+     * delay: a lightly loaded job answers without the delay, and under load (a batch running) records still wait
+     * and batch by size and delay; when the last running batch finishes, what is pending runs.
      */
     public boolean dispatchWhenIdle() {
         return dispatchWhenIdle;

@@ -18,8 +18,10 @@ import java.util.function.Consumer;
 /**
  * Groups items into batches and runs each batch on an inference thread of its own. A batch is cut when it reaches
  * the maximum size or when its oldest item has waited the maximum delay, whichever comes first (Triton's dynamic
- * batcher rule); with {@code dispatchWhenIdle}, also whenever an inference thread is free (an item arriving at an
- * idle thread, or a thread finishing while items wait), so that batches form only while every thread is busy.
+ * batcher rule); with {@code dispatchWhenIdle}, also whenever no batch is running (an item arriving while every
+ * inference thread is idle, or the last running batch finishing while items wait). So a lightly loaded operator runs
+ * each record at once, and a busy one batches by size and delay: on a machine whose cores the task thread needs too,
+ * eager small batches on every free thread would cost throughput.
  * Memory is bounded by the caller: the async operator admits only its capacity of records.
  */
 final class MicroBatcher<T> {
@@ -30,7 +32,6 @@ final class MicroBatcher<T> {
     private final Consumer<List<T>> runBatch;
     private final long timeoutMillis;
     private final Consumer<List<T>> onTimeout;
-    private final int threads;
     private final boolean dispatchWhenIdle;
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
@@ -51,10 +52,9 @@ final class MicroBatcher<T> {
         this(maxBatchSize, maxDelayMillis, threads, false, threadName, runBatch, timeoutMillis, onTimeout);
     }
 
-    /** @param dispatchWhenIdle cut a batch whenever an inference thread is free, too */
+    /** @param dispatchWhenIdle cut a batch whenever no batch is running, too */
     MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, boolean dispatchWhenIdle, String threadName,
             Consumer<List<T>> runBatch, long timeoutMillis, Consumer<List<T>> onTimeout) {
-        this.threads = threads;
         this.dispatchWhenIdle = dispatchWhenIdle;
         this.maxBatchSize = maxBatchSize;
         this.maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(maxDelayMillis);
@@ -72,7 +72,7 @@ final class MicroBatcher<T> {
     /** Adds an item; may cut a batch. */
     synchronized void add(T item) {
         pending.add(item);
-        if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || (dispatchWhenIdle && inFlight.get() < threads)) {
+        if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || (dispatchWhenIdle && inFlight.get() == 0)) {
             cut();
         } else if (pending.size() == 1) {
             long batch = generation;
@@ -92,9 +92,9 @@ final class MicroBatcher<T> {
         return inFlight.get();
     }
 
-    /** A thread finished a batch: with {@code dispatchWhenIdle}, it takes what is pending. */
-    private synchronized void cutIfAnyPending() {
-        if (!pending.isEmpty() && inFlight.get() < threads && !workers.isShutdown()) {
+    /** The last running batch finished: with {@code dispatchWhenIdle}, what is pending runs now. */
+    private synchronized void cutIfIdleAndPending() {
+        if (!pending.isEmpty() && inFlight.get() == 0 && !workers.isShutdown()) {
             cut();
         }
     }
@@ -125,7 +125,7 @@ final class MicroBatcher<T> {
                 }
                 inFlight.decrementAndGet();
                 if (dispatchWhenIdle) {
-                    cutIfAnyPending();
+                    cutIfIdleAndPending();
                 }
             }
         });

@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-/** When batches are cut: by size and delay (Triton's rule), and, dispatching when idle, whenever a thread is free. */
+/** When batches are cut: by size and delay (Triton's rule), and, dispatching when idle, whenever no batch runs. */
 @Timeout(30)
 class MicroBatcherTest {
     private static final long AN_HOUR = 3_600_000;
@@ -44,6 +44,22 @@ class MicroBatcherTest {
         runs.release.countDown(); // the thread is free: it takes what is pending, as one batch
         await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
         assertThat(runs.batches).containsExactly(List.of(1), List.of(2, 3, 4));
+        assertThat(batcher.shutdown(10_000)).isTrue();
+    }
+
+    @Test
+    void whileABatchRunsRecordsBatchEvenWithAThreadFree() throws Exception {
+        Runs runs = new Runs();
+        MicroBatcher<Integer> batcher = new MicroBatcher<>(3, AN_HOUR, 2, true, "test", runs::run, 0, b -> {});
+        batcher.add(1);
+        await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 1);
+        batcher.add(2);
+        batcher.add(3);
+        assertThat(runs.batches).as("a batch is running: the second thread waits for a full batch").hasSize(1);
+        batcher.add(4); // full: cut by size, onto the second thread
+        await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
+        assertThat(runs.batches).containsExactly(List.of(1), List.of(2, 3, 4));
+        runs.release.countDown();
         assertThat(batcher.shutdown(10_000)).isTrue();
     }
 
