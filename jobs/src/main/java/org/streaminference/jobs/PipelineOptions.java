@@ -77,10 +77,10 @@ public final class PipelineOptions {
 
     public static final ConfigOption<Duration> SINK_LINGER = ConfigOptions.key("kafka.sink.linger")
             .durationType()
-            .defaultValue(Duration.ZERO)
+            .defaultValue(Duration.ofMillis(1))
             .withDescription("How long the result topics' producers wait to fill a batch (Kafka's linger.ms, 5 ms"
-                    + " by default since Kafka 4.0). 0 sends as soon as the producer can; under load records still"
-                    + " batch while a request is in flight.");
+                    + " by default since Kafka 4.0): at most this much latency, against fewer, larger requests"
+                    + " under load. 0 sends as soon as the producer can.");
 
     public static final ConfigOption<MemorySize> SINK_MAX_REQUEST_SIZE = ConfigOptions.key("kafka.sink.max-request-size")
             .memoryType()
@@ -299,10 +299,10 @@ public final class PipelineOptions {
             ConfigOptions.key("inference.dispatch-when-idle")
                     .booleanType()
                     .defaultValue(true)
-                    .withDescription("Records that arrive while no batch is running run at once, without waiting"
-                            + " for max-delay, and what is pending runs when the last running batch finishes; while a"
-                            + " batch runs, records batch by max-batch-size and max-delay. false: by size and delay"
-                            + " only.");
+                    .withDescription("A record that arrives while no batch is running, on an input slower than a"
+                            + " full batch per max-delay (max-delay / max-batch-size or more since the last batch),"
+                            + " runs at once instead of waiting for max-delay; faster inputs batch by size and delay."
+                            + " false: by size and delay only.");
 
     public static final ConfigOption<Boolean> INFERENCE_ORDERED = ConfigOptions.key("inference.ordered")
             .booleanType()

@@ -86,9 +86,9 @@ public final class BatchingConfig implements Serializable {
     }
 
     /**
-     * Whether records run at once when no batch is running, instead of waiting for the batch to fill or for the
-     * delay: a lightly loaded job answers without the delay, and under load (a batch running) records still wait
-     * and batch by size and delay; when the last running batch finishes, what is pending runs.
+     * Whether a record runs at once when no batch is running and the input is slower than a full batch per delay
+     * ({@code maxDelay / maxBatchSize} or more since the last batch was cut), instead of waiting for the delay: a
+     * lightly loaded job answers without the delay, and faster inputs batch by size and delay as before.
      */
     public boolean dispatchWhenIdle() {
         return dispatchWhenIdle;
@@ -113,7 +113,7 @@ public final class BatchingConfig implements Serializable {
         return "batches of up to " + maxBatchSize + " records or " + maxDelayMillis + " ms, " + concurrentBatches
                 + " at once, timeout " + timeoutMillis + " ms, " + retries + " retries, top " + topK + ", "
                 + (ordered ? "ordered" : "unordered") + ", capacity " + capacity
-                + (dispatchWhenIdle ? ", dispatched when a thread is idle" : "");
+                + (dispatchWhenIdle ? ", a slow input's records dispatched when idle" : "");
     }
 
     /** Builds a {@link BatchingConfig}; unset values keep their defaults. */

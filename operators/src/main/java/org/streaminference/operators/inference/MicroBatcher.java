@@ -14,14 +14,15 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 /**
  * Groups items into batches and runs each batch on an inference thread of its own. A batch is cut when it reaches
  * the maximum size or when its oldest item has waited the maximum delay, whichever comes first (Triton's dynamic
- * batcher rule); with {@code dispatchWhenIdle}, also whenever no batch is running (an item arriving while every
- * inference thread is idle, or the last running batch finishing while items wait). So a lightly loaded operator runs
- * each record at once, and a busy one batches by size and delay: on a machine whose cores the task thread needs too,
- * eager small batches on every free thread would cost throughput.
+ * batcher rule); with {@code dispatchWhenIdle}, also when an item arrives while no batch is running and the input
+ * is slower than a full batch per delay (at least {@code maxDelay / maxBatchSize} since the last batch was cut). At
+ * such rates batching could not fill a batch before its delay anyway, so each record runs at once; faster inputs
+ * batch by size and delay as before, since a batch per record would then take the cores the task thread needs.
  * Memory is bounded by the caller: the async operator admits only its capacity of records.
  */
 final class MicroBatcher<T> {
@@ -33,6 +34,10 @@ final class MicroBatcher<T> {
     private final long timeoutMillis;
     private final Consumer<List<T>> onTimeout;
     private final boolean dispatchWhenIdle;
+    private final LongSupplier clock;
+    /** The slowest input that fills a batch within the delay delivers an item this often. */
+    private final long paceNanos;
+    private long lastCutNanos;
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -52,12 +57,22 @@ final class MicroBatcher<T> {
         this(maxBatchSize, maxDelayMillis, threads, false, threadName, runBatch, timeoutMillis, onTimeout);
     }
 
-    /** @param dispatchWhenIdle cut a batch whenever no batch is running, too */
+    /** @param dispatchWhenIdle cut a batch when a slow input's item finds no batch running, too */
     MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, boolean dispatchWhenIdle, String threadName,
             Consumer<List<T>> runBatch, long timeoutMillis, Consumer<List<T>> onTimeout) {
+        this(maxBatchSize, maxDelayMillis, threads, dispatchWhenIdle, threadName, runBatch, timeoutMillis, onTimeout,
+                System::nanoTime);
+    }
+
+    /** @param clock nanoseconds, for the input's pace (tests give their own) */
+    MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, boolean dispatchWhenIdle, String threadName,
+            Consumer<List<T>> runBatch, long timeoutMillis, Consumer<List<T>> onTimeout, LongSupplier clock) {
         this.dispatchWhenIdle = dispatchWhenIdle;
+        this.clock = clock;
         this.maxBatchSize = maxBatchSize;
         this.maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(maxDelayMillis);
+        this.paceNanos = maxDelayNanos / Math.max(1, maxBatchSize);
+        this.lastCutNanos = clock.getAsLong() - paceNanos;
         this.runBatch = runBatch;
         this.timeoutMillis = timeoutMillis;
         this.onTimeout = onTimeout;
@@ -72,7 +87,8 @@ final class MicroBatcher<T> {
     /** Adds an item; may cut a batch. */
     synchronized void add(T item) {
         pending.add(item);
-        if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || (dispatchWhenIdle && inFlight.get() == 0)) {
+        if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || (dispatchWhenIdle && inFlight.get() == 0
+                && clock.getAsLong() - lastCutNanos >= paceNanos)) {
             cut();
         } else if (pending.size() == 1) {
             long batch = generation;
@@ -92,13 +108,6 @@ final class MicroBatcher<T> {
         return inFlight.get();
     }
 
-    /** The last running batch finished: with {@code dispatchWhenIdle}, what is pending runs now. */
-    private synchronized void cutIfIdleAndPending() {
-        if (!pending.isEmpty() && inFlight.get() == 0 && !workers.isShutdown()) {
-            cut();
-        }
-    }
-
     private synchronized void cutIfStillPending(long batch) {
         if (batch == generation && !pending.isEmpty()) {
             cut();
@@ -109,6 +118,7 @@ final class MicroBatcher<T> {
         List<T> batch = pending;
         pending = new ArrayList<>(maxBatchSize);
         generation++;
+        lastCutNanos = clock.getAsLong();
         inFlight.incrementAndGet();
         // cancelled when the batch finishes, so that a finished batch is not kept alive until its timeout
         ScheduledFuture<?> timeout = timeoutMillis > 0
@@ -124,9 +134,6 @@ final class MicroBatcher<T> {
                     timeout.cancel(false);
                 }
                 inFlight.decrementAndGet();
-                if (dispatchWhenIdle) {
-                    cutIfIdleAndPending();
-                }
             }
         });
     }

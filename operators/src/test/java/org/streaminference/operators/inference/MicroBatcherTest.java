@@ -3,18 +3,26 @@ package org.streaminference.operators.inference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-/** When batches are cut: by size and delay (Triton's rule), and, dispatching when idle, whenever no batch runs. */
+/**
+ * When batches are cut: by size and delay (Triton's rule), and, dispatching when idle, when an item of a slow input
+ * finds no batch running. The clock is the test's, so "slow" and "fast" are exact.
+ */
 @Timeout(30)
 class MicroBatcherTest {
-    private static final long AN_HOUR = 3_600_000;
+    /** Batches of up to 64 within 64 s: an input is slow when its items are at least 1 s apart. */
+    private static final int MAX_BATCH = 64;
+    private static final long MAX_DELAY_MILLIS = 64_000;
+    private static final long PACE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     /** Batches whose runs wait for {@link #release} before they finish. */
     private static final class Runs {
@@ -31,35 +39,62 @@ class MicroBatcherTest {
         }
     }
 
+    private final AtomicLong now = new AtomicLong();
+
+    private MicroBatcher<Integer> batcher(Runs runs, int threads, boolean dispatchWhenIdle) {
+        return new MicroBatcher<>(MAX_BATCH, MAX_DELAY_MILLIS, threads, dispatchWhenIdle, "test", runs::run, 0,
+                b -> {}, now::get);
+    }
+
     @Test
-    void dispatchingWhenIdleRunsARecordAtOnceAndBatchesWhileTheThreadIsBusy() throws Exception {
+    void aSlowInputsRecordsRunAtOnce() throws Exception {
         Runs runs = new Runs();
-        MicroBatcher<Integer> batcher = new MicroBatcher<>(64, AN_HOUR, 1, true, "test", runs::run, 0, b -> {});
-        batcher.add(1); // the thread is idle: runs now, not in an hour
+        runs.release.countDown();
+        MicroBatcher<Integer> batcher = batcher(runs, 1, true);
+        batcher.add(1); // nothing runs: at once, not after the delay
         await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 1);
+        await().atMost(10, TimeUnit.SECONDS).until(() -> batcher.inFlightBatches() == 0);
+        now.addAndGet(PACE_NANOS);
         batcher.add(2);
-        batcher.add(3);
-        batcher.add(4); // the only thread is busy: these wait together
-        assertThat(runs.batches).hasSize(1);
-        runs.release.countDown(); // the thread is free: it takes what is pending, as one batch
         await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
-        assertThat(runs.batches).containsExactly(List.of(1), List.of(2, 3, 4));
+        assertThat(runs.batches).containsExactly(List.of(1), List.of(2));
+        assertThat(batcher.shutdown(10_000)).isTrue();
+    }
+
+    @Test
+    void aFastInputsRecordsBatchEvenWithNothingRunning() throws Exception {
+        Runs runs = new Runs();
+        runs.release.countDown();
+        MicroBatcher<Integer> batcher = batcher(runs, 1, true);
+        batcher.add(0);
+        await().atMost(10, TimeUnit.SECONDS).until(() -> batcher.inFlightBatches() == 0);
+        now.addAndGet(PACE_NANOS - 1); // faster than a full batch per delay
+        List<Integer> next = new ArrayList<>();
+        for (int i = 1; i < MAX_BATCH; i++) {
+            batcher.add(i);
+            next.add(i);
+        }
+        assertThat(runs.batches).as("nothing runs, yet the records wait for a full batch").hasSize(1);
+        batcher.add(MAX_BATCH);
+        next.add(MAX_BATCH);
+        await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
+        assertThat(runs.batches).containsExactly(List.of(0), next);
         assertThat(batcher.shutdown(10_000)).isTrue();
     }
 
     @Test
     void whileABatchRunsRecordsBatchEvenWithAThreadFree() throws Exception {
         Runs runs = new Runs();
-        MicroBatcher<Integer> batcher = new MicroBatcher<>(3, AN_HOUR, 2, true, "test", runs::run, 0, b -> {});
+        MicroBatcher<Integer> batcher = batcher(runs, 2, true);
         batcher.add(1);
         await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 1);
+        now.addAndGet(10 * PACE_NANOS); // slow, but a batch is running
         batcher.add(2);
-        batcher.add(3);
-        assertThat(runs.batches).as("a batch is running: the second thread waits for a full batch").hasSize(1);
-        batcher.add(4); // full: cut by size, onto the second thread
-        await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
-        assertThat(runs.batches).containsExactly(List.of(1), List.of(2, 3, 4));
+        assertThat(runs.batches).as("the second thread waits for a full batch or the delay").hasSize(1);
         runs.release.countDown();
+        batcher.flush();
+        await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
+        assertThat(runs.batches).containsExactly(List.of(1), List.of(2));
         assertThat(batcher.shutdown(10_000)).isTrue();
     }
 
@@ -67,8 +102,10 @@ class MicroBatcherTest {
     void withoutItARecordWaitsForTheBatchToFillOrForTheDelay() throws Exception {
         Runs runs = new Runs();
         runs.release.countDown();
-        MicroBatcher<Integer> batcher = new MicroBatcher<>(3, AN_HOUR, 1, false, "test", runs::run, 0, b -> {});
+        MicroBatcher<Integer> batcher = new MicroBatcher<>(3, MAX_DELAY_MILLIS, 1, false, "test", runs::run, 0,
+                b -> {}, now::get);
         batcher.add(1);
+        now.addAndGet(10 * PACE_NANOS);
         batcher.add(2);
         assertThat(runs.batches).as("an idle thread does not cut a batch").isEmpty();
         batcher.add(3);
