@@ -86,9 +86,9 @@ public final class BatchingConfig implements Serializable {
     }
 
     /**
-     * Whether a record runs at once when no batch is running and the input is slower than a full batch per delay
-     * ({@code maxDelay / maxBatchSize} or more since the last batch was cut), instead of waiting for the delay: a
-     * lightly loaded job answers without the delay, and faster inputs batch by size and delay as before.
+     * Whether a record runs at once when no batch is running and the input is slow (fewer than 8 records per delay:
+     * {@code maxDelay / 8} or more since the last batch was cut), instead of waiting for the delay: a lightly loaded
+     * job answers without the delay, and faster inputs batch by size and delay as before.
      */
     public boolean dispatchWhenIdle() {
         return dispatchWhenIdle;

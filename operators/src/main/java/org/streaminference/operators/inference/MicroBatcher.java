@@ -20,9 +20,9 @@ import java.util.function.LongSupplier;
  * Groups items into batches and runs each batch on an inference thread of its own. A batch is cut when it reaches
  * the maximum size or when its oldest item has waited the maximum delay, whichever comes first (Triton's dynamic
  * batcher rule); with {@code dispatchWhenIdle}, also when an item arrives while no batch is running and the input
- * is slower than a full batch per delay (at least {@code maxDelay / maxBatchSize} since the last batch was cut). At
- * such rates batching could not fill a batch before its delay anyway, so each record runs at once; faster inputs
- * batch by size and delay as before, since a batch per record would then take the cores the task thread needs.
+ * is slow: at least {@code maxDelay / }{@value #EAGER_BELOW} since the last batch was cut, so that waiting for the
+ * delay would gather fewer than {@value #EAGER_BELOW} items. Such a record runs at once; faster inputs batch by size
+ * and delay as before, since a batch per record would then take the cores the task thread needs.
  * Memory is bounded by the caller: the async operator admits only its capacity of records.
  */
 final class MicroBatcher<T> {
@@ -35,7 +35,10 @@ final class MicroBatcher<T> {
     private final Consumer<List<T>> onTimeout;
     private final boolean dispatchWhenIdle;
     private final LongSupplier clock;
-    /** The slowest input that fills a batch within the delay delivers an item this often. */
+    /** Inputs that would gather fewer items than this in a delay are slow: their records need not wait. */
+    static final int EAGER_BELOW = 8;
+
+    /** A slow input's items are at least this far apart. */
     private final long paceNanos;
     private long lastCutNanos;
     private final ThreadPoolExecutor workers;
@@ -71,7 +74,7 @@ final class MicroBatcher<T> {
         this.clock = clock;
         this.maxBatchSize = maxBatchSize;
         this.maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(maxDelayMillis);
-        this.paceNanos = maxDelayNanos / Math.max(1, maxBatchSize);
+        this.paceNanos = maxDelayNanos / Math.max(1, Math.min(EAGER_BELOW, maxBatchSize));
         this.lastCutNanos = clock.getAsLong() - paceNanos;
         this.runBatch = runBatch;
         this.timeoutMillis = timeoutMillis;

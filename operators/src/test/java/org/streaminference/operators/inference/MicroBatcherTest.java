@@ -19,10 +19,10 @@ import static org.awaitility.Awaitility.await;
  */
 @Timeout(30)
 class MicroBatcherTest {
-    /** Batches of up to 64 within 64 s: an input is slow when its items are at least 1 s apart. */
+    /** Batches of up to 64 within 64 s: an input is slow when its items are at least 8 s apart. */
     private static final int MAX_BATCH = 64;
     private static final long MAX_DELAY_MILLIS = 64_000;
-    private static final long PACE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private static final long PACE_NANOS = TimeUnit.MILLISECONDS.toNanos(MAX_DELAY_MILLIS) / MicroBatcher.EAGER_BELOW;
 
     /** Batches whose runs wait for {@link #release} before they finish. */
     private static final class Runs {
@@ -68,7 +68,7 @@ class MicroBatcherTest {
         MicroBatcher<Integer> batcher = batcher(runs, 1, true);
         batcher.add(0);
         await().atMost(10, TimeUnit.SECONDS).until(() -> batcher.inFlightBatches() == 0);
-        now.addAndGet(PACE_NANOS - 1); // faster than a full batch per delay
+        now.addAndGet(PACE_NANOS - 1); // fast: more than EAGER_BELOW items per delay
         List<Integer> next = new ArrayList<>();
         for (int i = 1; i < MAX_BATCH; i++) {
             batcher.add(i);
