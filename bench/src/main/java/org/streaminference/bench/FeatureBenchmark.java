@@ -75,7 +75,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
             description = "inference.dispatch-when-idle of both variants.")
     boolean dispatchWhenIdle;
 
-    @Option(names = "--linger", defaultValue = "1", description = "kafka.sink.linger (ms) of both variants (the job's default: 1).")
+    @Option(names = "--linger", defaultValue = "0", description = "kafka.sink.linger (ms) of both variants (the job's default: 0).")
     long lingerMillis;
 
     @Option(names = "--parallelism", defaultValue = "2", description = "Job parallelism.")

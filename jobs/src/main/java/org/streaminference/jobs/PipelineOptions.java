@@ -77,10 +77,11 @@ public final class PipelineOptions {
 
     public static final ConfigOption<Duration> SINK_LINGER = ConfigOptions.key("kafka.sink.linger")
             .durationType()
-            .defaultValue(Duration.ofMillis(1))
+            .defaultValue(Duration.ZERO)
             .withDescription("How long the result topics' producers wait to fill a batch (Kafka's linger.ms, 5 ms"
-                    + " by default since Kafka 4.0): at most this much latency, against fewer, larger requests"
-                    + " under load. 0 sends as soon as the producer can.");
+                    + " by default since Kafka 4.0). 0 sends as soon as the producer can (under load records still"
+                    + " batch while requests are in flight); a few ms trade that much latency for fewer, larger"
+                    + " requests.");
 
     public static final ConfigOption<MemorySize> SINK_MAX_REQUEST_SIZE = ConfigOptions.key("kafka.sink.max-request-size")
             .memoryType()
