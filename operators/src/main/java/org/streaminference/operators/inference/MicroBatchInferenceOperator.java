@@ -66,9 +66,12 @@ import java.util.concurrent.RejectedExecutionException;
  * The micro-batched inference operator: the glue between Flink and its two parts. Records wait in an
  * {@link InferenceQueue} (ordered or unordered, with the watermarks between them) until their answer may go out;
  * {@link ServedModels} decides which models and versions serve them (the serving plan's routes and ensembles, one
- * answer per target) and applies the model commands of the second input. Batches run on inference threads of each
- * version's own, and a finished batch hands all its answers to the task thread with one mailbox mail (Flink's async I/O operator needs one per record, which dominates the cost of
- * a small model). This class keeps the lifecycle, the state and the outputs.
+ * answer per target) and applies the model commands, which come in the events' stream (records whose
+ * {@code control} is set, passed on by the features operator so that this one has one input and is chained to it)
+ * or, in the two-input form, on the second input. Batches run on inference threads of each version's own, and a
+ * finished batch hands all its answers to the task thread with one mailbox mail (Flink's async I/O operator needs
+ * one per record, which dominates the cost of a small model). This class keeps the lifecycle, the state and the
+ * outputs.
  *
  * <p>Every answer not emitted yet is in operator state at a checkpoint, with its event and target, and is run again
  * after a restore, so nothing is lost and nothing emitted twice (an event fanned out to several models keeps only
