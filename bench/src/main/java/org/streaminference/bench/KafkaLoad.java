@@ -45,6 +45,10 @@ final class KafkaLoad {
               {"name": "ts", "type": "long"},
               {"name": "pixels", "type": {"type": "array", "items": "float"}}]}""");
 
+    /** Made once: a new encoder per event would work out the schema's fingerprint for every event sent. */
+    private static final BinaryMessageEncoder<GenericRecord> IMAGE_ENCODER =
+            new BinaryMessageEncoder<>(GenericData.get(), IMAGE_SCHEMA);
+
     /** The vector field of {@link #IMAGE_SCHEMA}. */
     static final String PIXELS = "pixels";
 
@@ -63,8 +67,7 @@ final class KafkaLoad {
             pixels.add(EventGenerator.value(index, i));
         }
         image.put(PIXELS, pixels);
-        ByteBuffer buffer = new BinaryMessageEncoder<GenericRecord>(
-                GenericData.get(), IMAGE_SCHEMA).encode(image);
+        ByteBuffer buffer = IMAGE_ENCODER.encode(image);
         return Arrays.copyOfRange(buffer.array(), buffer.arrayOffset() + buffer.position(),
                 buffer.arrayOffset() + buffer.limit());
     }

@@ -68,6 +68,7 @@ final class FeatureStage {
         if (commands == null) {
             return keyed.process(features).name("features").uid("features");
         }
+        // a broadcast side with no broadcast state: the commands are only passed on, inference keeps their state
         return keyed.connect(commands.broadcast(new MapStateDescriptor<?, ?>[0]))
                 .process(new ControlledFeatureEnrichmentFunction(features))
                 .name("features")

@@ -49,18 +49,13 @@ final class MicroBatcher<T> {
     private long generation;
 
     /**
+     * @param dispatchWhenIdle cut a batch when a slow input's item finds no batch running, too
      * @param threadName prefix of the inference threads' names
      * @param runBatch   runs one batch; called on an inference thread, never concurrently with more than
      *                   {@code threads} others
      * @param timeoutMillis a batch not finished this long after it was cut is handed to {@code onTimeout} (on the
      *                      timer thread, while it may still be running); 0 for no timeout
      */
-    MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, String threadName, Consumer<List<T>> runBatch,
-            long timeoutMillis, Consumer<List<T>> onTimeout) {
-        this(maxBatchSize, maxDelayMillis, threads, false, threadName, runBatch, timeoutMillis, onTimeout);
-    }
-
-    /** @param dispatchWhenIdle cut a batch when a slow input's item finds no batch running, too */
     MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, boolean dispatchWhenIdle, String threadName,
             Consumer<List<T>> runBatch, long timeoutMillis, Consumer<List<T>> onTimeout) {
         this(maxBatchSize, maxDelayMillis, threads, dispatchWhenIdle, threadName, runBatch, timeoutMillis, onTimeout,

@@ -84,17 +84,7 @@ public final class AvroEventDecoder implements EventDecoder {
         }
         EventFieldMapping.Values values = mapping.values();
         try {
-            byte[] bytes;
-            int offset;
-            if (body.hasArray()) {
-                bytes = body.array();
-                offset = body.arrayOffset() + body.position();
-            } else {
-                bytes = new byte[body.remaining()];
-                body.duplicate().get(bytes);
-                offset = 0;
-            }
-            decoder = DecoderFactory.get().binaryDecoder(bytes, offset, body.remaining(), decoder);
+            decoder = EnvelopeEventDecoder.binaryDecoder(body, decoder);
             if (resolver == null) {
                 resolver = DecoderFactory.get().resolvingDecoder(writer, projection, decoder);
             } else {
@@ -106,14 +96,7 @@ public final class AvroEventDecoder implements EventDecoder {
             return Decoded.failed(ReasonCode.MALFORMED_AVRO, "cannot decode " + writer.getName() + ": "
                     + Printable.escape(String.valueOf(e), 200));
         }
-        if (values.nonFinite != null) {
-            return new Decoded(values.toEvent(kafkaTimestamp), ReasonCode.INVALID_FIELD, "numeric field '"
-                    + values.nonFinite + "' is " + values.nonFiniteValue);
-        }
-        if (mapping.eventTime() != null && values.eventTime == null) {
-            return Decoded.failed(ReasonCode.MISSING_FIELD, "event time field '" + mapping.eventTime() + "' is missing");
-        }
-        return Decoded.of(values.toEvent(kafkaTimestamp));
+        return mapping.decoded(values, kafkaTimestamp);
     }
 
     /**

@@ -80,17 +80,7 @@ public final class EnvelopeEventDecoder implements EventDecoder {
 
     /** Reads InputEvent's fields in their schema order (the fingerprint says the writer's schema is this one). */
     private Decoded read(ByteBuffer body) throws IOException {
-        byte[] array;
-        int offset;
-        if (body.hasArray()) {
-            array = body.array();
-            offset = body.arrayOffset() + body.position();
-        } else {
-            array = new byte[body.remaining()];
-            body.duplicate().get(array);
-            offset = 0;
-        }
-        decoder = DecoderFactory.get().binaryDecoder(array, offset, body.remaining(), decoder);
+        decoder = binaryDecoder(body, decoder);
         String eventId = decoder.readString();
         String entityId = decoder.readString();
         long eventTime = decoder.readLong();
@@ -168,6 +158,17 @@ public final class EnvelopeEventDecoder implements EventDecoder {
             index.put(new Utf8(names.get(i)), i);
         }
         return index;
+    }
+
+    /** A binary decoder over the remaining bytes of {@code body} (its array itself where it has one), reusing {@code reuse}. */
+    static BinaryDecoder binaryDecoder(ByteBuffer body, BinaryDecoder reuse) {
+        if (body.hasArray()) {
+            return DecoderFactory.get().binaryDecoder(body.array(), body.arrayOffset() + body.position(),
+                    body.remaining(), reuse);
+        }
+        byte[] copy = new byte[body.remaining()];
+        body.duplicate().get(copy);
+        return DecoderFactory.get().binaryDecoder(copy, 0, copy.length, reuse);
     }
 
     /** Whether {@code bytes} start with the single-object marker C3 01 and have room for the fingerprint. */

@@ -2,6 +2,7 @@ package org.streaminference.operators.validation;
 
 import org.apache.flink.annotation.Internal;
 import org.streaminference.schemas.EventFields;
+import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ValidatedEvent;
 
 import java.io.Serializable;
@@ -98,6 +99,22 @@ public record EventFieldMapping(String eventId, String entityId, String eventTim
         }
         node.roles.add(role);
         return node;
+    }
+
+    /**
+     * The event a decoder read whole into {@code values}, or why it is refused: a numeric value that is not finite
+     * (the event comes along, for its dead letter's ids), or an event-time path with nothing at it.
+     */
+    EventDecoder.Decoded decoded(Values values, long kafkaTimestamp) {
+        if (values.nonFinite != null) {
+            return new EventDecoder.Decoded(values.toEvent(kafkaTimestamp), ReasonCode.INVALID_FIELD,
+                    "numeric field '" + values.nonFinite + "' is " + values.nonFiniteValue);
+        }
+        if (eventTime != null && values.eventTime == null) {
+            return EventDecoder.Decoded.failed(ReasonCode.MISSING_FIELD, "event time field '" + eventTime
+                    + "' is missing");
+        }
+        return EventDecoder.Decoded.of(values.toEvent(kafkaTimestamp));
     }
 
     /** A fresh collector of one event's values, laid out as {@link #fields()} says. */

@@ -68,14 +68,7 @@ public final class JsonEventDecoder implements EventDecoder {
             return Decoded.failed(ReasonCode.MALFORMED_JSON, "cannot read the JSON event: "
                     + Printable.escape(String.valueOf(e), 200));
         }
-        if (values.nonFinite != null) {
-            return new Decoded(values.toEvent(kafkaTimestamp), ReasonCode.INVALID_FIELD, "numeric field '"
-                    + values.nonFinite + "' is " + values.nonFiniteValue);
-        }
-        if (mapping.eventTime() != null && values.eventTime == null) {
-            return Decoded.failed(ReasonCode.MISSING_FIELD, "event time field '" + mapping.eventTime() + "' is missing");
-        }
-        return Decoded.of(values.toEvent(kafkaTimestamp));
+        return mapping.decoded(values, kafkaTimestamp);
     }
 
     private static byte[] copy(ByteBuffer bytes) {
