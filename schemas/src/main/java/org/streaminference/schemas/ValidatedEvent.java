@@ -1,19 +1,25 @@
 package org.streaminference.schemas;
 
 import org.apache.flink.annotation.Internal;
+import org.apache.flink.api.common.typeinfo.TypeInfo;
+import org.streaminference.schemas.typeutils.ValidatedEventTypeInfo;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * An event that decoded and passed validation, as it travels from validation to the features: its ids, time and
  * type, where it was read, and only the values the feature spec reads, as primitives and arrays in the order of the
  * spec's {@link EventFields}. Not the event's map of every field: for wide events (an image's 784 values) moving that
- * map was most of the job's CPU. A Flink POJO (public fields, no-argument constructor), so Flink serializes it with
- * its own serializers for primitive arrays across the {@code keyBy}, never Kryo. It does not live in state.
+ * map was most of the job's CPU. Flink serializes it across the {@code keyBy} with {@link
+ * org.streaminference.schemas.typeutils.ValidatedEventSerializer}, which writes the arrays in bulk (never Kryo). It
+ * does not live in state.
  */
 @Internal
+@TypeInfo(ValidatedEventTypeInfo.Factory.class)
 public final class ValidatedEvent {
     public String eventId;
     public String entityId;
@@ -30,7 +36,7 @@ public final class ValidatedEvent {
     /** The values of {@link EventFields#vectors()}, in its order; null where the event has none. */
     public float[][] vectors;
 
-    /** For Flink's POJO serializer. */
+    /** An event with no values yet, for the serializer. */
     public ValidatedEvent() {}
 
     public ValidatedEvent(String eventId, String entityId, long eventTime, String eventType, double[] numeric,
@@ -144,5 +150,28 @@ public final class ValidatedEvent {
 
     public EntityProfile getProfile() {
         return profile;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ValidatedEvent other && eventTime == other.eventTime
+                && Objects.equals(eventId, other.eventId) && Objects.equals(entityId, other.entityId)
+                && Objects.equals(eventType, other.eventType) && Objects.equals(source, other.source)
+                && Objects.equals(profile, other.profile) && Arrays.equals(numeric, other.numeric)
+                && Arrays.equals(categorical, other.categorical) && Arrays.deepEquals(vectors, other.vectors);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(eventId, entityId, eventTime, eventType, source, profile, Arrays.hashCode(numeric),
+                Arrays.hashCode(categorical), Arrays.deepHashCode(vectors));
+    }
+
+    @Override
+    public String toString() {
+        return "ValidatedEvent{" + eventId + ", entity " + entityId + ", time " + eventTime + ", type " + eventType
+                + ", " + (numeric == null ? 0 : numeric.length) + " numbers, "
+                + (categorical == null ? 0 : categorical.length) + " categories, "
+                + (vectors == null ? 0 : vectors.length) + " vectors}";
     }
 }
