@@ -13,6 +13,8 @@ import org.streaminference.schemas.ReasonCode;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.DoubleBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -41,6 +43,8 @@ public final class AvroEventDecoder implements EventDecoder {
     private transient AvroPayloadCheck bodyCheck;
     private transient Schema projection;
     private transient BinaryDecoder decoder;
+    /** Bytes of one block of a float or double array on their way into the vector. */
+    private transient byte[] scratch;
     private transient ResolvingDecoder resolver;
     private transient EventFieldMapping.Node tree;
 
@@ -164,27 +168,60 @@ public final class AvroEventDecoder implements EventDecoder {
      * An array of numbers as floats, block by block (its length is bounded by the payload check). The projection
      * keeps the writer's item type, so there is nothing to resolve per item: the items are read from the binary
      * decoder itself, and the resolver, which sees only the array's start and its block counts, stays in step (its
-     * parser leaves the array's item repeater at the array's end whether or not it saw the items). Per item that is
-     * a few nanoseconds instead of a parser step.
+     * parser leaves the array's item repeater at the array's end whether or not it saw the items). Floats and doubles
+     * are fixed-size little-endian in Avro's binary encoding, so a block of them is read as one run of bytes and
+     * converted in bulk; ints and longs are variable-length and read one by one.
      */
     private float[] readVector(Schema.Type items) throws IOException {
-        float[] vector = new float[0];
+        float[] vector = null;
         int size = 0;
         for (long block = resolver.readArrayStart(); block != 0; block = resolver.arrayNext()) {
-            if (size + block > vector.length) {
-                vector = java.util.Arrays.copyOf(vector, (int) (size + block));
+            int count = (int) block;
+            if (vector == null) {
+                vector = new float[count];
+            } else if (size + count > vector.length) {
+                vector = java.util.Arrays.copyOf(vector, size + count);
             }
-            for (long i = 0; i < block; i++) {
-                vector[size++] = switch (items) {
-                    case FLOAT -> decoder.readFloat();
-                    case DOUBLE -> (float) decoder.readDouble();
-                    case INT -> decoder.readInt();
-                    case LONG -> decoder.readLong();
-                    default -> throw new IllegalStateException("array of " + items); // checked when made
-                };
+            switch (items) {
+                case FLOAT -> {
+                    decoder.readFixed(scratch(count * Float.BYTES), 0, count * Float.BYTES);
+                    ByteBuffer.wrap(scratch, 0, count * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
+                            .get(vector, size, count);
+                }
+                case DOUBLE -> {
+                    decoder.readFixed(scratch(count * Double.BYTES), 0, count * Double.BYTES);
+                    DoubleBuffer doubles = ByteBuffer.wrap(scratch, 0, count * Double.BYTES)
+                            .order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
+                    for (int i = 0; i < count; i++) {
+                        vector[size + i] = (float) doubles.get(i);
+                    }
+                }
+                case INT -> {
+                    for (int i = 0; i < count; i++) {
+                        vector[size + i] = decoder.readInt();
+                    }
+                }
+                case LONG -> {
+                    for (int i = 0; i < count; i++) {
+                        vector[size + i] = decoder.readLong();
+                    }
+                }
+                default -> throw new IllegalStateException("array of " + items); // checked when made
             }
+            size += count;
+        }
+        if (vector == null) {
+            return new float[0];
         }
         return size == vector.length ? vector : java.util.Arrays.copyOf(vector, size);
+    }
+
+    /** A buffer of at least {@code bytes} for one block of fixed-size items; grows to the largest block seen. */
+    private byte[] scratch(int bytes) {
+        if (scratch == null || scratch.length < bytes) {
+            scratch = new byte[Math.max(bytes, 4096)];
+        }
+        return scratch;
     }
 
     /**

@@ -111,6 +111,44 @@ class UserEventDecodersTest {
     }
 
     @Test
+    void arraysInSeveralBlocksOfFloatsDoublesOrIntsAreReadWhole() throws Exception {
+        for (String items : List.of("float", "double", "int")) {
+            Schema schema = new Schema.Parser().parse("""
+                    {"type": "record", "name": "Image", "fields": [{"name": "id", "type": "string"},
+                      {"name": "pixels", "type": {"type": "array", "items": "%s"}}, {"name": "after", "type": "long"}]}"""
+                    .formatted(items));
+            List<Object> pixels = new java.util.ArrayList<>();
+            float[] expected = new float[1_000];
+            for (int i = 0; i < expected.length; i++) {
+                expected[i] = items.equals("int") ? i - 500 : (i - 500) / 8f;
+                pixels.add(switch (items) {
+                    case "float" -> expected[i];
+                    case "double" -> (double) expected[i];
+                    default -> (int) expected[i];
+                });
+            }
+            GenericRecord image = new GenericData.Record(schema);
+            image.put("id", "img-1");
+            image.put("pixels", pixels);
+            image.put("after", 1_760_000_000_000L);
+            // a blocking encoder writes the array as several blocks, each with a negative count and its byte size
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            BinaryEncoder encoder = new EncoderFactory().configureBlockSize(64).blockingBinaryEncoder(out, null);
+            new GenericDatumWriter<GenericRecord>(schema).write(image, encoder);
+            encoder.flush();
+            assertThat(out.size()).isGreaterThan(expected.length);
+
+            EventFieldMapping mapping = new EventFieldMapping("id", "id", "after", null,
+                    new EventFields(List.of(), List.of(), List.of(), List.of("pixels")));
+            ValidatedEvent event = new AvroEventDecoder(schema, AvroEventDecoder.Encoding.BINARY, mapping)
+                    .decode(ByteBuffer.wrap(out.toByteArray()), -1).event();
+            assertThat(event).as(items).isNotNull();
+            assertThat(event.vectors[0]).as(items).containsExactly(expected);
+            assertThat(event.getEventTime()).as("the field after the array, read in step").isEqualTo(1_760_000_000_000L);
+        }
+    }
+
+    @Test
     void badAvroRecordsGetTheirReasons() throws Exception {
         AvroEventDecoder decoder = new AvroEventDecoder(PAYMENT, AvroEventDecoder.Encoding.SINGLE_OBJECT, MAPPING);
         ByteBuffer good = singleObject(payment("p-1", 3.0));
