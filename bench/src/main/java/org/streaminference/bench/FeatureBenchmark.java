@@ -88,6 +88,8 @@ public final class FeatureBenchmark implements Callable<Integer> {
     private EmbeddedKafkaBroker kafka;
     private Path work;
     private int run;
+    /** CPU of the job's threads during the last drain's timed span, by kind of thread (nanoseconds). */
+    private Map<String, Long> lastCpu;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new FeatureBenchmark()).execute(args));
@@ -112,23 +114,28 @@ public final class FeatureBenchmark implements Callable<Integer> {
 
             List<Double> plain = new ArrayList<>();
             List<Double> enriched = new ArrayList<>();
+            List<Map<String, Long>> plainCpu = new ArrayList<>();
+            List<Map<String, Long>> enrichedCpu = new ArrayList<>();
             long[] savepoints = null;
             for (int round = 0; round <= rounds; round++) {
                 System.out.println(round == 0 ? "warm-up round (not measured)" : "round " + round + " of " + rounds);
                 double p = drain("no enrichment", model, spec, false, null);
+                Map<String, Long> pCpu = lastCpu;
                 boolean last = round == rounds;
                 long[] sizes = new long[2];
                 double e = drain("demo spec", model, spec, true, last ? work.resolve("savepoints") : null, sizes);
                 if (round > 0) {
                     plain.add(p);
                     enriched.add(e);
+                    plainCpu.add(pCpu);
+                    enrichedCpu.add(lastCpu);
                 }
                 if (last) {
                     savepoints = sizes;
                 }
             }
             double[] stateBytes = encodedStateSizes(spec, input);
-            String report = report(spec, plain, enriched, savepoints, stateBytes);
+            String report = report(spec, plain, enriched, plainCpu, enrichedCpu, savepoints, stateBytes);
             System.out.println();
             System.out.println(report);
             Path out = Path.of("bench/results/features-" + LocalDate.now() + "-"
@@ -214,7 +221,8 @@ public final class FeatureBenchmark implements Callable<Integer> {
         JobClient job = env.executeAsync("feature-bench-" + run);
         try {
             double seconds = awaitPredictions(topic, events);
-            System.out.printf("%-14s %6.1f s  %,9.0f events/s%n", name, seconds, events / seconds);
+            System.out.printf("%-14s %6.1f s  %,9.0f events/s  job CPU %.1f µs/event %s%n", name, seconds,
+                    events / seconds, lastCpu.get("total") / 1e3 / events, perEvent(lastCpu));
             if (savepointDir != null) {
                 sizes[0] = directorySize(Path.of(URI(job.triggerSavepoint(savepointDir.resolve("native").toUri()
                         .toString(), SavepointFormatType.NATIVE).get(5, TimeUnit.MINUTES))));
@@ -254,6 +262,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
                 new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
             consumer.subscribe(List.of(topic));
             long seen = 0;
+            JobCpu cpu = null;
             long first = 0;
             long last = 0;
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(20);
@@ -266,10 +275,12 @@ public final class FeatureBenchmark implements Callable<Integer> {
                     last = System.nanoTime();
                     if (seen == 0) {
                         first = last;
+                        cpu = JobCpu.start();
                     }
                     seen += n;
                 }
             }
+            lastCpu = cpu.since();
             return (last - first) / 1e9;
         }
     }
@@ -303,7 +314,19 @@ public final class FeatureBenchmark implements Callable<Integer> {
         return new double[] {(double) total / states.size(), max, states.size(), bestMicros};
     }
 
-    private String report(FeatureSpec spec, List<Double> plain, List<Double> enriched, long[] savepoints,
+    private String perEvent(Map<String, Long> cpu) {
+        StringBuilder s = new StringBuilder("(");
+        cpu.forEach((kind, nanos) -> {
+            if (!kind.equals("total")) {
+                s.append(s.length() > 1 ? ", " : "").append(kind).append(' ')
+                        .append(String.format(Locale.ROOT, "%.1f", nanos / 1e3 / events));
+            }
+        });
+        return s.append(')').toString();
+    }
+
+    private String report(FeatureSpec spec, List<Double> plain, List<Double> enriched,
+            List<Map<String, Long>> plainCpu, List<Map<String, Long>> enrichedCpu, long[] savepoints,
             double[] stateBytes) {
         StringBuilder s = new StringBuilder();
         s.append(String.format(Locale.ROOT, "# Feature enrichment: cost per event and state per entity (%s, %d cores)%n%n",
@@ -329,6 +352,22 @@ public final class FeatureBenchmark implements Callable<Integer> {
                         + " rounds, each ratio within its round) the pipeline without it: %.1f µs more per event per"
                         + " subtask at the medians (%d subtasks sharing the cores).%n%n", ratio.format("%.2f"),
                 (e - p) / events * 1e6 * parallelism, parallelism));
+        s.append("CPU of the job's own threads (tasks, Kafka fetchers and producers, inference threads; not the"
+                + " in-process broker, the benchmark's consumer, the JIT compiler or GC) from the first to the last"
+                + " prediction, in µs per event:\n\n| round | no enrichment | demo spec | enriched / plain |\n"
+                + "|---|---:|---:|---:|\n");
+        List<Double> plainMicros = new ArrayList<>();
+        List<Double> enrichedMicros = new ArrayList<>();
+        for (int i = 0; i < plainCpu.size(); i++) {
+            plainMicros.add(plainCpu.get(i).get("total") / 1e3 / events);
+            enrichedMicros.add(enrichedCpu.get(i).get("total") / 1e3 / events);
+            s.append(String.format(Locale.ROOT, "| %d | %.1f %s | %.1f %s | %.2f |%n", i + 1, plainMicros.get(i),
+                    perEvent(plainCpu.get(i)), enrichedMicros.get(i), perEvent(enrichedCpu.get(i)),
+                    enrichedMicros.get(i) / plainMicros.get(i)));
+        }
+        s.append(String.format(Locale.ROOT, "%nBy the job's CPU, enrichment makes each event cost **%s×** (min /"
+                + " median / max over the rounds) the pipeline without it.%n%n",
+                Spread.ofRatios(enrichedMicros, plainMicros).format("%.2f")));
         s.append(String.format(Locale.ROOT, "Of that, the feature engine alone (decode the entity's state, count the"
                 + " event, compute %d values, encode; no Flink, no RocksDB) takes %.1f µs per event on one core: the"
                 + " rest is keyed state access in RocksDB, the profile join and moving the records.%n%n",
