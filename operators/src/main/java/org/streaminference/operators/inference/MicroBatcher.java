@@ -19,10 +19,12 @@ import java.util.function.LongSupplier;
 /**
  * Groups items into batches and runs each batch on an inference thread of its own. A batch is cut when it reaches
  * the maximum size or when its oldest item has waited the maximum delay, whichever comes first (Triton's dynamic
- * batcher rule); with {@code dispatchWhenIdle}, also when an item arrives while no batch is running and the input
- * is slow: at least {@code maxDelay / }{@value #EAGER_BELOW} since the last batch was cut, so that waiting for the
- * delay would gather fewer than {@value #EAGER_BELOW} items. Such a record runs at once; faster inputs batch by size
- * and delay as before, since a batch per record would then take the cores the task thread needs.
+ * batcher rule); with {@code dispatchWhenIdle}, also whenever no batch is running and the input is slow: its items
+ * arrive on average at least {@code maxDelay / }{@value #EAGER_BELOW} apart, so that waiting for the delay would
+ * gather fewer than {@value #EAGER_BELOW} items. A slow input's record then runs when it arrives, or when the batch
+ * it found running finishes; faster inputs batch by size and delay as before, since a batch per record would then
+ * take the cores the task thread needs. The pace is a moving average of the gaps between arrivals, so records that
+ * arrive together (one network buffer, one Kafka fetch) do not make a slow input look fast.
  * Memory is bounded by the caller: the async operator admits only its capacity of records.
  */
 final class MicroBatcher<T> {
@@ -38,9 +40,11 @@ final class MicroBatcher<T> {
     /** Inputs that would gather fewer items than this in a delay are slow: their records need not wait. */
     static final int EAGER_BELOW = 8;
 
-    /** A slow input's items are at least this far apart. */
+    /** A slow input's items are on average at least this far apart. */
     private final long paceNanos;
-    private long lastCutNanos;
+    /** Moving average (weight 1/{@value #EAGER_BELOW} per arrival) of the gaps between arrivals. */
+    private long averageGapNanos;
+    private long lastArrivalNanos;
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -70,7 +74,8 @@ final class MicroBatcher<T> {
         this.maxBatchSize = maxBatchSize;
         this.maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(maxDelayMillis);
         this.paceNanos = maxDelayNanos / Math.max(1, Math.min(EAGER_BELOW, maxBatchSize));
-        this.lastCutNanos = clock.getAsLong() - paceNanos;
+        this.averageGapNanos = paceNanos; // slow until items show otherwise
+        this.lastArrivalNanos = clock.getAsLong() - paceNanos;
         this.runBatch = runBatch;
         this.timeoutMillis = timeoutMillis;
         this.onTimeout = onTimeout;
@@ -84,9 +89,11 @@ final class MicroBatcher<T> {
 
     /** Adds an item; may cut a batch. */
     synchronized void add(T item) {
+        long now = clock.getAsLong();
+        averageGapNanos += (now - lastArrivalNanos - averageGapNanos) / EAGER_BELOW;
+        lastArrivalNanos = now;
         pending.add(item);
-        if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || (dispatchWhenIdle && inFlight.get() == 0
-                && clock.getAsLong() - lastCutNanos >= paceNanos)) {
+        if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || idleOnSlowInput()) {
             cut();
         } else if (pending.size() == 1) {
             long batch = generation;
@@ -106,6 +113,19 @@ final class MicroBatcher<T> {
         return inFlight.get();
     }
 
+    /** Whether a pending item of a slow input may run now: no batch is running. */
+    private boolean idleOnSlowInput() {
+        return dispatchWhenIdle && inFlight.get() == 0 && averageGapNanos >= paceNanos;
+    }
+
+    /** A batch finished: a slow input's items that waited for it run now rather than after the delay. */
+    private synchronized void finished() {
+        inFlight.decrementAndGet();
+        if (!pending.isEmpty() && idleOnSlowInput() && !workers.isShutdown()) {
+            cut();
+        }
+    }
+
     private synchronized void cutIfStillPending(long batch) {
         if (batch == generation && !pending.isEmpty()) {
             cut();
@@ -116,7 +136,6 @@ final class MicroBatcher<T> {
         List<T> batch = pending;
         pending = new ArrayList<>(maxBatchSize);
         generation++;
-        lastCutNanos = clock.getAsLong();
         inFlight.incrementAndGet();
         // cancelled when the batch finishes, so that a finished batch is not kept alive until its timeout
         ScheduledFuture<?> timeout = timeoutMillis > 0
@@ -131,7 +150,7 @@ final class MicroBatcher<T> {
                 if (timeout != null) {
                     timeout.cancel(false);
                 }
-                inFlight.decrementAndGet();
+                finished();
             }
         });
     }

@@ -68,7 +68,7 @@ class MicroBatcherTest {
         MicroBatcher<Integer> batcher = batcher(runs, 1, true);
         batcher.add(0);
         await().atMost(10, TimeUnit.SECONDS).until(() -> batcher.inFlightBatches() == 0);
-        now.addAndGet(PACE_NANOS - 1); // fast: more than EAGER_BELOW items per delay
+        now.addAndGet(PACE_NANOS / 2); // fast: on average more than EAGER_BELOW items per delay
         List<Integer> next = new ArrayList<>();
         for (int i = 1; i < MAX_BATCH; i++) {
             batcher.add(i);
@@ -79,6 +79,39 @@ class MicroBatcherTest {
         next.add(MAX_BATCH);
         await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
         assertThat(runs.batches).containsExactly(List.of(0), next);
+        assertThat(batcher.shutdown(10_000)).isTrue();
+    }
+
+    @Test
+    void aSlowInputsRecordThatFindsABatchRunningRunsWhenItFinishes() throws Exception {
+        Runs runs = new Runs();
+        MicroBatcher<Integer> batcher = batcher(runs, 1, true);
+        batcher.add(1);
+        await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 1);
+        now.addAndGet(PACE_NANOS);
+        batcher.add(2);
+        assertThat(runs.batches).as("a batch runs: the record waits for it").hasSize(1);
+        runs.release.countDown(); // no flush, no third record, and the delay is a minute away
+        await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
+        assertThat(runs.batches).containsExactly(List.of(1), List.of(2));
+        assertThat(batcher.shutdown(10_000)).isTrue();
+    }
+
+    @Test
+    void recordsArrivingTogetherOnASlowInputDoNotMakeItFast() throws Exception {
+        Runs runs = new Runs();
+        runs.release.countDown();
+        MicroBatcher<Integer> batcher = batcher(runs, 1, true);
+        for (int i = 0; i < 20; i++) { // pairs of records three paces apart: on average slow
+            now.addAndGet(3 * PACE_NANOS);
+            batcher.add(2 * i);
+            batcher.add(2 * i + 1);
+            int cut = i + 1;
+            await().atMost(10, TimeUnit.SECONDS).until(() -> batcher.inFlightBatches() == 0
+                    && runs.batches.stream().mapToInt(List::size).sum() == 2 * cut);
+        }
+        assertThat(runs.batches).as("every record ran within its pair's time, none waited for the delay")
+                .allSatisfy(b -> assertThat(b).hasSizeLessThanOrEqualTo(2));
         assertThat(batcher.shutdown(10_000)).isTrue();
     }
 
