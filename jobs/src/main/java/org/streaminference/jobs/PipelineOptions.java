@@ -300,10 +300,9 @@ public final class PipelineOptions {
             ConfigOptions.key("inference.dispatch-when-idle")
                     .booleanType()
                     .defaultValue(true)
-                    .withDescription("A record that arrives while no batch is running, on a slow input (fewer than"
-                            + " 8 records per max-delay: max-delay / 8 or more since the last batch), runs at once"
-                            + " instead of waiting for max-delay; faster inputs batch by size and delay. false: by size"
-                            + " and delay only.");
+                    .withDescription("While no batch is running, pending records run a pace (max-delay / 8) after the"
+                            + " last batch at the latest: at once when a record arrives or a batch finishes after"
+                            + " that, instead of waiting for max-delay. false: by size and delay only.");
 
     public static final ConfigOption<Boolean> INFERENCE_ORDERED = ConfigOptions.key("inference.ordered")
             .booleanType()

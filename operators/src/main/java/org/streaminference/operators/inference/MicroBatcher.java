@@ -19,13 +19,13 @@ import java.util.function.LongSupplier;
 /**
  * Groups items into batches and runs each batch on an inference thread of its own. A batch is cut when it reaches
  * the maximum size or when its oldest item has waited the maximum delay, whichever comes first (Triton's dynamic
- * batcher rule); with {@code dispatchWhenIdle}, also whenever no batch is running and the input is slow: its items
- * arrive on average at least {@code maxDelay / }{@value #EAGER_BELOW} apart, so that waiting for the delay would
- * gather fewer than {@value #EAGER_BELOW} items. A slow input's record then runs when it arrives, or when the batch
- * it found running finishes; faster inputs batch by size and delay as before, since a batch per record would then
- * take the cores the task thread needs. The pace is a moving average of the gaps between arrivals, so records that
- * arrive together (one network buffer, one Kafka fetch) do not make a slow input look fast.
- * Memory is bounded by the caller: the async operator admits only its capacity of records.
+ * batcher rule); with {@code dispatchWhenIdle}, also whenever no batch is running and the last batch was cut at
+ * least a pace ({@code maxDelay / }{@value #EAGER_BELOW}) ago: at once when an item arrives or a batch finishes
+ * after that, or a pace after the last cut when it comes sooner. A slow input's records thus run as they come, and
+ * those that arrive together (one network buffer, one Kafka fetch) or while a batch runs wait at most a pace, not
+ * the delay; a fast input's batches are cut at most once a pace while the threads are free, so that a cheap model
+ * does not become a batch per record taking the cores the task thread needs, and by size and delay while they are
+ * busy. Memory is bounded by the caller: the async operator admits only its capacity of records.
  */
 final class MicroBatcher<T> {
     private static final Logger LOG = LoggerFactory.getLogger(MicroBatcher.class);
@@ -40,11 +40,11 @@ final class MicroBatcher<T> {
     /** Inputs that would gather fewer items than this in a delay are slow: their records need not wait. */
     static final int EAGER_BELOW = 8;
 
-    /** A slow input's items are on average at least this far apart. */
+    /** With no batch running, pending items wait at most this long after the last cut. */
     private final long paceNanos;
-    /** Moving average (weight 1/{@value #EAGER_BELOW} per arrival) of the gaps between arrivals. */
-    private long averageGapNanos;
-    private long lastArrivalNanos;
+    private long lastCutNanos;
+    /** The generation of pending items a pace timer is set for, so that one is set at most once per batch. */
+    private long pacedGeneration = -1;
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -74,8 +74,7 @@ final class MicroBatcher<T> {
         this.maxBatchSize = maxBatchSize;
         this.maxDelayNanos = TimeUnit.MILLISECONDS.toNanos(maxDelayMillis);
         this.paceNanos = maxDelayNanos / Math.max(1, Math.min(EAGER_BELOW, maxBatchSize));
-        this.averageGapNanos = paceNanos; // slow until items show otherwise
-        this.lastArrivalNanos = clock.getAsLong() - paceNanos;
+        this.lastCutNanos = clock.getAsLong() - paceNanos;
         this.runBatch = runBatch;
         this.timeoutMillis = timeoutMillis;
         this.onTimeout = onTimeout;
@@ -89,11 +88,9 @@ final class MicroBatcher<T> {
 
     /** Adds an item; may cut a batch. */
     synchronized void add(T item) {
-        long now = clock.getAsLong();
-        averageGapNanos += (now - lastArrivalNanos - averageGapNanos) / EAGER_BELOW;
-        lastArrivalNanos = now;
         pending.add(item);
-        if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || idleOnSlowInput()) {
+        if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || (dispatchWhenIdle && inFlight.get() == 0
+                && cutNowOrAfterPace())) {
             cut();
         } else if (pending.size() == 1) {
             long batch = generation;
@@ -113,15 +110,34 @@ final class MicroBatcher<T> {
         return inFlight.get();
     }
 
-    /** Whether a pending item of a slow input may run now: no batch is running. */
-    private boolean idleOnSlowInput() {
-        return dispatchWhenIdle && inFlight.get() == 0 && averageGapNanos >= paceNanos;
+    /**
+     * With no batch running: true when the last cut was a pace ago or more (cut now); otherwise sets a timer that cuts
+     * the pending items a pace after the last cut, if no batch runs by then.
+     */
+    private boolean cutNowOrAfterPace() {
+        long wait = lastCutNanos + paceNanos - clock.getAsLong();
+        if (wait <= 0) {
+            return true;
+        }
+        if (pacedGeneration != generation) {
+            pacedGeneration = generation;
+            long batch = generation;
+            timer.schedule(() -> cutIfIdle(batch), wait, TimeUnit.NANOSECONDS);
+        }
+        return false;
     }
 
-    /** A batch finished: a slow input's items that waited for it run now rather than after the delay. */
+    private synchronized void cutIfIdle(long batch) {
+        if (batch == generation && !pending.isEmpty() && inFlight.get() == 0) {
+            cut();
+        }
+    }
+
+    /** A batch finished: items that waited for it run now, or a pace after the last cut. */
     private synchronized void finished() {
         inFlight.decrementAndGet();
-        if (!pending.isEmpty() && idleOnSlowInput() && !workers.isShutdown()) {
+        if (dispatchWhenIdle && !pending.isEmpty() && inFlight.get() == 0 && !workers.isShutdown()
+                && cutNowOrAfterPace()) {
             cut();
         }
     }
@@ -136,6 +152,7 @@ final class MicroBatcher<T> {
         List<T> batch = pending;
         pending = new ArrayList<>(maxBatchSize);
         generation++;
+        lastCutNanos = clock.getAsLong();
         inFlight.incrementAndGet();
         // cancelled when the batch finishes, so that a finished batch is not kept alive until its timeout
         ScheduledFuture<?> timeout = timeoutMillis > 0
