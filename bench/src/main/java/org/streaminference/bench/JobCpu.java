@@ -3,7 +3,7 @@ package org.streaminference.bench;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
+import java.util.TreeMap;
 import java.util.Map;
 
 /**
@@ -49,9 +49,12 @@ final class JobCpu {
         return new JobCpu(now);
     }
 
-    /** Nanoseconds of CPU since the snapshot, by kind (threads started since count from zero), and "total". */
+    /**
+     * Nanoseconds of CPU since the snapshot, by kind in alphabetical order (threads started since count from zero),
+     * and "total".
+     */
     Map<String, Long> since() {
-        Map<String, Long> byKind = new LinkedHashMap<>();
+        Map<String, Long> byKind = new TreeMap<>();
         long total = 0;
         for (Thread t : Thread.getAllStackTraces().keySet()) {
             String kind = kind(t.getName());
@@ -63,7 +66,8 @@ final class JobCpu {
             byKind.merge(kind, used, Long::sum);
             total += used;
         }
-        byKind.put("total", total);
-        return byKind;
+        Map<String, Long> withTotal = new java.util.LinkedHashMap<>(byKind);
+        withTotal.put("total", total);
+        return withTotal;
     }
 }

@@ -135,9 +135,19 @@ final class KafkaLoad {
      * the span of arrivals (first to last output).
      */
     record Observed(long count, long[] eventTimesMillis, long[] latenciesMillis, long firstArrivalNanos,
-            long lastArrivalNanos) {
+            long lastArrivalNanos, long processCpuNanos, long jobCpuNanos) {
         double throughput() {
             return count / Math.max((lastArrivalNanos - firstArrivalNanos) / 1e9, 1e-9);
+        }
+
+        /** Cores this process kept busy between the first and the last arrival (job, broker, JIT, GC, this consumer). */
+        double cores() {
+            return (double) processCpuNanos / Math.max(lastArrivalNanos - firstArrivalNanos, 1);
+        }
+
+        /** CPU of the job's own threads ({@link JobCpu}) per prediction between the first and the last arrival. */
+        double jobMicrosPerEvent() {
+            return jobCpuNanos / 1e3 / Math.max(count, 1);
         }
 
         /** Percentile of the latencies of the events scheduled at or after {@code fromMillis} (the warm-up's end). */
@@ -178,6 +188,8 @@ final class KafkaLoad {
             int count = 0;
             long first = 0;
             long last = 0;
+            long cpuAtFirst = 0;
+            JobCpu job = null;
             long deadline = System.nanoTime() + timeout.toNanos();
             while (count < expected && System.nanoTime() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
@@ -190,6 +202,8 @@ final class KafkaLoad {
                     }
                     if (count == 0) {
                         first = now;
+                        cpuAtFirst = processCpuNanos();
+                        job = JobCpu.start();
                     }
                     last = now;
                     if (count < observed.length) {
@@ -203,7 +217,13 @@ final class KafkaLoad {
             if (count < expected) {
                 throw new IllegalStateException("only " + count + " of " + expected + " predictions arrived in " + topic);
             }
-            return new Observed(count, eventTimes, observed, first, last);
+            return new Observed(count, eventTimes, observed, first, last, processCpuNanos() - cpuAtFirst,
+                    job.since().get("total"));
         }
+    }
+
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
     }
 }

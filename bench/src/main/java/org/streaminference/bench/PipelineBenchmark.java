@@ -83,6 +83,9 @@ public final class PipelineBenchmark implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "5", description = "Measured length of each fixed-rate run.")
     double seconds;
 
+    /** The last saturation run's observation: its CPU figures go into the progress lines. */
+    private KafkaLoad.Observed lastDrain;
+
     @Option(names = "--warmup-seconds", defaultValue = "2",
             description = "Fixed-rate runs: events scheduled in the first seconds after the job runs are left out.")
     double warmupSeconds;
@@ -181,8 +184,11 @@ public final class PipelineBenchmark implements Callable<Integer> {
                     // the tracing variant is warmed up: its SDK and exporter are code no other variant runs
                     continue; // the same code as a variant warmed up already
                 }
+                lastDrain = null;
                 double t = measure(w, saturated, key);
-                System.out.printf(Locale.ROOT, "    %-30s %,12.0f ev/s%n", key, t);
+                System.out.printf(Locale.ROOT, "    %-30s %,12.0f ev/s%s%n", key, t, lastDrain == null ? ""
+                        : String.format(Locale.ROOT, "  (%.2f cores busy; the job's threads %.1f µs of CPU per event)",
+                                lastDrain.cores(), lastDrain.jobMicrosPerEvent()));
                 if (round > 0) {
                     sat.computeIfAbsent(key, k -> new ArrayList<>()).add(t);
                 }
@@ -438,6 +444,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
         KafkaLoad.Observed o = KafkaLoad.consume(kafka.bootstrapServers(), options.get(PipelineOptions.PREDICTIONS_TOPIC),
                 w.records(), Duration.ofMinutes(10), false);
         job.getJobExecutionResult().get(5, TimeUnit.MINUTES);
+        lastDrain = o;
         return o.throughput();
     }
 
