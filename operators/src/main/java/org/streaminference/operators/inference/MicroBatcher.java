@@ -128,7 +128,7 @@ final class MicroBatcher<T> {
     }
 
     private synchronized void cutIfIdle(long batch) {
-        if (batch == generation && !pending.isEmpty() && inFlight.get() == 0) {
+        if (batch == generation && !pending.isEmpty() && inFlight.get() == 0 && !timer.isShutdown()) {
             cut();
         }
     }
@@ -136,14 +136,14 @@ final class MicroBatcher<T> {
     /** A batch finished: items that waited for it run now, or a pace after the last cut. */
     private synchronized void finished() {
         inFlight.decrementAndGet();
-        if (dispatchWhenIdle && !pending.isEmpty() && inFlight.get() == 0 && !workers.isShutdown()
+        if (dispatchWhenIdle && !pending.isEmpty() && inFlight.get() == 0 && !timer.isShutdown()
                 && cutNowOrAfterPace()) {
             cut();
         }
     }
 
     private synchronized void cutIfStillPending(long batch) {
-        if (batch == generation && !pending.isEmpty()) {
+        if (batch == generation && !pending.isEmpty() && !timer.isShutdown()) {
             cut();
         }
     }
@@ -177,8 +177,10 @@ final class MicroBatcher<T> {
      * the caller must then not close the model they run on.
      */
     boolean shutdown(long timeoutMillis) throws InterruptedException {
-        timer.shutdownNow();
-        workers.shutdown();
+        synchronized (this) { // a batch that finishes meanwhile sees both stopped or neither, and cuts nothing more
+            timer.shutdownNow();
+            workers.shutdown();
+        }
         return workers.awaitTermination(timeoutMillis, TimeUnit.MILLISECONDS);
     }
 
