@@ -10,12 +10,9 @@ import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.features.spec.FeatureSpecs;
@@ -220,7 +217,10 @@ public final class FeatureBenchmark implements Callable<Integer> {
         StreamInferencePipeline.build(env, options, stages);
         JobClient job = env.executeAsync("feature-bench-" + run);
         try {
-            double seconds = awaitPredictions(topic, events);
+            KafkaLoad.Observed drained = KafkaLoad.consume(kafka.bootstrapServers(), topic, events,
+                    Duration.ofMinutes(20), false);
+            lastCpu = drained.jobCpu();
+            double seconds = events / drained.throughput();
             System.out.printf("%-14s %6.1f s  %,9.0f events/s  job CPU %.1f µs/event %s%n", name, seconds,
                     events / seconds, lastCpu.get("total") / 1e3 / events, perEvent(lastCpu));
             if (savepointDir != null) {
@@ -251,38 +251,6 @@ public final class FeatureBenchmark implements Callable<Integer> {
             return new EnrichedEvent(new InputEvent(v.eventId, v.entityId, v.eventTime, v.eventType, Map.of(),
                     Map.of(), Map.of()), v.source, vector, List.of(), List.of(), null);
         }).returns(EnrichedEvent.class).name("features").uid("features");
-    }
-
-    /** Waits for {@code expected} predictions; returns the seconds from the first to the last one's arrival. */
-    private double awaitPredictions(String topic, long expected) {
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                ConsumerConfig.GROUP_ID_CONFIG, "count-" + topic,
-                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest"),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            consumer.subscribe(List.of(topic));
-            long seen = 0;
-            JobCpu cpu = null;
-            long first = 0;
-            long last = 0;
-            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(20);
-            while (seen < expected) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("only " + seen + " of " + expected + " predictions in 20 min");
-                }
-                int n = consumer.poll(Duration.ofMillis(20)).count();
-                if (n > 0) {
-                    last = System.nanoTime();
-                    if (seen == 0) {
-                        first = last;
-                        cpu = JobCpu.start();
-                    }
-                    seen += n;
-                }
-            }
-            lastCpu = cpu.since();
-            return (last - first) / 1e9;
-        }
     }
 
     /**

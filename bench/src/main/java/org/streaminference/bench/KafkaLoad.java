@@ -135,7 +135,7 @@ final class KafkaLoad {
      * the span of arrivals (first to last output).
      */
     record Observed(long count, long[] eventTimesMillis, long[] latenciesMillis, long firstArrivalNanos,
-            long lastArrivalNanos, long processCpuNanos, long jobCpuNanos) {
+            long lastArrivalNanos, long processCpuNanos, Map<String, Long> jobCpu) {
         double throughput() {
             return count / Math.max((lastArrivalNanos - firstArrivalNanos) / 1e9, 1e-9);
         }
@@ -145,9 +145,12 @@ final class KafkaLoad {
             return (double) processCpuNanos / Math.max(lastArrivalNanos - firstArrivalNanos, 1);
         }
 
-        /** CPU of the job's own threads ({@link JobCpu}) per prediction between the first and the last arrival. */
+        /**
+         * CPU of the job's own threads ({@link JobCpu}: nanoseconds by kind of thread, and "total") per prediction
+         * between the first and the last arrival.
+         */
         double jobMicrosPerEvent() {
-            return jobCpuNanos / 1e3 / Math.max(count, 1);
+            return jobCpu.get("total") / 1e3 / Math.max(count, 1);
         }
 
         /** Percentile of the latencies of the events scheduled at or after {@code fromMillis} (the warm-up's end). */
@@ -218,7 +221,7 @@ final class KafkaLoad {
                 throw new IllegalStateException("only " + count + " of " + expected + " predictions arrived in " + topic);
             }
             return new Observed(count, eventTimes, observed, first, last, processCpuNanos() - cpuAtFirst,
-                    job.since().get("total"));
+                    job.since());
         }
     }
 

@@ -86,9 +86,9 @@ public final class BatchingConfig implements Serializable {
     }
 
     /**
-     * Whether a record runs at once when no batch is running and the input is slow (fewer than 8 records per delay:
-     * {@code maxDelay / 8} or more since the last batch was cut), instead of waiting for the delay: a lightly loaded
-     * job answers without the delay, and faster inputs batch by size and delay as before.
+     * Whether, while no batch is running, pending records run a pace ({@code maxDelay / 8}) after the last batch at
+     * the latest, instead of waiting for the batch to fill or for the delay: a lightly loaded job answers without the
+     * delay, and a loaded one still batches by size and delay (see {@link MicroBatcher}).
      */
     public boolean dispatchWhenIdle() {
         return dispatchWhenIdle;
@@ -113,7 +113,7 @@ public final class BatchingConfig implements Serializable {
         return "batches of up to " + maxBatchSize + " records or " + maxDelayMillis + " ms, " + concurrentBatches
                 + " at once, timeout " + timeoutMillis + " ms, " + retries + " retries, top " + topK + ", "
                 + (ordered ? "ordered" : "unordered") + ", capacity " + capacity
-                + (dispatchWhenIdle ? ", a slow input's records dispatched when idle" : "");
+                + (dispatchWhenIdle ? ", dispatched a pace after the last batch when idle" : "");
     }
 
     /** Builds a {@link BatchingConfig}; unset values keep their defaults. */

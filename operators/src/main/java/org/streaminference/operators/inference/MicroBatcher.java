@@ -37,7 +37,7 @@ final class MicroBatcher<T> {
     private final Consumer<List<T>> onTimeout;
     private final boolean dispatchWhenIdle;
     private final LongSupplier clock;
-    /** Inputs that would gather fewer items than this in a delay are slow: their records need not wait. */
+    /** The pace is the delay divided by this: while no batch runs, a batch at most every pace. */
     static final int EAGER_BELOW = 8;
 
     /** With no batch running, pending items wait at most this long after the last cut. */
@@ -53,7 +53,7 @@ final class MicroBatcher<T> {
     private long generation;
 
     /**
-     * @param dispatchWhenIdle cut a batch when a slow input's item finds no batch running, too
+     * @param dispatchWhenIdle while no batch runs, cut the pending items a pace after the last cut at the latest
      * @param threadName prefix of the inference threads' names
      * @param runBatch   runs one batch; called on an inference thread, never concurrently with more than
      *                   {@code threads} others

@@ -210,10 +210,7 @@ public final class AvroEventDecoder implements EventDecoder {
             }
             size += count;
         }
-        if (vector == null) {
-            return new float[0];
-        }
-        return size == vector.length ? vector : java.util.Arrays.copyOf(vector, size);
+        return vector == null ? new float[0] : vector; // grown block by block to exactly its items
     }
 
     /** A buffer of at least {@code bytes} for one block of fixed-size items; grows to the largest block seen. */
