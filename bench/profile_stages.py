@@ -27,7 +27,7 @@ TASK_STAGES = [  # innermost match wins
     ('inference', ['OnnxInferenceFunction', 'ai/onnxruntime', 'MicroBatchInferenceOperator', 'InferenceOperator',
                    'BatchRunner', 'MicroBatcher']),
     ('sinks', ['KafkaWriter', 'SinkWriterOperator', 'KafkaRecordSerializationSchema', 'ResultTopicSinks']),
-    ('source', ['SourceOperator', 'KafkaSourceReader', 'SourceReaderBase', 'KafkaRecordEmitter', 'RawRecord']),
+    ('source', ['SourceOperator', 'KafkaSourceReader', 'SourceReaderBase', 'KafkaRecordEmitter', 'EventRecordDeserializer']),
 ]
 DATA_PATH = ['validation', 'serialize for the keyBy', 'deserialize after the keyBy',
              'deep copy between chained operators', 'features', 'inference', 'sinks', 'source']

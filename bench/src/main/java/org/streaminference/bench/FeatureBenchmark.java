@@ -212,7 +212,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
         PipelineStages stages = enrich
                 ? PipelineStages.forSpec(options, spec, spec.usesProfile())
                 : PipelineStages.microBatched(options, spec.eventFields(),
-                        valid -> rawAmountOnly(valid, spec.width(), spec.eventFields().numeric().indexOf("amount")), new FeatureContract(spec.id(), FeatureLayout.floats(spec.width())),
+                        Duration.ofMillis(spec.maxOutOfOrdernessMillis()), valid -> rawAmountOnly(valid, spec.width(), spec.eventFields().numeric().indexOf("amount")), new FeatureContract(spec.id(), FeatureLayout.floats(spec.width())),
                         null);
         StreamInferencePipeline.build(env, options, stages);
         JobClient job = env.executeAsync("feature-bench-" + run);

@@ -1,9 +1,5 @@
 package org.streaminference.jobs;
 
-import org.apache.flink.api.common.eventtime.Watermark;
-import org.apache.flink.api.common.eventtime.WatermarkGenerator;
-import org.apache.flink.api.common.eventtime.WatermarkOutput;
-import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.configuration.ReadableConfig;
@@ -23,13 +19,12 @@ import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.ValidatedEvent;
 
-import java.time.Duration;
 import java.util.regex.Pattern;
 
 /**
- * The job's feature stage for a feature spec: event-time timestamps and watermarks (bounded by the spec's
- * out-of-orderness, idle partitions excluded), the entity's profile joined from the reference-data topic where the
- * spec reads one, then {@link FeatureEnrichmentFunction} in keyed state. Both keyed steps share one partitioning,
+ * The job's feature stage for a feature spec: the entity's profile joined from the reference-data topic where the
+ * spec reads one, then {@link FeatureEnrichmentFunction} in keyed state; event time comes with the events from their
+ * source ({@link EventTime}), and the profiles and commands never move it. Both keyed steps share one partitioning,
  * so the join adds no network shuffle.
  */
 final class FeatureStage {
@@ -44,18 +39,12 @@ final class FeatureStage {
      */
     static SingleOutputStreamOperator<EnrichedEvent> apply(DataStream<ValidatedEvent> valid, FeatureSpec spec,
             ReadableConfig options, boolean joinProfiles, DataStream<ControlMessage> commands) {
-        DataStream<ValidatedEvent> timed = valid
-                .assignTimestampsAndWatermarks(WatermarkStrategy
-                        .<ValidatedEvent>forBoundedOutOfOrderness(Duration.ofMillis(spec.maxOutOfOrdernessMillis()))
-                        .withTimestampAssigner((v, previous) -> v.eventTime)
-                        .withIdleness(options.get(PipelineOptions.FEATURES_WATERMARK_IDLENESS)))
-                .name("event-time")
-                .uid("event-time");
-        KeyedStream<ValidatedEvent, String> keyed = timed.keyBy(ENTITY);
+        // the events carry their time and watermarks from the source (EventTime)
+        KeyedStream<ValidatedEvent, String> keyed = valid.keyBy(ENTITY);
         if (joinProfiles) {
             DataStream<ProfileUpdate> profiles = valid.getExecutionEnvironment()
                     .fromSource(profileSource(options, PipelineSettings.bootstrapServers(options)),
-                            neverHoldsBackTime(), "entity-profiles")
+                            EventTime.sideInput(), "entity-profiles")
                     .uid("entity-profiles-source");
             SingleOutputStreamOperator<ValidatedEvent> joined = keyed
                     .connect(profiles.keyBy(ProfileUpdate::getEntityId))
@@ -94,19 +83,4 @@ final class FeatureStage {
         return builder.build();
     }
 
-    /**
-     * For streams that are not events (profiles, model commands): they never hold back the event-time clock of the
-     * operator they join.
-     */
-    static <T> WatermarkStrategy<T> neverHoldsBackTime() {
-        return context -> new WatermarkGenerator<>() {
-            @Override
-            public void onEvent(T event, long eventTimestamp, WatermarkOutput output) {}
-
-            @Override
-            public void onPeriodicEmit(WatermarkOutput output) {
-                output.emitWatermark(new Watermark(Long.MAX_VALUE));
-            }
-        };
-    }
 }

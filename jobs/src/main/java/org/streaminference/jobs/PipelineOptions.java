@@ -125,8 +125,9 @@ public final class PipelineOptions {
             ConfigOptions.key("features.watermark-idleness")
                     .durationType()
                     .defaultValue(Duration.ofSeconds(30))
-                    .withDescription("A source partition without events for this long stops holding back the"
-                            + " watermark, which drives the expiry of idle entities (the spec's entityTtl).");
+                    .withDescription("A source partition without valid events for this long stops holding back"
+                            + " the watermark, which drives the expiry of idle entities (the spec's entityTtl); while"
+                            + " every partition is idle the watermark stands still.");
 
     public static final ConfigOption<String> SERVED_FEATURES_TOPIC = ConfigOptions.key("kafka.topic.served-features")
             .stringType()

@@ -20,6 +20,7 @@ import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ValidatedEvent;
 
 import java.io.Serializable;
+import java.time.Duration;
 import java.util.List;
 import java.util.function.Function;
 
@@ -30,11 +31,14 @@ import java.util.function.Function;
  * inference has one input and runs chained to the features; the benchmarks and tests put other stages in the same
  * pipeline.
  *
- * @param eventFields the event fields these features read (numeric ones without a default are required)
+ * @param eventFields       the event fields these features read (numeric ones without a default are required)
+ * @param maxOutOfOrderness how far behind the newest event of its source partition an event may come: the bound
+ *                          of the events' watermarks
  */
 @PublicEvolving
 public record PipelineStages(
         EventFields eventFields,
+        Duration maxOutOfOrderness,
         FeatureStageFunction features,
         InferenceStage inference) {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineStages.class);
@@ -87,7 +91,7 @@ public record PipelineStages(
      */
     public static PipelineStages forSpec(ReadableConfig options, FeatureSpec spec, boolean joinProfiles) {
         boolean logServed = options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).isPresent();
-        return new PipelineStages(spec.eventFields(),
+        return new PipelineStages(spec.eventFields(), Duration.ofMillis(spec.maxOutOfOrdernessMillis()),
                 (valid, commands) -> FeatureStage.apply(valid, spec, options, joinProfiles, commands),
                 inference(options, new FeatureContract(spec.id(), spec.layout(), spec.valueNames()),
                         logServed ? spec.id() : null));
@@ -100,9 +104,10 @@ public record PipelineStages(
      * @param servedFeatureSpec the spec id to log served feature vectors under, or null not to log them
      */
     public static PipelineStages microBatched(ReadableConfig options, EventFields eventFields,
+            Duration maxOutOfOrderness,
             Function<DataStream<ValidatedEvent>, SingleOutputStreamOperator<EnrichedEvent>> features,
             FeatureContract contract, String servedFeatureSpec) {
-        return new PipelineStages(eventFields, (valid, commands) -> {
+        return new PipelineStages(eventFields, maxOutOfOrderness, (valid, commands) -> {
             if (commands != null) {
                 throw new IllegalConfigurationException("These features cannot pass model commands on: set "
                         + PipelineOptions.MODEL_CONTROL_TOPIC.key() + " to an empty value");
@@ -131,6 +136,6 @@ public record PipelineStages(
 
     /** These stages with another inference stage (one that takes no model commands: the job must have none). */
     public PipelineStages withInference(Function<DataStream<EnrichedEvent>, SingleOutputStreamOperator<Prediction>> other) {
-        return new PipelineStages(eventFields, features, other::apply);
+        return new PipelineStages(eventFields, maxOutOfOrderness, features, other::apply);
     }
 }

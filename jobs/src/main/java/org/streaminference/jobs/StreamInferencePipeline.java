@@ -2,7 +2,6 @@ package org.streaminference.jobs;
 
 import org.apache.flink.annotation.Internal;
 
-import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
@@ -23,11 +22,11 @@ import org.streaminference.schemas.DeadLetters;
 import org.streaminference.operators.inference.ModelOutputs;
 import org.streaminference.operators.validation.EventValidationFunction;
 import org.streaminference.operators.validation.EventValidator;
+import org.streaminference.operators.validation.ValidatedRecord;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
-import org.streaminference.schemas.RawRecord;
 import org.streaminference.schemas.ValidatedEvent;
 import org.streaminference.sinks.KafkaSinkConfig;
 import org.streaminference.sinks.LatestPredictionTable;
@@ -37,7 +36,8 @@ import org.streaminference.sinks.ResultTopicSinks;
 
 
 /**
- * Wires the pipeline: Kafka events → validation → event time → keyBy(entity) → [profile from the reference-data
+ * Wires the pipeline: Kafka events, decoded and validated in the source (which takes event time from them) →
+ * dead letters split off → keyBy(entity) → [profile from the reference-data
  * topic] → the feature spec's features in keyed state (the control topic's commands broadcast to every subtask as
  * its second input, and passed on in order with the events) → micro-batched ONNX inference, chained to the features
  * (its model versions set by those commands) → predictions
@@ -78,22 +78,24 @@ public final class StreamInferencePipeline {
     public static void build(StreamExecutionEnvironment env, ReadableConfig options, PipelineStages stages) {
         String bootstrap = PipelineSettings.bootstrapServers(options);
 
-        DataStream<RawRecord> raw = env.fromSource(
-                        eventsSource(options, bootstrap), WatermarkStrategy.noWatermarks(), "events")
+        // decoded and validated in the source, which takes each event's own time for its per-partition watermarks
+        EventValidator validator = new EventValidator(stages.eventFields(), PipelineSettings.eventLimits(options),
+                PipelineSettings.eventDecoder(options, stages.eventFields()));
+        DataStream<ValidatedRecord> decoded = env.fromSource(
+                        eventsSource(options, bootstrap, validator),
+                        EventTime.ofEvents(stages.maxOutOfOrderness(),
+                                options.get(PipelineOptions.FEATURES_WATERMARK_IDLENESS)),
+                        "events")
                 .uid("events-source");
 
-        SingleOutputStreamOperator<ValidatedEvent> valid = raw
-                .process(new EventValidationFunction(
-                        new EventValidator(stages.eventFields(), PipelineSettings.eventLimits(options),
-                                PipelineSettings.eventDecoder(options, stages.eventFields())),
-                        PipelineSettings.tracing(options)))
+        SingleOutputStreamOperator<ValidatedEvent> valid = decoded
+                .process(new EventValidationFunction(PipelineSettings.tracing(options)))
                 .name("validate")
                 .uid("validate");
 
         String controlTopic = options.get(PipelineOptions.MODEL_CONTROL_TOPIC);
         DataStream<ControlMessage> commands = controlTopic == null || controlTopic.isBlank() ? null : env.fromSource(
-                        controlSource(options, bootstrap, controlTopic), FeatureStage.neverHoldsBackTime(),
-                        "model-commands")
+                        controlSource(options, bootstrap, controlTopic), EventTime.sideInput(), "model-commands")
                 .setParallelism(1)
                 .setMaxParallelism(1) // one partition, read in order: never scaled
                 .uid("model-commands-source");
@@ -164,13 +166,14 @@ public final class StreamInferencePipeline {
                 .uid("dead-letters-kafka");
     }
 
-    private static KafkaSource<RawRecord> eventsSource(ReadableConfig options, String bootstrap) {
-        KafkaSourceBuilder<RawRecord> builder = KafkaSource.<RawRecord>builder()
+    private static KafkaSource<ValidatedRecord> eventsSource(ReadableConfig options, String bootstrap,
+            EventValidator validator) {
+        KafkaSourceBuilder<ValidatedRecord> builder = KafkaSource.<ValidatedRecord>builder()
                 .setBootstrapServers(bootstrap)
                 .setTopics(options.get(PipelineOptions.EVENTS_TOPIC))
                 .setGroupId(options.get(PipelineOptions.GROUP_ID))
                 .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
-                .setDeserializer(new RawRecordDeserializer(PipelineSettings.tracing(options).enabled()));
+                .setDeserializer(new EventRecordDeserializer(validator, PipelineSettings.tracing(options).enabled()));
         if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
             builder.setBounded(OffsetsInitializer.latest());
         }

@@ -39,11 +39,13 @@ import java.util.concurrent.TimeoutException;
  */
 @Internal
 public final class EmbeddedKafkaBroker implements AutoCloseable {
-    private final KafkaRaftServer server;
+    private final KafkaConfig config;
     private final String bootstrapServers;
+    /** The running server; null while the broker is stopped. */
+    private KafkaRaftServer server;
 
-    private EmbeddedKafkaBroker(KafkaRaftServer server, String bootstrapServers) {
-        this.server = server;
+    private EmbeddedKafkaBroker(KafkaConfig config, String bootstrapServers) {
+        this.config = config;
         this.bootstrapServers = bootstrapServers;
     }
 
@@ -92,11 +94,36 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         if (exit != 0) {
             throw new IOException("formatting Kafka storage failed: " + formatOutput.toString(StandardCharsets.UTF_8));
         }
-        KafkaRaftServer server = new KafkaRaftServer(KafkaConfig.fromProps(props, false), Time.SYSTEM);
-        server.startup();
-        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(server, "localhost:" + brokerPort);
-        broker.awaitReady(Duration.ofSeconds(60));
+        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(KafkaConfig.fromProps(props, false),
+                "localhost:" + brokerPort);
+        broker.startServer();
         return broker;
+    }
+
+    private synchronized void startServer() throws IOException {
+        server = new KafkaRaftServer(config, Time.SYSTEM);
+        server.startup();
+        awaitReady(Duration.ofSeconds(60));
+    }
+
+    /**
+     * Stops the broker as an outage would, keeping its data: clients see it gone until {@link #restart}. Does
+     * nothing when it is stopped.
+     */
+    public synchronized void stop() {
+        if (server != null) {
+            server.shutdown();
+            server.awaitShutdown();
+            server = null;
+        }
+    }
+
+    /** Starts the stopped broker again on the same ports with the same data, and waits until it answers. */
+    public synchronized void restart() throws IOException {
+        if (server != null) {
+            throw new IllegalStateException("the broker is running");
+        }
+        startServer();
     }
 
     public String bootstrapServers() {
@@ -165,7 +192,6 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
 
     @Override
     public void close() {
-        server.shutdown();
-        server.awaitShutdown();
+        stop();
     }
 }

@@ -137,16 +137,34 @@ public final class RecordTracing implements AutoCloseable {
      * span, which records nothing and costs nothing. End it when the stage is done with the record.
      */
     public Span startEntrySpan(String name, String traceparent, SpanKind kind) {
+        return startEntrySpan(name, traceparent, kind, 0);
+    }
+
+    /**
+     * As {@link #startEntrySpan(String, String, SpanKind)}, started at {@code startEpochNanos} (when the work on the
+     * record began, before this call); 0 for now.
+     */
+    public Span startEntrySpan(String name, String traceparent, SpanKind kind, long startEpochNanos) {
         if (tracer == null) {
             return Span.getInvalid();
         }
+        SpanBuilder builder;
         if (traceparent == null) {
             if (ThreadLocalRandom.current().nextDouble() >= config.sampleRatio()) {
                 return Span.getInvalid();
             }
-            return tracer.spanBuilder(name).setSpanKind(kind).setNoParent().startSpan();
+            builder = tracer.spanBuilder(name).setSpanKind(kind).setNoParent();
+        } else {
+            SpanContext parent = sampled(traceparent);
+            if (parent == null) {
+                return Span.getInvalid(); // an unsampled context passes through untouched
+            }
+            builder = tracer.spanBuilder(name).setSpanKind(kind).setParent(Context.root().with(Span.wrap(parent)));
         }
-        return startRecordSpan(name, traceparent, kind);
+        if (startEpochNanos > 0) {
+            builder.setStartTimestamp(startEpochNanos, TimeUnit.NANOSECONDS);
+        }
+        return builder.startSpan();
     }
 
     /**
