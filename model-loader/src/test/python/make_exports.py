@@ -93,6 +93,113 @@ def gradient_boosted_classifier(out, string_labels=False):
     })
 
 
+def gradient_boosted_tensor_reordered(out):
+    """The same kind of classifier exported another way: TreeEnsembleClassifier alone (as skl2onnx writes it with
+    zipmap=False), its probability tensor's columns in the class order [2, 0, 1] of its classlabels, and an int64
+    label. Combined with the ZipMap export by position, an ensemble would mix up the classes."""
+    iris = load_iris()
+    x = iris.data.astype(np.float32)
+    clf = GradientBoostingClassifier(n_estimators=12, max_depth=3, random_state=7).fit(x, iris.target)
+    order = [2, 0, 1]
+    position = {label: at for at, label in enumerate(order)}
+    attrs = {k: [] for k in ["nodes_treeids", "nodes_nodeids", "nodes_featureids", "nodes_values", "nodes_modes",
+                             "nodes_truenodeids", "nodes_falsenodeids", "class_treeids", "class_nodeids",
+                             "class_ids", "class_weights"]}
+    tree_id = 0
+    for stage in clf.estimators_:
+        for k, regressor in enumerate(stage):
+            t = regressor.tree_
+            for node in range(t.node_count):
+                leaf = t.children_left[node] == -1
+                attrs["nodes_treeids"].append(tree_id)
+                attrs["nodes_nodeids"].append(node)
+                attrs["nodes_featureids"].append(0 if leaf else int(t.feature[node]))
+                attrs["nodes_values"].append(0.0 if leaf else float(t.threshold[node]))
+                attrs["nodes_modes"].append("LEAF" if leaf else "BRANCH_LEQ")
+                attrs["nodes_truenodeids"].append(0 if leaf else int(t.children_left[node]))
+                attrs["nodes_falsenodeids"].append(0 if leaf else int(t.children_right[node]))
+                if leaf:
+                    attrs["class_treeids"].append(tree_id)
+                    attrs["class_nodeids"].append(node)
+                    attrs["class_ids"].append(position[int(clf.classes_[k])])
+                    attrs["class_weights"].append(float(t.value[node][0][0] * clf.learning_rate))
+            tree_id += 1
+    base = clf._raw_predict_init(x[:1])[0]
+    reordered_base = [0.0] * 3
+    for k, b in enumerate(base):
+        reordered_base[position[int(clf.classes_[k])]] = float(b)
+    ensemble = helper.make_node("TreeEnsembleClassifier", ["input"], ["label", "probabilities"],
+                                domain="ai.onnx.ml", post_transform="SOFTMAX", base_values=reordered_base,
+                                classlabels_int64s=order, **attrs)
+    graph = helper.make_graph(
+        [ensemble], "gradient_boosted_iris_tensor",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+         helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, 3])])
+    rows = x[::10]
+    save(out, "gbt-classifier-tensor", graph, {
+        "source": "sklearn.ensemble.GradientBoostingClassifier(n_estimators=12, max_depth=3) on iris, exported"
+                  " without ZipMap, probability columns in class order [2, 0, 1]",
+        "inputs": rows.tolist(),
+        "predict": [int(v) for v in clf.predict(rows)],
+        "predict_proba": clf.predict_proba(rows).tolist(),
+        "classes": [int(c) for c in clf.classes_],
+        "column_classes": order,
+    })
+
+
+def double_regressor(out):
+    """A float64 linear regressor (skl2onnx with DoubleTensorType): input double [N,6], output double [N,1]."""
+    x, y = load_diabetes(return_X_y=True)
+    x = x[:, :6] * 100.0 + 1000.0  # values whose float32 rounding shows in the answer
+    reg = LinearRegression().fit(x, y)
+    w = numpy_helper.from_array(reg.coef_.astype(np.float64).reshape(6, 1), "coef")
+    b = numpy_helper.from_array(np.array([reg.intercept_], dtype=np.float64), "intercept")
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["input", "coef"], ["product"]),
+         helper.make_node("Add", ["product", "intercept"], ["variable"])],
+        "linear_regression_diabetes_double",
+        [helper.make_tensor_value_info("input", TensorProto.DOUBLE, [None, 6])],
+        [helper.make_tensor_value_info("variable", TensorProto.DOUBLE, [None, 1])], [w, b])
+    rows = x[::40]
+    save(out, "double-regressor", graph, {
+        "source": "sklearn.linear_model.LinearRegression on diabetes (6 features, scaled by 100 and shifted by 1000),"
+                  " float64 input and output [N,1]",
+        "inputs": rows.tolist(),
+        "predict": reg.predict(rows).tolist(),
+        "predict_from_float32_inputs": reg.predict(rows.astype(np.float32).astype(np.float64)).tolist(),
+    })
+
+
+def fixed_batch_network(out):
+    """A network as torch.onnx.export writes it without dynamic_axes: input float [1,16], output float [1,2]."""
+    rng = np.random.default_rng(5)
+    w1 = rng.normal(size=(16, 8)).astype(np.float32) * 0.5
+    b1 = rng.normal(size=(8,)).astype(np.float32) * 0.1
+    w2 = rng.normal(size=(8, 2)).astype(np.float32)
+    b2 = rng.normal(size=(2,)).astype(np.float32) * 0.1
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["input", "w1", "b1"], ["hidden"]),
+         helper.make_node("Relu", ["hidden"], ["activated"]),
+         helper.make_node("Gemm", ["activated", "w2", "b2"], ["logits"]),
+         helper.make_node("Softmax", ["logits"], ["output"], axis=1)],
+        "fixed_batch_mlp",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 2])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(b1, "b1"),
+         numpy_helper.from_array(w2, "w2"), numpy_helper.from_array(b2, "b2")])
+    inputs = rng.normal(size=(12, 16)).astype(np.float32)
+    logits = np.maximum(inputs @ w1 + b1, 0) @ w2 + b2
+    probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    save(out, "fixed-batch", graph, {
+        "source": "a 16-8-2 MLP with a fixed batch dimension [1,16], as torch.onnx.export writes it without"
+                  " dynamic_axes; probabilities computed by numpy",
+        "inputs": inputs.tolist(),
+        "probabilities": probabilities.tolist(),
+    })
+
+
 def pca_embedding(out):
     """A PCA as an embedding [N,2] with its reconstruction [N,4] as a second output (passed through)."""
     x = load_iris().data.astype(np.float32)
@@ -208,6 +315,9 @@ if __name__ == "__main__":
     target = sys.argv[1] if len(sys.argv) > 1 else "model-loader/src/test/resources/exports"
     gradient_boosted_classifier(target)
     gradient_boosted_classifier(target, string_labels=True)
+    gradient_boosted_tensor_reordered(target)
+    double_regressor(target)
+    fixed_batch_network(target)
     training_rows(target)
     pca_embedding(target)
     regressor(target)

@@ -18,8 +18,14 @@ import org.streaminference.model.FeatureContract;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
+import org.streaminference.operators.inference.EnsembleCompatibility;
+import org.streaminference.schemas.Ensemble;
+import org.streaminference.schemas.EnsembleMember;
 import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultStoreSchema;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Entry point of the job jar, for {@code flink run} and the REST API. Options come the Flink way: from the
@@ -129,9 +135,12 @@ public final class StreamInferenceJob {
      */
     static void checkStartingModel(Configuration options, FeatureContract contract) {
         java.util.Set<String> names = new java.util.HashSet<>();
+        java.util.Map<String, EnsembleCompatibility.Member> answers = new java.util.HashMap<>();
         for (String uri : PipelineSettings.startingModels(options)) {
             try (LoadedModel model = new ModelLoader(PipelineSettings.modelLoader(options).onCpu()).load(uri)) {
                 contract.check(model);
+                answers.put(model.manifest().name(),
+                        new EnsembleCompatibility.Member(model.manifest().id(), model.answerContract()));
                 if (!names.add(model.manifest().name())) {
                     throw new IllegalConfigurationException(PipelineOptions.MODEL_URI.key() + " names two versions of"
                             + " model '" + model.manifest().name() + "': one version per model");
@@ -158,6 +167,21 @@ public final class StreamInferenceJob {
                 throw new IllegalConfigurationException("The starting model '" + name + "' ("
                         + PipelineOptions.MODEL_URI.key() + ") is not served by the serving plan ("
                         + PipelineOptions.MODEL_SERVING_PLAN.key() + "), which serves " + served);
+            }
+        }
+        for (Ensemble ensemble : plan == null ? List.<Ensemble>of() : plan.getEnsembles()) {
+            List<EnsembleCompatibility.Member> members = new ArrayList<>();
+            for (EnsembleMember member : ensemble.getMembers()) {
+                var answer = answers.get(member.getModel());
+                if (answer != null && (member.getVersion() == null
+                        || answer.name().equals(member.getModel() + ":" + member.getVersion()))) {
+                    members.add(answer);
+                }
+            }
+            String problem = EnsembleCompatibility.problem(ensemble.getName(), members);
+            if (problem != null) {
+                throw new IllegalConfigurationException("The serving plan (" + PipelineOptions.MODEL_SERVING_PLAN.key()
+                        + ") cannot serve the starting models (" + PipelineOptions.MODEL_URI.key() + "): " + problem);
             }
         }
     }

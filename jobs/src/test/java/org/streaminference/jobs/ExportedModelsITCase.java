@@ -109,6 +109,77 @@ class ExportedModelsITCase {
                 served.predictions().size(), worst);
     }
 
+    /**
+     * The classifier exported without ZipMap, its probability columns in the class order [2, 0, 1] of its
+     * TreeEnsembleClassifier: {@code models publish} names the columns from the classifier's classlabels, and the
+     * int64 label reaches {@code predictedLabel} though no {@code --labels} was given.
+     */
+    @Test
+    void aClassifierWithoutZipMapNamesItsClassesByItsOwnClasslabels() throws Exception {
+        JsonNode expected = expected("gbt-classifier-tensor");
+        ModelManifest manifest = publish("gbt-classifier-tensor", exported("gbt-classifier-tensor"));
+        assertThat(manifest.labels()).as("the classifier's classlabels, in column order").containsExactly("2", "0",
+                "1");
+        JsonNode rows = expected.get("inputs");
+        Served served = serve("gbt-classifier-tensor", vectorSpec("iris-tensor", 4), vectorEvents("t", rows));
+        assertThat(served.deadLetters()).isEmpty();
+        List<Integer> columns = new ArrayList<>();
+        expected.get("column_classes").forEach(c -> columns.add(c.asInt()));
+        for (int i = 0; i < rows.size(); i++) {
+            Prediction p = served.predictions().get("t-" + i);
+            String label = expected.get("predict").get(i).asText();
+            assertThat(p.getPredictedLabel()).as(p.getEventId()).isEqualTo(label);
+            assertThat(p.getPredictedClass()).isEqualTo(columns.indexOf(Integer.parseInt(label)));
+            for (int c = 0; c < columns.size(); c++) {
+                assertThat(p.getProbabilities().get(c)).isCloseTo(
+                        expected.get("predict_proba").get(i).get(columns.get(c)).asDouble(), within(1e-5));
+            }
+        }
+    }
+
+    /**
+     * The same classifier from two exporters, one a ZipMap keyed 0, 1, 2 and one a tensor of classes [2, 0, 1], in one
+     * ensemble: combined class by class by label, the ensemble answers what both answer alone (by position it was
+     * off by up to half). A classifier ensembled with a regressor is refused when the job starts, naming both.
+     */
+    @Test
+    void theSameClassifierFromTwoExportersIsEnsembledByLabel() throws Exception {
+        JsonNode expected = expected("gbt-classifier");
+        publish("iris-zipmap", exported("gbt-classifier"));
+        publish("iris-tensor", exported("gbt-classifier-tensor"));
+        String plan = """
+                {"routes": [{"to": ["iris-blend"]}],
+                 "ensembles": [{"name": "iris-blend", "members": [{"model": "iris-zipmap", "weight": 1},
+                                                                  {"model": "iris-tensor", "weight": 3}]}]}""";
+        JsonNode rows = expected.get("inputs");
+        Served served = serve("iris-blend", List.of("iris-zipmap", "iris-tensor"), plan, vectorSpec("iris-blend", 4),
+                vectorEvents("b", rows));
+        assertThat(served.deadLetters()).isEmpty();
+        double worst = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            Prediction p = served.predictions().get("b-" + i);
+            assertThat(p.getModelName()).isEqualTo("iris-blend");
+            assertThat(p.getPredictedLabel()).as(p.getEventId()).isEqualTo(expected.get("predict").get(i).asText());
+            for (int c = 0; c < 3; c++) { // the ensemble's classes are its first member's: 0, 1, 2
+                double want = expected.get("predict_proba").get(i).get(c).asDouble();
+                worst = Math.max(worst, Math.abs(p.getProbabilities().get(c) - want));
+                assertThat(p.getProbabilities().get(c)).isCloseTo(want, within(1e-5));
+            }
+        }
+        System.out.printf("EXPORT ensemble of two exports: %d predictions, largest |p - predict_proba| %.2e%n",
+                served.predictions().size(), worst);
+
+        publish("diabetes", exported("regressor"), "--input-from", "input=wide");
+        String mixed = """
+                {"routes": [{"to": ["odd"]}],
+                 "ensembles": [{"name": "odd", "members": [{"model": "iris-zipmap"}, {"model": "diabetes"}]}]}""";
+        String twoGroups = vectorSpec("odd", 4) + "  - {name: z, kind: vector, field: z, width: 6, group: wide}\n";
+        assertThatThrownBy(() -> serve("odd", List.of("iris-zipmap", "diabetes"), mixed, twoGroups,
+                vectorEvents("o", rows)))
+                .hasMessageContaining("ensemble 'odd' cannot combine members that answer in different kinds:"
+                        + " iris-zipmap:1 (class probabilities of [0, 1, 2]), diabetes:1 (a score)");
+    }
+
     /** The same classifier trained on class names: a string label and a ZipMap keyed by name. */
     @Test
     void aClassifierOfNamedClassesAnswersWithItsNames() throws Exception {
@@ -482,6 +553,15 @@ class ExportedModelsITCase {
 
     /** Runs the whole pipeline (bounded) over {@code events} with the published version and the spec. */
     private static Served serve(String name, String specYaml, List<InputEvent> events) throws Exception {
+        return serve(name, List.of(name), null, specYaml, events);
+    }
+
+    /**
+     * Runs the whole pipeline (bounded) over {@code events} with the published versions of {@code models}, the
+     * serving plan (JSON; null for none) and the spec.
+     */
+    private static Served serve(String name, List<String> models, String plan, String specYaml,
+            List<InputEvent> events) throws Exception {
         String eventsTopic = "events-" + name;
         String predictionsTopic = "predictions-" + name;
         String deadLettersTopic = "dead-letters-" + name;
@@ -502,7 +582,11 @@ class ExportedModelsITCase {
         options.set(PipelineOptions.SHADOW_PREDICTIONS_TOPIC, "predictions-shadow-" + name);
         options.set(PipelineOptions.GROUP_ID, "exports-" + name);
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
-        options.set(PipelineOptions.MODEL_URI, java.util.List.of(versionDir(name)));
+        options.set(PipelineOptions.MODEL_URI, models.stream().map(ExportedModelsITCase::versionDir).toList());
+        if (plan != null) {
+            options.set(PipelineOptions.MODEL_SERVING_PLAN,
+                    Files.writeString(dir.resolve(name + "-plan.json"), plan).toString());
+        }
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(dir.toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.FEATURES_SPEC, specFile.toString());

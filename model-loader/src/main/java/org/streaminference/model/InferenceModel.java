@@ -28,6 +28,19 @@ public interface InferenceModel {
     }
 
     /**
+     * The batch size the model's inputs fix (an export with a fixed first dimension): a version of 1 runs a row at a
+     * time, one of N in batches padded to N rows; 0 where the batch is dynamic.
+     */
+    default int fixedBatch() {
+        return manifest().fixedBatch();
+    }
+
+    /** What the version answers, as an ensemble combines it: the manifest's contract, classes by label. */
+    default AnswerContract answerContract() {
+        return AnswerContract.of(manifest(), null, -1);
+    }
+
+    /**
      * Runs one batch given every input of the manifest by name, and returns the outputs the manifest declares, in
      * its order. The caller closes the result (and its inputs).
      */

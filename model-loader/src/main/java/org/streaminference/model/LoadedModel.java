@@ -29,9 +29,12 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
     private volatile long loadTimeMillis = -1;
     private final ExecutionProvider executionProvider;
     private final boolean fellBackToCpu;
+    private final int fixedBatch;
+    private AnswerContract answerContract;
 
     LoadedModel(ModelManifest manifest, OrtEnvironment environment, OrtSession session, TextTokenizer tokenizer,
-            ExecutionProvider executionProvider, boolean fellBackToCpu) {
+            ExecutionProvider executionProvider, boolean fellBackToCpu, int fixedBatch) {
+        this.fixedBatch = fixedBatch;
         this.manifest = manifest;
         this.environment = environment;
         this.session = session;
@@ -75,6 +78,22 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
     /** Set by the loader, after it checked the baseline's sha256 and contents. */
     void baseline(org.streaminference.model.drift.DriftBaseline baseline) {
         this.baseline = baseline;
+    }
+
+    /** The batch size the model's inputs fix (the model's own, which the loader checked against the manifest). */
+    @Override
+    public int fixedBatch() {
+        return fixedBatch;
+    }
+
+    @Override
+    public AnswerContract answerContract() {
+        return answerContract != null ? answerContract : InferenceModel.super.answerContract();
+    }
+
+    /** Set by the loader from the warm-up run: a ZipMap's classes show only when the model runs. */
+    void answerContract(AnswerContract contract) {
+        this.answerContract = contract;
     }
 
     void markLoaded(long loadTimeMillis) {

@@ -12,7 +12,8 @@ import java.util.Set;
 
 /**
  * One input of a model as its manifest declares it: the tensor's name, element type and shape (first dimension the
- * batch, -1 for dynamic dimensions), and what feeds it: a group of the feature spec by name ({@code features} is
+ * batch: -1 where it is dynamic, or the fixed batch size an export may have; -1 for other dynamic dimensions), and
+ * what feeds it: a group of the feature spec by name ({@code features} is
  * the group of every feature a spec does not put in another), or an output of the version's tokenizer
  * ({@code tokenizer.input_ids}, {@code tokenizer.attention_mask}, {@code tokenizer.token_type_ids}).
  */
@@ -41,8 +42,9 @@ public final class ModelInput implements Serializable {
         if (elementType == ElementType.MAP_SEQUENCE) {
             throw new IllegalArgumentException("input '" + name + "': a sequence of maps cannot be fed");
         }
-        if (shape.length < 1 || shape[0] != -1) {
-            throw new IllegalArgumentException("input '" + name + "' must have a dynamic batch dimension first (-1)");
+        if (shape.length < 1 || (shape[0] != -1 && shape[0] < 1)) {
+            throw new IllegalArgumentException("input '" + name + "' must have a batch dimension first: -1 where it"
+                    + " is dynamic, or the fixed batch size of the export");
         }
         if (fromTokenizer()) {
             if (!TOKENIZER_OUTPUTS.contains(tokenizerOutput())) {

@@ -173,8 +173,8 @@ public final class ModelLoader {
             }
         }
         try {
-            verifyInterface(manifest, session);
-            LoadedModel model = new LoadedModel(manifest, env, session, tokenizer, provider, fellBack);
+            int fixedBatch = verifyInterface(manifest, session);
+            LoadedModel model = new LoadedModel(manifest, env, session, tokenizer, provider, fellBack, fixedBatch);
             model.baseline(baseline);
             warmUp(model);
             model.markLoaded((System.nanoTime() - start) / 1_000_000);
@@ -452,7 +452,13 @@ public final class ModelLoader {
         }
     }
 
-    private static void verifyInterface(ModelManifest manifest, OrtSession session) throws ModelLoadException {
+    /**
+     * Checks the manifest's inputs and outputs against the model's, and returns the batch size the model fixes (0
+     * where its batch is dynamic). A fixed batch is the export's contract: a manifest that declares another fixed
+     * batch, or a fixed batch for a dynamic model, is refused; one that calls a fixed batch dynamic (-1, as versions
+     * published before fixed batches were kept have it) is served with the model's own batch, with a warning.
+     */
+    private static int verifyInterface(ModelManifest manifest, OrtSession session) throws ModelLoadException {
         Map<String, NodeInfo> inputs;
         Map<String, NodeInfo> outputs;
         try {
@@ -476,6 +482,33 @@ public final class ModelLoader {
         for (ModelOutput output : manifest.outputs()) {
             checkTensor(manifest, "output", output.tensor(), outputs);
         }
+        long modelBatch = 0;
+        for (ModelInput input : manifest.inputs()) {
+            long batch = ElementType.shapeOf(inputs.get(input.name()))[0];
+            if (batch > 0) {
+                if (modelBatch > 0 && batch != modelBatch) {
+                    throw interfaceMismatch(manifest, "the model's inputs fix different batch sizes (" + modelBatch
+                            + " and " + batch + ")");
+                }
+                modelBatch = batch;
+            }
+        }
+        int declared;
+        try {
+            declared = manifest.fixedBatch();
+        } catch (IllegalArgumentException e) {
+            throw interfaceMismatch(manifest, e.getMessage());
+        }
+        if (declared > 0 && declared != modelBatch) {
+            throw interfaceMismatch(manifest, "the manifest declares a fixed batch of " + declared + " but the model's"
+                    + " batch is " + (modelBatch > 0 ? "fixed at " + modelBatch : "dynamic"));
+        }
+        if (declared == 0 && modelBatch > 0) {
+            LOG.warn("{}: the model fixes its batch at {} but the manifest declares it dynamic (-1); it runs in"
+                    + " batches of exactly {} rows. Publish it again to state that in its manifest.", manifest.id(),
+                    modelBatch, modelBatch);
+        }
+        return Math.toIntExact(modelBatch);
     }
 
     private static void checkTensor(
@@ -519,15 +552,19 @@ public final class ModelLoader {
     private static void warmUp(LoadedModel model) throws ModelLoadException {
         ModelManifest manifest = model.manifest();
         Map<String, OnnxTensor> inputs = new java.util.LinkedHashMap<>();
+        int rows = Math.max(1, model.fixedBatch());
         try {
-            TextTokenizer.Tokens tokens = model.tokenizer() == null ? null
-                    : model.tokenizer().encode(java.util.List.of("warm-up"));
+            java.util.List<String> texts = new java.util.ArrayList<>(java.util.Collections.nCopies(rows, ""));
+            texts.set(0, "warm-up");
+            TextTokenizer.Tokens tokens = model.tokenizer() == null ? null : model.tokenizer().encode(texts);
             for (ModelInput input : manifest.inputs()) {
                 inputs.put(input.name(), input.fromTokenizer()
                         ? OnnxTensors.ofTokens(model.environment(), input, tokens)
                         : OnnxTensors.zeros(model.environment(), input.elementType(),
-                                input.tensor().batchShape(1)));
+                                input.tensor().batchShape(rows)));
             }
+            java.util.List<String> zipMapKeys = null;
+            int tensorClasses = -1;
             try (OrtSession.Result result = model.run(inputs)) {
                 for (int i = 0; i < manifest.outputs().size(); i++) {
                     ModelOutput declared = manifest.outputs().get(i);
@@ -537,13 +574,27 @@ public final class ModelLoader {
                         for (int d = 1; d < Math.min(shape.length, want.length); d++) {
                             if (want[d] >= 0 && shape[d] != want[d]) {
                                 throw interfaceMismatch(manifest, "output '" + declared.name() + "' has shape "
-                                        + java.util.Arrays.toString(shape) + " for one row but the manifest"
-                                        + " declares " + java.util.Arrays.toString(want));
+                                        + java.util.Arrays.toString(shape) + " for " + rows + " row(s) but the"
+                                        + " manifest declares " + java.util.Arrays.toString(want));
                             }
                         }
+                        if (declared.role().isAnswer()) {
+                            tensorClasses = Math.toIntExact(tensor.getInfo().getNumElements() / rows);
+                        }
+                    } else if (declared.role().isAnswer()
+                            && result.get(i) instanceof ai.onnxruntime.OnnxSequence sequence) {
+                        zipMapKeys = zipMapKeys(sequence);
                     }
                 }
             }
+            AnswerContract contract = AnswerContract.of(manifest, zipMapKeys, tensorClasses);
+            if (contract.kind() == AnswerContract.Kind.CLASS_PROBABILITIES && !manifest.labels().isEmpty()
+                    && contract.classCount() >= 0 && manifest.labels().size() != contract.classCount()) {
+                throw interfaceMismatch(manifest, "the manifest names " + manifest.labels().size() + " labels "
+                        + manifest.labels() + " but the model gives probabilities of " + contract.classCount()
+                        + " classes");
+            }
+            model.answerContract(contract);
         } catch (OrtException | RuntimeException e) {
             throw new ModelLoadException(
                     ModelLoadException.Reason.RUNTIME_ERROR,
@@ -552,6 +603,21 @@ public final class ModelLoader {
         } finally {
             inputs.values().forEach(OnnxTensor::close);
         }
+    }
+
+    /**
+     * The class keys of a ZipMap answer, in the order predictions read them (sorted: a ZipMap's maps are unordered),
+     * as text.
+     */
+    static java.util.List<String> zipMapKeys(ai.onnxruntime.OnnxSequence sequence) throws OrtException {
+        java.util.List<? extends ai.onnxruntime.OnnxValue> maps = sequence.getValue();
+        if (maps.isEmpty()) {
+            return java.util.List.of();
+        }
+        java.util.List<Object> keys = new java.util.ArrayList<>(((ai.onnxruntime.OnnxMap) maps.get(0)).getValue()
+                .keySet());
+        keys.sort(null);
+        return keys.stream().map(Object::toString).toList();
     }
 
     private static void closeQuietly(OrtSession session) {

@@ -260,6 +260,7 @@ public final class ModelManifest implements Serializable {
                         + "' but the manifest has no 'tokenizer'");
             }
         }
+        fixedBatch(); // the inputs agree on a fixed batch, if they have one
         names.clear();
         java.util.EnumMap<OutputRole, Integer> roles = new java.util.EnumMap<>(OutputRole.class);
         for (ModelOutput out : outputs) {
@@ -288,6 +289,28 @@ public final class ModelManifest implements Serializable {
             throw new IllegalArgumentException("the baseline file '" + baseline + "' must be listed in 'files' with"
                     + " its sha256");
         }
+    }
+
+    /**
+     * The batch size the model's inputs fix, as some exports (PyTorch's with a fixed first dimension) have it; 0
+     * where the batch is dynamic. A version with a fixed batch of 1 runs a row at a time; one of N is run in batches
+     * padded to N rows.
+     *
+     * @throws IllegalArgumentException when inputs fix different batch sizes
+     */
+    public int fixedBatch() {
+        long fixed = 0;
+        for (ModelInput in : inputs) {
+            long batch = in.shape()[0];
+            if (batch > 0) {
+                if (fixed > 0 && batch != fixed) {
+                    throw new IllegalArgumentException("the inputs fix different batch sizes (" + fixed + " and "
+                            + batch + ")");
+                }
+                fixed = batch;
+            }
+        }
+        return Math.toIntExact(fixed);
     }
 
     @JsonProperty

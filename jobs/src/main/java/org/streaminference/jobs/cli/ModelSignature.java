@@ -21,10 +21,18 @@ import java.util.Map;
 final class ModelSignature {
     private final Map<String, NodeInfo> inputs;
     private final Map<String, NodeInfo> outputs;
+    /** Whether the graph holds an ONNX-ML classifier naming its classes: its float [N,K] output is probabilities. */
+    private final boolean classifier;
 
     ModelSignature(Map<String, NodeInfo> inputs, Map<String, NodeInfo> outputs) {
+        this(inputs, outputs, false);
+    }
+
+    /** @param classifier whether the graph holds an ONNX-ML classifier that names its classes ({@code classlabels}) */
+    ModelSignature(Map<String, NodeInfo> inputs, Map<String, NodeInfo> outputs, boolean classifier) {
         this.inputs = inputs;
         this.outputs = outputs;
+        this.classifier = classifier;
     }
 
     /** Every input, each fed by the group {@code inputFrom} names, else as the class comment says. */
@@ -49,7 +57,9 @@ final class ModelSignature {
             if (shape.length == 0) {
                 throw new IllegalArgumentException("input '" + name + "' has no batch dimension");
             }
-            shape[0] = -1;
+            if (shape[0] < 1) {
+                shape[0] = -1; // dynamic; a fixed batch (a PyTorch export's [1, F]) is kept: it is the contract
+            }
             String from;
             if (inputFrom.containsKey(name)) {
                 from = inputFrom.get(name);
@@ -133,7 +143,7 @@ final class ModelSignature {
         return out;
     }
 
-    private static ModelOutput answerOutput(NodeInfo node, OutputRole kind, Double threshold, Pooling pooling,
+    private ModelOutput answerOutput(NodeInfo node, OutputRole kind, Double threshold, Pooling pooling,
             boolean normalize) {
         ElementType type = ElementType.of(node);
         if (type == ElementType.MAP_SEQUENCE) {
@@ -148,6 +158,8 @@ final class ModelSignature {
         if (role == null) {
             if (isColumn(node)) {
                 role = OutputRole.SCORE;
+            } else if (shape.length == 2 && classifier) {
+                role = OutputRole.PROBABILITIES; // an ONNX-ML classifier's probabilities without ZipMap
             } else if (shape.length == 3) {
                 role = OutputRole.EMBEDDING;
             } else {
@@ -171,7 +183,7 @@ final class ModelSignature {
     private static ModelOutput output(NodeInfo node, OutputRole role, Double threshold, Pooling pooling,
             Boolean normalize) {
         long[] shape = ElementType.shapeOf(node).clone();
-        if (shape.length > 0) {
+        if (shape.length > 0 && shape[0] < 1) {
             shape[0] = -1;
         }
         try {

@@ -27,6 +27,8 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import org.streaminference.model.ElementType;
+import org.streaminference.model.OnnxClassLabels;
 import org.streaminference.model.OnnxExternalData;
 import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.model.trust.ModelTrust;
@@ -88,8 +90,9 @@ final class PublishCommand implements Callable<Integer> {
             + " newest version of the model in the store).")
     OutputRole outputKind;
 
-    @Option(names = "--labels", split = ",", description = "Class labels in output order (default: as the newest"
-            + " version; ZipMap outputs name their classes themselves).")
+    @Option(names = "--labels", split = ",", description = "Class labels in output order (default: the classifier's"
+            + " own classlabels where the export has them, else as the newest version; ZipMap outputs name their"
+            + " classes themselves).")
     List<String> labels;
 
     @Option(names = "--feature-spec", description = "Feature spec the model was trained on, e.g. skeleton:1"
@@ -252,7 +255,6 @@ final class PublishCommand implements Callable<Integer> {
 
     private ModelManifest manifest(byte[] bytes, String sha256, Optional<ModelManifest> previous,
             Map<String, String> files) throws OrtException {
-        List<String> classLabels = labels != null ? labels : previous.map(ModelManifest::labels).orElse(List.of());
         String spec = featureSpec != null ? featureSpec : previous.map(ModelManifest::featureSpec).orElse(null);
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions();
@@ -261,13 +263,22 @@ final class PublishCommand implements Callable<Integer> {
                         || f.equals(BASELINE_FILE))
                         ? env.createSession(bytes, options)
                         : env.createSession(file.toAbsolutePath().toString(), options)) {
-            ModelSignature signature = new ModelSignature(session.getInputInfo(), session.getOutputInfo());
+            List<String> exported = OnnxClassLabels.of(bytes);
+            ModelSignature signature = new ModelSignature(session.getInputInfo(), session.getOutputInfo(),
+                    !exported.isEmpty());
             List<ModelInput> inputs = signature.inputs(inputFrom, tokenizerFile != null);
             OutputRole kind = outputKind != null ? outputKind : previous.flatMap(m -> m.outputs().stream()
                     .filter(o -> o.role().isAnswer() || o.role() == OutputRole.EMBEDDING).findFirst())
                     .map(ModelOutput::role).orElse(null);
             List<ModelOutput> outputs = signature.outputs(outputName, kind, threshold, pooling, normalize,
                     passThrough);
+            // a probability tensor's classes are named by the export's own classifier where it has one: exports
+            // differ in their order, so the previous version's labels are no default for them (a ZipMap names its
+            // classes by its keys)
+            boolean tensorClasses = outputs.stream().anyMatch(o -> (o.role() == OutputRole.PROBABILITIES
+                    || o.role() == OutputRole.LOGITS) && o.elementType() != ElementType.MAP_SEQUENCE);
+            List<String> classLabels = labels != null ? labels : tensorClasses && !exported.isEmpty() ? exported
+                    : previous.map(ModelManifest::labels).orElse(List.of());
             return ModelManifest.builder().name(name).version(version).modelFile("model.onnx").sha256(sha256)
                     .inputs(inputs).outputs(outputs).labels(classLabels).featureSpec(spec)
                     .batching(batching != null ? batching : previous.map(ModelManifest::batching).orElse(null))

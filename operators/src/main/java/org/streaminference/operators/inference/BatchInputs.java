@@ -29,10 +29,14 @@ import java.util.Map;
 @Internal
 final class BatchInputs {
 
-    /** One batch's tensors and, where a tokenizer ran, its tokens (embedding pooling reads the mask). */
+    /**
+     * One batch's tensors and, where a tokenizer ran, its tokens (embedding pooling reads the mask); {@code rows}
+     * the tensors' rows: the records', then padding up to a fixed batch.
+     */
     static final class Batch implements AutoCloseable {
         final Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
         TextTokenizer.Tokens tokens;
+        int rows;
 
         @Override
         public void close() {
@@ -51,12 +55,16 @@ final class BatchInputs {
     private final int floatWidth;
     private final int integerWidth;
     private final int textWidth;
+    /** The batch size the model fixes, to which every batch is padded; 0 where its batch is dynamic. */
+    private final int fixedBatch;
     private final ThreadLocal<ByteBuffer[]> buffers;
 
     /** @param layout the feature spec's groups; null feeds a single input with every float feature in order */
     BatchInputs(InferenceModel model, FeatureLayout layout, int maxBatchSize) {
         this.model = model;
         this.inputs = model.manifest().inputs();
+        this.fixedBatch = model.fixedBatch();
+        int capacityRows = Math.max(maxBatchSize, fixedBatch);
         FeatureLayout effective = layout != null ? layout
                 : inputs.size() == 1 && !inputs.get(0).fromTokenizer()
                         ? FeatureLayout.floats(inputs.get(0).tensor().valuesPerRow()) : null;
@@ -82,7 +90,7 @@ final class BatchInputs {
                 maxIndex[i] = java.util.Arrays.stream(groups[i].indices()).max().orElse(-1);
                 whole[i] = groups[i].type() == FeatureLayout.ValueType.FLOAT && groups[i].isWhole(maxIndex[i] + 1);
                 if (input.elementType() != ElementType.STRING) {
-                    capacity[i] = maxBatchSize * groups[i].width() * OnnxTensors.bytesPer(input.elementType());
+                    capacity[i] = capacityRows * groups[i].width() * OnnxTensors.bytesPer(input.elementType());
                 }
             }
         }
@@ -157,15 +165,23 @@ final class BatchInputs {
         return null;
     }
 
+    /**
+     * The batch's tensors: its records' values, then, for a model with a fixed batch, rows of zeros (empty texts) up
+     * to that size; those rows' outputs are not read.
+     */
     Batch build(List<? extends BatchRunner.Pending> batch) throws OrtException {
-        int rows = batch.size();
+        int rows = Math.max(batch.size(), fixedBatch);
         Batch out = new Batch();
+        out.rows = rows;
         try {
             if (text != null) {
                 List<String> texts = new ArrayList<>(rows);
                 int index = text.indices()[0];
                 for (BatchRunner.Pending p : batch) {
                     texts.add(p.event().getTextFeatures().get(index));
+                }
+                while (texts.size() < rows) {
+                    texts.add("");
                 }
                 out.tokens = model.tokenizer().encode(texts);
             }
@@ -176,12 +192,15 @@ final class BatchInputs {
                 if (input.fromTokenizer()) {
                     tensor = OnnxTensors.ofTokens(model.environment(), input, out.tokens);
                 } else if (input.elementType() == ElementType.STRING) {
-                    tensor = OnnxTensor.createTensor(model.environment(), strings(batch, groups[i]),
+                    tensor = OnnxTensor.createTensor(model.environment(), strings(batch, groups[i], rows),
                             input.tensor().batchShape(rows));
                 } else {
                     ByteBuffer buffer = reused[i];
                     buffer.clear();
                     fill(buffer, input.elementType(), batch, groups[i], whole[i]);
+                    while (buffer.position() < rows * groups[i].width() * OnnxTensors.bytesPer(input.elementType())) {
+                        buffer.put((byte) 0); // padding rows up to the fixed batch
+                    }
                     buffer.flip();
                     tensor = OnnxTensors.ofBytes(model.environment(), input.elementType(), buffer,
                             input.tensor().batchShape(rows));
@@ -236,14 +255,15 @@ final class BatchInputs {
         }
     }
 
-    private static String[] strings(List<? extends BatchRunner.Pending> batch, FeatureLayout.Group g) {
-        String[] out = new String[batch.size() * g.width()];
+    private static String[] strings(List<? extends BatchRunner.Pending> batch, FeatureLayout.Group g, int rows) {
+        String[] out = new String[rows * g.width()];
         int n = 0;
         for (BatchRunner.Pending p : batch) {
             for (int index : g.indices()) {
                 out[n++] = p.event().getTextFeatures().get(index);
             }
         }
+        java.util.Arrays.fill(out, n, out.length, "");
         return out;
     }
 }

@@ -17,6 +17,7 @@ import java.util.List;
  * becomes a MODEL_ERROR dead letter and every other record still gets its prediction.
  */
 final class BatchRunner {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BatchRunner.class);
 
     /** One record waiting for its answer; {@link #complete} keeps the first answer and ignores later ones. */
     interface Pending {
@@ -37,6 +38,8 @@ final class BatchRunner {
     private final int retries;
     private final BatchInputs inputs;
     private final org.streaminference.schemas.tracing.RecordTracing tracing;
+    /** Whether the log said once that this version's batches run only when split. */
+    private volatile boolean warnedSplit;
 
     /** @param layout the job's feature groups; null feeds a one-input model every float feature in order */
     BatchRunner(InferenceModel model, FeatureLayout layout, PredictionDecoder decoder, InferenceMetrics metrics,
@@ -56,7 +59,7 @@ final class BatchRunner {
         }
         metrics.batchSize.update(batch.size());
         if (!tracing.enabled()) {
-            execute(batch, retries);
+            executeWhole(batch);
             return;
         }
         java.util.List<String> traces = new java.util.ArrayList<>(batch.size());
@@ -68,27 +71,61 @@ final class BatchRunner {
             span.setAttribute("model", model.manifest().name());
             span.setAttribute("model.version", model.manifest().version());
             span.setAttribute("batch.size", batch.size());
-            execute(batch, retries);
+            executeWhole(batch);
         } finally {
             span.end();
         }
     }
 
-    private void execute(List<? extends Pending> batch, int retriesLeft) {
+    /**
+     * Runs the batch; where it fails whole and then every part of it runs, counts it and says so in the log, once per
+     * version: a version whose records run alone but not together has a contract its manifest does not state. (A
+     * batch that fails because of a record the model cannot take ends with that record's dead letter instead.)
+     */
+    private void executeWhole(List<? extends Pending> batch) {
+        Outcome outcome = execute(batch, retries);
+        if (outcome.ranOnlySplit()) {
+            metrics.splitBatchesSucceeded.inc();
+            if (!warnedSplit) {
+                warnedSplit = true;
+                LOG.warn("{}: a batch of {} failed whole ({}) and every part of it ran when split: the model does not"
+                        + " run in batches of that size, so every batch is run again in parts. Check its contract"
+                        + " (a fixed batch dimension its manifest calls dynamic: publish it again) or declare its"
+                        + " batching SINGLE. Counted in splitBatchesSucceeded; logged once per version.",
+                        model.manifest().id(), batch.size(),
+                        org.streaminference.schemas.Printable.escape(outcome.error(), 300));
+            }
+        }
+    }
+
+    /**
+     * How a batch ran: whole ({@code error} null), or split after {@code error}, where {@code everyPartRan} says
+     * whether every record then got its prediction.
+     */
+    private record Outcome(String error, boolean everyPartRan) {
+        static final Outcome WHOLE = new Outcome(null, true);
+
+        boolean ranOnlySplit() {
+            return error != null && everyPartRan;
+        }
+    }
+
+    private Outcome execute(List<? extends Pending> batch, int retriesLeft) {
         PredictionDecoder.Decoded[] outputs;
         try {
             outputs = runModel(batch);
         } catch (Exception e) {
             if (retriesLeft > 0) {
-                execute(batch, retriesLeft - 1);
+                return execute(batch, retriesLeft - 1);
             } else if (batch.size() == 1) {
                 fail(batch.get(0), ReasonCode.MODEL_ERROR, model.manifest().id() + " failed: " + e.getMessage());
+                return new Outcome(String.valueOf(e.getMessage()), false);
             } else {
                 int half = batch.size() / 2;
-                execute(batch.subList(0, half), 0);
-                execute(batch.subList(half, batch.size()), 0);
+                Outcome left = execute(batch.subList(0, half), 0);
+                Outcome right = execute(batch.subList(half, batch.size()), 0);
+                return new Outcome(String.valueOf(e.getMessage()), left.everyPartRan() && right.everyPartRan());
             }
-            return;
         }
         long start = System.nanoTime();
         long now = System.currentTimeMillis();
@@ -106,6 +143,7 @@ final class BatchRunner {
             }
         }
         metrics.outputMicros.update((System.nanoTime() - start) / 1_000);
+        return Outcome.WHOLE;
     }
 
     /** Builds the batch's tensors, runs the model and reads every row's prediction, all on this inference thread. */
@@ -116,7 +154,8 @@ final class BatchRunner {
             long start = System.nanoTime();
             try (OrtSession.Result result = model.run(tensors.tensors)) {
                 metrics.computeMicros.update((System.nanoTime() - start) / 1_000);
-                return decoder.decode(result, batch.size(), tensors.tokens);
+                PredictionDecoder.Decoded[] rows = decoder.decode(result, tensors.rows, tensors.tokens);
+                return rows.length == batch.size() ? rows : java.util.Arrays.copyOf(rows, batch.size());
             }
         }
     }

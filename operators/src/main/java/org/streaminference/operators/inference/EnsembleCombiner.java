@@ -1,6 +1,7 @@
 package org.streaminference.operators.inference;
 
 import org.apache.flink.annotation.Internal;
+import org.streaminference.model.AnswerContract;
 import org.streaminference.schemas.ClassScore;
 import org.streaminference.schemas.MemberPrediction;
 import org.streaminference.schemas.Prediction;
@@ -13,54 +14,73 @@ import java.util.Map;
 
 /**
  * Combines the members' predictions of one event into the ensemble's: the weighted mean of the class probabilities
- * where every member gives them (classifiers of the same classes), the weighted majority vote where members give only
- * a label, and the weighted mean of the scores where members give only a score (regressors, scores). Members that
- * answer in different kinds cannot be combined; the caller turns that into a dead letter.
+ * where every member gives them, class by class as the members name their classes (two exports of one classifier may
+ * give the same classes in another order), the weighted majority vote where members give only a label, and the
+ * weighted mean of the scores where members give scores. The members' versions were checked to be combinable
+ * ({@link EnsembleCompatibility}) before they could answer; a mismatch found here anyway is an
+ * {@link IllegalArgumentException}, which the caller turns into a dead letter.
  */
 @Internal
 final class EnsembleCombiner {
     private EnsembleCombiner() {}
 
     /**
-     * @param members the members' predictions, in the ensemble's member order
-     * @param weights each member's weight, above 0
-     * @throws IllegalArgumentException when the members' answers are of different kinds or class counts
+     * @param members   the members' predictions, in the ensemble's member order
+     * @param weights   each member's weight, above 0
+     * @param contracts what each member's version answers, in member order
+     * @throws IllegalArgumentException when the members cannot be combined
      */
-    static Prediction combine(String ensemble, List<Prediction> members, double[] weights) {
+    static Prediction combine(String ensemble, List<Prediction> members, double[] weights,
+            List<AnswerContract> contracts) {
+        List<EnsembleCompatibility.Member> described = new ArrayList<>(members.size());
+        for (int m = 0; m < members.size(); m++) {
+            described.add(new EnsembleCompatibility.Member(members.get(m).getModelName() + ":"
+                    + members.get(m).getModelVersion(), contracts.get(m)));
+        }
+        String problem = EnsembleCompatibility.problem(ensemble, described);
+        if (problem != null) {
+            throw new IllegalArgumentException(problem);
+        }
         Prediction first = members.get(0);
         double total = 0;
         for (double w : weights) {
             total += w;
-        }
-        Kind kind = kind(first);
-        for (Prediction member : members) {
-            if (kind(member) != kind) {
-                throw new IllegalArgumentException("members answer in different kinds: " + describe(members));
-            }
-            if (kind == Kind.PROBABILITIES && member.getProbabilities().size() != first.getProbabilities().size()) {
-                throw new IllegalArgumentException("members give probabilities of different numbers of classes: "
-                        + describe(members));
-            }
         }
         double score;
         Integer predictedClass = null;
         String predictedLabel = null;
         List<Double> probabilities = List.of();
         List<ClassScore> topClasses = List.of();
-        switch (kind) {
-            case PROBABILITIES -> {
-                int classes = first.getProbabilities().size();
-                double[] mean = new double[classes];
+        switch (contracts.get(0).kind()) {
+            case CLASS_PROBABILITIES -> {
+                // the ensemble's classes are the first member's, in its order; each member's probability of a class
+                // is found by the class's label (by position only where no member names its classes)
+                List<String> classes = contracts.get(0).classes();
+                int count = first.getProbabilities().size();
+                double[] mean = new double[count];
                 for (int m = 0; m < members.size(); m++) {
                     List<Double> p = members.get(m).getProbabilities();
-                    for (int c = 0; c < classes; c++) {
-                        mean[c] += weights[m] * p.get(c) / total;
+                    List<String> own = contracts.get(m).classes();
+                    if (p.size() != count) {
+                        throw new IllegalArgumentException("ensemble '" + ensemble + "': " + described.get(m).name()
+                                + " gave " + p.size() + " class probabilities, " + described.get(0).name() + " "
+                                + count);
+                    }
+                    for (int c = 0; c < count; c++) {
+                        int at = classes.isEmpty() ? c : own.indexOf(classes.get(c));
+                        mean[c] += weights[m] * p.get(at) / total;
                     }
                 }
-                Map<Integer, String> labels = labels(members);
-                probabilities = new ArrayList<>(classes);
+                Map<Integer, String> labels = new HashMap<>();
+                for (int c = 0; c < classes.size(); c++) {
+                    labels.put(c, classes.get(c));
+                }
+                if (labels.isEmpty()) {
+                    labels = labels(members);
+                }
+                probabilities = new ArrayList<>(count);
                 int best = 0;
-                for (int c = 0; c < classes; c++) {
+                for (int c = 0; c < count; c++) {
                     probabilities.add(mean[c]);
                     if (mean[c] > mean[best]) {
                         best = c;
@@ -115,15 +135,6 @@ final class EnsembleCombiner {
                 List.of(), List.of(), first.getTraceparent(), parts, first.getSource());
     }
 
-    private enum Kind { PROBABILITIES, LABEL, SCORE }
-
-    private static Kind kind(Prediction p) {
-        if (!p.getProbabilities().isEmpty()) {
-            return Kind.PROBABILITIES;
-        }
-        return p.getPredictedClass() != null || p.getPredictedLabel() != null ? Kind.LABEL : Kind.SCORE;
-    }
-
     /** Class labels as the members name them (their predicted and top classes). */
     private static Map<Integer, String> labels(List<Prediction> members) {
         Map<Integer, String> labels = new HashMap<>();
@@ -156,13 +167,4 @@ final class EnsembleCombiner {
         return top;
     }
 
-    private static String describe(List<Prediction> members) {
-        List<String> kinds = new ArrayList<>();
-        for (Prediction p : members) {
-            Kind k = kind(p);
-            kinds.add(p.getModelName() + ":" + p.getModelVersion() + " " + (k == Kind.PROBABILITIES
-                    ? p.getProbabilities().size() + " class probabilities" : k == Kind.LABEL ? "a label" : "a score"));
-        }
-        return String.join(", ", kinds);
-    }
 }

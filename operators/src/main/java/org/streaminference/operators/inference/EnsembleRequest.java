@@ -60,7 +60,9 @@ final class EnsembleRequest extends PendingAnswer {
 
     private Object combine() {
         List<Prediction> predictions = new ArrayList<>(members.size());
+        List<org.streaminference.model.AnswerContract> contracts = new ArrayList<>(members.size());
         for (InferenceRequest member : members) {
+            contracts.add(member.version.model.answerContract());
             DeadLetter failed = member.deadLetter();
             if (failed != null) {
                 // the member's message is printable already; names are safe: only the length needs a bound
@@ -74,7 +76,7 @@ final class EnsembleRequest extends PendingAnswer {
             predictions.add(member.prediction());
         }
         try {
-            return EnsembleCombiner.combine(target, predictions, weights);
+            return EnsembleCombiner.combine(target, predictions, weights, contracts);
         } catch (IllegalArgumentException e) {
             return org.streaminference.schemas.DeadLetters.of(event.getEvent(), event.getSource(),
                     ReasonCode.MODEL_ERROR, "ensemble '" + target + "': " + e.getMessage());

@@ -24,6 +24,11 @@ final class InferenceMetrics {
     final Counter executions;
     /** Rows run through the model over all executions. */
     final Counter inferenceCount;
+    /**
+     * Batches that failed whole and then ran in parts: the version runs, but not in batches of that size, which means
+     * its contract is wrong (a fixed batch dimension its manifest calls dynamic, a batch-dependent model).
+     */
+    final Counter splitBatchesSucceeded;
     final Histogram batchSize;
     /** Time a record waited for its batch to start, in microseconds. */
     final Histogram queueWaitMicros;
@@ -49,6 +54,7 @@ final class InferenceMetrics {
         failures = group.counter("inferenceFailures");
         executions = group.counter("inferenceExecutions");
         inferenceCount = group.counter("inferenceCount");
+        splitBatchesSucceeded = group.counter("splitBatchesSucceeded");
         batchSize = group.histogram("batchSize", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
         queueWaitMicros = group.histogram("queueWaitMicros", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));
         computeMicros = group.histogram("computeMicros", new DescriptiveStatisticsHistogram(HISTOGRAM_WINDOW));

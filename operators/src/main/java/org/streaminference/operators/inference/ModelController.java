@@ -5,6 +5,7 @@ import org.apache.flink.metrics.Counter;
 import org.apache.flink.util.function.ThrowingRunnable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.control.InvalidCommandException;
@@ -67,6 +68,18 @@ final class ModelController implements AutoCloseable {
     /** Who reports the events: the job and the subtask. */
     record Reporter(String job, String jobId, int subtask, String name) {}
 
+    /**
+     * Says why the model cannot serve a deployment: an ensemble it is a member of could not combine the versions that
+     * would answer (their answers' kinds or classes differ from the other members'). Null where it can.
+     */
+    @FunctionalInterface
+    interface EnsembleGuard {
+        EnsembleGuard NONE = (model, answering) -> null;
+
+        /** @param answering the versions of the model that would answer (every one but the shadow), by version */
+        String problem(String model, Map<String, InferenceModel> answering);
+    }
+
     private final Host host;
     /** The model this controller serves. */
     private final String model;
@@ -76,6 +89,7 @@ final class ModelController implements AutoCloseable {
     private final ArrayDeque<ModelCommand> pendingCommands = new ArrayDeque<>();
     private final Counter deployments;
     private final Counter rejectedCommands;
+    private final EnsembleGuard ensembles;
     private ExecutorService loader;
     private boolean loading;
     /** Counts loads started; a load's answer counts only if no newer load started since (one timed out). */
@@ -87,6 +101,13 @@ final class ModelController implements AutoCloseable {
      */
     ModelController(Host host, String model, ModelControlLimits limits, Reporter reporter, Counter deployments,
             Counter rejectedCommands) {
+        this(host, model, limits, reporter, deployments, rejectedCommands, EnsembleGuard.NONE);
+    }
+
+    /** @param ensembles refuses deployments whose versions the ensembles this model is a member of cannot combine */
+    ModelController(Host host, String model, ModelControlLimits limits, Reporter reporter, Counter deployments,
+            Counter rejectedCommands, EnsembleGuard ensembles) {
+        this.ensembles = ensembles;
         this.host = host;
         this.model = model;
         this.limits = limits;
@@ -214,6 +235,11 @@ final class ModelController implements AutoCloseable {
             }
             if (missing.isEmpty()) {
                 pendingCommands.pollFirst();
+                String mismatch = ensembles.problem(model, answering(next, Map.of()));
+                if (mismatch != null) {
+                    reject(command, "ENSEMBLE_MISMATCH", mismatch);
+                    continue;
+                }
                 deploy(next, command);
                 continue;
             }
@@ -315,9 +341,13 @@ final class ModelController implements AutoCloseable {
         }
         loading = false;
         pendingCommands.pollFirst();
+        String mismatch = failure != null ? null : ensembles.problem(model, answering(next, handles));
         if (failure != null) {
             closeAll(handles.values());
             reject(command, failure.reason().name(), failure.getMessage());
+        } else if (mismatch != null) {
+            closeAll(handles.values());
+            reject(command, "ENSEMBLE_MISMATCH", mismatch);
         } else {
             for (ModelProvider.Handle handle : handles.values()) {
                 serve(handle);
@@ -343,6 +373,24 @@ final class ModelController implements AutoCloseable {
         reject(command, "LOAD_TIMEOUT",
                 "loading took longer than " + limits.loadTimeout() + " (model.load-timeout)");
         advance();
+    }
+
+    /** The versions of {@code next} that would answer (all but its shadow): loaded ones, or just loaded in handles. */
+    private Map<String, InferenceModel> answering(ModelDeployment next, Map<String, ModelProvider.Handle> handles) {
+        Map<String, InferenceModel> answering = new LinkedHashMap<>();
+        for (String version : next.servedVersions()) {
+            if (version.equals(next.shadow())) {
+                continue;
+            }
+            ModelProvider.Handle loaded = handles.get(version);
+            answering.put(version, loaded != null ? loaded.model() : versions.loaded(version).model);
+        }
+        return answering;
+    }
+
+    /** The versions that answer now (all but the shadow), for the checks of the ensembles this model is in. */
+    Map<String, InferenceModel> answering() {
+        return versions.deployment() == null ? Map.of() : answering(versions.deployment(), Map.of());
     }
 
     /** Releases the versions that left the deployment once their last record was answered. */

@@ -150,17 +150,21 @@ public final class PredictionDecoder {
     private record Answers(double[][] rows, List<String> classKeys) {}
 
     /** @param classKeys the ZipMap's class keys in order, or null: a tensor's classes are its indexes */
-    private Decoded decodeRow(double[] answerRow, List<String> classKeys, Object labelValue, float[] embeddingRow,
+    Decoded decodeRow(double[] answerRow, List<String> classKeys, Object labelValue, float[] embeddingRow,
             List<NamedTensor> tensors) {
         List<Float> embeddingList = embeddingRow == null ? List.of() : floats(embeddingRow);
         if (answerRow == null) {
             if (labelValue == null) {
                 return new Decoded(0, null, null, List.of(), List.of(), embeddingList, tensors);
             }
-            // a model that gives a label and no probabilities is as sure as it says
-            Integer cls = labelValue instanceof Long l && l >= 0 && l <= Integer.MAX_VALUE ? (int) (long) l : null;
-            String text = cls != null && cls < labels.size() ? labels.get(cls) : labelValue.toString();
-            return new Decoded(1.0, cls, text, List.of(), List.of(), embeddingList, tensors);
+            // a model that gives a label and no probabilities is as sure as it says; a label the manifest names is
+            // that class, an integer label otherwise the class of its index (named where the manifest names it)
+            String text = labelValue.toString();
+            int named = labels.indexOf(text);
+            Integer cls = named >= 0 ? Integer.valueOf(named)
+                    : labelValue instanceof Long l && l >= 0 && l <= Integer.MAX_VALUE ? (int) (long) l : null;
+            String shown = named < 0 && cls != null && cls < labels.size() ? labels.get(cls) : text;
+            return new Decoded(1.0, cls, shown, List.of(), List.of(), embeddingList, tensors);
         }
         if (answer.role() == OutputRole.SCORE) {
             return new Decoded(answerRow[0], null, labelValue == null ? null : labelValue.toString(), List.of(),
@@ -183,14 +187,20 @@ public final class PredictionDecoder {
         }
         String predictedLabel;
         if (labelValue != null) {
-            // the model's own label wins; its class is that label's place among the probabilities' classes
-            int at = classKeys != null ? classKeys.indexOf(labelValue.toString())
-                    : classIndex(labelValue, probabilities.length);
+            // the model's own label wins; its class is that label's place among the probabilities' classes: by the
+            // ZipMap's keys, else by the manifest's labels (an ONNX classifier's classlabels, which models publish
+            // reads), else an integer label is the index of its class
+            String text = labelValue.toString();
+            int at = classKeys != null ? classKeys.indexOf(text) : labels.indexOf(text);
+            if (at < 0 && classKeys == null) {
+                at = classIndex(labelValue, probabilities.length);
+            }
             if (at >= 0) {
                 best = at;
-                predictedLabel = display(classKeys, best);
+                String shown = display(classKeys, best);
+                predictedLabel = shown != null ? shown : text;
             } else {
-                predictedLabel = labelValue.toString();
+                predictedLabel = text;
             }
         } else {
             predictedLabel = display(classKeys, best);

@@ -5,11 +5,14 @@ import org.apache.flink.metrics.Counter;
 import org.apache.flink.metrics.MetricGroup;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.streaminference.model.InferenceModel;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.control.ModelDeployment;
 import org.streaminference.model.control.ServingPlans;
 import org.streaminference.schemas.ControlMessage;
+import org.streaminference.schemas.Ensemble;
+import org.streaminference.schemas.EnsembleMember;
 import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.ModelCommandType;
 import org.streaminference.schemas.ModelEvent;
@@ -99,10 +102,20 @@ final class ServedModels implements AutoCloseable {
                 controller(served).start(version == null ? null : version.getValue(),
                         version == null ? null : version.getKey(), null);
             }
+            String mismatch = ensembleProblem(first, null, Map.of());
+            if (mismatch != null) {
+                throw new IllegalStateException("Cannot start: " + mismatch);
+            }
         } else {
             routes = new RoutingTable(plan);
             for (String served : routes.models()) {
                 controller(served).start(null, null, restored.get(served));
+            }
+            String mismatch = ensembleProblem(plan, null, Map.of());
+            if (mismatch != null) {
+                // state an earlier release accepted: served as it was, each such event a dead letter saying why
+                LOG.warn("{}: the restored serving plan has an ensemble whose members cannot be combined: {}",
+                        reporter.name(), Printable.escape(mismatch, 1000));
             }
         }
     }
@@ -110,7 +123,35 @@ final class ServedModels implements AutoCloseable {
     private ModelController controller(String model) {
         return controllers.computeIfAbsent(model, m -> new ModelController(host, m, limits,
                 new ModelController.Reporter(reporter.job(), reporter.jobId(), reporter.subtask(),
-                        reporter.name() + " [" + m + "]"), deployments, rejectedCommands));
+                        reporter.name() + " [" + m + "]"), deployments, rejectedCommands,
+                (changed, answering) -> ensembleProblem(routes.plan(), changed, answering)));
+    }
+
+    /**
+     * Why {@code plan}'s ensembles cannot combine the versions that would answer for their members, where
+     * {@code changed} would answer with {@code answering} and every other model with what it serves now; null where
+     * they can. Members without a version yet are checked when one comes.
+     */
+    private String ensembleProblem(ServingPlan plan, String changed, Map<String, InferenceModel> answering) {
+        for (Ensemble ensemble : plan.getEnsembles()) {
+            List<EnsembleCompatibility.Member> members = new ArrayList<>();
+            for (EnsembleMember member : ensemble.getMembers()) {
+                ModelController controller = controllers.get(member.getModel());
+                Map<String, InferenceModel> versions = member.getModel().equals(changed) ? answering
+                        : controller == null ? Map.of() : controller.answering();
+                versions.forEach((version, model) -> {
+                    if (member.getVersion() == null || member.getVersion().equals(version)) {
+                        members.add(new EnsembleCompatibility.Member(member.getModel() + ":" + version,
+                                model.answerContract()));
+                    }
+                });
+            }
+            String problem = EnsembleCompatibility.problem(ensemble.getName(), members);
+            if (problem != null) {
+                return problem;
+            }
+        }
+        return null;
     }
 
     /** The routes and ensembles served now. */
@@ -183,8 +224,13 @@ final class ServedModels implements AutoCloseable {
         }
     }
 
-    /** Serves {@code command}'s plan from now on. */
+    /** Serves {@code command}'s plan from now on, unless its ensembles cannot combine what their members serve. */
     private void applyPlan(ModelCommand command) throws Exception {
+        String mismatch = ensembleProblem(command.getPlan(), null, Map.of());
+        if (mismatch != null) {
+            rejected(command, ModelCommands.describe(command), "ENSEMBLE_MISMATCH", mismatch);
+            return;
+        }
         RoutingTable next = new RoutingTable(command.getPlan());
         for (Iterator<Map.Entry<String, ModelController>> it = controllers.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<String, ModelController> entry = it.next();

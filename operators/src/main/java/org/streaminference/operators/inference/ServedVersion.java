@@ -36,8 +36,11 @@ final class ServedVersion {
         this.model = handle.model();
         this.version = model.manifest().version();
         this.metrics = metrics;
-        // a version whose results depend on their batch neighbours runs every record alone
-        int maxBatchSize = model.manifest().batching() == BatchingPolicy.SINGLE ? 1 : options.maxBatchSize();
+        // a version whose results depend on their batch neighbours runs every record alone; one whose export fixes
+        // its batch runs batches of at most that size (padded to it)
+        int fixed = model.fixedBatch();
+        int maxBatchSize = model.manifest().batching() == BatchingPolicy.SINGLE ? 1
+                : fixed > 0 ? Math.min(fixed, options.maxBatchSize()) : options.maxBatchSize();
         this.runner = new BatchRunner(model, handle.layout(), new PredictionDecoder(model.manifest(), options.topK()),
                 metrics, maxBatchSize, options.retries(), tracing);
         this.batcher = new MicroBatcher<>(maxBatchSize, options.maxDelayMillis(), options.concurrentBatches(),

@@ -60,6 +60,16 @@ final class InstrumentedModel implements InferenceModel {
     }
 
     @Override
+    public int fixedBatch() {
+        return delegate.fixedBatch();
+    }
+
+    @Override
+    public org.streaminference.model.AnswerContract answerContract() {
+        return delegate.answerContract();
+    }
+
+    @Override
     public int inputValuesPerRow() {
         return delegate.inputValuesPerRow();
     }

@@ -68,4 +68,47 @@ class PredictionDecoderTest {
         assertThat(low.score()).as("the probability of the predicted class").isCloseTo(0.35, within(1e-6));
         assertThat(low.topClasses()).extracting(c -> c.getLabel()).containsExactly("fraud", "legit");
     }
+
+    /** A probability tensor beside an int64 label, as an ONNX-ML classifier without ZipMap gives them. */
+    private static ModelManifest withLabelOutput(List<String> labels) {
+        return ModelManifest.builder().name("m").version("1").modelFile("model.onnx").sha256("0".repeat(64))
+                .input(new TensorSignature("x", "FLOAT", new long[] {-1, 3}))
+                .outputs(List.of(
+                        new ModelOutput("p", ElementType.FLOAT, new long[] {-1, 3}, OutputRole.PROBABILITIES, null,
+                                null, null),
+                        new ModelOutput("label", ElementType.INT64, new long[] {-1}, OutputRole.LABEL, null, null,
+                                null)))
+                .labels(labels).build();
+    }
+
+    @Test
+    void anIntegerLabelFillsPredictedLabelWithoutLabelsAndFindsItsColumnAmongTheClasslabels() {
+        var unnamed = new PredictionDecoder(withLabelOutput(List.of()))
+                .decodeRow(new double[] {0.1, 0.2, 0.7}, null, 2L, null, List.of());
+        assertThat(unnamed.predictedLabel()).as("no --labels: the label as the model gives it").isEqualTo("2");
+        assertThat(unnamed.predictedClass()).isEqualTo(2);
+        // the columns are the classes [2, 0, 1], as the classifier's classlabels name them: label 0 is column 1
+        var reordered = new PredictionDecoder(withLabelOutput(List.of("2", "0", "1")))
+                .decodeRow(new double[] {0.1, 0.7, 0.2}, null, 0L, null, List.of());
+        assertThat(reordered.predictedLabel()).isEqualTo("0");
+        assertThat(reordered.predictedClass()).isEqualTo(1);
+        assertThat(reordered.score()).isCloseTo(0.7, within(1e-12));
+        // names given with --labels for a classifier whose labels are its class indexes
+        var named = new PredictionDecoder(withLabelOutput(List.of("cat", "dog", "eel")))
+                .decodeRow(new double[] {0.1, 0.7, 0.2}, null, 1L, null, List.of());
+        assertThat(named.predictedLabel()).isEqualTo("dog");
+        assertThat(named.predictedClass()).isEqualTo(1);
+    }
+
+    @Test
+    void aLabelAloneIsItsClassWhereTheManifestNamesIt() {
+        ModelManifest labelOnly = ModelManifest.builder().name("m").version("1").modelFile("model.onnx")
+                .sha256("0".repeat(64)).input(new TensorSignature("x", "FLOAT", new long[] {-1, 3}))
+                .outputs(List.of(new ModelOutput("label", ElementType.INT64, new long[] {-1}, OutputRole.LABEL, null,
+                        null, null)))
+                .labels(List.of("10", "20")).build();
+        var decoded = new PredictionDecoder(labelOnly).decodeRow(null, null, 20L, null, List.of());
+        assertThat(decoded.predictedLabel()).isEqualTo("20");
+        assertThat(decoded.predictedClass()).isEqualTo(1);
+    }
 }

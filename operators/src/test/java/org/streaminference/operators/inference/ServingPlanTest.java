@@ -350,6 +350,76 @@ class ServingPlanTest {
         }
     }
 
+    /**
+     * Members that cannot be combined are refused before they could answer: a member's new version of other classes
+     * (its PUBLISH is REJECTED), a plan whose ensemble mixes a classifier and a scorer (the plan served before
+     * stays), and such a plan with such starting versions (the start fails); each reason names the members.
+     */
+    @Test
+    void ensemblesWhoseMembersCannotBeCombinedAreRefusedWhenAPlanOrAVersionWouldMakeThem() throws Exception {
+        Path models = root.resolve("models");
+        Path otherClasses = DemoModels.writeAs(models, "churn", 1);
+        org.streaminference.model.ModelManifest churn1 = new ModelLoader(ModelLoaderConfig.defaults())
+                .readManifest(otherClasses.toUri().toString());
+        DemoModels.writeManifest(otherClasses, churn1.toBuilder().labels(List.of("stays", "leaves")).build());
+        String scorer = writeScorer(models.resolve("scorer").resolve("1"));
+        try (InferenceHarness h = open(batches(8, 2))) {
+            h.commandAndWait(ModelCommands.publish("churn", "1", otherClasses.toUri().toString(), null, null));
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).singleElement().satisfies(e -> {
+                assertThat(e.getReason()).isEqualTo("ENSEMBLE_MISMATCH");
+                assertThat(e.getMessage()).isEqualTo("ensemble 'risk' cannot combine members of different classes:"
+                        + " fraud:1 (class probabilities of [normal, suspicious]), churn:1 (class probabilities of"
+                        + " [stays, leaves]), churn:2 (class probabilities of [normal, suspicious])");
+            });
+            h.commandAndWait(ModelCommands.setPlan(plan(PLAN.replace("\"ensembles\"", "\"models\": [\"scorer\"],"
+                    + " \"ensembles\""))));
+            h.commandAndWait(ModelCommands.publish("scorer", "1", scorer, null, null));
+            h.commandAndWait(ModelCommands.setPlan(plan("""
+                    {"routes": [{"to": ["mixed"]}], "models": ["churn"],
+                     "ensembles": [{"name": "mixed", "members": [{"model": "fraud"}, {"model": "scorer"}]}]}""")));
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).hasSize(2).last().satisfies(e -> {
+                assertThat(e.getReason()).isEqualTo("ENSEMBLE_MISMATCH");
+                assertThat(e.getMessage()).isEqualTo("ensemble 'mixed' cannot combine members that answer in"
+                        + " different kinds: fraud:1 (class probabilities of [normal, suspicious]), scorer:1 (a"
+                        + " score)");
+            });
+            h.processElement(event(0, "purchase", null), 0);
+            h.endInput();
+            assertThat(h.predictions()).as("the plan before the refused one, and churn's version before")
+                    .extracting(p -> p.getModelName() + ":" + p.getModelVersion())
+                    .containsExactly("fraud:1", "churn:2", "risk:fraud:1,churn:2");
+        }
+        try (InferenceHarness h = new InferenceHarness(provider(), List.of(fraud1, scorer), plan("""
+                {"routes": [{"to": ["mixed"]}],
+                 "ensembles": [{"name": "mixed", "members": [{"model": "fraud"}, {"model": "scorer"}]}]}"""),
+                batches(8, 2))) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(h::open)
+                    .hasMessageContaining("Cannot start: ensemble 'mixed' cannot combine members that answer in"
+                            + " different kinds");
+        }
+    }
+
+    /** A regressor of the demo's features: one score per row, [N,1]. */
+    private static String writeScorer(Path dir) throws Exception {
+        java.util.Random random = new java.util.Random(3);
+        float[][] w = new float[DemoModels.FEATURES][1];
+        for (float[] row : w) {
+            row[0] = (float) random.nextGaussian() * 0.1f;
+        }
+        byte[] bytes = new org.streaminference.model.OnnxMlpWriter(DemoModels.INPUT, "score")
+                .dense(w, new float[] {0.5f}).toBytes();
+        java.nio.file.Files.createDirectories(dir);
+        java.nio.file.Files.write(dir.resolve("model.onnx"), bytes);
+        DemoModels.writeManifest(dir, org.streaminference.model.ModelManifest.builder().name("scorer").version("1")
+                .modelFile("model.onnx").sha256(ModelLoader.sha256Hex(bytes))
+                .input(new org.streaminference.model.TensorSignature(DemoModels.INPUT, "FLOAT",
+                        new long[] {-1, DemoModels.FEATURES}))
+                .output(new org.streaminference.model.TensorSignature("score", "FLOAT", new long[] {-1, 1}),
+                        org.streaminference.model.OutputRole.SCORE)
+                .featureSpec(DemoModels.SPEC).build());
+        return dir.toUri().toString();
+    }
+
     @Test
     void eachModelReadsItsOwnGroupOfTheJobsSpec() throws Exception {
         Path models = root.resolve("grouped");
