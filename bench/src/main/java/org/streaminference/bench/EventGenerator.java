@@ -56,9 +56,9 @@ final class EventGenerator implements GeneratorFunction<Long, EnrichedEvent> {
         } else {
             scheduled = System.nanoTime();
         }
-        List<Float> features = new ArrayList<>(width);
+        List<Double> features = new ArrayList<>(width);
         for (int c = 0; c < width; c++) {
-            features.add(value(index, c));
+            features.add((double) value(index, c));
         }
         // constructors, not builders: Avro builders validate and copy, which would dominate a small model's cost
         // the scheduled time, not the actual one: a generator held up by back-pressure counts the wait as latency

@@ -243,10 +243,10 @@ public final class FeatureBenchmark implements Callable<Integer> {
     private static SingleOutputStreamOperator<EnrichedEvent> rawAmountOnly(DataStream<ValidatedEvent> valid,
             int width, int amount) {
         return valid.keyBy(ENTITY).map(v -> {
-            List<Float> vector = new ArrayList<>(width);
-            vector.add((float) v.numeric[amount]);
+            List<Double> vector = new ArrayList<>(width);
+            vector.add(v.numeric[amount]);
             while (vector.size() < width) {
-                vector.add(0f);
+                vector.add(0.0);
             }
             return new EnrichedEvent(new InputEvent(v.eventId, v.entityId, v.eventTime, v.eventType, Map.of(),
                     Map.of(), Map.of()), v.source, vector, List.of(), List.of(), null);

@@ -43,7 +43,7 @@ final class PerRecordAsyncFunction extends RichAsyncFunction<EnrichedEvent, Pred
             try {
                 float[] row = new float[input.getFeatures().size()];
                 for (int i = 0; i < row.length; i++) {
-                    row[i] = input.getFeatures().get(i);
+                    row[i] = (float) (double) input.getFeatures().get(i);
                 }
                 float[] out = model.run(FloatBuffer.wrap(row), 1)[0];
                 resultFuture.complete(List.of(decoder.toPrediction(input, model.manifest(), decoder.decode(out),

@@ -24,7 +24,7 @@ import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.EventFields;
-import org.streaminference.schemas.FloatList;
+import org.streaminference.schemas.DoubleList;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ValidatedEvent;
@@ -176,8 +176,8 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
                     problem.message()));
             return problem.reason();
         }
-        float[] vector = engine.update(current, event, at);
-        out.accept(new EnrichedEvent(carried(event), event.source, new FloatList(vector), engine.integers(event),
+        double[] vector = engine.update(current, event, at);
+        out.accept(new EnrichedEvent(carried(event), event.source, new DoubleList(vector), engine.integers(event),
                 engine.texts(event), null));
         enriched.inc();
         return null;

@@ -130,7 +130,7 @@ class FeatureEnrichmentFunctionTest {
                 assertThat(run.deadLetters).isEmpty();
             }
             assertThat(run.vectors.size() + run.deadLetters.size()).isEqualTo(events.size());
-            for (Map.Entry<String, float[]> e : run.vectors.entrySet()) {
+            for (Map.Entry<String, double[]> e : run.vectors.entrySet()) {
                 assertVector(spec, e.getKey(), e.getValue(), expected.get(e.getKey()));
             }
         }
@@ -174,9 +174,9 @@ class FeatureEnrichmentFunctionTest {
 
             h.processElement(event("idle", "e3", t + 70 * 60_000), t + 70 * 60_000);
             h.processElement(event("busy", "e4", t + 70 * 60_000), t + 70 * 60_000);
-            Map<String, float[]> out = vectors(h.extractOutputValues());
-            assertThat(out.get("e3")).as("fresh: first event again").containsExactly(1f, -1f);
-            assertThat(out.get("e4")).as("kept: third event, 20 minutes later").containsExactly(3f, 1200f);
+            Map<String, double[]> out = vectors(h.extractOutputValues());
+            assertThat(out.get("e3")).as("fresh: first event again").containsExactly(1, -1);
+            assertThat(out.get("e4")).as("kept: third event, 20 minutes later").containsExactly(3, 1200);
 
             h.processWatermark(t + 70 * 60_000 + 3_600_000);
             assertThat(h.numKeyedStateEntries()).as("both idle for an hour now").isZero();
@@ -191,9 +191,9 @@ class FeatureEnrichmentFunctionTest {
             h.processElement(event("a", "e1", t), t);
             h.processElement(event("a", "e2", t + 30 * 60_000), t + 30 * 60_000);
             h.processElement(event("a", "e3", t + 90 * 60_000), t + 90 * 60_000);
-            Map<String, float[]> out = vectors(h.extractOutputValues());
-            assertThat(out.get("e2")).containsExactly(2f);
-            assertThat(out.get("e3")).as("an hour after e2: expired, whether or not the timer fired").containsExactly(1f);
+            Map<String, double[]> out = vectors(h.extractOutputValues());
+            assertThat(out.get("e2")).containsExactly(2);
+            assertThat(out.get("e3")).as("an hour after e2: expired, whether or not the timer fired").containsExactly(1);
         }
     }
 
@@ -210,7 +210,7 @@ class FeatureEnrichmentFunctionTest {
         }
         try (var h = harness(oneHour, false, snapshot)) {
             h.processElement(event("a", "e3", t + 2), t + 2);
-            assertThat(vectors(h.extractOutputValues()).get("e3")).as("starts fresh").containsExactly(1f);
+            assertThat(vectors(h.extractOutputValues()).get("e3")).as("starts fresh").containsExactly(1);
         }
         try (var h = harness(tenMinutes, false, snapshot)) {
             h.processElement(event("a", "e3", t + 2), t + 2);
@@ -227,12 +227,12 @@ class FeatureEnrichmentFunctionTest {
         return FeatureSpecParser.parse(yaml, name + ".yaml");
     }
 
-    private record Run(Map<String, float[]> vectors, List<DeadLetter> deadLetters) {}
+    private record Run(Map<String, double[]> vectors, List<DeadLetter> deadLetters) {}
 
     /** Runs the events through a harness; with {@code restoreAt >= 0}, snapshots there and continues in a new one. */
     private static Run run(FeatureSpec spec, List<InputEvent> events, Map<String, EntityProfile> profiles,
             boolean rocksdb, int restoreAt) throws Exception {
-        Map<String, float[]> vectors = new HashMap<>();
+        Map<String, double[]> vectors = new HashMap<>();
         List<DeadLetter> deadLetters = new ArrayList<>();
         var h = harness(spec, rocksdb, null);
         for (int i = 0; i < events.size(); i++) {
@@ -251,7 +251,7 @@ class FeatureEnrichmentFunctionTest {
     }
 
     private static void collect(KeyedOneInputStreamOperatorTestHarness<String, ValidatedEvent, EnrichedEvent> h,
-            Map<String, float[]> vectors, List<DeadLetter> deadLetters) {
+            Map<String, double[]> vectors, List<DeadLetter> deadLetters) {
         vectors.putAll(vectors(h.extractOutputValues()));
         var side = h.getSideOutput(DeadLetters.TAG);
         if (side != null) {
@@ -280,10 +280,10 @@ class FeatureEnrichmentFunctionTest {
                 EventFields.numeric(List.of("amount")), 0, null);
     }
 
-    private static Map<String, float[]> vectors(List<EnrichedEvent> out) {
-        Map<String, float[]> byId = new HashMap<>();
+    private static Map<String, double[]> vectors(List<EnrichedEvent> out) {
+        Map<String, double[]> byId = new HashMap<>();
         for (EnrichedEvent e : out) {
-            float[] v = new float[e.getFeatures().size()];
+            double[] v = new double[e.getFeatures().size()];
             for (int i = 0; i < v.length; i++) {
                 v[i] = e.getFeatures().get(i);
             }
@@ -292,8 +292,11 @@ class FeatureEnrichmentFunctionTest {
         return byId;
     }
 
-    /** Within float precision; distinct counts exact up to 64 values (as in these streams), sketched beyond. */
-    static void assertVector(FeatureSpec spec, String eventId, float[] actual, double[] expected) {
+    /**
+     * Within double precision (the features are computed and carried in double; only the order of sums differs from
+     * the reference's); distinct counts exact up to 64 values (as in these streams), sketched beyond.
+     */
+    static void assertVector(FeatureSpec spec, String eventId, double[] actual, double[] expected) {
         assertThat(expected).as("%s: the reference has a vector", eventId).isNotNull();
         assertThat(actual).hasSize(expected.length);
         int pos = 0;
@@ -302,8 +305,8 @@ class FeatureEnrichmentFunctionTest {
                 double want = expected[pos];
                 double tolerance = f.kind() == FeatureKind.DISTINCT_COUNT && want > 64
                         ? 0.02 * Math.abs(want)
-                        : 2e-5 * Math.max(1, Math.abs(want));
-                assertThat((double) actual[pos]).as("%s: %s", eventId, f.valueNames().get(i))
+                        : 1e-9 * Math.max(1, Math.abs(want));
+                assertThat(actual[pos]).as("%s: %s", eventId, f.valueNames().get(i))
                         .isCloseTo(want, within(tolerance));
             }
         }

@@ -267,6 +267,55 @@ class ExportedModelsITCase {
                 served.predictions().size(), worst);
     }
 
+    /**
+     * A float64 regressor (skl2onnx with DoubleTensorType): its features are computed and carried in double precision
+     * to its DOUBLE input, so it answers what scikit-learn answers to 1e-12, not what it answers for float32-rounded
+     * inputs (2e-6 away for these values); the served-features topic logs what it was given, unrounded.
+     */
+    @Test
+    void aFloat64RegressorGetsItsFeaturesInDoublePrecision() throws Exception {
+        JsonNode expected = expected("double-regressor");
+        ModelManifest manifest = publish("double-regressor", exported("double-regressor"));
+        assertThat(manifest.inputs()).extracting(i -> i.elementType().name()).containsExactly("DOUBLE");
+        JsonNode rows = expected.get("inputs");
+        List<InputEvent> events = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i++) {
+            Map<String, Double> numeric = new HashMap<>();
+            for (int c = 0; c < 6; c++) {
+                numeric.put("x" + c, rows.get(i).get(c).asDouble());
+            }
+            events.add(event("d-" + i, Map.of(), numeric, Map.of()));
+        }
+        StringBuilder spec = new StringBuilder("name: float64\nversion: 1\nfeatures:\n");
+        for (int c = 0; c < 6; c++) {
+            spec.append("  - {name: x").append(c).append(", kind: numeric, field: x").append(c).append("}\n");
+        }
+        Served served = serve("double-regressor", spec.toString(), events);
+        assertThat(served.deadLetters()).isEmpty();
+        double worst = 0;
+        double roundedWorst = 0;
+        for (int i = 0; i < rows.size(); i++) {
+            Prediction p = served.predictions().get("d-" + i);
+            double want = expected.get("predict").get(i).asDouble();
+            double rounded = expected.get("predict_from_float32_inputs").get(i).asDouble();
+            worst = Math.max(worst, Math.abs(p.getScore() - want) / Math.abs(want));
+            roundedWorst = Math.max(roundedWorst, Math.abs(rounded - want) / Math.abs(want));
+            assertThat(p.getScore()).as(p.getEventId()).isCloseTo(want, within(1e-12 * Math.abs(want)));
+        }
+        assertThat(roundedWorst).as("float32 inputs would answer measurably otherwise").isGreaterThan(1e-6);
+        List<org.streaminference.schemas.ServedFeatures> logged = PipelineTestSupport.readCommitted(
+                kafka.bootstrapServers(), "served-features-double-regressor",
+                org.streaminference.schemas.ServedFeatures::fromByteBuffer);
+        assertThat(logged).hasSize(rows.size()).allSatisfy(f -> {
+            int i = Integer.parseInt(f.getEventId().substring(2));
+            for (int c = 0; c < 6; c++) {
+                assertThat(f.getDoubleFeatures().get(c)).isEqualTo(rows.get(i).get(c).asDouble());
+            }
+        });
+        System.out.printf("EXPORT double-regressor: %d predictions, largest relative |score - predict| %.2e"
+                + " (float32 inputs: %.2e)%n", served.predictions().size(), worst, roundedWorst);
+    }
+
     /** A binary classifier with one sigmoid output [N,1]: class 1 at and above the threshold. */
     @Test
     void aSigmoidClassifierGivesBothClassesAsScikitLearnDoes() throws Exception {
@@ -565,7 +614,8 @@ class ExportedModelsITCase {
         String eventsTopic = "events-" + name;
         String predictionsTopic = "predictions-" + name;
         String deadLettersTopic = "dead-letters-" + name;
-        kafka.createTopics(2, eventsTopic, predictionsTopic, deadLettersTopic, "predictions-shadow-" + name);
+        kafka.createTopics(2, eventsTopic, predictionsTopic, deadLettersTopic, "predictions-shadow-" + name,
+                "served-features-" + name);
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
         for (InputEvent e : events) {
             records.add(new ProducerRecord<>(eventsTopic, e.getEntityId().getBytes(StandardCharsets.UTF_8),
@@ -580,6 +630,7 @@ class ExportedModelsITCase {
         options.set(PipelineOptions.PREDICTIONS_TOPIC, predictionsTopic);
         options.set(PipelineOptions.DEAD_LETTERS_TOPIC, deadLettersTopic);
         options.set(PipelineOptions.SHADOW_PREDICTIONS_TOPIC, "predictions-shadow-" + name);
+        options.set(PipelineOptions.SERVED_FEATURES_TOPIC, "served-features-" + name);
         options.set(PipelineOptions.GROUP_ID, "exports-" + name);
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
         options.set(PipelineOptions.MODEL_URI, models.stream().map(ExportedModelsITCase::versionDir).toList());

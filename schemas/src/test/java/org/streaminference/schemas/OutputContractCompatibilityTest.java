@@ -44,6 +44,7 @@ class OutputContractCompatibilityTest {
     void theCurrentSchemasAreCompatibleWithEveryReleasedOne() throws Exception {
         assertCompatibleBothWays(Prediction.getClassSchema(), released("Prediction-0.1.avsc"));
         assertCompatibleBothWays(DeadLetter.getClassSchema(), released("DeadLetter-0.1.avsc"));
+        assertCompatibleBothWays(ServedFeatures.getClassSchema(), released("ServedFeatures-0.1.avsc"));
     }
 
     @Test

@@ -23,7 +23,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * What lives in state must restore across releases. The inference operator's checkpoint keeps the enriched events
  * still owed an answer (Avro, read back by Flink's Avro serializer with the schema they were written with): the
  * schema of the previous release is kept under {@code src/test/resources/released}, and the current one must read
- * what it wrote. Adding {@code control} (with its default) is such a change; renaming or retyping a field is not.
+ * what it wrote. Adding {@code control} (with its default) is such a change, and so is widening {@code features} from
+ * float to double (Avro promotes the old values); renaming a field or narrowing its type is not.
  */
 class StateSchemaEvolutionTest {
 
@@ -67,7 +68,7 @@ class StateSchemaEvolutionTest {
         assertThat(read.getEvent().getEventId()).isEqualTo("e-1");
         assertThat(read.getEvent().getCategoricalFields()).containsEntry("country", "DE");
         assertThat(read.getSource().getOffset()).isEqualTo(42L);
-        assertThat(read.getFeatures()).containsExactly(0.5f, -1f);
+        assertThat(read.getFeatures()).as("floats of the released schema, read as doubles").containsExactly(0.5, -1.0);
         assertThat(read.getIntegerFeatures()).containsExactly(7L);
         assertThat(read.getTextFeatures()).containsExactly("fine");
         assertThat(read.getControl()).as("an event, not a command").isNull();

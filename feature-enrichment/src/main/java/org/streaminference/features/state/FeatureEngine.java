@@ -181,7 +181,7 @@ public final class FeatureEngine implements Serializable {
      * @param event the event, laid out as the spec's {@link FeatureSpec#eventFields()}, with its entity's profile
      *              or none
      */
-    public float[] update(EntityFeatureState state, ValidatedEvent event, long at) {
+    public double[] update(EntityFeatureState state, ValidatedEvent event, long at) {
         long previous = state.maxEventTime;
         long now = previous == Long.MIN_VALUE ? at : Math.max(previous, at);
         List<FeatureDefinition> features = spec.features();
@@ -233,49 +233,51 @@ public final class FeatureEngine implements Serializable {
         }
         state.maxEventTime = now;
 
-        float[] vector = new float[spec.width()];
+        double[] vector = new double[spec.width()];
         int pos = 0;
         for (int i = 0; i < features.size(); i++) {
             FeatureDefinition f = features.get(i);
             switch (f.kind()) {
                 case NUMERIC -> {
                     double value = numeric(i, f, event);
-                    vector[pos++] = (float) (Double.isNaN(value) ? f.defaultOrZero() : f.finish(value));
+                    vector[pos++] = Double.isNaN(value) ? f.defaultOrZero() : f.finish(value);
                 }
                 case ONE_HOT -> {
                     String value = categorical(i, f, event);
                     int index = value == null ? -1 : f.vocabulary().indexOf(value);
                     if (index >= 0) {
-                        vector[pos + index] = 1f;
+                        vector[pos + index] = 1;
                     }
                     pos += f.width();
                 }
                 case HASHED -> {
                     String value = categorical(i, f, event);
                     if (value != null) {
-                        vector[pos + FeatureHashing.bucket(value, f.buckets())] = 1f;
+                        vector[pos + FeatureHashing.bucket(value, f.buckets())] = 1;
                     }
                     pos += f.width();
                 }
-                case COUNT, SUM, MEAN, MIN, MAX, STDDEV -> vector[pos++] = (float) windowed(state, f, slot[i], at);
+                case COUNT, SUM, MEAN, MIN, MAX, STDDEV -> vector[pos++] = windowed(state, f, slot[i], at);
                 case DISTINCT_COUNT -> {
                     Group g = distinctGroups.get(slot[i]);
                     long last = g.bucket(at);
-                    vector[pos++] = (float) f.finish(
-                            state.distincts[slot[i]].estimate(g.firstBucket(last), last, scratch()));
+                    vector[pos++] = f.finish(state.distincts[slot[i]].estimate(g.firstBucket(last), last, scratch()));
                 }
-                case LAST -> vector[pos++] = (float) lastBefore[slot[i]];
-                case TIME_SINCE_PREVIOUS -> vector[pos++] = (float) (previous == Long.MIN_VALUE
+                case LAST -> vector[pos++] = lastBefore[slot[i]];
+                case TIME_SINCE_PREVIOUS -> vector[pos++] = previous == Long.MIN_VALUE
                         ? f.defaultOrZero()
-                        : f.finish(Math.max(0, at - previous) / 1000.0));
+                        : f.finish(Math.max(0, at - previous) / 1000.0);
                 case DECAYED_MEAN -> {
                     double weight = state.decayedWeights[slot[i]];
-                    vector[pos++] = (float) (weight > 0
+                    vector[pos++] = weight > 0
                             ? f.finish(state.decayedSums[slot[i]] / weight)
-                            : f.defaultOrZero());
+                            : f.defaultOrZero();
                 }
                 case VECTOR -> {
-                    System.arraycopy(event.vectors[eventIndex[i]], 0, vector, pos, f.width()); // checked: check()
+                    float[] values = event.vectors[eventIndex[i]]; // checked: check()
+                    for (int v = 0; v < values.length; v++) {
+                        vector[pos + v] = values[v];
+                    }
                     pos += f.width();
                 }
                 case INTEGER, TEXT -> { } // carried beside the vector: integers(), texts()

@@ -71,7 +71,7 @@ public final class DriftTracker {
      * Adds one served record. Returns true when more slices are open than the config allows, so that the caller
      * drains them now.
      */
-    public boolean add(List<Float> features, Prediction prediction, long eventTime) {
+    public boolean add(List<Double> features, Prediction prediction, long eventTime) {
         long sliceStart = Math.floorDiv(eventTime, config.sliceMillis()) * config.sliceMillis();
         Slice slice = slices.get(sliceStart);
         if (slice == null) {
@@ -82,8 +82,8 @@ public final class DriftTracker {
         for (int i = 0; i < featureIndices.length; i++) {
             int at = featureIndices[i];
             if (at < features.size()) {
-                float value = features.get(at);
-                if (Float.isFinite(value)) {
+                double value = features.get(at);
+                if (Double.isFinite(value)) {
                     slice.features[i].add(value);
                 }
             }

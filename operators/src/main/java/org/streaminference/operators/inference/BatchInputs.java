@@ -6,7 +6,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtException;
 import org.streaminference.model.ElementType;
 import org.streaminference.schemas.FeatureLayout;
-import org.streaminference.schemas.FloatList;
+import org.streaminference.schemas.DoubleList;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelInput;
 import org.streaminference.model.OnnxTensors;
@@ -144,11 +144,11 @@ final class BatchInputs {
                     + " " + g.type() + " values of feature group '" + g.name() + "' but the record has " + length);
         }
         if (g.type() == FeatureLayout.ValueType.FLOAT) {
-            List<Float> features = event.getFeatures();
-            if (features instanceof FloatList packed) { // as the features stage makes them: no boxing
-                float[] values = packed.array();
+            List<Double> features = event.getFeatures();
+            if (features instanceof DoubleList packed) { // as the features stage makes them: no boxing
+                double[] values = packed.array();
                 for (int index : g.indices()) {
-                    if (!Float.isFinite(values[index])) {
+                    if (!Double.isFinite(values[index])) {
                         return new Rejection(ReasonCode.NON_FINITE_FEATURE, "feature " + index + " is "
                                 + values[index]);
                     }
@@ -156,8 +156,8 @@ final class BatchInputs {
                 return null;
             }
             for (int index : g.indices()) {
-                Float f = features.get(index);
-                if (f == null || !Float.isFinite(f)) {
+                Double f = features.get(index);
+                if (f == null || !Double.isFinite(f)) {
                     return new Rejection(ReasonCode.NON_FINITE_FEATURE, "feature " + index + " is " + f);
                 }
             }
@@ -214,31 +214,36 @@ final class BatchInputs {
         }
     }
 
+    /**
+     * Writes each record's values of group {@code g}: real values as computed (double precision) into a DOUBLE input,
+     * rounded once into a FLOAT one; integers into an INT64 or INT32 one.
+     */
     private static void fill(ByteBuffer buffer, ElementType type, List<? extends BatchRunner.Pending> batch,
             FeatureLayout.Group g, boolean whole) {
         int[] indices = g.indices();
         for (BatchRunner.Pending p : batch) {
             EnrichedEvent e = p.event();
             if (g.type() == FeatureLayout.ValueType.FLOAT) {
-                List<Float> features = e.getFeatures();
-                if (type == ElementType.FLOAT && whole && features instanceof FloatList packed
-                        && features.size() == indices.length) {
-                    float[] values = packed.array(); // one bulk copy, as the features stage made them
-                    buffer.asFloatBuffer().put(values);
-                    buffer.position(buffer.position() + values.length * Float.BYTES);
-                } else if (type == ElementType.FLOAT) {
-                    if (whole && features.size() == indices.length) {
-                        for (Float f : features) {
-                            buffer.putFloat(f);
-                        }
+                List<Double> features = e.getFeatures();
+                if (features instanceof DoubleList packed && whole && features.size() == indices.length) {
+                    double[] values = packed.array(); // the whole array in order, as the features stage made it
+                    if (type == ElementType.DOUBLE) {
+                        buffer.asDoubleBuffer().put(values);
+                        buffer.position(buffer.position() + values.length * Double.BYTES);
                     } else {
-                        for (int index : indices) {
-                            buffer.putFloat(features.get(index));
+                        java.nio.FloatBuffer floats = buffer.asFloatBuffer();
+                        for (double v : values) {
+                            floats.put((float) v);
                         }
+                        buffer.position(buffer.position() + values.length * Float.BYTES);
+                    }
+                } else if (type == ElementType.DOUBLE) {
+                    for (int index : indices) {
+                        buffer.putDouble(features.get(index));
                     }
                 } else {
                     for (int index : indices) {
-                        buffer.putDouble(features.get(index));
+                        buffer.putFloat((float) (double) features.get(index));
                     }
                 }
             } else {

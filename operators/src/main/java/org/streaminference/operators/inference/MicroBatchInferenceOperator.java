@@ -558,7 +558,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         if (prediction != null) {
             output.collect(record(prediction, answer.timestamp));
             if (servedFeatureSpec != null) {
-                output.collect(ModelOutputs.SERVED_FEATURES, record(servedFeatures(answer.event, prediction),
+                output.collect(ModelOutputs.SERVED_FEATURES, record(servedFeatures(answer, prediction),
                         answer.timestamp));
             }
         } else {
@@ -578,16 +578,20 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
     }
 
-    private ServedFeatures servedFeatures(EnrichedEvent event, Prediction prediction) {
-        return ServedFeatures.newBuilder()
-                .setEventId(prediction.getEventId())
-                .setEntityId(prediction.getEntityId())
-                .setEventTime(event.getEvent().getEventTime())
-                .setFeatureSpec(servedFeatureSpec)
-                .setModelName(prediction.getModelName())
-                .setModelVersion(prediction.getModelVersion())
-                .setFeatures(event.getFeatures())
-                .build();
+    /**
+     * The vector the answer's version was given: float32 always, and unrounded where the version takes a DOUBLE
+     * input (an ensemble's answer logs the values once, as its members share them).
+     */
+    private ServedFeatures servedFeatures(PendingAnswer answer, Prediction prediction) {
+        List<Double> features = answer.event.getFeatures();
+        List<Float> rounded = new ArrayList<>(features.size());
+        for (Double value : features) {
+            rounded.add((float) (double) value);
+        }
+        boolean doubles = answer instanceof InferenceRequest request && request.version.readsDoubles;
+        return new ServedFeatures(prediction.getEventId(), prediction.getEntityId(),
+                answer.event.getEvent().getEventTime(), servedFeatureSpec, prediction.getModelName(),
+                prediction.getModelVersion(), rounded, doubles ? features : List.of());
     }
 
     private static <T> StreamRecord<T> record(T value, long timestamp) {

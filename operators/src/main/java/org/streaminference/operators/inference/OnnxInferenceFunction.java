@@ -64,7 +64,7 @@ public class OnnxInferenceFunction extends ProcessFunction<EnrichedEvent, Predic
 
     @Override
     public void processElement(EnrichedEvent value, Context ctx, Collector<Prediction> out) {
-        List<Float> features = value.getFeatures();
+        List<Double> features = value.getFeatures();
         if (features.size() != model.inputValuesPerRow()) {
             reject(ctx, value, ReasonCode.INVALID_FIELD, "feature vector has " + features.size()
                     + " values but model " + model.manifest().id() + " takes " + model.inputValuesPerRow());
@@ -72,7 +72,7 @@ public class OnnxInferenceFunction extends ProcessFunction<EnrichedEvent, Predic
         }
         input.clear();
         for (int i = 0; i < features.size(); i++) {
-            float f = features.get(i);
+            float f = (float) (double) features.get(i);
             if (!Float.isFinite(f)) {
                 reject(ctx, value, ReasonCode.NON_FINITE_FEATURE, "feature " + i + " is " + f);
                 return;

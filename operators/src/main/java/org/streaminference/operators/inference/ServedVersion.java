@@ -28,6 +28,8 @@ final class ServedVersion {
     org.streaminference.operators.drift.DriftTracker drift;
     /** Records routed to this version and not yet emitted; task thread only. */
     int outstanding;
+    /** Whether the version takes a DOUBLE input: its served features are logged unrounded too. */
+    final boolean readsDoubles;
 
     ServedVersion(ModelProvider.Handle handle, InferenceMetrics metrics, BatchingConfig options, String threadName,
             Consumer<List<BatchRunner.Pending>> onBatchDone,
@@ -36,6 +38,8 @@ final class ServedVersion {
         this.model = handle.model();
         this.version = model.manifest().version();
         this.metrics = metrics;
+        this.readsDoubles = model.manifest().inputs().stream()
+                .anyMatch(i -> i.elementType() == org.streaminference.model.ElementType.DOUBLE);
         // a version whose results depend on their batch neighbours runs every record alone; one whose export fixes
         // its batch runs batches of at most that size (padded to it)
         int fixed = model.fixedBatch();

@@ -176,10 +176,10 @@ class DriftMonitorTest {
         }
     }
 
-    private static List<Float> floats(double[] row) {
-        List<Float> out = new ArrayList<>();
+    private static List<Double> floats(double[] row) {
+        List<Double> out = new ArrayList<>();
         for (double v : row) {
-            out.add((float) v);
+            out.add((double) (float) v); // float32 values, as the tracker saw them before features were doubles
         }
         return out;
     }

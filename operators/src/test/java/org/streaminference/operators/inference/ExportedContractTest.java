@@ -16,7 +16,7 @@ import org.streaminference.model.OutputRole;
 import org.streaminference.model.TensorSignature;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
-import org.streaminference.schemas.FloatList;
+import org.streaminference.schemas.DoubleList;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.SourcePosition;
@@ -50,12 +50,16 @@ class ExportedContractTest {
         Prediction prediction;
         DeadLetter deadLetter;
 
-        Row(int i, float[] features) {
+        Row(int i, float[] floats) {
+            double[] features = new double[floats.length];
+            for (int f = 0; f < floats.length; f++) {
+                features[f] = floats[f];
+            }
             event = EnrichedEvent.newBuilder()
                     .setEvent(InputEvent.newBuilder().setEventId("e" + i).setEntityId("u" + i).setEventTime(1000L)
                             .setEventType("t").build())
                     .setSource(new SourcePosition("events", 0, (long) i, null))
-                    .setFeatures(new FloatList(features)).build();
+                    .setFeatures(new DoubleList(features)).build();
         }
 
         @Override

@@ -122,7 +122,7 @@ class MicroBatchInferenceOperatorTest {
     private static float[] direct(EnrichedEvent e) throws Exception {
         float[] row = new float[e.getFeatures().size()];
         for (int i = 0; i < row.length; i++) {
-            row[i] = e.getFeatures().get(i);
+            row[i] = (float) (double) e.getFeatures().get(i);
         }
         return demo.run(FloatBuffer.wrap(row), 1)[0];
     }
@@ -173,7 +173,9 @@ class MicroBatchInferenceOperatorTest {
                     .containsExactlyInAnyOrderElementsOf(predicted.keySet());
             for (ServedFeatures f : served) {
                 int i = Integer.parseInt(f.getEventId().substring(1));
-                assertThat(f.getFeatures()).isEqualTo(events.get(i).getFeatures());
+                assertThat(f.getFeatures()).as("float32, as the FLOAT input was given them")
+                        .isEqualTo(events.get(i).getFeatures().stream().map(Double::floatValue).toList());
+                assertThat(f.getDoubleFeatures()).as("only for a version with a DOUBLE input").isEmpty();
                 assertThat(f.getFeatureSpec()).isEqualTo("demo-transactions:1");
                 assertThat(f.getModelVersion()).isEqualTo(predicted.get(f.getEventId()).getModelVersion());
                 assertThat(f.getEntityId()).isEqualTo("u" + (i % 3));
@@ -269,7 +271,7 @@ class MicroBatchInferenceOperatorTest {
         try (var h = harness(options(4, 10, 1, true))) {
             h.processElement(event(0, Float.NaN), 0);
             EnrichedEvent shortVector = event(1);
-            shortVector.setFeatures(List.of(1f, 2f));
+            shortVector.setFeatures(List.of(1.0, 2.0));
             h.processElement(shortVector, 1);
             h.processElement(event(2), 2);
             h.endInput();

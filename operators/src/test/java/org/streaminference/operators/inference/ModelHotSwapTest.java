@@ -120,7 +120,7 @@ class ModelHotSwapTest {
     private static float directScore(LoadedModel model, EnrichedEvent e) throws Exception {
         float[] row = new float[e.getFeatures().size()];
         for (int i = 0; i < row.length; i++) {
-            row[i] = e.getFeatures().get(i);
+            row[i] = (float) (double) e.getFeatures().get(i);
         }
         return model.run(FloatBuffer.wrap(row), 1)[0][1];
     }

@@ -29,7 +29,7 @@ class OnnxInferenceFunctionTest {
     @TempDir
     Path models;
 
-    private static EnrichedEvent enriched(String id, List<Float> features) {
+    private static EnrichedEvent enriched(String id, List<Double> features) {
         return EnrichedEvent.newBuilder()
                 .setEvent(InputEvent.newBuilder().setEventId(id).setEntityId("u1").setEventTime(42L)
                         .setEventType("t").setNumericFields(Map.of("amount", 1.0)).setCategoricalFields(Map.of())
@@ -48,7 +48,7 @@ class OnnxInferenceFunctionTest {
                 LoadedModel direct = new ModelLoader(ModelLoaderConfig.defaults()).load(v2.toString())) {
             harness.processElement(enriched("ok", DemoVectors.of(12f, 1f, 3f, 10f)), 5L);
             harness.processElement(enriched("nan", DemoVectors.of(12f, Float.NaN, 3f, 10f)), 6L);
-            harness.processElement(enriched("short", List.of(12f, 1f)), 7L);
+            harness.processElement(enriched("short", List.of(12.0, 1.0)), 7L);
 
             List<Prediction> out = harness.extractOutputValues();
             assertThat(out).hasSize(1);

@@ -144,7 +144,7 @@ class ServingPlanTest {
     private static double[] direct(LoadedModel model, EnrichedEvent e) throws Exception {
         float[] row = new float[e.getFeatures().size()];
         for (int i = 0; i < row.length; i++) {
-            row[i] = e.getFeatures().get(i);
+            row[i] = (float) (double) e.getFeatures().get(i);
         }
         float[] out = model.run(FloatBuffer.wrap(row), 1)[0];
         return new double[] {out[0], out[1]};
@@ -334,8 +334,8 @@ class ServingPlanTest {
     void aFeatureNoModelCanTakeIsADeadLetterFromEachTargetAndTheEnsembleNamesItsMember() throws Exception {
         try (InferenceHarness h = open(batches(8, 2))) {
             EnrichedEvent e = event(0, "purchase", null);
-            List<Float> features = new java.util.ArrayList<>(e.getFeatures());
-            features.set(3, Float.NaN);
+            List<Double> features = new java.util.ArrayList<>(e.getFeatures());
+            features.set(3, Double.NaN);
             e.setFeatures(features);
             h.processElement(e, 0);
             h.processElement(event(1, "purchase", null), 1);
@@ -438,9 +438,9 @@ class ServingPlanTest {
                 plan("{\"routes\": [{\"to\": [\"fraud\", \"churn\"]}]}"), batches(8, 2))) {
             h.open();
             EnrichedEvent e = event(0, "purchase", null);
-            List<Float> leftValues = DemoVectors.of(3f, 1f, 4f, 1f);
-            List<Float> rightValues = DemoVectors.of(9f, 2f, 6f, 5f);
-            List<Float> both = new java.util.ArrayList<>(leftValues);
+            List<Double> leftValues = DemoVectors.of(3f, 1f, 4f, 1f);
+            List<Double> rightValues = DemoVectors.of(9f, 2f, 6f, 5f);
+            List<Double> both = new java.util.ArrayList<>(leftValues);
             both.addAll(rightValues);
             e.setFeatures(both);
             h.processElement(e, 0);
