@@ -113,7 +113,7 @@ start_process() { # name main-class resource-command
   dynamic="$(echo "$params" | sed -n 2p)"
   n=$(ls "$work/log" | grep -c "^$name" || true)
   # shellcheck disable=SC2086
-  # FLINK_CONF_DIR as Flink's own scripts export it (the job reads the cluster's parallelism.default from it)
+  # FLINK_CONF_DIR as Flink's own scripts export it (the job reads the cluster's configuration from it)
   FLINK_CONF_DIR="$work/conf" nohup java $OPENS $jvm -Dlog.file="$work/log/$name-$n.log" -Dlog4j.configurationFile="file:$work/conf/log4j.properties" \
     -cp "$(classpath)" "$main" --configDir "$work/conf" $dynamic > "$work/log/$name-$n.out" 2>&1 &
   echo $! >> "$work/$name.pids"

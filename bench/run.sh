@@ -7,6 +7,9 @@
 #   bench/run.sh query [options]        the query service's point lookups under concurrent load (~2 min)
 #   bench/run.sh features [options]     feature enrichment's cost per event and RocksDB state per entity (~6 min)
 #   bench/run.sh validation [options]   Avro decoding alone vs the job's bounded validation, per event (~1 min)
+#   bench/run.sh soak [options]         the whole job through lulls, outages, restarts and swaps, every answer
+#                                       checked against a recomputation from the events sent (~35 min)
+#   bench/run.sh retention [options]    latest_prediction and prediction_history kept bounded at 1,000,000 entities (~4 min)
 # --help after the name lists the options. BENCH_JAVA_OPTS adds JVM options (e.g. -Xmx8g).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +22,8 @@ case "${1:-}" in
   query) main=org.streaminference.bench.QueryBenchmark; shift ;;
   features) main=org.streaminference.bench.FeatureBenchmark; shift ;;
   validation) main=org.streaminference.bench.ValidationBenchmark; shift ;;
+  soak) main=org.streaminference.bench.SoakBenchmark; shift ;;
+  retention) main=org.streaminference.bench.RetentionBenchmark; shift ;;
 esac
 classpath_file=bench/target/bench-classpath.txt
 mvn -B -q -ntp -DskipTests -pl bench -am package dependency:build-classpath \

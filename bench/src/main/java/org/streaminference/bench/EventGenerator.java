@@ -64,6 +64,6 @@ final class EventGenerator implements GeneratorFunction<Long, EnrichedEvent> {
         // the scheduled time, not the actual one: a generator held up by back-pressure counts the wait as latency
         InputEvent event = new InputEvent(Long.toString(index), Long.toString(index % 1000), scheduled / 1_000,
                 "bench", Map.of(), Map.of(), Map.of());
-        return new EnrichedEvent(event, new SourcePosition("bench", 0, index, null), features, List.of(), List.of(), null);
+        return new EnrichedEvent(event, new SourcePosition("bench", 0, index, null), features, List.of(), List.of(), List.of(), null);
     }
 }

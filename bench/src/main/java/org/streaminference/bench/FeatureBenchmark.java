@@ -249,7 +249,7 @@ public final class FeatureBenchmark implements Callable<Integer> {
                 vector.add(0.0);
             }
             return new EnrichedEvent(new InputEvent(v.eventId, v.entityId, v.eventTime, v.eventType, Map.of(),
-                    Map.of(), Map.of()), v.source, vector, List.of(), List.of(), null);
+                    Map.of(), Map.of()), v.source, vector, List.of(), List.of(), List.of(), null);
         }).returns(EnrichedEvent.class).name("features").uid("features");
     }
 

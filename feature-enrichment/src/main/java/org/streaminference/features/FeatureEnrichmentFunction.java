@@ -24,12 +24,14 @@ import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.EventFields;
+import org.streaminference.schemas.FeatureProblem;
 import org.streaminference.schemas.DoubleList;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ValidatedEvent;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -133,7 +135,8 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
         if (!engine.keepsState()) {
             // features of the event alone (numeric, one-hot, hashed, vector, integer, text): nothing of the entity's
             // past is read, so there is no keyed state to read or write, and lateness and expiry do not apply
-            return emit(event, engine.newState(), time, deadLetters, out);
+            emit(event, engine.newState(), time, out);
+            return null;
         }
         EntityFeatureState current = load();
         if (current.seen() && time - current.maxEventTime() >= spec.entityTtlMillis()) {
@@ -153,10 +156,7 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
             lateCounted.inc();
             at = current.maxEventTime();
         }
-        ReasonCode failed = emit(event, current, at, deadLetters, out);
-        if (failed != null) {
-            return failed;
-        }
+        emit(event, current, at, out);
         if (current.expiryTimer() == Long.MIN_VALUE) {
             long timer = current.maxEventTime() + spec.entityTtlMillis();
             timers.registerEventTimeTimer(timer);
@@ -166,21 +166,20 @@ public class FeatureEnrichmentFunction extends KeyedProcessFunction<String, Vali
         return null;
     }
 
-    /** Counts the event at {@code at} in {@code current} and emits it with its vector, or sends its dead letter. */
-    private ReasonCode emit(ValidatedEvent event, EntityFeatureState current, long at,
-            Consumer<DeadLetter> deadLetters, Consumer<EnrichedEvent> out) throws Exception {
-        FeatureEngine.Problem problem = engine.check(event);
-        if (problem != null) {
+    /**
+     * Counts the event at {@code at} in {@code current} and emits it with its vector and what is wrong with its
+     * values, group by group: a model that reads a group with a problem answers the event with a dead letter (the
+     * inference operator checks each model an event reaches), the others serve it.
+     */
+    private void emit(ValidatedEvent event, EntityFeatureState current, long at, Consumer<EnrichedEvent> out) {
+        List<FeatureProblem> problems = engine.problems(event);
+        if (!problems.isEmpty()) {
             invalid.inc();
-            deadLetters.accept(DeadLetters.of(event.toInputEvent(fields), event.source, problem.reason(),
-                    problem.message()));
-            return problem.reason();
         }
         double[] vector = engine.update(current, event, at);
         out.accept(new EnrichedEvent(carried(event), event.source, new DoubleList(vector), engine.integers(event),
-                engine.texts(event), null));
+                engine.texts(event), problems, null));
         enriched.inc();
-        return null;
     }
 
     /**

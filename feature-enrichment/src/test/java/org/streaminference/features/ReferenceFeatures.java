@@ -74,7 +74,8 @@ public final class ReferenceFeatures {
             switch (f.kind()) {
                 case NUMERIC -> {
                     Double v = (f.fromProfile() ? profileNumeric(profile) : event.getNumericFields()).get(f.field());
-                    vector[pos++] = v == null ? f.defaultOrZero() : f.finish(v);
+                    // a required value that is missing: NaN (the models that read it answer with a dead letter)
+                    vector[pos++] = v != null ? f.finish(v) : f.requiresField() ? Double.NaN : f.defaultOrZero();
                 }
                 case ONE_HOT -> {
                     String v = (f.fromProfile() ? profileCategorical(profile) : event.getCategoricalFields())
@@ -126,7 +127,8 @@ public final class ReferenceFeatures {
                 case VECTOR -> {
                     List<Float> values = event.getVectorFields().get(f.field());
                     for (int i = 0; i < f.width(); i++) {
-                        vector[pos + i] = values.get(i);
+                        vector[pos + i] = values != null && values.size() == f.width() ? values.get(i)
+                                : values == null && f.defaultValue() != null ? f.defaultValue() : Double.NaN;
                     }
                     pos += f.width();
                 }

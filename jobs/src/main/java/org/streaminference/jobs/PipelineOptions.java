@@ -214,7 +214,8 @@ public final class PipelineOptions {
             .durationType()
             .defaultValue(Duration.ofMinutes(5))
             .withDescription("A version that takes longer to fetch, verify and load is rejected (LOAD_TIMEOUT) and"
-                    + " the commands behind it go on.");
+                    + " the commands behind it go on; its warm-up run, if still running, is stopped through ONNX"
+                    + " Runtime's run termination.");
 
     public static final ConfigOption<MemorySize> MODEL_CONTROL_MAX_COMMAND_SIZE =
             ConfigOptions.key("model.control.max-command-size")
@@ -320,6 +321,8 @@ public final class PipelineOptions {
     public static final ConfigOption<DeliveryGuarantee> RESULT_STORE_DELIVERY_GUARANTEE = ResultStoreOptions.RESULT_STORE_DELIVERY_GUARANTEE;
     public static final ConfigOption<Boolean> RESULT_STORE_HISTORY_ENABLED = ResultStoreOptions.RESULT_STORE_HISTORY_ENABLED;
     public static final ConfigOption<Duration> RESULT_STORE_HISTORY_RETENTION = ResultStoreOptions.RESULT_STORE_HISTORY_RETENTION;
+    public static final ConfigOption<Duration> RESULT_STORE_LATEST_RETENTION = ResultStoreOptions.RESULT_STORE_LATEST_RETENTION;
+    public static final ConfigOption<Duration> RESULT_STORE_RETENTION_INTERVAL = ResultStoreOptions.RESULT_STORE_RETENTION_INTERVAL;
     public static final ConfigOption<Integer> RESULT_STORE_BATCH_SIZE = ResultStoreOptions.RESULT_STORE_BATCH_SIZE;
     public static final ConfigOption<Duration> RESULT_STORE_BATCH_INTERVAL = ResultStoreOptions.RESULT_STORE_BATCH_INTERVAL;
     public static final ConfigOption<Integer> RESULT_STORE_MAX_RETRIES = ResultStoreOptions.RESULT_STORE_MAX_RETRIES;
@@ -353,7 +356,8 @@ public final class PipelineOptions {
                 INFERENCE_CONCURRENT_BATCHES, INFERENCE_CAPACITY, INFERENCE_TIMEOUT, INFERENCE_RETRIES, INFERENCE_TOP_K,
                 INFERENCE_DISPATCH_WHEN_IDLE, INFERENCE_ORDERED, RESULT_STORE_ENABLED, RESULT_STORE_JDBC_URL,
                 RESULT_STORE_USERNAME, RESULT_STORE_PASSWORD, RESULT_STORE_PASSWORD_FILE, RESULT_STORE_DELIVERY_GUARANTEE,
-                RESULT_STORE_HISTORY_ENABLED, RESULT_STORE_HISTORY_RETENTION, RESULT_STORE_BATCH_SIZE, RESULT_STORE_BATCH_INTERVAL,
+                RESULT_STORE_HISTORY_ENABLED, RESULT_STORE_HISTORY_RETENTION, RESULT_STORE_LATEST_RETENTION,
+                RESULT_STORE_RETENTION_INTERVAL, RESULT_STORE_BATCH_SIZE, RESULT_STORE_BATCH_INTERVAL,
                 RESULT_STORE_MAX_RETRIES, DEFAULT_CHECKPOINT_INTERVAL);
     }
 }

@@ -170,6 +170,7 @@ public final class PipelineSettings {
                     .optimization(options.get(PipelineOptions.MODEL_GRAPH_OPTIMIZATION))
                     .cpuArena(options.get(PipelineOptions.MODEL_CPU_ARENA))
                     .trust(modelTrust(options))
+                    .warmUpTimeout(options.get(PipelineOptions.MODEL_LOAD_TIMEOUT))
                     .build();
         } catch (IllegalArgumentException | NullPointerException e) {
             throw new IllegalConfigurationException("Invalid model.* options: " + e.getMessage(), e);

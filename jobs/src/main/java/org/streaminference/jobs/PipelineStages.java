@@ -34,11 +34,14 @@ import java.util.function.Function;
  * @param eventFields       the event fields these features read (numeric ones without a default are required)
  * @param maxOutOfOrderness how far behind the newest event of its source partition an event may come: the bound
  *                          of the events' watermarks
+ * @param entityTtl         how long an entity's feature state lives without events (event time); its
+ *                          latest_prediction rows go with it. Zero where the features keep no state that expires
  */
 @PublicEvolving
 public record PipelineStages(
         EventFields eventFields,
         Duration maxOutOfOrderness,
+        Duration entityTtl,
         FeatureStageFunction features,
         InferenceStage inference) {
     private static final Logger LOG = LoggerFactory.getLogger(PipelineStages.class);
@@ -92,6 +95,7 @@ public record PipelineStages(
     public static PipelineStages forSpec(ReadableConfig options, FeatureSpec spec, boolean joinProfiles) {
         boolean logServed = options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).isPresent();
         return new PipelineStages(spec.eventFields(), Duration.ofMillis(spec.maxOutOfOrdernessMillis()),
+                Duration.ofMillis(spec.entityTtlMillis()),
                 (valid, commands) -> FeatureStage.apply(valid, spec, options, joinProfiles, commands),
                 inference(options, new FeatureContract(spec.id(), spec.layout(), spec.valueNames()),
                         logServed ? spec.id() : null));
@@ -107,7 +111,7 @@ public record PipelineStages(
             Duration maxOutOfOrderness,
             Function<DataStream<ValidatedEvent>, SingleOutputStreamOperator<EnrichedEvent>> features,
             FeatureContract contract, String servedFeatureSpec) {
-        return new PipelineStages(eventFields, maxOutOfOrderness, (valid, commands) -> {
+        return new PipelineStages(eventFields, maxOutOfOrderness, Duration.ZERO, (valid, commands) -> {
             if (commands != null) {
                 throw new IllegalConfigurationException("These features cannot pass model commands on: set "
                         + PipelineOptions.MODEL_CONTROL_TOPIC.key() + " to an empty value");
@@ -136,6 +140,6 @@ public record PipelineStages(
 
     /** These stages with another inference stage (one that takes no model commands: the job must have none). */
     public PipelineStages withInference(Function<DataStream<EnrichedEvent>, SingleOutputStreamOperator<Prediction>> other) {
-        return new PipelineStages(eventFields, maxOutOfOrderness, features, other::apply);
+        return new PipelineStages(eventFields, maxOutOfOrderness, entityTtl, features, other::apply);
     }
 }

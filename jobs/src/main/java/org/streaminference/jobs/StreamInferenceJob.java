@@ -10,6 +10,7 @@ import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.graph.StreamGraph;
 import org.apache.flink.util.ParameterTool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,6 +22,7 @@ import org.streaminference.model.ModelLoader;
 import org.streaminference.operators.inference.EnsembleCompatibility;
 import org.streaminference.schemas.Ensemble;
 import org.streaminference.schemas.EnsembleMember;
+import org.streaminference.schemas.UserCodeRelease;
 import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultStoreSchema;
 
@@ -43,10 +45,22 @@ public final class StreamInferenceJob {
     public static void main(String[] args) throws Exception {
         Configuration arguments = options(args);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(arguments);
-        Configuration options = withClusterConfiguration(env.getConfiguration(), arguments);
-        applyClusterParallelism(env, arguments, System.getenv("FLINK_CONF_DIR"));
-        prepare(env, options);
-        env.execute(JOB_NAME);
+        try {
+            Configuration options = withClusterConfiguration(env.getConfiguration(), arguments);
+            applyParallelismArgument(env, arguments);
+            prepare(env, options);
+        } finally {
+            // Where main() runs in the JobManager of a session cluster, the starting model's check loaded ONNX Runtime
+            // and the migrations the JDBC driver with a class loader of their own: they are released before the job
+            // is submitted. A JDBC driver still registered then would be registered again from the job's own class
+            // loader on the JobManager (DriverManager initializes a registered driver's class in each caller's
+            // loader to check that it may see it, and the JDBC sink's classes ask), where nothing releases it.
+            UserCodeRelease.releaseThisJob();
+        }
+        StreamGraph graph = env.getStreamGraph();
+        graph.setJobName(JOB_NAME);
+        graph.registerJobStatusHook(new UserCodeReleaseHook());
+        env.execute(graph);
     }
 
     /**
@@ -67,31 +81,16 @@ public final class StreamInferenceJob {
     }
 
     /**
-     * Runs a job submitted without a parallelism at the cluster's {@code parallelism.default}. Flink's REST API
-     * ({@code POST /jars/:id/run}) writes parallelism 1 into the job's configuration when the request names none
-     * (FLINK-29543), hiding the cluster's value; it is read back from the cluster's {@code config.yaml}
-     * ({@code FLINK_CONF_DIR}, which Flink's scripts and images set). A program argument
-     * {@code --parallelism.default N} always wins.
+     * A program argument {@code --parallelism.default N} sets the job's parallelism, whatever else does. A parallelism
+     * given in a REST submission ({@code POST /jars/:id/run} with {@code "parallelism": N}) is taken as it is, 1
+     * included: Flink's REST handler writes {@code parallelism.default: 1} into the job's configuration when the
+     * request names none (the option's default, not the cluster's), and a job cannot tell that from an explicit 1, so
+     * the explicit request wins. Before, the job replaced a 1 with the cluster's {@code parallelism.default}, and an
+     * explicit 1 could not be asked for.
      */
-    static void applyClusterParallelism(StreamExecutionEnvironment env, Configuration arguments, String confDir) {
+    static void applyParallelismArgument(StreamExecutionEnvironment env, Configuration arguments) {
         if (arguments.contains(CoreOptions.DEFAULT_PARALLELISM)) {
             env.setParallelism(arguments.get(CoreOptions.DEFAULT_PARALLELISM));
-            return;
-        }
-        if (confDir == null || env.getParallelism() != 1) {
-            return;
-        }
-        try {
-            Configuration cluster = GlobalConfiguration.loadConfiguration(confDir);
-            int clusterDefault = cluster.get(CoreOptions.DEFAULT_PARALLELISM);
-            if (cluster.contains(CoreOptions.DEFAULT_PARALLELISM) && clusterDefault != 1) {
-                LOG.info("No parallelism given (Flink's REST API passes 1): running at the cluster's {} = {}",
-                        CoreOptions.DEFAULT_PARALLELISM.key(), clusterDefault);
-                env.setParallelism(clusterDefault);
-            }
-        } catch (RuntimeException e) {
-            LOG.warn("Cannot read the cluster's configuration in {} ({}); parallelism stays {}", confDir,
-                    e.toString(), env.getParallelism());
         }
     }
 

@@ -14,6 +14,8 @@ import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.OffsetResetStrategy;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.streaminference.model.control.ModelEvents;
 import org.streaminference.operators.drift.DriftConfig;
 import org.streaminference.operators.drift.DriftMonitor;
@@ -34,6 +36,8 @@ import org.streaminference.sinks.PredictionHistoryTable;
 import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultTopicSinks;
 
+import java.time.Duration;
+
 
 /**
  * Wires the pipeline: Kafka events, decoded and validated in the source (which takes event time from them) →
@@ -48,6 +52,8 @@ import org.streaminference.sinks.ResultTopicSinks;
  */
 @Internal
 public final class StreamInferencePipeline {
+    private static final Logger LOG = LoggerFactory.getLogger(StreamInferencePipeline.class);
+
     private StreamInferencePipeline() {}
 
     /**
@@ -72,6 +78,12 @@ public final class StreamInferencePipeline {
                     options.get(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL));
         }
         env.configure(defaults);
+        if (env.getConfiguration().getOptional(CheckpointingOptions.CHECKPOINTS_DIRECTORY).isEmpty()
+                && !"filesystem".equals(env.getConfiguration().get(CheckpointingOptions.CHECKPOINT_STORAGE))) {
+            LOG.warn("No {}: checkpoints are kept in the JobManager's memory, which takes at most 5 MB of state; the"
+                    + " feature state of a few hundred thousand entities is more, and then every checkpoint fails",
+                    CheckpointingOptions.CHECKPOINTS_DIRECTORY.key());
+        }
     }
 
     /** Adds the whole pipeline to {@code env}, with the given feature and inference stages. */
@@ -79,7 +91,7 @@ public final class StreamInferencePipeline {
         String bootstrap = PipelineSettings.bootstrapServers(options);
 
         // decoded and validated in the source, which takes each event's own time for its per-partition watermarks
-        EventValidator validator = new EventValidator(stages.eventFields(), PipelineSettings.eventLimits(options),
+        EventValidator validator = new EventValidator(PipelineSettings.eventLimits(options),
                 PipelineSettings.eventDecoder(options, stages.eventFields()));
         DataStream<ValidatedRecord> decoded = env.fromSource(
                         eventsSource(options, bootstrap, validator),
@@ -111,11 +123,17 @@ public final class StreamInferencePipeline {
 
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
             ResultStoreConfig store = PipelineSettings.resultStore(options);
+            // the latest row of an entity goes with its feature state (the spec's entityTtl, in event time)
+            Duration latestRetention = options.getOptional(PipelineOptions.RESULT_STORE_LATEST_RETENTION)
+                    .orElse(stages.entityTtl());
+            boolean history = options.get(PipelineOptions.RESULT_STORE_HISTORY_ENABLED);
             predictions
-                    .sinkTo(LatestPredictionTable.sink(store))
+                    .sinkTo(LatestPredictionTable.sink(store, latestRetention,
+                            history ? options.get(PipelineOptions.RESULT_STORE_HISTORY_RETENTION) : null,
+                            options.get(PipelineOptions.RESULT_STORE_RETENTION_INTERVAL)))
                     .name("latest-prediction-postgres")
                     .uid("latest-prediction-postgres");
-            if (options.get(PipelineOptions.RESULT_STORE_HISTORY_ENABLED)) {
+            if (history) {
                 predictions
                         .sinkTo(PredictionHistoryTable.sink(store))
                         .name("prediction-history-postgres")

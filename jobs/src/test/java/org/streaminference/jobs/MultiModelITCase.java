@@ -141,10 +141,13 @@ class MultiModelITCase {
         return new Run(job, input, new HashMap<>(Map.of("2", second)), first);
     }
 
-    /** Answers each event is owed: one per target, or one dead letter where no route matches or it is bad. */
+    /**
+     * Answers each event is owed: one per target (a dead letter from each where the event lacks a field every model
+     * here reads), or one dead letter where no route matches or it is bad.
+     */
     private static int expectedAnswers(PipelineTestSupport.TestInput input) {
         int n = input.badByBytes().size();
-        for (InputEvent e : input.valid()) {
+        for (InputEvent e : input.counted()) {
             n += Math.max(1, targets(e).size());
         }
         return n;
@@ -183,7 +186,7 @@ class MultiModelITCase {
             assertThat(blendedWith).as("the ensemble blended both versions of its swapped member")
                     .containsExactlyInAnyOrder("2", "3");
             System.out.printf("MULTI-MODEL: %d events -> %d predictions (%s) + %d dead letters; ensemble member"
-                            + " versions %s%n", run.input().valid().size() + run.input().badByBytes().size(),
+                            + " versions %s%n", run.input().size(),
                     outputs.predictions.size(), outputs.byTarget, outputs.deadLetters.size(), blendedWith);
 
             // the store: each entity's newest prediction of each target, and the query API filters by model
@@ -249,7 +252,7 @@ class MultiModelITCase {
                 return cli.execute("reconcile", "--config-dir", conf.toString(), "--bootstrap-servers",
                         SERVICES.bootstrapServers()) == 0;
             });
-            int events = run.input().valid().size() + run.input().badByBytes().size();
+            int events = run.input().size();
             assertThat(report.toString()).contains("events consumed " + String.format("%,d", events)
                     + " = events answered " + String.format("%,d", events)).contains("balanced")
                     .contains("answers repeated for an event and model: 0");
@@ -286,11 +289,20 @@ class MultiModelITCase {
             byTarget.merge(p.getModelName(), 1, Integer::sum);
         }
         Map<String, Long> unrouted = new HashMap<>();
+        Map<String, List<String>> missing = new HashMap<>();
         for (DeadLetter d : deadLetters) {
             if (d.getReasonCode() == ReasonCode.UNKNOWN_MODEL) {
                 assertThat(d.getModel()).isNull();
                 unrouted.merge(d.getEventId(), 1L, Long::sum);
+            } else if (d.getReasonCode() == ReasonCode.MISSING_FIELD && d.getModel() != null) { // from a model
+                missing.computeIfAbsent(d.getEventId(), k -> new ArrayList<>()).add(d.getModel());
             }
+        }
+        // an event without the amount every model reads: a dead letter from each of its targets, none if unrouted
+        for (InputEvent e : run.input().incomplete()) {
+            assertThat(missing.getOrDefault(e.getEventId(), List.of())).as("MISSING_FIELD of %s (%s)",
+                    e.getEventId(), e.getEventType()).containsExactlyInAnyOrderElementsOf(targets(e));
+            assertThat(unrouted.getOrDefault(e.getEventId(), 0L)).isEqualTo(targets(e).isEmpty() ? 1L : 0L);
         }
         for (InputEvent e : run.input().valid()) {
             List<String> want = targets(e);
@@ -299,10 +311,11 @@ class MultiModelITCase {
             assertThat(unrouted.getOrDefault(e.getEventId(), 0L)).as("unrouted dead letters of %s", e.getEventId())
                     .isEqualTo(want.isEmpty() ? 1L : 0L);
         }
-        assertThat(deadLetters.size() - unrouted.values().stream().mapToLong(Long::longValue).sum())
+        assertThat(deadLetters.size() - unrouted.values().stream().mapToLong(Long::longValue).sum()
+                - missing.values().stream().mapToLong(List::size).sum())
                 .as("one dead letter per bad record").isEqualTo(run.input().badByBytes().size());
 
-        Map<String, float[]> features = PipelineTestSupport.expectedFeatures(run.input().valid());
+        Map<String, float[]> features = PipelineTestSupport.expectedFeatures(run.input().counted());
         Map<String, float[]> first = PipelineTestSupport.runDirectly(run.first(), features);
         Map<String, Map<String, float[]>> second = new HashMap<>();
         for (Map.Entry<String, Path> v : run.secondVersions().entrySet()) {

@@ -34,6 +34,8 @@ class SoakITCase {
         assertThat(report.predictionsByVersion()).as("both versions answered").containsOnlyKeys("1", "2");
         assertThat(report.expiriesExpected()).as("the silent group's entities expired").isPositive();
         assertThat(report.expiriesSeen()).isEqualTo(report.expiriesExpected());
+        assertThat(report.silentRowsExpired()).as("latest_prediction rows went with their silent entities")
+                .isEqualTo(report.cycles());
         assertThat(report.lulls()).isEqualTo(1);
         assertThat(report.brokerOutages()).isEqualTo(1);
         assertThat(report.taskManagerKills()).isEqualTo(1);

@@ -107,12 +107,12 @@ public final class SoakRun implements AutoCloseable {
                     60, 120, Duration.ofSeconds(2), 2026_12_06L);
         }
 
-        Duration cycleLength() {
+        public Duration cycleLength() {
             return steady.multipliedBy(5).plus(lull).plus(brokerOutage).plus(databaseOutage);
         }
 
         /** The whole timeline: a first steady stretch, the cycles, a last steady stretch. */
-        Duration length() {
+        public Duration length() {
             return steady.multipliedBy(2).plus(cycleLength().multipliedBy(cycles));
         }
     }
@@ -121,7 +121,7 @@ public final class SoakRun implements AutoCloseable {
     public record Report(Duration ran, int cycles, int recordsSent, int validEvents, int badRecords, int lateEvents,
             int lulls, int brokerOutages, int taskManagerKills, int databaseOutages, List<String> versionsPublished,
             int predictionsCompared, double largestPredictionDifference, double largestFeatureDifference,
-            int expiriesExpected, int expiriesSeen, Map<String, Integer> predictionsByVersion,
+            int expiriesExpected, int expiriesSeen, int silentRowsExpired, Map<String, Integer> predictionsByVersion,
             Map<ReasonCode, Integer> deadLettersByReason, int mismatchCount, List<String> mismatches) {
 
         /** The report as the closing note and bench/results quote it. */
@@ -130,11 +130,12 @@ public final class SoakRun implements AutoCloseable {
                             + " late events); %d lulls, %d broker outages, %d TaskManager kills, %d database outages,"
                             + " versions published %s; %,d predictions compared (by version %s), largest probability"
                             + " difference %.3g, largest feature difference %.3g (relative); state expiries expected"
-                            + " %,d, seen %,d; dead letters %s; %,d mismatches",
+                            + " %,d, seen %,d; latest_prediction rows expired with their silent entities %d of %d"
+                            + " times; dead letters %s; %,d mismatches",
                     ran.toMillis() / 60_000.0, cycles, recordsSent, validEvents, badRecords, lateEvents, lulls,
                     brokerOutages, taskManagerKills, databaseOutages, versionsPublished, predictionsCompared,
                     predictionsByVersion, largestPredictionDifference, largestFeatureDifference, expiriesExpected,
-                    expiriesSeen, deadLettersByReason, mismatchCount);
+                    expiriesSeen, silentRowsExpired, cycles, deadLettersByReason, mismatchCount);
         }
     }
 
@@ -191,6 +192,7 @@ public final class SoakRun implements AutoCloseable {
                 String version = Integer.toString(versions.size() + 1);
                 writeVersion(version, versions.size() % 2 == 1 ? 2 : 1);
                 publish(version);
+                counts.silentRowsExpired += awaitSilentRowsExpired(silent);
                 producer.silence(-1);
                 producer.steady(plan.steady());
                 cluster.terminateTaskManager(taskManager++).get(1, TimeUnit.MINUTES);
@@ -214,6 +216,8 @@ public final class SoakRun implements AutoCloseable {
     }
 
     private static final class Counts {
+        /** Silences after which latest_prediction held no row of the silent group (they expired with the entity). */
+        int silentRowsExpired;
         int lulls;
         int brokerOutages;
         int taskManagerKills;
@@ -249,6 +253,38 @@ public final class SoakRun implements AutoCloseable {
                 .start();
     }
 
+    /**
+     * Waits (at most a minute) until latest_prediction holds no row of the silent group's entities: silent longer
+     * than the spec's entityTtl, their rows expire with their feature state (result-store.latest-prediction.retention
+     * defaults to it). Returns 1 when they did, 0 otherwise (a mismatch then names it).
+     */
+    private int awaitSilentRowsExpired(int group) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+        long left;
+        do {
+            left = 0;
+            try (Connection db = DriverManager.getConnection(jdbcUrl());
+                    Statement s = db.createStatement();
+                    ResultSet rs = s.executeQuery("SELECT entity_id FROM latest_prediction")) {
+                while (rs.next()) {
+                    int e = Integer.parseInt(rs.getString(1).substring("soak-e".length()));
+                    left += e % 10 == group ? 1 : 0;
+                }
+            } catch (java.sql.SQLException databaseAway) {
+                left = -1; // the database is away (an outage of the plan): asked again
+            }
+            if (left == 0) {
+                return 1;
+            }
+            LockSupport.parkNanos(500_000_000L); // polls a condition
+        } while (System.nanoTime() < deadline);
+        silentRowsLeft.add(group + ": " + left + " rows");
+        return 0;
+    }
+
+    /** Silent groups whose latest_prediction rows did not expire, for the report. */
+    private final List<String> silentRowsLeft = new ArrayList<>();
+
     private String jdbcUrl() {
         return "jdbc:postgresql://localhost:" + postgresPort + "/postgres?user=postgres";
     }
@@ -265,6 +301,7 @@ public final class SoakRun implements AutoCloseable {
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what the soak is about
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, jdbcUrl());
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(1));
+        options.set(PipelineOptions.RESULT_STORE_RETENTION_INTERVAL, Duration.ofSeconds(2));
         options.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 10_000);
         options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
@@ -491,6 +528,8 @@ public final class SoakRun implements AutoCloseable {
                 mismatches.add(m);
             }
         };
+        silentRowsLeft.forEach(g -> mismatch.accept("latest_prediction rows of silent group " + g
+                + " did not expire with their entities"));
         JobStatus status = cluster.getJobStatus(job).get();
         if (status != JobStatus.RUNNING) {
             mismatch.accept("the job is " + status + ", not RUNNING");
@@ -659,7 +698,8 @@ public final class SoakRun implements AutoCloseable {
         return new Report(ran, plan.cycles(), records, valid.size(), badExpected.values().stream()
                 .mapToInt(Integer::intValue).sum(), lateExpected.size(), counts.lulls, counts.brokerOutages,
                 counts.taskManagerKills, counts.databaseOutages, List.copyOf(versions.keySet()), compared,
-                largestPrediction, largestFeature, expiriesExpected, expiriesSeen, byVersion, deadLettersByReason,
+                largestPrediction, largestFeature, expiriesExpected, expiriesSeen, counts.silentRowsExpired, byVersion,
+                deadLettersByReason,
                 mismatchCount[0], mismatches);
     }
 

@@ -48,88 +48,15 @@ import static org.awaitility.Awaitility.await;
  */
 @Timeout(value = 8, unit = TimeUnit.MINUTES)
 class StandaloneClusterIT {
-    private static final Path ROOT = Path.of("..").toAbsolutePath().normalize();
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-
     @RegisterExtension
     static final EmbeddedServicesExtension SERVICES = new EmbeddedServicesExtension();
-
-    private static int freePort() throws Exception {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
-    }
-
-    private static String cluster(Path work, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(ROOT.resolve("standalone-cluster.sh").toString()));
-        command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectError(work.resolve("cluster-script.log").toFile()).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-        assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
-        assertThat(p.exitValue()).as("standalone-cluster.sh %s (log: %s)", args[0], work.resolve("cluster-script.log"))
-                .isZero();
-        return out;
-    }
-
-    private static JsonNode get(String url) throws Exception {
-        return JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(url)).build(),
-                HttpResponse.BodyHandlers.ofString()).body());
-    }
-
-    /** What `flink run` does over REST: upload the jar, then run it with the program arguments. */
-    private static String submit(String rest, Path jar, List<String> args) throws Exception {
-        return submit(rest, jar, args, null);
-    }
-
-    private static String submit(String rest, Path jar, List<String> args, String savepoint) throws Exception {
-        String boundary = UUID.randomUUID().toString();
-        ByteArrayOutputStream body = new ByteArrayOutputStream();
-        body.write(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"jarfile\"; filename=\""
-                + jar.getFileName() + "\"\r\nContent-Type: application/x-java-archive\r\n\r\n")
-                .getBytes(StandardCharsets.UTF_8));
-        body.write(Files.readAllBytes(jar));
-        body.write(("\r\n--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
-        JsonNode uploaded = JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(rest + "/jars/upload"))
-                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray())).build(),
-                HttpResponse.BodyHandlers.ofString()).body());
-        assertThat(uploaded.path("status").asText()).as(uploaded.toString()).isEqualTo("success");
-        String jarId = Path.of(uploaded.path("filename").asText()).getFileName().toString();
-        // no parallelism: the cluster's parallelism.default applies
-        Map<String, Object> request = new java.util.HashMap<>(Map.of("programArgsList", args));
-        if (savepoint != null) {
-            request.put("savepointPath", savepoint);
-        }
-        String run = JSON.writeValueAsString(request);
-        JsonNode started = JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(rest + "/jars/" + jarId + "/run"))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(run)).build(),
-                HttpResponse.BodyHandlers.ofString()).body());
-        assertThat(started.has("jobid")).as(started.toString()).isTrue();
-        return started.path("jobid").asText();
-    }
-
-    private static boolean allRunning(String rest, String job) throws Exception {
-        JsonNode status = get(rest + "/jobs/" + job);
-        if (!"RUNNING".equals(status.path("state").asText())) {
-            return false;
-        }
-        for (JsonNode v : status.path("vertices")) {
-            if (!"RUNNING".equals(v.path("status").asText())) {
-                return false;
-            }
-        }
-        return true;
-    }
 
     @Test
     void theJobSurvivesAKilledTaskManagerProcessDuringASwapWithExactlyOnceOutputAndUpgradesFromASavepoint()
             throws Exception {
-        Path jar = ROOT.resolve("jobs/target/streaminference-jobs-" + projectVersion() + "-job.jar");
-        assertThat(jar).as("the shaded job jar (built in the package phase)").exists();
+        Path jar = StandaloneCluster.jobJar();
         Path work = SERVICES.dir().resolve("cluster");
         Files.createDirectories(work);
-        int restPort = freePort();
         SERVICES.kafka().createTopics(3, "events");
         SERVICES.kafka().createTopics(2, "predictions", "dead-letters", "predictions-shadow");
         SERVICES.kafka().createTopics(1, "model-control", "model-events");
@@ -144,29 +71,25 @@ class StandaloneClusterIT {
 
         // job options set only in the cluster's config.yaml, not in the submission: they must reach the job
         Path clusterOptions = Files.writeString(work.resolve("cluster-options.yaml"), String.join("\n",
-                "parallelism.default: 2",
                 "model.allowed-roots: " + models.toUri(),
                 "model.trusted-keys: " + trustedKeys,
                 "validation.max-future-skew: 10 min", ""));
-        int prometheus = freePort();
-        String rest = cluster(work, "start", work.toString(), "--rest-port", Integer.toString(restPort),
-                "--rpc-port", Integer.toString(freePort()), "--prometheus-ports", prometheus + "-" + (prometheus + 3),
-                "--conf", clusterOptions.toString());
+        StandaloneCluster cluster = StandaloneCluster.start(work, clusterOptions);
         String job = null;
         // a stopped job's id is cleared, so that the finally block only cancels what is running
         try {
-            job = submit(rest, jar, List.of(
+            job = cluster.submit(jar, List.of(
                     "--kafka.bootstrap-servers", SERVICES.bootstrapServers(),
                     "--model.uri", modelDir.toUri().toString(),
-                    "--result-store.jdbc-url", SERVICES.jdbcUrl()));
+                    "--result-store.jdbc-url", SERVICES.jdbcUrl()), 2, null);
             String jobId = job;
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
-                    .until(() -> allRunning(rest, jobId));
-            for (JsonNode vertex : get(rest + "/jobs/" + jobId).path("vertices")) {
+                    .until(() -> cluster.allRunning(jobId));
+            for (JsonNode vertex : cluster.get("/jobs/" + jobId).path("vertices")) {
                 // the control source and the drift monitor run alone by design
                 if (!vertex.path("name").asText().contains("model-commands")
                         && !vertex.path("name").asText().contains("drift-monitor")) {
-                    assertThat(vertex.path("parallelism").asInt()).as("parallelism.default of the cluster: %s",
+                    assertThat(vertex.path("parallelism").asInt()).as("the parallelism of the request: %s",
                             vertex.path("name").asText()).isEqualTo(2);
                 }
             }
@@ -185,8 +108,8 @@ class StandaloneClusterIT {
             assertThat(modelEvents()).filteredOn(e -> e.getType() == ModelEventType.REJECTED)
                     .extracting(e -> e.getCommandId() + " " + e.getReason())
                     .containsOnly(unsignedPublish.getId() + " UNSIGNED", outsidePublish.getId() + " URI_NOT_ALLOWED");
-            System.out.println("CLUSTER CONFIGURATION: parallelism.default, model.allowed-roots and"
-                    + " model.trusted-keys from the cluster's config.yaml took effect");
+            System.out.println("CLUSTER CONFIGURATION: model.allowed-roots and model.trusted-keys from the cluster's"
+                    + " config.yaml took effect");
 
             SteadyProducer producer = new SteadyProducer(SERVICES.bootstrapServers(), input.records(), 400, 1_200);
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
@@ -198,17 +121,16 @@ class StandaloneClusterIT {
             ManifestSignatures.signVersion(v2, publisher);
             ModelCommand swap = ModelCommands.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
             sendCommand(swap);
-            long pid = Long.parseLong(Files.readAllLines(work.resolve("taskmanager.pids")).get(0).strip());
-            ProcessHandle taskManager = ProcessHandle.of(pid).orElseThrow();
+            ProcessHandle taskManager = cluster.taskManager(0);
+            long pid = taskManager.pid();
             long killedAt = System.nanoTime();
             assertThat(taskManager.destroyForcibly()).as("SIGKILL to TaskManager pid %d", pid).isTrue();
             taskManager.onExit().get(1, TimeUnit.MINUTES);
             int committedAtKill = committed("predictions");
-            cluster(work, "start-taskmanager", work.toString());
+            cluster.startTaskManager();
             producer.allowAll();
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(100))
-                    .until(() -> allRunning(rest, jobId)
-                            && get(rest + "/jobs/" + jobId).path("vertices").size() > 0
+                    .until(() -> cluster.allRunning(jobId)
                             && committed("predictions") > committedAtKill);
             double recoverySeconds = (System.nanoTime() - killedAt) / 1e9;
             System.out.printf("RECOVERY: TaskManager pid %d killed with SIGKILL; job running again on a new"
@@ -239,13 +161,13 @@ class StandaloneClusterIT {
             await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(300)).until(() ->
                     modelEvents().stream().filter(e -> e.getType() == ModelEventType.DEPLOYED
                             && publish.getId().equals(e.getCommandId())).map(ModelEvent::getSubtask).distinct().count() == 2);
-            String savepoint = stopWithSavepoint(rest, job, work);
+            String savepoint = cluster.stopWithSavepoint(job);
             job = null;
             int eventsBefore = modelEvents().size();
-            job = submit(rest, jar, List.of(
+            job = cluster.submit(jar, List.of(
                     "--kafka.bootstrap-servers", SERVICES.bootstrapServers(),
                     "--model.uri", modelDir.toUri().toString(), // still version 1: the savepoint must win
-                    "--result-store.jdbc-url", SERVICES.jdbcUrl()), savepoint);
+                    "--result-store.jdbc-url", SERVICES.jdbcUrl()), 2, savepoint);
             PipelineTestSupport.TestInput after = PipelineTestSupport.input("events", 300, 40, 67, "cl2");
             PipelineTestSupport.produce(SERVICES.bootstrapServers(), after.records(), 0);
             java.util.Set<String> afterIds = after.valid().stream().map(e -> e.getEventId())
@@ -254,8 +176,8 @@ class StandaloneClusterIT {
                     PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "predictions",
                                     Prediction::fromByteBuffer).stream()
                             .filter(p -> afterIds.contains(p.getEventId())).count() == afterIds.size());
-            List<org.streaminference.schemas.InputEvent> all = new ArrayList<>(input.valid());
-            all.addAll(after.valid());
+            List<org.streaminference.schemas.InputEvent> all = new ArrayList<>(input.counted());
+            all.addAll(after.counted());
             Map<String, float[]> features = PipelineTestSupport.expectedFeatures(all);
             try (LoadedModel direct = new ModelLoader(ModelLoaderConfig.defaults()).load(v2.toString())) {
                 for (Prediction p : PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "predictions",
@@ -279,30 +201,10 @@ class StandaloneClusterIT {
                     + " version 2 with features continued%n", savepoint, afterIds.size());
         } finally {
             if (job != null) {
-                HTTP.send(HttpRequest.newBuilder(URI.create(rest + "/jobs/" + job + "?mode=cancel"))
-                        .method("PATCH", HttpRequest.BodyPublishers.noBody()).build(),
-                        HttpResponse.BodyHandlers.discarding());
+                cluster.cancel(job);
             }
-            cluster(work, "stop", work.toString());
+            cluster.close();
         }
-    }
-
-    /** Stops the job with a savepoint (POST /jobs/:id/stop) and returns the savepoint's location. */
-    private static String stopWithSavepoint(String rest, String job, Path work) throws Exception {
-        String body = JSON.writeValueAsString(Map.of("drain", false,
-                "targetDirectory", work.resolve("savepoints").toUri().toString()));
-        JsonNode trigger = JSON.readTree(HTTP.send(HttpRequest.newBuilder(URI.create(rest + "/jobs/" + job + "/stop"))
-                .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body)).build(),
-                HttpResponse.BodyHandlers.ofString()).body());
-        String requestId = trigger.path("request-id").asText();
-        JsonNode[] result = new JsonNode[1];
-        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(300)).until(() -> {
-            result[0] = get(rest + "/jobs/" + job + "/savepoints/" + requestId);
-            return "COMPLETED".equals(result[0].at("/status/id").asText());
-        });
-        String location = result[0].at("/operation/location").asText();
-        assertThat(location).as(result[0].toString()).isNotBlank();
-        return location;
     }
 
     private static void sendCommand(ModelCommand command) throws Exception {
@@ -318,12 +220,6 @@ class StandaloneClusterIT {
     private static List<ModelEvent> modelEvents() throws Exception {
         return PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "model-events",
                 b -> ModelEvents.fromJson(PipelineTestSupport.bytes(b)));
-    }
-
-    private static String projectVersion() throws Exception {
-        String pom = Files.readString(ROOT.resolve("pom.xml"));
-        int start = pom.indexOf("<version>", pom.indexOf("<artifactId>streaminference-parent</artifactId>"));
-        return pom.substring(start + "<version>".length(), pom.indexOf("</version>", start));
     }
 
     private static int committed(String topic) throws Exception {

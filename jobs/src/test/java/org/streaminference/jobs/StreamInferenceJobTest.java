@@ -71,18 +71,16 @@ class StreamInferenceJobTest {
     }
 
     @Test
-    void aSubmissionWithoutParallelismRunsAtTheClustersDefault() throws Exception {
-        Path conf = Files.createDirectories(dir.resolve("conf"));
-        Files.writeString(conf.resolve("config.yaml"), "parallelism.default: 3\n");
+    void aParallelismArgumentWinsAndAnExplicitOneIsKept() throws Exception {
         Configuration rest = new Configuration();
-        rest.set(org.apache.flink.configuration.CoreOptions.DEFAULT_PARALLELISM, 1); // what Flink's REST API passes
+        rest.set(org.apache.flink.configuration.CoreOptions.DEFAULT_PARALLELISM, 1); // a REST request's "parallelism": 1
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(rest);
-        StreamInferenceJob.applyClusterParallelism(env, new Configuration(), conf.toString());
-        assertThat(env.getParallelism()).isEqualTo(3);
+        StreamInferenceJob.applyParallelismArgument(env, new Configuration());
+        assertThat(env.getParallelism()).as("the explicit 1 is kept").isEqualTo(1);
 
         StreamExecutionEnvironment pinned = StreamExecutionEnvironment.getExecutionEnvironment(rest);
-        StreamInferenceJob.applyClusterParallelism(pinned,
-                StreamInferenceJob.options(new String[] {"--parallelism.default", "1"}), conf.toString());
-        assertThat(pinned.getParallelism()).as("a program argument wins").isEqualTo(1);
+        StreamInferenceJob.applyParallelismArgument(pinned,
+                StreamInferenceJob.options(new String[] {"--parallelism.default", "3"}));
+        assertThat(pinned.getParallelism()).as("a program argument wins").isEqualTo(3);
     }
 }

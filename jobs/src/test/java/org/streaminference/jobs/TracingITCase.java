@@ -94,7 +94,7 @@ class TracingITCase {
             List<Float> x = new ArrayList<>();
             row.forEach(v -> x.add((float) v.asDouble()));
             if (i % 40 == 8) {
-                x.remove(3); // three values where the model takes four: a dead letter of the features stage
+                x.remove(3); // three values where the model takes four: a dead letter of the model, which reads them
             }
             InputEvent event = InputEvent.newBuilder().setEventId(id).setEntityId("plant-" + (i % 9))
                     .setEventTime(1_760_000_000_000L + i).setEventType("iris").setNumericFields(Map.of())
@@ -210,7 +210,7 @@ class TracingITCase {
                     .isNotNull();
             failedStages.add(failed.getName() + " " + letter.getReasonCode());
         }
-        assertThat(failedStages).contains("features INVALID_FIELD").anyMatch(s -> s.startsWith("validate "));
+        assertThat(failedStages).contains("inference INVALID_FIELD").anyMatch(s -> s.startsWith("validate "));
         Set<String> names = spans.stream().map(SpanData::getName).collect(Collectors.toSet());
         assertThat(names).containsExactlyInAnyOrder("validate", "features", "inference");
         System.out.printf("TRACING: %d spans (%s); %d producer traces continued to their prediction, %d unsampled"

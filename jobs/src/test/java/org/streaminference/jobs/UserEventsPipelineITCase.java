@@ -172,12 +172,19 @@ class UserEventsPipelineITCase {
     }
 
     /**
-     * A bad record and the reason it must get. A record that fails after validation (the features stage) is matched
-     * by its event id: its dead letter holds the fields read, in the job's envelope, not the record's own bytes.
+     * A bad record and the reason it must get. A record that fails after validation (its model finds a field it
+     * reads missing or unusable) is matched by its event id: its dead letter holds the fields read, in the job's
+     * envelope, not the record's own bytes; {@code counted} is the event as the features count it in its entity's
+     * state (it is an event; only the model that reads the field cannot answer it).
      */
-    private record Bad(byte[] bytes, String failsLaterAs, ReasonCode reason) {
+    private record Bad(byte[] bytes, String failsLaterAs, ReasonCode reason, InputEvent counted) {
         static Bad at(byte[] bytes, ReasonCode reason) {
-            return new Bad(bytes, null, reason);
+            return new Bad(bytes, null, reason, null);
+        }
+
+        /** A record that decodes but lacks or spoils a field the model reads. */
+        static Bad later(byte[] bytes, InputEvent counted, ReasonCode reason) {
+            return new Bad(bytes, counted.getEventId(), reason, counted);
         }
 
         String label() {
@@ -204,14 +211,19 @@ class UserEventsPipelineITCase {
         List<Payment> payments = payments(prefix);
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
         Map<String, ReasonCode> expectedBad = new LinkedHashMap<>();
+        List<InputEvent> counted = new ArrayList<>(); // what the features count, in produce order
         int b = 0;
         for (int i = 0; i < payments.size(); i++) {
             Payment p = payments.get(i);
             records.add(new ProducerRecord<>(topic, p.customer().getBytes(StandardCharsets.UTF_8), encode.apply(p)));
-            if (i % 50 == 25 && b < bad.size()) {
+            counted.add(p.asEvent());
+            if (i == badAfter(b) && b < bad.size()) {
                 Bad record = bad.get(b++);
                 records.add(new ProducerRecord<>(topic, "cust-1".getBytes(StandardCharsets.UTF_8), record.bytes()));
                 expectedBad.put(record.label(), record.reason());
+                if (record.counted() != null) {
+                    counted.add(record.counted());
+                }
             }
         }
         assertThat(b).as("every bad record sent").isEqualTo(bad.size());
@@ -255,8 +267,8 @@ class UserEventsPipelineITCase {
         }
         assertThat(actualBad).as("one dead letter per bad record, with its reason").isEqualTo(expectedBad);
 
-        List<InputEvent> events = payments.stream().map(Payment::asEvent).toList();
-        Map<String, double[]> features = ReferenceFeatures.compute(featureSpec, events, Map.of());
+        Map<String, double[]> features = ReferenceFeatures.compute(featureSpec, counted, Map.of());
+        features.keySet().retainAll(payments.stream().map(Payment::id).toList());
         Map<String, Float> direct = new HashMap<>();
         try (LoadedModel loaded = new ModelLoader(ModelLoaderConfig.defaults()).load(model.toString())) {
             for (Map.Entry<String, double[]> f : features.entrySet()) {
@@ -298,18 +310,33 @@ class UserEventsPipelineITCase {
         });
     }
 
+    /** After which payment bad record {@code b} goes: the 25th, then every 50th. */
+    private static int badAfter(int b) {
+        return 25 + 50 * b;
+    }
+
+    /** A time just after the payment bad record {@code b} follows: such a record is an ordinary event in time. */
+    private static long badTime(int b) {
+        return BASE_TIME + badAfter(b) * 7_000L + 1;
+    }
+
     @Test
     void jsonEventsAreScoredByPath() throws Exception {
-        String head = "{\"kind\": \"purchase\", \"ts\": " + (BASE_TIME + 3_000_000) + ", "; // after every event
+        String head = "{\"kind\": \"purchase\", \"ts\": ";
         List<Bad> bad = List.of(
                 Bad.at("not json at all".getBytes(StandardCharsets.UTF_8), ReasonCode.MALFORMED_JSON),
-                Bad.at((head + "\"id\": \"j-x\", \"customer\": {\"id\": \"cust-1\"}, \"payment\": {\"amount\":"
-                        + " \"12.50\"}}").getBytes(StandardCharsets.UTF_8), ReasonCode.INVALID_FIELD),
-                Bad.at((head + "\"id\": \"j-y\", \"customer\": {\"id\": \"cust-1\"}, \"payment\": {\"currency\":"
-                        + " \"EUR\"}}").getBytes(StandardCharsets.UTF_8), ReasonCode.MISSING_FIELD),
-                new Bad((head + "\"id\": \"j-z\", \"customer\": {\"id\": \"cust-1\", \"embedding\": [1, 2]},"
-                        + " \"payment\": {\"amount\": 3}}").getBytes(StandardCharsets.UTF_8), "j-z",
-                        ReasonCode.INVALID_FIELD));
+                Bad.at((head + badTime(1) + ", \"id\": \"j-x\", \"customer\": {\"id\": \"cust-1\"}, \"payment\":"
+                        + " {\"amount\": \"12.50\"}}").getBytes(StandardCharsets.UTF_8), ReasonCode.INVALID_FIELD),
+                // no amount, which the model reads: counted in cust-1's state, then the model's MISSING_FIELD
+                Bad.later((head + badTime(2) + ", \"id\": \"j-y\", \"customer\": {\"id\": \"cust-1\"},"
+                        + " \"payment\": {\"currency\": \"EUR\"}}").getBytes(StandardCharsets.UTF_8),
+                        new InputEvent("j-y", "cust-1", badTime(2), "purchase", Map.of(),
+                                Map.of("payment.currency", "EUR"), Map.of()), ReasonCode.MISSING_FIELD),
+                // an embedding of 2 values where the spec takes 4: the model's INVALID_FIELD
+                Bad.later((head + badTime(3) + ", \"id\": \"j-z\", \"customer\": {\"id\": \"cust-1\", \"embedding\":"
+                        + " [1, 2]}, \"payment\": {\"amount\": 3}}").getBytes(StandardCharsets.UTF_8),
+                        new InputEvent("j-z", "cust-1", badTime(3), "purchase", Map.of("payment.amount", 3.0),
+                                Map.of(), Map.of("customer.embedding", List.of(1f, 2f))), ReasonCode.INVALID_FIELD));
         run("uj", EventFormatOptions.Format.JSON, bad, UserEventsPipelineITCase::json);
     }
 

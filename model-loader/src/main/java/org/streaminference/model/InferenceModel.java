@@ -46,6 +46,15 @@ public interface InferenceModel {
      */
     OrtSession.Result run(Map<String, OnnxTensor> inputs) throws OrtException;
 
+    /**
+     * As {@link #run(Map)}, with run options another thread may tell to stop the run ({@link TerminableRun}).
+     * Models that cannot be stopped ignore them.
+     */
+    default OrtSession.Result run(Map<String, OnnxTensor> inputs, OrtSession.RunOptions runOptions)
+            throws OrtException {
+        return run(inputs);
+    }
+
     /** For a model of one FLOAT input: the values in one row (the product of its dimensions after the batch). */
     int inputValuesPerRow();
 

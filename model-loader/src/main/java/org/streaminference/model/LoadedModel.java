@@ -111,6 +111,12 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
     }
 
     @Override
+    public OrtSession.Result run(Map<String, OnnxTensor> inputs, OrtSession.RunOptions runOptions)
+            throws OrtException {
+        return session.run(inputs, outputNames, runOptions);
+    }
+
+    @Override
     public int inputValuesPerRow() {
         ModelInput only = onlyFloatInput();
         return only.tensor().valuesPerRow();

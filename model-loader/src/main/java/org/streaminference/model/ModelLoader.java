@@ -176,7 +176,7 @@ public final class ModelLoader {
             int fixedBatch = verifyInterface(manifest, session);
             LoadedModel model = new LoadedModel(manifest, env, session, tokenizer, provider, fellBack, fixedBatch);
             model.baseline(baseline);
-            warmUp(model);
+            warmUp(model, options.warmUpTimeout());
             model.markLoaded((System.nanoTime() - start) / 1_000_000);
             return model;
         } catch (ModelLoadException | RuntimeException e) {
@@ -549,10 +549,12 @@ public final class ModelLoader {
      * Runs one row of zeros (and a short text through the tokenizer): a model that cannot run, or whose outputs
      * do not have the declared shape, is refused at load time rather than answering every record with an error.
      */
-    private static void warmUp(LoadedModel model) throws ModelLoadException {
+    private static void warmUp(LoadedModel model, java.time.Duration timeout) throws ModelLoadException {
         ModelManifest manifest = model.manifest();
         Map<String, OnnxTensor> inputs = new java.util.LinkedHashMap<>();
         int rows = Math.max(1, model.fixedBatch());
+        TerminableRun run = null;
+        Thread watchdog = null;
         try {
             java.util.List<String> texts = new java.util.ArrayList<>(java.util.Collections.nCopies(rows, ""));
             texts.set(0, "warm-up");
@@ -565,7 +567,10 @@ public final class ModelLoader {
             }
             java.util.List<String> zipMapKeys = null;
             int tensorClasses = -1;
-            try (OrtSession.Result result = model.run(inputs)) {
+            run = TerminableRun.start();
+            WARM_UPS.put(Thread.currentThread(), run);
+            watchdog = watchdog(run, timeout, manifest.id());
+            try (OrtSession.Result result = model.run(inputs, run.options())) {
                 for (int i = 0; i < manifest.outputs().size(); i++) {
                     ModelOutput declared = manifest.outputs().get(i);
                     if (result.get(i) instanceof OnnxTensor tensor) {
@@ -596,13 +601,55 @@ public final class ModelLoader {
             }
             model.answerContract(contract);
         } catch (OrtException | RuntimeException e) {
+            if (run != null && run.terminated()) {
+                throw new ModelLoadException(ModelLoadException.Reason.LOAD_TIMEOUT, manifest.id() + ": the warm-up"
+                        + " run did not finish in time and was stopped (model.load-timeout " + timeout + ")", e);
+            }
             throw new ModelLoadException(
                     ModelLoadException.Reason.RUNTIME_ERROR,
                     manifest.id() + ": warm-up run failed: " + e.getMessage(),
                     e);
         } finally {
+            if (watchdog != null) {
+                watchdog.interrupt();
+            }
+            if (run != null) {
+                WARM_UPS.remove(Thread.currentThread(), run);
+                run.close(); // after the run returned: never under it
+            }
             inputs.values().forEach(OnnxTensor::close);
         }
+    }
+
+    /** Warm-up runs in progress, by the thread that loads: so that whoever gave up on a load can stop its run. */
+    private static final Map<Thread, TerminableRun> WARM_UPS = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Stops the warm-up run that {@code loading} is in, if it is in one, through ONNX Runtime's run termination: its
+     * load then fails with {@code LOAD_TIMEOUT} and the thread goes on (and ends, where it has nothing else to do).
+     * For the owner of a loader thread that gave up waiting, or is closing.
+     */
+    public static void stopWarmUp(Thread loading) {
+        TerminableRun run = WARM_UPS.get(loading);
+        if (run != null) {
+            run.terminate();
+        }
+    }
+
+    /** A thread that stops {@code run} after {@code timeout}, unless interrupted first. */
+    private static Thread watchdog(TerminableRun run, java.time.Duration timeout, String modelId) {
+        Thread watchdog = new Thread(() -> {
+            try {
+                Thread.sleep(timeout.toMillis());
+                LOG.warn("{}: the warm-up run takes longer than {}; stopping it", modelId, timeout);
+                run.terminate();
+            } catch (InterruptedException finished) {
+                // the warm-up ended in time
+            }
+        }, "model-warm-up-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
+        return watchdog;
     }
 
     /**

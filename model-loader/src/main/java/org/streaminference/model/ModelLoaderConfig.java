@@ -5,6 +5,7 @@ import org.apache.flink.util.Preconditions;
 import org.streaminference.model.trust.ModelTrust;
 
 import java.io.Serializable;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 
@@ -40,6 +41,7 @@ public final class ModelLoaderConfig implements Serializable {
     private final GraphOptimization optimization;
     private final boolean cpuArena;
     private final ModelTrust trust;
+    private final Duration warmUpTimeout;
 
     private ModelLoaderConfig(Builder b) {
         this.maxModelBytes = b.maxModelBytes;
@@ -52,6 +54,7 @@ public final class ModelLoaderConfig implements Serializable {
         this.optimization = b.optimization;
         this.cpuArena = b.cpuArena;
         this.trust = b.trust;
+        this.warmUpTimeout = b.warmUpTimeout;
     }
 
     public static ModelLoaderConfig defaults() {
@@ -67,7 +70,7 @@ public final class ModelLoaderConfig implements Serializable {
         return new Builder().maxModelBytes(maxModelBytes).intraOpThreads(intraOpThreads)
                 .executionProvider(executionProvider).cudaDeviceId(cudaDeviceId).fallbackToCpu(fallbackToCpu)
                 .allowedLocations(allowedSchemes, allowedRoots).optimization(optimization).cpuArena(cpuArena)
-                .trust(trust);
+                .trust(trust).warmUpTimeout(warmUpTimeout);
     }
 
     /** These options on CUDA device {@code deviceId}. */
@@ -141,19 +144,33 @@ public final class ModelLoaderConfig implements Serializable {
         return trust;
     }
 
+    /**
+     * How long a version's warm-up run may take before ONNX Runtime is told to stop it (the load then fails with
+     * {@code LOAD_TIMEOUT}): a model that never finishes a run costs nothing after it.
+     */
+    public Duration warmUpTimeout() {
+        return warmUpTimeout;
+    }
+
+    /** These options with another warm-up timeout. */
+    public ModelLoaderConfig withWarmUpTimeout(Duration timeout) {
+        return toBuilder().warmUpTimeout(timeout).build();
+    }
+
     @Override
     public boolean equals(Object o) {
         return o instanceof ModelLoaderConfig c && maxModelBytes == c.maxModelBytes
                 && intraOpThreads == c.intraOpThreads && executionProvider == c.executionProvider
                 && cudaDeviceId == c.cudaDeviceId && fallbackToCpu == c.fallbackToCpu
                 && allowedSchemes.equals(c.allowedSchemes) && allowedRoots.equals(c.allowedRoots)
-                && optimization == c.optimization && cpuArena == c.cpuArena && trust.equals(c.trust);
+                && optimization == c.optimization && cpuArena == c.cpuArena && trust.equals(c.trust)
+                && warmUpTimeout.equals(c.warmUpTimeout);
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(maxModelBytes, intraOpThreads, executionProvider, cudaDeviceId, fallbackToCpu,
-                allowedSchemes, allowedRoots, optimization, cpuArena, trust);
+                allowedSchemes, allowedRoots, optimization, cpuArena, trust, warmUpTimeout);
     }
 
     @Override
@@ -161,7 +178,8 @@ public final class ModelLoaderConfig implements Serializable {
         return "ModelLoaderConfig{maxModelBytes=" + maxModelBytes + ", intraOpThreads=" + intraOpThreads
                 + ", executionProvider=" + executionProvider + ", cudaDeviceId=" + cudaDeviceId + ", fallbackToCpu="
                 + fallbackToCpu + ", allowedSchemes=" + allowedSchemes + ", allowedRoots=" + allowedRoots
-                + ", optimization=" + optimization + ", cpuArena=" + cpuArena + ", trust=" + trust + "}";
+                + ", optimization=" + optimization + ", cpuArena=" + cpuArena + ", trust=" + trust
+                + ", warmUpTimeout=" + warmUpTimeout + "}";
     }
 
     /** Builds a {@link ModelLoaderConfig}; unset values keep their defaults. */
@@ -177,6 +195,7 @@ public final class ModelLoaderConfig implements Serializable {
         private GraphOptimization optimization = GraphOptimization.ALL;
         private boolean cpuArena = true;
         private ModelTrust trust = ModelTrust.UNSIGNED_ALLOWED;
+        private Duration warmUpTimeout = Duration.ofMinutes(2);
 
         private Builder() {}
 
@@ -227,6 +246,12 @@ public final class ModelLoaderConfig implements Serializable {
             return this;
         }
 
+        /** How long a warm-up run may take before it is stopped; default 2 minutes. */
+        public Builder warmUpTimeout(Duration warmUpTimeout) {
+            this.warmUpTimeout = warmUpTimeout;
+            return this;
+        }
+
         public ModelLoaderConfig build() {
             Preconditions.checkArgument(maxModelBytes > 0, "maxModelBytes must be positive, got %s", maxModelBytes);
             Preconditions.checkArgument(intraOpThreads >= 0, "intraOpThreads must be >= 0, got %s", intraOpThreads);
@@ -236,6 +261,8 @@ public final class ModelLoaderConfig implements Serializable {
             Preconditions.checkArgument(allowedSchemes != null && !allowedSchemes.isEmpty(),
                     "at least one URI scheme must be allowed");
             Preconditions.checkNotNull(trust, "trust");
+            Preconditions.checkArgument(warmUpTimeout != null && !warmUpTimeout.isNegative() && !warmUpTimeout.isZero(),
+                    "warmUpTimeout must be positive, got %s", warmUpTimeout);
             return new ModelLoaderConfig(this);
         }
     }

@@ -17,6 +17,6 @@ public final class ControlRecords {
     /** A record that is not an event: it carries {@code command} to inference, in order with the events. */
     public static EnrichedEvent carrying(ControlMessage command) {
         return new EnrichedEvent(new InputEvent("", "", 0L, "", Map.of(), Map.of(), Map.of()),
-                new SourcePosition("", -1, -1L, null), List.of(), List.of(), List.of(), command);
+                new SourcePosition("", -1, -1L, null), List.of(), List.of(), List.of(), List.of(), command);
     }
 }

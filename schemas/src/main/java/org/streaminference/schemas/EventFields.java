@@ -9,27 +9,27 @@ import java.util.Set;
 
 /**
  * The event fields a feature spec reads, by what it reads them as: numbers, categories (text) and arrays of numbers.
- * A decoder of the user's own events reads these and skips the rest; validation requires {@code requiredNumeric}.
+ * A decoder of the user's own events reads these and skips the rest. None is required of every event: a field a
+ * feature needs (no default) is required only by the models that read that feature's group, which the inference
+ * operator checks for each model an event reaches.
  *
- * @param requiredNumeric numeric fields without a default: an event without one is invalid
- * @param numeric         every numeric field read (required ones included)
- * @param categorical     fields read as text
- * @param vectors         fields read as arrays of numbers
+ * @param numeric     every numeric field read
+ * @param categorical fields read as text
+ * @param vectors     fields read as arrays of numbers
  */
 @PublicEvolving
-public record EventFields(List<String> requiredNumeric, List<String> numeric, List<String> categorical,
-        List<String> vectors) implements Serializable {
+public record EventFields(List<String> numeric, List<String> categorical, List<String> vectors)
+        implements Serializable {
 
     public EventFields {
-        requiredNumeric = List.copyOf(requiredNumeric);
         numeric = List.copyOf(numeric);
         categorical = List.copyOf(categorical);
         vectors = List.copyOf(vectors);
     }
 
-    /** Numeric fields only, every one required: the fields of a spec of plain numeric inputs. */
-    public static EventFields numeric(List<String> required) {
-        return new EventFields(required, required, List.of(), List.of());
+    /** Numeric fields only: the fields of a spec of plain numeric inputs. */
+    public static EventFields numeric(List<String> fields) {
+        return new EventFields(fields, List.of(), List.of());
     }
 
     /** Every field read, of any kind, in the order numeric, categorical, vector. */

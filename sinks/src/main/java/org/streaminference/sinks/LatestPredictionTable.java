@@ -8,6 +8,7 @@ import org.streaminference.schemas.Prediction;
 
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
+import java.time.Duration;
 
 /**
  * The {@code latest_prediction} table: one row per (entity, model), holding the prediction for the entity's
@@ -42,6 +43,20 @@ public final class LatestPredictionTable {
     public static Sink<Prediction> sink(ResultStoreConfig options) {
         return ResultStoreSinks.build(UPSERT, new UpsertStatementBuilder(), options, false);
     }
+
+    /**
+     * As {@link #sink(ResultStoreConfig)}, its first subtask also keeping the store bounded: deleting rows past
+     * {@code latestRetention} behind the job's watermark (zero: none) and history rows past {@code historyRetention}
+     * (null: none), every {@code interval}.
+     */
+    public static Sink<Prediction> sink(ResultStoreConfig options, Duration latestRetention, Duration historyRetention,
+            Duration interval) {
+        return ResultStoreSinks.build(UPSERT, new UpsertStatementBuilder(), options, false,
+                new ResultStoreRetention.Config(latestRetention, historyRetention, interval, RETENTION_CHUNK_ROWS));
+    }
+
+    /** Rows a retention statement deletes at most: short transactions, few locks at a time. */
+    static final int RETENTION_CHUNK_ROWS = 10_000;
 
     /** Binds one prediction to {@link #UPSERT}. */
     static final class UpsertStatementBuilder implements JdbcStatementBuilder<Prediction> {

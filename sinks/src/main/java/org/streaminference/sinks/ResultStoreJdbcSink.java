@@ -57,9 +57,12 @@ final class ResultStoreJdbcSink<IN>
     /** Null for the XA sink; else how the writer batches, retries and describes a rejected row. */
     private final Isolation<IN> isolation;
 
-    /** How the at-least-once writer batches and isolates rows, and how it names a rejected one in the log. */
-    record Isolation<IN>(int batchSize, long batchIntervalMs, int maxRetries, SerializableFunction<IN, String> describe)
-            implements java.io.Serializable {}
+    /**
+     * How the at-least-once writer batches and isolates rows, and how it names a rejected one in the log; and, where
+     * {@code retention} is set, the store's retention its first subtask runs (the latest-prediction sink's).
+     */
+    record Isolation<IN>(int batchSize, long batchIntervalMs, int maxRetries, SerializableFunction<IN, String> describe,
+            ResultStoreConfig store, ResultStoreRetention.Config retention) implements java.io.Serializable {}
 
     ResultStoreJdbcSink(JdbcSink<IN> delegate, Isolation<IN> isolation) {
         this.delegate = delegate;
@@ -191,6 +194,8 @@ final class ResultStoreJdbcSink<IN>
         private final Counter rowsRejected;
         private final List<IN> batch = new ArrayList<>();
         private boolean timerSet;
+        /** The store's retention, run by the first subtask only; null elsewhere. */
+        private final ResultStoreRetention retention;
 
         IsolatingWriter(JdbcSink<IN> sink, WriterInitContext context, Isolation<IN> isolation) throws IOException {
             super(sink.createWriter(context));
@@ -198,6 +203,33 @@ final class ResultStoreJdbcSink<IN>
             this.context = context;
             this.isolation = isolation;
             this.rowsRejected = context.metricGroup().counter("resultStoreRowsRejected");
+            boolean first = context.getTaskInfo().getIndexOfThisSubtask() == 0;
+            this.retention = first && isolation.retention() != null && isolation.retention().deletes()
+                    ? new ResultStoreRetention(isolation.store(), isolation.retention(), context.metricGroup())
+                    : null;
+            if (retention != null) {
+                retention.start();
+            }
+        }
+
+        @Override
+        public void writeWatermark(Watermark watermark) throws IOException, InterruptedException {
+            super.writeWatermark(watermark);
+            if (retention != null) {
+                retention.watermark(watermark.getTimestamp());
+            }
+        }
+
+        @Override
+        public void close() {
+            if (retention != null) {
+                try {
+                    retention.close();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            super.close();
         }
 
         @Override

@@ -70,7 +70,24 @@ public final class ResultStoreOptions {
             ConfigOptions.key("result-store.history.retention")
                     .durationType()
                     .defaultValue(Duration.ofDays(30))
-                    .withDescription("History rows with an older event time are deleted when the job starts.");
+                    .withDescription("History rows with an older event time (by the wall clock) are deleted when"
+                            + " the job starts and then every result-store.retention.interval.");
+
+    public static final ConfigOption<Duration> RESULT_STORE_LATEST_RETENTION =
+            ConfigOptions.key("result-store.latest-prediction.retention")
+                    .durationType()
+                    .noDefaultValue()
+                    .withDescription("latest_prediction rows whose event time is this far behind the job's event"
+                            + " time (its watermark) are deleted while the job runs. Unset: the feature spec's"
+                            + " entityTtl, so that an entity's row goes with its feature state. 0 s keeps rows for"
+                            + " ever.");
+
+    public static final ConfigOption<Duration> RESULT_STORE_RETENTION_INTERVAL =
+            ConfigOptions.key("result-store.retention.interval")
+                    .durationType()
+                    .defaultValue(Duration.ofMinutes(1))
+                    .withDescription("How often the job deletes expired rows of latest_prediction and"
+                            + " prediction_history, in chunks, on a thread of its own.");
 
     public static final ConfigOption<Integer> RESULT_STORE_BATCH_SIZE = ConfigOptions.key("result-store.batch-size")
             .intType()
@@ -90,7 +107,7 @@ public final class ResultStoreOptions {
 
     /** All result store options, for documentation and validation. */
     public static List<ConfigOption<?>> all() {
-        return List.of(RESULT_STORE_ENABLED, RESULT_STORE_JDBC_URL, RESULT_STORE_USERNAME, RESULT_STORE_PASSWORD, RESULT_STORE_PASSWORD_FILE, RESULT_STORE_DELIVERY_GUARANTEE, RESULT_STORE_HISTORY_ENABLED, RESULT_STORE_HISTORY_RETENTION, RESULT_STORE_BATCH_SIZE, RESULT_STORE_BATCH_INTERVAL, RESULT_STORE_MAX_RETRIES);
+        return List.of(RESULT_STORE_ENABLED, RESULT_STORE_JDBC_URL, RESULT_STORE_USERNAME, RESULT_STORE_PASSWORD, RESULT_STORE_PASSWORD_FILE, RESULT_STORE_DELIVERY_GUARANTEE, RESULT_STORE_HISTORY_ENABLED, RESULT_STORE_HISTORY_RETENTION, RESULT_STORE_LATEST_RETENTION, RESULT_STORE_RETENTION_INTERVAL, RESULT_STORE_BATCH_SIZE, RESULT_STORE_BATCH_INTERVAL, RESULT_STORE_MAX_RETRIES);
     }
 
     /** The result store settings, or an error naming the missing option. */

@@ -24,6 +24,12 @@ final class ResultStoreSinks {
      */
     static Sink<Prediction> build(String sql, JdbcStatementBuilder<Prediction> statement,
             ResultStoreConfig options, boolean xaCapable) {
+        return build(sql, statement, options, xaCapable, null);
+    }
+
+    /** As above; the at-least-once sink's first subtask runs {@code retention} (null: none). */
+    static Sink<Prediction> build(String sql, JdbcStatementBuilder<Prediction> statement,
+            ResultStoreConfig options, boolean xaCapable, ResultStoreRetention.Config retention) {
         var builder = JdbcSink.<Prediction>builder().withQueryStatement(sql, statement);
         if (xaCapable && options.deliveryGuarantee() == DeliveryGuarantee.EXACTLY_ONCE) {
             // XA: each checkpoint's writes are prepared with the checkpoint and committed after it completes
@@ -50,7 +56,7 @@ final class ResultStoreSinks {
                         .withPassword(options.password())
                         .build()),
                 new ResultStoreJdbcSink.Isolation<>(options.batchSize(), options.batchIntervalMs(),
-                        options.maxRetries(), ResultStoreSinks::describe));
+                        options.maxRetries(), ResultStoreSinks::describe, options, retention));
     }
 
     /** A prediction as a rejected row is logged: its ids, never its values. */

@@ -23,6 +23,7 @@ public final class FeatureDefinition implements Serializable {
     private final boolean fromProfile;
     private final String field;
     private final Double defaultValue;
+    private final String defaultText;
     private final List<String> vocabulary;
     private final int buckets;
     private final long windowMillis;
@@ -41,6 +42,7 @@ public final class FeatureDefinition implements Serializable {
         this.fromProfile = b.fromProfile;
         this.field = b.field;
         this.defaultValue = b.defaultValue;
+        this.defaultText = b.defaultText;
         this.vocabulary = b.vocabulary == null ? List.of() : List.copyOf(b.vocabulary);
         this.buckets = b.buckets;
         this.windowMillis = b.windowMillis;
@@ -79,9 +81,34 @@ public final class FeatureDefinition implements Serializable {
         return field;
     }
 
-    /** The value when there is nothing to compute from (missing field, no earlier event); null on a numeric event field makes the field required. */
+    /**
+     * The value when there is nothing to compute from (missing field, no earlier event); a vector's every value when
+     * its field is missing. Null on a numeric, integer or vector event field makes the field required (by the models
+     * that read the feature's group).
+     */
     public Double defaultValue() {
         return defaultValue;
+    }
+
+    /** Text: the text when the field is missing; null makes the field required (by the models that read it). */
+    public String defaultText() {
+        return defaultText;
+    }
+
+    /**
+     * Whether an event must carry the field for this feature to have a value: an event field without a default
+     * (a profile field takes its default until the profile arrives). A model that reads the feature's group answers
+     * an event without it with a {@code MISSING_FIELD} dead letter; the event still counts in its entity's state.
+     */
+    public boolean requiresField() {
+        if (fromProfile || field == null) {
+            return false;
+        }
+        return switch (kind) {
+            case NUMERIC, INTEGER, VECTOR -> defaultValue == null;
+            case TEXT -> defaultText == null;
+            default -> false;
+        };
     }
 
     /** One-hot: the values, in output order. */
@@ -138,6 +165,7 @@ public final class FeatureDefinition implements Serializable {
     public boolean equals(Object o) {
         return o instanceof FeatureDefinition f && name.equals(f.name) && kind == f.kind && fromProfile == f.fromProfile
                 && Objects.equals(field, f.field) && Objects.equals(defaultValue, f.defaultValue)
+                && Objects.equals(defaultText, f.defaultText)
                 && vocabulary.equals(f.vocabulary) && buckets == f.buckets && windowMillis == f.windowMillis
                 && slideMillis == f.slideMillis && halfLifeMillis == f.halfLifeMillis && log1p == f.log1p
                 && Double.compare(offset, f.offset) == 0 && Double.compare(divisor, f.divisor) == 0 && line == f.line
@@ -146,7 +174,7 @@ public final class FeatureDefinition implements Serializable {
 
     @Override
     public int hashCode() {
-        return Objects.hash(name, kind, fromProfile, field, defaultValue, vocabulary, buckets, windowMillis,
+        return Objects.hash(name, kind, fromProfile, field, defaultValue, defaultText, vocabulary, buckets, windowMillis,
                 slideMillis, halfLifeMillis, log1p, offset, divisor, line, group, vectorWidth);
     }
 
@@ -205,6 +233,7 @@ public final class FeatureDefinition implements Serializable {
         private boolean fromProfile;
         private String field;
         private Double defaultValue;
+        private String defaultText;
         private List<String> vocabulary;
         private int buckets;
         private long windowMillis;
@@ -231,6 +260,12 @@ public final class FeatureDefinition implements Serializable {
 
         public Builder defaultValue(Double defaultValue) {
             this.defaultValue = defaultValue;
+            return this;
+        }
+
+        /** Text: the text when the field is missing. */
+        public Builder defaultText(String defaultText) {
+            this.defaultText = defaultText;
             return this;
         }
 
@@ -286,6 +321,8 @@ public final class FeatureDefinition implements Serializable {
             Preconditions.checkNotNull(kind, "kind");
             Preconditions.checkArgument(divisor != 0, "divisor must not be 0");
             Preconditions.checkNotNull(group, "group");
+            Preconditions.checkArgument(defaultText == null || kind == FeatureKind.TEXT,
+                    "only a text feature has a default text");
             Preconditions.checkArgument((kind == FeatureKind.VECTOR) == (vectorWidth > 0),
                     "a vector feature, and only it, has a positive width");
             Preconditions.checkArgument(buckets >= 0 && windowMillis >= 0 && slideMillis >= 0 && halfLifeMillis >= 0,

@@ -103,12 +103,14 @@ public record FeatureSpec(
         return new FeatureLayout(groups);
     }
 
-    /** Numeric event fields that have no default: an event without one is invalid. */
+    /**
+     * Event fields that features need, having no default: an event without one is a {@code MISSING_FIELD} dead letter
+     * for each model that reads the feature's group, and is served by the others.
+     */
     public List<String> requiredEventFields() {
         Set<String> fields = new LinkedHashSet<>();
         for (FeatureDefinition f : features) {
-            if ((f.kind() == FeatureKind.NUMERIC || f.kind() == FeatureKind.INTEGER) && !f.fromProfile()
-                    && f.defaultValue() == null) {
+            if (f.requiresField()) {
                 fields.add(f.field());
             }
         }
@@ -130,8 +132,8 @@ public record FeatureSpec(
                 default -> numeric.add(f.field());
             }
         }
-        return new org.streaminference.schemas.EventFields(requiredEventFields(), List.copyOf(numeric),
-                List.copyOf(categorical), List.copyOf(vectors));
+        return new org.streaminference.schemas.EventFields(List.copyOf(numeric), List.copyOf(categorical),
+                List.copyOf(vectors));
     }
 
     /** Whether any feature reads the entity's profile, so the job must join reference data. */

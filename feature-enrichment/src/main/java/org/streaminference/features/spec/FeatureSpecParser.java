@@ -171,8 +171,11 @@ public final class FeatureSpecParser {
         }
 
         Double defaultValue = null;
-        if (f.containsKey("default")) {
-            if (!kind.scalar() && kind != FeatureKind.INTEGER) {
+        String defaultText = null;
+        if (f.containsKey("default") && kind == FeatureKind.TEXT) {
+            defaultText = text(f.get("default").getValueNode());
+        } else if (f.containsKey("default")) {
+            if (!kind.scalar() && kind != FeatureKind.INTEGER && kind != FeatureKind.VECTOR) {
                 throw notFor(f, "default", what, kind);
             }
             defaultValue = number(f.get("default").getValueNode(), what + ": default");
@@ -297,6 +300,7 @@ public final class FeatureSpecParser {
         return FeatureDefinition.builder(name, kind)
                 .field(field, fromProfile)
                 .defaultValue(defaultValue)
+                .defaultText(defaultText)
                 .vocabulary(vocabulary)
                 .buckets(buckets)
                 .window(window, slide)

@@ -7,6 +7,7 @@ import org.streaminference.features.spec.FeatureDefinition;
 import org.streaminference.features.spec.FeatureKind;
 import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.schemas.EventFields;
+import org.streaminference.schemas.FeatureProblem;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ValidatedEvent;
 
@@ -60,7 +61,6 @@ public final class FeatureEngine implements Serializable {
     private final int[] decayedIndex;
     private final int[] lastIndex;
     /** Where each vector feature's field is in {@code vectors}; each integer and text feature's place in the spec. */
-    private final int[] vectorIndex;
     private final int[] integerFeatureIndex;
     private final int[] textFeatureIndex;
     private transient double[] aggregate;
@@ -97,7 +97,6 @@ public final class FeatureEngine implements Serializable {
             };
         }
         EventFields fields = spec.eventFields();
-        vectorIndex = vectorFeatures.stream().mapToInt(f -> fields.vectors().indexOf(f.field())).toArray();
         integerFeatureIndex = integerFeatures.stream().mapToInt(features::indexOf).toArray();
         textFeatureIndex = textFeatures.stream().mapToInt(features::indexOf).toArray();
         eventIndex = new int[features.size()];
@@ -240,7 +239,9 @@ public final class FeatureEngine implements Serializable {
             switch (f.kind()) {
                 case NUMERIC -> {
                     double value = numeric(i, f, event);
-                    vector[pos++] = Double.isNaN(value) ? f.defaultOrZero() : f.finish(value);
+                    // a required value that is missing: NaN, and a problem of its group (problems())
+                    vector[pos++] = !Double.isNaN(value) ? f.finish(value)
+                            : f.requiresField() ? Double.NaN : f.defaultOrZero();
                 }
                 case ONE_HOT -> {
                     String value = categorical(i, f, event);
@@ -274,9 +275,14 @@ public final class FeatureEngine implements Serializable {
                             : f.defaultOrZero();
                 }
                 case VECTOR -> {
-                    float[] values = event.vectors[eventIndex[i]]; // checked: check()
-                    for (int v = 0; v < values.length; v++) {
-                        vector[pos + v] = values[v];
+                    float[] values = event.vectors[eventIndex[i]];
+                    if (values != null && values.length == f.width()) {
+                        for (int v = 0; v < values.length; v++) {
+                            vector[pos + v] = values[v];
+                        }
+                    } else { // missing (its default, else NaN) or of another width (NaN): problems() says which
+                        java.util.Arrays.fill(vector, pos, pos + f.width(),
+                                values == null && f.defaultValue() != null ? f.defaultValue() : Double.NaN);
                     }
                     pos += f.width();
                 }
@@ -287,46 +293,67 @@ public final class FeatureEngine implements Serializable {
         return vector;
     }
 
-    /** Why an event cannot give the spec's vector, integer and text features, checked before it is counted. */
-    public record Problem(ReasonCode reason, String message) {}
-
     /**
-     * The first reason {@code event} cannot give this spec's features (a vector field missing, of another width or
-     * holding a non-finite value; an integer field that is not a whole number; a text field missing), or null.
+     * What is wrong with {@code event}'s values for features that need them, group by group: a field a feature needs
+     * is missing ({@code MISSING_FIELD}), or a vector field has another width or a value that is not finite, or an
+     * integer field is not a whole number ({@code INVALID_FIELD}). Empty for most events. The event is still counted
+     * in its entity's state and served by every model that reads none of these groups.
      */
-    public Problem check(ValidatedEvent event) {
-        for (int k = 0; k < vectorFeatures.size(); k++) {
-            FeatureDefinition f = vectorFeatures.get(k);
-            float[] values = event.vectors[vectorIndex[k]];
-            if (values == null) {
-                return new Problem(ReasonCode.MISSING_FIELD, "vector field '" + f.field() + "' is missing");
-            }
-            if (values.length != f.width()) {
-                return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' has " + values.length
-                        + " values; feature '" + f.name() + "' takes " + f.width());
-            }
-            for (int i = 0; i < values.length; i++) {
-                if (!Float.isFinite(values[i])) {
-                    return new Problem(ReasonCode.INVALID_FIELD, "vector field '" + f.field() + "' value " + i
-                            + " is " + values[i]);
+    public List<FeatureProblem> problems(ValidatedEvent event) {
+        List<FeatureProblem> problems = null;
+        List<FeatureDefinition> features = spec.features();
+        for (int i = 0; i < features.size(); i++) {
+            FeatureDefinition f = features.get(i);
+            String problem = null;
+            ReasonCode reason = ReasonCode.MISSING_FIELD;
+            switch (f.kind()) {
+                case NUMERIC -> {
+                    if (f.requiresField() && Double.isNaN(numeric(i, f, event))) {
+                        problem = "numeric field '" + f.field() + "' is missing";
+                    }
                 }
+                case INTEGER -> {
+                    double value = numeric(i, f, event);
+                    if (Double.isNaN(value)) {
+                        problem = f.requiresField() ? "numeric field '" + f.field() + "' is missing" : null;
+                    } else if (value != Math.rint(value) || Math.abs(value) > MAX_EXACT_INTEGER) {
+                        reason = ReasonCode.INVALID_FIELD;
+                        problem = "field '" + f.field() + "' of integer feature '" + f.name() + "' is " + value
+                                + ", not a whole number up to 2^53";
+                    }
+                }
+                case TEXT -> {
+                    if (f.requiresField() && categorical(i, f, event) == null) {
+                        problem = "text field '" + f.field() + "' is missing";
+                    }
+                }
+                case VECTOR -> {
+                    float[] values = event.vectors[eventIndex[i]];
+                    if (values == null) {
+                        problem = f.requiresField() ? "vector field '" + f.field() + "' is missing" : null;
+                    } else if (values.length != f.width()) {
+                        reason = ReasonCode.INVALID_FIELD;
+                        problem = "vector field '" + f.field() + "' has " + values.length + " values; feature '"
+                                + f.name() + "' takes " + f.width();
+                    } else {
+                        for (int v = 0; v < values.length && problem == null; v++) {
+                            if (!Float.isFinite(values[v])) {
+                                reason = ReasonCode.INVALID_FIELD;
+                                problem = "vector field '" + f.field() + "' value " + v + " is " + values[v];
+                            }
+                        }
+                    }
+                }
+                default -> { }
+            }
+            if (problem != null) {
+                if (problems == null) {
+                    problems = new ArrayList<>(2);
+                }
+                problems.add(new FeatureProblem(f.group(), reason, problem));
             }
         }
-        for (int k = 0; k < integerFeatures.size(); k++) {
-            FeatureDefinition f = integerFeatures.get(k);
-            double value = numeric(integerFeatureIndex[k], f, event);
-            if (!Double.isNaN(value) && (value != Math.rint(value) || Math.abs(value) > MAX_EXACT_INTEGER)) {
-                return new Problem(ReasonCode.INVALID_FIELD, "field '" + f.field() + "' of integer feature '"
-                        + f.name() + "' is " + value + ", not a whole number up to 2^53");
-            }
-        }
-        for (int k = 0; k < textFeatures.size(); k++) {
-            FeatureDefinition f = textFeatures.get(k);
-            if (categorical(textFeatureIndex[k], f, event) == null) {
-                return new Problem(ReasonCode.MISSING_FIELD, "text field '" + f.field() + "' is missing");
-            }
-        }
-        return null;
+        return problems == null ? List.of() : problems;
     }
 
     private static List<FeatureDefinition> ofKind(FeatureSpec spec, FeatureKind kind) {
@@ -336,7 +363,10 @@ public final class FeatureEngine implements Serializable {
     /** Integers beyond 2^53 are not exact in the double an event field holds. */
     private static final double MAX_EXACT_INTEGER = 9007199254740992.0;
 
-    /** The spec's integer features of {@code event}, in spec order (the default where a field is missing). */
+    /**
+     * The spec's integer features of {@code event}, in spec order (the default where a field is missing, 0 where a
+     * required one is: {@link #problems} names it).
+     */
     public List<Long> integers(ValidatedEvent event) {
         if (integerFeatures.isEmpty()) {
             return List.of();
@@ -350,14 +380,19 @@ public final class FeatureEngine implements Serializable {
         return out;
     }
 
-    /** The spec's text features of {@code event}, in spec order. */
+    /**
+     * The spec's text features of {@code event}, in spec order (the default where a field is missing, empty where a
+     * required one is: {@link #problems} names it).
+     */
     public List<String> texts(ValidatedEvent event) {
         if (textFeatures.isEmpty()) {
             return List.of();
         }
         List<String> out = new ArrayList<>(textFeatures.size());
         for (int k = 0; k < textFeatures.size(); k++) {
-            out.add(categorical(textFeatureIndex[k], textFeatures.get(k), event));
+            FeatureDefinition f = textFeatures.get(k);
+            String text = categorical(textFeatureIndex[k], f, event);
+            out.add(text != null ? text : f.defaultText() != null ? f.defaultText() : "");
         }
         return out;
     }

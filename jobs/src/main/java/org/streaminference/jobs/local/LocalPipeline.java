@@ -3,6 +3,7 @@ package org.streaminference.jobs.local;
 import org.apache.flink.annotation.Internal;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -181,6 +182,11 @@ public final class LocalPipeline implements Callable<Integer> {
         options.set(org.apache.flink.configuration.RestOptions.ADDRESS, "127.0.0.1");
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, jdbcUrl);
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(2));
+        // checkpoints on disk, as a cluster keeps them: Flink's default keeps them in the JobManager's memory, where
+        // the feature state of a few hundred thousand entities (over 5 MB) fails every checkpoint and the job loops
+        options.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
+        options.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY,
+                workDir.resolve("checkpoints").toAbsolutePath().toUri().toString());
         // drift of a model published with a baseline is reported within a second, not the production 10 s
         options.set(MonitoringOptions.DRIFT_REPORT_INTERVAL, DRIFT_REPORT_INTERVAL);
         kafka.createTopics(2, options.get(PipelineOptions.EVENTS_TOPIC), options.get(PipelineOptions.PREDICTIONS_TOPIC),

@@ -12,6 +12,7 @@ import org.streaminference.model.ModelInput;
 import org.streaminference.model.OnnxTensors;
 import org.streaminference.model.TextTokenizer;
 import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.FeatureProblem;
 import org.streaminference.schemas.ReasonCode;
 
 import java.nio.ByteBuffer;
@@ -57,6 +58,8 @@ final class BatchInputs {
     private final int textWidth;
     /** The batch size the model fixes, to which every batch is padded; 0 where its batch is dynamic. */
     private final int fixedBatch;
+    /** The feature groups the model reads, and which of its inputs (or the tokenizer) reads each, for messages. */
+    private final Map<String, String> readers = new LinkedHashMap<>();
     private final ThreadLocal<ByteBuffer[]> buffers;
 
     /** @param layout the feature spec's groups; null feeds a single input with every float feature in order */
@@ -96,6 +99,14 @@ final class BatchInputs {
         }
         this.text = model.manifest().tokenizer() == null ? null
                 : effective.group(model.manifest().tokenizer().from());
+        for (int i = 0; i < inputs.size(); i++) {
+            if (groups[i] != null) {
+                readers.putIfAbsent(groups[i].name(), "input '" + inputs.get(i).name() + "'");
+            }
+        }
+        if (text != null) {
+            readers.putIfAbsent(text.name(), "the tokenizer");
+        }
         this.buffers = ThreadLocal.withInitial(() -> {
             ByteBuffer[] b = new ByteBuffer[capacity.length];
             for (int i = 0; i < b.length; i++) {
@@ -109,8 +120,9 @@ final class BatchInputs {
     record Rejection(ReasonCode reason, String message) {}
 
     /**
-     * Why a record cannot feed the model (a group's values missing from it, a non-finite value), or null when it
-     * can. Only the values the model reads are checked.
+     * Why a record cannot feed the model (a field a feature of a group it reads is missing or unusable, a group's
+     * values missing from it, a non-finite value), or null when it can. Only the groups the model reads are checked:
+     * an event that lacks a field only another model needs is served here.
      */
     Rejection invalid(EnrichedEvent event) {
         if (event.getFeatures().size() != floatWidth || event.getIntegerFeatures().size() != integerWidth
@@ -119,6 +131,13 @@ final class BatchInputs {
                     + event.getFeatures().size() + " float, " + event.getIntegerFeatures().size() + " integer and "
                     + event.getTextFeatures().size() + " text features but " + model.manifest().id() + " is fed "
                     + floatWidth + ", " + integerWidth + " and " + textWidth + " by this job's features");
+        }
+        for (FeatureProblem problem : event.getProblems()) {
+            String reader = readers.get(problem.getGroup());
+            if (reader != null) {
+                return new Rejection(problem.getReason(), problem.getMessage() + " (feature group '"
+                        + problem.getGroup() + "', which " + reader + " of " + model.manifest().id() + " reads)");
+            }
         }
         for (int i = 0; i < groups.length; i++) {
             if (groups[i] != null) {

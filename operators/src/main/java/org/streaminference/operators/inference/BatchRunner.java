@@ -3,13 +3,16 @@ package org.streaminference.operators.inference;
 import ai.onnxruntime.OrtSession;
 import org.streaminference.schemas.FeatureLayout;
 import org.streaminference.model.InferenceModel;
+import org.streaminference.model.TerminableRun;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Runs one batch on an inference thread: fills a reused direct buffer, runs the model (retrying a failed batch as a
@@ -40,6 +43,8 @@ final class BatchRunner {
     private final org.streaminference.schemas.tracing.RecordTracing tracing;
     /** Whether the log said once that this version's batches run only when split. */
     private volatile boolean warnedSplit;
+    /** The run each batch is in now, by batch (identity), so that a batch past its timeout can be stopped. */
+    private final Map<List<? extends Pending>, TerminableRun> running = new IdentityHashMap<>();
 
     /** @param layout the job's feature groups; null feeds a one-input model every float feature in order */
     BatchRunner(InferenceModel model, FeatureLayout layout, PredictionDecoder decoder, InferenceMetrics metrics,
@@ -83,7 +88,7 @@ final class BatchRunner {
      * batch that fails because of a record the model cannot take ends with that record's dead letter instead.)
      */
     private void executeWhole(List<? extends Pending> batch) {
-        Outcome outcome = execute(batch, retries);
+        Outcome outcome = execute(batch, batch, retries);
         if (outcome.ranOnlySplit()) {
             metrics.splitBatchesSucceeded.inc();
             if (!warnedSplit) {
@@ -110,20 +115,27 @@ final class BatchRunner {
         }
     }
 
-    private Outcome execute(List<? extends Pending> batch, int retriesLeft) {
+    /** @param whole the batch as it was cut, of which {@code batch} is all or a part */
+    private Outcome execute(List<? extends Pending> whole, List<? extends Pending> batch, int retriesLeft) {
+        if (allAnswered(batch)) {
+            return Outcome.WHOLE; // answered meanwhile (its timeout): nothing is left to run
+        }
         PredictionDecoder.Decoded[] outputs;
         try {
-            outputs = runModel(batch);
+            outputs = runModel(whole, batch);
         } catch (Exception e) {
+            if (allAnswered(batch)) {
+                return Outcome.WHOLE; // stopped at its timeout, and answered TIMEOUT: no retry, no split
+            }
             if (retriesLeft > 0) {
-                return execute(batch, retriesLeft - 1);
+                return execute(whole, batch, retriesLeft - 1);
             } else if (batch.size() == 1) {
                 fail(batch.get(0), ReasonCode.MODEL_ERROR, model.manifest().id() + " failed: " + e.getMessage());
                 return new Outcome(String.valueOf(e.getMessage()), false);
             } else {
                 int half = batch.size() / 2;
-                Outcome left = execute(batch.subList(0, half), 0);
-                Outcome right = execute(batch.subList(half, batch.size()), 0);
+                Outcome left = execute(whole, batch.subList(0, half), 0);
+                Outcome right = execute(whole, batch.subList(half, batch.size()), 0);
                 return new Outcome(String.valueOf(e.getMessage()), left.everyPartRan() && right.everyPartRan());
             }
         }
@@ -146,17 +158,57 @@ final class BatchRunner {
         return Outcome.WHOLE;
     }
 
-    /** Builds the batch's tensors, runs the model and reads every row's prediction, all on this inference thread. */
-    private PredictionDecoder.Decoded[] runModel(List<? extends Pending> batch) throws Exception {
-        try (BatchInputs.Batch tensors = inputs.build(batch)) {
+    /**
+     * Builds the batch's tensors, runs the model and reads every row's prediction, all on this inference thread. The
+     * run can be stopped from another thread while it is registered for {@code whole} ({@link #terminate}).
+     */
+    private PredictionDecoder.Decoded[] runModel(List<? extends Pending> whole, List<? extends Pending> batch)
+            throws Exception {
+        try (BatchInputs.Batch tensors = inputs.build(batch); TerminableRun run = TerminableRun.start()) {
             metrics.executions.inc();
             metrics.inferenceCount.inc(batch.size());
+            synchronized (running) {
+                running.put(whole, run);
+            }
             long start = System.nanoTime();
-            try (OrtSession.Result result = model.run(tensors.tensors)) {
+            try (OrtSession.Result result = model.run(tensors.tensors, run.options())) {
                 metrics.computeMicros.update((System.nanoTime() - start) / 1_000);
                 PredictionDecoder.Decoded[] rows = decoder.decode(result, tensors.rows, tensors.tokens);
                 return rows.length == batch.size() ? rows : java.util.Arrays.copyOf(rows, batch.size());
+            } finally {
+                synchronized (running) {
+                    running.remove(whole);
+                }
             }
+        }
+    }
+
+    private static boolean allAnswered(List<? extends Pending> batch) {
+        for (Pending p : batch) {
+            if (!p.isDone()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Stops the run {@code batch} is in, if it is in one (its timeout passed: its records were answered TIMEOUT), so
+     * that a stuck model gives its inference thread back. Any thread.
+     */
+    void terminate(List<? extends Pending> batch) {
+        synchronized (running) {
+            TerminableRun run = running.get(batch);
+            if (run != null) {
+                run.terminate();
+            }
+        }
+    }
+
+    /** Stops every run in progress: the version is being released. Any thread. */
+    void terminateAll() {
+        synchronized (running) {
+            running.values().forEach(TerminableRun::terminate);
         }
     }
 
@@ -175,6 +227,14 @@ final class BatchRunner {
         BatchInputs.Rejection rejection = inputs.invalid(p.event());
         if (rejection == null) {
             return false;
+        }
+        if (tracing.enabled()) { // the record's own span: it never reaches a batch
+            io.opentelemetry.api.trace.Span span = tracing.startRecordSpan("inference",
+                    p.event().getSource().getTraceparent(), io.opentelemetry.api.trace.SpanKind.INTERNAL);
+            span.setAttribute("model", model.manifest().name());
+            span.setAttribute("model.version", model.manifest().version());
+            span.setStatus(io.opentelemetry.api.trace.StatusCode.ERROR, rejection.reason().name());
+            span.end();
         }
         fail(p, rejection.reason(), rejection.message());
         return true;

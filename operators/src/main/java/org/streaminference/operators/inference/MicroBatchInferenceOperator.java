@@ -53,6 +53,7 @@ import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ServedFeatures;
 import org.streaminference.schemas.StorableValues;
+import org.streaminference.schemas.UserCodeRelease;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -216,6 +217,9 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         versionMetrics = new HashMap<>();
         driftTrackers = new HashMap<>();
         tracing = RecordTracing.open(tracingConfig, "inference", getRuntimeContext().getUserCodeClassLoader());
+        // once per job and TaskManager: what ONNX Runtime and the JDBC driver leave in the JVM goes with the job
+        getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent(UserCodeRelease.HOOK_NAME,
+                UserCodeRelease::releaseThisJob);
         if (drift.enabled()) {
             scheduleDriftReport();
         }
@@ -599,7 +603,10 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 : new StreamRecord<>(value, timestamp);
     }
 
-    /** On the batcher's timer thread: answers the records of a late batch that still have no answer with TIMEOUT. */
+    /**
+     * On the batcher's timer thread: answers the records of a late batch that still have no answer with TIMEOUT, and
+     * stops its run through ONNX Runtime's run termination.
+     */
     private void timeOut(ServedVersion version, List<BatchRunner.Pending> batch) {
         boolean any = false;
         for (BatchRunner.Pending request : batch) {
@@ -609,6 +616,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 any = true;
             }
         }
+        version.runner.terminate(batch); // a stuck run gives its inference thread back
         if (any) {
             post("inference batch timed out");
         }

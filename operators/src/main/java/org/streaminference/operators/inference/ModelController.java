@@ -91,6 +91,8 @@ final class ModelController implements AutoCloseable {
     private final Counter rejectedCommands;
     private final EnsembleGuard ensembles;
     private ExecutorService loader;
+    /** The loader's thread, once it has one: a load that is given up on has its warm-up run stopped. */
+    private volatile Thread loaderThread;
     private boolean loading;
     /** Counts loads started; a load's answer counts only if no newer load started since (one timed out). */
     private long loadAttempt;
@@ -358,9 +360,10 @@ final class ModelController implements AutoCloseable {
     }
 
     /**
-     * On the task thread: a load that has not answered in time is rejected and the commands behind it go on. The
-     * loading thread cannot be stopped (ONNX Runtime does not listen to interrupts), so it is left behind and a new
-     * one takes the next loads; whatever it loads later is released unused.
+     * On the task thread: a load that has not answered in time is rejected and the commands behind it go on. A
+     * warm-up run the loader is stuck in is stopped through ONNX Runtime's run termination (it does not listen to
+     * interrupts), so the thread fails that load and ends; a new one takes the next loads, and whatever the old one
+     * still loads is released unused.
      */
     private void loadTimedOut(ModelCommand command, long attempt) throws Exception {
         if (!loading || attempt != loadAttempt) {
@@ -368,7 +371,7 @@ final class ModelController implements AutoCloseable {
         }
         loading = false;
         pendingCommands.pollFirst();
-        loader.shutdownNow();
+        stopLoader();
         loader = newLoader();
         reject(command, "LOAD_TIMEOUT",
                 "loading took longer than " + limits.loadTimeout() + " (model.load-timeout)");
@@ -400,11 +403,31 @@ final class ModelController implements AutoCloseable {
         }
     }
 
-    /** Stops loading and releases every version, waiting for running batches. */
+    /**
+     * Stops loading (a warm-up in progress is stopped, and the loader waited for, so that no run is left in ONNX
+     * Runtime when the TaskManager shuts down) and releases every version, stopping their running batches.
+     */
     @Override
     public void close() throws Exception {
-        loader.shutdownNow();
+        ExecutorService stopped = stopLoader();
+        if (!stopped.awaitTermination(LOADER_STOP_TIMEOUT_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+            LOG.warn("{}: the model loader did not stop within {} ms", reporter.name(), LOADER_STOP_TIMEOUT_MILLIS);
+        }
         versions.releaseAll(RELEASE_TIMEOUT_MILLIS);
+    }
+
+    /** How long closing waits for a stopped loader: reading a model file may still take a moment. */
+    static final long LOADER_STOP_TIMEOUT_MILLIS = 10_000;
+
+    /** Interrupts the loader and stops the warm-up run it may be in; returns the stopped executor. */
+    private ExecutorService stopLoader() {
+        ExecutorService stopping = loader;
+        stopping.shutdownNow();
+        Thread thread = loaderThread;
+        if (thread != null) {
+            ModelLoader.stopWarmUp(thread);
+        }
+        return stopping;
     }
 
     /** Loads a version on the task thread (at start and restore, before any record is processed). */
@@ -475,6 +498,7 @@ final class ModelController implements AutoCloseable {
         return Executors.newSingleThreadExecutor(runnable -> {
             Thread thread = new Thread(runnable, "model-loader-" + reporter.subtask());
             thread.setDaemon(true);
+            loaderThread = thread;
             return thread;
         });
     }

@@ -68,6 +68,7 @@ final class ServedVersion {
      * threads did not stop in time: leaking a session is better than closing it under a running batch.
      */
     boolean release(long timeoutMillis) throws Exception {
+        runner.terminateAll(); // runs of batches past their timeout, or in flight at close: stopped, not waited for
         if (!batcher.shutdown(timeoutMillis)) {
             LOG.error("Inference threads of {} did not finish within {} ms; not releasing it", manifest().id(),
                     timeoutMillis);

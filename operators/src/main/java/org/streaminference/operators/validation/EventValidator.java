@@ -23,9 +23,6 @@ import java.nio.charset.StandardCharsets;
 public final class EventValidator implements Serializable {
     private static final long serialVersionUID = 4L;
 
-    private final EventFields fields;
-    /** Where each required numeric field is in the event's {@link ValidatedEvent#numeric}. */
-    private final int[] required;
     private final EventLimits limits;
     private final EventDecoder decoder;
 
@@ -36,13 +33,11 @@ public final class EventValidator implements Serializable {
 
     /** A validator of the job's own envelope ({@link EnvelopeEventDecoder}). */
     public EventValidator(EventFields fields, EventLimits limits) {
-        this(fields, limits, new EnvelopeEventDecoder(fields));
+        this(limits, new EnvelopeEventDecoder(fields));
     }
 
-    /** @param decoder a decoder that lays out its events' values as {@code fields} says */
-    public EventValidator(EventFields fields, EventLimits limits, EventDecoder decoder) {
-        this.fields = fields;
-        this.required = fields.requiredNumeric().stream().mapToInt(fields.numeric()::indexOf).toArray();
+    /** @param decoder the decoder of the events' format, laying out the values the feature spec reads */
+    public EventValidator(EventLimits limits, EventDecoder decoder) {
         this.limits = limits;
         this.decoder = decoder;
     }
@@ -125,12 +120,7 @@ public final class EventValidator implements Serializable {
                     + limits.maxFutureSkew() + " ahead of this machine's clock (" + nowMillis
                     + "; validation.max-future-skew)");
         }
-        for (int i = 0; i < required.length; i++) {
-            if (Double.isNaN(event.numeric[required[i]])) { // the decoders refuse values that are not finite
-                return Result.invalid(event, ReasonCode.MISSING_FIELD, "numeric field '"
-                        + fields.requiredNumeric().get(i) + "' is missing");
-            }
-        }
+        // a field a feature needs is required only by the models that read it: checked per model, in inference
         return Result.valid(event);
     }
 }

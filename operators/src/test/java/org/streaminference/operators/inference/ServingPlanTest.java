@@ -454,6 +454,55 @@ class ServingPlanTest {
         }
     }
 
+    /**
+     * Each model needs only its own fields: an event that lacks a field of group {@code right} (which only churn reads)
+     * is served by fraud, and is a {@code MISSING_FIELD} dead letter from churn, naming the field, the group and the
+     * input, and from an ensemble with churn as a member; an event routed only to fraud is simply served.
+     */
+    @Test
+    void anEventIsCheckedForTheFieldsOfTheModelsItReachesOnly() throws Exception {
+        Path models = root.resolve("own-fields");
+        String left = regroup(DemoModels.writeAs(models, "fraud", 1), "left");
+        String right = regroup(DemoModels.writeAs(models, "churn", 2), "right");
+        int width = DemoModels.FEATURES;
+        FeatureLayout layout = new FeatureLayout(List.of(
+                new FeatureLayout.Group("left", FeatureLayout.ValueType.FLOAT,
+                        java.util.stream.IntStream.range(0, width).toArray()),
+                new FeatureLayout.Group("right", FeatureLayout.ValueType.FLOAT,
+                        java.util.stream.IntStream.range(width, 2 * width).toArray())));
+        ModelProvider provider = new SharedModelProvider(ModelLoaderConfig.defaults()
+                .withAllowedLocations(List.of("file"), List.of(models.toUri().toString())),
+                new FeatureContract(DemoModels.SPEC, layout));
+        try (InferenceHarness h = new InferenceHarness(provider, List.of(left, right), plan("""
+                {"routes": [{"eventTypes": ["purchase"], "to": ["fraud", "churn", "both"]}, {"to": ["fraud"]}],
+                 "ensembles": [{"name": "both", "members": [{"model": "fraud"}, {"model": "churn"}]}]}"""),
+                batches(8, 2))) {
+            h.open();
+            for (int i = 0; i < 2; i++) {
+                EnrichedEvent e = event(i, i == 0 ? "purchase" : "view", null);
+                List<Double> values = new java.util.ArrayList<>(DemoVectors.of(3f, 1f, 4f, 1f));
+                for (int v = 0; v < width; v++) {
+                    values.add(Double.NaN); // what the features stage gives for a missing required field
+                }
+                e.setFeatures(values);
+                e.setProblems(List.of(new org.streaminference.schemas.FeatureProblem("right",
+                        ReasonCode.MISSING_FIELD, "numeric field 'tenure' is missing")));
+                h.processElement(e, i);
+            }
+            h.endInput();
+            assertThat(h.predictions()).extracting(p -> p.getEventId() + "/" + p.getModelName())
+                    .containsExactlyInAnyOrder("e0/fraud", "e1/fraud");
+            assertThat(h.deadLetters()).extracting(d -> d.getEventId() + "/" + d.getModel() + "/" + d.getReasonCode())
+                    .containsExactlyInAnyOrder("e0/churn/MISSING_FIELD", "e0/both/MISSING_FIELD");
+            assertThat(h.deadLetters()).filteredOn(d -> d.getModel().equals("churn")).singleElement()
+                    .satisfies(d -> assertThat(d.getMessage()).isEqualTo("numeric field 'tenure' is missing (feature"
+                            + " group 'right', which input 'features' of churn:2 reads)"));
+            assertThat(h.deadLetters()).filteredOn(d -> d.getModel().equals("both")).singleElement()
+                    .satisfies(d -> assertThat(d.getMessage()).startsWith("ensemble 'both': member churn:2 failed:"
+                            + " numeric field 'tenure' is missing"));
+        }
+    }
+
     /** The version in {@code dir}, its one input fed by feature group {@code group}. */
     private static String regroup(Path dir, String group) throws Exception {
         org.streaminference.model.ModelManifest m = new ModelLoader(ModelLoaderConfig.defaults())

@@ -67,8 +67,10 @@ class EventValidatorTest {
         assertThat(validate(event().setEntityId(" ").build()).reason()).isEqualTo(ReasonCode.MISSING_FIELD);
         assertThat(validate(event().setEventId("").build()).reason()).isEqualTo(ReasonCode.MISSING_FIELD);
         assertThat(validate(event().setEventTime(0).build()).reason()).isEqualTo(ReasonCode.INVALID_FIELD);
-        assertThat(validate(event().setNumericFields(Map.of("other", 1.0)).build()).reason())
-                .isEqualTo(ReasonCode.MISSING_FIELD);
+        EventValidator.Result withoutAmount = validate(event().setNumericFields(Map.of("other", 1.0)).build());
+        assertThat(withoutAmount.isValid()).as("a field features need is required only by the models that read it,"
+                + " checked in inference").isTrue();
+        assertThat(withoutAmount.event().numeric[0]).as("absent").isNaN();
 
         Map<String, Double> nan = new HashMap<>();
         nan.put("amount", Double.NaN);

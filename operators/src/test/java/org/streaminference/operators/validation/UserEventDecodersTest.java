@@ -45,7 +45,7 @@ class UserEventDecodersTest {
               {"name": "tags", "type": {"type": "map", "values": "string"}}]}""");
 
     static final EventFieldMapping MAPPING = new EventFieldMapping("id", "customer.id", "ts", "kind",
-            new EventFields(List.of("payment.amount"), List.of("payment.amount", "coupon"),
+            new EventFields(List.of("payment.amount", "coupon"),
                     List.of("payment.currency", "customer.segment"), List.of("customer.embedding")));
 
     static GenericRecord payment(String id, Double coupon) {
@@ -139,7 +139,7 @@ class UserEventDecodersTest {
             assertThat(out.size()).isGreaterThan(expected.length);
 
             EventFieldMapping mapping = new EventFieldMapping("id", "id", "after", null,
-                    new EventFields(List.of(), List.of(), List.of(), List.of("pixels")));
+                    new EventFields(List.of(), List.of(), List.of("pixels")));
             ValidatedEvent event = new AvroEventDecoder(schema, AvroEventDecoder.Encoding.BINARY, mapping)
                     .decode(ByteBuffer.wrap(out.toByteArray()), -1).event();
             assertThat(event).as(items).isNotNull();
