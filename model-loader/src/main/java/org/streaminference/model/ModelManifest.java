@@ -5,6 +5,7 @@ import org.apache.flink.annotation.PublicEvolving;
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonParser;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -37,7 +38,9 @@ public final class ModelManifest implements Serializable {
     public static final String SAFE_NAME_RULE = "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit";
 
     private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            // a key given twice would be read as its last value by one reader and its first by another
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private final String name;
     private final String version;
@@ -166,6 +169,11 @@ public final class ModelManifest implements Serializable {
             throw new IllegalArgumentException("unknown field '" + Printable.truncate(e.getPropertyName()) + "'");
         } catch (com.fasterxml.jackson.databind.exc.MismatchedInputException e) {
             throw new IllegalArgumentException("a field is missing or has the wrong type" + at(e));
+        } catch (com.fasterxml.jackson.core.JsonParseException e) {
+            String problem = String.valueOf(e.getOriginalMessage());
+            throw new IllegalArgumentException((problem.startsWith("Duplicate field")
+                    ? Printable.truncate(problem.substring("Duplicate ".length())) + " given twice"
+                    : "not a JSON manifest") + at(e));
         } catch (IOException e) {
             throw new IllegalArgumentException("not a JSON manifest" + at(e));
         }

@@ -2,6 +2,7 @@ package org.streaminference.model.control;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.annotation.Internal;
@@ -24,6 +25,8 @@ final class ControlJson {
 
     static final ObjectMapper MAPPER = new ObjectMapper()
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            // a command or plan with a key given twice means one thing to this job and another to a person or tool
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
             .addMixIn(ModelCommand.class, AvroRecord.class)
             .addMixIn(AnnouncedManifest.class, AvroRecord.class)
             .addMixIn(ModelEvent.class, AvroRecord.class)

@@ -48,6 +48,17 @@ class ServingPlansTest {
                 .isEqualTo("PROMOTE takes no 'plan'");
     }
 
+    @Test
+    void aKeyGivenTwiceIsRefusedInCommandsAndPlans() {
+        // one reader would take the first value, another the last: what was reviewed is not what is served
+        assertThat(rejection("{\"command\": \"PROMOTE\", \"model\": \"fraud\", \"model\": \"churn\"}"))
+                .contains("Duplicate field 'model'");
+        assertThat(rejection("{\"command\": \"SET_PLAN\", \"plan\": {\"routes\": [{\"to\": [\"a\"],"
+                + " \"to\": [\"b\"]}]}}")).contains("Duplicate field 'to'");
+        assertThatThrownBy(() -> read("{\"routes\": [{\"to\": [\"a\"]}], \"routes\": []}"))
+                .isInstanceOf(InvalidCommandException.class).hasMessageContaining("Duplicate field 'routes'");
+    }
+
     private static String rejection(String json) {
         return ControlMessages.decode(json.getBytes(StandardCharsets.UTF_8), 4096).getRejection().getMessage();
     }

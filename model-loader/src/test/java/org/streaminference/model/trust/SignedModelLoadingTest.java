@@ -178,6 +178,21 @@ class SignedModelLoadingTest {
     }
 
     @Test
+    void aSignedManifestWithAFieldGivenTwiceIsRefused() throws Exception {
+        // signed as it is: the signature holds, but a reader taking the first "name" and one taking the last would
+        // see two different models
+        Path dir = DemoModels.write(root.resolve("store"), 1);
+        String manifest = Files.readString(dir.resolve(ModelManifest.FILE_NAME));
+        Files.writeString(dir.resolve(ModelManifest.FILE_NAME),
+                manifest.replaceFirst("\\{", "{\"name\": \"payments-approved\", "), StandardCharsets.UTF_8);
+        ManifestSignatures.signVersion(dir, PUBLISHER);
+        assertThatThrownBy(() -> loader(false, PUBLISHER).load(dir.toString()))
+                .satisfies(e -> assertThat(((ModelLoadException) e).reason())
+                        .isEqualTo(ModelLoadException.Reason.INVALID_MANIFEST))
+                .hasMessageContaining("field 'name' given twice");
+    }
+
+    @Test
     void keysSurviveTheirPemFiles() {
         String pem = ManifestSignatures.privateKeyPem(PUBLISHER.getPrivate())
                 + ManifestSignatures.publicKeyPem(PUBLISHER.getPublic());

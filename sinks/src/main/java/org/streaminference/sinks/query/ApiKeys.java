@@ -7,6 +7,8 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HexFormat;
@@ -15,17 +17,17 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The API keys the query service accepts, stored only as SHA-256 hashes with their scopes. A presented key is hashed
- * and compared with every stored hash in constant time, so neither the comparison nor the position of a match leaks
- * through timing.
+ * The API keys the query service accepts, stored only as SHA-256 hashes with their scopes and, optionally, an expiry.
+ * A presented key is hashed and compared with every stored hash in constant time, so neither the comparison nor the
+ * position of a match leaks through timing.
  */
 final class ApiKeys {
     static final String PREDICTIONS_READ = "predictions:read";
     static final String MODELS_READ = "models:read";
     private static final Set<String> SCOPES = Set.of(PREDICTIONS_READ, MODELS_READ);
 
-    /** One key: a name for logs and metrics, the hash of the secret, and what it may read. */
-    record ApiKey(String name, byte[] hash, Set<String> scopes) {}
+    /** One key: a name for logs and metrics, the hash of the secret, what it may read, and until when (null: ever). */
+    record ApiKey(String name, byte[] hash, Set<String> scopes, Instant expires) {}
 
     private final List<ApiKey> keys;
 
@@ -33,18 +35,39 @@ final class ApiKeys {
         this.keys = List.copyOf(keys);
     }
 
-    /** Reads {@code name:sha256hex:scope,scope} lines; blank lines and lines starting with # are skipped. */
+    /** Reads a keys file: see {@link #parse}. */
     static ApiKeys load(Path file) throws IOException {
+        return parse(Files.readString(file, StandardCharsets.UTF_8), file.toString());
+    }
+
+    /**
+     * Reads {@code name:sha256hex:scope,scope} lines, each optionally followed by {@code expires=<ISO-8601 instant>};
+     * blank lines and lines starting with # are skipped.
+     */
+    static ApiKeys parse(String text, String source) {
         List<ApiKey> keys = new ArrayList<>();
         int lineNumber = 0;
-        for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+        for (String line : text.split("\\R")) {
             lineNumber++;
             String trimmed = line.strip();
             if (trimmed.isEmpty() || trimmed.startsWith("#")) {
                 continue;
             }
-            String[] parts = trimmed.split(":", 3);
-            String where = file + " line " + lineNumber;
+            String where = source + " line " + lineNumber;
+            String[] fields = trimmed.split("\\s+");
+            Instant expires = null;
+            for (int i = 1; i < fields.length; i++) {
+                if (!fields[i].startsWith("expires=") || expires != null) {
+                    throw new IllegalArgumentException(where + ": after the key, only one expires=<instant> may follow");
+                }
+                try {
+                    expires = Instant.parse(fields[i].substring("expires=".length()));
+                } catch (DateTimeParseException e) {
+                    throw new IllegalArgumentException(where + ": expires= takes an ISO-8601 instant such as"
+                            + " 2027-01-31T00:00:00Z");
+                }
+            }
+            String[] parts = fields[0].split(":", 3);
             if (parts.length != 3 || !parts[0].matches("[A-Za-z0-9._-]{1,64}")
                     || !parts[1].matches("[0-9a-f]{64}")) {
                 throw new IllegalArgumentException(where + ": expected name:sha256hex:scope[,scope]");
@@ -53,16 +76,19 @@ final class ApiKeys {
             if (!SCOPES.containsAll(scopes)) {
                 throw new IllegalArgumentException(where + ": unknown scope in " + scopes + "; scopes are " + SCOPES);
             }
-            keys.add(new ApiKey(parts[0], HexFormat.of().parseHex(parts[1]), scopes));
+            keys.add(new ApiKey(parts[0], HexFormat.of().parseHex(parts[1]), scopes, expires));
         }
         if (keys.isEmpty()) {
-            throw new IllegalArgumentException(file + " holds no API key");
+            throw new IllegalArgumentException(source + " holds no API key");
         }
         return new ApiKeys(keys);
     }
 
-    /** The key {@code presented} is, if any; looks at every stored key whatever the outcome. */
-    Optional<ApiKey> authenticate(String presented) {
+    /**
+     * The key {@code presented} is, if any and not expired at {@code now}; looks at every stored key whatever the
+     * outcome.
+     */
+    Optional<ApiKey> authenticate(String presented, Instant now) {
         if (presented == null || presented.isEmpty() || presented.length() > 256) {
             return Optional.empty();
         }
@@ -73,7 +99,7 @@ final class ApiKeys {
                 match = key;
             }
         }
-        return Optional.ofNullable(match);
+        return Optional.ofNullable(match).filter(k -> k.expires() == null || now.isBefore(k.expires()));
     }
 
     /** A new random key: 32 bytes from a SecureRandom, URL-safe Base64, prefixed so that it is recognizable. */

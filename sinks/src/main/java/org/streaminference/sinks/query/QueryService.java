@@ -44,7 +44,7 @@ public final class QueryService implements AutoCloseable {
     private final Javalin app;
     private final PredictionStore store;
     private final QueryMetrics metrics = new QueryMetrics();
-    private final ApiKeys keys;
+    private final ApiKeysFile keys;
     private final RateLimiter limiter;
     private final int maxHistoryLimit;
     private final String openApi;
@@ -55,7 +55,7 @@ public final class QueryService implements AutoCloseable {
             throw new IllegalConfigurationException("Option '" + QueryServiceOptions.API_KEYS_FILE.key()
                     + "' is required: the service answers only requests with an API key.");
         }
-        this.keys = ApiKeys.load(Path.of(keysFile));
+        this.keys = new ApiKeysFile(Path.of(keysFile), java.time.Clock.systemUTC());
         this.limiter = new RateLimiter(config.get(QueryServiceOptions.RATE_LIMIT),
                 config.get(QueryServiceOptions.RATE_LIMIT_BURST));
         this.maxHistoryLimit = config.get(QueryServiceOptions.MAX_HISTORY_LIMIT);
@@ -165,7 +165,7 @@ public final class QueryService implements AutoCloseable {
             throw new ApiError(401, "unauthenticated", "an API key is required (Authorization: Bearer <key>)",
                     Map.of("WWW-Authenticate", "Bearer"));
         }
-        ApiKeys.ApiKey key = keys.authenticate(presented).orElseThrow(() -> {
+        ApiKeys.ApiKey key = keys.current().authenticate(presented, keys.now()).orElseThrow(() -> {
             metrics.rejected("unauthenticated");
             return new ApiError(401, "unauthenticated", "the API key is not valid",
                     Map.of("WWW-Authenticate", "Bearer error=\"invalid_token\""));

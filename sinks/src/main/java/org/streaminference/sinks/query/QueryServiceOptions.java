@@ -13,8 +13,9 @@ public final class QueryServiceOptions {
 
     public static final ConfigOption<String> HOST = ConfigOptions.key("query.host")
             .stringType()
-            .defaultValue("0.0.0.0")
-            .withDescription("Address the query service listens on.");
+            .defaultValue("127.0.0.1")
+            .withDescription("Address the query service listens on: loopback unless opened on purpose (0.0.0.0 for"
+                    + " every interface, as its Kubernetes pods do behind their Service).");
 
     public static final ConfigOption<Integer> PORT = ConfigOptions.key("query.port")
             .intType()
@@ -25,8 +26,10 @@ public final class QueryServiceOptions {
             .stringType()
             .noDefaultValue()
             .withDescription("File of API keys, one per line: name:sha256-of-the-key:scope,scope (scopes"
-                    + " predictions:read, models:read). Only hashes are stored; 'query-service.sh create-key' makes"
-                    + " a key and its line.");
+                    + " predictions:read, models:read), optionally followed by expires=<ISO-8601 instant>. Only"
+                    + " hashes are stored; 'query-service.sh create-key' makes a key and its line. Read again within"
+                    + " a second of a change: a removed key is refused without a restart, and a file that becomes"
+                    + " invalid refuses every key (503) until it is fixed.");
 
     public static final ConfigOption<Double> RATE_LIMIT = ConfigOptions.key("query.rate-limit.per-second")
             .doubleType()

@@ -50,7 +50,7 @@ class QueryServiceCliTest {
                 .replaceFirst("Line for query.api-keys-file: ", "");
         Files.writeString(dir.resolve("keys"), line + "\n");
         ApiKeys keys = ApiKeys.load(dir.resolve("keys"));
-        assertThat(keys.authenticate(key)).hasValueSatisfying(k -> assertThat(k.name()).isEqualTo("dashboard"));
+        assertThat(keys.authenticate(key, java.time.Instant.now())).hasValueSatisfying(k -> assertThat(k.name()).isEqualTo("dashboard"));
 
         StringWriter err = new StringWriter();
         CommandLine bad = QueryServiceCli.commandLine();

@@ -30,6 +30,7 @@ import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /** The query service over a real PostgreSQL, through real HTTP: every route and every error status. */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
@@ -182,6 +183,42 @@ class QueryServiceTest {
                         URI.create("http://127.0.0.1:" + service.port() + "/v1/predictions/u1"))
                 .header("X-API-Key", reader).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(viaHeader.statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void keysRemovedFromTheFileOrExpiredAreRefusedWithinSecondsAndABrokenFileRefusesAll() throws Exception {
+        Path keys = dir.resolve("rotating-keys");
+        String kept = ApiKeys.generate();
+        String revoked = ApiKeys.generate();
+        String expired = ApiKeys.generate();
+        String expiring = ApiKeys.generate();
+        String keptLine = ApiKeys.line("kept", kept, Set.of(ApiKeys.PREDICTIONS_READ));
+        Files.writeString(keys, keptLine + "\n"
+                + ApiKeys.line("revoked", revoked, Set.of(ApiKeys.PREDICTIONS_READ)) + "\n"
+                + ApiKeys.line("expired", expired, Set.of(ApiKeys.PREDICTIONS_READ)) + " expires="
+                + java.time.Instant.now().minusSeconds(1) + "\n"
+                + ApiKeys.line("expiring", expiring, Set.of(ApiKeys.PREDICTIONS_READ)) + " expires="
+                + java.time.Instant.now().plusSeconds(3600) + "\n");
+        try (QueryService s = QueryService.start(config(keys, 1000, 1000))) {
+            assertThat(get(s, "/v1/predictions/u1", kept).status()).isEqualTo(200);
+            assertThat(get(s, "/v1/predictions/u1", revoked).status()).isEqualTo(200);
+            assertThat(get(s, "/v1/predictions/u1", expiring).status()).as("not expired yet").isEqualTo(200);
+            assertError(get(s, "/v1/predictions/u1", expired), 401, "unauthenticated");
+
+            Files.writeString(keys, keptLine + "\n"); // the operator takes a key back, with no restart
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> get(s, "/v1/predictions/u1", revoked).status() == 401);
+            assertError(get(s, "/v1/predictions/u1", revoked), 401, "unauthenticated");
+            assertThat(get(s, "/v1/predictions/u1", kept).status()).isEqualTo(200);
+
+            Files.writeString(keys, keptLine + " expires=soon\n"); // a mistake: refuse everything, keep nothing
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> get(s, "/v1/predictions/u1", kept).status() == 503);
+            assertError(get(s, "/v1/predictions/u1", kept), 503, "keys_unavailable");
+            Files.writeString(keys, keptLine + "\n");
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(200))
+                    .until(() -> get(s, "/v1/predictions/u1", kept).status() == 200);
+        }
     }
 
     @Test
