@@ -3,14 +3,11 @@ package org.streaminference.jobs;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.streaminference.model.DemoModels;
-import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.schemas.Prediction;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyPair;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,16 +56,13 @@ class SessionClusterIT {
         SERVICES.kafka().createTopics(2, "events", "predictions", "dead-letters", "predictions-shadow");
         SERVICES.kafka().createTopics(1, "model-control", "model-events");
         Path models = SERVICES.dir().resolve("models");
-        Path modelDir = DemoModels.write(models, 1);
-        KeyPair publisher = ManifestSignatures.generateKeyPair();
-        ManifestSignatures.signVersion(modelDir, publisher);
-        Path trustedKeys = Files.writeString(SERVICES.dir().resolve("trusted.pub"),
-                ManifestSignatures.publicKeyPem(publisher.getPublic()));
+        TrustedPublisher publisher = TrustedPublisher.create(SERVICES.dir().resolve("trusted.pub"));
+        Path modelDir = publisher.signedDemoVersion(models, 1);
         // the cluster's default is 2: the requests ask for 1, which must win
         Path clusterOptions = Files.writeString(work.resolve("cluster-options.yaml"), String.join("\n",
                 "parallelism.default: 2",
                 "model.allowed-roots: " + models.toUri(),
-                "model.trusted-keys: " + trustedKeys,
+                "model.trusted-keys: " + publisher.trustedKeys(),
                 "validation.max-future-skew: 10 min", ""));
         List<String> args = List.of(
                 "--kafka.bootstrap-servers", SERVICES.bootstrapServers(),

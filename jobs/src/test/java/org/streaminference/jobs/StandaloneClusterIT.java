@@ -15,7 +15,6 @@ import org.streaminference.schemas.ModelCommand;
 import org.streaminference.model.control.ModelEvents;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
-import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.Prediction;
 
@@ -28,7 +27,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyPair;
 import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -61,18 +59,15 @@ class StandaloneClusterIT {
         SERVICES.kafka().createTopics(2, "predictions", "dead-letters", "predictions-shadow");
         SERVICES.kafka().createTopics(1, "model-control", "model-events");
         Path models = SERVICES.dir().resolve("models");
-        Path modelDir = DemoModels.write(models, 1);
-        KeyPair publisher = ManifestSignatures.generateKeyPair();
-        ManifestSignatures.signVersion(modelDir, publisher);
-        Path trustedKeys = Files.writeString(SERVICES.dir().resolve("trusted.pub"),
-                ManifestSignatures.publicKeyPem(publisher.getPublic()));
+        TrustedPublisher publisher = TrustedPublisher.create(SERVICES.dir().resolve("trusted.pub"));
+        Path modelDir = publisher.signedDemoVersion(models, 1);
         PipelineTestSupport.TestInput input = PipelineTestSupport.input("events", 3_000, 40, 61, "cl");
         int total = input.records().size();
 
         // job options set only in the cluster's config.yaml, not in the submission: they must reach the job
         Path clusterOptions = Files.writeString(work.resolve("cluster-options.yaml"), String.join("\n",
                 "model.allowed-roots: " + models.toUri(),
-                "model.trusted-keys: " + trustedKeys,
+                "model.trusted-keys: " + publisher.trustedKeys(),
                 "validation.max-future-skew: 10 min", ""));
         StandaloneCluster cluster = StandaloneCluster.start(work, clusterOptions);
         String job = null;
@@ -95,8 +90,7 @@ class StandaloneClusterIT {
             }
             // the model location policy and the trusted keys of the cluster's config.yaml are in force
             Path unsigned = DemoModels.write(models.resolve("unsigned"), 2);
-            Path outside = DemoModels.write(SERVICES.dir().resolve("elsewhere"), 2);
-            ManifestSignatures.signVersion(outside, publisher);
+            Path outside = publisher.signedDemoVersion(SERVICES.dir().resolve("elsewhere"), 2);
             ModelCommand unsignedPublish = ModelCommands.publish(DemoModels.NAME, "2", unsigned.toUri().toString(),
                     null, null);
             ModelCommand outsidePublish = ModelCommands.publish(DemoModels.NAME, "2", outside.toUri().toString(),
@@ -117,8 +111,7 @@ class StandaloneClusterIT {
             producer.allowMore(400);
 
             // a model swap in flight: version 2 is announced just before the TaskManager dies
-            Path v2 = DemoModels.write(models, 2);
-            ManifestSignatures.signVersion(v2, publisher);
+            Path v2 = publisher.signedDemoVersion(models, 2);
             ModelCommand swap = ModelCommands.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
             sendCommand(swap);
             ProcessHandle taskManager = cluster.taskManager(0);

@@ -1,9 +1,6 @@
 package org.streaminference.sinks.query;
 
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
@@ -33,11 +30,6 @@ final class ApiKeys {
 
     ApiKeys(List<ApiKey> keys) {
         this.keys = List.copyOf(keys);
-    }
-
-    /** Reads a keys file: see {@link #parse}. */
-    static ApiKeys load(Path file) throws IOException {
-        return parse(Files.readString(file, StandardCharsets.UTF_8), file.toString());
     }
 
     /**

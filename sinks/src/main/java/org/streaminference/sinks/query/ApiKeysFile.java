@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The keys file as it is now, not as it was at start: read again, at most once per {@link #CHECK_INTERVAL}, when a
@@ -27,9 +28,10 @@ final class ApiKeysFile {
 
     private final Path file;
     private final Clock clock;
+    /** The bytes {@link #keys} were read from. */
     private byte[] bytes;
+    /** The keys in force; null while the file is invalid. */
     private volatile ApiKeys keys;
-    private volatile String problem;
     private volatile Instant nextCheck;
 
     /** Reads the file once; an invalid or unreadable file fails here, at the service's start. */
@@ -41,22 +43,21 @@ final class ApiKeysFile {
         this.nextCheck = clock.instant().plus(CHECK_INTERVAL);
     }
 
-    /** The keys in force now; throws where the file has become invalid. */
-    ApiKeys current() {
-        if (!clock.instant().isBefore(nextCheck)) {
+    /**
+     * The key {@code presented} is in the file as it is now, if any and not expired; throws (503) where the file
+     * has become invalid.
+     */
+    Optional<ApiKeys.ApiKey> authenticate(String presented) {
+        Instant now = clock.instant();
+        if (!now.isBefore(nextCheck)) {
             refresh();
         }
-        String broken = problem;
-        if (broken != null) {
+        ApiKeys inForce = keys;
+        if (inForce == null) {
             throw new ApiError(503, "keys_unavailable", "the service's API keys cannot be read; try again later",
                     Map.of("Retry-After", "5"));
         }
-        return keys;
-    }
-
-    /** When this reads the time: expiries are checked against the same clock. */
-    Instant now() {
-        return clock.instant();
+        return inForce.authenticate(presented, now);
     }
 
     private synchronized void refresh() {
@@ -65,23 +66,17 @@ final class ApiKeysFile {
         }
         try {
             byte[] now = read(file);
-            if (!Arrays.equals(now, bytes)) {
-                ApiKeys parsed = ApiKeys.parse(new String(now, StandardCharsets.UTF_8), file.toString());
-                keys = parsed;
+            if (keys == null || !Arrays.equals(now, bytes)) {
+                keys = ApiKeys.parse(new String(now, StandardCharsets.UTF_8), file.toString());
                 bytes = now;
                 LOG.info("API keys read again from {}: the file changed", file);
             }
-            if (problem != null) {
-                LOG.info("API keys file {} is valid again", file);
-            }
-            problem = null;
         } catch (IOException | RuntimeException e) {
-            if (problem == null) {
+            if (keys != null) {
                 LOG.error("API keys file {} cannot be used ({}); every request is refused until it is fixed", file,
                         e.getMessage());
             }
-            problem = String.valueOf(e.getMessage());
-            bytes = null; // the next valid file is taken, even one equal to the last
+            keys = null;
         } finally {
             nextCheck = clock.instant().plus(CHECK_INTERVAL);
         }

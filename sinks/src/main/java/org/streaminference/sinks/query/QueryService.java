@@ -165,7 +165,7 @@ public final class QueryService implements AutoCloseable {
             throw new ApiError(401, "unauthenticated", "an API key is required (Authorization: Bearer <key>)",
                     Map.of("WWW-Authenticate", "Bearer"));
         }
-        ApiKeys.ApiKey key = keys.current().authenticate(presented, keys.now()).orElseThrow(() -> {
+        ApiKeys.ApiKey key = keys.authenticate(presented).orElseThrow(() -> {
             metrics.rejected("unauthenticated");
             return new ApiError(401, "unauthenticated", "the API key is not valid",
                     Map.of("WWW-Authenticate", "Bearer error=\"invalid_token\""));

@@ -49,8 +49,8 @@ class QueryServiceCliTest {
         String line = out.toString().lines().filter(l -> l.startsWith("Line for")).findFirst().orElseThrow()
                 .replaceFirst("Line for query.api-keys-file: ", "");
         Files.writeString(dir.resolve("keys"), line + "\n");
-        ApiKeys keys = ApiKeys.load(dir.resolve("keys"));
-        assertThat(keys.authenticate(key, java.time.Instant.now())).hasValueSatisfying(k -> assertThat(k.name()).isEqualTo("dashboard"));
+        ApiKeysFile keys = new ApiKeysFile(dir.resolve("keys"), java.time.Clock.systemUTC()); // as the service reads it
+        assertThat(keys.authenticate(key)).hasValueSatisfying(k -> assertThat(k.name()).isEqualTo("dashboard"));
 
         StringWriter err = new StringWriter();
         CommandLine bad = QueryServiceCli.commandLine();
