@@ -7,7 +7,8 @@
 # Options of start, so that two clusters or a busy host do not collide (every other port Flink opens is chosen free):
 #   --rest-port N          REST API and web UI (default 8081)
 #   --rpc-port N           JobManager RPC (default 6123)
-#   --prometheus-ports R   Prometheus reporter port range, one port per process (default 9249-9260)
+#   --prometheus-ports R   start the Prometheus reporter on this port range, one port per process (e.g. 9249-9260);
+#                          off without it: Flink's reporter has no bind address and listens on every interface
 #   --conf FILE            lines appended to the cluster's config.yaml (cluster-wide job options, e.g.
 #                          model.allowed-roots, parallelism.default)
 set -euo pipefail
@@ -17,7 +18,7 @@ work="$(mkdir -p "${2:?work dir}" && cd "$2" && pwd)"
 shift 2
 rest_port=8081
 rpc_port=6123
-prometheus_ports=9249-9260
+prometheus_ports=""
 extra_conf=""
 if [[ $# -gt 0 && "$1" != --* ]]; then rest_port="$1"; shift; fi
 while [[ $# -gt 0 ]]; do
@@ -67,7 +68,9 @@ rest.port: $rest_port
 rest.address: localhost
 rest.bind-address: localhost
 jobmanager.rpc.port: $rpc_port
-metrics.reporter.prom.port: $prometheus_ports
+$(if [[ -n "$prometheus_ports" ]]; then echo "metrics.reporter.prom.port: $prometheus_ports"; else
+  echo "# no --prometheus-ports: no reporter (Flink's Prometheus reporter listens on every interface)"
+  echo "metrics.reporters: none"; fi)
 execution.checkpointing.dir: file://$work/checkpoints
 execution.checkpointing.savepoint-dir: file://$work/savepoints
 execution.checkpointing.interval: 1 s

@@ -6,29 +6,28 @@ import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDe
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.streaminference.model.control.ControlMessages;
+import org.streaminference.model.control.CommandVerifier;
 import org.streaminference.schemas.ControlMessage;
 
 /**
- * Decodes control-topic records once, at the source, into commands or the reasons they are not commands; the
- * inference subtasks answer both, so a malformed command is reported on the model-events topic instead of failing
- * the source. Tombstones are skipped.
+ * Decodes and verifies control-topic records once, at the source, into commands or the reasons they are refused
+ * (unsigned, a wrong signature, expired, malformed: see {@link CommandVerifier}); the inference subtasks answer both,
+ * so a refused command is reported on the model-events topic instead of failing the source. Tombstones are skipped.
  */
 @Internal
 public class ModelCommandDeserializer implements KafkaRecordDeserializationSchema<ControlMessage> {
     private static final long serialVersionUID = 1L;
 
-    private final int maxCommandBytes;
+    private final CommandVerifier verifier;
 
-    /** @param maxCommandBytes larger records are refused unread ({@code model.control.max-command-size}) */
-    public ModelCommandDeserializer(int maxCommandBytes) {
-        this.maxCommandBytes = maxCommandBytes;
+    public ModelCommandDeserializer(CommandVerifier verifier) {
+        this.verifier = verifier;
     }
 
     @Override
     public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<ControlMessage> out) {
         if (record.value() != null) {
-            out.collect(ControlMessages.decode(record.value(), maxCommandBytes));
+            out.collect(verifier.decode(record.value(), System.currentTimeMillis()));
         }
     }
 

@@ -200,15 +200,16 @@ public final class PipelineOptions {
             .noDefaultValue()
             .withDescription("File (a Flink FileSystem path; in Kubernetes a mounted secret) of the PEM Ed25519"
                     + " public keys whose manifest signatures the job accepts ('models keygen' makes them; several"
-                    + " keys for a rotation). A version not signed by one of them is rejected: UNSIGNED or"
-                    + " SIGNATURE_INVALID. Read where the job is built. Required unless model.allow-unsigned.");
+                    + " keys for a rotation). A version or model command not signed by one of them is refused:"
+                    + " UNSIGNED or SIGNATURE_INVALID. Read where the job is built. Required unless"
+                    + " model.allow-unsigned.");
 
     public static final ConfigOption<Boolean> MODEL_ALLOW_UNSIGNED = ConfigOptions.key("model.allow-unsigned")
             .booleanType()
             .defaultValue(false)
-            .withDescription("Serve model versions without a manifest signature (logged as a warning each time)."
-                    + " For trying things on one machine (the local run turns it on); never in production. A wrong"
-                    + " signature is refused either way.");
+            .withDescription("Serve model versions without a manifest signature (logged as a warning each time)"
+                    + " and obey unsigned model commands. For trying things on one machine (the local run turns it"
+                    + " on); never in production. A wrong signature is refused either way.");
 
     public static final ConfigOption<Duration> MODEL_LOAD_TIMEOUT = ConfigOptions.key("model.load-timeout")
             .durationType()
@@ -222,6 +223,25 @@ public final class PipelineOptions {
                     .memoryType()
                     .defaultValue(MemorySize.parse("64kb"))
                     .withDescription("Larger model commands are rejected (TOO_LARGE) without being parsed.");
+
+    public static final ConfigOption<Duration> MODEL_CONTROL_COMMAND_TTL =
+            ConfigOptions.key("model.control.command-ttl")
+                    .durationType()
+                    .defaultValue(Duration.ofDays(1))
+                    .withDescription("How long after its issue time a signed model command is obeyed; an older one"
+                            + " is refused (STALE), so that a command withheld by whoever can read the topic cannot"
+                            + " be slipped in later. Commands issued more than 5 min in the future are refused"
+                            + " (NOT_YET_VALID).");
+
+    public static final ConfigOption<String> MODEL_CONFIGURATION_TIME =
+            ConfigOptions.key("model.configuration-time")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription("When this job's model configuration (model.uri, model.serving-plan) was"
+                            + " decided, as an ISO-8601 instant, or 'earliest'. A job started without state serves"
+                            + " its configuration and refuses the control topic's commands issued before this"
+                            + " (STALE); signed commands issued after it win. Default: the time the job is built"
+                            + " (submitted), so a fresh job serves exactly its configuration.");
 
     public static final ConfigOption<Integer> MODEL_CONTROL_MAX_PENDING_COMMANDS =
             ConfigOptions.key("model.control.max-pending-commands")

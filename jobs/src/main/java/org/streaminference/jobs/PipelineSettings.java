@@ -8,6 +8,7 @@ import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.model.trust.ModelTrust;
+import org.streaminference.model.control.CommandVerifier;
 import org.streaminference.operators.inference.BatchingConfig;
 import org.streaminference.operators.validation.EventLimits;
 import org.streaminference.sinks.KafkaSinkConfig;
@@ -211,8 +212,35 @@ public final class PipelineSettings {
     /** The bounds of the control plane, from the job's options. */
     public static ModelControlLimits controlLimits(ReadableConfig options) {
         return new ModelControlLimits(options.get(PipelineOptions.MODEL_LOAD_TIMEOUT),
-                (int) Math.min(Integer.MAX_VALUE, options.get(PipelineOptions.MODEL_CONTROL_MAX_COMMAND_SIZE).getBytes()),
-                options.get(PipelineOptions.MODEL_CONTROL_MAX_PENDING_COMMANDS));
+                maxCommandBytes(options), options.get(PipelineOptions.MODEL_CONTROL_MAX_PENDING_COMMANDS),
+                configurationTime(options));
+    }
+
+    private static int maxCommandBytes(ReadableConfig options) {
+        return (int) Math.min(Integer.MAX_VALUE, options.get(PipelineOptions.MODEL_CONTROL_MAX_COMMAND_SIZE).getBytes());
+    }
+
+    /** {@code model.configuration-time} in epoch milliseconds: 0 for 'earliest', now where it is not set. */
+    static long configurationTime(ReadableConfig options) {
+        String value = options.get(PipelineOptions.MODEL_CONFIGURATION_TIME);
+        if (value == null || value.isBlank()) {
+            return System.currentTimeMillis();
+        }
+        if (value.trim().equalsIgnoreCase("earliest")) {
+            return 0L;
+        }
+        try {
+            return java.time.Instant.parse(value.trim()).toEpochMilli();
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new IllegalConfigurationException(PipelineOptions.MODEL_CONFIGURATION_TIME.key() + " must be an"
+                    + " ISO-8601 instant such as 2026-12-01T09:00:00Z, or 'earliest'; got '" + value + "'");
+        }
+    }
+
+    /** Who may command the job, and for how long a command holds, from the job's options. */
+    public static CommandVerifier commandVerifier(ReadableConfig options) {
+        return new CommandVerifier(modelTrust(options), maxCommandBytes(options),
+                options.get(PipelineOptions.MODEL_CONTROL_COMMAND_TTL), CommandVerifier.DEFAULT_MAX_CLOCK_SKEW);
     }
 
     /** Whether and how records are traced, from the job's options. */

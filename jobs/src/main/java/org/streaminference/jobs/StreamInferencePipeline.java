@@ -199,8 +199,9 @@ public final class StreamInferencePipeline {
     }
 
     /**
-     * The control topic from its beginning: a job started without state replays every command and so serves what
-     * they say; after a restore it continues from its checkpointed offsets.
+     * The control topic from its beginning: a job started without state reads every command, and obeys the signed
+     * ones issued after its configuration ({@code model.configuration-time}); after a restore it continues from its
+     * checkpointed offsets.
      */
     private static KafkaSource<ControlMessage> controlSource(ReadableConfig options, String bootstrap, String topic) {
         KafkaSourceBuilder<ControlMessage> builder = KafkaSource.<ControlMessage>builder()
@@ -208,8 +209,7 @@ public final class StreamInferencePipeline {
                 .setTopics(topic)
                 .setGroupId(options.get(PipelineOptions.GROUP_ID) + "-model-control")
                 .setStartingOffsets(OffsetsInitializer.earliest())
-                .setDeserializer(new ModelCommandDeserializer(
-                        PipelineSettings.controlLimits(options).maxCommandBytes()));
+                .setDeserializer(new ModelCommandDeserializer(PipelineSettings.commandVerifier(options)));
         if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
             builder.setBounded(OffsetsInitializer.latest());
         }

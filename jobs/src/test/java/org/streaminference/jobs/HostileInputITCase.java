@@ -19,6 +19,7 @@ import org.streaminference.model.DemoModels;
 import org.streaminference.model.control.ModelEvents;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
+import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
@@ -292,15 +293,18 @@ class HostileInputITCase {
         }
         produce(records);
 
-        // hostile model commands, before the job starts: each is answered, none changes what is served
-        sendCommand("{\"command\":\"PUBLISH\",\"model\":\"" + DemoModels.NAME + "\",\"version\":\"2\",\"location\":\""
-                + unsigned.toUri() + "\"}");
-        sendCommand("{\"command\":\"PUBLISH\",\"model\":\"" + DemoModels.NAME + "\",\"version\":\"3\",\"location\":\""
-                + Path.of("/etc").toUri() + "\"}");
+        // hostile model commands, before the job starts (its configuration is older, so the signed ones count): each
+        // is answered, none changes what is served. Signed by the trusted key, the loader's checks answer them.
+        java.time.Instant configured = java.time.Instant.now();
+        sendCommand(signed(publisher, ModelCommands.publish(DemoModels.NAME, "2", unsigned.toUri().toString(), null,
+                null)));
+        sendCommand(signed(publisher, ModelCommands.publish(DemoModels.NAME, "3", Path.of("/etc").toUri().toString(),
+                null, null)));
         sendCommand("{\"command\":\"PROMOTE\",\"model\":\"" + DemoModels.NAME + "\",\"x\":\"" + "y".repeat(70_000)
                 + "\"}");
-        sendCommand("{\"command\":\"RETIRE\",\"model\":\"" + DemoModels.NAME + "\",\"version\":\"../1\"}");
+        sendCommand(signed(publisher, ModelCommands.retire(DemoModels.NAME, "../1")));
         sendCommand("\u0000\u0001 not json");
+        sendCommand("{\"command\":\"RETIRE\",\"model\":\"" + DemoModels.NAME + "\",\"version\":\"1\"}");
 
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
@@ -308,6 +312,7 @@ class HostileInputITCase {
         options.set(PipelineOptions.MODEL_URI, java.util.List.of(modelDir.toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(models.toUri().toString()));
         options.set(PipelineOptions.MODEL_TRUSTED_KEYS, trustedKeys.toString());
+        options.set(PipelineOptions.MODEL_CONFIGURATION_TIME, configured.toString());
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, SERVICES.jdbcUrl());
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(500));
         options.set(RestartStrategyOptions.RESTART_STRATEGY, "none"); // one failed task would fail the job
@@ -424,8 +429,9 @@ class HostileInputITCase {
         Map<String, Long> rejected = events.stream().filter(ev -> ev.getType() == ModelEventType.REJECTED)
                 .collect(Collectors.groupingBy(ModelEvent::getReason, TreeMap::new, Collectors.counting()));
         System.out.printf("HOSTILE COMMANDS: rejected by reason (both subtasks) %s%n", rejected);
-        assertThat(rejected).containsEntry("UNSIGNED", 2L).containsEntry("URI_NOT_ALLOWED", 2L)
-                .containsEntry("TOO_LARGE", 2L).containsEntry("INVALID_COMMAND", 4L);
+        // UNSIGNED: the version's manifest (signed command) and the plain RETIRE (unsigned command)
+        assertThat(rejected).containsEntry("UNSIGNED", 4L).containsEntry("URI_NOT_ALLOWED", 2L)
+                .containsEntry("TOO_LARGE", 2L).containsEntry("INVALID_COMMAND", 4L).hasSize(4);
     }
 
     private static String sha256(byte[] value) throws Exception {
@@ -446,6 +452,12 @@ class HostileInputITCase {
                 ack.get(30, TimeUnit.SECONDS);
             }
         }
+    }
+
+    private static String signed(KeyPair key, org.streaminference.schemas.ModelCommand command) {
+        return new String(org.streaminference.model.control.SignedCommands.sign(
+                org.streaminference.model.control.ModelCommands.toJson(command), key.getPrivate(), key.getPublic()),
+                StandardCharsets.UTF_8);
     }
 
     private static void sendCommand(String json) throws Exception {

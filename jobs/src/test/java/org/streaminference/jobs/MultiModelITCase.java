@@ -208,7 +208,7 @@ class MultiModelITCase {
             java.io.StringWriter refused = new java.io.StringWriter();
             var cli = org.streaminference.jobs.cli.ModelsCli.commandLine();
             cli.setOut(new java.io.PrintWriter(refused, true));
-            assertThat(cli.execute(concat(new String[] {"rollback", "--name", "spam"}, connection))).isEqualTo(2);
+            assertThat(cli.execute(concat(new String[] {"rollback", "--name", "spam", "--to", "1"}, connection))).isEqualTo(2);
             assertThat(refused.toString()).contains("do not serve spam (UNKNOWN_MODEL)").contains("No job serves spam");
             String list = PipelineTestSupport.models(concat(new String[] {"list"}, connection));
             assertThat(list).contains("serving plan: purchase -> ").contains(FIRST + ": active 1")

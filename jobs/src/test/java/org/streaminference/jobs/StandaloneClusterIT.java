@@ -95,8 +95,8 @@ class StandaloneClusterIT {
                     null, null);
             ModelCommand outsidePublish = ModelCommands.publish(DemoModels.NAME, "2", outside.toUri().toString(),
                     null, null);
-            sendCommand(unsignedPublish);
-            sendCommand(outsidePublish);
+            sendCommand(publisher, unsignedPublish);
+            sendCommand(publisher, outsidePublish);
             await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(300)).until(() ->
                     modelEvents().stream().filter(e -> e.getType() == ModelEventType.REJECTED).count() == 4);
             assertThat(modelEvents()).filteredOn(e -> e.getType() == ModelEventType.REJECTED)
@@ -113,7 +113,7 @@ class StandaloneClusterIT {
             // a model swap in flight: version 2 is announced just before the TaskManager dies
             Path v2 = publisher.signedDemoVersion(models, 2);
             ModelCommand swap = ModelCommands.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
-            sendCommand(swap);
+            sendCommand(publisher, swap);
             ProcessHandle taskManager = cluster.taskManager(0);
             long pid = taskManager.pid();
             long killedAt = System.nanoTime();
@@ -150,7 +150,7 @@ class StandaloneClusterIT {
 
             // upgrade: version 2 (announced again: nothing to load), stop with a savepoint, start the jar from it
             ModelCommand publish = ModelCommands.publish(DemoModels.NAME, "2", v2.toUri().toString(), null, null);
-            sendCommand(publish);
+            sendCommand(publisher, publish);
             await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(300)).until(() ->
                     modelEvents().stream().filter(e -> e.getType() == ModelEventType.DEPLOYED
                             && publish.getId().equals(e.getCommandId())).map(ModelEvent::getSubtask).distinct().count() == 2);
@@ -200,13 +200,14 @@ class StandaloneClusterIT {
         }
     }
 
-    private static void sendCommand(ModelCommand command) throws Exception {
+    /** Sends {@code command} signed by {@code publisher}, as the models CLI does: the cluster trusts its key. */
+    private static void sendCommand(TrustedPublisher publisher, ModelCommand command) throws Exception {
         try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<String, String>(
                 Map.of("bootstrap.servers", SERVICES.bootstrapServers()),
                 new org.apache.kafka.common.serialization.StringSerializer(),
                 new org.apache.kafka.common.serialization.StringSerializer())) {
             producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>("model-control", command.getModel(),
-                    new String(ModelCommands.toJson(command), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+                    new String(publisher.sign(command), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
         }
     }
 

@@ -9,7 +9,8 @@ import java.security.KeyPair;
 
 /**
  * A publisher whose key a cluster trusts: its key pair, and the {@code model.trusted-keys} file that names its public
- * key. The tests that run the job jar on a real cluster deploy only versions it signed, as production does.
+ * key. The tests that run the job jar on a real cluster deploy only versions it signed, with commands it signed, as
+ * production does.
  *
  * @param keys        the key pair versions are signed with
  * @param trustedKeys the file for {@code model.trusted-keys}
@@ -20,6 +21,11 @@ record TrustedPublisher(KeyPair keys, Path trustedKeys) {
         KeyPair keys = ManifestSignatures.generateKeyPair();
         Files.writeString(trustedKeys, ManifestSignatures.publicKeyPem(keys.getPublic()));
         return new TrustedPublisher(keys, trustedKeys);
+    }
+
+    /** {@code command} signed with this publisher's key, as the control topic carries it. */
+    byte[] sign(org.streaminference.schemas.ModelCommand command) {
+        return org.streaminference.model.control.SignedCommands.sign(command, keys.getPrivate(), keys.getPublic());
     }
 
     /** Writes demo version {@code version} under {@code models}, signed by this publisher; returns its directory. */

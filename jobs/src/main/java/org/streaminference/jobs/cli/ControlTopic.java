@@ -12,6 +12,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelDeployment;
+import org.streaminference.model.control.SignedCommands;
 import org.streaminference.schemas.ModelCommand;
 import org.streaminference.model.control.ModelEvents;
 import org.streaminference.schemas.ModelEvent;
@@ -47,15 +48,24 @@ final class ControlTopic implements AutoCloseable {
         this.eventsTopic = eventsTopic;
     }
 
-    /** Sends {@code command}, then prints each job subtask's answer until {@code wait} has passed. */
-    int sendAndReport(ModelCommand command, Duration wait, PrintWriter out) throws Exception {
+    /**
+     * Sends {@code command}, signed with {@code key} (unsigned where it is null, for jobs that allow that), then
+     * prints each job subtask's answer until {@code wait} has passed.
+     */
+    int sendAndReport(ModelCommand command, PublisherKey key, Duration wait, PrintWriter out) throws Exception {
         try (KafkaConsumer<byte[], byte[]> consumer = consumer()) {
             List<TopicPartition> partitions = partitions(consumer, eventsTopic);
             consumer.assign(partitions);
             consumer.seekToEnd(partitions);
             partitions.forEach(consumer::position); // fix the starting point before the command exists
-            send(command);
-            out.printf("Sent %s to %s (command %s).%n", ModelCommands.describe(command), controlTopic, command.getId());
+            send(command, key);
+            out.printf("Sent %s to %s (command %s, sequence %d, %s).%n", ModelCommands.describe(command),
+                    controlTopic, command.getId(), command.getSequence(),
+                    key == null ? "unsigned" : "signed by key " + key.keyId());
+            if (key == null) {
+                out.printf("WARNING: the command is not signed (no --signing-key): jobs obey it only with"
+                        + " model.allow-unsigned.%n");
+            }
             if (wait.isZero()) {
                 return 0;
             }
@@ -64,17 +74,41 @@ final class ControlTopic implements AutoCloseable {
         }
     }
 
-    private int report(KafkaConsumer<byte[], byte[]> consumer, ModelCommand command, Duration wait, PrintWriter out)
-            throws IOException {
+    /**
+     * Prints the answers to {@code command}. The model-events topic is not signed: whoever can write to it can write
+     * anything, so a record that is not a model event is skipped and counted, and each job subtask is counted once;
+     * two different answers from one subtask are reported as a sign of another writer.
+     */
+    int report(org.apache.kafka.clients.consumer.Consumer<byte[], byte[]> consumer, ModelCommand command, Duration wait,
+            PrintWriter out) {
         long deadline = System.nanoTime() + wait.toNanos();
         long quietUntil = Long.MAX_VALUE;
         int deployed = 0;
         int rejected = 0;
+        int unreadable = 0;
         java.util.Set<String> notServing = new java.util.TreeSet<>();
+        Map<String, String> answered = new java.util.HashMap<>();
+        java.util.Set<String> conflicting = new java.util.TreeSet<>();
         while (System.nanoTime() < Math.min(deadline, quietUntil)) {
             for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(200))) {
-                ModelEvent event = ModelEvents.fromJson(record.value());
-                if (!command.getId().equals(event.getCommandId())) {
+                ModelEvent event;
+                try {
+                    event = ModelEvents.fromJson(record.value());
+                } catch (IOException | RuntimeException e) {
+                    unreadable++;
+                    continue;
+                }
+                if (!command.getId().equals(event.getCommandId())
+                        || (event.getType() != ModelEventType.DEPLOYED && event.getType() != ModelEventType.REJECTED)) {
+                    continue;
+                }
+                String subtask = event.getJobId() + "/" + event.getSubtask();
+                String answer = event.getType() + " " + event.getReason();
+                String earlier = answered.putIfAbsent(subtask, answer);
+                if (earlier != null) {
+                    if (!earlier.equals(answer)) {
+                        conflicting.add(event.getJob() + " subtask " + event.getSubtask());
+                    }
                     continue;
                 }
                 if (event.getType() == ModelEventType.DEPLOYED) {
@@ -92,6 +126,14 @@ final class ControlTopic implements AutoCloseable {
                 out.flush();
                 quietUntil = System.nanoTime() + QUIET_AFTER_ANSWER.toNanos();
             }
+        }
+        if (unreadable > 0) {
+            out.printf("  %d record(s) on %s were not model events and were skipped: something other than the jobs"
+                    + " writes to it.%n", unreadable, eventsTopic);
+        }
+        if (!conflicting.isEmpty()) {
+            out.printf("  WARNING: %s answered twice, differently: something other than the jobs writes to %s;"
+                    + " check what they serve with 'models list' and their metrics.%n", conflicting, eventsTopic);
         }
         if (!notServing.isEmpty()) {
             out.printf("  %s: do not serve %s (UNKNOWN_MODEL)%n", String.join(", ", notServing), command.getModel());
@@ -114,7 +156,8 @@ final class ControlTopic implements AutoCloseable {
         return 0;
     }
 
-    void send(ModelCommand command) throws InterruptedException, ExecutionException, TimeoutException {
+    void send(ModelCommand command, PublisherKey key)
+            throws InterruptedException, ExecutionException, TimeoutException {
         if (producer == null) {
             producer = new KafkaProducer<>(Map.of(
                     ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
@@ -122,8 +165,10 @@ final class ControlTopic implements AutoCloseable {
                     ProducerConfig.MAX_BLOCK_MS_CONFIG, 15_000),
                     new StringSerializer(), new StringSerializer());
         }
-        producer.send(new ProducerRecord<>(controlTopic, command.getModel(),
-                new String(ModelCommands.toJson(command), StandardCharsets.UTF_8))).get(30, TimeUnit.SECONDS);
+        byte[] value = key == null ? ModelCommands.toJson(command)
+                : SignedCommands.sign(command, key.privateKey(), key.publicKey());
+        producer.send(new ProducerRecord<>(controlTopic, command.getModel(), new String(value, StandardCharsets.UTF_8)))
+                .get(30, TimeUnit.SECONDS);
     }
 
     /**

@@ -94,13 +94,21 @@ public final class ModelsCli {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
 
+        @Option(names = "--signing-key", description = "The publisher's key file from 'models keygen'. The command"
+                + " is signed with it: jobs obey only commands signed by a key in their model.trusted-keys (unsigned"
+                + " ones only with model.allow-unsigned).")
+        java.nio.file.Path signingKey;
+
         abstract ModelCommand command() throws Exception;
 
         @Override
         public Integer call() throws Exception {
             PrintWriter out = spec.commandLine().getOut();
+            PublisherKey key = signingKey == null ? null : PublisherKey.read(signingKey);
+            ModelCommand command = command();
+            ModelCommands.validate(command);
             try (ControlTopic control = connection.open()) {
-                return control.sendAndReport(command(), connection.wait, out);
+                return control.sendAndReport(command, key, connection.wait, out);
             }
         }
     }
@@ -158,9 +166,14 @@ public final class ModelsCli {
     @Command(name = "rollback", mixinStandardHelpOptions = true,
             description = "Make the previous version active again (it is still loaded: the switch is immediate).")
     static final class Rollback extends SendCommand {
+        @Option(names = "--to", required = true, description = "The version to go back to: the previous version"
+                + " ('models list' shows it). Jobs refuse a rollback to any other version, so going back is always"
+                + " a decision naming its version.")
+        String version;
+
         @Override
         ModelCommand command() {
-            return ModelCommands.rollback(name);
+            return ModelCommands.rollback(name, version);
         }
     }
 

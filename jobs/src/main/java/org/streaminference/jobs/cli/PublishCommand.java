@@ -142,8 +142,9 @@ final class PublishCommand implements Callable<Integer> {
     BatchingPolicy batching;
 
     @Option(names = "--signing-key", description = "The publisher's key file from 'models keygen' (PEM: private and"
-            + " public key). The manifest is signed with it; jobs serve only versions signed by a key in their"
-            + " model.trusted-keys (unsigned ones only with model.allow-unsigned).")
+            + " public key). The manifest and the PUBLISH command are signed with it; jobs serve only versions"
+            + " signed by a key in their model.trusted-keys and obey only commands signed so (unsigned ones only"
+            + " with model.allow-unsigned).")
     java.nio.file.Path signingKey;
 
     @Override
@@ -249,7 +250,7 @@ final class PublishCommand implements Callable<Integer> {
                 ModelCommands.publish(name, version, versionDir.toUri().toString(), as, role.canary), stored);
         ModelCommands.validate(command);
         try (ControlTopic control = connection.open()) {
-            return control.sendAndReport(command, connection.wait, out);
+            return control.sendAndReport(command, key, connection.wait, out);
         }
     }
 

@@ -232,10 +232,10 @@ public final class LocalPipeline implements Callable<Integer> {
         int other = modelVersion == 1 ? 2 : 1;
         out.printf("Swap models while it runs, from another terminal (see the README's model lifecycle):%n"
                 + "  ./models.sh publish --name %s --version %d --store %s --file %s --canary 20%n"
-                + "  ./models.sh promote --name %s ; ./models.sh rollback --name %s ; ./models.sh list%n",
+                + "  ./models.sh promote --name %s ; ./models.sh rollback --name %s --to %d ; ./models.sh list%n",
                 DemoModels.NAME, other, workDir.resolve("models"),
                 workDir.resolve("models").resolve(DemoModels.NAME).resolve(Integer.toString(other)).resolve("model.onnx"),
-                DemoModels.NAME, DemoModels.NAME);
+                DemoModels.NAME, DemoModels.NAME, modelVersion);
 
         String apiKey = QueryService.newApiKey();
         Path keysFile = workDir.resolve("api-keys");

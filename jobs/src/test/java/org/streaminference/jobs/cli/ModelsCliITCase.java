@@ -137,16 +137,26 @@ class ModelsCliITCase {
             assertThat(overwrite.exitCode()).isEqualTo(1);
             assertThat(overwrite.err()).contains("versions are immutable");
 
-            Result promote = models("promote", "--name", DemoModels.NAME, "--wait", "PT60S");
+            Result unsignedPromote = models("promote", "--name", DemoModels.NAME, "--wait", "PT60S");
+            assertThat(unsignedPromote.exitCode()).isEqualTo(ControlTopic.REJECTED);
+            assertThat(unsignedPromote.out()).contains("REJECTED (UNSIGNED)");
+
+            Result promote = models("promote", "--name", DemoModels.NAME, "--signing-key", key, "--wait", "PT60S");
             assertThat(promote.exitCode()).as(promote.out()).isZero();
             assertThat(promote.out()).contains("serves demo-classifier: active 2, previous 1");
 
             Result unknown = models("canary", "--name", DemoModels.NAME, "--version", "9", "--percent", "5",
-                    "--wait", "PT60S");
+                    "--signing-key", key, "--wait", "PT60S");
             assertThat(unknown.exitCode()).isEqualTo(ControlTopic.REJECTED);
             assertThat(unknown.out()).contains("REJECTED (INVALID_COMMAND)").contains("not registered");
 
-            Result rollback = models("rollback", "--name", DemoModels.NAME, "--wait", "PT60S");
+            Result wrongRollback = models("rollback", "--name", DemoModels.NAME, "--to", "3", "--signing-key", key,
+                    "--wait", "PT60S");
+            assertThat(wrongRollback.exitCode()).isEqualTo(ControlTopic.REJECTED);
+            assertThat(wrongRollback.out()).contains("the previous version is 1");
+
+            Result rollback = models("rollback", "--name", DemoModels.NAME, "--to", "1", "--signing-key", key,
+                    "--wait", "PT60S");
             assertThat(rollback.exitCode()).as(rollback.out()).isZero();
             assertThat(rollback.out()).contains("serves demo-classifier: active 1");
 

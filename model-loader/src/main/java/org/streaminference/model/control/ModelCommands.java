@@ -49,6 +49,11 @@ public final class ModelCommands {
         return stamp(ModelCommandType.ROLLBACK, model, null, null, null, null);
     }
 
+    /** A rollback naming the version it goes back to (the deployment's previous one), as signed rollbacks do. */
+    public static ModelCommand rollback(String model, String toVersion) {
+        return stamp(ModelCommandType.ROLLBACK, model, toVersion, null, null, null);
+    }
+
     public static ModelCommand retire(String model, String version) {
         return stamp(ModelCommandType.RETIRE, model, version, null, null, null);
     }
@@ -66,7 +71,19 @@ public final class ModelCommands {
                 .setCommand(type).setModel(model).setVersion(version).setLocation(location).setRole(role)
                 .setPercent(percent).setId(UUID.randomUUID().toString()).setIssuedAt(System.currentTimeMillis())
                 .setIssuedBy(System.getProperty("user.name"))
+                .setSequence(nextSequence())
                 .build();
+    }
+
+    private static final java.util.concurrent.atomic.AtomicLong LAST_SEQUENCE = new java.util.concurrent.atomic.AtomicLong();
+
+    /**
+     * The issue time in milliseconds, or one above the last sequence this JVM gave if that is not lower: commands
+     * need no counter kept anywhere to be ordered, and two made in the same millisecond keep their order.
+     */
+    static long nextSequence() {
+        long now = System.currentTimeMillis();
+        return LAST_SEQUENCE.updateAndGet(last -> Math.max(last + 1, now));
     }
 
     /**
@@ -115,6 +132,7 @@ public final class ModelCommands {
                     + " ROLLBACK, RETIRE, SET_PLAN");
         }
         if (c.getCommand() == ModelCommandType.SET_PLAN) {
+            require(c.getSequence() == null || c.getSequence() > 0, "'sequence' must be positive");
             require(c.getPlan() != null, "SET_PLAN needs 'plan'");
             require(c.getModel() == null && c.getVersion() == null, "SET_PLAN names no 'model' or 'version':"
                     + " the plan names its models");
@@ -123,6 +141,7 @@ public final class ModelCommands {
             return;
         }
         require(c.getPlan() == null, c.getCommand() + " takes no 'plan'");
+        require(c.getSequence() == null || c.getSequence() > 0, "'sequence' must be positive");
         String model = c.getModel();
         String version = c.getVersion();
         require(model != null && !model.isBlank(), "'model' is missing");

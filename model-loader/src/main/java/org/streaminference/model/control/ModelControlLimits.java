@@ -14,10 +14,17 @@ import java.time.Duration;
  * @param loadTimeout        how long a version may take to fetch, verify and load
  * @param maxCommandBytes    larger commands are rejected ({@code TOO_LARGE}) without being parsed
  * @param maxPendingCommands commands that may wait behind a load; more are rejected ({@code TOO_MANY_PENDING})
+ * @param configurationTime  epoch milliseconds of the job's configuration: a job started without state refuses
+ *                           commands issued before it ({@code STALE}, see {@link CommandOrder}); 0 refuses none
  */
 @PublicEvolving
-public record ModelControlLimits(Duration loadTimeout, int maxCommandBytes, int maxPendingCommands)
-        implements Serializable {
+public record ModelControlLimits(Duration loadTimeout, int maxCommandBytes, int maxPendingCommands,
+        long configurationTime) implements Serializable {
+
+    /** Limits under which a job started without state obeys every command on the topic. */
+    public ModelControlLimits(Duration loadTimeout, int maxCommandBytes, int maxPendingCommands) {
+        this(loadTimeout, maxCommandBytes, maxPendingCommands, 0L);
+    }
 
     public ModelControlLimits {
         Preconditions.checkArgument(loadTimeout != null && !loadTimeout.isNegative() && !loadTimeout.isZero(),

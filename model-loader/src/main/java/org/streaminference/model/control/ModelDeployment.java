@@ -205,6 +205,10 @@ public final class ModelDeployment implements Serializable {
                 if (previous == null) {
                     throw new InvalidCommandException(model + " has no previous version to roll back to");
                 }
+                if (version != null && !version.equals(previous)) {
+                    throw new InvalidCommandException("ROLLBACK names " + model + ":" + version + ", but the"
+                            + " previous version is " + previous + "; only the previous version can be rolled back to");
+                }
                 next.active = previous;
                 next.previous = null;
                 if (previous.equals(next.shadow)) {

@@ -38,6 +38,15 @@ class ModelDeploymentTest {
     }
 
     @Test
+    void aRollbackNamingAVersionGoesBackOnlyToThePreviousOne() throws Exception {
+        ModelDeployment d = apply(V1, ModelCommands.publish("churn", "2", "s3://models/churn/2", null, null),
+                ModelCommands.publish("churn", "3", "s3://models/churn/3", null, null));
+        assertThatThrownBy(() -> d.apply(ModelCommands.rollback("churn", "1")))
+                .hasMessageContaining("ROLLBACK names churn:1, but the previous version is 2");
+        assertThat(d.apply(ModelCommands.rollback("churn", "2")).active()).isEqualTo("2");
+    }
+
+    @Test
     void canaryShadowPromoteAndRetire() throws Exception {
         ModelDeployment d = apply(V1,
                 ModelCommands.publish("churn", "2", "s3://models/churn/2", ModelRole.CANARY, 10),

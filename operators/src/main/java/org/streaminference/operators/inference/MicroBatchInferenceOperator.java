@@ -34,6 +34,7 @@ import org.slf4j.LoggerFactory;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.model.control.CommandOrder;
 import org.streaminference.model.control.ControlMessages;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelDeployment;
@@ -106,6 +107,10 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     static final String DEPLOYMENT_KEY = "deployment";
     static final String PLAN_KEY = "plan";
     static final String MODEL_KEY_PREFIX = "model/";
+    /** The deployments of models the plan no longer serves, kept for a plan that serves them again. */
+    static final String PARKED_KEY_PREFIX = "parked/";
+    /** The order of the accepted commands ({@link CommandOrder}): what makes a replayed command refused. */
+    static final String ORDER_KEY = "command-order";
 
     private final ModelProvider modelProvider;
     /** The versions served when the job starts without state, one per model. */
@@ -129,6 +134,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient List<Tuple3<EnrichedEvent, Long, String>> restoredRecords;
     private transient ServingPlan restoredPlan;
     private transient Map<String, ModelDeployment> restoredDeployments;
+    private transient Map<String, ModelDeployment> restoredParked;
+    private transient CommandOrder restoredOrder;
     private transient List<ControlMessage> restoredCommands;
 
     private transient ServedModels models;
@@ -183,12 +190,18 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
                 restoredRecords.add(Tuple3.of(record.f0, record.f1, null)); // every target of its route
             }
             restoredDeployments = new LinkedHashMap<>();
+            restoredParked = new LinkedHashMap<>();
             for (Map.Entry<String, String> entry : deploymentState.entries()) {
                 if (entry.getKey().startsWith(MODEL_KEY_PREFIX) || entry.getKey().equals(DEPLOYMENT_KEY)) {
                     ModelDeployment deployment = ModelDeployment.fromJson(entry.getValue());
                     restoredDeployments.put(deployment.model(), deployment);
+                } else if (entry.getKey().startsWith(PARKED_KEY_PREFIX)) {
+                    ModelDeployment deployment = ModelDeployment.fromJson(entry.getValue());
+                    restoredParked.put(deployment.model(), deployment);
                 }
             }
+            String order = deploymentState.get(ORDER_KEY);
+            restoredOrder = order == null ? null : CommandOrder.fromJson(order);
             String plan = deploymentState.get(PLAN_KEY);
             if (plan != null) {
                 restoredPlan = ServingPlans.fromJson(plan.getBytes(StandardCharsets.UTF_8));
@@ -265,6 +278,7 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
             models.start(initial, initialPlan == null ? null
                     : ServingPlans.fromJson(initialPlan.getBytes(StandardCharsets.UTF_8)), null);
         } else {
+            models.restoreControlState(restoredOrder, restoredParked);
             models.start(Map.of(), restoredPlan, restoredDeployments);
         }
         LOG.info("{} serves {} in batches of up to {} records or {} ms, {} at once; {} answers and {} commands"
@@ -281,6 +295,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         restoredRecords = null;
         restoredPlan = null;
         restoredDeployments = null;
+        restoredParked = null;
+        restoredOrder = null;
         // the waiting commands resume only now, so that the restored records run on the versions they had
         models.resume(restoredCommands);
         restoredCommands = null;
@@ -300,6 +316,10 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         for (Map.Entry<String, ModelDeployment> deployment : models.deployments().entrySet()) {
             deploymentState.put(MODEL_KEY_PREFIX + deployment.getKey(), deployment.getValue().toJson());
         }
+        for (Map.Entry<String, ModelDeployment> deployment : models.parked().entrySet()) {
+            deploymentState.put(PARKED_KEY_PREFIX + deployment.getKey(), deployment.getValue().toJson());
+        }
+        deploymentState.put(ORDER_KEY, models.order().toJson());
         pendingCommandsState.clear();
         long n = 0;
         for (ModelCommand command : models.pendingCommands()) {

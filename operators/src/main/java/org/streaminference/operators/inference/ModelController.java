@@ -96,6 +96,8 @@ final class ModelController implements AutoCloseable {
     private boolean loading;
     /** Counts loads started; a load's answer counts only if no newer load started since (one timed out). */
     private long loadAttempt;
+    /** The deployment being brought back (a plan serves the model again) until it is loaded; null otherwise. */
+    private ModelDeployment reinstating;
 
     /**
      * @param deployments counts deployments that took effect
@@ -169,6 +171,24 @@ final class ModelController implements AutoCloseable {
             }
         }
         advance();
+    }
+
+    /**
+     * Brings back {@code earlier}, the deployment the model had when a plan stopped serving it: its versions load on
+     * the loader thread while the model's commands wait, then it is deployed as it was. A version that cannot be
+     * loaded again leaves the model without a version (REJECTED, with the reason), as a first PUBLISH would.
+     */
+    void reinstate(ModelDeployment earlier) {
+        reinstating = earlier;
+        loading = true;
+        long attempt = ++loadAttempt;
+        startLoading(null, earlier, new ArrayList<>(earlier.servedVersions()), attempt);
+        host.runOnTaskThreadAfter(limits.loadTimeout().toMillis(), () -> loadTimedOut(null, attempt));
+    }
+
+    /** The deployment being brought back, or null. */
+    ModelDeployment reinstating() {
+        return reinstating;
     }
 
     /** The versions served now, for routing records. */
@@ -268,6 +288,7 @@ final class ModelController implements AutoCloseable {
             reject(pendingCommands.pollFirst(), "UNKNOWN_MODEL", reason);
         }
         loading = false;
+        reinstating = null;
         loadAttempt++; // a load still running is released when it finishes
         versions.retire();
     }
@@ -279,7 +300,7 @@ final class ModelController implements AutoCloseable {
 
     /** On the loader thread: loads the versions, then hands them to the task thread. */
     private void startLoading(ModelCommand command, ModelDeployment next, List<String> toLoad, long attempt) {
-        LOG.info("{}: loading {} for '{}' while {} keeps serving", reporter.name(), toLoad, ModelCommands.describe(command),
+        LOG.info("{}: loading {} for '{}' while {} keeps serving", reporter.name(), toLoad, what(command, next),
                 describe());
         loader.execute(() -> {
             Map<String, ModelProvider.Handle> handles = new LinkedHashMap<>();
@@ -304,7 +325,7 @@ final class ModelController implements AutoCloseable {
     /** Opens {@code version} and checks it is the version named, with the sha256 announced (if any). */
     private ModelProvider.Handle openChecked(ModelCommand command, ModelDeployment next, String version)
             throws ModelLoadException {
-        String announced = command.getManifest() != null && version.equals(command.getVersion())
+        String announced = command != null && command.getManifest() != null && version.equals(command.getVersion())
                 ? command.getManifest().getSha256() : null;
         ModelProvider.Handle handle;
         try {
@@ -337,19 +358,22 @@ final class ModelController implements AutoCloseable {
             ModelLoadException failure, long attempt) throws Exception {
         if (!loading || attempt != loadAttempt) {
             LOG.info("{}: a load for '{}' finished after its timeout; its versions are released", reporter.name(),
-                    ModelCommands.describe(command));
+                    what(command, next));
             closeAll(handles.values());
             return;
         }
         loading = false;
-        pendingCommands.pollFirst();
+        reinstating = null;
+        if (command != null) {
+            pendingCommands.pollFirst();
+        }
         String mismatch = failure != null ? null : ensembles.problem(model, answering(next, handles));
         if (failure != null) {
             closeAll(handles.values());
-            reject(command, failure.reason().name(), failure.getMessage());
+            rejected(what(command, next), command, failure.reason().name(), failure.getMessage());
         } else if (mismatch != null) {
             closeAll(handles.values());
-            reject(command, "ENSEMBLE_MISMATCH", mismatch);
+            rejected(what(command, next), command, "ENSEMBLE_MISMATCH", mismatch);
         } else {
             for (ModelProvider.Handle handle : handles.values()) {
                 serve(handle);
@@ -370,11 +394,15 @@ final class ModelController implements AutoCloseable {
             return;
         }
         loading = false;
-        pendingCommands.pollFirst();
+        ModelDeployment earlier = reinstating;
+        reinstating = null;
+        if (command != null) {
+            pendingCommands.pollFirst();
+        }
         stopLoader();
         loader = newLoader();
-        reject(command, "LOAD_TIMEOUT",
-                "loading took longer than " + limits.loadTimeout() + " (model.load-timeout)");
+        rejected(command != null ? ModelCommands.describe(command) : "bringing back " + earlier.describe(), command,
+                "LOAD_TIMEOUT", "loading took longer than " + limits.loadTimeout() + " (model.load-timeout)");
         advance();
     }
 
@@ -446,10 +474,16 @@ final class ModelController implements AutoCloseable {
     private void deploy(ModelDeployment next, ModelCommand command) throws Exception {
         versions.deploy(next);
         deployments.inc();
-        LOG.info("{} now serves {}{}", reporter.name(), next.describe(),
-                command == null ? "" : " after '" + ModelCommands.describe(command) + "'");
+        LOG.info("{} now serves {}{}", reporter.name(), next.describe(), command == null ? ""
+                : " after '" + ModelCommands.describe(command) + "' (command " + command.getId() + ", "
+                        + (command.getSignedBy() == null ? "unsigned" : "signed by key " + command.getSignedBy()) + ")");
         event(ModelEventType.DEPLOYED, next.active(), command, null, null, null, next);
         releaseDrained();
+    }
+
+    /** What a load is for: a command, or bringing back a deployment (no command). */
+    private static String what(ModelCommand command, ModelDeployment next) {
+        return command != null ? ModelCommands.describe(command) : "bringing back " + next.describe();
     }
 
     /** What this controller serves, for logs. */

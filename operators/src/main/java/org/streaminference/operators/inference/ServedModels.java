@@ -6,6 +6,7 @@ import org.apache.flink.metrics.MetricGroup;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.streaminference.model.InferenceModel;
+import org.streaminference.model.control.CommandOrder;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.control.ModelDeployment;
@@ -29,10 +30,13 @@ import java.util.Map;
 
 /**
  * Every model one inference subtask serves, and the serving plan that says which of them each event reaches: one
- * {@link ModelController} per model, so that a model's slow load holds back only that model's commands. SET_PLAN
- * commands take effect at once (they load nothing): models the new plan names start with no version (their first
- * PUBLISH brings one), models it no longer names stop taking records, drain and are released. A command for a model
- * the plan does not name is answered REJECTED with reason {@code UNKNOWN_MODEL}. Task thread only.
+ * {@link ModelController} per model, so that a model's slow load holds back only that model's commands. Every
+ * command is first checked against the order of those accepted before ({@link CommandOrder}: REPLAYED,
+ * OUT_OF_ORDER, STALE). SET_PLAN commands take effect at once: models the new plan names start with no version
+ * (their first PUBLISH brings one), or, if an earlier plan served them, with the deployment they had then (loaded
+ * again, on the loader thread); models it no longer names stop taking records, drain and are released, and their
+ * deployments are kept for a plan that brings them back. A command for a model the plan does not name is answered
+ * REJECTED with reason {@code UNKNOWN_MODEL}. Task thread only.
  */
 @Internal
 final class ServedModels implements AutoCloseable {
@@ -47,6 +51,10 @@ final class ServedModels implements AutoCloseable {
     /** Controllers of models the plan dropped, until their last version is released. */
     private final List<ModelController> retired = new ArrayList<>();
     private RoutingTable routes;
+    /** The order of the commands accepted so far; checkpointed. */
+    private CommandOrder order;
+    /** The deployments of models an earlier plan served and the current one does not; checkpointed. */
+    private final Map<String, ModelDeployment> parked = new LinkedHashMap<>();
 
     ServedModels(ModelController.Host host, ModelControlLimits limits, ModelController.Reporter reporter,
             MetricGroup metrics) {
@@ -55,6 +63,7 @@ final class ServedModels implements AutoCloseable {
         this.reporter = reporter;
         this.deployments = metrics.counter("modelDeployments");
         this.rejectedCommands = metrics.counter("modelCommandsRejected");
+        this.order = CommandOrder.startingAt(limits.configurationTime());
         metrics.gauge("modelVersionsLoaded", () -> {
             int n = 0;
             for (ModelController c : controllers.values()) {
@@ -120,6 +129,25 @@ final class ServedModels implements AutoCloseable {
         }
     }
 
+    /**
+     * Takes the command order and the deployments of models out of the plan from a checkpoint; before
+     * {@link #start}. A checkpoint of an earlier release holds no order: every command after it is accepted.
+     */
+    void restoreControlState(CommandOrder restoredOrder, Map<String, ModelDeployment> restoredParked) {
+        this.order = restoredOrder == null ? CommandOrder.startingAt(0) : restoredOrder;
+        parked.putAll(restoredParked);
+    }
+
+    /** The order of the commands accepted so far, for a checkpoint. */
+    CommandOrder order() {
+        return order;
+    }
+
+    /** The deployments of models the plan no longer serves, kept for a plan that serves them again. */
+    Map<String, ModelDeployment> parked() {
+        return new LinkedHashMap<>(parked);
+    }
+
     private ModelController controller(String model) {
         return controllers.computeIfAbsent(model, m -> new ModelController(host, m, limits,
                 new ModelController.Reporter(reporter.job(), reporter.jobId(), reporter.subtask(),
@@ -169,12 +197,16 @@ final class ServedModels implements AutoCloseable {
         return routes.plan();
     }
 
-    /** Each served model's deployment; models without a version yet are left out. */
+    /**
+     * Each served model's deployment (or the one being brought back, for a model the plan serves again); models
+     * without a version yet are left out.
+     */
     Map<String, ModelDeployment> deployments() {
         Map<String, ModelDeployment> all = new LinkedHashMap<>();
         controllers.forEach((name, c) -> {
-            if (c.deployment() != null) {
-                all.put(name, c.deployment());
+            ModelDeployment deployment = c.deployment() != null ? c.deployment() : c.reinstating();
+            if (deployment != null) {
+                all.put(name, deployment);
             }
         });
         return all;
@@ -193,24 +225,43 @@ final class ServedModels implements AutoCloseable {
             ModelCommand command = message.getCommand();
             ModelController controller = command == null || command.getModel() == null ? null
                     : controllers.get(command.getModel());
-            if (controller != null) {
+            if (controller != null && message.getRejection() == null) {
                 controller.restore(command);
-            } else {
+            } else if (message.getRejection() != null || command == null) {
                 receive(message);
+            } else {
+                dispatch(message); // accepted before the checkpoint
             }
         }
         advance();
     }
 
-    /** Takes a record of the control input. */
+    /**
+     * Takes a record of the control input: answers one the source refused, refuses a command out of order, and
+     * passes the others to their model (or applies a plan).
+     */
     void receive(ControlMessage message) throws Exception {
         ModelCommand command = message.getCommand();
-        if (command == null) {
-            RejectedCommand rejection = message.getRejection();
-            rejected(null, rejection == null ? "" : rejection.getExcerpt(),
+        RejectedCommand rejection = message.getRejection();
+        if (rejection != null || command == null) {
+            rejected(command, command != null ? ModelCommands.describe(command)
+                            : rejection == null ? "" : rejection.getExcerpt(),
                     rejection == null ? "INVALID_COMMAND" : rejection.getReason(),
                     rejection == null ? "an empty control record" : rejection.getMessage());
-        } else if (command.getCommand() == ModelCommandType.SET_PLAN) {
+            return;
+        }
+        CommandOrder.Refusal refusal = order.check(command);
+        if (refusal != null) {
+            rejected(command, ModelCommands.describe(command), refusal.reason(), refusal.message());
+            return;
+        }
+        order.accept(command);
+        dispatch(message);
+    }
+
+    private void dispatch(ControlMessage message) throws Exception {
+        ModelCommand command = message.getCommand();
+        if (command.getCommand() == ModelCommandType.SET_PLAN) {
             applyPlan(command);
         } else {
             ModelController controller = controllers.get(command.getModel());
@@ -236,19 +287,30 @@ final class ServedModels implements AutoCloseable {
             Map.Entry<String, ModelController> entry = it.next();
             if (!next.models().contains(entry.getKey())) {
                 it.remove();
+                ModelDeployment kept = entry.getValue().deployment() != null ? entry.getValue().deployment()
+                        : entry.getValue().reinstating();
+                if (kept != null) {
+                    parked.put(entry.getKey(), kept);
+                }
                 entry.getValue().retire("'" + entry.getKey() + "' left the serving plan");
                 retired.add(entry.getValue());
             }
         }
         for (String model : next.models()) {
             if (!controllers.containsKey(model)) {
-                controller(model).start(null, null, null);
+                ModelController controller = controller(model);
+                controller.start(null, null, null);
+                ModelDeployment back = parked.remove(model);
+                if (back != null) {
+                    controller.reinstate(back);
+                }
             }
         }
         routes = next;
         deployments.inc();
         String described = ServingPlans.describe(next.plan());
-        LOG.info("{} now routes {}", reporter.name(), Printable.escape(described, 1000));
+        LOG.info("{} now routes {} (command {}, {})", reporter.name(), Printable.escape(described, 1000),
+                command.getId(), command.getSignedBy() == null ? "unsigned" : "signed by key " + command.getSignedBy());
         host.emit(event(ModelEventType.DEPLOYED, command, null, "serving plan: " + described));
         releaseDrained();
     }

@@ -18,6 +18,7 @@ import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.FeatureLayout;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.MemberPrediction;
+import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.Prediction;
@@ -251,6 +252,105 @@ class ServingPlanTest {
                 assertThat(e.getReason()).isEqualTo("UNKNOWN_MODEL");
                 assertThat(e.getMessage()).contains("it serves [fraud]");
             });
+        }
+    }
+
+    /** The DEPLOYED events of {@code model}'s deployments (not the plan's), in order. */
+    private static List<ModelEvent> deployedVersions(InferenceHarness h, String model) {
+        return h.modelEvents(ModelEventType.DEPLOYED).stream()
+                .filter(e -> model.equals(e.getModel()) && e.getDeployment() != null).toList();
+    }
+
+    @Test
+    void aPlanThatStopsRoutingToAModelKeepsItsDeploymentAndOneThatRoutesToItAgainBringsItBack() throws Exception {
+        OperatorSubtaskState snapshot;
+        try (InferenceHarness h = open(batches(1, 2))) {
+            h.commandAndWait(ModelCommands.setPlan(plan("""
+                    {"routes": [{"to": ["fraud"]}]}""")));
+            h.runMailsUntil(() -> h.modelEvents(ModelEventType.RELEASED).size() == 1); // churn:2's memory is freed
+            snapshot = h.snapshot(1, 1);
+
+            h.commandAndWait(ModelCommands.setPlan(plan(PLAN))); // no PUBLISH: churn:2 comes back
+            h.runMailsUntil(() -> deployedVersions(h, "churn").size() == 2);
+            assertThat(deployedVersions(h, "churn").get(1).getDeployment().getActive()).isEqualTo("2");
+            assertThat(deployedVersions(h, "churn").get(1).getCommandId()).isNull();
+            h.processElement(event(1, "login", "app"), 1);
+            h.endInput();
+            assertThat(h.predictions()).filteredOn(p -> p.getEventId().equals("e1"))
+                    .extracting(p -> p.getModelName() + ":" + p.getModelVersion()).containsExactly("churn:2");
+        }
+        try (InferenceHarness restored = new InferenceHarness(provider(), List.of(fraud1), plan(PLAN),
+                batches(1, 2))) {
+            restored.initializeState(snapshot); // churn out of the plan, its deployment kept
+            restored.open();
+            restored.processElement(event(2, "login", "app"), 2);
+            restored.commandAndWait(ModelCommands.setPlan(plan(PLAN)));
+            restored.runMailsUntil(() -> deployedVersions(restored, "churn").size() == 1);
+            restored.processElement(event(3, "login", "app"), 3);
+            restored.endInput();
+            assertThat(restored.predictions()).extracting(p -> p.getEventId() + "/" + p.getModelName() + ":"
+                    + p.getModelVersion()).containsExactly("e2/fraud:1", "e3/churn:2");
+        }
+    }
+
+    @Test
+    void aCommandIsObeyedOnceAndInOrderAlsoAfterARestore() throws Exception {
+        ModelCommand dropChurn = ModelCommands.setPlan(plan("""
+                {"routes": [{"to": ["fraud"]}]}"""));
+        ModelCommand routeChurn = ModelCommands.setPlan(plan(PLAN));
+        ModelCommand endCanary;
+        OperatorSubtaskState snapshot;
+        try (InferenceHarness h = open(batches(8, 2))) {
+            endCanary = ModelCommands.setCanary("churn", "2", 0); // after open's PUBLISH of churn:2
+            h.commandAndWait(dropChurn);
+            h.commandAndWait(routeChurn);
+            h.runMailsUntil(() -> deployedVersions(h, "churn").size() == 2);
+            h.commandAndWait(dropChurn);  // the replay of an older plan: churn stays routed
+            h.commandAndWait(endCanary);
+            snapshot = h.snapshot(1, 1);
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).extracting(ModelEvent::getReason)
+                    .containsExactly("REPLAYED");
+            assertThat(h.modelEvents(ModelEventType.RELEASED)).hasSize(1); // only the first drop released churn
+        }
+        try (InferenceHarness restored = new InferenceHarness(provider(), List.of(fraud1), plan(PLAN),
+                batches(8, 2))) {
+            restored.initializeState(snapshot);
+            restored.open();
+            restored.commandAndWait(endCanary);
+            ModelCommand olderPlan = ModelCommands.setPlan(plan("""
+                    {"routes": [{"to": ["fraud"]}]}"""));
+            olderPlan.setSequence(routeChurn.getSequence() - 1);
+            restored.commandAndWait(olderPlan);
+            ModelCommand olderRetire = ModelCommands.retire("churn", "2");
+            olderRetire.setSequence(endCanary.getSequence());
+            restored.commandAndWait(olderRetire);
+            assertThat(restored.modelEvents(ModelEventType.REJECTED)).extracting(ModelEvent::getReason)
+                    .containsExactly("REPLAYED", "OUT_OF_ORDER", "OUT_OF_ORDER");
+            assertThat(restored.modelEvents(ModelEventType.REJECTED).get(1).getMessage())
+                    .contains("the last accepted for the serving plan");
+            restored.processElement(event(4, "login", "app"), 4);
+            restored.endInput();
+            assertThat(restored.predictions()).extracting(p -> p.getModelName() + ":" + p.getModelVersion())
+                    .containsExactly("churn:2");
+        }
+    }
+
+    @Test
+    void aJobStartedWithoutStateRefusesCommandsIssuedBeforeItsConfiguration() throws Exception {
+        long configured = System.currentTimeMillis();
+        ModelCommand before = ModelCommands.setPlan(plan("""
+                {"routes": [{"to": ["nothing"]}]}"""));
+        before.setIssuedAt(configured - 60_000);
+        try (InferenceHarness h = new InferenceHarness(provider(), fraud1, batches(8, 2),
+                new org.streaminference.model.control.ModelControlLimits(java.time.Duration.ofMinutes(1), 65536,
+                        100, configured))) {
+            h.open();
+            h.commandAndWait(before);
+            h.processElement(event(5, "purchase", null), 5);
+            h.endInput();
+            assertThat(h.modelEvents(ModelEventType.REJECTED)).singleElement()
+                    .satisfies(e -> assertThat(e.getReason()).isEqualTo("STALE"));
+            assertThat(h.predictions()).extracting(Prediction::getModelName).containsExactly("fraud");
         }
     }
 
