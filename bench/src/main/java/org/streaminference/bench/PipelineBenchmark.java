@@ -355,7 +355,7 @@ public final class PipelineBenchmark implements Callable<Integer> {
         }
         if (this.events == KafkaLoad.Encoding.avro) {
             options.set(EventFormatOptions.FORMAT, EventFormatOptions.Format.AVRO);
-            options.set(EventFormatOptions.AVRO_SCHEMA, imageSchema().toString());
+            options.set(EventFormatOptions.AVRO_SCHEMA, java.util.List.of(imageSchema().toString()));
             options.set(EventFormatOptions.EVENT_ID_FIELD, "id");
             options.set(EventFormatOptions.ENTITY_ID_FIELD, "entity");
             options.set(EventFormatOptions.EVENT_TIME_FIELD, "ts");

@@ -27,18 +27,23 @@ public final class EventFormatOptions {
                     + " in the schema events.avro.schema. JSON: one JSON object per record. For AVRO and JSON the"
                     + " feature spec names fields by their dotted path (payment.amount), and only those are read.");
 
-    public static final ConfigOption<String> AVRO_SCHEMA = ConfigOptions.key("events.avro.schema")
+    public static final ConfigOption<List<String>> AVRO_SCHEMA = ConfigOptions.key("events.avro.schema")
             .stringType()
+            .asList()
             .noDefaultValue()
-            .withDescription("events.format AVRO: the events' Avro schema (.avsc, a Flink FileSystem URI), the"
-                    + " writer schema of every record.");
+            .withDescription("events.format AVRO: the events' Avro schema, every version producers write (.avsc"
+                    + " files, or directories of them, as Flink FileSystem URIs; a list). Each record is read with"
+                    + " the version its fingerprint names; every version must give every field the feature spec"
+                    + " reads, or the job does not start. Adding a version (a producer upgrade) is a configuration"
+                    + " change: upgrade the job from a savepoint, then the producers.");
 
     public static final ConfigOption<AvroEventDecoder.Encoding> AVRO_ENCODING = ConfigOptions
             .key("events.avro.encoding")
             .enumType(AvroEventDecoder.Encoding.class)
             .defaultValue(AvroEventDecoder.Encoding.SINGLE_OBJECT)
             .withDescription("events.format AVRO: SINGLE_OBJECT (C3 01, the schema's 8-byte fingerprint, then the"
-                    + " body; a record of another schema is a dead letter UNKNOWN_SCHEMA) or BINARY (the body alone).");
+                    + " body; a record of a schema that is none of events.avro.schema's versions is a dead letter"
+                    + " UNKNOWN_SCHEMA) or BINARY (the body alone: one schema version only).");
 
     public static final ConfigOption<String> EVENT_ID_FIELD = ConfigOptions.key("events.field.event-id")
             .stringType()

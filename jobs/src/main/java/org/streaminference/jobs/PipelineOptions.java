@@ -144,8 +144,8 @@ public final class PipelineOptions {
                     + " without state, as a Flink FileSystem URI: a local path, file://, s3://, hdfs://... A job that"
                     + " serves several models (model.serving-plan) lists one version per model, separated by ';'"
                     + " (each manifest names its model); a model the plan names and this list does not serves from"
-                    + " its first PUBLISH. After the start, commands on model.control-topic decide, and a restored"
-                    + " job serves what its state says.");
+                    + " its first PUBLISH. After the start, signed commands on model.control-topic issued after"
+                    + " model.configuration-time decide, and a restored job serves what its state says.");
 
     public static final ConfigOption<String> MODEL_SERVING_PLAN = ConfigOptions.key("model.serving-plan")
             .stringType()

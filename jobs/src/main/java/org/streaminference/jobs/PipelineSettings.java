@@ -85,26 +85,60 @@ public final class PipelineSettings {
         if (format == EventFormatOptions.Format.JSON) {
             return new org.streaminference.operators.validation.JsonEventDecoder(mapping);
         }
-        String location = required(options, EventFormatOptions.AVRO_SCHEMA.key(),
-                options.get(EventFormatOptions.AVRO_SCHEMA));
-        org.apache.avro.Schema schema;
-        try {
-            org.apache.flink.core.fs.Path path = new org.apache.flink.core.fs.Path(location);
-            try (java.io.InputStream in = path.getFileSystem().open(path)) {
-                byte[] bytes = in.readNBytes(4 << 20);
-                schema = new org.apache.avro.Schema.Parser().parse(new String(bytes,
-                        java.nio.charset.StandardCharsets.UTF_8));
+        List<String> locations = options.getOptional(EventFormatOptions.AVRO_SCHEMA).orElse(List.of()).stream()
+                .filter(l -> !l.isBlank()).toList();
+        if (locations.isEmpty()) {
+            required(options, EventFormatOptions.AVRO_SCHEMA.key(), null);
+        }
+        List<org.apache.avro.Schema> versions = new java.util.ArrayList<>();
+        for (String location : locations) {
+            for (org.apache.flink.core.fs.Path file : schemaFiles(location)) {
+                versions.add(readSchema(file));
             }
-        } catch (java.io.IOException | org.apache.avro.SchemaParseException e) {
-            throw new IllegalConfigurationException("Cannot read the events' Avro schema ("
-                    + EventFormatOptions.AVRO_SCHEMA.key() + " = " + location + "): " + e.getMessage(), e);
         }
         try {
-            return new org.streaminference.operators.validation.AvroEventDecoder(schema,
+            return new org.streaminference.operators.validation.AvroEventDecoder(versions,
                     options.get(EventFormatOptions.AVRO_ENCODING), mapping);
         } catch (IllegalArgumentException e) {
             throw new IllegalConfigurationException("The feature spec or " + EventFormatOptions.FORMAT.key()
-                    + " options do not fit the events' Avro schema (" + location + "): " + e.getMessage(), e);
+                    + " options do not fit the events' Avro schema (" + EventFormatOptions.AVRO_SCHEMA.key() + " = "
+                    + locations + "): " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code location} itself, or the {@code .avsc} files of the directory it names, by name. */
+    private static List<org.apache.flink.core.fs.Path> schemaFiles(String location) {
+        try {
+            org.apache.flink.core.fs.Path path = new org.apache.flink.core.fs.Path(location);
+            org.apache.flink.core.fs.FileSystem fs = path.getFileSystem();
+            if (!fs.getFileStatus(path).isDir()) {
+                return List.of(path);
+            }
+            List<org.apache.flink.core.fs.Path> files = new java.util.ArrayList<>();
+            for (org.apache.flink.core.fs.FileStatus status : fs.listStatus(path)) {
+                if (!status.isDir() && status.getPath().getName().endsWith(".avsc")) {
+                    files.add(status.getPath());
+                }
+            }
+            files.sort(java.util.Comparator.comparing(org.apache.flink.core.fs.Path::getName));
+            if (files.isEmpty()) {
+                throw new IllegalConfigurationException("The directory " + location + " ("
+                        + EventFormatOptions.AVRO_SCHEMA.key() + ") holds no .avsc file");
+            }
+            return files;
+        } catch (java.io.IOException e) {
+            throw new IllegalConfigurationException("Cannot read the events' Avro schema ("
+                    + EventFormatOptions.AVRO_SCHEMA.key() + " = " + location + "): " + e.getMessage(), e);
+        }
+    }
+
+    private static org.apache.avro.Schema readSchema(org.apache.flink.core.fs.Path file) {
+        try (java.io.InputStream in = file.getFileSystem().open(file)) {
+            byte[] bytes = in.readNBytes(4 << 20);
+            return new org.apache.avro.Schema.Parser().parse(new String(bytes, java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.io.IOException | org.apache.avro.SchemaParseException e) {
+            throw new IllegalConfigurationException("Cannot read the events' Avro schema ("
+                    + EventFormatOptions.AVRO_SCHEMA.key() + " = " + file + "): " + e.getMessage(), e);
         }
     }
 

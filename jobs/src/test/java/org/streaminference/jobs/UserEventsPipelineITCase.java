@@ -130,6 +130,9 @@ class UserEventsPipelineITCase {
         record.put("coupon", p.coupon());
         record.put("attachment", java.nio.ByteBuffer.wrap(new byte[64]));
         record.put("tags", Map.of("source", "checkout"));
+        if (schema.getField("channel") != null) {
+            record.put("channel", "app"); // version 2
+        }
         return PipelineTestSupport.bytes(new BinaryMessageEncoder<GenericRecord>(GenericData.get(), schema)
                 .encode(record));
     }
@@ -195,12 +198,26 @@ class UserEventsPipelineITCase {
 
     private void run(String prefix, EventFormatOptions.Format format, List<Bad> bad,
             java.util.function.Function<Payment, byte[]> encode) throws Exception {
+        run(prefix, format, List.of("payment.avsc"), bad, (i, p) -> encode.apply(p));
+    }
+
+    /**
+     * Produces the payments (each encoded by {@code encode}, given its index) with the bad records among them, runs
+     * the job on them with the schema versions {@code schemas} (resources of user-events/), and checks every
+     * answer.
+     */
+    private void run(String prefix, EventFormatOptions.Format format, List<String> schemas, List<Bad> bad,
+            java.util.function.BiFunction<Integer, Payment, byte[]> encode) throws Exception {
         String topic = prefix + "-events";
         SERVICES.kafka().createTopics(2, topic, prefix + "-predictions", prefix + "-dead-letters");
         Path spec = SERVICES.dir().resolve("payments.yaml");
-        Path schemaFile = SERVICES.dir().resolve("payment.avsc");
-        for (String[] resource : new String[][] {{"/user-events/payments.yaml", spec.toString()},
-                {"/user-events/payment.avsc", schemaFile.toString()}}) {
+        Path schemaDir = Files.createDirectories(SERVICES.dir().resolve(prefix + "-schemas"));
+        for (String schema : schemas) {
+            try (InputStream in = getClass().getResourceAsStream("/user-events/" + schema)) {
+                Files.write(schemaDir.resolve(schema), in.readAllBytes());
+            }
+        }
+        for (String[] resource : new String[][] {{"/user-events/payments.yaml", spec.toString()}}) {
             try (InputStream in = getClass().getResourceAsStream(resource[0])) {
                 Files.write(Path.of(resource[1]), in.readAllBytes());
             }
@@ -215,7 +232,7 @@ class UserEventsPipelineITCase {
         int b = 0;
         for (int i = 0; i < payments.size(); i++) {
             Payment p = payments.get(i);
-            records.add(new ProducerRecord<>(topic, p.customer().getBytes(StandardCharsets.UTF_8), encode.apply(p)));
+            records.add(new ProducerRecord<>(topic, p.customer().getBytes(StandardCharsets.UTF_8), encode.apply(i, p)));
             counted.add(p.asEvent());
             if (i == badAfter(b) && b < bad.size()) {
                 Bad record = bad.get(b++);
@@ -240,7 +257,7 @@ class UserEventsPipelineITCase {
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
         options.set(PipelineOptions.FEATURES_SPEC, spec.toString());
         options.set(EventFormatOptions.FORMAT, format);
-        options.set(EventFormatOptions.AVRO_SCHEMA, schemaFile.toString());
+        options.set(EventFormatOptions.AVRO_SCHEMA, List.of(schemaDir.toString())); // a directory of versions
         options.set(EventFormatOptions.EVENT_ID_FIELD, "id");
         options.set(EventFormatOptions.ENTITY_ID_FIELD, "customer.id");
         options.set(EventFormatOptions.EVENT_TIME_FIELD, "ts");
@@ -310,6 +327,36 @@ class UserEventsPipelineITCase {
         });
     }
 
+    /**
+     * A rolling producer upgrade: the first third of the payments in version 1 of the schema, the middle third
+     * alternating between the versions (producers upgraded one by one), the rest in version 2 (a field added with a
+     * default). The job, given both versions, answers every one: no dead letter.
+     */
+    @Test
+    void aRollingProducerUpgradeBetweenTwoSchemaVersionsLeavesNoDeadLetter() throws Exception {
+        Schema v1 = schema();
+        Schema v2;
+        try (InputStream in = getClass().getResourceAsStream("/user-events/payment-v2.avsc")) {
+            v2 = new Schema.Parser().parse(in);
+        }
+        assertThat(org.apache.avro.SchemaNormalization.parsingFingerprint64(v2))
+                .isNotEqualTo(org.apache.avro.SchemaNormalization.parsingFingerprint64(v1));
+        int[] byVersion = new int[2];
+        run("uv", EventFormatOptions.Format.AVRO, List.of("payment.avsc", "payment-v2.avsc"), List.of(), (i, p) -> {
+            boolean newer = i >= 2 * EVENTS / 3 || (i >= EVENTS / 3 && i % 2 == 1);
+            byVersion[newer ? 1 : 0]++;
+            try {
+                return avro(newer ? v2 : v1, p);
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        System.out.printf("ROLLING UPGRADE: %d payments in schema version 1, %d in version 2, interleaved in the"
+                + " middle third; 0 dead letters%n", byVersion[0], byVersion[1]);
+        assertThat(byVersion[0]).isPositive();
+        assertThat(byVersion[1]).isPositive();
+    }
+
     /** After which payment bad record {@code b} goes: the 25th, then every 50th. */
     private static int badAfter(int b) {
         return 25 + 50 * b;
@@ -356,7 +403,7 @@ class UserEventsPipelineITCase {
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
         options.set(PipelineOptions.FEATURES_SPEC, spec.toString());
         options.set(EventFormatOptions.FORMAT, EventFormatOptions.Format.AVRO);
-        options.set(EventFormatOptions.AVRO_SCHEMA, schemaFile.toString());
+        options.set(EventFormatOptions.AVRO_SCHEMA, java.util.List.of(schemaFile.toString()));
         options.set(EventFormatOptions.EVENT_ID_FIELD, "id");
         options.set(EventFormatOptions.ENTITY_ID_FIELD, "customer.id");
         options.set(EventFormatOptions.EVENT_TIME_FIELD, "ts");
@@ -366,7 +413,7 @@ class UserEventsPipelineITCase {
                 .isInstanceOf(org.apache.flink.configuration.IllegalConfigurationException.class)
                 .hasMessageContaining("'payment.total': record com.example.shop.Money of the events' schema has no"
                         + " field 'total'");
-        options.set(EventFormatOptions.AVRO_SCHEMA, SERVICES.dir().resolve("missing.avsc").toString());
+        options.set(EventFormatOptions.AVRO_SCHEMA, java.util.List.of(SERVICES.dir().resolve("missing.avsc").toString()));
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> PipelineSettings.eventDecoder(options,
                         featureSpec.eventFields()))
                 .hasMessageContaining("Cannot read the events' Avro schema (events.avro.schema = ");

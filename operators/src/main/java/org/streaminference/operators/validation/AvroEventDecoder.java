@@ -21,8 +21,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The user's events in their own Avro schema, in single-object encoding (checked against the schema's fingerprint)
- * or plain binary. Decoding resolves the writer schema against a projection of it that keeps only the fields the
+ * The user's events in their own Avro schema, in single-object encoding (the record's fingerprint picks its writer
+ * schema among every version the job was given, so producers can be upgraded one by one) or plain binary (one
+ * version only: nothing in the record names it). Decoding resolves the writer schema against a projection of it that keeps only the fields the
  * {@link EventFieldMapping} names, so Avro skips every other field without building it, and reads the named ones
  * straight into the event's primitives and arrays (no record, no boxed values); the body is bounded first
  * ({@link AvroPayloadCheck} against the writer schema). Every path is checked against the schema when the decoder
@@ -35,69 +36,138 @@ public final class AvroEventDecoder implements EventDecoder {
     /** How a record value holds the event. */
     public enum Encoding { SINGLE_OBJECT, BINARY }
 
-    private final String writerSchema;
+    /** The writer schemas, in the order given (JSON: the decoder travels to the TaskManagers). */
+    private final List<String> writerSchemas;
     private final Encoding encoding;
     private final EventFieldMapping mapping;
-    private transient Schema writer;
-    private transient long fingerprint;
-    private transient AvroPayloadCheck bodyCheck;
-    private transient Schema projection;
+    /** Each writer schema by its fingerprint, with what reading its records needs. */
+    private transient Map<Long, Writer> writers;
+    /** The one writer of BINARY records. */
+    private transient Writer onlyWriter;
+    private transient String known;
     private transient BinaryDecoder decoder;
     /** Bytes of one block of a float or double array on their way into the vector. */
     private transient byte[] scratch;
+    /** The resolver of the record being read (its writer's). */
     private transient ResolvingDecoder resolver;
     private transient EventFieldMapping.Node tree;
 
+    /** One version of the events' schema and the projection its records are read through. */
+    private static final class Writer {
+        final Schema schema;
+        final long fingerprint;
+        final AvroPayloadCheck bodyCheck;
+        final Schema projection;
+        ResolvingDecoder resolver;
+
+        Writer(Schema schema, EventFieldMapping.Node tree) {
+            this.schema = schema;
+            this.fingerprint = SchemaNormalization.parsingFingerprint64(schema);
+            this.bodyCheck = new AvroPayloadCheck(schema);
+            this.projection = project(schema, tree);
+        }
+    }
+
     /** @throws IllegalArgumentException naming a path the schema does not have, or has with a type that does not fit */
     public AvroEventDecoder(Schema writer, Encoding encoding, EventFieldMapping mapping) {
-        if (writer.getType() != Schema.Type.RECORD) {
-            throw new IllegalArgumentException("the events' schema must be a record, not " + writer.getType());
+        this(List.of(writer), encoding, mapping);
+    }
+
+    /**
+     * Reads records written with any of {@code writers} (the versions of the events' schema).
+     *
+     * @throws IllegalArgumentException naming the version and the path it does not have, or has with a type that
+     *                                  does not fit; for BINARY with more than one version; for a version given twice
+     */
+    public AvroEventDecoder(List<Schema> writers, Encoding encoding, EventFieldMapping mapping) {
+        if (writers.isEmpty()) {
+            throw new IllegalArgumentException("no schema for the events");
         }
-        project(writer, mapping.tree()); // checks every path now
-        this.writerSchema = writer.toString();
+        if (encoding == Encoding.BINARY && writers.size() > 1) {
+            throw new IllegalArgumentException("BINARY records name no schema, so a job reads them with one schema"
+                    + " only, not " + writers.size() + "; producers that upgrade their schema write SINGLE_OBJECT");
+        }
+        Map<Long, String> seen = new java.util.LinkedHashMap<>();
+        List<String> json = new ArrayList<>();
+        for (Schema writer : writers) {
+            String version = describeVersion(writer);
+            if (writer.getType() != Schema.Type.RECORD) {
+                throw new IllegalArgumentException(version + ": the events' schema must be a record, not "
+                        + writer.getType());
+            }
+            try {
+                project(writer, mapping.tree()); // checks every path now
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(version + ": " + e.getMessage(), e);
+            }
+            String twice = seen.put(SchemaNormalization.parsingFingerprint64(writer), version);
+            if (twice != null) {
+                throw new IllegalArgumentException(version + " is given twice");
+            }
+            json.add(writer.toString());
+        }
+        this.writerSchemas = List.copyOf(json);
         this.encoding = encoding;
         this.mapping = mapping;
     }
 
+    /** A schema version as messages name it: its full name and fingerprint. */
+    static String describeVersion(Schema writer) {
+        return "schema " + writer.getFullName() + " (fingerprint "
+                + Long.toHexString(SchemaNormalization.parsingFingerprint64(writer)) + ")";
+    }
+
+    private void open() {
+        tree = mapping.tree();
+        writers = new java.util.LinkedHashMap<>();
+        List<String> names = new ArrayList<>();
+        for (String json : writerSchemas) {
+            Writer writer = new Writer(new Schema.Parser().parse(json), tree);
+            writers.put(writer.fingerprint, writer);
+            writers.putIfAbsent(ParsingForms.pythonFingerprint(writer.schema), writer); // what Python writes
+            names.add(writer.schema.getFullName() + " " + Long.toHexString(writer.fingerprint));
+            onlyWriter = writer;
+        }
+        known = String.join(", ", names);
+    }
+
     @Override
     public Decoded decode(ByteBuffer value, long kafkaTimestamp) {
-        if (writer == null) {
-            writer = new Schema.Parser().parse(writerSchema);
-            fingerprint = SchemaNormalization.parsingFingerprint64(writer);
-            bodyCheck = new AvroPayloadCheck(writer);
-            tree = mapping.tree();
-            projection = project(writer, tree);
+        if (writers == null) {
+            open();
         }
         ByteBuffer body = value.duplicate();
+        Writer writer = onlyWriter;
         if (encoding == Encoding.SINGLE_OBJECT) {
             if (!EnvelopeEventDecoder.hasSingleObjectHeader(body)) {
                 return Decoded.failed(ReasonCode.MALFORMED_AVRO,
                         "not Avro single-object encoding (no C3 01 header and 8-byte schema fingerprint)");
             }
             long found = EnvelopeEventDecoder.fingerprint(body);
-            if (found != fingerprint) {
+            writer = writers.get(found);
+            if (writer == null) {
                 return Decoded.failed(ReasonCode.UNKNOWN_SCHEMA, "schema fingerprint " + Long.toHexString(found)
-                        + " is not the events' schema's (" + writer.getFullName() + ", " + Long.toHexString(fingerprint)
-                        + "; events.avro.schema)");
+                        + " is none of the events' schemas (" + known + "; events.avro.schema)");
             }
             body.position(body.position() + EnvelopeEventDecoder.HEADER_BYTES);
         }
-        AvroPayloadCheck.Problem problem = bodyCheck.check(body);
+        AvroPayloadCheck.Problem problem = writer.bodyCheck.check(body);
         if (problem != null) {
-            return Decoded.failed(problem.reason(), writer.getName() + " " + problem.message());
+            return Decoded.failed(problem.reason(), writer.schema.getName() + " " + problem.message());
         }
         EventFieldMapping.Values values = mapping.values();
         try {
             decoder = EnvelopeEventDecoder.binaryDecoder(body, decoder);
-            if (resolver == null) {
-                resolver = DecoderFactory.get().resolvingDecoder(writer, projection, decoder);
+            if (writer.resolver == null) {
+                writer.resolver = DecoderFactory.get().resolvingDecoder(writer.schema, writer.projection, decoder);
             } else {
-                resolver.configure(decoder);
+                writer.resolver.configure(decoder);
             }
+            resolver = writer.resolver;
             readRecord(tree, values);
             resolver.drain();
         } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
-            return Decoded.failed(ReasonCode.MALFORMED_AVRO, "cannot decode " + writer.getName() + ": "
+            return Decoded.failed(ReasonCode.MALFORMED_AVRO, "cannot decode " + writer.schema.getName() + ": "
                     + Printable.escape(String.valueOf(e), 200));
         }
         return mapping.decoded(values, kafkaTimestamp);

@@ -37,4 +37,9 @@ public interface EventDecoder extends Serializable {
      * @param kafkaTimestamp the record's Kafka timestamp: the event time of formats that name no event-time field
      */
     Decoded decode(ByteBuffer value, long kafkaTimestamp);
+
+    /** The reason a record that is not in this format at all (an empty value, say) is refused with. */
+    default ReasonCode malformed() {
+        return ReasonCode.MALFORMED_AVRO;
+    }
 }

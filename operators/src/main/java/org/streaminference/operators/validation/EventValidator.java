@@ -80,7 +80,7 @@ public final class EventValidator implements Serializable {
      */
     public Result validate(ByteBuffer key, ByteBuffer value, long kafkaTimestamp, long nowMillis) {
         if (value == null || !value.hasRemaining()) {
-            return Result.invalid(ReasonCode.MALFORMED_AVRO, "empty record value");
+            return Result.invalid(decoder.malformed(), "empty record value");
         }
         if (value.remaining() > limits.maxEventBytes()) {
             return Result.invalid(ReasonCode.RECORD_TOO_LARGE, "record value is " + value.remaining()

@@ -39,6 +39,11 @@ public final class JsonEventDecoder implements EventDecoder {
     }
 
     @Override
+    public ReasonCode malformed() {
+        return ReasonCode.MALFORMED_JSON;
+    }
+
+    @Override
     public Decoded decode(ByteBuffer value, long kafkaTimestamp) {
         if (factory == null) {
             factory = JsonFactory.builder()
