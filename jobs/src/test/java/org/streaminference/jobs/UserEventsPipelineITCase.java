@@ -201,13 +201,25 @@ class UserEventsPipelineITCase {
         run(prefix, format, List.of("payment.avsc"), bad, (i, p) -> encode.apply(p));
     }
 
+    /** How a test's records reach the events topic. */
+    @FunctionalInterface
+    private interface Sender {
+        void send(String topic, List<ProducerRecord<byte[], byte[]>> records) throws Exception;
+    }
+
+    private void run(String prefix, EventFormatOptions.Format format, List<String> schemas, List<Bad> bad,
+            java.util.function.BiFunction<Integer, Payment, byte[]> encode) throws Exception {
+        run(prefix, format, schemas, bad, encode,
+                (topic, records) -> PipelineTestSupport.produce(SERVICES.bootstrapServers(), records, 0));
+    }
+
     /**
      * Produces the payments (each encoded by {@code encode}, given its index) with the bad records among them, runs
      * the job on them with the schema versions {@code schemas} (resources of user-events/), and checks every
      * answer.
      */
     private void run(String prefix, EventFormatOptions.Format format, List<String> schemas, List<Bad> bad,
-            java.util.function.BiFunction<Integer, Payment, byte[]> encode) throws Exception {
+            java.util.function.BiFunction<Integer, Payment, byte[]> encode, Sender sender) throws Exception {
         String topic = prefix + "-events";
         SERVICES.kafka().createTopics(2, topic, prefix + "-predictions", prefix + "-dead-letters");
         Path spec = SERVICES.dir().resolve("payments.yaml");
@@ -244,7 +256,7 @@ class UserEventsPipelineITCase {
             }
         }
         assertThat(b).as("every bad record sent").isEqualTo(bad.size());
-        PipelineTestSupport.produce(SERVICES.bootstrapServers(), records, 0);
+        sender.send(topic, records);
 
         Configuration options = new Configuration();
         options.set(org.apache.flink.configuration.PipelineOptions.GENERIC_TYPES, false);
@@ -355,6 +367,213 @@ class UserEventsPipelineITCase {
                 + " middle third; 0 dead letters%n", byVersion[0], byVersion[1]);
         assertThat(byVersion[0]).isPositive();
         assertThat(byVersion[1]).isPositive();
+    }
+
+    /**
+     * A producer upgraded before the job: its payments (a third of the customers) are in a schema version the job
+     * does not know, so each is a dead letter UNKNOWN_SCHEMA. The version is added (the job upgraded from a
+     * savepoint), the dead letters replayed with {@code models replay}, and every payment is then answered once,
+     * equal to ONNX Runtime on its features; the counts reconcile, the replays counted as events.
+     */
+    @Test
+    void deadLettersOfAMissingSchemaVersionAreReplayedAfterItIsAddedAndEveryPaymentIsAnsweredOnce() throws Exception {
+        String prefix = "ur";
+        String topic = prefix + "-events";
+        SERVICES.kafka().createTopics(2, topic, prefix + "-predictions", prefix + "-dead-letters");
+        Path spec = SERVICES.dir().resolve("payments.yaml");
+        try (InputStream in = getClass().getResourceAsStream("/user-events/payments.yaml")) {
+            Files.write(spec, in.readAllBytes());
+        }
+        Path oldOnly = Files.createDirectories(SERVICES.dir().resolve(prefix + "-schemas-1"));
+        Path both = Files.createDirectories(SERVICES.dir().resolve(prefix + "-schemas-2"));
+        for (String version : List.of("payment.avsc", "payment-v2.avsc")) {
+            try (InputStream in = getClass().getResourceAsStream("/user-events/" + version)) {
+                byte[] bytes = in.readAllBytes();
+                Files.write(both.resolve(version), bytes);
+                if (version.equals("payment.avsc")) {
+                    Files.write(oldOnly.resolve(version), bytes);
+                }
+            }
+        }
+        Schema v1 = schema();
+        Schema v2 = new Schema.Parser().parse(both.resolve("payment-v2.avsc").toFile());
+        FeatureSpec featureSpec = FeatureSpecs.load(spec.toString());
+        Path model = model(featureSpec);
+        List<Payment> payments = payments(prefix);
+        List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
+        int upgraded = 0;
+        for (int i = 0; i < payments.size(); i++) {
+            Payment p = payments.get(i);
+            boolean newer = (i % ENTITIES) % 3 == 0; // the customers the upgraded producer serves
+            upgraded += newer ? 1 : 0;
+            records.add(new ProducerRecord<>(topic, p.customer().getBytes(StandardCharsets.UTF_8),
+                    avro(newer ? v2 : v1, p)));
+        }
+        PipelineTestSupport.produce(SERVICES.bootstrapServers(), records, 0);
+        Path configDir = Files.createDirectories(SERVICES.dir().resolve(prefix + "-conf"));
+        Files.writeString(configDir.resolve("config.yaml"), "kafka.bootstrap-servers: " + SERVICES.bootstrapServers()
+                + "\nkafka.topic.events: " + topic + "\nkafka.topic.dead-letters: " + prefix + "-dead-letters\n");
+
+        org.apache.flink.runtime.minicluster.MiniCluster cluster = new org.apache.flink.runtime.minicluster.MiniCluster(
+                new org.apache.flink.runtime.minicluster.MiniClusterConfiguration.Builder()
+                        .setNumTaskManagers(1).setNumSlotsPerTaskManager(2).build());
+        cluster.start();
+        try {
+            org.apache.flink.api.common.JobID first = cluster.submitJob(upgradeJob(prefix, spec, oldOnly, model, null))
+                    .get().getJobID();
+            int expectedDeadLetters = upgraded;
+            org.awaitility.Awaitility.await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(300))
+                    .until(() -> committed(prefix + "-predictions") + committed(prefix + "-dead-letters")
+                            >= payments.size());
+            List<DeadLetter> refused = PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(),
+                    prefix + "-dead-letters", DeadLetter::fromByteBuffer);
+            assertThat(refused).hasSize(expectedDeadLetters)
+                    .allSatisfy(d -> assertThat(d.getReasonCode()).isEqualTo(ReasonCode.UNKNOWN_SCHEMA));
+            String savepoint = cluster.stopWithSavepoint(first, SERVICES.dir().resolve(prefix + "-savepoints")
+                    .toUri().toString(), false, org.apache.flink.core.execution.SavepointFormatType.CANONICAL).get();
+
+            // the version added: the job upgraded from its savepoint, then the dead letters replayed
+            org.apache.flink.api.common.JobID second = cluster.submitJob(upgradeJob(prefix, spec, both, model,
+                    savepoint)).get().getJobID();
+            String replayed = PipelineTestSupport.models("replay", "--reason", "UNKNOWN_SCHEMA", "--config-dir",
+                    configDir.toString());
+            org.awaitility.Awaitility.await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(300))
+                    .until(() -> committed(prefix + "-predictions") >= payments.size());
+            List<Prediction> predictions = PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(),
+                    prefix + "-predictions", Prediction::fromByteBuffer);
+            List<DeadLetter> deadLetters = PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(),
+                    prefix + "-dead-letters", DeadLetter::fromByteBuffer);
+            cluster.cancelJob(second).get(1, java.util.concurrent.TimeUnit.MINUTES);
+
+            assertThat(predictions).extracting(Prediction::getEventId).doesNotHaveDuplicates()
+                    .containsExactlyInAnyOrderElementsOf(payments.stream().map(Payment::id).toList());
+            assertThat(deadLetters).as("no dead letter but the ones replayed").hasSize(expectedDeadLetters);
+            Map<String, double[]> features = ReferenceFeatures.compute(featureSpec,
+                    payments.stream().map(Payment::asEvent).toList(), Map.of());
+            try (LoadedModel loaded = new ModelLoader(ModelLoaderConfig.defaults()).load(model.toString())) {
+                for (Prediction p : predictions) {
+                    double[] f = features.get(p.getEventId());
+                    float[] row = new float[f.length];
+                    for (int i = 0; i < row.length; i++) {
+                        row[i] = (float) f[i];
+                    }
+                    assertThat(p.getScore()).as("score of %s", p.getEventId())
+                            .isCloseTo(loaded.run(FloatBuffer.wrap(row), 1)[0][0], within(1e-5));
+                }
+            }
+            int eventsIn = records.size() + expectedDeadLetters;
+            System.out.printf("REPLAY: %d payments, %d in a schema version the job did not know -> %d dead letters"
+                    + " UNKNOWN_SCHEMA; version added (upgrade from savepoint), %s; events in %d (%d + %d replayed)"
+                    + " = predictions %d + dead letters %d; every payment answered once%n", payments.size(),
+                    upgraded, expectedDeadLetters, replayed.lines().reduce((a, b) -> b).orElse("").replaceAll(
+                            "\\. The job answers.*", ""), eventsIn, records.size(), expectedDeadLetters,
+                    predictions.size(), deadLetters.size());
+            assertThat(predictions.size() + deadLetters.size()).isEqualTo(eventsIn);
+        } finally {
+            cluster.closeAsync().get(1, java.util.concurrent.TimeUnit.MINUTES);
+        }
+    }
+
+    private static org.apache.flink.runtime.jobgraph.JobGraph upgradeJob(String prefix, Path spec, Path schemas,
+            Path model, String savepoint) throws Exception {
+        Configuration options = new Configuration();
+        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
+        options.set(PipelineOptions.EVENTS_TOPIC, prefix + "-events");
+        options.set(PipelineOptions.GROUP_ID, prefix);
+        options.set(PipelineOptions.PREDICTIONS_TOPIC, prefix + "-predictions");
+        options.set(PipelineOptions.DEAD_LETTERS_TOPIC, prefix + "-dead-letters");
+        options.set(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX, prefix);
+        options.set(PipelineOptions.MODEL_CONTROL_TOPIC, "");
+        options.set(PipelineOptions.FEATURES_SPEC, spec.toString());
+        options.set(EventFormatOptions.FORMAT, EventFormatOptions.Format.AVRO);
+        options.set(EventFormatOptions.AVRO_SCHEMA, List.of(schemas.toString()));
+        options.set(EventFormatOptions.EVENT_ID_FIELD, "id");
+        options.set(EventFormatOptions.ENTITY_ID_FIELD, "customer.id");
+        options.set(EventFormatOptions.EVENT_TIME_FIELD, "ts");
+        options.set(EventFormatOptions.EVENT_TYPE_FIELD, "kind");
+        options.set(PipelineOptions.MODEL_URI, List.of(model.toString()));
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(SERVICES.dir().toUri().toString()));
+        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
+        options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
+        options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(300));
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
+        env.setParallelism(2);
+        StreamInferenceJob.prepare(env, options);
+        org.apache.flink.runtime.jobgraph.JobGraph graph = env.getStreamGraph().getJobGraph();
+        if (savepoint != null) {
+            graph.setSavepointRestoreSettings(
+                    org.apache.flink.runtime.jobgraph.SavepointRestoreSettings.forPath(savepoint));
+        }
+        return graph;
+    }
+
+    /** Records committed to {@code topic} so far. */
+    private static int committed(String topic) {
+        return PipelineTestSupport.readCommittedRecords(SERVICES.bootstrapServers(), topic).size();
+    }
+
+    /**
+     * The payments sent by the repository's example Python producer (schemas/examples/python, Debian's python3-avro
+     * and python3-confluent-kafka), whose library puts its own canonical form's fingerprint in front: every one is
+     * answered, equal to ONNX Runtime on its features, as the Java producer's are. Skipped where that Python is not
+     * installed.
+     */
+    @Test
+    void aPythonProducersPaymentsAreAnsweredAsAJavaProducersAre() throws Exception {
+        String python = null;
+        for (String candidate : List.of("/usr/bin/python3", "python3")) {
+            try {
+                Process p = new ProcessBuilder(candidate, "-c", "import avro.schema, confluent_kafka")
+                        .redirectErrorStream(true).start();
+                if (p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0) {
+                    python = candidate;
+                    break;
+                }
+            } catch (java.io.IOException e) {
+                // not there
+            }
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(python != null, "no python3 with python3-avro and"
+                + " python3-confluent-kafka (Debian packages): the Python producer's test is skipped");
+        String interpreter = python;
+        Path script = Path.of("..", "schemas", "examples", "python", "produce_events.py").toAbsolutePath();
+        String[] printed = new String[1];
+        run("up", EventFormatOptions.Format.AVRO, List.of("payment.avsc"), List.of(), (i, p) -> new byte[0],
+                (topic, records) -> {
+                    Path lines = SERVICES.dir().resolve("up-payments.jsonl");
+                    StringBuilder jsonl = new StringBuilder();
+                    for (Payment p : payments("up")) {
+                        jsonl.append(new String(pythonJson(p), StandardCharsets.UTF_8)).append('\n');
+                    }
+                    Files.writeString(lines, jsonl);
+                    Path schema = SERVICES.dir().resolve("up-schemas").resolve("payment.avsc");
+                    Process producer = new ProcessBuilder(interpreter, script.toString(), "--bootstrap-servers",
+                            SERVICES.bootstrapServers(), "--topic", topic, "--schema", schema.toString(),
+                            "--entity-id", "customer.id", "--input", lines.toString())
+                            .redirectErrorStream(true).start();
+                    String output = new String(producer.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                    assertThat(producer.waitFor(2, java.util.concurrent.TimeUnit.MINUTES)).isTrue();
+                    assertThat(producer.exitValue()).as(output).isZero();
+                    printed[0] = output.strip().lines().reduce((a, b) -> b).orElse(""); // after librdkafka's logs
+                });
+        Schema v1 = schema();
+        System.out.printf("PYTHON PRODUCER: %s (python3-avro's fingerprint of the schema; Java's is %016x)%n",
+                printed[0], org.apache.avro.SchemaNormalization.parsingFingerprint64(v1));
+        assertThat(printed[0]).startsWith("sent " + EVENTS + " records");
+    }
+
+    /** A payment as JSON in the schema's own shape, for the Python producer. */
+    private static byte[] pythonJson(Payment p) {
+        StringBuilder embedding = new StringBuilder();
+        for (float v : p.embedding()) {
+            embedding.append(embedding.length() == 0 ? "" : ", ").append(v);
+        }
+        return ("{\"id\": \"" + p.id() + "\", \"kind\": \"purchase\", \"ts\": " + p.ts()
+                + ", \"customer\": {\"id\": \"" + p.customer() + "\", \"segment\": \"" + p.segment()
+                + "\", \"embedding\": [" + embedding + "], \"notes\": \"a note no feature reads\"},"
+                + " \"payment\": {\"amount\": " + p.amount() + ", \"currency\": \"" + p.currency() + "\"},"
+                + " \"coupon\": " + (p.coupon() == null ? "null" : p.coupon().toString())
+                + ", \"attachment\": null, \"tags\": {\"source\": \"checkout\"}}").getBytes(StandardCharsets.UTF_8);
     }
 
     /** After which payment bad record {@code b} goes: the 25th, then every 50th. */

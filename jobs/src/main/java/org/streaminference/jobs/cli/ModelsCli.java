@@ -22,7 +22,7 @@ import java.time.Duration;
         description = "Publish model versions to a model store and control what running stream-inference jobs serve;"
                 + " check that a job's counts reconcile.",
         subcommands = {KeygenCommand.class, BaselineCommand.class, PublishCommand.class, ModelsCli.Canary.class, ModelsCli.Shadow.class, ModelsCli.Promote.class,
-            ModelsCli.Rollback.class, ModelsCli.Retire.class, ModelsCli.Plan.class, ListCommand.class, ReconcileCommand.class})
+            ModelsCli.Rollback.class, ModelsCli.Retire.class, ModelsCli.Plan.class, ListCommand.class, ReconcileCommand.class, ReplayCommand.class})
 @PublicEvolving
 public final class ModelsCli {
 
