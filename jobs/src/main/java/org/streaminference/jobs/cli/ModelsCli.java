@@ -19,8 +19,9 @@ import java.time.Duration;
  * topic; the jobs' answers are read back from the model-events topic.
  */
 @Command(name = "models", mixinStandardHelpOptions = true,
-        description = "Publish model versions to a model store and control what running stream-inference jobs serve;"
-                + " check that a job's counts reconcile.",
+        description = "Publish model versions to a model store and control what running stream-inference jobs serve"
+                + " (every command signed with --signing-key); check that a job's counts reconcile; replay dead"
+                + " letters after a fix.",
         subcommands = {KeygenCommand.class, BaselineCommand.class, PublishCommand.class, ModelsCli.Canary.class, ModelsCli.Shadow.class, ModelsCli.Promote.class,
             ModelsCli.Rollback.class, ModelsCli.Retire.class, ModelsCli.Plan.class, ListCommand.class, ReconcileCommand.class, ReplayCommand.class})
 @PublicEvolving
