@@ -258,27 +258,9 @@ class UserEventsPipelineITCase {
         assertThat(b).as("every bad record sent").isEqualTo(bad.size());
         sender.send(topic, records);
 
-        Configuration options = new Configuration();
+        Configuration options = jobOptions(prefix, format, spec, schemaDir, model); // a directory of versions
         options.set(org.apache.flink.configuration.PipelineOptions.GENERIC_TYPES, false);
-        options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
-        options.set(PipelineOptions.EVENTS_TOPIC, topic);
-        options.set(PipelineOptions.GROUP_ID, prefix);
-        options.set(PipelineOptions.PREDICTIONS_TOPIC, prefix + "-predictions");
-        options.set(PipelineOptions.DEAD_LETTERS_TOPIC, prefix + "-dead-letters");
-        options.set(PipelineOptions.MODEL_CONTROL_TOPIC, "");
         options.set(PipelineOptions.SOURCE_BOUNDED, true);
-        options.set(PipelineOptions.FEATURES_SPEC, spec.toString());
-        options.set(EventFormatOptions.FORMAT, format);
-        options.set(EventFormatOptions.AVRO_SCHEMA, List.of(schemaDir.toString())); // a directory of versions
-        options.set(EventFormatOptions.EVENT_ID_FIELD, "id");
-        options.set(EventFormatOptions.ENTITY_ID_FIELD, "customer.id");
-        options.set(EventFormatOptions.EVENT_TIME_FIELD, "ts");
-        options.set(EventFormatOptions.EVENT_TYPE_FIELD, "kind");
-        options.set(PipelineOptions.MODEL_URI, List.of(model.toString()));
-        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(SERVICES.dir().toUri().toString()));
-        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
-        options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
-        options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(300));
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
         env.setParallelism(2);
         StreamInferenceJob.prepare(env, options);
@@ -474,8 +456,9 @@ class UserEventsPipelineITCase {
         }
     }
 
-    private static org.apache.flink.runtime.jobgraph.JobGraph upgradeJob(String prefix, Path spec, Path schemas,
-            Path model, String savepoint) throws Exception {
+    /** The job over {@code prefix}'s topics reading the payments with the schema versions in {@code schemas}. */
+    private static Configuration jobOptions(String prefix, EventFormatOptions.Format format, Path spec, Path schemas,
+            Path model) {
         Configuration options = new Configuration();
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
         options.set(PipelineOptions.EVENTS_TOPIC, prefix + "-events");
@@ -485,7 +468,7 @@ class UserEventsPipelineITCase {
         options.set(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX, prefix);
         options.set(PipelineOptions.MODEL_CONTROL_TOPIC, "");
         options.set(PipelineOptions.FEATURES_SPEC, spec.toString());
-        options.set(EventFormatOptions.FORMAT, EventFormatOptions.Format.AVRO);
+        options.set(EventFormatOptions.FORMAT, format);
         options.set(EventFormatOptions.AVRO_SCHEMA, List.of(schemas.toString()));
         options.set(EventFormatOptions.EVENT_ID_FIELD, "id");
         options.set(EventFormatOptions.ENTITY_ID_FIELD, "customer.id");
@@ -496,6 +479,12 @@ class UserEventsPipelineITCase {
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(300));
+        return options;
+    }
+
+    private static org.apache.flink.runtime.jobgraph.JobGraph upgradeJob(String prefix, Path spec, Path schemas,
+            Path model, String savepoint) throws Exception {
+        Configuration options = jobOptions(prefix, EventFormatOptions.Format.AVRO, spec, schemas, model);
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
         env.setParallelism(2);
         StreamInferenceJob.prepare(env, options);

@@ -3,7 +3,6 @@ package org.streaminference.jobs.cli;
 import org.apache.flink.annotation.PublicEvolving;
 
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.GlobalConfiguration;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.schemas.ModelCommand;
@@ -42,13 +41,8 @@ public final class ModelsCli {
 
     /** Where the control and model-events topics are; read from the job's config.yaml where one is given. */
     static final class Connection {
-        @Option(names = "--config-dir", description = "Flink configuration directory whose config.yaml sets"
-                + " kafka.bootstrap-servers, model.control-topic and model.events-topic.")
-        String configDir;
-
-        @Option(names = "--bootstrap-servers", description = "Kafka bootstrap servers (default: from config.yaml,"
-                + " else localhost:9092).")
-        String bootstrapServers;
+        @CommandLine.Mixin
+        JobTopics topics;
 
         @Option(names = "--control-topic", description = "Control topic (default: from config.yaml, else"
                 + " model-control).")
@@ -63,15 +57,11 @@ public final class ModelsCli {
         Duration wait;
 
         private Configuration config() {
-            return configDir == null ? new Configuration() : GlobalConfiguration.loadConfiguration(configDir);
+            return topics.config();
         }
 
         String bootstrapServers() {
-            if (bootstrapServers != null) {
-                return bootstrapServers;
-            }
-            String configured = config().get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS);
-            return configured == null ? "localhost:9092" : configured;
+            return topics.bootstrapServers(config());
         }
 
         String controlTopic() {

@@ -1,17 +1,12 @@
 package org.streaminference.jobs.cli;
 
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.GlobalConfiguration;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.ListOffsetsResult;
 import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.AnsweredEvents;
 import org.streaminference.schemas.DeadLetter;
@@ -19,11 +14,9 @@ import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
 import java.nio.ByteBuffer;
-import java.time.Duration;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.List;
@@ -43,13 +36,8 @@ import java.util.stream.Collectors;
         description = "Check events in = events answered (by predictions or dead letters), and no answer twice, from"
                 + " the job's topics.")
 final class ReconcileCommand implements Callable<Integer> {
-    @Option(names = "--config-dir", description = "Flink configuration directory whose config.yaml names the"
-            + " bootstrap servers, topics and group id.")
-    String configDir;
-
-    @Option(names = "--bootstrap-servers", description = "Kafka bootstrap servers (default: from config.yaml, else"
-            + " localhost:9092).")
-    String bootstrapServers;
+    @CommandLine.Mixin
+    JobTopics topics;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -57,9 +45,8 @@ final class ReconcileCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        Configuration config = configDir == null ? new Configuration() : GlobalConfiguration.loadConfiguration(configDir);
-        String bootstrap = bootstrapServers != null ? bootstrapServers
-                : config.getOptional(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS).orElse("localhost:9092");
+        Configuration config = topics.config();
+        String bootstrap = topics.bootstrapServers(config);
         String events = config.get(PipelineOptions.EVENTS_TOPIC);
         String group = config.get(PipelineOptions.GROUP_ID);
 
@@ -112,39 +99,25 @@ final class ReconcileCommand implements Callable<Integer> {
      */
     private static long count(String bootstrap, String topic, Map<ReasonCode, Long> reasons,
             AnsweredEvents answered) {
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            long n = 0;
-            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
-                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
-                    n++;
-                    try {
-                        if (reasons != null) {
-                            DeadLetter d = DeadLetter.fromByteBuffer(ByteBuffer.wrap(r.value()));
-                            reasons.merge(d.getReasonCode(), 1L, Long::sum);
-                            answered.add(d.getSource(), d.getModel());
-                        } else {
-                            Prediction p = Prediction.fromByteBuffer(ByteBuffer.wrap(r.value()));
-                            answered.add(p.getSource(), p.getModelName());
-                        }
-                    } catch (Exception e) {
-                        if (reasons != null) {
-                            reasons.merge(ReasonCode.OTHER, 1L, Long::sum);
-                        }
-                        answered.add(null, null); // not ours to read: counted as an event of its own
-                    }
+        long[] n = new long[1];
+        CommittedRecords.forEach(bootstrap, topic, r -> {
+            n[0]++;
+            try {
+                if (reasons != null) {
+                    DeadLetter d = DeadLetter.fromByteBuffer(ByteBuffer.wrap(r.value()));
+                    reasons.merge(d.getReasonCode(), 1L, Long::sum);
+                    answered.add(d.getSource(), d.getModel());
+                } else {
+                    Prediction p = Prediction.fromByteBuffer(ByteBuffer.wrap(r.value()));
+                    answered.add(p.getSource(), p.getModelName());
                 }
+            } catch (Exception e) {
+                if (reasons != null) {
+                    reasons.merge(ReasonCode.OTHER, 1L, Long::sum);
+                }
+                answered.add(null, null); // not ours to read: counted as an event of its own
             }
-            return n;
-        }
+        });
+        return n[0];
     }
 }

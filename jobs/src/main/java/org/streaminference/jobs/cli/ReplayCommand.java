@@ -1,15 +1,10 @@
 package org.streaminference.jobs.cli;
 
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.GlobalConfiguration;
-import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.schemas.DeadLetter;
@@ -23,7 +18,6 @@ import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -51,13 +45,8 @@ final class ReplayCommand implements Callable<Integer> {
     /** The header of a replayed record: the topic/partition/offset of the record it replays. */
     static final String REPLAY_HEADER = "streaminference-replay-of";
 
-    @Option(names = "--config-dir", description = "Flink configuration directory whose config.yaml names the"
-            + " bootstrap servers and topics.")
-    String configDir;
-
-    @Option(names = "--bootstrap-servers", description = "Kafka bootstrap servers (default: from config.yaml, else"
-            + " localhost:9092).")
-    String bootstrapServers;
+    @CommandLine.Mixin
+    JobTopics topics;
 
     @Option(names = "--reason", required = true, split = ",", description = "Replay dead letters of these reasons"
             + " (e.g. UNKNOWN_SCHEMA,UNKNOWN_MODEL).")
@@ -84,9 +73,8 @@ final class ReplayCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        Configuration config = configDir == null ? new Configuration() : GlobalConfiguration.loadConfiguration(configDir);
-        String bootstrap = bootstrapServers != null ? bootstrapServers
-                : config.getOptional(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS).orElse("localhost:9092");
+        Configuration config = topics.config();
+        String bootstrap = topics.bootstrapServers(config);
         String deadLetters = config.get(PipelineOptions.DEAD_LETTERS_TOPIC);
         String events = config.get(PipelineOptions.EVENTS_TOPIC);
 
@@ -95,7 +83,9 @@ final class ReplayCommand implements Callable<Integer> {
         Map<ReasonCode, Long> byReason = new EnumMap<>(ReasonCode.class);
         long read = 0;
         long unreadable = 0;
-        for (ConsumerRecord<byte[], byte[]> record : readAll(bootstrap, deadLetters)) {
+        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
+        CommittedRecords.forEach(bootstrap, deadLetters, records::add);
+        for (ConsumerRecord<byte[], byte[]> record : records) {
             read++;
             DeadLetter d;
             try {
@@ -174,26 +164,5 @@ final class ReplayCommand implements Callable<Integer> {
         byte[] bytes = new byte[buffer.remaining()];
         buffer.duplicate().get(bytes);
         return bytes;
-    }
-
-    /** Every committed record of {@code topic}, from its beginning to its end as of now. */
-    private static List<ConsumerRecord<byte[], byte[]>> readAll(String bootstrap, String topic) {
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
-                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false,
-                ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 30_000),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            List<ConsumerRecord<byte[], byte[]>> all = new ArrayList<>();
-            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
-                consumer.poll(Duration.ofMillis(500)).forEach(all::add);
-            }
-            return all;
-        }
     }
 }
