@@ -499,12 +499,6 @@ class ControlPlaneAttackITCase {
             }
         }
 
-        List<T> since(int index) {
-            synchronized (values) {
-                return new ArrayList<>(values.subList(index, values.size()));
-            }
-        }
-
         @Override
         public void close() throws InterruptedException {
             running.set(false);

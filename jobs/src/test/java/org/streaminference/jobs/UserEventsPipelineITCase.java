@@ -527,12 +527,13 @@ class UserEventsPipelineITCase {
         String interpreter = python;
         Path script = Path.of("..", "schemas", "examples", "python", "produce_events.py").toAbsolutePath();
         String[] printed = new String[1];
-        run("up", EventFormatOptions.Format.AVRO, List.of("payment.avsc"), List.of(), (i, p) -> new byte[0],
+        // each payment as the JSON the Python producer reads; it encodes and sends them
+        run("up", EventFormatOptions.Format.AVRO, List.of("payment.avsc"), List.of(), (i, p) -> pythonJson(p),
                 (topic, records) -> {
                     Path lines = SERVICES.dir().resolve("up-payments.jsonl");
                     StringBuilder jsonl = new StringBuilder();
-                    for (Payment p : payments("up")) {
-                        jsonl.append(new String(pythonJson(p), StandardCharsets.UTF_8)).append('\n');
+                    for (ProducerRecord<byte[], byte[]> record : records) {
+                        jsonl.append(new String(record.value(), StandardCharsets.UTF_8)).append('\n');
                     }
                     Files.writeString(lines, jsonl);
                     Path schema = SERVICES.dir().resolve("up-schemas").resolve("payment.avsc");

@@ -67,8 +67,42 @@ final class ReplayCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    /** A source record to send again, and what it was refused for. */
-    record Selected(SourcePosition source, byte[] original, String entityId, ReasonCode reason) {}
+    /** A source record to send again. */
+    record Selected(SourcePosition source, byte[] original, String entityId) {
+        /** Where the record was read: topic/partition/offset. */
+        String at() {
+            return source.getTopic() + "/" + source.getPartition() + "/" + source.getOffset();
+        }
+    }
+
+    /** The dead letters read so far, and the records they select: each source record once. */
+    private final class Selection {
+        final Map<String, Selected> selected = new LinkedHashMap<>();
+        final List<String> cut = new ArrayList<>();
+        final Map<ReasonCode, Long> byReason = new EnumMap<>(ReasonCode.class);
+        long read;
+        long unreadable;
+
+        void consider(ConsumerRecord<byte[], byte[]> record) {
+            read++;
+            DeadLetter d;
+            try {
+                d = DeadLetter.fromByteBuffer(ByteBuffer.wrap(record.value()));
+            } catch (Exception e) {
+                unreadable++;
+                return;
+            }
+            if (!matches(d)) {
+                return;
+            }
+            Selected s = new Selected(d.getSource(), bytes(d.getOriginalBytes()), d.getEntityId());
+            if (!whole(d, s.original())) {
+                cut.add(s.at() + " (" + d.getOriginalSize() + " bytes, kept " + s.original().length + ")");
+            } else if (selected.putIfAbsent(s.at(), s) == null) {
+                byReason.merge(d.getReasonCode(), 1L, Long::sum);
+            }
+        }
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -78,38 +112,13 @@ final class ReplayCommand implements Callable<Integer> {
         String deadLetters = config.get(PipelineOptions.DEAD_LETTERS_TOPIC);
         String events = config.get(PipelineOptions.EVENTS_TOPIC);
 
-        Map<String, Selected> selected = new LinkedHashMap<>(); // by source record: sent once
-        List<String> cut = new ArrayList<>();
-        Map<ReasonCode, Long> byReason = new EnumMap<>(ReasonCode.class);
-        long read = 0;
-        long unreadable = 0;
-        List<ConsumerRecord<byte[], byte[]>> records = new ArrayList<>();
-        CommittedRecords.forEach(bootstrap, deadLetters, records::add);
-        for (ConsumerRecord<byte[], byte[]> record : records) {
-            read++;
-            DeadLetter d;
-            try {
-                d = DeadLetter.fromByteBuffer(ByteBuffer.wrap(record.value()));
-            } catch (Exception e) {
-                unreadable++;
-                continue;
-            }
-            if (!matches(d)) {
-                continue;
-            }
-            SourcePosition s = d.getSource();
-            String at = s.getTopic() + "/" + s.getPartition() + "/" + s.getOffset();
-            byte[] original = bytes(d.getOriginalBytes());
-            if (!whole(d, original)) {
-                cut.add(at + " (" + d.getOriginalSize() + " bytes, kept " + original.length + ")");
-                continue;
-            }
-            if (selected.putIfAbsent(at, new Selected(s, original, d.getEntityId(), d.getReasonCode())) == null) {
-                byReason.merge(d.getReasonCode(), 1L, Long::sum);
-            }
-        }
-        out.printf("%,d dead letters read from '%s'%s; %,d records selected %s%s%n", read, deadLetters,
-                unreadable == 0 ? "" : " (" + unreadable + " not dead letters, skipped)", selected.size(), byReason,
+        Selection selection = new Selection();
+        CommittedRecords.forEach(bootstrap, deadLetters, selection::consider);
+        Map<String, Selected> selected = selection.selected;
+        List<String> cut = selection.cut;
+        out.printf("%,d dead letters read from '%s'%s; %,d records selected %s%s%n", selection.read, deadLetters,
+                selection.unreadable == 0 ? "" : " (" + selection.unreadable + " not dead letters, skipped)",
+                selected.size(), selection.byReason,
                 cut.isEmpty() ? "" : "; " + cut.size() + " refused: their original was cut at 64 KiB, replay them"
                         + " from their source record: " + String.join(", ", cut.subList(0, Math.min(5, cut.size())))
                         + (cut.size() > 5 ? ", …" : ""));
@@ -130,8 +139,7 @@ final class ReplayCommand implements Callable<Integer> {
             for (Selected s : inOrder) {
                 ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(events,
                         s.entityId() == null ? null : s.entityId().getBytes(StandardCharsets.UTF_8), s.original());
-                record.headers().add(REPLAY_HEADER, (s.source().getTopic() + "/" + s.source().getPartition() + "/"
-                        + s.source().getOffset()).getBytes(StandardCharsets.UTF_8));
+                record.headers().add(REPLAY_HEADER, s.at().getBytes(StandardCharsets.UTF_8));
                 acks.add(producer.send(record));
             }
             for (Future<?> ack : acks) {
@@ -152,10 +160,14 @@ final class ReplayCommand implements Callable<Integer> {
     }
 
     /** Whether {@code original} is the whole value: its sha256 is the one recorded, or its size where none is. */
-    private static boolean whole(DeadLetter d, byte[] original) throws Exception {
+    private static boolean whole(DeadLetter d, byte[] original) {
         if (d.getOriginalSha256() != null) {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(original))
-                    .equals(d.getOriginalSha256());
+            try {
+                return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(original))
+                        .equals(d.getOriginalSha256());
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException("every JVM has SHA-256", e);
+            }
         }
         return d.getOriginalSize() == original.length;
     }

@@ -38,6 +38,10 @@ public final class CommandVerifier implements Serializable {
     /** How far in the future a command's issue time may lie: clocks of publishers and TaskManagers differ. */
     public static final Duration DEFAULT_MAX_CLOCK_SKEW = Duration.ofMinutes(5);
 
+    private static final String UNSIGNED_MESSAGE = "this job obeys only commands signed by a key in"
+            + " model.trusted-keys (the models CLI signs with --signing-key); unsigned commands are obeyed only with"
+            + " model.allow-unsigned";
+
     private final ModelTrust trust;
     private final int maxCommandBytes;
     private final Duration ttl;
@@ -72,17 +76,17 @@ public final class CommandVerifier implements Serializable {
             return ControlMessages.rejected("INVALID_COMMAND", e.getMessage(), value, null);
         }
         if (!SignedCommands.looksSigned(tree)) {
-            ControlMessage plain = ControlMessages.decode(value, maxCommandBytes);
-            if (plain.getCommand() != null) {
-                plain.getCommand().setSignedBy(null); // nobody vouched for it
+            ModelCommand plain;
+            try {
+                plain = ModelCommands.fromTree(tree);
+            } catch (InvalidCommandException e) {
+                return ControlMessages.rejected(trust.allowUnsigned() ? "INVALID_COMMAND" : "UNSIGNED",
+                        trust.allowUnsigned() ? e.getMessage() : UNSIGNED_MESSAGE, value, null);
             }
-            if (!trust.allowUnsigned()) {
-                // the command, where it reads as one, so that the answer names it
-                return ControlMessages.rejected("UNSIGNED", "this job obeys only commands signed by a key in"
-                        + " model.trusted-keys (the models CLI signs with --signing-key); unsigned commands are"
-                        + " obeyed only with model.allow-unsigned", value, plain.getCommand());
-            }
-            return plain;
+            plain.setSignedBy(null); // nobody vouched for it
+            return trust.allowUnsigned() ? ControlMessages.of(plain)
+                    // the command, where it reads as one, so that the answer names it
+                    : ControlMessages.rejected("UNSIGNED", UNSIGNED_MESSAGE, value, plain);
         }
         SignedCommands.Envelope envelope;
         byte[] payload;

@@ -98,17 +98,27 @@ public final class ModelCommands {
 
     /** Reads a command; throws {@link InvalidCommandException} for anything that is not a well-formed command. */
     public static ModelCommand fromJson(byte[] json) throws InvalidCommandException {
+        com.fasterxml.jackson.databind.JsonNode tree;
+        try {
+            tree = ControlJson.MAPPER.readTree(json);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new InvalidCommandException("not a model command: " + e.getOriginalMessage());
+        } catch (IOException e) {
+            throw new InvalidCommandException("not a model command: " + e.getMessage());
+        }
+        return fromTree(tree);
+    }
+
+    /** Reads a command already parsed as JSON (by a reader that refused a key given twice). */
+    static ModelCommand fromTree(com.fasterxml.jackson.databind.JsonNode tree) throws InvalidCommandException {
         ModelCommand command;
         try {
-            com.fasterxml.jackson.databind.JsonNode tree = ControlJson.MAPPER.readTree(json);
             command = tree == null || tree.isMissingNode() ? null : ControlJson.MAPPER.treeToValue(tree, ModelCommand.class);
             if (command != null && command.getPlan() != null) {
                 command.setPlan(ServingPlans.fromTree(tree.get("plan"))); // the schema's defaults for absent fields
             }
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new InvalidCommandException("not a model command: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw new InvalidCommandException("not a model command: " + e.getMessage());
         }
         if (command == null) {
             throw new InvalidCommandException("not a model command: empty");

@@ -401,8 +401,8 @@ final class ModelController implements AutoCloseable {
         }
         stopLoader();
         loader = newLoader();
-        rejected(command != null ? ModelCommands.describe(command) : "bringing back " + earlier.describe(), command,
-                "LOAD_TIMEOUT", "loading took longer than " + limits.loadTimeout() + " (model.load-timeout)");
+        rejected(what(command, earlier), command, "LOAD_TIMEOUT",
+                "loading took longer than " + limits.loadTimeout() + " (model.load-timeout)");
         advance();
     }
 
