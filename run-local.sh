@@ -5,13 +5,13 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")" && pwd)"
 
-classpath_file="$root/jobs/target/local-classpath.txt"
+classpath_file="$root/local-runner/target/local-classpath.txt"
 echo "Building (mvn package, tests skipped) ..."
-(cd "$root" && mvn -B -q -ntp -DskipTests -pl jobs -am package dependency:build-classpath \
+(cd "$root" && mvn -B -q -ntp -DskipTests -pl local-runner -am package dependency:build-classpath \
     -DincludeScope=compile -Dmdep.outputFile="$classpath_file")
 
 # Flink's --add-opens for Java 17: one list, shared with the other scripts and the tests
 exec java @"$root/flink-conf/jvm-opens.args" -Xmx2g \
     -Dlog4j2.configurationFile=classpath:log4j2-local.properties \
-    -cp "$root/jobs/target/classes:$(cat "$classpath_file")" \
-    org.streaminference.jobs.local.LocalPipeline "$@"
+    -cp "$root/local-runner/target/classes:$(cat "$classpath_file")" \
+    org.streaminference.local.LocalPipeline "$@"

@@ -9,7 +9,7 @@ import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineStages;
 import org.streaminference.jobs.StreamInferencePipeline;
-import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;

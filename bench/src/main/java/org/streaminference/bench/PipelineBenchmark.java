@@ -24,7 +24,7 @@ import org.streaminference.jobs.PipelineSettings;
 import org.streaminference.jobs.PipelineStages;
 import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.jobs.StreamInferencePipeline;
-import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.operators.inference.OnnxInferenceFunction;
 import org.streaminference.schemas.EnrichedEvent;

@@ -4,8 +4,8 @@ import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import org.streaminference.schemas.SourcePosition;
-import org.streaminference.schemas.tracing.RecordTracing;
-import org.streaminference.schemas.tracing.TracingConfig;
+import org.streaminference.tracing.RecordTracing;
+import org.streaminference.tracing.TracingConfig;
 
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.api.common.functions.OpenContext;

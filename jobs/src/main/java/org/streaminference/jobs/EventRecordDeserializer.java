@@ -9,7 +9,7 @@ import org.apache.kafka.common.header.Header;
 import org.streaminference.operators.validation.EventValidator;
 import org.streaminference.operators.validation.ValidatedRecord;
 import org.streaminference.schemas.SourcePosition;
-import org.streaminference.schemas.tracing.RecordTracing;
+import org.streaminference.tracing.RecordTracing;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

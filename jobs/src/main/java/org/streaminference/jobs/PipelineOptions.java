@@ -1,5 +1,7 @@
 package org.streaminference.jobs;
 
+import org.streaminference.schemas.TopicOptions;
+
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
@@ -20,33 +22,15 @@ import java.util.List;
 public final class PipelineOptions {
     private PipelineOptions() {}
 
-    public static final ConfigOption<String> KAFKA_BOOTSTRAP_SERVERS = ConfigOptions.key("kafka.bootstrap-servers")
-            .stringType()
-            .noDefaultValue()
-            .withDescription("Kafka brokers for the input, output and dead-letter topics (host:port,...).");
+    public static final ConfigOption<String> KAFKA_BOOTSTRAP_SERVERS = TopicOptions.KAFKA_BOOTSTRAP_SERVERS;
 
-    public static final ConfigOption<String> EVENTS_TOPIC = ConfigOptions.key("kafka.topic.events")
-            .stringType()
-            .defaultValue("events")
-            .withDescription("Input topic, keyed by entity id: InputEvent records in Avro single-object encoding, or"
-                    + " the user's own events (events.format).");
+    public static final ConfigOption<String> EVENTS_TOPIC = TopicOptions.EVENTS_TOPIC;
 
-    public static final ConfigOption<String> PREDICTIONS_TOPIC = ConfigOptions.key("kafka.topic.predictions")
-            .stringType()
-            .defaultValue("predictions")
-            .withDescription("Output topic for Prediction records, keyed by entity and model (`<entityId>/<model>`) in the"
-                    + " entity's partition.");
+    public static final ConfigOption<String> PREDICTIONS_TOPIC = TopicOptions.PREDICTIONS_TOPIC;
 
-    public static final ConfigOption<String> DEAD_LETTERS_TOPIC = ConfigOptions.key("kafka.topic.dead-letters")
-            .stringType()
-            .defaultValue("dead-letters")
-            .withDescription("Output topic for DeadLetter records: every input that did not become a prediction.");
+    public static final ConfigOption<String> DEAD_LETTERS_TOPIC = TopicOptions.DEAD_LETTERS_TOPIC;
 
-    public static final ConfigOption<String> GROUP_ID = ConfigOptions.key("kafka.group-id")
-            .stringType()
-            .defaultValue("streaminference")
-            .withDescription("Consumer group id of the source (offsets are committed on checkpoints, for"
-                    + " monitoring; the job restores from its own checkpointed offsets).");
+    public static final ConfigOption<String> GROUP_ID = TopicOptions.GROUP_ID;
 
     public static final ConfigOption<Boolean> SOURCE_BOUNDED = ConfigOptions.key("kafka.source.bounded")
             .booleanType()
@@ -262,17 +246,9 @@ public final class PipelineOptions {
             .withDescription("ONNX Runtime's CPU arena allocator: faster, but keeps peak memory per session; turn it"
                     + " off to bound native memory with many versions loaded.");
 
-    public static final ConfigOption<String> MODEL_CONTROL_TOPIC = ConfigOptions.key("model.control-topic")
-            .stringType()
-            .defaultValue("model-control")
-            .withDescription("Topic of model commands (publish, canary, shadow, promote, rollback, retire), read"
-                    + " from the beginning by a job started without state; empty serves model.uri only.");
+    public static final ConfigOption<String> MODEL_CONTROL_TOPIC = TopicOptions.MODEL_CONTROL_TOPIC;
 
-    public static final ConfigOption<String> MODEL_EVENTS_TOPIC = ConfigOptions.key("model.events-topic")
-            .stringType()
-            .defaultValue("model-events")
-            .withDescription("Topic where every inference subtask reports loads, deployments, rejected commands"
-                    + " and released versions (JSON); 'models list' reads it.");
+    public static final ConfigOption<String> MODEL_EVENTS_TOPIC = TopicOptions.MODEL_EVENTS_TOPIC;
 
     public static final ConfigOption<String> SHADOW_PREDICTIONS_TOPIC =
             ConfigOptions.key("kafka.topic.shadow-predictions")

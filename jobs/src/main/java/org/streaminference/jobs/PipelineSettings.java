@@ -4,6 +4,7 @@ import org.apache.flink.annotation.Internal;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.fs.Path;
+import org.streaminference.model.control.ServingPlanFiles;
 import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.trust.ManifestSignatures;
@@ -278,9 +279,9 @@ public final class PipelineSettings {
     }
 
     /** Whether and how records are traced, from the job's options. */
-    public static org.streaminference.schemas.tracing.TracingConfig tracing(ReadableConfig options) {
+    public static org.streaminference.tracing.TracingConfig tracing(ReadableConfig options) {
         try {
-            return new org.streaminference.schemas.tracing.TracingConfig(
+            return new org.streaminference.tracing.TracingConfig(
                     options.get(MonitoringOptions.TRACING_SAMPLE_RATIO),
                     options.get(MonitoringOptions.TRACING_EXPORTER),
                     options.get(MonitoringOptions.TRACING_OTLP_ENDPOINT),

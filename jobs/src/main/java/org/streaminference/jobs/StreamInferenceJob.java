@@ -1,6 +1,6 @@
 package org.streaminference.jobs;
 
-import org.streaminference.schemas.tracing.RecordTracing;
+import org.streaminference.tracing.RecordTracing;
 
 import org.apache.flink.annotation.PublicEvolving;
 

@@ -64,7 +64,7 @@ class ConfigurationFilesTest {
     void readmeDocumentsEveryOption() throws Exception {
         String readme = Files.readString(ROOT.resolve("README.md"));
         List<ConfigOption<?>> all = new java.util.ArrayList<>(PipelineOptions.all());
-        all.addAll(org.streaminference.sinks.query.QueryServiceOptions.all());
+        all.addAll(org.streaminference.query.QueryServiceOptions.all());
         for (ConfigOption<?> option : all) {
             assertThat(readme).as("README documents %s", option.key()).contains("`" + option.key() + "`");
         }
@@ -145,7 +145,7 @@ class ConfigurationFilesTest {
         java.util.Set<String> known = new java.util.HashSet<>();
         flink.forEach(o -> known.add(o.key()));
         PipelineOptions.all().forEach(o -> known.add(o.key()));
-        org.streaminference.sinks.query.QueryServiceOptions.all().forEach(o -> known.add(o.key()));
+        org.streaminference.query.QueryServiceOptions.all().forEach(o -> known.add(o.key()));
         for (String key : conf.keySet()) {
             if (key.startsWith("metrics.reporter.prom.")) {
                 continue; // reporter options are read by the reporter plugin, by name

@@ -22,7 +22,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.streaminference.jobs.local.DemoEvents;
+import org.streaminference.embedded.DemoEvents;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelEvents;

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.streaminference.features.spec.FeatureSpec;
-import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;

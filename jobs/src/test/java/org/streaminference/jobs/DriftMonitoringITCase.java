@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;

@@ -5,7 +5,7 @@ import org.apache.flink.util.FileUtils;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
-import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.embedded.EmbeddedKafkaBroker;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

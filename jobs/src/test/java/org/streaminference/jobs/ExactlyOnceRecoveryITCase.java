@@ -121,7 +121,7 @@ class ExactlyOnceRecoveryITCase {
             java.io.StringWriter report = new java.io.StringWriter();
             await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).until(() -> {
                 report.getBuffer().setLength(0);
-                var cli = org.streaminference.jobs.cli.ModelsCli.commandLine();
+                var cli = org.streaminference.cli.ModelsCli.commandLine();
                 cli.setOut(new java.io.PrintWriter(report, true));
                 return cli.execute("reconcile", "--bootstrap-servers", SERVICES.bootstrapServers()) == 0;
             });

@@ -206,7 +206,7 @@ class MultiModelITCase {
                     + ", " + ENSEMBLE + "; refund -> " + ENSEMBLE + "; " + ENSEMBLE + " = 2*" + FIRST + " + 1*"
                     + SECOND))).hasSize(PARALLELISM);
             java.io.StringWriter refused = new java.io.StringWriter();
-            var cli = org.streaminference.jobs.cli.ModelsCli.commandLine();
+            var cli = org.streaminference.cli.ModelsCli.commandLine();
             cli.setOut(new java.io.PrintWriter(refused, true));
             assertThat(cli.execute(concat(new String[] {"rollback", "--name", "spam", "--to", "1"}, connection))).isEqualTo(2);
             assertThat(refused.toString()).contains("do not serve spam (UNKNOWN_MODEL)").contains("No job serves spam");
@@ -242,7 +242,7 @@ class MultiModelITCase {
             java.io.StringWriter report = new java.io.StringWriter();
             await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).until(() -> {
                 report.getBuffer().setLength(0);
-                var cli = org.streaminference.jobs.cli.ModelsCli.commandLine();
+                var cli = org.streaminference.cli.ModelsCli.commandLine();
                 cli.setOut(new java.io.PrintWriter(report, true));
                 Path conf = Files.createDirectories(SERVICES.dir().resolve("mk-conf"));
                 Files.writeString(conf.resolve("config.yaml"), String.join("\n",

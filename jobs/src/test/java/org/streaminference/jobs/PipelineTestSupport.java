@@ -11,7 +11,7 @@ import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.streaminference.jobs.local.DemoEvents;
+import org.streaminference.embedded.DemoEvents;
 import org.streaminference.features.ReferenceFeatures;
 import org.streaminference.features.spec.FeatureSpecs;
 import org.streaminference.model.DemoModels;
@@ -241,7 +241,7 @@ final class PipelineTestSupport {
     static String models(String... args) {
         java.io.StringWriter out = new java.io.StringWriter();
         java.io.StringWriter err = new java.io.StringWriter();
-        var cli = org.streaminference.jobs.cli.ModelsCli.commandLine();
+        var cli = org.streaminference.cli.ModelsCli.commandLine();
         cli.setOut(new java.io.PrintWriter(out, true));
         cli.setErr(new java.io.PrintWriter(err, true));
         int code = cli.execute(args);

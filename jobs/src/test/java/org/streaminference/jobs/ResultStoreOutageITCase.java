@@ -15,7 +15,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.streaminference.jobs.PipelineTestSupport.SteadyProducer;
-import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.model.DemoModels;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.Prediction;

@@ -16,7 +16,7 @@ import org.apache.kafka.common.serialization.StringSerializer;
 import org.streaminference.features.ReferenceFeatures;
 import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.features.spec.FeatureSpecs;
-import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;

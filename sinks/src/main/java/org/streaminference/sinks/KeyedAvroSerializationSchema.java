@@ -11,7 +11,7 @@ import org.apache.flink.util.function.SerializableFunction;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
-import org.streaminference.schemas.tracing.RecordTracing;
+import org.streaminference.tracing.RecordTracing;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;

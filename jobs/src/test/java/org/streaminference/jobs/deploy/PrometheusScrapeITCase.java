@@ -13,9 +13,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.StreamInferenceJob;
-import org.streaminference.jobs.local.DemoEventGenerator;
-import org.streaminference.jobs.local.DemoEvents;
-import org.streaminference.jobs.local.EmbeddedKafkaBroker;
+import org.streaminference.embedded.DemoEventGenerator;
+import org.streaminference.embedded.DemoEvents;
+import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.model.DemoModels;
 
 import java.net.ServerSocket;

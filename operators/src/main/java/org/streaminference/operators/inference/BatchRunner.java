@@ -40,7 +40,7 @@ final class BatchRunner {
     private final InferenceMetrics metrics;
     private final int retries;
     private final BatchInputs inputs;
-    private final org.streaminference.schemas.tracing.RecordTracing tracing;
+    private final org.streaminference.tracing.RecordTracing tracing;
     /** Whether the log said once that this version's batches run only when split. */
     private volatile boolean warnedSplit;
     /** The run each batch is in now, by batch (identity), so that a batch past its timeout can be stopped. */
@@ -48,7 +48,7 @@ final class BatchRunner {
 
     /** @param layout the job's feature groups; null feeds a one-input model every float feature in order */
     BatchRunner(InferenceModel model, FeatureLayout layout, PredictionDecoder decoder, InferenceMetrics metrics,
-            int maxBatchSize, int retries, org.streaminference.schemas.tracing.RecordTracing tracing) {
+            int maxBatchSize, int retries, org.streaminference.tracing.RecordTracing tracing) {
         this.tracing = tracing;
         this.model = model;
         this.decoder = decoder;

@@ -1,7 +1,7 @@
 package org.streaminference.operators.inference;
 
 import org.streaminference.operators.drift.DriftConfig;
-import org.streaminference.schemas.tracing.TracingConfig;
+import org.streaminference.tracing.TracingConfig;
 
 import org.streaminference.model.control.ModelControlLimits;
 

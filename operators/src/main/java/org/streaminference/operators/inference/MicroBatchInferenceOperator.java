@@ -1,8 +1,8 @@
 package org.streaminference.operators.inference;
 
 import org.streaminference.operators.drift.DriftConfig;
-import org.streaminference.schemas.tracing.RecordTracing;
-import org.streaminference.schemas.tracing.TracingConfig;
+import org.streaminference.tracing.RecordTracing;
+import org.streaminference.tracing.TracingConfig;
 import org.streaminference.operators.drift.DriftTracker;
 import org.streaminference.schemas.DriftSketch;
 

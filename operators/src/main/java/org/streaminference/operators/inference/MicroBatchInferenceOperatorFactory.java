@@ -31,7 +31,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     private final String servedFeatureSpec;
     private final ModelControlLimits controlLimits;
     private final org.streaminference.operators.drift.DriftConfig drift;
-    private final org.streaminference.schemas.tracing.TracingConfig tracing;
+    private final org.streaminference.tracing.TracingConfig tracing;
 
     /**
      * @param initialLocation   the version served when the job starts without state; after a restore the operator
@@ -47,7 +47,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
             BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits) {
         this(modelProvider, java.util.List.of(initialLocation), null, options, servedFeatureSpec, controlLimits,
                 org.streaminference.operators.drift.DriftConfig.DISABLED,
-                org.streaminference.schemas.tracing.TracingConfig.DISABLED);
+                org.streaminference.tracing.TracingConfig.DISABLED);
     }
 
     /**
@@ -60,7 +60,7 @@ public final class MicroBatchInferenceOperatorFactory extends AbstractStreamOper
     public MicroBatchInferenceOperatorFactory(ModelProvider modelProvider, java.util.List<String> initialLocations,
             String initialPlan, BatchingConfig options, String servedFeatureSpec, ModelControlLimits controlLimits,
             org.streaminference.operators.drift.DriftConfig drift,
-            org.streaminference.schemas.tracing.TracingConfig tracing) {
+            org.streaminference.tracing.TracingConfig tracing) {
         this.drift = drift;
         this.tracing = tracing;
         this.controlLimits = controlLimits;

@@ -33,7 +33,7 @@ final class ServedVersion {
 
     ServedVersion(ModelProvider.Handle handle, InferenceMetrics metrics, BatchingConfig options, String threadName,
             Consumer<List<BatchRunner.Pending>> onBatchDone,
-            Consumer<List<BatchRunner.Pending>> onTimeout, org.streaminference.schemas.tracing.RecordTracing tracing) {
+            Consumer<List<BatchRunner.Pending>> onTimeout, org.streaminference.tracing.RecordTracing tracing) {
         this.handle = handle;
         this.model = handle.model();
         this.version = model.manifest().version();

@@ -11,8 +11,8 @@ import org.apache.flink.util.Collector;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.SourcePosition;
 import org.streaminference.schemas.ValidatedEvent;
-import org.streaminference.schemas.tracing.RecordTracing;
-import org.streaminference.schemas.tracing.TracingConfig;
+import org.streaminference.tracing.RecordTracing;
+import org.streaminference.tracing.TracingConfig;
 
 /**
  * Passes the source's valid events on and sends every record that failed validation to {@link DeadLetters#TAG} with

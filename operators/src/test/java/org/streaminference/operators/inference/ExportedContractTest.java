@@ -20,7 +20,7 @@ import org.streaminference.schemas.DoubleList;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.SourcePosition;
-import org.streaminference.schemas.tracing.RecordTracing;
+import org.streaminference.tracing.RecordTracing;
 
 import java.io.InputStream;
 import java.nio.file.Files;

@@ -51,7 +51,7 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
         super(new MicroBatchInferenceOperatorFactory(provider, initialModels, plan == null ? null
                 : new String(org.streaminference.model.control.ServingPlans.toJson(plan), StandardCharsets.UTF_8),
                 options, null, ModelControlLimits.defaults(), org.streaminference.operators.drift.DriftConfig.DISABLED,
-                org.streaminference.schemas.tracing.TracingConfig.DISABLED), 1, 1, 0);
+                org.streaminference.tracing.TracingConfig.DISABLED), 1, 1, 0);
         this.limits = ModelControlLimits.defaults();
     }
 

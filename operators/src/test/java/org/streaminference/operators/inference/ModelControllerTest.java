@@ -110,7 +110,7 @@ class ModelControllerTest {
             String version = handle.model().manifest().version();
             return new ServedVersion(handle, new InferenceMetrics(new UnregisteredMetricsGroup(), name, version),
                     BatchingConfig.defaults(), "test-" + version, batch -> {}, batch -> {},
-                    org.streaminference.schemas.tracing.RecordTracing.off());
+                    org.streaminference.tracing.RecordTracing.off());
         }
 
         @Override
