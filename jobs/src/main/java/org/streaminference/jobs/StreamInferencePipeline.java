@@ -21,7 +21,7 @@ import org.streaminference.operators.drift.DriftConfig;
 import org.streaminference.operators.drift.DriftMonitor;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.DeadLetters;
-import org.streaminference.operators.inference.ModelOutputs;
+import org.streaminference.operators.inference.InferenceSideOutputs;
 import org.streaminference.operators.validation.EventValidationFunction;
 import org.streaminference.operators.validation.EventValidator;
 import org.streaminference.operators.validation.ValidatedRecord;
@@ -142,7 +142,7 @@ public final class StreamInferencePipeline {
         }
 
         options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).ifPresent(topic -> predictions
-                .getSideOutput(ModelOutputs.SERVED_FEATURES)
+                .getSideOutput(InferenceSideOutputs.SERVED_FEATURES)
                 .sinkTo(ResultTopicSinks.servedFeatures(sinkOptions, topic))
                 .name("served-features-kafka")
                 .uid("served-features-kafka"));
@@ -151,7 +151,7 @@ public final class StreamInferencePipeline {
         DriftConfig drift = PipelineSettings.drift(options);
         if (drift.enabled()) {
             // one monitor sees every subtask's sketches; it never scales (max parallelism 1)
-            driftEvents = predictions.getSideOutput(ModelOutputs.DRIFT_SKETCHES)
+            driftEvents = predictions.getSideOutput(InferenceSideOutputs.DRIFT_SKETCHES)
                     .process(new DriftMonitor(drift), new AvroTypeInfo<>(ModelEvent.class))
                     .setParallelism(1)
                     .setMaxParallelism(1)
@@ -160,11 +160,11 @@ public final class StreamInferencePipeline {
         }
 
         if (commands != null) {
-            DataStream<ModelEvent> modelEvents = predictions.getSideOutput(ModelOutputs.MODEL_EVENTS);
+            DataStream<ModelEvent> modelEvents = predictions.getSideOutput(InferenceSideOutputs.MODEL_EVENTS);
             if (driftEvents != null) {
                 modelEvents = modelEvents.union(driftEvents);
             }
-            predictions.getSideOutput(ModelOutputs.SHADOW_PREDICTIONS)
+            predictions.getSideOutput(InferenceSideOutputs.SHADOW_PREDICTIONS)
                     .sinkTo(ResultTopicSinks.shadowPredictions(sinkOptions,
                             options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC)))
                     .name("shadow-predictions-kafka")

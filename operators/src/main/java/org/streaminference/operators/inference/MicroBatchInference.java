@@ -20,7 +20,7 @@ import java.util.Objects;
 /**
  * The micro-batched inference operator: adds async, batched ONNX inference to a stream of enriched events. Results
  * are the predictions; dead letters are on the side output {@link DeadLetters#TAG} of the returned stream, shadow
- * predictions, model events and (when asked for) served feature vectors on the side outputs in {@link ModelOutputs}.
+ * predictions, model events and (when asked for) served feature vectors on the side outputs in {@link InferenceSideOutputs}.
  *
  * <pre>{@code
  * SingleOutputStreamOperator<Prediction> predictions = MicroBatchInference.builder()
@@ -142,7 +142,7 @@ public final class MicroBatchInference {
 
         /**
          * Sketches the features and predictions of every version that has a training baseline and emits the sketches
-         * on {@link ModelOutputs#DRIFT_SKETCHES}, for a {@link org.streaminference.operators.drift.DriftMonitor}.
+         * on {@link InferenceSideOutputs#DRIFT_SKETCHES}, for a {@link org.streaminference.operators.drift.DriftMonitor}.
          */
         public Builder drift(DriftConfig drift) {
             this.drift = Objects.requireNonNull(drift, "drift");
@@ -157,7 +157,7 @@ public final class MicroBatchInference {
 
         /**
          * Emits each prediction's feature vector, with the version that answered, on
-         * {@link ModelOutputs#SERVED_FEATURES}.
+         * {@link InferenceSideOutputs#SERVED_FEATURES}.
          *
          * @param featureSpec the id ({@code name:version}) of the spec that computed the vectors
          */

@@ -3,11 +3,16 @@ package org.streaminference.operators.inference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.streaminference.model.BatchingPolicy;
+import org.streaminference.model.ElementType;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelManifest;
+import org.streaminference.operators.drift.DriftTracker;
+import org.streaminference.schemas.ReasonCode;
+import org.streaminference.tracing.RecordTracing;
 
 import java.util.List;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 
 /**
@@ -25,7 +30,7 @@ final class ServedVersion {
     final InferenceMetrics metrics;
     private final ModelProvider.Handle handle;
     /** Sketches what this version serves for drift monitoring; null where it is not watched. Task thread only. */
-    org.streaminference.operators.drift.DriftTracker drift;
+    DriftTracker drift;
     /** Records routed to this version and not yet emitted; task thread only. */
     int outstanding;
     /** Whether the version takes a DOUBLE input: its served features are logged unrounded too. */
@@ -33,13 +38,13 @@ final class ServedVersion {
 
     ServedVersion(ModelProvider.Handle handle, InferenceMetrics metrics, BatchingConfig options, String threadName,
             Consumer<List<BatchRunner.Pending>> onBatchDone,
-            Consumer<List<BatchRunner.Pending>> onTimeout, org.streaminference.tracing.RecordTracing tracing) {
+            BiConsumer<ServedVersion, List<BatchRunner.Pending>> onTimeout, RecordTracing tracing) {
         this.handle = handle;
         this.model = handle.model();
         this.version = model.manifest().version();
         this.metrics = metrics;
         this.readsDoubles = model.manifest().inputs().stream()
-                .anyMatch(i -> i.elementType() == org.streaminference.model.ElementType.DOUBLE);
+                .anyMatch(i -> i.elementType() == ElementType.DOUBLE);
         // a version whose results depend on their batch neighbours runs every record alone; one whose export fixes
         // its batch runs batches of at most that size (padded to it)
         int fixed = model.fixedBatch();
@@ -51,8 +56,25 @@ final class ServedVersion {
                 options.dispatchWhenIdle(), threadName, batch -> {
                     runner.run(batch);
                     onBatchDone.accept(batch);
-                }, options.timeoutMillis(), onTimeout);
+                }, options.timeoutMillis(), batch -> onTimeout.accept(this, batch));
         metrics.bind(batcher::inFlightBatches, loadTimeMillis(), handle.fellBackToCpu());
+    }
+
+    /**
+     * On the batcher's timer thread: answers the records of a late batch that still have no answer with TIMEOUT, and
+     * stops its run through ONNX Runtime's run termination. Returns whether any record got its answer so.
+     */
+    boolean timeOut(List<BatchRunner.Pending> batch, long timeoutMillis) {
+        boolean any = false;
+        for (BatchRunner.Pending request : batch) {
+            if (!request.isDone()) {
+                runner.fail(request, ReasonCode.TIMEOUT, "no answer from " + manifest().id() + " within "
+                        + timeoutMillis + " ms");
+                any = true;
+            }
+        }
+        runner.terminate(batch); // a stuck run gives its inference thread back
+        return any;
     }
 
     ModelManifest manifest() {

@@ -115,7 +115,7 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
 
     List<Prediction> shadowPredictions() {
         List<Prediction> out = new ArrayList<>();
-        var side = getSideOutput(ModelOutputs.SHADOW_PREDICTIONS);
+        var side = getSideOutput(InferenceSideOutputs.SHADOW_PREDICTIONS);
         if (side != null) {
             side.forEach(r -> out.add(r.getValue()));
         }
@@ -133,7 +133,7 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
 
     List<ModelEvent> modelEvents() {
         List<ModelEvent> out = new ArrayList<>();
-        var side = getSideOutput(ModelOutputs.MODEL_EVENTS);
+        var side = getSideOutput(InferenceSideOutputs.MODEL_EVENTS);
         if (side != null) {
             side.forEach(r -> out.add(r.getValue()));
         }

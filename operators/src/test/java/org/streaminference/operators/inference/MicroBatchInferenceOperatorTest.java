@@ -168,7 +168,7 @@ class MicroBatchInferenceOperatorTest {
             predictions(h).forEach(p -> predicted.put(p.getEventId(), p));
             assertThat(predicted).hasSize(5);
             List<ServedFeatures> served = new ArrayList<>();
-            h.getSideOutput(ModelOutputs.SERVED_FEATURES).forEach(r -> served.add(r.getValue()));
+            h.getSideOutput(InferenceSideOutputs.SERVED_FEATURES).forEach(r -> served.add(r.getValue()));
             assertThat(served).extracting(ServedFeatures::getEventId)
                     .containsExactlyInAnyOrderElementsOf(predicted.keySet());
             for (ServedFeatures f : served) {

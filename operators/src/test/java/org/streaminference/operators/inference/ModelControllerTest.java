@@ -109,7 +109,7 @@ class ModelControllerTest {
             String name = handle.model().manifest().name();
             String version = handle.model().manifest().version();
             return new ServedVersion(handle, new InferenceMetrics(new UnregisteredMetricsGroup(), name, version),
-                    BatchingConfig.defaults(), "test-" + version, batch -> {}, batch -> {},
+                    BatchingConfig.defaults(), "test-" + version, batch -> {}, (served, batch) -> {},
                     org.streaminference.tracing.RecordTracing.off());
         }
 

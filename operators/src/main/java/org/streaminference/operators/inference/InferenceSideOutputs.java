@@ -3,13 +3,14 @@ package org.streaminference.operators.inference;
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.util.OutputTag;
+import org.streaminference.schemas.DriftSketch;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ServedFeatures;
 
 /** The inference operator's side outputs besides dead letters. */
 @PublicEvolving
-public final class ModelOutputs {
+public final class InferenceSideOutputs {
     /**
      * Predictions of the shadow version: computed on the same features as the answer, never the answer. Best effort:
      * a shadow prediction still running at a failure is not computed again.
@@ -32,8 +33,8 @@ public final class ModelOutputs {
      * Sketches of the served features and predictions of versions with a training baseline, for the drift monitor;
      * only where the operator was built with drift monitoring.
      */
-    public static final OutputTag<org.streaminference.schemas.DriftSketch> DRIFT_SKETCHES =
-            new OutputTag<>("drift-sketches", new AvroTypeInfo<>(org.streaminference.schemas.DriftSketch.class));
+    public static final OutputTag<DriftSketch> DRIFT_SKETCHES =
+            new OutputTag<>("drift-sketches", new AvroTypeInfo<>(DriftSketch.class));
 
-    private ModelOutputs() {}
+    private InferenceSideOutputs() {}
 }
