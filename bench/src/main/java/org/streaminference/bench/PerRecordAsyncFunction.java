@@ -6,7 +6,7 @@ import org.apache.flink.streaming.api.functions.async.RichAsyncFunction;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.LoadedModel;
-import org.streaminference.operators.inference.PredictionDecoder;
+import org.streaminference.operators.inference.answers.PredictionDecoder;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 

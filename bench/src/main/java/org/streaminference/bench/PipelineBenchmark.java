@@ -26,7 +26,7 @@ import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.jobs.StreamInferencePipeline;
 import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.model.ModelLoaderConfig;
-import org.streaminference.operators.inference.OnnxInferenceFunction;
+import org.streaminference.operators.inference.batching.OnnxInferenceFunction;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.sinks.ResultStoreSchema;

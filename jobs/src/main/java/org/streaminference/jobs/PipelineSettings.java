@@ -10,7 +10,7 @@ import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.model.trust.ModelTrust;
 import org.streaminference.model.control.CommandVerifier;
-import org.streaminference.operators.inference.BatchingConfig;
+import org.streaminference.operators.inference.batching.BatchingConfig;
 import org.streaminference.operators.validation.EventLimits;
 import org.streaminference.sinks.KafkaSinkConfig;
 import org.streaminference.sinks.ResultStoreOptions;

@@ -12,7 +12,7 @@ import org.streaminference.features.spec.FeatureSpecs;
 import org.streaminference.features.spec.InvalidFeatureSpecException;
 import org.streaminference.model.FeatureContract;
 import org.streaminference.operators.inference.MicroBatchInference;
-import org.streaminference.operators.inference.SharedModelProvider;
+import org.streaminference.operators.inference.control.SharedModelProvider;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.EventFields;

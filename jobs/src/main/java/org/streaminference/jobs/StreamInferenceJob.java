@@ -19,7 +19,7 @@ import org.streaminference.model.FeatureContract;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.operators.inference.EnsembleCompatibility;
+import org.streaminference.operators.inference.routing.EnsembleCompatibility;
 import org.streaminference.schemas.Ensemble;
 import org.streaminference.schemas.EnsembleMember;
 import org.streaminference.schemas.UserCodeRelease;

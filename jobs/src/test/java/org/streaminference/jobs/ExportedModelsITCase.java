@@ -498,7 +498,7 @@ class ExportedModelsITCase {
                     tokens));
         }
         try (ai.onnxruntime.OrtSession.Result result = model.run(inputs)) {
-            var decoded = new org.streaminference.operators.inference.PredictionDecoder(model.manifest())
+            var decoded = new org.streaminference.operators.inference.answers.PredictionDecoder(model.manifest())
                     .decode(result, texts.size(), tokens);
             float[][] out = new float[texts.size()][];
             for (int i = 0; i < out.length; i++) {

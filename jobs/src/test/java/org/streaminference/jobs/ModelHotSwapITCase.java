@@ -382,7 +382,7 @@ class ModelHotSwapITCase {
                     java.util.stream.Collectors.groupingBy(Prediction::getEntityId, java.util.stream.Collectors
                             .mapping(Prediction::getModelVersion, java.util.stream.Collectors.toSet())));
             versionsByEntity.forEach((entity, versions) -> assertThat(versions).as(entity)
-                    .containsExactly(org.streaminference.operators.inference.CanaryRouting.bucket(entity) < 20 ? "2" : "1"));
+                    .containsExactly(org.streaminference.operators.inference.routing.CanaryRouting.bucket(entity) < 20 ? "2" : "1"));
             double share = 100.0 * versionsByEntity.values().stream().filter(v -> v.contains("2")).count()
                     / versionsByEntity.size();
             // binomial over ~1,000 entities: standard deviation 1.3 points; 4 points is 3 standard deviations

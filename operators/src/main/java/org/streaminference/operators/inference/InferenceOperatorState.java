@@ -1,5 +1,8 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.inference.answers.PendingAnswer;
+import org.streaminference.operators.inference.control.ServedModels;
+
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.state.BroadcastState;
 import org.apache.flink.api.common.state.ListState;

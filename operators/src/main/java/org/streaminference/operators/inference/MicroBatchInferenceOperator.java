@@ -1,5 +1,16 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.inference.answers.AnswerEmitter;
+import org.streaminference.operators.inference.answers.DriftReporter;
+import org.streaminference.operators.inference.answers.InferenceRequest;
+import org.streaminference.operators.inference.answers.PendingAnswer;
+import org.streaminference.operators.inference.batching.BatchingConfig;
+import org.streaminference.operators.inference.control.ModelController;
+import org.streaminference.operators.inference.control.ModelProvider;
+import org.streaminference.operators.inference.control.ServedModels;
+import org.streaminference.operators.inference.control.TaskModelHost;
+import org.streaminference.operators.inference.routing.AnswerPlanner;
+
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.operators.MailboxExecutor;
 import org.apache.flink.api.java.tuple.Tuple3;

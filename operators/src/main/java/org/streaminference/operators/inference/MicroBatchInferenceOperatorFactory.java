@@ -1,5 +1,8 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.inference.batching.BatchingConfig;
+import org.streaminference.operators.inference.control.ModelProvider;
+
 import org.streaminference.model.control.ModelControlLimits;
 
 import org.apache.flink.annotation.Internal;

@@ -10,10 +10,10 @@ import java.util.List;
  * float32 numbers (carried as doubles, as the features stage carries them), so a model run directly on the floats
  * gets exactly what the operator gives it.
  */
-final class DemoVectors {
+public final class DemoVectors {
     private DemoVectors() {}
 
-    static List<Double> of(float... leading) {
+    public static List<Double> of(float... leading) {
         List<Double> vector = new ArrayList<>(DemoModels.FEATURES);
         for (float v : leading) {
             vector.add((double) v);
@@ -24,7 +24,7 @@ final class DemoVectors {
         return vector;
     }
 
-    static float[] array(float... leading) {
+    public static float[] array(float... leading) {
         float[] vector = new float[DemoModels.FEATURES];
         System.arraycopy(leading, 0, vector, 0, leading.length);
         return vector;

@@ -1,5 +1,9 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.inference.answers.PredictionDecoder;
+import org.streaminference.operators.inference.batching.BatchRunner;
+import org.streaminference.operators.inference.batching.InferenceMetrics;
+
 import ai.onnx.proto.OnnxMl;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

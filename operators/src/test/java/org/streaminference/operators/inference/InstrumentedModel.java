@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.inference.control.ModelProvider;
+
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;

@@ -1,5 +1,7 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.inference.batching.BatchingConfig;
+
 import org.apache.flink.formats.avro.typeutils.AvroSerializer;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.streaming.api.watermark.Watermark;

@@ -1,5 +1,10 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.inference.batching.BatchingConfig;
+import org.streaminference.operators.inference.control.ModelProvider;
+import org.streaminference.operators.inference.control.SharedModelProvider;
+import org.streaminference.operators.inference.routing.CanaryRouting;
+
 import org.streaminference.model.control.ModelControlLimits;
 
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;

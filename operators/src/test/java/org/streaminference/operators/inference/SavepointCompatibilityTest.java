@@ -1,5 +1,9 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.inference.batching.BatchingConfig;
+import org.streaminference.operators.inference.control.ModelProvider;
+import org.streaminference.operators.inference.control.SharedModelProvider;
+
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;

@@ -1,5 +1,9 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.operators.inference.batching.BatchingConfig;
+import org.streaminference.operators.inference.control.ModelProvider;
+import org.streaminference.operators.inference.control.SharedModelProvider;
+
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
