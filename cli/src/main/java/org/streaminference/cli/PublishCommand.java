@@ -1,5 +1,6 @@
 package org.streaminference.cli;
 
+import org.streaminference.model.ManifestNames;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
@@ -150,8 +151,8 @@ final class PublishCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        ModelManifest.requireSafeName(name, "--name");
-        ModelManifest.requireSafeName(version, "--version");
+        ManifestNames.requireSafeName(name, "--name");
+        ManifestNames.requireSafeName(version, "--version");
         PublisherKey key = signingKey == null ? null : PublisherKey.read(signingKey);
         try (ControlTopic control = connection.open()) {
             control.requireTopics(); // before anything is stored

@@ -56,7 +56,7 @@ public final class ModelInput implements Serializable {
                         + " INT64 or INT32 tensor [batch, sequence]");
             }
         } else {
-            ModelManifest.requireSafeName(this.from, "from");
+            ManifestNames.requireSafeName(this.from, "from");
             for (int i = 1; i < shape.length; i++) {
                 if (shape[i] < 0) {
                     throw new IllegalArgumentException("input '" + name + "' is fed by feature group '" + this.from

@@ -33,9 +33,6 @@ public final class ModelManifest implements Serializable {
     public static final String FILE_NAME = "manifest.json";
     /** Manifests larger than this are refused unread. */
     public static final int MAX_BYTES = 1024 * 1024;
-    /** What a model name or version may be: safe in paths, logs, metric labels and the result store. */
-    public static final Pattern SAFE_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
-    public static final String SAFE_NAME_RULE = "1 to 64 of A-Z a-z 0-9 . _ -, starting with a letter or digit";
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
@@ -90,8 +87,8 @@ public final class ModelManifest implements Serializable {
             @JsonProperty("featureSpec") String featureSpec,
             @JsonProperty("createdAt") long createdAt,
             @JsonProperty("files") Map<String, String> files) {
-        this.name = requireSafeName(name, "name");
-        this.version = requireSafeName(version, "version");
+        this.name = ManifestNames.requireSafeName(name, "name");
+        this.version = ManifestNames.requireSafeName(version, "version");
         this.modelFile = requireText(modelFile, "modelFile");
         this.sha256 = requireText(sha256, "sha256").toLowerCase(java.util.Locale.ROOT);
         if (!this.sha256.matches("[0-9a-f]{64}")) {
@@ -124,7 +121,7 @@ public final class ModelManifest implements Serializable {
         Map<String, String> checked = new java.util.TreeMap<>();
         if (files != null) {
             for (Map.Entry<String, String> f : files.entrySet()) {
-                if (!isPlainRelativePath(f.getKey())) {
+                if (!ManifestNames.isPlainRelativePath(f.getKey())) {
                     throw new IllegalArgumentException("a file of 'files' is not a plain path inside the version's"
                             + " directory");
                 }
@@ -144,14 +141,6 @@ public final class ModelManifest implements Serializable {
         this.featureSpec = featureSpec;
         this.createdAt = createdAt;
         checkContract();
-    }
-
-    /** @throws IllegalArgumentException unless {@code value} is a safe model name or version */
-    public static String requireSafeName(String value, String field) {
-        if (value == null || !SAFE_NAME.matcher(value).matches()) {
-            throw new IllegalArgumentException("manifest field '" + field + "' must be " + SAFE_NAME_RULE);
-        }
-        return value;
     }
 
     /**
@@ -344,20 +333,6 @@ public final class ModelManifest implements Serializable {
     @com.fasterxml.jackson.annotation.JsonInclude(com.fasterxml.jackson.annotation.JsonInclude.Include.NON_EMPTY)
     public Map<String, String> files() {
         return files;
-    }
-
-    /** Whether {@code path} names a file inside a directory: relative, no {@code ..}, no backslash, no scheme. */
-    public static boolean isPlainRelativePath(String path) {
-        if (path == null || path.isEmpty() || path.length() > 255 || path.startsWith("/") || path.contains("\\")
-                || path.contains(":") || path.indexOf('\0') >= 0) {
-            return false;
-        }
-        for (String segment : path.split("/")) {
-            if (segment.isEmpty() || segment.equals("..") || segment.equals(".")) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** {@code name:version}, the way logs and metrics name a model version. */

@@ -34,7 +34,7 @@ public final class OnnxExternalData {
         collect(proto.getGraph(), 0, found);
         java.util.Set<String> locations = new java.util.TreeSet<>();
         for (java.util.Map.Entry<String, String> tensor : found.entrySet()) {
-            if (!ModelManifest.isPlainRelativePath(tensor.getValue())) {
+            if (!ManifestNames.isPlainRelativePath(tensor.getValue())) {
                 throw new ModelLoadException(ModelLoadException.Reason.EXTERNAL_DATA, modelId + ": tensor '"
                         + org.streaminference.schemas.Printable.truncate(tensor.getKey()) + "' reads external data"
                         + " from outside the version's directory");

@@ -30,11 +30,11 @@ public record TokenizerConfig(String file, String from, int maxLength) implement
     }
 
     public TokenizerConfig {
-        if (!ModelManifest.isPlainRelativePath(file)) {
+        if (!ManifestNames.isPlainRelativePath(file)) {
             throw new IllegalArgumentException("the tokenizer's file is not a plain path inside the version's"
                     + " directory");
         }
-        ModelManifest.requireSafeName(from, "tokenizer.from");
+        ManifestNames.requireSafeName(from, "tokenizer.from");
         if (maxLength < 2 || maxLength > 8192) {
             throw new IllegalArgumentException("tokenizer.maxLength must be between 2 and 8192, it is " + maxLength);
         }

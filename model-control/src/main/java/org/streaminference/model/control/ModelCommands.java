@@ -1,5 +1,6 @@
 package org.streaminference.model.control;
 
+import org.streaminference.model.ManifestNames;
 import org.apache.flink.annotation.PublicEvolving;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.schemas.AnnouncedManifest;
@@ -155,9 +156,9 @@ public final class ModelCommands {
         String model = c.getModel();
         String version = c.getVersion();
         require(model != null && !model.isBlank(), "'model' is missing");
-        require(ModelManifest.SAFE_NAME.matcher(model).matches(), "'model' must be " + ModelManifest.SAFE_NAME_RULE);
-        require(version == null || ModelManifest.SAFE_NAME.matcher(version).matches(),
-                "'version' must be " + ModelManifest.SAFE_NAME_RULE);
+        require(ManifestNames.SAFE_NAME.matcher(model).matches(), "'model' must be " + ManifestNames.SAFE_NAME_RULE);
+        require(version == null || ManifestNames.SAFE_NAME.matcher(version).matches(),
+                "'version' must be " + ManifestNames.SAFE_NAME_RULE);
         switch (c.getCommand()) {
             case PUBLISH -> {
                 requireVersion(c);

@@ -1,5 +1,6 @@
 package org.streaminference.model.control;
 
+import org.streaminference.model.ManifestNames;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -254,8 +255,8 @@ public final class ServingPlans {
     }
 
     private static void safe(String name, String what) throws InvalidCommandException {
-        require(name != null && ModelManifest.SAFE_NAME.matcher(name).matches(),
-                what + " must be " + ModelManifest.SAFE_NAME_RULE + ", got " + (name == null ? "nothing"
+        require(name != null && ManifestNames.SAFE_NAME.matcher(name).matches(),
+                what + " must be " + ManifestNames.SAFE_NAME_RULE + ", got " + (name == null ? "nothing"
                         : "'" + org.streaminference.schemas.Printable.escape(name, 80) + "'"));
     }
 

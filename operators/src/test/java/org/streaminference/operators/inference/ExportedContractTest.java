@@ -1,6 +1,7 @@
 package org.streaminference.operators.inference;
 
 import org.streaminference.operators.inference.answers.PredictionDecoder;
+import org.streaminference.operators.inference.batching.BatchRecord;
 import org.streaminference.operators.inference.batching.BatchRunner;
 import org.streaminference.operators.inference.batching.InferenceMetrics;
 
@@ -49,7 +50,7 @@ class ExportedContractTest {
     Path dir;
 
     /** A pending record as the batch runner sees it. */
-    private static final class Row implements BatchRunner.Pending {
+    private static final class Row implements BatchRecord {
         final EnrichedEvent event;
         Prediction prediction;
         DeadLetter deadLetter;

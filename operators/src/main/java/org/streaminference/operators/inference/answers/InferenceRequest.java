@@ -2,6 +2,7 @@ package org.streaminference.operators.inference.answers;
 
 import org.apache.flink.annotation.Internal;
 
+import org.streaminference.operators.inference.batching.BatchRecord;
 import org.streaminference.operators.inference.batching.BatchRunner;
 import org.streaminference.operators.inference.control.ServedVersion;
 
@@ -16,7 +17,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * thread or the batch timeout sets first.
  */
 @Internal
-public final class InferenceRequest extends PendingAnswer implements BatchRunner.Pending {
+public final class InferenceRequest extends PendingAnswer implements BatchRecord {
     public final ServedVersion version;
     private final long enqueuedNanos;
     private final AtomicReference<Object> answer = new AtomicReference<>();

@@ -188,7 +188,7 @@ final class BatchInputs {
      * The batch's tensors: its records' values, then, for a model with a fixed batch, rows of zeros (empty texts) up
      * to that size; those rows' outputs are not read.
      */
-    Batch build(List<? extends BatchRunner.Pending> batch) throws OrtException {
+    Batch build(List<? extends BatchRecord> batch) throws OrtException {
         int rows = Math.max(batch.size(), fixedBatch);
         Batch out = new Batch();
         out.rows = rows;
@@ -196,7 +196,7 @@ final class BatchInputs {
             if (text != null) {
                 List<String> texts = new ArrayList<>(rows);
                 int index = text.indices()[0];
-                for (BatchRunner.Pending p : batch) {
+                for (BatchRecord p : batch) {
                     texts.add(p.event().getTextFeatures().get(index));
                 }
                 while (texts.size() < rows) {
@@ -237,10 +237,10 @@ final class BatchInputs {
      * Writes each record's values of group {@code g}: real values as computed (double precision) into a DOUBLE input,
      * rounded once into a FLOAT one; integers into an INT64 or INT32 one.
      */
-    private static void fill(ByteBuffer buffer, ElementType type, List<? extends BatchRunner.Pending> batch,
+    private static void fill(ByteBuffer buffer, ElementType type, List<? extends BatchRecord> batch,
             FeatureLayout.Group g, boolean whole) {
         int[] indices = g.indices();
-        for (BatchRunner.Pending p : batch) {
+        for (BatchRecord p : batch) {
             EnrichedEvent e = p.event();
             if (g.type() == FeatureLayout.ValueType.FLOAT) {
                 List<Double> features = e.getFeatures();
@@ -279,10 +279,10 @@ final class BatchInputs {
         }
     }
 
-    private static String[] strings(List<? extends BatchRunner.Pending> batch, FeatureLayout.Group g, int rows) {
+    private static String[] strings(List<? extends BatchRecord> batch, FeatureLayout.Group g, int rows) {
         String[] out = new String[rows * g.width()];
         int n = 0;
-        for (BatchRunner.Pending p : batch) {
+        for (BatchRecord p : batch) {
             for (int index : g.indices()) {
                 out[n++] = p.event().getTextFeatures().get(index);
             }

@@ -27,19 +27,6 @@ import java.util.Map;
 public final class BatchRunner {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BatchRunner.class);
 
-    /** One record waiting for its answer; {@link #complete} keeps the first answer and ignores later ones. */
-    public interface Pending {
-        EnrichedEvent event();
-
-        long enqueuedNanos();
-
-        /** @return whether this was the record's first answer */
-        boolean complete(Prediction prediction, DeadLetter deadLetter);
-
-        /** Whether the record has its answer. */
-        boolean isDone();
-    }
-
     private final InferenceModel model;
     private final PredictionDecoder decoder;
     private final InferenceMetrics metrics;
@@ -49,7 +36,7 @@ public final class BatchRunner {
     /** Whether the log said once that this version's batches run only when split. */
     private volatile boolean warnedSplit;
     /** The run each batch is in now, by batch (identity), so that a batch past its timeout can be stopped. */
-    private final Map<List<? extends Pending>, TerminableRun> running = new IdentityHashMap<>();
+    private final Map<List<? extends BatchRecord>, TerminableRun> running = new IdentityHashMap<>();
 
     /** @param layout the job's feature groups; null feeds a one-input model every float feature in order */
     public BatchRunner(InferenceModel model, FeatureLayout layout, PredictionDecoder decoder, InferenceMetrics metrics,
@@ -62,9 +49,9 @@ public final class BatchRunner {
         this.inputs = new BatchInputs(model, layout, maxBatchSize);
     }
 
-    public void run(List<? extends Pending> batch) {
+    public void run(List<? extends BatchRecord> batch) {
         long start = System.nanoTime();
-        for (Pending p : batch) {
+        for (BatchRecord p : batch) {
             metrics.queueWaitMicros.update((start - p.enqueuedNanos()) / 1_000);
         }
         metrics.batchSize.update(batch.size());
@@ -73,7 +60,7 @@ public final class BatchRunner {
             return;
         }
         java.util.List<String> traces = new java.util.ArrayList<>(batch.size());
-        for (Pending p : batch) {
+        for (BatchRecord p : batch) {
             traces.add(p.event().getSource().getTraceparent());
         }
         io.opentelemetry.api.trace.Span span = tracing.startBatchSpan("inference", traces);
@@ -92,7 +79,7 @@ public final class BatchRunner {
      * version: a version whose records run alone but not together has a contract its manifest does not state. (A
      * batch that fails because of a record the model cannot take ends with that record's dead letter instead.)
      */
-    private void executeWhole(List<? extends Pending> batch) {
+    private void executeWhole(List<? extends BatchRecord> batch) {
         Outcome outcome = execute(batch, batch, retries);
         if (outcome.ranOnlySplit()) {
             metrics.splitBatchesSucceeded.inc();
@@ -121,7 +108,7 @@ public final class BatchRunner {
     }
 
     /** @param whole the batch as it was cut, of which {@code batch} is all or a part */
-    private Outcome execute(List<? extends Pending> whole, List<? extends Pending> batch, int retriesLeft) {
+    private Outcome execute(List<? extends BatchRecord> whole, List<? extends BatchRecord> batch, int retriesLeft) {
         if (allAnswered(batch)) {
             return Outcome.WHOLE; // answered meanwhile (its timeout): nothing is left to run
         }
@@ -147,7 +134,7 @@ public final class BatchRunner {
         long start = System.nanoTime();
         long now = System.currentTimeMillis();
         for (int i = 0; i < batch.size(); i++) {
-            Pending p = batch.get(i);
+            BatchRecord p = batch.get(i);
             PredictionDecoder.Decoded decoded = outputs[i];
             if (!decoded.isFinite()) {
                 fail(p, ReasonCode.NON_FINITE_OUTPUT,
@@ -167,7 +154,7 @@ public final class BatchRunner {
      * Builds the batch's tensors, runs the model and reads every row's prediction, all on this inference thread. The
      * run can be stopped from another thread while it is registered for {@code whole} ({@link #terminate}).
      */
-    private PredictionDecoder.Decoded[] runModel(List<? extends Pending> whole, List<? extends Pending> batch)
+    private PredictionDecoder.Decoded[] runModel(List<? extends BatchRecord> whole, List<? extends BatchRecord> batch)
             throws Exception {
         try (BatchInputs.Batch tensors = inputs.build(batch); TerminableRun run = TerminableRun.start()) {
             metrics.executions.inc();
@@ -188,8 +175,8 @@ public final class BatchRunner {
         }
     }
 
-    private static boolean allAnswered(List<? extends Pending> batch) {
-        for (Pending p : batch) {
+    private static boolean allAnswered(List<? extends BatchRecord> batch) {
+        for (BatchRecord p : batch) {
             if (!p.isDone()) {
                 return false;
             }
@@ -201,7 +188,7 @@ public final class BatchRunner {
      * Stops the run {@code batch} is in, if it is in one (its timeout passed: its records were answered TIMEOUT), so
      * that a stuck model gives its inference thread back. Any thread.
      */
-    public void terminate(List<? extends Pending> batch) {
+    public void terminate(List<? extends BatchRecord> batch) {
         synchronized (running) {
             TerminableRun run = running.get(batch);
             if (run != null) {
@@ -218,7 +205,7 @@ public final class BatchRunner {
     }
 
     /** Answers {@code p} with a dead letter. */
-    public void fail(Pending p, ReasonCode reason, String message) {
+    public void fail(BatchRecord p, ReasonCode reason, String message) {
         if (p.complete(null, DeadLetters.of(p.event().getEvent(), p.event().getSource(), reason, message))) {
             metrics.failures.inc();
         }
@@ -228,7 +215,7 @@ public final class BatchRunner {
      * Answers a record that cannot be run at all (features that do not fit the model's inputs, or a non-finite
      * feature) with its dead letter and returns true; returns false for a record the model can take.
      */
-    public boolean rejectInvalid(Pending p) {
+    public boolean rejectInvalid(BatchRecord p) {
         BatchInputs.Rejection rejection = inputs.invalid(p.event());
         if (rejection == null) {
             return false;

@@ -3,6 +3,7 @@ package org.streaminference.operators.inference.control;
 import org.apache.flink.annotation.Internal;
 
 import org.streaminference.operators.inference.answers.PredictionDecoder;
+import org.streaminference.operators.inference.batching.BatchRecord;
 import org.streaminference.operators.inference.batching.BatchRunner;
 import org.streaminference.operators.inference.batching.BatchingConfig;
 import org.streaminference.operators.inference.batching.InferenceMetrics;
@@ -35,7 +36,7 @@ public final class ServedVersion {
     public final String version;
     public final InferenceModel model;
     public final BatchRunner runner;
-    public final MicroBatcher<BatchRunner.Pending> batcher;
+    public final MicroBatcher<BatchRecord> batcher;
     public final InferenceMetrics metrics;
     private final ModelProvider.Handle handle;
     /** Sketches what this version serves for drift monitoring; null where it is not watched. Task thread only. */
@@ -46,8 +47,8 @@ public final class ServedVersion {
     public final boolean readsDoubles;
 
     public ServedVersion(ModelProvider.Handle handle, InferenceMetrics metrics, BatchingConfig options, String threadName,
-            Consumer<List<BatchRunner.Pending>> onBatchDone,
-            BiConsumer<ServedVersion, List<BatchRunner.Pending>> onTimeout, RecordTracing tracing) {
+            Consumer<List<BatchRecord>> onBatchDone,
+            BiConsumer<ServedVersion, List<BatchRecord>> onTimeout, RecordTracing tracing) {
         this.handle = handle;
         this.model = handle.model();
         this.version = model.manifest().version();
@@ -73,9 +74,9 @@ public final class ServedVersion {
      * On the batcher's timer thread: answers the records of a late batch that still have no answer with TIMEOUT, and
      * stops its run through ONNX Runtime's run termination. Returns whether any record got its answer so.
      */
-    boolean timeOut(List<BatchRunner.Pending> batch, long timeoutMillis) {
+    boolean timeOut(List<BatchRecord> batch, long timeoutMillis) {
         boolean any = false;
-        for (BatchRunner.Pending request : batch) {
+        for (BatchRecord request : batch) {
             if (!request.isDone()) {
                 runner.fail(request, ReasonCode.TIMEOUT, "no answer from " + manifest().id() + " within "
                         + timeoutMillis + " ms");
