@@ -5,7 +5,7 @@ import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.streaming.api.functions.co.KeyedBroadcastProcessFunction;
 import org.apache.flink.util.Collector;
 import org.streaminference.schemas.ControlMessage;
-import org.streaminference.schemas.ControlRecords;
+import org.streaminference.schemas.InBandControl;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.ValidatedEvent;
@@ -51,7 +51,7 @@ public class ControlledFeatureEnrichmentFunction extends KeyedBroadcastProcessFu
     @Override
     public void processBroadcastElement(ControlMessage command, Context ctx,
             Collector<EnrichedEvent> out) {
-        out.collect(ControlRecords.carrying(command));
+        out.collect(InBandControl.carrying(command));
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.streaminference.jobs;
 
+import org.apache.flink.connector.kafka.source.KafkaSourceOptions;
 import org.apache.flink.api.common.state.MapStateDescriptor;
 import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.configuration.ReadableConfig;
@@ -78,7 +79,7 @@ final class FeatureStage {
         if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
             builder.setBounded(OffsetsInitializer.latest()); // a bounded job reads the profiles there are at its start
         } else {
-            builder.setProperty("partition.discovery.interval.ms", "10000"); // notices the topic once it exists
+            builder.setProperty(KafkaSourceOptions.PARTITION_DISCOVERY_INTERVAL_MS.key(), "10000"); // notices the topic once it exists
         }
         return builder.build();
     }

@@ -1,5 +1,6 @@
 package org.streaminference.jobs;
 
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
@@ -159,8 +160,8 @@ public final class PipelineSettings {
                 options.get(PipelineOptions.SINK_DELIVERY_GUARANTEE),
                 options.get(PipelineOptions.SINK_TRANSACTIONAL_ID_PREFIX),
                 options.get(PipelineOptions.SINK_TRANSACTION_TIMEOUT).toMillis(),
-                Map.of("max.request.size", Long.toString(maxRequestSize(options)),
-                        "linger.ms", Long.toString(options.get(PipelineOptions.SINK_LINGER).toMillis())));
+                Map.of(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Long.toString(maxRequestSize(options)),
+                        ProducerConfig.LINGER_MS_CONFIG, Long.toString(options.get(PipelineOptions.SINK_LINGER).toMillis())));
     }
 
     /** The bounds on input events, from the job's options. */

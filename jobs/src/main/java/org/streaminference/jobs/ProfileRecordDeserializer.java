@@ -15,7 +15,7 @@ import org.streaminference.schemas.EntityProfile;
 
 import org.streaminference.schemas.AvroPayloadCheck;
 import org.streaminference.schemas.Identifiers;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -49,7 +49,7 @@ public class ProfileRecordDeserializer implements KafkaRecordDeserializationSche
         }
         String entityId = new String(record.key(), StandardCharsets.UTF_8);
         if (!Identifiers.isValid(entityId)) {
-            LOG.warn("Skipping profile record {}: key '{}' is not an id", position, Printable.truncate(entityId));
+            LOG.warn("Skipping profile record {}: key '{}' is not an id", position, UntrustedText.excerpt(entityId));
             skip();
             return;
         }
@@ -68,13 +68,13 @@ public class ProfileRecordDeserializer implements KafkaRecordDeserializationSche
             profile = EntityProfile.getDecoder().decode(ByteBuffer.wrap(record.value()));
         } catch (Exception e) {
             LOG.warn("Skipping profile record {}: not an EntityProfile ({})", position,
-                    Printable.escape(e.toString(), 200));
+                    UntrustedText.escape(e.toString(), 200));
             skip();
             return;
         }
         if (!entityId.equals(profile.getEntityId())) {
             LOG.warn("Skipping profile record {}: key '{}' is not its entityId '{}'", position, entityId,
-                    Printable.truncate(profile.getEntityId()));
+                    UntrustedText.excerpt(profile.getEntityId()));
             skip();
             return;
         }

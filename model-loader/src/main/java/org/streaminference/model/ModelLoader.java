@@ -15,7 +15,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.model.trust.ModelTrust;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 
 import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
@@ -190,7 +190,7 @@ public final class ModelLoader {
         if ((expected.name() != null && !expected.name().equals(manifest.name()))
                 || (expected.version() != null && !expected.version().equals(manifest.version()))) {
             throw new ModelLoadException(ModelLoadException.Reason.INVALID_MANIFEST, "the manifest describes "
-                    + Printable.truncate(manifest.id()) + ", not " + expected.name() + ":" + expected.version());
+                    + UntrustedText.excerpt(manifest.id()) + ", not " + expected.name() + ":" + expected.version());
         }
         if (expected.sha256() != null && !expected.sha256().equalsIgnoreCase(manifest.sha256())) {
             throw new ModelLoadException(ModelLoadException.Reason.CHECKSUM_MISMATCH, "the store's " + manifest.id()
@@ -248,7 +248,7 @@ public final class ModelLoader {
         java.security.PublicKey key = trust.key(signature.keyId());
         if (key == null) {
             throw new ModelLoadException(ModelLoadException.Reason.SIGNATURE_INVALID, "the manifest at "
-                    + manifestPath + " is signed by key " + Printable.truncate(signature.keyId())
+                    + manifestPath + " is signed by key " + UntrustedText.excerpt(signature.keyId())
                     + ", which this job does not trust (trusted: " + trust.keyIds() + ")");
         }
         if (!ManifestSignatures.verify(manifest, signature, key)) {
@@ -269,7 +269,7 @@ public final class ModelLoader {
         for (String location : dataFiles) {
             if (!manifest.files().containsKey(location)) {
                 throw new ModelLoadException(ModelLoadException.Reason.EXTERNAL_DATA, manifest.id() + ": the model"
-                        + " reads external data from '" + Printable.truncate(location) + "', which the manifest's"
+                        + " reads external data from '" + UntrustedText.excerpt(location) + "', which the manifest's"
                         + " 'files' does not cover (models publish adds the files beside the model)");
             }
         }

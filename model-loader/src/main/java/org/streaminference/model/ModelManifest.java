@@ -9,7 +9,7 @@ import com.fasterxml.jackson.core.JsonParser;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.StorableValues;
 
 import java.io.IOException;
@@ -155,13 +155,13 @@ public final class ModelManifest implements Serializable {
             throw new IllegalArgumentException(cause instanceof IllegalArgumentException || cause instanceof NullPointerException
                     ? String.valueOf(cause.getMessage()) : "a field has an invalid value");
         } catch (com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException e) {
-            throw new IllegalArgumentException("unknown field '" + Printable.truncate(e.getPropertyName()) + "'");
+            throw new IllegalArgumentException("unknown field '" + UntrustedText.excerpt(e.getPropertyName()) + "'");
         } catch (com.fasterxml.jackson.databind.exc.MismatchedInputException e) {
             throw new IllegalArgumentException("a field is missing or has the wrong type" + at(e));
         } catch (com.fasterxml.jackson.core.JsonParseException e) {
             String problem = String.valueOf(e.getOriginalMessage());
             throw new IllegalArgumentException((problem.startsWith("Duplicate field")
-                    ? Printable.truncate(problem.substring("Duplicate ".length())) + " given twice"
+                    ? UntrustedText.excerpt(problem.substring("Duplicate ".length())) + " given twice"
                     : "not a JSON manifest") + at(e));
         } catch (IOException e) {
             throw new IllegalArgumentException("not a JSON manifest" + at(e));

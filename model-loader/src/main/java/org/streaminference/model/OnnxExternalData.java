@@ -36,7 +36,7 @@ public final class OnnxExternalData {
         for (java.util.Map.Entry<String, String> tensor : found.entrySet()) {
             if (!ManifestNames.isPlainRelativePath(tensor.getValue())) {
                 throw new ModelLoadException(ModelLoadException.Reason.EXTERNAL_DATA, modelId + ": tensor '"
-                        + org.streaminference.schemas.Printable.truncate(tensor.getKey()) + "' reads external data"
+                        + org.streaminference.schemas.UntrustedText.excerpt(tensor.getKey()) + "' reads external data"
                         + " from outside the version's directory");
             }
             locations.add(tensor.getValue());

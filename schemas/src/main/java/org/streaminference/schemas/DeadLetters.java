@@ -51,7 +51,7 @@ public final class DeadLetters {
                 .setOriginalSha256(sha256Hex(whole))
                 .setSource(source)
                 .setReasonCode(reason)
-                .setMessage(Printable.escape(message == null ? reason.name() : message, MAX_MESSAGE_CHARS))
+                .setMessage(UntrustedText.escape(message == null ? reason.name() : message, MAX_MESSAGE_CHARS))
                 .setTime(System.currentTimeMillis())
                 .build();
     }

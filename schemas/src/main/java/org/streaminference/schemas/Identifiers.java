@@ -61,7 +61,7 @@ public final class Identifiers {
             return field + " is missing or empty";
         }
         if (!isValid(id)) {
-            return field + " '" + Printable.truncate(id) + "' is not an id: ids are " + RULE;
+            return field + " '" + UntrustedText.excerpt(id) + "' is not an id: ids are " + RULE;
         }
         return null;
     }

@@ -1,5 +1,6 @@
 package org.streaminference.sinks;
 
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.flink.annotation.Internal;
 
 import org.apache.flink.connector.base.DeliveryGuarantee;
@@ -28,7 +29,7 @@ public record KafkaSinkConfig(
 
     public KafkaSinkConfig {
         producerProperties = Map.copyOf(producerProperties);
-        long maxRequest = Long.parseLong(producerProperties.getOrDefault("max.request.size",
+        long maxRequest = Long.parseLong(producerProperties.getOrDefault(ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
                 Integer.toString(DEFAULT_MAX_REQUEST_BYTES)));
         if (maxRequest < DEFAULT_MAX_REQUEST_BYTES) {
             throw new IllegalArgumentException("max.request.size (kafka.sink.max-request-size) must be at least "
@@ -50,9 +51,9 @@ public record KafkaSinkConfig(
     /** The producer properties of every result sink. */
     Properties toProperties() {
         Properties properties = new Properties();
-        properties.setProperty("max.request.size", Integer.toString(DEFAULT_MAX_REQUEST_BYTES));
+        properties.setProperty(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.toString(DEFAULT_MAX_REQUEST_BYTES));
         properties.putAll(producerProperties);
-        properties.setProperty("transaction.timeout.ms", Long.toString(transactionTimeoutMs));
+        properties.setProperty(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, Long.toString(transactionTimeoutMs));
         return properties;
     }
 }

@@ -3,7 +3,7 @@ package org.streaminference.model.control;
 import org.apache.flink.annotation.PublicEvolving;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.RejectedCommand;
 
 import java.nio.charset.StandardCharsets;
@@ -52,7 +52,7 @@ public final class ControlMessages {
         String excerpt = new String(value, 0, Math.min(value.length, EXCERPT_CHARS * 4), StandardCharsets.UTF_8);
         return ControlMessage.newBuilder()
                 .setCommand(command)
-                .setRejection(new RejectedCommand(reason, message, Printable.escape(excerpt, EXCERPT_CHARS)))
+                .setRejection(new RejectedCommand(reason, message, UntrustedText.escape(excerpt, EXCERPT_CHARS)))
                 .build();
     }
 }

@@ -7,7 +7,7 @@ import org.streaminference.schemas.AnnouncedManifest;
 import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.ModelCommandType;
 import org.streaminference.schemas.ModelRole;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.ServingPlan;
 
 import java.io.IOException;
@@ -202,7 +202,7 @@ public final class ModelCommands {
     /** A short description for logs and events, e.g. {@code PUBLISH churn:3 as CANARY 10%}. */
     public static String describe(ModelCommand c) {
         if (c.getCommand() == ModelCommandType.SET_PLAN) {
-            return "SET_PLAN " + (c.getPlan() == null ? "" : Printable.escape(ServingPlans.describe(c.getPlan()), 400));
+            return "SET_PLAN " + (c.getPlan() == null ? "" : UntrustedText.escape(ServingPlans.describe(c.getPlan()), 400));
         }
         StringBuilder s = new StringBuilder().append(c.getCommand()).append(' ').append(c.getModel());
         if (c.getVersion() != null) {

@@ -110,7 +110,7 @@ public final class ServingPlans {
             if (schema.getField(name) == null) {
                 List<String> known = schema.getFields().stream().map(org.apache.avro.Schema.Field::name).toList();
                 throw new InvalidCommandException("unknown field '"
-                        + org.streaminference.schemas.Printable.escape(name, 80) + "' in " + what + " (its fields: "
+                        + org.streaminference.schemas.UntrustedText.escape(name, 80) + "' in " + what + " (its fields: "
                         + String.join(", ", known) + ")");
             }
         }
@@ -257,7 +257,7 @@ public final class ServingPlans {
     private static void safe(String name, String what) throws InvalidCommandException {
         require(name != null && ManifestNames.SAFE_NAME.matcher(name).matches(),
                 what + " must be " + ManifestNames.SAFE_NAME_RULE + ", got " + (name == null ? "nothing"
-                        : "'" + org.streaminference.schemas.Printable.escape(name, 80) + "'"));
+                        : "'" + org.streaminference.schemas.UntrustedText.escape(name, 80) + "'"));
     }
 
     private static void require(boolean condition, String message) throws InvalidCommandException {

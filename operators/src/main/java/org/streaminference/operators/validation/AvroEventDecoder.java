@@ -8,7 +8,7 @@ import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.io.ResolvingDecoder;
 import org.apache.flink.annotation.Internal;
 import org.streaminference.schemas.AvroPayloadCheck;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.ReasonCode;
 
 import java.io.IOException;
@@ -168,7 +168,7 @@ public final class AvroEventDecoder implements EventDecoder {
             resolver.drain();
         } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
             return Decoded.failed(ReasonCode.MALFORMED_AVRO, "cannot decode " + writer.schema.getName() + ": "
-                    + Printable.escape(String.valueOf(e), 200));
+                    + UntrustedText.escape(String.valueOf(e), 200));
         }
         return mapping.decoded(values, kafkaTimestamp);
     }

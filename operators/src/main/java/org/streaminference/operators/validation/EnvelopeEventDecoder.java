@@ -9,7 +9,7 @@ import org.apache.flink.annotation.Internal;
 import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.AvroPayloadCheck;
 import org.streaminference.schemas.InputEvent;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ValidatedEvent;
 
@@ -74,7 +74,7 @@ public final class EnvelopeEventDecoder implements EventDecoder {
             return read(body);
         } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
             return Decoded.failed(ReasonCode.MALFORMED_AVRO, "cannot decode InputEvent: "
-                    + Printable.escape(String.valueOf(e), 200));
+                    + UntrustedText.escape(String.valueOf(e), 200));
         }
     }
 
@@ -99,7 +99,7 @@ public final class EnvelopeEventDecoder implements EventDecoder {
                 }
                 if (!Double.isFinite(value)) {
                     if (nonFinite == null) {
-                        nonFinite = "numeric field '" + Printable.truncate(key.toString()) + "' is " + value;
+                        nonFinite = "numeric field '" + UntrustedText.excerpt(key.toString()) + "' is " + value;
                     }
                     continue;
                 }

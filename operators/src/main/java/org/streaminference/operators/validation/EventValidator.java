@@ -4,7 +4,7 @@ import org.apache.flink.annotation.Internal;
 
 import org.streaminference.schemas.Identifiers;
 import org.streaminference.schemas.EventFields;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ValidatedEvent;
 
@@ -106,7 +106,7 @@ public final class EventValidator implements Serializable {
         if (key != null) {
             String keyText = StandardCharsets.UTF_8.decode(key.duplicate()).toString();
             if (!keyText.equals(event.getEntityId())) {
-                return Result.invalid(event, ReasonCode.INVALID_FIELD, "Kafka key '" + Printable.truncate(keyText)
+                return Result.invalid(event, ReasonCode.INVALID_FIELD, "Kafka key '" + UntrustedText.excerpt(keyText)
                         + "' is not the entityId; events must be keyed by entity to keep their order");
             }
         }

@@ -7,7 +7,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import org.apache.flink.annotation.Internal;
 import org.streaminference.schemas.AvroPayloadCheck;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.ReasonCode;
 
 import java.io.IOException;
@@ -68,10 +68,10 @@ public final class JsonEventDecoder implements EventDecoder {
             return Decoded.failed(ReasonCode.INVALID_FIELD, e.getMessage());
         } catch (JsonProcessingException e) {
             return Decoded.failed(ReasonCode.MALFORMED_JSON, "not JSON: "
-                    + Printable.escape(e.getOriginalMessage(), 200));
+                    + UntrustedText.escape(e.getOriginalMessage(), 200));
         } catch (IOException | RuntimeException e) {
             return Decoded.failed(ReasonCode.MALFORMED_JSON, "cannot read the JSON event: "
-                    + Printable.escape(String.valueOf(e), 200));
+                    + UntrustedText.escape(String.valueOf(e), 200));
         }
         return mapping.decoded(values, kafkaTimestamp);
     }

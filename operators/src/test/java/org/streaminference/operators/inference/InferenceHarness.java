@@ -18,7 +18,7 @@ import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
 import org.streaminference.schemas.ControlMessage;
-import org.streaminference.schemas.ControlRecords;
+import org.streaminference.schemas.InBandControl;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
@@ -79,7 +79,7 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
      */
     void command(String json) throws Exception {
         ((OneInputStreamOperator<EnrichedEvent, Prediction>) operator).processElement(new StreamRecord<>(
-                ControlRecords.carrying(ControlMessages.decode(json.getBytes(StandardCharsets.UTF_8),
+                InBandControl.carrying(ControlMessages.decode(json.getBytes(StandardCharsets.UTF_8),
                         limits.maxCommandBytes()))));
     }
 

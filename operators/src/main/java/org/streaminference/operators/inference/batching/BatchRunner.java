@@ -90,7 +90,7 @@ public final class BatchRunner {
                         + " (a fixed batch dimension its manifest calls dynamic: publish it again) or declare its"
                         + " batching SINGLE. Counted in splitBatchesSucceeded; logged once per version.",
                         model.manifest().id(), batch.size(),
-                        org.streaminference.schemas.Printable.escape(outcome.error(), 300));
+                        org.streaminference.schemas.UntrustedText.escape(outcome.error(), 300));
             }
         }
     }

@@ -18,7 +18,7 @@ import org.streaminference.schemas.ModelCommandType;
 import org.streaminference.schemas.ModelRole;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.RejectedCommand;
 
 import java.util.ArrayDeque;
@@ -506,7 +506,7 @@ public final class ModelController implements AutoCloseable {
     private void rejected(String what, ModelCommand command, String reason, String message) {
         rejectedCommands.inc();
         LOG.warn("{}: model command rejected ({}): {}; still serving {}. Command: {}", reporter.name(), reason,
-                Printable.escape(message, 500), describe(), Printable.escape(what, 300));
+                UntrustedText.escape(message, 500), describe(), UntrustedText.escape(what, 300));
         event(ModelEventType.REJECTED, command == null ? null : command.getVersion(), command, reason, message, null,
                 null);
     }

@@ -21,7 +21,7 @@ import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.ModelCommandType;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
-import org.streaminference.schemas.Printable;
+import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.RejectedCommand;
 import org.streaminference.schemas.ServingPlan;
 
@@ -127,7 +127,7 @@ public final class ServedModels implements AutoCloseable {
             if (mismatch != null) {
                 // state an earlier release accepted: served as it was, each such event a dead letter saying why
                 LOG.warn("{}: the restored serving plan has an ensemble whose members cannot be combined: {}",
-                        reporter.name(), Printable.escape(mismatch, 1000));
+                        reporter.name(), UntrustedText.escape(mismatch, 1000));
             }
         }
     }
@@ -312,7 +312,7 @@ public final class ServedModels implements AutoCloseable {
         routes = next;
         deployments.inc();
         String described = ServingPlans.describe(next.plan());
-        LOG.info("{} now routes {} (command {}, {})", reporter.name(), Printable.escape(described, 1000),
+        LOG.info("{} now routes {} (command {}, {})", reporter.name(), UntrustedText.escape(described, 1000),
                 command.getId(), command.getSignedBy() == null ? "unsigned" : "signed by key " + command.getSignedBy());
         host.emit(event(ModelEventType.DEPLOYED, command, null, "serving plan: " + described));
         releaseDrained();
@@ -383,7 +383,7 @@ public final class ServedModels implements AutoCloseable {
     private void rejected(ModelCommand command, String what, String reason, String message) {
         rejectedCommands.inc();
         LOG.warn("{}: model command rejected ({}): {}. Command: {}", reporter.name(), reason,
-                Printable.escape(message, 500), Printable.escape(what, 300));
+                UntrustedText.escape(message, 500), UntrustedText.escape(what, 300));
         host.emit(event(ModelEventType.REJECTED, command, reason, message));
     }
 

@@ -11,8 +11,8 @@ import java.util.Map;
  * fields are empty, so that inference has a single input.
  */
 @Internal
-public final class ControlRecords {
-    private ControlRecords() {}
+public final class InBandControl {
+    private InBandControl() {}
 
     /** A record that is not an event: it carries {@code command} to inference, in order with the events. */
     public static EnrichedEvent carrying(ControlMessage command) {

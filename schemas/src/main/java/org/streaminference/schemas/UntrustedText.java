@@ -8,13 +8,14 @@ import org.apache.flink.annotation.Internal;
  * make a message that a sink cannot store.
  */
 @Internal
-public final class Printable {
+public final class UntrustedText {
     /** The most characters of a value that a message repeats. */
     public static final int DEFAULT_MAX = 64;
 
-    private Printable() {}
+    private UntrustedText() {}
 
-    public static String truncate(String value) {
+    /** The first {@value #DEFAULT_MAX} characters of {@code value}, escaped: what an error message repeats of it. */
+    public static String excerpt(String value) {
         return escape(value, DEFAULT_MAX);
     }
 
