@@ -35,11 +35,13 @@ import org.streaminference.model.trust.ManifestSignatures;
 import org.streaminference.model.trust.ModelTrust;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
@@ -157,96 +159,120 @@ final class PublishCommand implements Callable<Integer> {
         try (ControlTopic control = connection.open()) {
             control.requireTopics(); // before anything is stored
         }
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("no model file at " + file);
-        }
+        byte[] bytes = readModelFile();
         String sha256 = ModelLoader.sha256Hex(bytes);
         Path versionDir = new Path(new Path(new Path(store), name), version);
         FileSystem fs = versionDir.getFileSystem();
-        Path manifestPath = new Path(versionDir, ModelManifest.FILE_NAME);
-
         ModelLoaderConfig checks = key == null ? ModelLoaderConfig.defaults()
                 : ModelLoaderConfig.defaults().withTrust(ModelTrust.of(List.of(key.publicKey()), false));
-        ModelManifest stored;
-        if (fs.exists(manifestPath)) {
-            ModelManifest existing = new ModelLoader(checks).readManifest(versionDir.toString());
-            stored = existing;
-            if (!existing.sha256().equals(sha256)) {
-                throw new IllegalArgumentException(name + ":" + version + " is already in the store at " + versionDir
-                        + " with another file (sha256 " + existing.sha256() + "); versions are immutable, publish"
-                        + " a new version");
-            }
-            out.printf("%s:%s is already in the store at %s with this file.%n", name, version, versionDir);
-        } else {
-            // external data (weights beside the model, as exports of large models have them) travels with it,
-            // each file named with its sha256 in the signed manifest
-            Map<String, String> files = new java.util.TreeMap<>();
-            for (String location : OnnxExternalData.locations(name + ":" + version, bytes)) {
-                java.nio.file.Path data = file.toAbsolutePath().getParent().resolve(location);
-                if (!Files.isRegularFile(data)) {
-                    throw new IllegalArgumentException("the model reads external data '" + location + "', which is"
-                            + " not a file beside it (" + data + ")");
-                }
-                files.put(location, ModelLoader.sha256Hex(Files.newInputStream(data)));
-            }
-            Map<String, java.nio.file.Path> ownFiles = new java.util.TreeMap<>();
-            if (tokenizerFile != null) {
-                ownFiles.put(TOKENIZER_FILE, tokenizerFile);
-            }
-            if (baselineFile != null) {
-                ownFiles.put(BASELINE_FILE, baselineFile);
-                checkBaseline(baselineFile);
-            }
-            for (Map.Entry<String, java.nio.file.Path> own : ownFiles.entrySet()) {
-                try (java.io.InputStream in = Files.newInputStream(own.getValue())) {
-                    files.put(own.getKey(), ModelLoader.sha256Hex(in));
-                } catch (NoSuchFileException e) {
-                    throw new IllegalArgumentException("no file at " + own.getValue());
-                }
-            }
-            ModelManifest manifest = manifest(bytes, sha256, newest(fs), files);
-            stored = manifest;
-            try (FSDataOutputStream model = fs.create(new Path(versionDir, "model.onnx"),
-                    FileSystem.WriteMode.NO_OVERWRITE)) {
-                model.write(bytes);
-            }
-            for (String location : files.keySet()) {
-                try (FSDataOutputStream copy = fs.create(new Path(versionDir, location),
-                        FileSystem.WriteMode.NO_OVERWRITE)) {
-                    Files.copy(ownFiles.getOrDefault(location, file.toAbsolutePath().getParent().resolve(location)),
-                            copy);
-                }
-            }
-            byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
-            if (key != null) {
-                try (FSDataOutputStream signature = fs.create(new Path(versionDir, ManifestSignatures.FILE_NAME),
-                        FileSystem.WriteMode.NO_OVERWRITE)) {
-                    signature.write(ManifestSignatures.sign(manifestBytes, key.privateKey(), key.publicKey())
-                            .toJson());
-                }
-            } else {
-                out.printf("WARNING: %s:%s is not signed (no --signing-key): jobs serve it only with"
-                        + " model.allow-unsigned.%n", name, version);
-            }
-            // the manifest last: a version with a manifest is complete
-            try (FSDataOutputStream json = fs.create(manifestPath, FileSystem.WriteMode.NO_OVERWRITE)) {
-                json.write(manifestBytes);
-            }
-            try (LoadedModel loaded = new ModelLoader(checks).load(versionDir.toString())) {
-                out.printf("Stored %s (sha256 %s, inputs %s, outputs %s%s) at %s; it loads in %d ms.%n",
-                        manifest.id(), sha256, manifest.inputs(), manifest.outputs(),
-                        key == null ? "" : ", signed by key " + key.keyId(), versionDir, loaded.loadTimeMillis());
-            } catch (ModelLoadException e) {
-                fs.delete(versionDir, true);
-                throw new IllegalArgumentException("the model does not pass the job's checks, nothing published: "
-                        + e.getMessage());
+        ModelManifest stored = fs.exists(new Path(versionDir, ModelManifest.FILE_NAME))
+                ? alreadyStored(versionDir, sha256, checks, out)
+                : store(fs, versionDir, bytes, sha256, key, checks, out);
+        return announce(stored, versionDir, key, out);
+    }
+
+    private byte[] readModelFile() throws IOException {
+        try {
+            return Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("no model file at " + file);
+        }
+    }
+
+    /** The version already in the store, if it holds this very file: versions are immutable. */
+    private ModelManifest alreadyStored(Path versionDir, String sha256, ModelLoaderConfig checks, PrintWriter out)
+            throws Exception {
+        ModelManifest existing = new ModelLoader(checks).readManifest(versionDir.toString());
+        if (!existing.sha256().equals(sha256)) {
+            throw new IllegalArgumentException(name + ":" + version + " is already in the store at " + versionDir
+                    + " with another file (sha256 " + existing.sha256() + "); versions are immutable, publish"
+                    + " a new version");
+        }
+        out.printf("%s:%s is already in the store at %s with this file.%n", name, version, versionDir);
+        return existing;
+    }
+
+    /**
+     * Writes the version: the model, the files it reads (external data, tokenizer, baseline), the signature and the
+     * manifest last (a version with a manifest is complete); then loads it as a job would, and removes it if it
+     * does not pass.
+     */
+    private ModelManifest store(FileSystem fs, Path versionDir, byte[] bytes, String sha256, PublisherKey key,
+            ModelLoaderConfig checks, PrintWriter out) throws Exception {
+        Map<String, java.nio.file.Path> companions = companionFiles(bytes);
+        Map<String, String> files = new TreeMap<>();
+        for (Map.Entry<String, java.nio.file.Path> companion : companions.entrySet()) {
+            try (InputStream in = Files.newInputStream(companion.getValue())) {
+                files.put(companion.getKey(), ModelLoader.sha256Hex(in));
+            } catch (NoSuchFileException e) {
+                throw new IllegalArgumentException("no file at " + companion.getValue());
             }
         }
-        ModelRole as = role.canary != null ? ModelRole.CANARY
-                : role.shadow ? ModelRole.SHADOW : ModelRole.ACTIVE;
+        ModelManifest manifest = manifest(bytes, sha256, newest(fs), files);
+        write(fs, new Path(versionDir, "model.onnx"), model -> model.write(bytes));
+        for (Map.Entry<String, java.nio.file.Path> companion : companions.entrySet()) {
+            write(fs, new Path(versionDir, companion.getKey()), copy -> Files.copy(companion.getValue(), copy));
+        }
+        byte[] manifestBytes = JSON.writeValueAsBytes(manifest);
+        if (key != null) {
+            write(fs, new Path(versionDir, ManifestSignatures.FILE_NAME), signature -> signature.write(
+                    ManifestSignatures.sign(manifestBytes, key.privateKey(), key.publicKey()).toJson()));
+        } else {
+            out.printf("WARNING: %s:%s is not signed (no --signing-key): jobs serve it only with"
+                    + " model.allow-unsigned.%n", name, version);
+        }
+        write(fs, new Path(versionDir, ModelManifest.FILE_NAME), json -> json.write(manifestBytes));
+        try (LoadedModel loaded = new ModelLoader(checks).load(versionDir.toString())) {
+            out.printf("Stored %s (sha256 %s, inputs %s, outputs %s%s) at %s; it loads in %d ms.%n",
+                    manifest.id(), sha256, manifest.inputs(), manifest.outputs(),
+                    key == null ? "" : ", signed by key " + key.keyId(), versionDir, loaded.loadTimeMillis());
+        } catch (ModelLoadException e) {
+            fs.delete(versionDir, true);
+            throw new IllegalArgumentException("the model does not pass the job's checks, nothing published: "
+                    + e.getMessage());
+        }
+        return manifest;
+    }
+
+    /**
+     * The files that travel with the model, by their path in the version: external data (weights beside the model,
+     * as exports of large models have them), the tokenizer and the baseline; each is named with its sha256 in the
+     * signed manifest.
+     */
+    private Map<String, java.nio.file.Path> companionFiles(byte[] bytes) throws IOException, ModelLoadException {
+        Map<String, java.nio.file.Path> companions = new TreeMap<>();
+        for (String location : OnnxExternalData.locations(name + ":" + version, bytes)) {
+            java.nio.file.Path data = file.toAbsolutePath().getParent().resolve(location);
+            if (!Files.isRegularFile(data)) {
+                throw new IllegalArgumentException("the model reads external data '" + location + "', which is"
+                        + " not a file beside it (" + data + ")");
+            }
+            companions.put(location, data);
+        }
+        if (tokenizerFile != null) {
+            companions.put(TOKENIZER_FILE, tokenizerFile);
+        }
+        if (baselineFile != null) {
+            checkBaseline(baselineFile);
+            companions.put(BASELINE_FILE, baselineFile);
+        }
+        return companions;
+    }
+
+    private interface FileWriter {
+        void write(FSDataOutputStream out) throws IOException;
+    }
+
+    /** Writes a new file of the version; never overwrites one. */
+    private static void write(FileSystem fs, Path path, FileWriter writer) throws IOException {
+        try (FSDataOutputStream out = fs.create(path, FileSystem.WriteMode.NO_OVERWRITE)) {
+            writer.write(out);
+        }
+    }
+
+    /** Sends the PUBLISH of the stored version and reports what the running jobs answered. */
+    private int announce(ModelManifest stored, Path versionDir, PublisherKey key, PrintWriter out) throws Exception {
+        ModelRole as = role.canary != null ? ModelRole.CANARY : role.shadow ? ModelRole.SHADOW : ModelRole.ACTIVE;
         ModelCommand command = ModelCommands.withManifest(
                 ModelCommands.publish(name, version, versionDir.toUri().toString(), as, role.canary), stored);
         ModelCommands.validate(command);

@@ -5,6 +5,7 @@ import org.apache.flink.annotation.Internal;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.streaminference.embedded.DemoEventGenerator;
@@ -166,6 +167,55 @@ public final class LocalPipeline implements Callable<Integer> {
     }
 
     private int runPipeline(EmbeddedKafkaBroker kafka, EmbeddedPostgres postgres, String jdbcUrl) throws Exception {
+        Configuration options = jobOptions(kafka, jdbcUrl);
+        String profileTopic = options.get(PipelineOptions.FEATURES_REFERENCE_TOPIC);
+        kafka.createTopics(2, profileTopic);
+        int profiles = featureSpec != null ? 0
+                : DemoEvents.produceProfiles(kafka.bootstrapServers(), profileTopic, entities);
+        out.printf("Feature spec %s; %d entity profiles on '%s'; served feature vectors on '%s'%n",
+                PipelineStages.featureSpec(options).id(), profiles, profileTopic,
+                options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
+
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
+        StreamInferenceJob.prepare(env, options);
+        out.printf("Starting the job on a Flink MiniCluster (parallelism %d), models %s%n", parallelism,
+                String.join(", ", options.get(PipelineOptions.MODEL_URI)));
+        JobClient job = env.executeAsync(StreamInferenceJob.JOB_NAME);
+        if (eventsFile != null) {
+            return runOnFile(kafka, postgres, jdbcUrl, options, job);
+        }
+
+        DemoEventGenerator generator = new DemoEventGenerator(kafka.bootstrapServers(),
+                options.get(PipelineOptions.EVENTS_TOPIC), new DemoEvents(System.nanoTime(), entities, "local"),
+                rate, badFraction, 42);
+        ResultCounter counter = new ResultCounter(kafka.bootstrapServers(),
+                options.get(PipelineOptions.PREDICTIONS_TOPIC), options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
+        Thread generatorThread = new Thread(generator, "demo-generator");
+        Thread counterThread = new Thread(counter, "result-counter");
+        counterThread.start();
+        generatorThread.start();
+        out.printf("Producing %.0f events/s over %d entities to topic '%s'%s%n", rate, entities,
+                options.get(PipelineOptions.EVENTS_TOPIC),
+                durationSeconds > 0 ? " for " + durationSeconds + " s" : "; Ctrl-C stops");
+        printModelCommands();
+        String apiKey = QueryService.newApiKey();
+        try (QueryService queryService = startQueryService(options, apiKey)) {
+            long start = System.nanoTime();
+            reportUntilStopped(start, job, generator, counter);
+            generator.close();
+            generatorThread.join();
+            drain(start, job, generator, counter);
+            printResults(jdbcUrl, postgres.getPort(), kafka.bootstrapServers(), options);
+            printQueryExample(queryService.port(), apiKey);
+        }
+        counter.close();
+        counterThread.join();
+        job.cancel().get(30, TimeUnit.SECONDS);
+        return 0;
+    }
+
+    /** The job's options for the local run, with its topics created. */
+    private Configuration jobOptions(EmbeddedKafkaBroker kafka, String jdbcUrl) throws Exception {
         Path modelDir = DemoModels.write(workDir.resolve("models"), 1).getParent();
         DemoModels.write(workDir.resolve("models"), 2);
         Path served = modelDir.resolve(Integer.toString(modelVersion));
@@ -175,14 +225,14 @@ public final class LocalPipeline implements Callable<Integer> {
             options.set(PipelineOptions.FEATURES_SPEC, featureSpec.toAbsolutePath().toString());
         }
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
-        options.set(PipelineOptions.MODEL_URI, java.util.List.of(served.toAbsolutePath().toUri().toString()));
+        options.set(PipelineOptions.MODEL_URI, List.of(served.toAbsolutePath().toUri().toString()));
         // the local run is where unsigned versions are allowed (with a warning per load); the store is its only root
-        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(
+        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(
                 workDir.resolve("models").toAbsolutePath().toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true);
         // Flink's REST endpoint (the MiniCluster's) listens on loopback only: it can run jobs
-        options.set(org.apache.flink.configuration.RestOptions.BIND_ADDRESS, "127.0.0.1");
-        options.set(org.apache.flink.configuration.RestOptions.ADDRESS, "127.0.0.1");
+        options.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+        options.set(RestOptions.ADDRESS, "127.0.0.1");
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, jdbcUrl);
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(2));
         // checkpoints on disk, as a cluster keeps them: Flink's default keeps them in the JobManager's memory, where
@@ -199,39 +249,14 @@ public final class LocalPipeline implements Callable<Integer> {
                 options.get(PipelineOptions.MODEL_EVENTS_TOPIC), options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
         if (modelFile != null) {
             served = publishUsersModel(kafka);
-            options.set(PipelineOptions.MODEL_URI, java.util.List.of(served.toAbsolutePath().toUri().toString()));
+            options.set(PipelineOptions.MODEL_URI, List.of(served.toAbsolutePath().toUri().toString()));
         } else {
             options.set(PipelineOptions.MODEL_SERVING_PLAN, demoServingPlan(options).toAbsolutePath().toString());
         }
-        String profileTopic = options.get(PipelineOptions.FEATURES_REFERENCE_TOPIC);
-        kafka.createTopics(2, profileTopic);
-        int profiles = featureSpec != null ? 0
-                : DemoEvents.produceProfiles(kafka.bootstrapServers(), profileTopic, entities);
-        out.printf("Feature spec %s; %d entity profiles on '%s'; served feature vectors on '%s'%n",
-                PipelineStages.featureSpec(options).id(), profiles, profileTopic,
-                options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
+        return options;
+    }
 
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
-        StreamInferenceJob.prepare(env, options);
-        out.printf("Starting the job on a Flink MiniCluster (parallelism %d), models %s%n", parallelism,
-                String.join(", ", options.get(PipelineOptions.MODEL_URI)));
-        JobClient job = env.executeAsync(StreamInferenceJob.JOB_NAME);
-
-        if (eventsFile != null) {
-            return runOnFile(kafka, postgres, jdbcUrl, options, job);
-        }
-        DemoEventGenerator generator = new DemoEventGenerator(kafka.bootstrapServers(),
-                options.get(PipelineOptions.EVENTS_TOPIC), new DemoEvents(System.nanoTime(), entities, "local"),
-                rate, badFraction, 42);
-        ResultCounter counter = new ResultCounter(kafka.bootstrapServers(),
-                options.get(PipelineOptions.PREDICTIONS_TOPIC), options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
-        Thread generatorThread = new Thread(generator, "demo-generator");
-        Thread counterThread = new Thread(counter, "result-counter");
-        counterThread.start();
-        generatorThread.start();
-        out.printf("Producing %.0f events/s over %d entities to topic '%s'%s%n", rate, entities,
-                options.get(PipelineOptions.EVENTS_TOPIC),
-                durationSeconds > 0 ? " for " + durationSeconds + " s" : "; Ctrl-C stops");
+    private void printModelCommands() {
         int other = modelVersion == 1 ? 2 : 1;
         out.printf("Swap models while it runs, from another terminal (see the README's model lifecycle):%n"
                 + "  ./models.sh publish --name %s --version %d --store %s --file %s --canary 20%n"
@@ -239,8 +264,10 @@ public final class LocalPipeline implements Callable<Integer> {
                 DemoModels.NAME, other, workDir.resolve("models"),
                 workDir.resolve("models").resolve(DemoModels.NAME).resolve(Integer.toString(other)).resolve("model.onnx"),
                 DemoModels.NAME, DemoModels.NAME, modelVersion);
+    }
 
-        String apiKey = QueryService.newApiKey();
+    /** The query service over the run's result store, on loopback, with one API key written to the work directory. */
+    private QueryService startQueryService(Configuration options, String apiKey) throws Exception {
         Path keysFile = workDir.resolve("api-keys");
         Files.writeString(keysFile, QueryService.keysFileLine("local", apiKey) + "\n");
         Configuration queryOptions = new Configuration(options);
@@ -253,26 +280,32 @@ public final class LocalPipeline implements Callable<Integer> {
                         + "  curl -H 'Authorization: Bearer %s' http://localhost:%d/v1/predictions/%s%s%n",
                 queryService.port(), keysFile, apiKey, queryService.port(), DemoEvents.entityId(42),
                 modelFile == null ? "?model=" + ENSEMBLE : "");
+        return queryService;
+    }
 
-        long start = System.nanoTime();
+    /** A status line a second until the duration is over, Ctrl-C, or the job or the generator stops. */
+    private void reportUntilStopped(long start, JobClient job, DemoEventGenerator generator, ResultCounter counter)
+            throws Exception {
         long lastIn = 0;
         while (!stopRequested && (durationSeconds <= 0 || elapsedSeconds(start) < durationSeconds)) {
             sleepUntilNextSecond(start);
             if (job.getJobStatus().get().isGloballyTerminalState()) {
                 out.println("The job stopped: " + job.getJobStatus().get() + " (see the log)");
-                break;
+                return;
             }
             long in = generator.produced();
             out.println(statusLine(elapsedSeconds(start), in, in - lastIn, counter));
             lastIn = in;
             if (generator.failure() != null) {
                 out.println("The generator failed: " + generator.failure());
-                break;
+                return;
             }
         }
+    }
 
-        generator.close();
-        generatorThread.join();
+    /** Waits (up to 30 s) for the job to commit the answers of every event sent, then reconciles the counts. */
+    private void drain(long start, JobClient job, DemoEventGenerator generator, ResultCounter counter)
+            throws Exception {
         out.println("Stopped producing; waiting for the job to commit the rest (up to 30 s) ...");
         long drainDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (counter.eventsAnswered() < generator.produced() && System.nanoTime() < drainDeadline
@@ -285,14 +318,6 @@ public final class LocalPipeline implements Callable<Integer> {
         if (counter.unreadable() > 0) {
             out.printf("%d output records did not decode as Prediction or DeadLetter%n", counter.unreadable());
         }
-        printResults(jdbcUrl, postgres.getPort(), kafka.bootstrapServers(), options);
-        printQueryExample(queryService.port(), apiKey);
-        queryService.close();
-
-        counter.close();
-        counterThread.join();
-        job.cancel().get(30, TimeUnit.SECONDS);
-        return 0;
     }
 
     /** The second demo model: the same features, another network. */

@@ -129,6 +129,7 @@ public final class FeatureSpecParser {
         return new FeatureSpec(name, version, outOfOrderness, late, ttl, features, source);
     }
 
+    /** One feature: its name and kind, then each group of keys, each allowed only for the kinds it means something for. */
     private FeatureDefinition feature(Node node) throws InvalidFeatureSpecException {
         Map<String, NodeTuple> f = mapping(node, "a feature", FEATURE_KEYS);
         String name = text(required(f, node, "name", "a feature"));
@@ -142,7 +143,18 @@ public final class FeatureSpecParser {
         if (kind == null) {
             throw error(kindNode, what + ": unknown kind '" + text(kindNode) + "'; one of " + FeatureKind.allYamlNames());
         }
+        FeatureDefinition.Builder feature = FeatureDefinition.builder(name, kind).line(line(node));
+        input(f, node, what, kind, feature);
+        defaults(f, what, kind, feature);
+        shape(f, node, what, kind, feature);
+        time(f, node, what, kind, feature);
+        transform(f, what, kind, feature);
+        return feature.build();
+    }
 
+    /** What the feature reads: a field of the event or of the entity's profile. */
+    private void input(Map<String, NodeTuple> f, Node node, String what, FeatureKind kind,
+            FeatureDefinition.Builder feature) throws InvalidFeatureSpecException {
         boolean fromProfile = false;
         if (f.containsKey("source")) {
             Node sourceNode = f.get("source").getValueNode();
@@ -170,6 +182,12 @@ public final class FeatureSpecParser {
             throw error(node, what + ": kind " + kind.yamlName() + " needs a 'field'");
         }
 
+        feature.field(field, fromProfile);
+    }
+
+    /** The value of a missing field (or of an empty window). */
+    private void defaults(Map<String, NodeTuple> f, String what, FeatureKind kind, FeatureDefinition.Builder feature)
+            throws InvalidFeatureSpecException {
         Double defaultValue = null;
         String defaultText = null;
         if (f.containsKey("default") && kind == FeatureKind.TEXT) {
@@ -185,6 +203,12 @@ public final class FeatureSpecParser {
             }
         }
 
+        feature.defaultValue(defaultValue).defaultText(defaultText);
+    }
+
+    /** How many values the feature gives and where they go: vector width, group, vocabulary, hash buckets. */
+    private void shape(Map<String, NodeTuple> f, Node node, String what, FeatureKind kind,
+            FeatureDefinition.Builder feature) throws InvalidFeatureSpecException {
         int vectorWidth = 0;
         if (f.containsKey("width")) {
             if (kind != FeatureKind.VECTOR) {
@@ -224,6 +248,12 @@ public final class FeatureSpecParser {
             throw error(node, what + ": a hashed feature needs 'buckets'");
         }
 
+        feature.vectorWidth(vectorWidth).group(group).vocabulary(vocabulary).buckets(buckets);
+    }
+
+    /** The time an aggregate covers: window and slide, or a decayed mean's half-life. */
+    private void time(Map<String, NodeTuple> f, Node node, String what, FeatureKind kind,
+            FeatureDefinition.Builder feature) throws InvalidFeatureSpecException {
         long window = 0;
         long slide = 0;
         if (f.containsKey("window")) {
@@ -259,6 +289,12 @@ public final class FeatureSpecParser {
             throw error(node, what + ": a decayed-mean feature needs a 'halfLife'");
         }
 
+        feature.window(window, slide).halfLifeMillis(halfLife);
+    }
+
+    /** What is done to a scalar value: log1p, then standardizing or scaling to [0, 1]. */
+    private void transform(Map<String, NodeTuple> f, String what, FeatureKind kind, FeatureDefinition.Builder feature)
+            throws InvalidFeatureSpecException {
         boolean log1p = false;
         if (f.containsKey("transform")) {
             Node transformNode = f.get("transform").getValueNode();
@@ -297,19 +333,7 @@ public final class FeatureSpecParser {
                         + " 'max' (to [0, 1])");
             }
         }
-        return FeatureDefinition.builder(name, kind)
-                .field(field, fromProfile)
-                .defaultValue(defaultValue)
-                .defaultText(defaultText)
-                .vocabulary(vocabulary)
-                .buckets(buckets)
-                .window(window, slide)
-                .halfLifeMillis(halfLife)
-                .transform(log1p, offset, divisor)
-                .group(group)
-                .vectorWidth(vectorWidth)
-                .line(line(node))
-                .build();
+        feature.transform(log1p, offset, divisor);
     }
 
     // ---------------------------------------------------------------------------------------------------------

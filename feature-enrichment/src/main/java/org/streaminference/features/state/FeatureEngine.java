@@ -14,6 +14,7 @@ import org.streaminference.schemas.ValidatedEvent;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -183,9 +184,15 @@ public final class FeatureEngine implements Serializable {
     public double[] update(EntityFeatureState state, ValidatedEvent event, long at) {
         long previous = state.maxEventTime;
         long now = previous == Long.MIN_VALUE ? at : Math.max(previous, at);
-        List<FeatureDefinition> features = spec.features();
+        double[] lastBefore = updateLasts(state, event, at); // values that describe the past, read before the event
+        updateDecayed(state, event, previous, now, at);
+        addToWindows(state, event, at);
+        state.maxEventTime = now;
+        return vector(state, event, at, previous, lastBefore);
+    }
 
-        // values that describe the past, read before the event is counted
+    /** Keeps each 'last' field's newest value, and returns the values as they were before this event. */
+    private double[] updateLasts(EntityFeatureState state, ValidatedEvent event, long at) {
         double[] lastBefore = new double[lasts.size()];
         for (int i = 0; i < lasts.size(); i++) {
             FeatureDefinition f = lasts.get(i);
@@ -196,8 +203,11 @@ public final class FeatureEngine implements Serializable {
                 state.lastValues[i] = value;
             }
         }
+        return lastBefore;
+    }
 
-        // decayed sums are kept as of the entity's newest time
+    /** Decayed sums are kept as of the entity's newest time: decays them to {@code now}, then adds the event. */
+    private void updateDecayed(EntityFeatureState state, ValidatedEvent event, long previous, long now, long at) {
         for (int i = 0; i < decayed.size(); i++) {
             FeatureDefinition f = decayed.get(i);
             if (previous != Long.MIN_VALUE && now > previous) {
@@ -212,6 +222,10 @@ public final class FeatureEngine implements Serializable {
                 state.decayedWeights[i] += weight;
             }
         }
+    }
+
+    /** Adds the event to the bucket of its time in every window and distinct-count sketch. */
+    private void addToWindows(EntityFeatureState state, ValidatedEvent event, long at) {
         for (int i = 0; i < windowGroups.size(); i++) {
             Group g = windowGroups.get(i);
             if (g.field() == null) {
@@ -230,8 +244,12 @@ public final class FeatureEngine implements Serializable {
                 state.distincts[i].add(g.bucket(at), FeatureHashing.hash64(value));
             }
         }
-        state.maxEventTime = now;
+    }
 
+    /** The feature vector of the event, in the spec's order, from the state that now holds it. */
+    private double[] vector(EntityFeatureState state, ValidatedEvent event, long at, long previous,
+            double[] lastBefore) {
+        List<FeatureDefinition> features = spec.features();
         double[] vector = new double[spec.width()];
         int pos = 0;
         for (int i = 0; i < features.size(); i++) {
@@ -281,7 +299,7 @@ public final class FeatureEngine implements Serializable {
                             vector[pos + v] = values[v];
                         }
                     } else { // missing (its default, else NaN) or of another width (NaN): problems() says which
-                        java.util.Arrays.fill(vector, pos, pos + f.width(),
+                        Arrays.fill(vector, pos, pos + f.width(),
                                 values == null && f.defaultValue() != null ? f.defaultValue() : Double.NaN);
                     }
                     pos += f.width();
