@@ -79,8 +79,7 @@ class ControlPlaneAttackITCase {
 
     @Test
     void noCommandWithoutATrustedKeyChangesWhatIsServedAndPredictionsNeverStop() throws Exception {
-        SERVICES.kafka().createTopics(2, "events", "predictions", "dead-letters", "predictions-shadow");
-        SERVICES.kafka().createTopics(1, "model-control", "model-events");
+        DefaultTopics.create(SERVICES.kafka(), 2, 2);
         KeyPair trusted = ManifestSignatures.generateKeyPair();
         KeyPair attacker = ManifestSignatures.generateKeyPair();
         Path trustedKeys = Files.writeString(SERVICES.dir().resolve("trusted.pub"),

@@ -1,7 +1,6 @@
 package org.streaminference.jobs;
 
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -49,11 +48,7 @@ class CrayfishPipelineITCase {
             "model-ffnn.onnx").toAbsolutePath().normalize();
 
     @RegisterExtension
-    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(2)
-                    .build());
+    static final MiniClusterExtension MINI_CLUSTER = MiniClusters.withSlots(2);
 
     @TempDir
     Path dir;
@@ -91,8 +86,7 @@ class CrayfishPipelineITCase {
         }
 
         try (EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.start(dir.resolve("kafka"), 0)) {
-            kafka.createTopics(2, "events", "predictions", "dead-letters", "predictions-shadow");
-            kafka.createTopics(1, "model-control", "model-events");
+            DefaultTopics.create(kafka, 2, 2);
             PipelineTestSupport.produce(kafka.bootstrapServers(), records, 0);
 
             Configuration options = new Configuration();

@@ -59,9 +59,7 @@ class ExactlyOnceRecoveryITCase {
 
     @Test
     void outputStaysExactWhenTheTaskManagerDiesMidStream() throws Exception {
-        SERVICES.kafka().createTopics(3, "events");
-        SERVICES.kafka().createTopics(2, "predictions", "dead-letters", "predictions-shadow");
-        SERVICES.kafka().createTopics(1, "model-control", "model-events");
+        DefaultTopics.create(SERVICES.kafka(), 3, 2);
         Path modelDir = DemoModels.write(SERVICES.dir().resolve("models"), 1);
         PipelineTestSupport.TestInput input = PipelineTestSupport.input("events", 3_000, 40, 23, "eo");
         int total = input.records().size();

@@ -4,7 +4,6 @@ import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.EncoderFactory;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -74,11 +73,7 @@ class HostileInputITCase {
     private static final long BASE_TIME = 1_760_000_000_000L;
 
     @RegisterExtension
-    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(PARALLELISM)
-                    .build());
+    static final MiniClusterExtension MINI_CLUSTER = MiniClusters.withSlots(PARALLELISM);
 
     @RegisterExtension
     static final EmbeddedServicesExtension SERVICES = new EmbeddedServicesExtension();
@@ -247,9 +242,7 @@ class HostileInputITCase {
 
     @Test
     void noRecordStopsThePipelineAndEveryOneIsAccountedFor() throws Exception {
-        SERVICES.kafka().createTopics(3, "events");
-        SERVICES.kafka().createTopics(2, "predictions", "dead-letters", "predictions-shadow");
-        SERVICES.kafka().createTopics(1, "model-control", "model-events");
+        DefaultTopics.create(SERVICES.kafka(), 3, 2);
 
         KeyPair publisher = ManifestSignatures.generateKeyPair();
         Path models = SERVICES.dir().resolve("models");

@@ -41,8 +41,7 @@ class ModelsCliITCase {
     @BeforeAll
     static void start() throws Exception {
         kafka = EmbeddedKafkaBroker.start(dir.resolve("kafka"), 0);
-        kafka.createTopics(2, "events", "predictions", "dead-letters", "predictions-shadow");
-        kafka.createTopics(1, "model-control", "model-events");
+        DefaultTopics.create(kafka, 2, 2);
         cluster = new MiniCluster(new MiniClusterConfiguration.Builder()
                 .setNumTaskManagers(1).setNumSlotsPerTaskManager(2).build());
         cluster.start();

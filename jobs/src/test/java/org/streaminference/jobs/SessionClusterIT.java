@@ -53,8 +53,7 @@ class SessionClusterIT {
         Path jar = StandaloneCluster.jobJar();
         Path work = SERVICES.dir().resolve("session");
         Files.createDirectories(work);
-        SERVICES.kafka().createTopics(2, "events", "predictions", "dead-letters", "predictions-shadow");
-        SERVICES.kafka().createTopics(1, "model-control", "model-events");
+        DefaultTopics.create(SERVICES.kafka(), 2, 2);
         Path models = SERVICES.dir().resolve("models");
         TrustedPublisher publisher = TrustedPublisher.create(SERVICES.dir().resolve("trusted.pub"));
         Path modelDir = publisher.signedDemoVersion(models, 1);

@@ -55,9 +55,7 @@ class StandaloneClusterIT {
         Path jar = StandaloneCluster.jobJar();
         Path work = SERVICES.dir().resolve("cluster");
         Files.createDirectories(work);
-        SERVICES.kafka().createTopics(3, "events");
-        SERVICES.kafka().createTopics(2, "predictions", "dead-letters", "predictions-shadow");
-        SERVICES.kafka().createTopics(1, "model-control", "model-events");
+        DefaultTopics.create(SERVICES.kafka(), 3, 2);
         Path models = SERVICES.dir().resolve("models");
         TrustedPublisher publisher = TrustedPublisher.create(SERVICES.dir().resolve("trusted.pub"));
         Path modelDir = publisher.signedDemoVersion(models, 1);

@@ -1,7 +1,6 @@
 package org.streaminference.jobs;
 
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.Test;
@@ -28,20 +27,14 @@ class StreamInferencePipelineITCase {
     private static final int PARALLELISM = 2;
 
     @RegisterExtension
-    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(PARALLELISM)
-                    .build());
+    static final MiniClusterExtension MINI_CLUSTER = MiniClusters.withSlots(PARALLELISM);
 
     @RegisterExtension
     static final EmbeddedServicesExtension SERVICES = new EmbeddedServicesExtension();
 
     @Test
     void everyEventEndsUpExactlyOnceAsPredictionOrDeadLetter() throws Exception {
-        SERVICES.kafka().createTopics(3, "events");
-        SERVICES.kafka().createTopics(2, "predictions", "dead-letters", "predictions-shadow");
-        SERVICES.kafka().createTopics(1, "model-control", "model-events");
+        DefaultTopics.create(SERVICES.kafka(), 3, 2);
         Path modelDir = DemoModels.write(SERVICES.dir().resolve("models"), 2);
         PipelineTestSupport.TestInput input = PipelineTestSupport.input("events", 3_000, 60, 11, "it");
         Map<String, String> positions = PipelineTestSupport.produce(SERVICES.bootstrapServers(), input.records(), 0);

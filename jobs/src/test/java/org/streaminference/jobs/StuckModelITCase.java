@@ -47,8 +47,7 @@ class StuckModelITCase {
 
     @Test
     void theTaskManagerShutsDownCleanlyWhileAWarmUpThatNeverEndsRuns() throws Exception {
-        SERVICES.kafka().createTopics(2, "events", "predictions", "dead-letters", "predictions-shadow");
-        SERVICES.kafka().createTopics(1, "model-control", "model-events");
+        DefaultTopics.create(SERVICES.kafka(), 2, 2);
         Path models = SERVICES.dir().resolve("models");
         Path v1 = DemoModels.write(models, 1);
         Path stuck = StuckModels.neverWarmsUp(models, DemoModels.NAME, "2");

@@ -1,5 +1,6 @@
 package org.streaminference.jobs.deploy;
 
+import org.streaminference.jobs.DefaultTopics;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.flink.api.common.JobID;
@@ -84,8 +85,7 @@ class PrometheusScrapeITCase {
         int prometheusPort = freePort();
 
         try (EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.start(dir.resolve("kafka"), 0)) {
-            kafka.createTopics(2, "events", "predictions", "dead-letters", "predictions-shadow");
-            kafka.createTopics(1, "model-control", "model-events");
+            DefaultTopics.create(kafka, 2, 2);
 
             Configuration clusterConfig = new Configuration();
             clusterConfig.setString("metrics.reporter.prom.factory.class",
