@@ -3,13 +3,15 @@ package org.streaminference.bench;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.HashMap;
-import java.util.TreeMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * CPU time of the job's own threads in this process (the MiniCluster's tasks, their Kafka fetchers and producers,
- * the inference threads), by kind, between two snapshots: the cost of the job per event without the in-process
- * broker, the benchmark's own consumer, the JIT compiler and GC, which share the machine but are not the job.
+ * CPU time of the job's own threads in this process (the MiniCluster's tasks, their Kafka fetchers
+ * and producers, the inference threads), by kind, between two snapshots: the cost of the job per
+ * event without the in-process broker, the benchmark's own consumer, the JIT compiler and GC, which
+ * share the machine but are not the job.
  */
 final class JobCpu {
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
@@ -26,7 +28,8 @@ final class JobCpu {
             return "inference threads";
         }
         if (name.matches(".* \\(\\d+/\\d+\\)#\\d+")) {
-            return name.startsWith("OutputFlusher") || name.contains("Time Trigger for") ? "task timers and flushers"
+            return name.startsWith("OutputFlusher") || name.contains("Time Trigger for")
+                    ? "task timers and flushers"
                     : "task threads";
         }
         return null;
@@ -50,8 +53,8 @@ final class JobCpu {
     }
 
     /**
-     * Nanoseconds of CPU since the snapshot, by kind in alphabetical order (threads started since count from zero),
-     * and "total".
+     * Nanoseconds of CPU since the snapshot, by kind in alphabetical order (threads started since
+     * count from zero), and "total".
      */
     Map<String, Long> since() {
         Map<String, Long> byKind = new TreeMap<>();
@@ -66,7 +69,7 @@ final class JobCpu {
             byKind.merge(kind, used, Long::sum);
             total += used;
         }
-        Map<String, Long> withTotal = new java.util.LinkedHashMap<>(byKind);
+        Map<String, Long> withTotal = new LinkedHashMap<>(byKind);
         withTotal.put("total", total);
         return withTotal;
     }

@@ -1,5 +1,9 @@
 package org.streaminference.bench;
 
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.Prediction;
+
+import com.sun.management.OperatingSystemMXBean;
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericRecord;
@@ -12,9 +16,8 @@ import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.streaminference.schemas.InputEvent;
-import org.streaminference.schemas.Prediction;
 
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -33,27 +36,42 @@ final class KafkaLoad {
     enum Encoding {
         /** The job's envelope {@code InputEvent}: one entry of its numeric map per value. */
         map,
-        /** The user's own Avro schema ({@link #IMAGE_SCHEMA}): the values as one {@code array<float>}. */
+        /**
+         * The user's own Avro schema ({@link #IMAGE_SCHEMA}): the values as one {@code
+         * array<float>}.
+         */
         avro
     }
 
-    /** The events of {@link Encoding#avro}: an image as a user would produce it, its pixels one float array. */
-    static final Schema IMAGE_SCHEMA = new Schema.Parser().parse("""
+    /**
+     * The events of {@link Encoding#avro}: an image as a user would produce it, its pixels one
+     * float array.
+     */
+    static final Schema IMAGE_SCHEMA =
+            new Schema.Parser()
+                    .parse(
+                            """
             {"type": "record", "name": "Image", "namespace": "com.example.bench", "fields": [
               {"name": "id", "type": "string"},
               {"name": "entity", "type": "string"},
               {"name": "ts", "type": "long"},
               {"name": "pixels", "type": {"type": "array", "items": "float"}}]}""");
 
-    /** Made once: a new encoder per event would work out the schema's fingerprint for every event sent. */
+    /**
+     * Made once: a new encoder per event would work out the schema's fingerprint for every event
+     * sent.
+     */
     private static final BinaryMessageEncoder<GenericRecord> IMAGE_ENCODER =
             new BinaryMessageEncoder<>(GenericData.get(), IMAGE_SCHEMA);
 
     /** The vector field of {@link #IMAGE_SCHEMA}. */
     static final String PIXELS = "pixels";
 
-    /** An event of {@code width} values with the given event time, written as {@code encoding} says. */
-    static byte[] event(Encoding encoding, long index, int width, int entities, long eventTimeMillis)
+    /**
+     * An event of {@code width} values with the given event time, written as {@code encoding} says.
+     */
+    static byte[] event(
+            Encoding encoding, long index, int width, int entities, long eventTimeMillis)
             throws Exception {
         if (encoding == Encoding.map) {
             return event(index, width, entities, eventTimeMillis);
@@ -68,43 +86,79 @@ final class KafkaLoad {
         }
         image.put(PIXELS, pixels);
         ByteBuffer buffer = IMAGE_ENCODER.encode(image);
-        return Arrays.copyOfRange(buffer.array(), buffer.arrayOffset() + buffer.position(),
+        return Arrays.copyOfRange(
+                buffer.array(),
+                buffer.arrayOffset() + buffer.position(),
                 buffer.arrayOffset() + buffer.limit());
     }
 
     /** An event of {@code width} numeric fields with the given event time. */
-    static byte[] event(long index, int width, int entities, long eventTimeMillis) throws Exception {
+    static byte[] event(long index, int width, int entities, long eventTimeMillis)
+            throws Exception {
         Map<String, Double> fields = new HashMap<>();
         for (int i = 0; i < width; i++) {
             fields.put(EventGenerator.field(i), (double) EventGenerator.value(index, i));
         }
         fields.put("amount", 1.0);
-        InputEvent event = new InputEvent("e" + index, "entity-" + (index % entities), eventTimeMillis,
-                "bench", fields, Map.of(), Map.of());
+        InputEvent event =
+                new InputEvent(
+                        "e" + index,
+                        "entity-" + (index % entities),
+                        eventTimeMillis,
+                        "bench",
+                        fields,
+                        Map.of(),
+                        Map.of());
         ByteBuffer buffer = event.toByteBuffer();
-        return Arrays.copyOfRange(buffer.array(), buffer.arrayOffset() + buffer.position(),
+        return Arrays.copyOfRange(
+                buffer.array(),
+                buffer.arrayOffset() + buffer.position(),
                 buffer.arrayOffset() + buffer.limit());
     }
 
     /**
-     * Produces {@code count} events at {@code ratePerSecond} (0: as fast as possible). At a fixed rate each event's
-     * time is when it was scheduled, not when it was sent: a producer held up by back-pressure counts the wait as
-     * latency (no coordinated omission). Returns the wall-clock time of the first scheduled send.
+     * Produces {@code count} events at {@code ratePerSecond} (0: as fast as possible). At a fixed
+     * rate each event's time is when it was scheduled, not when it was sent: a producer held up by
+     * back-pressure counts the wait as latency (no coordinated omission). Returns the wall-clock
+     * time of the first scheduled send.
      */
-    static long produce(String bootstrap, String topic, long firstIndex, long count, int width, double ratePerSecond)
+    static long produce(
+            String bootstrap,
+            String topic,
+            long firstIndex,
+            long count,
+            int width,
+            double ratePerSecond)
             throws Exception {
         return produce(bootstrap, topic, firstIndex, count, width, ratePerSecond, Encoding.map);
     }
 
-    /** As {@link #produce(String, String, long, long, int, double)}, with events written as {@code encoding} says. */
-    static long produce(String bootstrap, String topic, long firstIndex, long count, int width, double ratePerSecond,
-            Encoding encoding) throws Exception {
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
-                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                        ProducerConfig.LINGER_MS_CONFIG, ratePerSecond > 0 ? 1 : 20,
-                        ProducerConfig.BATCH_SIZE_CONFIG, 256 * 1024,
-                        ProducerConfig.ACKS_CONFIG, "1"),
-                new ByteArraySerializer(), new ByteArraySerializer())) {
+    /**
+     * As {@link #produce(String, String, long, long, int, double)}, with events written as {@code
+     * encoding} says.
+     */
+    static long produce(
+            String bootstrap,
+            String topic,
+            long firstIndex,
+            long count,
+            int width,
+            double ratePerSecond,
+            Encoding encoding)
+            throws Exception {
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(
+                        Map.of(
+                                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                                bootstrap,
+                                ProducerConfig.LINGER_MS_CONFIG,
+                                ratePerSecond > 0 ? 1 : 20,
+                                ProducerConfig.BATCH_SIZE_CONFIG,
+                                256 * 1024,
+                                ProducerConfig.ACKS_CONFIG,
+                                "1"),
+                        new ByteArraySerializer(),
+                        new ByteArraySerializer())) {
             long start = System.nanoTime();
             long startWall = System.currentTimeMillis();
             int entities = 10_000;
@@ -122,8 +176,11 @@ final class KafkaLoad {
                 }
                 long index = firstIndex + i;
                 String key = "entity-" + (index % entities);
-                producer.send(new ProducerRecord<>(topic, key.getBytes(StandardCharsets.UTF_8),
-                        event(encoding, index, width, entities, eventTime)));
+                producer.send(
+                        new ProducerRecord<>(
+                                topic,
+                                key.getBytes(StandardCharsets.UTF_8),
+                                event(encoding, index, width, entities, eventTime)));
             }
             producer.flush();
             return startWall;
@@ -131,29 +188,41 @@ final class KafkaLoad {
     }
 
     /**
-     * What the consumer saw: per prediction its event time and its latency in ms from the event time to arrival, and
-     * the span of arrivals (first to last output).
+     * What the consumer saw: per prediction its event time and its latency in ms from the event
+     * time to arrival, and the span of arrivals (first to last output).
      */
-    record Observed(long count, long[] eventTimesMillis, long[] latenciesMillis, long firstArrivalNanos,
-            long lastArrivalNanos, long processCpuNanos, Map<String, Long> jobCpu) {
+    record Observed(
+            long count,
+            long[] eventTimesMillis,
+            long[] latenciesMillis,
+            long firstArrivalNanos,
+            long lastArrivalNanos,
+            long processCpuNanos,
+            Map<String, Long> jobCpu) {
         double throughput() {
             return count / Math.max((lastArrivalNanos - firstArrivalNanos) / 1e9, 1e-9);
         }
 
-        /** Cores this process kept busy between the first and the last arrival (job, broker, JIT, GC, this consumer). */
+        /**
+         * Cores this process kept busy between the first and the last arrival (job, broker, JIT,
+         * GC, this consumer).
+         */
         double cores() {
             return (double) processCpuNanos / Math.max(lastArrivalNanos - firstArrivalNanos, 1);
         }
 
         /**
-         * CPU of the job's own threads ({@link JobCpu}: nanoseconds by kind of thread, and "total") per prediction
-         * between the first and the last arrival.
+         * CPU of the job's own threads ({@link JobCpu}: nanoseconds by kind of thread, and "total")
+         * per prediction between the first and the last arrival.
          */
         double jobMicrosPerEvent() {
             return jobCpu.get("total") / 1e3 / Math.max(count, 1);
         }
 
-        /** Percentile of the latencies of the events scheduled at or after {@code fromMillis} (the warm-up's end). */
+        /**
+         * Percentile of the latencies of the events scheduled at or after {@code fromMillis} (the
+         * warm-up's end).
+         */
         double percentile(double q, long fromMillis) {
             long[] counted = new long[latenciesMillis.length];
             int n = 0;
@@ -164,27 +233,48 @@ final class KafkaLoad {
             }
             long[] sorted = Arrays.copyOf(counted, n);
             Arrays.sort(sorted);
-            return sorted.length == 0 ? 0 : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+            return sorted.length == 0
+                    ? 0
+                    : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
         }
     }
 
-    /** Reads {@code expected} predictions from {@code topic} (read_committed), as a downstream consumer would. */
-    static Observed consume(String bootstrap, String topic, long expected, Duration timeout, boolean latencies)
+    /**
+     * Reads {@code expected} predictions from {@code topic} (read_committed), as a downstream
+     * consumer would.
+     */
+    static Observed consume(
+            String bootstrap, String topic, long expected, Duration timeout, boolean latencies)
             throws Exception {
         return consume(bootstrap, topic, expected, timeout, latencies, null);
     }
 
     /** As above, counting only the predictions of {@code model} (null: every prediction). */
-    static Observed consume(String bootstrap, String topic, long expected, Duration timeout, boolean latencies,
-            String model) throws Exception {
-        try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(Map.of(
-                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                        ConsumerConfig.GROUP_ID_CONFIG, "bench-clock-" + topic + (model == null ? "" : "-" + model),
-                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                        ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                        ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 5,
-                        ConsumerConfig.MAX_POLL_RECORDS_CONFIG, 5000),
-                new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+    static Observed consume(
+            String bootstrap,
+            String topic,
+            long expected,
+            Duration timeout,
+            boolean latencies,
+            String model)
+            throws Exception {
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                new KafkaConsumer<>(
+                        Map.of(
+                                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                                bootstrap,
+                                ConsumerConfig.GROUP_ID_CONFIG,
+                                "bench-clock-" + topic + (model == null ? "" : "-" + model),
+                                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                                "earliest",
+                                ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                                "read_committed",
+                                ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG,
+                                5,
+                                ConsumerConfig.MAX_POLL_RECORDS_CONFIG,
+                                5000),
+                        new ByteArrayDeserializer(),
+                        new ByteArrayDeserializer())) {
             consumer.subscribe(List.of(topic));
             long[] observed = new long[latencies ? (int) expected : 0];
             long[] eventTimes = new long[observed.length];
@@ -198,8 +288,10 @@ final class KafkaLoad {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
                     long now = System.nanoTime();
                     long wall = System.currentTimeMillis();
-                    Prediction prediction = model == null && count >= observed.length ? null
-                            : Prediction.fromByteBuffer(ByteBuffer.wrap(r.value()));
+                    Prediction prediction =
+                            model == null && count >= observed.length
+                                    ? null
+                                    : Prediction.fromByteBuffer(ByteBuffer.wrap(r.value()));
                     if (model != null && !model.equals(prediction.getModelName())) {
                         continue;
                     }
@@ -218,15 +310,22 @@ final class KafkaLoad {
                 }
             }
             if (count < expected) {
-                throw new IllegalStateException("only " + count + " of " + expected + " predictions arrived in " + topic);
+                throw new IllegalStateException(
+                        "only " + count + " of " + expected + " predictions arrived in " + topic);
             }
-            return new Observed(count, eventTimes, observed, first, last, processCpuNanos() - cpuAtFirst,
+            return new Observed(
+                    count,
+                    eventTimes,
+                    observed,
+                    first,
+                    last,
+                    processCpuNanos() - cpuAtFirst,
                     job.since());
         }
     }
 
     private static long processCpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
-                .getOperatingSystemMXBean()).getProcessCpuTime();
+        return ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
     }
 }

@@ -1,14 +1,16 @@
 package org.streaminference.bench;
 
+import org.streaminference.schemas.Prediction;
+
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.functions.RichMapFunction;
-import org.streaminference.schemas.Prediction;
 
 import java.util.Arrays;
 
 /**
- * Records, per prediction, the time since its event was scheduled, and the first and last output times. The
- * MiniCluster runs in this JVM, so the subtasks hand their figures to static fields when they close.
+ * Records, per prediction, the time since its event was scheduled, and the first and last output
+ * times. The MiniCluster runs in this JVM, so the subtasks hand their figures to static fields when
+ * they close.
  */
 final class LatencyProbe extends RichMapFunction<Prediction, Prediction> {
     private static final long serialVersionUID = 1L;
@@ -27,7 +29,10 @@ final class LatencyProbe extends RichMapFunction<Prediction, Prediction> {
     /** The figures of one run. */
     record Result(long records, double throughput, double p50Millis, double p99Millis) {}
 
-    /** @param warmup events scheduled less than this after the first one are left out of the latencies */
+    /**
+     * @param warmup events scheduled less than this after the first one are left out of the
+     *     latencies
+     */
     static synchronized void reset(long warmup) {
         warmupMicros = warmup;
         allScheduled = new long[0];
@@ -48,12 +53,17 @@ final class LatencyProbe extends RichMapFunction<Prediction, Prediction> {
         long[] sorted = Arrays.copyOf(counted, n);
         Arrays.sort(sorted);
         double seconds = (last - first) / 1e9;
-        return new Result(all.length, all.length / Math.max(seconds, 1e-9),
-                percentile(sorted, 0.50) / 1000.0, percentile(sorted, 0.99) / 1000.0);
+        return new Result(
+                all.length,
+                all.length / Math.max(seconds, 1e-9),
+                percentile(sorted, 0.50) / 1000.0,
+                percentile(sorted, 0.99) / 1000.0);
     }
 
     private static long percentile(long[] sorted, double q) {
-        return sorted.length == 0 ? 0 : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+        return sorted.length == 0
+                ? 0
+                : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
     }
 
     @Override

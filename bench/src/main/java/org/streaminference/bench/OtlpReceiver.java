@@ -8,8 +8,9 @@ import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * An OTLP/HTTP endpoint in the benchmark's process that accepts every export and counts it, so that the tracing
- * variant pays for spans, their batching, protobuf encoding and sending, as against a real collector.
+ * An OTLP/HTTP endpoint in the benchmark's process that accepts every export and counts it, so that
+ * the tracing variant pays for spans, their batching, protobuf encoding and sending, as against a
+ * real collector.
  */
 final class OtlpReceiver implements AutoCloseable {
     private final HttpServer server;
@@ -23,15 +24,17 @@ final class OtlpReceiver implements AutoCloseable {
     static OtlpReceiver start() throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         OtlpReceiver receiver = new OtlpReceiver(server);
-        server.createContext("/v1/traces", exchange -> {
-            try (InputStream in = exchange.getRequestBody()) {
-                receiver.bytes.addAndGet(in.readAllBytes().length);
-            }
-            receiver.requests.incrementAndGet();
-            exchange.getResponseHeaders().add("Content-Type", "application/x-protobuf");
-            exchange.sendResponseHeaders(200, -1);
-            exchange.close();
-        });
+        server.createContext(
+                "/v1/traces",
+                exchange -> {
+                    try (InputStream in = exchange.getRequestBody()) {
+                        receiver.bytes.addAndGet(in.readAllBytes().length);
+                    }
+                    receiver.requests.incrementAndGet();
+                    exchange.getResponseHeaders().add("Content-Type", "application/x-protobuf");
+                    exchange.sendResponseHeaders(200, -1);
+                    exchange.close();
+                });
         server.start();
         return receiver;
     }

@@ -13,13 +13,21 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
-/** ONNX Runtime alone, at a batch size and thread count: the ceiling any streaming operator can reach. */
+/**
+ * ONNX Runtime alone, at a batch size and thread count: the ceiling any streaming operator can
+ * reach.
+ */
 final class RawOnnxBench {
     private RawOnnxBench() {}
 
-    /** Rows per second over {@code rows} rows, in batches of {@code batch}, on {@code threads} threads. */
-    static double rowsPerSecond(BenchModels.Workload w, int batch, int threads, long rows) throws Exception {
-        try (LoadedModel model = new ModelLoader(ModelLoaderConfig.defaults()).load(w.dir().toString())) {
+    /**
+     * Rows per second over {@code rows} rows, in batches of {@code batch}, on {@code threads}
+     * threads.
+     */
+    static double rowsPerSecond(BenchModels.Workload w, int batch, int threads, long rows)
+            throws Exception {
+        try (LoadedModel model =
+                new ModelLoader(ModelLoaderConfig.defaults()).load(w.dir().toString())) {
             runBatches(model, batch, Math.max(10, 2_000 / batch)); // warm-up
             ExecutorService pool = Executors.newFixedThreadPool(threads);
             try {
@@ -27,10 +35,12 @@ final class RawOnnxBench {
                 long start = System.nanoTime();
                 List<Future<?>> done = new ArrayList<>();
                 for (int t = 0; t < threads; t++) {
-                    done.add(pool.submit(() -> {
-                        runBatches(model, batch, batchesPerThread);
-                        return null;
-                    }));
+                    done.add(
+                            pool.submit(
+                                    () -> {
+                                        runBatches(model, batch, batchesPerThread);
+                                        return null;
+                                    }));
                 }
                 for (Future<?> f : done) {
                     f.get();
@@ -45,8 +55,10 @@ final class RawOnnxBench {
 
     private static void runBatches(LoadedModel model, int batch, long count) throws Exception {
         int width = model.inputValuesPerRow();
-        FloatBuffer input = ByteBuffer.allocateDirect(batch * width * Float.BYTES)
-                .order(ByteOrder.nativeOrder()).asFloatBuffer();
+        FloatBuffer input =
+                ByteBuffer.allocateDirect(batch * width * Float.BYTES)
+                        .order(ByteOrder.nativeOrder())
+                        .asFloatBuffer();
         for (int i = 0; i < batch * width; i++) {
             input.put(i, EventGenerator.value(i / width, i % width));
         }

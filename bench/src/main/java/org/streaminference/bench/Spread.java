@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The minimum, median and maximum of a figure measured in repeated rounds of one run: what the benchmarks report on
- * a shared, noisy machine instead of a single or a best value.
+ * The minimum, median and maximum of a figure measured in repeated rounds of one run: what the
+ * benchmarks report on a shared, noisy machine instead of a single or a best value.
  */
 record Spread(double min, double median, double max, int n) {
 
@@ -18,7 +18,8 @@ record Spread(double min, double median, double max, int n) {
         List<Double> sorted = new ArrayList<>(values);
         Collections.sort(sorted);
         int n = sorted.size();
-        double median = n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+        double median =
+                n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
         return new Spread(sorted.get(0), median, sorted.get(n - 1), n);
     }
 
@@ -36,6 +37,7 @@ record Spread(double min, double median, double max, int n) {
 
     /** E.g. {@code 1,234 / 1,300 / 1,420} with {@code pattern} {@code %,.0f}. */
     String format(String pattern) {
-        return String.format(Locale.ROOT, pattern + " / " + pattern + " / " + pattern, min, median, max);
+        return String.format(
+                Locale.ROOT, pattern + " / " + pattern + " / " + pattern, min, median, max);
     }
 }

@@ -1,15 +1,16 @@
 package org.streaminference.cli;
 
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.SourcePosition;
+import org.streaminference.schemas.TopicOptions;
+
 import org.apache.flink.configuration.Configuration;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.streaminference.schemas.TopicOptions;
-import org.streaminference.schemas.DeadLetter;
-import org.streaminference.schemas.ReasonCode;
-import org.streaminference.schemas.SourcePosition;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -18,8 +19,10 @@ import java.io.PrintWriter;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -31,31 +34,43 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code models replay}: after a fix (a schema version added, a model published), sends the original records of
- * the dead letters it selects back to the events topic, where the job answers them like any other record. A record
- * is sent once however many dead letters it has (one per model it reached); one whose original was cut at 64 KiB is
- * refused (it names the source record to replay from instead). Records are sent in the order of their source
- * partitions, so an entity's events keep their order, and each carries the header {@value #REPLAY_HEADER} naming its
- * source record.
+ * {@code models replay}: after a fix (a schema version added, a model published), sends the
+ * original records of the dead letters it selects back to the events topic, where the job answers
+ * them like any other record. A record is sent once however many dead letters it has (one per model
+ * it reached); one whose original was cut at 64 KiB is refused (it names the source record to
+ * replay from instead). Records are sent in the order of their source partitions, so an entity's
+ * events keep their order, and each carries the header {@value #REPLAY_HEADER} naming its source
+ * record.
  */
-@Command(name = "replay", mixinStandardHelpOptions = true,
-        description = "Send the original records of selected dead letters back to the events topic, after a fix;"
-                + " each is answered again like any other record.")
+@Command(
+        name = "replay",
+        mixinStandardHelpOptions = true,
+        description =
+                "Send the original records of selected dead letters back to the events topic, after a fix;"
+                        + " each is answered again like any other record.")
 final class ReplayCommand implements Callable<Integer> {
     /** The header of a replayed record: the topic/partition/offset of the record it replays. */
     static final String REPLAY_HEADER = "streaminference-replay-of";
 
-    @CommandLine.Mixin
-    JobTopics topics;
+    @CommandLine.Mixin JobTopics topics;
 
-    @Option(names = "--reason", required = true, split = ",", description = "Replay dead letters of these reasons"
-            + " (e.g. UNKNOWN_SCHEMA,UNKNOWN_MODEL).")
+    @Option(
+            names = "--reason",
+            required = true,
+            split = ",",
+            description =
+                    "Replay dead letters of these reasons"
+                            + " (e.g. UNKNOWN_SCHEMA,UNKNOWN_MODEL).")
     Set<ReasonCode> reasons;
 
-    @Option(names = "--from", description = "Only dead letters written at or after this instant (ISO-8601).")
+    @Option(
+            names = "--from",
+            description = "Only dead letters written at or after this instant (ISO-8601).")
     Instant from;
 
-    @Option(names = "--to", description = "Only dead letters written before this instant (ISO-8601).")
+    @Option(
+            names = "--to",
+            description = "Only dead letters written before this instant (ISO-8601).")
     Instant to;
 
     @Option(names = "--model", description = "Only dead letters of this model or ensemble.")
@@ -64,8 +79,7 @@ final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Print what would be sent; send nothing.")
     boolean dryRun;
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
     /** A source record to send again. */
     record Selected(SourcePosition source, byte[] original, String entityId) {
@@ -97,7 +111,13 @@ final class ReplayCommand implements Callable<Integer> {
             }
             Selected s = new Selected(d.getSource(), bytes(d.getOriginalBytes()), d.getEntityId());
             if (!whole(d, s.original())) {
-                cut.add(s.at() + " (" + d.getOriginalSize() + " bytes, kept " + s.original().length + ")");
+                cut.add(
+                        s.at()
+                                + " ("
+                                + d.getOriginalSize()
+                                + " bytes, kept "
+                                + s.original().length
+                                + ")");
             } else if (selected.putIfAbsent(s.at(), s) == null) {
                 byReason.merge(d.getReasonCode(), 1L, Long::sum);
             }
@@ -116,29 +136,55 @@ final class ReplayCommand implements Callable<Integer> {
         CommittedRecords.forEach(bootstrap, deadLetters, selection::consider);
         Map<String, Selected> selected = selection.selected;
         List<String> cut = selection.cut;
-        out.printf("%,d dead letters read from '%s'%s; %,d records selected %s%s%n", selection.read, deadLetters,
-                selection.unreadable == 0 ? "" : " (" + selection.unreadable + " not dead letters, skipped)",
-                selected.size(), selection.byReason,
-                cut.isEmpty() ? "" : "; " + cut.size() + " refused: their original was cut at 64 KiB, replay them"
-                        + " from their source record: " + String.join(", ", cut.subList(0, Math.min(5, cut.size())))
-                        + (cut.size() > 5 ? ", …" : ""));
-        List<Selected> inOrder = new ArrayList<>(selected.values()); // each source partition's records in order
-        inOrder.sort(java.util.Comparator.comparing((Selected s) -> s.source().getTopic())
-                .thenComparingInt(s -> s.source().getPartition()).thenComparingLong(s -> s.source().getOffset()));
+        out.printf(
+                "%,d dead letters read from '%s'%s; %,d records selected %s%s%n",
+                selection.read,
+                deadLetters,
+                selection.unreadable == 0
+                        ? ""
+                        : " (" + selection.unreadable + " not dead letters, skipped)",
+                selected.size(),
+                selection.byReason,
+                cut.isEmpty()
+                        ? ""
+                        : "; "
+                                + cut.size()
+                                + " refused: their original was cut at 64 KiB, replay them"
+                                + " from their source record: "
+                                + String.join(", ", cut.subList(0, Math.min(5, cut.size())))
+                                + (cut.size() > 5 ? ", …" : ""));
+        List<Selected> inOrder =
+                new ArrayList<>(selected.values()); // each source partition's records in order
+        inOrder.sort(
+                Comparator.comparing((Selected s) -> s.source().getTopic())
+                        .thenComparingInt(s -> s.source().getPartition())
+                        .thenComparingLong(s -> s.source().getOffset()));
         if (dryRun || selected.isEmpty()) {
             out.printf("%s%n", dryRun ? "Dry run: nothing sent." : "Nothing to send.");
             return cut.isEmpty() ? 0 : 2;
         }
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-                ProducerConfig.ACKS_CONFIG, "all",
-                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
-                ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 1 << 20),
-                new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(
+                        Map.of(
+                                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                                bootstrap,
+                                ProducerConfig.ACKS_CONFIG,
+                                "all",
+                                ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+                                true,
+                                ProducerConfig.MAX_REQUEST_SIZE_CONFIG,
+                                1 << 20),
+                        new ByteArraySerializer(),
+                        new ByteArraySerializer())) {
             List<Future<?>> acks = new ArrayList<>();
             for (Selected s : inOrder) {
-                ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(events,
-                        s.entityId() == null ? null : s.entityId().getBytes(StandardCharsets.UTF_8), s.original());
+                ProducerRecord<byte[], byte[]> record =
+                        new ProducerRecord<>(
+                                events,
+                                s.entityId() == null
+                                        ? null
+                                        : s.entityId().getBytes(StandardCharsets.UTF_8),
+                                s.original());
                 record.headers().add(REPLAY_HEADER, s.at().getBytes(StandardCharsets.UTF_8));
                 acks.add(producer.send(record));
             }
@@ -146,9 +192,11 @@ final class ReplayCommand implements Callable<Integer> {
                 ack.get(60, TimeUnit.SECONDS);
             }
         }
-        out.printf("Sent %,d records to '%s', each with the header %s naming the record it replays. The job answers"
-                + " each like any other record (a prediction, or a dead letter); the dead letters replayed stay on"
-                + " '%s'.%n", selected.size(), events, REPLAY_HEADER, deadLetters);
+        out.printf(
+                "Sent %,d records to '%s', each with the header %s naming the record it replays. The job answers"
+                        + " each like any other record (a prediction, or a dead letter); the dead letters replayed stay on"
+                        + " '%s'.%n",
+                selected.size(), events, REPLAY_HEADER, deadLetters);
         return cut.isEmpty() ? 0 : 2;
     }
 
@@ -159,13 +207,17 @@ final class ReplayCommand implements Callable<Integer> {
                 && (model == null || model.equals(d.getModel()));
     }
 
-    /** Whether {@code original} is the whole value: its sha256 is the one recorded, or its size where none is. */
+    /**
+     * Whether {@code original} is the whole value: its sha256 is the one recorded, or its size
+     * where none is.
+     */
     private static boolean whole(DeadLetter d, byte[] original) {
         if (d.getOriginalSha256() != null) {
             try {
-                return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(original))
+                return HexFormat.of()
+                        .formatHex(MessageDigest.getInstance("SHA-256").digest(original))
                         .equals(d.getOriginalSha256());
-            } catch (java.security.NoSuchAlgorithmException e) {
+            } catch (NoSuchAlgorithmException e) {
                 throw new IllegalStateException("every JVM has SHA-256", e);
             }
         }

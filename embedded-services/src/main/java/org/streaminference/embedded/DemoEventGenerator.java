@@ -1,12 +1,12 @@
 package org.streaminference.embedded;
 
-import org.apache.flink.annotation.Internal;
+import org.streaminference.schemas.InputEvent;
 
+import org.apache.flink.annotation.Internal;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.streaminference.schemas.InputEvent;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,9 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Produces demo events to the input topic at a fixed rate, keyed by entity id, with a configurable fraction of
- * deliberately bad records (undecodable bytes, truncated Avro, a missing required field) so that the dead-letter
- * path is visible in the demo.
+ * Produces demo events to the input topic at a fixed rate, keyed by entity id, with a configurable
+ * fraction of deliberately bad records (undecodable bytes, truncated Avro, a missing required
+ * field) so that the dead-letter path is visible in the demo.
  */
 @Internal
 public final class DemoEventGenerator implements Runnable, AutoCloseable {
@@ -39,7 +39,11 @@ public final class DemoEventGenerator implements Runnable, AutoCloseable {
     private volatile Exception failure;
 
     public DemoEventGenerator(
-            String bootstrapServers, String topic, DemoEvents events, double ratePerSecond, double badFraction,
+            String bootstrapServers,
+            String topic,
+            DemoEvents events,
+            double ratePerSecond,
+            double badFraction,
             long seed) {
         if (ratePerSecond <= 0) {
             throw new IllegalArgumentException("rate must be positive");
@@ -52,7 +56,8 @@ public final class DemoEventGenerator implements Runnable, AutoCloseable {
         config.put(ProducerConfig.ACKS_CONFIG, "all");
         config.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         config.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
-        this.producer = new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer());
+        this.producer =
+                new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer());
         this.topic = topic;
         this.events = events;
         this.ratePerSecond = ratePerSecond;
@@ -84,7 +89,8 @@ public final class DemoEventGenerator implements Runnable, AutoCloseable {
                 while (produced.get() < due && running) {
                     send();
                 }
-                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2)); // pacing to the configured rate
+                LockSupport.parkNanos(
+                        TimeUnit.MILLISECONDS.toNanos(2)); // pacing to the configured rate
             }
             producer.flush();
         } catch (Exception e) {
@@ -102,18 +108,21 @@ public final class DemoEventGenerator implements Runnable, AutoCloseable {
         } else {
             value = encode(event);
         }
-        producer.send(new ProducerRecord<>(topic, key, value), (metadata, error) -> {
-            if (error != null && failure == null) {
-                failure = error;
-            }
-        });
+        producer.send(
+                new ProducerRecord<>(topic, key, value),
+                (metadata, error) -> {
+                    if (error != null && failure == null) {
+                        failure = error;
+                    }
+                });
         produced.incrementAndGet();
     }
 
     private byte[] badValue(InputEvent event) {
         switch (random.nextInt(3)) {
             case 0:
-                return ("{\"not\": \"avro\", \"id\": \"" + event.getEventId() + "\"}").getBytes(StandardCharsets.UTF_8);
+                return ("{\"not\": \"avro\", \"id\": \"" + event.getEventId() + "\"}")
+                        .getBytes(StandardCharsets.UTF_8);
             case 1:
                 byte[] full = encode(event);
                 return Arrays.copyOf(full, full.length / 2);

@@ -1,17 +1,16 @@
 package org.streaminference.embedded;
 
-import org.apache.flink.annotation.Internal;
+import org.streaminference.schemas.EntityProfile;
+import org.streaminference.schemas.InputEvent;
 
+import org.apache.flink.annotation.Internal;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.streaminference.schemas.EntityProfile;
-import org.streaminference.schemas.InputEvent;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,13 +18,14 @@ import java.util.Random;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Makes plausible demo events from a seed: purchases, refunds and views of a fixed population of entities, with
- * an amount (always), a quantity (most of the time), a country and a merchant (each entity shops at a few). Event
- * times never go backwards per entity.
+ * Makes plausible demo events from a seed: purchases, refunds and views of a fixed population of
+ * entities, with an amount (always), a quantity (most of the time), a country and a merchant (each
+ * entity shops at a few). Event times never go backwards per entity.
  */
 @Internal
 public final class DemoEvents {
-    private static final List<String> TYPES = List.of("purchase", "purchase", "purchase", "view", "refund");
+    private static final List<String> TYPES =
+            List.of("purchase", "purchase", "purchase", "view", "refund");
     private static final List<String> COUNTRIES = List.of("NL", "DE", "FR", "US", "BR", "JP");
     private static final int MERCHANTS = 200;
 
@@ -51,31 +51,46 @@ public final class DemoEvents {
     }
 
     /**
-     * The demo's reference data: a profile (tier, segment) for four in five entities, the others have none and their
-     * profile features take their defaults.
+     * The demo's reference data: a profile (tier, segment) for four in five entities, the others
+     * have none and their profile features take their defaults.
      */
     public static EntityProfile profile(int index) {
-        return index % 5 == 4 ? null : EntityProfile.newBuilder()
-                .setEntityId(entityId(index))
-                .setNumericFields(Map.of("tier", (double) (index % 4)))
-                .setCategoricalFields(Map.of("segment", index % 3 == 0 ? "business" : "retail"))
-                .setUpdateTime(System.currentTimeMillis())
-                .build();
+        return index % 5 == 4
+                ? null
+                : EntityProfile.newBuilder()
+                        .setEntityId(entityId(index))
+                        .setNumericFields(Map.of("tier", (double) (index % 4)))
+                        .setCategoricalFields(
+                                Map.of("segment", index % 3 == 0 ? "business" : "retail"))
+                        .setUpdateTime(System.currentTimeMillis())
+                        .build();
     }
 
-    /** Produces {@link #profile}s of the first {@code entities} entities to {@code topic}; returns how many. */
-    public static int produceProfiles(String bootstrap, String topic, int entities) throws Exception {
+    /**
+     * Produces {@link #profile}s of the first {@code entities} entities to {@code topic}; returns
+     * how many.
+     */
+    public static int produceProfiles(String bootstrap, String topic, int entities)
+            throws Exception {
         int produced = 0;
-        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(
-                Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap, ProducerConfig.ACKS_CONFIG, "all"),
-                new ByteArraySerializer(), new ByteArraySerializer())) {
+        try (KafkaProducer<byte[], byte[]> producer =
+                new KafkaProducer<>(
+                        Map.of(
+                                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                                bootstrap,
+                                ProducerConfig.ACKS_CONFIG,
+                                "all"),
+                        new ByteArraySerializer(),
+                        new ByteArraySerializer())) {
             for (int i = 0; i < entities; i++) {
                 EntityProfile profile = profile(i);
                 if (profile != null) {
                     ByteBuffer value = profile.toByteBuffer();
                     byte[] bytes = new byte[value.remaining()];
                     value.get(bytes);
-                    producer.send(new ProducerRecord<>(topic, entityId(i).getBytes(StandardCharsets.UTF_8), bytes));
+                    producer.send(
+                            new ProducerRecord<>(
+                                    topic, entityId(i).getBytes(StandardCharsets.UTF_8), bytes));
                     produced++;
                 }
             }
@@ -100,8 +115,12 @@ public final class DemoEvents {
                 .setEventTime(eventTime)
                 .setEventType(TYPES.get(random.nextInt(TYPES.size())))
                 .setNumericFields(numeric)
-                .setCategoricalFields(Map.of(
-                        "country", COUNTRIES.get(random.nextInt(COUNTRIES.size())), "merchant", merchant))
+                .setCategoricalFields(
+                        Map.of(
+                                "country",
+                                COUNTRIES.get(random.nextInt(COUNTRIES.size())),
+                                "merchant",
+                                merchant))
                 .build();
     }
 }

@@ -1,10 +1,9 @@
 package org.streaminference.embedded;
 
-import org.apache.flink.annotation.Internal;
-
 import kafka.server.KafkaConfig;
 import kafka.server.KafkaRaftServer;
 import kafka.tools.StorageTool;
+import org.apache.flink.annotation.Internal;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -34,13 +33,15 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * A real single-node Kafka broker (KRaft, combined broker and controller) in this JVM, started from the Kafka
- * Maven artifacts: what the local runner and the tests use instead of a Kafka installation or Docker.
+ * A real single-node Kafka broker (KRaft, combined broker and controller) in this JVM, started from
+ * the Kafka Maven artifacts: what the local runner and the tests use instead of a Kafka
+ * installation or Docker.
  */
 @Internal
 public final class EmbeddedKafkaBroker implements AutoCloseable {
     private final KafkaConfig config;
     private final String bootstrapServers;
+
     /** The running server; null while the broker is stopped. */
     private KafkaRaftServer server;
 
@@ -64,11 +65,17 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         props.setProperty("process.roles", "broker,controller");
         props.setProperty("node.id", "1");
         props.setProperty("controller.quorum.bootstrap.servers", "localhost:" + controllerPort);
-        props.setProperty("listeners", "PLAINTEXT://localhost:" + brokerPort + ",CONTROLLER://localhost:" + controllerPort);
+        props.setProperty(
+                "listeners",
+                "PLAINTEXT://localhost:"
+                        + brokerPort
+                        + ",CONTROLLER://localhost:"
+                        + controllerPort);
         props.setProperty("advertised.listeners", "PLAINTEXT://localhost:" + brokerPort);
         props.setProperty("controller.listener.names", "CONTROLLER");
         props.setProperty("inter.broker.listener.name", "PLAINTEXT");
-        props.setProperty("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        props.setProperty(
+                "listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
         props.setProperty("log.dirs", dataDir.resolve("logs").toString());
         props.setProperty("num.partitions", "2");
         props.setProperty("auto.create.topics.enable", "false");
@@ -88,14 +95,25 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
             props.store(writer, "embedded Kafka broker");
         }
         ByteArrayOutputStream formatOutput = new ByteArrayOutputStream();
-        int exit = StorageTool.execute(
-                new String[] {"format", "-t", Uuid.randomUuid().toString(), "-c", configFile.toString(), "--standalone"},
-                new PrintStream(formatOutput, true, StandardCharsets.UTF_8));
+        int exit =
+                StorageTool.execute(
+                        new String[] {
+                            "format",
+                            "-t",
+                            Uuid.randomUuid().toString(),
+                            "-c",
+                            configFile.toString(),
+                            "--standalone"
+                        },
+                        new PrintStream(formatOutput, true, StandardCharsets.UTF_8));
         if (exit != 0) {
-            throw new IOException("formatting Kafka storage failed: " + formatOutput.toString(StandardCharsets.UTF_8));
+            throw new IOException(
+                    "formatting Kafka storage failed: "
+                            + formatOutput.toString(StandardCharsets.UTF_8));
         }
-        EmbeddedKafkaBroker broker = new EmbeddedKafkaBroker(KafkaConfig.fromProps(props, false),
-                "localhost:" + brokerPort);
+        EmbeddedKafkaBroker broker =
+                new EmbeddedKafkaBroker(
+                        KafkaConfig.fromProps(props, false), "localhost:" + brokerPort);
         broker.startServer();
         return broker;
     }
@@ -107,8 +125,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
 
     /**
-     * Stops the broker as an outage would, keeping its data: clients see it gone until {@link #restart}. Does
-     * nothing when it is stopped.
+     * Stops the broker as an outage would, keeping its data: clients see it gone until {@link
+     * #restart}. Does nothing when it is stopped.
      */
     public synchronized void stop() {
         if (server != null) {
@@ -118,7 +136,10 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         }
     }
 
-    /** Starts the stopped broker again on the same ports with the same data, and waits until it answers. */
+    /**
+     * Starts the stopped broker again on the same ports with the same data, and waits until it
+     * answers.
+     */
     public synchronized void restart() throws IOException {
         if (server != null) {
             throw new IllegalStateException("the broker is running");
@@ -135,8 +156,8 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
     }
 
     /**
-     * Creates the topics (existing ones are kept) and waits until every partition answers offset requests:
-     * producing right after creation can otherwise lose records (KAFKA-15591).
+     * Creates the topics (existing ones are kept) and waits until every partition answers offset
+     * requests: producing right after creation can otherwise lose records (KAFKA-15591).
      */
     public void createTopics(int partitions, String... topics) throws Exception {
         try (Admin admin = admin()) {
@@ -163,10 +184,13 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
                     admin.listOffsets(request).all().get(10, TimeUnit.SECONDS);
                     return;
                 } catch (ExecutionException e) {
-                    if (!(e.getCause() instanceof RetriableException) || System.nanoTime() > deadline) {
+                    if (!(e.getCause() instanceof RetriableException)
+                            || System.nanoTime() > deadline) {
                         throw e;
                     }
-                    Thread.sleep(100); // back-off between polls of a condition, not a wait for time to pass
+                    Thread.sleep(
+                            100); // back-off between polls of a condition, not a wait for time to
+                    // pass
                 }
             }
         }

@@ -1,13 +1,17 @@
 package org.streaminference.features;
 
-import org.apache.flink.annotation.PublicEvolving;
 import org.streaminference.schemas.EntityProfile;
 
-/** One record of the reference-data topic: an entity's new profile, or its removal (a tombstone). */
+import org.apache.flink.annotation.PublicEvolving;
+
+/**
+ * One record of the reference-data topic: an entity's new profile, or its removal (a tombstone).
+ */
 @PublicEvolving
 public class ProfileUpdate {
     /** The Kafka key: the entity. */
     public String entityId;
+
     /** The new profile, or null where the record is a tombstone. */
     public EntityProfile profile;
 

@@ -13,18 +13,20 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Seeded event streams that exercise what makes features hard: window boundaries crossed by small and large gaps,
- * events out of order within the bound, events later than it, missing fields and unseen categories.
+ * Seeded event streams that exercise what makes features hard: window boundaries crossed by small
+ * and large gaps, events out of order within the bound, events later than it, missing fields and
+ * unseen categories.
  */
 final class FeatureTestEvents {
     static final long T0 = 1_760_000_000_000L;
-    static final List<String> CATEGORIES = List.of("a", "b", "c", "d", "a", "a", "b", "rare-1", "rare-2");
+    static final List<String> CATEGORIES =
+            List.of("a", "b", "c", "d", "a", "a", "b", "rare-1", "rare-2");
 
     private FeatureTestEvents() {}
 
     /**
-     * @param boundMillis the spec's out-of-orderness bound: about 1 in 10 events is out of order within it, 1 in
-     *                    25 later than it
+     * @param boundMillis the spec's out-of-orderness bound: about 1 in 10 events is out of order
+     *     within it, 1 in 25 later than it
      */
     static List<InputEvent> stream(long seed, int entities, int count, long boundMillis) {
         Random random = new Random(seed);
@@ -36,12 +38,19 @@ final class FeatureTestEvents {
             long time;
             int roll = random.nextInt(100);
             if (roll < 10) {
-                time = newest - random.nextInt((int) Math.max(1, boundMillis)); // out of order, in time
+                time =
+                        newest
+                                - random.nextInt(
+                                        (int) Math.max(1, boundMillis)); // out of order, in time
             } else if (roll < 14) {
                 time = newest - boundMillis - 1 - random.nextInt(3_600_000); // late
             } else {
-                long gap = roll < 80 ? random.nextInt(120_000) : roll < 95 ? random.nextInt(1_800_000)
-                        : random.nextInt(4 * 3_600_000);
+                long gap =
+                        roll < 80
+                                ? random.nextInt(120_000)
+                                : roll < 95
+                                        ? random.nextInt(1_800_000)
+                                        : random.nextInt(4 * 3_600_000);
                 time = newest + gap;
                 clock.put(entity, time);
             }
@@ -54,33 +63,43 @@ final class FeatureTestEvents {
             if (random.nextInt(5) > 0) {
                 categorical.put("c", CATEGORIES.get(random.nextInt(CATEGORIES.size())));
             }
-            events.add(InputEvent.newBuilder()
-                    .setEventId("ev-" + seed + "-" + i)
-                    .setEntityId("entity-" + entity)
-                    .setEventTime(time)
-                    .setEventType("t")
-                    .setNumericFields(numeric)
-                    .setCategoricalFields(categorical)
-                    .build());
+            events.add(
+                    InputEvent.newBuilder()
+                            .setEventId("ev-" + seed + "-" + i)
+                            .setEntityId("entity-" + entity)
+                            .setEventTime(time)
+                            .setEventType("t")
+                            .setNumericFields(numeric)
+                            .setCategoricalFields(categorical)
+                            .build());
         }
         return events;
     }
 
-    /** Profiles for some of the entities (entities without one get the profile features' defaults). */
+    /**
+     * Profiles for some of the entities (entities without one get the profile features' defaults).
+     */
     static Map<String, EntityProfile> profiles(int entities) {
         Map<String, EntityProfile> profiles = new HashMap<>();
         for (int e = 0; e < entities; e += 2) {
-            profiles.put("entity-" + e, EntityProfile.newBuilder()
-                    .setEntityId("entity-" + e)
-                    .setNumericFields(Map.of("tier", (double) (e % 3)))
-                    .setCategoricalFields(Map.of("segment", e % 4 == 0 ? "retail" : "business"))
-                    .build());
+            profiles.put(
+                    "entity-" + e,
+                    EntityProfile.newBuilder()
+                            .setEntityId("entity-" + e)
+                            .setNumericFields(Map.of("tier", (double) (e % 3)))
+                            .setCategoricalFields(
+                                    Map.of("segment", e % 4 == 0 ? "retail" : "business"))
+                            .build());
         }
         return profiles;
     }
 
-    /** {@code event} as validation passes it on: the values {@code fields} names, with its source and profile. */
-    static ValidatedEvent validated(InputEvent event, EventFields fields, long offset, EntityProfile profile) {
+    /**
+     * {@code event} as validation passes it on: the values {@code fields} names, with its source
+     * and profile.
+     */
+    static ValidatedEvent validated(
+            InputEvent event, EventFields fields, long offset, EntityProfile profile) {
         ValidatedEvent validated = ValidatedEvent.of(event, fields);
         validated.source = new SourcePosition("events", 0, offset, null);
         validated.profile = profile;

@@ -16,9 +16,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The spec's features computed the plain way, to check the job against: per entity, the list of every event counted
- * so far, scanned in full for each new event. No buckets, no sketches, no state encoding. Distinct counts are
- * exact here (the job's are approximate).
+ * The spec's features computed the plain way, to check the job against: per entity, the list of
+ * every event counted so far, scanned in full for each new event. No buckets, no sketches, no state
+ * encoding. Distinct counts are exact here (the job's are approximate).
  */
 public final class ReferenceFeatures {
     private final FeatureSpec spec;
@@ -30,9 +30,12 @@ public final class ReferenceFeatures {
         this.spec = spec;
     }
 
-    /** Feature vectors of events in arrival order (per entity that is partition order); null for a late dead letter. */
-    public static Map<String, double[]> compute(FeatureSpec spec, List<InputEvent> arrivalOrder,
-            Map<String, EntityProfile> profiles) {
+    /**
+     * Feature vectors of events in arrival order (per entity that is partition order); null for a
+     * late dead letter.
+     */
+    public static Map<String, double[]> compute(
+            FeatureSpec spec, List<InputEvent> arrivalOrder, Map<String, EntityProfile> profiles) {
         ReferenceFeatures reference = new ReferenceFeatures(spec);
         Map<String, double[]> byEventId = new HashMap<>();
         for (InputEvent e : arrivalOrder) {
@@ -43,10 +46,23 @@ public final class ReferenceFeatures {
 
     /** Whether a feature reads the entity's earlier events: only then is an event late. */
     private boolean readsThePast() {
-        return spec.features().stream().anyMatch(f -> switch (f.kind()) {
-            case COUNT, SUM, MEAN, MIN, MAX, STDDEV, DISTINCT_COUNT, DECAYED_MEAN, LAST, TIME_SINCE_PREVIOUS -> true;
-            default -> false;
-        });
+        return spec.features().stream()
+                .anyMatch(
+                        f ->
+                                switch (f.kind()) {
+                                    case COUNT,
+                                            SUM,
+                                            MEAN,
+                                            MIN,
+                                            MAX,
+                                            STDDEV,
+                                            DISTINCT_COUNT,
+                                            DECAYED_MEAN,
+                                            LAST,
+                                            TIME_SINCE_PREVIOUS ->
+                                            true;
+                                    default -> false;
+                                });
     }
 
     /** The vector of the next arriving event, or null where the spec dead-letters it as late. */
@@ -73,27 +89,40 @@ public final class ReferenceFeatures {
         for (FeatureDefinition f : spec.features()) {
             switch (f.kind()) {
                 case NUMERIC -> {
-                    Double v = (f.fromProfile() ? profileNumeric(profile) : event.getNumericFields()).get(f.field());
-                    // a required value that is missing: NaN (the models that read it answer with a dead letter)
-                    vector[pos++] = v != null ? f.finish(v) : f.requiresField() ? Double.NaN : f.defaultOrZero();
+                    Double v =
+                            (f.fromProfile() ? profileNumeric(profile) : event.getNumericFields())
+                                    .get(f.field());
+                    // a required value that is missing: NaN (the models that read it answer with a
+                    // dead letter)
+                    vector[pos++] =
+                            v != null
+                                    ? f.finish(v)
+                                    : f.requiresField() ? Double.NaN : f.defaultOrZero();
                 }
                 case ONE_HOT -> {
-                    String v = (f.fromProfile() ? profileCategorical(profile) : event.getCategoricalFields())
-                            .get(f.field());
+                    String v =
+                            (f.fromProfile()
+                                            ? profileCategorical(profile)
+                                            : event.getCategoricalFields())
+                                    .get(f.field());
                     for (int i = 0; i < f.vocabulary().size(); i++) {
                         vector[pos + i] = f.vocabulary().get(i).equals(v) ? 1 : 0;
                     }
                     pos += f.width();
                 }
                 case HASHED -> {
-                    String v = (f.fromProfile() ? profileCategorical(profile) : event.getCategoricalFields())
-                            .get(f.field());
+                    String v =
+                            (f.fromProfile()
+                                            ? profileCategorical(profile)
+                                            : event.getCategoricalFields())
+                                    .get(f.field());
                     if (v != null) {
                         vector[pos + FeatureHashing.bucket(v, f.buckets())] = 1;
                     }
                     pos += f.width();
                 }
-                case COUNT, SUM, MEAN, MIN, MAX, STDDEV, DISTINCT_COUNT -> vector[pos++] = windowed(f, seen, at);
+                case COUNT, SUM, MEAN, MIN, MAX, STDDEV, DISTINCT_COUNT ->
+                        vector[pos++] = windowed(f, seen, at);
                 case LAST -> {
                     Counted latest = null;
                     for (Counted c : before) {
@@ -102,13 +131,18 @@ public final class ReferenceFeatures {
                             latest = c;
                         }
                     }
-                    vector[pos++] = latest == null
-                            ? f.defaultOrZero()
-                            : f.finish(latest.event().getNumericFields().get(f.field()));
+                    vector[pos++] =
+                            latest == null
+                                    ? f.defaultOrZero()
+                                    : f.finish(latest.event().getNumericFields().get(f.field()));
                 }
                 case TIME_SINCE_PREVIOUS -> {
-                    long previous = before.stream().mapToLong(Counted::time).max().orElse(Long.MIN_VALUE);
-                    vector[pos++] = before.isEmpty() ? f.defaultOrZero() : f.finish(Math.max(0, at - previous) / 1000.0);
+                    long previous =
+                            before.stream().mapToLong(Counted::time).max().orElse(Long.MIN_VALUE);
+                    vector[pos++] =
+                            before.isEmpty()
+                                    ? f.defaultOrZero()
+                                    : f.finish(Math.max(0, at - previous) / 1000.0);
                 }
                 case DECAYED_MEAN -> {
                     long now = seen.stream().mapToLong(Counted::time).max().orElseThrow();
@@ -127,8 +161,12 @@ public final class ReferenceFeatures {
                 case VECTOR -> {
                     List<Float> values = event.getVectorFields().get(f.field());
                     for (int i = 0; i < f.width(); i++) {
-                        vector[pos + i] = values != null && values.size() == f.width() ? values.get(i)
-                                : values == null && f.defaultValue() != null ? f.defaultValue() : Double.NaN;
+                        vector[pos + i] =
+                                values != null && values.size() == f.width()
+                                        ? values.get(i)
+                                        : values == null && f.defaultValue() != null
+                                                ? f.defaultValue()
+                                                : Double.NaN;
                     }
                     pos += f.width();
                 }
@@ -138,14 +176,20 @@ public final class ReferenceFeatures {
         return vector;
     }
 
-    /** Over the counted events in the window of size W ending at the end of the slide holding {@code at}. */
+    /**
+     * Over the counted events in the window of size W ending at the end of the slide holding {@code
+     * at}.
+     */
     private static double windowed(FeatureDefinition f, List<Counted> seen, long at) {
-        long end = Math.floorDiv(at, f.slideMillis() == 0 ? 1 : f.slideMillis()) * f.slideMillis() + f.slideMillis();
+        long end =
+                Math.floorDiv(at, f.slideMillis() == 0 ? 1 : f.slideMillis()) * f.slideMillis()
+                        + f.slideMillis();
         List<Double> values = new ArrayList<>();
         Set<String> distinct = new HashSet<>();
         long events = 0;
         for (Counted c : seen) {
-            boolean inWindow = f.lifetime() || (c.time() >= end - f.windowMillis() && c.time() < end);
+            boolean inWindow =
+                    f.lifetime() || (c.time() >= end - f.windowMillis() && c.time() < end);
             if (!inWindow) {
                 continue;
             }
@@ -173,10 +217,26 @@ public final class ReferenceFeatures {
                 double mean = sum / values.size();
                 yield switch (f.kind()) {
                     case MEAN -> f.finish(mean);
-                    case MIN -> f.finish(values.stream().mapToDouble(Double::doubleValue).min().orElseThrow());
-                    case MAX -> f.finish(values.stream().mapToDouble(Double::doubleValue).max().orElseThrow());
-                    case STDDEV -> f.finish(Math.sqrt(values.stream()
-                            .mapToDouble(v -> (v - mean) * (v - mean)).sum() / values.size()));
+                    case MIN ->
+                            f.finish(
+                                    values.stream()
+                                            .mapToDouble(Double::doubleValue)
+                                            .min()
+                                            .orElseThrow());
+                    case MAX ->
+                            f.finish(
+                                    values.stream()
+                                            .mapToDouble(Double::doubleValue)
+                                            .max()
+                                            .orElseThrow());
+                    case STDDEV ->
+                            f.finish(
+                                    Math.sqrt(
+                                            values.stream()
+                                                            .mapToDouble(
+                                                                    v -> (v - mean) * (v - mean))
+                                                            .sum()
+                                                    / values.size()));
                     default -> throw new IllegalStateException();
                 };
             }

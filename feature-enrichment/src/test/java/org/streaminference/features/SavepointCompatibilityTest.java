@@ -1,5 +1,12 @@
 package org.streaminference.features;
 
+import org.streaminference.features.spec.FeatureSpec;
+import org.streaminference.features.spec.FeatureSpecParser;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.EntityProfile;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.ValidatedEvent;
+
 import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
@@ -7,12 +14,6 @@ import org.apache.flink.streaming.api.operators.KeyedProcessOperator;
 import org.apache.flink.streaming.util.KeyedOneInputStreamOperatorTestHarness;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
-import org.streaminference.features.spec.FeatureSpec;
-import org.streaminference.features.spec.FeatureSpecParser;
-import org.streaminference.schemas.EnrichedEvent;
-import org.streaminference.schemas.EntityProfile;
-import org.streaminference.schemas.InputEvent;
-import org.streaminference.schemas.ValidatedEvent;
 
 import java.io.InputStream;
 import java.io.ObjectInputStream;
@@ -26,12 +27,14 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Keyed feature state written by release 0.1.0 (a snapshot of the features operator half way through a stream,
- * stored in {@code src/test/resources/savepoints}) restores into today's code, and the features that follow are
- * those the reference computes over the whole stream. Fails when a change alters how entity state is encoded.
+ * Keyed feature state written by release 0.1.0 (a snapshot of the features operator half way
+ * through a stream, stored in {@code src/test/resources/savepoints}) restores into today's code,
+ * and the features that follow are those the reference computes over the whole stream. Fails when a
+ * change alters how entity state is encoded.
  *
- * <p>The snapshot was written with {@code -Dsavepoints.write=true} before the code was restructured; it is a Java
- * serialization of Flink's {@link OperatorSubtaskState}, so a new Flink version may need it written again.
+ * <p>The snapshot was written with {@code -Dsavepoints.write=true} before the code was
+ * restructured; it is a Java serialization of Flink's {@link OperatorSubtaskState}, so a new Flink
+ * version may need it written again.
  */
 class SavepointCompatibilityTest {
     private static final String RESOURCE = "/savepoints/features-0.1.0.snapshot";
@@ -40,7 +43,8 @@ class SavepointCompatibilityTest {
     private static final int SNAPSHOT_AT = 1_200;
 
     private static FeatureSpec spec() throws Exception {
-        return FeatureSpecParser.parse("""
+        return FeatureSpecParser.parse(
+                """
                 name: savepoint
                 version: 1
                 eventTime:
@@ -57,7 +61,8 @@ class SavepointCompatibilityTest {
                   - {name: since, kind: time-since-previous, default: -1}
                   - {name: ewma, kind: decayed-mean, field: amount, halfLife: 10m}
                   - {name: tier, kind: numeric, source: profile, field: tier, default: -1}
-                """, "savepoint.yaml");
+                """,
+                "savepoint.yaml");
     }
 
     private static List<InputEvent> events() {
@@ -113,17 +118,27 @@ class SavepointCompatibilityTest {
         }
     }
 
-    private static void process(KeyedOneInputStreamOperatorTestHarness<String, ValidatedEvent, EnrichedEvent> h,
-            FeatureSpec spec, List<InputEvent> events, Map<String, EntityProfile> profiles, int i) throws Exception {
+    private static void process(
+            KeyedOneInputStreamOperatorTestHarness<String, ValidatedEvent, EnrichedEvent> h,
+            FeatureSpec spec,
+            List<InputEvent> events,
+            Map<String, EntityProfile> profiles,
+            int i)
+            throws Exception {
         InputEvent e = events.get(i);
-        h.processElement(FeatureTestEvents.validated(e, spec.eventFields(), i, profiles.get(e.getEntityId())),
+        h.processElement(
+                FeatureTestEvents.validated(
+                        e, spec.eventFields(), i, profiles.get(e.getEntityId())),
                 e.getEventTime());
     }
 
-    private static KeyedOneInputStreamOperatorTestHarness<String, ValidatedEvent, EnrichedEvent> harness(
-            FeatureSpec spec, OperatorSubtaskState restore) throws Exception {
-        var h = new KeyedOneInputStreamOperatorTestHarness<>(
-                new KeyedProcessOperator<>(new FeatureEnrichmentFunction(spec)), ENTITY, Types.STRING);
+    private static KeyedOneInputStreamOperatorTestHarness<String, ValidatedEvent, EnrichedEvent>
+            harness(FeatureSpec spec, OperatorSubtaskState restore) throws Exception {
+        var h =
+                new KeyedOneInputStreamOperatorTestHarness<>(
+                        new KeyedProcessOperator<>(new FeatureEnrichmentFunction(spec)),
+                        ENTITY,
+                        Types.STRING);
         h.setup();
         if (restore != null) {
             h.initializeState(restore);

@@ -1,18 +1,20 @@
 package org.streaminference.jobs;
 
+import org.streaminference.model.control.CommandVerifier;
+import org.streaminference.schemas.ControlMessage;
+
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.streaminference.model.control.CommandVerifier;
-import org.streaminference.schemas.ControlMessage;
 
 /**
- * Decodes and verifies control-topic records once, at the source, into commands or the reasons they are refused
- * (unsigned, a wrong signature, expired, malformed: see {@link CommandVerifier}); the inference subtasks answer both,
- * so a refused command is reported on the model-events topic instead of failing the source. Tombstones are skipped.
+ * Decodes and verifies control-topic records once, at the source, into commands or the reasons they
+ * are refused (unsigned, a wrong signature, expired, malformed: see {@link CommandVerifier}); the
+ * inference subtasks answer both, so a refused command is reported on the model-events topic
+ * instead of failing the source. Tombstones are skipped.
  */
 @Internal
 public class ModelCommandDeserializer implements KafkaRecordDeserializationSchema<ControlMessage> {

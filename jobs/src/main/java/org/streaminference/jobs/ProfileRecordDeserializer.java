@@ -1,7 +1,12 @@
 package org.streaminference.jobs;
 
-import org.apache.flink.annotation.Internal;
+import org.streaminference.features.ProfileUpdate;
+import org.streaminference.schemas.AvroPayloadCheck;
+import org.streaminference.schemas.EntityProfile;
+import org.streaminference.schemas.Identifiers;
+import org.streaminference.schemas.UntrustedText;
 
+import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.serialization.DeserializationSchema;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.connector.kafka.source.reader.deserializer.KafkaRecordDeserializationSchema;
@@ -10,21 +15,15 @@ import org.apache.flink.util.Collector;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.streaminference.features.ProfileUpdate;
-import org.streaminference.schemas.EntityProfile;
-
-import org.streaminference.schemas.AvroPayloadCheck;
-import org.streaminference.schemas.Identifiers;
-import org.streaminference.schemas.UntrustedText;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Reads the reference-data topic: a record keyed by entity id is that entity's new profile, a tombstone (null value)
- * removes it. A record that is not a profile of its key is skipped, logged with its position and counted
- * ({@code profileRecordsSkipped}): profiles are not events, so they never become dead letters (which reconcile
- * against events).
+ * Reads the reference-data topic: a record keyed by entity id is that entity's new profile, a
+ * tombstone (null value) removes it. A record that is not a profile of its key is skipped, logged
+ * with its position and counted ({@code profileRecordsSkipped}): profiles are not events, so they
+ * never become dead letters (which reconcile against events).
  */
 @Internal
 public class ProfileRecordDeserializer implements KafkaRecordDeserializationSchema<ProfileUpdate> {
@@ -49,7 +48,10 @@ public class ProfileRecordDeserializer implements KafkaRecordDeserializationSche
         }
         String entityId = new String(record.key(), StandardCharsets.UTF_8);
         if (!Identifiers.isValid(entityId)) {
-            LOG.warn("Skipping profile record {}: key '{}' is not an id", position, UntrustedText.excerpt(entityId));
+            LOG.warn(
+                    "Skipping profile record {}: key '{}' is not an id",
+                    position,
+                    UntrustedText.excerpt(entityId));
             skip();
             return;
         }
@@ -67,13 +69,18 @@ public class ProfileRecordDeserializer implements KafkaRecordDeserializationSche
         try {
             profile = EntityProfile.getDecoder().decode(ByteBuffer.wrap(record.value()));
         } catch (Exception e) {
-            LOG.warn("Skipping profile record {}: not an EntityProfile ({})", position,
+            LOG.warn(
+                    "Skipping profile record {}: not an EntityProfile ({})",
+                    position,
                     UntrustedText.escape(e.toString(), 200));
             skip();
             return;
         }
         if (!entityId.equals(profile.getEntityId())) {
-            LOG.warn("Skipping profile record {}: key '{}' is not its entityId '{}'", position, entityId,
+            LOG.warn(
+                    "Skipping profile record {}: key '{}' is not its entityId '{}'",
+                    position,
+                    entityId,
                     UntrustedText.excerpt(profile.getEntityId()));
             skip();
             return;
@@ -92,7 +99,8 @@ public class ProfileRecordDeserializer implements KafkaRecordDeserializationSche
         if (bodyCheck == null) {
             bodyCheck = new AvroPayloadCheck(EntityProfile.getClassSchema());
         }
-        AvroPayloadCheck.Problem problem = bodyCheck.check(ByteBuffer.wrap(value, 10, value.length - 10));
+        AvroPayloadCheck.Problem problem =
+                bodyCheck.check(ByteBuffer.wrap(value, 10, value.length - 10));
         return problem == null ? null : problem.message();
     }
 

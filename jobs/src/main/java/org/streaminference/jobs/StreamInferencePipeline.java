@@ -1,33 +1,17 @@
 package org.streaminference.jobs;
 
-import org.apache.flink.annotation.Internal;
-
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.ReadableConfig;
-import org.apache.flink.configuration.StateBackendOptions;
-import org.apache.flink.connector.kafka.source.KafkaSource;
-import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
-import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
-import org.apache.flink.streaming.api.datastream.DataStream;
-import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.kafka.clients.consumer.OffsetResetStrategy;
-import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.streaminference.model.control.ModelEvents;
 import org.streaminference.operators.drift.DriftConfig;
 import org.streaminference.operators.drift.DriftMonitor;
-import org.streaminference.schemas.ModelEvent;
-import org.streaminference.schemas.DeadLetters;
 import org.streaminference.operators.inference.InferenceSideOutputs;
 import org.streaminference.operators.validation.EventValidationFunction;
 import org.streaminference.operators.validation.EventValidator;
 import org.streaminference.operators.validation.ValidatedRecord;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ValidatedEvent;
 import org.streaminference.sinks.KafkaSinkConfig;
@@ -36,19 +20,34 @@ import org.streaminference.sinks.PredictionHistoryTable;
 import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultTopicSinks;
 
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.KafkaSourceBuilder;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.time.Duration;
 
-
 /**
- * Wires the pipeline: Kafka events, decoded and validated in the source (which takes event time from them) →
- * dead letters split off → keyBy(entity) → [profile from the reference-data
- * topic] → the feature spec's features in keyed state (the control topic's commands broadcast to every subtask as
- * its second input, and passed on in order with the events) → micro-batched ONNX inference, chained to the features
- * (its model versions set by those commands) → predictions
- * to Kafka and PostgreSQL; dead letters from every stage to their own topic; shadow predictions and model events to
- * theirs; served feature vectors to theirs when asked for; drift sketches of versions with a training baseline to one
- * drift monitor, whose DRIFT events join the model events. Every operator has a stable uid so savepoints survive
- * changes to the job.
+ * Wires the pipeline: Kafka events, decoded and validated in the source (which takes event time
+ * from them) → dead letters split off → keyBy(entity) → [profile from the reference-data topic] →
+ * the feature spec's features in keyed state (the control topic's commands broadcast to every
+ * subtask as its second input, and passed on in order with the events) → micro-batched ONNX
+ * inference, chained to the features (its model versions set by those commands) → predictions to
+ * Kafka and PostgreSQL; dead letters from every stage to their own topic; shadow predictions and
+ * model events to theirs; served feature vectors to theirs when asked for; drift sketches of
+ * versions with a training baseline to one drift monitor, whose DRIFT events join the model events.
+ * Every operator has a stable uid so savepoints survive changes to the job.
  */
 @Internal
 public final class StreamInferencePipeline {
@@ -57,80 +56,111 @@ public final class StreamInferencePipeline {
     private StreamInferencePipeline() {}
 
     /**
-     * Settings the job always needs, applied where the user did not set them: RocksDB keyed state, checkpointing
-     * (the exactly-once Kafka output commits on checkpoints), and object reuse: chained operators hand records on
-     * without a deep copy. That is safe here because no operator of the job changes or re-emits a record after
-     * passing it on, and none keeps a record it received (the inference operator keeps the enriched events it
-     * queues, which the features operator makes new for each event); network inputs never reuse records.
+     * Settings the job always needs, applied where the user did not set them: RocksDB keyed state,
+     * checkpointing (the exactly-once Kafka output commits on checkpoints), and object reuse:
+     * chained operators hand records on without a deep copy. That is safe here because no operator
+     * of the job changes or re-emits a record after passing it on, and none keeps a record it
+     * received (the inference operator keeps the enriched events it queues, which the features
+     * operator makes new for each event); network inputs never reuse records.
      */
     public static void applyDefaults(StreamExecutionEnvironment env, ReadableConfig options) {
         Configuration defaults = new Configuration();
-        if (!env.getConfiguration().getOptional(org.apache.flink.configuration.PipelineOptions.OBJECT_REUSE)
+        if (!env.getConfiguration()
+                .getOptional(org.apache.flink.configuration.PipelineOptions.OBJECT_REUSE)
                 .isPresent()) {
             defaults.set(org.apache.flink.configuration.PipelineOptions.OBJECT_REUSE, true);
         }
         if (!env.getConfiguration().getOptional(StateBackendOptions.STATE_BACKEND).isPresent()) {
             defaults.set(StateBackendOptions.STATE_BACKEND, "rocksdb");
         }
-        if (!env.getConfiguration().getOptional(CheckpointingOptions.CHECKPOINTING_INTERVAL).isPresent()) {
+        if (!env.getConfiguration()
+                .getOptional(CheckpointingOptions.CHECKPOINTING_INTERVAL)
+                .isPresent()) {
             defaults.set(
                     CheckpointingOptions.CHECKPOINTING_INTERVAL,
                     options.get(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL));
         }
         env.configure(defaults);
         if (env.getConfiguration().getOptional(CheckpointingOptions.CHECKPOINTS_DIRECTORY).isEmpty()
-                && !"filesystem".equals(env.getConfiguration().get(CheckpointingOptions.CHECKPOINT_STORAGE))) {
-            LOG.warn("No {}: checkpoints are kept in the JobManager's memory, which takes at most 5 MB of state; the"
-                    + " feature state of a few hundred thousand entities is more, and then every checkpoint fails",
+                && !"filesystem"
+                        .equals(
+                                env.getConfiguration()
+                                        .get(CheckpointingOptions.CHECKPOINT_STORAGE))) {
+            LOG.warn(
+                    "No {}: checkpoints are kept in the JobManager's memory, which takes at most 5 MB of state; the"
+                            + " feature state of a few hundred thousand entities is more, and then every checkpoint fails",
                     CheckpointingOptions.CHECKPOINTS_DIRECTORY.key());
         }
     }
 
     /** Adds the whole pipeline to {@code env}, with the given feature and inference stages. */
-    public static void build(StreamExecutionEnvironment env, ReadableConfig options, PipelineStages stages) {
+    public static void build(
+            StreamExecutionEnvironment env, ReadableConfig options, PipelineStages stages) {
         String bootstrap = PipelineSettings.bootstrapServers(options);
 
-        // decoded and validated in the source, which takes each event's own time for its per-partition watermarks
-        EventValidator validator = new EventValidator(PipelineSettings.eventLimits(options),
-                PipelineSettings.eventDecoder(options, stages.eventFields()));
-        DataStream<ValidatedRecord> decoded = env.fromSource(
-                        eventsSource(options, bootstrap, validator),
-                        EventTime.ofEvents(stages.maxOutOfOrderness(),
-                                options.get(PipelineOptions.FEATURES_WATERMARK_IDLENESS)),
-                        "events")
-                .uid("events-source");
+        // decoded and validated in the source, which takes each event's own time for its
+        // per-partition watermarks
+        EventValidator validator =
+                new EventValidator(
+                        PipelineSettings.eventLimits(options),
+                        PipelineSettings.eventDecoder(options, stages.eventFields()));
+        DataStream<ValidatedRecord> decoded =
+                env.fromSource(
+                                eventsSource(options, bootstrap, validator),
+                                EventTime.ofEvents(
+                                        stages.maxOutOfOrderness(),
+                                        options.get(PipelineOptions.FEATURES_WATERMARK_IDLENESS)),
+                                "events")
+                        .uid("events-source");
 
-        SingleOutputStreamOperator<ValidatedEvent> valid = decoded
-                .process(new EventValidationFunction(PipelineSettings.tracing(options)))
-                .name("validate")
-                .uid("validate");
+        SingleOutputStreamOperator<ValidatedEvent> valid =
+                decoded.process(new EventValidationFunction(PipelineSettings.tracing(options)))
+                        .name("validate")
+                        .uid("validate");
 
         String controlTopic = options.get(PipelineOptions.MODEL_CONTROL_TOPIC);
-        DataStream<ControlMessage> commands = controlTopic == null || controlTopic.isBlank() ? null : env.fromSource(
-                        controlSource(options, bootstrap, controlTopic), EventTime.sideInput(), "model-commands")
-                .setParallelism(1)
-                .setMaxParallelism(1) // one partition, read in order: never scaled
-                .uid("model-commands-source");
-        // the features pass the commands on in their stream: inference has one input and is chained to them
-        SingleOutputStreamOperator<EnrichedEvent> enriched = stages.features().apply(valid, commands);
+        DataStream<ControlMessage> commands =
+                controlTopic == null || controlTopic.isBlank()
+                        ? null
+                        : env.fromSource(
+                                        controlSource(options, bootstrap, controlTopic),
+                                        EventTime.sideInput(),
+                                        "model-commands")
+                                .setParallelism(1)
+                                .setMaxParallelism(1) // one partition, read in order: never scaled
+                                .uid("model-commands-source");
+        // the features pass the commands on in their stream: inference has one input and is chained
+        // to them
+        SingleOutputStreamOperator<EnrichedEvent> enriched =
+                stages.features().apply(valid, commands);
         SingleOutputStreamOperator<Prediction> predictions = stages.inference().apply(enriched);
 
         KafkaSinkConfig sinkOptions = PipelineSettings.kafkaSink(options);
         predictions
-                .sinkTo(ResultTopicSinks.predictions(sinkOptions, options.get(PipelineOptions.PREDICTIONS_TOPIC)))
+                .sinkTo(
+                        ResultTopicSinks.predictions(
+                                sinkOptions, options.get(PipelineOptions.PREDICTIONS_TOPIC)))
                 .name("predictions-kafka")
                 .uid("predictions-kafka");
 
         if (options.get(PipelineOptions.RESULT_STORE_ENABLED)) {
             ResultStoreConfig store = PipelineSettings.resultStore(options);
-            // the latest row of an entity goes with its feature state (the spec's entityTtl, in event time)
-            Duration latestRetention = options.getOptional(PipelineOptions.RESULT_STORE_LATEST_RETENTION)
-                    .orElse(stages.entityTtl());
+            // the latest row of an entity goes with its feature state (the spec's entityTtl, in
+            // event time)
+            Duration latestRetention =
+                    options.getOptional(PipelineOptions.RESULT_STORE_LATEST_RETENTION)
+                            .orElse(stages.entityTtl());
             boolean history = options.get(PipelineOptions.RESULT_STORE_HISTORY_ENABLED);
             predictions
-                    .sinkTo(LatestPredictionTable.sink(store, latestRetention,
-                            history ? options.get(PipelineOptions.RESULT_STORE_HISTORY_RETENTION) : null,
-                            options.get(PipelineOptions.RESULT_STORE_RETENTION_INTERVAL)))
+                    .sinkTo(
+                            LatestPredictionTable.sink(
+                                    store,
+                                    latestRetention,
+                                    history
+                                            ? options.get(
+                                                    PipelineOptions.RESULT_STORE_HISTORY_RETENTION)
+                                            : null,
+                                    options.get(PipelineOptions.RESULT_STORE_RETENTION_INTERVAL)))
                     .name("latest-prediction-postgres")
                     .uid("latest-prediction-postgres");
             if (history) {
@@ -141,57 +171,78 @@ public final class StreamInferencePipeline {
             }
         }
 
-        options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC).ifPresent(topic -> predictions
-                .getSideOutput(InferenceSideOutputs.SERVED_FEATURES)
-                .sinkTo(ResultTopicSinks.servedFeatures(sinkOptions, topic))
-                .name("served-features-kafka")
-                .uid("served-features-kafka"));
+        options.getOptional(PipelineOptions.SERVED_FEATURES_TOPIC)
+                .ifPresent(
+                        topic ->
+                                predictions
+                                        .getSideOutput(InferenceSideOutputs.SERVED_FEATURES)
+                                        .sinkTo(ResultTopicSinks.servedFeatures(sinkOptions, topic))
+                                        .name("served-features-kafka")
+                                        .uid("served-features-kafka"));
 
         DataStream<ModelEvent> driftEvents = null;
         DriftConfig drift = PipelineSettings.drift(options);
         if (drift.enabled()) {
             // one monitor sees every subtask's sketches; it never scales (max parallelism 1)
-            driftEvents = predictions.getSideOutput(InferenceSideOutputs.DRIFT_SKETCHES)
-                    .process(new DriftMonitor(drift), new AvroTypeInfo<>(ModelEvent.class))
-                    .setParallelism(1)
-                    .setMaxParallelism(1)
-                    .name("drift-monitor")
-                    .uid("drift-monitor");
+            driftEvents =
+                    predictions
+                            .getSideOutput(InferenceSideOutputs.DRIFT_SKETCHES)
+                            .process(new DriftMonitor(drift), new AvroTypeInfo<>(ModelEvent.class))
+                            .setParallelism(1)
+                            .setMaxParallelism(1)
+                            .name("drift-monitor")
+                            .uid("drift-monitor");
         }
 
         if (commands != null) {
-            DataStream<ModelEvent> modelEvents = predictions.getSideOutput(InferenceSideOutputs.MODEL_EVENTS);
+            DataStream<ModelEvent> modelEvents =
+                    predictions.getSideOutput(InferenceSideOutputs.MODEL_EVENTS);
             if (driftEvents != null) {
                 modelEvents = modelEvents.union(driftEvents);
             }
-            predictions.getSideOutput(InferenceSideOutputs.SHADOW_PREDICTIONS)
-                    .sinkTo(ResultTopicSinks.shadowPredictions(sinkOptions,
-                            options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC)))
+            predictions
+                    .getSideOutput(InferenceSideOutputs.SHADOW_PREDICTIONS)
+                    .sinkTo(
+                            ResultTopicSinks.shadowPredictions(
+                                    sinkOptions,
+                                    options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC)))
                     .name("shadow-predictions-kafka")
                     .uid("shadow-predictions-kafka");
             modelEvents
-                    .sinkTo(ResultTopicSinks.modelEvents(sinkOptions, options.get(PipelineOptions.MODEL_EVENTS_TOPIC),
-                            ModelEvents.serializationSchema()))
+                    .sinkTo(
+                            ResultTopicSinks.modelEvents(
+                                    sinkOptions,
+                                    options.get(PipelineOptions.MODEL_EVENTS_TOPIC),
+                                    ModelEvents.serializationSchema()))
                     .name("model-events-kafka")
                     .uid("model-events-kafka");
         }
 
-        DataStream<DeadLetter> deadLetters = valid.getSideOutput(DeadLetters.TAG)
-                .union(enriched.getSideOutput(DeadLetters.TAG), predictions.getSideOutput(DeadLetters.TAG));
+        DataStream<DeadLetter> deadLetters =
+                valid.getSideOutput(DeadLetters.TAG)
+                        .union(
+                                enriched.getSideOutput(DeadLetters.TAG),
+                                predictions.getSideOutput(DeadLetters.TAG));
         deadLetters
-                .sinkTo(ResultTopicSinks.deadLetters(sinkOptions, options.get(PipelineOptions.DEAD_LETTERS_TOPIC)))
+                .sinkTo(
+                        ResultTopicSinks.deadLetters(
+                                sinkOptions, options.get(PipelineOptions.DEAD_LETTERS_TOPIC)))
                 .name("dead-letters-kafka")
                 .uid("dead-letters-kafka");
     }
 
-    private static KafkaSource<ValidatedRecord> eventsSource(ReadableConfig options, String bootstrap,
-            EventValidator validator) {
-        KafkaSourceBuilder<ValidatedRecord> builder = KafkaSource.<ValidatedRecord>builder()
-                .setBootstrapServers(bootstrap)
-                .setTopics(options.get(PipelineOptions.EVENTS_TOPIC))
-                .setGroupId(options.get(PipelineOptions.GROUP_ID))
-                .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
-                .setDeserializer(new EventRecordDeserializer(validator, PipelineSettings.tracing(options).enabled()));
+    private static KafkaSource<ValidatedRecord> eventsSource(
+            ReadableConfig options, String bootstrap, EventValidator validator) {
+        KafkaSourceBuilder<ValidatedRecord> builder =
+                KafkaSource.<ValidatedRecord>builder()
+                        .setBootstrapServers(bootstrap)
+                        .setTopics(options.get(PipelineOptions.EVENTS_TOPIC))
+                        .setGroupId(options.get(PipelineOptions.GROUP_ID))
+                        .setStartingOffsets(
+                                OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                        .setDeserializer(
+                                new EventRecordDeserializer(
+                                        validator, PipelineSettings.tracing(options).enabled()));
         if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
             builder.setBounded(OffsetsInitializer.latest());
         }
@@ -199,21 +250,24 @@ public final class StreamInferencePipeline {
     }
 
     /**
-     * The control topic from its beginning: a job started without state reads every command, and obeys the signed
-     * ones issued after its configuration ({@code model.configuration-time}); after a restore it continues from its
-     * checkpointed offsets.
+     * The control topic from its beginning: a job started without state reads every command, and
+     * obeys the signed ones issued after its configuration ({@code model.configuration-time});
+     * after a restore it continues from its checkpointed offsets.
      */
-    private static KafkaSource<ControlMessage> controlSource(ReadableConfig options, String bootstrap, String topic) {
-        KafkaSourceBuilder<ControlMessage> builder = KafkaSource.<ControlMessage>builder()
-                .setBootstrapServers(bootstrap)
-                .setTopics(topic)
-                .setGroupId(options.get(PipelineOptions.GROUP_ID) + "-model-control")
-                .setStartingOffsets(OffsetsInitializer.earliest())
-                .setDeserializer(new ModelCommandDeserializer(PipelineSettings.commandVerifier(options)));
+    private static KafkaSource<ControlMessage> controlSource(
+            ReadableConfig options, String bootstrap, String topic) {
+        KafkaSourceBuilder<ControlMessage> builder =
+                KafkaSource.<ControlMessage>builder()
+                        .setBootstrapServers(bootstrap)
+                        .setTopics(topic)
+                        .setGroupId(options.get(PipelineOptions.GROUP_ID) + "-model-control")
+                        .setStartingOffsets(OffsetsInitializer.earliest())
+                        .setDeserializer(
+                                new ModelCommandDeserializer(
+                                        PipelineSettings.commandVerifier(options)));
         if (options.get(PipelineOptions.SOURCE_BOUNDED)) {
             builder.setBounded(OffsetsInitializer.latest());
         }
         return builder.build();
     }
-
 }

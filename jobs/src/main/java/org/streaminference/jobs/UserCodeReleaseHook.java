@@ -1,17 +1,19 @@
 package org.streaminference.jobs;
 
+import org.streaminference.schemas.UserCodeRelease;
+
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.core.execution.JobStatusHook;
-import org.streaminference.schemas.UserCodeRelease;
 
 /**
- * Releases the job's classes from the JobManager's JVM-wide registries when the job ends (finished, failed or
- * cancelled). The JobManager deserializes the job's operators with a class loader of the job's own, and what they
- * leave there (Avro's schema parsing, for one, caches Jackson buffers in thread-locals of the JobManager's
- * long-lived threads) would keep that loader after the job, in a session cluster one per submission. Operators
- * release the TaskManagers' loaders with {@code registerUserCodeClassLoaderReleaseHookIfAbsent}; the JobManager has no
- * such hook for user code, but it calls a job's status hooks as the job ends.
+ * Releases the job's classes from the JobManager's JVM-wide registries when the job ends (finished,
+ * failed or cancelled). The JobManager deserializes the job's operators with a class loader of the
+ * job's own, and what they leave there (Avro's schema parsing, for one, caches Jackson buffers in
+ * thread-locals of the JobManager's long-lived threads) would keep that loader after the job, in a
+ * session cluster one per submission. Operators release the TaskManagers' loaders with {@code
+ * registerUserCodeClassLoaderReleaseHookIfAbsent}; the JobManager has no such hook for user code,
+ * but it calls a job's status hooks as the job ends.
  */
 @Internal
 final class UserCodeReleaseHook implements JobStatusHook {

@@ -1,16 +1,7 @@
 package org.streaminference.jobs;
 
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
-import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.embedded.EmbeddedKafkaBroker;
+import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
@@ -20,6 +11,16 @@ import org.streaminference.model.OutputRole;
 import org.streaminference.model.TensorSignature;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
@@ -37,34 +38,44 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 /**
- * The Crayfish benchmark's feed-forward network, a model this project did not write (input float[batch, 1, 784], 10
- * logits), served end to end: events carrying 784 pixel fields through the job's pipeline, each prediction equal to
- * ONNX Runtime run directly on the same pixels.
+ * The Crayfish benchmark's feed-forward network, a model this project did not write (input
+ * float[batch, 1, 784], 10 logits), served end to end: events carrying 784 pixel fields through the
+ * job's pipeline, each prediction equal to ONNX Runtime run directly on the same pixels.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class CrayfishPipelineITCase {
     private static final int PIXELS = 784;
-    private static final Path PEER_MODEL = Path.of("..", "..", "shared", "peer-models", "crayfish-ffnn",
-            "model-ffnn.onnx").toAbsolutePath().normalize();
+    private static final Path PEER_MODEL =
+            Path.of("..", "..", "shared", "peer-models", "crayfish-ffnn", "model-ffnn.onnx")
+                    .toAbsolutePath()
+                    .normalize();
 
-    @RegisterExtension
-    static final MiniClusterExtension MINI_CLUSTER = MiniClusters.withSlots(2);
+    @RegisterExtension static final MiniClusterExtension MINI_CLUSTER = MiniClusters.withSlots(2);
 
-    @TempDir
-    Path dir;
+    @TempDir Path dir;
 
     @Test
     void theCrayfishPeerModelIsServedEndToEnd() throws Exception {
-        Assumptions.assumeTrue(Files.isReadable(PEER_MODEL),
+        Assumptions.assumeTrue(
+                Files.isReadable(PEER_MODEL),
                 "skipped: ../shared/peer-models is absent (" + PEER_MODEL + ")");
         Path modelDir = Files.createDirectories(dir.resolve("models/crayfish-ffnn/1"));
         byte[] bytes = Files.readAllBytes(PEER_MODEL);
         Files.write(modelDir.resolve("model.onnx"), bytes);
-        DemoModels.writeManifest(modelDir, ModelManifest.builder().name("crayfish-ffnn").version("1")
-                .modelFile("model.onnx").sha256(ModelLoader.sha256Hex(bytes))
-                .input(new TensorSignature("input", "FLOAT", new long[] {-1, 1, PIXELS}))
-                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputRole.LOGITS)
-                .labels(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9")).featureSpec("pixels:1").build());
+        DemoModels.writeManifest(
+                modelDir,
+                ModelManifest.builder()
+                        .name("crayfish-ffnn")
+                        .version("1")
+                        .modelFile("model.onnx")
+                        .sha256(ModelLoader.sha256Hex(bytes))
+                        .input(new TensorSignature("input", "FLOAT", new long[] {-1, 1, PIXELS}))
+                        .output(
+                                new TensorSignature("output", "FLOAT", new long[] {-1, 10}),
+                                OutputRole.LOGITS)
+                        .labels(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"))
+                        .featureSpec("pixels:1")
+                        .build());
 
         List<String> fields = FeatureSpec.indexedFields("pixel", PIXELS);
         Random random = new Random(7);
@@ -77,12 +88,21 @@ class CrayfishPipelineITCase {
                 image[p] = random.nextFloat();
                 numeric.put(fields.get(p), (double) image[p]);
             }
-            InputEvent event = InputEvent.newBuilder().setEventId("img-" + i).setEntityId("camera-" + (i % 13))
-                    .setEventTime(1_760_000_000_000L + i).setEventType("image").setNumericFields(numeric)
-                    .setCategoricalFields(Map.of()).build();
+            InputEvent event =
+                    InputEvent.newBuilder()
+                            .setEventId("img-" + i)
+                            .setEntityId("camera-" + (i % 13))
+                            .setEventTime(1_760_000_000_000L + i)
+                            .setEventType("image")
+                            .setNumericFields(numeric)
+                            .setCategoricalFields(Map.of())
+                            .build();
             pixels.put(event.getEventId(), image);
-            records.add(new ProducerRecord<>("events", event.getEntityId().getBytes(StandardCharsets.UTF_8),
-                    PipelineTestSupport.bytes(event.toByteBuffer())));
+            records.add(
+                    new ProducerRecord<>(
+                            "events",
+                            event.getEntityId().getBytes(StandardCharsets.UTF_8),
+                            PipelineTestSupport.bytes(event.toByteBuffer())));
         }
 
         try (EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.start(dir.resolve("kafka"), 0)) {
@@ -92,24 +112,37 @@ class CrayfishPipelineITCase {
             Configuration options = new Configuration();
             options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
             options.set(PipelineOptions.SOURCE_BOUNDED, true);
-            options.set(PipelineOptions.MODEL_URI, java.util.List.of(modelDir.toUri().toString()));
-            options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(dir.toUri().toString()));
-            options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
+            options.set(PipelineOptions.MODEL_URI, List.of(modelDir.toUri().toString()));
+            options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(dir.toUri().toString()));
+            options.set(
+                    PipelineOptions.MODEL_ALLOW_UNSIGNED,
+                    true); // trust is not what this test is about
             options.set(PipelineOptions.RESULT_STORE_ENABLED, false);
             options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(500));
-            StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
+            StreamExecutionEnvironment env =
+                    StreamExecutionEnvironment.getExecutionEnvironment(options);
             env.setParallelism(2);
             StreamInferencePipeline.applyDefaults(env, options);
-            StreamInferencePipeline.build(env, options,
-                    PipelineStages.forSpec(options, FeatureSpec.ofNumericFields("pixels", 1, fields), false));
+            StreamInferencePipeline.build(
+                    env,
+                    options,
+                    PipelineStages.forSpec(
+                            options, FeatureSpec.ofNumericFields("pixels", 1, fields), false));
             env.execute("crayfish-it");
 
-            List<Prediction> predictions = PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "predictions",
-                    Prediction::fromByteBuffer);
-            assertThat(PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "dead-letters", b -> b)).isEmpty();
-            assertThat(predictions).extracting(Prediction::getEventId)
-                    .doesNotHaveDuplicates().containsExactlyInAnyOrderElementsOf(pixels.keySet());
-            try (LoadedModel direct = new ModelLoader(ModelLoaderConfig.defaults()).load(modelDir.toString())) {
+            List<Prediction> predictions =
+                    PipelineTestSupport.readCommitted(
+                            kafka.bootstrapServers(), "predictions", Prediction::fromByteBuffer);
+            assertThat(
+                            PipelineTestSupport.readCommitted(
+                                    kafka.bootstrapServers(), "dead-letters", b -> b))
+                    .isEmpty();
+            assertThat(predictions)
+                    .extracting(Prediction::getEventId)
+                    .doesNotHaveDuplicates()
+                    .containsExactlyInAnyOrderElementsOf(pixels.keySet());
+            try (LoadedModel direct =
+                    new ModelLoader(ModelLoaderConfig.defaults()).load(modelDir.toString())) {
                 for (Prediction p : predictions) {
                     float[] logits = direct.run(FloatBuffer.wrap(pixels.get(p.getEventId())), 1)[0];
                     double[] softmax = softmax(logits);

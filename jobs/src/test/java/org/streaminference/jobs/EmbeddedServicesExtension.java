@@ -1,11 +1,12 @@
 package org.streaminference.jobs;
 
+import org.streaminference.embedded.EmbeddedKafkaBroker;
+
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.apache.flink.util.FileUtils;
 import org.junit.jupiter.api.extension.AfterAllCallback;
 import org.junit.jupiter.api.extension.BeforeAllCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
-import org.streaminference.embedded.EmbeddedKafkaBroker;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,7 +23,11 @@ final class EmbeddedServicesExtension implements BeforeAllCallback, AfterAllCall
     public void beforeAll(ExtensionContext context) throws Exception {
         dir = Files.createTempDirectory("streaminference-it");
         kafka = EmbeddedKafkaBroker.start(dir.resolve("kafka"), 0);
-        postgres = EmbeddedPostgres.builder().setDataDirectory(dir.resolve("pg")).setCleanDataDirectory(true).start();
+        postgres =
+                EmbeddedPostgres.builder()
+                        .setDataDirectory(dir.resolve("pg"))
+                        .setCleanDataDirectory(true)
+                        .start();
     }
 
     @Override

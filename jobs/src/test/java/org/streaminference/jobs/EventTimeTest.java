@@ -1,17 +1,20 @@
 package org.streaminference.jobs;
 
+import org.streaminference.operators.validation.ValidatedRecord;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.ValidatedEvent;
+
 import org.apache.flink.api.common.eventtime.TimestampAssigner;
 import org.apache.flink.api.common.eventtime.Watermark;
 import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkGeneratorSupplier;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.metrics.MetricGroup;
 import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
 import org.apache.flink.util.clock.ManualClock;
+import org.apache.flink.util.clock.RelativeClock;
 import org.junit.jupiter.api.Test;
-import org.streaminference.operators.validation.ValidatedRecord;
-import org.streaminference.schemas.DeadLetter;
-import org.streaminference.schemas.ValidatedEvent;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -20,9 +23,10 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Event time comes from the events alone: a dead letter neither moves the watermark nor counts as activity, and a
- * side input (profiles, commands) is idle from the start and never emits a watermark, so that it cannot carry an
- * operator's combined watermark forward while the events are idle.
+ * Event time comes from the events alone: a dead letter neither moves the watermark nor counts as
+ * activity, and a side input (profiles, commands) is idle from the start and never emits a
+ * watermark, so that it cannot carry an operator's combined watermark forward while the events are
+ * idle.
  */
 class EventTimeTest {
 
@@ -49,22 +53,26 @@ class EventTimeTest {
     }
 
     private static final class Context implements WatermarkGeneratorSupplier.Context {
-        final ManualClock clock = new ManualClock(1_000_000_000L); // not 0: Flink's idleness timer reads 0 as "not started"
+        final ManualClock clock =
+                new ManualClock(
+                        1_000_000_000L); // not 0: Flink's idleness timer reads 0 as "not started"
 
         @Override
-        public org.apache.flink.metrics.MetricGroup getMetricGroup() {
+        public MetricGroup getMetricGroup() {
             return new UnregisteredMetricsGroup();
         }
 
         @Override
-        public org.apache.flink.util.clock.RelativeClock getInputActivityClock() {
+        public RelativeClock getInputActivityClock() {
             return clock; // ManualClock is a Clock, which is a RelativeClock
         }
     }
 
     private static ValidatedRecord event(long time) {
         ValidatedRecord r = new ValidatedRecord();
-        r.event = new ValidatedEvent("e", "entity", time, "t", new double[0], new String[0], new float[0][]);
+        r.event =
+                new ValidatedEvent(
+                        "e", "entity", time, "t", new double[0], new String[0], new float[0][]);
         return r;
     }
 
@@ -76,10 +84,12 @@ class EventTimeTest {
 
     @Test
     void watermarksFollowValidEventsOnlyAndStopAtALull() {
-        WatermarkStrategy<ValidatedRecord> strategy = EventTime.ofEvents(Duration.ofSeconds(2), Duration.ofSeconds(30));
+        WatermarkStrategy<ValidatedRecord> strategy =
+                EventTime.ofEvents(Duration.ofSeconds(2), Duration.ofSeconds(30));
         Context context = new Context();
         WatermarkGenerator<ValidatedRecord> generator = strategy.createWatermarkGenerator(context);
-        TimestampAssigner<ValidatedRecord> timestamps = strategy.createTimestampAssigner(() -> null);
+        TimestampAssigner<ValidatedRecord> timestamps =
+                strategy.createTimestampAssigner(() -> null);
         Recorded out = new Recorded();
 
         ValidatedRecord first = event(100_000);
@@ -87,14 +97,16 @@ class EventTimeTest {
         generator.onPeriodicEmit(out);
         assertThat(out.watermarks).last().isEqualTo(100_000L - 2_000 - 1);
 
-        // a dead letter carries no event time (its Kafka timestamp is not one) and does not move the watermark
+        // a dead letter carries no event time (its Kafka timestamp is not one) and does not move
+        // the watermark
         ValidatedRecord bad = deadLetter();
         assertThat(timestamps.extractTimestamp(bad, 999_999_999L)).isEqualTo(Long.MIN_VALUE);
         generator.onEvent(bad, Long.MIN_VALUE, out);
         generator.onPeriodicEmit(out);
         assertThat(out.watermarks).last().isEqualTo(100_000L - 2_000 - 1);
 
-        // dead letters are not activity: past the idleness with only dead letters, the partition is idle
+        // dead letters are not activity: past the idleness with only dead letters, the partition is
+        // idle
         context.clock.advanceTime(Duration.ofSeconds(31));
         generator.onEvent(bad, Long.MIN_VALUE, out);
         generator.onPeriodicEmit(out);
@@ -105,7 +117,8 @@ class EventTimeTest {
 
     @Test
     void aSideInputIsIdleFromTheStartAndNeverEmitsAWatermark() {
-        WatermarkGenerator<Object> generator = EventTime.sideInput().createWatermarkGenerator(new Context());
+        WatermarkGenerator<Object> generator =
+                EventTime.sideInput().createWatermarkGenerator(new Context());
         Recorded out = new Recorded();
         generator.onEvent("a profile", Long.MAX_VALUE, out);
         generator.onPeriodicEmit(out);

@@ -1,9 +1,14 @@
 package org.streaminference.jobs;
 
+import org.streaminference.cli.ModelsCli;
+import org.streaminference.model.DemoModels;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.Prediction;
+
+import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
-import org.apache.flink.api.common.JobID;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -12,10 +17,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.streaminference.model.DemoModels;
-import org.streaminference.schemas.DeadLetter;
-import org.streaminference.schemas.Prediction;
 
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.time.Duration;
@@ -27,9 +31,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * Kills the TaskManager while events are flowing, records wait in inference batches and Kafka transactions are open,
- * starts a new one, and proves the output is still exact: every event once (read_committed), features as if nothing
- * had happened (keyed state restored from the checkpoint, not double-counted), and latest_prediction correct.
+ * Kills the TaskManager while events are flowing, records wait in inference batches and Kafka
+ * transactions are open, starts a new one, and proves the output is still exact: every event once
+ * (read_committed), features as if nothing had happened (keyed state restored from the checkpoint,
+ * not double-counted), and latest_prediction correct.
  */
 @Timeout(value = 5, unit = TimeUnit.MINUTES)
 class ExactlyOnceRecoveryITCase {
@@ -43,10 +48,12 @@ class ExactlyOnceRecoveryITCase {
 
     @BeforeAll
     static void startCluster() throws Exception {
-        cluster = new MiniCluster(new MiniClusterConfiguration.Builder()
-                .setNumTaskManagers(1)
-                .setNumSlotsPerTaskManager(PARALLELISM)
-                .build());
+        cluster =
+                new MiniCluster(
+                        new MiniClusterConfiguration.Builder()
+                                .setNumTaskManagers(1)
+                                .setNumSlotsPerTaskManager(PARALLELISM)
+                                .build());
         cluster.start();
     }
 
@@ -61,18 +68,22 @@ class ExactlyOnceRecoveryITCase {
     void outputStaysExactWhenTheTaskManagerDiesMidStream() throws Exception {
         DefaultTopics.create(SERVICES.kafka(), 3, 2);
         Path modelDir = DemoModels.write(SERVICES.dir().resolve("models"), 1);
-        PipelineTestSupport.TestInput input = PipelineTestSupport.input("events", 3_000, 40, 23, "eo");
+        PipelineTestSupport.TestInput input =
+                PipelineTestSupport.input("events", 3_000, 40, 23, "eo");
         int total = input.records().size();
 
         Configuration options = new Configuration();
 
-        // no Kryo anywhere: every record, state and side output has a Flink or Avro serializer, or the job fails
+        // no Kryo anywhere: every record, state and side output has a Flink or Avro serializer, or
+        // the job fails
 
         options.set(org.apache.flink.configuration.PipelineOptions.GENERIC_TYPES, false);
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
-        options.set(PipelineOptions.MODEL_URI, java.util.List.of(modelDir.toString()));
-        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, java.util.List.of(SERVICES.dir().toUri().toString()));
-        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
+        options.set(PipelineOptions.MODEL_URI, List.of(modelDir.toString()));
+        options.set(
+                PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(SERVICES.dir().toUri().toString()));
+        options.set(
+                PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what this test is about
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, SERVICES.jdbcUrl());
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofMillis(300));
         // long enough that records sit in batches, and batches run, when the TaskManager dies
@@ -80,17 +91,23 @@ class ExactlyOnceRecoveryITCase {
         options.set(PipelineOptions.INFERENCE_MAX_BATCH_SIZE, 32);
         options.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 20);
-        options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
+        options.set(
+                RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(500));
+        StreamExecutionEnvironment env =
+                StreamExecutionEnvironment.getExecutionEnvironment(options);
         env.setParallelism(PARALLELISM);
         StreamInferenceJob.prepare(env, options);
         JobID job = cluster.submitJob(env.getStreamGraph().getJobGraph()).get().getJobID();
         try {
-            // Events flow at 400/s; the producer holds at 1,200 until the kill, so that the kill is mid-stream
-            // however slow the machine, with records in flight and transactions open when the TaskManager dies.
+            // Events flow at 400/s; the producer holds at 1,200 until the kill, so that the kill is
+            // mid-stream
+            // however slow the machine, with records in flight and transactions open when the
+            // TaskManager dies.
             PipelineTestSupport.SteadyProducer producer =
-                    new PipelineTestSupport.SteadyProducer(SERVICES.bootstrapServers(), input.records(), 400, 1_200);
-            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200))
+                    new PipelineTestSupport.SteadyProducer(
+                            SERVICES.bootstrapServers(), input.records(), 400, 1_200);
+            await().atMost(Duration.ofMinutes(2))
+                    .pollInterval(Duration.ofMillis(200))
                     .until(() -> committedPredictions() >= 600);
             producer.allowMore(400);
             int committedAtKill = committedPredictions();
@@ -100,30 +117,55 @@ class ExactlyOnceRecoveryITCase {
             assertThat(committedAtKill).as("the kill happened mid-stream").isLessThan(total / 2);
 
             producer.done.get(2, TimeUnit.MINUTES);
-            Map<String, String> positions = PipelineTestSupport.positions(SERVICES.bootstrapServers(), input.records());
-            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500))
+            Map<String, String> positions =
+                    PipelineTestSupport.positions(SERVICES.bootstrapServers(), input.records());
+            await().atMost(Duration.ofMinutes(3))
+                    .pollInterval(Duration.ofMillis(500))
                     .until(() -> committedPredictions() + committedDeadLetters() >= total);
             assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
 
-            List<Prediction> predictions = PipelineTestSupport.readCommitted(
-                    SERVICES.bootstrapServers(), "predictions", Prediction::fromByteBuffer);
-            List<DeadLetter> deadLetters = PipelineTestSupport.readCommitted(
-                    SERVICES.bootstrapServers(), "dead-letters", DeadLetter::fromByteBuffer);
-            // latest_prediction is written at-least-once; wait until its newest rows have been flushed
+            List<Prediction> predictions =
+                    PipelineTestSupport.readCommitted(
+                            SERVICES.bootstrapServers(), "predictions", Prediction::fromByteBuffer);
+            List<DeadLetter> deadLetters =
+                    PipelineTestSupport.readCommitted(
+                            SERVICES.bootstrapServers(),
+                            "dead-letters",
+                            DeadLetter::fromByteBuffer);
+            // latest_prediction is written at-least-once; wait until its newest rows have been
+            // flushed
             try (Connection db = SERVICES.connection()) {
-                await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).untilAsserted(() ->
-                        PipelineTestSupport.assertOutputsExact(
-                                input, positions, predictions, deadLetters, modelDir, "1", db));
+                await().atMost(Duration.ofMinutes(1))
+                        .pollInterval(Duration.ofMillis(500))
+                        .untilAsserted(
+                                () ->
+                                        PipelineTestSupport.assertOutputsExact(
+                                                input,
+                                                positions,
+                                                predictions,
+                                                deadLetters,
+                                                modelDir,
+                                                "1",
+                                                db));
             }
-            // the operator's check: events the job consumed (its committed group offsets) = predictions + dead letters
-            java.io.StringWriter report = new java.io.StringWriter();
-            await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).until(() -> {
-                report.getBuffer().setLength(0);
-                var cli = org.streaminference.cli.ModelsCli.commandLine();
-                cli.setOut(new java.io.PrintWriter(report, true));
-                return cli.execute("reconcile", "--bootstrap-servers", SERVICES.bootstrapServers()) == 0;
-            });
-            assertThat(report.toString()).contains("events consumed " + String.format("%,d", total))
+            // the operator's check: events the job consumed (its committed group offsets) =
+            // predictions + dead letters
+            StringWriter report = new StringWriter();
+            await().atMost(Duration.ofMinutes(1))
+                    .pollInterval(Duration.ofMillis(500))
+                    .until(
+                            () -> {
+                                report.getBuffer().setLength(0);
+                                var cli = ModelsCli.commandLine();
+                                cli.setOut(new PrintWriter(report, true));
+                                return cli.execute(
+                                                "reconcile",
+                                                "--bootstrap-servers",
+                                                SERVICES.bootstrapServers())
+                                        == 0;
+                            });
+            assertThat(report.toString())
+                    .contains("events consumed " + String.format("%,d", total))
                     .contains("balanced");
         } finally {
             cluster.cancelJob(job).get(1, TimeUnit.MINUTES);
@@ -131,10 +173,13 @@ class ExactlyOnceRecoveryITCase {
     }
 
     private static int committedPredictions() throws Exception {
-        return PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "predictions", b -> b).size();
+        return PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "predictions", b -> b)
+                .size();
     }
 
     private static int committedDeadLetters() throws Exception {
-        return PipelineTestSupport.readCommitted(SERVICES.bootstrapServers(), "dead-letters", b -> b).size();
+        return PipelineTestSupport.readCommitted(
+                        SERVICES.bootstrapServers(), "dead-letters", b -> b)
+                .size();
     }
 }

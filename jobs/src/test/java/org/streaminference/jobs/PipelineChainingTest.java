@@ -1,12 +1,13 @@
 package org.streaminference.jobs;
 
+import org.streaminference.features.spec.FeatureSpecs;
+
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.jobgraph.JobEdge;
 import org.apache.flink.runtime.jobgraph.JobGraph;
 import org.apache.flink.runtime.jobgraph.JobVertex;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.junit.jupiter.api.Test;
-import org.streaminference.features.spec.FeatureSpecs;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -14,10 +15,11 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The job's shape on the data path: one network shuffle (the {@code keyBy}) between the events' source and the
- * sinks, inference chained to the features even when the control topic's commands reach it, and chained operators
- * handing records on without copies (object reuse). {@code CrayfishPipelineITCase} runs that shape with a control
- * topic and checks every prediction against ONNX Runtime run directly, which is what proves object reuse safe.
+ * The job's shape on the data path: one network shuffle (the {@code keyBy}) between the events'
+ * source and the sinks, inference chained to the features even when the control topic's commands
+ * reach it, and chained operators handing records on without copies (object reuse). {@code
+ * CrayfishPipelineITCase} runs that shape with a control topic and checks every prediction against
+ * ONNX Runtime run directly, which is what proves object reuse safe.
  */
 class PipelineChainingTest {
 
@@ -32,9 +34,11 @@ class PipelineChainingTest {
     }
 
     private static JobGraph graph(Configuration options) {
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
+        StreamExecutionEnvironment env =
+                StreamExecutionEnvironment.getExecutionEnvironment(options);
         StreamInferencePipeline.applyDefaults(env, options);
-        StreamInferencePipeline.build(env, options, PipelineStages.forSpec(options, FeatureSpecs.demo(), false));
+        StreamInferencePipeline.build(
+                env, options, PipelineStages.forSpec(options, FeatureSpecs.demo(), false));
         return env.getStreamGraph().getJobGraph();
     }
 
@@ -60,30 +64,38 @@ class PipelineChainingTest {
         JobGraph graph = graph(options);
 
         JobVertex features = vertexOf(graph, "features");
-        assertThat(features.getName()).as("features, inference and the prediction sinks in one task")
-                .contains("inference").contains("predictions-kafka");
-        // the features task reads the keyBy's shuffle and the broadcast commands: nothing else crosses the network
-        assertThat(features.getInputs()).extracting(e -> e.getShipStrategyName())
+        assertThat(features.getName())
+                .as("features, inference and the prediction sinks in one task")
+                .contains("inference")
+                .contains("predictions-kafka");
+        // the features task reads the keyBy's shuffle and the broadcast commands: nothing else
+        // crosses the network
+        assertThat(features.getInputs())
+                .extracting(e -> e.getShipStrategyName())
                 .containsExactlyInAnyOrder("HASH", "BROADCAST");
 
         JobVertex source = vertexOf(graph, "Source: events");
         assertThat(source.getName()).as("validation chained to the source").contains("validate");
         List<JobEdge> fromSource = new ArrayList<>();
         source.getProducedDataSets().forEach(d -> fromSource.addAll(d.getConsumers()));
-        assertThat(fromSource).extracting(e -> e.getTarget().getName() + " " + e.getShipStrategyName())
-                .as("the events reach the features through the keyBy, and only dead letters go elsewhere")
+        assertThat(fromSource)
+                .extracting(e -> e.getTarget().getName() + " " + e.getShipStrategyName())
+                .as(
+                        "the events reach the features through the keyBy, and only dead letters go elsewhere")
                 .anySatisfy(edge -> assertThat(edge).contains("features").endsWith("HASH"));
     }
 
     @Test
     void chainedOperatorsReuseObjectsUnlessTheUserSaysOtherwise() {
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options());
+        StreamExecutionEnvironment env =
+                StreamExecutionEnvironment.getExecutionEnvironment(options());
         StreamInferencePipeline.applyDefaults(env, options());
         assertThat(env.getConfig().isObjectReuseEnabled()).isTrue();
 
         Configuration off = options();
         off.set(org.apache.flink.configuration.PipelineOptions.OBJECT_REUSE, false);
-        StreamExecutionEnvironment userSaysNo = StreamExecutionEnvironment.getExecutionEnvironment(off);
+        StreamExecutionEnvironment userSaysNo =
+                StreamExecutionEnvironment.getExecutionEnvironment(off);
         StreamInferencePipeline.applyDefaults(userSaysNo, off);
         assertThat(userSaysNo.getConfig().isObjectReuseEnabled()).isFalse();
     }

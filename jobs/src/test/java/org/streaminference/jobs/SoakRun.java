@@ -1,22 +1,10 @@
 package org.streaminference.jobs;
 
-import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
-import org.apache.flink.api.common.JobID;
-import org.apache.flink.api.common.JobStatus;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.RestartStrategyOptions;
-import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
-import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
+import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.features.ReferenceFeatures;
 import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.features.spec.FeatureSpecs;
-import org.streaminference.embedded.EmbeddedKafkaBroker;
+import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
@@ -31,6 +19,20 @@ import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ServedFeatures;
 
+import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ServerSocket;
@@ -41,6 +43,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -58,53 +61,82 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 
 /**
- * The whole job as it lives, checked by value: real Kafka and PostgreSQL, a Flink MiniCluster, events produced in
- * real time by a producer that pauses longer than the watermark idleness, a broker that goes away and comes back, a
- * TaskManager killed mid-stream, new model versions published while events flow, and (in long runs) a database
- * outage. Entities of one group at a time fall silent for longer than the spec's {@code entityTtl}, so that state
- * expires for real. Afterwards every event's answer is compared with a recomputation from the events that were sent:
- * the served feature vector with {@link ReferenceFeatures} (a plain computation over the list of an entity's events,
- * sharing none of the feature engine's state logic), the prediction with ONNX Runtime run directly on those features
- * with the version the prediction names, the dead letters with the reason each bad record was made to have, and
- * {@code latest_prediction} with each entity's newest event. {@link SoakITCase} runs a short plan in CI;
- * {@code bench/run.sh soak} runs a long one and writes its report.
+ * The whole job as it lives, checked by value: real Kafka and PostgreSQL, a Flink MiniCluster,
+ * events produced in real time by a producer that pauses longer than the watermark idleness, a
+ * broker that goes away and comes back, a TaskManager killed mid-stream, new model versions
+ * published while events flow, and (in long runs) a database outage. Entities of one group at a
+ * time fall silent for longer than the spec's {@code entityTtl}, so that state expires for real.
+ * Afterwards every event's answer is compared with a recomputation from the events that were sent:
+ * the served feature vector with {@link ReferenceFeatures} (a plain computation over the list of an
+ * entity's events, sharing none of the feature engine's state logic), the prediction with ONNX
+ * Runtime run directly on those features with the version the prediction names, the dead letters
+ * with the reason each bad record was made to have, and {@code latest_prediction} with each
+ * entity's newest event. {@link SoakITCase} runs a short plan in CI; {@code bench/run.sh soak} runs
+ * a long one and writes its report.
  */
 public final class SoakRun implements AutoCloseable {
     /** The feature spec of the soak: windows of seconds, entityTtl 30 s. */
     static final String SPEC_RESOURCE = "/soak/soak-spec.yaml";
+
     static final String MODEL = "soak-classifier";
     static final List<String> LABELS = List.of("normal", "suspicious");
     private static final int PARALLELISM = 2;
     private static final List<String> COUNTRIES = List.of("NL", "DE", "FR", "US");
 
     /**
-     * What happens. A cycle is: steady events; a lull (no events at all); steady, then the broker stops for
-     * {@code brokerOutage} while the producer keeps producing into its buffer; steady, then a new model version is
-     * published; steady, then the TaskManager is killed and a new one started; steady, then (if
-     * {@code databaseOutage} is positive) PostgreSQL stops for that long. One group of a tenth of the entities is
-     * silent from a cycle's start until its publish, longer than the spec's entityTtl.
+     * What happens. A cycle is: steady events; a lull (no events at all); steady, then the broker
+     * stops for {@code brokerOutage} while the producer keeps producing into its buffer; steady,
+     * then a new model version is published; steady, then the TaskManager is killed and a new one
+     * started; steady, then (if {@code databaseOutage} is positive) PostgreSQL stops for that long.
+     * One group of a tenth of the entities is silent from a cycle's start until its publish, longer
+     * than the spec's entityTtl.
      *
      * @param idleness the job's {@code features.watermark-idleness}; the lull must be longer
      */
-    public record Plan(int cycles, Duration steady, Duration lull, Duration brokerOutage, Duration databaseOutage,
-            double eventsPerSecond, int entities, Duration idleness, long seed) {
+    public record Plan(
+            int cycles,
+            Duration steady,
+            Duration lull,
+            Duration brokerOutage,
+            Duration databaseOutage,
+            double eventsPerSecond,
+            int entities,
+            Duration idleness,
+            long seed) {
         public Plan {
             if (lull.compareTo(idleness.multipliedBy(2)) < 0) {
-                throw new IllegalArgumentException("a lull of " + lull + " is not clearly longer than the idleness "
-                        + idleness);
+                throw new IllegalArgumentException(
+                        "a lull of "
+                                + lull
+                                + " is not clearly longer than the idleness "
+                                + idleness);
             }
-            if (steady.multipliedBy(3).plus(lull).plus(brokerOutage).compareTo(Duration.ofSeconds(40)) < 0) {
-                throw new IllegalArgumentException("the silent group must stay silent longer than the spec's"
-                        + " entityTtl (30 s) with a margin: 3 x steady + lull + broker outage >= 40 s");
+            if (steady.multipliedBy(3)
+                            .plus(lull)
+                            .plus(brokerOutage)
+                            .compareTo(Duration.ofSeconds(40))
+                    < 0) {
+                throw new IllegalArgumentException(
+                        "the silent group must stay silent longer than the spec's"
+                                + " entityTtl (30 s) with a margin: 3 x steady + lull + broker outage >= 40 s");
             }
         }
 
         /** About two minutes: one cycle without a database outage, then a last steady stretch. */
         public static Plan quick() {
-            return new Plan(1, Duration.ofSeconds(10), Duration.ofSeconds(8), Duration.ofSeconds(5), Duration.ZERO,
-                    60, 120, Duration.ofSeconds(2), 2026_12_06L);
+            return new Plan(
+                    1,
+                    Duration.ofSeconds(10),
+                    Duration.ofSeconds(8),
+                    Duration.ofSeconds(5),
+                    Duration.ZERO,
+                    60,
+                    120,
+                    Duration.ofSeconds(2),
+                    2026_12_06L);
         }
 
         public Duration cycleLength() {
@@ -118,24 +150,59 @@ public final class SoakRun implements AutoCloseable {
     }
 
     /** What a run saw; {@link #mismatches} is empty when every answer was right. */
-    public record Report(Duration ran, int cycles, int recordsSent, int validEvents, int badRecords, int lateEvents,
-            int lulls, int brokerOutages, int taskManagerKills, int databaseOutages, List<String> versionsPublished,
-            int predictionsCompared, double largestPredictionDifference, double largestFeatureDifference,
-            int expiriesExpected, int expiriesSeen, int silentRowsExpired, Map<String, Integer> predictionsByVersion,
-            Map<ReasonCode, Integer> deadLettersByReason, int mismatchCount, List<String> mismatches) {
+    public record Report(
+            Duration ran,
+            int cycles,
+            int recordsSent,
+            int validEvents,
+            int badRecords,
+            int lateEvents,
+            int lulls,
+            int brokerOutages,
+            int taskManagerKills,
+            int databaseOutages,
+            List<String> versionsPublished,
+            int predictionsCompared,
+            double largestPredictionDifference,
+            double largestFeatureDifference,
+            int expiriesExpected,
+            int expiriesSeen,
+            int silentRowsExpired,
+            Map<String, Integer> predictionsByVersion,
+            Map<ReasonCode, Integer> deadLettersByReason,
+            int mismatchCount,
+            List<String> mismatches) {
 
         /** The report as the closing note and bench/results quote it. */
         public String summary() {
-            return String.format("ran %.1f min, %d cycles: %,d records sent (%,d valid events, %,d bad records, %,d"
+            return String.format(
+                    "ran %.1f min, %d cycles: %,d records sent (%,d valid events, %,d bad records, %,d"
                             + " late events); %d lulls, %d broker outages, %d TaskManager kills, %d database outages,"
                             + " versions published %s; %,d predictions compared (by version %s), largest probability"
                             + " difference %.3g, largest feature difference %.3g (relative); state expiries expected"
                             + " %,d, seen %,d; latest_prediction rows expired with their silent entities %d of %d"
                             + " times; dead letters %s; %,d mismatches",
-                    ran.toMillis() / 60_000.0, cycles, recordsSent, validEvents, badRecords, lateEvents, lulls,
-                    brokerOutages, taskManagerKills, databaseOutages, versionsPublished, predictionsCompared,
-                    predictionsByVersion, largestPredictionDifference, largestFeatureDifference, expiriesExpected,
-                    expiriesSeen, silentRowsExpired, cycles, deadLettersByReason, mismatchCount);
+                    ran.toMillis() / 60_000.0,
+                    cycles,
+                    recordsSent,
+                    validEvents,
+                    badRecords,
+                    lateEvents,
+                    lulls,
+                    brokerOutages,
+                    taskManagerKills,
+                    databaseOutages,
+                    versionsPublished,
+                    predictionsCompared,
+                    predictionsByVersion,
+                    largestPredictionDifference,
+                    largestFeatureDifference,
+                    expiriesExpected,
+                    expiriesSeen,
+                    silentRowsExpired,
+                    cycles,
+                    deadLettersByReason,
+                    mismatchCount);
         }
     }
 
@@ -216,8 +283,12 @@ public final class SoakRun implements AutoCloseable {
     }
 
     private static final class Counts {
-        /** Silences after which latest_prediction held no row of the silent group (they expired with the entity). */
+        /**
+         * Silences after which latest_prediction held no row of the silent group (they expired with
+         * the entity).
+         */
         int silentRowsExpired;
+
         int lulls;
         int brokerOutages;
         int taskManagerKills;
@@ -237,14 +308,19 @@ public final class SoakRun implements AutoCloseable {
             postgresPort = socket.getLocalPort();
         }
         postgres = startPostgres();
-        cluster = new MiniCluster(new MiniClusterConfiguration.Builder()
-                .setNumTaskManagers(1)
-                .setNumSlotsPerTaskManager(PARALLELISM)
-                .build());
+        cluster =
+                new MiniCluster(
+                        new MiniClusterConfiguration.Builder()
+                                .setNumTaskManagers(1)
+                                .setNumSlotsPerTaskManager(PARALLELISM)
+                                .build());
         cluster.start();
     }
 
-    /** PostgreSQL on a fixed port and data directory, so that an outage can stop it and start it again. */
+    /**
+     * PostgreSQL on a fixed port and data directory, so that an outage can stop it and start it
+     * again.
+     */
     private EmbeddedPostgres startPostgres() throws IOException {
         return EmbeddedPostgres.builder()
                 .setPort(postgresPort)
@@ -254,9 +330,10 @@ public final class SoakRun implements AutoCloseable {
     }
 
     /**
-     * Waits (at most a minute) until latest_prediction holds no row of the silent group's entities: silent longer
-     * than the spec's entityTtl, their rows expire with their feature state (result-store.latest-prediction.retention
-     * defaults to it). Returns 1 when they did, 0 otherwise (a mismatch then names it).
+     * Waits (at most a minute) until latest_prediction holds no row of the silent group's entities:
+     * silent longer than the spec's entityTtl, their rows expire with their feature state
+     * (result-store.latest-prediction.retention defaults to it). Returns 1 when they did, 0
+     * otherwise (a mismatch then names it).
      */
     private int awaitSilentRowsExpired(int group) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
@@ -270,7 +347,7 @@ public final class SoakRun implements AutoCloseable {
                     int e = Integer.parseInt(rs.getString(1).substring("soak-e".length()));
                     left += e % 10 == group ? 1 : 0;
                 }
-            } catch (java.sql.SQLException databaseAway) {
+            } catch (SQLException databaseAway) {
                 left = -1; // the database is away (an outage of the plan): asked again
             }
             if (left == 0) {
@@ -298,22 +375,26 @@ public final class SoakRun implements AutoCloseable {
         options.set(PipelineOptions.SERVED_FEATURES_TOPIC, "served-features");
         options.set(PipelineOptions.MODEL_URI, List.of(versions.get("1").toString()));
         options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(dir.toUri().toString()));
-        options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what the soak is about
+        options.set(
+                PipelineOptions.MODEL_ALLOW_UNSIGNED, true); // trust is not what the soak is about
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, jdbcUrl());
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(1));
         options.set(PipelineOptions.RESULT_STORE_RETENTION_INTERVAL, Duration.ofSeconds(2));
         options.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 10_000);
-        options.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(options);
+        options.set(
+                RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
+        StreamExecutionEnvironment env =
+                StreamExecutionEnvironment.getExecutionEnvironment(options);
         env.setParallelism(PARALLELISM);
         StreamInferenceJob.prepare(env, options);
         job = cluster.submitJob(env.getStreamGraph().getJobGraph()).get().getJobID();
     }
 
     /**
-     * Writes a version of the soak's classifier: an MLP over the soak spec's values whose weights come from
-     * {@code weights} (1 or 2), so that consecutive versions answer differently for every event.
+     * Writes a version of the soak's classifier: an MLP over the soak spec's values whose weights
+     * come from {@code weights} (1 or 2), so that consecutive versions answer differently for every
+     * event.
      */
     private void writeVersion(String version, int weights) throws IOException {
         Random random = new Random(weights * 7_919L);
@@ -331,27 +412,52 @@ public final class SoakRun implements AutoCloseable {
             row[1] = (float) random.nextGaussian();
         }
         float[] b2 = {0.2f * weights, -0.2f * weights};
-        byte[] model = new OnnxMlpWriter("features", "probabilities").dense(w1, b1).dense(w2, b2).softmax()
-                .toBytes();
+        byte[] model =
+                new OnnxMlpWriter("features", "probabilities")
+                        .dense(w1, b1)
+                        .dense(w2, b2)
+                        .softmax()
+                        .toBytes();
         Path versionDir = dir.resolve("models").resolve(MODEL).resolve(version);
         Files.createDirectories(versionDir);
         Files.write(versionDir.resolve("model.onnx"), model);
-        ModelManifest manifest = ModelManifest.builder().name(MODEL).version(version).modelFile("model.onnx")
-                .sha256(ModelLoader.sha256Hex(model))
-                .input(new TensorSignature("features", "FLOAT", new long[] {-1, width}))
-                .output(new TensorSignature("probabilities", "FLOAT", new long[] {-1, 2}), OutputRole.PROBABILITIES)
-                .labels(LABELS).featureSpec(spec.id()).build();
-        org.streaminference.model.DemoModels.writeManifest(versionDir, manifest);
+        ModelManifest manifest =
+                ModelManifest.builder()
+                        .name(MODEL)
+                        .version(version)
+                        .modelFile("model.onnx")
+                        .sha256(ModelLoader.sha256Hex(model))
+                        .input(new TensorSignature("features", "FLOAT", new long[] {-1, width}))
+                        .output(
+                                new TensorSignature("probabilities", "FLOAT", new long[] {-1, 2}),
+                                OutputRole.PROBABILITIES)
+                        .labels(LABELS)
+                        .featureSpec(spec.id())
+                        .build();
+        DemoModels.writeManifest(versionDir, manifest);
         versions.put(version, versionDir);
     }
 
     private void publish(String version) throws Exception {
-        try (KafkaProducer<String, String> control = new KafkaProducer<>(Map.of(
-                ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
-                new StringSerializer(), new StringSerializer())) {
-            control.send(new ProducerRecord<>("model-control", MODEL, new String(ModelCommands.toJson(
-                    ModelCommands.publish(MODEL, version, versions.get(version).toString(), null, null)),
-                    StandardCharsets.UTF_8))).get(1, TimeUnit.MINUTES);
+        try (KafkaProducer<String, String> control =
+                new KafkaProducer<>(
+                        Map.of(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()),
+                        new StringSerializer(),
+                        new StringSerializer())) {
+            control.send(
+                            new ProducerRecord<>(
+                                    "model-control",
+                                    MODEL,
+                                    new String(
+                                            ModelCommands.toJson(
+                                                    ModelCommands.publish(
+                                                            MODEL,
+                                                            version,
+                                                            versions.get(version).toString(),
+                                                            null,
+                                                            null)),
+                                            StandardCharsets.UTF_8)))
+                    .get(1, TimeUnit.MINUTES);
         }
     }
 
@@ -360,9 +466,10 @@ public final class SoakRun implements AutoCloseable {
     // -------------------------------------------------------------------------------------------------------------
 
     /**
-     * Produces events in real time (event time = the wall clock when made) on a thread of its own, as the plan
-     * steers it: steady, paused, or with one group of entities silent. About 5% of events are out of order within the
-     * spec's bound, 0.5% are late beyond it, every 300th record is not Avro at all.
+     * Produces events in real time (event time = the wall clock when made) on a thread of its own,
+     * as the plan steers it: steady, paused, or with one group of entities silent. About 5% of
+     * events are out of order within the spec's bound, 0.5% are late beyond it, every 300th record
+     * is not Avro at all.
      */
     private final class Producer {
         private final AtomicBoolean producing = new AtomicBoolean(false);
@@ -373,14 +480,23 @@ public final class SoakRun implements AutoCloseable {
         private final KafkaProducer<byte[], byte[]> kafkaProducer;
 
         Producer() {
-            kafkaProducer = new KafkaProducer<>(Map.of(
-                    ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers(),
-                    ProducerConfig.ACKS_CONFIG, "all",
-                    ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true,
-                    ProducerConfig.LINGER_MS_CONFIG, 5,
-                    ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 300_000,
-                    ProducerConfig.MAX_BLOCK_MS_CONFIG, 300_000),
-                    new ByteArraySerializer(), new ByteArraySerializer());
+            kafkaProducer =
+                    new KafkaProducer<>(
+                            Map.of(
+                                    ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                                    kafka.bootstrapServers(),
+                                    ProducerConfig.ACKS_CONFIG,
+                                    "all",
+                                    ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG,
+                                    true,
+                                    ProducerConfig.LINGER_MS_CONFIG,
+                                    5,
+                                    ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG,
+                                    300_000,
+                                    ProducerConfig.MAX_BLOCK_MS_CONFIG,
+                                    300_000),
+                            new ByteArraySerializer(),
+                            new ByteArraySerializer());
             finished = CompletableFuture.runAsync(this::loop);
         }
 
@@ -456,9 +572,13 @@ public final class SoakRun implements AutoCloseable {
                 int roll = random.nextInt(1000);
                 long time;
                 ReasonCode expected = null;
-                boolean recent = last != null && now - last < 10_000; // stragglers of an entity still active
+                boolean recent =
+                        last != null && now - last < 10_000; // stragglers of an entity still active
                 if (recent && roll < 50) {
-                    time = last - random.nextInt(1_500); // out of order, within maxOutOfOrderness (2 s)
+                    time =
+                            last
+                                    - random.nextInt(
+                                            1_500); // out of order, within maxOutOfOrderness (2 s)
                 } else if (recent && roll < 55) {
                     time = last - 3_000 - random.nextInt(3_000); // late beyond it
                     expected = ReasonCode.LATE_EVENT;
@@ -467,18 +587,28 @@ public final class SoakRun implements AutoCloseable {
                     newest.put(entity, time);
                 }
                 Set<Long> used = times.computeIfAbsent(entity, k -> new HashSet<>());
-                while (!used.add(time)) { // unique per entity: latest_prediction's order is then defined
+                while (!used.add(
+                        time)) { // unique per entity: latest_prediction's order is then defined
                     time--;
                 }
                 Map<String, Double> numeric = new HashMap<>();
-                numeric.put("amount", Math.round(Math.exp(3 + random.nextGaussian()) * 100) / 100.0);
+                numeric.put(
+                        "amount", Math.round(Math.exp(3 + random.nextGaussian()) * 100) / 100.0);
                 if (random.nextBoolean()) {
                     numeric.put("quantity", (double) (1 + random.nextInt(4)));
                 }
-                InputEvent event = InputEvent.newBuilder().setEventId("soak-" + n).setEntityId(entity)
-                        .setEventTime(time).setEventType("purchase").setNumericFields(numeric)
-                        .setCategoricalFields(Map.of("country", COUNTRIES.get(random.nextInt(COUNTRIES.size()))))
-                        .build();
+                InputEvent event =
+                        InputEvent.newBuilder()
+                                .setEventId("soak-" + n)
+                                .setEntityId(entity)
+                                .setEventTime(time)
+                                .setEventType("purchase")
+                                .setNumericFields(numeric)
+                                .setCategoricalFields(
+                                        Map.of(
+                                                "country",
+                                                COUNTRIES.get(random.nextInt(COUNTRIES.size()))))
+                                .build();
                 try {
                     send(entity, PipelineTestSupport.bytes(event.toByteBuffer()));
                 } catch (IOException ex) {
@@ -490,7 +620,8 @@ public final class SoakRun implements AutoCloseable {
         }
 
         private void send(String key, byte[] value) {
-            kafkaProducer.send(new ProducerRecord<>("events", key.getBytes(StandardCharsets.UTF_8), value),
+            kafkaProducer.send(
+                    new ProducerRecord<>("events", key.getBytes(StandardCharsets.UTF_8), value),
                     (metadata, exception) -> {
                         if (exception != null) {
                             failure.compareAndSet(null, exception);
@@ -504,16 +635,26 @@ public final class SoakRun implements AutoCloseable {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (answered() < expected) {
             if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("only " + answered() + " of " + expected + " records were answered"
-                        + " within " + timeout + "; job " + cluster.getJobStatus(job).get());
+                throw new IllegalStateException(
+                        "only "
+                                + answered()
+                                + " of "
+                                + expected
+                                + " records were answered"
+                                + " within "
+                                + timeout
+                                + "; job "
+                                + cluster.getJobStatus(job).get());
             }
             LockSupport.parkNanos(1_000_000_000L); // polls a condition
         }
     }
 
     private int answered() throws Exception {
-        return PipelineTestSupport.readCommittedRecords(kafka.bootstrapServers(), "predictions").size()
-                + PipelineTestSupport.readCommittedRecords(kafka.bootstrapServers(), "dead-letters").size();
+        return PipelineTestSupport.readCommittedRecords(kafka.bootstrapServers(), "predictions")
+                        .size()
+                + PipelineTestSupport.readCommittedRecords(kafka.bootstrapServers(), "dead-letters")
+                        .size();
     }
 
     // -------------------------------------------------------------------------------------------------------------
@@ -523,13 +664,18 @@ public final class SoakRun implements AutoCloseable {
     private Report verify(Counts counts, Duration ran) throws Exception {
         List<String> mismatches = new ArrayList<>();
         int[] mismatchCount = {0};
-        java.util.function.Consumer<String> mismatch = m -> {
-            if (mismatchCount[0]++ < 20) {
-                mismatches.add(m);
-            }
-        };
-        silentRowsLeft.forEach(g -> mismatch.accept("latest_prediction rows of silent group " + g
-                + " did not expire with their entities"));
+        Consumer<String> mismatch =
+                m -> {
+                    if (mismatchCount[0]++ < 20) {
+                        mismatches.add(m);
+                    }
+                };
+        silentRowsLeft.forEach(
+                g ->
+                        mismatch.accept(
+                                "latest_prediction rows of silent group "
+                                        + g
+                                        + " did not expire with their entities"));
         JobStatus status = cluster.getJobStatus(job).get();
         if (status != JobStatus.RUNNING) {
             mismatch.accept("the job is " + status + ", not RUNNING");
@@ -556,15 +702,25 @@ public final class SoakRun implements AutoCloseable {
             }
         }
 
-        List<Prediction> predictions = PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "predictions",
-                Prediction::fromByteBuffer);
-        List<DeadLetter> deadLetters = PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "dead-letters",
-                DeadLetter::fromByteBuffer);
-        List<ServedFeatures> served = PipelineTestSupport.readCommitted(kafka.bootstrapServers(), "served-features",
-                ServedFeatures::fromByteBuffer);
+        List<Prediction> predictions =
+                PipelineTestSupport.readCommitted(
+                        kafka.bootstrapServers(), "predictions", Prediction::fromByteBuffer);
+        List<DeadLetter> deadLetters =
+                PipelineTestSupport.readCommitted(
+                        kafka.bootstrapServers(), "dead-letters", DeadLetter::fromByteBuffer);
+        List<ServedFeatures> served =
+                PipelineTestSupport.readCommitted(
+                        kafka.bootstrapServers(),
+                        "served-features",
+                        ServedFeatures::fromByteBuffer);
         if (predictions.size() + deadLetters.size() != records) {
-            mismatch.accept("records sent " + records + " != predictions " + predictions.size() + " + dead letters "
-                    + deadLetters.size());
+            mismatch.accept(
+                    "records sent "
+                            + records
+                            + " != predictions "
+                            + predictions.size()
+                            + " + dead letters "
+                            + deadLetters.size());
         }
 
         Map<ReasonCode, Integer> deadLettersByReason = new TreeMap<>();
@@ -574,8 +730,13 @@ public final class SoakRun implements AutoCloseable {
             if (d.getReasonCode() == ReasonCode.LATE_EVENT) {
                 lateSeen.add(d.getEventId());
             } else if (d.getReasonCode() != ReasonCode.MALFORMED_AVRO) {
-                mismatch.accept("unexpected dead letter " + d.getReasonCode() + " for " + d.getEventId() + ": "
-                        + d.getMessage());
+                mismatch.accept(
+                        "unexpected dead letter "
+                                + d.getReasonCode()
+                                + " for "
+                                + d.getEventId()
+                                + ": "
+                                + d.getMessage());
             }
         }
         if (!lateSeen.equals(lateExpected)) {
@@ -583,13 +744,25 @@ public final class SoakRun implements AutoCloseable {
             missing.removeAll(lateSeen);
             Set<String> extra = new HashSet<>(lateSeen);
             extra.removeAll(lateExpected);
-            mismatch.accept("LATE_EVENT dead letters differ: " + missing.size() + " expected not seen (e.g. "
-                    + first(missing) + "), " + extra.size() + " seen not expected (e.g. " + first(extra) + ")");
+            mismatch.accept(
+                    "LATE_EVENT dead letters differ: "
+                            + missing.size()
+                            + " expected not seen (e.g. "
+                            + first(missing)
+                            + "), "
+                            + extra.size()
+                            + " seen not expected (e.g. "
+                            + first(extra)
+                            + ")");
         }
-        if (!deadLettersByReason.getOrDefault(ReasonCode.MALFORMED_AVRO, 0)
+        if (!deadLettersByReason
+                .getOrDefault(ReasonCode.MALFORMED_AVRO, 0)
                 .equals(badExpected.getOrDefault(ReasonCode.MALFORMED_AVRO, 0))) {
-            mismatch.accept("MALFORMED_AVRO dead letters " + deadLettersByReason.get(ReasonCode.MALFORMED_AVRO)
-                    + ", records sent bad " + badExpected.get(ReasonCode.MALFORMED_AVRO));
+            mismatch.accept(
+                    "MALFORMED_AVRO dead letters "
+                            + deadLettersByReason.get(ReasonCode.MALFORMED_AVRO)
+                            + ", records sent bad "
+                            + badExpected.get(ReasonCode.MALFORMED_AVRO));
         }
 
         // served feature vectors against the reference
@@ -604,17 +777,27 @@ public final class SoakRun implements AutoCloseable {
             }
             double[] want = reference.get(s.getEventId());
             if (want == null) {
-                mismatch.accept("a served vector for " + s.getEventId() + ", which should have been late or was"
-                        + " never sent");
+                mismatch.accept(
+                        "a served vector for "
+                                + s.getEventId()
+                                + ", which should have been late or was"
+                                + " never sent");
                 continue;
             }
             for (int i = 0; i < want.length; i++) {
-                double diff = Math.abs(s.getFeatures().get(i) - want[i]) / Math.max(1, Math.abs(want[i]));
+                double diff =
+                        Math.abs(s.getFeatures().get(i) - want[i]) / Math.max(1, Math.abs(want[i]));
                 largestFeature = Math.max(largestFeature, diff);
                 if (diff > 1e-6) {
-                    mismatch.accept(String.format("%s (%s at %d): feature %s is %s, the reference %s",
-                            s.getEventId(), s.getEntityId(), s.getEventTime(), spec.valueNames().get(i),
-                            s.getFeatures().get(i), want[i]));
+                    mismatch.accept(
+                            String.format(
+                                    "%s (%s at %d): feature %s is %s, the reference %s",
+                                    s.getEventId(),
+                                    s.getEntityId(),
+                                    s.getEventTime(),
+                                    spec.valueNames().get(i),
+                                    s.getFeatures().get(i),
+                                    want[i]));
                     break;
                 }
             }
@@ -624,7 +807,8 @@ public final class SoakRun implements AutoCloseable {
             }
         }
 
-        // predictions against ONNX Runtime run directly on the reference features, with the version each names
+        // predictions against ONNX Runtime run directly on the reference features, with the version
+        // each names
         Map<String, List<String>> idsByVersion = new HashMap<>();
         Map<String, Prediction> predictionById = new HashMap<>();
         for (Prediction p : predictions) {
@@ -632,14 +816,21 @@ public final class SoakRun implements AutoCloseable {
                 mismatch.accept("two predictions for " + p.getEventId());
             }
             if (!versions.containsKey(p.getModelVersion())) {
-                mismatch.accept("prediction of " + p.getEventId() + " by unknown version " + p.getModelVersion());
+                mismatch.accept(
+                        "prediction of "
+                                + p.getEventId()
+                                + " by unknown version "
+                                + p.getModelVersion());
                 continue;
             }
             if (reference.get(p.getEventId()) == null) {
-                mismatch.accept("a prediction for " + p.getEventId() + ", which should have been late");
+                mismatch.accept(
+                        "a prediction for " + p.getEventId() + ", which should have been late");
                 continue;
             }
-            idsByVersion.computeIfAbsent(p.getModelVersion(), v -> new ArrayList<>()).add(p.getEventId());
+            idsByVersion
+                    .computeIfAbsent(p.getModelVersion(), v -> new ArrayList<>())
+                    .add(p.getEventId());
         }
         for (String id : reference.keySet()) {
             if (reference.get(id) != null && !predictionById.containsKey(id)) {
@@ -660,8 +851,9 @@ public final class SoakRun implements AutoCloseable {
                 }
             }
             batch.flip();
-            try (LoadedModel model = new ModelLoader(ModelLoaderConfig.defaults()).load(
-                    versions.get(v.getKey()).toString())) {
+            try (LoadedModel model =
+                    new ModelLoader(ModelLoaderConfig.defaults())
+                            .load(versions.get(v.getKey()).toString())) {
                 float[][] out = model.run(batch, ids.size());
                 for (int i = 0; i < ids.size(); i++) {
                     Prediction p = predictionById.get(ids.get(i));
@@ -670,9 +862,16 @@ public final class SoakRun implements AutoCloseable {
                         double diff = Math.abs(p.getProbabilities().get(c) - out[i][c]);
                         largestPrediction = Math.max(largestPrediction, diff);
                         if (diff > 1e-6) {
-                            mismatch.accept(String.format("%s (%s, version %s): probability of class %d is %s,"
-                                    + " recomputed %s", p.getEventId(), p.getEntityId(), v.getKey(), c,
-                                    p.getProbabilities().get(c), out[i][c]));
+                            mismatch.accept(
+                                    String.format(
+                                            "%s (%s, version %s): probability of class %d is %s,"
+                                                    + " recomputed %s",
+                                            p.getEventId(),
+                                            p.getEntityId(),
+                                            v.getKey(),
+                                            c,
+                                            p.getProbabilities().get(c),
+                                            out[i][c]));
                             break;
                         }
                     }
@@ -681,31 +880,60 @@ public final class SoakRun implements AutoCloseable {
             }
         }
         if (!servedById.keySet().equals(predictionById.keySet())) {
-            mismatch.accept("served feature vectors " + servedById.size() + " for predictions "
-                    + predictionById.size() + ": they differ");
+            mismatch.accept(
+                    "served feature vectors "
+                            + servedById.size()
+                            + " for predictions "
+                            + predictionById.size()
+                            + ": they differ");
         }
 
-        // latest_prediction: each entity's newest predicted event, as the event-time guarded upsert keeps it
+        // latest_prediction: each entity's newest predicted event, as the event-time guarded upsert
+        // keeps it
         Map<String, InputEvent> newest = new HashMap<>();
         for (InputEvent e : valid) {
             if (reference.get(e.getEventId()) != null) {
-                newest.merge(e.getEntityId(), e, (a, b) -> b.getEventTime() >= a.getEventTime() ? b : a);
+                newest.merge(
+                        e.getEntityId(), e, (a, b) -> b.getEventTime() >= a.getEventTime() ? b : a);
             }
         }
         awaitLatestPredictions(newest, predictionById, expectedProbability, mismatch);
 
         int expiriesExpected = expectedExpiries(valid, reference);
-        return new Report(ran, plan.cycles(), records, valid.size(), badExpected.values().stream()
-                .mapToInt(Integer::intValue).sum(), lateExpected.size(), counts.lulls, counts.brokerOutages,
-                counts.taskManagerKills, counts.databaseOutages, List.copyOf(versions.keySet()), compared,
-                largestPrediction, largestFeature, expiriesExpected, expiriesSeen, counts.silentRowsExpired, byVersion,
+        return new Report(
+                ran,
+                plan.cycles(),
+                records,
+                valid.size(),
+                badExpected.values().stream().mapToInt(Integer::intValue).sum(),
+                lateExpected.size(),
+                counts.lulls,
+                counts.brokerOutages,
+                counts.taskManagerKills,
+                counts.databaseOutages,
+                List.copyOf(versions.keySet()),
+                compared,
+                largestPrediction,
+                largestFeature,
+                expiriesExpected,
+                expiriesSeen,
+                counts.silentRowsExpired,
+                byVersion,
                 deadLettersByReason,
-                mismatchCount[0], mismatches);
+                mismatchCount[0],
+                mismatches);
     }
 
-    /** Waits until the table holds what it should (it is written at-least-once, after the topic), then compares. */
-    private void awaitLatestPredictions(Map<String, InputEvent> newest, Map<String, Prediction> predictions,
-            Map<String, float[]> expected, java.util.function.Consumer<String> mismatch) throws Exception {
+    /**
+     * Waits until the table holds what it should (it is written at-least-once, after the topic),
+     * then compares.
+     */
+    private void awaitLatestPredictions(
+            Map<String, InputEvent> newest,
+            Map<String, Prediction> predictions,
+            Map<String, float[]> expected,
+            Consumer<String> mismatch)
+            throws Exception {
         long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
         List<String> problems = new ArrayList<>();
         do {
@@ -713,24 +941,42 @@ public final class SoakRun implements AutoCloseable {
             Map<String, String[]> rows = new HashMap<>();
             try (Connection db = DriverManager.getConnection(jdbcUrl());
                     Statement s = db.createStatement();
-                    ResultSet rs = s.executeQuery("SELECT entity_id, event_id, model_version, probabilities[2]"
-                            + " FROM latest_prediction WHERE model_name = '" + MODEL + "'")) {
+                    ResultSet rs =
+                            s.executeQuery(
+                                    "SELECT entity_id, event_id, model_version, probabilities[2]"
+                                            + " FROM latest_prediction WHERE model_name = '"
+                                            + MODEL
+                                            + "'")) {
                 while (rs.next()) {
-                    rows.put(rs.getString(1), new String[] {rs.getString(2), rs.getString(3), rs.getString(4)});
+                    rows.put(
+                            rs.getString(1),
+                            new String[] {rs.getString(2), rs.getString(3), rs.getString(4)});
                 }
             }
             if (rows.size() != newest.size()) {
-                problems.add("latest_prediction has " + rows.size() + " rows for " + newest.size() + " entities");
+                problems.add(
+                        "latest_prediction has "
+                                + rows.size()
+                                + " rows for "
+                                + newest.size()
+                                + " entities");
             }
             for (InputEvent e : newest.values()) {
                 String[] row = rows.get(e.getEntityId());
                 Prediction p = predictions.get(e.getEventId());
-                if (row == null || p == null || !row[0].equals(e.getEventId())
+                if (row == null
+                        || p == null
+                        || !row[0].equals(e.getEventId())
                         || !row[1].equals(p.getModelVersion())
-                        || Math.abs(Double.parseDouble(row[2]) - expected.get(e.getEventId())[1]) > 1e-6) {
-                    problems.add("latest_prediction of " + e.getEntityId() + " is "
-                            + (row == null ? "missing" : String.join("/", row)) + ", its newest event "
-                            + e.getEventId());
+                        || Math.abs(Double.parseDouble(row[2]) - expected.get(e.getEventId())[1])
+                                > 1e-6) {
+                    problems.add(
+                            "latest_prediction of "
+                                    + e.getEntityId()
+                                    + " is "
+                                    + (row == null ? "missing" : String.join("/", row))
+                                    + ", its newest event "
+                                    + e.getEventId());
                     break;
                 }
             }
@@ -742,8 +988,12 @@ public final class SoakRun implements AutoCloseable {
         problems.forEach(mismatch);
     }
 
-    /** Events that are their entity's first with state (the reference's first vector of each entity). */
-    private static Set<String> firstEventOfEachEntity(List<InputEvent> valid, Map<String, double[]> reference) {
+    /**
+     * Events that are their entity's first with state (the reference's first vector of each
+     * entity).
+     */
+    private static Set<String> firstEventOfEachEntity(
+            List<InputEvent> valid, Map<String, double[]> reference) {
         Set<String> seen = new HashSet<>();
         Set<String> first = new HashSet<>();
         for (InputEvent e : valid) {
@@ -755,8 +1005,9 @@ public final class SoakRun implements AutoCloseable {
     }
 
     /**
-     * How many events should find their entity's state expired: those that come {@code entityTtl} or more after the
-     * entity's newest counted event (the README's rule, computed here from the events alone).
+     * How many events should find their entity's state expired: those that come {@code entityTtl}
+     * or more after the entity's newest counted event (the README's rule, computed here from the
+     * events alone).
      */
     private int expectedExpiries(List<InputEvent> valid, Map<String, double[]> reference) {
         Map<String, Long> newest = new HashMap<>();
@@ -770,7 +1021,9 @@ public final class SoakRun implements AutoCloseable {
                 expiries++;
                 last = null;
             }
-            newest.put(e.getEntityId(), last == null ? e.getEventTime() : Math.max(last, e.getEventTime()));
+            newest.put(
+                    e.getEntityId(),
+                    last == null ? e.getEventTime() : Math.max(last, e.getEventTime()));
         }
         return expiries;
     }

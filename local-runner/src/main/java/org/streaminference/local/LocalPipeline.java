@@ -1,37 +1,43 @@
 package org.streaminference.local;
 
-import org.apache.flink.annotation.Internal;
+import org.streaminference.cli.ModelsCli;
+import org.streaminference.embedded.DemoEventGenerator;
+import org.streaminference.embedded.DemoEvents;
+import org.streaminference.embedded.EmbeddedKafkaBroker;
+import org.streaminference.features.spec.FeatureSpecs;
+import org.streaminference.features.spec.InvalidFeatureSpecException;
+import org.streaminference.jobs.MonitoringOptions;
+import org.streaminference.jobs.PipelineOptions;
+import org.streaminference.jobs.PipelineSettings;
+import org.streaminference.jobs.PipelineStages;
+import org.streaminference.jobs.StreamInferenceJob;
+import org.streaminference.model.DemoModels;
+import org.streaminference.model.ModelLoader;
+import org.streaminference.query.QueryService;
+import org.streaminference.query.QueryServiceOptions;
+import org.streaminference.sinks.LatestPredictionTable;
+import org.streaminference.sinks.ResultStoreOptions;
 
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
+import org.apache.flink.annotation.Internal;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
-import org.streaminference.embedded.DemoEventGenerator;
-import org.streaminference.embedded.DemoEvents;
-import org.streaminference.embedded.EmbeddedKafkaBroker;
-import org.streaminference.jobs.MonitoringOptions;
-import org.streaminference.jobs.PipelineOptions;
-import org.streaminference.jobs.PipelineSettings;
-import org.streaminference.features.spec.FeatureSpecs;
-import org.streaminference.features.spec.InvalidFeatureSpecException;
-import org.streaminference.cli.ModelsCli;
-import org.streaminference.jobs.PipelineStages;
-import org.streaminference.jobs.StreamInferenceJob;
-import org.streaminference.sinks.ResultStoreOptions;
-import org.streaminference.query.QueryService;
-import org.streaminference.query.QueryServiceOptions;
-import org.streaminference.model.DemoModels;
-import org.streaminference.sinks.LatestPredictionTable;
 import picocli.CommandLine;
-import sun.misc.Signal;
-import sun.misc.SignalHandler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -39,6 +45,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -47,67 +54,110 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * Runs the whole pipeline on one machine with nothing installed: a real Kafka broker and a real PostgreSQL started
- * from Maven artifacts, the job on a Flink MiniCluster, the demo models, and a demo event generator. Prints a status
- * line a second; Ctrl-C (or the end of --duration) shuts everything down in order.
+ * Runs the whole pipeline on one machine with nothing installed: a real Kafka broker and a real
+ * PostgreSQL started from Maven artifacts, the job on a Flink MiniCluster, the demo models, and a
+ * demo event generator. Prints a status line a second; Ctrl-C (or the end of --duration) shuts
+ * everything down in order.
  */
 @Command(
         name = "run-local",
         mixinStandardHelpOptions = true,
-        description = "Runs the stream inference pipeline locally on embedded Kafka, PostgreSQL and Flink.")
+        description =
+                "Runs the stream inference pipeline locally on embedded Kafka, PostgreSQL and Flink.")
 @Internal
 public final class LocalPipeline implements Callable<Integer> {
-    @Option(names = "--rate", defaultValue = "200", description = "Events produced per second (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--rate",
+            defaultValue = "200",
+            description = "Events produced per second (default ${DEFAULT-VALUE}).")
     double rate;
 
-    @Option(names = "--entities", defaultValue = "1000", description = "Distinct entities (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--entities",
+            defaultValue = "1000",
+            description = "Distinct entities (default ${DEFAULT-VALUE}).")
     int entities;
 
-    @Option(names = "--duration", defaultValue = "0",
+    @Option(
+            names = "--duration",
+            defaultValue = "0",
             description = "Seconds to run; 0 runs until Ctrl-C (default ${DEFAULT-VALUE}).")
     long durationSeconds;
 
-    @Option(names = "--bad-fraction", defaultValue = "0.01",
-            description = "Fraction of deliberately bad events, to show the dead-letter path (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--bad-fraction",
+            defaultValue = "0.01",
+            description =
+                    "Fraction of deliberately bad events, to show the dead-letter path (default ${DEFAULT-VALUE}).")
     double badFraction;
 
-    @Option(names = "--model-version", defaultValue = "1", description = "Demo model version to serve: 1 or 2.")
+    @Option(
+            names = "--model-version",
+            defaultValue = "1",
+            description = "Demo model version to serve: 1 or 2.")
     int modelVersion;
 
-    @Option(names = "--parallelism", defaultValue = "2", description = "Flink parallelism (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--parallelism",
+            defaultValue = "2",
+            description = "Flink parallelism (default ${DEFAULT-VALUE}).")
     int parallelism;
 
-    @Option(names = "--kafka-port", defaultValue = "9092", description = "Kafka client port; 0 picks a free one.")
+    @Option(
+            names = "--kafka-port",
+            defaultValue = "9092",
+            description = "Kafka client port; 0 picks a free one.")
     int kafkaPort;
 
-    @Option(names = "--postgres-port", defaultValue = "5433", description = "PostgreSQL port; 0 picks a free one.")
+    @Option(
+            names = "--postgres-port",
+            defaultValue = "5433",
+            description = "PostgreSQL port; 0 picks a free one.")
     int postgresPort;
 
-    @Option(names = "--query-port", defaultValue = "8080",
+    @Option(
+            names = "--query-port",
+            defaultValue = "8080",
             description = "Port of the query service started beside the job; 0 picks a free one.")
     int queryPort;
 
-    @Option(names = "--feature-spec", description = "Your feature spec (YAML) instead of the demo's.")
+    @Option(
+            names = "--feature-spec",
+            description = "Your feature spec (YAML) instead of the demo's.")
     Path featureSpec;
 
-    @Option(names = "--model-file", description = "Your ONNX model instead of the demo's: published into the local"
-            + " store with 'models publish' (the contract inferred from its signature) and served.")
+    @Option(
+            names = "--model-file",
+            description =
+                    "Your ONNX model instead of the demo's: published into the local"
+                            + " store with 'models publish' (the contract inferred from its signature) and served.")
     Path modelFile;
 
-    @Option(names = "--model-name", defaultValue = "my-model", description = "The name --model-file is published"
-            + " under (default ${DEFAULT-VALUE}).")
+    @Option(
+            names = "--model-name",
+            defaultValue = "my-model",
+            description =
+                    "The name --model-file is published" + " under (default ${DEFAULT-VALUE}).")
     String modelName;
 
-    @Option(names = "--publish-option", description = "An option for 'models publish' of --model-file, e.g."
-            + " --publish-option=--tokenizer=tokenizer.json --publish-option=--output-kind=SIGMOID (repeatable).")
+    @Option(
+            names = "--publish-option",
+            description =
+                    "An option for 'models publish' of --model-file, e.g."
+                            + " --publish-option=--tokenizer=tokenizer.json --publish-option=--output-kind=SIGMOID (repeatable).")
     List<String> publishOptions = new ArrayList<>();
 
-    @Option(names = "--events", description = "A file of your events, one JSON object per line (fields of"
-            + " InputEvent: entityId, eventId, eventTime, eventType, numericFields, categoricalFields, vectorFields),"
-            + " sent once instead of the demo generator's; the run ends when each has its answer.")
+    @Option(
+            names = "--events",
+            description =
+                    "A file of your events, one JSON object per line (fields of"
+                            + " InputEvent: entityId, eventId, eventTime, eventType, numericFields, categoricalFields, vectorFields),"
+                            + " sent once instead of the demo generator's; the run ends when each has its answer.")
     Path eventsFile;
 
-    @Option(names = "--work-dir", defaultValue = ".local-run",
+    @Option(
+            names = "--work-dir",
+            defaultValue = ".local-run",
             description = "Where broker, database, models and logs live; cleared at start.")
     Path workDir;
 
@@ -129,15 +179,18 @@ public final class LocalPipeline implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        // Handle Ctrl-C ourselves: JVM shutdown hooks (Flink's, the embedded PostgreSQL's) would all run at once and
-        // tear the pipeline down before the job commits what is in flight. A second Ctrl-C exits at once.
-        SignalHandler stop = signal -> {
-            if (stopRequested) {
-                Runtime.getRuntime().halt(130);
-            }
-            stopRequested = true;
-            out.println("Stopping (Ctrl-C again to exit at once) ...");
-        };
+        // Handle Ctrl-C ourselves: JVM shutdown hooks (Flink's, the embedded PostgreSQL's) would
+        // all run at once and
+        // tear the pipeline down before the job commits what is in flight. A second Ctrl-C exits at
+        // once.
+        SignalHandler stop =
+                signal -> {
+                    if (stopRequested) {
+                        Runtime.getRuntime().halt(130);
+                    }
+                    stopRequested = true;
+                    out.println("Stopping (Ctrl-C again to exit at once) ...");
+                };
         Signal.handle(new Signal("INT"), stop);
         Signal.handle(new Signal("TERM"), stop);
         return run();
@@ -146,17 +199,21 @@ public final class LocalPipeline implements Callable<Integer> {
     private int run() throws Exception {
         deleteRecursively(workDir);
         Files.createDirectories(workDir);
-        out.printf("Stream inference, local run. Logs: %s%n", workDir.resolve("local-run.log").toAbsolutePath());
+        out.printf(
+                "Stream inference, local run. Logs: %s%n",
+                workDir.resolve("local-run.log").toAbsolutePath());
 
         out.print("Starting Kafka ... ");
-        try (EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.start(workDir.resolve("kafka"), kafkaPort)) {
+        try (EmbeddedKafkaBroker kafka =
+                EmbeddedKafkaBroker.start(workDir.resolve("kafka"), kafkaPort)) {
             out.println(kafka.bootstrapServers());
             out.print("Starting PostgreSQL ... ");
-            try (EmbeddedPostgres postgres = EmbeddedPostgres.builder()
-                    .setPort(postgresPort == 0 ? 0 : postgresPort)
-                    .setDataDirectory(workDir.resolve("postgres"))
-                    .setCleanDataDirectory(true)
-                    .start()) {
+            try (EmbeddedPostgres postgres =
+                    EmbeddedPostgres.builder()
+                            .setPort(postgresPort == 0 ? 0 : postgresPort)
+                            .setDataDirectory(workDir.resolve("postgres"))
+                            .setCleanDataDirectory(true)
+                            .start()) {
                 String jdbcUrl = postgres.getJdbcUrl("postgres", "postgres");
                 out.println(jdbcUrl);
                 return runPipeline(kafka, postgres, jdbcUrl);
@@ -166,35 +223,55 @@ public final class LocalPipeline implements Callable<Integer> {
         }
     }
 
-    private int runPipeline(EmbeddedKafkaBroker kafka, EmbeddedPostgres postgres, String jdbcUrl) throws Exception {
+    private int runPipeline(EmbeddedKafkaBroker kafka, EmbeddedPostgres postgres, String jdbcUrl)
+            throws Exception {
         Configuration options = jobOptions(kafka, jdbcUrl);
         String profileTopic = options.get(PipelineOptions.FEATURES_REFERENCE_TOPIC);
         kafka.createTopics(2, profileTopic);
-        int profiles = featureSpec != null ? 0
-                : DemoEvents.produceProfiles(kafka.bootstrapServers(), profileTopic, entities);
-        out.printf("Feature spec %s; %d entity profiles on '%s'; served feature vectors on '%s'%n",
-                PipelineStages.featureSpec(options).id(), profiles, profileTopic,
+        int profiles =
+                featureSpec != null
+                        ? 0
+                        : DemoEvents.produceProfiles(
+                                kafka.bootstrapServers(), profileTopic, entities);
+        out.printf(
+                "Feature spec %s; %d entity profiles on '%s'; served feature vectors on '%s'%n",
+                PipelineStages.featureSpec(options).id(),
+                profiles,
+                profileTopic,
                 options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
 
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
+        StreamExecutionEnvironment env =
+                StreamExecutionEnvironment.createLocalEnvironment(parallelism, options);
         StreamInferenceJob.prepare(env, options);
-        out.printf("Starting the job on a Flink MiniCluster (parallelism %d), models %s%n", parallelism,
-                String.join(", ", options.get(PipelineOptions.MODEL_URI)));
+        out.printf(
+                "Starting the job on a Flink MiniCluster (parallelism %d), models %s%n",
+                parallelism, String.join(", ", options.get(PipelineOptions.MODEL_URI)));
         JobClient job = env.executeAsync(StreamInferenceJob.JOB_NAME);
         if (eventsFile != null) {
             return runOnFile(kafka, postgres, jdbcUrl, options, job);
         }
 
-        DemoEventGenerator generator = new DemoEventGenerator(kafka.bootstrapServers(),
-                options.get(PipelineOptions.EVENTS_TOPIC), new DemoEvents(System.nanoTime(), entities, "local"),
-                rate, badFraction, 42);
-        ResultCounter counter = new ResultCounter(kafka.bootstrapServers(),
-                options.get(PipelineOptions.PREDICTIONS_TOPIC), options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
+        DemoEventGenerator generator =
+                new DemoEventGenerator(
+                        kafka.bootstrapServers(),
+                        options.get(PipelineOptions.EVENTS_TOPIC),
+                        new DemoEvents(System.nanoTime(), entities, "local"),
+                        rate,
+                        badFraction,
+                        42);
+        ResultCounter counter =
+                new ResultCounter(
+                        kafka.bootstrapServers(),
+                        options.get(PipelineOptions.PREDICTIONS_TOPIC),
+                        options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
         Thread generatorThread = new Thread(generator, "demo-generator");
         Thread counterThread = new Thread(counter, "result-counter");
         counterThread.start();
         generatorThread.start();
-        out.printf("Producing %.0f events/s over %d entities to topic '%s'%s%n", rate, entities,
+        out.printf(
+                "Producing %.0f events/s over %d entities to topic '%s'%s%n",
+                rate,
+                entities,
                 options.get(PipelineOptions.EVENTS_TOPIC),
                 durationSeconds > 0 ? " for " + durationSeconds + " s" : "; Ctrl-C stops");
         printModelCommands();
@@ -226,47 +303,74 @@ public final class LocalPipeline implements Callable<Integer> {
         }
         options.set(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS, kafka.bootstrapServers());
         options.set(PipelineOptions.MODEL_URI, List.of(served.toAbsolutePath().toUri().toString()));
-        // the local run is where unsigned versions are allowed (with a warning per load); the store is its only root
-        options.set(PipelineOptions.MODEL_ALLOWED_ROOTS, List.of(
-                workDir.resolve("models").toAbsolutePath().toUri().toString()));
+        // the local run is where unsigned versions are allowed (with a warning per load); the store
+        // is its only root
+        options.set(
+                PipelineOptions.MODEL_ALLOWED_ROOTS,
+                List.of(workDir.resolve("models").toAbsolutePath().toUri().toString()));
         options.set(PipelineOptions.MODEL_ALLOW_UNSIGNED, true);
         // Flink's REST endpoint (the MiniCluster's) listens on loopback only: it can run jobs
         options.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
         options.set(RestOptions.ADDRESS, "127.0.0.1");
         options.set(PipelineOptions.RESULT_STORE_JDBC_URL, jdbcUrl);
         options.set(PipelineOptions.DEFAULT_CHECKPOINT_INTERVAL, Duration.ofSeconds(2));
-        // checkpoints on disk, as a cluster keeps them: Flink's default keeps them in the JobManager's memory, where
-        // the feature state of a few hundred thousand entities (over 5 MB) fails every checkpoint and the job loops
+        // checkpoints on disk, as a cluster keeps them: Flink's default keeps them in the
+        // JobManager's memory, where
+        // the feature state of a few hundred thousand entities (over 5 MB) fails every checkpoint
+        // and the job loops
         options.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
-        options.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY,
+        options.set(
+                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
                 workDir.resolve("checkpoints").toAbsolutePath().toUri().toString());
-        // drift of a model published with a baseline is reported within a second, not the production 10 s
+        // drift of a model published with a baseline is reported within a second, not the
+        // production 10 s
         options.set(MonitoringOptions.DRIFT_REPORT_INTERVAL, DRIFT_REPORT_INTERVAL);
-        kafka.createTopics(2, options.get(PipelineOptions.EVENTS_TOPIC), options.get(PipelineOptions.PREDICTIONS_TOPIC),
-                options.get(PipelineOptions.DEAD_LETTERS_TOPIC), options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC));
+        kafka.createTopics(
+                2,
+                options.get(PipelineOptions.EVENTS_TOPIC),
+                options.get(PipelineOptions.PREDICTIONS_TOPIC),
+                options.get(PipelineOptions.DEAD_LETTERS_TOPIC),
+                options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC));
         options.set(PipelineOptions.SERVED_FEATURES_TOPIC, "served-features");
-        kafka.createTopics(1, options.get(PipelineOptions.MODEL_CONTROL_TOPIC),
-                options.get(PipelineOptions.MODEL_EVENTS_TOPIC), options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
+        kafka.createTopics(
+                1,
+                options.get(PipelineOptions.MODEL_CONTROL_TOPIC),
+                options.get(PipelineOptions.MODEL_EVENTS_TOPIC),
+                options.get(PipelineOptions.SERVED_FEATURES_TOPIC));
         if (modelFile != null) {
             served = publishUsersModel(kafka);
-            options.set(PipelineOptions.MODEL_URI, List.of(served.toAbsolutePath().toUri().toString()));
+            options.set(
+                    PipelineOptions.MODEL_URI, List.of(served.toAbsolutePath().toUri().toString()));
         } else {
-            options.set(PipelineOptions.MODEL_SERVING_PLAN, demoServingPlan(options).toAbsolutePath().toString());
+            options.set(
+                    PipelineOptions.MODEL_SERVING_PLAN,
+                    demoServingPlan(options).toAbsolutePath().toString());
         }
         return options;
     }
 
     private void printModelCommands() {
         int other = modelVersion == 1 ? 2 : 1;
-        out.printf("Swap models while it runs, from another terminal (see the README's model lifecycle):%n"
-                + "  ./models.sh publish --name %s --version %d --store %s --file %s --canary 20%n"
-                + "  ./models.sh promote --name %s ; ./models.sh rollback --name %s --to %d ; ./models.sh list%n",
-                DemoModels.NAME, other, workDir.resolve("models"),
-                workDir.resolve("models").resolve(DemoModels.NAME).resolve(Integer.toString(other)).resolve("model.onnx"),
-                DemoModels.NAME, DemoModels.NAME, modelVersion);
+        out.printf(
+                "Swap models while it runs, from another terminal (see the README's model lifecycle):%n"
+                        + "  ./models.sh publish --name %s --version %d --store %s --file %s --canary 20%n"
+                        + "  ./models.sh promote --name %s ; ./models.sh rollback --name %s --to %d ; ./models.sh list%n",
+                DemoModels.NAME,
+                other,
+                workDir.resolve("models"),
+                workDir.resolve("models")
+                        .resolve(DemoModels.NAME)
+                        .resolve(Integer.toString(other))
+                        .resolve("model.onnx"),
+                DemoModels.NAME,
+                DemoModels.NAME,
+                modelVersion);
     }
 
-    /** The query service over the run's result store, on loopback, with one API key written to the work directory. */
+    /**
+     * The query service over the run's result store, on loopback, with one API key written to the
+     * work directory.
+     */
     private QueryService startQueryService(Configuration options, String apiKey) throws Exception {
         Path keysFile = workDir.resolve("api-keys");
         Files.writeString(keysFile, QueryService.keysFileLine("local", apiKey) + "\n");
@@ -276,18 +380,27 @@ public final class LocalPipeline implements Callable<Integer> {
         queryOptions.set(QueryServiceOptions.API_KEYS_FILE, keysFile.toString());
         queryOptions.set(ResultStoreOptions.RESULT_STORE_PASSWORD, "");
         QueryService queryService = QueryService.start(queryOptions);
-        out.printf("Query service on http://localhost:%d (API key in %s):%n"
+        out.printf(
+                "Query service on http://localhost:%d (API key in %s):%n"
                         + "  curl -H 'Authorization: Bearer %s' http://localhost:%d/v1/predictions/%s%s%n",
-                queryService.port(), keysFile, apiKey, queryService.port(), DemoEvents.entityId(42),
+                queryService.port(),
+                keysFile,
+                apiKey,
+                queryService.port(),
+                DemoEvents.entityId(42),
                 modelFile == null ? "?model=" + ENSEMBLE : "");
         return queryService;
     }
 
-    /** A status line a second until the duration is over, Ctrl-C, or the job or the generator stops. */
-    private void reportUntilStopped(long start, JobClient job, DemoEventGenerator generator, ResultCounter counter)
+    /**
+     * A status line a second until the duration is over, Ctrl-C, or the job or the generator stops.
+     */
+    private void reportUntilStopped(
+            long start, JobClient job, DemoEventGenerator generator, ResultCounter counter)
             throws Exception {
         long lastIn = 0;
-        while (!stopRequested && (durationSeconds <= 0 || elapsedSeconds(start) < durationSeconds)) {
+        while (!stopRequested
+                && (durationSeconds <= 0 || elapsedSeconds(start) < durationSeconds)) {
             sleepUntilNextSecond(start);
             if (job.getJobStatus().get().isGloballyTerminalState()) {
                 out.println("The job stopped: " + job.getJobStatus().get() + " (see the log)");
@@ -303,67 +416,103 @@ public final class LocalPipeline implements Callable<Integer> {
         }
     }
 
-    /** Waits (up to 30 s) for the job to commit the answers of every event sent, then reconciles the counts. */
-    private void drain(long start, JobClient job, DemoEventGenerator generator, ResultCounter counter)
+    /**
+     * Waits (up to 30 s) for the job to commit the answers of every event sent, then reconciles the
+     * counts.
+     */
+    private void drain(
+            long start, JobClient job, DemoEventGenerator generator, ResultCounter counter)
             throws Exception {
         out.println("Stopped producing; waiting for the job to commit the rest (up to 30 s) ...");
         long drainDeadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (counter.eventsAnswered() < generator.produced() && System.nanoTime() < drainDeadline
+        while (counter.eventsAnswered() < generator.produced()
+                && System.nanoTime() < drainDeadline
                 && !job.getJobStatus().get().isGloballyTerminalState()) {
             Thread.sleep(200); // polling the consumer's count, bounded by the deadline
         }
         out.println(statusLine(elapsedSeconds(start), generator.produced(), 0, counter));
-        out.printf("%s (%d events were sent bad on purpose)%n", reconciliation(generator.produced(), counter),
-                generator.bad());
+        out.printf(
+                "%s (%d events were sent bad on purpose)%n",
+                reconciliation(generator.produced(), counter), generator.bad());
         if (counter.unreadable() > 0) {
-            out.printf("%d output records did not decode as Prediction or DeadLetter%n", counter.unreadable());
+            out.printf(
+                    "%d output records did not decode as Prediction or DeadLetter%n",
+                    counter.unreadable());
         }
     }
 
     /** The second demo model: the same features, another network. */
     static final String SECOND_MODEL = "demo-risk";
+
     /** The demo's ensemble of both models. */
     static final String ENSEMBLE = "demo-blend";
 
     /**
-     * The demo serves two models and an ensemble of them: the second model's version is written to the store beside
-     * the first, {@code model.uri} lists both, and the serving plan the job starts with sends purchases to both
-     * models and the ensemble, refunds to the second model and every other event to the first.
+     * The demo serves two models and an ensemble of them: the second model's version is written to
+     * the store beside the first, {@code model.uri} lists both, and the serving plan the job starts
+     * with sends purchases to both models and the ensemble, refunds to the second model and every
+     * other event to the first.
      */
     private Path demoServingPlan(Configuration options) throws IOException {
         Path second = DemoModels.writeAs(workDir.resolve("models"), SECOND_MODEL, 2);
-        options.set(PipelineOptions.MODEL_URI, List.of(options.get(PipelineOptions.MODEL_URI).get(0),
-                second.toAbsolutePath().toUri().toString()));
+        options.set(
+                PipelineOptions.MODEL_URI,
+                List.of(
+                        options.get(PipelineOptions.MODEL_URI).get(0),
+                        second.toAbsolutePath().toUri().toString()));
         Path plan = workDir.resolve("serving-plan.yaml");
-        Files.writeString(plan, String.join("\n",
-                "# The local run's serving plan (model.serving-plan); './models.sh plan --file' replaces it while",
-                "# the job runs. Routes are tried in order: the first that matches an event sends it to each target.",
-                "routes:",
-                "  - eventTypes: [purchase]",
-                "    to: [" + DemoModels.NAME + ", " + SECOND_MODEL + ", " + ENSEMBLE + "]",
-                "  - eventTypes: [refund]",
-                "    to: [" + SECOND_MODEL + "]",
-                "  - to: [" + DemoModels.NAME + "]",
-                "ensembles:",
-                "  - name: " + ENSEMBLE,
-                "    members:",
-                "      - {model: " + DemoModels.NAME + ", weight: 2}",
-                "      - {model: " + SECOND_MODEL + ", weight: 1}",
-                ""));
-        out.printf("Serving plan %s: purchases to %s, %s and the ensemble %s (2:1); refunds to %s; the rest to %s%n",
+        Files.writeString(
+                plan,
+                String.join(
+                        "\n",
+                        "# The local run's serving plan (model.serving-plan); './models.sh plan --file' replaces it while",
+                        "# the job runs. Routes are tried in order: the first that matches an event sends it to each target.",
+                        "routes:",
+                        "  - eventTypes: [purchase]",
+                        "    to: [" + DemoModels.NAME + ", " + SECOND_MODEL + ", " + ENSEMBLE + "]",
+                        "  - eventTypes: [refund]",
+                        "    to: [" + SECOND_MODEL + "]",
+                        "  - to: [" + DemoModels.NAME + "]",
+                        "ensembles:",
+                        "  - name: " + ENSEMBLE,
+                        "    members:",
+                        "      - {model: " + DemoModels.NAME + ", weight: 2}",
+                        "      - {model: " + SECOND_MODEL + ", weight: 1}",
+                        ""));
+        out.printf(
+                "Serving plan %s: purchases to %s, %s and the ensemble %s (2:1); refunds to %s; the rest to %s%n",
                 plan, DemoModels.NAME, SECOND_MODEL, ENSEMBLE, SECOND_MODEL, DemoModels.NAME);
         return plan;
     }
 
-    /** Publishes --model-file into the local store with {@code models publish}, as a user would, and returns its directory. */
+    /**
+     * Publishes --model-file into the local store with {@code models publish}, as a user would, and
+     * returns its directory.
+     */
     private Path publishUsersModel(EmbeddedKafkaBroker kafka) {
         Path store = workDir.resolve("models");
-        List<String> args = new ArrayList<>(List.of("publish", "--name", modelName, "--version", "1", "--file",
-                modelFile.toAbsolutePath().toString(), "--store", store.toAbsolutePath().toUri().toString(),
-                "--bootstrap-servers", kafka.bootstrapServers(), "--wait", "PT0S"));
-        if (featureSpec != null && publishOptions.stream().noneMatch(o -> o.startsWith("--feature-spec"))) {
+        List<String> args =
+                new ArrayList<>(
+                        List.of(
+                                "publish",
+                                "--name",
+                                modelName,
+                                "--version",
+                                "1",
+                                "--file",
+                                modelFile.toAbsolutePath().toString(),
+                                "--store",
+                                store.toAbsolutePath().toUri().toString(),
+                                "--bootstrap-servers",
+                                kafka.bootstrapServers(),
+                                "--wait",
+                                "PT0S"));
+        if (featureSpec != null
+                && publishOptions.stream().noneMatch(o -> o.startsWith("--feature-spec"))) {
             try {
-                args.add("--feature-spec=" + FeatureSpecs.load(featureSpec.toAbsolutePath().toString()).id());
+                args.add(
+                        "--feature-spec="
+                                + FeatureSpecs.load(featureSpec.toAbsolutePath().toString()).id());
             } catch (InvalidFeatureSpecException e) {
                 throw new IllegalArgumentException("--feature-spec: " + e.getMessage());
             }
@@ -371,30 +520,46 @@ public final class LocalPipeline implements Callable<Integer> {
         args.addAll(publishOptions);
         out.println("models " + String.join(" ", args));
         CommandLine publish = ModelsCli.commandLine();
-        publish.setOut(new java.io.PrintWriter(out, true));
-        publish.setErr(new java.io.PrintWriter(out, true));
+        publish.setOut(new PrintWriter(out, true));
+        publish.setErr(new PrintWriter(out, true));
         int code = publish.execute(args.toArray(new String[0]));
         if (code != 0) {
-            throw new IllegalArgumentException("models publish refused " + modelFile + " (exit " + code + ", see"
-                    + " above); fix the model or give what it asks for with --publish-option");
+            throw new IllegalArgumentException(
+                    "models publish refused "
+                            + modelFile
+                            + " (exit "
+                            + code
+                            + ", see"
+                            + " above); fix the model or give what it asks for with --publish-option");
         }
         return store.resolve(modelName).resolve("1");
     }
 
     /** Sends the user's events once, waits until each has its answer, and shows what came out. */
-    private int runOnFile(EmbeddedKafkaBroker kafka, EmbeddedPostgres postgres, String jdbcUrl,
-            Configuration options, JobClient job) throws Exception {
+    private int runOnFile(
+            EmbeddedKafkaBroker kafka,
+            EmbeddedPostgres postgres,
+            String jdbcUrl,
+            Configuration options,
+            JobClient job)
+            throws Exception {
         JsonLinesEvents.Read read = JsonLinesEvents.read(eventsFile, System.currentTimeMillis());
         read.problems().forEach(p -> out.println("Not sent: " + eventsFile + " " + p));
-        ResultCounter counter = new ResultCounter(kafka.bootstrapServers(),
-                options.get(PipelineOptions.PREDICTIONS_TOPIC), options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
+        ResultCounter counter =
+                new ResultCounter(
+                        kafka.bootstrapServers(),
+                        options.get(PipelineOptions.PREDICTIONS_TOPIC),
+                        options.get(PipelineOptions.DEAD_LETTERS_TOPIC));
         Thread counterThread = new Thread(counter, "result-counter");
         counterThread.start();
-        JsonLinesEvents.produce(kafka.bootstrapServers(), options.get(PipelineOptions.EVENTS_TOPIC), read.events());
-        out.printf("Sent %d events from %s; waiting for their answers (Ctrl-C stops) ...%n", read.events().size(),
-                eventsFile);
+        JsonLinesEvents.produce(
+                kafka.bootstrapServers(), options.get(PipelineOptions.EVENTS_TOPIC), read.events());
+        out.printf(
+                "Sent %d events from %s; waiting for their answers (Ctrl-C stops) ...%n",
+                read.events().size(), eventsFile);
         long start = System.nanoTime();
-        while (!stopRequested && counter.eventsAnswered() < read.events().size()
+        while (!stopRequested
+                && counter.eventsAnswered() < read.events().size()
                 && !job.getJobStatus().get().isGloballyTerminalState()) {
             sleepUntilNextSecond(start);
             out.println(statusLine(elapsedSeconds(start), read.events().size(), 0, counter));
@@ -412,21 +577,31 @@ public final class LocalPipeline implements Callable<Integer> {
     private static final Duration DRIFT_REPORT_INTERVAL = Duration.ofSeconds(1);
 
     /**
-     * For a model published with a training baseline: after the sketches of the last events had time to reach the
-     * drift monitor (two report intervals), what {@code models list} says of it, its last drift included.
+     * For a model published with a training baseline: after the sketches of the last events had
+     * time to reach the drift monitor (two report intervals), what {@code models list} says of it,
+     * its last drift included.
      */
     private void printDrift(Configuration options) throws Exception {
         String uri = options.get(PipelineOptions.MODEL_URI).get(0);
-        if (new org.streaminference.model.ModelLoader(PipelineSettings.modelLoader(options)).readManifest(uri)
-                .baseline() == null) {
+        if (new ModelLoader(PipelineSettings.modelLoader(options)).readManifest(uri).baseline()
+                == null) {
             return;
         }
-        Thread.sleep(2 * DRIFT_REPORT_INTERVAL.toMillis()); // the monitor's next evaluation, not a condition to poll
-        String[] list = {"list", "--bootstrap-servers", options.get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS),
-                "--events-topic", options.get(PipelineOptions.MODEL_EVENTS_TOPIC)};
+        Thread.sleep(
+                2
+                        * DRIFT_REPORT_INTERVAL
+                                .toMillis()); // the monitor's next evaluation, not a condition to
+        // poll
+        String[] list = {
+            "list",
+            "--bootstrap-servers",
+            options.get(PipelineOptions.KAFKA_BOOTSTRAP_SERVERS),
+            "--events-topic",
+            options.get(PipelineOptions.MODEL_EVENTS_TOPIC)
+        };
         out.printf("The model has a training baseline; ./models.sh %s:%n", String.join(" ", list));
-        var cli = org.streaminference.cli.ModelsCli.commandLine();
-        java.io.PrintWriter writer = new java.io.PrintWriter(out, true);
+        var cli = ModelsCli.commandLine();
+        PrintWriter writer = new PrintWriter(out, true);
         cli.setOut(writer);
         cli.setErr(writer);
         cli.execute(list);
@@ -434,41 +609,68 @@ public final class LocalPipeline implements Callable<Integer> {
     }
 
     /**
-     * Events in against what came out, as a downstream consumer counts them: every event answered (by one prediction
-     * or dead letter per model its route names), none twice.
+     * Events in against what came out, as a downstream consumer counts them: every event answered
+     * (by one prediction or dead letter per model its route names), none twice.
      */
     private static String reconciliation(long in, ResultCounter counter) {
         boolean balanced = in == counter.eventsAnswered() && counter.duplicates() == 0;
-        return String.format("Reconciliation: events in %d = events answered %d (predictions %d + dead letters %d%s)"
-                        + " %s; dead letters by reason %s", in, counter.eventsAnswered(), counter.predictions(),
-                counter.deadLetters(), counter.duplicates() == 0 ? "" : ", " + counter.duplicates() + " repeated",
-                balanced ? "(balanced)" : "(NOT balanced)", counter.deadLettersByReason());
+        return String.format(
+                "Reconciliation: events in %d = events answered %d (predictions %d + dead letters %d%s)"
+                        + " %s; dead letters by reason %s",
+                in,
+                counter.eventsAnswered(),
+                counter.predictions(),
+                counter.deadLetters(),
+                counter.duplicates() == 0 ? "" : ", " + counter.duplicates() + " repeated",
+                balanced ? "(balanced)" : "(NOT balanced)",
+                counter.deadLettersByReason());
     }
 
     private static String statusLine(long seconds, long in, long perSecond, ResultCounter counter) {
-        return String.format("[%4ds] events in %,9d (%,6d/s) | predictions %,9d | dead letters %,7d | in flight %,6d"
+        return String.format(
+                "[%4ds] events in %,9d (%,6d/s) | predictions %,9d | dead letters %,7d | in flight %,6d"
                         + " | %s",
-                seconds, in, perSecond, counter.predictions(), counter.deadLetters(),
-                in - counter.eventsAnswered(), counter.recentVersions());
+                seconds,
+                in,
+                perSecond,
+                counter.predictions(),
+                counter.deadLetters(),
+                in - counter.eventsAnswered(),
+                counter.recentVersions());
     }
 
     private void printResults(String jdbcUrl, int port, String bootstrap, Configuration options) {
-        String query = "SELECT entity_id, model_name, model_version, event_time, predicted_label, round(score::numeric, 4)"
-                + " AS score FROM " + LatestPredictionTable.TABLE + " ORDER BY updated_at DESC LIMIT 5";
+        String query =
+                "SELECT entity_id, model_name, model_version, event_time, predicted_label, round(score::numeric, 4)"
+                        + " AS score FROM "
+                        + LatestPredictionTable.TABLE
+                        + " ORDER BY updated_at DESC LIMIT 5";
         out.println();
-        out.printf("Results: Kafka %s topics '%s' and '%s' (read_committed); PostgreSQL table %s at %s%n", bootstrap,
-                options.get(PipelineOptions.PREDICTIONS_TOPIC), options.get(PipelineOptions.DEAD_LETTERS_TOPIC),
-                LatestPredictionTable.TABLE, jdbcUrl);
-        out.printf("While it runs, query them with:%n  psql postgresql://postgres@localhost:%d/postgres -c \"%s\"%n",
+        out.printf(
+                "Results: Kafka %s topics '%s' and '%s' (read_committed); PostgreSQL table %s at %s%n",
+                bootstrap,
+                options.get(PipelineOptions.PREDICTIONS_TOPIC),
+                options.get(PipelineOptions.DEAD_LETTERS_TOPIC),
+                LatestPredictionTable.TABLE,
+                jdbcUrl);
+        out.printf(
+                "While it runs, query them with:%n  psql postgresql://postgres@localhost:%d/postgres -c \"%s\"%n",
                 port, query);
         try (Connection c = DriverManager.getConnection(jdbcUrl, "postgres", "");
                 Statement s = c.createStatement();
                 ResultSet rs = s.executeQuery(query)) {
-            out.printf("%-14s %-16s %-7s %-28s %-11s %s%n", "entity_id", "model_name", "version", "event_time",
-                    "label", "score");
+            out.printf(
+                    "%-14s %-16s %-7s %-28s %-11s %s%n",
+                    "entity_id", "model_name", "version", "event_time", "label", "score");
             while (rs.next()) {
-                out.printf("%-14s %-16s %-7s %-28s %-11s %s%n", rs.getString(1), rs.getString(2), rs.getString(3),
-                        rs.getObject(4, java.time.OffsetDateTime.class), rs.getString(5), rs.getBigDecimal(6));
+                out.printf(
+                        "%-14s %-16s %-7s %-28s %-11s %s%n",
+                        rs.getString(1),
+                        rs.getString(2),
+                        rs.getString(3),
+                        rs.getObject(4, OffsetDateTime.class),
+                        rs.getString(5),
+                        rs.getBigDecimal(6));
             }
         } catch (Exception e) {
             out.println("Could not query the result store: " + e.getMessage());
@@ -479,10 +681,13 @@ public final class LocalPipeline implements Callable<Integer> {
     private void printQueryExample(int port, String apiKey) {
         String url = "http://localhost:" + port + "/v1/predictions/" + DemoEvents.entityId(42);
         try {
-            java.net.http.HttpResponse<String> response = java.net.http.HttpClient.newHttpClient().send(
-                    java.net.http.HttpRequest.newBuilder(java.net.URI.create(url))
-                            .header("Authorization", "Bearer " + apiKey).build(),
-                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> response =
+                    HttpClient.newHttpClient()
+                            .send(
+                                    HttpRequest.newBuilder(URI.create(url))
+                                            .header("Authorization", "Bearer " + apiKey)
+                                            .build(),
+                                    HttpResponse.BodyHandlers.ofString());
             out.printf("%ncurl %s ->%n%d %s%n", url, response.statusCode(), response.body());
         } catch (Exception e) {
             out.println("Could not query the query service: " + e.getMessage());

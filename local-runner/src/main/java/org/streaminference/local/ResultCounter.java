@@ -1,28 +1,32 @@
 package org.streaminference.local;
 
-import org.apache.flink.annotation.Internal;
+import org.streaminference.cli.AnsweredEvents;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ReasonCode;
 
+import org.apache.flink.annotation.Internal;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.streaminference.schemas.DeadLetter;
-import org.streaminference.schemas.Prediction;
-import org.streaminference.schemas.ReasonCode;
 
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.EnumMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.StringJoiner;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Reads the output topics the way a downstream consumer would (read_committed) and counts what the job has
- * committed: predictions, dead letters by reason, the events they answer (an event fanned out to several models is
- * answered by each), and the versions each model answered with lately.
+ * Reads the output topics the way a downstream consumer would (read_committed) and counts what the
+ * job has committed: predictions, dead letters by reason, the events they answer (an event fanned
+ * out to several models is answered by each), and the versions each model answered with lately.
  */
 @Internal
 public final class ResultCounter implements Runnable, AutoCloseable {
@@ -31,20 +35,26 @@ public final class ResultCounter implements Runnable, AutoCloseable {
     private final AtomicLong predictions = new AtomicLong();
     private final AtomicLong deadLetters = new AtomicLong();
     private final AtomicLong unreadable = new AtomicLong();
-    private final Map<ReasonCode, Long> reasons =
-            new EnumMap<>(ReasonCode.class);
+    private final Map<ReasonCode, Long> reasons = new EnumMap<>(ReasonCode.class);
     private volatile String latestModel = "-";
 
-    public ResultCounter(String bootstrapServers, String predictionsTopic, String deadLettersTopic) {
-        this.consumer = new KafkaConsumer<>(
-                Map.of(
-                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers,
-                        ConsumerConfig.GROUP_ID_CONFIG, "local-run-status-" + UUID.randomUUID(),
-                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest",
-                        ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
-                        ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false),
-                new ByteArrayDeserializer(),
-                new ByteArrayDeserializer());
+    public ResultCounter(
+            String bootstrapServers, String predictionsTopic, String deadLettersTopic) {
+        this.consumer =
+                new KafkaConsumer<>(
+                        Map.of(
+                                ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                                bootstrapServers,
+                                ConsumerConfig.GROUP_ID_CONFIG,
+                                "local-run-status-" + UUID.randomUUID(),
+                                ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                                "earliest",
+                                ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                                "read_committed",
+                                ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG,
+                                false),
+                        new ByteArrayDeserializer(),
+                        new ByteArrayDeserializer());
         this.predictionsTopic = predictionsTopic;
         consumer.subscribe(List.of(predictionsTopic, deadLettersTopic));
     }
@@ -67,9 +77,14 @@ public final class ResultCounter implements Runnable, AutoCloseable {
         return answered.duplicates();
     }
 
-    private final org.streaminference.cli.AnsweredEvents answered = new org.streaminference.cli.AnsweredEvents();
-    /** model → version → predictions since the last {@link #recentVersions()}; models in order of appearance. */
-    private final Map<String, java.util.TreeMap<String, Long>> recentByModel = new java.util.LinkedHashMap<>();
+    private final AnsweredEvents answered = new AnsweredEvents();
+
+    /**
+     * model → version → predictions since the last {@link #recentVersions()}; models in order of
+     * appearance.
+     */
+    private final Map<String, TreeMap<String, Long>> recentByModel = new LinkedHashMap<>();
+
     private String lastVersions = "-";
 
     /** Output records that did not decode as this version's Prediction or DeadLetter. */
@@ -87,26 +102,32 @@ public final class ResultCounter implements Runnable, AutoCloseable {
     }
 
     /**
-     * Each model's versions behind the predictions read since the last call, with their shares, e.g. {@code fraud 1
-     * (80%) 2 (20%); churn 3 (100%)} (an ensemble's version lists its members'); the previous answer where none was
-     * read (predictions arrive with checkpoints).
+     * Each model's versions behind the predictions read since the last call, with their shares,
+     * e.g. {@code fraud 1 (80%) 2 (20%); churn 3 (100%)} (an ensemble's version lists its
+     * members'); the previous answer where none was read (predictions arrive with checkpoints).
      */
     public synchronized String recentVersions() {
-        if (recentByModel.values().stream().allMatch(java.util.TreeMap::isEmpty)) {
+        if (recentByModel.values().stream().allMatch(TreeMap::isEmpty)) {
             return lastVersions;
         }
-        java.util.StringJoiner models = new java.util.StringJoiner("; ");
-        recentByModel.forEach((model, byVersion) -> {
-            long total = byVersion.values().stream().mapToLong(Long::longValue).sum();
-            if (total == 0) {
-                return;
-            }
-            StringBuilder s = new StringBuilder(model);
-            byVersion.forEach((version, n) -> s.append(' ').append(version).append(" (")
-                    .append(Math.round(100.0 * n / total)).append("%)"));
-            byVersion.clear();
-            models.add(s);
-        });
+        StringJoiner models = new StringJoiner("; ");
+        recentByModel.forEach(
+                (model, byVersion) -> {
+                    long total = byVersion.values().stream().mapToLong(Long::longValue).sum();
+                    if (total == 0) {
+                        return;
+                    }
+                    StringBuilder s = new StringBuilder(model);
+                    byVersion.forEach(
+                            (version, n) ->
+                                    s.append(' ')
+                                            .append(version)
+                                            .append(" (")
+                                            .append(Math.round(100.0 * n / total))
+                                            .append("%)"));
+                    byVersion.clear();
+                    models.add(s);
+                });
         lastVersions = models.toString();
         return lastVersions;
     }
@@ -115,7 +136,8 @@ public final class ResultCounter implements Runnable, AutoCloseable {
     public void run() {
         try {
             while (true) {
-                for (ConsumerRecord<byte[], byte[]> record : consumer.poll(Duration.ofMillis(500))) {
+                for (ConsumerRecord<byte[], byte[]> record :
+                        consumer.poll(Duration.ofMillis(500))) {
                     count(record);
                 }
             }
@@ -132,7 +154,8 @@ public final class ResultCounter implements Runnable, AutoCloseable {
                 Prediction p = Prediction.fromByteBuffer(ByteBuffer.wrap(record.value()));
                 latestModel = p.getModelName() + ":" + p.getModelVersion();
                 synchronized (this) {
-                    recentByModel.computeIfAbsent(p.getModelName(), m -> new java.util.TreeMap<>())
+                    recentByModel
+                            .computeIfAbsent(p.getModelName(), m -> new TreeMap<>())
                             .merge(p.getModelVersion(), 1L, Long::sum);
                     answered.add(p.getSource(), p.getModelName());
                 }

@@ -6,6 +6,9 @@ import org.apache.flink.annotation.PublicEvolving;
 @PublicEvolving
 public enum ExecutionProvider {
     CPU,
-    /** NVIDIA GPUs through ONNX Runtime's CUDA provider; needs the onnxruntime_gpu build, CUDA 12 and cuDNN 9. */
+    /**
+     * NVIDIA GPUs through ONNX Runtime's CUDA provider; needs the onnxruntime_gpu build, CUDA 12
+     * and cuDNN 9.
+     */
     CUDA
 }

@@ -1,11 +1,12 @@
 package org.streaminference.model;
 
-import org.apache.flink.annotation.PublicEvolving;
+import org.streaminference.model.drift.DriftBaseline;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import org.apache.flink.annotation.PublicEvolving;
 
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
@@ -14,9 +15,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A verified model version with its open ONNX Runtime session (and tokenizer, where it has one). Thread-safe for
- * {@link #run}; {@link #close()} must not be called while a run is in flight (ONNX Runtime crashes the JVM then),
- * which the owner guarantees.
+ * A verified model version with its open ONNX Runtime session (and tokenizer, where it has one).
+ * Thread-safe for {@link #run}; {@link #close()} must not be called while a run is in flight (ONNX
+ * Runtime crashes the JVM then), which the owner guarantees.
  */
 @PublicEvolving
 public final class LoadedModel implements InferenceModel, AutoCloseable {
@@ -24,7 +25,7 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
     private final OrtEnvironment environment;
     private final OrtSession session;
     private final TextTokenizer tokenizer;
-    private org.streaminference.model.drift.DriftBaseline baseline;
+    private DriftBaseline baseline;
     private final Set<String> outputNames;
     private volatile long loadTimeMillis = -1;
     private final ExecutionProvider executionProvider;
@@ -32,8 +33,14 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
     private final int fixedBatch;
     private AnswerContract answerContract;
 
-    LoadedModel(ModelManifest manifest, OrtEnvironment environment, OrtSession session, TextTokenizer tokenizer,
-            ExecutionProvider executionProvider, boolean fellBackToCpu, int fixedBatch) {
+    LoadedModel(
+            ModelManifest manifest,
+            OrtEnvironment environment,
+            OrtSession session,
+            TextTokenizer tokenizer,
+            ExecutionProvider executionProvider,
+            boolean fellBackToCpu,
+            int fixedBatch) {
         this.fixedBatch = fixedBatch;
         this.manifest = manifest;
         this.environment = environment;
@@ -71,16 +78,19 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
     }
 
     @Override
-    public org.streaminference.model.drift.DriftBaseline baseline() {
+    public DriftBaseline baseline() {
         return baseline;
     }
 
     /** Set by the loader, after it checked the baseline's sha256 and contents. */
-    void baseline(org.streaminference.model.drift.DriftBaseline baseline) {
+    void baseline(DriftBaseline baseline) {
         this.baseline = baseline;
     }
 
-    /** The batch size the model's inputs fix (the model's own, which the loader checked against the manifest). */
+    /**
+     * The batch size the model's inputs fix (the model's own, which the loader checked against the
+     * manifest).
+     */
     @Override
     public int fixedBatch() {
         return fixedBatch;
@@ -128,9 +138,16 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
         int perRow = only.tensor().valuesPerRow();
         if (input.remaining() != rows * perRow) {
             throw new IllegalArgumentException(
-                    "expected " + rows * perRow + " input values for " + rows + " rows, got " + input.remaining());
+                    "expected "
+                            + rows * perRow
+                            + " input values for "
+                            + rows
+                            + " rows, got "
+                            + input.remaining());
         }
-        try (OnnxTensor tensor = OnnxTensor.createTensor(environment, input, only.tensor().batchShape(rows));
+        try (OnnxTensor tensor =
+                        OnnxTensor.createTensor(
+                                environment, input, only.tensor().batchShape(rows));
                 OrtSession.Result result = run(Map.of(only.name(), tensor))) {
             OnnxTensor out = (OnnxTensor) result.get(0);
             float[][] rowsOut;
@@ -154,9 +171,12 @@ public final class LoadedModel implements InferenceModel, AutoCloseable {
     }
 
     private ModelInput onlyFloatInput() {
-        if (manifest.inputs().size() != 1 || manifest.inputs().get(0).elementType() != ElementType.FLOAT) {
-            throw new UnsupportedOperationException(manifest.id() + " does not have exactly one FLOAT input: run it"
-                    + " with named inputs");
+        if (manifest.inputs().size() != 1
+                || manifest.inputs().get(0).elementType() != ElementType.FLOAT) {
+            throw new UnsupportedOperationException(
+                    manifest.id()
+                            + " does not have exactly one FLOAT input: run it"
+                            + " with named inputs");
         }
         return manifest.inputs().get(0);
     }

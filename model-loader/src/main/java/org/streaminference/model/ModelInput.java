@@ -1,9 +1,10 @@
 package org.streaminference.model;
 
-import org.apache.flink.annotation.PublicEvolving;
+import org.streaminference.schemas.FeatureLayout;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import org.apache.flink.annotation.PublicEvolving;
 
 import java.io.Serializable;
 import java.util.Arrays;
@@ -11,22 +12,26 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * One input of a model as its manifest declares it: the tensor's name, element type and shape (first dimension the
- * batch: -1 where it is dynamic, or the fixed batch size an export may have; -1 for other dynamic dimensions), and
- * what feeds it: a group of the feature spec by name ({@code features} is
- * the group of every feature a spec does not put in another), or an output of the version's tokenizer
- * ({@code tokenizer.input_ids}, {@code tokenizer.attention_mask}, {@code tokenizer.token_type_ids}).
+ * One input of a model as its manifest declares it: the tensor's name, element type and shape
+ * (first dimension the batch: -1 where it is dynamic, or the fixed batch size an export may have;
+ * -1 for other dynamic dimensions), and what feeds it: a group of the feature spec by name ({@code
+ * features} is the group of every feature a spec does not put in another), or an output of the
+ * version's tokenizer ({@code tokenizer.input_ids}, {@code tokenizer.attention_mask}, {@code
+ * tokenizer.token_type_ids}).
  */
 @PublicEvolving
 public final class ModelInput implements Serializable {
     private static final long serialVersionUID = 1L;
 
     /** The group a spec's features belong to unless they name another. */
-    public static final String DEFAULT_GROUP = org.streaminference.schemas.FeatureLayout.DEFAULT_GROUP;
+    public static final String DEFAULT_GROUP = FeatureLayout.DEFAULT_GROUP;
+
     /** Prefix of an input fed by the tokenizer. */
     public static final String TOKENIZER_PREFIX = "tokenizer.";
+
     /** What a tokenizer gives, in the names Hugging Face exports use. */
-    public static final Set<String> TOKENIZER_OUTPUTS = Set.of("input_ids", "attention_mask", "token_type_ids");
+    public static final Set<String> TOKENIZER_OUTPUTS =
+            Set.of("input_ids", "attention_mask", "token_type_ids");
 
     private final TensorSignature tensor;
     private final String from;
@@ -37,31 +42,50 @@ public final class ModelInput implements Serializable {
             @JsonProperty(value = "elementType", required = true) ElementType elementType,
             @JsonProperty(value = "shape", required = true) long[] shape,
             @JsonProperty("from") String from) {
-        this.tensor = new TensorSignature(name, Objects.requireNonNull(elementType, "elementType").name(), shape);
+        this.tensor =
+                new TensorSignature(
+                        name, Objects.requireNonNull(elementType, "elementType").name(), shape);
         this.from = from == null ? DEFAULT_GROUP : from;
         if (elementType == ElementType.MAP_SEQUENCE) {
-            throw new IllegalArgumentException("input '" + name + "': a sequence of maps cannot be fed");
+            throw new IllegalArgumentException(
+                    "input '" + name + "': a sequence of maps cannot be fed");
         }
         if (shape.length < 1 || (shape[0] != -1 && shape[0] < 1)) {
-            throw new IllegalArgumentException("input '" + name + "' must have a batch dimension first: -1 where it"
-                    + " is dynamic, or the fixed batch size of the export");
+            throw new IllegalArgumentException(
+                    "input '"
+                            + name
+                            + "' must have a batch dimension first: -1 where it"
+                            + " is dynamic, or the fixed batch size of the export");
         }
         if (fromTokenizer()) {
             if (!TOKENIZER_OUTPUTS.contains(tokenizerOutput())) {
-                throw new IllegalArgumentException("input '" + name + "' is fed from '" + this.from + "'; a tokenizer"
-                        + " gives " + TOKENIZER_OUTPUTS);
+                throw new IllegalArgumentException(
+                        "input '"
+                                + name
+                                + "' is fed from '"
+                                + this.from
+                                + "'; a tokenizer"
+                                + " gives "
+                                + TOKENIZER_OUTPUTS);
             }
             if (shape.length != 2 || !elementType.isInteger()) {
-                throw new IllegalArgumentException("input '" + name + "' is fed by the tokenizer, so it must be an"
-                        + " INT64 or INT32 tensor [batch, sequence]");
+                throw new IllegalArgumentException(
+                        "input '"
+                                + name
+                                + "' is fed by the tokenizer, so it must be an"
+                                + " INT64 or INT32 tensor [batch, sequence]");
             }
         } else {
             ManifestNames.requireSafeName(this.from, "from");
             for (int i = 1; i < shape.length; i++) {
                 if (shape[i] < 0) {
-                    throw new IllegalArgumentException("input '" + name + "' is fed by feature group '" + this.from
-                            + "', so every dimension after the batch must be fixed; the manifest has "
-                            + Arrays.toString(shape));
+                    throw new IllegalArgumentException(
+                            "input '"
+                                    + name
+                                    + "' is fed by feature group '"
+                                    + this.from
+                                    + "', so every dimension after the batch must be fixed; the manifest has "
+                                    + Arrays.toString(shape));
                 }
             }
         }

@@ -1,8 +1,9 @@
 package org.streaminference.model;
 
+import org.streaminference.model.trust.ModelTrust;
+
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.util.Preconditions;
-import org.streaminference.model.trust.ModelTrust;
 
 import java.io.Serializable;
 import java.time.Duration;
@@ -10,18 +11,19 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * How model files are fetched and sessions created. Built with {@link #builder()}, which starts from the defaults
- * (CPU, one intra-op thread, any location under the common schemes, unsigned versions accepted: for tests and tools
- * that load what they just wrote; the job sets roots and trust from its options) and checks values when it builds.
- * Equal configurations share ONNX Runtime sessions in a TaskManager.
+ * How model files are fetched and sessions created. Built with {@link #builder()}, which starts
+ * from the defaults (CPU, one intra-op thread, any location under the common schemes, unsigned
+ * versions accepted: for tests and tools that load what they just wrote; the job sets roots and
+ * trust from its options) and checks values when it builds. Equal configurations share ONNX Runtime
+ * sessions in a TaskManager.
  */
 @PublicEvolving
 public final class ModelLoaderConfig implements Serializable {
     private static final long serialVersionUID = 1L;
 
     public static final long DEFAULT_MAX_MODEL_BYTES = 512L * 1024 * 1024;
-    public static final List<String> DEFAULT_SCHEMES = List.of("file", "s3", "s3a", "s3p", "gs", "hdfs", "abfs",
-            "abfss", "oss");
+    public static final List<String> DEFAULT_SCHEMES =
+            List.of("file", "s3", "s3a", "s3p", "gs", "hdfs", "abfs", "abfss", "oss");
 
     /** ONNX Runtime's graph optimization levels. */
     public enum GraphOptimization {
@@ -67,21 +69,35 @@ public final class ModelLoaderConfig implements Serializable {
 
     /** A builder holding this configuration's values. */
     public Builder toBuilder() {
-        return new Builder().maxModelBytes(maxModelBytes).intraOpThreads(intraOpThreads)
-                .executionProvider(executionProvider).cudaDeviceId(cudaDeviceId).fallbackToCpu(fallbackToCpu)
-                .allowedLocations(allowedSchemes, allowedRoots).optimization(optimization).cpuArena(cpuArena)
-                .trust(trust).warmUpTimeout(warmUpTimeout);
+        return new Builder()
+                .maxModelBytes(maxModelBytes)
+                .intraOpThreads(intraOpThreads)
+                .executionProvider(executionProvider)
+                .cudaDeviceId(cudaDeviceId)
+                .fallbackToCpu(fallbackToCpu)
+                .allowedLocations(allowedSchemes, allowedRoots)
+                .optimization(optimization)
+                .cpuArena(cpuArena)
+                .trust(trust)
+                .warmUpTimeout(warmUpTimeout);
     }
 
     /** These options on CUDA device {@code deviceId}. */
     public ModelLoaderConfig withCuda(int deviceId, boolean fallbackToCpu) {
-        return toBuilder().executionProvider(ExecutionProvider.CUDA).cudaDeviceId(deviceId)
-                .fallbackToCpu(fallbackToCpu).build();
+        return toBuilder()
+                .executionProvider(ExecutionProvider.CUDA)
+                .cudaDeviceId(deviceId)
+                .fallbackToCpu(fallbackToCpu)
+                .build();
     }
 
     /** These options on CPU: for checks made where no GPU is (the job's start on the client). */
     public ModelLoaderConfig onCpu() {
-        return toBuilder().executionProvider(ExecutionProvider.CPU).cudaDeviceId(0).fallbackToCpu(false).build();
+        return toBuilder()
+                .executionProvider(ExecutionProvider.CPU)
+                .cudaDeviceId(0)
+                .fallbackToCpu(false)
+                .build();
     }
 
     /** These options, accepting only versions whose manifests {@code trust} accepts. */
@@ -89,7 +105,10 @@ public final class ModelLoaderConfig implements Serializable {
         return toBuilder().trust(trust).build();
     }
 
-    /** These options, reading models only from URIs with one of {@code schemes} under one of {@code roots}. */
+    /**
+     * These options, reading models only from URIs with one of {@code schemes} under one of {@code
+     * roots}.
+     */
     public ModelLoaderConfig withAllowedLocations(List<String> schemes, List<String> roots) {
         return toBuilder().allowedLocations(schemes, roots).build();
     }
@@ -114,7 +133,10 @@ public final class ModelLoaderConfig implements Serializable {
         return cudaDeviceId;
     }
 
-    /** With CUDA: run on CPU, logged and counted, where the CUDA provider cannot start; else a load failure. */
+    /**
+     * With CUDA: run on CPU, logged and counted, where the CUDA provider cannot start; else a load
+     * failure.
+     */
     public boolean fallbackToCpu() {
         return fallbackToCpu;
     }
@@ -124,7 +146,10 @@ public final class ModelLoaderConfig implements Serializable {
         return allowedSchemes;
     }
 
-    /** URI prefixes a manifest or model file must lie under; empty allows any location with an allowed scheme. */
+    /**
+     * URI prefixes a manifest or model file must lie under; empty allows any location with an
+     * allowed scheme.
+     */
     public List<String> allowedRoots() {
         return allowedRoots;
     }
@@ -139,14 +164,17 @@ public final class ModelLoaderConfig implements Serializable {
         return cpuArena;
     }
 
-    /** The keys whose manifest signatures are accepted, and whether unsigned versions are served. */
+    /**
+     * The keys whose manifest signatures are accepted, and whether unsigned versions are served.
+     */
     public ModelTrust trust() {
         return trust;
     }
 
     /**
-     * How long a version's warm-up run may take before ONNX Runtime is told to stop it (the load then fails with
-     * {@code LOAD_TIMEOUT}): a model that never finishes a run costs nothing after it.
+     * How long a version's warm-up run may take before ONNX Runtime is told to stop it (the load
+     * then fails with {@code LOAD_TIMEOUT}): a model that never finishes a run costs nothing after
+     * it.
      */
     public Duration warmUpTimeout() {
         return warmUpTimeout;
@@ -159,27 +187,61 @@ public final class ModelLoaderConfig implements Serializable {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof ModelLoaderConfig c && maxModelBytes == c.maxModelBytes
-                && intraOpThreads == c.intraOpThreads && executionProvider == c.executionProvider
-                && cudaDeviceId == c.cudaDeviceId && fallbackToCpu == c.fallbackToCpu
-                && allowedSchemes.equals(c.allowedSchemes) && allowedRoots.equals(c.allowedRoots)
-                && optimization == c.optimization && cpuArena == c.cpuArena && trust.equals(c.trust)
+        return o instanceof ModelLoaderConfig c
+                && maxModelBytes == c.maxModelBytes
+                && intraOpThreads == c.intraOpThreads
+                && executionProvider == c.executionProvider
+                && cudaDeviceId == c.cudaDeviceId
+                && fallbackToCpu == c.fallbackToCpu
+                && allowedSchemes.equals(c.allowedSchemes)
+                && allowedRoots.equals(c.allowedRoots)
+                && optimization == c.optimization
+                && cpuArena == c.cpuArena
+                && trust.equals(c.trust)
                 && warmUpTimeout.equals(c.warmUpTimeout);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(maxModelBytes, intraOpThreads, executionProvider, cudaDeviceId, fallbackToCpu,
-                allowedSchemes, allowedRoots, optimization, cpuArena, trust, warmUpTimeout);
+        return Objects.hash(
+                maxModelBytes,
+                intraOpThreads,
+                executionProvider,
+                cudaDeviceId,
+                fallbackToCpu,
+                allowedSchemes,
+                allowedRoots,
+                optimization,
+                cpuArena,
+                trust,
+                warmUpTimeout);
     }
 
     @Override
     public String toString() {
-        return "ModelLoaderConfig{maxModelBytes=" + maxModelBytes + ", intraOpThreads=" + intraOpThreads
-                + ", executionProvider=" + executionProvider + ", cudaDeviceId=" + cudaDeviceId + ", fallbackToCpu="
-                + fallbackToCpu + ", allowedSchemes=" + allowedSchemes + ", allowedRoots=" + allowedRoots
-                + ", optimization=" + optimization + ", cpuArena=" + cpuArena + ", trust=" + trust
-                + ", warmUpTimeout=" + warmUpTimeout + "}";
+        return "ModelLoaderConfig{maxModelBytes="
+                + maxModelBytes
+                + ", intraOpThreads="
+                + intraOpThreads
+                + ", executionProvider="
+                + executionProvider
+                + ", cudaDeviceId="
+                + cudaDeviceId
+                + ", fallbackToCpu="
+                + fallbackToCpu
+                + ", allowedSchemes="
+                + allowedSchemes
+                + ", allowedRoots="
+                + allowedRoots
+                + ", optimization="
+                + optimization
+                + ", cpuArena="
+                + cpuArena
+                + ", trust="
+                + trust
+                + ", warmUpTimeout="
+                + warmUpTimeout
+                + "}";
     }
 
     /** Builds a {@link ModelLoaderConfig}; unset values keep their defaults. */
@@ -224,7 +286,10 @@ public final class ModelLoaderConfig implements Serializable {
             return this;
         }
 
-        /** Models are read only from URIs with one of {@code schemes} under one of {@code roots} (empty: any). */
+        /**
+         * Models are read only from URIs with one of {@code schemes} under one of {@code roots}
+         * (empty: any).
+         */
         public Builder allowedLocations(List<String> schemes, List<String> roots) {
             this.allowedSchemes = schemes;
             this.allowedRoots = roots == null ? List.of() : roots;
@@ -253,16 +318,22 @@ public final class ModelLoaderConfig implements Serializable {
         }
 
         public ModelLoaderConfig build() {
-            Preconditions.checkArgument(maxModelBytes > 0, "maxModelBytes must be positive, got %s", maxModelBytes);
-            Preconditions.checkArgument(intraOpThreads >= 0, "intraOpThreads must be >= 0, got %s", intraOpThreads);
-            Preconditions.checkArgument(cudaDeviceId >= 0, "cudaDeviceId must be >= 0, got %s", cudaDeviceId);
+            Preconditions.checkArgument(
+                    maxModelBytes > 0, "maxModelBytes must be positive, got %s", maxModelBytes);
+            Preconditions.checkArgument(
+                    intraOpThreads >= 0, "intraOpThreads must be >= 0, got %s", intraOpThreads);
+            Preconditions.checkArgument(
+                    cudaDeviceId >= 0, "cudaDeviceId must be >= 0, got %s", cudaDeviceId);
             Preconditions.checkNotNull(executionProvider, "executionProvider");
             Preconditions.checkNotNull(optimization, "optimization");
-            Preconditions.checkArgument(allowedSchemes != null && !allowedSchemes.isEmpty(),
+            Preconditions.checkArgument(
+                    allowedSchemes != null && !allowedSchemes.isEmpty(),
                     "at least one URI scheme must be allowed");
             Preconditions.checkNotNull(trust, "trust");
-            Preconditions.checkArgument(warmUpTimeout != null && !warmUpTimeout.isNegative() && !warmUpTimeout.isZero(),
-                    "warmUpTimeout must be positive, got %s", warmUpTimeout);
+            Preconditions.checkArgument(
+                    warmUpTimeout != null && !warmUpTimeout.isNegative() && !warmUpTimeout.isZero(),
+                    "warmUpTimeout must be positive, got %s",
+                    warmUpTimeout);
             return new ModelLoaderConfig(this);
         }
     }

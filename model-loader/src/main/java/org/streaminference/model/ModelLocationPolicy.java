@@ -13,11 +13,12 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * Decides whether a model may be read from a location: its URI scheme must be allowed, it may not contain
- * {@code ..} segments, where roots are configured it must lie under one of them, and it must be a regular file. On
- * the local file system the check is made on the real path, with every symbolic link resolved, so a link inside a
- * root cannot lead outside it. A control topic is an input like any other; without this, anyone who can write to
- * it could make the job read any file its user can read.
+ * Decides whether a model may be read from a location: its URI scheme must be allowed, it may not
+ * contain {@code ..} segments, where roots are configured it must lie under one of them, and it
+ * must be a regular file. On the local file system the check is made on the real path, with every
+ * symbolic link resolved, so a link inside a root cannot lead outside it. A control topic is an
+ * input like any other; without this, anyone who can write to it could make the job read any file
+ * its user can read.
  */
 final class ModelLocationPolicy {
     private final List<String> schemes;
@@ -29,8 +30,8 @@ final class ModelLocationPolicy {
     }
 
     /**
-     * Checks the location of a file to read and returns it as it must be read: the real path on the local file
-     * system, the location itself elsewhere.
+     * Checks the location of a file to read and returns it as it must be read: the real path on the
+     * local file system, the location itself elsewhere.
      */
     Path check(Path path) throws ModelLoadException {
         URI uri = canonical(path.toUri());
@@ -44,7 +45,8 @@ final class ModelLocationPolicy {
         if (!schemes.contains(scheme)) {
             throw notAllowed(path, "scheme '" + scheme + "' is not one of " + schemes);
         }
-        // the location as written first: a location outside every root is refused before anything is looked up, so
+        // the location as written first: a location outside every root is refused before anything
+        // is looked up, so
         // that the answer tells nothing about files outside the roots
         requireUnderRoot(path, uri, null);
         Path target = path;
@@ -53,9 +55,11 @@ final class ModelLocationPolicy {
             try {
                 real = Paths.get(uri).toRealPath();
             } catch (NoSuchFileException e) {
-                throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "no file at " + path);
+                throw new ModelLoadException(
+                        ModelLoadException.Reason.NOT_FOUND, "no file at " + path);
             } catch (IOException | RuntimeException e) {
-                throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "cannot resolve " + path);
+                throw new ModelLoadException(
+                        ModelLoadException.Reason.NOT_FOUND, "cannot resolve " + path);
             }
             if (!Files.isRegularFile(real)) {
                 throw notAllowed(path, "it is not a regular file");
@@ -69,9 +73,11 @@ final class ModelLocationPolicy {
                     throw notAllowed(path, "it is a directory, not a regular file");
                 }
             } catch (FileNotFoundException e) {
-                throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "no file at " + path);
+                throw new ModelLoadException(
+                        ModelLoadException.Reason.NOT_FOUND, "no file at " + path);
             } catch (IOException e) {
-                throw new ModelLoadException(ModelLoadException.Reason.NOT_FOUND, "cannot read " + path);
+                throw new ModelLoadException(
+                        ModelLoadException.Reason.NOT_FOUND, "cannot read " + path);
             }
         }
         requireUnderRoot(path, uri, target != path ? uri.getPath() : null);
@@ -87,8 +93,11 @@ final class ModelLocationPolicy {
                 return;
             }
         }
-        throw notAllowed(path, "it is not under an allowed root " + roots
-                + (realPath != null ? " (its real path is " + realPath + ")" : ""));
+        throw notAllowed(
+                path,
+                "it is not under an allowed root "
+                        + roots
+                        + (realPath != null ? " (its real path is " + realPath + ")" : ""));
     }
 
     private static boolean under(URI location, URI root) {
@@ -104,15 +113,22 @@ final class ModelLocationPolicy {
         return uri.getScheme() == null ? "file" : uri.getScheme().toLowerCase(Locale.ROOT);
     }
 
-    /** {@code file:/x} and {@code file:///x} are one location: an empty authority is no authority. */
+    /**
+     * {@code file:/x} and {@code file:///x} are one location: an empty authority is no authority.
+     */
     private static String authority(URI uri) {
         return uri.getAuthority() == null ? "" : uri.getAuthority();
     }
 
-    /** The normalized form of a location, with the scheme {@code file} made explicit for plain paths. */
+    /**
+     * The normalized form of a location, with the scheme {@code file} made explicit for plain
+     * paths.
+     */
     static URI canonical(URI uri) {
         URI normalized = uri.normalize();
-        if (normalized.getScheme() == null && normalized.getPath() != null && normalized.getPath().startsWith("/")) {
+        if (normalized.getScheme() == null
+                && normalized.getPath() != null
+                && normalized.getPath().startsWith("/")) {
             return Paths.get(normalized.getPath()).toUri().normalize();
         }
         if ("file".equalsIgnoreCase(normalized.getScheme()) && normalized.getPath() != null) {
@@ -121,7 +137,10 @@ final class ModelLocationPolicy {
         return normalized;
     }
 
-    /** A local root by its real path where it exists, so that roots given through a symbolic link still match. */
+    /**
+     * A local root by its real path where it exists, so that roots given through a symbolic link
+     * still match.
+     */
     private static URI realRoot(URI root) {
         if (scheme(root).equals("file")) {
             try {
@@ -134,7 +153,8 @@ final class ModelLocationPolicy {
     }
 
     private static ModelLoadException notAllowed(Path path, String why) {
-        return new ModelLoadException(ModelLoadException.Reason.URI_NOT_ALLOWED,
+        return new ModelLoadException(
+                ModelLoadException.Reason.URI_NOT_ALLOWED,
                 "models may not be read from " + path + ": " + why);
     }
 }

@@ -9,8 +9,8 @@ public final class ModelLocations {
     private ModelLocations() {}
 
     /**
-     * The canonical form of a location: {@code /x}, {@code file:/x} and {@code file:///x} are one location, as are
-     * paths that differ only in {@code .} segments or doubled slashes.
+     * The canonical form of a location: {@code /x}, {@code file:/x} and {@code file:///x} are one
+     * location, as are paths that differ only in {@code .} segments or doubled slashes.
      */
     public static String canonical(String location) {
         if (location == null) {

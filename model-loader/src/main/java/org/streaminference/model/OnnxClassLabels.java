@@ -1,9 +1,8 @@
 package org.streaminference.model;
 
-import org.apache.flink.annotation.Internal;
-
 import ai.onnx.proto.OnnxMl;
 import com.google.protobuf.InvalidProtocolBufferException;
+import org.apache.flink.annotation.Internal;
 
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -13,16 +12,19 @@ import java.util.Set;
 /**
  * The class labels an exported classifier names in its graph: the {@code classlabels_int64s} or
  * {@code classlabels_strings} of its ONNX-ML classifier node ({@code TreeEnsembleClassifier},
- * {@code LinearClassifier}, {@code SVMClassifier}), in the order of the columns of its probability output. Exports
- * differ in that order (and in whether a ZipMap follows), so {@code models publish} writes these labels into the
- * manifest of a version whose answer is a probability tensor: its classes are then known by name, and an ensemble
- * combines them class by class.
+ * {@code LinearClassifier}, {@code SVMClassifier}), in the order of the columns of its probability
+ * output. Exports differ in that order (and in whether a ZipMap follows), so {@code models publish}
+ * writes these labels into the manifest of a version whose answer is a probability tensor: its
+ * classes are then known by name, and an ensemble combines them class by class.
  */
 @Internal
 public final class OnnxClassLabels {
     private OnnxClassLabels() {}
 
-    /** The labels, or an empty list where the graph has no classifier node, or classifiers naming different ones. */
+    /**
+     * The labels, or an empty list where the graph has no classifier node, or classifiers naming
+     * different ones.
+     */
     public static List<String> of(byte[] model) {
         OnnxMl.ModelProto proto;
         try {
@@ -32,7 +34,8 @@ public final class OnnxClassLabels {
         }
         Set<List<String>> found = new LinkedHashSet<>();
         for (OnnxMl.NodeProto node : proto.getGraph().getNodeList()) {
-            if (!"ai.onnx.ml".equals(node.getDomain()) || !node.getOpType().endsWith("Classifier")) {
+            if (!"ai.onnx.ml".equals(node.getDomain())
+                    || !node.getOpType().endsWith("Classifier")) {
                 continue;
             }
             for (OnnxMl.AttributeProto attribute : node.getAttributeList()) {

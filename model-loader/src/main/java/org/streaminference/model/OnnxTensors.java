@@ -1,14 +1,14 @@
 package org.streaminference.model;
 
-import org.apache.flink.annotation.Internal;
-
 import ai.onnxruntime.OnnxJavaType;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
+import org.apache.flink.annotation.Internal;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.IntBuffer;
 import java.nio.LongBuffer;
 import java.util.Arrays;
 
@@ -18,7 +18,8 @@ public final class OnnxTensors {
     private OnnxTensors() {}
 
     /** A tensor of {@code shape} filled with zeros (empty strings, false). */
-    public static OnnxTensor zeros(OrtEnvironment env, ElementType type, long[] shape) throws OrtException {
+    public static OnnxTensor zeros(OrtEnvironment env, ElementType type, long[] shape)
+            throws OrtException {
         long count = 1;
         for (long d : shape) {
             count *= d;
@@ -29,12 +30,19 @@ public final class OnnxTensors {
             Arrays.fill(empty, "");
             return OnnxTensor.createTensor(env, empty, shape);
         }
-        return ofBytes(env, type, ByteBuffer.allocateDirect(n * bytesPer(type)).order(ByteOrder.nativeOrder()), shape);
+        return ofBytes(
+                env,
+                type,
+                ByteBuffer.allocateDirect(n * bytesPer(type)).order(ByteOrder.nativeOrder()),
+                shape);
     }
 
-    /** A tensor of an integer type holding {@code values} (narrowed to int32 where the type is INT32). */
-    public static OnnxTensor ofLongs(OrtEnvironment env, ElementType type, long[] values, long[] shape)
-            throws OrtException {
+    /**
+     * A tensor of an integer type holding {@code values} (narrowed to int32 where the type is
+     * INT32).
+     */
+    public static OnnxTensor ofLongs(
+            OrtEnvironment env, ElementType type, long[] values, long[] shape) throws OrtException {
         if (type == ElementType.INT64) {
             return OnnxTensor.createTensor(env, LongBuffer.wrap(values), shape);
         }
@@ -43,20 +51,28 @@ public final class OnnxTensors {
             for (int i = 0; i < values.length; i++) {
                 narrow[i] = Math.toIntExact(values[i]);
             }
-            return OnnxTensor.createTensor(env, java.nio.IntBuffer.wrap(narrow), shape);
+            return OnnxTensor.createTensor(env, IntBuffer.wrap(narrow), shape);
         }
         throw new IllegalArgumentException("integer values cannot feed a " + type + " input");
     }
 
-    /** What an input fed by the tokenizer takes from a batch's tokens: one of them, [rows, length]. */
-    public static OnnxTensor ofTokens(OrtEnvironment env, ModelInput input, TextTokenizer.Tokens tokens)
-            throws OrtException {
-        return ofLongs(env, input.elementType(), tokens.get(input.tokenizerOutput()),
+    /**
+     * What an input fed by the tokenizer takes from a batch's tokens: one of them, [rows, length].
+     */
+    public static OnnxTensor ofTokens(
+            OrtEnvironment env, ModelInput input, TextTokenizer.Tokens tokens) throws OrtException {
+        return ofLongs(
+                env,
+                input.elementType(),
+                tokens.get(input.tokenizerOutput()),
                 new long[] {tokens.rows(), tokens.length()});
     }
 
-    /** A tensor over {@code buffer} (native order, position 0, as many bytes as the shape needs). */
-    public static OnnxTensor ofBytes(OrtEnvironment env, ElementType type, ByteBuffer buffer, long[] shape)
+    /**
+     * A tensor over {@code buffer} (native order, position 0, as many bytes as the shape needs).
+     */
+    public static OnnxTensor ofBytes(
+            OrtEnvironment env, ElementType type, ByteBuffer buffer, long[] shape)
             throws OrtException {
         return OnnxTensor.createTensor(env, buffer, shape, javaType(type));
     }

@@ -1,7 +1,6 @@
 package org.streaminference.model;
 
 import org.apache.flink.annotation.Internal;
-
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -12,11 +11,12 @@ import java.util.concurrent.ExecutionException;
 
 /**
  * One session per model version and execution device in a TaskManager, shared by all its slots and
- * reference-counted. Flink gives the tasks of one job on one TaskManager the same user-code class loader, so this
- * JVM-wide registry is per job and TaskManager. The last holder to release a version closes its session; holders
- * release only after their own runs have finished, so no run is in flight then (closing an ONNX Runtime session
- * during a run crashes the JVM). A version loads outside the registry's lock: a slow or stuck load holds back only
- * those who asked for the same version, never the loads of others.
+ * reference-counted. Flink gives the tasks of one job on one TaskManager the same user-code class
+ * loader, so this JVM-wide registry is per job and TaskManager. The last holder to release a
+ * version closes its session; holders release only after their own runs have finished, so no run is
+ * in flight then (closing an ONNX Runtime session during a run crashes the JVM). A version loads
+ * outside the registry's lock: a slow or stuck load holds back only those who asked for the same
+ * version, never the loads of others.
  */
 @Internal
 public final class SharedModels {
@@ -64,17 +64,25 @@ public final class SharedModels {
         }
     }
 
-    /** Holds the version at {@code location}, loading and verifying it if this TaskManager does not have it yet. */
-    public static Lease acquire(String location, ModelLoaderConfig options) throws ModelLoadException {
+    /**
+     * Holds the version at {@code location}, loading and verifying it if this TaskManager does not
+     * have it yet.
+     */
+    public static Lease acquire(String location, ModelLoaderConfig options)
+            throws ModelLoadException {
         return acquire(location, options, FeatureContract.ANY, ModelLoader.Expected.ANY);
     }
 
     /**
-     * Holds the version at {@code location}, loading and verifying it if this TaskManager does not have it yet, if
-     * it is the version expected and fits the job's features.
+     * Holds the version at {@code location}, loading and verifying it if this TaskManager does not
+     * have it yet, if it is the version expected and fits the job's features.
      */
-    public static Lease acquire(String location, ModelLoaderConfig options, FeatureContract contract,
-            ModelLoader.Expected expected) throws ModelLoadException {
+    public static Lease acquire(
+            String location,
+            ModelLoaderConfig options,
+            FeatureContract contract,
+            ModelLoader.Expected expected)
+            throws ModelLoadException {
         Key key = new Key(location, options);
         Entry entry;
         boolean loadHere = false;
@@ -90,8 +98,12 @@ public final class SharedModels {
         if (loadHere) {
             try {
                 LoadedModel model = new ModelLoader(options).load(location, expected);
-                LOG.info("Loaded {} on {} in {} ms{}", model.manifest().id(), model.executionProvider(),
-                        model.loadTimeMillis(), model.fellBackToCpu() ? " (CUDA unavailable: fell back to CPU)" : "");
+                LOG.info(
+                        "Loaded {} on {} in {} ms{}",
+                        model.manifest().id(),
+                        model.executionProvider(),
+                        model.loadTimeMillis(),
+                        model.fellBackToCpu() ? " (CUDA unavailable: fell back to CPU)" : "");
                 entry.model.complete(model);
             } catch (ModelLoadException | RuntimeException e) {
                 entry.model.completeExceptionally(e);
@@ -104,13 +116,16 @@ public final class SharedModels {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             release(key, entry, null);
-            throw new ModelLoadException(ModelLoadException.Reason.LOAD_TIMEOUT, "interrupted while loading");
+            throw new ModelLoadException(
+                    ModelLoadException.Reason.LOAD_TIMEOUT, "interrupted while loading");
         } catch (ExecutionException e) {
             release(key, entry, null);
             if (e.getCause() instanceof ModelLoadException m) {
                 throw m; // the load's own failure, for everyone who waited for it
             }
-            throw new ModelLoadException(ModelLoadException.Reason.RUNTIME_ERROR, String.valueOf(e.getCause()),
+            throw new ModelLoadException(
+                    ModelLoadException.Reason.RUNTIME_ERROR,
+                    String.valueOf(e.getCause()),
                     e.getCause());
         } catch (ModelLoadException e) {
             release(key, entry, e);
@@ -119,14 +134,20 @@ public final class SharedModels {
         return new Lease(key, model);
     }
 
-    /** A version already loaded for another holder is checked against what this one expects, too. */
-    private static void check(LoadedModel model, FeatureContract contract, ModelLoader.Expected expected)
+    /**
+     * A version already loaded for another holder is checked against what this one expects, too.
+     */
+    private static void check(
+            LoadedModel model, FeatureContract contract, ModelLoader.Expected expected)
             throws ModelLoadException {
         ModelLoader.checkExpected(model.manifest(), expected);
         contract.check(model);
     }
 
-    /** Gives up a hold taken in {@link #acquire}; the last one out closes a loaded model (no run is in flight). */
+    /**
+     * Gives up a hold taken in {@link #acquire}; the last one out closes a loaded model (no run is
+     * in flight).
+     */
     private static void release(Key key, Entry entry, Exception failure) {
         synchronized (MODELS) {
             if (--entry.holders > 0) {
@@ -135,8 +156,10 @@ public final class SharedModels {
             if (MODELS.get(key) == entry) {
                 MODELS.remove(key);
             }
-            LoadedModel model = entry.model.isDone() && !entry.model.isCompletedExceptionally()
-                    ? entry.model.join() : null;
+            LoadedModel model =
+                    entry.model.isDone() && !entry.model.isCompletedExceptionally()
+                            ? entry.model.join()
+                            : null;
             if (model != null) {
                 try {
                     model.close();

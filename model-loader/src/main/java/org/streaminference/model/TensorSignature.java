@@ -1,17 +1,16 @@
 package org.streaminference.model;
 
-import org.apache.flink.annotation.PublicEvolving;
-
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import org.apache.flink.annotation.PublicEvolving;
 
 import java.io.Serializable;
 import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * Name, element type and shape of one model input or output, as a manifest declares it. A dimension of -1 is
- * dynamic; the first dimension is always the batch dimension.
+ * Name, element type and shape of one model input or output, as a manifest declares it. A dimension
+ * of -1 is dynamic; the first dimension is always the batch dimension.
  */
 @PublicEvolving
 public final class TensorSignature implements Serializable {
@@ -32,8 +31,13 @@ public final class TensorSignature implements Serializable {
         try {
             this.type = ElementType.valueOf(elementType);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("tensor '" + name + "': element type '" + elementType + "' is not one of "
-                    + java.util.Arrays.toString(ElementType.values()));
+            throw new IllegalArgumentException(
+                    "tensor '"
+                            + name
+                            + "': element type '"
+                            + elementType
+                            + "' is not one of "
+                            + Arrays.toString(ElementType.values()));
         }
         this.shape = Objects.requireNonNull(shape, "shape").clone();
     }
@@ -58,13 +62,19 @@ public final class TensorSignature implements Serializable {
         return shape.clone();
     }
 
-    /** Number of values one batch row holds: the product of all dimensions after the batch dimension. */
+    /**
+     * Number of values one batch row holds: the product of all dimensions after the batch
+     * dimension.
+     */
     public int valuesPerRow() {
         long n = 1;
         for (int i = 1; i < shape.length; i++) {
             if (shape[i] < 0) {
                 throw new IllegalStateException(
-                        "tensor '" + name + "' has a dynamic non-batch dimension: " + Arrays.toString(shape));
+                        "tensor '"
+                                + name
+                                + "' has a dynamic non-batch dimension: "
+                                + Arrays.toString(shape));
             }
             n *= shape[i];
         }
@@ -84,7 +94,9 @@ public final class TensorSignature implements Serializable {
             return false;
         }
         TensorSignature that = (TensorSignature) o;
-        return name.equals(that.name) && elementType.equals(that.elementType) && Arrays.equals(shape, that.shape);
+        return name.equals(that.name)
+                && elementType.equals(that.elementType)
+                && Arrays.equals(shape, that.shape);
     }
 
     @Override

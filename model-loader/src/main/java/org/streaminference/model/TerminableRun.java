@@ -1,17 +1,17 @@
 package org.streaminference.model;
 
-import org.apache.flink.annotation.Internal;
-
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import org.apache.flink.annotation.Internal;
 
 /**
  * One ONNX Runtime run that another thread can stop, through ONNX Runtime's own run termination
- * ({@link OrtSession.RunOptions#setTerminate}): the run ends with an error at its next node, even inside a loop.
- * ONNX Runtime does not listen to interrupts, and closing a session or its run options while a run is active crashes
- * the JVM; so a stuck run (a warm-up that never ends, a batch past its timeout) is stopped this way, and its session
- * is closed only after the run has returned. {@link #terminate} and {@link #close} exclude each other, so the run
- * options are never touched after they are freed.
+ * ({@link OrtSession.RunOptions#setTerminate}): the run ends with an error at its next node, even
+ * inside a loop. ONNX Runtime does not listen to interrupts, and closing a session or its run
+ * options while a run is active crashes the JVM; so a stuck run (a warm-up that never ends, a batch
+ * past its timeout) is stopped this way, and its session is closed only after the run has returned.
+ * {@link #terminate} and {@link #close} exclude each other, so the run options are never touched
+ * after they are freed.
  */
 @Internal
 public final class TerminableRun implements AutoCloseable {
@@ -23,7 +23,10 @@ public final class TerminableRun implements AutoCloseable {
         this.options = options;
     }
 
-    /** A run about to start; pass {@link #options()} to the session's run, and close this after it returned. */
+    /**
+     * A run about to start; pass {@link #options()} to the session's run, and close this after it
+     * returned.
+     */
     public static TerminableRun start() throws OrtException {
         return new TerminableRun(new OrtSession.RunOptions());
     }
@@ -45,7 +48,10 @@ public final class TerminableRun implements AutoCloseable {
         }
     }
 
-    /** Whether the run was told to stop: an error it ends with is then the termination, not the model's. */
+    /**
+     * Whether the run was told to stop: an error it ends with is then the termination, not the
+     * model's.
+     */
     public synchronized boolean terminated() {
         return terminated;
     }

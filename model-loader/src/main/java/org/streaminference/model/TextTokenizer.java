@@ -1,9 +1,8 @@
 package org.streaminference.model;
 
-import org.apache.flink.annotation.PublicEvolving;
-
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import org.apache.flink.annotation.PublicEvolving;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -11,10 +10,11 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A version's Hugging Face tokenizer ({@code tokenizer.json}, run by DJL's binding of the Rust tokenizers library):
- * turns a batch of texts into token ids, attention mask and token type ids, each record truncated to the version's
- * maximum length and the batch padded to its longest record, as the transformers library does with
- * {@code padding=True, truncation=True}. Thread-safe; closed with its version.
+ * A version's Hugging Face tokenizer ({@code tokenizer.json}, run by DJL's binding of the Rust
+ * tokenizers library): turns a batch of texts into token ids, attention mask and token type ids,
+ * each record truncated to the version's maximum length and the batch padded to its longest record,
+ * as the transformers library does with {@code padding=True, truncation=True}. Thread-safe; closed
+ * with its version.
  */
 @PublicEvolving
 public final class TextTokenizer implements AutoCloseable {
@@ -26,35 +26,56 @@ public final class TextTokenizer implements AutoCloseable {
         this.maxLength = maxLength;
     }
 
-    /** Reads a {@code tokenizer.json}; its own padding settings are replaced by padding to the batch's longest. */
+    /**
+     * Reads a {@code tokenizer.json}; its own padding settings are replaced by padding to the
+     * batch's longest.
+     */
     public static TextTokenizer of(byte[] tokenizerJson, int maxLength) throws IOException {
         try {
-            HuggingFaceTokenizer tokenizer = TokenizersNativeLibrary.withLibrary(() -> HuggingFaceTokenizer.newInstance(
-                    new ByteArrayInputStream(tokenizerJson),
-                    Map.of("padding", "false", "truncation", "true", "maxLength", Integer.toString(maxLength))));
+            HuggingFaceTokenizer tokenizer =
+                    TokenizersNativeLibrary.withLibrary(
+                            () ->
+                                    HuggingFaceTokenizer.newInstance(
+                                            new ByteArrayInputStream(tokenizerJson),
+                                            Map.of(
+                                                    "padding",
+                                                    "false",
+                                                    "truncation",
+                                                    "true",
+                                                    "maxLength",
+                                                    Integer.toString(maxLength))));
             return new TextTokenizer(tokenizer, maxLength);
         } catch (IOException | RuntimeException e) {
             throw e;
         } catch (LinkageError | AssertionError e) {
-            throw new IOException("the tokenizers' native library cannot be loaded: " + e.getMessage(), e);
+            throw new IOException(
+                    "the tokenizers' native library cannot be loaded: " + e.getMessage(), e);
         } catch (Exception e) {
             throw new IOException(e.getMessage(), e);
         }
     }
 
-    /** The three tensors of a batch, each [rows, length] row-major; padding positions are 0 in all three. */
-    public record Tokens(int rows, int length, long[] inputIds, long[] attentionMask, long[] tokenTypeIds) {
+    /**
+     * The three tensors of a batch, each [rows, length] row-major; padding positions are 0 in all
+     * three.
+     */
+    public record Tokens(
+            int rows, int length, long[] inputIds, long[] attentionMask, long[] tokenTypeIds) {
         public long[] get(String name) {
             return switch (name) {
                 case "input_ids" -> inputIds;
                 case "attention_mask" -> attentionMask;
                 case "token_type_ids" -> tokenTypeIds;
-                default -> throw new IllegalArgumentException("a tokenizer gives no '" + name + "'");
+                default ->
+                        throw new IllegalArgumentException("a tokenizer gives no '" + name + "'");
             };
         }
     }
 
-    /** Tokenizes {@code texts}, with the special tokens the tokenizer adds ([CLS] ... [SEP] for BERT). */
+    /**
+     * Tokenizes {@code texts}, with the special tokens the tokenizer adds ([CLS] ... [SEP] for
+     * BERT).
+     */
     public Tokens encode(List<String> texts) {
         Encoding[] encodings = tokenizer.batchEncode(texts.toArray(new String[0]), true, false);
         int length = 1;

@@ -1,19 +1,19 @@
 package org.streaminference.model;
 
-import org.apache.flink.annotation.PublicEvolving;
-
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import org.apache.flink.annotation.PublicEvolving;
 
 import java.io.Serializable;
 
 /**
- * A version's text pre-processing: a Hugging Face {@code tokenizer.json} in the version's directory (listed with
- * its sha256 in the manifest's {@code files}), the feature group holding the text (one string per record), and
- * the longest token sequence a record may give (longer ones are truncated). A batch is padded to its longest.
+ * A version's text pre-processing: a Hugging Face {@code tokenizer.json} in the version's directory
+ * (listed with its sha256 in the manifest's {@code files}), the feature group holding the text (one
+ * string per record), and the longest token sequence a record may give (longer ones are truncated).
+ * A batch is padded to its longest.
  *
- * @param file      the tokenizer file's path inside the version's directory
- * @param from      the feature group of one string that holds the text
+ * @param file the tokenizer file's path inside the version's directory
+ * @param from the feature group of one string that holds the text
  * @param maxLength tokens per record at most, special tokens included
  */
 @PublicEvolving
@@ -31,12 +31,13 @@ public record TokenizerConfig(String file, String from, int maxLength) implement
 
     public TokenizerConfig {
         if (!ManifestNames.isPlainRelativePath(file)) {
-            throw new IllegalArgumentException("the tokenizer's file is not a plain path inside the version's"
-                    + " directory");
+            throw new IllegalArgumentException(
+                    "the tokenizer's file is not a plain path inside the version's" + " directory");
         }
         ManifestNames.requireSafeName(from, "tokenizer.from");
         if (maxLength < 2 || maxLength > 8192) {
-            throw new IllegalArgumentException("tokenizer.maxLength must be between 2 and 8192, it is " + maxLength);
+            throw new IllegalArgumentException(
+                    "tokenizer.maxLength must be between 2 and 8192, it is " + maxLength);
         }
     }
 

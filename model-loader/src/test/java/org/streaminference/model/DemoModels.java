@@ -1,27 +1,36 @@
 package org.streaminference.model;
 
+import org.streaminference.model.drift.DriftBaseline;
+
+import ai.onnx.proto.OnnxMl;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.TreeMap;
 
 /**
- * The demo model: a small binary classifier over the 27 values of the demo feature spec
- * ({@code feature-specs/demo-transactions.yaml}), in two versions. Both share seeded
- * weights; version 2 adds 1.0 to the positive class's bias, so its positive-class probability is strictly higher
- * than version 1's for every input: the two versions are told apart by any single prediction.
+ * The demo model: a small binary classifier over the 27 values of the demo feature spec ({@code
+ * feature-specs/demo-transactions.yaml}), in two versions. Both share seeded weights; version 2
+ * adds 1.0 to the positive class's bias, so its positive-class probability is strictly higher than
+ * version 1's for every input: the two versions are told apart by any single prediction.
  */
 public final class DemoModels {
     public static final String NAME = "demo-classifier";
     public static final String INPUT = "features";
     public static final String OUTPUT = "probabilities";
     public static final int FEATURES = 27;
+
     /** The feature spec the demo model was trained on. */
     public static final String SPEC = "demo-transactions:1";
+
     public static final List<String> LABELS = List.of("normal", "suspicious");
     private static final int HIDDEN = 8;
     private static final long SEED = 20261126L;
@@ -29,8 +38,8 @@ public final class DemoModels {
     private DemoModels() {}
 
     /**
-     * Writes versions 1 and 2 under {@code root/demo-classifier/<version>/} (model.onnx and manifest.json) and
-     * returns the two version directories.
+     * Writes versions 1 and 2 under {@code root/demo-classifier/<version>/} (model.onnx and
+     * manifest.json) and returns the two version directories.
      */
     public static List<Path> writeTo(Path root) throws IOException {
         return List.of(write(root, 1), write(root, 2));
@@ -42,8 +51,8 @@ public final class DemoModels {
     }
 
     /**
-     * Writes the network of one version under another model name ({@code root/<name>/<version>/}): a second
-     * model of the same features, for jobs that serve several.
+     * Writes the network of one version under another model name ({@code root/<name>/<version>/}):
+     * a second model of the same features, for jobs that serve several.
      */
     public static Path writeAs(Path root, String name, int version) throws IOException {
         if (version != 1 && version != 2) {
@@ -53,17 +62,20 @@ public final class DemoModels {
         Path dir = root.resolve(name).resolve(Integer.toString(version));
         Files.createDirectories(dir);
         Files.write(dir.resolve("model.onnx"), model);
-        ModelManifest manifest = ModelManifest.builder()
-                .name(name)
-                .version(Integer.toString(version))
-                .modelFile("model.onnx")
-                .sha256(ModelLoader.sha256Hex(model))
-                .input(new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}))
-                .output(new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}), OutputRole.PROBABILITIES)
-                
-                .labels(LABELS)
-                .featureSpec(SPEC)
-                .build();
+        ModelManifest manifest =
+                ModelManifest.builder()
+                        .name(name)
+                        .version(Integer.toString(version))
+                        .modelFile("model.onnx")
+                        .sha256(ModelLoader.sha256Hex(model))
+                        .input(new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}))
+                        .output(
+                                new TensorSignature(
+                                        OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}),
+                                OutputRole.PROBABILITIES)
+                        .labels(LABELS)
+                        .featureSpec(SPEC)
+                        .build();
         writeManifest(dir, manifest);
         return dir;
     }
@@ -72,58 +84,78 @@ public final class DemoModels {
     public static final String EXTERNAL_WEIGHTS = "weights.bin";
 
     /**
-     * Writes one version with its first weight tensor in {@value #EXTERNAL_WEIGHTS} beside the model file (ONNX
-     * external data, as exporters of large models write it) and a manifest that names the file with its sha256
-     * when {@code covered}; returns its directory. It computes exactly what {@link #write} writes.
+     * Writes one version with its first weight tensor in {@value #EXTERNAL_WEIGHTS} beside the
+     * model file (ONNX external data, as exporters of large models write it) and a manifest that
+     * names the file with its sha256 when {@code covered}; returns its directory. It computes
+     * exactly what {@link #write} writes.
      */
-    public static Path writeWithExternalWeights(Path root, int version, boolean covered) throws IOException {
+    public static Path writeWithExternalWeights(Path root, int version, boolean covered)
+            throws IOException {
         Path dir = write(root, version);
-        ai.onnx.proto.OnnxMl.ModelProto model =
-                ai.onnx.proto.OnnxMl.ModelProto.parseFrom(Files.readAllBytes(dir.resolve("model.onnx")));
-        ai.onnx.proto.OnnxMl.GraphProto.Builder graph = model.getGraph().toBuilder();
-        ai.onnx.proto.OnnxMl.TensorProto weights = graph.getInitializer(0);
+        OnnxMl.ModelProto model =
+                OnnxMl.ModelProto.parseFrom(Files.readAllBytes(dir.resolve("model.onnx")));
+        OnnxMl.GraphProto.Builder graph = model.getGraph().toBuilder();
+        OnnxMl.TensorProto weights = graph.getInitializer(0);
         byte[] data;
         if (!weights.getRawData().isEmpty()) {
             data = weights.getRawData().toByteArray();
         } else {
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 * weights.getFloatDataCount())
-                    .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b =
+                    ByteBuffer.allocate(4 * weights.getFloatDataCount())
+                            .order(ByteOrder.LITTLE_ENDIAN);
             weights.getFloatDataList().forEach(b::putFloat);
             data = b.array();
         }
         Files.write(dir.resolve(EXTERNAL_WEIGHTS), data);
-        graph.setInitializer(0, weights.toBuilder().clearRawData().clearFloatData()
-                .setDataLocation(ai.onnx.proto.OnnxMl.TensorProto.DataLocation.EXTERNAL)
-                .addExternalData(entry("location", EXTERNAL_WEIGHTS))
-                .addExternalData(entry("offset", "0"))
-                .addExternalData(entry("length", Integer.toString(data.length))));
+        graph.setInitializer(
+                0,
+                weights.toBuilder()
+                        .clearRawData()
+                        .clearFloatData()
+                        .setDataLocation(OnnxMl.TensorProto.DataLocation.EXTERNAL)
+                        .addExternalData(entry("location", EXTERNAL_WEIGHTS))
+                        .addExternalData(entry("offset", "0"))
+                        .addExternalData(entry("length", Integer.toString(data.length))));
         byte[] bytes = model.toBuilder().setGraph(graph).build().toByteArray();
         Files.write(dir.resolve("model.onnx"), bytes);
-        ModelManifest m = ModelManifest.builder().name(NAME).version(Integer.toString(version))
-                .modelFile("model.onnx").sha256(ModelLoader.sha256Hex(bytes))
-                .input(new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}))
-                .output(new TensorSignature(OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}), OutputRole.PROBABILITIES)
-                .labels(LABELS).featureSpec(SPEC)
-                .files(covered ? java.util.Map.of(EXTERNAL_WEIGHTS, ModelLoader.sha256Hex(data)) : null).build();
+        ModelManifest m =
+                ModelManifest.builder()
+                        .name(NAME)
+                        .version(Integer.toString(version))
+                        .modelFile("model.onnx")
+                        .sha256(ModelLoader.sha256Hex(bytes))
+                        .input(new TensorSignature(INPUT, "FLOAT", new long[] {-1, FEATURES}))
+                        .output(
+                                new TensorSignature(
+                                        OUTPUT, "FLOAT", new long[] {-1, LABELS.size()}),
+                                OutputRole.PROBABILITIES)
+                        .labels(LABELS)
+                        .featureSpec(SPEC)
+                        .files(
+                                covered
+                                        ? Map.of(EXTERNAL_WEIGHTS, ModelLoader.sha256Hex(data))
+                                        : null)
+                        .build();
         writeManifest(dir, m);
         return dir;
     }
 
-    private static ai.onnx.proto.OnnxMl.StringStringEntryProto entry(String key, String value) {
-        return ai.onnx.proto.OnnxMl.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
+    private static OnnxMl.StringStringEntryProto entry(String key, String value) {
+        return OnnxMl.StringStringEntryProto.newBuilder().setKey(key).setValue(value).build();
     }
 
     /**
-     * Gives the version in {@code dir} a training baseline, as {@code models publish --baseline} does: the file
-     * beside the model and named, with its sha256, in the (unsigned) manifest.
+     * Gives the version in {@code dir} a training baseline, as {@code models publish --baseline}
+     * does: the file beside the model and named, with its sha256, in the (unsigned) manifest.
      */
-    public static void attachBaseline(Path dir, org.streaminference.model.drift.DriftBaseline baseline)
-            throws IOException {
+    public static void attachBaseline(Path dir, DriftBaseline baseline) throws IOException {
         byte[] json = baseline.toJson();
-        java.nio.file.Files.write(dir.resolve("baseline.json"), json);
-        ModelManifest manifest = new ObjectMapper().readValue(dir.resolve(ModelManifest.FILE_NAME).toFile(),
-                ModelManifest.class);
-        java.util.Map<String, String> files = new java.util.TreeMap<>(manifest.files());
+        Files.write(dir.resolve("baseline.json"), json);
+        ModelManifest manifest =
+                new ObjectMapper()
+                        .readValue(
+                                dir.resolve(ModelManifest.FILE_NAME).toFile(), ModelManifest.class);
+        Map<String, String> files = new TreeMap<>(manifest.files());
         files.put("baseline.json", ModelLoader.sha256Hex(json));
         writeManifest(dir, manifest.toBuilder().baseline("baseline.json").files(files).build());
     }

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.FloatBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -17,8 +18,7 @@ import static org.assertj.core.api.Assertions.within;
 class ModelLoaderTest {
     private final ModelLoader loader = new ModelLoader(ModelLoaderConfig.defaults());
 
-    @TempDir
-    Path root;
+    @TempDir Path root;
 
     @Test
     void demoVersionsLoadAndDifferForEveryInput() throws Exception {
@@ -54,8 +54,10 @@ class ModelLoaderTest {
 
         assertThatThrownBy(() -> loader.load(dir.toString()))
                 .isInstanceOf(ModelLoadException.class)
-                .satisfies(e -> assertThat(((ModelLoadException) e).reason())
-                        .isEqualTo(ModelLoadException.Reason.CHECKSUM_MISMATCH));
+                .satisfies(
+                        e ->
+                                assertThat(((ModelLoadException) e).reason())
+                                        .isEqualTo(ModelLoadException.Reason.CHECKSUM_MISMATCH));
     }
 
     @Test
@@ -63,7 +65,7 @@ class ModelLoaderTest {
         Path dir = DemoModels.write(root, 1);
         ModelManifest good = loader.readManifest(dir.toString());
         byte[] bytes = Files.readAllBytes(dir.resolve("model.onnx"));
-        byte[] truncated = java.util.Arrays.copyOf(bytes, bytes.length / 2);
+        byte[] truncated = Arrays.copyOf(bytes, bytes.length / 2);
         Files.write(dir.resolve("model.onnx"), truncated);
         DemoModels.writeManifest(dir, withSha(good, ModelLoader.sha256Hex(truncated)));
 
@@ -74,8 +76,11 @@ class ModelLoaderTest {
     void manifestThatDisagreesWithTheModelIsASignatureMismatch() throws Exception {
         Path dir = DemoModels.write(root, 1);
         ModelManifest good = loader.readManifest(dir.toString());
-        DemoModels.writeManifest(dir, good.toBuilder()
-                .input(new TensorSignature("features", "FLOAT", new long[] {-1, 5})).build());
+        DemoModels.writeManifest(
+                dir,
+                good.toBuilder()
+                        .input(new TensorSignature("features", "FLOAT", new long[] {-1, 5}))
+                        .build());
 
         assertReason(dir, ModelLoadException.Reason.INTERFACE_MISMATCH);
     }
@@ -93,24 +98,35 @@ class ModelLoaderTest {
     void onlyConfiguredSchemesAndRootsAreRead() throws Exception {
         Path dir = DemoModels.write(root.resolve("store"), 1);
         Path elsewhere = DemoModels.write(root.resolve("elsewhere"), 1);
-        ModelLoader confined = new ModelLoader(ModelLoaderConfig.defaults()
-                .withAllowedLocations(List.of("file"), List.of(root.resolve("store").toUri().toString())));
+        ModelLoader confined =
+                new ModelLoader(
+                        ModelLoaderConfig.defaults()
+                                .withAllowedLocations(
+                                        List.of("file"),
+                                        List.of(root.resolve("store").toUri().toString())));
         confined.load(dir.toUri().toString()).close();
         confined.load(dir.toString()).close(); // a plain path is a file: URI
 
-        for (String location : List.of(
-                elsewhere.toUri().toString(),
-                root.resolve("store") + "/../elsewhere/demo-classifier/1",
-                root.resolve("store-sibling").toUri().toString(),
-                "hdfs://namenode" + dir)) {
-            assertThatThrownBy(() -> confined.load(location)).as(location)
+        for (String location :
+                List.of(
+                        elsewhere.toUri().toString(),
+                        root.resolve("store") + "/../elsewhere/demo-classifier/1",
+                        root.resolve("store-sibling").toUri().toString(),
+                        "hdfs://namenode" + dir)) {
+            assertThatThrownBy(() -> confined.load(location))
+                    .as(location)
                     .isInstanceOf(ModelLoadException.class)
-                    .satisfies(e -> assertThat(((ModelLoadException) e).reason())
-                            .isEqualTo(ModelLoadException.Reason.URI_NOT_ALLOWED));
+                    .satisfies(
+                            e ->
+                                    assertThat(((ModelLoadException) e).reason())
+                                            .isEqualTo(ModelLoadException.Reason.URI_NOT_ALLOWED));
         }
-        ModelLoader localOnly = new ModelLoader(ModelLoaderConfig.defaults().withAllowedLocations(List.of("s3"),
-                List.of()));
-        assertThatThrownBy(() -> localOnly.load(dir.toString())).hasMessageContaining("scheme 'file' is not one of");
+        ModelLoader localOnly =
+                new ModelLoader(
+                        ModelLoaderConfig.defaults()
+                                .withAllowedLocations(List.of("s3"), List.of()));
+        assertThatThrownBy(() -> localOnly.load(dir.toString()))
+                .hasMessageContaining("scheme 'file' is not one of");
     }
 
     @Test
@@ -118,8 +134,10 @@ class ModelLoaderTest {
         Path dir = DemoModels.write(root, 1);
         ModelLoader small = new ModelLoader(ModelLoaderConfig.builder().maxModelBytes(100).build());
         assertThatThrownBy(() -> small.load(dir.toString()))
-                .satisfies(e -> assertThat(((ModelLoadException) e).reason())
-                        .isEqualTo(ModelLoadException.Reason.TOO_LARGE));
+                .satisfies(
+                        e ->
+                                assertThat(((ModelLoadException) e).reason())
+                                        .isEqualTo(ModelLoadException.Reason.TOO_LARGE));
     }
 
     @Test
@@ -138,30 +156,43 @@ class ModelLoaderTest {
         assertThatThrownBy(() -> strict.load(dir.toString()))
                 .isInstanceOf(ModelLoadException.class)
                 .hasMessageContaining("CUDA")
-                .satisfies(e -> assertThat(((ModelLoadException) e).reason())
-                        .isEqualTo(ModelLoadException.Reason.PROVIDER_UNAVAILABLE));
+                .satisfies(
+                        e ->
+                                assertThat(((ModelLoadException) e).reason())
+                                        .isEqualTo(ModelLoadException.Reason.PROVIDER_UNAVAILABLE));
 
         ModelLoader lenient = new ModelLoader(ModelLoaderConfig.defaults().withCuda(0, true));
         try (LoadedModel model = lenient.load(dir.toString())) {
             assertThat(model.fellBackToCpu()).isTrue();
             assertThat(model.executionProvider()).isEqualTo(ExecutionProvider.CPU);
-            assertThat(model.run(FloatBuffer.wrap(new float[DemoModels.FEATURES]), 1)[0]).hasSize(2);
+            assertThat(model.run(FloatBuffer.wrap(new float[DemoModels.FEATURES]), 1)[0])
+                    .hasSize(2);
         }
     }
 
     @Test
     void servesTheCrayfishPeerModelWithARank3Input() throws Exception {
-        Path peer = Path.of("..", "..", "shared", "peer-models", "crayfish-ffnn", "model-ffnn.onnx")
-                .toAbsolutePath().normalize();
-        Assumptions.assumeTrue(Files.isReadable(peer), "skipped: ../shared/peer-models is absent (" + peer + ")");
+        Path peer =
+                Path.of("..", "..", "shared", "peer-models", "crayfish-ffnn", "model-ffnn.onnx")
+                        .toAbsolutePath()
+                        .normalize();
+        Assumptions.assumeTrue(
+                Files.isReadable(peer), "skipped: ../shared/peer-models is absent (" + peer + ")");
         Path dir = Files.createDirectories(root.resolve("crayfish"));
         byte[] bytes = Files.readAllBytes(peer);
         Files.write(dir.resolve("model-ffnn.onnx"), bytes);
-        DemoModels.writeManifest(dir, ModelManifest.builder().name("crayfish-ffnn").version("1")
-                .modelFile("model-ffnn.onnx").sha256(ModelLoader.sha256Hex(bytes))
-                .input(new TensorSignature("input", "FLOAT", new long[] {-1, 1, 784}))
-                .output(new TensorSignature("output", "FLOAT", new long[] {-1, 10}), OutputRole.LOGITS)
-                .build());
+        DemoModels.writeManifest(
+                dir,
+                ModelManifest.builder()
+                        .name("crayfish-ffnn")
+                        .version("1")
+                        .modelFile("model-ffnn.onnx")
+                        .sha256(ModelLoader.sha256Hex(bytes))
+                        .input(new TensorSignature("input", "FLOAT", new long[] {-1, 1, 784}))
+                        .output(
+                                new TensorSignature("output", "FLOAT", new long[] {-1, 10}),
+                                OutputRole.LOGITS)
+                        .build());
 
         try (LoadedModel model = loader.load(dir.toString())) {
             assertThat(model.inputValuesPerRow()).isEqualTo(784);

@@ -6,8 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Writes a multi-layer perceptron as a real ONNX model (Gemm and Tanh layers, then Softmax or nothing), with a
- * dynamic batch dimension. Lets the project make its demo and test models in Java, with no Python toolchain.
+ * Writes a multi-layer perceptron as a real ONNX model (Gemm and Tanh layers, then Softmax or
+ * nothing), with a dynamic batch dimension. Lets the project make its demo and test models in Java,
+ * with no Python toolchain.
  */
 public final class OnnxMlpWriter {
     private static final int IR_VERSION = 8;
@@ -24,20 +25,27 @@ public final class OnnxMlpWriter {
         this.outputName = outputName;
     }
 
-    /** Adds a dense layer {@code y = x W + b}, with {@code W} of shape [in, out]; layers but the last use tanh. */
+    /**
+     * Adds a dense layer {@code y = x W + b}, with {@code W} of shape [in, out]; layers but the
+     * last use tanh.
+     */
     public OnnxMlpWriter dense(float[][] w, float[] b) {
         if (w.length == 0 || w[0].length != b.length) {
             throw new IllegalArgumentException("weights [in, out] and bias [out] do not match");
         }
         if (!weights.isEmpty() && weights.get(weights.size() - 1)[0].length != w.length) {
-            throw new IllegalArgumentException("layer input size does not match the previous layer's output");
+            throw new IllegalArgumentException(
+                    "layer input size does not match the previous layer's output");
         }
         weights.add(w);
         biases.add(b);
         return this;
     }
 
-    /** Ends the network with a softmax over the last layer's outputs, so the output holds probabilities. */
+    /**
+     * Ends the network with a softmax over the last layer's outputs, so the output holds
+     * probabilities.
+     */
     public OnnxMlpWriter softmax() {
         this.softmax = true;
         return this;
@@ -76,17 +84,20 @@ public final class OnnxMlpWriter {
             }
         }
         if (softmax) {
-            graph.addNode(node("Softmax", List.of(current), outputName).toBuilder()
-                    .addAttribute(OnnxMl.AttributeProto.newBuilder()
-                            .setName("axis")
-                            .setType(OnnxMl.AttributeProto.AttributeType.INT)
-                            .setI(1))
-                    .build());
+            graph.addNode(
+                    node("Softmax", List.of(current), outputName).toBuilder()
+                            .addAttribute(
+                                    OnnxMl.AttributeProto.newBuilder()
+                                            .setName("axis")
+                                            .setType(OnnxMl.AttributeProto.AttributeType.INT)
+                                            .setI(1))
+                            .build());
         }
         return OnnxMl.ModelProto.newBuilder()
                 .setIrVersion(IR_VERSION)
                 .setProducerName("streaminference")
-                .addOpsetImport(OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
+                .addOpsetImport(
+                        OnnxMl.OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
                 .setGraph(graph)
                 .build()
                 .toByteArray();
@@ -102,25 +113,31 @@ public final class OnnxMlpWriter {
     }
 
     private static OnnxMl.ValueInfoProto valueInfo(String name, int width) {
-        OnnxMl.TensorShapeProto shape = OnnxMl.TensorShapeProto.newBuilder()
-                .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
-                .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimValue(width))
-                .build();
+        OnnxMl.TensorShapeProto shape =
+                OnnxMl.TensorShapeProto.newBuilder()
+                        .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimParam("batch"))
+                        .addDim(OnnxMl.TensorShapeProto.Dimension.newBuilder().setDimValue(width))
+                        .build();
         return OnnxMl.ValueInfoProto.newBuilder()
                 .setName(name)
-                .setType(OnnxMl.TypeProto.newBuilder()
-                        .setTensorType(OnnxMl.TypeProto.Tensor.newBuilder()
-                                .setElemType(OnnxMl.TensorProto.DataType.FLOAT.getNumber())
-                                .setShape(shape)))
+                .setType(
+                        OnnxMl.TypeProto.newBuilder()
+                                .setTensorType(
+                                        OnnxMl.TypeProto.Tensor.newBuilder()
+                                                .setElemType(
+                                                        OnnxMl.TensorProto.DataType.FLOAT
+                                                                .getNumber())
+                                                .setShape(shape)))
                 .build();
     }
 
     private static OnnxMl.TensorProto tensor(String name, float[][] values) {
-        OnnxMl.TensorProto.Builder t = OnnxMl.TensorProto.newBuilder()
-                .setName(name)
-                .setDataType(OnnxMl.TensorProto.DataType.FLOAT.getNumber())
-                .addDims(values.length)
-                .addDims(values[0].length);
+        OnnxMl.TensorProto.Builder t =
+                OnnxMl.TensorProto.newBuilder()
+                        .setName(name)
+                        .setDataType(OnnxMl.TensorProto.DataType.FLOAT.getNumber())
+                        .addDims(values.length)
+                        .addDims(values[0].length);
         for (float[] row : values) {
             for (float v : row) {
                 t.addFloatData(v);
@@ -130,10 +147,11 @@ public final class OnnxMlpWriter {
     }
 
     private static OnnxMl.TensorProto tensor(String name, float[] values) {
-        OnnxMl.TensorProto.Builder t = OnnxMl.TensorProto.newBuilder()
-                .setName(name)
-                .setDataType(OnnxMl.TensorProto.DataType.FLOAT.getNumber())
-                .addDims(values.length);
+        OnnxMl.TensorProto.Builder t =
+                OnnxMl.TensorProto.newBuilder()
+                        .setName(name)
+                        .setDataType(OnnxMl.TensorProto.DataType.FLOAT.getNumber())
+                        .addDims(values.length);
         for (float v : values) {
             t.addFloatData(v);
         }

@@ -11,8 +11,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class SharedModelsTest {
 
-    @TempDir
-    Path models;
+    @TempDir Path models;
 
     @Test
     void holdersShareOneSessionThatClosesWithTheLastRelease() throws Exception {
@@ -25,11 +24,15 @@ class SharedModelsTest {
 
         first.close();
         first.close(); // releasing twice counts once
-        assertThat(second.model().run(FloatBuffer.wrap(new float[DemoModels.FEATURES]), 1)[0]).hasSize(2);
+        assertThat(second.model().run(FloatBuffer.wrap(new float[DemoModels.FEATURES]), 1)[0])
+                .hasSize(2);
 
         second.close();
         assertThat(SharedModels.loadedCount()).isEqualTo(before);
-        assertThatThrownBy(() -> second.model().run(FloatBuffer.wrap(new float[DemoModels.FEATURES]), 1))
+        assertThatThrownBy(
+                        () ->
+                                second.model()
+                                        .run(FloatBuffer.wrap(new float[DemoModels.FEATURES]), 1))
                 .isInstanceOf(IllegalStateException.class);
     }
 }

@@ -2,7 +2,10 @@ package org.streaminference.query;
 
 import java.util.Map;
 
-/** A request the service refuses, with its HTTP status and a JSON body {@code {"code":..., "message":...}}. */
+/**
+ * A request the service refuses, with its HTTP status and a JSON body {@code {"code":...,
+ * "message":...}}.
+ */
 final class ApiError extends RuntimeException {
     private static final long serialVersionUID = 1L;
 

@@ -14,16 +14,19 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The API keys the query service accepts, stored only as SHA-256 hashes with their scopes and, optionally, an expiry.
- * A presented key is hashed and compared with every stored hash in constant time, so neither the comparison nor the
- * position of a match leaks through timing.
+ * The API keys the query service accepts, stored only as SHA-256 hashes with their scopes and,
+ * optionally, an expiry. A presented key is hashed and compared with every stored hash in constant
+ * time, so neither the comparison nor the position of a match leaks through timing.
  */
 final class ApiKeys {
     static final String PREDICTIONS_READ = "predictions:read";
     static final String MODELS_READ = "models:read";
     private static final Set<String> SCOPES = Set.of(PREDICTIONS_READ, MODELS_READ);
 
-    /** One key: a name for logs and metrics, the hash of the secret, what it may read, and until when (null: ever). */
+    /**
+     * One key: a name for logs and metrics, the hash of the secret, what it may read, and until
+     * when (null: ever).
+     */
     record ApiKey(String name, byte[] hash, Set<String> scopes, Instant expires) {}
 
     private final List<ApiKey> keys;
@@ -33,8 +36,8 @@ final class ApiKeys {
     }
 
     /**
-     * Reads {@code name:sha256hex:scope,scope} lines, each optionally followed by {@code expires=<ISO-8601 instant>};
-     * blank lines and lines starting with # are skipped.
+     * Reads {@code name:sha256hex:scope,scope} lines, each optionally followed by {@code
+     * expires=<ISO-8601 instant>}; blank lines and lines starting with # are skipped.
      */
     static ApiKeys parse(String text, String source) {
         List<ApiKey> keys = new ArrayList<>();
@@ -50,23 +53,29 @@ final class ApiKeys {
             Instant expires = null;
             for (int i = 1; i < fields.length; i++) {
                 if (!fields[i].startsWith("expires=") || expires != null) {
-                    throw new IllegalArgumentException(where + ": after the key, only one expires=<instant> may follow");
+                    throw new IllegalArgumentException(
+                            where + ": after the key, only one expires=<instant> may follow");
                 }
                 try {
                     expires = Instant.parse(fields[i].substring("expires=".length()));
                 } catch (DateTimeParseException e) {
-                    throw new IllegalArgumentException(where + ": expires= takes an ISO-8601 instant such as"
-                            + " 2027-01-31T00:00:00Z");
+                    throw new IllegalArgumentException(
+                            where
+                                    + ": expires= takes an ISO-8601 instant such as"
+                                    + " 2027-01-31T00:00:00Z");
                 }
             }
             String[] parts = fields[0].split(":", 3);
-            if (parts.length != 3 || !parts[0].matches("[A-Za-z0-9._-]{1,64}")
+            if (parts.length != 3
+                    || !parts[0].matches("[A-Za-z0-9._-]{1,64}")
                     || !parts[1].matches("[0-9a-f]{64}")) {
-                throw new IllegalArgumentException(where + ": expected name:sha256hex:scope[,scope]");
+                throw new IllegalArgumentException(
+                        where + ": expected name:sha256hex:scope[,scope]");
             }
             Set<String> scopes = Set.of(parts[2].split(","));
             if (!SCOPES.containsAll(scopes)) {
-                throw new IllegalArgumentException(where + ": unknown scope in " + scopes + "; scopes are " + SCOPES);
+                throw new IllegalArgumentException(
+                        where + ": unknown scope in " + scopes + "; scopes are " + SCOPES);
             }
             keys.add(new ApiKey(parts[0], HexFormat.of().parseHex(parts[1]), scopes, expires));
         }
@@ -77,8 +86,8 @@ final class ApiKeys {
     }
 
     /**
-     * The key {@code presented} is, if any and not expired at {@code now}; looks at every stored key whatever the
-     * outcome.
+     * The key {@code presented} is, if any and not expired at {@code now}; looks at every stored
+     * key whatever the outcome.
      */
     Optional<ApiKey> authenticate(String presented, Instant now) {
         if (presented == null || presented.isEmpty() || presented.length() > 256) {
@@ -91,10 +100,14 @@ final class ApiKeys {
                 match = key;
             }
         }
-        return Optional.ofNullable(match).filter(k -> k.expires() == null || now.isBefore(k.expires()));
+        return Optional.ofNullable(match)
+                .filter(k -> k.expires() == null || now.isBefore(k.expires()));
     }
 
-    /** A new random key: 32 bytes from a SecureRandom, URL-safe Base64, prefixed so that it is recognizable. */
+    /**
+     * A new random key: 32 bytes from a SecureRandom, URL-safe Base64, prefixed so that it is
+     * recognizable.
+     */
     static String generate() {
         byte[] bytes = new byte[32];
         new SecureRandom().nextBytes(bytes);
@@ -104,17 +117,20 @@ final class ApiKeys {
     /** The line of the keys file for {@code key}. */
     static String line(String name, String key, Set<String> scopes) {
         if (!name.matches("[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")) {
-            throw new IllegalArgumentException("a key's name is 1 to 64 of A-Z a-z 0-9 . _ @ -, got '" + name + "'");
+            throw new IllegalArgumentException(
+                    "a key's name is 1 to 64 of A-Z a-z 0-9 . _ @ -, got '" + name + "'");
         }
         if (scopes.isEmpty() || !SCOPES.containsAll(scopes)) {
-            throw new IllegalArgumentException("unknown scope in " + scopes + "; scopes are " + SCOPES);
+            throw new IllegalArgumentException(
+                    "unknown scope in " + scopes + "; scopes are " + SCOPES);
         }
         return name + ":" + HexFormat.of().formatHex(sha256(key)) + ":" + String.join(",", scopes);
     }
 
     static byte[] sha256(String value) {
         try {
-            return MessageDigest.getInstance("SHA-256").digest(value.getBytes(StandardCharsets.UTF_8));
+            return MessageDigest.getInstance("SHA-256")
+                    .digest(value.getBytes(StandardCharsets.UTF_8));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every JVM has SHA-256", e);
         }

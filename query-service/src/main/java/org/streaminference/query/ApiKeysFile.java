@@ -16,10 +16,11 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The keys file as it is now, not as it was at start: read again, at most once per {@link #CHECK_INTERVAL}, when a
- * request comes, and taken when its bytes changed, so that a key removed from the file (or a Kubernetes secret
- * updated under it) is refused within seconds. A file that stops being valid refuses every key until it is fixed
- * (fail closed): keeping the old keys would keep a key its operator meant to revoke.
+ * The keys file as it is now, not as it was at start: read again, at most once per {@link
+ * #CHECK_INTERVAL}, when a request comes, and taken when its bytes changed, so that a key removed
+ * from the file (or a Kubernetes secret updated under it) is refused within seconds. A file that
+ * stops being valid refuses every key until it is fixed (fail closed): keeping the old keys would
+ * keep a key its operator meant to revoke.
  */
 final class ApiKeysFile {
     private static final Logger LOG = LoggerFactory.getLogger(ApiKeysFile.class);
@@ -28,10 +29,13 @@ final class ApiKeysFile {
 
     private final Path file;
     private final Clock clock;
+
     /** The bytes {@link #keys} were read from. */
     private byte[] bytes;
+
     /** The keys in force; null while the file is invalid. */
     private volatile ApiKeys keys;
+
     private volatile Instant nextCheck;
 
     /** Reads the file once; an invalid or unreadable file fails here, at the service's start. */
@@ -44,8 +48,8 @@ final class ApiKeysFile {
     }
 
     /**
-     * The key {@code presented} is in the file as it is now, if any and not expired; throws (503) where the file
-     * has become invalid.
+     * The key {@code presented} is in the file as it is now, if any and not expired; throws (503)
+     * where the file has become invalid.
      */
     Optional<ApiKeys.ApiKey> authenticate(String presented) {
         Instant now = clock.instant();
@@ -54,7 +58,10 @@ final class ApiKeysFile {
         }
         ApiKeys inForce = keys;
         if (inForce == null) {
-            throw new ApiError(503, "keys_unavailable", "the service's API keys cannot be read; try again later",
+            throw new ApiError(
+                    503,
+                    "keys_unavailable",
+                    "the service's API keys cannot be read; try again later",
                     Map.of("Retry-After", "5"));
         }
         return inForce.authenticate(presented, now);
@@ -73,7 +80,9 @@ final class ApiKeysFile {
             }
         } catch (IOException | RuntimeException e) {
             if (keys != null) {
-                LOG.error("API keys file {} cannot be used ({}); every request is refused until it is fixed", file,
+                LOG.error(
+                        "API keys file {} cannot be used ({}); every request is refused until it is fixed",
+                        file,
                         e.getMessage());
             }
             keys = null;

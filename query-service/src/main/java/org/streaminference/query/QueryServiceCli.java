@@ -1,10 +1,11 @@
 package org.streaminference.query;
 
+import org.streaminference.sinks.ResultStoreOptions;
+
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
-import org.streaminference.sinks.ResultStoreOptions;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -13,6 +14,7 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Unmatched;
 
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -20,12 +22,15 @@ import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
 /**
- * The query service's command line, with picocli like the {@code models} CLI: {@code serve} runs the service with
- * options the Flink way ({@code --config-dir DIR}, then {@code --key value} for any {@code query.*} or
- * {@code result-store.*} option, checked against the known ones); {@code create-key} prints a new API key.
+ * The query service's command line, with picocli like the {@code models} CLI: {@code serve} runs
+ * the service with options the Flink way ({@code --config-dir DIR}, then {@code --key value} for
+ * any {@code query.*} or {@code result-store.*} option, checked against the known ones); {@code
+ * create-key} prints a new API key.
  */
 @Internal
-@Command(name = "query-service", mixinStandardHelpOptions = true,
+@Command(
+        name = "query-service",
+        mixinStandardHelpOptions = true,
         description = "The HTTP query service over the result store.",
         subcommands = {QueryServiceCli.Serve.class, QueryServiceCli.CreateKey.class})
 public final class QueryServiceCli {
@@ -34,18 +39,21 @@ public final class QueryServiceCli {
         return new CommandLine(new QueryServiceCli());
     }
 
-    @Command(name = "serve", mixinStandardHelpOptions = true,
-            description = "Serve predictions over HTTP. Options: --config-dir DIR (a config.yaml), then"
-                    + " --<option> <value> for query.* and result-store.* options (README, Configuration).")
+    @Command(
+            name = "serve",
+            mixinStandardHelpOptions = true,
+            description =
+                    "Serve predictions over HTTP. Options: --config-dir DIR (a config.yaml), then"
+                            + " --<option> <value> for query.* and result-store.* options (README, Configuration).")
     static final class Serve implements Callable<Integer> {
-        @Option(names = "--config-dir", description = "Directory holding a Flink config.yaml with the options.")
+        @Option(
+                names = "--config-dir",
+                description = "Directory holding a Flink config.yaml with the options.")
         String configDir;
 
-        @Unmatched
-        List<String> overrides = new java.util.ArrayList<>();
+        @Unmatched List<String> overrides = new ArrayList<>();
 
-        @Spec
-        CommandLine.Model.CommandSpec spec;
+        @Spec CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() throws Exception {
@@ -56,22 +64,27 @@ public final class QueryServiceCli {
                 throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
             }
             QueryService service = QueryService.start(options);
-            Runtime.getRuntime().addShutdownHook(new Thread(service::close, "query-service-shutdown"));
+            Runtime.getRuntime()
+                    .addShutdownHook(new Thread(service::close, "query-service-shutdown"));
             return 0;
         }
     }
 
-    @Command(name = "create-key", mixinStandardHelpOptions = true,
+    @Command(
+            name = "create-key",
+            mixinStandardHelpOptions = true,
             description = "Print a new API key (shown once) and its line for query.api-keys-file.")
     static final class CreateKey implements Callable<Integer> {
         @Parameters(index = "0", description = "Who the key is for (a name in logs).")
         String name;
 
-        @Parameters(index = "1", split = ",", description = "Scopes: predictions:read, models:read.")
+        @Parameters(
+                index = "1",
+                split = ",",
+                description = "Scopes: predictions:read, models:read.")
         Set<String> scopes;
 
-        @Spec
-        CommandLine.Model.CommandSpec spec;
+        @Spec CommandLine.Model.CommandSpec spec;
 
         @Override
         public Integer call() {
@@ -90,14 +103,16 @@ public final class QueryServiceCli {
     }
 
     /**
-     * The service's configuration: {@code configDir}'s config.yaml (if given), overridden by {@code --key value}
-     * pairs, each of which must name a known option.
+     * The service's configuration: {@code configDir}'s config.yaml (if given), overridden by {@code
+     * --key value} pairs, each of which must name a known option.
      *
      * @throws IllegalArgumentException naming an unknown option or a missing value
      */
     static Configuration options(String configDir, List<String> overrides) {
-        Configuration options = configDir == null ? new Configuration()
-                : GlobalConfiguration.loadConfiguration(configDir);
+        Configuration options =
+                configDir == null
+                        ? new Configuration()
+                        : GlobalConfiguration.loadConfiguration(configDir);
         Set<String> known = new TreeSet<>();
         QueryServiceOptions.all().forEach(o -> known.add(o.key()));
         ResultStoreOptions.all().stream().map(ConfigOption::key).forEach(known::add);
@@ -105,8 +120,13 @@ public final class QueryServiceCli {
             String arg = overrides.get(i);
             String key = arg.startsWith("--") ? arg.substring(2) : null;
             if (key == null || !known.contains(key)) {
-                throw new IllegalArgumentException("Unknown option '" + arg + "'. Options: --config-dir, "
-                        + known.stream().map(k -> "--" + k).collect(Collectors.joining(", ")));
+                throw new IllegalArgumentException(
+                        "Unknown option '"
+                                + arg
+                                + "'. Options: --config-dir, "
+                                + known.stream()
+                                        .map(k -> "--" + k)
+                                        .collect(Collectors.joining(", ")));
             }
             if (i + 1 >= overrides.size()) {
                 throw new IllegalArgumentException("Option '" + arg + "' needs a value");

@@ -11,13 +11,16 @@ final class RateLimiter {
 
     RateLimiter(double perSecond, int burst) {
         if (perSecond <= 0 || burst < 1) {
-            throw new IllegalArgumentException("the rate must be positive and the burst at least 1");
+            throw new IllegalArgumentException(
+                    "the rate must be positive and the burst at least 1");
         }
         this.perSecond = perSecond;
         this.burst = burst;
     }
 
-    /** Takes a token for {@code key}: 0 if the request may go, else the milliseconds until it may. */
+    /**
+     * Takes a token for {@code key}: 0 if the request may go, else the milliseconds until it may.
+     */
     long tryAcquire(String key) {
         return buckets.computeIfAbsent(key, k -> new Bucket()).take(System.nanoTime());
     }
@@ -33,7 +36,8 @@ final class RateLimiter {
                 tokens -= 1;
                 return 0;
             }
-            return Math.max(1, (long) Math.ceil((1 - tokens) / perSecond * TimeUnit.SECONDS.toMillis(1)));
+            return Math.max(
+                    1, (long) Math.ceil((1 - tokens) / perSecond * TimeUnit.SECONDS.toMillis(1)));
         }
     }
 }

@@ -9,21 +9,25 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Walks an Avro binary body against its schema without materialising anything, before Avro decodes it. Avro's
- * decoder trusts length prefixes: a map whose block count claims 10^9 entries in a 74-byte record makes it allocate
- * a 4 GB map, and a string length of 2^31 costs seconds. Here every length and block count is checked against the
- * bytes that remain (an item takes at least as many bytes as its schema's smallest encoding), so a hostile body is
- * refused in time linear in its size, and only a body that passes is handed to Avro. It also refuses what the
- * decoder would accept silently: strings that are not well-formed UTF-8 (Java would turn them into U+FFFD),
- * strings holding U+0000 (no result store can keep them), union and enum indexes out of range, and bytes left over
- * after the record.
+ * Walks an Avro binary body against its schema without materialising anything, before Avro decodes
+ * it. Avro's decoder trusts length prefixes: a map whose block count claims 10^9 entries in a
+ * 74-byte record makes it allocate a 4 GB map, and a string length of 2^31 costs seconds. Here
+ * every length and block count is checked against the bytes that remain (an item takes at least as
+ * many bytes as its schema's smallest encoding), so a hostile body is refused in time linear in its
+ * size, and only a body that passes is handed to Avro. It also refuses what the decoder would
+ * accept silently: strings that are not well-formed UTF-8 (Java would turn them into U+FFFD),
+ * strings holding U+0000 (no result store can keep them), union and enum indexes out of range, and
+ * bytes left over after the record.
  */
 @Internal
 public final class AvroPayloadCheck {
     /** Nesting deeper than this (a recursive schema) is refused. */
     public static final int MAX_DEPTH = 32;
 
-    /** Why a body was refused: the reason code its dead letter carries and a message naming the field. */
+    /**
+     * Why a body was refused: the reason code its dead letter carries and a message naming the
+     * field.
+     */
     public record Problem(ReasonCode reason, String message) {}
 
     private final Schema schema;
@@ -33,7 +37,10 @@ public final class AvroPayloadCheck {
         this.schema = schema;
     }
 
-    /** The problem with {@code body} (read from its position to its limit, not consumed), or null if it is sound. */
+    /**
+     * The problem with {@code body} (read from its position to its limit, not consumed), or null if
+     * it is sound.
+     */
     public Problem check(ByteBuffer body) {
         Walk walk = new Walk(body.duplicate());
         try {
@@ -42,8 +49,12 @@ public final class AvroPayloadCheck {
             return e.problem;
         }
         if (walk.in.hasRemaining()) {
-            return new Problem(ReasonCode.MALFORMED_AVRO, walk.in.remaining() + " bytes follow the end of the "
-                    + schema.getName() + " record");
+            return new Problem(
+                    ReasonCode.MALFORMED_AVRO,
+                    walk.in.remaining()
+                            + " bytes follow the end of the "
+                            + schema.getName()
+                            + " record");
         }
         return null;
     }
@@ -55,15 +66,16 @@ public final class AvroPayloadCheck {
             return known;
         }
         minSizes.put(s, 0); // a recursive reference counts as 0 while its size is worked out
-        int size = switch (s.getType()) {
-            case NULL -> 0;
-            case BOOLEAN, INT, LONG, ENUM, STRING, BYTES, ARRAY, MAP -> 1;
-            case FLOAT -> 4;
-            case DOUBLE -> 8;
-            case FIXED -> s.getFixedSize();
-            case UNION -> 1 + s.getTypes().stream().mapToInt(this::minSize).min().orElse(0);
-            case RECORD -> s.getFields().stream().mapToInt(f -> minSize(f.schema())).sum();
-        };
+        int size =
+                switch (s.getType()) {
+                    case NULL -> 0;
+                    case BOOLEAN, INT, LONG, ENUM, STRING, BYTES, ARRAY, MAP -> 1;
+                    case FLOAT -> 4;
+                    case DOUBLE -> 8;
+                    case FIXED -> s.getFixedSize();
+                    case UNION -> 1 + s.getTypes().stream().mapToInt(this::minSize).min().orElse(0);
+                    case RECORD -> s.getFields().stream().mapToInt(f -> minSize(f.schema())).sum();
+                };
         minSizes.put(s, size);
         return size;
     }
@@ -90,7 +102,7 @@ public final class AvroPayloadCheck {
                 throw malformed(path, "nested deeper than " + MAX_DEPTH + " levels");
             }
             switch (s.getType()) {
-                case NULL -> { }
+                case NULL -> {}
                 case BOOLEAN -> {
                     int b = take(path, 1).get() & 0xff;
                     if (b > 1) {
@@ -112,11 +124,17 @@ public final class AvroPayloadCheck {
                 case ENUM -> index(path, s.getEnumSymbols().size(), "enum symbol");
                 case UNION -> {
                     List<Schema> branches = s.getTypes();
-                    value(branches.get(index(path, branches.size(), "union branch")), path, depth + 1);
+                    value(
+                            branches.get(index(path, branches.size(), "union branch")),
+                            path,
+                            depth + 1);
                 }
                 case RECORD -> {
                     for (Schema.Field f : s.getFields()) {
-                        value(f.schema(), path.isEmpty() ? f.name() : path + "." + f.name(), depth + 1);
+                        value(
+                                f.schema(),
+                                path.isEmpty() ? f.name() : path + "." + f.name(),
+                                depth + 1);
                     }
                 }
                 case ARRAY -> blocks(path, depth, s.getElementType(), null);
@@ -127,7 +145,8 @@ public final class AvroPayloadCheck {
         /** Array or map blocks: each block's count is bounded by the bytes left for its items. */
         private void blocks(String path, int depth, Schema item, Schema map) {
             int itemSize = Math.max(1, minSize(item) + (map == null ? 0 : 1));
-            String keyPath = path + "{key}"; // built once per collection, not per item: the walk stays cheap
+            String keyPath =
+                    path + "{key}"; // built once per collection, not per item: the walk stays cheap
             String itemPath = path + (map == null ? "[]" : "{value}");
             while (true) {
                 long count = varLong(path);
@@ -141,21 +160,36 @@ public final class AvroPayloadCheck {
                     count = -count;
                     long blockBytes = varLong(path);
                     if (blockBytes < 0 || blockBytes > in.remaining()) {
-                        throw malformed(path, "block size " + blockBytes + " exceeds the " + in.remaining()
-                                + " bytes left");
+                        throw malformed(
+                                path,
+                                "block size "
+                                        + blockBytes
+                                        + " exceeds the "
+                                        + in.remaining()
+                                        + " bytes left");
                     }
                 }
                 if (count > in.remaining() / itemSize) {
-                    throw malformed(path, "block claims " + count + " items but only " + in.remaining()
-                            + " bytes are left");
+                    throw malformed(
+                            path,
+                            "block claims "
+                                    + count
+                                    + " items but only "
+                                    + in.remaining()
+                                    + " bytes are left");
                 }
-                int fixedSize = map != null ? -1 : switch (item.getType()) {
-                    case FLOAT -> 4;
-                    case DOUBLE -> 8;
-                    case FIXED -> item.getFixedSize();
-                    default -> -1;
-                };
-                if (fixedSize > 0) { // every item the same size, any bytes valid: the block at once (an image)
+                int fixedSize =
+                        map != null
+                                ? -1
+                                : switch (item.getType()) {
+                                    case FLOAT -> 4;
+                                    case DOUBLE -> 8;
+                                    case FIXED -> item.getFixedSize();
+                                    default -> -1;
+                                };
+                if (fixedSize
+                        > 0) { // every item the same size, any bytes valid: the block at once (an
+                    // image)
                     skip(itemPath, Math.multiplyExact(Math.toIntExact(count), fixedSize));
                     continue;
                 }
@@ -178,7 +212,8 @@ public final class AvroPayloadCheck {
         private int length(String path) {
             long n = varLong(path);
             if (n < 0 || n > in.remaining()) {
-                throw malformed(path, "length " + n + " exceeds the " + in.remaining() + " bytes left");
+                throw malformed(
+                        path, "length " + n + " exceeds the " + in.remaining() + " bytes left");
             }
             return (int) n;
         }
@@ -224,15 +259,16 @@ public final class AvroPayloadCheck {
         }
 
         private Refused malformed(String path, String message) {
-            return new Refused(ReasonCode.MALFORMED_AVRO,
+            return new Refused(
+                    ReasonCode.MALFORMED_AVRO,
                     (path.isEmpty() ? "" : "field '" + path + "': ") + message);
         }
     }
 
     /**
-     * Why {@code bytes} is not well-formed UTF-8 text that a store can keep, or null: U+0000 is an invalid field
-     * (well-formed, but no store keeps it); overlong forms, surrogates, code points past U+10FFFF and cut sequences
-     * are malformed.
+     * Why {@code bytes} is not well-formed UTF-8 text that a store can keep, or null: U+0000 is an
+     * invalid field (well-formed, but no store keeps it); overlong forms, surrogates, code points
+     * past U+10FFFF and cut sequences are malformed.
      */
     static Problem utf8Problem(ByteBuffer bytes) {
         int i = bytes.position();

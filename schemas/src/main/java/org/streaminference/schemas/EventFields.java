@@ -8,14 +8,14 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * The event fields a feature spec reads, by what it reads them as: numbers, categories (text) and arrays of numbers.
- * A decoder of the user's own events reads these and skips the rest. None is required of every event: a field a
- * feature needs (no default) is required only by the models that read that feature's group, which the inference
- * operator checks for each model an event reaches.
+ * The event fields a feature spec reads, by what it reads them as: numbers, categories (text) and
+ * arrays of numbers. A decoder of the user's own events reads these and skips the rest. None is
+ * required of every event: a field a feature needs (no default) is required only by the models that
+ * read that feature's group, which the inference operator checks for each model an event reaches.
  *
- * @param numeric     every numeric field read
+ * @param numeric every numeric field read
  * @param categorical fields read as text
- * @param vectors     fields read as arrays of numbers
+ * @param vectors fields read as arrays of numbers
  */
 @PublicEvolving
 public record EventFields(List<String> numeric, List<String> categorical, List<String> vectors)

@@ -3,9 +3,9 @@ package org.streaminference.schemas;
 import org.apache.flink.annotation.Internal;
 
 /**
- * Makes untrusted text safe to put into a log line, an error message or a dead letter: truncated, with control
- * characters, unpaired surrogates and non-ASCII escaped, so that a hostile value can neither forge log lines nor
- * make a message that a sink cannot store.
+ * Makes untrusted text safe to put into a log line, an error message or a dead letter: truncated,
+ * with control characters, unpaired surrogates and non-ASCII escaped, so that a hostile value can
+ * neither forge log lines nor make a message that a sink cannot store.
  */
 @Internal
 public final class UntrustedText {
@@ -14,7 +14,10 @@ public final class UntrustedText {
 
     private UntrustedText() {}
 
-    /** The first {@value #DEFAULT_MAX} characters of {@code value}, escaped: what an error message repeats of it. */
+    /**
+     * The first {@value #DEFAULT_MAX} characters of {@code value}, escaped: what an error message
+     * repeats of it.
+     */
     public static String excerpt(String value) {
         return escape(value, DEFAULT_MAX);
     }

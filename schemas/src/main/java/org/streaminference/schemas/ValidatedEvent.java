@@ -1,8 +1,9 @@
 package org.streaminference.schemas;
 
+import org.streaminference.schemas.typeutils.ValidatedEventTypeInfo;
+
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.typeinfo.TypeInfo;
-import org.streaminference.schemas.typeutils.ValidatedEventTypeInfo;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -11,36 +12,54 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * An event that decoded and passed validation, as it travels from validation to the features: its ids, time and
- * type, where it was read, and only the values the feature spec reads, as primitives and arrays in the order of the
- * spec's {@link EventFields}. Not the event's map of every field: for wide events (an image's 784 values) moving that
- * map was most of the job's CPU. Flink serializes it across the {@code keyBy} with {@link
- * org.streaminference.schemas.typeutils.ValidatedEventSerializer}, which writes the arrays in bulk (never Kryo). It
- * does not live in state.
+ * An event that decoded and passed validation, as it travels from validation to the features: its
+ * ids, time and type, where it was read, and only the values the feature spec reads, as primitives
+ * and arrays in the order of the spec's {@link EventFields}. Not the event's map of every field:
+ * for wide events (an image's 784 values) moving that map was most of the job's CPU. Flink
+ * serializes it across the {@code keyBy} with {@link
+ * org.streaminference.schemas.typeutils.ValidatedEventSerializer}, which writes the arrays in bulk
+ * (never Kryo). It does not live in state.
  */
 @Internal
 @TypeInfo(ValidatedEventTypeInfo.Factory.class)
 public final class ValidatedEvent {
     public String eventId;
     public String entityId;
+
     /** Epoch milliseconds UTC. */
     public long eventTime;
+
     public String eventType;
     public SourcePosition source;
+
     /** The entity's latest profile from reference data when the event was enriched, or null. */
     public EntityProfile profile;
-    /** The values of {@link EventFields#numeric()}, in its order; NaN where the event has none (read values are finite). */
+
+    /**
+     * The values of {@link EventFields#numeric()}, in its order; NaN where the event has none (read
+     * values are finite).
+     */
     public double[] numeric;
-    /** The values of {@link EventFields#categorical()}, in its order; null where the event has none. */
+
+    /**
+     * The values of {@link EventFields#categorical()}, in its order; null where the event has none.
+     */
     public String[] categorical;
+
     /** The values of {@link EventFields#vectors()}, in its order; null where the event has none. */
     public float[][] vectors;
 
     /** An event with no values yet, for the serializer. */
     public ValidatedEvent() {}
 
-    public ValidatedEvent(String eventId, String entityId, long eventTime, String eventType, double[] numeric,
-            String[] categorical, float[][] vectors) {
+    public ValidatedEvent(
+            String eventId,
+            String entityId,
+            long eventTime,
+            String eventType,
+            double[] numeric,
+            String[] categorical,
+            float[][] vectors) {
         this.eventId = eventId;
         this.entityId = entityId;
         this.eventTime = eventTime;
@@ -72,13 +91,20 @@ public final class ValidatedEvent {
                 }
             }
         }
-        return new ValidatedEvent(event.getEventId(), event.getEntityId(), event.getEventTime(),
-                event.getEventType(), numeric, categorical, vectors);
+        return new ValidatedEvent(
+                event.getEventId(),
+                event.getEntityId(),
+                event.getEventTime(),
+                event.getEventType(),
+                numeric,
+                categorical,
+                vectors);
     }
 
     /**
-     * The values this event carries, named by {@code fields} (the layout it was decoded with), as the envelope: what
-     * a dead letter of a later stage repeats. Only on failures: it builds the maps this class exists to avoid.
+     * The values this event carries, named by {@code fields} (the layout it was decoded with), as
+     * the envelope: what a dead letter of a later stage repeats. Only on failures: it builds the
+     * maps this class exists to avoid.
      */
     public InputEvent toInputEvent(EventFields fields) {
         Map<String, Double> numericFields = new LinkedHashMap<>();
@@ -87,7 +113,13 @@ public final class ValidatedEvent {
                 numericFields.put(fields.numeric().get(i), numeric[i]);
             }
         }
-        return new InputEvent(eventId, entityId, eventTime, eventType, numericFields, categoricalFields(fields),
+        return new InputEvent(
+                eventId,
+                entityId,
+                eventTime,
+                eventType,
+                numericFields,
+                categoricalFields(fields),
                 vectorFields(fields));
     }
 
@@ -119,10 +151,14 @@ public final class ValidatedEvent {
         return named;
     }
 
-    /** This event with {@code profile}: a copy, so the event another operator holds is never changed under it. */
+    /**
+     * This event with {@code profile}: a copy, so the event another operator holds is never changed
+     * under it.
+     */
     public ValidatedEvent withProfile(EntityProfile profile) {
-        ValidatedEvent copy = new ValidatedEvent(eventId, entityId, eventTime, eventType, numeric, categorical,
-                vectors);
+        ValidatedEvent copy =
+                new ValidatedEvent(
+                        eventId, entityId, eventTime, eventType, numeric, categorical, vectors);
         copy.source = source;
         copy.profile = profile;
         return copy;
@@ -154,24 +190,48 @@ public final class ValidatedEvent {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof ValidatedEvent other && eventTime == other.eventTime
-                && Objects.equals(eventId, other.eventId) && Objects.equals(entityId, other.entityId)
-                && Objects.equals(eventType, other.eventType) && Objects.equals(source, other.source)
-                && Objects.equals(profile, other.profile) && Arrays.equals(numeric, other.numeric)
-                && Arrays.equals(categorical, other.categorical) && Arrays.deepEquals(vectors, other.vectors);
+        return o instanceof ValidatedEvent other
+                && eventTime == other.eventTime
+                && Objects.equals(eventId, other.eventId)
+                && Objects.equals(entityId, other.entityId)
+                && Objects.equals(eventType, other.eventType)
+                && Objects.equals(source, other.source)
+                && Objects.equals(profile, other.profile)
+                && Arrays.equals(numeric, other.numeric)
+                && Arrays.equals(categorical, other.categorical)
+                && Arrays.deepEquals(vectors, other.vectors);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(eventId, entityId, eventTime, eventType, source, profile, Arrays.hashCode(numeric),
-                Arrays.hashCode(categorical), Arrays.deepHashCode(vectors));
+        return Objects.hash(
+                eventId,
+                entityId,
+                eventTime,
+                eventType,
+                source,
+                profile,
+                Arrays.hashCode(numeric),
+                Arrays.hashCode(categorical),
+                Arrays.deepHashCode(vectors));
     }
 
     @Override
     public String toString() {
-        return "ValidatedEvent{" + eventId + ", entity " + entityId + ", time " + eventTime + ", type " + eventType
-                + ", " + (numeric == null ? 0 : numeric.length) + " numbers, "
-                + (categorical == null ? 0 : categorical.length) + " categories, "
-                + (vectors == null ? 0 : vectors.length) + " vectors}";
+        return "ValidatedEvent{"
+                + eventId
+                + ", entity "
+                + entityId
+                + ", time "
+                + eventTime
+                + ", type "
+                + eventType
+                + ", "
+                + (numeric == null ? 0 : numeric.length)
+                + " numbers, "
+                + (categorical == null ? 0 : categorical.length)
+                + " categories, "
+                + (vectors == null ? 0 : vectors.length)
+                + " vectors}";
     }
 }

@@ -1,5 +1,6 @@
 package org.streaminference.schemas;
 
+import org.apache.avro.Schema;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.EncoderFactory;
 import org.junit.jupiter.api.Test;
@@ -15,16 +16,21 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Hostile Avro bodies are refused before Avro allocates or spins for them, and sound ones pass. Bodies are written
- * by hand with Avro's own encoder, so that each says exactly the lie under test.
+ * Hostile Avro bodies are refused before Avro allocates or spins for them, and sound ones pass.
+ * Bodies are written by hand with Avro's own encoder, so that each says exactly the lie under test.
  */
 class AvroPayloadCheckTest {
     private final AvroPayloadCheck check = new AvroPayloadCheck(InputEvent.getClassSchema());
 
     private static InputEvent event() {
-        return InputEvent.newBuilder().setEventId("e-1").setEntityId("user-1").setEventTime(1_700_000_000_000L)
-                .setEventType("purchase").setNumericFields(Map.of("amount", 12.5, "quantity", 2.0))
-                .setCategoricalFields(Map.of("country", "DE")).build();
+        return InputEvent.newBuilder()
+                .setEventId("e-1")
+                .setEntityId("user-1")
+                .setEventTime(1_700_000_000_000L)
+                .setEventType("purchase")
+                .setNumericFields(Map.of("amount", 12.5, "quantity", 2.0))
+                .setCategoricalFields(Map.of("country", "DE"))
+                .build();
     }
 
     private static ByteBuffer body(InputEvent event) throws Exception {
@@ -52,18 +58,27 @@ class AvroPayloadCheckTest {
     @Test
     void aSoundEventPasses() throws Exception {
         assertThat(check.check(body(event()))).isNull();
-        assertThat(check.check(body(InputEvent.newBuilder(event()).setNumericFields(Map.of())
-                .setCategoricalFields(Map.of()).build()))).isNull();
+        assertThat(
+                        check.check(
+                                body(
+                                        InputEvent.newBuilder(event())
+                                                .setNumericFields(Map.of())
+                                                .setCategoricalFields(Map.of())
+                                                .build())))
+                .isNull();
     }
 
     @Test
     @Timeout(value = 5, unit = TimeUnit.SECONDS)
     void aMapThatClaimsABillionEntriesIsRefusedWithoutAllocating() throws Exception {
-        ByteBuffer body = handWritten("e-1", (e, out) -> {
-            e.writeLong(1_000_000_000L); // block count
-            e.writeString("amount");
-            e.writeDouble(1.0);
-        });
+        ByteBuffer body =
+                handWritten(
+                        "e-1",
+                        (e, out) -> {
+                            e.writeLong(1_000_000_000L); // block count
+                            e.writeString("amount");
+                            e.writeDouble(1.0);
+                        });
         long start = System.nanoTime();
         AvroPayloadCheck.Problem problem = check.check(body);
         long micros = (System.nanoTime() - start) / 1_000;
@@ -74,10 +89,13 @@ class AvroPayloadCheckTest {
 
     @Test
     void aNegativeBlockCountWithAByteSizeBeyondThePayloadIsRefused() throws Exception {
-        ByteBuffer body = handWritten("e-1", (e, out) -> {
-            e.writeLong(-3);            // 3 items ...
-            e.writeLong(1L << 40);      // ... in a block of a terabyte
-        });
+        ByteBuffer body =
+                handWritten(
+                        "e-1",
+                        (e, out) -> {
+                            e.writeLong(-3); // 3 items ...
+                            e.writeLong(1L << 40); // ... in a block of a terabyte
+                        });
         assertThat(check.check(body).reason()).isEqualTo(ReasonCode.MALFORMED_AVRO);
     }
 
@@ -105,30 +123,55 @@ class AvroPayloadCheckTest {
 
     @Test
     void nulInAnyStringIsAnInvalidFieldAndMalformedUtf8IsMalformed() throws Exception {
-        assertThat(check.check(body(InputEvent.newBuilder(event()).setEventType("pur\u0000chase").build())))
-                .extracting(AvroPayloadCheck.Problem::reason).isEqualTo(ReasonCode.INVALID_FIELD);
-        assertThat(check.check(body(InputEvent.newBuilder(event())
-                .setCategoricalFields(Map.of("k\u0000ey", "v")).build())).message()).contains("categoricalFields{key}");
+        assertThat(
+                        check.check(
+                                body(
+                                        InputEvent.newBuilder(event())
+                                                .setEventType("pur\u0000chase")
+                                                .build())))
+                .extracting(AvroPayloadCheck.Problem::reason)
+                .isEqualTo(ReasonCode.INVALID_FIELD);
+        assertThat(
+                        check.check(
+                                        body(
+                                                InputEvent.newBuilder(event())
+                                                        .setCategoricalFields(
+                                                                Map.of("k\u0000ey", "v"))
+                                                        .build()))
+                                .message())
+                .contains("categoricalFields{key}");
         byte[][] badUtf8 = {
-            {(byte) 0xED, (byte) 0xA0, (byte) 0x80},       // an unpaired surrogate, encoded
-            {(byte) 0xC0, (byte) 0xAF},                    // an overlong '/'
+            {(byte) 0xED, (byte) 0xA0, (byte) 0x80}, // an unpaired surrogate, encoded
+            {(byte) 0xC0, (byte) 0xAF}, // an overlong '/'
             {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80}, // past U+10FFFF
-            {(byte) 0xE2, (byte) 0x82},                    // cut short
+            {(byte) 0xE2, (byte) 0x82}, // cut short
             {(byte) 0xFF},
         };
         for (byte[] bad : badUtf8) {
-            ByteBuffer body = handWritten("e-1", (e, out) -> {
-                e.writeLong(0); // no numeric fields
-                e.writeLong(1);
-                e.writeBytes(bad); // a categorical key whose bytes are not UTF-8
-                e.writeString("v");
-                e.writeLong(0);
-            });
-            assertThat(check.check(body)).as(Arrays.toString(bad)).isNotNull()
-                    .extracting(AvroPayloadCheck.Problem::reason).isEqualTo(ReasonCode.MALFORMED_AVRO);
+            ByteBuffer body =
+                    handWritten(
+                            "e-1",
+                            (e, out) -> {
+                                e.writeLong(0); // no numeric fields
+                                e.writeLong(1);
+                                e.writeBytes(bad); // a categorical key whose bytes are not UTF-8
+                                e.writeString("v");
+                                e.writeLong(0);
+                            });
+            assertThat(check.check(body))
+                    .as(Arrays.toString(bad))
+                    .isNotNull()
+                    .extracting(AvroPayloadCheck.Problem::reason)
+                    .isEqualTo(ReasonCode.MALFORMED_AVRO);
         }
-        assertThat(check.check(body(InputEvent.newBuilder(event()).setEventType("Kauf \uD83D\uDED2 größer").build())))
-                .as("well-formed text of any script passes").isNull();
+        assertThat(
+                        check.check(
+                                body(
+                                        InputEvent.newBuilder(event())
+                                                .setEventType("Kauf \uD83D\uDED2 größer")
+                                                .build())))
+                .as("well-formed text of any script passes")
+                .isNull();
     }
 
     @Test
@@ -146,7 +189,8 @@ class AvroPayloadCheckTest {
             }
             AvroPayloadCheck.Problem problem = check.check(ByteBuffer.wrap(corrupt));
             if (problem == null) {
-                // what passes the check must decode without Avro failing or allocating beyond the payload
+                // what passes the check must decode without Avro failing or allocating beyond the
+                // payload
                 InputEvent.getDecoder().decode(withHeader(corrupt));
             }
         }
@@ -161,11 +205,15 @@ class AvroPayloadCheckTest {
 
     @Test
     void aRecursiveSchemaNestedTooDeepIsRefused() throws Exception {
-        org.apache.avro.Schema list = new org.apache.avro.Schema.Parser().parse("{\"type\":\"record\",\"name\":\"L\","
-                + "\"fields\":[{\"name\":\"next\",\"type\":[\"null\",\"L\"]}]}");
+        Schema list =
+                new Schema.Parser()
+                        .parse(
+                                "{\"type\":\"record\",\"name\":\"L\","
+                                        + "\"fields\":[{\"name\":\"next\",\"type\":[\"null\",\"L\"]}]}");
         byte[] deep = new byte[200];
         Arrays.fill(deep, 0, 199, (byte) 2); // union branch 1 ("L") again and again
-        deep[199] = 0;                        // then null
-        assertThat(new AvroPayloadCheck(list).check(ByteBuffer.wrap(deep)).message()).contains("nested deeper");
+        deep[199] = 0; // then null
+        assertThat(new AvroPayloadCheck(list).check(ByteBuffer.wrap(deep)).message())
+                .contains("nested deeper");
     }
 }

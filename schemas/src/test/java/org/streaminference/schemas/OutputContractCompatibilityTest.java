@@ -18,15 +18,16 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The output topics' schemas are a public contract. Each released schema is kept under
- * {@code src/test/resources/released}; the current schema must stay readable by readers of every released one
- * (old readers read new records) and must read what they wrote (new readers read old records). A change that
- * breaks either fails this test.
+ * The output topics' schemas are a public contract. Each released schema is kept under {@code
+ * src/test/resources/released}; the current schema must stay readable by readers of every released
+ * one (old readers read new records) and must read what they wrote (new readers read old records).
+ * A change that breaks either fails this test.
  */
 class OutputContractCompatibilityTest {
 
     private static Schema released(String file) throws Exception {
-        try (InputStream in = OutputContractCompatibilityTest.class.getResourceAsStream("/released/" + file)) {
+        try (InputStream in =
+                OutputContractCompatibilityTest.class.getResourceAsStream("/released/" + file)) {
             return new Schema.Parser().parse(in);
         }
     }
@@ -44,14 +45,19 @@ class OutputContractCompatibilityTest {
     void theCurrentSchemasAreCompatibleWithEveryReleasedOne() throws Exception {
         assertCompatibleBothWays(Prediction.getClassSchema(), released("Prediction-0.1.avsc"));
         assertCompatibleBothWays(DeadLetter.getClassSchema(), released("DeadLetter-0.1.avsc"));
-        assertCompatibleBothWays(ServedFeatures.getClassSchema(), released("ServedFeatures-0.1.avsc"));
+        assertCompatibleBothWays(
+                ServedFeatures.getClassSchema(), released("ServedFeatures-0.1.avsc"));
     }
 
     @Test
     void anOldReaderReadsARecordOfANewerSchemaByItsFingerprint() throws Exception {
         // a future release adds a field with a default: the allowed kind of change
-        String json = Prediction.getClassSchema().toString().replaceFirst("\"fields\":\\[",
-                "\"fields\":[{\"name\":\"explanation\",\"type\":[\"null\",\"string\"],\"default\":null},");
+        String json =
+                Prediction.getClassSchema()
+                        .toString()
+                        .replaceFirst(
+                                "\"fields\":\\[",
+                                "\"fields\":[{\"name\":\"explanation\",\"type\":[\"null\",\"string\"],\"default\":null},");
         Schema newer = new Schema.Parser().parse(json);
         assertCompatibleBothWays(newer, Prediction.getClassSchema());
 
@@ -67,9 +73,11 @@ class OutputContractCompatibilityTest {
         record.put("score", 0.8);
         record.put("eventTime", 1_700_000_000_000L);
         record.put("inferenceTime", 1_700_000_000_005L);
-        ByteBuffer bytes = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), newer).encode(record);
+        ByteBuffer bytes =
+                new BinaryMessageEncoder<GenericRecord>(GenericData.get(), newer).encode(record);
 
-        // what an existing consumer does: its generated class, and a store of the schemas published since
+        // what an existing consumer does: its generated class, and a store of the schemas published
+        // since
         SchemaStore.Cache published = new SchemaStore.Cache();
         published.addSchema(newer);
         BinaryMessageDecoder<Prediction> oldReader = Prediction.createDecoder(published);
@@ -88,8 +96,13 @@ class OutputContractCompatibilityTest {
                 withoutScore.add(new Schema.Field(f, f.schema()));
             }
         }
-        Schema broken = Schema.createRecord(current.getName(), current.getDoc(), current.getNamespace(), false,
-                withoutScore);
+        Schema broken =
+                Schema.createRecord(
+                        current.getName(),
+                        current.getDoc(),
+                        current.getNamespace(),
+                        false,
+                        withoutScore);
         assertThat(SchemaCompatibility.checkReaderWriterCompatibility(current, broken).getType())
                 .as("a reader that needs 'score' cannot read records without it")
                 .isEqualTo(SchemaCompatibilityType.INCOMPATIBLE);

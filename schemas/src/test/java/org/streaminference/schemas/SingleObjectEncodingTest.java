@@ -10,7 +10,10 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** The wire format of every topic: Avro single-object encoding, whose header carries the schema fingerprint. */
+/**
+ * The wire format of every topic: Avro single-object encoding, whose header carries the schema
+ * fingerprint.
+ */
 class SingleObjectEncodingTest {
 
     private static InputEvent event() {
@@ -34,15 +37,27 @@ class SingleObjectEncodingTest {
 
     @Test
     void anotherRecordTypeIsAnUnknownSchema() throws Exception {
-        ByteBuffer prediction = Prediction.newBuilder()
-                .setEventId("e").setEntityId("x").setModelName("m").setModelVersion("1").setScore(0.5)
-                .setEventTime(1).setInferenceTime(2).build().toByteBuffer();
-        assertThatThrownBy(() -> InputEvent.fromByteBuffer(prediction)).isInstanceOf(MissingSchemaException.class);
+        ByteBuffer prediction =
+                Prediction.newBuilder()
+                        .setEventId("e")
+                        .setEntityId("x")
+                        .setModelName("m")
+                        .setModelVersion("1")
+                        .setScore(0.5)
+                        .setEventTime(1)
+                        .setInferenceTime(2)
+                        .build()
+                        .toByteBuffer();
+        assertThatThrownBy(() -> InputEvent.fromByteBuffer(prediction))
+                .isInstanceOf(MissingSchemaException.class);
     }
 
     @Test
     void bytesWithoutTheHeaderAreRejected() {
-        assertThatThrownBy(() -> InputEvent.fromByteBuffer(ByteBuffer.wrap("{\"json\":true}".getBytes())))
+        assertThatThrownBy(
+                        () ->
+                                InputEvent.fromByteBuffer(
+                                        ByteBuffer.wrap("{\"json\":true}".getBytes())))
                 .isInstanceOf(BadHeaderException.class);
     }
 }

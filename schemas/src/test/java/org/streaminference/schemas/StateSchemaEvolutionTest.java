@@ -20,16 +20,18 @@ import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * What lives in state must restore across releases. The inference operator's checkpoint keeps the enriched events
- * still owed an answer (Avro, read back by Flink's Avro serializer with the schema they were written with): the
- * schema of the previous release is kept under {@code src/test/resources/released}, and the current one must read
- * what it wrote. Adding {@code control} (with its default) is such a change, and so is widening {@code features} from
- * float to double (Avro promotes the old values); renaming a field or narrowing its type is not.
+ * What lives in state must restore across releases. The inference operator's checkpoint keeps the
+ * enriched events still owed an answer (Avro, read back by Flink's Avro serializer with the schema
+ * they were written with): the schema of the previous release is kept under {@code
+ * src/test/resources/released}, and the current one must read what it wrote. Adding {@code control}
+ * (with its default) is such a change, and so is widening {@code features} from float to double
+ * (Avro promotes the old values); renaming a field or narrowing its type is not.
  */
 class StateSchemaEvolutionTest {
 
     private static Schema released(String file) throws Exception {
-        try (InputStream in = StateSchemaEvolutionTest.class.getResourceAsStream("/released/" + file)) {
+        try (InputStream in =
+                StateSchemaEvolutionTest.class.getResourceAsStream("/released/" + file)) {
             return new Schema.Parser().parse(in);
         }
     }
@@ -37,8 +39,11 @@ class StateSchemaEvolutionTest {
     @Test
     void pendingEnrichedEventsOfThePreviousReleaseRestore() throws Exception {
         Schema previous = released("EnrichedEvent-state-0.1.avsc");
-        assertThat(SchemaCompatibility.checkReaderWriterCompatibility(EnrichedEvent.getClassSchema(), previous)
-                .getType()).isEqualTo(SchemaCompatibilityType.COMPATIBLE);
+        assertThat(
+                        SchemaCompatibility.checkReaderWriterCompatibility(
+                                        EnrichedEvent.getClassSchema(), previous)
+                                .getType())
+                .isEqualTo(SchemaCompatibilityType.COMPATIBLE);
 
         GenericRecord event = new GenericData.Record(previous.getField("event").schema());
         event.put("eventId", "e-1");
@@ -63,12 +68,15 @@ class StateSchemaEvolutionTest {
         new GenericDatumWriter<GenericRecord>(previous).write(written, encoder);
         encoder.flush();
 
-        EnrichedEvent read = new SpecificDatumReader<EnrichedEvent>(previous, EnrichedEvent.getClassSchema())
-                .read(null, DecoderFactory.get().binaryDecoder(bytes.toByteArray(), null));
+        EnrichedEvent read =
+                new SpecificDatumReader<EnrichedEvent>(previous, EnrichedEvent.getClassSchema())
+                        .read(null, DecoderFactory.get().binaryDecoder(bytes.toByteArray(), null));
         assertThat(read.getEvent().getEventId()).isEqualTo("e-1");
         assertThat(read.getEvent().getCategoricalFields()).containsEntry("country", "DE");
         assertThat(read.getSource().getOffset()).isEqualTo(42L);
-        assertThat(read.getFeatures()).as("floats of the released schema, read as doubles").containsExactly(0.5, -1.0);
+        assertThat(read.getFeatures())
+                .as("floats of the released schema, read as doubles")
+                .containsExactly(0.5, -1.0);
         assertThat(read.getIntegerFeatures()).containsExactly(7L);
         assertThat(read.getTextFeatures()).containsExactly("fine");
         assertThat(read.getControl()).as("an event, not a command").isNull();

@@ -1,10 +1,11 @@
 package org.streaminference.sinks;
 
+import org.streaminference.schemas.Prediction;
+
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.streaminference.schemas.Prediction;
 
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -21,8 +22,11 @@ class LatestPredictionTableTest {
     @BeforeAll
     static void start() throws Exception {
         postgres = EmbeddedPostgres.builder().start();
-        options = new ResultStoreConfig(postgres.getJdbcUrl("postgres", "postgres"), "postgres", "", 100, 100, 3);
-        assertThat(ResultStoreSchema.migrate(options)).isEqualTo(ResultStoreSchema.currentVersion());
+        options =
+                new ResultStoreConfig(
+                        postgres.getJdbcUrl("postgres", "postgres"), "postgres", "", 100, 100, 3);
+        assertThat(ResultStoreSchema.migrate(options))
+                .isEqualTo(ResultStoreSchema.currentVersion());
         assertThat(ResultStoreSchema.migrate(options)).as("nothing left to apply").isZero();
     }
 
@@ -31,11 +35,20 @@ class LatestPredictionTableTest {
         postgres.close();
     }
 
-    private static Prediction prediction(String entity, String eventId, long eventTime, String version, double score) {
+    private static Prediction prediction(
+            String entity, String eventId, long eventTime, String version, double score) {
         return Prediction.newBuilder()
-                .setEventId(eventId).setEntityId(entity).setModelName("m").setModelVersion(version)
-                .setScore(score).setPredictedClass(1).setPredictedLabel("yes").setProbabilities(List.of(1 - score, score))
-                .setEventTime(eventTime).setInferenceTime(eventTime + 5).build();
+                .setEventId(eventId)
+                .setEntityId(entity)
+                .setModelName("m")
+                .setModelVersion(version)
+                .setScore(score)
+                .setPredictedClass(1)
+                .setPredictedLabel("yes")
+                .setProbabilities(List.of(1 - score, score))
+                .setEventTime(eventTime)
+                .setInferenceTime(eventTime + 5)
+                .build();
     }
 
     private static void write(List<Prediction> batch) throws Exception {
@@ -52,9 +65,11 @@ class LatestPredictionTableTest {
 
     private static String eventIdOf(String entity) throws Exception {
         try (Connection c = postgres.getPostgresDatabase().getConnection();
-                PreparedStatement ps = c.prepareStatement(
-                        "SELECT event_id, probabilities[2], extract(epoch from event_time) * 1000 FROM "
-                                + LatestPredictionTable.TABLE + " WHERE entity_id = ? AND model_name = 'm'")) {
+                PreparedStatement ps =
+                        c.prepareStatement(
+                                "SELECT event_id, probabilities[2], extract(epoch from event_time) * 1000 FROM "
+                                        + LatestPredictionTable.TABLE
+                                        + " WHERE entity_id = ? AND model_name = 'm'")) {
             ps.setString(1, entity);
             try (ResultSet rs = ps.executeQuery()) {
                 assertThat(rs.next()).isTrue();
@@ -77,10 +92,11 @@ class LatestPredictionTableTest {
 
     @Test
     void oneBatchMayHoldOneKeySeveralTimes() throws Exception {
-        write(List.of(
-                prediction("b", "b-1", 1_000, "1", 0.1),
-                prediction("b", "b-3", 3_000, "1", 0.3),
-                prediction("b", "b-2", 2_000, "1", 0.2)));
+        write(
+                List.of(
+                        prediction("b", "b-1", 1_000, "1", 0.1),
+                        prediction("b", "b-3", 3_000, "1", 0.3),
+                        prediction("b", "b-2", 2_000, "1", 0.2)));
         assertThat(eventIdOf("b")).isEqualTo("b-3");
     }
 

@@ -3,11 +3,14 @@ package org.streaminference.sinks;
 import org.streaminference.schemas.Prediction;
 
 import javax.sql.DataSource;
+
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.util.List;
 
-/** Writes predictions with the sinks' own statements, as the job would, for tests of the read side. */
+/**
+ * Writes predictions with the sinks' own statements, as the job would, for tests of the read side.
+ */
 public final class ResultStoreTestWrites {
     private ResultStoreTestWrites() {}
 

@@ -1,7 +1,5 @@
 package org.streaminference.tracing;
 
-import org.apache.flink.annotation.Internal;
-
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanBuilder;
 import io.opentelemetry.api.trace.SpanContext;
@@ -12,43 +10,50 @@ import io.opentelemetry.context.Context;
 import io.opentelemetry.context.propagation.TextMapGetter;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
 import io.opentelemetry.sdk.autoconfigure.AutoConfiguredOpenTelemetrySdk;
+import org.apache.flink.annotation.Internal;
 
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceConfigurationError;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Spans of records for one operator instance. A record carries its W3C trace context ({@code traceparent}) from
- * the Kafka header it arrived with through the job; each stage starts the record's span as a child of it and passes
- * the span's context on, so the producer's trace continues to the prediction's header. With tracing off (the
- * default) there is no SDK and every method returns at once.
+ * Spans of records for one operator instance. A record carries its W3C trace context ({@code
+ * traceparent}) from the Kafka header it arrived with through the job; each stage starts the
+ * record's span as a child of it and passes the span's context on, so the producer's trace
+ * continues to the prediction's header. With tracing off (the default) there is no SDK and every
+ * method returns at once.
  *
- * <p>One OpenTelemetry SDK per configuration is shared by the operator instances of a TaskManager (its span
- * exporter batches in one thread) and shut down, flushing, when the last one closes.
+ * <p>One OpenTelemetry SDK per configuration is shared by the operator instances of a TaskManager
+ * (its span exporter batches in one thread) and shut down, flushing, when the last one closes.
  */
 @Internal
 public final class RecordTracing implements AutoCloseable {
     /** The Kafka header the trace context travels in. */
     public static final String HEADER = "traceparent";
-    /** Longer header values are not trace contexts (version 00 has 55 characters) and are ignored. */
+
+    /**
+     * Longer header values are not trace contexts (version 00 has 55 characters) and are ignored.
+     */
     public static final int MAX_HEADER_LENGTH = 128;
 
     private static final RecordTracing OFF = new RecordTracing(null, null);
     private static final Map<TracingConfig, Shared> SDKS = new HashMap<>();
-    private static final TextMapGetter<String> GETTER = new TextMapGetter<>() {
-        @Override
-        public Iterable<String> keys(String carrier) {
-            return List.of(HEADER);
-        }
+    private static final TextMapGetter<String> GETTER =
+            new TextMapGetter<>() {
+                @Override
+                public Iterable<String> keys(String carrier) {
+                    return List.of(HEADER);
+                }
 
-        @Override
-        public String get(String carrier, String key) {
-            return HEADER.equals(key) ? carrier : null;
-        }
-    };
+                @Override
+                public String get(String carrier, String key) {
+                    return HEADER.equals(key) ? carrier : null;
+                }
+            };
 
     private static final class Shared {
         final OpenTelemetrySdk sdk;
@@ -74,8 +79,8 @@ public final class RecordTracing implements AutoCloseable {
     }
 
     /**
-     * The tracing of one operator instance; {@code scope} names the instrumentation (the stage). Close it in the
-     * operator's {@code close()}.
+     * The tracing of one operator instance; {@code scope} names the instrumentation (the stage).
+     * Close it in the operator's {@code close()}.
      */
     public static RecordTracing open(TracingConfig config, String scope, ClassLoader classLoader) {
         if (config == null || !config.enabled()) {
@@ -89,18 +94,20 @@ public final class RecordTracing implements AutoCloseable {
                 properties.put("otel.traces.exporter", config.exporter());
                 properties.put("otel.metrics.exporter", "none");
                 properties.put("otel.logs.exporter", "none");
-                // which records start a trace is decided before a span is built (startEntrySpan); a span is built
+                // which records start a trace is decided before a span is built (startEntrySpan); a
+                // span is built
                 // only for a sampled record, so the SDK's sampler keeps every span it is asked for
                 properties.put("otel.traces.sampler", "parentbased_always_on");
                 properties.put("otel.exporter.otlp.protocol", "http/protobuf");
                 properties.put("otel.exporter.otlp.endpoint", config.endpoint());
                 properties.put("otel.propagators", "tracecontext");
-                OpenTelemetrySdk sdk = AutoConfiguredOpenTelemetrySdk.builder()
-                        .addPropertiesSupplier(() -> properties)
-                        .setServiceClassLoader(classLoader)
-                        .disableShutdownHook()
-                        .build()
-                        .getOpenTelemetrySdk();
+                OpenTelemetrySdk sdk =
+                        AutoConfiguredOpenTelemetrySdk.builder()
+                                .addPropertiesSupplier(() -> properties)
+                                .setServiceClassLoader(classLoader)
+                                .disableShutdownHook()
+                                .build()
+                                .getOpenTelemetrySdk();
                 shared = new Shared(sdk);
                 SDKS.put(config, shared);
             }
@@ -114,8 +121,9 @@ public final class RecordTracing implements AutoCloseable {
     }
 
     /**
-     * Starts and stops the SDK {@code config} asks for, where the job is built: an exporter no jar registers fails
-     * the start with its name, instead of every task failing in {@code open()} and the job restarting forever.
+     * Starts and stops the SDK {@code config} asks for, where the job is built: an exporter no jar
+     * registers fails the start with its name, instead of every task failing in {@code open()} and
+     * the job restarting forever.
      *
      * @throws IllegalArgumentException naming the exporter and why the SDK cannot start
      */
@@ -125,26 +133,32 @@ public final class RecordTracing implements AutoCloseable {
         }
         try {
             open(config, "check", classLoader).close();
-        } catch (RuntimeException | java.util.ServiceConfigurationError e) {
-            throw new IllegalArgumentException("tracing cannot start with exporter '" + config.exporter() + "': "
-                    + e.getMessage(), e);
+        } catch (RuntimeException | ServiceConfigurationError e) {
+            throw new IllegalArgumentException(
+                    "tracing cannot start with exporter '"
+                            + config.exporter()
+                            + "': "
+                            + e.getMessage(),
+                    e);
         }
     }
 
     /**
-     * Starts the span of a record entering the job: a child of the context it arrived with where that is sampled,
-     * a new trace for a share of the records that arrived without one (the sample ratio), and otherwise the invalid
-     * span, which records nothing and costs nothing. End it when the stage is done with the record.
+     * Starts the span of a record entering the job: a child of the context it arrived with where
+     * that is sampled, a new trace for a share of the records that arrived without one (the sample
+     * ratio), and otherwise the invalid span, which records nothing and costs nothing. End it when
+     * the stage is done with the record.
      */
     public Span startEntrySpan(String name, String traceparent, SpanKind kind) {
         return startEntrySpan(name, traceparent, kind, 0);
     }
 
     /**
-     * As {@link #startEntrySpan(String, String, SpanKind)}, started at {@code startEpochNanos} (when the work on the
-     * record began, before this call); 0 for now.
+     * As {@link #startEntrySpan(String, String, SpanKind)}, started at {@code startEpochNanos}
+     * (when the work on the record began, before this call); 0 for now.
      */
-    public Span startEntrySpan(String name, String traceparent, SpanKind kind, long startEpochNanos) {
+    public Span startEntrySpan(
+            String name, String traceparent, SpanKind kind, long startEpochNanos) {
         if (tracer == null) {
             return Span.getInvalid();
         }
@@ -159,7 +173,10 @@ public final class RecordTracing implements AutoCloseable {
             if (parent == null) {
                 return Span.getInvalid(); // an unsampled context passes through untouched
             }
-            builder = tracer.spanBuilder(name).setSpanKind(kind).setParent(Context.root().with(Span.wrap(parent)));
+            builder =
+                    tracer.spanBuilder(name)
+                            .setSpanKind(kind)
+                            .setParent(Context.root().with(Span.wrap(parent)));
         }
         if (startEpochNanos > 0) {
             builder.setStartTimestamp(startEpochNanos, TimeUnit.NANOSECONDS);
@@ -168,8 +185,9 @@ public final class RecordTracing implements AutoCloseable {
     }
 
     /**
-     * Starts the span of a record at a later stage, a child of the context it carries where that is sampled; the
-     * invalid span otherwise (a later stage never starts a trace). End it when the stage is done with the record.
+     * Starts the span of a record at a later stage, a child of the context it carries where that is
+     * sampled; the invalid span otherwise (a later stage never starts a trace). End it when the
+     * stage is done with the record.
      */
     public Span startRecordSpan(String name, String traceparent, SpanKind kind) {
         if (tracer == null) {
@@ -179,14 +197,16 @@ public final class RecordTracing implements AutoCloseable {
         if (parent == null) {
             return Span.getInvalid(); // an unsampled context passes through untouched
         }
-        return tracer.spanBuilder(name).setSpanKind(kind).setParent(Context.root().with(Span.wrap(parent)))
+        return tracer.spanBuilder(name)
+                .setSpanKind(kind)
+                .setParent(Context.root().with(Span.wrap(parent)))
                 .startSpan();
     }
 
     /**
-     * Starts the span of a batch when any of its records is sampled: a child of the first sampled record's context
-     * (so that it is in a sampled trace) and linked to every sampled record's. Returns the invalid span, which
-     * records nothing, otherwise.
+     * Starts the span of a batch when any of its records is sampled: a child of the first sampled
+     * record's context (so that it is in a sampled trace) and linked to every sampled record's.
+     * Returns the invalid span, which records nothing, otherwise.
      */
     public Span startBatchSpan(String name, List<String> traceparents) {
         if (tracer == null) {
@@ -199,15 +219,20 @@ public final class RecordTracing implements AutoCloseable {
                 continue;
             }
             if (builder == null) {
-                builder = tracer.spanBuilder(name).setSpanKind(SpanKind.INTERNAL)
-                        .setParent(Context.root().with(Span.wrap(record)));
+                builder =
+                        tracer.spanBuilder(name)
+                                .setSpanKind(SpanKind.INTERNAL)
+                                .setParent(Context.root().with(Span.wrap(record)));
             }
             builder.addLink(record);
         }
         return builder == null ? Span.getInvalid() : builder.startSpan();
     }
 
-    /** The context a record carries on after {@code span}: the span's where it is sampled, else the one it had. */
+    /**
+     * The context a record carries on after {@code span}: the span's where it is sampled, else the
+     * one it had.
+     */
     public static String carry(Span span, String traceparent) {
         SpanContext context = span.getSpanContext();
         if (!context.isSampled()) {
@@ -219,12 +244,15 @@ public final class RecordTracing implements AutoCloseable {
     /** The W3C {@code traceparent} of a span context, as the propagator writes it. */
     public static String format(SpanContext context) {
         String[] header = new String[1];
-        W3CTraceContextPropagator.getInstance().inject(Context.root().with(Span.wrap(context)), header,
-                (carrier, key, value) -> {
-                    if (HEADER.equals(key)) {
-                        carrier[0] = value;
-                    }
-                });
+        W3CTraceContextPropagator.getInstance()
+                .inject(
+                        Context.root().with(Span.wrap(context)),
+                        header,
+                        (carrier, key, value) -> {
+                            if (HEADER.equals(key)) {
+                                carrier[0] = value;
+                            }
+                        });
         return header[0];
     }
 
@@ -254,7 +282,9 @@ public final class RecordTracing implements AutoCloseable {
             Shared shared = SDKS.get(config);
             if (shared != null && --shared.holders == 0) {
                 SDKS.remove(config);
-                shared.sdk.shutdown().join(10, TimeUnit.SECONDS); // flushes the spans not exported yet
+                shared.sdk
+                        .shutdown()
+                        .join(10, TimeUnit.SECONDS); // flushes the spans not exported yet
             }
         }
     }

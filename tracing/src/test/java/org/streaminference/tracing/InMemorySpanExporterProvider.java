@@ -10,9 +10,9 @@ import io.opentelemetry.sdk.trace.export.SpanExporter;
 import java.util.Collection;
 
 /**
- * The exporter {@code monitoring.tracing.exporter: in-memory} names in tests: every SDK the job's operators start
- * (one per configuration and TaskManager, shut down with the job) exports into {@link #SPANS}, the SDK's own
- * in-memory exporter, which outlives them.
+ * The exporter {@code monitoring.tracing.exporter: in-memory} names in tests: every SDK the job's
+ * operators start (one per configuration and TaskManager, shut down with the job) exports into
+ * {@link #SPANS}, the SDK's own in-memory exporter, which outlives them.
  */
 public final class InMemorySpanExporterProvider implements ConfigurableSpanExporterProvider {
     public static final String NAME = "in-memory";
@@ -38,7 +38,8 @@ public final class InMemorySpanExporterProvider implements ConfigurableSpanExpor
 
             @Override
             public CompletableResultCode shutdown() {
-                return CompletableResultCode.ofSuccess(); // the shared exporter stays open for the next SDK
+                return CompletableResultCode
+                        .ofSuccess(); // the shared exporter stays open for the next SDK
             }
         };
     }

@@ -9,10 +9,10 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * One feature of a spec, as parsed and checked: what it computes, from which field, over which window, and how its
- * value is transformed. Immutable. {@link FeatureSpecParser} checks a spec's features (with the spec's line in every
- * message) before it builds them with {@link #builder(String, FeatureKind)}; the builder checks only the invariants
- * every feature has.
+ * One feature of a spec, as parsed and checked: what it computes, from which field, over which
+ * window, and how its value is transformed. Immutable. {@link FeatureSpecParser} checks a spec's
+ * features (with the spec's line in every message) before it builds them with {@link
+ * #builder(String, FeatureKind)}; the builder checks only the invariants every feature has.
  */
 @PublicEvolving
 public final class FeatureDefinition implements Serializable {
@@ -56,7 +56,10 @@ public final class FeatureDefinition implements Serializable {
         this.vectorWidth = b.vectorWidth;
     }
 
-    /** A feature named {@code name} computing {@code kind}; the other fields keep their neutral values. */
+    /**
+     * A feature named {@code name} computing {@code kind}; the other fields keep their neutral
+     * values.
+     */
     public static Builder builder(String name, FeatureKind kind) {
         return new Builder(name, kind);
     }
@@ -71,7 +74,10 @@ public final class FeatureDefinition implements Serializable {
         return kind;
     }
 
-    /** Whether {@code field} is read from the entity's profile (reference data) instead of the event. */
+    /**
+     * Whether {@code field} is read from the entity's profile (reference data) instead of the
+     * event.
+     */
     public boolean fromProfile() {
         return fromProfile;
     }
@@ -82,23 +88,27 @@ public final class FeatureDefinition implements Serializable {
     }
 
     /**
-     * The value when there is nothing to compute from (missing field, no earlier event); a vector's every value when
-     * its field is missing. Null on a numeric, integer or vector event field makes the field required (by the models
-     * that read the feature's group).
+     * The value when there is nothing to compute from (missing field, no earlier event); a vector's
+     * every value when its field is missing. Null on a numeric, integer or vector event field makes
+     * the field required (by the models that read the feature's group).
      */
     public Double defaultValue() {
         return defaultValue;
     }
 
-    /** Text: the text when the field is missing; null makes the field required (by the models that read it). */
+    /**
+     * Text: the text when the field is missing; null makes the field required (by the models that
+     * read it).
+     */
     public String defaultText() {
         return defaultText;
     }
 
     /**
-     * Whether an event must carry the field for this feature to have a value: an event field without a default
-     * (a profile field takes its default until the profile arrives). A model that reads the feature's group answers
-     * an event without it with a {@code MISSING_FIELD} dead letter; the event still counts in its entity's state.
+     * Whether an event must carry the field for this feature to have a value: an event field
+     * without a default (a profile field takes its default until the profile arrives). A model that
+     * reads the feature's group answers an event without it with a {@code MISSING_FIELD} dead
+     * letter; the event still counts in its entity's state.
      */
     public boolean requiresField() {
         if (fromProfile || field == null) {
@@ -126,7 +136,10 @@ public final class FeatureDefinition implements Serializable {
         return windowMillis;
     }
 
-    /** Windowed kinds: how often the window advances (the bucket width); equals the window when tumbling. */
+    /**
+     * Windowed kinds: how often the window advances (the bucket width); equals the window when
+     * tumbling.
+     */
     public long slideMillis() {
         return slideMillis;
     }
@@ -163,29 +176,66 @@ public final class FeatureDefinition implements Serializable {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof FeatureDefinition f && name.equals(f.name) && kind == f.kind && fromProfile == f.fromProfile
-                && Objects.equals(field, f.field) && Objects.equals(defaultValue, f.defaultValue)
+        return o instanceof FeatureDefinition f
+                && name.equals(f.name)
+                && kind == f.kind
+                && fromProfile == f.fromProfile
+                && Objects.equals(field, f.field)
+                && Objects.equals(defaultValue, f.defaultValue)
                 && Objects.equals(defaultText, f.defaultText)
-                && vocabulary.equals(f.vocabulary) && buckets == f.buckets && windowMillis == f.windowMillis
-                && slideMillis == f.slideMillis && halfLifeMillis == f.halfLifeMillis && log1p == f.log1p
-                && Double.compare(offset, f.offset) == 0 && Double.compare(divisor, f.divisor) == 0 && line == f.line
-                && group.equals(f.group) && vectorWidth == f.vectorWidth;
+                && vocabulary.equals(f.vocabulary)
+                && buckets == f.buckets
+                && windowMillis == f.windowMillis
+                && slideMillis == f.slideMillis
+                && halfLifeMillis == f.halfLifeMillis
+                && log1p == f.log1p
+                && Double.compare(offset, f.offset) == 0
+                && Double.compare(divisor, f.divisor) == 0
+                && line == f.line
+                && group.equals(f.group)
+                && vectorWidth == f.vectorWidth;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(name, kind, fromProfile, field, defaultValue, defaultText, vocabulary, buckets, windowMillis,
-                slideMillis, halfLifeMillis, log1p, offset, divisor, line, group, vectorWidth);
+        return Objects.hash(
+                name,
+                kind,
+                fromProfile,
+                field,
+                defaultValue,
+                defaultText,
+                vocabulary,
+                buckets,
+                windowMillis,
+                slideMillis,
+                halfLifeMillis,
+                log1p,
+                offset,
+                divisor,
+                line,
+                group,
+                vectorWidth);
     }
 
     @Override
     public String toString() {
-        return "FeatureDefinition{" + name + ", " + kind + (field == null ? "" : ", field " + field)
-                + (windowMillis > 0 ? ", window " + windowMillis + " ms, slide " + slideMillis + " ms" : "")
-                + ", line " + line + "}";
+        return "FeatureDefinition{"
+                + name
+                + ", "
+                + kind
+                + (field == null ? "" : ", field " + field)
+                + (windowMillis > 0
+                        ? ", window " + windowMillis + " ms, slide " + slideMillis + " ms"
+                        : "")
+                + ", line "
+                + line
+                + "}";
     }
 
-    /** How many values the feature contributes to the array of its {@link FeatureKind#valueType()}. */
+    /**
+     * How many values the feature contributes to the array of its {@link FeatureKind#valueType()}.
+     */
     public int width() {
         return switch (kind) {
             case ONE_HOT -> vocabulary.size();
@@ -195,7 +245,10 @@ public final class FeatureDefinition implements Serializable {
         };
     }
 
-    /** The names of the values it contributes: its name, or {@code name=value} / {@code name#bucket}. */
+    /**
+     * The names of the values it contributes: its name, or {@code name=value} / {@code
+     * name#bucket}.
+     */
     public List<String> valueNames() {
         if (kind == FeatureKind.ONE_HOT) {
             return vocabulary.stream().map(v -> name + "=" + v).toList();
@@ -203,7 +256,11 @@ public final class FeatureDefinition implements Serializable {
         if (kind == FeatureKind.HASHED || kind == FeatureKind.VECTOR) {
             List<String> names = new ArrayList<>(width());
             for (int i = 0; i < width(); i++) {
-                names.add(name + (kind == FeatureKind.HASHED ? "#" : "[") + i + (kind == FeatureKind.HASHED ? "" : "]"));
+                names.add(
+                        name
+                                + (kind == FeatureKind.HASHED ? "#" : "[")
+                                + i
+                                + (kind == FeatureKind.HASHED ? "" : "]"));
             }
             return names;
         }
@@ -225,7 +282,10 @@ public final class FeatureDefinition implements Serializable {
         return (v - offset) / divisor;
     }
 
-    /** Builds a {@link FeatureDefinition}; unset fields are neutral (no field, no window, no transform). */
+    /**
+     * Builds a {@link FeatureDefinition}; unset fields are neutral (no field, no window, no
+     * transform).
+     */
     @PublicEvolving
     public static final class Builder {
         private final String name;
@@ -279,7 +339,10 @@ public final class FeatureDefinition implements Serializable {
             return this;
         }
 
-        /** A window of {@code windowMillis} (0: the entity's lifetime) advancing every {@code slideMillis}. */
+        /**
+         * A window of {@code windowMillis} (0: the entity's lifetime) advancing every {@code
+         * slideMillis}.
+         */
         public Builder window(long windowMillis, long slideMillis) {
             this.windowMillis = windowMillis;
             this.slideMillis = slideMillis;
@@ -291,7 +354,10 @@ public final class FeatureDefinition implements Serializable {
             return this;
         }
 
-        /** The transform: {@code ln(1 + x)} first when {@code log1p}, then {@code (x - offset) / divisor}. */
+        /**
+         * The transform: {@code ln(1 + x)} first when {@code log1p}, then {@code (x - offset) /
+         * divisor}.
+         */
         public Builder transform(boolean log1p, double offset, double divisor) {
             this.log1p = log1p;
             this.offset = offset;
@@ -321,11 +387,14 @@ public final class FeatureDefinition implements Serializable {
             Preconditions.checkNotNull(kind, "kind");
             Preconditions.checkArgument(divisor != 0, "divisor must not be 0");
             Preconditions.checkNotNull(group, "group");
-            Preconditions.checkArgument(defaultText == null || kind == FeatureKind.TEXT,
+            Preconditions.checkArgument(
+                    defaultText == null || kind == FeatureKind.TEXT,
                     "only a text feature has a default text");
-            Preconditions.checkArgument((kind == FeatureKind.VECTOR) == (vectorWidth > 0),
+            Preconditions.checkArgument(
+                    (kind == FeatureKind.VECTOR) == (vectorWidth > 0),
                     "a vector feature, and only it, has a positive width");
-            Preconditions.checkArgument(buckets >= 0 && windowMillis >= 0 && slideMillis >= 0 && halfLifeMillis >= 0,
+            Preconditions.checkArgument(
+                    buckets >= 0 && windowMillis >= 0 && slideMillis >= 0 && halfLifeMillis >= 0,
                     "buckets and times must not be negative");
             return new FeatureDefinition(this);
         }

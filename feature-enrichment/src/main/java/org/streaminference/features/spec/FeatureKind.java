@@ -1,8 +1,8 @@
 package org.streaminference.features.spec;
 
-import org.apache.flink.annotation.PublicEvolving;
-
 import org.streaminference.schemas.FeatureLayout.ValueType;
+
+import org.apache.flink.annotation.PublicEvolving;
 
 import java.util.Arrays;
 import java.util.stream.Collectors;
@@ -12,7 +12,9 @@ import java.util.stream.Collectors;
 public enum FeatureKind {
     /** A numeric field of the event or profile, with a default for missing values. */
     NUMERIC("numeric", false),
-    /** A categorical field as one value per vocabulary entry (1 for the entry it equals, else 0). */
+    /**
+     * A categorical field as one value per vocabulary entry (1 for the entry it equals, else 0).
+     */
     ONE_HOT("one-hot", false),
     /** A categorical field hashed into a fixed number of buckets, one value per bucket. */
     HASHED("hashed", false),
@@ -23,7 +25,10 @@ public enum FeatureKind {
     MAX("max", true),
     /** Population standard deviation. */
     STDDEV("stddev", true),
-    /** Number of distinct values of a categorical field: exact up to 64 per bucket, HyperLogLog beyond. */
+    /**
+     * Number of distinct values of a categorical field: exact up to 64 per bucket, HyperLogLog
+     * beyond.
+     */
     DISTINCT_COUNT("distinct-count", true),
     /** The field's value on the entity's most recent earlier event that carried it. */
     LAST("last", false),
@@ -31,7 +36,10 @@ public enum FeatureKind {
     TIME_SINCE_PREVIOUS("time-since-previous", false),
     /** Exponentially decayed mean of a field in event time, with a half-life. */
     DECAYED_MEAN("decayed-mean", false),
-    /** An array field of the event ({@code vectorFields}) of a declared width, as one block of float values. */
+    /**
+     * An array field of the event ({@code vectorFields}) of a declared width, as one block of float
+     * values.
+     */
     VECTOR("vector", false),
     /** A numeric field as a whole number (int64): an id a model looks up in an embedding table. */
     INTEGER("integer", false),
@@ -50,7 +58,10 @@ public enum FeatureKind {
         return yamlName;
     }
 
-    /** Whether the kind aggregates over an event-time window (or the entity's lifetime when none is given). */
+    /**
+     * Whether the kind aggregates over an event-time window (or the entity's lifetime when none is
+     * given).
+     */
     public boolean windowed() {
         return windowed;
     }
@@ -67,10 +78,16 @@ public enum FeatureKind {
 
     /** Whether the kind yields a single float that a transform and scaling may apply to. */
     public boolean scalar() {
-        return this != ONE_HOT && this != HASHED && this != VECTOR && this != INTEGER && this != TEXT;
+        return this != ONE_HOT
+                && this != HASHED
+                && this != VECTOR
+                && this != INTEGER
+                && this != TEXT;
     }
 
-    /** The type of the values it gives, which decides the array of the enriched event they go to. */
+    /**
+     * The type of the values it gives, which decides the array of the enriched event they go to.
+     */
     public ValueType valueType() {
         return switch (this) {
             case INTEGER -> ValueType.INT64;

@@ -1,7 +1,6 @@
 package org.streaminference.features.spec;
 
 import org.apache.flink.annotation.PublicEvolving;
-
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.Path;
 
@@ -10,11 +9,15 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 
-/** Where feature specs come from: a file on any Flink file system, or the demo's spec bundled with the job. */
+/**
+ * Where feature specs come from: a file on any Flink file system, or the demo's spec bundled with
+ * the job.
+ */
 @PublicEvolving
 public final class FeatureSpecs {
     /** The demo's spec, the complete example in the README. */
     public static final String DEMO_RESOURCE = "/feature-specs/demo-transactions.yaml";
+
     /** Upper bound on a spec file's size: a spec is a page of YAML, not a data file. */
     private static final int MAX_SIZE = 1 << 20;
 
@@ -23,14 +26,16 @@ public final class FeatureSpecs {
     /**
      * Reads and checks the spec at {@code location} (a path or URI Flink's file systems can open).
      *
-     * @throws InvalidFeatureSpecException naming the line and problem, or that the file cannot be read
+     * @throws InvalidFeatureSpecException naming the line and problem, or that the file cannot be
+     *     read
      */
     public static FeatureSpec load(String location) throws InvalidFeatureSpecException {
         Path path = new Path(location);
         try (FSDataInputStream in = path.getFileSystem().open(path)) {
             return FeatureSpecParser.parse(read(in, location), location);
         } catch (IOException e) {
-            throw new InvalidFeatureSpecException(location, 0, "cannot read the feature spec: " + e);
+            throw new InvalidFeatureSpecException(
+                    location, 0, "cannot read the feature spec: " + e);
         }
     }
 
@@ -44,7 +49,8 @@ public final class FeatureSpecs {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InvalidFeatureSpecException e) {
-            throw new IllegalStateException("the built-in demo spec is invalid: " + e.getMessage(), e);
+            throw new IllegalStateException(
+                    "the built-in demo spec is invalid: " + e.getMessage(), e);
         }
     }
 

@@ -7,12 +7,13 @@ import java.io.IOException;
 import java.util.Arrays;
 
 /**
- * Distinct counts per event-time bucket. A bucket keeps the 64-bit hashes of its values while it has at most
- * {@link #EXACT_LIMIT} of them, so the small counts typical per entity are exact (up to hash collisions, about one in
- * 10^16 pairs); a bucket with more values turns into a HyperLogLog sketch of 2^12 registers, kept sparse (only the
- * registers that are set, as {@code index << 8 | rank}). A window's count is the exact size of the union of its
- * buckets' hashes where all are exact, else HyperLogLog's estimate over the merged registers: linear counting up to
- * about 10,000 values (error well under 1%), then a standard error of 1.6%.
+ * Distinct counts per event-time bucket. A bucket keeps the 64-bit hashes of its values while it
+ * has at most {@link #EXACT_LIMIT} of them, so the small counts typical per entity are exact (up to
+ * hash collisions, about one in 10^16 pairs); a bucket with more values turns into a HyperLogLog
+ * sketch of 2^12 registers, kept sparse (only the registers that are set, as {@code index << 8 |
+ * rank}). A window's count is the exact size of the union of its buckets' hashes where all are
+ * exact, else HyperLogLog's estimate over the merged registers: linear counting up to about 10,000
+ * values (error well under 1%), then a standard error of 1.6%.
  */
 final class DistinctBuckets {
     static final int PRECISION = 12;
@@ -21,8 +22,10 @@ final class DistinctBuckets {
     private static final long[] NO_HASHES = new long[0];
 
     final long[] ids;
+
     /** Per slot: the sorted distinct hashes, or null once the slot is a sketch. */
     final long[][] hashes;
+
     /** Per slot: the sketch's set registers, sorted by index, or null while the slot is exact. */
     final int[][] registers;
 
@@ -169,7 +172,10 @@ final class DistinctBuckets {
         return grown;
     }
 
-    /** Per non-empty slot: its id, then the hash count and hashes, or minus the register count and registers. */
+    /**
+     * Per non-empty slot: its id, then the hash count and hashes, or minus the register count and
+     * registers.
+     */
     void write(DataOutputView out) throws IOException {
         int used = 0;
         for (long id : ids) {

@@ -3,9 +3,10 @@ package org.streaminference.features.state;
 import org.apache.flink.annotation.PublicEvolving;
 
 /**
- * The one hash of categorical values, for hashed features and distinct counts: 64-bit FNV-1a over the string's
- * UTF-16 code units followed by MurmurHash3's 64-bit finalizer. Defined here rather than taken from
- * {@link String#hashCode()} so training code in any language can reproduce a hashed feature's buckets.
+ * The one hash of categorical values, for hashed features and distinct counts: 64-bit FNV-1a over
+ * the string's UTF-16 code units followed by MurmurHash3's 64-bit finalizer. Defined here rather
+ * than taken from {@link String#hashCode()} so training code in any language can reproduce a hashed
+ * feature's buckets.
  */
 @PublicEvolving
 public final class FeatureHashing {

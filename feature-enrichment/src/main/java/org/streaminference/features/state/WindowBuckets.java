@@ -7,11 +7,11 @@ import java.io.IOException;
 import java.util.Arrays;
 
 /**
- * Count, sum, sum of squares, min and max of one field per event-time bucket, in a ring of buckets: the incremental
- * representation of the windows over that field. A window of size W sliding by S is the sum of its W/S buckets; the
- * ring holds a few more, so an event within the out-of-orderness bound still finds its bucket. Only non-empty
- * buckets are written to state, and of each only what the group's features read (a count-only group writes ids and
- * counts).
+ * Count, sum, sum of squares, min and max of one field per event-time bucket, in a ring of buckets:
+ * the incremental representation of the windows over that field. A window of size W sliding by S is
+ * the sum of its W/S buckets; the ring holds a few more, so an event within the out-of-orderness
+ * bound still finds its bucket. Only non-empty buckets are written to state, and of each only what
+ * the group's features read (a count-only group writes ids and counts).
  */
 final class WindowBuckets {
     static final long EMPTY = Long.MIN_VALUE;
@@ -27,9 +27,9 @@ final class WindowBuckets {
     private final boolean extremesWritten;
 
     /**
-     * @param readsSums      whether a feature reads sums or means
-     * @param readsSquares   whether a feature reads the standard deviation
-     * @param readsExtremes  whether a feature reads min or max
+     * @param readsSums whether a feature reads sums or means
+     * @param readsSquares whether a feature reads the standard deviation
+     * @param readsExtremes whether a feature reads min or max
      */
     WindowBuckets(int ringSize, boolean readsSums, boolean readsSquares, boolean readsExtremes) {
         this.sumsWritten = readsSums || readsSquares;
@@ -44,7 +44,10 @@ final class WindowBuckets {
         maxs = new double[ringSize];
     }
 
-    /** Adds a value (NaN for a count-only group) to bucket {@code id}, never overwriting a newer bucket. */
+    /**
+     * Adds a value (NaN for a count-only group) to bucket {@code id}, never overwriting a newer
+     * bucket.
+     */
     void add(long id, double value) {
         int slot = (int) Math.floorMod(id, (long) ids.length);
         if (ids[slot] != id) {

@@ -5,7 +5,10 @@ import org.junit.jupiter.api.Test;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-/** The distinct count's stated accuracy: exact up to 64 values per bucket, within a few percent beyond. */
+/**
+ * The distinct count's stated accuracy: exact up to 64 values per bucket, within a few percent
+ * beyond.
+ */
 class DistinctBucketsTest {
 
     @Test
@@ -23,7 +26,9 @@ class DistinctBucketsTest {
             } else if (target <= 100) {
                 assertThat(estimate).as("%d values", target).isCloseTo(target, within(2L));
             } else {
-                assertThat((double) estimate).as("%d values", target).isCloseTo(target, within(0.05 * target));
+                assertThat((double) estimate)
+                        .as("%d values", target)
+                        .isCloseTo(target, within(0.05 * target));
             }
         }
         // repeated values add nothing

@@ -1,10 +1,11 @@
 package org.streaminference.model.control;
 
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelCommandType;
+
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import org.apache.flink.annotation.Internal;
-import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelCommandType;
 
 import java.io.IOException;
 import java.time.Instant;
@@ -15,20 +16,21 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The order of the commands a job accepted, kept in its checkpointed state so that a command is obeyed once and
- * never after a newer one: the last sequence accepted for each model (and, apart, for the serving plan), the ids of
- * the commands accepted lately, and the time of the job's configuration, before which no command is obeyed by a job
- * started without state. Every inference subtask sees the same commands in the same order, so all decide alike.
+ * The order of the commands a job accepted, kept in its checkpointed state so that a command is
+ * obeyed once and never after a newer one: the last sequence accepted for each model (and, apart,
+ * for the serving plan), the ids of the commands accepted lately, and the time of the job's
+ * configuration, before which no command is obeyed by a job started without state. Every inference
+ * subtask sees the same commands in the same order, so all decide alike.
  *
  * <ul>
  *   <li>{@code REPLAYED}: a command accepted before, sent again;
- *   <li>{@code OUT_OF_ORDER}: a sequence not above the last accepted for its model or plan (an older command, or one
- *       overtaken by a newer);
+ *   <li>{@code OUT_OF_ORDER}: a sequence not above the last accepted for its model or plan (an
+ *       older command, or one overtaken by a newer);
  *   <li>{@code STALE}: issued before the job's configuration.
  * </ul>
  *
- * <p>Unsigned commands without a sequence (hand-written ones, where {@code model.allow-unsigned} lets them in) are
- * not ordered.
+ * <p>Unsigned commands without a sequence (hand-written ones, where {@code model.allow-unsigned}
+ * lets them in) are not ordered.
  */
 @Internal
 public final class CommandOrder {
@@ -43,7 +45,8 @@ public final class CommandOrder {
     private final LinkedHashSet<String> acceptedIds;
 
     @JsonCreator
-    CommandOrder(@JsonProperty("notBefore") long notBefore,
+    CommandOrder(
+            @JsonProperty("notBefore") long notBefore,
             @JsonProperty("lastSequence") Map<String, Long> lastSequence,
             @JsonProperty("acceptedIds") List<String> acceptedIds) {
         this.notBefore = notBefore;
@@ -51,7 +54,10 @@ public final class CommandOrder {
         this.acceptedIds = new LinkedHashSet<>(acceptedIds == null ? List.of() : acceptedIds);
     }
 
-    /** A job's order before its first command: commands issued before {@code configurationTime} are STALE. */
+    /**
+     * A job's order before its first command: commands issued before {@code configurationTime} are
+     * STALE.
+     */
     public static CommandOrder startingAt(long configurationTime) {
         return new CommandOrder(configurationTime, Map.of(), List.of());
     }
@@ -59,24 +65,45 @@ public final class CommandOrder {
     /** Why {@code command} may not be obeyed now, or null where it may. */
     public Refusal check(ModelCommand command) {
         if (command.getId() != null && acceptedIds.contains(command.getId())) {
-            return new Refusal("REPLAYED", "command " + command.getId() + " was accepted before; a command is obeyed"
-                    + " once");
+            return new Refusal(
+                    "REPLAYED",
+                    "command "
+                            + command.getId()
+                            + " was accepted before; a command is obeyed"
+                            + " once");
         }
         if (command.getIssuedAt() != null && command.getIssuedAt() < notBefore) {
-            return new Refusal("STALE", "issued at " + Instant.ofEpochMilli(command.getIssuedAt()) + ", before this"
-                    + " job's configuration (" + Instant.ofEpochMilli(notBefore) + "): a job started without state"
-                    + " serves its configuration and the commands issued after it (model.configuration-time)");
+            return new Refusal(
+                    "STALE",
+                    "issued at "
+                            + Instant.ofEpochMilli(command.getIssuedAt())
+                            + ", before this"
+                            + " job's configuration ("
+                            + Instant.ofEpochMilli(notBefore)
+                            + "): a job started without state"
+                            + " serves its configuration and the commands issued after it (model.configuration-time)");
         }
         Long sequence = command.getSequence();
         Long last = lastSequence.get(scope(command));
         if (sequence != null && last != null && sequence <= last) {
-            return new Refusal("OUT_OF_ORDER", "sequence " + sequence + " is not above " + last + ", the last"
-                    + " accepted for " + describeScope(command) + "; a newer command was obeyed already");
+            return new Refusal(
+                    "OUT_OF_ORDER",
+                    "sequence "
+                            + sequence
+                            + " is not above "
+                            + last
+                            + ", the last"
+                            + " accepted for "
+                            + describeScope(command)
+                            + "; a newer command was obeyed already");
         }
         return null;
     }
 
-    /** Records {@code command} as obeyed: later commands of its model or plan must have a higher sequence. */
+    /**
+     * Records {@code command} as obeyed: later commands of its model or plan must have a higher
+     * sequence.
+     */
     public void accept(ModelCommand command) {
         if (command.getSequence() != null) {
             lastSequence.merge(scope(command), command.getSequence(), Math::max);
@@ -90,17 +117,24 @@ public final class CommandOrder {
         }
     }
 
-    /** The last sequence accepted for {@code model}, or for the plan where {@code model} is null; null for none. */
+    /**
+     * The last sequence accepted for {@code model}, or for the plan where {@code model} is null;
+     * null for none.
+     */
     public Long lastSequence(String model) {
         return lastSequence.get(model == null ? "plan" : "model/" + model);
     }
 
     private static String scope(ModelCommand command) {
-        return command.getCommand() == ModelCommandType.SET_PLAN ? "plan" : "model/" + command.getModel();
+        return command.getCommand() == ModelCommandType.SET_PLAN
+                ? "plan"
+                : "model/" + command.getModel();
     }
 
     private static String describeScope(ModelCommand command) {
-        return command.getCommand() == ModelCommandType.SET_PLAN ? "the serving plan" : "'" + command.getModel() + "'";
+        return command.getCommand() == ModelCommandType.SET_PLAN
+                ? "the serving plan"
+                : "'" + command.getModel() + "'";
     }
 
     @JsonProperty("notBefore")

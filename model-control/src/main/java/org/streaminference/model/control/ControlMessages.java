@@ -1,19 +1,21 @@
 package org.streaminference.model.control;
 
-import org.apache.flink.annotation.PublicEvolving;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.RejectedCommand;
+import org.streaminference.schemas.UntrustedText;
+
+import org.apache.flink.annotation.PublicEvolving;
 
 import java.nio.charset.StandardCharsets;
 
 /**
- * Decodes a control-topic record once, where it is read: into its command, or into the reason it is refused (with
- * the command too, where one could be read). Both travel on to every inference subtask, which answers each on the
- * model-events topic, so that the sender of a malformed command learns why, and the source never fails on one. This
- * reads a command without checking who sent it: the job reads the topic through a {@link CommandVerifier}; this is
- * for commands the job itself kept (its checkpointed pending commands) and for tools.
+ * Decodes a control-topic record once, where it is read: into its command, or into the reason it is
+ * refused (with the command too, where one could be read). Both travel on to every inference
+ * subtask, which answers each on the model-events topic, so that the sender of a malformed command
+ * learns why, and the source never fails on one. This reads a command without checking who sent it:
+ * the job reads the topic through a {@link CommandVerifier}; this is for commands the job itself
+ * kept (its checkpointed pending commands) and for tools.
  */
 @PublicEvolving
 public final class ControlMessages {
@@ -29,8 +31,15 @@ public final class ControlMessages {
      */
     public static ControlMessage decode(byte[] value, int maxCommandBytes) {
         if (value.length > maxCommandBytes) {
-            return rejected("TOO_LARGE", "the command is " + value.length + " bytes, over the limit of "
-                    + maxCommandBytes + " bytes (model.control.max-command-size)", value, null);
+            return rejected(
+                    "TOO_LARGE",
+                    "the command is "
+                            + value.length
+                            + " bytes, over the limit of "
+                            + maxCommandBytes
+                            + " bytes (model.control.max-command-size)",
+                    value,
+                    null);
         }
         try {
             return ControlMessage.newBuilder().setCommand(ModelCommands.fromJson(value)).build();
@@ -45,14 +54,22 @@ public final class ControlMessages {
     }
 
     /**
-     * A record refused with {@code reason}; {@code command} is the command it holds where one could be read (so that
-     * the answer names its id), null otherwise.
+     * A record refused with {@code reason}; {@code command} is the command it holds where one could
+     * be read (so that the answer names its id), null otherwise.
      */
-    static ControlMessage rejected(String reason, String message, byte[] value, ModelCommand command) {
-        String excerpt = new String(value, 0, Math.min(value.length, EXCERPT_CHARS * 4), StandardCharsets.UTF_8);
+    static ControlMessage rejected(
+            String reason, String message, byte[] value, ModelCommand command) {
+        String excerpt =
+                new String(
+                        value,
+                        0,
+                        Math.min(value.length, EXCERPT_CHARS * 4),
+                        StandardCharsets.UTF_8);
         return ControlMessage.newBuilder()
                 .setCommand(command)
-                .setRejection(new RejectedCommand(reason, message, UntrustedText.escape(excerpt, EXCERPT_CHARS)))
+                .setRejection(
+                        new RejectedCommand(
+                                reason, message, UntrustedText.escape(excerpt, EXCERPT_CHARS)))
                 .build();
     }
 }

@@ -2,7 +2,10 @@ package org.streaminference.model.control;
 
 import org.apache.flink.annotation.PublicEvolving;
 
-/** A control-topic record that is not a well-formed command, or a command the deployment cannot take. */
+/**
+ * A control-topic record that is not a well-formed command, or a command the deployment cannot
+ * take.
+ */
 @PublicEvolving
 public class InvalidCommandException extends Exception {
     private static final long serialVersionUID = 1L;

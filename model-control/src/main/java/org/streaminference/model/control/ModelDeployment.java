@@ -17,6 +17,7 @@ import org.apache.flink.util.Preconditions;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.charset.StandardCharsets;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
@@ -26,12 +27,14 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * What one model name serves: the active version, the previous one (kept loaded for an instant rollback), an
- * optional canary that takes a percentage of entities, and an optional shadow that scores every record on the
- * side. At most these four versions are loaded per model. Commands turn one deployment into the next without
- * loading anything; the operator loads the versions a new deployment needs before it routes a record to it.
+ * What one model name serves: the active version, the previous one (kept loaded for an instant
+ * rollback), an optional canary that takes a percentage of entities, and an optional shadow that
+ * scores every record on the side. At most these four versions are loaded per model. Commands turn
+ * one deployment into the next without loading anything; the operator loads the versions a new
+ * deployment needs before it routes a record to it.
  *
- * <p>Made by {@link #initial}, by {@link #apply} from a command, or with {@link #builder} (a restore, a test).
+ * <p>Made by {@link #initial}, by {@link #apply} from a command, or with {@link #builder} (a
+ * restore, a test).
  */
 @PublicEvolving
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -39,7 +42,10 @@ import java.util.Set;
 public final class ModelDeployment implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    /** Registered versions remembered per model; the oldest ones without a role are forgotten beyond this. */
+    /**
+     * Registered versions remembered per model; the oldest ones without a role are forgotten beyond
+     * this.
+     */
     public static final int MAX_REGISTERED = 64;
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -65,16 +71,21 @@ public final class ModelDeployment implements Serializable {
             @JsonProperty("revision") long revision) {
         this.model = Preconditions.checkNotNull(model, "model");
         this.active = Preconditions.checkNotNull(active, "active");
-        Preconditions.checkArgument(canaryPercent >= 0 && canaryPercent <= 100,
-                "canaryPercent must be between 0 and 100, got %s", canaryPercent);
-        Preconditions.checkArgument((canary == null) == (canaryPercent == 0),
+        Preconditions.checkArgument(
+                canaryPercent >= 0 && canaryPercent <= 100,
+                "canaryPercent must be between 0 and 100, got %s",
+                canaryPercent);
+        Preconditions.checkArgument(
+                (canary == null) == (canaryPercent == 0),
                 "a canary takes a share of entities above 0, and a share needs a canary");
         this.previous = previous;
         this.canary = canary;
         this.canaryPercent = canaryPercent;
         this.shadow = shadow;
-        this.locations = locations == null ? Map.of()
-                : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(locations));
+        this.locations =
+                locations == null
+                        ? Map.of()
+                        : Collections.unmodifiableMap(new LinkedHashMap<>(locations));
         this.revision = revision;
     }
 
@@ -123,7 +134,10 @@ public final class ModelDeployment implements Serializable {
         return shadow;
     }
 
-    /** Manifest location of every registered version, oldest first (bounded, see {@link #MAX_REGISTERED}). */
+    /**
+     * Manifest location of every registered version, oldest first (bounded, see {@link
+     * #MAX_REGISTERED}).
+     */
     @JsonProperty("locations")
     public Map<String, String> locations() {
         return locations;
@@ -137,15 +151,21 @@ public final class ModelDeployment implements Serializable {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof ModelDeployment d && model.equals(d.model) && active.equals(d.active)
-                && Objects.equals(previous, d.previous) && Objects.equals(canary, d.canary)
-                && canaryPercent == d.canaryPercent && Objects.equals(shadow, d.shadow)
-                && locations.equals(d.locations) && revision == d.revision;
+        return o instanceof ModelDeployment d
+                && model.equals(d.model)
+                && active.equals(d.active)
+                && Objects.equals(previous, d.previous)
+                && Objects.equals(canary, d.canary)
+                && canaryPercent == d.canaryPercent
+                && Objects.equals(shadow, d.shadow)
+                && locations.equals(d.locations)
+                && revision == d.revision;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(model, active, previous, canary, canaryPercent, shadow, locations, revision);
+        return Objects.hash(
+                model, active, previous, canary, canaryPercent, shadow, locations, revision);
     }
 
     @Override
@@ -154,14 +174,14 @@ public final class ModelDeployment implements Serializable {
     }
 
     /**
-     * The deployment after {@code command}; throws {@link InvalidCommandException} when the command cannot apply
-     * (an unknown version, no canary to promote, retiring the active version, ...).
+     * The deployment after {@code command}; throws {@link InvalidCommandException} when the command
+     * cannot apply (an unknown version, no canary to promote, retiring the active version, ...).
      */
     public ModelDeployment apply(ModelCommand command) throws InvalidCommandException {
         ModelCommands.validate(command);
         if (!command.getModel().equals(model)) {
-            throw new InvalidCommandException("command for model '" + command.getModel() + "' sent to '" + model
-                    + "'");
+            throw new InvalidCommandException(
+                    "command for model '" + command.getModel() + "' sent to '" + model + "'");
         }
         String version = command.getVersion();
         Transition next = new Transition(this);
@@ -169,8 +189,13 @@ public final class ModelDeployment implements Serializable {
             case PUBLISH -> {
                 String known = locations.get(version);
                 if (known != null && !ModelLocations.same(known, command.getLocation())) {
-                    throw new InvalidCommandException(model + ":" + version + " is already registered at " + known
-                            + "; versions are immutable, publish a new version instead");
+                    throw new InvalidCommandException(
+                            model
+                                    + ":"
+                                    + version
+                                    + " is already registered at "
+                                    + known
+                                    + "; versions are immutable, publish a new version instead");
                 }
                 next.locations.put(version, known != null ? known : command.getLocation());
                 ModelRole role = command.getRole() == null ? ModelRole.ACTIVE : command.getRole();
@@ -203,11 +228,19 @@ public final class ModelDeployment implements Serializable {
             }
             case ROLLBACK -> {
                 if (previous == null) {
-                    throw new InvalidCommandException(model + " has no previous version to roll back to");
+                    throw new InvalidCommandException(
+                            model + " has no previous version to roll back to");
                 }
                 if (version != null && !version.equals(previous)) {
-                    throw new InvalidCommandException("ROLLBACK names " + model + ":" + version + ", but the"
-                            + " previous version is " + previous + "; only the previous version can be rolled back to");
+                    throw new InvalidCommandException(
+                            "ROLLBACK names "
+                                    + model
+                                    + ":"
+                                    + version
+                                    + ", but the"
+                                    + " previous version is "
+                                    + previous
+                                    + "; only the previous version can be rolled back to");
                 }
                 next.active = previous;
                 next.previous = null;
@@ -222,8 +255,12 @@ public final class ModelDeployment implements Serializable {
             case RETIRE -> {
                 requireRegistered(version);
                 if (version.equals(active)) {
-                    throw new InvalidCommandException(model + ":" + version + " is active; roll back or publish"
-                            + " another version before retiring it");
+                    throw new InvalidCommandException(
+                            model
+                                    + ":"
+                                    + version
+                                    + " is active; roll back or publish"
+                                    + " another version before retiring it");
                 }
                 next.locations.remove(version);
                 if (version.equals(next.previous)) {
@@ -243,8 +280,14 @@ public final class ModelDeployment implements Serializable {
 
     private String requireRegistered(String version) throws InvalidCommandException {
         if (!locations.containsKey(version)) {
-            throw new InvalidCommandException(model + ":" + version + " is not registered; publish it first"
-                    + " (registered: " + locations.keySet() + ")");
+            throw new InvalidCommandException(
+                    model
+                            + ":"
+                            + version
+                            + " is not registered; publish it first"
+                            + " (registered: "
+                            + locations.keySet()
+                            + ")");
         }
         return version;
     }
@@ -268,15 +311,26 @@ public final class ModelDeployment implements Serializable {
 
     /** This deployment as model events carry it. */
     public DeploymentState toState() {
-        return new DeploymentState(model, active, previous, canary, canaryPercent, shadow, new HashMap<>(locations),
+        return new DeploymentState(
+                model,
+                active,
+                previous,
+                canary,
+                canaryPercent,
+                shadow,
+                new HashMap<>(locations),
                 revision);
     }
 
     /** The deployment a model event carries. */
     public static ModelDeployment fromState(DeploymentState state) {
-        return builder(state.getModel(), state.getActive()).previous(state.getPrevious())
-                .canary(state.getCanary(), state.getCanaryPercent()).shadow(state.getShadow())
-                .locations(state.getLocations()).revision(state.getRevision()).build();
+        return builder(state.getModel(), state.getActive())
+                .previous(state.getPrevious())
+                .canary(state.getCanary(), state.getCanaryPercent())
+                .shadow(state.getShadow())
+                .locations(state.getLocations())
+                .revision(state.getRevision())
+                .build();
     }
 
     public String toJson() {
@@ -360,9 +414,12 @@ public final class ModelDeployment implements Serializable {
             return this;
         }
 
-        /** @throws IllegalArgumentException or NullPointerException naming what is wrong */
+        /**
+         * @throws IllegalArgumentException or NullPointerException naming what is wrong
+         */
         public ModelDeployment build() {
-            return new ModelDeployment(model, active, previous, canary, canaryPercent, shadow, locations, revision);
+            return new ModelDeployment(
+                    model, active, previous, canary, canaryPercent, shadow, locations, revision);
         }
     }
 
@@ -412,8 +469,12 @@ public final class ModelDeployment implements Serializable {
 
         void shadow(String version) throws InvalidCommandException {
             if (version.equals(active)) {
-                throw new InvalidCommandException(model + ":" + version + " is active; a shadow scores another"
-                        + " version next to it");
+                throw new InvalidCommandException(
+                        model
+                                + ":"
+                                + version
+                                + " is active; a shadow scores another"
+                                + " version next to it");
             }
             shadow = version;
         }
@@ -431,7 +492,8 @@ public final class ModelDeployment implements Serializable {
                     it.remove();
                 }
             }
-            return new ModelDeployment(model, active, previous, canary, canaryPercent, shadow, locations, revision);
+            return new ModelDeployment(
+                    model, active, previous, canary, canaryPercent, shadow, locations, revision);
         }
     }
 }

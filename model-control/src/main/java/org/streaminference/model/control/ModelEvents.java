@@ -1,8 +1,9 @@
 package org.streaminference.model.control;
 
+import org.streaminference.schemas.ModelEvent;
+
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.api.common.serialization.SerializationSchema;
-import org.streaminference.schemas.ModelEvent;
 
 import java.io.IOException;
 

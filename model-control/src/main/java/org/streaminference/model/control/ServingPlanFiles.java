@@ -1,5 +1,7 @@
 package org.streaminference.model.control;
 
+import org.streaminference.schemas.ServingPlan;
+
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -7,19 +9,20 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.Path;
-import org.streaminference.schemas.ServingPlan;
 
 import java.io.IOException;
 
 /**
- * Serving plans in files, as people write them: YAML or JSON (YAML reads both), at most 1 MiB, from any file
- * system Flink can open. The job reads its starting plan this way, and {@code models plan} the plan it sends.
+ * Serving plans in files, as people write them: YAML or JSON (YAML reads both), at most 1 MiB, from
+ * any file system Flink can open. The job reads its starting plan this way, and {@code models plan}
+ * the plan it sends.
  */
 @Internal
 public final class ServingPlanFiles {
     private static final int MAX_SIZE = 1 << 20;
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper YAML =
+            new ObjectMapper(new YAMLFactory())
+                    .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
 
     private ServingPlanFiles() {}
 

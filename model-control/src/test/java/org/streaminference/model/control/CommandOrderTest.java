@@ -1,13 +1,17 @@
 package org.streaminference.model.control;
 
-import org.junit.jupiter.api.Test;
 import org.streaminference.schemas.ModelCommand;
+
+import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** A command is obeyed once, never after a newer one of its model (or plan), never from before the configuration. */
+/**
+ * A command is obeyed once, never after a newer one of its model (or plan), never from before the
+ * configuration.
+ */
 class CommandOrderTest {
 
     private static ModelCommand at(ModelCommand command, long sequence) {
@@ -23,19 +27,23 @@ class CommandOrderTest {
     @Test
     void aReplayIsRefusedAndAnOlderCommandOfTheSameModelIsOutOfOrder() throws Exception {
         CommandOrder order = CommandOrder.startingAt(0);
-        ModelCommand publish2 = at(ModelCommands.publish("churn", "2", "s3://m/churn/2", null, null), 10);
+        ModelCommand publish2 =
+                at(ModelCommands.publish("churn", "2", "s3://m/churn/2", null, null), 10);
         ModelCommand promote = at(ModelCommands.promote("churn"), 20);
         assertThat(order.check(publish2)).isNull();
         order.accept(publish2);
         order.accept(promote);
         assertThat(reason(order, promote)).isEqualTo("REPLAYED");
         assertThat(reason(order, publish2)).isEqualTo("REPLAYED");
-        assertThat(reason(order, at(ModelCommands.retire("churn", "1"), 15))).isEqualTo("OUT_OF_ORDER");
-        assertThat(reason(order, at(ModelCommands.retire("churn", "1"), 20))).isEqualTo("OUT_OF_ORDER");
+        assertThat(reason(order, at(ModelCommands.retire("churn", "1"), 15)))
+                .isEqualTo("OUT_OF_ORDER");
+        assertThat(reason(order, at(ModelCommands.retire("churn", "1"), 20)))
+                .isEqualTo("OUT_OF_ORDER");
         assertThat(order.check(at(ModelCommands.retire("churn", "1"), 21))).isNull();
         // each model and the plan keep their own order
         assertThat(order.check(at(ModelCommands.promote("fraud"), 5))).isNull();
-        assertThat(order.check(at(ModelCommands.setPlan(ServingPlans.single("churn")), 5))).isNull();
+        assertThat(order.check(at(ModelCommands.setPlan(ServingPlans.single("churn")), 5)))
+                .isNull();
         assertThat(order.lastSequence("churn")).isEqualTo(20L);
         assertThat(order.lastSequence(null)).isNull();
     }
@@ -69,7 +77,10 @@ class CommandOrderTest {
         ModelCommand stale = ModelCommands.promote("x");
         stale.setIssuedAt(1000L);
         assertThat(reason(restored, stale)).isEqualTo("STALE");
-        assertThat(new String(restored.toJson().getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8))
+        assertThat(
+                        new String(
+                                restored.toJson().getBytes(StandardCharsets.UTF_8),
+                                StandardCharsets.UTF_8))
                 .contains("\"notBefore\":1234");
     }
 }

@@ -2,7 +2,6 @@ package org.streaminference.model.control;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.streaminference.model.control.ServingPlans;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,29 +9,39 @@ import java.nio.file.Path;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** Serving plans as people write them in files, and a key given twice, which YAML parsers disagree about. */
+/**
+ * Serving plans as people write them in files, and a key given twice, which YAML parsers disagree
+ * about.
+ */
 class ServingPlanFilesTest {
-    @TempDir
-    Path dir;
+    @TempDir Path dir;
 
     @Test
     void aYamlPlanReads() throws Exception {
-        Path file = Files.writeString(dir.resolve("plan.yaml"), """
+        Path file =
+                Files.writeString(
+                        dir.resolve("plan.yaml"),
+                        """
                 routes:
                   - eventTypes: [purchase]
                     to: [fraud]
                 """);
-        assertThat(ServingPlans.describe(ServingPlanFiles.read(file.toString()))).isEqualTo("purchase -> fraud");
+        assertThat(ServingPlans.describe(ServingPlanFiles.read(file.toString())))
+                .isEqualTo("purchase -> fraud");
     }
 
     @Test
     void aKeyGivenTwiceIsRefused() throws Exception {
-        Path file = Files.writeString(dir.resolve("plan.yaml"), """
+        Path file =
+                Files.writeString(
+                        dir.resolve("plan.yaml"),
+                        """
                 routes:
                   - eventTypes: [purchase]
                     to: [fraud]
                     to: [nothing]
                 """);
-        assertThatThrownBy(() -> ServingPlanFiles.read(file.toString())).hasMessageContaining("Duplicate field 'to'");
+        assertThatThrownBy(() -> ServingPlanFiles.read(file.toString()))
+                .hasMessageContaining("Duplicate field 'to'");
     }
 }

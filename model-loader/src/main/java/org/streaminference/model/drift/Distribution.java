@@ -1,36 +1,44 @@
 package org.streaminference.model.drift;
 
-import org.apache.flink.annotation.PublicEvolving;
-
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.tdunning.math.stats.TDigest;
+import org.apache.flink.annotation.PublicEvolving;
 
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.stream.IntStream;
 
 /**
- * How one value (a feature, or a model's score) was distributed in the training data: the shares of its values in
- * bins between {@code edges}, for the population stability index, and its quantiles at evenly spaced levels, for
- * the Kolmogorov-Smirnov distance. Edges lie between distinct training values, never on one, so that the served
- * values' sketch answers "what share is below the edge" without counting half of a repeated value.
+ * How one value (a feature, or a model's score) was distributed in the training data: the shares of
+ * its values in bins between {@code edges}, for the population stability index, and its quantiles
+ * at evenly spaced levels, for the Kolmogorov-Smirnov distance. Edges lie between distinct training
+ * values, never on one, so that the served values' sketch answers "what share is below the edge"
+ * without counting half of a repeated value.
  *
- * @param edges     the inner bin edges, strictly ascending; bin i holds values below {@code edges[i]} and not below
- *                  {@code edges[i-1]}
+ * @param edges the inner bin edges, strictly ascending; bin i holds values below {@code edges[i]}
+ *     and not below {@code edges[i-1]}
  * @param fractions the training share of each bin, one more than the edges, summing to 1
- * @param quantiles the training values at levels 0, 1/(n-1), …, 1; empty for a value with few distinct values,
- *                  where the KS distance does not fit
+ * @param quantiles the training values at levels 0, 1/(n-1), …, 1; empty for a value with few
+ *     distinct values, where the KS distance does not fit
  */
 @PublicEvolving
 @JsonInclude(JsonInclude.Include.NON_EMPTY)
-public record Distribution(double[] edges, double[] fractions, double[] quantiles) implements Serializable {
-    /** Shares below this count as this much: a bin the training data never filled would make the index infinite. */
+public record Distribution(double[] edges, double[] fractions, double[] quantiles)
+        implements Serializable {
+    /**
+     * Shares below this count as this much: a bin the training data never filled would make the
+     * index infinite.
+     */
     static final double FLOOR = 1e-4;
+
     /** A value with at most this many distinct training values gets one bin per value. */
     static final int MAX_DISCRETE_VALUES = 10;
+
     /** Quantile levels kept for the KS distance. */
     static final int QUANTILE_LEVELS = 21;
+
     static final int MAX_BINS = 100;
 
     @JsonCreator
@@ -42,8 +50,11 @@ public record Distribution(double[] edges, double[] fractions, double[] quantile
         this.fractions = fractions == null ? new double[0] : fractions.clone();
         this.quantiles = quantiles == null ? new double[0] : quantiles.clone();
         if (this.fractions.length != this.edges.length + 1 || this.fractions.length > MAX_BINS) {
-            throw new IllegalArgumentException("'fractions' must have one value more than 'edges' (" + this.edges.length
-                    + "), and at most " + MAX_BINS);
+            throw new IllegalArgumentException(
+                    "'fractions' must have one value more than 'edges' ("
+                            + this.edges.length
+                            + "), and at most "
+                            + MAX_BINS);
         }
         for (int i = 0; i < this.edges.length; i++) {
             if (!Double.isFinite(this.edges[i]) || (i > 0 && this.edges[i] <= this.edges[i - 1])) {
@@ -61,18 +72,20 @@ public record Distribution(double[] edges, double[] fractions, double[] quantile
             throw new IllegalArgumentException("'fractions' must sum to 1, not " + sum);
         }
         if (this.quantiles.length == 1 || this.quantiles.length > 1001) {
-            throw new IllegalArgumentException("'quantiles' must be empty or hold 2 to 1001 values");
+            throw new IllegalArgumentException(
+                    "'quantiles' must be empty or hold 2 to 1001 values");
         }
         for (int i = 0; i < this.quantiles.length; i++) {
-            if (!Double.isFinite(this.quantiles[i]) || (i > 0 && this.quantiles[i] < this.quantiles[i - 1])) {
+            if (!Double.isFinite(this.quantiles[i])
+                    || (i > 0 && this.quantiles[i] < this.quantiles[i - 1])) {
                 throw new IllegalArgumentException("'quantiles' must be finite and ascending");
             }
         }
     }
 
     /**
-     * The distribution of {@code values} in about {@code bins} bins of equal share (one per value where there are
-     * few distinct values). Non-finite values are left out.
+     * The distribution of {@code values} in about {@code bins} bins of equal share (one per value
+     * where there are few distinct values). Non-finite values are left out.
      */
     public static Distribution of(double[] values, int bins) {
         if (bins < 2 || bins > MAX_BINS) {
@@ -92,13 +105,26 @@ public record Distribution(double[] edges, double[] fractions, double[] quantile
                 edges[i] = midpoint(distinct[i], distinct[i + 1]);
             }
         } else {
-            edges = Arrays.stream(java.util.stream.IntStream.range(1, bins).mapToDouble(j -> {
-                        int at = (int) ((long) j * n / bins);
-                        while (at < n && sorted[at] == sorted[at - 1]) {
-                            at++; // never on a repeated value: to the next distinct one
-                        }
-                        return at >= n ? Double.NaN : midpoint(sorted[at - 1], sorted[at]);
-                    }).toArray()).filter(Double::isFinite).distinct().toArray();
+            edges =
+                    Arrays.stream(
+                                    IntStream.range(1, bins)
+                                            .mapToDouble(
+                                                    j -> {
+                                                        int at = (int) ((long) j * n / bins);
+                                                        while (at < n
+                                                                && sorted[at] == sorted[at - 1]) {
+                                                            at++; // never on a repeated value: to
+                                                            // the next distinct one
+                                                        }
+                                                        return at >= n
+                                                                ? Double.NaN
+                                                                : midpoint(
+                                                                        sorted[at - 1], sorted[at]);
+                                                    })
+                                            .toArray())
+                            .filter(Double::isFinite)
+                            .distinct()
+                            .toArray();
         }
         double[] fractions = new double[edges.length + 1];
         int below = 0;
@@ -112,16 +138,17 @@ public record Distribution(double[] edges, double[] fractions, double[] quantile
         if (!discrete) {
             quantiles = new double[QUANTILE_LEVELS];
             for (int j = 0; j < QUANTILE_LEVELS; j++) {
-                quantiles[j] = sorted[(int) Math.round((double) j * (n - 1) / (QUANTILE_LEVELS - 1))];
+                quantiles[j] =
+                        sorted[(int) Math.round((double) j * (n - 1) / (QUANTILE_LEVELS - 1))];
             }
         }
         return new Distribution(edges, fractions, quantiles);
     }
 
     /**
-     * The population stability index of the values {@code served} summarises against this training distribution:
-     * sum over bins of (served share − training share) · ln(served share / training share). Below 0.1 is usually read
-     * as no shift, above 0.25 as a large one.
+     * The population stability index of the values {@code served} summarises against this training
+     * distribution: sum over bins of (served share − training share) · ln(served share / training
+     * share). Below 0.1 is usually read as no shift, above 0.25 as a large one.
      */
     public double psi(TDigest served) {
         if (served.size() == 0) {
@@ -130,14 +157,18 @@ public record Distribution(double[] edges, double[] fractions, double[] quantile
         double psi = 0;
         double previous = 0;
         for (int i = 0; i <= edges.length; i++) {
-            double cdf = i == edges.length ? 1 : Math.min(1, Math.max(previous, served.cdf(edges[i])));
+            double cdf =
+                    i == edges.length ? 1 : Math.min(1, Math.max(previous, served.cdf(edges[i])));
             psi += term(cdf - previous, fractions[i]);
             previous = cdf;
         }
         return psi;
     }
 
-    /** The largest gap between the served and the training distribution functions, at the training quantiles; NaN where there are none. */
+    /**
+     * The largest gap between the served and the training distribution functions, at the training
+     * quantiles; NaN where there are none.
+     */
     public double ks(TDigest served) {
         if (quantiles.length == 0 || served.size() == 0) {
             return Double.NaN;
@@ -175,7 +206,9 @@ public record Distribution(double[] edges, double[] fractions, double[] quantile
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Distribution d && Arrays.equals(edges, d.edges) && Arrays.equals(fractions, d.fractions)
+        return o instanceof Distribution d
+                && Arrays.equals(edges, d.edges)
+                && Arrays.equals(fractions, d.fractions)
                 && Arrays.equals(quantiles, d.quantiles);
     }
 

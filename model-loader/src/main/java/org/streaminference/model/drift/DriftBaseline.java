@@ -1,14 +1,15 @@
 package org.streaminference.model.drift;
 
-import org.apache.flink.annotation.PublicEvolving;
-
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
+import org.apache.flink.annotation.PublicEvolving;
 
 import java.io.IOException;
 import java.io.Serializable;
@@ -18,53 +19,71 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * What a model version's training data looked like: the {@link Distribution} of each input feature it names (by
- * the feature spec's value names) and of the predictions on it, a score's distribution or the classes' shares. The
- * job compares what it serves with it ({@code baseline.json}, attached with {@code models publish --baseline} and
- * covered by the signed manifest's checksums; {@code models baseline} computes it from training rows).
+ * What a model version's training data looked like: the {@link Distribution} of each input feature
+ * it names (by the feature spec's value names) and of the predictions on it, a score's distribution
+ * or the classes' shares. The job compares what it serves with it ({@code baseline.json}, attached
+ * with {@code models publish --baseline} and covered by the signed manifest's checksums; {@code
+ * models baseline} computes it from training rows).
  */
 @PublicEvolving
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public final class DriftBaseline implements Serializable {
     private static final long serialVersionUID = 1L;
     public static final int FORMAT = 1;
+
     /** Features a baseline may name: each costs a sketch per served version and window slice. */
     public static final int MAX_FEATURES = 1024;
-    public static final int MAX_CLASSES = 1000;
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-            .enable(SerializationFeature.INDENT_OUTPUT);
 
-    /** The predictions' baseline: a score's distribution, or each class's share (by label, or class index). */
+    public static final int MAX_CLASSES = 1000;
+    private static final ObjectMapper JSON =
+            new ObjectMapper()
+                    .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                    .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+                    .enable(SerializationFeature.INDENT_OUTPUT);
+
+    /**
+     * The predictions' baseline: a score's distribution, or each class's share (by label, or class
+     * index).
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Predictions(Distribution score, Map<String, Double> classes) implements Serializable {
+    public record Predictions(Distribution score, Map<String, Double> classes)
+            implements Serializable {
         @JsonCreator
-        public Predictions(@JsonProperty("score") Distribution score,
+        public Predictions(
+                @JsonProperty("score") Distribution score,
                 @JsonProperty("classes") Map<String, Double> classes) {
             if ((score == null) == (classes == null)) {
-                throw new IllegalArgumentException("'prediction' needs exactly one of 'score' and 'classes'");
+                throw new IllegalArgumentException(
+                        "'prediction' needs exactly one of 'score' and 'classes'");
             }
             if (classes != null) {
                 if (classes.isEmpty() || classes.size() > MAX_CLASSES) {
-                    throw new IllegalArgumentException("'classes' must name 1 to " + MAX_CLASSES + " classes");
+                    throw new IllegalArgumentException(
+                            "'classes' must name 1 to " + MAX_CLASSES + " classes");
                 }
                 double sum = 0;
                 for (double share : classes.values()) {
                     if (!(share >= 0 && share <= 1)) {
-                        throw new IllegalArgumentException("each class share must be between 0 and 1");
+                        throw new IllegalArgumentException(
+                                "each class share must be between 0 and 1");
                     }
                     sum += share;
                 }
                 if (Math.abs(sum - 1) > 1e-3) {
-                    throw new IllegalArgumentException("the class shares must sum to 1, not " + sum);
+                    throw new IllegalArgumentException(
+                            "the class shares must sum to 1, not " + sum);
                 }
             }
             this.score = score;
-            this.classes = classes == null ? null : Collections.unmodifiableMap(new LinkedHashMap<>(classes));
+            this.classes =
+                    classes == null
+                            ? null
+                            : Collections.unmodifiableMap(new LinkedHashMap<>(classes));
         }
 
-        /** The population stability index of the served classes' counts against the training shares. */
+        /**
+         * The population stability index of the served classes' counts against the training shares.
+         */
         public double classPsi(Map<String, Long> served) {
             long total = served.values().stream().mapToLong(Long::longValue).sum();
             if (total == 0) {
@@ -78,7 +97,8 @@ public final class DriftBaseline implements Serializable {
                 psi += Distribution.term((double) count / total, c.getValue());
             }
             // classes the training data never had
-            return psi + (known < total ? Distribution.term((double) (total - known) / total, 0) : 0);
+            return psi
+                    + (known < total ? Distribution.term((double) (total - known) / total, 0) : 0);
         }
     }
 
@@ -97,13 +117,16 @@ public final class DriftBaseline implements Serializable {
             throw new IllegalArgumentException("'format' must be " + FORMAT);
         }
         if (features == null || features.size() > MAX_FEATURES) {
-            throw new IllegalArgumentException("'features' must name at most " + MAX_FEATURES + " features");
+            throw new IllegalArgumentException(
+                    "'features' must name at most " + MAX_FEATURES + " features");
         }
-        features.forEach((name, d) -> {
-            if (name.isBlank() || name.length() > 256 || d == null) {
-                throw new IllegalArgumentException("each feature needs a name of 1 to 256 characters and a distribution");
-            }
-        });
+        features.forEach(
+                (name, d) -> {
+                    if (name.isBlank() || name.length() > 256 || d == null) {
+                        throw new IllegalArgumentException(
+                                "each feature needs a name of 1 to 256 characters and a distribution");
+                    }
+                });
         if (features.isEmpty() && prediction == null) {
             throw new IllegalArgumentException("a baseline names features, a prediction, or both");
         }
@@ -121,9 +144,10 @@ public final class DriftBaseline implements Serializable {
     public static DriftBaseline parse(byte[] json) throws IOException {
         try {
             return JSON.readValue(json, DriftBaseline.class);
-        } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
-            throw new IOException(e.getCause() != null ? e.getCause().getMessage() : e.getOriginalMessage(), e);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (ValueInstantiationException e) {
+            throw new IOException(
+                    e.getCause() != null ? e.getCause().getMessage() : e.getOriginalMessage(), e);
+        } catch (JsonProcessingException e) {
             throw new IOException(e.getOriginalMessage(), e);
         }
     }
@@ -161,7 +185,9 @@ public final class DriftBaseline implements Serializable {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof DriftBaseline b && rows == b.rows && features.equals(b.features)
+        return o instanceof DriftBaseline b
+                && rows == b.rows
+                && features.equals(b.features)
                 && Objects.equals(prediction, b.prediction);
     }
 

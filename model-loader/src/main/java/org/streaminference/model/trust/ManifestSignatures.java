@@ -8,6 +8,8 @@ import org.apache.flink.annotation.PublicEvolving;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.KeyPair;
@@ -26,25 +28,29 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Ed25519 signatures over a model version's manifest, which names the sha256 of the model file: a valid signature by
- * a trusted key vouches for the manifest and, through its hash, for the model. The signature lives next to the
- * manifest as {@code manifest.json.sig}, a small JSON document ({@code algorithm}, {@code keyId}, {@code signature})
- * over the manifest's exact bytes. Keys are PEM files: PKCS#8 for the private key, X.509 for public keys; the JDK
- * implements Ed25519, so no library is needed.
+ * Ed25519 signatures over a model version's manifest, which names the sha256 of the model file: a
+ * valid signature by a trusted key vouches for the manifest and, through its hash, for the model.
+ * The signature lives next to the manifest as {@code manifest.json.sig}, a small JSON document
+ * ({@code algorithm}, {@code keyId}, {@code signature}) over the manifest's exact bytes. Keys are
+ * PEM files: PKCS#8 for the private key, X.509 for public keys; the JDK implements Ed25519, so no
+ * library is needed.
  */
 @PublicEvolving
 public final class ManifestSignatures {
     /** The signature file's name, next to {@code manifest.json}. */
     public static final String FILE_NAME = "manifest.json.sig";
+
     public static final String ALGORITHM = "Ed25519";
+
     /** Signature files larger than this are refused unread. */
     public static final int MAX_SIGNATURE_FILE_BYTES = 4 * 1024;
 
     private static final ObjectMapper JSON =
-            new ObjectMapper().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+            new ObjectMapper()
+                    .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
                     .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
-    private static final Pattern PEM = Pattern.compile(
-            "-----BEGIN ([A-Z ]+)-----([A-Za-z0-9+/=\\s]+)-----END \\1-----");
+    private static final Pattern PEM =
+            Pattern.compile("-----BEGIN ([A-Z ]+)-----([A-Za-z0-9+/=\\s]+)-----END \\1-----");
 
     private ManifestSignatures() {}
 
@@ -62,7 +68,9 @@ public final class ManifestSignatures {
             }
         }
 
-        /** @throws IOException without the file's contents in its message */
+        /**
+         * @throws IOException without the file's contents in its message
+         */
         public static SignatureFile fromJson(byte[] json) throws IOException {
             try {
                 return JSON.readValue(json, SignatureFile.class);
@@ -87,17 +95,21 @@ public final class ManifestSignatures {
             Signature signer = Signature.getInstance(ALGORITHM);
             signer.initSign(key);
             signer.update(manifest);
-            return new SignatureFile(ALGORITHM, keyId(publicKey),
-                    Base64.getEncoder().encodeToString(signer.sign()));
+            return new SignatureFile(
+                    ALGORITHM, keyId(publicKey), Base64.getEncoder().encodeToString(signer.sign()));
         } catch (GeneralSecurityException e) {
             throw new IllegalArgumentException("cannot sign with this key: " + e.getMessage(), e);
         }
     }
 
-    /** Signs the manifest of the version in the local directory {@code versionDir}, writing {@link #FILE_NAME}. */
-    public static void signVersion(java.nio.file.Path versionDir, KeyPair key) throws IOException {
-        byte[] manifest = java.nio.file.Files.readAllBytes(versionDir.resolve("manifest.json"));
-        java.nio.file.Files.write(versionDir.resolve(FILE_NAME),
+    /**
+     * Signs the manifest of the version in the local directory {@code versionDir}, writing {@link
+     * #FILE_NAME}.
+     */
+    public static void signVersion(Path versionDir, KeyPair key) throws IOException {
+        byte[] manifest = Files.readAllBytes(versionDir.resolve("manifest.json"));
+        Files.write(
+                versionDir.resolve(FILE_NAME),
                 sign(manifest, key.getPrivate(), key.getPublic()).toJson());
     }
 
@@ -132,25 +144,35 @@ public final class ManifestSignatures {
     }
 
     private static String pem(String type, byte[] der) {
-        return "-----BEGIN " + type + "-----\n" + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
-                .encodeToString(der) + "\n-----END " + type + "-----\n";
+        return "-----BEGIN "
+                + type
+                + "-----\n"
+                + Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII))
+                        .encodeToString(der)
+                + "\n-----END "
+                + type
+                + "-----\n";
     }
 
     /** Reads the one PKCS#8 Ed25519 private key of a PEM text. */
     public static PrivateKey readPrivateKey(String pemText) {
         List<byte[]> blocks = blocks(pemText, "PRIVATE KEY");
         if (blocks.size() != 1) {
-            throw new IllegalArgumentException("expected one '-----BEGIN PRIVATE KEY-----' block, found "
-                    + blocks.size());
+            throw new IllegalArgumentException(
+                    "expected one '-----BEGIN PRIVATE KEY-----' block, found " + blocks.size());
         }
         try {
-            return KeyFactory.getInstance(ALGORITHM).generatePrivate(new PKCS8EncodedKeySpec(blocks.get(0)));
+            return KeyFactory.getInstance(ALGORITHM)
+                    .generatePrivate(new PKCS8EncodedKeySpec(blocks.get(0)));
         } catch (GeneralSecurityException e) {
             throw new IllegalArgumentException("not an Ed25519 private key (PKCS#8)");
         }
     }
 
-    /** Reads every X.509 Ed25519 public key of a PEM text (a trusted-keys file may hold several, for rotation). */
+    /**
+     * Reads every X.509 Ed25519 public key of a PEM text (a trusted-keys file may hold several, for
+     * rotation).
+     */
     public static List<PublicKey> readPublicKeys(String pemText) {
         List<PublicKey> keys = new ArrayList<>();
         for (byte[] der : blocks(pemText, "PUBLIC KEY")) {

@@ -11,16 +11,19 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Who may deploy a model: the public keys whose signatures the job accepts on a version's manifest, and whether a
- * version without a signature may be served at all (only where an option says so, such as the local run). Held by
- * value (the keys' X.509 encodings), so the trusted-keys file is read once where the job is built and every
- * TaskManager checks against the same keys.
+ * Who may deploy a model: the public keys whose signatures the job accepts on a version's manifest,
+ * and whether a version without a signature may be served at all (only where an option says so,
+ * such as the local run). Held by value (the keys' X.509 encodings), so the trusted-keys file is
+ * read once where the job is built and every TaskManager checks against the same keys.
  */
 @PublicEvolving
 public final class ModelTrust implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    /** Accepts unsigned versions and trusts no key: for tests and tools that load what they just wrote. */
+    /**
+     * Accepts unsigned versions and trusts no key: for tests and tools that load what they just
+     * wrote.
+     */
     public static final ModelTrust UNSIGNED_ALLOWED = new ModelTrust(List.of(), true);
 
     private final List<String> trustedKeysX509;
@@ -69,7 +72,9 @@ public final class ModelTrust implements Serializable {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof ModelTrust t && t.allowUnsigned == allowUnsigned && t.trustedKeysX509.equals(trustedKeysX509);
+        return o instanceof ModelTrust t
+                && t.allowUnsigned == allowUnsigned
+                && t.trustedKeysX509.equals(trustedKeysX509);
     }
 
     @Override

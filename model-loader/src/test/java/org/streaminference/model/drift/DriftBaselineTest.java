@@ -47,7 +47,8 @@ class DriftBaselineTest {
         }
         Distribution d = Distribution.of(values, 10);
         for (double edge : d.edges()) {
-            assertThat(Math.abs(edge * 10 - Math.round(edge * 10))).as("edge %s between two values", edge)
+            assertThat(Math.abs(edge * 10 - Math.round(edge * 10)))
+                    .as("edge %s between two values", edge)
                     .isGreaterThan(0.4);
         }
     }
@@ -64,8 +65,9 @@ class DriftBaselineTest {
         assertThat(training.psi(shifted)).isGreaterThan(0.2);
         assertThat(training.ks(shifted)).isGreaterThan(0.15);
         assertThat(training.psi(wider)).isGreaterThan(0.3);
-        System.out.printf("DRIFT PSI same %.4f, +0.5 sd %.3f, twice as wide %.3f%n", training.psi(same),
-                training.psi(shifted), training.psi(wider));
+        System.out.printf(
+                "DRIFT PSI same %.4f, +0.5 sd %.3f, twice as wide %.3f%n",
+                training.psi(same), training.psi(shifted), training.psi(wider));
     }
 
     @Test
@@ -85,11 +87,13 @@ class DriftBaselineTest {
 
     @Test
     void classSharesAreComparedByLabel() {
-        DriftBaseline.Predictions p = new DriftBaseline.Predictions(null, Map.of("ok", 0.9, "fraud", 0.1));
+        DriftBaseline.Predictions p =
+                new DriftBaseline.Predictions(null, Map.of("ok", 0.9, "fraud", 0.1));
         assertThat(p.classPsi(Map.of("ok", 900L, "fraud", 100L))).isCloseTo(0, within(1e-9));
         assertThat(p.classPsi(Map.of("ok", 600L, "fraud", 400L))).isGreaterThan(0.25);
         assertThat(p.classPsi(Map.of("ok", 900L, "fraud", 90L, "unheard-of", 10L)))
-                .as("a class the training data never had counts").isGreaterThan(0.04);
+                .as("a class the training data never had counts")
+                .isGreaterThan(0.04);
     }
 
     @Test
@@ -97,8 +101,12 @@ class DriftBaselineTest {
         Map<String, Distribution> features = new LinkedHashMap<>();
         features.put("amount", Distribution.of(normal(new Random(2), 1_000, 50, 10), 10));
         features.put("country=DE", Distribution.of(new double[] {0, 1, 0, 0}, 10));
-        DriftBaseline baseline = new DriftBaseline(1_000, features,
-                new DriftBaseline.Predictions(Distribution.of(normal(new Random(4), 1_000, 0.3, 0.1), 10), null));
+        DriftBaseline baseline =
+                new DriftBaseline(
+                        1_000,
+                        features,
+                        new DriftBaseline.Predictions(
+                                Distribution.of(normal(new Random(4), 1_000, 0.3, 0.1), 10), null));
         DriftBaseline read = DriftBaseline.parse(baseline.toJson());
         assertThat(read).isEqualTo(baseline);
         assertThat(read.features().keySet()).containsExactly("amount", "country=DE");
@@ -107,23 +115,35 @@ class DriftBaselineTest {
     @Test
     void aBadBaselineIsRefusedSayingWhatIsWrong() {
         assertRefused("{\"format\": 2, \"rows\": 1, \"features\": {}}", "'format' must be 1");
-        assertRefused("{\"format\": 1, \"rows\": 1, \"features\": {\"a\": {\"edges\": [1, 0],"
-                + " \"fractions\": [0.3, 0.3, 0.4]}}}", "strictly ascending");
-        assertRefused("{\"format\": 1, \"rows\": 1, \"features\": {\"a\": {\"edges\": [0],"
-                + " \"fractions\": [0.3, 0.3]}}}", "must sum to 1");
-        assertRefused("{\"format\": 1, \"rows\": 1, \"features\": {\"a\": {\"edges\": [0],"
-                + " \"fractions\": [0.5]}}}", "one value more than 'edges'");
-        assertRefused("{\"format\": 1, \"rows\": 1, \"features\": {}, \"prediction\": {\"classes\": {\"a\": 1}},"
-                + " \"extra\": 1}", "extra");
-        assertRefused("{\"format\": 1, \"rows\": 1, \"features\": {}}", "names features, a prediction, or both");
-        assertRefused("{\"format\": 1, \"rows\": 1, \"features\": {}, \"prediction\": {\"classes\": {\"a\": 0.5}}}",
+        assertRefused(
+                "{\"format\": 1, \"rows\": 1, \"features\": {\"a\": {\"edges\": [1, 0],"
+                        + " \"fractions\": [0.3, 0.3, 0.4]}}}",
+                "strictly ascending");
+        assertRefused(
+                "{\"format\": 1, \"rows\": 1, \"features\": {\"a\": {\"edges\": [0],"
+                        + " \"fractions\": [0.3, 0.3]}}}",
+                "must sum to 1");
+        assertRefused(
+                "{\"format\": 1, \"rows\": 1, \"features\": {\"a\": {\"edges\": [0],"
+                        + " \"fractions\": [0.5]}}}",
+                "one value more than 'edges'");
+        assertRefused(
+                "{\"format\": 1, \"rows\": 1, \"features\": {}, \"prediction\": {\"classes\": {\"a\": 1}},"
+                        + " \"extra\": 1}",
+                "extra");
+        assertRefused(
+                "{\"format\": 1, \"rows\": 1, \"features\": {}}",
+                "names features, a prediction, or both");
+        assertRefused(
+                "{\"format\": 1, \"rows\": 1, \"features\": {}, \"prediction\": {\"classes\": {\"a\": 0.5}}}",
                 "must sum to 1");
         assertRefused("not json", "Unrecognized token");
     }
 
     private static void assertRefused(String json, String reason) {
         assertThatThrownBy(() -> DriftBaseline.parse(json.getBytes(StandardCharsets.UTF_8)))
-                .isInstanceOf(IOException.class).hasMessageContaining(reason);
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(reason);
     }
 
     static double[] normal(Random random, int n, double mean, double sd) {

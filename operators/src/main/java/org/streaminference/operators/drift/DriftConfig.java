@@ -7,17 +7,18 @@ import java.io.Serializable;
 import java.time.Duration;
 
 /**
- * How drift is watched: served values are sketched per slice of event time, the monitor compares the last
- * {@code window} of slices with the baseline and calls a value drifting when its population stability index is
- * above {@code psiThreshold} (and no longer once it is below 80% of it, so that a value near the line does not
- * flap).
+ * How drift is watched: served values are sketched per slice of event time, the monitor compares
+ * the last {@code window} of slices with the baseline and calls a value drifting when its
+ * population stability index is above {@code psiThreshold} (and no longer once it is below 80% of
+ * it, so that a value near the line does not flap).
  */
 @PublicEvolving
 public final class DriftConfig implements Serializable {
     private static final long serialVersionUID = 1L;
 
     /** Drift monitoring off: no sketches, no monitor. */
-    public static final DriftConfig DISABLED = new DriftConfig(false, 60_000, 600_000, 10_000, 0.2, 500, 4);
+    public static final DriftConfig DISABLED =
+            new DriftConfig(false, 60_000, 600_000, 10_000, 0.2, 500, 4);
 
     private final boolean enabled;
     private final long sliceMillis;
@@ -27,8 +28,14 @@ public final class DriftConfig implements Serializable {
     private final long minEvents;
     private final int maxOpenSlices;
 
-    private DriftConfig(boolean enabled, long sliceMillis, long windowMillis, long reportIntervalMillis,
-            double psiThreshold, long minEvents, int maxOpenSlices) {
+    private DriftConfig(
+            boolean enabled,
+            long sliceMillis,
+            long windowMillis,
+            long reportIntervalMillis,
+            double psiThreshold,
+            long minEvents,
+            int maxOpenSlices) {
         this.enabled = enabled;
         this.sliceMillis = sliceMillis;
         this.windowMillis = windowMillis;
@@ -115,13 +122,22 @@ public final class DriftConfig implements Serializable {
 
         public DriftConfig build() {
             Preconditions.checkArgument(sliceMillis > 0, "the drift slice must be positive");
-            Preconditions.checkArgument(windowMillis >= sliceMillis && windowMillis / sliceMillis <= 1000,
+            Preconditions.checkArgument(
+                    windowMillis >= sliceMillis && windowMillis / sliceMillis <= 1000,
                     "the drift window must hold 1 to 1000 slices");
-            Preconditions.checkArgument(reportIntervalMillis > 0, "the drift report interval must be positive");
+            Preconditions.checkArgument(
+                    reportIntervalMillis > 0, "the drift report interval must be positive");
             Preconditions.checkArgument(psiThreshold > 0, "the drift threshold must be positive");
-            Preconditions.checkArgument(minEvents >= 1, "the drift minimum of events must be at least 1");
+            Preconditions.checkArgument(
+                    minEvents >= 1, "the drift minimum of events must be at least 1");
             Preconditions.checkArgument(maxOpenSlices >= 1, "at least one slice must be open");
-            return new DriftConfig(true, sliceMillis, windowMillis, reportIntervalMillis, psiThreshold, minEvents,
+            return new DriftConfig(
+                    true,
+                    sliceMillis,
+                    windowMillis,
+                    reportIntervalMillis,
+                    psiThreshold,
+                    minEvents,
                     maxOpenSlices);
         }
     }

@@ -1,12 +1,12 @@
 package org.streaminference.operators.drift;
 
-import org.apache.flink.annotation.Internal;
-
-import com.tdunning.math.stats.MergingDigest;
-import com.tdunning.math.stats.TDigest;
 import org.streaminference.model.drift.DriftBaseline;
 import org.streaminference.schemas.DriftSketch;
 import org.streaminference.schemas.Prediction;
+
+import com.tdunning.math.stats.MergingDigest;
+import com.tdunning.math.stats.TDigest;
+import org.apache.flink.annotation.Internal;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -17,9 +17,10 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Sketches what one subtask serves with one model version, per slice of event time: a t-digest per feature its
- * baseline names and of the scores, or a count per class. Memory is bounded by the slices open at once; the
- * operator drains them into {@link DriftSketch}es for the monitor. Task thread only.
+ * Sketches what one subtask serves with one model version, per slice of event time: a t-digest per
+ * feature its baseline names and of the scores, or a count per class. Memory is bounded by the
+ * slices open at once; the operator drains them into {@link DriftSketch}es for the monitor. Task
+ * thread only.
  */
 @Internal
 public final class DriftTracker {
@@ -52,9 +53,14 @@ public final class DriftTracker {
     }
 
     /**
-     * @param featureIndices where each feature the baseline names is among the enriched event's float features
+     * @param featureIndices where each feature the baseline names is among the enriched event's
+     *     float features
      */
-    public DriftTracker(String model, String version, DriftBaseline baseline, int[] featureIndices,
+    public DriftTracker(
+            String model,
+            String version,
+            DriftBaseline baseline,
+            int[] featureIndices,
             DriftConfig config) {
         if (featureIndices.length != baseline.features().size()) {
             throw new IllegalArgumentException("one index per baseline feature");
@@ -68,15 +74,19 @@ public final class DriftTracker {
     }
 
     /**
-     * Adds one served record. Returns true when more slices are open than the config allows, so that the caller
-     * drains them now.
+     * Adds one served record. Returns true when more slices are open than the config allows, so
+     * that the caller drains them now.
      */
     public boolean add(List<Double> features, Prediction prediction, long eventTime) {
         long sliceStart = Math.floorDiv(eventTime, config.sliceMillis()) * config.sliceMillis();
         Slice slice = slices.get(sliceStart);
         if (slice == null) {
             DriftBaseline.Predictions p = baseline.prediction();
-            slice = new Slice(featureIndices.length, p != null && p.score() != null, p != null && p.classes() != null);
+            slice =
+                    new Slice(
+                            featureIndices.length,
+                            p != null && p.score() != null,
+                            p != null && p.classes() != null);
             slices.put(sliceStart, slice);
         }
         for (int i = 0; i < featureIndices.length; i++) {
@@ -92,10 +102,15 @@ public final class DriftTracker {
             slice.score.add(prediction.getScore());
         }
         if (slice.classes != null) {
-            String label = prediction.getPredictedLabel() != null ? prediction.getPredictedLabel()
-                    : prediction.getPredictedClass() != null ? String.valueOf(prediction.getPredictedClass()) : null;
-            if (label != null && (slice.classes.size() < DriftBaseline.MAX_CLASSES
-                    || slice.classes.containsKey(label))) {
+            String label =
+                    prediction.getPredictedLabel() != null
+                            ? prediction.getPredictedLabel()
+                            : prediction.getPredictedClass() != null
+                                    ? String.valueOf(prediction.getPredictedClass())
+                                    : null;
+            if (label != null
+                    && (slice.classes.size() < DriftBaseline.MAX_CLASSES
+                            || slice.classes.containsKey(label))) {
                 slice.classes.merge(label, 1L, Long::sum);
             }
         }
@@ -103,7 +118,10 @@ public final class DriftTracker {
         return slices.size() > config.maxOpenSlices();
     }
 
-    /** The sketches of every open slice, which are closed; empty when nothing was served since the last drain. */
+    /**
+     * The sketches of every open slice, which are closed; empty when nothing was served since the
+     * last drain.
+     */
     public List<DriftSketch> drain(int subtask) {
         List<DriftSketch> out = new ArrayList<>(slices.size());
         for (Map.Entry<Long, Slice> e : slices.entrySet()) {
@@ -112,18 +130,20 @@ public final class DriftTracker {
             for (TDigest digest : slice.features) {
                 features.add(bytes(digest));
             }
-            Map<String, Long> classes = slice.classes == null ? Map.of() : new HashMap<>(slice.classes);
-            out.add(DriftSketch.newBuilder()
-                    .setModel(model)
-                    .setVersion(version)
-                    .setSubtask(subtask)
-                    .setSliceStart(e.getKey())
-                    .setCount(slice.count)
-                    .setFeatures(features)
-                    .setScore(slice.score == null ? null : bytes(slice.score))
-                    .setClasses(classes)
-                    .setBaseline(baselineSent ? null : baselineJson)
-                    .build());
+            Map<String, Long> classes =
+                    slice.classes == null ? Map.of() : new HashMap<>(slice.classes);
+            out.add(
+                    DriftSketch.newBuilder()
+                            .setModel(model)
+                            .setVersion(version)
+                            .setSubtask(subtask)
+                            .setSliceStart(e.getKey())
+                            .setCount(slice.count)
+                            .setFeatures(features)
+                            .setScore(slice.score == null ? null : bytes(slice.score))
+                            .setClasses(classes)
+                            .setBaseline(baselineSent ? null : baselineJson)
+                            .build());
             baselineSent = true;
         }
         slices.clear();

@@ -1,29 +1,31 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.model.control.ServingPlans;
+import org.streaminference.operators.drift.DriftConfig;
 import org.streaminference.operators.inference.batching.BatchingConfig;
 import org.streaminference.operators.inference.control.ModelProvider;
-
-import org.streaminference.operators.drift.DriftConfig;
+import org.streaminference.schemas.ControlMessage;
+import org.streaminference.schemas.DeadLetters;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ServingPlan;
 import org.streaminference.tracing.TracingConfig;
-
-import org.streaminference.model.control.ModelControlLimits;
 
 import org.apache.flink.annotation.PublicEvolving;
 import org.apache.flink.formats.avro.typeutils.AvroTypeInfo;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
-import org.streaminference.schemas.ControlMessage;
-import org.streaminference.schemas.DeadLetters;
-import org.streaminference.schemas.EnrichedEvent;
-import org.streaminference.schemas.Prediction;
 
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Objects;
 
 /**
- * The micro-batched inference operator: adds async, batched ONNX inference to a stream of enriched events. Results
- * are the predictions; dead letters are on the side output {@link DeadLetters#TAG} of the returned stream, shadow
- * predictions, model events and (when asked for) served feature vectors on the side outputs in {@link InferenceSideOutputs}.
+ * The micro-batched inference operator: adds async, batched ONNX inference to a stream of enriched
+ * events. Results are the predictions; dead letters are on the side output {@link DeadLetters#TAG}
+ * of the returned stream, shadow predictions, model events and (when asked for) served feature
+ * vectors on the side outputs in {@link InferenceSideOutputs}.
  *
  * <pre>{@code
  * SingleOutputStreamOperator<Prediction> predictions = MicroBatchInference.builder()
@@ -45,8 +47,14 @@ public final class MicroBatchInference {
     private final DriftConfig drift;
     private final TracingConfig tracing;
 
-    private MicroBatchInference(ModelProvider modelProvider, List<String> initialModels, String servingPlan,
-            BatchingConfig batching, String servedFeatureSpec, ModelControlLimits controlLimits, DriftConfig drift,
+    private MicroBatchInference(
+            ModelProvider modelProvider,
+            List<String> initialModels,
+            String servingPlan,
+            BatchingConfig batching,
+            String servedFeatureSpec,
+            ModelControlLimits controlLimits,
+            DriftConfig drift,
             TracingConfig tracing) {
         this.servingPlan = servingPlan;
         this.drift = drift;
@@ -63,34 +71,46 @@ public final class MicroBatchInference {
     }
 
     /**
-     * Adds the operator with uid {@code uid}, with one input: it serves the initial model until the records of
-     * {@code input} whose {@code control} is set (model commands passed on in order with the events, as the job's
-     * features stage does with the control topic) change what it serves. With one input it is chained to the
-     * operator before it.
+     * Adds the operator with uid {@code uid}, with one input: it serves the initial model until the
+     * records of {@code input} whose {@code control} is set (model commands passed on in order with
+     * the events, as the job's features stage does with the control topic) change what it serves.
+     * With one input it is chained to the operator before it.
      */
-    public SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> input, String uid) {
+    public SingleOutputStreamOperator<Prediction> apply(
+            DataStream<EnrichedEvent> input, String uid) {
         return input.transform(uid, new AvroTypeInfo<>(Prediction.class), factory()).uid(uid);
     }
 
     /**
-     * Adds the operator with uid {@code uid}, serving the initial model until {@code commands} (the control topic's
-     * records, decoded at its source and broadcast here to every subtask) change what it serves. An operator with
-     * two inputs is never chained to its upstream (each record crosses a serialization); the job instead passes the
-     * commands in the events' stream ({@link #apply(DataStream, String)}).
+     * Adds the operator with uid {@code uid}, serving the initial model until {@code commands} (the
+     * control topic's records, decoded at its source and broadcast here to every subtask) change
+     * what it serves. An operator with two inputs is never chained to its upstream (each record
+     * crosses a serialization); the job instead passes the commands in the events' stream ({@link
+     * #apply(DataStream, String)}).
      */
-    public SingleOutputStreamOperator<Prediction> apply(DataStream<EnrichedEvent> input,
-            DataStream<ControlMessage> commands, String uid) {
+    public SingleOutputStreamOperator<Prediction> apply(
+            DataStream<EnrichedEvent> input, DataStream<ControlMessage> commands, String uid) {
         return input.connect(commands.broadcast())
                 .transform(uid, new AvroTypeInfo<>(Prediction.class), factory())
                 .uid(uid);
     }
 
     private MicroBatchInferenceOperatorFactory factory() {
-        return new MicroBatchInferenceOperatorFactory(modelProvider, initialModels, servingPlan, batching, servedFeatureSpec,
-                controlLimits, drift, tracing);
+        return new MicroBatchInferenceOperatorFactory(
+                modelProvider,
+                initialModels,
+                servingPlan,
+                batching,
+                servedFeatureSpec,
+                controlLimits,
+                drift,
+                tracing);
     }
 
-    /** How served values are sketched for drift monitoring ({@link DriftConfig#DISABLED} unless set). */
+    /**
+     * How served values are sketched for drift monitoring ({@link DriftConfig#DISABLED} unless
+     * set).
+     */
     public DriftConfig drift() {
         return drift;
     }
@@ -112,12 +132,14 @@ public final class MicroBatchInference {
         }
 
         /**
-         * The models, routes and ensembles served when the job starts without state (SET_PLAN commands replace it);
-         * unset: every event goes to the starting model.
+         * The models, routes and ensembles served when the job starts without state (SET_PLAN
+         * commands replace it); unset: every event goes to the starting model.
          */
-        public Builder servingPlan(org.streaminference.schemas.ServingPlan plan) {
-            this.servingPlan = plan == null ? null : new String(
-                    org.streaminference.model.control.ServingPlans.toJson(plan), java.nio.charset.StandardCharsets.UTF_8);
+        public Builder servingPlan(ServingPlan plan) {
+            this.servingPlan =
+                    plan == null
+                            ? null
+                            : new String(ServingPlans.toJson(plan), StandardCharsets.UTF_8);
             return this;
         }
 
@@ -126,7 +148,10 @@ public final class MicroBatchInference {
             return initialModels(List.of(location));
         }
 
-        /** The versions served when the job starts without state, one per model (each manifest names its model). */
+        /**
+         * The versions served when the job starts without state, one per model (each manifest names
+         * its model).
+         */
         public Builder initialModels(List<String> locations) {
             this.initialModels = List.copyOf(locations);
             return this;
@@ -144,23 +169,27 @@ public final class MicroBatchInference {
         }
 
         /**
-         * Sketches the features and predictions of every version that has a training baseline and emits the sketches
-         * on {@link InferenceSideOutputs#DRIFT_SKETCHES}, for a {@link org.streaminference.operators.drift.DriftMonitor}.
+         * Sketches the features and predictions of every version that has a training baseline and
+         * emits the sketches on {@link InferenceSideOutputs#DRIFT_SKETCHES}, for a {@link
+         * org.streaminference.operators.drift.DriftMonitor}.
          */
         public Builder drift(DriftConfig drift) {
             this.drift = Objects.requireNonNull(drift, "drift");
             return this;
         }
 
-        /** Gives each batch with a sampled record a span linked to its records' ({@link TracingConfig#DISABLED} unless set). */
+        /**
+         * Gives each batch with a sampled record a span linked to its records' ({@link
+         * TracingConfig#DISABLED} unless set).
+         */
         public Builder tracing(TracingConfig tracing) {
             this.tracing = Objects.requireNonNull(tracing, "tracing");
             return this;
         }
 
         /**
-         * Emits each prediction's feature vector, with the version that answered, on
-         * {@link InferenceSideOutputs#SERVED_FEATURES}.
+         * Emits each prediction's feature vector, with the version that answered, on {@link
+         * InferenceSideOutputs#SERVED_FEATURES}.
          *
          * @param featureSpec the id ({@code name:version}) of the spec that computed the vectors
          */
@@ -170,8 +199,15 @@ public final class MicroBatchInference {
         }
 
         public MicroBatchInference build() {
-            return new MicroBatchInference(Objects.requireNonNull(modelProvider, "modelProvider"),
-                    Objects.requireNonNull(initialModels, "initialModels"), servingPlan, batching, servedFeatureSpec, controlLimits, drift, tracing);
+            return new MicroBatchInference(
+                    Objects.requireNonNull(modelProvider, "modelProvider"),
+                    Objects.requireNonNull(initialModels, "initialModels"),
+                    servingPlan,
+                    batching,
+                    servedFeatureSpec,
+                    controlLimits,
+                    drift,
+                    tracing);
         }
     }
 }

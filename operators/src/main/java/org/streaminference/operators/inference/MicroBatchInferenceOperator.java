@@ -1,15 +1,21 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.model.control.ServingPlans;
 import org.streaminference.operators.inference.answers.AnswerEmitter;
 import org.streaminference.operators.inference.answers.DriftReporter;
 import org.streaminference.operators.inference.answers.InferenceRequest;
 import org.streaminference.operators.inference.answers.PendingAnswer;
-import org.streaminference.operators.inference.batching.BatchingConfig;
 import org.streaminference.operators.inference.control.ModelController;
-import org.streaminference.operators.inference.control.ModelProvider;
 import org.streaminference.operators.inference.control.ServedModels;
 import org.streaminference.operators.inference.control.TaskModelHost;
+import org.streaminference.operators.inference.queue.InferenceQueue;
+import org.streaminference.operators.inference.queue.UnorderedInferenceQueue;
 import org.streaminference.operators.inference.routing.AnswerPlanner;
+import org.streaminference.schemas.ControlMessage;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.UserCodeRelease;
+import org.streaminference.tracing.RecordTracing;
 
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.operators.MailboxExecutor;
@@ -27,38 +33,26 @@ import org.apache.flink.streaming.api.watermark.Watermark;
 import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.streaminference.model.control.ModelControlLimits;
-import org.streaminference.model.control.ServingPlans;
-import org.streaminference.operators.drift.DriftConfig;
-import org.streaminference.operators.inference.queue.InferenceQueue;
-import org.streaminference.operators.inference.queue.UnorderedInferenceQueue;
-import org.streaminference.schemas.ControlMessage;
-import org.streaminference.schemas.EnrichedEvent;
-import org.streaminference.schemas.Prediction;
-import org.streaminference.schemas.UserCodeRelease;
-import org.streaminference.tracing.RecordTracing;
-import org.streaminference.tracing.TracingConfig;
 
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
  * The micro-batched inference operator: the glue between Flink and its parts. Records wait in an
- * {@link InferenceQueue} (ordered or unordered, with the watermarks between them) until their answer may go out;
- * {@link ServedModels} decides which models and versions serve them and applies the model commands, which come in
- * the events' stream (records whose {@code control} is set, passed on by the features operator so that this one has
- * one input and is chained to it) or, in the two-input form, on the second input; {@link AnswerPlanner} turns an
- * event into the answers it owes, {@link AnswerEmitter} sends them out. Batches run on inference threads of each
- * version's own, and a finished batch hands all its answers to the task thread with one mailbox mail (Flink's async
- * I/O operator needs one per record, which dominates the cost of a small model).
+ * {@link InferenceQueue} (ordered or unordered, with the watermarks between them) until their
+ * answer may go out; {@link ServedModels} decides which models and versions serve them and applies
+ * the model commands, which come in the events' stream (records whose {@code control} is set,
+ * passed on by the features operator so that this one has one input and is chained to it) or, in
+ * the two-input form, on the second input; {@link AnswerPlanner} turns an event into the answers it
+ * owes, {@link AnswerEmitter} sends them out. Batches run on inference threads of each version's
+ * own, and a finished batch hands all its answers to the task thread with one mailbox mail (Flink's
+ * async I/O operator needs one per record, which dominates the cost of a small model).
  *
- * <p>Every answer not emitted yet is in operator state at a checkpoint and is run again after a restore, so nothing
- * is lost and nothing emitted twice; what is served and the commands not applied yet are in broadcast state
- * ({@link InferenceOperatorState}). The queue is bounded by the capacity: when it is full, processElement yields to
- * the mailbox, which back-pressures the input.
+ * <p>Every answer not emitted yet is in operator state at a checkpoint and is run again after a
+ * restore, so nothing is lost and nothing emitted twice; what is served and the commands not
+ * applied yet are in broadcast state ({@link InferenceOperatorState}). The queue is bounded by the
+ * capacity: when it is full, processElement yields to the mailbox, which back-pressures the input.
  */
 @Internal
 final class MicroBatchInferenceOperator extends AbstractStreamOperator<Prediction>
@@ -69,26 +63,20 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(MicroBatchInferenceOperator.class);
 
-    private final ModelProvider modelProvider;
-    /** The versions served when the job starts without state, one per model. */
-    private final List<String> initialLocations;
-    /** The serving plan to start with, in JSON; null for one that sends every event to the starting model. */
-    private final String initialPlan;
-    private final BatchingConfig options;
-    /** The spec id served feature vectors are logged under; null where they are not logged. */
-    private final String servedFeatureSpec;
-    private final ModelControlLimits controlLimits;
-    private final DriftConfig driftConfig;
-    private final TracingConfig tracingConfig;
+    private final InferenceOperatorConfig config;
     private final transient MailboxExecutor mailbox;
 
     private transient InferenceOperatorState state;
+
     /** What the restore brought, until open() has taken it; null for a start without state. */
     private transient InferenceOperatorState.Restored restored;
+
     private transient ServedModels models;
     private transient InferenceQueue<PendingAnswer> queue;
+
     /** Shadow requests: emitted as they finish, never held back (they carry no watermark duty). */
     private transient InferenceQueue<InferenceRequest> shadows;
+
     private transient AnswerPlanner planner;
     private transient InferenceQueue.Emitter<PendingAnswer> answers;
     private transient InferenceQueue.Emitter<InferenceRequest> shadowAnswers;
@@ -96,18 +84,12 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private transient DriftReporter drift;
     private transient RecordTracing tracing;
 
-    MicroBatchInferenceOperator(StreamOperatorParameters<Prediction> parameters, ModelProvider modelProvider,
-            List<String> initialLocations, String initialPlan, BatchingConfig options, String servedFeatureSpec,
-            ModelControlLimits controlLimits, DriftConfig drift, TracingConfig tracing, MailboxExecutor mailbox) {
+    MicroBatchInferenceOperator(
+            StreamOperatorParameters<Prediction> parameters,
+            InferenceOperatorConfig config,
+            MailboxExecutor mailbox) {
         super(parameters);
-        this.modelProvider = modelProvider;
-        this.initialLocations = initialLocations;
-        this.initialPlan = initialPlan;
-        this.options = options;
-        this.servedFeatureSpec = servedFeatureSpec;
-        this.controlLimits = controlLimits;
-        this.driftConfig = drift;
-        this.tracingConfig = tracing;
+        this.config = config;
         this.mailbox = mailbox;
     }
 
@@ -125,65 +107,83 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     @Override
     public void open() throws Exception {
         super.open();
-        queue = InferenceQueue.create(options.ordered());
+        queue = InferenceQueue.create(config.batching().ordered());
         shadows = new UnorderedInferenceQueue<>();
-        tracing = RecordTracing.open(tracingConfig, "inference", getRuntimeContext().getUserCodeClassLoader());
-        // once per job and TaskManager: what ONNX Runtime and the JDBC driver leave in the JVM goes with the job
-        getRuntimeContext().registerUserCodeClassLoaderReleaseHookIfAbsent(UserCodeRelease.HOOK_NAME,
-                UserCodeRelease::releaseThisJob);
-        drift = new DriftReporter(driftConfig, output, subtask());
-        if (drift.enabled()) {
-            scheduleDriftReport();
-        }
-        AnswerEmitter emitter = new AnswerEmitter(output, servedFeatureSpec, drift, getMetricGroup());
+        tracing =
+                RecordTracing.open(
+                        config.tracing(),
+                        "inference",
+                        getRuntimeContext().getUserCodeClassLoader());
+        // once per job and TaskManager: what ONNX Runtime and the JDBC driver leave in the JVM goes
+        // with the job
+        getRuntimeContext()
+                .registerUserCodeClassLoaderReleaseHookIfAbsent(
+                        UserCodeRelease.HOOK_NAME, UserCodeRelease::releaseThisJob);
+        drift = new DriftReporter(config.drift(), output, subtask());
+        drift.start(getProcessingTimeService());
+        AnswerEmitter emitter =
+                new AnswerEmitter(output, config.servedFeatureSpec(), drift, getMetricGroup());
         Counter unknownModel = getMetricGroup().counter("answersUnknownModel");
         answers = emitter.answers();
         shadowAnswers = emitter.shadows();
-        host = new TaskModelHost(modelProvider, getRuntimeContext(), getMetricGroup(), mailbox,
-                getProcessingTimeService(), output, options, tracing, drift, this::post);
-        models = new ServedModels(host, controlLimits, new ModelController.Reporter(
-                getRuntimeContext().getJobInfo().getJobName(),
-                getRuntimeContext().getJobInfo().getJobId().toHexString(), subtask(), subtaskName()),
-                getMetricGroup());
+        host =
+                new TaskModelHost(
+                        config.modelProvider(),
+                        getRuntimeContext(),
+                        getMetricGroup(),
+                        mailbox,
+                        getProcessingTimeService(),
+                        output,
+                        config.batching(),
+                        tracing,
+                        drift,
+                        this::post);
+        models =
+                new ServedModels(
+                        host,
+                        config.controlLimits(),
+                        new ModelController.Reporter(
+                                getRuntimeContext().getJobInfo().getJobName(),
+                                getRuntimeContext().getJobInfo().getJobId().toHexString(),
+                                subtask(),
+                                subtaskName()),
+                        getMetricGroup());
         planner = new AnswerPlanner(models, shadows, unknownModel);
         if (restored == null) {
-            models.start(openInitialVersions(), initialPlan == null ? null
-                    : ServingPlans.fromJson(initialPlan.getBytes(StandardCharsets.UTF_8)), null);
+            models.start(
+                    host.openAll(config.initialLocations()),
+                    config.initialPlan() == null
+                            ? null
+                            : ServingPlans.fromJson(
+                                    config.initialPlan().getBytes(StandardCharsets.UTF_8)),
+                    null);
         } else {
             models.restoreControlState(restored.order(), restored.parked());
             models.start(Map.of(), restored.plan(), restored.deployments());
         }
-        LOG.info("{} serves {} in batches of up to {} records or {} ms, {} at once; {} answers and {} commands"
-                        + " restored", subtaskName(), models.describe(), options.maxBatchSize(),
-                options.maxDelayMillis(), options.concurrentBatches(),
-                restored == null ? 0 : restored.answers().size(), restored == null ? 0 : restored.commands().size());
+        LOG.info(
+                "{} serves {} in batches of up to {} records or {} ms, {} at once; {} answers and {} commands"
+                        + " restored",
+                subtaskName(),
+                models.describe(),
+                config.batching().maxBatchSize(),
+                config.batching().maxDelayMillis(),
+                config.batching().concurrentBatches(),
+                restored == null ? 0 : restored.answers().size(),
+                restored == null ? 0 : restored.commands().size());
         if (restored != null) {
             for (Tuple3<EnrichedEvent, Long, String> answer : restored.answers()) {
-                if (answer.f2 == null) { // a record of a single-model savepoint: every target of its route
+                if (answer.f2 == null) { // a single-model savepoint's: every target of its route
                     add(answer.f0, answer.f1);
                 } else {
                     queueAnswer(planner.answer(answer.f0, answer.f1, answer.f2));
                 }
             }
-            // the waiting commands resume only now, so that the restored records run on the versions they had
+            // the waiting commands resume only now, so that the restored records run on the
+            // versions they had
             models.resume(restored.commands());
             restored = null;
         }
-    }
-
-    private Map<String, ModelProvider.Handle> openInitialVersions() throws Exception {
-        Map<String, ModelProvider.Handle> initial = new LinkedHashMap<>();
-        try {
-            for (String location : initialLocations) {
-                initial.put(location, host.open(location, null));
-            }
-        } catch (Exception e) {
-            for (ModelProvider.Handle handle : initial.values()) {
-                handle.close();
-            }
-            throw e;
-        }
-        return initial;
     }
 
     @Override
@@ -203,8 +203,9 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     }
 
     /**
-     * At the end of a bounded input, the records in flight are answered ({@link #endInput()}) and so is every model
-     * command received: a bounded job finishes only after each command got its answer on the model-events topic.
+     * At the end of a bounded input, the records in flight are answered ({@link #endInput()}) and
+     * so is every model command received: a bounded job finishes only after each command got its
+     * answer on the model-events topic.
      */
     @Override
     public void endInput(int inputId) throws Exception {
@@ -213,7 +214,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         }
         while (!models.isSettled()) {
             if (models.isLoading()) {
-                mailbox.yield(); // a load finishes or times out (model.load-timeout) through the mailbox
+                mailbox.yield(); // a load finishes or times out (model.load-timeout) through the
+                // mailbox
             } else {
                 models.advance();
             }
@@ -231,14 +233,6 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         super.close();
     }
 
-    private void scheduleDriftReport() {
-        getProcessingTimeService().registerTimer(
-                getProcessingTimeService().getCurrentProcessingTime() + drift.intervalMillis(), time -> {
-                    drift.report();
-                    scheduleDriftReport();
-                });
-    }
-
     // ---------------------------------------------------------------------------------------------------------
     // records and watermarks
     // ---------------------------------------------------------------------------------------------------------
@@ -247,13 +241,17 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     public void processElement(StreamRecord<EnrichedEvent> record) throws Exception {
         ControlMessage control = record.getValue().getControl();
         if (control != null) {
-            models.receive(control); // passed on in order by the features operator, whose broadcast side it is
+            models.receive(
+                    control); // passed on in order by the features operator, whose broadcast side
+            // it is
             return;
         }
-        while (queue.size() + shadows.size() >= options.capacity()) {
+        while (queue.size() + shadows.size() >= config.batching().capacity()) {
             mailbox.yield(); // back-pressure: the input waits until batches finish
         }
-        add(record.getValue(), record.hasTimestamp() ? record.getTimestamp() : PendingAnswer.NO_TIMESTAMP);
+        add(
+                record.getValue(),
+                record.hasTimestamp() ? record.getTimestamp() : PendingAnswer.NO_TIMESTAMP);
     }
 
     @Override
@@ -270,7 +268,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     private void queueAnswer(PendingAnswer answer) throws Exception {
         queue.add(answer);
         if (answer.isDone()) {
-            emitReady(); // answered before any model: no route, input it cannot take, a target without a version
+            emitReady(); // answered before any model: no route, input it cannot take, a target
+            // without a version
         }
     }
 
@@ -289,7 +288,10 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     @Override
     public void processWatermark2(Watermark mark) {}
 
-    /** On the task thread: emits every answer that may go out now, then releases versions that have drained. */
+    /**
+     * On the task thread: emits every answer that may go out now, then releases versions that have
+     * drained.
+     */
     private void emitReady() throws Exception {
         shadows.emitCompleted(shadowAnswers);
         queue.emitCompleted(answers);
@@ -300,7 +302,8 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
         try {
             mailbox.execute(this::emitReady, description);
         } catch (RejectedExecutionException e) {
-            LOG.debug("The task is closing; answers of a finished batch are dropped (they are in the last checkpoint)");
+            LOG.debug(
+                    "The task is closing; answers of a finished batch are dropped (they are in the last checkpoint)");
         }
     }
 
@@ -318,7 +321,11 @@ final class MicroBatchInferenceOperator extends AbstractStreamOperator<Predictio
     }
 
     private String subtaskName() {
-        return getOperatorConfig().getOperatorName() + " (" + (subtask() + 1) + "/"
-                + getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks() + ")";
+        return getOperatorConfig().getOperatorName()
+                + " ("
+                + (subtask() + 1)
+                + "/"
+                + getRuntimeContext().getTaskInfo().getNumberOfParallelSubtasks()
+                + ")";
     }
 }

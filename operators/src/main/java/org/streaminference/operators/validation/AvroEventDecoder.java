@@ -1,5 +1,9 @@
 package org.streaminference.operators.validation;
 
+import org.streaminference.schemas.AvroPayloadCheck;
+import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.UntrustedText;
+
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaNormalization;
@@ -7,49 +11,60 @@ import org.apache.avro.io.BinaryDecoder;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.io.ResolvingDecoder;
 import org.apache.flink.annotation.Internal;
-import org.streaminference.schemas.AvroPayloadCheck;
-import org.streaminference.schemas.UntrustedText;
-import org.streaminference.schemas.ReasonCode;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.DoubleBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
 /**
- * The user's events in their own Avro schema, in single-object encoding (the record's fingerprint picks its writer
- * schema among every version the job was given, so producers can be upgraded one by one) or plain binary (one
- * version only: nothing in the record names it). Decoding resolves the writer schema against a projection of it that keeps only the fields the
- * {@link EventFieldMapping} names, so Avro skips every other field without building it, and reads the named ones
- * straight into the event's primitives and arrays (no record, no boxed values); the body is bounded first
- * ({@link AvroPayloadCheck} against the writer schema). Every path is checked against the schema when the decoder
- * is made, so a spec that reads a field the events do not have fails the job's start, not each event.
+ * The user's events in their own Avro schema, in single-object encoding (the record's fingerprint
+ * picks its writer schema among every version the job was given, so producers can be upgraded one
+ * by one) or plain binary (one version only: nothing in the record names it). Decoding resolves the
+ * writer schema against a projection of it that keeps only the fields the {@link EventFieldMapping}
+ * names, so Avro skips every other field without building it, and reads the named ones straight
+ * into the event's primitives and arrays (no record, no boxed values); the body is bounded first
+ * ({@link AvroPayloadCheck} against the writer schema). Every path is checked against the schema
+ * when the decoder is made, so a spec that reads a field the events do not have fails the job's
+ * start, not each event.
  */
 @Internal
 public final class AvroEventDecoder implements EventDecoder {
     private static final long serialVersionUID = 1L;
 
     /** How a record value holds the event. */
-    public enum Encoding { SINGLE_OBJECT, BINARY }
+    public enum Encoding {
+        SINGLE_OBJECT,
+        BINARY
+    }
 
     /** The writer schemas, in the order given (JSON: the decoder travels to the TaskManagers). */
     private final List<String> writerSchemas;
+
     private final Encoding encoding;
     private final EventFieldMapping mapping;
+
     /** Each writer schema by its fingerprint, with what reading its records needs. */
     private transient Map<Long, Writer> writers;
+
     /** The one writer of BINARY records. */
     private transient Writer onlyWriter;
+
     private transient String known;
     private transient BinaryDecoder decoder;
+
     /** Bytes of one block of a float or double array on their way into the vector. */
     private transient byte[] scratch;
+
     /** The resolver of the record being read (its writer's). */
     private transient ResolvingDecoder resolver;
+
     private transient EventFieldMapping.Node tree;
 
     /** One version of the events' schema and the projection its records are read through. */
@@ -68,7 +83,10 @@ public final class AvroEventDecoder implements EventDecoder {
         }
     }
 
-    /** @throws IllegalArgumentException naming a path the schema does not have, or has with a type that does not fit */
+    /**
+     * @throws IllegalArgumentException naming a path the schema does not have, or has with a type
+     *     that does not fit
+     */
     public AvroEventDecoder(Schema writer, Encoding encoding, EventFieldMapping mapping) {
         this(List.of(writer), encoding, mapping);
     }
@@ -76,24 +94,28 @@ public final class AvroEventDecoder implements EventDecoder {
     /**
      * Reads records written with any of {@code writers} (the versions of the events' schema).
      *
-     * @throws IllegalArgumentException naming the version and the path it does not have, or has with a type that
-     *                                  does not fit; for BINARY with more than one version; for a version given twice
+     * @throws IllegalArgumentException naming the version and the path it does not have, or has
+     *     with a type that does not fit; for BINARY with more than one version; for a version given
+     *     twice
      */
     public AvroEventDecoder(List<Schema> writers, Encoding encoding, EventFieldMapping mapping) {
         if (writers.isEmpty()) {
             throw new IllegalArgumentException("no schema for the events");
         }
         if (encoding == Encoding.BINARY && writers.size() > 1) {
-            throw new IllegalArgumentException("BINARY records name no schema, so a job reads them with one schema"
-                    + " only, not " + writers.size() + "; producers that upgrade their schema write SINGLE_OBJECT");
+            throw new IllegalArgumentException(
+                    "BINARY records name no schema, so a job reads them with one schema"
+                            + " only, not "
+                            + writers.size()
+                            + "; producers that upgrade their schema write SINGLE_OBJECT");
         }
-        Map<Long, String> seen = new java.util.LinkedHashMap<>();
+        Map<Long, String> seen = new LinkedHashMap<>();
         List<String> json = new ArrayList<>();
         for (Schema writer : writers) {
             String version = describeVersion(writer);
             if (writer.getType() != Schema.Type.RECORD) {
-                throw new IllegalArgumentException(version + ": the events' schema must be a record, not "
-                        + writer.getType());
+                throw new IllegalArgumentException(
+                        version + ": the events' schema must be a record, not " + writer.getType());
             }
             try {
                 project(writer, mapping.tree()); // checks every path now
@@ -113,18 +135,22 @@ public final class AvroEventDecoder implements EventDecoder {
 
     /** A schema version as messages name it: its full name and fingerprint. */
     static String describeVersion(Schema writer) {
-        return "schema " + writer.getFullName() + " (fingerprint "
-                + Long.toHexString(SchemaNormalization.parsingFingerprint64(writer)) + ")";
+        return "schema "
+                + writer.getFullName()
+                + " (fingerprint "
+                + Long.toHexString(SchemaNormalization.parsingFingerprint64(writer))
+                + ")";
     }
 
     private void open() {
         tree = mapping.tree();
-        writers = new java.util.LinkedHashMap<>();
+        writers = new LinkedHashMap<>();
         List<String> names = new ArrayList<>();
         for (String json : writerSchemas) {
             Writer writer = new Writer(new Schema.Parser().parse(json), tree);
             writers.put(writer.fingerprint, writer);
-            writers.putIfAbsent(ParsingForms.pythonFingerprint(writer.schema), writer); // what Python writes
+            writers.putIfAbsent(
+                    ParsingForms.pythonFingerprint(writer.schema), writer); // what Python writes
             names.add(writer.schema.getFullName() + " " + Long.toHexString(writer.fingerprint));
             onlyWriter = writer;
         }
@@ -140,50 +166,69 @@ public final class AvroEventDecoder implements EventDecoder {
         Writer writer = onlyWriter;
         if (encoding == Encoding.SINGLE_OBJECT) {
             if (!EnvelopeEventDecoder.hasSingleObjectHeader(body)) {
-                return Decoded.failed(ReasonCode.MALFORMED_AVRO,
+                return Decoded.failed(
+                        ReasonCode.MALFORMED_AVRO,
                         "not Avro single-object encoding (no C3 01 header and 8-byte schema fingerprint)");
             }
             long found = EnvelopeEventDecoder.fingerprint(body);
             writer = writers.get(found);
             if (writer == null) {
-                return Decoded.failed(ReasonCode.UNKNOWN_SCHEMA, "schema fingerprint " + Long.toHexString(found)
-                        + " is none of the events' schemas (" + known + "; events.avro.schema)");
+                return Decoded.failed(
+                        ReasonCode.UNKNOWN_SCHEMA,
+                        "schema fingerprint "
+                                + Long.toHexString(found)
+                                + " is none of the events' schemas ("
+                                + known
+                                + "; events.avro.schema)");
             }
             body.position(body.position() + EnvelopeEventDecoder.HEADER_BYTES);
         }
         AvroPayloadCheck.Problem problem = writer.bodyCheck.check(body);
         if (problem != null) {
-            return Decoded.failed(problem.reason(), writer.schema.getName() + " " + problem.message());
+            return Decoded.failed(
+                    problem.reason(), writer.schema.getName() + " " + problem.message());
         }
         EventFieldMapping.Values values = mapping.values();
         try {
             decoder = EnvelopeEventDecoder.binaryDecoder(body, decoder);
             if (writer.resolver == null) {
-                writer.resolver = DecoderFactory.get().resolvingDecoder(writer.schema, writer.projection, decoder);
+                writer.resolver =
+                        DecoderFactory.get()
+                                .resolvingDecoder(writer.schema, writer.projection, decoder);
             } else {
                 writer.resolver.configure(decoder);
             }
             resolver = writer.resolver;
             readRecord(tree, values);
             resolver.drain();
-        } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
-            return Decoded.failed(ReasonCode.MALFORMED_AVRO, "cannot decode " + writer.schema.getName() + ": "
-                    + UntrustedText.escape(String.valueOf(e), 200));
+        } catch (IOException
+                | AvroRuntimeException
+                | IndexOutOfBoundsException
+                | NegativeArraySizeException e) {
+            return Decoded.failed(
+                    ReasonCode.MALFORMED_AVRO,
+                    "cannot decode "
+                            + writer.schema.getName()
+                            + ": "
+                            + UntrustedText.escape(String.valueOf(e), 200));
         }
         return mapping.decoded(values, kafkaTimestamp);
     }
 
     /**
-     * Reads one record of the projection straight into {@code values}: Avro's resolver skips the writer's other
-     * fields, and nothing is built per value (no record, no boxed number, no list per array).
+     * Reads one record of the projection straight into {@code values}: Avro's resolver skips the
+     * writer's other fields, and nothing is built per value (no record, no boxed number, no list
+     * per array).
      */
-    private void readRecord(EventFieldMapping.Node node, EventFieldMapping.Values values) throws IOException {
+    private void readRecord(EventFieldMapping.Node node, EventFieldMapping.Values values)
+            throws IOException {
         for (Schema.Field field : resolver.readFieldOrder()) {
             readValue(field.schema(), node.children.get(field.name()), values);
         }
     }
 
-    private void readValue(Schema type, EventFieldMapping.Node node, EventFieldMapping.Values values)
+    private void readValue(
+            Schema type, EventFieldMapping.Node node, EventFieldMapping.Values values)
             throws IOException {
         switch (type.getType()) {
             case UNION -> readValue(type.getTypes().get(resolver.readIndex()), node, values);
@@ -196,36 +241,45 @@ public final class AvroEventDecoder implements EventDecoder {
             case LONG -> number(node, resolver.readLong(), values);
             case FLOAT -> number(node, resolver.readFloat(), values);
             case DOUBLE -> number(node, resolver.readDouble(), values);
-            default -> throw new IllegalStateException("unhandled type " + type.getType()); // checked when made
+            default ->
+                    throw new IllegalStateException(
+                            "unhandled type " + type.getType()); // checked when made
         }
     }
 
-    private static void text(EventFieldMapping.Node node, String text, EventFieldMapping.Values values) {
+    private static void text(
+            EventFieldMapping.Node node, String text, EventFieldMapping.Values values) {
         for (EventFieldMapping.Role role : node.roles) {
             switch (role) {
                 case EVENT_ID -> values.eventId = text;
                 case ENTITY_ID -> values.entityId = text;
                 case EVENT_TYPE -> values.eventType = text;
                 case CATEGORICAL -> values.categorical[node.categorical] = text;
-                default -> throw new IllegalStateException("text read as " + role); // checked when made
+                default ->
+                        throw new IllegalStateException(
+                                "text read as " + role); // checked when made
             }
         }
     }
 
     /** A number: an id (int or long), the event time, or a numeric field. */
-    private static void number(EventFieldMapping.Node node, long whole, EventFieldMapping.Values values) {
+    private static void number(
+            EventFieldMapping.Node node, long whole, EventFieldMapping.Values values) {
         for (EventFieldMapping.Role role : node.roles) {
             switch (role) {
                 case EVENT_ID -> values.eventId = Long.toString(whole);
                 case ENTITY_ID -> values.entityId = Long.toString(whole);
                 case EVENT_TIME -> values.eventTime = whole;
                 case NUMERIC -> values.numeric(node, whole);
-                default -> throw new IllegalStateException("a number read as " + role); // checked when made
+                default ->
+                        throw new IllegalStateException(
+                                "a number read as " + role); // checked when made
             }
         }
     }
 
-    private static void number(EventFieldMapping.Node node, double value, EventFieldMapping.Values values) {
+    private static void number(
+            EventFieldMapping.Node node, double value, EventFieldMapping.Values values) {
         for (EventFieldMapping.Role role : node.roles) {
             if (role != EventFieldMapping.Role.NUMERIC) {
                 throw new IllegalStateException("a fraction read as " + role); // checked when made
@@ -235,12 +289,13 @@ public final class AvroEventDecoder implements EventDecoder {
     }
 
     /**
-     * An array of numbers as floats, block by block (its length is bounded by the payload check). The projection
-     * keeps the writer's item type, so there is nothing to resolve per item: the items are read from the binary
-     * decoder itself, and the resolver, which sees only the array's start and its block counts, stays in step (its
-     * parser leaves the array's item repeater at the array's end whether or not it saw the items). Floats and doubles
-     * are fixed-size little-endian in Avro's binary encoding, so a block of them is read as one run of bytes and
-     * converted in bulk; ints and longs are variable-length and read one by one.
+     * An array of numbers as floats, block by block (its length is bounded by the payload check).
+     * The projection keeps the writer's item type, so there is nothing to resolve per item: the
+     * items are read from the binary decoder itself, and the resolver, which sees only the array's
+     * start and its block counts, stays in step (its parser leaves the array's item repeater at the
+     * array's end whether or not it saw the items). Floats and doubles are fixed-size little-endian
+     * in Avro's binary encoding, so a block of them is read as one run of bytes and converted in
+     * bulk; ints and longs are variable-length and read one by one.
      */
     private float[] readVector(Schema.Type items) throws IOException {
         float[] vector = null;
@@ -250,18 +305,22 @@ public final class AvroEventDecoder implements EventDecoder {
             if (vector == null) {
                 vector = new float[count];
             } else if (size + count > vector.length) {
-                vector = java.util.Arrays.copyOf(vector, size + count);
+                vector = Arrays.copyOf(vector, size + count);
             }
             switch (items) {
                 case FLOAT -> {
                     decoder.readFixed(scratch(count * Float.BYTES), 0, count * Float.BYTES);
-                    ByteBuffer.wrap(scratch, 0, count * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer()
+                    ByteBuffer.wrap(scratch, 0, count * Float.BYTES)
+                            .order(ByteOrder.LITTLE_ENDIAN)
+                            .asFloatBuffer()
                             .get(vector, size, count);
                 }
                 case DOUBLE -> {
                     decoder.readFixed(scratch(count * Double.BYTES), 0, count * Double.BYTES);
-                    DoubleBuffer doubles = ByteBuffer.wrap(scratch, 0, count * Double.BYTES)
-                            .order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer();
+                    DoubleBuffer doubles =
+                            ByteBuffer.wrap(scratch, 0, count * Double.BYTES)
+                                    .order(ByteOrder.LITTLE_ENDIAN)
+                                    .asDoubleBuffer();
                     for (int i = 0; i < count; i++) {
                         vector[size + i] = (float) doubles.get(i);
                     }
@@ -276,14 +335,18 @@ public final class AvroEventDecoder implements EventDecoder {
                         vector[size + i] = decoder.readLong();
                     }
                 }
-                default -> throw new IllegalStateException("array of " + items); // checked when made
+                default ->
+                        throw new IllegalStateException("array of " + items); // checked when made
             }
             size += count;
         }
         return vector == null ? new float[0] : vector; // grown block by block to exactly its items
     }
 
-    /** A buffer of at least {@code bytes} for one block of fixed-size items; grows to the largest block seen. */
+    /**
+     * A buffer of at least {@code bytes} for one block of fixed-size items; grows to the largest
+     * block seen.
+     */
     private byte[] scratch(int bytes) {
         if (scratch == null || scratch.length < bytes) {
             scratch = new byte[Math.max(bytes, 4096)];
@@ -292,8 +355,8 @@ public final class AvroEventDecoder implements EventDecoder {
     }
 
     /**
-     * {@code record} with only the fields {@code node} names (nested records projected the same way): the reader
-     * schema that makes Avro skip everything else.
+     * {@code record} with only the fields {@code node} names (nested records projected the same
+     * way): the reader schema that makes Avro skip everything else.
      */
     static Schema project(Schema record, EventFieldMapping.Node node) {
         List<Schema.Field> fields = new ArrayList<>();
@@ -301,8 +364,14 @@ public final class AvroEventDecoder implements EventDecoder {
             EventFieldMapping.Node child = entry.getValue();
             Schema.Field field = record.getField(entry.getKey());
             if (field == null) {
-                throw new IllegalArgumentException("'" + child.path + "': record " + record.getFullName()
-                        + " of the events' schema has no field '" + entry.getKey() + "'");
+                throw new IllegalArgumentException(
+                        "'"
+                                + child.path
+                                + "': record "
+                                + record.getFullName()
+                                + " of the events' schema has no field '"
+                                + entry.getKey()
+                                + "'");
             }
             Schema type = field.schema();
             Schema projected;
@@ -313,15 +382,23 @@ public final class AvroEventDecoder implements EventDecoder {
                 projected = type;
             } else if (type.getType() == Schema.Type.RECORD) {
                 projected = project(type, child);
-            } else if (type.getType() == Schema.Type.UNION && nonNull(type, child).getType() == Schema.Type.RECORD) {
+            } else if (type.getType() == Schema.Type.UNION
+                    && nonNull(type, child).getType() == Schema.Type.RECORD) {
                 List<Schema> branches = new ArrayList<>();
                 for (Schema branch : type.getTypes()) {
-                    branches.add(branch.getType() == Schema.Type.RECORD ? project(branch, child) : branch);
+                    branches.add(
+                            branch.getType() == Schema.Type.RECORD
+                                    ? project(branch, child)
+                                    : branch);
                 }
                 projected = Schema.createUnion(branches);
             } else {
-                throw new IllegalArgumentException("'" + child.path + "' is a " + type.getType()
-                        + " in the events' schema, not a record to read fields from");
+                throw new IllegalArgumentException(
+                        "'"
+                                + child.path
+                                + "' is a "
+                                + type.getType()
+                                + " in the events' schema, not a record to read fields from");
             }
             fields.add(new Schema.Field(field.name(), projected, null, (Object) null));
         }
@@ -333,10 +410,15 @@ public final class AvroEventDecoder implements EventDecoder {
         if (type.getType() != Schema.Type.UNION) {
             return type;
         }
-        List<Schema> others = type.getTypes().stream().filter(t -> t.getType() != Schema.Type.NULL).toList();
+        List<Schema> others =
+                type.getTypes().stream().filter(t -> t.getType() != Schema.Type.NULL).toList();
         if (others.size() != 1) {
-            throw new IllegalArgumentException("'" + node.path + "' is a union of " + others.size()
-                    + " types besides null; only an optional value (null and one type) can be read");
+            throw new IllegalArgumentException(
+                    "'"
+                            + node.path
+                            + "' is a union of "
+                            + others.size()
+                            + " types besides null; only an optional value (null and one type) can be read");
         }
         return others.get(0);
     }
@@ -344,30 +426,44 @@ public final class AvroEventDecoder implements EventDecoder {
     private static final Set<Schema.Type> NUMBERS =
             Set.of(Schema.Type.INT, Schema.Type.LONG, Schema.Type.FLOAT, Schema.Type.DOUBLE);
 
-    private static void requireFits(Schema type, EventFieldMapping.Role role, EventFieldMapping.Node node) {
+    private static void requireFits(
+            Schema type, EventFieldMapping.Role role, EventFieldMapping.Node node) {
         Schema.Type t = type.getType();
-        boolean fits = switch (role) {
-            case NUMERIC -> NUMBERS.contains(t);
-            case EVENT_TIME -> t == Schema.Type.LONG || t == Schema.Type.INT;
-            case EVENT_ID, ENTITY_ID -> t == Schema.Type.STRING || t == Schema.Type.INT || t == Schema.Type.LONG;
-            case EVENT_TYPE, CATEGORICAL -> t == Schema.Type.STRING || t == Schema.Type.ENUM;
-            case VECTOR -> t == Schema.Type.ARRAY && NUMBERS.contains(type.getElementType().getType());
-        };
+        boolean fits =
+                switch (role) {
+                    case NUMERIC -> NUMBERS.contains(t);
+                    case EVENT_TIME -> t == Schema.Type.LONG || t == Schema.Type.INT;
+                    case EVENT_ID, ENTITY_ID ->
+                            t == Schema.Type.STRING
+                                    || t == Schema.Type.INT
+                                    || t == Schema.Type.LONG;
+                    case EVENT_TYPE, CATEGORICAL ->
+                            t == Schema.Type.STRING || t == Schema.Type.ENUM;
+                    case VECTOR ->
+                            t == Schema.Type.ARRAY
+                                    && NUMBERS.contains(type.getElementType().getType());
+                };
         if (!fits) {
-            throw new IllegalArgumentException("'" + node.path + "' is a " + describe(type) + " in the events'"
-                    + " schema, which cannot be read as " + switch (role) {
-                        case NUMERIC -> "a number";
-                        case EVENT_TIME -> "epoch milliseconds (long)";
-                        case EVENT_ID, ENTITY_ID -> "an id (string, int or long)";
-                        case EVENT_TYPE, CATEGORICAL -> "text (string or enum)";
-                        case VECTOR -> "a vector (array of numbers)";
-                    });
+            throw new IllegalArgumentException(
+                    "'"
+                            + node.path
+                            + "' is a "
+                            + describe(type)
+                            + " in the events'"
+                            + " schema, which cannot be read as "
+                            + switch (role) {
+                                case NUMERIC -> "a number";
+                                case EVENT_TIME -> "epoch milliseconds (long)";
+                                case EVENT_ID, ENTITY_ID -> "an id (string, int or long)";
+                                case EVENT_TYPE, CATEGORICAL -> "text (string or enum)";
+                                case VECTOR -> "a vector (array of numbers)";
+                            });
         }
     }
 
     private static String describe(Schema type) {
-        return type.getType() == Schema.Type.ARRAY ? "array of " + type.getElementType().getType()
+        return type.getType() == Schema.Type.ARRAY
+                ? "array of " + type.getElementType().getType()
                 : type.getType().getName();
     }
-
 }

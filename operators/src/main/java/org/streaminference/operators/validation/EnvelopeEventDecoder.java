@@ -1,17 +1,18 @@
 package org.streaminference.operators.validation;
 
+import org.streaminference.schemas.AvroPayloadCheck;
+import org.streaminference.schemas.EventFields;
+import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.UntrustedText;
+import org.streaminference.schemas.ValidatedEvent;
+
 import org.apache.avro.AvroRuntimeException;
 import org.apache.avro.SchemaNormalization;
 import org.apache.avro.io.BinaryDecoder;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.util.Utf8;
 import org.apache.flink.annotation.Internal;
-import org.streaminference.schemas.EventFields;
-import org.streaminference.schemas.AvroPayloadCheck;
-import org.streaminference.schemas.InputEvent;
-import org.streaminference.schemas.UntrustedText;
-import org.streaminference.schemas.ReasonCode;
-import org.streaminference.schemas.ValidatedEvent;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -22,16 +23,18 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The job's own envelope: {@link InputEvent} in Avro single-object encoding. Every length and block count is bounded
- * against the bytes that remain before Avro sees them ({@link AvroPayloadCheck}). The body is then read field by
- * field, straight into the event's primitives and arrays: map entries the feature spec does not read are skipped,
- * and no map, boxed number or key string is built for those it does.
+ * The job's own envelope: {@link InputEvent} in Avro single-object encoding. Every length and block
+ * count is bounded against the bytes that remain before Avro sees them ({@link AvroPayloadCheck}).
+ * The body is then read field by field, straight into the event's primitives and arrays: map
+ * entries the feature spec does not read are skipped, and no map, boxed number or key string is
+ * built for those it does.
  */
 @Internal
 public final class EnvelopeEventDecoder implements EventDecoder {
     private static final long serialVersionUID = 2L;
     static final int HEADER_BYTES = 10;
-    private static final long FINGERPRINT = SchemaNormalization.parsingFingerprint64(InputEvent.getClassSchema());
+    private static final long FINGERPRINT =
+            SchemaNormalization.parsingFingerprint64(InputEvent.getClassSchema());
 
     private final EventFields fields;
     private transient AvroPayloadCheck bodyCheck;
@@ -41,7 +44,9 @@ public final class EnvelopeEventDecoder implements EventDecoder {
     private transient BinaryDecoder decoder;
     private transient Utf8 key;
 
-    /** @param fields the fields the feature spec reads: the only map entries kept */
+    /**
+     * @param fields the fields the feature spec reads: the only map entries kept
+     */
     public EnvelopeEventDecoder(EventFields fields) {
         this.fields = fields;
     }
@@ -50,13 +55,15 @@ public final class EnvelopeEventDecoder implements EventDecoder {
     public Decoded decode(ByteBuffer value, long kafkaTimestamp) {
         ByteBuffer bytes = value.duplicate();
         if (!hasSingleObjectHeader(bytes)) {
-            return Decoded.failed(ReasonCode.MALFORMED_AVRO,
+            return Decoded.failed(
+                    ReasonCode.MALFORMED_AVRO,
                     "not Avro single-object encoding (no C3 01 header and 8-byte schema fingerprint)");
         }
         long fingerprint = fingerprint(bytes);
         if (fingerprint != FINGERPRINT) {
-            return Decoded.failed(ReasonCode.UNKNOWN_SCHEMA, "schema fingerprint " + Long.toHexString(fingerprint)
-                    + " is not InputEvent's");
+            return Decoded.failed(
+                    ReasonCode.UNKNOWN_SCHEMA,
+                    "schema fingerprint " + Long.toHexString(fingerprint) + " is not InputEvent's");
         }
         if (bodyCheck == null) {
             bodyCheck = new AvroPayloadCheck(InputEvent.getClassSchema());
@@ -72,13 +79,20 @@ public final class EnvelopeEventDecoder implements EventDecoder {
         }
         try {
             return read(body);
-        } catch (IOException | AvroRuntimeException | IndexOutOfBoundsException | NegativeArraySizeException e) {
-            return Decoded.failed(ReasonCode.MALFORMED_AVRO, "cannot decode InputEvent: "
-                    + UntrustedText.escape(String.valueOf(e), 200));
+        } catch (IOException
+                | AvroRuntimeException
+                | IndexOutOfBoundsException
+                | NegativeArraySizeException e) {
+            return Decoded.failed(
+                    ReasonCode.MALFORMED_AVRO,
+                    "cannot decode InputEvent: " + UntrustedText.escape(String.valueOf(e), 200));
         }
     }
 
-    /** Reads InputEvent's fields in their schema order (the fingerprint says the writer's schema is this one). */
+    /**
+     * Reads InputEvent's fields in their schema order (the fingerprint says the writer's schema is
+     * this one).
+     */
     private Decoded read(ByteBuffer body) throws IOException {
         decoder = binaryDecoder(body, decoder);
         String eventId = decoder.readString();
@@ -99,7 +113,11 @@ public final class EnvelopeEventDecoder implements EventDecoder {
                 }
                 if (!Double.isFinite(value)) {
                     if (nonFinite == null) {
-                        nonFinite = "numeric field '" + UntrustedText.excerpt(key.toString()) + "' is " + value;
+                        nonFinite =
+                                "numeric field '"
+                                        + UntrustedText.excerpt(key.toString())
+                                        + "' is "
+                                        + value;
                     }
                     continue;
                 }
@@ -129,12 +147,18 @@ public final class EnvelopeEventDecoder implements EventDecoder {
                 }
             }
         }
-        ValidatedEvent event = new ValidatedEvent(eventId, entityId, eventTime, eventType, numeric, categorical,
-                vectors);
-        return nonFinite == null ? Decoded.of(event) : new Decoded(event, ReasonCode.INVALID_FIELD, nonFinite);
+        ValidatedEvent event =
+                new ValidatedEvent(
+                        eventId, entityId, eventTime, eventType, numeric, categorical, vectors);
+        return nonFinite == null
+                ? Decoded.of(event)
+                : new Decoded(event, ReasonCode.INVALID_FIELD, nonFinite);
     }
 
-    /** An array of floats, block by block (its length is bounded by the payload check); null when not kept. */
+    /**
+     * An array of floats, block by block (its length is bounded by the payload check); null when
+     * not kept.
+     */
     private float[] readFloats(boolean keep) throws IOException {
         float[] vector = keep ? new float[0] : null;
         int size = 0;
@@ -160,20 +184,31 @@ public final class EnvelopeEventDecoder implements EventDecoder {
         return index;
     }
 
-    /** A binary decoder over the remaining bytes of {@code body} (its array itself where it has one), reusing {@code reuse}. */
+    /**
+     * A binary decoder over the remaining bytes of {@code body} (its array itself where it has
+     * one), reusing {@code reuse}.
+     */
     static BinaryDecoder binaryDecoder(ByteBuffer body, BinaryDecoder reuse) {
         if (body.hasArray()) {
-            return DecoderFactory.get().binaryDecoder(body.array(), body.arrayOffset() + body.position(),
-                    body.remaining(), reuse);
+            return DecoderFactory.get()
+                    .binaryDecoder(
+                            body.array(),
+                            body.arrayOffset() + body.position(),
+                            body.remaining(),
+                            reuse);
         }
         byte[] copy = new byte[body.remaining()];
         body.duplicate().get(copy);
         return DecoderFactory.get().binaryDecoder(copy, 0, copy.length, reuse);
     }
 
-    /** Whether {@code bytes} start with the single-object marker C3 01 and have room for the fingerprint. */
+    /**
+     * Whether {@code bytes} start with the single-object marker C3 01 and have room for the
+     * fingerprint.
+     */
     static boolean hasSingleObjectHeader(ByteBuffer bytes) {
-        return bytes.remaining() >= HEADER_BYTES && bytes.get(bytes.position()) == (byte) 0xC3
+        return bytes.remaining() >= HEADER_BYTES
+                && bytes.get(bytes.position()) == (byte) 0xC3
                 && bytes.get(bytes.position() + 1) == (byte) 0x01;
     }
 

@@ -1,32 +1,36 @@
 package org.streaminference.operators.validation;
 
-import org.apache.flink.annotation.Internal;
 import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ValidatedEvent;
 
+import org.apache.flink.annotation.Internal;
+
 import java.io.Serializable;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Where the job finds what it needs in the user's own events: the ids, the event time and type, and the fields the
- * feature spec reads, each a dotted path into nested records or objects ({@code payment.amount}). The spec names a
- * field by its path; the decoder puts each value it reads where {@link EventFields} places it in the event.
+ * Where the job finds what it needs in the user's own events: the ids, the event time and type, and
+ * the fields the feature spec reads, each a dotted path into nested records or objects ({@code
+ * payment.amount}). The spec names a field by its path; the decoder puts each value it reads where
+ * {@link EventFields} places it in the event.
  *
  * @param eventTime null: the event time is the Kafka record's timestamp
  * @param eventType null: every event has the type {@value #DEFAULT_EVENT_TYPE}
  */
 @Internal
-public record EventFieldMapping(String eventId, String entityId, String eventTime, String eventType,
-        EventFields fields) implements Serializable {
+public record EventFieldMapping(
+        String eventId, String entityId, String eventTime, String eventType, EventFields fields)
+        implements Serializable {
     public static final String DEFAULT_EVENT_TYPE = "event";
 
     /**
-     * @throws IllegalArgumentException for a path with an empty name in it, or one that reads a value which another
-     *                                  path reads fields of
+     * @throws IllegalArgumentException for a path with an empty name in it, or one that reads a
+     *     value which another path reads fields of
      */
     public EventFieldMapping {
         List<String> paths = new ArrayList<>();
@@ -37,29 +41,55 @@ public record EventFieldMapping(String eventId, String entityId, String eventTim
         }
         paths.addAll(fields.all());
         for (String path : paths) {
-            if (path.isEmpty() || path.startsWith(".") || path.endsWith(".") || path.contains("..")) {
-                throw new IllegalArgumentException("'" + path + "' is not a path: names separated by single dots");
+            if (path.isEmpty()
+                    || path.startsWith(".")
+                    || path.endsWith(".")
+                    || path.contains("..")) {
+                throw new IllegalArgumentException(
+                        "'" + path + "' is not a path: names separated by single dots");
             }
             for (String other : paths) {
                 if (other.startsWith(path + ".")) {
-                    throw new IllegalArgumentException("'" + path + "' is read as a value and '" + other
-                            + "' as a field inside it");
+                    throw new IllegalArgumentException(
+                            "'"
+                                    + path
+                                    + "' is read as a value and '"
+                                    + other
+                                    + "' as a field inside it");
                 }
             }
         }
     }
 
     /** What a path is read as. */
-    enum Role { EVENT_ID, ENTITY_ID, EVENT_TIME, EVENT_TYPE, NUMERIC, CATEGORICAL, VECTOR }
+    enum Role {
+        EVENT_ID,
+        ENTITY_ID,
+        EVENT_TIME,
+        EVENT_TYPE,
+        NUMERIC,
+        CATEGORICAL,
+        VECTOR
+    }
 
     /** One level of the paths: the fields read here, and the records below that hold more. */
     static final class Node {
         final Map<String, Node> children = new HashMap<>();
-        /** What the value at this path is read as (one path may serve several roles); empty for inner nodes. */
+
+        /**
+         * What the value at this path is read as (one path may serve several roles); empty for
+         * inner nodes.
+         */
         final List<Role> roles = new ArrayList<>();
+
         final String path;
-        /** Where a value read as a number, a category or a vector goes in {@link Values}; -1 where it is not one. */
+
+        /**
+         * Where a value read as a number, a category or a vector goes in {@link Values}; -1 where
+         * it is not one.
+         */
         int numeric = -1;
+
         int categorical = -1;
         int vector = -1;
 
@@ -68,7 +98,9 @@ public record EventFieldMapping(String eventId, String entityId, String eventTim
         }
     }
 
-    /** The paths as a tree, for decoders that walk the event once and skip whatever no path names. */
+    /**
+     * The paths as a tree, for decoders that walk the event once and skip whatever no path names.
+     */
     Node tree() {
         Node root = new Node("");
         add(root, eventId, Role.EVENT_ID);
@@ -102,17 +134,20 @@ public record EventFieldMapping(String eventId, String entityId, String eventTim
     }
 
     /**
-     * The event a decoder read whole into {@code values}, or why it is refused: a numeric value that is not finite
-     * (the event comes along, for its dead letter's ids), or an event-time path with nothing at it.
+     * The event a decoder read whole into {@code values}, or why it is refused: a numeric value
+     * that is not finite (the event comes along, for its dead letter's ids), or an event-time path
+     * with nothing at it.
      */
     EventDecoder.Decoded decoded(Values values, long kafkaTimestamp) {
         if (values.nonFinite != null) {
-            return new EventDecoder.Decoded(values.toEvent(kafkaTimestamp), ReasonCode.INVALID_FIELD,
+            return new EventDecoder.Decoded(
+                    values.toEvent(kafkaTimestamp),
+                    ReasonCode.INVALID_FIELD,
                     "numeric field '" + values.nonFinite + "' is " + values.nonFiniteValue);
         }
         if (eventTime != null && values.eventTime == null) {
-            return EventDecoder.Decoded.failed(ReasonCode.MISSING_FIELD, "event time field '" + eventTime
-                    + "' is missing");
+            return EventDecoder.Decoded.failed(
+                    ReasonCode.MISSING_FIELD, "event time field '" + eventTime + "' is missing");
         }
         return EventDecoder.Decoded.of(values.toEvent(kafkaTimestamp));
     }
@@ -123,8 +158,9 @@ public record EventFieldMapping(String eventId, String entityId, String eventTim
     }
 
     /**
-     * Collects the values a decoder finds, straight into the arrays the event carries on, then makes the event.
-     * A number that is not finite is remembered as the event's problem rather than stored: NaN means "absent".
+     * Collects the values a decoder finds, straight into the arrays the event carries on, then
+     * makes the event. A number that is not finite is remembered as the event's problem rather than
+     * stored: NaN means "absent".
      */
     static final class Values {
         String eventId;
@@ -134,13 +170,15 @@ public record EventFieldMapping(String eventId, String entityId, String eventTim
         final double[] numeric;
         final String[] categorical;
         final float[][] vectors;
+
         /** The path of the first numeric value that is not finite, or null. */
         String nonFinite;
+
         double nonFiniteValue;
 
         Values(EventFields fields) {
             numeric = new double[fields.numeric().size()];
-            java.util.Arrays.fill(numeric, Double.NaN);
+            Arrays.fill(numeric, Double.NaN);
             categorical = new String[fields.categorical().size()];
             vectors = new float[fields.vectors().size()][];
         }
@@ -157,8 +195,14 @@ public record EventFieldMapping(String eventId, String entityId, String eventTim
         }
 
         ValidatedEvent toEvent(long kafkaTimestamp) {
-            return new ValidatedEvent(eventId, entityId, eventTime != null ? eventTime : kafkaTimestamp,
-                    eventType != null ? eventType : DEFAULT_EVENT_TYPE, numeric, categorical, vectors);
+            return new ValidatedEvent(
+                    eventId,
+                    entityId,
+                    eventTime != null ? eventTime : kafkaTimestamp,
+                    eventType != null ? eventType : DEFAULT_EVENT_TYPE,
+                    numeric,
+                    categorical,
+                    vectors);
         }
     }
 }

@@ -9,10 +9,11 @@ import java.time.Duration;
 /**
  * Bounds on an input event that are checked before it is decoded or stored.
  *
- * @param maxEventBytes  larger record values are {@code RECORD_TOO_LARGE} dead letters, before any decoding
- * @param maxFutureSkew  events whose time is further than this ahead of the validating machine's clock are
- *                       {@code FUTURE_EVENT} dead letters: one such event would otherwise freeze its entity's
- *                       latest prediction and feature state until that date
+ * @param maxEventBytes larger record values are {@code RECORD_TOO_LARGE} dead letters, before any
+ *     decoding
+ * @param maxFutureSkew events whose time is further than this ahead of the validating machine's
+ *     clock are {@code FUTURE_EVENT} dead letters: one such event would otherwise freeze its
+ *     entity's latest prediction and feature state until that date
  */
 @PublicEvolving
 public record EventLimits(int maxEventBytes, Duration maxFutureSkew) implements Serializable {
@@ -20,8 +21,10 @@ public record EventLimits(int maxEventBytes, Duration maxFutureSkew) implements 
     public static final Duration DEFAULT_MAX_FUTURE_SKEW = Duration.ofHours(1);
 
     public EventLimits {
-        Preconditions.checkArgument(maxEventBytes > 0, "maxEventBytes must be positive, got %s", maxEventBytes);
-        Preconditions.checkArgument(maxFutureSkew != null && !maxFutureSkew.isNegative(),
+        Preconditions.checkArgument(
+                maxEventBytes > 0, "maxEventBytes must be positive, got %s", maxEventBytes);
+        Preconditions.checkArgument(
+                maxFutureSkew != null && !maxFutureSkew.isNegative(),
                 "maxFutureSkew must be zero or positive");
     }
 

@@ -1,23 +1,24 @@
 package org.streaminference.operators.validation;
 
-import org.apache.flink.annotation.Internal;
-
-import org.streaminference.schemas.Identifiers;
 import org.streaminference.schemas.EventFields;
-import org.streaminference.schemas.UntrustedText;
+import org.streaminference.schemas.Identifiers;
 import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.ValidatedEvent;
+
+import org.apache.flink.annotation.Internal;
 
 import java.io.Serializable;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Decodes and checks one input record. Every way a record can be wrong maps to one {@link ReasonCode}, so a bad
- * record is explained in the dead-letter topic instead of failing the job. Untrusted bytes are bounded before they
- * are decoded: the value's size here, then by the {@link EventDecoder} of the events' format (every Avro length and
- * block count against the bytes that remain, JSON nesting and number lengths), so a hostile record costs time linear
- * in its size and no more memory than that.
+ * Decodes and checks one input record. Every way a record can be wrong maps to one {@link
+ * ReasonCode}, so a bad record is explained in the dead-letter topic instead of failing the job.
+ * Untrusted bytes are bounded before they are decoded: the value's size here, then by the {@link
+ * EventDecoder} of the events' format (every Avro length and block count against the bytes that
+ * remain, JSON nesting and number lengths), so a hostile record costs time linear in its size and
+ * no more memory than that.
  */
 @Internal
 public final class EventValidator implements Serializable {
@@ -26,7 +27,10 @@ public final class EventValidator implements Serializable {
     private final EventLimits limits;
     private final EventDecoder decoder;
 
-    /** A validator of the job's own envelope ({@link EnvelopeEventDecoder}), with the default limits. */
+    /**
+     * A validator of the job's own envelope ({@link EnvelopeEventDecoder}), with the default
+     * limits.
+     */
     public EventValidator(EventFields fields) {
         this(fields, EventLimits.defaults());
     }
@@ -36,7 +40,10 @@ public final class EventValidator implements Serializable {
         this(limits, new EnvelopeEventDecoder(fields));
     }
 
-    /** @param decoder the decoder of the events' format, laying out the values the feature spec reads */
+    /**
+     * @param decoder the decoder of the events' format, laying out the values the feature spec
+     *     reads
+     */
     public EventValidator(EventLimits limits, EventDecoder decoder) {
         this.limits = limits;
         this.decoder = decoder;
@@ -62,41 +69,55 @@ public final class EventValidator implements Serializable {
     }
 
     /**
-     * @param key   the Kafka key, or null
+     * @param key the Kafka key, or null
      * @param value the Kafka value, or null
      */
     public Result validate(ByteBuffer key, ByteBuffer value) {
         return validate(key, value, -1, System.currentTimeMillis());
     }
 
-    /** As {@link #validate(ByteBuffer, ByteBuffer)}, with the clock that future event times are judged by. */
+    /**
+     * As {@link #validate(ByteBuffer, ByteBuffer)}, with the clock that future event times are
+     * judged by.
+     */
     public Result validate(ByteBuffer key, ByteBuffer value, long nowMillis) {
         return validate(key, value, -1, nowMillis);
     }
 
     /**
-     * @param kafkaTimestamp the record's Kafka timestamp: the event time of formats that name no event-time field
-     * @param nowMillis      the clock that future event times are judged by
+     * @param kafkaTimestamp the record's Kafka timestamp: the event time of formats that name no
+     *     event-time field
+     * @param nowMillis the clock that future event times are judged by
      */
     public Result validate(ByteBuffer key, ByteBuffer value, long kafkaTimestamp, long nowMillis) {
         if (value == null || !value.hasRemaining()) {
             return Result.invalid(decoder.malformed(), "empty record value");
         }
         if (value.remaining() > limits.maxEventBytes()) {
-            return Result.invalid(ReasonCode.RECORD_TOO_LARGE, "record value is " + value.remaining()
-                    + " bytes, over the limit of " + limits.maxEventBytes() + " (validation.max-event-size)");
+            return Result.invalid(
+                    ReasonCode.RECORD_TOO_LARGE,
+                    "record value is "
+                            + value.remaining()
+                            + " bytes, over the limit of "
+                            + limits.maxEventBytes()
+                            + " (validation.max-event-size)");
         }
         EventDecoder.Decoded decoded = decoder.decode(value, kafkaTimestamp);
         if (decoded.reason() != null) {
-            return Result.invalid(decoded.event(), decoded.reason(), decoded.message()); // the event: for its ids
+            return Result.invalid(
+                    decoded.event(), decoded.reason(), decoded.message()); // the event: for its ids
         }
         return check(key, decoded.event(), nowMillis);
     }
 
     private Result check(ByteBuffer key, ValidatedEvent event, long nowMillis) {
-        for (String[] id : new String[][] {{"eventId", event.getEventId()}, {"entityId", event.getEntityId()}}) {
+        for (String[] id :
+                new String[][] {
+                    {"eventId", event.getEventId()}, {"entityId", event.getEntityId()}
+                }) {
             if (id[1] == null || id[1].isBlank()) {
-                return Result.invalid(event, ReasonCode.MISSING_FIELD, id[0] + " is missing or blank");
+                return Result.invalid(
+                        event, ReasonCode.MISSING_FIELD, id[0] + " is missing or blank");
             }
             String problem = Identifiers.problem(id[0], id[1]);
             if (problem != null) {
@@ -106,21 +127,35 @@ public final class EventValidator implements Serializable {
         if (key != null) {
             String keyText = StandardCharsets.UTF_8.decode(key.duplicate()).toString();
             if (!keyText.equals(event.getEntityId())) {
-                return Result.invalid(event, ReasonCode.INVALID_FIELD, "Kafka key '" + UntrustedText.excerpt(keyText)
-                        + "' is not the entityId; events must be keyed by entity to keep their order");
+                return Result.invalid(
+                        event,
+                        ReasonCode.INVALID_FIELD,
+                        "Kafka key '"
+                                + UntrustedText.excerpt(keyText)
+                                + "' is not the entityId; events must be keyed by entity to keep their order");
             }
         }
         if (event.getEventTime() <= 0) {
-            return Result.invalid(event, ReasonCode.INVALID_FIELD, "eventTime must be positive epoch millis, got "
-                    + event.getEventTime());
+            return Result.invalid(
+                    event,
+                    ReasonCode.INVALID_FIELD,
+                    "eventTime must be positive epoch millis, got " + event.getEventTime());
         }
         long latest = nowMillis + limits.maxFutureSkew().toMillis();
         if (event.getEventTime() > latest) {
-            return Result.invalid(event, ReasonCode.FUTURE_EVENT, "eventTime " + event.getEventTime() + " is more than "
-                    + limits.maxFutureSkew() + " ahead of this machine's clock (" + nowMillis
-                    + "; validation.max-future-skew)");
+            return Result.invalid(
+                    event,
+                    ReasonCode.FUTURE_EVENT,
+                    "eventTime "
+                            + event.getEventTime()
+                            + " is more than "
+                            + limits.maxFutureSkew()
+                            + " ahead of this machine's clock ("
+                            + nowMillis
+                            + "; validation.max-future-skew)");
         }
-        // a field a feature needs is required only by the models that read it: checked per model, in inference
+        // a field a feature needs is required only by the models that read it: checked per model,
+        // in inference
         return Result.valid(event);
     }
 }

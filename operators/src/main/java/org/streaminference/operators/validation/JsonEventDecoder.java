@@ -1,23 +1,25 @@
 package org.streaminference.operators.validation;
 
+import org.streaminference.schemas.AvroPayloadCheck;
+import org.streaminference.schemas.ReasonCode;
+import org.streaminference.schemas.UntrustedText;
+
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import org.apache.flink.annotation.Internal;
-import org.streaminference.schemas.AvroPayloadCheck;
-import org.streaminference.schemas.UntrustedText;
-import org.streaminference.schemas.ReasonCode;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
- * The user's events as JSON objects, read in one streaming pass that descends only into the objects a path of the
- * {@link EventFieldMapping} goes through and skips every other value without building it. Bounded as the envelope
- * is: the value's size (checked before), nesting depth, and the length of numbers; duplicate keys keep the last.
+ * The user's events as JSON objects, read in one streaming pass that descends only into the objects
+ * a path of the {@link EventFieldMapping} goes through and skips every other value without building
+ * it. Bounded as the envelope is: the value's size (checked before), nesting depth, and the length
+ * of numbers; duplicate keys keep the last.
  */
 @Internal
 public final class JsonEventDecoder implements EventDecoder {
@@ -46,32 +48,43 @@ public final class JsonEventDecoder implements EventDecoder {
     @Override
     public Decoded decode(ByteBuffer value, long kafkaTimestamp) {
         if (factory == null) {
-            factory = JsonFactory.builder()
-                    .streamReadConstraints(StreamReadConstraints.builder()
-                            .maxNestingDepth(AvroPayloadCheck.MAX_DEPTH).maxNumberLength(64).build())
-                    .build();
+            factory =
+                    JsonFactory.builder()
+                            .streamReadConstraints(
+                                    StreamReadConstraints.builder()
+                                            .maxNestingDepth(AvroPayloadCheck.MAX_DEPTH)
+                                            .maxNumberLength(64)
+                                            .build())
+                            .build();
             tree = mapping.tree();
         }
         ByteBuffer bytes = value.duplicate();
         EventFieldMapping.Values values = mapping.values();
-        try (JsonParser parser = bytes.hasArray()
-                ? factory.createParser(bytes.array(), bytes.arrayOffset() + bytes.position(), bytes.remaining())
-                : factory.createParser(copy(bytes))) {
+        try (JsonParser parser =
+                bytes.hasArray()
+                        ? factory.createParser(
+                                bytes.array(),
+                                bytes.arrayOffset() + bytes.position(),
+                                bytes.remaining())
+                        : factory.createParser(copy(bytes))) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
                 return Decoded.failed(ReasonCode.MALFORMED_JSON, "not a JSON object");
             }
             readObject(parser, tree, values);
             if (parser.nextToken() != null) {
-                return Decoded.failed(ReasonCode.MALFORMED_JSON, "data after the end of the JSON object");
+                return Decoded.failed(
+                        ReasonCode.MALFORMED_JSON, "data after the end of the JSON object");
             }
         } catch (WrongType e) {
             return Decoded.failed(ReasonCode.INVALID_FIELD, e.getMessage());
         } catch (JsonProcessingException e) {
-            return Decoded.failed(ReasonCode.MALFORMED_JSON, "not JSON: "
-                    + UntrustedText.escape(e.getOriginalMessage(), 200));
+            return Decoded.failed(
+                    ReasonCode.MALFORMED_JSON,
+                    "not JSON: " + UntrustedText.escape(e.getOriginalMessage(), 200));
         } catch (IOException | RuntimeException e) {
-            return Decoded.failed(ReasonCode.MALFORMED_JSON, "cannot read the JSON event: "
-                    + UntrustedText.escape(String.valueOf(e), 200));
+            return Decoded.failed(
+                    ReasonCode.MALFORMED_JSON,
+                    "cannot read the JSON event: " + UntrustedText.escape(String.valueOf(e), 200));
         }
         return mapping.decoded(values, kafkaTimestamp);
     }
@@ -83,7 +96,8 @@ public final class JsonEventDecoder implements EventDecoder {
     }
 
     /** Reads the object the parser is at (after its START_OBJECT) up to its END_OBJECT. */
-    private static void readObject(JsonParser parser, EventFieldMapping.Node node, EventFieldMapping.Values values)
+    private static void readObject(
+            JsonParser parser, EventFieldMapping.Node node, EventFieldMapping.Values values)
             throws IOException, WrongType {
         JsonToken token;
         while ((token = parser.nextToken()) == JsonToken.FIELD_NAME) {
@@ -109,8 +123,12 @@ public final class JsonEventDecoder implements EventDecoder {
         }
     }
 
-    private static void read(JsonParser parser, JsonToken token, EventFieldMapping.Node node,
-            EventFieldMapping.Values values) throws IOException, WrongType {
+    private static void read(
+            JsonParser parser,
+            JsonToken token,
+            EventFieldMapping.Node node,
+            EventFieldMapping.Values values)
+            throws IOException, WrongType {
         if (token == JsonToken.START_ARRAY) {
             if (!node.roles.contains(EventFieldMapping.Role.VECTOR)) {
                 throw new WrongType("'" + node.path + "' is an array");
@@ -119,7 +137,12 @@ public final class JsonEventDecoder implements EventDecoder {
             int size = 0;
             while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
                 if (token != JsonToken.VALUE_NUMBER_INT && token != JsonToken.VALUE_NUMBER_FLOAT) {
-                    throw new WrongType("'" + node.path + "' holds a " + describe(token) + ", not only numbers");
+                    throw new WrongType(
+                            "'"
+                                    + node.path
+                                    + "' holds a "
+                                    + describe(token)
+                                    + ", not only numbers");
                 }
                 if (size == vector.length) {
                     vector = Arrays.copyOf(vector, size * 2); // bounded: the record's size is
@@ -132,37 +155,54 @@ public final class JsonEventDecoder implements EventDecoder {
         if (token == JsonToken.START_OBJECT) {
             throw new WrongType("'" + node.path + "' is an object");
         }
-        boolean number = token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT;
+        boolean number =
+                token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_NUMBER_FLOAT;
         for (EventFieldMapping.Role role : node.roles) {
             switch (role) {
                 case EVENT_ID -> values.eventId = text(parser, token, node);
                 case ENTITY_ID -> values.entityId = text(parser, token, node);
                 case EVENT_TYPE -> values.eventType = text(parser, token, node);
-                case CATEGORICAL -> values.categorical[node.categorical] = text(parser, token, node);
+                case CATEGORICAL ->
+                        values.categorical[node.categorical] = text(parser, token, node);
                 case EVENT_TIME -> {
                     if (token != JsonToken.VALUE_NUMBER_INT) {
-                        throw new WrongType("event time '" + node.path + "' is a " + describe(token)
-                                + ", not epoch milliseconds");
+                        throw new WrongType(
+                                "event time '"
+                                        + node.path
+                                        + "' is a "
+                                        + describe(token)
+                                        + ", not epoch milliseconds");
                     }
                     values.eventTime = parser.getLongValue();
                 }
                 case NUMERIC -> {
                     if (!number) {
-                        throw new WrongType("numeric field '" + node.path + "' is a " + describe(token));
+                        throw new WrongType(
+                                "numeric field '" + node.path + "' is a " + describe(token));
                     }
                     values.numeric(node, parser.getDoubleValue());
                 }
-                case VECTOR -> throw new WrongType("vector field '" + node.path + "' is a " + describe(token)
-                        + ", not an array");
+                case VECTOR ->
+                        throw new WrongType(
+                                "vector field '"
+                                        + node.path
+                                        + "' is a "
+                                        + describe(token)
+                                        + ", not an array");
                 default -> throw new IllegalStateException("unhandled role " + role);
             }
         }
     }
 
-    /** Strings as they are; numbers and booleans as their JSON text (an id or a category may be written either way). */
-    private static String text(JsonParser parser, JsonToken token, EventFieldMapping.Node node) throws IOException,
-            WrongType {
-        if (token == JsonToken.VALUE_STRING || token == JsonToken.VALUE_NUMBER_INT || token == JsonToken.VALUE_TRUE
+    /**
+     * Strings as they are; numbers and booleans as their JSON text (an id or a category may be
+     * written either way).
+     */
+    private static String text(JsonParser parser, JsonToken token, EventFieldMapping.Node node)
+            throws IOException, WrongType {
+        if (token == JsonToken.VALUE_STRING
+                || token == JsonToken.VALUE_NUMBER_INT
+                || token == JsonToken.VALUE_TRUE
                 || token == JsonToken.VALUE_FALSE) {
             return parser.getText();
         }

@@ -9,22 +9,30 @@ import java.util.HashSet;
 import java.util.Set;
 
 /**
- * The fingerprints other Avro libraries compute for a schema. Single-object encoding names a record's schema by the
- * CRC-64-AVRO fingerprint of its parsing canonical form, and libraries disagree on that form: Python's {@code avro}
- * (1.11, Debian's python3-avro) writes a primitive that carries any attribute, such as a {@code logicalType}, as
- * {@code {"type":"long"}} where the specification, and Java, write {@code "long"}. A schema with a
- * {@code timestamp-millis} field therefore has two fingerprints in the wild; the job accepts both for the same version.
+ * The fingerprints other Avro libraries compute for a schema. Single-object encoding names a
+ * record's schema by the CRC-64-AVRO fingerprint of its parsing canonical form, and libraries
+ * disagree on that form: Python's {@code avro} (1.11, Debian's python3-avro) writes a primitive
+ * that carries any attribute, such as a {@code logicalType}, as {@code {"type":"long"}} where the
+ * specification, and Java, write {@code "long"}. A schema with a {@code timestamp-millis} field
+ * therefore has two fingerprints in the wild; the job accepts both for the same version.
  */
 @Internal
 final class ParsingForms {
     private ParsingForms() {}
 
-    /** The fingerprint Python's avro library puts in front of single-object records of {@code schema}. */
+    /**
+     * The fingerprint Python's avro library puts in front of single-object records of {@code
+     * schema}.
+     */
     static long pythonFingerprint(Schema schema) {
-        return SchemaNormalization.fingerprint64(pythonForm(schema).getBytes(StandardCharsets.UTF_8));
+        return SchemaNormalization.fingerprint64(
+                pythonForm(schema).getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Python's parsing canonical form: the specification's, but a primitive with attributes as an object. */
+    /**
+     * Python's parsing canonical form: the specification's, but a primitive with attributes as an
+     * object.
+     */
     static String pythonForm(Schema schema) {
         StringBuilder out = new StringBuilder();
         write(schema, new HashSet<>(), out);

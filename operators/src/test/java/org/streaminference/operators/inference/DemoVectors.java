@@ -6,9 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Feature vectors of the demo model's width for operator tests: the given leading values, then zeros. The values are
- * float32 numbers (carried as doubles, as the features stage carries them), so a model run directly on the floats
- * gets exactly what the operator gives it.
+ * Feature vectors of the demo model's width for operator tests: the given leading values, then
+ * zeros. The values are float32 numbers (carried as doubles, as the features stage carries them),
+ * so a model run directly on the floats gets exactly what the operator gives it.
  */
 public final class DemoVectors {
     private DemoVectors() {}

@@ -1,9 +1,23 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.model.control.ControlMessages;
+import org.streaminference.model.control.ModelCommands;
+import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.model.control.ServingPlans;
+import org.streaminference.operators.drift.DriftConfig;
 import org.streaminference.operators.inference.batching.BatchingConfig;
 import org.streaminference.operators.inference.control.ModelProvider;
-
-import org.streaminference.model.control.ModelControlLimits;
+import org.streaminference.schemas.ControlMessage;
+import org.streaminference.schemas.DeadLetter;
+import org.streaminference.schemas.DeadLetters;
+import org.streaminference.schemas.EnrichedEvent;
+import org.streaminference.schemas.InBandControl;
+import org.streaminference.schemas.ModelCommand;
+import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.ModelEventType;
+import org.streaminference.schemas.Prediction;
+import org.streaminference.schemas.ServingPlan;
+import org.streaminference.tracing.TracingConfig;
 
 import org.apache.flink.streaming.api.operators.BoundedMultiInput;
 import org.apache.flink.streaming.api.operators.OneInputStreamOperator;
@@ -12,17 +26,6 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
 import org.apache.flink.streaming.runtime.tasks.mailbox.Mail;
 import org.apache.flink.streaming.runtime.tasks.mailbox.TaskMailbox;
 import org.apache.flink.streaming.util.AbstractStreamOperatorTestHarness;
-import org.streaminference.model.control.ControlMessages;
-import org.streaminference.model.control.ModelCommands;
-import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelEvent;
-import org.streaminference.schemas.ModelEventType;
-import org.streaminference.schemas.ControlMessage;
-import org.streaminference.schemas.InBandControl;
-import org.streaminference.schemas.DeadLetters;
-import org.streaminference.schemas.DeadLetter;
-import org.streaminference.schemas.EnrichedEvent;
-import org.streaminference.schemas.Prediction;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -32,29 +35,56 @@ import java.util.concurrent.locks.LockSupport;
 import java.util.function.BooleanSupplier;
 
 /**
- * Flink's operator test harness for the inference operator with its control input: events on input 1, model
- * commands (broadcast in the job) on input 2. Built from the operator factory, so the operator gets the harness's
- * mailbox, whose mails the test runs with {@link #runMailsUntil}.
+ * Flink's operator test harness for the inference operator with its control input: events on input
+ * 1, model commands (broadcast in the job) on input 2. Built from the operator factory, so the
+ * operator gets the harness's mailbox, whose mails the test runs with {@link #runMailsUntil}.
  */
 final class InferenceHarness extends AbstractStreamOperatorTestHarness<Prediction> {
 
-    InferenceHarness(ModelProvider provider, String initialModel, BatchingConfig options) throws Exception {
+    InferenceHarness(ModelProvider provider, String initialModel, BatchingConfig options)
+            throws Exception {
         this(provider, initialModel, options, ModelControlLimits.defaults());
     }
 
-    InferenceHarness(ModelProvider provider, String initialModel, BatchingConfig options, ModelControlLimits limits)
+    InferenceHarness(
+            ModelProvider provider,
+            String initialModel,
+            BatchingConfig options,
+            ModelControlLimits limits)
             throws Exception {
-        super(new MicroBatchInferenceOperatorFactory(provider, initialModel, options, null, limits), 1, 1, 0);
+        super(
+                new MicroBatchInferenceOperatorFactory(
+                        provider, initialModel, options, null, limits),
+                1,
+                1,
+                0);
         this.limits = limits;
     }
 
-    /** The harness of a job that starts with {@code plan} (null: every event to the starting model). */
-    InferenceHarness(ModelProvider provider, java.util.List<String> initialModels,
-            org.streaminference.schemas.ServingPlan plan, BatchingConfig options) throws Exception {
-        super(new MicroBatchInferenceOperatorFactory(provider, initialModels, plan == null ? null
-                : new String(org.streaminference.model.control.ServingPlans.toJson(plan), StandardCharsets.UTF_8),
-                options, null, ModelControlLimits.defaults(), org.streaminference.operators.drift.DriftConfig.DISABLED,
-                org.streaminference.tracing.TracingConfig.DISABLED), 1, 1, 0);
+    /**
+     * The harness of a job that starts with {@code plan} (null: every event to the starting model).
+     */
+    InferenceHarness(
+            ModelProvider provider,
+            List<String> initialModels,
+            ServingPlan plan,
+            BatchingConfig options)
+            throws Exception {
+        super(
+                new MicroBatchInferenceOperatorFactory(
+                        provider,
+                        initialModels,
+                        plan == null
+                                ? null
+                                : new String(ServingPlans.toJson(plan), StandardCharsets.UTF_8),
+                        options,
+                        null,
+                        ModelControlLimits.defaults(),
+                        DriftConfig.DISABLED,
+                        TracingConfig.DISABLED),
+                1,
+                1,
+                0);
         this.limits = ModelControlLimits.defaults();
     }
 
@@ -74,19 +104,30 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
     }
 
     /**
-     * A control-topic record, decoded as the job's control source decodes it, and passed in the events' stream as
-     * the job's features operator passes it on.
+     * A control-topic record, decoded as the job's control source decodes it, and passed in the
+     * events' stream as the job's features operator passes it on.
      */
     void command(String json) throws Exception {
-        ((OneInputStreamOperator<EnrichedEvent, Prediction>) operator).processElement(new StreamRecord<>(
-                InBandControl.carrying(ControlMessages.decode(json.getBytes(StandardCharsets.UTF_8),
-                        limits.maxCommandBytes()))));
+        ((OneInputStreamOperator<EnrichedEvent, Prediction>) operator)
+                .processElement(
+                        new StreamRecord<>(
+                                InBandControl.carrying(
+                                        ControlMessages.decode(
+                                                json.getBytes(StandardCharsets.UTF_8),
+                                                limits.maxCommandBytes()))));
     }
 
-    /** As {@link #command(String)}, on the operator's second input (its form with a broadcast control stream). */
+    /**
+     * As {@link #command(String)}, on the operator's second input (its form with a broadcast
+     * control stream).
+     */
     void commandOnSecondInput(String json) throws Exception {
-        twoInput().processElement2(new StreamRecord<>(
-                ControlMessages.decode(json.getBytes(StandardCharsets.UTF_8), limits.maxCommandBytes())));
+        twoInput()
+                .processElement2(
+                        new StreamRecord<>(
+                                ControlMessages.decode(
+                                        json.getBytes(StandardCharsets.UTF_8),
+                                        limits.maxCommandBytes())));
     }
 
     void endInput() throws Exception {
@@ -150,8 +191,11 @@ final class InferenceHarness extends AbstractStreamOperatorTestHarness<Predictio
     /** Commands answered so far: applied (DEPLOYED in answer to a command) or REJECTED. */
     long settledCommands() {
         return modelEvents().stream()
-                .filter(e -> e.getType() == ModelEventType.REJECTED
-                        || (e.getType() == ModelEventType.DEPLOYED && e.getCommandId() != null))
+                .filter(
+                        e ->
+                                e.getType() == ModelEventType.REJECTED
+                                        || (e.getType() == ModelEventType.DEPLOYED
+                                                && e.getCommandId() != null))
                 .count();
     }
 

@@ -1,15 +1,16 @@
 package org.streaminference.operators.inference;
 
+import org.streaminference.model.AnswerContract;
+import org.streaminference.model.InferenceModel;
+import org.streaminference.model.LoadedModel;
+import org.streaminference.model.ModelManifest;
+import org.streaminference.model.TextTokenizer;
 import org.streaminference.operators.inference.control.ModelProvider;
 
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import org.streaminference.model.InferenceModel;
-import org.streaminference.model.LoadedModel;
-import org.streaminference.model.ModelManifest;
-import org.streaminference.model.TextTokenizer;
 
 import java.nio.FloatBuffer;
 import java.util.List;
@@ -19,9 +20,9 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The real demo model, instrumented for operator tests: records the size of every batch it runs, fails a batch
- * holding a row whose first feature is {@link #FAIL}, and holds a batch with a row whose first feature is
- * {@link #BLOCK} until {@link #release()}.
+ * The real demo model, instrumented for operator tests: records the size of every batch it runs,
+ * fails a batch holding a row whose first feature is {@link #FAIL}, and holds a batch with a row
+ * whose first feature is {@link #BLOCK} until {@link #release()}.
  */
 final class InstrumentedModel implements InferenceModel {
     static final float FAIL = -666f;
@@ -45,15 +46,16 @@ final class InstrumentedModel implements InferenceModel {
 
     /** A provider that serves {@link #current}. */
     static ModelProvider provider() {
-        return (context, location) -> new ModelProvider.Handle() {
-            @Override
-            public InferenceModel model() {
-                return current;
-            }
+        return (context, location) ->
+                new ModelProvider.Handle() {
+                    @Override
+                    public InferenceModel model() {
+                        return current;
+                    }
 
-            @Override
-            public void close() {}
-        };
+                    @Override
+                    public void close() {}
+                };
     }
 
     @Override
@@ -67,7 +69,7 @@ final class InstrumentedModel implements InferenceModel {
     }
 
     @Override
-    public org.streaminference.model.AnswerContract answerContract() {
+    public AnswerContract answerContract() {
         return delegate.answerContract();
     }
 

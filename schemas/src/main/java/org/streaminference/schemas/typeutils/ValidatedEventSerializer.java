@@ -1,14 +1,15 @@
 package org.streaminference.schemas.typeutils;
 
+import org.streaminference.schemas.EntityProfile;
+import org.streaminference.schemas.SourcePosition;
+import org.streaminference.schemas.ValidatedEvent;
+
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.core.memory.DataInputView;
 import org.apache.flink.core.memory.DataOutputView;
 import org.apache.flink.types.StringValue;
-import org.streaminference.schemas.EntityProfile;
-import org.streaminference.schemas.SourcePosition;
-import org.streaminference.schemas.ValidatedEvent;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -16,15 +17,17 @@ import java.nio.ByteOrder;
 import java.util.Objects;
 
 /**
- * Serializes {@link ValidatedEvent} across the {@code keyBy}, writing its arrays in bulk. Flink's POJO serializer
- * writes a {@code float[]} one {@code writeFloat} call per element: for an image's 784 values that was most of what
- * the shuffle cost (9 µs of 56 per event in the lean path's profile). Here an array is one length and one block of
- * little-endian bytes, copied through a scratch buffer.
+ * Serializes {@link ValidatedEvent} across the {@code keyBy}, writing its arrays in bulk. Flink's
+ * POJO serializer writes a {@code float[]} one {@code writeFloat} call per element: for an image's
+ * 784 values that was most of what the shuffle cost (9 µs of 56 per event in the lean path's
+ * profile). Here an array is one length and one block of little-endian bytes, copied through a
+ * scratch buffer.
  *
- * <p>Layout: event id, entity id, event type (Flink strings, null allowed), event time, the source position (flag,
- * topic, partition, offset, traceparent), the profile (flag, then the nested serializer), the numeric values (length
- * or -1 for null, then 8 bytes each), the categorical values (length or -1, then a string each), the vectors (count or
- * -1, then per vector its length or -1 and 4 bytes per value). A change to it is a new snapshot version.
+ * <p>Layout: event id, entity id, event type (Flink strings, null allowed), event time, the source
+ * position (flag, topic, partition, offset, traceparent), the profile (flag, then the nested
+ * serializer), the numeric values (length or -1 for null, then 8 bytes each), the categorical
+ * values (length or -1, then a string each), the vectors (count or -1, then per vector its length
+ * or -1 and 4 bytes per value). A change to it is a new snapshot version.
  */
 @Internal
 public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEvent> {
@@ -34,7 +37,11 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
     private static final int MAX_LENGTH = Integer.MAX_VALUE / Double.BYTES;
 
     private final TypeSerializer<EntityProfile> profileSerializer;
-    /** Bytes of one array on their way in or out; grows to the largest array seen. Not shared: see duplicate(). */
+
+    /**
+     * Bytes of one array on their way in or out; grows to the largest array seen. Not shared: see
+     * duplicate().
+     */
     private transient byte[] scratch;
 
     public ValidatedEventSerializer(TypeSerializer<EntityProfile> profileSerializer) {
@@ -63,9 +70,15 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
 
     @Override
     public ValidatedEvent copy(ValidatedEvent from) {
-        ValidatedEvent copy = new ValidatedEvent(from.eventId, from.entityId, from.eventTime, from.eventType,
-                from.numeric == null ? null : from.numeric.clone(),
-                from.categorical == null ? null : from.categorical.clone(), copyOf(from.vectors));
+        ValidatedEvent copy =
+                new ValidatedEvent(
+                        from.eventId,
+                        from.entityId,
+                        from.eventTime,
+                        from.eventType,
+                        from.numeric == null ? null : from.numeric.clone(),
+                        from.categorical == null ? null : from.categorical.clone(),
+                        copyOf(from.vectors));
         copy.source = from.source == null ? null : SourcePosition.newBuilder(from.source).build();
         copy.profile = from.profile == null ? null : profileSerializer.copy(from.profile);
         return copy;
@@ -134,7 +147,8 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
             String topic = StringValue.readString(source);
             int partition = source.readInt();
             long offset = source.readLong();
-            event.source = new SourcePosition(topic, partition, offset, StringValue.readString(source));
+            event.source =
+                    new SourcePosition(topic, partition, offset, StringValue.readString(source));
         }
         if (source.readBoolean()) {
             event.profile = profileSerializer.deserialize(source);
@@ -158,7 +172,8 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
     }
 
     @Override
-    public ValidatedEvent deserialize(ValidatedEvent reuse, DataInputView source) throws IOException {
+    public ValidatedEvent deserialize(ValidatedEvent reuse, DataInputView source)
+            throws IOException {
         return deserialize(source);
     }
 
@@ -174,7 +189,10 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
         }
         target.writeInt(values.length);
         int bytes = values.length * Double.BYTES;
-        ByteBuffer.wrap(scratch(bytes), 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().put(values);
+        ByteBuffer.wrap(scratch(bytes), 0, bytes)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .asDoubleBuffer()
+                .put(values);
         target.write(scratch, 0, bytes);
     }
 
@@ -186,7 +204,10 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
         int bytes = length * Double.BYTES;
         source.readFully(scratch(bytes), 0, bytes);
         double[] values = new double[length];
-        ByteBuffer.wrap(scratch, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asDoubleBuffer().get(values);
+        ByteBuffer.wrap(scratch, 0, bytes)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .asDoubleBuffer()
+                .get(values);
         return values;
     }
 
@@ -197,7 +218,10 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
         }
         target.writeInt(values.length);
         int bytes = values.length * Float.BYTES;
-        ByteBuffer.wrap(scratch(bytes), 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(values);
+        ByteBuffer.wrap(scratch(bytes), 0, bytes)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .asFloatBuffer()
+                .put(values);
         target.write(scratch, 0, bytes);
     }
 
@@ -209,7 +233,10 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
         int bytes = length * Float.BYTES;
         source.readFully(scratch(bytes), 0, bytes);
         float[] values = new float[length];
-        ByteBuffer.wrap(scratch, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
+        ByteBuffer.wrap(scratch, 0, bytes)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .asFloatBuffer()
+                .get(values);
         return values;
     }
 
@@ -230,7 +257,8 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
 
     @Override
     public boolean equals(Object obj) {
-        return obj instanceof ValidatedEventSerializer other && profileSerializer.equals(other.profileSerializer);
+        return obj instanceof ValidatedEventSerializer other
+                && profileSerializer.equals(other.profileSerializer);
     }
 
     @Override

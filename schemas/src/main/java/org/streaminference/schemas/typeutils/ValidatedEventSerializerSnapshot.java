@@ -1,15 +1,16 @@
 package org.streaminference.schemas.typeutils;
 
-import org.apache.flink.annotation.Internal;
-import org.apache.flink.api.common.typeutils.CompositeTypeSerializerSnapshot;
-import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.streaminference.schemas.EntityProfile;
 import org.streaminference.schemas.ValidatedEvent;
 
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.api.common.typeutils.CompositeTypeSerializerSnapshot;
+import org.apache.flink.api.common.typeutils.TypeSerializer;
+
 /**
- * What a checkpoint records of {@link ValidatedEventSerializer}: its layout version and the profile's serializer.
- * Events are in a checkpoint only as in-flight data of an unaligned checkpoint, which a restore reads back with
- * this snapshot's serializer.
+ * What a checkpoint records of {@link ValidatedEventSerializer}: its layout version and the
+ * profile's serializer. Events are in a checkpoint only as in-flight data of an unaligned
+ * checkpoint, which a restore reads back with this snapshot's serializer.
  */
 @Internal
 public final class ValidatedEventSerializerSnapshot
@@ -35,7 +36,8 @@ public final class ValidatedEventSerializerSnapshot
 
     @Override
     @SuppressWarnings("unchecked")
-    protected ValidatedEventSerializer createOuterSerializerWithNestedSerializers(TypeSerializer<?>[] nested) {
+    protected ValidatedEventSerializer createOuterSerializerWithNestedSerializers(
+            TypeSerializer<?>[] nested) {
         return new ValidatedEventSerializer((TypeSerializer<EntityProfile>) nested[0]);
     }
 }

@@ -1,13 +1,14 @@
 package org.streaminference.schemas.typeutils;
 
+import org.streaminference.schemas.EntityProfile;
+import org.streaminference.schemas.ValidatedEvent;
+
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.serialization.SerializerConfig;
 import org.apache.flink.api.common.typeinfo.TypeInfoFactory;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.java.typeutils.TypeExtractor;
-import org.streaminference.schemas.EntityProfile;
-import org.streaminference.schemas.ValidatedEvent;
 
 import java.lang.reflect.Type;
 import java.util.Map;
@@ -18,7 +19,8 @@ public final class ValidatedEventTypeInfo extends TypeInformation<ValidatedEvent
     private static final long serialVersionUID = 1L;
 
     /** The profile's type: Avro's where flink-avro is on the classpath, as in the job. */
-    private final TypeInformation<EntityProfile> profileType = TypeExtractor.createTypeInfo(EntityProfile.class);
+    private final TypeInformation<EntityProfile> profileType =
+            TypeExtractor.createTypeInfo(EntityProfile.class);
 
     @Override
     public boolean isBasicType() {
@@ -78,7 +80,8 @@ public final class ValidatedEventTypeInfo extends TypeInformation<ValidatedEvent
     /** Named by {@link org.apache.flink.api.common.typeinfo.TypeInfo} on {@link ValidatedEvent}. */
     public static final class Factory extends TypeInfoFactory<ValidatedEvent> {
         @Override
-        public TypeInformation<ValidatedEvent> createTypeInfo(Type t, Map<String, TypeInformation<?>> generics) {
+        public TypeInformation<ValidatedEvent> createTypeInfo(
+                Type t, Map<String, TypeInformation<?>> generics) {
             return new ValidatedEventTypeInfo();
         }
     }

@@ -1,20 +1,18 @@
 package org.streaminference.operators.inference.answers;
 
-import org.apache.flink.annotation.Internal;
-
 import org.streaminference.operators.inference.batching.BatchRecord;
-import org.streaminference.operators.inference.batching.BatchRunner;
 import org.streaminference.operators.inference.control.ServedVersion;
-
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 
+import org.apache.flink.annotation.Internal;
+
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * One record waiting for its answer from one model version: a prediction or a dead letter, whichever an inference
- * thread or the batch timeout sets first.
+ * One record waiting for its answer from one model version: a prediction or a dead letter,
+ * whichever an inference thread or the batch timeout sets first.
  */
 @Internal
 public final class InferenceRequest extends PendingAnswer implements BatchRecord {
@@ -22,8 +20,11 @@ public final class InferenceRequest extends PendingAnswer implements BatchRecord
     private final long enqueuedNanos;
     private final AtomicReference<Object> answer = new AtomicReference<>();
 
-    /** @param model the model {@code version} is a version of */
-    public InferenceRequest(EnrichedEvent event, long timestamp, String model, ServedVersion version) {
+    /**
+     * @param model the model {@code version} is a version of
+     */
+    public InferenceRequest(
+            EnrichedEvent event, long timestamp, String model, ServedVersion version) {
         super(event, timestamp, model);
         this.version = version;
         this.enqueuedNanos = System.nanoTime();

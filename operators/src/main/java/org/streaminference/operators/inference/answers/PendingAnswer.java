@@ -1,16 +1,17 @@
 package org.streaminference.operators.inference.answers;
 
-import org.apache.flink.annotation.Internal;
-
 import org.streaminference.operators.inference.queue.InferenceQueue;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 
+import org.apache.flink.annotation.Internal;
+
 /**
- * One answer an event is owed by one target of its route, a model or an ensemble: a prediction or a dead letter. An
- * event that fans out to several targets is owed one answer by each, and a checkpoint keeps each unanswered one with
- * its target, so that a restore runs again exactly the answers that were not emitted.
+ * One answer an event is owed by one target of its route, a model or an ensemble: a prediction or a
+ * dead letter. An event that fans out to several targets is owed one answer by each, and a
+ * checkpoint keeps each unanswered one with its target, so that a restore runs again exactly the
+ * answers that were not emitted.
  */
 @Internal
 public abstract class PendingAnswer implements InferenceQueue.Request {
@@ -19,6 +20,7 @@ public abstract class PendingAnswer implements InferenceQueue.Request {
 
     public final EnrichedEvent event;
     public final long timestamp;
+
     /** The model or ensemble that owes the answer. */
     public final String target;
 
@@ -28,14 +30,19 @@ public abstract class PendingAnswer implements InferenceQueue.Request {
         this.target = target;
     }
 
-    /** The prediction, or null when the answer is a dead letter (or there is none yet). Task thread. */
+    /**
+     * The prediction, or null when the answer is a dead letter (or there is none yet). Task thread.
+     */
     public abstract Prediction prediction();
 
-    /** The dead letter, or null when the answer is a prediction (or there is none yet). Task thread. */
+    /**
+     * The dead letter, or null when the answer is a prediction (or there is none yet). Task thread.
+     */
     public abstract DeadLetter deadLetter();
 
     /** An answer known before any model runs: the event's target cannot serve it. */
-    public static PendingAnswer deadLetter(EnrichedEvent event, long timestamp, String target, DeadLetter letter) {
+    public static PendingAnswer deadLetter(
+            EnrichedEvent event, long timestamp, String target, DeadLetter letter) {
         return new PendingAnswer(event, timestamp, target) {
             @Override
             public Prediction prediction() {

@@ -1,13 +1,5 @@
 package org.streaminference.operators.inference.answers;
 
-import org.apache.flink.annotation.Internal;
-
-import ai.onnxruntime.OnnxMap;
-import ai.onnxruntime.OnnxSequence;
-import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OnnxValue;
-import ai.onnxruntime.OrtException;
-import ai.onnxruntime.OrtSession;
 import org.streaminference.model.ElementType;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.ModelOutput;
@@ -19,6 +11,16 @@ import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.NamedTensor;
 import org.streaminference.schemas.Prediction;
 
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxMap;
+import ai.onnxruntime.OnnxSequence;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import org.apache.flink.annotation.Internal;
+
+import java.nio.ByteBuffer;
 import java.nio.DoubleBuffer;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
@@ -29,16 +31,26 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Reads each row's prediction from a batch's outputs, each as its {@link OutputRole} says: the answer (a score,
- * class probabilities from a tensor or a ZipMap, softmax over logits, a sigmoid against its threshold), the label,
- * the embedding (pooled and normalised as declared) and the tensors passed through.
+ * Reads each row's prediction from a batch's outputs, each as its {@link OutputRole} says: the
+ * answer (a score, class probabilities from a tensor or a ZipMap, softmax over logits, a sigmoid
+ * against its threshold), the label, the embedding (pooled and normalised as declared) and the
+ * tensors passed through.
  */
 @Internal
 public final class PredictionDecoder {
 
-    /** What a row of output means. {@code predictedClass} is null and {@code probabilities} empty for scores. */
-    public record Decoded(double score, Integer predictedClass, String predictedLabel, List<Double> probabilities,
-            List<ClassScore> topClasses, List<Float> embedding, List<NamedTensor> tensors) {
+    /**
+     * What a row of output means. {@code predictedClass} is null and {@code probabilities} empty
+     * for scores.
+     */
+    public record Decoded(
+            double score,
+            Integer predictedClass,
+            String predictedLabel,
+            List<Double> probabilities,
+            List<ClassScore> topClasses,
+            List<Float> embedding,
+            List<NamedTensor> tensors) {
         public boolean isFinite() {
             if (!Double.isFinite(score)) {
                 return false;
@@ -76,36 +88,61 @@ public final class PredictionDecoder {
         this(manifest, 0);
     }
 
-    /** @param topK how many of the most probable classes to list in each prediction */
+    /**
+     * @param topK how many of the most probable classes to list in each prediction
+     */
     public PredictionDecoder(ModelManifest manifest, int topK) {
         this.manifest = manifest;
-        this.answer = manifest.outputs().stream().filter(o -> o.role().isAnswer()).findFirst().orElse(null);
+        this.answer =
+                manifest.outputs().stream()
+                        .filter(o -> o.role().isAnswer())
+                        .findFirst()
+                        .orElse(null);
         this.label = manifest.output(OutputRole.LABEL).orElse(null);
         this.embedding = manifest.output(OutputRole.EMBEDDING).orElse(null);
-        this.passThrough = manifest.outputs().stream().filter(o -> o.role() == OutputRole.TENSOR).toList();
+        this.passThrough =
+                manifest.outputs().stream().filter(o -> o.role() == OutputRole.TENSOR).toList();
         this.labels = manifest.labels();
         this.topK = topK;
     }
 
     /** The prediction for {@code event}. */
-    public Prediction toPrediction(EnrichedEvent event, ModelManifest manifest, Decoded decoded, long inferenceTime) {
-        // the all-arguments constructor: Avro builders validate and deep-copy every field, which costs more than
+    public Prediction toPrediction(
+            EnrichedEvent event, ModelManifest manifest, Decoded decoded, long inferenceTime) {
+        // the all-arguments constructor: Avro builders validate and deep-copy every field, which
+        // costs more than
         // a small model's run
-        return new Prediction(event.getEvent().getEventId(), event.getEvent().getEntityId(), manifest.name(),
-                manifest.version(), decoded.score(), decoded.predictedClass(), decoded.predictedLabel(),
-                decoded.probabilities(), decoded.topClasses(), event.getEvent().getEventTime(), inferenceTime,
-                decoded.embedding(), decoded.tensors(), event.getSource().getTraceparent(), List.of(), event.getSource());
+        return new Prediction(
+                event.getEvent().getEventId(),
+                event.getEvent().getEntityId(),
+                manifest.name(),
+                manifest.version(),
+                decoded.score(),
+                decoded.predictedClass(),
+                decoded.predictedLabel(),
+                decoded.probabilities(),
+                decoded.topClasses(),
+                event.getEvent().getEventTime(),
+                inferenceTime,
+                decoded.embedding(),
+                decoded.tensors(),
+                event.getSource().getTraceparent(),
+                List.of(),
+                event.getSource());
     }
 
     /**
      * Decodes every row of a batch's result.
      *
-     * @param tokens the batch's tokens where a tokenizer fed it (mean pooling keeps the tokens its mask keeps)
+     * @param tokens the batch's tokens where a tokenizer fed it (mean pooling keeps the tokens its
+     *     mask keeps)
      */
-    public Decoded[] decode(OrtSession.Result result, int rows, TextTokenizer.Tokens tokens) throws OrtException {
+    public Decoded[] decode(OrtSession.Result result, int rows, TextTokenizer.Tokens tokens)
+            throws OrtException {
         Answers answers = answer == null ? null : answers(value(result, answer), rows);
         Object[] labelValues = label == null ? null : labelRows(value(result, label), rows);
-        float[][] embeddings = embedding == null ? null : embeddingRows(value(result, embedding), rows, tokens);
+        float[][] embeddings =
+                embedding == null ? null : embeddingRows(value(result, embedding), rows, tokens);
         List<List<NamedTensor>> tensors = new ArrayList<>(rows);
         for (int r = 0; r < rows; r++) {
             tensors.add(passThrough.isEmpty() ? List.of() : new ArrayList<>(passThrough.size()));
@@ -129,10 +166,13 @@ public final class PredictionDecoder {
         }
         Decoded[] decoded = new Decoded[rows];
         for (int r = 0; r < rows; r++) {
-            decoded[r] = decodeRow(answers == null ? null : answers.rows()[r],
-                    answers == null ? null : answers.classKeys(),
-                    labelValues == null ? null : labelValues[r], embeddings == null ? null : embeddings[r],
-                    tensors.get(r));
+            decoded[r] =
+                    decodeRow(
+                            answers == null ? null : answers.rows()[r],
+                            answers == null ? null : answers.classKeys(),
+                            labelValues == null ? null : labelValues[r],
+                            embeddings == null ? null : embeddings[r],
+                            tensors.get(r));
         }
         return decoded;
     }
@@ -149,26 +189,45 @@ public final class PredictionDecoder {
     /** Every row's answer, and the class keys a ZipMap named them by (null for a tensor). */
     private record Answers(double[][] rows, List<String> classKeys) {}
 
-    /** @param classKeys the ZipMap's class keys in order, or null: a tensor's classes are its indexes */
-    public Decoded decodeRow(double[] answerRow, List<String> classKeys, Object labelValue, float[] embeddingRow,
+    /**
+     * @param classKeys the ZipMap's class keys in order, or null: a tensor's classes are its
+     *     indexes
+     */
+    public Decoded decodeRow(
+            double[] answerRow,
+            List<String> classKeys,
+            Object labelValue,
+            float[] embeddingRow,
             List<NamedTensor> tensors) {
         List<Float> embeddingList = embeddingRow == null ? List.of() : floats(embeddingRow);
         if (answerRow == null) {
             if (labelValue == null) {
                 return new Decoded(0, null, null, List.of(), List.of(), embeddingList, tensors);
             }
-            // a model that gives a label and no probabilities is as sure as it says; a label the manifest names is
-            // that class, an integer label otherwise the class of its index (named where the manifest names it)
+            // a model that gives a label and no probabilities is as sure as it says; a label the
+            // manifest names is
+            // that class, an integer label otherwise the class of its index (named where the
+            // manifest names it)
             String text = labelValue.toString();
             int named = labels.indexOf(text);
-            Integer cls = named >= 0 ? Integer.valueOf(named)
-                    : labelValue instanceof Long l && l >= 0 && l <= Integer.MAX_VALUE ? (int) (long) l : null;
+            Integer cls =
+                    named >= 0
+                            ? Integer.valueOf(named)
+                            : labelValue instanceof Long l && l >= 0 && l <= Integer.MAX_VALUE
+                                    ? (int) (long) l
+                                    : null;
             String shown = named < 0 && cls != null && cls < labels.size() ? labels.get(cls) : text;
             return new Decoded(1.0, cls, shown, List.of(), List.of(), embeddingList, tensors);
         }
         if (answer.role() == OutputRole.SCORE) {
-            return new Decoded(answerRow[0], null, labelValue == null ? null : labelValue.toString(), List.of(),
-                    List.of(), embeddingList, tensors);
+            return new Decoded(
+                    answerRow[0],
+                    null,
+                    labelValue == null ? null : labelValue.toString(),
+                    List.of(),
+                    List.of(),
+                    embeddingList,
+                    tensors);
         }
         double[] probabilities;
         int best;
@@ -187,8 +246,10 @@ public final class PredictionDecoder {
         }
         String predictedLabel;
         if (labelValue != null) {
-            // the model's own label wins; its class is that label's place among the probabilities' classes: by the
-            // ZipMap's keys, else by the manifest's labels (an ONNX classifier's classlabels, which models publish
+            // the model's own label wins; its class is that label's place among the probabilities'
+            // classes: by the
+            // ZipMap's keys, else by the manifest's labels (an ONNX classifier's classlabels, which
+            // models publish
             // reads), else an integer label is the index of its class
             String text = labelValue.toString();
             int at = classKeys != null ? classKeys.indexOf(text) : labels.indexOf(text);
@@ -209,13 +270,22 @@ public final class PredictionDecoder {
         for (double p : probabilities) {
             list.add(p);
         }
-        return new Decoded(probabilities[best], best, predictedLabel, list, top(probabilities, classKeys),
-                embeddingList, tensors);
+        return new Decoded(
+                probabilities[best],
+                best,
+                predictedLabel,
+                list,
+                top(probabilities, classKeys),
+                embeddingList,
+                tensors);
     }
 
     private static OnnxValue value(OrtSession.Result result, ModelOutput output) {
-        return result.get(output.name()).orElseThrow(() ->
-                new IllegalStateException("the model gave no output '" + output.name() + "'"));
+        return result.get(output.name())
+                .orElseThrow(
+                        () ->
+                                new IllegalStateException(
+                                        "the model gave no output '" + output.name() + "'"));
     }
 
     private static Answers answers(OnnxValue value, int rows) throws OrtException {
@@ -226,7 +296,8 @@ public final class PredictionDecoder {
             List<String> names = null;
             for (int r = 0; r < rows; r++) {
                 Map<?, ?> map = ((OnnxMap) maps.get(r)).getValue();
-                if (keys == null) { // ZipMap gives every row the same classes: sorted, they are the class order
+                if (keys == null) { // ZipMap gives every row the same classes: sorted, they are the
+                    // class order
                     keys = new ArrayList<>(map.keySet());
                     keys.sort(null);
                     names = keys.stream().map(Object::toString).toList();
@@ -240,8 +311,9 @@ public final class PredictionDecoder {
             return new Answers(out, names);
         }
         OnnxTensor tensor = (OnnxTensor) value;
-        if (tensor.getInfo().type == ai.onnxruntime.OnnxJavaType.FLOAT) {
-            FloatBuffer values = tensor.getFloatBuffer(); // the common case: read each row once, no copy between
+        if (tensor.getInfo().type == OnnxJavaType.FLOAT) {
+            FloatBuffer values =
+                    tensor.getFloatBuffer(); // the common case: read each row once, no copy between
             int perRow = values.remaining() / rows;
             double[][] out = new double[rows][perRow];
             for (int r = 0, i = 0; r < rows; r++) {
@@ -267,8 +339,12 @@ public final class PredictionDecoder {
         switch (ElementType.of(tensor.getInfo().type)) {
             case STRING -> {
                 Object v = tensor.getValue();
-                String[] flat = v instanceof String[] s ? s : Arrays.stream((String[][]) v).map(a -> a[0])
-                        .toArray(String[]::new);
+                String[] flat =
+                        v instanceof String[] s
+                                ? s
+                                : Arrays.stream((String[][]) v)
+                                        .map(a -> a[0])
+                                        .toArray(String[]::new);
                 System.arraycopy(flat, 0, out, 0, rows);
             }
             case INT32 -> {
@@ -368,7 +444,7 @@ public final class PredictionDecoder {
                 return out;
             }
             default -> {
-                java.nio.ByteBuffer b = tensor.getByteBuffer();
+                ByteBuffer b = tensor.getByteBuffer();
                 double[] out = new double[b.remaining()];
                 for (int i = 0; i < out.length; i++) {
                     out[i] = b.get(i);
@@ -390,7 +466,10 @@ public final class PredictionDecoder {
         return index < names.size() ? names.get(index) : null;
     }
 
-    /** The label shown for class {@code index}: the manifest's, else the ZipMap's class key, else none. */
+    /**
+     * The label shown for class {@code index}: the manifest's, else the ZipMap's class key, else
+     * none.
+     */
     private String display(List<String> classKeys, int index) {
         String named = label(labels, index);
         return named != null || classKeys == null ? named : label(classKeys, index);
@@ -409,10 +488,12 @@ public final class PredictionDecoder {
         for (int i = 0; i < order.length; i++) {
             order[i] = i;
         }
-        java.util.Arrays.sort(order, (a, b) -> Double.compare(probabilities[b], probabilities[a]));
+        Arrays.sort(order, (a, b) -> Double.compare(probabilities[b], probabilities[a]));
         List<ClassScore> top = new ArrayList<>(Math.min(topK, order.length));
         for (int i = 0; i < Math.min(topK, order.length); i++) {
-            top.add(new ClassScore(order[i], display(classKeys, order[i]), probabilities[order[i]]));
+            top.add(
+                    new ClassScore(
+                            order[i], display(classKeys, order[i]), probabilities[order[i]]));
         }
         return top;
     }

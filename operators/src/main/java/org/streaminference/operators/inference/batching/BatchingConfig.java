@@ -7,8 +7,9 @@ import java.io.Serializable;
 import java.util.Objects;
 
 /**
- * How the micro-batched inference operator forms and runs batches (modelled on Triton's dynamic batcher). Built
- * with {@link #builder()}, which starts from the defaults and checks the values when it builds.
+ * How the micro-batched inference operator forms and runs batches (modelled on Triton's dynamic
+ * batcher). Built with {@link #builder()}, which starts from the defaults and checks the values
+ * when it builds.
  */
 @PublicEvolving
 public final class BatchingConfig implements Serializable {
@@ -36,7 +37,9 @@ public final class BatchingConfig implements Serializable {
         this.capacity = b.capacity != null ? b.capacity : 2 * b.maxBatchSize * b.concurrentBatches;
     }
 
-    /** Defaults: batches of up to 64 records or 5 ms, 2 at once, 30 s timeout, one retry, unordered. */
+    /**
+     * Defaults: batches of up to 64 records or 5 ms, 2 at once, 30 s timeout, one retry, unordered.
+     */
     public static BatchingConfig defaults() {
         return builder().build();
     }
@@ -75,20 +78,26 @@ public final class BatchingConfig implements Serializable {
         return topK;
     }
 
-    /** Emit results in input order (otherwise as batches finish; watermarks are kept either way). */
+    /**
+     * Emit results in input order (otherwise as batches finish; watermarks are kept either way).
+     */
     public boolean ordered() {
         return ordered;
     }
 
-    /** Records in flight per subtask (waiting or running); when full, the operator back-pressures its input. */
+    /**
+     * Records in flight per subtask (waiting or running); when full, the operator back-pressures
+     * its input.
+     */
     public int capacity() {
         return capacity;
     }
 
     /**
-     * Whether, while no batch is running, pending records run a pace ({@code maxDelay / 8}) after the last batch at
-     * the latest, instead of waiting for the batch to fill or for the delay: a lightly loaded job answers without the
-     * delay, and a loaded one still batches by size and delay (see {@link MicroBatcher}).
+     * Whether, while no batch is running, pending records run a pace ({@code maxDelay / 8}) after
+     * the last batch at the latest, instead of waiting for the batch to fill or for the delay: a
+     * lightly loaded job answers without the delay, and a loaded one still batches by size and
+     * delay (see {@link MicroBatcher}).
      */
     public boolean dispatchWhenIdle() {
         return dispatchWhenIdle;
@@ -96,23 +105,50 @@ public final class BatchingConfig implements Serializable {
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof BatchingConfig c && maxBatchSize == c.maxBatchSize && maxDelayMillis == c.maxDelayMillis
-                && concurrentBatches == c.concurrentBatches && timeoutMillis == c.timeoutMillis
-                && retries == c.retries && topK == c.topK && ordered == c.ordered && capacity == c.capacity
+        return o instanceof BatchingConfig c
+                && maxBatchSize == c.maxBatchSize
+                && maxDelayMillis == c.maxDelayMillis
+                && concurrentBatches == c.concurrentBatches
+                && timeoutMillis == c.timeoutMillis
+                && retries == c.retries
+                && topK == c.topK
+                && ordered == c.ordered
+                && capacity == c.capacity
                 && dispatchWhenIdle == c.dispatchWhenIdle;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(maxBatchSize, maxDelayMillis, concurrentBatches, timeoutMillis, retries, topK, ordered,
-                capacity, dispatchWhenIdle);
+        return Objects.hash(
+                maxBatchSize,
+                maxDelayMillis,
+                concurrentBatches,
+                timeoutMillis,
+                retries,
+                topK,
+                ordered,
+                capacity,
+                dispatchWhenIdle);
     }
 
     @Override
     public String toString() {
-        return "batches of up to " + maxBatchSize + " records or " + maxDelayMillis + " ms, " + concurrentBatches
-                + " at once, timeout " + timeoutMillis + " ms, " + retries + " retries, top " + topK + ", "
-                + (ordered ? "ordered" : "unordered") + ", capacity " + capacity
+        return "batches of up to "
+                + maxBatchSize
+                + " records or "
+                + maxDelayMillis
+                + " ms, "
+                + concurrentBatches
+                + " at once, timeout "
+                + timeoutMillis
+                + " ms, "
+                + retries
+                + " retries, top "
+                + topK
+                + ", "
+                + (ordered ? "ordered" : "unordered")
+                + ", capacity "
+                + capacity
                 + (dispatchWhenIdle ? ", dispatched a pace after the last batch when idle" : "");
     }
 
@@ -126,8 +162,10 @@ public final class BatchingConfig implements Serializable {
         private int retries = 1;
         private int topK;
         private boolean ordered;
+
         /** Null: twice what the concurrent batches hold at once. */
         private Integer capacity;
+
         private boolean dispatchWhenIdle;
 
         private Builder() {}
@@ -167,7 +205,10 @@ public final class BatchingConfig implements Serializable {
             return this;
         }
 
-        /** See {@link BatchingConfig#dispatchWhenIdle()}; off unless set (batches by size and delay only). */
+        /**
+         * See {@link BatchingConfig#dispatchWhenIdle()}; off unless set (batches by size and delay
+         * only).
+         */
         public Builder dispatchWhenIdle(boolean dispatchWhenIdle) {
             this.dispatchWhenIdle = dispatchWhenIdle;
             return this;
@@ -180,16 +221,25 @@ public final class BatchingConfig implements Serializable {
         }
 
         public BatchingConfig build() {
-            Preconditions.checkArgument(maxBatchSize >= 1, "maxBatchSize must be >= 1, got %s", maxBatchSize);
-            Preconditions.checkArgument(maxDelayMillis >= 0, "maxDelayMillis must be >= 0, got %s", maxDelayMillis);
-            Preconditions.checkArgument(concurrentBatches >= 1, "concurrentBatches must be >= 1, got %s",
+            Preconditions.checkArgument(
+                    maxBatchSize >= 1, "maxBatchSize must be >= 1, got %s", maxBatchSize);
+            Preconditions.checkArgument(
+                    maxDelayMillis >= 0, "maxDelayMillis must be >= 0, got %s", maxDelayMillis);
+            Preconditions.checkArgument(
+                    concurrentBatches >= 1,
+                    "concurrentBatches must be >= 1, got %s",
                     concurrentBatches);
-            Preconditions.checkArgument(timeoutMillis >= 0, "timeoutMillis must be >= 0 (0: no timeout), got %s",
+            Preconditions.checkArgument(
+                    timeoutMillis >= 0,
+                    "timeoutMillis must be >= 0 (0: no timeout), got %s",
                     timeoutMillis);
             Preconditions.checkArgument(retries >= 0, "retries must be >= 0, got %s", retries);
             Preconditions.checkArgument(topK >= 0, "topK must be >= 0, got %s", topK);
-            Preconditions.checkArgument(capacity == null || capacity >= maxBatchSize,
-                    "capacity (%s) must hold at least one full batch (%s)", capacity, maxBatchSize);
+            Preconditions.checkArgument(
+                    capacity == null || capacity >= maxBatchSize,
+                    "capacity (%s) must hold at least one full batch (%s)",
+                    capacity,
+                    maxBatchSize);
             return new BatchingConfig(this);
         }
     }

@@ -1,7 +1,6 @@
 package org.streaminference.operators.inference.batching;
 
 import org.apache.flink.annotation.Internal;
-
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -19,15 +18,17 @@ import java.util.function.Consumer;
 import java.util.function.LongSupplier;
 
 /**
- * Groups items into batches and runs each batch on an inference thread of its own. A batch is cut when it reaches
- * the maximum size or when its oldest item has waited the maximum delay, whichever comes first (Triton's dynamic
- * batcher rule); with {@code dispatchWhenIdle}, also whenever no batch is running and the last batch was cut at
- * least a pace ({@code maxDelay / }{@value #EAGER_BELOW}) ago: at once when an item arrives or a batch finishes
- * after that, or a pace after the last cut when it comes sooner. A slow input's records thus run as they come, and
- * those that arrive together (one network buffer, one Kafka fetch) or while a batch runs wait at most a pace, not
- * the delay; a fast input's batches are cut at most once a pace while the threads are free, so that a cheap model
- * does not become a batch per record taking the cores the task thread needs, and by size and delay while they are
- * busy. Memory is bounded by the caller: the async operator admits only its capacity of records.
+ * Groups items into batches and runs each batch on an inference thread of its own. A batch is cut
+ * when it reaches the maximum size or when its oldest item has waited the maximum delay, whichever
+ * comes first (Triton's dynamic batcher rule); with {@code dispatchWhenIdle}, also whenever no
+ * batch is running and the last batch was cut at least a pace ({@code maxDelay / }{@value
+ * #EAGER_BELOW}) ago: at once when an item arrives or a batch finishes after that, or a pace after
+ * the last cut when it comes sooner. A slow input's records thus run as they come, and those that
+ * arrive together (one network buffer, one Kafka fetch) or while a batch runs wait at most a pace,
+ * not the delay; a fast input's batches are cut at most once a pace while the threads are free, so
+ * that a cheap model does not become a batch per record taking the cores the task thread needs, and
+ * by size and delay while they are busy. Memory is bounded by the caller: the async operator admits
+ * only its capacity of records.
  */
 @Internal
 public final class MicroBatcher<T> {
@@ -40,14 +41,21 @@ public final class MicroBatcher<T> {
     private final Consumer<List<T>> onTimeout;
     private final boolean dispatchWhenIdle;
     private final LongSupplier clock;
+
     /** The pace is the delay divided by this: while no batch runs, a batch at most every pace. */
     public static final int EAGER_BELOW = 8;
 
     /** With no batch running, pending items wait at most this long after the last cut. */
     private final long paceNanos;
+
     private long lastCutNanos;
-    /** The generation of pending items a pace timer is set for, so that one is set at most once per batch. */
+
+    /**
+     * The generation of pending items a pace timer is set for, so that one is set at most once per
+     * batch.
+     */
     private long pacedGeneration = -1;
+
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -56,22 +64,48 @@ public final class MicroBatcher<T> {
     private long generation;
 
     /**
-     * @param dispatchWhenIdle while no batch runs, cut the pending items a pace after the last cut at the latest
+     * @param dispatchWhenIdle while no batch runs, cut the pending items a pace after the last cut
+     *     at the latest
      * @param threadName prefix of the inference threads' names
-     * @param runBatch   runs one batch; called on an inference thread, never concurrently with more than
-     *                   {@code threads} others
-     * @param timeoutMillis a batch not finished this long after it was cut is handed to {@code onTimeout} (on the
-     *                      timer thread, while it may still be running); 0 for no timeout
+     * @param runBatch runs one batch; called on an inference thread, never concurrently with more
+     *     than {@code threads} others
+     * @param timeoutMillis a batch not finished this long after it was cut is handed to {@code
+     *     onTimeout} (on the timer thread, while it may still be running); 0 for no timeout
      */
-    public MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, boolean dispatchWhenIdle, String threadName,
-            Consumer<List<T>> runBatch, long timeoutMillis, Consumer<List<T>> onTimeout) {
-        this(maxBatchSize, maxDelayMillis, threads, dispatchWhenIdle, threadName, runBatch, timeoutMillis, onTimeout,
+    public MicroBatcher(
+            int maxBatchSize,
+            long maxDelayMillis,
+            int threads,
+            boolean dispatchWhenIdle,
+            String threadName,
+            Consumer<List<T>> runBatch,
+            long timeoutMillis,
+            Consumer<List<T>> onTimeout) {
+        this(
+                maxBatchSize,
+                maxDelayMillis,
+                threads,
+                dispatchWhenIdle,
+                threadName,
+                runBatch,
+                timeoutMillis,
+                onTimeout,
                 System::nanoTime);
     }
 
-    /** @param clock nanoseconds, for the input's pace (tests give their own) */
-    public MicroBatcher(int maxBatchSize, long maxDelayMillis, int threads, boolean dispatchWhenIdle, String threadName,
-            Consumer<List<T>> runBatch, long timeoutMillis, Consumer<List<T>> onTimeout, LongSupplier clock) {
+    /**
+     * @param clock nanoseconds, for the input's pace (tests give their own)
+     */
+    public MicroBatcher(
+            int maxBatchSize,
+            long maxDelayMillis,
+            int threads,
+            boolean dispatchWhenIdle,
+            String threadName,
+            Consumer<List<T>> runBatch,
+            long timeoutMillis,
+            Consumer<List<T>> onTimeout,
+            LongSupplier clock) {
         this.dispatchWhenIdle = dispatchWhenIdle;
         this.clock = clock;
         this.maxBatchSize = maxBatchSize;
@@ -82,9 +116,16 @@ public final class MicroBatcher<T> {
         this.timeoutMillis = timeoutMillis;
         this.onTimeout = onTimeout;
         this.pending = new ArrayList<>(maxBatchSize);
-        this.workers = new ThreadPoolExecutor(threads, threads, 0, TimeUnit.MILLISECONDS, new LinkedBlockingQueue<>(),
-                named(threadName + "-"));
-        ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(1, named(threadName + "-timer-"));
+        this.workers =
+                new ThreadPoolExecutor(
+                        threads,
+                        threads,
+                        0,
+                        TimeUnit.MILLISECONDS,
+                        new LinkedBlockingQueue<>(),
+                        named(threadName + "-"));
+        ScheduledThreadPoolExecutor scheduler =
+                new ScheduledThreadPoolExecutor(1, named(threadName + "-timer-"));
         scheduler.setRemoveOnCancelPolicy(true);
         this.timer = scheduler;
     }
@@ -92,8 +133,9 @@ public final class MicroBatcher<T> {
     /** Adds an item; may cut a batch. */
     public synchronized void add(T item) {
         pending.add(item);
-        if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || (dispatchWhenIdle && inFlight.get() == 0
-                && cutNowOrAfterPace())) {
+        if (pending.size() >= maxBatchSize
+                || maxDelayNanos == 0
+                || (dispatchWhenIdle && inFlight.get() == 0 && cutNowOrAfterPace())) {
             cut();
         } else if (pending.size() == 1) {
             long batch = generation;
@@ -101,7 +143,10 @@ public final class MicroBatcher<T> {
         }
     }
 
-    /** Cuts the pending items into a batch now, whatever their number and age (at the end of the input). */
+    /**
+     * Cuts the pending items into a batch now, whatever their number and age (at the end of the
+     * input).
+     */
     public synchronized void flush() {
         if (!pending.isEmpty()) {
             cut();
@@ -114,8 +159,8 @@ public final class MicroBatcher<T> {
     }
 
     /**
-     * With no batch running: true when the last cut was a pace ago or more (cut now); otherwise sets a timer that cuts
-     * the pending items a pace after the last cut, if no batch runs by then.
+     * With no batch running: true when the last cut was a pace ago or more (cut now); otherwise
+     * sets a timer that cuts the pending items a pace after the last cut, if no batch runs by then.
      */
     private boolean cutNowOrAfterPace() {
         long wait = lastCutNanos + paceNanos - clock.getAsLong();
@@ -131,7 +176,10 @@ public final class MicroBatcher<T> {
     }
 
     private synchronized void cutIfIdle(long batch) {
-        if (batch == generation && !pending.isEmpty() && inFlight.get() == 0 && !timer.isShutdown()) {
+        if (batch == generation
+                && !pending.isEmpty()
+                && inFlight.get() == 0
+                && !timer.isShutdown()) {
             cut();
         }
     }
@@ -139,7 +187,10 @@ public final class MicroBatcher<T> {
     /** A batch finished: items that waited for it run now, or a pace after the last cut. */
     private synchronized void finished() {
         inFlight.decrementAndGet();
-        if (dispatchWhenIdle && !pending.isEmpty() && inFlight.get() == 0 && !timer.isShutdown()
+        if (dispatchWhenIdle
+                && !pending.isEmpty()
+                && inFlight.get() == 0
+                && !timer.isShutdown()
                 && cutNowOrAfterPace()) {
             cut();
         }
@@ -157,30 +208,39 @@ public final class MicroBatcher<T> {
         generation++;
         lastCutNanos = clock.getAsLong();
         inFlight.incrementAndGet();
-        // cancelled when the batch finishes, so that a finished batch is not kept alive until its timeout
-        ScheduledFuture<?> timeout = timeoutMillis > 0
-                ? timer.schedule(() -> onTimeout.accept(batch), timeoutMillis, TimeUnit.MILLISECONDS)
-                : null;
-        workers.execute(() -> {
-            try {
-                runBatch.accept(batch);
-            } catch (Throwable t) {
-                LOG.error("A batch of {} records failed outside the isolation logic", batch.size(), t);
-            } finally {
-                if (timeout != null) {
-                    timeout.cancel(false);
-                }
-                finished();
-            }
-        });
+        // cancelled when the batch finishes, so that a finished batch is not kept alive until its
+        // timeout
+        ScheduledFuture<?> timeout =
+                timeoutMillis > 0
+                        ? timer.schedule(
+                                () -> onTimeout.accept(batch), timeoutMillis, TimeUnit.MILLISECONDS)
+                        : null;
+        workers.execute(
+                () -> {
+                    try {
+                        runBatch.accept(batch);
+                    } catch (Throwable t) {
+                        LOG.error(
+                                "A batch of {} records failed outside the isolation logic",
+                                batch.size(),
+                                t);
+                    } finally {
+                        if (timeout != null) {
+                            timeout.cancel(false);
+                        }
+                        finished();
+                    }
+                });
     }
 
     /**
-     * Stops the timer and waits for running batches to finish. Returns false if they did not within the timeout;
-     * the caller must then not close the model they run on.
+     * Stops the timer and waits for running batches to finish. Returns false if they did not within
+     * the timeout; the caller must then not close the model they run on.
      */
     public boolean shutdown(long timeoutMillis) throws InterruptedException {
-        synchronized (this) { // a batch that finishes meanwhile sees both stopped or neither, and cuts nothing more
+        synchronized (
+                this) { // a batch that finishes meanwhile sees both stopped or neither, and cuts
+            // nothing more
             timer.shutdownNow();
             workers.shutdown();
         }

@@ -1,18 +1,19 @@
 package org.streaminference.operators.inference.control;
 
-import org.apache.flink.annotation.PublicEvolving;
-
-import org.apache.flink.api.common.functions.RuntimeContext;
-import org.streaminference.schemas.FeatureLayout;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
+import org.streaminference.schemas.FeatureLayout;
+
+import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.api.common.functions.RuntimeContext;
 
 import java.io.Serializable;
 
 /**
- * Opens the model version whose manifest is at a location, for one operator instance; the handle is released when
- * the version has left the operator's deployment and its last in-flight record was answered.
+ * Opens the model version whose manifest is at a location, for one operator instance; the handle is
+ * released when the version has left the operator's deployment and its last in-flight record was
+ * answered.
  */
 @PublicEvolving
 @FunctionalInterface
@@ -23,16 +24,17 @@ public interface ModelProvider extends Serializable {
         InferenceModel model();
 
         /**
-         * Where the job's feature groups are in an enriched event; null where the job does not say, which feeds a
-         * one-input model every float feature in order.
+         * Where the job's feature groups are in an enriched event; null where the job does not say,
+         * which feeds a one-input model every float feature in order.
          */
         default FeatureLayout layout() {
             return null;
         }
 
         /**
-         * Where each feature the version's training baseline names is among the float features; null where the
-         * version has no baseline or the job does not name its features, so that drift is not watched.
+         * Where each feature the version's training baseline names is among the float features;
+         * null where the version has no baseline or the job does not name its features, so that
+         * drift is not watched.
          */
         default int[] baselineIndices() {
             return null;
@@ -44,12 +46,15 @@ public interface ModelProvider extends Serializable {
         }
     }
 
-    /** Loads, verifies and holds the version at {@code location}; throws with the check it failed. */
+    /**
+     * Loads, verifies and holds the version at {@code location}; throws with the check it failed.
+     */
     Handle open(RuntimeContext context, String location) throws ModelLoadException;
 
     /**
-     * Loads, verifies and holds the version at {@code location} if it is the one {@code expected}. Providers that
-     * can check the expectation before the model is parsed override this; the operator checks it again after.
+     * Loads, verifies and holds the version at {@code location} if it is the one {@code expected}.
+     * Providers that can check the expectation before the model is parsed override this; the
+     * operator checks it again after.
      */
     default Handle open(RuntimeContext context, String location, ModelLoader.Expected expected)
             throws ModelLoadException {

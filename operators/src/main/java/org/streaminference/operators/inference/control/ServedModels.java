@@ -1,19 +1,13 @@
 package org.streaminference.operators.inference.control;
 
-import org.streaminference.operators.inference.routing.EnsembleCompatibility;
-import org.streaminference.operators.inference.routing.RoutingTable;
-
-import org.apache.flink.annotation.Internal;
-import org.apache.flink.metrics.Counter;
-import org.apache.flink.metrics.MetricGroup;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.control.CommandOrder;
 import org.streaminference.model.control.ModelCommands;
 import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.control.ModelDeployment;
 import org.streaminference.model.control.ServingPlans;
+import org.streaminference.operators.inference.routing.EnsembleCompatibility;
+import org.streaminference.operators.inference.routing.RoutingTable;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.Ensemble;
 import org.streaminference.schemas.EnsembleMember;
@@ -21,9 +15,15 @@ import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.ModelCommandType;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
-import org.streaminference.schemas.UntrustedText;
 import org.streaminference.schemas.RejectedCommand;
 import org.streaminference.schemas.ServingPlan;
+import org.streaminference.schemas.UntrustedText;
+
+import org.apache.flink.annotation.Internal;
+import org.apache.flink.metrics.Counter;
+import org.apache.flink.metrics.MetricGroup;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -32,13 +32,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Every model one inference subtask serves, and the serving plan that says which of them each event reaches: one
- * {@link ModelController} per model, so that a model's slow load holds back only that model's commands. Every
- * command is first checked against the order of those accepted before ({@link CommandOrder}: REPLAYED,
- * OUT_OF_ORDER, STALE). SET_PLAN commands take effect at once: models the new plan names start with no version
- * (their first PUBLISH brings one), or, if an earlier plan served them, with the deployment they had then (loaded
- * again, on the loader thread); models it no longer names stop taking records, drain and are released, and their
- * deployments are kept for a plan that brings them back. A command for a model the plan does not name is answered
+ * Every model one inference subtask serves, and the serving plan that says which of them each event
+ * reaches: one {@link ModelController} per model, so that a model's slow load holds back only that
+ * model's commands. Every command is first checked against the order of those accepted before
+ * ({@link CommandOrder}: REPLAYED, OUT_OF_ORDER, STALE). SET_PLAN commands take effect at once:
+ * models the new plan names start with no version (their first PUBLISH brings one), or, if an
+ * earlier plan served them, with the deployment they had then (loaded again, on the loader thread);
+ * models it no longer names stop taking records, drain and are released, and their deployments are
+ * kept for a plan that brings them back. A command for a model the plan does not name is answered
  * REJECTED with reason {@code UNKNOWN_MODEL}. Task thread only.
  */
 @Internal
@@ -51,15 +52,24 @@ public final class ServedModels implements AutoCloseable {
     private final Counter deployments;
     private final Counter rejectedCommands;
     private final Map<String, ModelController> controllers = new LinkedHashMap<>();
+
     /** Controllers of models the plan dropped, until their last version is released. */
     private final List<ModelController> retired = new ArrayList<>();
+
     private RoutingTable routes;
+
     /** The order of the commands accepted so far; checkpointed. */
     private CommandOrder order;
-    /** The deployments of models an earlier plan served and the current one does not; checkpointed. */
+
+    /**
+     * The deployments of models an earlier plan served and the current one does not; checkpointed.
+     */
     private final Map<String, ModelDeployment> parked = new LinkedHashMap<>();
 
-    public ServedModels(ModelController.Host host, ModelControlLimits limits, ModelController.Reporter reporter,
+    public ServedModels(
+            ModelController.Host host,
+            ModelControlLimits limits,
+            ModelController.Reporter reporter,
             MetricGroup metrics) {
         this.host = host;
         this.limits = limits;
@@ -67,41 +77,58 @@ public final class ServedModels implements AutoCloseable {
         this.deployments = metrics.counter("modelDeployments");
         this.rejectedCommands = metrics.counter("modelCommandsRejected");
         this.order = CommandOrder.startingAt(limits.configurationTime());
-        metrics.gauge("modelVersionsLoaded", () -> {
-            int n = 0;
-            for (ModelController c : controllers.values()) {
-                n += c.versions().count();
-            }
-            for (ModelController c : retired) {
-                n += c.versions().count();
-            }
-            return n;
-        });
+        metrics.gauge(
+                "modelVersionsLoaded",
+                () -> {
+                    int n = 0;
+                    for (ModelController c : controllers.values()) {
+                        n += c.versions().count();
+                    }
+                    for (ModelController c : retired) {
+                        n += c.versions().count();
+                    }
+                    return n;
+                });
     }
 
     /**
-     * Starts serving: after a restore, the plan and deployments of the checkpoint; otherwise {@code plan} (or, where
-     * the job has none, a plan that sends every event to the one starting model) with the {@code initial} versions,
-     * one per model; the plan's other models serve from their first PUBLISH.
+     * Starts serving: after a restore, the plan and deployments of the checkpoint; otherwise {@code
+     * plan} (or, where the job has none, a plan that sends every event to the one starting model)
+     * with the {@code initial} versions, one per model; the plan's other models serve from their
+     * first PUBLISH.
      *
      * @param initial the job's starting versions, loaded, by location; empty after a restore
-     * @throws IllegalStateException when the starting versions are not one per model of the plan, or a restored
-     *                               active version cannot be loaded again
+     * @throws IllegalStateException when the starting versions are not one per model of the plan,
+     *     or a restored active version cannot be loaded again
      */
-    public void start(Map<String, ModelProvider.Handle> initial, ServingPlan plan, Map<String, ModelDeployment> restored)
+    public void start(
+            Map<String, ModelProvider.Handle> initial,
+            ServingPlan plan,
+            Map<String, ModelDeployment> restored)
             throws Exception {
         if (restored == null) {
             Map<String, Map.Entry<String, ModelProvider.Handle>> byModel = new LinkedHashMap<>();
             for (Map.Entry<String, ModelProvider.Handle> version : initial.entrySet()) {
                 byModel.put(version.getValue().model().manifest().name(), version);
             }
-            ServingPlan first = plan == null && byModel.size() == 1
-                    ? ServingPlans.single(byModel.keySet().iterator().next()) : plan;
-            String problem = byModel.size() < initial.size() ? "the starting versions name a model twice"
-                    : first == null ? "several starting models " + byModel.keySet() + " and no serving plan"
-                    : !ServingPlans.servedModels(first).containsAll(byModel.keySet()) ? "the starting models "
-                            + byModel.keySet() + " are not all served by the plan, which serves "
-                            + ServingPlans.servedModels(first) : null;
+            ServingPlan first =
+                    plan == null && byModel.size() == 1
+                            ? ServingPlans.single(byModel.keySet().iterator().next())
+                            : plan;
+            String problem =
+                    byModel.size() < initial.size()
+                            ? "the starting versions name a model twice"
+                            : first == null
+                                    ? "several starting models "
+                                            + byModel.keySet()
+                                            + " and no serving plan"
+                                    : !ServingPlans.servedModels(first)
+                                                    .containsAll(byModel.keySet())
+                                            ? "the starting models "
+                                                    + byModel.keySet()
+                                                    + " are not all served by the plan, which serves "
+                                                    + ServingPlans.servedModels(first)
+                                            : null;
             if (problem != null) {
                 for (ModelProvider.Handle handle : initial.values()) {
                     handle.close();
@@ -111,8 +138,11 @@ public final class ServedModels implements AutoCloseable {
             routes = new RoutingTable(first);
             for (String served : routes.models()) {
                 Map.Entry<String, ModelProvider.Handle> version = byModel.get(served);
-                controller(served).start(version == null ? null : version.getValue(),
-                        version == null ? null : version.getKey(), null);
+                controller(served)
+                        .start(
+                                version == null ? null : version.getValue(),
+                                version == null ? null : version.getKey(),
+                                null);
             }
             String mismatch = ensembleProblem(first, null, Map.of());
             if (mismatch != null) {
@@ -125,18 +155,23 @@ public final class ServedModels implements AutoCloseable {
             }
             String mismatch = ensembleProblem(plan, null, Map.of());
             if (mismatch != null) {
-                // state an earlier release accepted: served as it was, each such event a dead letter saying why
-                LOG.warn("{}: the restored serving plan has an ensemble whose members cannot be combined: {}",
-                        reporter.name(), UntrustedText.escape(mismatch, 1000));
+                // state an earlier release accepted: served as it was, each such event a dead
+                // letter saying why
+                LOG.warn(
+                        "{}: the restored serving plan has an ensemble whose members cannot be combined: {}",
+                        reporter.name(),
+                        UntrustedText.escape(mismatch, 1000));
             }
         }
     }
 
     /**
-     * Takes the command order and the deployments of models out of the plan from a checkpoint; before
-     * {@link #start}. A checkpoint of an earlier release holds no order: every command after it is accepted.
+     * Takes the command order and the deployments of models out of the plan from a checkpoint;
+     * before {@link #start}. A checkpoint of an earlier release holds no order: every command after
+     * it is accepted.
      */
-    public void restoreControlState(CommandOrder restoredOrder, Map<String, ModelDeployment> restoredParked) {
+    public void restoreControlState(
+            CommandOrder restoredOrder, Map<String, ModelDeployment> restoredParked) {
         this.order = restoredOrder == null ? CommandOrder.startingAt(0) : restoredOrder;
         parked.putAll(restoredParked);
     }
@@ -146,36 +181,57 @@ public final class ServedModels implements AutoCloseable {
         return order;
     }
 
-    /** The deployments of models the plan no longer serves, kept for a plan that serves them again. */
+    /**
+     * The deployments of models the plan no longer serves, kept for a plan that serves them again.
+     */
     public Map<String, ModelDeployment> parked() {
         return new LinkedHashMap<>(parked);
     }
 
     private ModelController controller(String model) {
-        return controllers.computeIfAbsent(model, m -> new ModelController(host, m, limits,
-                new ModelController.Reporter(reporter.job(), reporter.jobId(), reporter.subtask(),
-                        reporter.name() + " [" + m + "]"), deployments, rejectedCommands,
-                (changed, answering) -> ensembleProblem(routes.plan(), changed, answering)));
+        return controllers.computeIfAbsent(
+                model,
+                m ->
+                        new ModelController(
+                                host,
+                                m,
+                                limits,
+                                new ModelController.Reporter(
+                                        reporter.job(),
+                                        reporter.jobId(),
+                                        reporter.subtask(),
+                                        reporter.name() + " [" + m + "]"),
+                                deployments,
+                                rejectedCommands,
+                                (changed, answering) ->
+                                        ensembleProblem(routes.plan(), changed, answering)));
     }
 
     /**
-     * Why {@code plan}'s ensembles cannot combine the versions that would answer for their members, where
-     * {@code changed} would answer with {@code answering} and every other model with what it serves now; null where
-     * they can. Members without a version yet are checked when one comes.
+     * Why {@code plan}'s ensembles cannot combine the versions that would answer for their members,
+     * where {@code changed} would answer with {@code answering} and every other model with what it
+     * serves now; null where they can. Members without a version yet are checked when one comes.
      */
-    private String ensembleProblem(ServingPlan plan, String changed, Map<String, InferenceModel> answering) {
+    private String ensembleProblem(
+            ServingPlan plan, String changed, Map<String, InferenceModel> answering) {
         for (Ensemble ensemble : plan.getEnsembles()) {
             List<EnsembleCompatibility.Member> members = new ArrayList<>();
             for (EnsembleMember member : ensemble.getMembers()) {
                 ModelController controller = controllers.get(member.getModel());
-                Map<String, InferenceModel> versions = member.getModel().equals(changed) ? answering
-                        : controller == null ? Map.of() : controller.answering();
-                versions.forEach((version, model) -> {
-                    if (member.getVersion() == null || member.getVersion().equals(version)) {
-                        members.add(new EnsembleCompatibility.Member(member.getModel() + ":" + version,
-                                model.answerContract()));
-                    }
-                });
+                Map<String, InferenceModel> versions =
+                        member.getModel().equals(changed)
+                                ? answering
+                                : controller == null ? Map.of() : controller.answering();
+                versions.forEach(
+                        (version, model) -> {
+                            if (member.getVersion() == null
+                                    || member.getVersion().equals(version)) {
+                                members.add(
+                                        new EnsembleCompatibility.Member(
+                                                member.getModel() + ":" + version,
+                                                model.answerContract()));
+                            }
+                        });
             }
             String problem = EnsembleCompatibility.problem(ensemble.getName(), members);
             if (problem != null) {
@@ -201,21 +257,26 @@ public final class ServedModels implements AutoCloseable {
     }
 
     /**
-     * Each served model's deployment (or the one being brought back, for a model the plan serves again); models
-     * without a version yet are left out.
+     * Each served model's deployment (or the one being brought back, for a model the plan serves
+     * again); models without a version yet are left out.
      */
     public Map<String, ModelDeployment> deployments() {
         Map<String, ModelDeployment> all = new LinkedHashMap<>();
-        controllers.forEach((name, c) -> {
-            ModelDeployment deployment = c.deployment() != null ? c.deployment() : c.reinstating();
-            if (deployment != null) {
-                all.put(name, deployment);
-            }
-        });
+        controllers.forEach(
+                (name, c) -> {
+                    ModelDeployment deployment =
+                            c.deployment() != null ? c.deployment() : c.reinstating();
+                    if (deployment != null) {
+                        all.put(name, deployment);
+                    }
+                });
         return all;
     }
 
-    /** Commands received and not applied yet, model by model, each model's in order: what a checkpoint keeps. */
+    /**
+     * Commands received and not applied yet, model by model, each model's in order: what a
+     * checkpoint keeps.
+     */
     public List<ModelCommand> pendingCommands() {
         List<ModelCommand> all = new ArrayList<>();
         controllers.values().forEach(c -> all.addAll(c.pendingCommands()));
@@ -226,8 +287,10 @@ public final class ServedModels implements AutoCloseable {
     public void resume(List<ControlMessage> restoredCommands) throws Exception {
         for (ControlMessage message : restoredCommands) {
             ModelCommand command = message.getCommand();
-            ModelController controller = command == null || command.getModel() == null ? null
-                    : controllers.get(command.getModel());
+            ModelController controller =
+                    command == null || command.getModel() == null
+                            ? null
+                            : controllers.get(command.getModel());
             if (controller != null && message.getRejection() == null) {
                 controller.restore(command);
             } else if (message.getRejection() != null || command == null) {
@@ -240,14 +303,17 @@ public final class ServedModels implements AutoCloseable {
     }
 
     /**
-     * Takes a record of the control input: answers one the source refused, refuses a command out of order, and
-     * passes the others to their model (or applies a plan).
+     * Takes a record of the control input: answers one the source refused, refuses a command out of
+     * order, and passes the others to their model (or applies a plan).
      */
     public void receive(ControlMessage message) throws Exception {
         ModelCommand command = message.getCommand();
         RejectedCommand rejection = message.getRejection();
         if (rejection != null || command == null) {
-            rejected(command, command != null ? ModelCommands.describe(command)
+            rejected(
+                    command,
+                    command != null
+                            ? ModelCommands.describe(command)
                             : rejection == null ? "" : rejection.getExcerpt(),
                     rejection == null ? "INVALID_COMMAND" : rejection.getReason(),
                     rejection == null ? "an empty control record" : rejection.getMessage());
@@ -269,16 +335,26 @@ public final class ServedModels implements AutoCloseable {
         } else {
             ModelController controller = controllers.get(command.getModel());
             if (controller == null) {
-                rejected(command, ModelCommands.describe(command), "UNKNOWN_MODEL", "this job does not serve '"
-                        + command.getModel() + "': it serves " + routes.models() + "; a SET_PLAN that names the"
-                        + " model comes first");
+                rejected(
+                        command,
+                        ModelCommands.describe(command),
+                        "UNKNOWN_MODEL",
+                        "this job does not serve '"
+                                + command.getModel()
+                                + "': it serves "
+                                + routes.models()
+                                + "; a SET_PLAN that names the"
+                                + " model comes first");
             } else {
                 controller.receive(message);
             }
         }
     }
 
-    /** Serves {@code command}'s plan from now on, unless its ensembles cannot combine what their members serve. */
+    /**
+     * Serves {@code command}'s plan from now on, unless its ensembles cannot combine what their
+     * members serve.
+     */
     private void applyPlan(ModelCommand command) throws Exception {
         String mismatch = ensembleProblem(command.getPlan(), null, Map.of());
         if (mismatch != null) {
@@ -286,12 +362,15 @@ public final class ServedModels implements AutoCloseable {
             return;
         }
         RoutingTable next = new RoutingTable(command.getPlan());
-        for (Iterator<Map.Entry<String, ModelController>> it = controllers.entrySet().iterator(); it.hasNext(); ) {
+        for (Iterator<Map.Entry<String, ModelController>> it = controllers.entrySet().iterator();
+                it.hasNext(); ) {
             Map.Entry<String, ModelController> entry = it.next();
             if (!next.models().contains(entry.getKey())) {
                 it.remove();
-                ModelDeployment kept = entry.getValue().deployment() != null ? entry.getValue().deployment()
-                        : entry.getValue().reinstating();
+                ModelDeployment kept =
+                        entry.getValue().deployment() != null
+                                ? entry.getValue().deployment()
+                                : entry.getValue().reinstating();
                 if (kept != null) {
                     parked.put(entry.getKey(), kept);
                 }
@@ -312,8 +391,14 @@ public final class ServedModels implements AutoCloseable {
         routes = next;
         deployments.inc();
         String described = ServingPlans.describe(next.plan());
-        LOG.info("{} now routes {} (command {}, {})", reporter.name(), UntrustedText.escape(described, 1000),
-                command.getId(), command.getSignedBy() == null ? "unsigned" : "signed by key " + command.getSignedBy());
+        LOG.info(
+                "{} now routes {} (command {}, {})",
+                reporter.name(),
+                UntrustedText.escape(described, 1000),
+                command.getId(),
+                command.getSignedBy() == null
+                        ? "unsigned"
+                        : "signed by key " + command.getSignedBy());
         host.emit(event(ModelEventType.DEPLOYED, command, null, "serving plan: " + described));
         releaseDrained();
     }
@@ -335,7 +420,10 @@ public final class ServedModels implements AutoCloseable {
         return controllers.values().stream().anyMatch(ModelController::isLoading);
     }
 
-    /** Releases the versions that left a deployment, or the plan, once their last record was answered. */
+    /**
+     * Releases the versions that left a deployment, or the plan, once their last record was
+     * answered.
+     */
     public void releaseDrained() throws Exception {
         for (ModelController controller : controllers.values()) {
             controller.releaseDrained();
@@ -360,7 +448,10 @@ public final class ServedModels implements AutoCloseable {
     public String describe() {
         List<String> models = new ArrayList<>();
         controllers.values().forEach(c -> models.add(c.describe()));
-        return String.join(", ", models) + " (routes: " + ServingPlans.describe(routes.plan()) + ")";
+        return String.join(", ", models)
+                + " (routes: "
+                + ServingPlans.describe(routes.plan())
+                + ")";
     }
 
     @Override
@@ -382,15 +473,31 @@ public final class ServedModels implements AutoCloseable {
 
     private void rejected(ModelCommand command, String what, String reason, String message) {
         rejectedCommands.inc();
-        LOG.warn("{}: model command rejected ({}): {}. Command: {}", reporter.name(), reason,
-                UntrustedText.escape(message, 500), UntrustedText.escape(what, 300));
+        LOG.warn(
+                "{}: model command rejected ({}): {}. Command: {}",
+                reporter.name(),
+                reason,
+                UntrustedText.escape(message, 500),
+                UntrustedText.escape(what, 300));
         host.emit(event(ModelEventType.REJECTED, command, reason, message));
     }
 
-    private ModelEvent event(ModelEventType type, ModelCommand command, String reason, String message) {
-        return new ModelEvent(type, reporter.job(), reporter.jobId(), reporter.subtask(),
-                command == null ? null : command.getModel(), command == null ? null : command.getVersion(),
-                command == null ? null : command.getId(), command == null ? null : ModelCommands.describe(command),
-                reason, message, null, null, List.of(), System.currentTimeMillis());
+    private ModelEvent event(
+            ModelEventType type, ModelCommand command, String reason, String message) {
+        return new ModelEvent(
+                type,
+                reporter.job(),
+                reporter.jobId(),
+                reporter.subtask(),
+                command == null ? null : command.getModel(),
+                command == null ? null : command.getVersion(),
+                command == null ? null : command.getId(),
+                command == null ? null : ModelCommands.describe(command),
+                reason,
+                message,
+                null,
+                null,
+                List.of(),
+                System.currentTimeMillis());
     }
 }

@@ -1,9 +1,9 @@
 package org.streaminference.operators.inference.control;
 
+import org.streaminference.model.control.ModelDeployment;
 import org.streaminference.operators.inference.routing.CanaryRouting;
 
 import org.apache.flink.annotation.Internal;
-import org.streaminference.model.control.ModelDeployment;
 
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -12,9 +12,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The model versions one inference subtask has loaded, which of them answers for an entity under the current
- * {@link ModelDeployment}, and the versions that left the deployment and still have records in flight. Task thread
- * only.
+ * The model versions one inference subtask has loaded, which of them answers for an entity under
+ * the current {@link ModelDeployment}, and the versions that left the deployment and still have
+ * records in flight. Task thread only.
  */
 @Internal
 public final class ServedVersions {
@@ -43,11 +43,13 @@ public final class ServedVersions {
     }
 
     /**
-     * The version that answers for {@code entityId}: the canary for its share of entities, else the active one; null
-     * before the model's first version.
+     * The version that answers for {@code entityId}: the canary for its share of entities, else the
+     * active one; null before the model's first version.
      */
     public ServedVersion route(String entityId) {
-        return canary != null && CanaryRouting.inCanary(entityId, deployment.canaryPercent()) ? canary : active;
+        return canary != null && CanaryRouting.inCanary(entityId, deployment.canaryPercent())
+                ? canary
+                : active;
     }
 
     /** The version that scores every record on the side, or null. */
@@ -56,8 +58,8 @@ public final class ServedVersions {
     }
 
     /**
-     * Routes by {@code next} from now on; every version it names must be loaded. Versions it no longer names stop
-     * taking records and drain.
+     * Routes by {@code next} from now on; every version it names must be loaded. Versions it no
+     * longer names stop taking records and drain.
      */
     void deploy(ModelDeployment next) {
         for (String version : next.servedVersions()) {
@@ -80,7 +82,8 @@ public final class ServedVersions {
         }
         int canaryShare = canary == null ? 0 : next.canaryPercent();
         for (ServedVersion version : loaded.values()) {
-            version.metrics.role(version == active ? 100 - canaryShare : version == canary ? canaryShare : 0,
+            version.metrics.role(
+                    version == active ? 100 - canaryShare : version == canary ? canaryShare : 0,
                     version == shadow);
         }
     }
@@ -104,7 +107,10 @@ public final class ServedVersions {
         return loaded.get(version);
     }
 
-    /** {@code d} without the versions that are not loaded (after a restore that could not load them all). */
+    /**
+     * {@code d} without the versions that are not loaded (after a restore that could not load them
+     * all).
+     */
     ModelDeployment withoutUnloaded(ModelDeployment d) {
         String canaryVersion = isLoaded(String.valueOf(d.canary())) ? d.canary() : null;
         return ModelDeployment.builder(d.model(), d.active())
@@ -116,7 +122,9 @@ public final class ServedVersions {
                 .build();
     }
 
-    /** Releases the draining versions whose last record was answered; returns the versions released. */
+    /**
+     * Releases the draining versions whose last record was answered; returns the versions released.
+     */
     List<String> releaseDrained(long timeoutMillis) throws Exception {
         List<String> released = new ArrayList<>();
         for (Iterator<ServedVersion> it = draining.iterator(); it.hasNext(); ) {

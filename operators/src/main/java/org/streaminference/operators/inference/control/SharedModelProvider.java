@@ -1,35 +1,40 @@
 package org.streaminference.operators.inference.control;
 
-import org.apache.flink.annotation.PublicEvolving;
-
-import org.apache.flink.api.common.externalresource.ExternalResourceInfo;
-import org.apache.flink.api.common.functions.RuntimeContext;
 import org.streaminference.model.ExecutionProvider;
 import org.streaminference.model.FeatureContract;
-import org.streaminference.schemas.FeatureLayout;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.SharedModels;
+import org.streaminference.schemas.FeatureLayout;
+
+import org.apache.flink.annotation.PublicEvolving;
+import org.apache.flink.api.common.externalresource.ExternalResourceInfo;
+import org.apache.flink.api.common.functions.RuntimeContext;
 
 import java.util.Set;
 
 /**
  * Serves model versions from the TaskManager-wide {@link SharedModels}: one session per version and
- * device, fed by all slots. With CUDA, the device index comes from Flink's external resource framework
- * ({@code external-resources: gpu}), so each TaskManager uses the GPU Flink assigned to it.
+ * device, fed by all slots. With CUDA, the device index comes from Flink's external resource
+ * framework ({@code external-resources: gpu}), so each TaskManager uses the GPU Flink assigned to
+ * it.
  */
 @PublicEvolving
 public final class SharedModelProvider implements ModelProvider {
     private static final long serialVersionUID = 1L;
+
     /** Name of the GPU external resource in Flink's configuration. */
     public static final String GPU_RESOURCE = "gpu";
 
     private final ModelLoaderConfig options;
     private final FeatureContract contract;
 
-    /** Serves models loaded with {@code options} that fit the features described by {@code contract}. */
+    /**
+     * Serves models loaded with {@code options} that fit the features described by {@code
+     * contract}.
+     */
     public SharedModelProvider(ModelLoaderConfig options, FeatureContract contract) {
         this.options = options;
         this.contract = contract;
@@ -45,7 +50,9 @@ public final class SharedModelProvider implements ModelProvider {
             throws ModelLoadException {
         ModelLoaderConfig effective = options;
         if (options.executionProvider() == ExecutionProvider.CUDA) {
-            effective = options.withCuda(gpuIndex(context, options.cudaDeviceId()), options.fallbackToCpu());
+            effective =
+                    options.withCuda(
+                            gpuIndex(context, options.cudaDeviceId()), options.fallbackToCpu());
         }
         SharedModels.Lease lease = SharedModels.acquire(location, effective, contract, expected);
         return new Handle() {
@@ -62,7 +69,8 @@ public final class SharedModelProvider implements ModelProvider {
             @Override
             public int[] baselineIndices() {
                 try {
-                    return contract.baselineIndices(lease.model().manifest().id(), lease.model().baseline());
+                    return contract.baselineIndices(
+                            lease.model().manifest().id(), lease.model().baseline());
                 } catch (ModelLoadException e) {
                     throw new IllegalStateException("checked when the version was acquired", e);
                 }
@@ -80,7 +88,10 @@ public final class SharedModelProvider implements ModelProvider {
         };
     }
 
-    /** The index of the first GPU Flink assigned to this TaskManager, or {@code fallback} where none is configured. */
+    /**
+     * The index of the first GPU Flink assigned to this TaskManager, or {@code fallback} where none
+     * is configured.
+     */
     static int gpuIndex(RuntimeContext context, int fallback) {
         Set<ExternalResourceInfo> gpus = context.getExternalResourceInfos(GPU_RESOURCE);
         for (ExternalResourceInfo gpu : gpus) {

@@ -8,13 +8,15 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Emits records in the order they were added, each once it and every record before it are done; a watermark goes
- * out when it reaches the head.
+ * Emits records in the order they were added, each once it and every record before it are done; a
+ * watermark goes out when it reaches the head.
  */
 @Internal
-public final class OrderedInferenceQueue<R extends InferenceQueue.Request> implements InferenceQueue<R> {
+public final class OrderedInferenceQueue<R extends InferenceQueue.Request>
+        implements InferenceQueue<R> {
     /** Records ({@code R}) and watermarks in arrival order. */
     private final ArrayDeque<Object> entries = new ArrayDeque<>();
+
     private int records;
 
     @Override

@@ -9,16 +9,21 @@ import java.util.Iterator;
 import java.util.List;
 
 /**
- * Emits records as they are done, in any order, but never across a watermark: the records are kept in segments,
- * one per interval between watermarks (as Flink's {@code UnorderedStreamElementQueue} does). Only the first
- * segment's records may go out; its closing watermark goes out once they all have, and the next segment opens.
+ * Emits records as they are done, in any order, but never across a watermark: the records are kept
+ * in segments, one per interval between watermarks (as Flink's {@code UnorderedStreamElementQueue}
+ * does). Only the first segment's records may go out; its closing watermark goes out once they all
+ * have, and the next segment opens.
  */
 @Internal
-public final class UnorderedInferenceQueue<R extends InferenceQueue.Request> implements InferenceQueue<R> {
+public final class UnorderedInferenceQueue<R extends InferenceQueue.Request>
+        implements InferenceQueue<R> {
     private final ArrayDeque<Segment<R>> segments = new ArrayDeque<>();
     private int records;
 
-    /** The records added after one watermark and before the next; {@code closedBy} is null while it is open. */
+    /**
+     * The records added after one watermark and before the next; {@code closedBy} is null while it
+     * is open.
+     */
     private static final class Segment<R> {
         final List<R> records = new ArrayList<>();
         Watermark closedBy;

@@ -1,11 +1,12 @@
 package org.streaminference.operators.inference.routing;
 
-import org.apache.flink.annotation.Internal;
 import org.streaminference.model.control.ServingPlans;
 import org.streaminference.schemas.Ensemble;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Route;
 import org.streaminference.schemas.ServingPlan;
+
+import org.apache.flink.annotation.Internal;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -15,8 +16,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A {@link ServingPlan} made ready for the record path: which targets (models and ensembles) an event goes to, found
- * with a few hash lookups per route. Routes are tried in order; the first that matches decides.
+ * A {@link ServingPlan} made ready for the record path: which targets (models and ensembles) an
+ * event goes to, found with a few hash lookups per route. Routes are tried in order; the first that
+ * matches decides.
  */
 @Internal
 public final class RoutingTable {
@@ -25,7 +27,8 @@ public final class RoutingTable {
     private final Map<String, Ensemble> ensembles = new HashMap<>();
     private final Set<String> models;
 
-    private record CompiledRoute(Set<String> eventTypes, String field, Set<String> values, List<String> to) {
+    private record CompiledRoute(
+            Set<String> eventTypes, String field, Set<String> values, List<String> to) {
         boolean matches(InputEvent event) {
             if (!eventTypes.isEmpty() && !eventTypes.contains(event.getEventType())) {
                 return false;
@@ -41,8 +44,12 @@ public final class RoutingTable {
     public RoutingTable(ServingPlan plan) {
         this.plan = plan;
         for (Route route : plan.getRoutes()) {
-            routes.add(new CompiledRoute(new HashSet<>(route.getEventTypes()), route.getField(),
-                    new HashSet<>(route.getValues()), List.copyOf(route.getTo())));
+            routes.add(
+                    new CompiledRoute(
+                            new HashSet<>(route.getEventTypes()),
+                            route.getField(),
+                            new HashSet<>(route.getValues()),
+                            List.copyOf(route.getTo())));
         }
         plan.getEnsembles().forEach(e -> ensembles.put(e.getName(), e));
         this.models = ServingPlans.servedModels(plan);

@@ -1,7 +1,5 @@
 package org.streaminference.operators.inference.batching;
 
-import org.streaminference.operators.inference.batching.MicroBatcher;
-
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -16,15 +14,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * When batches are cut: by size and delay (Triton's rule), and, dispatching when idle, when no batch runs and a pace
- * (max delay / 8) has passed since the last cut. The clock is the test's, so "slow" and "fast" are exact.
+ * When batches are cut: by size and delay (Triton's rule), and, dispatching when idle, when no
+ * batch runs and a pace (max delay / 8) has passed since the last cut. The clock is the test's, so
+ * "slow" and "fast" are exact.
  */
 @Timeout(30)
 class MicroBatcherTest {
     /** Batches of up to 64 within 64 s: an input is slow when its items are at least 8 s apart. */
     private static final int MAX_BATCH = 64;
+
     private static final long MAX_DELAY_MILLIS = 64_000;
-    private static final long PACE_NANOS = TimeUnit.MILLISECONDS.toNanos(MAX_DELAY_MILLIS) / MicroBatcher.EAGER_BELOW;
+    private static final long PACE_NANOS =
+            TimeUnit.MILLISECONDS.toNanos(MAX_DELAY_MILLIS) / MicroBatcher.EAGER_BELOW;
 
     /** Batches whose runs wait for {@link #release} before they finish. */
     private static final class Runs {
@@ -44,8 +45,16 @@ class MicroBatcherTest {
     private final AtomicLong now = new AtomicLong();
 
     private MicroBatcher<Integer> batcher(Runs runs, int threads, boolean dispatchWhenIdle) {
-        return new MicroBatcher<>(MAX_BATCH, MAX_DELAY_MILLIS, threads, dispatchWhenIdle, "test", runs::run, 0,
-                b -> {}, now::get);
+        return new MicroBatcher<>(
+                MAX_BATCH,
+                MAX_DELAY_MILLIS,
+                threads,
+                dispatchWhenIdle,
+                "test",
+                runs::run,
+                0,
+                b -> {},
+                now::get);
     }
 
     @Test
@@ -76,7 +85,9 @@ class MicroBatcherTest {
             batcher.add(i);
             next.add(i);
         }
-        assertThat(runs.batches).as("nothing runs, yet the records wait for a full batch").hasSize(1);
+        assertThat(runs.batches)
+                .as("nothing runs, yet the records wait for a full batch")
+                .hasSize(1);
         batcher.add(MAX_BATCH);
         next.add(MAX_BATCH);
         await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
@@ -105,8 +116,12 @@ class MicroBatcherTest {
         runs.release.countDown();
         MicroBatcher<Integer> batcher = batcher(runs, 1, true);
         batcher.add(1);
-        await().atMost(10, TimeUnit.SECONDS).until(() -> batcher.inFlightBatches() == 0 && runs.batches.size() == 1);
-        now.addAndGet(PACE_NANOS - TimeUnit.MILLISECONDS.toNanos(5)); // as the second of two records sent together
+        await().atMost(10, TimeUnit.SECONDS)
+                .until(() -> batcher.inFlightBatches() == 0 && runs.batches.size() == 1);
+        now.addAndGet(
+                PACE_NANOS
+                        - TimeUnit.MILLISECONDS.toNanos(
+                                5)); // as the second of two records sent together
         batcher.add(2);
         // no third record and the delay is a minute away: the pace timer, 5 ms on, cuts it
         await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
@@ -122,7 +137,9 @@ class MicroBatcherTest {
         await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 1);
         now.addAndGet(10 * PACE_NANOS); // slow, but a batch is running
         batcher.add(2);
-        assertThat(runs.batches).as("the second thread waits for a full batch or the delay").hasSize(1);
+        assertThat(runs.batches)
+                .as("the second thread waits for a full batch or the delay")
+                .hasSize(1);
         runs.release.countDown();
         batcher.flush();
         await().atMost(10, TimeUnit.SECONDS).until(() -> runs.batches.size() == 2);
@@ -134,8 +151,9 @@ class MicroBatcherTest {
     void withoutItARecordWaitsForTheBatchToFillOrForTheDelay() throws Exception {
         Runs runs = new Runs();
         runs.release.countDown();
-        MicroBatcher<Integer> batcher = new MicroBatcher<>(3, MAX_DELAY_MILLIS, 1, false, "test", runs::run, 0,
-                b -> {}, now::get);
+        MicroBatcher<Integer> batcher =
+                new MicroBatcher<>(
+                        3, MAX_DELAY_MILLIS, 1, false, "test", runs::run, 0, b -> {}, now::get);
         batcher.add(1);
         now.addAndGet(10 * PACE_NANOS);
         batcher.add(2);

@@ -1,19 +1,5 @@
 package org.streaminference.operators.inference.control;
 
-import org.streaminference.operators.inference.batching.BatchingConfig;
-import org.streaminference.operators.inference.batching.InferenceMetrics;
-import org.streaminference.operators.inference.control.ModelController;
-import org.streaminference.operators.inference.control.ModelProvider;
-import org.streaminference.operators.inference.control.ServedVersion;
-
-import org.apache.flink.metrics.SimpleCounter;
-import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
-import org.apache.flink.util.function.ThrowingRunnable;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.LoadedModel;
@@ -23,12 +9,25 @@ import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.model.control.ControlMessages;
 import org.streaminference.model.control.ModelCommands;
-import org.streaminference.schemas.ModelCommand;
-import org.streaminference.schemas.ModelRole;
 import org.streaminference.model.control.ModelControlLimits;
 import org.streaminference.model.control.ModelDeployment;
+import org.streaminference.operators.inference.batching.BatchingConfig;
+import org.streaminference.operators.inference.batching.InferenceMetrics;
+import org.streaminference.schemas.ModelCommand;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.ModelEventType;
+import org.streaminference.schemas.ModelRole;
+import org.streaminference.tracing.RecordTracing;
+
+import org.apache.flink.metrics.SimpleCounter;
+import org.apache.flink.metrics.groups.UnregisteredMetricsGroup;
+import org.apache.flink.util.function.ThrowingRunnable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -46,15 +45,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
- * The model controller on its own, without an operator or a harness: a plain host whose "mailbox" the test runs
- * and whose timers the test fires, loading the real demo model's versions.
+ * The model controller on its own, without an operator or a harness: a plain host whose "mailbox"
+ * the test runs and whose timers the test fires, loading the real demo model's versions.
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES)
 class ModelControllerTest {
     private static final String MODEL = DemoModels.NAME;
 
-    @TempDir
-    static Path root;
+    @TempDir static Path root;
 
     private static String v1;
     private static String v2;
@@ -85,16 +83,20 @@ class ModelControllerTest {
         final List<ModelEvent> events = new CopyOnWriteArrayList<>();
         final AtomicInteger opened = new AtomicInteger();
         final AtomicInteger closed = new AtomicInteger();
+
         /** Loads of this location wait for {@link #gate}. */
         volatile String slowLocation = "";
+
         volatile CountDownLatch gate = new CountDownLatch(0);
 
         @Override
-        public ModelProvider.Handle open(String location, ModelLoader.Expected expected) throws ModelLoadException {
+        public ModelProvider.Handle open(String location, ModelLoader.Expected expected)
+                throws ModelLoadException {
             if (location.equals(slowLocation)) {
                 awaitUninterruptibly(gate); // as ONNX Runtime, which does not listen to interrupts
             }
-            LoadedModel model = loader.load(location, expected == null ? ModelLoader.Expected.ANY : expected);
+            LoadedModel model =
+                    loader.load(location, expected == null ? ModelLoader.Expected.ANY : expected);
             opened.incrementAndGet();
             return new ModelProvider.Handle() {
                 @Override
@@ -114,9 +116,14 @@ class ModelControllerTest {
         public ServedVersion serve(ModelProvider.Handle handle) {
             String name = handle.model().manifest().name();
             String version = handle.model().manifest().version();
-            return new ServedVersion(handle, new InferenceMetrics(new UnregisteredMetricsGroup(), name, version),
-                    BatchingConfig.defaults(), "test-" + version, batch -> {}, (served, batch) -> {},
-                    org.streaminference.tracing.RecordTracing.off());
+            return new ServedVersion(
+                    handle,
+                    new InferenceMetrics(new UnregisteredMetricsGroup(), name, version),
+                    BatchingConfig.defaults(),
+                    "test-" + version,
+                    batch -> {},
+                    (served, batch) -> {},
+                    RecordTracing.off());
         }
 
         @Override
@@ -153,12 +160,18 @@ class ModelControllerTest {
     @BeforeEach
     void start() throws Exception {
         host = new TestHost();
-        controller = new ModelController(host, MODEL, new ModelControlLimits(Duration.ofMinutes(1), 4096, 2),
-                new ModelController.Reporter("job", "id", 0, "test"), new SimpleCounter(), new SimpleCounter());
+        controller =
+                new ModelController(
+                        host,
+                        MODEL,
+                        new ModelControlLimits(Duration.ofMinutes(1), 4096, 2),
+                        new ModelController.Reporter("job", "id", 0, "test"),
+                        new SimpleCounter(),
+                        new SimpleCounter());
         controller.start(v1, null);
     }
 
-    @org.junit.jupiter.api.AfterEach
+    @AfterEach
     void close() throws Exception {
         host.gate.countDown();
         controller.close();
@@ -189,7 +202,8 @@ class ModelControllerTest {
     @Test
     void startsOnTheInitialVersion() {
         assertThat(controller.deployment().active()).isEqualTo("1");
-        assertThat(host.events).extracting(ModelEvent::getType)
+        assertThat(host.events)
+                .extracting(ModelEvent::getType)
                 .containsExactly(ModelEventType.LOADED, ModelEventType.DEPLOYED);
         assertThat(servedFor("anyone")).isEqualTo("1");
     }
@@ -201,14 +215,19 @@ class ModelControllerTest {
         ModelCommand publish = ModelCommands.publish(MODEL, "2", v2, null, null);
         send(publish);
         assertThat(controller.isLoading()).isTrue();
-        assertThat(servedFor("anyone")).as("make before break: 1 serves while 2 loads").isEqualTo("1");
+        assertThat(servedFor("anyone"))
+                .as("make before break: 1 serves while 2 loads")
+                .isEqualTo("1");
 
         host.gate.countDown();
         settle();
         assertThat(servedFor("anyone")).isEqualTo("2");
         assertThat(controller.deployment().previous()).isEqualTo("1");
-        assertThat(controller.versions().isLoaded("1")).as("the previous version stays loaded").isTrue();
-        assertThat(host.events(ModelEventType.DEPLOYED)).last()
+        assertThat(controller.versions().isLoaded("1"))
+                .as("the previous version stays loaded")
+                .isTrue();
+        assertThat(host.events(ModelEventType.DEPLOYED))
+                .last()
                 .satisfies(e -> assertThat(e.getCommandId()).isEqualTo(publish.getId()));
     }
 
@@ -223,7 +242,8 @@ class ModelControllerTest {
 
         host.gate.countDown();
         settle();
-        assertThat(host.events(ModelEventType.DEPLOYED)).extracting(ModelEvent::getCommand)
+        assertThat(host.events(ModelEventType.DEPLOYED))
+                .extracting(ModelEvent::getCommand)
                 .containsExactly(null, "PUBLISH " + MODEL + ":2 as CANARY 30%", "PROMOTE " + MODEL);
         assertThat(controller.deployment().active()).isEqualTo("2");
     }
@@ -233,14 +253,18 @@ class ModelControllerTest {
         // version 1's location published as version 3: the loaded manifest names another version
         send(ModelCommands.publish(MODEL, "3", v1, null, null));
         settle();
-        assertThat(host.events(ModelEventType.REJECTED)).singleElement()
+        assertThat(host.events(ModelEventType.REJECTED))
+                .singleElement()
                 .satisfies(e -> assertThat(e.getReason()).isEqualTo("INVALID_MANIFEST"));
         assertThat(servedFor("anyone")).isEqualTo("1");
-        assertThat(host.opened.get() - host.closed.get()).as("nothing but version 1 is held").isEqualTo(1);
+        assertThat(host.opened.get() - host.closed.get())
+                .as("nothing but version 1 is held")
+                .isEqualTo(1);
     }
 
     @Test
-    void aLoadThatTimesOutIsRejectedTheNextCommandGoesOnAndTheLateVersionIsReleased() throws Exception {
+    void aLoadThatTimesOutIsRejectedTheNextCommandGoesOnAndTheLateVersionIsReleased()
+            throws Exception {
         host.slowLocation = v2;
         host.gate = new CountDownLatch(1);
         send(ModelCommands.publish(MODEL, "2", v2, null, null));
@@ -248,7 +272,8 @@ class ModelControllerTest {
         assertThat(host.timers).hasSize(1);
 
         host.timers.get(0).run(); // model.load-timeout elapsed
-        assertThat(host.events(ModelEventType.REJECTED)).singleElement()
+        assertThat(host.events(ModelEventType.REJECTED))
+                .singleElement()
                 .satisfies(e -> assertThat(e.getReason()).isEqualTo("LOAD_TIMEOUT"));
         settle(); // version 3 loads on a new loader thread
         assertThat(servedFor("anyone")).isEqualTo("3");
@@ -258,7 +283,9 @@ class ModelControllerTest {
         assertThat(late).isNotNull();
         int closedBefore = host.closed.get();
         late.run();
-        assertThat(host.closed.get()).as("the late version is released unused").isEqualTo(closedBefore + 1);
+        assertThat(host.closed.get())
+                .as("the late version is released unused")
+                .isEqualTo(closedBefore + 1);
         assertThat(servedFor("anyone")).isEqualTo("3");
     }
 
@@ -270,8 +297,11 @@ class ModelControllerTest {
         host.gate = new CountDownLatch(1);
         send(ModelCommands.publish(MODEL, "2", v2, null, null));
         send(ModelCommands.promote(MODEL));
-        send(ModelCommands.rollback(MODEL)); // a third command waiting behind the load: over the limit of 2
-        assertThat(host.events(ModelEventType.REJECTED)).extracting(ModelEvent::getReason)
+        send(
+                ModelCommands.rollback(
+                        MODEL)); // a third command waiting behind the load: over the limit of 2
+        assertThat(host.events(ModelEventType.REJECTED))
+                .extracting(ModelEvent::getReason)
                 .containsExactly("TOO_LARGE", "INVALID_COMMAND", "TOO_MANY_PENDING");
         host.gate.countDown();
         settle();
@@ -280,12 +310,16 @@ class ModelControllerTest {
     @Test
     void restoredCommandsGoOnInTheirOrderAndAnUnreadableOneIsAnswered() throws Exception {
         // a savepoint of an earlier version holds commands as it received them, parsed or not
-        controller.resume(List.of(
-                ControlMessages.decode("not json".getBytes(StandardCharsets.UTF_8), Integer.MAX_VALUE),
-                ControlMessages.of(ModelCommands.publish(MODEL, "2", v2, ModelRole.CANARY, 40)),
-                ControlMessages.of(ModelCommands.promote(MODEL))));
+        controller.resume(
+                List.of(
+                        ControlMessages.decode(
+                                "not json".getBytes(StandardCharsets.UTF_8), Integer.MAX_VALUE),
+                        ControlMessages.of(
+                                ModelCommands.publish(MODEL, "2", v2, ModelRole.CANARY, 40)),
+                        ControlMessages.of(ModelCommands.promote(MODEL))));
         settle();
-        assertThat(host.events(ModelEventType.REJECTED)).singleElement()
+        assertThat(host.events(ModelEventType.REJECTED))
+                .singleElement()
                 .satisfies(e -> assertThat(e.getReason()).isEqualTo("INVALID_COMMAND"));
         assertThat(controller.deployment().active()).isEqualTo("2");
         assertThat(controller.deployment().previous()).isEqualTo("1");
@@ -294,22 +328,44 @@ class ModelControllerTest {
     @Test
     void aRestoreServesWhatWasServedAndLeavesOutOnlyAVersionThatCannotLoad() throws Exception {
         controller.close();
-        ModelDeployment before = ModelDeployment.builder(MODEL, "2").previous("1").canary("3", 20)
-                .location("1", v1).location("2", v2).location("3", root.resolve("gone").toString()).revision(7)
-                .build();
+        ModelDeployment before =
+                ModelDeployment.builder(MODEL, "2")
+                        .previous("1")
+                        .canary("3", 20)
+                        .location("1", v1)
+                        .location("2", v2)
+                        .location("3", root.resolve("gone").toString())
+                        .revision(7)
+                        .build();
         host = new TestHost();
-        controller = new ModelController(host, MODEL, ModelControlLimits.defaults(),
-                new ModelController.Reporter("job", "id", 0, "test"), new SimpleCounter(), new SimpleCounter());
+        controller =
+                new ModelController(
+                        host,
+                        MODEL,
+                        ModelControlLimits.defaults(),
+                        new ModelController.Reporter("job", "id", 0, "test"),
+                        new SimpleCounter(),
+                        new SimpleCounter());
         controller.start(v1, before);
         assertThat(controller.deployment().active()).isEqualTo("2");
         assertThat(controller.deployment().previous()).isEqualTo("1");
         assertThat(controller.deployment().canary()).as("the canary could not load").isNull();
 
-        ModelDeployment activeGone = ModelDeployment.builder(MODEL, "3")
-                .location("3", root.resolve("gone").toString()).revision(1).build();
-        ModelController other = new ModelController(new TestHost(), MODEL, ModelControlLimits.defaults(),
-                new ModelController.Reporter("job", "id", 0, "test"), new SimpleCounter(), new SimpleCounter());
-        assertThatThrownBy(() -> other.start(v1, activeGone)).isInstanceOf(IllegalStateException.class)
+        ModelDeployment activeGone =
+                ModelDeployment.builder(MODEL, "3")
+                        .location("3", root.resolve("gone").toString())
+                        .revision(1)
+                        .build();
+        ModelController other =
+                new ModelController(
+                        new TestHost(),
+                        MODEL,
+                        ModelControlLimits.defaults(),
+                        new ModelController.Reporter("job", "id", 0, "test"),
+                        new SimpleCounter(),
+                        new SimpleCounter());
+        assertThatThrownBy(() -> other.start(v1, activeGone))
+                .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("the active version before the restore");
         other.close();
     }

@@ -9,7 +9,9 @@ import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** Both inference queues, in the manner of Flink's element-queue tests: what may go out, and when. */
+/**
+ * Both inference queues, in the manner of Flink's element-queue tests: what may go out, and when.
+ */
 class InferenceQueueTest {
 
     /** A record the test completes by hand. */
@@ -66,7 +68,8 @@ class InferenceQueueTest {
 
     @ParameterizedTest(name = "ordered={0}")
     @ValueSource(booleans = {true, false})
-    void noRecordOvertakesAWatermarkAndNoWatermarkOvertakesARecord(boolean ordered) throws Exception {
+    void noRecordOvertakesAWatermarkAndNoWatermarkOvertakesARecord(boolean ordered)
+            throws Exception {
         InferenceQueue<TestRequest> queue = InferenceQueue.create(ordered);
         Collected c = new Collected();
         TestRequest a = add(queue, "a");
@@ -100,13 +103,15 @@ class InferenceQueueTest {
         c.done = true;
         queue.emitCompleted(new Collected());
         // ordered: b and c wait behind a; unordered: b went out, c waits behind the watermark
-        assertThat(queue.pendingRecords()).containsExactlyElementsOf(ordered ? List.of(a, b, c) : List.of(a, c));
+        assertThat(queue.pendingRecords())
+                .containsExactlyElementsOf(ordered ? List.of(a, b, c) : List.of(a, c));
         assertThat(queue.size()).isEqualTo(queue.pendingRecords().size());
     }
 
     @ParameterizedTest(name = "ordered={0}")
     @ValueSource(booleans = {true, false})
-    void recordsBetweenTheSameWatermarksGoOutInOrderOnlyWhenOrdered(boolean ordered) throws Exception {
+    void recordsBetweenTheSameWatermarksGoOutInOrderOnlyWhenOrdered(boolean ordered)
+            throws Exception {
         InferenceQueue<TestRequest> queue = InferenceQueue.create(ordered);
         Collected c = new Collected();
         TestRequest a = add(queue, "a");
@@ -118,12 +123,15 @@ class InferenceQueueTest {
         assertThat(c.out).containsExactlyElementsOf(ordered ? List.of() : List.of("b", "c"));
         a.done = true;
         queue.emitCompleted(c);
-        assertThat(c.out).containsExactlyElementsOf(ordered ? List.of("a", "b", "c") : List.of("b", "c", "a"));
+        assertThat(c.out)
+                .containsExactlyElementsOf(
+                        ordered ? List.of("a", "b", "c") : List.of("b", "c", "a"));
     }
 
     @ParameterizedTest(name = "ordered={0}")
     @ValueSource(booleans = {true, false})
-    void aRecordAddedAfterTheQueueDrainedIsNotHeldByAnEmittedWatermark(boolean ordered) throws Exception {
+    void aRecordAddedAfterTheQueueDrainedIsNotHeldByAnEmittedWatermark(boolean ordered)
+            throws Exception {
         InferenceQueue<TestRequest> queue = InferenceQueue.create(ordered);
         Collected c = new Collected();
         TestRequest a = add(queue, "a");
@@ -134,7 +142,8 @@ class InferenceQueueTest {
         TestRequest d = add(queue, "d");
         d.done = true;
         queue.emitCompleted(c);
-        assertThat(c.out).containsExactlyElementsOf(ordered ? List.of("a", "W1") : List.of("a", "W1", "d"));
+        assertThat(c.out)
+                .containsExactlyElementsOf(ordered ? List.of("a", "W1") : List.of("a", "W1", "d"));
         b.done = true;
         queue.emitCompleted(c);
         assertThat(queue.isEmpty()).isTrue();
