@@ -41,6 +41,7 @@ class JobJarIT {
                             "org/apache/flink/connector/jdbc/core/datastream/sink/JdbcSink.class",
                             "org/postgresql/Driver.class",
                             "ai/onnxruntime/OrtSession.class",
+                            "ai/onnx/proto/OnnxMl.class",
                             "ai/onnxruntime/native/linux-x64/libonnxruntime.so");
             assertThat(entries)
                     .as("what runs beside the job, and what the cluster provides")
