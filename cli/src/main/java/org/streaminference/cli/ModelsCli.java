@@ -245,7 +245,7 @@ public final class ModelsCli {
             mixinStandardHelpOptions = true,
             description =
                     "Set what running jobs serve: the models, the routes that send each event to one or several"
-                            + " of them, and weighted ensembles (a JSON or YAML file; see the README). It takes effect at once;"
+                            + " of them, and weighted ensembles (a JSON or YAML file; see docs/lifecycle-and-serving-plans.md). It takes effect at once;"
                             + " models it adds serve from their first publish, models it drops are released.")
     static final class Plan extends ControlCommand {
         @Option(names = "--file", required = true, description = "The serving plan, JSON or YAML.")

@@ -450,6 +450,8 @@ public final class PipelineOptions {
                 MODEL_LOAD_TIMEOUT,
                 MODEL_CONTROL_MAX_COMMAND_SIZE,
                 MODEL_CONTROL_MAX_PENDING_COMMANDS,
+                MODEL_CONTROL_COMMAND_TTL,
+                MODEL_CONFIGURATION_TIME,
                 MODEL_INTRA_OP_THREADS,
                 MODEL_GRAPH_OPTIMIZATION,
                 MODEL_CPU_ARENA,

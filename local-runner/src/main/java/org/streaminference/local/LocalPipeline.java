@@ -352,7 +352,7 @@ public final class LocalPipeline implements Callable<Integer> {
     private void printModelCommands() {
         int other = modelVersion == 1 ? 2 : 1;
         out.printf(
-                "Swap models while it runs, from another terminal (see the README's model lifecycle):%n"
+                "Swap models while it runs, from another terminal (docs/lifecycle-and-serving-plans.md):%n"
                         + "  ./models.sh publish --name %s --version %d --store %s --file %s --canary 20%n"
                         + "  ./models.sh promote --name %s ; ./models.sh rollback --name %s --to %d ; ./models.sh list%n",
                 DemoModels.NAME,

@@ -44,7 +44,7 @@ public final class QueryServiceCli {
             mixinStandardHelpOptions = true,
             description =
                     "Serve predictions over HTTP. Options: --config-dir DIR (a config.yaml), then"
-                            + " --<option> <value> for query.* and result-store.* options (README, Configuration).")
+                            + " --<option> <value> for query.* and result-store.* options (docs/configuration.md).")
     static final class Serve implements Callable<Integer> {
         @Option(
                 names = "--config-dir",

@@ -15,7 +15,7 @@ public final class Identifiers {
     /** The longest id, in characters (Unicode code points). */
     public static final int MAX_LENGTH = 128;
 
-    /** The rule in words, for error messages and the README. */
+    /** The rule in words, for error messages and the guides. */
     public static final String RULE = "1 to " + MAX_LENGTH + " letters, digits or . _ : @ + = ~ -";
 
     /** The rule as a regular expression (also in the query service's OpenAPI description). */

@@ -15,7 +15,7 @@ import java.nio.charset.StandardCharsets;
  */
 @PublicEvolving
 public final class FeatureSpecs {
-    /** The demo's spec, the complete example in the README. */
+    /** The demo's spec, the complete example in docs/features.md. */
     public static final String DEMO_RESOURCE = "/feature-specs/demo-transactions.yaml";
 
     /** Upper bound on a spec file's size: a spec is a page of YAML, not a data file. */
