@@ -3,7 +3,7 @@ package org.streaminference.bench;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
-import org.streaminference.operators.inference.answers.PredictionDecoder;
+import org.streaminference.operators.inference.batching.PredictionDecoder;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
 

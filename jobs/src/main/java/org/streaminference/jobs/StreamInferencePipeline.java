@@ -3,7 +3,7 @@ package org.streaminference.jobs;
 import org.streaminference.model.control.ModelEvents;
 import org.streaminference.operators.drift.DriftConfig;
 import org.streaminference.operators.drift.DriftMonitor;
-import org.streaminference.operators.inference.InferenceSideOutputs;
+import org.streaminference.operators.inference.outputs.InferenceSideOutputs;
 import org.streaminference.operators.validation.EventValidationFunction;
 import org.streaminference.operators.validation.EventValidator;
 import org.streaminference.operators.validation.ValidatedRecord;

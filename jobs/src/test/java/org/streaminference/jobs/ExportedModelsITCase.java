@@ -12,7 +12,7 @@ import org.streaminference.model.OnnxTensors;
 import org.streaminference.model.OutputRole;
 import org.streaminference.model.Pooling;
 import org.streaminference.model.TextTokenizer;
-import org.streaminference.operators.inference.answers.PredictionDecoder;
+import org.streaminference.operators.inference.batching.PredictionDecoder;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;

@@ -5,6 +5,7 @@ import org.streaminference.model.control.ServingPlans;
 import org.streaminference.operators.drift.DriftConfig;
 import org.streaminference.operators.inference.batching.BatchingConfig;
 import org.streaminference.operators.inference.control.ModelProvider;
+import org.streaminference.operators.inference.outputs.InferenceSideOutputs;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;

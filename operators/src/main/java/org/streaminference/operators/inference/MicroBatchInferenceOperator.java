@@ -1,16 +1,15 @@
 package org.streaminference.operators.inference;
 
 import org.streaminference.model.control.ServingPlans;
-import org.streaminference.operators.inference.answers.AnswerEmitter;
-import org.streaminference.operators.inference.answers.DriftReporter;
+import org.streaminference.operators.inference.answers.AnswerPlanner;
 import org.streaminference.operators.inference.answers.InferenceRequest;
 import org.streaminference.operators.inference.answers.PendingAnswer;
 import org.streaminference.operators.inference.control.ModelController;
 import org.streaminference.operators.inference.control.ServedModels;
-import org.streaminference.operators.inference.control.TaskModelHost;
+import org.streaminference.operators.inference.outputs.AnswerEmitter;
+import org.streaminference.operators.inference.outputs.DriftReporter;
 import org.streaminference.operators.inference.queue.InferenceQueue;
 import org.streaminference.operators.inference.queue.UnorderedInferenceQueue;
-import org.streaminference.operators.inference.routing.AnswerPlanner;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;

@@ -5,6 +5,7 @@ import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.operators.inference.batching.BatchingConfig;
+import org.streaminference.operators.inference.outputs.InferenceSideOutputs;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;

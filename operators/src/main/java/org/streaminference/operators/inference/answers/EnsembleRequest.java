@@ -28,7 +28,7 @@ public final class EnsembleRequest extends PendingAnswer {
      * direct answers from the same models, shared so that a model runs once per event (their direct
      * answers count them out).
      */
-    final List<InferenceRequest> own;
+    public final List<InferenceRequest> own;
 
     private final double[] weights;
     private Object answer;

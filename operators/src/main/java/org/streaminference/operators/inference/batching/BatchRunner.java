@@ -2,7 +2,6 @@ package org.streaminference.operators.inference.batching;
 
 import org.streaminference.model.InferenceModel;
 import org.streaminference.model.TerminableRun;
-import org.streaminference.operators.inference.answers.PredictionDecoder;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.FeatureLayout;
 import org.streaminference.schemas.ReasonCode;

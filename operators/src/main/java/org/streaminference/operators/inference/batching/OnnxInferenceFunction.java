@@ -5,8 +5,6 @@ import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
 import org.streaminference.model.ModelManifest;
-import org.streaminference.operators.inference.MicroBatchInference;
-import org.streaminference.operators.inference.answers.PredictionDecoder;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Prediction;
@@ -27,7 +25,7 @@ import java.util.List;
 /**
  * Runs one model version on each enriched event, one row at a time, on the task thread: the naive
  * approach that Flink + ONNX examples take, kept as the baseline of the benchmarks. The job uses
- * {@link MicroBatchInference}. Events with non-finite features, model errors and non-finite outputs
+ * {@code MicroBatchInference}. Events with non-finite features, model errors and non-finite outputs
  * become dead letters; the job never fails because of one record.
  */
 @Internal

@@ -6,12 +6,12 @@ import org.streaminference.model.InferenceModel;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelManifest;
 import org.streaminference.operators.drift.DriftTracker;
-import org.streaminference.operators.inference.answers.PredictionDecoder;
 import org.streaminference.operators.inference.batching.BatchRecord;
 import org.streaminference.operators.inference.batching.BatchRunner;
 import org.streaminference.operators.inference.batching.BatchingConfig;
 import org.streaminference.operators.inference.batching.InferenceMetrics;
 import org.streaminference.operators.inference.batching.MicroBatcher;
+import org.streaminference.operators.inference.batching.PredictionDecoder;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.tracing.RecordTracing;
 
@@ -107,7 +107,7 @@ public final class ServedVersion {
      * with TIMEOUT, and stops its run through ONNX Runtime's run termination. Returns whether any
      * record got its answer so.
      */
-    boolean timeOut(List<BatchRecord> batch, long timeoutMillis) {
+    public boolean timeOut(List<BatchRecord> batch, long timeoutMillis) {
         boolean any = false;
         for (BatchRecord request : batch) {
             if (!request.isDone()) {

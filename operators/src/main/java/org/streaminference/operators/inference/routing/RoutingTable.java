@@ -60,7 +60,7 @@ public final class RoutingTable {
     }
 
     /** The models and ensembles {@code event} goes to, or null when no route matches it. */
-    List<String> targets(InputEvent event) {
+    public List<String> targets(InputEvent event) {
         for (CompiledRoute route : routes) {
             if (route.matches(event)) {
                 return route.to();
@@ -70,7 +70,7 @@ public final class RoutingTable {
     }
 
     /** The ensemble named {@code target}, or null where it is a model. */
-    Ensemble ensemble(String target) {
+    public Ensemble ensemble(String target) {
         return ensembles.get(target);
     }
 

@@ -1,11 +1,14 @@
-package org.streaminference.operators.inference.control;
+package org.streaminference.operators.inference;
 
 import org.streaminference.model.ModelLoadException;
 import org.streaminference.model.ModelLoader;
-import org.streaminference.operators.inference.InferenceSideOutputs;
-import org.streaminference.operators.inference.answers.DriftReporter;
 import org.streaminference.operators.inference.batching.BatchingConfig;
 import org.streaminference.operators.inference.batching.InferenceMetrics;
+import org.streaminference.operators.inference.control.ModelController;
+import org.streaminference.operators.inference.control.ModelProvider;
+import org.streaminference.operators.inference.control.ServedVersion;
+import org.streaminference.operators.inference.outputs.DriftReporter;
+import org.streaminference.operators.inference.outputs.InferenceSideOutputs;
 import org.streaminference.schemas.ModelEvent;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.tracing.RecordTracing;

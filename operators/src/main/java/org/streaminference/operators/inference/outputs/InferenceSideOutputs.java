@@ -1,4 +1,4 @@
-package org.streaminference.operators.inference;
+package org.streaminference.operators.inference.outputs;
 
 import org.streaminference.schemas.DriftSketch;
 import org.streaminference.schemas.ModelEvent;

@@ -1,8 +1,8 @@
-package org.streaminference.operators.inference.answers;
+package org.streaminference.operators.inference.outputs;
 
 import org.streaminference.operators.drift.DriftConfig;
 import org.streaminference.operators.drift.DriftTracker;
-import org.streaminference.operators.inference.InferenceSideOutputs;
+import org.streaminference.operators.inference.answers.InferenceRequest;
 import org.streaminference.operators.inference.control.ModelProvider;
 import org.streaminference.operators.inference.control.ServedVersion;
 import org.streaminference.schemas.DriftSketch;

@@ -1,4 +1,4 @@
-package org.streaminference.operators.inference.answers;
+package org.streaminference.operators.inference.batching;
 
 import org.streaminference.model.ElementType;
 import org.streaminference.model.ModelManifest;

@@ -1,9 +1,6 @@
-package org.streaminference.operators.inference.routing;
+package org.streaminference.operators.inference.answers;
 
 import org.streaminference.model.control.ServingPlans;
-import org.streaminference.operators.inference.answers.EnsembleRequest;
-import org.streaminference.operators.inference.answers.InferenceRequest;
-import org.streaminference.operators.inference.answers.PendingAnswer;
 import org.streaminference.operators.inference.control.ModelController;
 import org.streaminference.operators.inference.control.ServedModels;
 import org.streaminference.operators.inference.control.ServedVersion;

@@ -1,6 +1,8 @@
-package org.streaminference.operators.inference.answers;
+package org.streaminference.operators.inference.outputs;
 
-import org.streaminference.operators.inference.InferenceSideOutputs;
+import org.streaminference.operators.inference.answers.EnsembleRequest;
+import org.streaminference.operators.inference.answers.InferenceRequest;
+import org.streaminference.operators.inference.answers.PendingAnswer;
 import org.streaminference.operators.inference.queue.InferenceQueue;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.DeadLetters;
