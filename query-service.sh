@@ -10,7 +10,7 @@ if [[ ! -f "$classpath_file" ]] || [[ -n "$(find "$root/pom.xml" "$root"/{schema
     -newer "$classpath_file" -type f -print -quit)" ]]; then
   echo "Building (mvn package, tests skipped) ..." >&2
   (cd "$root" && mvn -B -q -ntp -DskipTests -pl query-service -am package dependency:build-classpath \
-      -DincludeScope=compile -Dmdep.outputFile="$classpath_file")
+      -DincludeScope=runtime -Dmdep.outputFile="$classpath_file")
   touch "$classpath_file"
 fi
 exec java @"$root/flink-conf/jvm-opens.args" -Dlog4j2.configurationFile=classpath:log4j2-query.properties \

@@ -8,7 +8,7 @@ root="$(cd "$(dirname "$0")" && pwd)"
 classpath_file="$root/local-runner/target/local-classpath.txt"
 echo "Building (mvn package, tests skipped) ..."
 (cd "$root" && mvn -B -q -ntp -DskipTests -pl local-runner -am package dependency:build-classpath \
-    -DincludeScope=compile -Dmdep.outputFile="$classpath_file")
+    -DincludeScope=runtime -Dmdep.outputFile="$classpath_file")
 
 # Flink's --add-opens for Java 17: one list, shared with the other scripts and the tests
 exec java @"$root/flink-conf/jvm-opens.args" -Xmx2g \
