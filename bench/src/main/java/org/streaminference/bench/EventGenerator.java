@@ -81,7 +81,7 @@ final class EventGenerator implements GeneratorFunction<Long, EnrichedEvent> {
                         Map.of());
         return new EnrichedEvent(
                 event,
-                new SourcePosition("bench", 0, index, null),
+                new SourcePosition("bench", 0, index, null, null),
                 features,
                 List.of(),
                 List.of(),

@@ -64,6 +64,7 @@ public class FeatureEnrichmentFunction
     private transient Counter expired;
     private transient Counter reset;
     private transient Counter invalid;
+    private transient Counter readOnlyRequests;
     private final TracingConfig tracingConfig;
     private transient RecordTracing tracing;
 
@@ -96,6 +97,7 @@ public class FeatureEnrichmentFunction
         expired = metrics.counter("entitiesExpired");
         reset = metrics.counter("featureStateResets");
         invalid = metrics.counter("invalidFeatureInputs");
+        readOnlyRequests = metrics.counter("readOnlyRequests");
         tracing =
                 RecordTracing.open(
                         tracingConfig, "features", getRuntimeContext().getUserCodeClassLoader());
@@ -167,8 +169,10 @@ public class FeatureEnrichmentFunction
             return null;
         }
         EntityFeatureState current = load();
+        // a read-only predict request sees the state as an event would, and leaves it as it was
+        boolean readOnly = readOnly(event);
         if (current.seen() && time - current.maxEventTime() >= spec.entityTtlMillis()) {
-            current = freshAfterExpiry(current, timers);
+            current = readOnly ? engine.newState() : freshAfterExpiry(current, timers);
         }
         long at = time;
         if (current.seen() && time < current.maxEventTime() - spec.maxOutOfOrdernessMillis()) {
@@ -191,6 +195,10 @@ public class FeatureEnrichmentFunction
             at = current.maxEventTime();
         }
         emit(event, current, at, out);
+        if (readOnly) {
+            readOnlyRequests.inc();
+            return null;
+        }
         if (current.expiryTimer() == Long.MIN_VALUE) {
             long timer = current.maxEventTime() + spec.entityTtlMillis();
             timers.registerEventTimeTimer(timer);
@@ -198,6 +206,12 @@ public class FeatureEnrichmentFunction
         }
         state.update(engine.encode(current));
         return null;
+    }
+
+    private static boolean readOnly(ValidatedEvent event) {
+        return event.source != null
+                && event.source.getRequest() != null
+                && event.source.getRequest().getReadOnly();
     }
 
     /**

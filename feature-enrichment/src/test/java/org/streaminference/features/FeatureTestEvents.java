@@ -101,7 +101,7 @@ final class FeatureTestEvents {
     static ValidatedEvent validated(
             InputEvent event, EventFields fields, long offset, EntityProfile profile) {
         ValidatedEvent validated = ValidatedEvent.of(event, fields);
-        validated.source = new SourcePosition("events", 0, offset, null);
+        validated.source = new SourcePosition("events", 0, offset, null, null);
         validated.profile = profile;
         return validated;
     }

@@ -299,6 +299,12 @@ public final class PipelineOptions {
 
     public static final ConfigOption<String> MODEL_EVENTS_TOPIC = TopicOptions.MODEL_EVENTS_TOPIC;
 
+    public static final ConfigOption<String> PREDICT_REQUESTS_TOPIC =
+            TopicOptions.PREDICT_REQUESTS_TOPIC;
+
+    public static final ConfigOption<String> PREDICT_REPLIES_TOPIC =
+            TopicOptions.PREDICT_REPLIES_TOPIC;
+
     public static final ConfigOption<String> SHADOW_PREDICTIONS_TOPIC =
             ConfigOptions.key("kafka.topic.shadow-predictions")
                     .stringType()
@@ -442,6 +448,8 @@ public final class PipelineOptions {
                 MODEL_SERVING_PLAN,
                 MODEL_CONTROL_TOPIC,
                 MODEL_EVENTS_TOPIC,
+                PREDICT_REQUESTS_TOPIC,
+                PREDICT_REPLIES_TOPIC,
                 MODEL_MAX_SIZE,
                 MODEL_ALLOWED_SCHEMES,
                 MODEL_ALLOWED_ROOTS,

@@ -4,23 +4,29 @@ import org.streaminference.model.control.ModelEvents;
 import org.streaminference.operators.drift.DriftConfig;
 import org.streaminference.operators.drift.DriftMonitor;
 import org.streaminference.operators.inference.outputs.InferenceSideOutputs;
+import org.streaminference.operators.validation.EventFieldMapping;
 import org.streaminference.operators.validation.EventValidationFunction;
 import org.streaminference.operators.validation.EventValidator;
+import org.streaminference.operators.validation.JsonEventDecoder;
 import org.streaminference.operators.validation.ValidatedRecord;
 import org.streaminference.schemas.ControlMessage;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.ModelEvent;
+import org.streaminference.schemas.PredictReply;
+import org.streaminference.schemas.PredictRequestFormat;
 import org.streaminference.schemas.Prediction;
 import org.streaminference.schemas.ValidatedEvent;
 import org.streaminference.sinks.KafkaSinkConfig;
 import org.streaminference.sinks.LatestPredictionTable;
+import org.streaminference.sinks.PredictReplies;
 import org.streaminference.sinks.PredictionHistoryTable;
 import org.streaminference.sinks.ResultStoreConfig;
 import org.streaminference.sinks.ResultTopicSinks;
 
 import org.apache.flink.annotation.Internal;
+import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
@@ -118,6 +124,39 @@ public final class StreamInferencePipeline {
                         .name("validate")
                         .uid("validate");
 
+        // predict requests: validated as events are, then keyed with them; they never move event
+        // time, and their path flushes every record (latency, not throughput, is what a caller
+        // waits on)
+        String requestsTopic = options.get(PipelineOptions.PREDICT_REQUESTS_TOPIC);
+        boolean takesRequests = requestsTopic != null && !requestsTopic.isBlank();
+        SingleOutputStreamOperator<ValidatedEvent> validRequests = null;
+        DataStream<ValidatedEvent> toFeatures = valid;
+        if (takesRequests) {
+            EventValidator requestValidator =
+                    new EventValidator(
+                            PipelineSettings.eventLimits(options),
+                            new JsonEventDecoder(
+                                    new EventFieldMapping(
+                                            PredictRequestFormat.REQUEST_ID,
+                                            PredictRequestFormat.ENTITY_ID,
+                                            PredictRequestFormat.EVENT_TIME,
+                                            PredictRequestFormat.EVENT_TYPE,
+                                            stages.eventFields())));
+            validRequests =
+                    env.fromSource(
+                                    requestsSource(
+                                            options, bootstrap, requestsTopic, requestValidator),
+                                    EventTime.sideInput(),
+                                    "predict-requests")
+                            .uid("predict-requests-source")
+                            .setBufferTimeout(0)
+                            .process(new EventValidationFunction(PipelineSettings.tracing(options)))
+                            .name("validate-requests")
+                            .uid("validate-requests")
+                            .setBufferTimeout(0);
+            toFeatures = valid.union(validRequests);
+        }
+
         String controlTopic = options.get(PipelineOptions.MODEL_CONTROL_TOPIC);
         DataStream<ControlMessage> commands =
                 controlTopic == null || controlTopic.isBlank()
@@ -132,11 +171,20 @@ public final class StreamInferencePipeline {
         // the features pass the commands on in their stream: inference has one input and is chained
         // to them
         SingleOutputStreamOperator<EnrichedEvent> enriched =
-                stages.features().apply(valid, commands);
+                stages.features().apply(toFeatures, commands);
         SingleOutputStreamOperator<Prediction> predictions = stages.inference().apply(enriched);
+        // what the stream's outputs take: every prediction but those of read-only requests, which
+        // only their caller gets
+        DataStream<Prediction> streamPredictions =
+                takesRequests
+                        ? predictions
+                                .filter(p -> !PredictReplies.isReadOnlyRequest(p.getSource()))
+                                .name("stream-predictions")
+                                .uid("stream-predictions")
+                        : predictions;
 
         KafkaSinkConfig sinkOptions = PipelineSettings.kafkaSink(options);
-        predictions
+        streamPredictions
                 .sinkTo(
                         ResultTopicSinks.predictions(
                                 sinkOptions, options.get(PipelineOptions.PREDICTIONS_TOPIC)))
@@ -151,7 +199,7 @@ public final class StreamInferencePipeline {
                     options.getOptional(PipelineOptions.RESULT_STORE_LATEST_RETENTION)
                             .orElse(stages.entityTtl());
             boolean history = options.get(PipelineOptions.RESULT_STORE_HISTORY_ENABLED);
-            predictions
+            streamPredictions
                     .sinkTo(
                             LatestPredictionTable.sink(
                                     store,
@@ -164,7 +212,7 @@ public final class StreamInferencePipeline {
                     .name("latest-prediction-postgres")
                     .uid("latest-prediction-postgres");
             if (history) {
-                predictions
+                streamPredictions
                         .sinkTo(PredictionHistoryTable.sink(store))
                         .name("prediction-history-postgres")
                         .uid("prediction-history-postgres");
@@ -223,12 +271,76 @@ public final class StreamInferencePipeline {
                         .union(
                                 enriched.getSideOutput(DeadLetters.TAG),
                                 predictions.getSideOutput(DeadLetters.TAG));
-        deadLetters
+        DataStream<DeadLetter> streamDeadLetters = deadLetters;
+        if (takesRequests) {
+            deadLetters = deadLetters.union(validRequests.getSideOutput(DeadLetters.TAG));
+            streamDeadLetters =
+                    deadLetters
+                            .filter(d -> !PredictReplies.isReadOnlyRequest(d.getSource()))
+                            .name("stream-dead-letters")
+                            .uid("stream-dead-letters");
+            replies(options, sinkOptions, predictions, deadLetters);
+        }
+        streamDeadLetters
                 .sinkTo(
                         ResultTopicSinks.deadLetters(
                                 sinkOptions, options.get(PipelineOptions.DEAD_LETTERS_TOPIC)))
                 .name("dead-letters-kafka")
                 .uid("dead-letters-kafka");
+    }
+
+    /**
+     * Every request's answer, a prediction or a dead letter from whichever stage refused it, to the
+     * reply topic partition of its gateway instance.
+     */
+    private static void replies(
+            ReadableConfig options,
+            KafkaSinkConfig sinkOptions,
+            DataStream<Prediction> predictions,
+            DataStream<DeadLetter> deadLetters) {
+        TypeInformation<PredictReply> replyType = new AvroTypeInfo<>(PredictReply.class);
+        DataStream<PredictReply> answered =
+                predictions
+                        .filter(p -> PredictReplies.isRequest(p.getSource()))
+                        .name("request-predictions")
+                        .uid("request-predictions")
+                        .map(p -> PredictReplies.of(p), replyType)
+                        .name("predict-replies")
+                        .uid("predict-replies")
+                        .setBufferTimeout(0);
+        DataStream<PredictReply> refused =
+                deadLetters
+                        .filter(d -> PredictReplies.isRequest(d.getSource()))
+                        .name("request-dead-letters")
+                        .uid("request-dead-letters")
+                        .map(d -> PredictReplies.of(d), replyType)
+                        .name("predict-refusals")
+                        .uid("predict-refusals")
+                        .setBufferTimeout(0);
+        answered.union(refused)
+                .sinkTo(
+                        PredictReplies.sink(
+                                sinkOptions, options.get(PipelineOptions.PREDICT_REPLIES_TOPIC)))
+                .name("predict-replies-kafka")
+                .uid("predict-replies-kafka");
+    }
+
+    /**
+     * The request topic from its end at the job's first start: a request older than the job has no
+     * caller waiting any more. After a restore it continues from its checkpointed offsets.
+     */
+    private static KafkaSource<ValidatedRecord> requestsSource(
+            ReadableConfig options, String bootstrap, String topic, EventValidator validator) {
+        return KafkaSource.<ValidatedRecord>builder()
+                .setBootstrapServers(bootstrap)
+                .setTopics(topic)
+                .setGroupId(options.get(PipelineOptions.GROUP_ID) + "-predict-requests")
+                .setStartingOffsets(OffsetsInitializer.latest())
+                .setProperty("fetch.max.wait.ms", "10")
+                .setDeserializer(
+                        EventRecordDeserializer.ofRequests(
+                                validator, PipelineSettings.tracing(options).enabled()))
+                .build();
     }
 
     private static KafkaSource<ValidatedRecord> eventsSource(

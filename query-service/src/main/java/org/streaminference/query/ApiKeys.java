@@ -1,5 +1,7 @@
 package org.streaminference.query;
 
+import org.apache.flink.annotation.Internal;
+
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -18,16 +20,21 @@ import java.util.Set;
  * optionally, an expiry. A presented key is hashed and compared with every stored hash in constant
  * time, so neither the comparison nor the position of a match leaks through timing.
  */
-final class ApiKeys {
-    static final String PREDICTIONS_READ = "predictions:read";
-    static final String MODELS_READ = "models:read";
-    private static final Set<String> SCOPES = Set.of(PREDICTIONS_READ, MODELS_READ);
+@Internal
+public final class ApiKeys {
+    public static final String PREDICTIONS_READ = "predictions:read";
+    public static final String MODELS_READ = "models:read";
+
+    /** Asks the running job for predictions (the predict gateway). */
+    public static final String PREDICT = "predict";
+
+    private static final Set<String> SCOPES = Set.of(PREDICTIONS_READ, MODELS_READ, PREDICT);
 
     /**
      * One key: a name for logs and metrics, the hash of the secret, what it may read, and until
      * when (null: ever).
      */
-    record ApiKey(String name, byte[] hash, Set<String> scopes, Instant expires) {}
+    public record ApiKey(String name, byte[] hash, Set<String> scopes, Instant expires) {}
 
     private final List<ApiKey> keys;
 
@@ -108,14 +115,14 @@ final class ApiKeys {
      * A new random key: 32 bytes from a SecureRandom, URL-safe Base64, prefixed so that it is
      * recognizable.
      */
-    static String generate() {
+    public static String generate() {
         byte[] bytes = new byte[32];
         new SecureRandom().nextBytes(bytes);
         return "si_" + Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
     }
 
     /** The line of the keys file for {@code key}. */
-    static String line(String name, String key, Set<String> scopes) {
+    public static String line(String name, String key, Set<String> scopes) {
         if (!name.matches("[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")) {
             throw new IllegalArgumentException(
                     "a key's name is 1 to 64 of A-Z a-z 0-9 . _ @ -, got '" + name + "'");

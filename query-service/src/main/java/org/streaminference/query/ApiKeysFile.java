@@ -1,5 +1,6 @@
 package org.streaminference.query;
 
+import org.apache.flink.annotation.Internal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,7 +23,8 @@ import java.util.Optional;
  * stops being valid refuses every key until it is fixed (fail closed): keeping the old keys would
  * keep a key its operator meant to revoke.
  */
-final class ApiKeysFile {
+@Internal
+public final class ApiKeysFile {
     private static final Logger LOG = LoggerFactory.getLogger(ApiKeysFile.class);
     static final Duration CHECK_INTERVAL = Duration.ofSeconds(1);
     private static final int MAX_BYTES = 1 << 20;
@@ -39,7 +41,7 @@ final class ApiKeysFile {
     private volatile Instant nextCheck;
 
     /** Reads the file once; an invalid or unreadable file fails here, at the service's start. */
-    ApiKeysFile(Path file, Clock clock) throws IOException {
+    public ApiKeysFile(Path file, Clock clock) throws IOException {
         this.file = file;
         this.clock = clock;
         this.bytes = read(file);
@@ -51,7 +53,7 @@ final class ApiKeysFile {
      * The key {@code presented} is in the file as it is now, if any and not expired; throws (503)
      * where the file has become invalid.
      */
-    Optional<ApiKeys.ApiKey> authenticate(String presented) {
+    public Optional<ApiKeys.ApiKey> authenticate(String presented) {
         Instant now = clock.instant();
         if (!now.isBefore(nextCheck)) {
             refresh();

@@ -2,6 +2,7 @@ package org.streaminference.query;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.flink.annotation.Internal;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
@@ -16,10 +17,11 @@ import java.util.Map;
  * in the URI, an oversized header): the same JSON error shape as the service's own, instead of
  * Jetty's HTML page.
  */
-final class JsonErrorHandler extends ErrorHandler {
+@Internal
+public final class JsonErrorHandler extends ErrorHandler {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    JsonErrorHandler() {
+    public JsonErrorHandler() {
         setShowStacks(false);
         setShowCauses(false);
     }

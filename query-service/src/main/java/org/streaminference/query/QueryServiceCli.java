@@ -81,7 +81,8 @@ public final class QueryServiceCli {
         @Parameters(
                 index = "1",
                 split = ",",
-                description = "Scopes: predictions:read, models:read.")
+                description =
+                        "Scopes: predictions:read, models:read, predict (the predict gateway).")
         Set<String> scopes;
 
         @Spec CommandLine.Model.CommandSpec spec;
@@ -109,13 +110,24 @@ public final class QueryServiceCli {
      * @throws IllegalArgumentException naming an unknown option or a missing value
      */
     static Configuration options(String configDir, List<String> overrides) {
+        Set<String> known = new TreeSet<>();
+        QueryServiceOptions.all().forEach(o -> known.add(o.key()));
+        ResultStoreOptions.all().stream().map(ConfigOption::key).forEach(known::add);
+        return options(configDir, overrides, known);
+    }
+
+    /**
+     * A tool's configuration: {@code configDir}'s config.yaml (if given), overridden by {@code
+     * --key value} pairs, each of which must be one of {@code known} (the predict gateway's too).
+     *
+     * @throws IllegalArgumentException naming an unknown option or a missing value
+     */
+    public static Configuration options(
+            String configDir, List<String> overrides, Set<String> known) {
         Configuration options =
                 configDir == null
                         ? new Configuration()
                         : GlobalConfiguration.loadConfiguration(configDir);
-        Set<String> known = new TreeSet<>();
-        QueryServiceOptions.all().forEach(o -> known.add(o.key()));
-        ResultStoreOptions.all().stream().map(ConfigOption::key).forEach(known::add);
         for (int i = 0; i < overrides.size(); i++) {
             String arg = overrides.get(i);
             String key = arg.startsWith("--") ? arg.substring(2) : null;

@@ -1,15 +1,18 @@
 package org.streaminference.query;
 
+import org.apache.flink.annotation.Internal;
+
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /** A token bucket per API key: {@code burst} requests at once, refilled at {@code perSecond}. */
-final class RateLimiter {
+@Internal
+public final class RateLimiter {
     private final double perSecond;
     private final int burst;
     private final ConcurrentHashMap<String, Bucket> buckets = new ConcurrentHashMap<>();
 
-    RateLimiter(double perSecond, int burst) {
+    public RateLimiter(double perSecond, int burst) {
         if (perSecond <= 0 || burst < 1) {
             throw new IllegalArgumentException(
                     "the rate must be positive and the burst at least 1");
@@ -21,7 +24,7 @@ final class RateLimiter {
     /**
      * Takes a token for {@code key}: 0 if the request may go, else the milliseconds until it may.
      */
-    long tryAcquire(String key) {
+    public long tryAcquire(String key) {
         return buckets.computeIfAbsent(key, k -> new Bucket()).take(System.nanoTime());
     }
 

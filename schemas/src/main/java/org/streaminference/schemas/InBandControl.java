@@ -21,7 +21,7 @@ public final class InBandControl {
     public static EnrichedEvent carrying(ControlMessage command) {
         return new EnrichedEvent(
                 new InputEvent("", "", 0L, "", Map.of(), Map.of(), Map.of()),
-                new SourcePosition("", -1, -1L, null),
+                new SourcePosition("", -1, -1L, null, null),
                 List.of(),
                 List.of(),
                 List.of(),

@@ -68,6 +68,25 @@ public final class TopicOptions {
                             "Topic where every inference subtask reports loads, deployments, rejected commands"
                                     + " and released versions (JSON); 'models list' reads it.");
 
+    public static final ConfigOption<String> PREDICT_REQUESTS_TOPIC =
+            ConfigOptions.key("kafka.topic.predict-requests")
+                    .stringType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Topic of synchronous and hybrid predict requests, written by the predict gateway (a JSON"
+                                    + " event with the request's headers); unset: the job takes no requests. A gateway"
+                                    + " instance writes to one partition and reads its answers from the reply topic's"
+                                    + " partition of the same number.");
+
+    public static final ConfigOption<String> PREDICT_REPLIES_TOPIC =
+            ConfigOptions.key("kafka.topic.predict-replies")
+                    .stringType()
+                    .defaultValue("predict-replies")
+                    .withDescription(
+                            "Topic of the job's answers to predict requests (PredictReply, Avro single-object"
+                                    + " encoding), at least once and not transactional, so that an answer is readable"
+                                    + " at once; needs at least as many partitions as the request topic.");
+
     /** Every option of this class. */
     public static List<ConfigOption<?>> all() {
         return List.of(
@@ -77,7 +96,9 @@ public final class TopicOptions {
                 DEAD_LETTERS_TOPIC,
                 GROUP_ID,
                 MODEL_CONTROL_TOPIC,
-                MODEL_EVENTS_TOPIC);
+                MODEL_EVENTS_TOPIC,
+                PREDICT_REQUESTS_TOPIC,
+                PREDICT_REPLIES_TOPIC);
     }
 
     private TopicOptions() {}

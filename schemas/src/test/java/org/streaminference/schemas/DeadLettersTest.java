@@ -10,7 +10,7 @@ import java.util.Random;
 import static org.assertj.core.api.Assertions.assertThat;
 
 class DeadLettersTest {
-    private static final SourcePosition SOURCE = new SourcePosition("events", 0, 7L, null);
+    private static final SourcePosition SOURCE = new SourcePosition("events", 0, 7L, null, null);
 
     @Test
     void aRecordJustUnderTheBrokersLimitMakesADeadLetterThatFitsItsTopic() throws Exception {

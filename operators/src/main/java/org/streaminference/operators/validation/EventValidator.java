@@ -55,7 +55,7 @@ public final class EventValidator implements Serializable {
             return new Result(event, null, null);
         }
 
-        static Result invalid(ReasonCode reason, String message) {
+        public static Result invalid(ReasonCode reason, String message) {
             return new Result(null, reason, message);
         }
 

@@ -69,7 +69,7 @@ class ExportedContractTest {
                                             .setEventTime(1000L)
                                             .setEventType("t")
                                             .build())
-                            .setSource(new SourcePosition("events", 0, (long) i, null))
+                            .setSource(new SourcePosition("events", 0, (long) i, null, null))
                             .setFeatures(new DoubleList(features))
                             .build();
         }

@@ -87,7 +87,7 @@ class MicroBatchInferenceOperatorTest {
                                 .setNumericFields(Map.of("amount", 1.0))
                                 .setCategoricalFields(Map.of())
                                 .build())
-                .setSource(new SourcePosition("events", 0, (long) i, null))
+                .setSource(new SourcePosition("events", 0, (long) i, null, null))
                 .setFeatures(DemoVectors.of(firstFeature, 1f, (float) i, 2f))
                 .build();
     }

@@ -141,7 +141,7 @@ class ModelHotSwapTest {
                                 .setNumericFields(Map.of("amount", 1.0))
                                 .setCategoricalFields(Map.of())
                                 .build())
-                .setSource(new SourcePosition("events", 0, (long) i, null))
+                .setSource(new SourcePosition("events", 0, (long) i, null, null))
                 .setFeatures(DemoVectors.of(10f + i % 7, 1f, (float) i, 2f))
                 .build();
     }

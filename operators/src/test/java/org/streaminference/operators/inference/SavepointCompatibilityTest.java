@@ -217,7 +217,7 @@ class SavepointCompatibilityTest {
                                 .setNumericFields(Map.of())
                                 .setCategoricalFields(Map.of())
                                 .build())
-                .setSource(new SourcePosition("events", 0, (long) i, null))
+                .setSource(new SourcePosition("events", 0, (long) i, null, null))
                 .setFeatures(DemoVectors.of(5f + i, 1f + i % 3, (float) i, 2f))
                 .build();
     }

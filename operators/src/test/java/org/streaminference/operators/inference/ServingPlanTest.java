@@ -181,7 +181,7 @@ class ServingPlanTest {
                                 .setCategoricalFields(
                                         channel == null ? Map.of() : Map.of("channel", channel))
                                 .build())
-                .setSource(new SourcePosition("events", 0, (long) i, null))
+                .setSource(new SourcePosition("events", 0, (long) i, null, null))
                 .setFeatures(DemoVectors.of(5f + i % 11, 1f + i % 3, (float) i, 2f))
                 .build();
     }

@@ -1,6 +1,7 @@
 package org.streaminference.schemas.typeutils;
 
 import org.streaminference.schemas.EntityProfile;
+import org.streaminference.schemas.PredictRequest;
 import org.streaminference.schemas.SourcePosition;
 import org.streaminference.schemas.ValidatedEvent;
 
@@ -24,10 +25,11 @@ import java.util.Objects;
  * scratch buffer.
  *
  * <p>Layout: event id, entity id, event type (Flink strings, null allowed), event time, the source
- * position (flag, topic, partition, offset, traceparent), the profile (flag, then the nested
- * serializer), the numeric values (length or -1 for null, then 8 bytes each), the categorical
- * values (length or -1, then a string each), the vectors (count or -1, then per vector its length
- * or -1 and 4 bytes per value). A change to it is a new snapshot version.
+ * position (flag, topic, partition, offset, traceparent, then the predict request: flag, request
+ * id, model, read-only flag, sent and read times), the profile (flag, then the nested serializer),
+ * the numeric values (length or -1 for null, then 8 bytes each), the categorical values (length or
+ * -1, then a string each), the vectors (count or -1, then per vector its length or -1 and 4 bytes
+ * per value). A change to it is a new snapshot version.
  */
 @Internal
 public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEvent> {
@@ -118,6 +120,15 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
             target.writeInt(source.getPartition());
             target.writeLong(source.getOffset());
             StringValue.writeString(source.getTraceparent(), target);
+            PredictRequest request = source.getRequest();
+            target.writeBoolean(request != null);
+            if (request != null) {
+                StringValue.writeString(request.getRequestId(), target);
+                StringValue.writeString(request.getModel(), target);
+                target.writeBoolean(request.getReadOnly());
+                target.writeLong(request.getSentTime());
+                target.writeLong(request.getReadTime());
+            }
         }
         target.writeBoolean(event.profile != null);
         if (event.profile != null) {
@@ -148,7 +159,17 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
             int partition = source.readInt();
             long offset = source.readLong();
             event.source =
-                    new SourcePosition(topic, partition, offset, StringValue.readString(source));
+                    new SourcePosition(
+                            topic, partition, offset, StringValue.readString(source), null);
+            if (source.readBoolean()) {
+                event.source.setRequest(
+                        new PredictRequest(
+                                StringValue.readString(source),
+                                StringValue.readString(source),
+                                source.readBoolean(),
+                                source.readLong(),
+                                source.readLong()));
+            }
         }
         if (source.readBoolean()) {
             event.profile = profileSerializer.deserialize(source);

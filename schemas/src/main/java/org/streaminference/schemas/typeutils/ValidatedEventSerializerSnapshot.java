@@ -15,7 +15,7 @@ import org.apache.flink.api.common.typeutils.TypeSerializer;
 @Internal
 public final class ValidatedEventSerializerSnapshot
         extends CompositeTypeSerializerSnapshot<ValidatedEvent, ValidatedEventSerializer> {
-    private static final int VERSION = 1;
+    private static final int VERSION = 2;
 
     /** For reading a snapshot back. */
     public ValidatedEventSerializerSnapshot() {}

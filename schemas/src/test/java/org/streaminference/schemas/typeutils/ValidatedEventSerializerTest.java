@@ -52,7 +52,7 @@ class ValidatedEventSerializerTest extends SerializerTestBase<ValidatedEvent> {
                         new double[0],
                         new String[0],
                         new float[][] {pixels(784)});
-        image.source = new SourcePosition("events", 3, 1234567L, null);
+        image.source = new SourcePosition("events", 3, 1234567L, null, null);
 
         ValidatedEvent mixed =
                 new ValidatedEvent(
@@ -65,7 +65,11 @@ class ValidatedEventSerializerTest extends SerializerTestBase<ValidatedEvent> {
                         new float[][] {null, {Float.NaN, Float.MIN_VALUE, -1f}, new float[0]});
         mixed.source =
                 new SourcePosition(
-                        "events", 0, 0L, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+                        "events",
+                        0,
+                        0L,
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                        null);
         mixed.profile =
                 EntityProfile.newBuilder()
                         .setEntityId("entity-ü-2")

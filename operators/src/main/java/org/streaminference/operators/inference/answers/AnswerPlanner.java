@@ -10,6 +10,7 @@ import org.streaminference.schemas.DeadLetters;
 import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.Ensemble;
 import org.streaminference.schemas.EnsembleMember;
+import org.streaminference.schemas.PredictRequest;
 import org.streaminference.schemas.ReasonCode;
 
 import org.apache.flink.annotation.Internal;
@@ -48,6 +49,20 @@ public final class AnswerPlanner {
 
     /** The answers the event owes, in the order of its route's targets. */
     public List<PendingAnswer> answers(EnrichedEvent event, long timestamp) {
+        PredictRequest request = event.getSource().getRequest();
+        if (request != null) {
+            // a predict request names the one model or ensemble that answers it
+            String target = request.getModel();
+            if (models.routes().ensemble(target) == null && models.model(target) == null) {
+                return List.of(
+                        unavailable(
+                                event,
+                                timestamp,
+                                target,
+                                "model '" + target + "' is not served by this job"));
+            }
+            return List.of(answer(event, timestamp, target));
+        }
         List<String> targets = models.routes().targets(event.getEvent());
         if (targets == null) {
             unknownModel.inc();

@@ -41,7 +41,7 @@ class OnnxInferenceFunctionTest {
                                 .setNumericFields(Map.of("amount", 1.0))
                                 .setCategoricalFields(Map.of())
                                 .build())
-                .setSource(new SourcePosition("events", 1, 7L, null))
+                .setSource(new SourcePosition("events", 1, 7L, null, null))
                 .setFeatures(features)
                 .build();
     }
