@@ -12,6 +12,7 @@ import org.streaminference.schemas.EnrichedEvent;
 import org.streaminference.schemas.EntityProfile;
 import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.InputEvent;
+import org.streaminference.schemas.PredictRequest;
 import org.streaminference.schemas.ReasonCode;
 import org.streaminference.schemas.ValidatedEvent;
 
@@ -226,6 +227,42 @@ class FeatureEnrichmentFunctionTest {
             h.processWatermark(t + 70 * 60_000 + 3_600_000);
             assertThat(h.numKeyedStateEntries()).as("both idle for an hour now").isZero();
         }
+    }
+
+    @Test
+    void aReadOnlyRequestSeesTheStateAsAnEventWouldAndLeavesItAsItWas() throws Exception {
+        FeatureSpec spec =
+                spec(
+                        "requests",
+                        """
+                - {name: n, kind: count}
+                - {name: since, kind: time-since-previous, default: -1}
+                """,
+                        "dead-letter",
+                        "1h");
+        long t = FeatureTestEvents.T0;
+        try (var h = harness(spec, false, null)) {
+            h.processElement(event("a", "e1", t), t);
+            h.processElement(request(event("a", "read-1", t + 60_000), true), t + 60_000);
+            h.processElement(request(event("a", "update-1", t + 120_000), false), t + 120_000);
+            h.processElement(event("a", "e2", t + 180_000), t + 180_000);
+            // a read-only request of an entity past its TTL sees fresh state and expires nothing
+            h.processElement(request(event("a", "read-2", t + 200 * 60_000), true), t);
+            h.processElement(event("a", "e3", t + 200_000), t + 200_000);
+            Map<String, double[]> out = vectors(h.extractOutputValues());
+            assertThat(out.get("read-1")).as("counted with e1, as an event").containsExactly(2, 60);
+            assertThat(out.get("update-1"))
+                    .as("the read-only request was not kept")
+                    .containsExactly(2, 120);
+            assertThat(out.get("e2")).as("the update-mode request was").containsExactly(3, 60);
+            assertThat(out.get("read-2")).containsExactly(1, -1);
+            assertThat(out.get("e3")).containsExactly(4, 20);
+        }
+    }
+
+    private static ValidatedEvent request(ValidatedEvent event, boolean readOnly) {
+        event.source.setRequest(new PredictRequest(event.eventId, "m", readOnly, 0L, 0L));
+        return event;
     }
 
     @Test

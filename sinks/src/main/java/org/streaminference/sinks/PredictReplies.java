@@ -79,8 +79,7 @@ public final class PredictReplies {
     }
 
     /** Keyed by request id, in the partition of the request's number (modulo the topic's). */
-    private static final class ReplySerializer
-            implements KafkaRecordSerializationSchema<PredictReply> {
+    static final class ReplySerializer implements KafkaRecordSerializationSchema<PredictReply> {
         private static final long serialVersionUID = 1L;
 
         private final String topic;
