@@ -290,8 +290,11 @@ public final class StreamInferencePipeline {
     }
 
     /**
-     * Every request's answer, a prediction or a dead letter from whichever stage refused it, to the
-     * reply topic partition of its gateway instance.
+     * Every request's answer to the reply topic partition of its gateway instance. A prediction
+     * goes from the inference operator's own chain (same parallelism, forward: no network hop and
+     * no buffer to wait in); a refusal, a dead letter from whichever stage refused the request,
+     * goes through the dead letters' union, so it waits at most the network buffer timeout of the
+     * stage that refused it.
      */
     private static void replies(
             ReadableConfig options,
@@ -299,30 +302,27 @@ public final class StreamInferencePipeline {
             DataStream<Prediction> predictions,
             DataStream<DeadLetter> deadLetters) {
         TypeInformation<PredictReply> replyType = new AvroTypeInfo<>(PredictReply.class);
-        DataStream<PredictReply> answered =
-                predictions
-                        .filter(p -> PredictReplies.isRequest(p.getSource()))
-                        .name("request-predictions")
-                        .uid("request-predictions")
-                        .map(p -> PredictReplies.of(p), replyType)
-                        .name("predict-replies")
-                        .uid("predict-replies")
-                        .setBufferTimeout(0);
-        DataStream<PredictReply> refused =
-                deadLetters
-                        .filter(d -> PredictReplies.isRequest(d.getSource()))
-                        .name("request-dead-letters")
-                        .uid("request-dead-letters")
-                        .map(d -> PredictReplies.of(d), replyType)
-                        .name("predict-refusals")
-                        .uid("predict-refusals")
-                        .setBufferTimeout(0);
-        answered.union(refused)
-                .sinkTo(
-                        PredictReplies.sink(
-                                sinkOptions, options.get(PipelineOptions.PREDICT_REPLIES_TOPIC)))
-                .name("predict-replies-kafka")
-                .uid("predict-replies-kafka");
+        String topic = options.get(PipelineOptions.PREDICT_REPLIES_TOPIC);
+        predictions
+                .filter(p -> PredictReplies.isRequest(p.getSource()))
+                .name("request-predictions")
+                .uid("request-predictions")
+                .map(p -> PredictReplies.of(p), replyType)
+                .name("predict-answers")
+                .uid("predict-answers")
+                .sinkTo(PredictReplies.sink(sinkOptions, topic))
+                .name("predict-answers-kafka")
+                .uid("predict-answers-kafka");
+        deadLetters
+                .filter(d -> PredictReplies.isRequest(d.getSource()))
+                .name("request-dead-letters")
+                .uid("request-dead-letters")
+                .map(d -> PredictReplies.of(d), replyType)
+                .name("predict-refusals")
+                .uid("predict-refusals")
+                .sinkTo(PredictReplies.sink(sinkOptions, topic))
+                .name("predict-refusals-kafka")
+                .uid("predict-refusals-kafka");
     }
 
     /**

@@ -86,6 +86,36 @@ class PipelineChainingTest {
     }
 
     @Test
+    void aRequestCrossesTheNetworkOnceAndItsAnswerLeavesFromTheInferenceTask() {
+        Configuration options = options();
+        options.set(PipelineOptions.PREDICT_REQUESTS_TOPIC, "predict-requests");
+        JobGraph graph = graph(options);
+
+        JobVertex requests = vertexOf(graph, "Source: predict-requests");
+        assertThat(requests.getName()).contains("validate-requests");
+        List<JobEdge> fromRequests = new ArrayList<>();
+        requests.getProducedDataSets().forEach(d -> fromRequests.addAll(d.getConsumers()));
+        assertThat(fromRequests)
+                .extracting(e -> e.getTarget().getName() + " " + e.getShipStrategyName())
+                .anySatisfy(edge -> assertThat(edge).contains("features").endsWith("HASH"));
+
+        JobVertex features = vertexOf(graph, "features");
+        assertThat(features.getName())
+                .as("an answer is written by the task that computed it: no hop, no buffer")
+                .contains("inference")
+                .contains("predict-answers-kafka")
+                .contains("stream-predictions");
+        assertThat(features.getInputs())
+                .as("the events' and the requests' keyBy, and the commands")
+                .extracting(e -> e.getShipStrategyName())
+                .containsExactlyInAnyOrder("HASH", "HASH", "BROADCAST");
+
+        // and a job without a request topic has none of it
+        assertThat(names(graph(options())))
+                .noneMatch(n -> n.contains("predict-") || n.contains("stream-predictions"));
+    }
+
+    @Test
     void chainedOperatorsReuseObjectsUnlessTheUserSaysOtherwise() {
         StreamExecutionEnvironment env =
                 StreamExecutionEnvironment.getExecutionEnvironment(options());

@@ -6,6 +6,8 @@ import org.streaminference.embedded.DemoEvents;
 import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.features.spec.FeatureSpecs;
 import org.streaminference.features.spec.InvalidFeatureSpecException;
+import org.streaminference.gateway.PredictGateway;
+import org.streaminference.gateway.PredictGatewayOptions;
 import org.streaminference.jobs.MonitoringOptions;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineSettings;
@@ -13,11 +15,16 @@ import org.streaminference.jobs.PipelineStages;
 import org.streaminference.jobs.StreamInferenceJob;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.ModelLoader;
+import org.streaminference.query.ApiKeys;
 import org.streaminference.query.QueryService;
 import org.streaminference.query.QueryServiceOptions;
+import org.streaminference.schemas.EventFields;
+import org.streaminference.schemas.InputEvent;
 import org.streaminference.sinks.LatestPredictionTable;
 import org.streaminference.sinks.ResultStoreOptions;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 import org.apache.flink.annotation.Internal;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -49,6 +56,7 @@ import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -120,6 +128,20 @@ public final class LocalPipeline implements Callable<Integer> {
             defaultValue = "8080",
             description = "Port of the query service started beside the job; 0 picks a free one.")
     int queryPort;
+
+    @Option(
+            names = "--gateway-port",
+            defaultValue = "8090",
+            description =
+                    "HTTP port of the predict gateway started beside the job (synchronous predictions);"
+                            + " 0 picks a free one.")
+    int gatewayPort;
+
+    @Option(
+            names = "--grpc-port",
+            defaultValue = "9090",
+            description = "gRPC port of the predict gateway; 0 picks a free one.")
+    int grpcPort;
 
     @Option(
             names = "--feature-spec",
@@ -276,7 +298,8 @@ public final class LocalPipeline implements Callable<Integer> {
                 durationSeconds > 0 ? " for " + durationSeconds + " s" : "; Ctrl-C stops");
         printModelCommands();
         String apiKey = QueryService.newApiKey();
-        try (QueryService queryService = startQueryService(options, apiKey)) {
+        try (QueryService queryService = startQueryService(options, apiKey);
+                PredictGateway gateway = startGateway(options, apiKey)) {
             long start = System.nanoTime();
             reportUntilStopped(start, job, generator, counter);
             generator.close();
@@ -332,6 +355,13 @@ public final class LocalPipeline implements Callable<Integer> {
                 options.get(PipelineOptions.DEAD_LETTERS_TOPIC),
                 options.get(PipelineOptions.SHADOW_PREDICTIONS_TOPIC));
         options.set(PipelineOptions.SERVED_FEATURES_TOPIC, "served-features");
+        // synchronous predictions through the job: the gateway writes partition 0, reads its
+        // answers
+        options.set(PipelineOptions.PREDICT_REQUESTS_TOPIC, "predict-requests");
+        kafka.createTopics(
+                2,
+                options.get(PipelineOptions.PREDICT_REQUESTS_TOPIC),
+                options.get(PipelineOptions.PREDICT_REPLIES_TOPIC));
         kafka.createTopics(
                 1,
                 options.get(PipelineOptions.MODEL_CONTROL_TOPIC),
@@ -390,6 +420,74 @@ public final class LocalPipeline implements Callable<Integer> {
                 DemoEvents.entityId(42),
                 modelFile == null ? "?model=" + ENSEMBLE : "");
         return queryService;
+    }
+
+    /**
+     * The predict gateway on loopback, on partition 0 of the request topic, with the run's API key
+     * (scopes predict and models:read).
+     */
+    private PredictGateway startGateway(Configuration options, String apiKey) throws Exception {
+        Path keysFile = workDir.resolve("gateway-keys");
+        Files.writeString(
+                keysFile,
+                ApiKeys.line("local", apiKey, Set.of(ApiKeys.PREDICT, ApiKeys.MODELS_READ)) + "\n");
+        Configuration gatewayOptions = new Configuration(options);
+        gatewayOptions.set(PredictGatewayOptions.PORT, gatewayPort);
+        gatewayOptions.set(PredictGatewayOptions.GRPC_PORT, grpcPort);
+        gatewayOptions.set(PredictGatewayOptions.API_KEYS_FILE, keysFile.toString());
+        options.getOptional(PipelineOptions.FEATURES_SPEC)
+                .ifPresent(spec -> gatewayOptions.set(PredictGatewayOptions.FEATURES_SPEC, spec));
+        PredictGateway gateway = PredictGateway.start(gatewayOptions);
+        String model = modelFile == null ? DemoModels.NAME : modelName;
+        out.printf(
+                "Predict gateway on http://localhost:%d and gRPC localhost:%d: ask the running job%n"
+                        + "  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\%n"
+                        + "    -d '%s' \\%n"
+                        + "    http://localhost:%d/v1/models/%s/predict%n",
+                gateway.port(),
+                gateway.grpcPort(),
+                apiKey,
+                exampleRequest(options),
+                gateway.port(),
+                model);
+        return gateway;
+    }
+
+    /** A request body for the run's feature spec: a demo event's values, nested by their paths. */
+    private static String exampleRequest(Configuration options) throws Exception {
+        InputEvent event = new DemoEvents(7, 100, "example").next(System.currentTimeMillis());
+        EventFields fields = PipelineStages.featureSpec(options).eventFields();
+        ObjectNode values = EXAMPLE_JSON.createObjectNode();
+        for (String f : fields.numeric()) {
+            nested(values, f).put(leaf(f), event.getNumericFields().getOrDefault(f, 1.0));
+        }
+        for (String f : fields.categorical()) {
+            nested(values, f).put(leaf(f), event.getCategoricalFields().getOrDefault(f, "x"));
+        }
+        for (String f : fields.vectors()) {
+            var array = nested(values, f).putArray(leaf(f));
+            List<Float> v = event.getVectorFields().get(f);
+            (v == null ? List.of(0f) : v).forEach(array::add);
+        }
+        ObjectNode request = EXAMPLE_JSON.createObjectNode();
+        request.put("entity_id", DemoEvents.entityId(42));
+        request.set("fields", values);
+        return EXAMPLE_JSON.writeValueAsString(request);
+    }
+
+    private static final ObjectMapper EXAMPLE_JSON = new ObjectMapper();
+
+    private static ObjectNode nested(ObjectNode root, String path) {
+        ObjectNode node = root;
+        String[] names = path.split("\\.");
+        for (int i = 0; i < names.length - 1; i++) {
+            node = node.has(names[i]) ? (ObjectNode) node.get(names[i]) : node.putObject(names[i]);
+        }
+        return node;
+    }
+
+    private static String leaf(String path) {
+        return path.substring(path.lastIndexOf('.') + 1);
     }
 
     /**
@@ -616,14 +714,19 @@ public final class LocalPipeline implements Callable<Integer> {
         boolean balanced = in == counter.eventsAnswered() && counter.duplicates() == 0;
         return String.format(
                 "Reconciliation: events in %d = events answered %d (predictions %d + dead letters %d%s)"
-                        + " %s; dead letters by reason %s",
+                        + " %s; dead letters by reason %s%s",
                 in,
                 counter.eventsAnswered(),
                 counter.predictions(),
                 counter.deadLetters(),
                 counter.duplicates() == 0 ? "" : ", " + counter.duplicates() + " repeated",
                 balanced ? "(balanced)" : "(NOT balanced)",
-                counter.deadLettersByReason());
+                counter.deadLettersByReason(),
+                counter.requests() == 0
+                        ? ""
+                        : "; besides, "
+                                + counter.requests()
+                                + " answers to update-mode predict requests");
     }
 
     private static String statusLine(long seconds, long in, long perSecond, ResultCounter counter) {

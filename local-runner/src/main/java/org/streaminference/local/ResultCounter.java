@@ -35,6 +35,7 @@ public final class ResultCounter implements Runnable, AutoCloseable {
     private final AtomicLong predictions = new AtomicLong();
     private final AtomicLong deadLetters = new AtomicLong();
     private final AtomicLong unreadable = new AtomicLong();
+    private final AtomicLong requests = new AtomicLong();
     private final Map<ReasonCode, Long> reasons = new EnumMap<>(ReasonCode.class);
     private volatile String latestModel = "-";
 
@@ -88,6 +89,11 @@ public final class ResultCounter implements Runnable, AutoCloseable {
     private String lastVersions = "-";
 
     /** Output records that did not decode as this version's Prediction or DeadLetter. */
+    /** Answers to predict requests (update mode) seen on the output topics: not counted above. */
+    public long requests() {
+        return requests.get();
+    }
+
     public long unreadable() {
         return unreadable.get();
     }
@@ -152,6 +158,10 @@ public final class ResultCounter implements Runnable, AutoCloseable {
         try {
             if (record.topic().equals(predictionsTopic)) {
                 Prediction p = Prediction.fromByteBuffer(ByteBuffer.wrap(record.value()));
+                if (p.getSource() != null && p.getSource().getRequest() != null) {
+                    requests.incrementAndGet(); // a predict request's: not an event of the stream
+                    return;
+                }
                 latestModel = p.getModelName() + ":" + p.getModelVersion();
                 synchronized (this) {
                     recentByModel
@@ -162,6 +172,10 @@ public final class ResultCounter implements Runnable, AutoCloseable {
                 predictions.incrementAndGet();
             } else {
                 DeadLetter d = DeadLetter.fromByteBuffer(ByteBuffer.wrap(record.value()));
+                if (d.getSource() != null && d.getSource().getRequest() != null) {
+                    requests.incrementAndGet();
+                    return;
+                }
                 synchronized (this) {
                     reasons.merge(d.getReasonCode(), 1L, Long::sum);
                     answered.add(d.getSource(), d.getModel());
