@@ -5,6 +5,8 @@
 #   bench/run.sh swap [options]         pauses and latency while model versions are swapped under load (~2 min)
 #   bench/run.sh models [options]       a light model's latency alone and beside a ~50x heavier one (~5 min)
 #   bench/run.sh query [options]        the query service's point lookups under concurrent load (~2 min)
+#   bench/run.sh predict [options]      synchronous predictions through the job at fixed rates, REST and gRPC,
+#                                       with and without a stream; wrk where installed (~7 min)
 #   bench/run.sh features [options]     feature enrichment's cost per event and RocksDB state per entity (~6 min)
 #   bench/run.sh validation [options]   Avro decoding alone vs the job's bounded validation, per event (~1 min)
 #   bench/run.sh soak [options]         the whole job through lulls, outages, restarts and swaps, every answer
@@ -20,6 +22,7 @@ case "${1:-}" in
   swap) main=org.streaminference.bench.SwapBenchmark; shift ;;
   models) main=org.streaminference.bench.MultiModelBenchmark; shift ;;
   query) main=org.streaminference.bench.QueryBenchmark; shift ;;
+  predict) main=org.streaminference.bench.PredictBenchmark; shift ;;
   features) main=org.streaminference.bench.FeatureBenchmark; shift ;;
   validation) main=org.streaminference.bench.ValidationBenchmark; shift ;;
   soak) main=org.streaminference.bench.SoakBenchmark; shift ;;
