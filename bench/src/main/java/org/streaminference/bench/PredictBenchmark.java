@@ -3,9 +3,6 @@ package org.streaminference.bench;
 import org.streaminference.embedded.EmbeddedKafkaBroker;
 import org.streaminference.gateway.PredictGateway;
 import org.streaminference.gateway.PredictGatewayOptions;
-import org.streaminference.gateway.grpc.PredictRequest;
-import org.streaminference.gateway.grpc.PredictResponse;
-import org.streaminference.gateway.grpc.PredictionServiceGrpc;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.StreamInferenceJob;
 import org.streaminference.query.ApiKeys;
@@ -14,17 +11,13 @@ import org.streaminference.schemas.TopicOptions;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.google.protobuf.Struct;
-import com.google.protobuf.Value;
-import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
-import io.grpc.Metadata;
-import io.grpc.stub.MetadataUtils;
-import io.grpc.stub.StreamObserver;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.connector.base.DeliveryGuarantee;
 import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -35,10 +28,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.ByteArrayOutputStream;
-import java.net.URI;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -52,11 +42,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -82,7 +69,7 @@ public final class PredictBenchmark implements Callable<Integer> {
     @Option(
             names = "--rates",
             split = ",",
-            defaultValue = "100,200,400,800,1600",
+            defaultValue = "50,100,200,400",
             description =
                     "Request rates per second, each measured in turn (default ${DEFAULT-VALUE}).")
     List<Double> rates;
@@ -139,6 +126,8 @@ public final class PredictBenchmark implements Callable<Integer> {
             double jobShare,
             double kafkaShare,
             double gatewayShare,
+            double requestLegShare,
+            double replyLegShare,
             double streamP50,
             double streamP99) {}
 
@@ -171,7 +160,24 @@ public final class PredictBenchmark implements Callable<Integer> {
         List<Step> steps = new ArrayList<>();
         List<String> wrk = new ArrayList<>();
         try (EmbeddedKafkaBroker kafka = EmbeddedKafkaBroker.start(work.resolve("kafka"), 0)) {
-            kafka.createTopics(2, "events", "predictions", "predict-requests", "predict-replies");
+            kafka.createTopics(2, "events", "predictions", "predict-replies");
+            // the broker's append time on requests: the gateway's metrics split the request leg
+            // there
+            try (Admin admin =
+                    Admin.create(
+                            Map.of(
+                                    AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG,
+                                    kafka.bootstrapServers()))) {
+                admin.createTopics(
+                                List.of(
+                                        new NewTopic("predict-requests", 2, (short) 1)
+                                                .configs(
+                                                        Map.of(
+                                                                "message.timestamp.type",
+                                                                "LogAppendTime"))))
+                        .all()
+                        .get(1, TimeUnit.MINUTES);
+            }
             kafka.createTopics(1, "dead-letters", "model-control", "model-events");
             Configuration options = jobOptions(kafka, tiny, spec);
             StreamExecutionEnvironment env =
@@ -180,21 +186,13 @@ public final class PredictBenchmark implements Callable<Integer> {
             JobClient job = env.executeAsync("predict-bench");
             try (PredictGateway gateway = PredictGateway.start(gatewayOptions(kafka, spec, keys));
                     StreamLatency streamLatency = new StreamLatency(kafka.bootstrapServers())) {
-                ManagedChannel channel =
-                        ManagedChannelBuilder.forAddress("127.0.0.1", gateway.grpcPort())
-                                .usePlaintext()
-                                .build();
-                Metadata auth = new Metadata();
-                auth.put(
-                        Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
-                        "Bearer " + key);
-                var grpc =
-                        PredictionServiceGrpc.newStub(channel)
-                                .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(auth));
                 HttpClient http =
                         HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
                 String url = "http://127.0.0.1:" + gateway.port() + "/v1/models/tiny-mlp/predict";
                 awaitFirstAnswer(http, url, key);
+                System.out.printf(
+                        "Gateway on HTTP %d, gRPC %d (its /metrics break the time down further)%n",
+                        gateway.port(), gateway.grpcPort());
                 for (boolean withStream : new boolean[] {false, true}) {
                     AtomicBoolean streaming = new AtomicBoolean(withStream);
                     Thread producer = null;
@@ -204,20 +202,15 @@ public final class PredictBenchmark implements Callable<Integer> {
                         Thread.sleep(5_000); // the stream at its rate before anything is measured
                     }
                     for (double rate : rates) {
-                        steps.add(
-                                measure(
-                                        "rest",
-                                        withStream,
-                                        rate,
-                                        streamLatency,
-                                        (i, done) -> rest(http, url, key, i, done)));
+                        steps.add(measure("rest", withStream, rate, streamLatency, url, key));
                         steps.add(
                                 measure(
                                         "grpc",
                                         withStream,
                                         rate,
                                         streamLatency,
-                                        (i, done) -> grpc(grpc, i, done)));
+                                        "127.0.0.1:" + gateway.grpcPort(),
+                                        key));
                     }
                     wrk.add(wrk(url, key, withStream));
                     streaming.set(false);
@@ -225,7 +218,6 @@ public final class PredictBenchmark implements Callable<Integer> {
                         producer.join();
                     }
                 }
-                channel.shutdownNow();
             } finally {
                 job.cancel().get(1, TimeUnit.MINUTES);
             }
@@ -287,181 +279,64 @@ public final class PredictBenchmark implements Callable<Integer> {
                 "stream-load");
     }
 
-    /** Sends request {@code i}; completes {@code done} with its answer's metadata or fails. */
-    @FunctionalInterface
-    private interface Sender {
-        void send(long i, CompletableFuture<double[]> done);
-    }
-
-    private static String body(long i) {
-        StringBuilder fields = new StringBuilder();
-        for (int f = 0; f < WIDTH; f++) {
-            fields.append(f == 0 ? "" : ",")
-                    .append("\"f")
-                    .append(f)
-                    .append("\":")
-                    .append(EventGenerator.value(i, f));
-        }
-        return "{\"entity_id\":\"req-"
-                + (i % 1000)
-                + "\",\"fields\":{"
-                + fields
-                + "},\"options\":{\"mode\":\"read\"}}";
-    }
-
-    private static void rest(
-            HttpClient http, String url, String key, long i, CompletableFuture<double[]> done) {
-        http.sendAsync(
-                        HttpRequest.newBuilder(URI.create(url))
-                                .header("Authorization", "Bearer " + key)
-                                .header("Content-Type", "application/json")
-                                .timeout(Duration.ofSeconds(15))
-                                .POST(HttpRequest.BodyPublishers.ofString(body(i)))
-                                .build(),
-                        HttpResponse.BodyHandlers.ofByteArray())
-                .whenComplete(
-                        (r, e) -> {
-                            if (e != null || r.statusCode() != 200) {
-                                done.completeExceptionally(
-                                        e != null
-                                                ? e
-                                                : new IllegalStateException("" + r.statusCode()));
-                                return;
-                            }
-                            try {
-                                JsonNode m = JSON.readTree(r.body()).path("metadata");
-                                done.complete(
-                                        new double[] {
-                                            m.path("total_ms").asDouble(),
-                                            m.path("job_ms").asDouble(),
-                                            m.path("kafka_ms").asDouble(),
-                                            m.path("gateway_ms").asDouble()
-                                        });
-                            } catch (Exception parse) {
-                                done.completeExceptionally(parse);
-                            }
-                        });
-    }
-
-    private static void grpc(
-            PredictionServiceGrpc.PredictionServiceStub stub,
-            long i,
-            CompletableFuture<double[]> done) {
-        Struct.Builder fields = Struct.newBuilder();
-        for (int f = 0; f < WIDTH; f++) {
-            fields.putFields(
-                    "f" + f, Value.newBuilder().setNumberValue(EventGenerator.value(i, f)).build());
-        }
-        stub.withDeadlineAfter(15, TimeUnit.SECONDS)
-                .predict(
-                        PredictRequest.newBuilder()
-                                .setModel("tiny-mlp")
-                                .setEntityId("req-" + (i % 1000))
-                                .setFields(fields)
-                                .setOptions(
-                                        org.streaminference.gateway.grpc.PredictOptions.newBuilder()
-                                                .setMode("read"))
-                                .build(),
-                        new StreamObserver<>() {
-                            @Override
-                            public void onNext(PredictResponse r) {
-                                done.complete(
-                                        new double[] {
-                                            r.getTiming().getTotalMs(),
-                                            r.getTiming().getJobMs(),
-                                            r.getTiming().getKafkaMs(),
-                                            r.getTiming().getGatewayMs()
-                                        });
-                            }
-
-                            @Override
-                            public void onError(Throwable t) {
-                                done.completeExceptionally(t);
-                            }
-
-                            @Override
-                            public void onCompleted() {}
-                        });
-    }
-
     /**
-     * Requests at {@code rate}, open loop: request i is due at start + i / rate and its latency
-     * counts from then.
+     * One measured rate, by a load client in its own JVM ({@link PredictLoad}): the client's
+     * threads, allocation and GC are not the server's, as for a real caller.
      */
     private Step measure(
             String protocol,
             boolean stream,
             double rate,
             StreamLatency streamLatency,
-            Sender sender)
+            String target,
+            String key)
             throws Exception {
-        long total = (long) (rate * (warmUp + seconds));
-        long measuredFrom = (long) (rate * warmUp);
-        long intervalNanos = (long) (1e9 / rate);
-        ConcurrentLinkedQueue<double[]> results = new ConcurrentLinkedQueue<>();
-        AtomicLong errors = new AtomicLong();
-        List<CompletableFuture<double[]>> pending = new ArrayList<>();
-        long start = System.nanoTime() + 10_000_000;
-        long firstMeasured = start + measuredFrom * intervalNanos;
         streamLatency.reset(System.currentTimeMillis() + warmUp * 1000L);
-        for (long i = 0; i < total; i++) {
-            long due = start + i * intervalNanos;
-            long wait = due - System.nanoTime();
-            if (wait > 0) {
-                LockSupport.parkNanos(wait);
-            }
-            CompletableFuture<double[]> done = new CompletableFuture<>();
-            boolean measured = i >= measuredFrom;
-            done.whenComplete(
-                    (m, e) -> {
-                        if (!measured) {
-                            return;
-                        }
-                        if (e != null) {
-                            errors.incrementAndGet();
-                        } else {
-                            double fromSchedule = (System.nanoTime() - due) / 1e6;
-                            results.add(new double[] {fromSchedule, m[0], m[1], m[2], m[3]});
-                        }
-                    });
-            sender.send(i, done);
-            pending.add(done);
+        Process p =
+                new ProcessBuilder(
+                                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                                "-Xmx512m",
+                                "-cp",
+                                System.getProperty("java.class.path"),
+                                PredictLoad.class.getName(),
+                                protocol,
+                                target,
+                                key,
+                                Double.toString(rate),
+                                Integer.toString(seconds),
+                                Integer.toString(warmUp))
+                        .redirectError(ProcessBuilder.Redirect.INHERIT)
+                        .start();
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        p.getInputStream().transferTo(o);
+        if (!p.waitFor(seconds + warmUp + 120L, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IllegalStateException("the load client failed: " + o);
         }
-        long sendEnd = System.nanoTime();
-        for (CompletableFuture<double[]> f : pending) {
-            try {
-                f.get(20, TimeUnit.SECONDS);
-            } catch (Exception e) {
-                // counted
-            }
-        }
-        double[] latencies = results.stream().mapToDouble(r -> r[0]).sorted().toArray();
-        double total0 = results.stream().mapToDouble(r -> r[1]).sum();
-        double job = results.stream().mapToDouble(r -> r[2]).sum();
-        double kafka = results.stream().mapToDouble(r -> r[3]).sum();
-        double gw = results.stream().mapToDouble(r -> r[4]).sum();
-        double achieved = (total - measuredFrom) / ((sendEnd - firstMeasured) / 1e9);
+        String output = o.toString(StandardCharsets.UTF_8);
+        JsonNode r = JSON.readTree(output.substring(output.lastIndexOf("{\"sent\"")));
         double[] streamLat = streamLatency.percentiles();
         Step step =
                 new Step(
                         protocol,
                         stream,
                         rate,
-                        achieved,
-                        total - measuredFrom,
-                        errors.get(),
-                        percentile(latencies, 0.50),
-                        percentile(latencies, 0.99),
-                        percentile(latencies, 0.999),
-                        job / total0,
-                        kafka / total0,
-                        gw / total0,
+                        r.path("achieved").asDouble(),
+                        r.path("sent").asLong(),
+                        r.path("errors").asLong(),
+                        r.path("p50").asDouble(),
+                        r.path("p99").asDouble(),
+                        r.path("p999").asDouble(),
+                        r.path("job").asDouble(),
+                        r.path("kafka").asDouble(),
+                        r.path("gateway").asDouble(),
+                        r.path("request_leg").asDouble(),
+                        r.path("reply_leg").asDouble(),
                         stream ? streamLat[0] : Double.NaN,
                         stream ? streamLat[1] : Double.NaN);
         System.out.printf(
                 Locale.ROOT,
                 "  %-4s %-9s %6.0f/s: p50 %7.2f ms  p99 %7.2f ms  p99.9 %7.2f ms  errors %d  (job %.0f%%,"
-                        + " kafka %.0f%%, gateway %.0f%%)%s%n",
+                        + " kafka %.0f%% = request leg %.0f%% + reply leg %.0f%%, gateway %.0f%%)%s%n",
                 protocol,
                 stream ? "+stream" : "no stream",
                 rate,
@@ -471,6 +346,8 @@ public final class PredictBenchmark implements Callable<Integer> {
                 step.errors,
                 100 * step.jobShare,
                 100 * step.kafkaShare,
+                100 * step.requestLegShare,
+                100 * step.replyLegShare,
                 100 * step.gatewayShare,
                 stream
                         ? String.format(
@@ -493,7 +370,7 @@ public final class PredictBenchmark implements Callable<Integer> {
         long deadline = System.currentTimeMillis() + 120_000;
         while (System.currentTimeMillis() < deadline) {
             CompletableFuture<double[]> done = new CompletableFuture<>();
-            rest(http, url, key, 0, done);
+            PredictLoad.rest(http, url, key, 0, done);
             try {
                 done.get(15, TimeUnit.SECONDS);
                 return;
@@ -518,7 +395,7 @@ public final class PredictBenchmark implements Callable<Integer> {
                         + key
                         + "\"\n"
                         + "wrk.body = '"
-                        + body(7)
+                        + PredictLoad.body(7)
                         + "'\n");
         Process p =
                 new ProcessBuilder(
@@ -543,9 +420,9 @@ public final class PredictBenchmark implements Callable<Integer> {
                                 + " non-2xx: %s",
                         stream ? "with the stream" : "no stream",
                         rps,
-                        find(output, "50%\\s+(\\S+)"),
-                        find(output, "90%\\s+(\\S+)"),
-                        find(output, "99%\\s+(\\S+)"),
+                        find(output, "^\\s*50%\\s+(\\S+)"),
+                        find(output, "^\\s*90%\\s+(\\S+)"),
+                        find(output, "^\\s*99%\\s+(\\S+)"),
                         find(output, "Non-2xx or 3xx responses:\\s+(\\d+)").isEmpty()
                                 ? "0"
                                 : find(output, "Non-2xx or 3xx responses:\\s+(\\d+)"));
@@ -554,7 +431,7 @@ public final class PredictBenchmark implements Callable<Integer> {
     }
 
     private static String find(String text, String regex) {
-        Matcher m = Pattern.compile(regex).matcher(text);
+        Matcher m = Pattern.compile(regex, Pattern.MULTILINE).matcher(text);
         return m.find() ? m.group(1) : "";
     }
 
@@ -573,13 +450,13 @@ public final class PredictBenchmark implements Callable<Integer> {
                 .append(String.format(Locale.ROOT, "%,.0f", streamRate))
                 .append(" events/s where shown. Shares: of the answers' own total time.\n\n");
         md.append(
-                "| protocol | stream | rate/s | sent | errors | p50 ms | p99 ms | p99.9 ms | job | Kafka | gateway | stream p50 / p99 ms |\n");
+                "| protocol | stream | rate/s | sent | errors | p50 ms | p99 ms | p99.9 ms | job | Kafka (request + reply leg) | gateway | stream p50 / p99 ms |\n");
         md.append("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Step s : steps) {
             md.append(
                     String.format(
                             Locale.ROOT,
-                            "| %s | %s | %.0f | %d | %d | %.2f | %.2f | %.2f | %.0f%% | %.0f%% | %.0f%% | %s |%n",
+                            "| %s | %s | %.0f | %d | %d | %.2f | %.2f | %.2f | %.0f%% | %.0f%% (%.0f%% + %.0f%%) | %.0f%% | %s |%n",
                             s.protocol,
                             s.stream ? "yes" : "no",
                             s.rate,
@@ -590,6 +467,8 @@ public final class PredictBenchmark implements Callable<Integer> {
                             s.p999,
                             100 * s.jobShare,
                             100 * s.kafkaShare,
+                            100 * s.requestLegShare,
+                            100 * s.replyLegShare,
                             100 * s.gatewayShare,
                             s.stream
                                     ? String.format(
@@ -622,7 +501,13 @@ public final class PredictBenchmark implements Callable<Integer> {
         md.append("\n");
         wrk.forEach(w -> md.append("- ").append(w).append('\n'));
         Files.createDirectories(out);
-        Path file = out.resolve("predict.md");
+        Path file =
+                out.resolve(
+                        "predict-"
+                                + LocalDate.now()
+                                + "-"
+                                + Runtime.getRuntime().availableProcessors()
+                                + "cores.md");
         Files.writeString(file, md.toString());
         System.out.println();
         System.out.print(md);

@@ -261,7 +261,7 @@ class FeatureEnrichmentFunctionTest {
     }
 
     private static ValidatedEvent request(ValidatedEvent event, boolean readOnly) {
-        event.source.setRequest(new PredictRequest(event.eventId, "m", readOnly, 0L, 0L));
+        event.source.setRequest(new PredictRequest(event.eventId, "m", readOnly, 0L, 0L, 0L));
         return event;
     }
 

@@ -71,7 +71,9 @@ public class EventRecordDeserializer implements KafkaRecordDeserializationSchema
         EventValidator.Result result;
         if (requests) {
             try {
-                source.setRequest(PredictRequestHeaders.read(name -> header(record, name), now));
+                source.setRequest(
+                        PredictRequestHeaders.read(
+                                name -> header(record, name), now, record.timestamp()));
                 result =
                         validator.validate(
                                 record.key() == null ? null : ByteBuffer.wrap(record.key()),

@@ -1,5 +1,6 @@
 package org.streaminference.jobs;
 
+import org.streaminference.gateway.PredictGatewayOptions;
 import org.streaminference.query.QueryServiceOptions;
 
 import org.apache.flink.configuration.ConfigOption;
@@ -17,8 +18,8 @@ import java.util.stream.Collectors;
 /**
  * Writes the tables of docs/configuration.md from the {@link ConfigOption}s themselves, as Flink's
  * documentation generator (flink-docs) writes Flink's: key, type, default and description, one
- * table for the job and one for the query service. {@link ConfigurationReferenceTest} fails when
- * the file is out of date and rewrites it when asked.
+ * table for the job, one for the query service and one for the predict gateway. {@link
+ * ConfigurationReferenceTest} fails when the file is out of date and rewrites it when asked.
  */
 final class ConfigurationReference {
     static final String BEGIN =
@@ -34,6 +35,10 @@ final class ConfigurationReference {
                 + table(PipelineOptions.all())
                 + "\n### The query service\n\n"
                 + table(QueryServiceOptions.all())
+                + "\n### The predict gateway\n\n"
+                + "It also reads the topics above (`kafka.bootstrap-servers`, `kafka.topic.predict-requests`,"
+                + " `kafka.topic.predict-replies`, `model.events-topic`).\n\n"
+                + table(PredictGatewayOptions.all())
                 + "\n"
                 + END;
     }

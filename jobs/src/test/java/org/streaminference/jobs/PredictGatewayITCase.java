@@ -833,6 +833,91 @@ class PredictGatewayITCase {
                 .isFalse();
     }
 
+    @Test
+    void aGatewayShedsLoadAndSays503WhileNoJobAnswers() throws Exception {
+        // a request topic no job reads: every request waits out its timeout
+        SERVICES.kafka().createTopics(1, P + "-orphan-requests", P + "-orphan-replies");
+        Configuration config = new Configuration();
+        config.set(TopicOptions.KAFKA_BOOTSTRAP_SERVERS, SERVICES.bootstrapServers());
+        config.set(TopicOptions.PREDICT_REQUESTS_TOPIC, P + "-orphan-requests");
+        config.set(TopicOptions.PREDICT_REPLIES_TOPIC, P + "-orphan-replies");
+        config.set(TopicOptions.MODEL_EVENTS_TOPIC, P + "-model-events");
+        config.set(PredictGatewayOptions.PORT, 0);
+        config.set(PredictGatewayOptions.GRPC_PORT, -1);
+        config.set(
+                PredictGatewayOptions.API_KEYS_FILE,
+                SERVICES.dir().resolve("gateway-keys").toString());
+        config.set(
+                PredictGatewayOptions.FEATURES_SPEC,
+                SERVICES.dir().resolve("predict-payments.yaml").toString());
+        config.set(PredictGatewayOptions.MAX_IN_FLIGHT, 1);
+        config.set(PredictGatewayOptions.TIMEOUT, Duration.ofSeconds(1));
+        try (PredictGateway orphan = PredictGateway.start(config)) {
+            String predict = url(orphan, "/v1/models/" + MODEL + "/predict");
+            Map<String, Object> fields = fields(new Random(110), 1.0, "EUR");
+            var waiting =
+                    java.util.concurrent.CompletableFuture.supplyAsync(
+                            () -> {
+                                try {
+                                    return curl(
+                                            "POST",
+                                            predict,
+                                            serviceKey,
+                                            request(
+                                                    "cust-20",
+                                                    "orphan-1",
+                                                    now,
+                                                    fields,
+                                                    Map.of("timeout_ms", 4_000)));
+                                } catch (Exception e) {
+                                    throw new IllegalStateException(e);
+                                }
+                            });
+            Awaitility.await("the first request in flight")
+                    .atMost(Duration.ofSeconds(30))
+                    .until(
+                            () ->
+                                    curl("GET", url(orphan, "/metrics"), null, null)
+                                            .body()
+                                            .contains("gateway_in_flight 1.0"));
+            Http shed =
+                    curl(
+                            "POST",
+                            predict,
+                            serviceKey,
+                            request("cust-20", "orphan-2", now, fields, Map.of()));
+            assertThat(shed.status()).as(shed.body()).isEqualTo(503);
+            assertThat(JSON.readTree(shed.body()).path("code").asText()).isEqualTo("overloaded");
+            assertThat(shed.headers()).containsKey("retry-after");
+            assertThat(waiting.get(30, TimeUnit.SECONDS).status()).isEqualTo(504);
+            // nothing has answered for longer than the gateway waits: it says so at once
+            Awaitility.await("the gateway notices that no job answers")
+                    .atMost(Duration.ofSeconds(30))
+                    .pollInterval(Duration.ofMillis(300))
+                    .until(
+                            () -> {
+                                Http r =
+                                        curl(
+                                                "POST",
+                                                predict,
+                                                serviceKey,
+                                                request(
+                                                        "cust-20",
+                                                        "orphan-" + System.nanoTime(),
+                                                        now,
+                                                        fields,
+                                                        Map.of("timeout_ms", 100)));
+                                return r.status() == 503
+                                        && JSON.readTree(r.body())
+                                                .path("code")
+                                                .asText()
+                                                .equals("unavailable");
+                            });
+            assertThat(curl("GET", url(orphan, "/v2/health/ready"), null, null).status())
+                    .isEqualTo(503);
+        }
+    }
+
     // --- expected values, recomputed here
 
     /**

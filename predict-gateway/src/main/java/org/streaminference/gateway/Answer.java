@@ -51,8 +51,17 @@ public record Answer(
     }
 
     public double kafkaMs() {
-        return Math.max(0, reply.getReadTime() - sentMillis)
-                + Math.max(0, repliedMillis - reply.getAnswerTime());
+        return requestLegMs() + replyLegMs();
+    }
+
+    /** From the gateway's send to the job's read: the producer, the broker, the job's source. */
+    public double requestLegMs() {
+        return Math.max(0, reply.getReadTime() - sentMillis);
+    }
+
+    /** From the job's answer to the gateway's read: the job's sink, the broker, the consumer. */
+    public double replyLegMs() {
+        return Math.max(0, repliedMillis - reply.getAnswerTime());
     }
 
     public double gatewayMs() {
@@ -112,6 +121,8 @@ public record Answer(
         metadata.put("total_ms", round(totalMs()));
         metadata.put("job_ms", round(jobMs()));
         metadata.put("kafka_ms", round(kafkaMs()));
+        metadata.put("request_leg_ms", round(requestLegMs()));
+        metadata.put("reply_leg_ms", round(replyLegMs()));
         metadata.put("gateway_ms", round(gatewayMs()));
         body.put("metadata", metadata);
         return body;

@@ -48,6 +48,34 @@ public final class GatewayMetrics {
                                     + " gave up), duplicate, foreign (not a request of ours), undecodable")
                     .labelNames("kind")
                     .register(registry);
+    private final Histogram replyTransport =
+            Histogram.builder()
+                    .name("gateway_reply_transport_seconds")
+                    .help(
+                            "From the job's producer sending an answer (its record's timestamp) to this instance"
+                                    + " reading it: the reply's time in Kafka")
+                    .register(registry);
+    private final Histogram replyInJob =
+            Histogram.builder()
+                    .name("gateway_reply_sink_seconds")
+                    .help(
+                            "From the job's answer to its producer sending it (the record's timestamp): the"
+                                    + " reply's time in the job's sink")
+                    .register(registry);
+    private final Histogram requestToBroker =
+            Histogram.builder()
+                    .name("gateway_request_to_record_seconds")
+                    .help(
+                            "From this instance sending a request to its record's Kafka timestamp (the broker's"
+                                    + " append where the request topic keeps LogAppendTime)")
+                    .register(registry);
+    private final Histogram recordToJob =
+            Histogram.builder()
+                    .name("gateway_record_to_job_seconds")
+                    .help(
+                            "From the request record's Kafka timestamp to the job reading it: the broker, the"
+                                    + " job's Kafka source and its hand-over to the task")
+                    .register(registry);
     final Gauge inFlight =
             Gauge.builder()
                     .name("gateway_in_flight")
@@ -63,6 +91,16 @@ public final class GatewayMetrics {
         latency.labelValues("job").observe(jobMs / 1e3);
         latency.labelValues("kafka").observe(kafkaMs / 1e3);
         latency.labelValues("gateway").observe(gatewayMs / 1e3);
+    }
+
+    void replyTimes(double sinkMs, double transportMs) {
+        replyInJob.observe(Math.max(0, sinkMs) / 1e3);
+        replyTransport.observe(Math.max(0, transportMs) / 1e3);
+    }
+
+    void requestTimes(double toRecordMs, double recordToJobMs) {
+        requestToBroker.observe(Math.max(0, toRecordMs) / 1e3);
+        recordToJob.observe(Math.max(0, recordToJobMs) / 1e3);
     }
 
     void rejected(String reason) {

@@ -281,7 +281,9 @@ final class PredictGrpcService extends PredictionServiceGrpc.PredictionServiceIm
                                         .setTotalMs(answer.totalMs())
                                         .setJobMs(answer.jobMs())
                                         .setKafkaMs(answer.kafkaMs())
-                                        .setGatewayMs(answer.gatewayMs()));
+                                        .setGatewayMs(answer.gatewayMs())
+                                        .setRequestLegMs(answer.requestLegMs())
+                                        .setReplyLegMs(answer.replyLegMs()));
         if (!answer.ok()) {
             ApiError refusal = answer.refusal();
             return r.setStatus(refusal.code)

@@ -11,8 +11,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -44,8 +44,9 @@ public final class PredictService implements AutoCloseable {
     private final Semaphore inFlight;
     private final Set<String> asyncEventTypes;
     private final long stallAfterMillis;
-    private final ScheduledExecutorService timer =
-            Executors.newSingleThreadScheduledExecutor(
+    private final ScheduledThreadPoolExecutor timer =
+            new ScheduledThreadPoolExecutor(
+                    1,
                     r -> {
                         Thread t = new Thread(r, "predict-timeouts");
                         t.setDaemon(true);
@@ -69,6 +70,8 @@ public final class PredictService implements AutoCloseable {
         this.inFlight = new Semaphore(maxInFlight);
         this.asyncEventTypes = Set.copyOf(asyncEventTypes);
         this.stallAfterMillis = stallAfterMillis;
+        // an answered request's deadline is cancelled and leaves the queue at once
+        timer.setRemoveOnCancelPolicy(true);
         timer.scheduleWithFixedDelay(this::sweep, 500, 500, TimeUnit.MILLISECONDS);
     }
 
@@ -149,27 +152,29 @@ public final class PredictService implements AutoCloseable {
                         outcome.complete(new Answered(answer));
                     }
                 });
-        timer.schedule(
-                () -> {
-                    if (request.answer.completeExceptionally(new TimeoutException())) {
-                        request.keep = true;
-                        outcome.completeExceptionally(
-                                new ApiError(
-                                        504,
-                                        "timeout",
-                                        "no answer within "
-                                                + call.timeoutMs()
-                                                + " ms; request "
-                                                + call.requestId()
-                                                + " is still open: GET /v1/requests/"
-                                                + call.requestId(),
-                                        Map.of("X-Request-Id", call.requestId())));
-                    }
-                },
-                call.timeoutMs(),
-                TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> deadline =
+                timer.schedule(
+                        () -> {
+                            if (request.answer.completeExceptionally(new TimeoutException())) {
+                                request.keep = true;
+                                outcome.completeExceptionally(
+                                        new ApiError(
+                                                504,
+                                                "timeout",
+                                                "no answer within "
+                                                        + call.timeoutMs()
+                                                        + " ms; request "
+                                                        + call.requestId()
+                                                        + " is still open: GET /v1/requests/"
+                                                        + call.requestId(),
+                                                Map.of("X-Request-Id", call.requestId())));
+                            }
+                        },
+                        call.timeoutMs(),
+                        TimeUnit.MILLISECONDS);
         outcome.whenComplete(
                 (o, e) -> {
+                    deadline.cancel(false);
                     inFlight.release();
                     metrics.inFlight.dec();
                     if (o instanceof Answered a && a.answer().ok()) {

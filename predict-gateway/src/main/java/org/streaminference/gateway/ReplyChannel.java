@@ -26,6 +26,9 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * This instance's two ends of the job: it writes requests to its own partition of the request
@@ -48,6 +51,13 @@ final class ReplyChannel implements AutoCloseable {
     private final OpenRequests open;
     private final GatewayMetrics metrics;
     private final Thread reader;
+
+    /**
+     * Where callers are answered: never the consumer's thread (writing an HTTP response there held
+     * every later answer back) nor the producer's network thread.
+     */
+    private final ExecutorService answering;
+
     private volatile boolean running = true;
     private volatile long lastPollMillis;
     private volatile long lastReplyMillis;
@@ -64,6 +74,16 @@ final class ReplyChannel implements AutoCloseable {
         this.partition = partition;
         this.open = open;
         this.metrics = metrics;
+        AtomicInteger threads = new AtomicInteger();
+        this.answering =
+                Executors.newFixedThreadPool(
+                        Math.max(2, Runtime.getRuntime().availableProcessors()),
+                        r -> {
+                            Thread t =
+                                    new Thread(r, "predict-answers-" + threads.incrementAndGet());
+                            t.setDaemon(true);
+                            return t;
+                        });
         Map<String, Object> producerConfig = new HashMap<>();
         producerConfig.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrapServers);
         producerConfig.put(ProducerConfig.LINGER_MS_CONFIG, 0);
@@ -150,13 +170,15 @@ final class ReplyChannel implements AutoCloseable {
         try {
             producer.send(
                     record,
-                    (metadata, e) -> {
-                        if (e != null) {
-                            request.offset.completeExceptionally(unavailable(e));
-                        } else {
-                            request.offset.complete(metadata.offset());
-                        }
-                    });
+                    (metadata, e) ->
+                            answering.execute(
+                                    () -> {
+                                        if (e != null) {
+                                            request.offset.completeExceptionally(unavailable(e));
+                                        } else {
+                                            request.offset.complete(metadata.offset());
+                                        }
+                                    }));
         } catch (RuntimeException e) {
             request.offset.completeExceptionally(unavailable(e));
         }
@@ -200,6 +222,8 @@ final class ReplyChannel implements AutoCloseable {
             return;
         }
         lastReplyMillis = repliedMillis;
+        metrics.replyTimes(
+                record.timestamp() - reply.getAnswerTime(), repliedMillis - record.timestamp());
         onReply(reply, repliedMillis, repliedNanos);
     }
 
@@ -228,10 +252,18 @@ final class ReplyChannel implements AutoCloseable {
                         repliedMillis,
                         repliedNanos);
         metrics.reply("matched");
-        if (request.keep || !request.answer.complete(answer)) {
-            open.keep(request, answer, repliedMillis);
+        if (reply.getRecordTime() > 0) {
+            metrics.requestTimes(
+                    reply.getRecordTime() - request.sentMillis,
+                    reply.getReadTime() - reply.getRecordTime());
         }
-        request.answer.complete(answer);
+        answering.execute(
+                () -> {
+                    if (request.keep || !request.answer.complete(answer)) {
+                        open.keep(request, answer, repliedMillis);
+                    }
+                    request.answer.complete(answer);
+                });
     }
 
     /** Whether the reply partition is being read (its last poll returned recently). */
@@ -256,5 +288,6 @@ final class ReplyChannel implements AutoCloseable {
         }
         producer.close(Duration.ofSeconds(5));
         consumer.close(Duration.ofSeconds(5));
+        answering.shutdownNow();
     }
 }

@@ -27,6 +27,7 @@ class OpenRequestsTest {
                 .setRequestPartition(partition)
                 .setRequestOffset(offset)
                 .setReadTime(1)
+                .setRecordTime(1)
                 .setAnswerTime(2)
                 .build();
     }

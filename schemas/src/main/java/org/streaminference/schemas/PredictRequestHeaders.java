@@ -28,12 +28,14 @@ public final class PredictRequestHeaders {
     private PredictRequestHeaders() {}
 
     /**
-     * The request the headers describe, read at {@code readTime}.
+     * The request the headers describe, read at {@code readTime} from a record of Kafka timestamp
+     * {@code recordTime}.
      *
      * @param header the last value of a header by name, or null
      * @throws IllegalArgumentException naming the header that is missing or invalid
      */
-    public static PredictRequest read(Function<String, byte[]> header, long readTime) {
+    public static PredictRequest read(
+            Function<String, byte[]> header, long readTime, long recordTime) {
         String id = text(header, REQUEST_ID);
         if (!Identifiers.isValid(id)) {
             throw new IllegalArgumentException("header " + REQUEST_ID + " is not a valid id");
@@ -53,7 +55,7 @@ public final class PredictRequestHeaders {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("header " + SENT + " is not epoch milliseconds");
         }
-        return new PredictRequest(id, model, mode.equals(MODE_READ), sent, readTime);
+        return new PredictRequest(id, model, mode.equals(MODE_READ), sent, readTime, recordTime);
     }
 
     private static String text(Function<String, byte[]> header, String name) {

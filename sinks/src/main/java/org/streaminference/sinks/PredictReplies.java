@@ -59,6 +59,7 @@ public final class PredictReplies {
                 .setPrediction(prediction)
                 .setDeadLetter(deadLetter)
                 .setReadTime(request.getReadTime())
+                .setRecordTime(request.getRecordTime())
                 .setAnswerTime(System.currentTimeMillis())
                 .build();
     }

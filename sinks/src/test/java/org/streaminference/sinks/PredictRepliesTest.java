@@ -43,7 +43,7 @@ class PredictRepliesTest {
                 partition,
                 99L,
                 null,
-                new PredictRequest("r-" + partition, "fraud", readOnly, 10L, 20L));
+                new PredictRequest("r-" + partition, "fraud", readOnly, 10L, 20L, 15L));
     }
 
     @Test

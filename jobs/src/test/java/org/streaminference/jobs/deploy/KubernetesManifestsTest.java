@@ -1,9 +1,11 @@
 package org.streaminference.jobs.deploy;
 
 import org.streaminference.features.spec.FeatureSpecs;
+import org.streaminference.gateway.PredictGatewayOptions;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineStages;
 import org.streaminference.jobs.StreamInferencePipeline;
+import org.streaminference.schemas.TopicOptions;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -292,6 +294,56 @@ class KubernetesManifestsTest {
                 }
             }
         }
+    }
+
+    @Test
+    void thePredictGatewaysOptionsInItsManifestAreRealOptions() throws Exception {
+        Set<String> known = new java.util.HashSet<>();
+        PredictGatewayOptions.all().forEach(o -> known.add(o.key()));
+        TopicOptions.all().forEach(o -> known.add(o.key()));
+        List<JsonNode> docs = documents(ROOT.resolve("k8s/predict-gateway.yaml"));
+        JsonNode configMap =
+                docs.stream()
+                        .filter(d -> d.path("kind").asText().equals("ConfigMap"))
+                        .findFirst()
+                        .orElseThrow();
+        List<String> keys = new ArrayList<>();
+        flatten("", YAML.readTree(configMap.at("/data/config.yaml").asText()), keys);
+        assertThat(keys).isNotEmpty();
+        assertThat(known).as("config.yaml of the predict gateway").containsAll(keys);
+        JsonNode statefulSet =
+                docs.stream()
+                        .filter(d -> d.path("kind").asText().equals("StatefulSet"))
+                        .findFirst()
+                        .orElseThrow();
+        List<String> args = new ArrayList<>();
+        statefulSet.at("/spec/template/spec/containers/0/args").forEach(a -> args.add(a.asText()));
+        assertThat(args).contains("--" + PredictGatewayOptions.PARTITION.key());
+        // the job's side of it: the same topics
+        for (JsonNode d : flinkDeployments()) {
+            assertThat(
+                            d.at("/spec/flinkConfiguration")
+                                    .path(TopicOptions.PREDICT_REQUESTS_TOPIC.key())
+                                    .asText())
+                    .isEqualTo(
+                            YAML.readTree(configMap.at("/data/config.yaml").asText())
+                                    .at("/kafka/topic/predict-requests")
+                                    .asText());
+        }
+    }
+
+    private static void flatten(String prefix, JsonNode node, List<String> keys) {
+        if (!node.isObject()) {
+            keys.add(prefix);
+            return;
+        }
+        node.fields()
+                .forEachRemaining(
+                        f ->
+                                flatten(
+                                        prefix.isEmpty() ? f.getKey() : prefix + "." + f.getKey(),
+                                        f.getValue(),
+                                        keys));
     }
 
     /**

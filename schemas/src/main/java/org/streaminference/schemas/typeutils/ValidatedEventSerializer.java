@@ -26,10 +26,10 @@ import java.util.Objects;
  *
  * <p>Layout: event id, entity id, event type (Flink strings, null allowed), event time, the source
  * position (flag, topic, partition, offset, traceparent, then the predict request: flag, request
- * id, model, read-only flag, sent and read times), the profile (flag, then the nested serializer),
- * the numeric values (length or -1 for null, then 8 bytes each), the categorical values (length or
- * -1, then a string each), the vectors (count or -1, then per vector its length or -1 and 4 bytes
- * per value). A change to it is a new snapshot version.
+ * id, model, read-only flag, sent, read and record times), the profile (flag, then the nested
+ * serializer), the numeric values (length or -1 for null, then 8 bytes each), the categorical
+ * values (length or -1, then a string each), the vectors (count or -1, then per vector its length
+ * or -1 and 4 bytes per value). A change to it is a new snapshot version.
  */
 @Internal
 public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEvent> {
@@ -128,6 +128,7 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
                 target.writeBoolean(request.getReadOnly());
                 target.writeLong(request.getSentTime());
                 target.writeLong(request.getReadTime());
+                target.writeLong(request.getRecordTime());
             }
         }
         target.writeBoolean(event.profile != null);
@@ -167,6 +168,7 @@ public final class ValidatedEventSerializer extends TypeSerializer<ValidatedEven
                                 StringValue.readString(source),
                                 StringValue.readString(source),
                                 source.readBoolean(),
+                                source.readLong(),
                                 source.readLong(),
                                 source.readLong()));
             }
