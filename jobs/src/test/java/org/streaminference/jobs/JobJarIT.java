@@ -42,6 +42,7 @@ class JobJarIT {
                             "org/postgresql/Driver.class",
                             "ai/onnxruntime/OrtSession.class",
                             "ai/onnx/proto/OnnxMl.class",
+                            "com/google/protobuf/InvalidProtocolBufferException.class",
                             "ai/onnxruntime/native/linux-x64/libonnxruntime.so");
             assertThat(entries)
                     .as("what runs beside the job, and what the cluster provides")
@@ -50,6 +51,8 @@ class JobJarIT {
                                     e.startsWith("org/streaminference/cli/")
                                             || e.startsWith("org/streaminference/local/")
                                             || e.startsWith("org/streaminference/query/")
+                                            || e.startsWith("org/streaminference/gateway/")
+                                            || e.startsWith("io/grpc/")
                                             || e.startsWith("org/streaminference/embedded/")
                                             || e.startsWith("org/streaminference/model/DemoModels")
                                             || e.startsWith("picocli/")
