@@ -3,11 +3,16 @@ package org.streaminference.jobs;
 import org.streaminference.cli.ModelsCli;
 import org.streaminference.embedded.DemoEvents;
 import org.streaminference.features.ReferenceFeatures;
+import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.features.spec.FeatureSpecs;
 import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
+import org.streaminference.model.ModelManifest;
+import org.streaminference.model.OnnxMlpWriter;
+import org.streaminference.model.OutputRole;
+import org.streaminference.model.TensorSignature;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
@@ -32,6 +37,7 @@ import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -45,6 +51,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
@@ -164,6 +171,45 @@ final class PipelineTestSupport {
             records.add(record(topic, key, value));
         }
         return new TestInput(records, valid, bad, incomplete, counted);
+    }
+
+    /**
+     * A score model of the spec's width (width → 16 → 1, fixed weights), written as an exporter
+     * would to {@code modelsRoot/name/1} with a manifest naming the spec.
+     */
+    static Path scoreModel(Path modelsRoot, String name, FeatureSpec spec) throws Exception {
+        Random random = new Random(5);
+        int width = spec.width();
+        float[][] w1 = new float[width][16];
+        float[][] w2 = new float[16][1];
+        for (float[][] w : new float[][][] {w1, w2}) {
+            for (float[] row : w) {
+                for (int j = 0; j < row.length; j++) {
+                    row[j] = (float) (random.nextGaussian() / Math.sqrt(w.length));
+                }
+            }
+        }
+        byte[] bytes =
+                new OnnxMlpWriter("x", "score")
+                        .dense(w1, new float[16])
+                        .dense(w2, new float[1])
+                        .toBytes();
+        Path dir = Files.createDirectories(modelsRoot.resolve(name).resolve("1"));
+        Files.write(dir.resolve("model.onnx"), bytes);
+        DemoModels.writeManifest(
+                dir,
+                ModelManifest.builder()
+                        .name(name)
+                        .version("1")
+                        .modelFile("model.onnx")
+                        .sha256(ModelLoader.sha256Hex(bytes))
+                        .input(new TensorSignature("x", "FLOAT", new long[] {-1, width}))
+                        .output(
+                                new TensorSignature("score", "FLOAT", new long[] {-1, 1}),
+                                OutputRole.SCORE)
+                        .featureSpec(spec.id())
+                        .build());
+        return dir;
     }
 
     /**

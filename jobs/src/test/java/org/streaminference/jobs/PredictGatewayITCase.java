@@ -13,14 +13,9 @@ import org.streaminference.gateway.grpc.PredictOptions;
 import org.streaminference.gateway.grpc.PredictRequest;
 import org.streaminference.gateway.grpc.PredictResponse;
 import org.streaminference.gateway.grpc.PredictionServiceGrpc;
-import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
-import org.streaminference.model.ModelManifest;
-import org.streaminference.model.OnnxMlpWriter;
-import org.streaminference.model.OutputRole;
-import org.streaminference.model.TensorSignature;
 import org.streaminference.query.ApiKeys;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
@@ -140,7 +135,8 @@ class PredictGatewayITCase {
             Files.write(specFile, in.readAllBytes());
         }
         spec = FeatureSpecs.load(specFile.toString());
-        Path modelDir = model(spec);
+        Path modelDir =
+                PipelineTestSupport.scoreModel(SERVICES.dir().resolve("models"), MODEL, spec);
         model = new ModelLoader(ModelLoaderConfig.defaults()).load(modelDir.toString());
 
         Configuration options = new Configuration();
@@ -283,8 +279,7 @@ class PredictGatewayITCase {
         for (int i = 0; i < 2; i++) {
             Map<String, Object> fields = fields(new Random(10 + i), 120.0 + i, "GBP");
             Http response =
-                    curl(
-                            "POST",
+                    post(
                             url(gatewayA, "/v1/models/" + MODEL + "/predict"),
                             serviceKey,
                             request(entity, "rest-" + i, now + i, fields, Map.of()));
@@ -304,8 +299,7 @@ class PredictGatewayITCase {
         String entity = "cust-2";
         Map<String, Object> whatIf = fields(new Random(20), 9_999.0, "EUR");
         Http read =
-                curl(
-                        "POST",
+                post(
                         url(gatewayA, "/v1/models/" + MODEL + "/predict"),
                         serviceKey,
                         request(entity, "read-1", now, whatIf, Map.of("mode", "read")));
@@ -315,8 +309,7 @@ class PredictGatewayITCase {
 
         Map<String, Object> fields = fields(new Random(21), 50.0, "EUR");
         Http update =
-                curl(
-                        "POST",
+                post(
                         url(gatewayA, "/v1/models/" + MODEL + "/predict"),
                         serviceKey,
                         request(entity, "update-1", now + 1, fields, Map.of()));
@@ -542,8 +535,7 @@ class PredictGatewayITCase {
         body.put("parameters", Map.of("event_time", time));
         body.put("inputs", inputs);
         Http infer =
-                curl(
-                        "POST",
+                post(
                         url(gatewayA, "/v2/models/" + MODEL + "/infer"),
                         serviceKey,
                         JSON.writeValueAsString(body));
@@ -563,8 +555,7 @@ class PredictGatewayITCase {
         // a tensor that is not a field: the protocol's error body, naming it
         inputs.add(tensor("not_a_field", "FP64", List.of(2), List.of(1.0, 2.0)));
         Http bad =
-                curl(
-                        "POST",
+                post(
                         url(gatewayA, "/v2/models/" + MODEL + "/infer"),
                         serviceKey,
                         JSON.writeValueAsString(Map.of("inputs", inputs)));
@@ -576,8 +567,7 @@ class PredictGatewayITCase {
     void asyncRequestsAndHybridRoutingAnswerLater() throws Exception {
         Map<String, Object> fields = fields(new Random(70), 33.0, "EUR");
         Http accepted =
-                curl(
-                        "POST",
+                post(
                         url(gatewayB, "/v1/models/" + MODEL + "/predict"),
                         serviceKey,
                         request("cust-12", "async-1", now, fields, Map.of("path", "async")));
@@ -599,8 +589,7 @@ class PredictGatewayITCase {
         body.put("event_time", now);
         body.put("fields", routed);
         Http routedResponse =
-                curl(
-                        "POST",
+                post(
                         url(gatewayB, "/v1/models/" + MODEL + "/predict"),
                         serviceKey,
                         JSON.writeValueAsString(body));
@@ -615,8 +604,7 @@ class PredictGatewayITCase {
         body.put("request_id", "routed-2");
         body.put("entity_id", "cust-14");
         Http sync =
-                curl(
-                        "POST",
+                post(
                         url(gatewayA, "/v1/models/" + MODEL + "/predict"),
                         serviceKey,
                         JSON.writeValueAsString(body));
@@ -629,8 +617,7 @@ class PredictGatewayITCase {
     void aTimedOutRequestIsAnswered504AndCanBeFetchedLater() throws Exception {
         Map<String, Object> fields = fields(new Random(80), 44.0, "EUR");
         Http timedOut =
-                curl(
-                        "POST",
+                post(
                         url(gatewayA, "/v1/models/" + MODEL + "/predict"),
                         serviceKey,
                         request("cust-15", "slow-1", now, fields, Map.of("timeout_ms", 1)));
@@ -645,22 +632,18 @@ class PredictGatewayITCase {
     void refusalsComeWithTheStatusAClientExpects() throws Exception {
         String predict = url(gatewayA, "/v1/models/" + MODEL + "/predict");
         Map<String, Object> fields = fields(new Random(90), 1.0, "EUR");
-        Http noKey = curl("POST", predict, null, request("cust-16", "r0", now, fields, Map.of()));
+        Http noKey = post(predict, null, request("cust-16", "r0", now, fields, Map.of()));
         assertThat(noKey.status()).isEqualTo(401);
         assertThat(noKey.headers()).containsKey("www-authenticate");
         assertThat(
-                        curl(
-                                        "POST",
-                                        predict,
-                                        readerKey,
-                                        request("cust-16", "r1", now, fields, Map.of()))
+                        post(predict, readerKey, request("cust-16", "r1", now, fields, Map.of()))
                                 .status())
                 .isEqualTo(403);
 
         Map<String, Object> spoiled = new LinkedHashMap<>(fields);
         spoiled.put("customer", Map.of("id", "someone-else"));
         Http unknownField =
-                curl("POST", predict, serviceKey, request("cust-16", "r2", now, spoiled, Map.of()));
+                post(predict, serviceKey, request("cust-16", "r2", now, spoiled, Map.of()));
         assertThat(unknownField.status()).isEqualTo(400);
         assertThat(JSON.readTree(unknownField.body()).path("message").asText())
                 .contains("fields.customer.id");
@@ -668,8 +651,7 @@ class PredictGatewayITCase {
         notANumber.put("payment", Map.of("amount", "twelve", "currency", "EUR"));
         assertThat(
                         JSON.readTree(
-                                        curl(
-                                                        "POST",
+                                        post(
                                                         predict,
                                                         serviceKey,
                                                         request(
@@ -685,8 +667,7 @@ class PredictGatewayITCase {
 
         // the job refuses a model it does not serve: 404, with the request id
         Http unknownModel =
-                curl(
-                        "POST",
+                post(
                         url(gatewayA, "/v1/models/no-such-model/predict"),
                         serviceKey,
                         request("cust-16", "r4", now, fields, Map.of()));
@@ -696,23 +677,20 @@ class PredictGatewayITCase {
         // a JWT signed by the configured key with the scope; an expired one, one for another
         // audience, one signed by another key
         Http jwt =
-                curl(
-                        "POST",
+                post(
                         predict,
                         token(signingKey, "predict", "streaminference", 60),
                         request("cust-17", "jwt-1", now, fields, Map.of()));
         assertThat(jwt.status()).as(jwt.body()).isEqualTo(200);
         assertThat(
-                        curl(
-                                        "POST",
+                        post(
                                         predict,
                                         token(signingKey, "predict", "streaminference", -120),
                                         request("cust-17", "jwt-2", now, fields, Map.of()))
                                 .status())
                 .isEqualTo(401);
         assertThat(
-                        curl(
-                                        "POST",
+                        post(
                                         predict,
                                         token(signingKey, "predict", "elsewhere", 60),
                                         request("cust-17", "jwt-3", now, fields, Map.of()))
@@ -720,16 +698,14 @@ class PredictGatewayITCase {
                 .isEqualTo(401);
         RSAKey stranger = new RSAKeyGenerator(2048).keyID("k1").generate();
         assertThat(
-                        curl(
-                                        "POST",
+                        post(
                                         predict,
                                         token(stranger, "predict", "streaminference", 60),
                                         request("cust-17", "jwt-4", now, fields, Map.of()))
                                 .status())
                 .isEqualTo(401);
         assertThat(
-                        curl(
-                                        "POST",
+                        post(
                                         predict,
                                         token(signingKey, "models:read", "streaminference", 60),
                                         request("cust-17", "jwt-5", now, fields, Map.of()))
@@ -742,8 +718,7 @@ class PredictGatewayITCase {
         Http last = null;
         for (int i = 0; i < 3; i++) {
             last =
-                    curl(
-                            "POST",
+                    post(
                             limited,
                             otherKey,
                             request(
@@ -823,8 +798,7 @@ class PredictGatewayITCase {
         // the job goes on answering
         Map<String, Object> after = fields(new Random(101), 6.0, "USD");
         Http response =
-                curl(
-                        "POST",
+                post(
                         url(gatewayA, "/v1/models/" + MODEL + "/predict"),
                         serviceKey,
                         request("cust-19", "after-forged", now, after, Map.of("mode", "read")));
@@ -859,8 +833,7 @@ class PredictGatewayITCase {
                     java.util.concurrent.CompletableFuture.supplyAsync(
                             () -> {
                                 try {
-                                    return curl(
-                                            "POST",
+                                    return post(
                                             predict,
                                             serviceKey,
                                             request(
@@ -881,8 +854,7 @@ class PredictGatewayITCase {
                                             .body()
                                             .contains("gateway_in_flight 1.0"));
             Http shed =
-                    curl(
-                            "POST",
+                    post(
                             predict,
                             serviceKey,
                             request("cust-20", "orphan-2", now, fields, Map.of()));
@@ -897,8 +869,7 @@ class PredictGatewayITCase {
                     .until(
                             () -> {
                                 Http r =
-                                        curl(
-                                                "POST",
+                                        post(
                                                 predict,
                                                 serviceKey,
                                                 request(
@@ -1147,42 +1118,6 @@ class PredictGatewayITCase {
         return ids;
     }
 
-    /** A model of the spec's width, written as an exporter would. */
-    private static Path model(FeatureSpec spec) throws Exception {
-        Random random = new Random(5);
-        int width = spec.width();
-        float[][] w1 = new float[width][16];
-        float[][] w2 = new float[16][1];
-        for (float[][] w : new float[][][] {w1, w2}) {
-            for (float[] row : w) {
-                for (int j = 0; j < row.length; j++) {
-                    row[j] = (float) (random.nextGaussian() / Math.sqrt(w.length));
-                }
-            }
-        }
-        byte[] bytes =
-                new OnnxMlpWriter("x", "score")
-                        .dense(w1, new float[16])
-                        .dense(w2, new float[1])
-                        .toBytes();
-        Path dir = Files.createDirectories(SERVICES.dir().resolve("models/" + MODEL + "/1"));
-        Files.write(dir.resolve("model.onnx"), bytes);
-        DemoModels.writeManifest(
-                dir,
-                ModelManifest.builder()
-                        .name(MODEL)
-                        .version("1")
-                        .modelFile("model.onnx")
-                        .sha256(ModelLoader.sha256Hex(bytes))
-                        .input(new TensorSignature("x", "FLOAT", new long[] {-1, width}))
-                        .output(
-                                new TensorSignature("score", "FLOAT", new long[] {-1, 1}),
-                                OutputRole.SCORE)
-                        .featureSpec(spec.id())
-                        .build());
-        return dir;
-    }
-
     // --- curl and processes
 
     private record Http(int status, Map<String, String> headers, String body) {}
@@ -1219,6 +1154,10 @@ class PredictGatewayITCase {
                     lines[i].substring(colon + 1).trim());
         }
         return new Http(status, headers, out.substring(split + 4));
+    }
+
+    private static Http post(String url, String token, String body) throws Exception {
+        return curl("POST", url, token, body);
     }
 
     private static Result run(List<String> command, String stdin) throws Exception {

@@ -3,14 +3,9 @@ package org.streaminference.jobs;
 import org.streaminference.features.ReferenceFeatures;
 import org.streaminference.features.spec.FeatureSpec;
 import org.streaminference.features.spec.FeatureSpecs;
-import org.streaminference.model.DemoModels;
 import org.streaminference.model.LoadedModel;
 import org.streaminference.model.ModelLoader;
 import org.streaminference.model.ModelLoaderConfig;
-import org.streaminference.model.ModelManifest;
-import org.streaminference.model.OnnxMlpWriter;
-import org.streaminference.model.OutputRole;
-import org.streaminference.model.TensorSignature;
 import org.streaminference.schemas.DeadLetter;
 import org.streaminference.schemas.InputEvent;
 import org.streaminference.schemas.Prediction;
@@ -203,44 +198,6 @@ class UserEventsPipelineITCase {
     }
 
     /**
-     * A model of the spec's width, written as an exporter would, with a manifest naming the spec.
-     */
-    private static Path model(FeatureSpec spec) throws Exception {
-        Random random = new Random(5);
-        int width = spec.width();
-        float[][] w1 = new float[width][16];
-        float[][] w2 = new float[16][1];
-        for (float[][] w : new float[][][] {w1, w2}) {
-            for (float[] row : w) {
-                for (int j = 0; j < row.length; j++) {
-                    row[j] = (float) (random.nextGaussian() / Math.sqrt(w.length));
-                }
-            }
-        }
-        byte[] bytes =
-                new OnnxMlpWriter("x", "score")
-                        .dense(w1, new float[16])
-                        .dense(w2, new float[1])
-                        .toBytes();
-        Path dir = Files.createDirectories(SERVICES.dir().resolve("models/payments-score/1"));
-        Files.write(dir.resolve("model.onnx"), bytes);
-        DemoModels.writeManifest(
-                dir,
-                ModelManifest.builder()
-                        .name("payments-score")
-                        .version("1")
-                        .modelFile("model.onnx")
-                        .sha256(ModelLoader.sha256Hex(bytes))
-                        .input(new TensorSignature("x", "FLOAT", new long[] {-1, width}))
-                        .output(
-                                new TensorSignature("score", "FLOAT", new long[] {-1, 1}),
-                                OutputRole.SCORE)
-                        .featureSpec(spec.id())
-                        .build());
-        return dir;
-    }
-
-    /**
      * A bad record and the reason it must get. A record that fails after validation (its model
      * finds a field it reads missing or unusable) is matched by its event id: its dead letter holds
      * the fields read, in the job's envelope, not the record's own bytes; {@code counted} is the
@@ -324,7 +281,9 @@ class UserEventsPipelineITCase {
             }
         }
         FeatureSpec featureSpec = FeatureSpecs.load(spec.toString());
-        Path model = model(featureSpec);
+        Path model =
+                PipelineTestSupport.scoreModel(
+                        SERVICES.dir().resolve("models"), "payments-score", featureSpec);
 
         List<Payment> payments = payments(prefix);
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
@@ -523,7 +482,9 @@ class UserEventsPipelineITCase {
         Schema v1 = schema();
         Schema v2 = new Schema.Parser().parse(both.resolve("payment-v2.avsc").toFile());
         FeatureSpec featureSpec = FeatureSpecs.load(spec.toString());
-        Path model = model(featureSpec);
+        Path model =
+                PipelineTestSupport.scoreModel(
+                        SERVICES.dir().resolve("models"), "payments-score", featureSpec);
         List<Payment> payments = payments(prefix);
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>();
         int upgraded = 0;

@@ -8,6 +8,7 @@ import org.streaminference.features.spec.FeatureSpecs;
 import org.streaminference.features.spec.InvalidFeatureSpecException;
 import org.streaminference.gateway.PredictGateway;
 import org.streaminference.gateway.PredictGatewayOptions;
+import org.streaminference.gateway.RequestFields;
 import org.streaminference.jobs.MonitoringOptions;
 import org.streaminference.jobs.PipelineOptions;
 import org.streaminference.jobs.PipelineSettings;
@@ -459,13 +460,15 @@ public final class LocalPipeline implements Callable<Integer> {
         EventFields fields = PipelineStages.featureSpec(options).eventFields();
         ObjectNode values = EXAMPLE_JSON.createObjectNode();
         for (String f : fields.numeric()) {
-            nested(values, f).put(leaf(f), event.getNumericFields().getOrDefault(f, 1.0));
+            RequestFields.parentOf(values, f)
+                    .put(RequestFields.leaf(f), event.getNumericFields().getOrDefault(f, 1.0));
         }
         for (String f : fields.categorical()) {
-            nested(values, f).put(leaf(f), event.getCategoricalFields().getOrDefault(f, "x"));
+            RequestFields.parentOf(values, f)
+                    .put(RequestFields.leaf(f), event.getCategoricalFields().getOrDefault(f, "x"));
         }
         for (String f : fields.vectors()) {
-            var array = nested(values, f).putArray(leaf(f));
+            var array = RequestFields.parentOf(values, f).putArray(RequestFields.leaf(f));
             List<Float> v = event.getVectorFields().get(f);
             (v == null ? List.of(0f) : v).forEach(array::add);
         }
@@ -476,19 +479,6 @@ public final class LocalPipeline implements Callable<Integer> {
     }
 
     private static final ObjectMapper EXAMPLE_JSON = new ObjectMapper();
-
-    private static ObjectNode nested(ObjectNode root, String path) {
-        ObjectNode node = root;
-        String[] names = path.split("\\.");
-        for (int i = 0; i < names.length - 1; i++) {
-            node = node.has(names[i]) ? (ObjectNode) node.get(names[i]) : node.putObject(names[i]);
-        }
-        return node;
-    }
-
-    private static String leaf(String path) {
-        return path.substring(path.lastIndexOf('.') + 1);
-    }
 
     /**
      * A status line a second until the duration is over, Ctrl-C, or the job or the generator stops.

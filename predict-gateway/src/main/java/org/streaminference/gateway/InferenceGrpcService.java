@@ -46,21 +46,14 @@ final class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInferenceS
     private final long maxTimeoutMs;
     private final int maxBatch;
 
-    InferenceGrpcService(
-            PredictService service,
-            Authenticator auth,
-            ServedModelsView models,
-            GatewayMetrics metrics,
-            long defaultTimeoutMs,
-            long maxTimeoutMs,
-            int maxBatch) {
-        this.service = service;
-        this.auth = auth;
-        this.models = models;
-        this.metrics = metrics;
-        this.defaultTimeoutMs = defaultTimeoutMs;
-        this.maxTimeoutMs = maxTimeoutMs;
-        this.maxBatch = maxBatch;
+    InferenceGrpcService(FrontDoor door) {
+        this.service = door.service();
+        this.auth = door.auth();
+        this.models = door.models();
+        this.metrics = door.metrics();
+        this.defaultTimeoutMs = door.defaultTimeoutMs();
+        this.maxTimeoutMs = door.maxTimeoutMs();
+        this.maxBatch = door.maxBatch();
     }
 
     @Override

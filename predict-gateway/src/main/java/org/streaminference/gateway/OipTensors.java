@@ -109,9 +109,9 @@ public final class OipTensors {
                                 + rows
                                 + " rows");
             }
-            String leaf = t.name().substring(t.name().lastIndexOf('.') + 1);
+            String leaf = RequestFields.leaf(t.name());
             for (int r = 0; r < rows; r++) {
-                ObjectNode event = parentOf(events.get(r), t.name());
+                ObjectNode event = RequestFields.parentOf(events.get(r), t.name());
                 if (vector) {
                     ArrayNode values = event.putArray(leaf);
                     for (int i = 0; i < perRow; i++) {
@@ -151,17 +151,6 @@ public final class OipTensors {
                             false));
         }
         return calls;
-    }
-
-    /** The object a field's path ends in, nested by the path's dots as in the user's events. */
-    private static ObjectNode parentOf(ObjectNode event, String path) {
-        ObjectNode node = event;
-        String[] names = path.split("\\.");
-        for (int i = 0; i < names.length - 1; i++) {
-            JsonNode child = node.get(names[i]);
-            node = child instanceof ObjectNode o ? o : node.putObject(names[i]);
-        }
-        return node;
     }
 
     private static double number(Tensor t, Object value) {

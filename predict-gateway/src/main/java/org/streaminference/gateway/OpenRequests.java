@@ -6,7 +6,6 @@ import org.apache.flink.annotation.Internal;
 
 import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -66,10 +65,6 @@ final class OpenRequests {
     /** Whether another request may wait for its answer here (the open ones fill the capacity). */
     boolean hasRoom() {
         return open.size() < capacity;
-    }
-
-    int size() {
-        return open.size();
     }
 
     Open get(String requestId) {
@@ -149,7 +144,12 @@ final class OpenRequests {
         }
     }
 
-    Map<String, Open> openView() {
-        return open;
+    /** When the oldest open request was sent, or {@link Long#MAX_VALUE} where none is open. */
+    long oldestSentMillis() {
+        long oldest = Long.MAX_VALUE;
+        for (Open r : open.values()) {
+            oldest = Math.min(oldest, r.sentMillis);
+        }
+        return oldest;
     }
 }

@@ -109,8 +109,9 @@ public final class PredictGateway implements AutoCloseable {
                         config.get(PredictGatewayOptions.MAX_IN_FLIGHT),
                         new HashSet<>(config.get(PredictGatewayOptions.ASYNC_EVENT_TYPES)),
                         Math.max(5_000, 2 * timeout));
-        this.http =
-                new PredictHttpApi(service, auth, models, metrics, timeout, maxTimeout, maxBatch);
+        FrontDoor door =
+                new FrontDoor(service, auth, models, metrics, timeout, maxTimeout, maxBatch);
+        this.http = new PredictHttpApi(door);
         String host = config.get(PredictGatewayOptions.HOST);
         http.start(host, config.get(PredictGatewayOptions.PORT));
         int grpcPort = config.get(PredictGatewayOptions.GRPC_PORT);
@@ -120,25 +121,11 @@ public final class PredictGateway implements AutoCloseable {
                             .maxInboundMessageSize(4 * 1024 * 1024)
                             .addService(
                                     ServerInterceptors.intercept(
-                                            new PredictGrpcService(
-                                                    service,
-                                                    auth,
-                                                    models,
-                                                    metrics,
-                                                    timeout,
-                                                    maxTimeout,
-                                                    maxBatch),
+                                            new PredictGrpcService(door),
                                             GrpcSupport.authorizationInterceptor()))
                             .addService(
                                     ServerInterceptors.intercept(
-                                            new InferenceGrpcService(
-                                                    service,
-                                                    auth,
-                                                    models,
-                                                    metrics,
-                                                    timeout,
-                                                    maxTimeout,
-                                                    maxBatch),
+                                            new InferenceGrpcService(door),
                                             GrpcSupport.authorizationInterceptor()))
                             .build()
                             .start();

@@ -42,21 +42,14 @@ final class PredictGrpcService extends PredictionServiceGrpc.PredictionServiceIm
     private final long maxTimeoutMs;
     private final int maxBatch;
 
-    PredictGrpcService(
-            PredictService service,
-            Authenticator auth,
-            ServedModelsView models,
-            GatewayMetrics metrics,
-            long defaultTimeoutMs,
-            long maxTimeoutMs,
-            int maxBatch) {
-        this.service = service;
-        this.auth = auth;
-        this.models = models;
-        this.metrics = metrics;
-        this.defaultTimeoutMs = defaultTimeoutMs;
-        this.maxTimeoutMs = maxTimeoutMs;
-        this.maxBatch = maxBatch;
+    PredictGrpcService(FrontDoor door) {
+        this.service = door.service();
+        this.auth = door.auth();
+        this.models = door.models();
+        this.metrics = door.metrics();
+        this.defaultTimeoutMs = door.defaultTimeoutMs();
+        this.maxTimeoutMs = door.maxTimeoutMs();
+        this.maxBatch = door.maxBatch();
     }
 
     @Override

@@ -216,10 +216,7 @@ public final class PredictService implements AutoCloseable {
     private void sweep() {
         long now = System.currentTimeMillis();
         open.expire(now);
-        long oldest = Long.MAX_VALUE;
-        for (OpenRequests.Open r : open.openView().values()) {
-            oldest = Math.min(oldest, r.sentMillis);
-        }
+        long oldest = open.oldestSentMillis();
         stalled =
                 oldest != Long.MAX_VALUE
                         && now - oldest > stallAfterMillis

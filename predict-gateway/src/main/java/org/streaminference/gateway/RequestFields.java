@@ -139,6 +139,25 @@ public final class RequestFields {
         return true;
     }
 
+    /**
+     * The object a field's path ends in under {@code root}, made where missing: a path's dots are
+     * nested objects, as in the user's events.
+     */
+    public static ObjectNode parentOf(ObjectNode root, String path) {
+        ObjectNode node = root;
+        String[] names = path.split("\\.");
+        for (int i = 0; i < names.length - 1; i++) {
+            JsonNode child = node.get(names[i]);
+            node = child instanceof ObjectNode o ? o : node.putObject(names[i]);
+        }
+        return node;
+    }
+
+    /** The last name of a field's path. */
+    public static String leaf(String path) {
+        return path.substring(path.lastIndexOf('.') + 1);
+    }
+
     static ApiError invalid(String field, String problem) {
         return new ApiError(400, "invalid_field", field + " " + problem);
     }
