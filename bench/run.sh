@@ -11,6 +11,8 @@
 #   bench/run.sh validation [options]   Avro decoding alone vs the job's bounded validation, per event (~1 min)
 #   bench/run.sh soak [options]         the whole job through lulls, outages, restarts and swaps, every answer
 #                                       checked against a recomputation from the events sent (~35 min)
+#   bench/run.sh cluster [options]      the shaded job on a standalone cluster, broker in its own process: drains
+#                                       (Avro, JSON, p=1/p=2) against a plain consumer, live rates, idle CPU (~15 min)
 #   bench/run.sh retention [options]    latest_prediction and prediction_history kept bounded at 1,000,000 entities (~4 min)
 # --help after the name lists the options. BENCH_JAVA_OPTS adds JVM options (e.g. -Xmx8g).
 set -euo pipefail
@@ -27,6 +29,7 @@ case "${1:-}" in
   validation) main=org.streaminference.bench.ValidationBenchmark; shift ;;
   soak) main=org.streaminference.bench.SoakBenchmark; shift ;;
   retention) main=org.streaminference.bench.RetentionBenchmark; shift ;;
+  cluster) main=org.streaminference.bench.ClusterBenchmark; shift ;;
 esac
 classpath_file=bench/target/bench-classpath.txt
 mvn -B -q -ntp -DskipTests -pl bench -am package dependency:build-classpath \

@@ -40,7 +40,9 @@ final class KafkaLoad {
          * The user's own Avro schema ({@link #IMAGE_SCHEMA}): the values as one {@code
          * array<float>}.
          */
-        avro
+        avro,
+        /** The same image as one JSON object, its pixels a JSON array of numbers. */
+        json
     }
 
     /**
@@ -75,6 +77,10 @@ final class KafkaLoad {
             throws Exception {
         if (encoding == Encoding.map) {
             return event(index, width, entities, eventTimeMillis);
+        }
+        if (encoding == Encoding.json) {
+            throw new IllegalArgumentException(
+                    "JSON events are written by ImageEvents (bench/run.sh cluster)");
         }
         GenericData.Record image = new GenericData.Record(IMAGE_SCHEMA);
         image.put("id", "e" + index);

@@ -1,0 +1,974 @@
+package org.streaminference.bench;
+
+import org.streaminference.schemas.Prediction;
+
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The job as a user runs it: the shaded jar on a standalone Flink cluster (its own JobManager and
+ * TaskManager processes), submitted over REST, a Kafka broker in a process of its own, the Crayfish
+ * peer's feed-forward network (784 floats in), at-least-once, result store off. Measures, side by
+ * side in each round: a plain Kafka consumer reading the pre-loaded topic (the machine's ceiling),
+ * the job draining the same events as Avro and as JSON at parallelism 1, and as Avro at parallelism
+ * 2; then live rates with latency from each event's scheduled send time, the idle job's CPU, and
+ * the exactly-once figure beside the at-least-once one. CPU per event is the TaskManager process's
+ * own (not the broker's, not this process's); with {@code --profile} an async-profiler summary per
+ * variant says where it goes.
+ */
+@Command(
+        name = "cluster",
+        mixinStandardHelpOptions = true,
+        description = "The job on a standalone cluster with a broker in its own process.")
+public final class ClusterBenchmark implements Callable<Integer> {
+    private static final Path ROOT = Path.of("").toAbsolutePath();
+
+    @Option(
+            names = "--events",
+            defaultValue = "200000",
+            description = "Events pre-loaded per drain.")
+    int events;
+
+    @Option(names = "--rounds", defaultValue = "3", description = "Measured rounds of the drains.")
+    int rounds;
+
+    @Option(
+            names = "--rates",
+            split = ",",
+            defaultValue = "1024,10000,20000,30000,40000,50000",
+            description = "Live rates (events/s) at parallelism 1.")
+    List<Integer> rates;
+
+    @Option(names = "--live-seconds", defaultValue = "60", description = "Length of each live run.")
+    int liveSeconds;
+
+    @Option(
+            names = "--warmup-seconds",
+            defaultValue = "20",
+            description =
+                    "Events scheduled in the first seconds of a live run are left out of its latency and CPU"
+                            + " figures (the JIT compiler's work on the job's new class loader).")
+    int warmupSeconds;
+
+    @Option(
+            names = "--idle-seconds",
+            defaultValue = "20",
+            description = "How long idle CPU is measured.")
+    int idleSeconds;
+
+    @Option(
+            names = "--profile",
+            description = "async-profiler on the TaskManager in the last round.")
+    boolean profile;
+
+    @Option(
+            names = "--variants",
+            split = ",",
+            defaultValue = "drain,live,idle,exactly-once",
+            description = "What to measure.")
+    List<String> variants;
+
+    @Option(
+            names = "--shared",
+            defaultValue = "../shared",
+            description = "The team's shared folder.")
+    Path shared;
+
+    @Option(names = "--out", defaultValue = "bench/results", description = "Where results go.")
+    Path out;
+
+    @Option(
+            names = "--job-jar",
+            description = "The shaded job jar to run (default: jobs/target's, as built).")
+    Path jobJar;
+
+    @Option(names = "--label", defaultValue = "", description = "Added to the result file's name.")
+    String label;
+
+    private static final int WIDTH = 784;
+    private static final int PARTITIONS = 2;
+
+    private Path work;
+    private String bootstrap;
+    private StandaloneFlink cluster;
+    private String jar;
+    private BenchModels.Workload model;
+    private final ImageEvents images = new ImageEvents(WIDTH, 10_000);
+    private int runs;
+    private final List<String> report = new ArrayList<>();
+    private final Map<String, ProcessProfiler.Summary> idleProfiles = new LinkedHashMap<>();
+
+    /** When the running live run's first event was scheduled (wall-clock ms). */
+    private volatile long liveStart = Long.MAX_VALUE;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new ClusterBenchmark()).execute(args));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        work = Files.createTempDirectory("cluster-bench");
+        model = BenchModels.crayfish(work.resolve("models"), shared.toAbsolutePath(), events);
+        if (model == null) {
+            System.err.println(
+                    "the Crayfish peer model is not in " + shared + "/peer-models: nothing to run");
+            return 2;
+        }
+        Process broker = startBroker();
+        try {
+            Path options = clusterOptions();
+            cluster = StandaloneFlink.start(ROOT, work.resolve("cluster"), options);
+            try {
+                jar = cluster.upload(jobJar != null ? jobJar : jobJar());
+                measure();
+            } finally {
+                cluster.close();
+            }
+        } finally {
+            broker.getOutputStream().close();
+            if (!broker.waitFor(30, TimeUnit.SECONDS)) {
+                broker.destroyForcibly();
+            }
+        }
+        return 0;
+    }
+
+    private void measure() throws Exception {
+        List<String> header = new ArrayList<>();
+        header.add("# The job on a standalone cluster, " + LocalDate.now());
+        header.add("");
+        header.add(
+                "Machine: "
+                        + Runtime.getRuntime().availableProcessors()
+                        + " cores, shared by the broker (own process), the JobManager and TaskManager processes and this"
+                        + " benchmark (producer and consumer). The shaded job jar submitted over REST; Crayfish FFNN (784"
+                        + " floats in), at-least-once unless stated, result store off, "
+                        + events
+                        + " events per drain on "
+                        + PARTITIONS
+                        + " partitions. Command: `bench/run.sh cluster "
+                        + String.join(" ", commandLine())
+                        + "`");
+        header.add("");
+        report.addAll(header);
+        if (variants.contains("idle")) {
+            idleWithoutJob();
+        }
+        if (variants.contains("drain")) {
+            drains();
+        }
+        if (variants.contains("live")) {
+            live();
+        }
+        if (variants.contains("exactly-once")) {
+            exactlyOnce();
+        }
+        Files.createDirectories(out);
+        Path file =
+                out.resolve(
+                        "cluster-"
+                                + LocalDate.now()
+                                + (label.isEmpty() ? "" : "-" + label)
+                                + "-"
+                                + Runtime.getRuntime().availableProcessors()
+                                + "cores.md");
+        Files.write(file, report);
+        System.out.println(String.join("\n", report));
+        System.out.println("written to " + file);
+    }
+
+    private List<String> commandLine() {
+        List<String> args = new ArrayList<>();
+        args.add("--events " + events);
+        args.add("--rounds " + rounds);
+        args.add("--rates " + rates.toString().replaceAll("[\\[\\] ]", ""));
+        if (profile) {
+            args.add("--profile");
+        }
+        return args;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // drains
+    // ---------------------------------------------------------------------------------------------
+
+    private void drains() throws Exception {
+        String avro = "drain-avro";
+        String json = "drain-json";
+        createTopics(avro, json);
+        preload(avro, KafkaLoad.Encoding.avro);
+        preload(json, KafkaLoad.Encoding.json);
+        System.out.println("warm-up round (not measured)");
+        plainConsumer(avro);
+        drain(avro, KafkaLoad.Encoding.avro, 1, false);
+        drain(json, KafkaLoad.Encoding.json, 1, false);
+        drain(avro, KafkaLoad.Encoding.avro, 2, false);
+        String[] names = {
+            "plain Kafka consumer (records/s)", "job, Avro, p=1", "job, JSON, p=1", "job, Avro, p=2"
+        };
+        // by variant: whole rate, second-half rate, whole CPU/event, second-half CPU/event
+        Map<String, List<List<Double>>> figures = new LinkedHashMap<>();
+        Map<String, String> times = new LinkedHashMap<>();
+        Map<String, ProcessProfiler.Summary> profiles = new LinkedHashMap<>();
+        for (String name : names) {
+            figures.put(
+                    name,
+                    List.of(
+                            new ArrayList<>(),
+                            new ArrayList<>(),
+                            new ArrayList<>(),
+                            new ArrayList<>()));
+        }
+        for (int round = 1; round <= rounds; round++) {
+            boolean profiled = profile && round == rounds;
+            System.out.println("round " + round + (profiled ? " (profiled)" : ""));
+            double[] plain = plainConsumer(avro);
+            figures.get(names[0]).get(0).add(plain[0]);
+            figures.get(names[0]).get(1).add(plain[1]);
+            Observed[] drains = {
+                drain(avro, KafkaLoad.Encoding.avro, 1, profiled),
+                drain(json, KafkaLoad.Encoding.json, 1, profiled),
+                drain(avro, KafkaLoad.Encoding.avro, 2, profiled)
+            };
+            for (int i = 0; i < drains.length; i++) {
+                List<List<Double>> f = figures.get(names[i + 1]);
+                f.get(0).add(drains[i].rate());
+                f.get(1).add(drains[i].steadyRate());
+                f.get(2).add(drains[i].tmMicrosPerEvent());
+                f.get(3).add(drains[i].steadyMicrosPerEvent());
+                times.put(names[i + 1], drains[i].taskTimes());
+                if (drains[i].profile() != null) {
+                    profiles.put(names[i + 1], drains[i].profile());
+                }
+            }
+        }
+        report.add(
+                "## Drains (a pre-loaded topic read as fast as possible; "
+                        + rounds
+                        + " rounds after a warm-up round; min / median / max of the rounds)");
+        report.add("");
+        report.add(
+                "Whole: first to last prediction. Second half: from the middle prediction to the last, once the"
+                        + " JIT compiler has done most of its work on the job's new class loader (a third of the"
+                        + " TaskManager's CPU in the first seconds of each job).");
+        report.add("");
+        report.add(
+                "| variant | events/s, whole | events/s, second half | TaskManager CPU µs/event, whole | µs/event, second half | task times, last round (ms/s, avg of subtasks) |");
+        report.add("|---|---:|---:|---:|---:|---|");
+        for (String name : names) {
+            List<List<Double>> f = figures.get(name);
+            report.add(
+                    "| "
+                            + name
+                            + " | "
+                            + Spread.of(f.get(0)).format("%,.0f")
+                            + " | "
+                            + Spread.of(f.get(1)).format("%,.0f")
+                            + " | "
+                            + (f.get(2).isEmpty() ? "-" : Spread.of(f.get(2)).format("%.1f"))
+                            + " | "
+                            + (f.get(3).isEmpty() ? "-" : Spread.of(f.get(3)).format("%.1f"))
+                            + " | "
+                            + times.getOrDefault(name, "")
+                            + " |");
+        }
+        report.add("");
+        report.add("Ratios within each round (min / median / max), whole drain; second half:");
+        report.add("");
+        ratio(
+                "Avro drain p=1 / plain consumer",
+                figures.get(names[1]),
+                figures.get(names[0]),
+                "≥ 0.50");
+        ratio(
+                "JSON drain / Avro drain, p=1",
+                figures.get(names[2]),
+                figures.get(names[1]),
+                "≥ 0.50");
+        ratio("Avro drain p=2 / p=1", figures.get(names[3]), figures.get(names[1]), "≥ 1.0");
+        report.add("");
+        addProfiles(profiles);
+    }
+
+    private void ratio(String what, List<List<Double>> a, List<List<Double>> b, String target) {
+        report.add(
+                "- "
+                        + what
+                        + ": "
+                        + Spread.ofRatios(a.get(0), b.get(0)).format("%.2f")
+                        + "; "
+                        + Spread.ofRatios(a.get(1), b.get(1)).format("%.2f")
+                        + "  (target "
+                        + target
+                        + ")");
+    }
+
+    private void addProfiles(Map<String, ProcessProfiler.Summary> profiles) {
+        if (profiles.isEmpty()) {
+            return;
+        }
+        report.add(
+                "### Where the TaskManager's CPU went (async-profiler, 1 ms CPU samples, measured span only)");
+        report.add("");
+        report.add("| variant | samples | by thread | frames with the most samples of their own |");
+        report.add("|---|---:|---|---|");
+        profiles.forEach(
+                (name, p) ->
+                        report.add(
+                                "| "
+                                        + name
+                                        + " | "
+                                        + p.samples()
+                                        + " | "
+                                        + p.describe(p.byThread())
+                                        + " | "
+                                        + p.describe(p.topSelf()).replace("|", "\\|")
+                                        + " |"));
+        report.add("");
+    }
+
+    /** Records/s of a plain consumer over the topic: whole, and second half. */
+    private double[] plainConsumer(String topic) throws Exception {
+        try (KafkaConsumer<byte[], byte[]> consumer = consumer("plain-" + (++runs), false)) {
+            consumer.subscribe(List.of(topic));
+            long count = 0;
+            long first = 0;
+            long half = 0;
+            long last = 0;
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+            while (count < events && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    long now = System.nanoTime();
+                    if (count == 0) {
+                        first = now;
+                    }
+                    if (count == events / 2) {
+                        half = now;
+                    }
+                    last = now;
+                    count++;
+                }
+            }
+            double rate = (count - 1) / Math.max((last - first) / 1e9, 1e-9);
+            double steady = (count - events / 2) / Math.max((last - half) / 1e9, 1e-9);
+            System.out.printf(
+                    "  plain consumer: %,.0f records/s (second half %,.0f)%n", rate, steady);
+            return new double[] {rate, steady};
+        }
+    }
+
+    private Observed drain(
+            String topic, KafkaLoad.Encoding encoding, int parallelism, boolean profiled)
+            throws Exception {
+        String predictions = "predictions-" + (++runs);
+        createTopics(predictions, "dead-letters-" + runs);
+        List<String> args = jobArgs(topic, predictions, encoding, true, false);
+        String job = cluster.run(jar, args, parallelism);
+        Observed o =
+                observe(job, predictions, events, Duration.ofMinutes(10), false, profiled, null);
+        String state = cluster.awaitTerminal(job, Duration.ofMinutes(2));
+        if (!"FINISHED".equals(state)) {
+            throw new IllegalStateException("drain job " + job + " " + state);
+        }
+        System.out.printf(
+                "  %s p=%d: %,.0f events/s (second half %,.0f), TaskManager %.1f µs/event (second half %.1f,"
+                        + " %.2f cores); %s%n",
+                encoding,
+                parallelism,
+                o.rate(),
+                o.steadyRate(),
+                o.tmMicrosPerEvent(),
+                o.steadyMicrosPerEvent(),
+                o.steadyCores(),
+                o.taskTimes());
+        return o;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // live
+    // ---------------------------------------------------------------------------------------------
+
+    private void idleWithoutJob() throws Exception {
+        double cores = tmCores(idleSeconds);
+        report.add(
+                "TaskManager without a job: "
+                        + String.format("%.3f", cores)
+                        + " cores over "
+                        + idleSeconds
+                        + " s.");
+        report.add("");
+    }
+
+    private void live() throws Exception {
+        report.add(
+                "## Live (events produced at a fixed rate once the job runs; latency from each event's scheduled send time to the prediction's arrival; first "
+                        + warmupSeconds
+                        + " s left out of latency, CPU and the profile; "
+                        + liveSeconds
+                        + " s each, one run each; the idle job: the first rate's job, warm, its input stopped)");
+        report.add("");
+        report.add(
+                "| rate (events/s) | delivery | out events/s | p50 (ms) | p99 (ms) | max (ms) | TaskManager CPU µs/event | TaskManager cores | idle job (cores) |");
+        report.add("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        Map<String, ProcessProfiler.Summary> profiles = new LinkedHashMap<>();
+        for (int rate : rates) {
+            Live l =
+                    liveRun(
+                            rate,
+                            false,
+                            rate == rates.get(0) && variants.contains("idle"),
+                            profile && (rate == rates.get(0) || rate == 20_000));
+            report.add(l.row());
+            if (l.observed().profile() != null) {
+                profiles.put("live " + rate + "/s", l.observed().profile());
+            }
+        }
+        report.add("");
+        profiles.putAll(idleProfiles);
+        addProfiles(profiles);
+    }
+
+    private void exactlyOnce() throws Exception {
+        report.add(
+                "Exactly-once beside at-least-once at "
+                        + rates.get(0)
+                        + " events/s (checkpoints every 10 s, read_committed):");
+        report.add("");
+        report.add(
+                "| rate (events/s) | delivery | out events/s | p50 (ms) | p99 (ms) | max (ms) | TaskManager CPU µs/event | cores | idle job (cores) |");
+        report.add("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+        report.add(liveRun(rates.get(0), false, false, false).row());
+        report.add(liveRun(rates.get(0), true, false, false).row());
+        report.add("");
+    }
+
+    private record Live(
+            int rate,
+            boolean exactlyOnce,
+            Observed observed,
+            double p50,
+            double p99,
+            double max,
+            double idleCores) {
+        String row() {
+            return String.format(
+                    "| %,d | %s | %,.0f | %.0f | %.0f | %.0f | %.1f | %.2f | %s |",
+                    rate,
+                    exactlyOnce ? "exactly-once" : "at-least-once",
+                    observed.rate(),
+                    p50,
+                    p99,
+                    max,
+                    observed.steadyMicrosPerEvent(),
+                    observed.steadyCores(),
+                    Double.isNaN(idleCores) ? "" : String.format("%.3f", idleCores));
+        }
+    }
+
+    private Live liveRun(int rate, boolean exactlyOnce, boolean idle, boolean profiled)
+            throws Exception {
+        String topic = "live-" + (++runs);
+        String predictions = "predictions-" + runs;
+        createTopics(topic, predictions, "dead-letters-" + runs);
+        String job =
+                cluster.run(
+                        jar,
+                        jobArgs(topic, predictions, KafkaLoad.Encoding.avro, false, exactlyOnce),
+                        1);
+        cluster.awaitRunning(job, Duration.ofMinutes(2));
+        // one event through first, so that the model is loaded and the first checkpoint is past
+        produce(topic, 0, 1, 0);
+        observe(job, predictions, 1, Duration.ofMinutes(2), false, false, null);
+        long count = (long) rate * liveSeconds;
+        Observed[] result = new Observed[1];
+        liveStart = Long.MAX_VALUE;
+        Thread consumer =
+                new Thread(
+                        () -> {
+                            try {
+                                result[0] =
+                                        observe(
+                                                job,
+                                                predictions,
+                                                count + 1,
+                                                Duration.ofSeconds(liveSeconds + 120),
+                                                true,
+                                                profiled,
+                                                () -> liveStart + warmupSeconds * 1000L);
+                            } catch (Exception e) {
+                                throw new IllegalStateException(e);
+                            }
+                        });
+        consumer.start();
+        long start = produce(topic, 1, count, rate);
+        consumer.join();
+        // the idle job's cost once it is warm: the same job, its input stopped
+        double idleCores = Double.NaN;
+        if (idle) {
+            ProcessProfiler idleProfiler =
+                    profile ? ProcessProfiler.start(cluster.taskManager().pid(), work) : null;
+            idleCores = tmCores(idleSeconds);
+            if (idleProfiler != null) {
+                idleProfiles.put(
+                        "idle job",
+                        idleProfiler.stop(work.resolve("profile-idle-" + topic + ".collapsed")));
+            }
+        }
+        cluster.cancel(job);
+        Observed o = result[0];
+        if (o == null) {
+            throw new IllegalStateException("the live run at " + rate + "/s did not finish");
+        }
+        long from = start + warmupSeconds * 1000L;
+        Live l =
+                new Live(
+                        rate,
+                        exactlyOnce,
+                        o,
+                        o.percentile(0.5, from),
+                        o.percentile(0.99, from),
+                        o.percentile(1.0, from),
+                        idleCores);
+        System.out.println("  live " + l.row());
+        return l;
+    }
+
+    /** TaskManager cores over {@code seconds}, with nothing to do. */
+    private double tmCores(int seconds) throws Exception {
+        long cpu = cluster.taskManagerCpuNanos();
+        long t = System.nanoTime();
+        Thread.sleep(seconds * 1000L); // the measurement is the span itself: an idle process's CPU
+        return (cluster.taskManagerCpuNanos() - cpu) / (double) (System.nanoTime() - t);
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Kafka and the job
+    // ---------------------------------------------------------------------------------------------
+
+    /** What the benchmark's consumer saw of one run's predictions. */
+    private record Observed(
+            long count,
+            long[] eventTimes,
+            long[] latencies,
+            long first,
+            long last,
+            long tmCpuNanos,
+            long steadyCount,
+            long steadyFirst,
+            long steadyCpuNanos,
+            String taskTimes,
+            ProcessProfiler.Summary profile) {
+        double rate() {
+            return (count - 1) / Math.max((last - first) / 1e9, 1e-9);
+        }
+
+        double tmMicrosPerEvent() {
+            return tmCpuNanos / 1e3 / Math.max(count - 1, 1);
+        }
+
+        double tmCores() {
+            return tmCpuNanos / (double) Math.max(last - first, 1);
+        }
+
+        /**
+         * Events per second after the steady mark (a drain's second half, a live run's warm-up).
+         */
+        double steadyRate() {
+            return steadyCount / Math.max((last - steadyFirst) / 1e9, 1e-9);
+        }
+
+        double steadyMicrosPerEvent() {
+            return steadyCpuNanos / 1e3 / Math.max(steadyCount, 1);
+        }
+
+        double steadyCores() {
+            return steadyCpuNanos / (double) Math.max(last - steadyFirst, 1);
+        }
+
+        double percentile(double q, long fromMillis) {
+            long[] counted = new long[latencies.length];
+            int n = 0;
+            for (int i = 0; i < latencies.length; i++) {
+                if (eventTimes[i] >= fromMillis) {
+                    counted[n++] = latencies[i];
+                }
+            }
+            long[] sorted = Arrays.copyOf(counted, n);
+            Arrays.sort(sorted);
+            return sorted.length == 0
+                    ? Double.NaN
+                    : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+        }
+    }
+
+    private Observed observe(
+            String job,
+            String topic,
+            long expected,
+            Duration timeout,
+            boolean latencies,
+            boolean profiled,
+            java.util.function.LongSupplier steadyFromEventTime)
+            throws Exception {
+        try (KafkaConsumer<byte[], byte[]> consumer =
+                consumer("clock-" + topic + "-" + expected, true)) {
+            consumer.subscribe(List.of(topic));
+            long[] lat = new long[latencies ? (int) expected : 0];
+            long[] times = new long[lat.length];
+            int count = 0;
+            long first = 0;
+            long last = 0;
+            long cpuAtFirst = 0;
+            long steadyAt = -1; // the count at the steady mark
+            long steadyFirst = 0;
+            long cpuAtSteady = 0;
+            String taskTimes = "";
+            ProcessProfiler profiler = null;
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (count < expected && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(20))) {
+                    long now = System.nanoTime();
+                    long wall = System.currentTimeMillis();
+                    long eventTime = Long.MIN_VALUE;
+                    if (count < lat.length) {
+                        eventTime =
+                                Prediction.fromByteBuffer(ByteBuffer.wrap(r.value()))
+                                        .getEventTime();
+                        times[count] = eventTime;
+                        lat[count] = wall - eventTime;
+                    }
+                    if (count == 0) {
+                        first = now;
+                        cpuAtFirst = cluster.taskManagerCpuNanos();
+                    }
+                    if (steadyAt < 0
+                            && (steadyFromEventTime == null
+                                    ? count >= expected / 2
+                                    : eventTime >= steadyFromEventTime.getAsLong())) {
+                        steadyAt = count;
+                        steadyFirst = now;
+                        cpuAtSteady = cluster.taskManagerCpuNanos();
+                        if (profiled) {
+                            profiler = ProcessProfiler.start(cluster.taskManager().pid(), work);
+                        }
+                    }
+                    last = now;
+                    count++;
+                    if (count == expected * 3 / 4 && expected > 1000) {
+                        taskTimes = cluster.taskTimes(job).toString();
+                    }
+                }
+            }
+            long cpuAtEnd = cluster.taskManagerCpuNanos();
+            long cpu = cpuAtEnd - cpuAtFirst;
+            ProcessProfiler.Summary summary =
+                    profiler == null
+                            ? null
+                            : profiler.stop(work.resolve("profile-" + topic + ".collapsed"));
+            if (count < expected) {
+                throw new IllegalStateException(
+                        "only " + count + " of " + expected + " predictions arrived in " + topic);
+            }
+            return new Observed(
+                    count,
+                    times,
+                    lat,
+                    first,
+                    last,
+                    cpu,
+                    steadyAt < 0 ? 0 : count - steadyAt,
+                    steadyFirst,
+                    cpuAtEnd - cpuAtSteady,
+                    taskTimes,
+                    summary);
+        }
+    }
+
+    private KafkaConsumer<byte[], byte[]> consumer(String group, boolean readCommitted) {
+        return new KafkaConsumer<>(
+                Map.of(
+                        ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        bootstrap,
+                        ConsumerConfig.GROUP_ID_CONFIG,
+                        group,
+                        ConsumerConfig.AUTO_OFFSET_RESET_CONFIG,
+                        "earliest",
+                        ConsumerConfig.ISOLATION_LEVEL_CONFIG,
+                        readCommitted ? "read_committed" : "read_uncommitted",
+                        ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG,
+                        5,
+                        ConsumerConfig.MAX_POLL_RECORDS_CONFIG,
+                        5000),
+                new ByteArrayDeserializer(),
+                new ByteArrayDeserializer());
+    }
+
+    private void preload(String topic, KafkaLoad.Encoding encoding) throws Exception {
+        try (KafkaProducer<byte[], byte[]> producer = producer(20)) {
+            long now = System.currentTimeMillis();
+            for (long i = 0; i < events; i++) {
+                producer.send(
+                        new ProducerRecord<>(
+                                topic,
+                                images.entity(i).getBytes(StandardCharsets.UTF_8),
+                                images.encode(encoding, i, now)));
+            }
+            producer.flush();
+        }
+        System.out.printf("loaded %,d %s events into %s%n", events, encoding, topic);
+    }
+
+    /**
+     * Produces {@code count} Avro events at {@code rate} (0: at once), each event's time the time
+     * it was scheduled for (a producer held up counts the wait as latency). Returns the first
+     * scheduled time.
+     */
+    private long produce(String topic, long firstIndex, long count, double rate) throws Exception {
+        try (KafkaProducer<byte[], byte[]> producer = producer(rate > 0 ? 0 : 20)) {
+            long start = System.nanoTime();
+            long startWall = System.currentTimeMillis();
+            if (rate > 0) {
+                liveStart = startWall;
+            }
+            for (long i = 0; i < count; i++) {
+                long eventTime = System.currentTimeMillis();
+                if (rate > 0) {
+                    long offset = (long) (i / rate * 1e9);
+                    long due = start + offset;
+                    while (System.nanoTime() < due) {
+                        LockSupport.parkNanos(due - System.nanoTime()); // pacing to the rate
+                    }
+                    eventTime = startWall + offset / 1_000_000;
+                }
+                long index = firstIndex + i;
+                producer.send(
+                        new ProducerRecord<>(
+                                topic,
+                                images.entity(index).getBytes(StandardCharsets.UTF_8),
+                                images.avro(index, eventTime)));
+            }
+            producer.flush();
+            return startWall;
+        }
+    }
+
+    private KafkaProducer<byte[], byte[]> producer(int lingerMillis) {
+        return new KafkaProducer<>(
+                Map.of(
+                        ProducerConfig.BOOTSTRAP_SERVERS_CONFIG,
+                        bootstrap,
+                        ProducerConfig.LINGER_MS_CONFIG,
+                        lingerMillis,
+                        ProducerConfig.BATCH_SIZE_CONFIG,
+                        256 * 1024,
+                        ProducerConfig.ACKS_CONFIG,
+                        "1"),
+                new ByteArraySerializer(),
+                new ByteArraySerializer());
+    }
+
+    private List<String> jobArgs(
+            String topic,
+            String predictions,
+            KafkaLoad.Encoding encoding,
+            boolean bounded,
+            boolean exactlyOnce)
+            throws Exception {
+        List<String> args =
+                new ArrayList<>(
+                        List.of(
+                                "--kafka.bootstrap-servers",
+                                bootstrap,
+                                "--kafka.topic.events",
+                                topic,
+                                "--kafka.topic.predictions",
+                                predictions,
+                                "--kafka.topic.dead-letters",
+                                predictions.replace("predictions-", "dead-letters-"),
+                                "--kafka.group-id",
+                                "job-" + predictions,
+                                "--kafka.source.bounded",
+                                Boolean.toString(bounded),
+                                "--kafka.sink.delivery-guarantee",
+                                exactlyOnce ? "exactly-once" : "at-least-once",
+                                "--kafka.sink.transactional-id-prefix",
+                                "bench-" + predictions,
+                                "--execution.checkpointing.interval",
+                                "10 s",
+                                "--model.uri",
+                                model.dir().toUri().toString(),
+                                "--features.spec",
+                                featureSpec().toUri().toString(),
+                                "--result-store.enabled",
+                                "false",
+                                "--events.field.event-id",
+                                "id",
+                                "--events.field.entity-id",
+                                "entity",
+                                "--events.field.event-time",
+                                "ts"));
+        if (encoding == KafkaLoad.Encoding.json) {
+            args.addAll(List.of("--events.format", "JSON"));
+        } else {
+            args.addAll(
+                    List.of(
+                            "--events.format",
+                            "AVRO",
+                            "--events.avro.schema",
+                            avroSchema().toUri().toString()));
+        }
+        return args;
+    }
+
+    private Path featureSpec() throws Exception {
+        Path file = work.resolve("pixels.yaml");
+        if (!Files.exists(file)) {
+            Files.writeString(
+                    file,
+                    "name: bench\nversion: 1\nfeatures:\n  - name: pixels\n    kind: vector\n    field: pixels\n    width: "
+                            + WIDTH
+                            + "\n");
+        }
+        return file;
+    }
+
+    private Path avroSchema() throws Exception {
+        Path file = work.resolve("image.avsc");
+        if (!Files.exists(file)) {
+            Files.writeString(file, KafkaLoad.IMAGE_SCHEMA.toString(true));
+        }
+        return file;
+    }
+
+    private Path clusterOptions() throws Exception {
+        return Files.writeString(
+                work.resolve("cluster-options.yaml"),
+                String.join(
+                        "\n",
+                        "model.allowed-roots: " + work.resolve("models").toUri(),
+                        "model.allow-unsigned: true",
+                        "validation.max-future-skew: 10 min",
+                        // the REST API's metrics a second old, so that a drain's task times are
+                        // there
+                        "metrics.fetcher.update-interval: 1000",
+                        // empty values cannot be program arguments (ParameterTool drops them)
+                        "model.trusted-keys: \"\"",
+                        "model.control-topic: \"\"",
+                        "features.reference-topic: \"\"",
+                        "events.field.event-type: \"\"",
+                        ""));
+    }
+
+    private static Path jobJar() throws Exception {
+        try (var files = Files.list(ROOT.resolve("jobs/target"))) {
+            return files.filter(f -> f.getFileName().toString().endsWith("-job.jar"))
+                    .findFirst()
+                    .orElseThrow(
+                            () -> new IllegalStateException("no shaded job jar in jobs/target"));
+        }
+    }
+
+    private void createTopics(String... topics) throws Exception {
+        try (var admin =
+                org.apache.kafka.clients.admin.Admin.create(
+                        Map.of("bootstrap.servers", bootstrap))) {
+            List<org.apache.kafka.clients.admin.NewTopic> newTopics = new ArrayList<>();
+            for (String t : topics) {
+                newTopics.add(
+                        new org.apache.kafka.clients.admin.NewTopic(t, PARTITIONS, (short) 1));
+            }
+            admin.createTopics(newTopics).all().get(1, TimeUnit.MINUTES);
+            // KAFKA-15591: producing right after createTopics can lose records until every
+            // partition answers
+            Map<org.apache.kafka.common.TopicPartition, org.apache.kafka.clients.admin.OffsetSpec>
+                    spec = new LinkedHashMap<>();
+            for (String t : topics) {
+                for (int p = 0; p < PARTITIONS; p++) {
+                    spec.put(
+                            new org.apache.kafka.common.TopicPartition(t, p),
+                            org.apache.kafka.clients.admin.OffsetSpec.latest());
+                }
+            }
+            long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(1);
+            while (true) {
+                try {
+                    admin.listOffsets(spec).all().get(10, TimeUnit.SECONDS);
+                    break;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (System.nanoTime() > deadline) {
+                        throw e;
+                    }
+                }
+            }
+        }
+    }
+
+    private Process startBroker() throws Exception {
+        String classpath = System.getProperty("java.class.path");
+        Process p =
+                new ProcessBuilder(
+                                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                                "-Xmx1g",
+                                "-cp",
+                                classpath,
+                                KafkaBrokerProcess.class.getName(),
+                                work.resolve("kafka").toString(),
+                                "0")
+                        .redirectError(work.resolve("broker.log").toFile())
+                        .start();
+        BufferedReader lines =
+                new BufferedReader(
+                        new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        String line;
+        while ((line = lines.readLine()) != null && !line.startsWith("READY ")) {
+            // the broker's own output before it serves
+        }
+        if (line == null) {
+            throw new IllegalStateException(
+                    "the broker did not start; see " + work.resolve("broker.log"));
+        }
+        bootstrap = line.substring("READY ".length()).strip();
+        Thread drain =
+                new Thread(
+                        () -> {
+                            try {
+                                while (lines.readLine() != null) {
+                                    // the broker's output after it serves: read so that it never
+                                    // blocks
+                                }
+                            } catch (java.io.IOException e) {
+                                // the broker ended
+                            }
+                        });
+        drain.setDaemon(true);
+        drain.start();
+        System.out.println("broker (own process, pid " + p.pid() + ") at " + bootstrap);
+        return p;
+    }
+}
