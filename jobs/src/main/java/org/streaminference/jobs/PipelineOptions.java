@@ -371,6 +371,17 @@ public final class PipelineOptions {
                                     + " last batch at the latest: at once when a record arrives or a batch finishes after"
                                     + " that, instead of waiting for max-delay. false: by size and delay only.");
 
+    public static final ConfigOption<Duration> INFERENCE_TASK_THREAD_BELOW =
+            ConfigOptions.key("inference.task-thread-below")
+                    .durationType()
+                    .defaultValue(Duration.ofNanos(100_000))
+                    .withDescription(
+                            "A batch cut on the task thread while no other batch runs is run right there instead of on"
+                                    + " an inference thread when the version's recent batches took less than this: for a"
+                                    + " cheap model, waking an inference thread and then the task thread with its answers"
+                                    + " costs more than the run (a timed-out run is still stopped by inference.timeout). 0"
+                                    + " ms: always on the inference threads.");
+
     public static final ConfigOption<Boolean> INFERENCE_ORDERED =
             ConfigOptions.key("inference.ordered")
                     .booleanType()
@@ -468,6 +479,7 @@ public final class PipelineOptions {
                 INFERENCE_MAX_BATCH_SIZE,
                 INFERENCE_MAX_DELAY,
                 INFERENCE_CONCURRENT_BATCHES,
+                INFERENCE_TASK_THREAD_BELOW,
                 INFERENCE_CAPACITY,
                 INFERENCE_TIMEOUT,
                 INFERENCE_RETRIES,

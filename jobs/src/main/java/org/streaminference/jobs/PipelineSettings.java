@@ -433,8 +433,10 @@ public final class PipelineSettings {
                         .retries(options.get(PipelineOptions.INFERENCE_RETRIES))
                         .topK(options.get(PipelineOptions.INFERENCE_TOP_K))
                         .ordered(options.get(PipelineOptions.INFERENCE_ORDERED))
-                        .dispatchWhenIdle(
-                                options.get(PipelineOptions.INFERENCE_DISPATCH_WHEN_IDLE));
+                        .dispatchWhenIdle(options.get(PipelineOptions.INFERENCE_DISPATCH_WHEN_IDLE))
+                        .taskThreadBelowMicros(
+                                options.get(PipelineOptions.INFERENCE_TASK_THREAD_BELOW).toNanos()
+                                        / 1_000);
         options.getOptional(PipelineOptions.INFERENCE_CAPACITY).ifPresent(batching::capacity);
         try {
             return batching.build();

@@ -29,6 +29,7 @@ import org.apache.flink.annotation.Internal;
 import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ExecutionOptions;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.kafka.source.KafkaSource;
@@ -75,6 +76,11 @@ public final class StreamInferencePipeline {
                 .getOptional(org.apache.flink.configuration.PipelineOptions.OBJECT_REUSE)
                 .isPresent()) {
             defaults.set(org.apache.flink.configuration.PipelineOptions.OBJECT_REUSE, true);
+        }
+        if (!env.getConfiguration().getOptional(ExecutionOptions.BUFFER_TIMEOUT).isPresent()) {
+            // each record's buffer handed on at once: no flusher thread waking every interval
+            // (the work of an idle job), and no wait at the shuffle
+            defaults.set(ExecutionOptions.BUFFER_TIMEOUT, Duration.ZERO);
         }
         if (!env.getConfiguration().getOptional(StateBackendOptions.STATE_BACKEND).isPresent()) {
             defaults.set(StateBackendOptions.STATE_BACKEND, "rocksdb");

@@ -75,7 +75,7 @@ class ConfigurationFilesTest {
         assertThat(conf.get(StateBackendOptions.STATE_BACKEND)).isEqualTo("rocksdb");
         assertThat(conf.get(CheckpointingOptions.CHECKPOINTING_INTERVAL))
                 .isEqualTo(Duration.ofSeconds(10));
-        assertThat(conf.get(ExecutionOptions.BUFFER_TIMEOUT)).isEqualTo(Duration.ofMillis(1));
+        assertThat(conf.get(ExecutionOptions.BUFFER_TIMEOUT)).isEqualTo(Duration.ZERO);
         assertThat(PipelineSettings.batching(conf).maxBatchSize()).isEqualTo(64);
         assertThat(conf.get(PipelineOptions.SINK_DELIVERY_GUARANTEE))
                 .isEqualTo(DeliveryGuarantee.EXACTLY_ONCE);

@@ -20,7 +20,8 @@ import java.util.Arrays;
  * The user's events as JSON objects, read in one streaming pass that descends only into the objects
  * a path of the {@link EventFieldMapping} goes through and skips every other value without building
  * it. Bounded as the envelope is: the value's size (checked before), nesting depth, and the length
- * of numbers; duplicate keys keep the last.
+ * of numbers; duplicate keys keep the last. The common record (ASCII, no escapes) is read by {@link
+ * AsciiJsonReader} straight from its bytes; whatever it declines, Jackson reads.
  */
 @Internal
 public final class JsonEventDecoder implements EventDecoder {
@@ -48,6 +49,29 @@ public final class JsonEventDecoder implements EventDecoder {
 
     @Override
     public Decoded decode(ByteBuffer value, long kafkaTimestamp) {
+        if (tree == null) {
+            tree = mapping.tree();
+        }
+        if (value.hasArray()) {
+            EventFieldMapping.Values values = mapping.values();
+            if (AsciiJsonReader.read(
+                    value.array(),
+                    value.arrayOffset() + value.position(),
+                    value.remaining(),
+                    tree,
+                    values,
+                    AvroPayloadCheck.MAX_DEPTH)) {
+                return mapping.decoded(values, kafkaTimestamp);
+            }
+        }
+        return decodeWithJackson(value, kafkaTimestamp);
+    }
+
+    /**
+     * Every record the fast path declines: Jackson reads it whole and gives its values or the
+     * reason it is refused.
+     */
+    Decoded decodeWithJackson(ByteBuffer value, long kafkaTimestamp) {
         if (factory == null) {
             // numbers parsed from the parser's own buffer by FastDoubleParser (correctly rounded,
             // as
@@ -62,7 +86,6 @@ public final class JsonEventDecoder implements EventDecoder {
                                             .maxNumberLength(64)
                                             .build())
                             .build();
-            tree = mapping.tree();
         }
         ByteBuffer bytes = value.duplicate();
         EventFieldMapping.Values values = mapping.values();

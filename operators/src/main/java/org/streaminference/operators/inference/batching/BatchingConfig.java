@@ -24,6 +24,7 @@ public final class BatchingConfig implements Serializable {
     private final boolean ordered;
     private final int capacity;
     private final boolean dispatchWhenIdle;
+    private final long taskThreadBelowMicros;
 
     private BatchingConfig(Builder b) {
         this.maxBatchSize = b.maxBatchSize;
@@ -34,6 +35,7 @@ public final class BatchingConfig implements Serializable {
         this.topK = b.topK;
         this.ordered = b.ordered;
         this.dispatchWhenIdle = b.dispatchWhenIdle;
+        this.taskThreadBelowMicros = b.taskThreadBelowMicros;
         this.capacity = b.capacity != null ? b.capacity : 2 * b.maxBatchSize * b.concurrentBatches;
     }
 
@@ -46,6 +48,16 @@ public final class BatchingConfig implements Serializable {
 
     public static Builder builder() {
         return new Builder();
+    }
+
+    /**
+     * A batch cut on the task thread while no other batch runs is run right there, instead of on an
+     * inference thread, when the version's recent batches took less than this (µs; 0: never): for
+     * such a model the hand-off (waking an inference thread, then the task thread with the answers)
+     * costs more than the run.
+     */
+    public long taskThreadBelowMicros() {
+        return taskThreadBelowMicros;
     }
 
     /** A batch runs as soon as it holds this many records... */
@@ -114,7 +126,8 @@ public final class BatchingConfig implements Serializable {
                 && topK == c.topK
                 && ordered == c.ordered
                 && capacity == c.capacity
-                && dispatchWhenIdle == c.dispatchWhenIdle;
+                && dispatchWhenIdle == c.dispatchWhenIdle
+                && taskThreadBelowMicros == c.taskThreadBelowMicros;
     }
 
     @Override
@@ -128,7 +141,8 @@ public final class BatchingConfig implements Serializable {
                 topK,
                 ordered,
                 capacity,
-                dispatchWhenIdle);
+                dispatchWhenIdle,
+                taskThreadBelowMicros);
     }
 
     @Override
@@ -149,7 +163,12 @@ public final class BatchingConfig implements Serializable {
                 + (ordered ? "ordered" : "unordered")
                 + ", capacity "
                 + capacity
-                + (dispatchWhenIdle ? ", dispatched a pace after the last batch when idle" : "");
+                + (dispatchWhenIdle ? ", dispatched a pace after the last batch when idle" : "")
+                + (taskThreadBelowMicros > 0
+                        ? ", on the task thread while batches take under "
+                                + taskThreadBelowMicros
+                                + " µs"
+                        : "");
     }
 
     /** Builds a {@link BatchingConfig}; unset values keep their defaults. */
@@ -167,8 +186,15 @@ public final class BatchingConfig implements Serializable {
         private Integer capacity;
 
         private boolean dispatchWhenIdle;
+        private long taskThreadBelowMicros;
 
         private Builder() {}
+
+        /** See {@link BatchingConfig#taskThreadBelowMicros()}; 0 (never) unless set. */
+        public Builder taskThreadBelowMicros(long taskThreadBelowMicros) {
+            this.taskThreadBelowMicros = taskThreadBelowMicros;
+            return this;
+        }
 
         public Builder maxBatchSize(int maxBatchSize) {
             this.maxBatchSize = maxBatchSize;
@@ -233,6 +259,10 @@ public final class BatchingConfig implements Serializable {
                     timeoutMillis >= 0,
                     "timeoutMillis must be >= 0 (0: no timeout), got %s",
                     timeoutMillis);
+            Preconditions.checkArgument(
+                    taskThreadBelowMicros >= 0,
+                    "taskThreadBelowMicros must be >= 0 (0: never), got %s",
+                    taskThreadBelowMicros);
             Preconditions.checkArgument(retries >= 0, "retries must be >= 0, got %s", retries);
             Preconditions.checkArgument(topK >= 0, "topK must be >= 0, got %s", topK);
             Preconditions.checkArgument(

@@ -4,11 +4,12 @@ import org.apache.flink.annotation.Internal;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -37,7 +38,6 @@ public final class MicroBatcher<T> {
     private final int maxBatchSize;
     private final long maxDelayNanos;
     private final Consumer<List<T>> runBatch;
-    private final long timeoutMillis;
     private final Consumer<List<T>> onTimeout;
     private final boolean dispatchWhenIdle;
     private final LongSupplier clock;
@@ -48,20 +48,40 @@ public final class MicroBatcher<T> {
     /** With no batch running, pending items wait at most this long after the last cut. */
     private final long paceNanos;
 
+    private final long timeoutNanos;
+
     private long lastCutNanos;
 
+    /** When the oldest pending item came (clock nanos); meaningful while items are pending. */
+    private long firstPendingNanos;
+
+    /** Batches cut and not finished, oldest cut first: whose timeout comes next. */
+    private final ArrayDeque<InFlight<T>> running = new ArrayDeque<>();
+
     /**
-     * The generation of pending items a pace timer is set for, so that one is set at most once per
-     * batch.
+     * The earliest time the timer is set to wake at (clock nanos), {@link Long#MAX_VALUE} for none.
+     * One timer serves the delay, the pace and every batch's timeout, and is set only when a new
+     * deadline comes before it: a steady input wakes it at most once a delay, an idle batcher
+     * never.
      */
-    private long pacedGeneration = -1;
+    private long wakeAt = Long.MAX_VALUE;
 
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
     private final AtomicInteger inFlight = new AtomicInteger();
 
+    private final long taskThreadBelowNanos;
+
+    /**
+     * How long recent batches took to run (an exponentially weighted mean, nanoseconds); -1 until
+     * the first batch, which therefore runs on an inference thread, ran.
+     */
+    private volatile long recentRunNanos = -1;
+
     private List<T> pending;
-    private long generation;
+
+    /** A batch on its way through an inference thread, and when it was cut. */
+    private record InFlight<T>(List<T> batch, long cutNanos) {}
 
     /**
      * @param dispatchWhenIdle while no batch runs, cut the pending items a pace after the last cut
@@ -90,11 +110,39 @@ public final class MicroBatcher<T> {
                 runBatch,
                 timeoutMillis,
                 onTimeout,
-                System::nanoTime);
+                0);
     }
 
     /**
-     * @param clock nanoseconds, for the input's pace (tests give their own)
+     * @param taskThreadBelowMicros a batch {@link #add} cuts while no batch runs is run by the
+     *     caller itself when recent batches took less than this (0: never)
+     */
+    public MicroBatcher(
+            int maxBatchSize,
+            long maxDelayMillis,
+            int threads,
+            boolean dispatchWhenIdle,
+            String threadName,
+            Consumer<List<T>> runBatch,
+            long timeoutMillis,
+            Consumer<List<T>> onTimeout,
+            long taskThreadBelowMicros) {
+        this(
+                maxBatchSize,
+                maxDelayMillis,
+                threads,
+                dispatchWhenIdle,
+                threadName,
+                runBatch,
+                timeoutMillis,
+                onTimeout,
+                System::nanoTime,
+                taskThreadBelowMicros);
+    }
+
+    /**
+     * @param clock nanoseconds, for the input's pace, the delay and the timeouts (tests give their
+     *     own)
      */
     public MicroBatcher(
             int maxBatchSize,
@@ -106,6 +154,32 @@ public final class MicroBatcher<T> {
             long timeoutMillis,
             Consumer<List<T>> onTimeout,
             LongSupplier clock) {
+        this(
+                maxBatchSize,
+                maxDelayMillis,
+                threads,
+                dispatchWhenIdle,
+                threadName,
+                runBatch,
+                timeoutMillis,
+                onTimeout,
+                clock,
+                0);
+    }
+
+    /** The full form: {@code clock} for tests, {@code taskThreadBelowMicros} as above. */
+    public MicroBatcher(
+            int maxBatchSize,
+            long maxDelayMillis,
+            int threads,
+            boolean dispatchWhenIdle,
+            String threadName,
+            Consumer<List<T>> runBatch,
+            long timeoutMillis,
+            Consumer<List<T>> onTimeout,
+            LongSupplier clock,
+            long taskThreadBelowMicros) {
+        this.taskThreadBelowNanos = taskThreadBelowMicros * 1_000;
         this.dispatchWhenIdle = dispatchWhenIdle;
         this.clock = clock;
         this.maxBatchSize = maxBatchSize;
@@ -113,7 +187,7 @@ public final class MicroBatcher<T> {
         this.paceNanos = maxDelayNanos / Math.max(1, Math.min(EAGER_BELOW, maxBatchSize));
         this.lastCutNanos = clock.getAsLong() - paceNanos;
         this.runBatch = runBatch;
-        this.timeoutMillis = timeoutMillis;
+        this.timeoutNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         this.onTimeout = onTimeout;
         this.pending = new ArrayList<>(maxBatchSize);
         this.workers =
@@ -130,16 +204,33 @@ public final class MicroBatcher<T> {
         this.timer = scheduler;
     }
 
-    /** Adds an item; may cut a batch. */
-    public synchronized void add(T item) {
-        pending.add(item);
-        if (pending.size() >= maxBatchSize
-                || maxDelayNanos == 0
-                || (dispatchWhenIdle && inFlight.get() == 0 && cutNowOrAfterPace())) {
-            cut();
-        } else if (pending.size() == 1) {
-            long batch = generation;
-            timer.schedule(() -> cutIfStillPending(batch), maxDelayNanos, TimeUnit.NANOSECONDS);
+    /**
+     * Adds an item; may cut a batch, which the caller then runs itself when no other batch runs and
+     * recent batches were cheaper than handing it over ({@code taskThreadBelowMicros}).
+     */
+    public void add(T item) {
+        InFlight<T> here = null;
+        synchronized (this) {
+            pending.add(item);
+            long now = clock.getAsLong();
+            if (pending.size() == 1) {
+                firstPendingNanos = now;
+            }
+            if (pending.size() >= maxBatchSize || maxDelayNanos == 0 || idleAndPaced(now)) {
+                long recent = recentRunNanos;
+                boolean cheap =
+                        inFlight.get() == 0
+                                && recent >= 0
+                                && recent < taskThreadBelowNanos
+                                && !timer.isShutdown();
+                InFlight<T> batch = cut(now, !cheap);
+                here = cheap ? batch : null;
+            } else {
+                wakeAt(nextDeadline());
+            }
+        }
+        if (here != null) {
+            run(here); // outside the lock: its timeout can still stop it
         }
     }
 
@@ -149,7 +240,7 @@ public final class MicroBatcher<T> {
      */
     public synchronized void flush() {
         if (!pending.isEmpty()) {
-            cut();
+            cut(clock.getAsLong(), true);
         }
     }
 
@@ -158,79 +249,130 @@ public final class MicroBatcher<T> {
         return inFlight.get();
     }
 
-    /**
-     * With no batch running: true when the last cut was a pace ago or more (cut now); otherwise
-     * sets a timer that cuts the pending items a pace after the last cut, if no batch runs by then.
-     */
-    private boolean cutNowOrAfterPace() {
-        long wait = lastCutNanos + paceNanos - clock.getAsLong();
-        if (wait <= 0) {
-            return true;
-        }
-        if (pacedGeneration != generation) {
-            pacedGeneration = generation;
-            long batch = generation;
-            timer.schedule(() -> cutIfIdle(batch), wait, TimeUnit.NANOSECONDS);
-        }
-        return false;
+    /** Dispatching when idle, no batch runs and the last cut was a pace ago or more. */
+    private boolean idleAndPaced(long now) {
+        return dispatchWhenIdle && inFlight.get() == 0 && now - lastCutNanos >= paceNanos;
     }
 
-    private synchronized void cutIfIdle(long batch) {
-        if (batch == generation
-                && !pending.isEmpty()
-                && inFlight.get() == 0
-                && !timer.isShutdown()) {
-            cut();
+    /**
+     * The earliest moment something must happen without an item or a finished batch to prompt it:
+     * the pending items' delay, their pace while no batch runs, the oldest batch's timeout.
+     */
+    private long nextDeadline() {
+        long next = Long.MAX_VALUE;
+        if (!pending.isEmpty()) {
+            next = firstPendingNanos + maxDelayNanos;
+            if (dispatchWhenIdle && inFlight.get() == 0) {
+                next = Math.min(next, lastCutNanos + paceNanos);
+            }
+        }
+        if (timeoutNanos > 0 && !running.isEmpty()) {
+            next = Math.min(next, running.peekFirst().cutNanos() + timeoutNanos);
+        }
+        return next;
+    }
+
+    /** Sets the timer to wake at {@code deadline} unless it wakes before. */
+    private void wakeAt(long deadline) {
+        if (deadline >= wakeAt || timer.isShutdown()) {
+            return;
+        }
+        wakeAt = deadline;
+        timer.schedule(
+                () -> woke(deadline),
+                Math.max(0, deadline - clock.getAsLong()),
+                TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * On the timer thread: cuts the pending items whose delay or pace has come, hands the batches
+     * past their timeout to {@code onTimeout}, and sets the timer for what comes next.
+     */
+    private void woke(long deadline) {
+        List<List<T>> timedOut = new ArrayList<>(0);
+        synchronized (this) {
+            if (timer.isShutdown()) {
+                return;
+            }
+            if (deadline == wakeAt) {
+                wakeAt = Long.MAX_VALUE;
+            }
+            // the timer never wakes early: the deadline has come even where a test's clock stands
+            // still
+            long now = Math.max(clock.getAsLong(), deadline);
+            while (timeoutNanos > 0
+                    && !running.isEmpty()
+                    && now - running.peekFirst().cutNanos() >= timeoutNanos) {
+                timedOut.add(running.pollFirst().batch());
+            }
+            if (!pending.isEmpty()
+                    && (now - firstPendingNanos >= maxDelayNanos || idleAndPaced(now))) {
+                cut(now, true);
+            }
+            wakeAt(nextDeadline());
+        }
+        // outside the lock: stopping a run and answering its records must not hold up the input
+        for (List<T> batch : timedOut) {
+            onTimeout.accept(batch);
         }
     }
 
     /** A batch finished: items that waited for it run now, or a pace after the last cut. */
-    private synchronized void finished() {
+    private synchronized void finished(InFlight<T> batch) {
         inFlight.decrementAndGet();
-        if (dispatchWhenIdle
-                && !pending.isEmpty()
-                && inFlight.get() == 0
-                && !timer.isShutdown()
-                && cutNowOrAfterPace()) {
-            cut();
+        running.remove(batch);
+        if (dispatchWhenIdle && !pending.isEmpty() && inFlight.get() == 0) {
+            long now = clock.getAsLong();
+            if (idleAndPaced(now)) {
+                cut(now, true);
+            } else {
+                wakeAt(nextDeadline());
+            }
         }
     }
 
-    private synchronized void cutIfStillPending(long batch) {
-        if (batch == generation && !pending.isEmpty() && !timer.isShutdown()) {
-            cut();
-        }
-    }
-
-    private void cut() {
+    /**
+     * Makes the pending items a batch; hands it to the inference threads when {@code submit},
+     * otherwise the caller runs it.
+     */
+    private InFlight<T> cut(long now, boolean submit) {
         List<T> batch = pending;
         pending = new ArrayList<>(maxBatchSize);
-        generation++;
-        lastCutNanos = clock.getAsLong();
+        lastCutNanos = now;
         inFlight.incrementAndGet();
-        // cancelled when the batch finishes, so that a finished batch is not kept alive until its
-        // timeout
-        ScheduledFuture<?> timeout =
-                timeoutMillis > 0
-                        ? timer.schedule(
-                                () -> onTimeout.accept(batch), timeoutMillis, TimeUnit.MILLISECONDS)
-                        : null;
-        workers.execute(
-                () -> {
-                    try {
-                        runBatch.accept(batch);
-                    } catch (Throwable t) {
-                        LOG.error(
-                                "A batch of {} records failed outside the isolation logic",
-                                batch.size(),
-                                t);
-                    } finally {
-                        if (timeout != null) {
-                            timeout.cancel(false);
-                        }
-                        finished();
-                    }
-                });
+        InFlight<T> entry = new InFlight<>(batch, now);
+        running.addLast(entry);
+        if (timeoutNanos > 0 && running.size() == 1) {
+            wakeAt(now + timeoutNanos);
+        }
+        if (submit) {
+            try {
+                workers.execute(() -> run(entry));
+            } catch (RejectedExecutionException e) {
+                inFlight.decrementAndGet();
+                running.remove(entry);
+                throw e;
+            }
+        }
+        return entry;
+    }
+
+    /** Runs a batch on this thread, notes what it took, and marks it finished. */
+    private void run(InFlight<T> entry) {
+        long start = System.nanoTime();
+        try {
+            runBatch.accept(entry.batch());
+        } catch (Throwable t) {
+            LOG.error(
+                    "A batch of {} records failed outside the isolation logic",
+                    entry.batch().size(),
+                    t);
+        } finally {
+            long took = System.nanoTime() - start;
+            long recent = recentRunNanos; // racy between threads: a hint only
+            recentRunNanos = recent < 0 ? took : recent + (took - recent) / 8;
+            finished(entry);
+        }
     }
 
     /**

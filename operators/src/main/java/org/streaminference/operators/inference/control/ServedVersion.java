@@ -98,7 +98,8 @@ public final class ServedVersion {
                             onBatchDone.accept(batch);
                         },
                         options.timeoutMillis(),
-                        batch -> onTimeout.accept(this, batch));
+                        batch -> onTimeout.accept(this, batch),
+                        options.taskThreadBelowMicros());
         metrics.bind(batcher::inFlightBatches, loadTimeMillis(), handle.fellBackToCpu());
     }
 

@@ -163,4 +163,100 @@ class MicroBatcherTest {
         assertThat(runs.batches).containsExactly(List.of(1, 2, 3));
         assertThat(batcher.shutdown(10_000)).isTrue();
     }
+
+    @Test
+    void aCheapModelsBatchRunsOnTheCallersThreadOnceItsCostIsKnown() throws Exception {
+        List<Thread> threads = new CopyOnWriteArrayList<>();
+        MicroBatcher<Integer> batcher =
+                new MicroBatcher<>(
+                        MAX_BATCH,
+                        MAX_DELAY_MILLIS,
+                        1,
+                        true,
+                        "test",
+                        batch -> threads.add(Thread.currentThread()),
+                        0,
+                        b -> {},
+                        now::get,
+                        TimeUnit.SECONDS.toMicros(10));
+        batcher.add(1); // its cost unknown: an inference thread
+        await().atMost(10, TimeUnit.SECONDS).until(() -> batcher.inFlightBatches() == 0);
+        now.addAndGet(PACE_NANOS);
+        batcher.add(2); // cheaper than the threshold, nothing running: here, before add returns
+        assertThat(threads).hasSize(2);
+        assertThat(threads.get(0)).isNotSameAs(Thread.currentThread());
+        assertThat(threads.get(1)).isSameAs(Thread.currentThread());
+        assertThat(batcher.inFlightBatches()).isZero();
+        assertThat(batcher.shutdown(10_000)).isTrue();
+    }
+
+    @Test
+    void aBatchOnTheCallersThreadIsStillStoppedAtItsTimeout() throws Exception {
+        CountDownLatch stopped = new CountDownLatch(1);
+        List<List<Integer>> timedOut = new CopyOnWriteArrayList<>();
+        AtomicLong runs = new AtomicLong();
+        MicroBatcher<Integer> batcher =
+                new MicroBatcher<>(
+                        1,
+                        MAX_DELAY_MILLIS,
+                        1,
+                        true,
+                        "test",
+                        batch -> {
+                            if (runs.incrementAndGet() == 2) { // the second: stuck until stopped
+                                try {
+                                    stopped.await(20, TimeUnit.SECONDS);
+                                } catch (InterruptedException e) {
+                                    Thread.currentThread().interrupt();
+                                }
+                            }
+                        },
+                        200,
+                        batch -> {
+                            timedOut.add(batch);
+                            stopped.countDown();
+                        },
+                        System::nanoTime,
+                        TimeUnit.SECONDS.toMicros(10));
+        batcher.add(1);
+        await().atMost(10, TimeUnit.SECONDS).until(() -> batcher.inFlightBatches() == 0);
+        batcher.add(2); // on this thread, stuck: returns only once its timeout stopped it
+        assertThat(timedOut).containsExactly(List.of(2));
+        assertThat(batcher.shutdown(10_000)).isTrue();
+    }
+
+    @Test
+    void whileABatchRunsOnAThreadACheapBatchGoesToTheThreadsToo() throws Exception {
+        Runs runs = new Runs();
+        List<Thread> threads = new CopyOnWriteArrayList<>();
+        MicroBatcher<Integer> batcher =
+                new MicroBatcher<>(
+                        1,
+                        MAX_DELAY_MILLIS,
+                        2,
+                        true,
+                        "test",
+                        batch -> {
+                            threads.add(Thread.currentThread());
+                            if (batch.get(0) == 2) {
+                                runs.run(batch); // waits for the release
+                            }
+                        },
+                        0,
+                        b -> {},
+                        now::get,
+                        TimeUnit.SECONDS.toMicros(10));
+        batcher.add(1); // cost unknown: a thread
+        await().atMost(10, TimeUnit.SECONDS).until(() -> batcher.inFlightBatches() == 0);
+        Thread caller = new Thread(() -> batcher.add(2)); // cheap and nothing runs: its caller's
+        caller.start();
+        await().atMost(10, TimeUnit.SECONDS).until(() -> threads.size() == 2);
+        assertThat(threads.get(1)).isSameAs(caller);
+        batcher.add(3); // a batch runs (on the other caller): this one goes to a thread
+        await().atMost(10, TimeUnit.SECONDS).until(() -> threads.size() == 3);
+        assertThat(threads.get(2)).isNotSameAs(Thread.currentThread()).isNotSameAs(caller);
+        runs.release.countDown();
+        caller.join(10_000);
+        assertThat(batcher.shutdown(10_000)).isTrue();
+    }
 }
