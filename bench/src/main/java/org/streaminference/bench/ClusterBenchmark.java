@@ -108,6 +108,12 @@ public final class ClusterBenchmark implements Callable<Integer> {
             description = "The shaded job jar to run (default: jobs/target's, as built).")
     Path jobJar;
 
+    @Option(
+            names = "--job-option",
+            description =
+                    "An extra job option for every job (key=value, repeatable), e.g. to compare one setting.")
+    List<String> jobOptions = new ArrayList<>();
+
     @Option(names = "--label", defaultValue = "", description = "Added to the result file's name.")
     String label;
 
@@ -123,6 +129,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
     private int runs;
     private final List<String> report = new ArrayList<>();
     private final Map<String, ProcessProfiler.Summary> idleProfiles = new LinkedHashMap<>();
+
+    /** The events each profile's span saw. */
+    private final Map<String, Long> profileEvents = new LinkedHashMap<>();
 
     /** When the running live run's first event was scheduled (wall-clock ms). */
     private volatile long liveStart = Long.MAX_VALUE;
@@ -211,6 +220,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
         if (profile) {
             args.add("--profile");
         }
+        for (String option : jobOptions) {
+            args.add("--job-option " + option);
+        }
         return args;
     }
 
@@ -265,6 +277,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                 times.put(names[i + 1], drains[i].taskTimes());
                 if (drains[i].profile() != null) {
                     profiles.put(names[i + 1], drains[i].profile());
+                    profileEvents.put(names[i + 1], drains[i].steadyCount());
                 }
             }
         }
@@ -336,8 +349,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
         report.add(
                 "### Where the TaskManager's CPU went (async-profiler, 1 ms CPU samples, measured span only)");
         report.add("");
-        report.add("| variant | samples | by thread | frames with the most samples of their own |");
-        report.add("|---|---:|---|---|");
+        report.add(
+                "| variant | samples | µs of CPU per event | by thread (share of samples) | frames with the most samples of their own |");
+        report.add("|---|---:|---:|---|---|");
         profiles.forEach(
                 (name, p) ->
                         report.add(
@@ -345,6 +359,15 @@ public final class ClusterBenchmark implements Callable<Integer> {
                                         + name
                                         + " | "
                                         + p.samples()
+                                        + " | "
+                                        + (profileEvents.containsKey(name)
+                                                ? String.format(
+                                                        "%.1f",
+                                                        p.samples()
+                                                                * 1000.0
+                                                                / Math.max(
+                                                                        profileEvents.get(name), 1))
+                                                : "-")
                                         + " | "
                                         + p.describe(p.byThread())
                                         + " | "
@@ -447,6 +470,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
             report.add(l.row());
             if (l.observed().profile() != null) {
                 profiles.put("live " + rate + "/s", l.observed().profile());
+                profileEvents.put("live " + rate + "/s", l.observed().steadyCount());
             }
         }
         report.add("");
@@ -680,6 +704,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     }
                     last = now;
                     count++;
+                    if (count == expected / 2 && expected > 1000) {
+                        cluster.taskTimes(job); // the REST API fetches metrics when first asked
+                    }
                     if (count == expected * 3 / 4 && expected > 1000) {
                         taskTimes = cluster.taskTimes(job).toString();
                     }
@@ -833,6 +860,10 @@ public final class ClusterBenchmark implements Callable<Integer> {
                                 "entity",
                                 "--events.field.event-time",
                                 "ts"));
+        for (String option : jobOptions) {
+            int eq = option.indexOf('=');
+            args.addAll(List.of("--" + option.substring(0, eq), option.substring(eq + 1)));
+        }
         if (encoding == KafkaLoad.Encoding.json) {
             args.addAll(List.of("--events.format", "JSON"));
         } else {

@@ -108,6 +108,9 @@ final class ProcessProfiler {
     /** What a thread of the TaskManager is, from the name async-profiler gives its first frame. */
     static String threadKind(String frame) {
         String name = frame.replaceAll("^\\[(.*?)( tid=\\d+)?\\]$", "$1");
+        if (name.startsWith("OutputFlusher") || name.contains("Time Trigger")) {
+            return "timers and flushers";
+        }
         if (name.startsWith("Source Data Fetcher")) {
             return "Kafka fetcher";
         }
@@ -115,13 +118,10 @@ final class ProcessProfiler {
             return "Kafka producer I/O";
         }
         if (name.startsWith("inference-")) {
-            return "inference threads";
+            return name.contains("-timer-") ? "inference timer" : "inference threads";
         }
         if (name.contains("Source:")) {
             return "source task";
-        }
-        if (name.startsWith("OutputFlusher") || name.contains("Time Trigger")) {
-            return "timers and flushers";
         }
         if (name.matches(".*\\(\\d+/\\d+\\)#\\d+.*")) {
             return "features/inference task";
