@@ -374,11 +374,12 @@ public final class PipelineOptions {
     public static final ConfigOption<Duration> INFERENCE_TASK_THREAD_BELOW =
             ConfigOptions.key("inference.task-thread-below")
                     .durationType()
-                    .defaultValue(Duration.ofNanos(100_000))
+                    .defaultValue(Duration.ofMillis(1))
                     .withDescription(
                             "A batch cut on the task thread while no other batch runs is run right there instead of on"
-                                    + " an inference thread when the version's recent batches took less than this: for a"
-                                    + " cheap model, waking an inference thread and then the task thread with its answers"
+                                    + " an inference thread when the version's recent batches took less than this: the task"
+                                    + " thread, idle until the answers come, is held up at most about this long, and for a"
+                                    + " cheap model waking an inference thread and then the task thread with its answers"
                                     + " costs more than the run (a timed-out run is still stopped by inference.timeout). 0"
                                     + " ms: always on the inference threads.");
 

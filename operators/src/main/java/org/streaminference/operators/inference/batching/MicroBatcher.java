@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -65,6 +66,9 @@ public final class MicroBatcher<T> {
      * never.
      */
     private long wakeAt = Long.MAX_VALUE;
+
+    /** The timer's one pending wake-up, set for {@link #wakeAt}; null for none. */
+    private ScheduledFuture<?> wake;
 
     private final ThreadPoolExecutor workers;
     private final ScheduledExecutorService timer;
@@ -244,6 +248,11 @@ public final class MicroBatcher<T> {
         }
     }
 
+    /** Wake-ups the timer has queued (for tests: never more than one). */
+    int queuedWakeUps() {
+        return ((ScheduledThreadPoolExecutor) timer).getQueue().size();
+    }
+
     /** Batches cut and not yet finished. */
     public int inFlightBatches() {
         return inFlight.get();
@@ -277,11 +286,17 @@ public final class MicroBatcher<T> {
         if (deadline >= wakeAt || timer.isShutdown()) {
             return;
         }
+        if (wake != null) {
+            // the one it replaces would wake for nothing, later (a steady input replaced one a
+            // delay)
+            wake.cancel(false);
+        }
         wakeAt = deadline;
-        timer.schedule(
-                () -> woke(deadline),
-                Math.max(0, deadline - clock.getAsLong()),
-                TimeUnit.NANOSECONDS);
+        wake =
+                timer.schedule(
+                        () -> woke(deadline),
+                        Math.max(0, deadline - clock.getAsLong()),
+                        TimeUnit.NANOSECONDS);
     }
 
     /**
@@ -296,6 +311,7 @@ public final class MicroBatcher<T> {
             }
             if (deadline == wakeAt) {
                 wakeAt = Long.MAX_VALUE;
+                wake = null;
             }
             // the timer never wakes early: the deadline has come even where a test's clock stands
             // still

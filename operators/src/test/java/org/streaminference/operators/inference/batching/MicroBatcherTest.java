@@ -259,4 +259,22 @@ class MicroBatcherTest {
         caller.join(10_000);
         assertThat(batcher.shutdown(10_000)).isTrue();
     }
+
+    @Test
+    void theTimerHoldsOneWakeUpHoweverManyBatchesCameAndWent() throws Exception {
+        Runs runs = new Runs();
+        runs.release.countDown();
+        MicroBatcher<Integer> batcher =
+                new MicroBatcher<>(MAX_BATCH, 1, 1, false, "test", runs::run, 30_000, b -> {});
+        for (int i = 0; i < 20; i++) {
+            int n = i + 1;
+            batcher.add(i); // waits for its delay (1 ms), then its timeout (30 s) is set
+            await().atMost(10, TimeUnit.SECONDS)
+                    .until(() -> runs.batches.size() == n && batcher.inFlightBatches() == 0);
+        }
+        assertThat(batcher.queuedWakeUps())
+                .as("wake-ups left queued after 20 batches, each setting a delay and a timeout")
+                .isLessThanOrEqualTo(1);
+        assertThat(batcher.shutdown(10_000)).isTrue();
+    }
 }
