@@ -121,6 +121,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
     private static final int PARTITIONS = 2;
 
     private Path work;
+    private Process broker;
     private String bootstrap;
     private StandaloneFlink cluster;
     private String jar;
@@ -149,7 +150,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     "the Crayfish peer model is not in " + shared + "/peer-models: nothing to run");
             return 2;
         }
-        Process broker = startBroker();
+        broker = startBroker();
         try {
             Path options = clusterOptions();
             cluster = StandaloneFlink.start(ROOT, work.resolve("cluster"), options);
@@ -457,8 +458,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         + " s each, one run each; the idle job: the first rate's job, warm, its input stopped)");
         report.add("");
         report.add(
-                "| rate (events/s) | delivery | out events/s | p50 (ms) | p99 (ms) | max (ms) | TaskManager CPU µs/event | TaskManager cores | idle job (cores) |");
-        report.add("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+                "| rate (events/s) | delivery | out events/s | p50 (ms) | p99 (ms) | max (ms) | TaskManager CPU µs/event | TaskManager cores | broker cores | benchmark cores | idle job (cores) |");
+        report.add("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         Map<String, ProcessProfiler.Summary> profiles = new LinkedHashMap<>();
         for (int rate : rates) {
             Live l =
@@ -485,8 +486,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         + " events/s (checkpoints every 10 s, read_committed):");
         report.add("");
         report.add(
-                "| rate (events/s) | delivery | out events/s | p50 (ms) | p99 (ms) | max (ms) | TaskManager CPU µs/event | cores | idle job (cores) |");
-        report.add("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
+                "| rate (events/s) | delivery | out events/s | p50 (ms) | p99 (ms) | max (ms) | TaskManager CPU µs/event | TaskManager cores | broker cores | benchmark cores | idle job (cores) |");
+        report.add("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         report.add(liveRun(rates.get(0), false, false, false).row());
         report.add(liveRun(rates.get(0), true, false, false).row());
         report.add("");
@@ -502,7 +503,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
             double idleCores) {
         String row() {
             return String.format(
-                    "| %,d | %s | %,.0f | %.0f | %.0f | %.0f | %.1f | %.2f | %s |",
+                    "| %,d | %s | %,.0f | %.0f | %.0f | %.0f | %.1f | %.2f | %.2f | %.2f | %s |",
                     rate,
                     exactlyOnce ? "exactly-once" : "at-least-once",
                     observed.rate(),
@@ -511,6 +512,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     max,
                     observed.steadyMicrosPerEvent(),
                     observed.steadyCores(),
+                    observed.brokerCores(),
+                    observed.benchCores(),
                     Double.isNaN(idleCores) ? "" : String.format("%.3f", idleCores));
         }
     }
@@ -606,6 +609,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
             long steadyCount,
             long steadyFirst,
             long steadyCpuNanos,
+            long steadyBrokerCpuNanos,
+            long steadyBenchCpuNanos,
             String taskTimes,
             ProcessProfiler.Summary profile) {
         double rate() {
@@ -633,6 +638,16 @@ public final class ClusterBenchmark implements Callable<Integer> {
 
         double steadyCores() {
             return steadyCpuNanos / (double) Math.max(last - steadyFirst, 1);
+        }
+
+        /** The broker's process, over the same span. */
+        double brokerCores() {
+            return steadyBrokerCpuNanos / (double) Math.max(last - steadyFirst, 1);
+        }
+
+        /** This benchmark's process (the producer and the consumer), over the same span. */
+        double benchCores() {
+            return steadyBenchCpuNanos / (double) Math.max(last - steadyFirst, 1);
         }
 
         double percentile(double q, long fromMillis) {
@@ -672,6 +687,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
             long steadyAt = -1; // the count at the steady mark
             long steadyFirst = 0;
             long cpuAtSteady = 0;
+            long brokerAtSteady = 0;
+            long benchAtSteady = 0;
             String taskTimes = "";
             ProcessProfiler profiler = null;
             long deadline = System.nanoTime() + timeout.toNanos();
@@ -698,6 +715,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         steadyAt = count;
                         steadyFirst = now;
                         cpuAtSteady = cluster.taskManagerCpuNanos();
+                        brokerAtSteady = cpuNanos(broker.toHandle());
+                        benchAtSteady = cpuNanos(ProcessHandle.current());
                         if (profiled) {
                             profiler = ProcessProfiler.start(cluster.taskManager().pid(), work);
                         }
@@ -732,9 +751,15 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     steadyAt < 0 ? 0 : count - steadyAt,
                     steadyFirst,
                     cpuAtEnd - cpuAtSteady,
+                    cpuNanos(broker.toHandle()) - brokerAtSteady,
+                    cpuNanos(ProcessHandle.current()) - benchAtSteady,
                     taskTimes,
                     summary);
         }
+    }
+
+    private static long cpuNanos(ProcessHandle process) {
+        return process.info().totalCpuDuration().map(Duration::toNanos).orElse(0L);
     }
 
     private KafkaConsumer<byte[], byte[]> consumer(String group, boolean readCommitted) {
