@@ -289,13 +289,7 @@ final class AsciiJsonReader {
         if (integer && negative && m == 0) {
             throw Decline.INSTANCE; // "-0": left to Jackson
         }
-        if (pos < end) { // a number ends at a delimiter
-            c = bytes[pos];
-            if (c != ',' && c != ']' && c != '}' && c != ' ' && c != '\n' && c != '\r'
-                    && c != '\t') {
-                throw Decline.INSTANCE;
-            }
-        }
+        endOfValue();
         mantissa = m;
         power = scale;
     }
@@ -448,6 +442,11 @@ final class AsciiJsonReader {
             }
         }
         pos += word.length();
+        endOfValue();
+    }
+
+    /** A number or a literal ends at a delimiter (or at the end, which the caller then refuses). */
+    private void endOfValue() throws Decline {
         if (pos < end) {
             byte c = bytes[pos];
             if (c != ',' && c != ']' && c != '}' && c != ' ' && c != '\n' && c != '\r'

@@ -95,29 +95,6 @@ public final class MicroBatcher<T> {
      *     than {@code threads} others
      * @param timeoutMillis a batch not finished this long after it was cut is handed to {@code
      *     onTimeout} (on the timer thread, while it may still be running); 0 for no timeout
-     */
-    public MicroBatcher(
-            int maxBatchSize,
-            long maxDelayMillis,
-            int threads,
-            boolean dispatchWhenIdle,
-            String threadName,
-            Consumer<List<T>> runBatch,
-            long timeoutMillis,
-            Consumer<List<T>> onTimeout) {
-        this(
-                maxBatchSize,
-                maxDelayMillis,
-                threads,
-                dispatchWhenIdle,
-                threadName,
-                runBatch,
-                timeoutMillis,
-                onTimeout,
-                0);
-    }
-
-    /**
      * @param taskThreadBelowMicros a batch {@link #add} cuts while no batch runs is run by the
      *     caller itself when recent batches took less than this (0: never)
      */
@@ -145,34 +122,10 @@ public final class MicroBatcher<T> {
     }
 
     /**
-     * @param clock nanoseconds, for the input's pace, the delay and the timeouts (tests give their
-     *     own)
+     * As above, with {@code clock} (nanoseconds) for the input's pace, the delay and the timeouts:
+     * tests give their own.
      */
-    public MicroBatcher(
-            int maxBatchSize,
-            long maxDelayMillis,
-            int threads,
-            boolean dispatchWhenIdle,
-            String threadName,
-            Consumer<List<T>> runBatch,
-            long timeoutMillis,
-            Consumer<List<T>> onTimeout,
-            LongSupplier clock) {
-        this(
-                maxBatchSize,
-                maxDelayMillis,
-                threads,
-                dispatchWhenIdle,
-                threadName,
-                runBatch,
-                timeoutMillis,
-                onTimeout,
-                clock,
-                0);
-    }
-
-    /** The full form: {@code clock} for tests, {@code taskThreadBelowMicros} as above. */
-    public MicroBatcher(
+    MicroBatcher(
             int maxBatchSize,
             long maxDelayMillis,
             int threads,

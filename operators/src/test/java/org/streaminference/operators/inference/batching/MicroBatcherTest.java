@@ -54,7 +54,8 @@ class MicroBatcherTest {
                 runs::run,
                 0,
                 b -> {},
-                now::get);
+                now::get,
+                0);
     }
 
     @Test
@@ -153,7 +154,7 @@ class MicroBatcherTest {
         runs.release.countDown();
         MicroBatcher<Integer> batcher =
                 new MicroBatcher<>(
-                        3, MAX_DELAY_MILLIS, 1, false, "test", runs::run, 0, b -> {}, now::get);
+                        3, MAX_DELAY_MILLIS, 1, false, "test", runs::run, 0, b -> {}, now::get, 0);
         batcher.add(1);
         now.addAndGet(10 * PACE_NANOS);
         batcher.add(2);
@@ -265,7 +266,7 @@ class MicroBatcherTest {
         Runs runs = new Runs();
         runs.release.countDown();
         MicroBatcher<Integer> batcher =
-                new MicroBatcher<>(MAX_BATCH, 1, 1, false, "test", runs::run, 30_000, b -> {});
+                new MicroBatcher<>(MAX_BATCH, 1, 1, false, "test", runs::run, 30_000, b -> {}, 0);
         for (int i = 0; i < 20; i++) {
             int n = i + 1;
             batcher.add(i); // waits for its delay (1 ms), then its timeout (30 s) is set
