@@ -10,7 +10,8 @@
 #   --prometheus-ports R   start the Prometheus reporter on this port range, one port per process (e.g. 9249-9260);
 #                          off without it: Flink's reporter has no bind address and listens on every interface
 #   --conf FILE            lines appended to the cluster's config.yaml (cluster-wide job options, e.g.
-#                          model.allowed-roots, parallelism.default)
+#                          model.allowed-roots, parallelism.default); env.java.opts.all, env.java.opts.jobmanager and
+#                          env.java.opts.taskmanager (written as flat keys) reach the processes' JVMs as in flink-dist
 set -euo pipefail
 root="$(cd "$(dirname "$0")" && pwd)"
 command="${1:?start|start-taskmanager|stop}"
@@ -109,10 +110,15 @@ resource_params() {
 # Flink's --add-opens for Java 17: one list, shared with the other scripts and the tests
 OPENS="@$root/flink-conf/jvm-opens.args"
 
+# a flat key's last value in the cluster's config.yaml, unquoted (for env.java.opts.*)
+conf_value() {
+  sed -n "s/^$1:[[:space:]]*//p" "$work/conf/config.yaml" | tail -1 | sed 's/^"\(.*\)"$/\1/; s/^'"'"'\(.*\)'"'"'$/\1/'
+}
+
 start_process() { # name main-class resource-command
   local name="$1" main="$2" params jvm dynamic n
   params="$(resource_params "$3")"
-  jvm="$(echo "$params" | sed -n 1p)"
+  jvm="$(echo "$params" | sed -n 1p) $(conf_value 'env\.java\.opts\.all') $(conf_value "env\.java\.opts\.$name")"
   dynamic="$(echo "$params" | sed -n 2p)"
   n=$(ls "$work/log" | grep -c "^$name" || true)
   # shellcheck disable=SC2086

@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -24,9 +25,11 @@ import java.time.Duration;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -113,6 +116,13 @@ public final class ClusterBenchmark implements Callable<Integer> {
             description =
                     "An extra job option for every job (key=value, repeatable), e.g. to compare one setting.")
     List<String> jobOptions = new ArrayList<>();
+
+    @Option(
+            names = "--cluster-option",
+            description =
+                    "An extra line of the cluster's config.yaml (key: value, repeatable), e.g. the"
+                            + " TaskManager's JVM options.")
+    List<String> extraClusterOptions = new ArrayList<>();
 
     @Option(names = "--label", defaultValue = "", description = "Added to the result file's name.")
     String label;
@@ -218,11 +228,17 @@ public final class ClusterBenchmark implements Callable<Integer> {
         args.add("--events " + events);
         args.add("--rounds " + rounds);
         args.add("--rates " + rates.toString().replaceAll("[\\[\\] ]", ""));
+        args.add("--variants " + String.join(",", variants));
+        args.add("--warmup-seconds " + warmupSeconds);
+        args.add("--live-seconds " + liveSeconds);
         if (profile) {
             args.add("--profile");
         }
         for (String option : jobOptions) {
             args.add("--job-option " + option);
+        }
+        for (String option : extraClusterOptions) {
+            args.add("--cluster-option '" + option + "'");
         }
         return args;
     }
@@ -461,6 +477,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                 "| rate (events/s) | delivery | out events/s | p50 (ms) | p99 (ms) | max (ms) | TaskManager CPU µs/event | TaskManager cores | broker cores | benchmark cores | idle job (cores) |");
         report.add("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         Map<String, ProcessProfiler.Summary> profiles = new LinkedHashMap<>();
+        List<Live> runsByRate = new ArrayList<>();
         for (int rate : rates) {
             Live l =
                     liveRun(
@@ -469,10 +486,29 @@ public final class ClusterBenchmark implements Callable<Integer> {
                             rate == rates.get(0) && variants.contains("idle"),
                             profile && (rate == rates.get(0) || rate == 20_000));
             report.add(l.row());
+            runsByRate.add(l);
             if (l.observed().profile() != null) {
                 profiles.put("live " + rate + "/s", l.observed().profile());
                 profileEvents.put("live " + rate + "/s", l.observed().steadyCount());
             }
+        }
+        report.add("");
+        report.add(
+                "What stopped the TaskManager's threads in each measured span (from its GC log and the REST API's checkpoint history):");
+        report.add("");
+        for (Live l : runsByRate) {
+            report.add("- " + String.format("%,d", l.rate()) + "/s: " + l.pauses());
+        }
+        report.add("");
+        report.add(
+                "Latency by 10 s window from the live start (event time), p50 / p99 in ms (share over 10 ms): how long each job takes to settle.");
+        report.add("");
+        for (Live l : runsByRate) {
+            report.add(
+                    "- "
+                            + String.format("%,d", l.rate())
+                            + "/s: "
+                            + String.join("; ", l.windows()));
         }
         report.add("");
         profiles.putAll(idleProfiles);
@@ -500,7 +536,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
             double p50,
             double p99,
             double max,
-            double idleCores) {
+            double idleCores,
+            List<String> windows,
+            String pauses) {
         String row() {
             return String.format(
                     "| %,d | %s | %,.0f | %.0f | %.0f | %.0f | %.1f | %.2f | %.2f | %.2f | %s |",
@@ -567,6 +605,12 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         idleProfiler.stop(work.resolve("profile-idle-" + topic + ".collapsed")));
             }
         }
+        long end = System.currentTimeMillis();
+        String pauses =
+                "GC pauses "
+                        + GcPauses.between(gcLog(), start + warmupSeconds * 1000L, end).describe()
+                        + "; checkpoints "
+                        + cluster.checkpoints(job, start + warmupSeconds * 1000L).describe();
         cluster.cancel(job);
         Observed o = result[0];
         if (o == null) {
@@ -581,7 +625,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         o.percentile(0.5, from),
                         o.percentile(0.99, from),
                         o.percentile(1.0, from),
-                        idleCores);
+                        idleCores,
+                        o.windows(start, 10_000),
+                        pauses);
         System.out.println("  live " + l.row());
         return l;
     }
@@ -648,6 +694,38 @@ public final class ClusterBenchmark implements Callable<Integer> {
         /** This benchmark's process (the producer and the consumer), over the same span. */
         double benchCores() {
             return steadyBenchCpuNanos / (double) Math.max(last - steadyFirst, 1);
+        }
+
+        /**
+         * p50 / p99 and the share over 10 ms in each window of {@code windowMillis} from {@code
+         * startMillis} (by event time): how long the job takes to settle after it starts.
+         */
+        List<String> windows(long startMillis, long windowMillis) {
+            Map<Long, List<Long>> byWindow = new TreeMap<>();
+            for (int i = 0; i < latencies.length; i++) {
+                if (eventTimes[i] >= startMillis) {
+                    byWindow.computeIfAbsent(
+                                    (eventTimes[i] - startMillis) / windowMillis,
+                                    w -> new ArrayList<>())
+                            .add(latencies[i]);
+                }
+            }
+            List<String> cells = new ArrayList<>();
+            for (Map.Entry<Long, List<Long>> w : byWindow.entrySet()) {
+                List<Long> sorted = w.getValue();
+                Collections.sort(sorted);
+                int n = sorted.size();
+                long slow = sorted.stream().filter(l -> l > 10).count();
+                cells.add(
+                        String.format(
+                                "%d-%d s: %d / %d (%.1f%%)",
+                                w.getKey() * windowMillis / 1000,
+                                (w.getKey() + 1) * windowMillis / 1000,
+                                sorted.get(n / 2),
+                                sorted.get(Math.min(n - 1, (int) (0.99 * n))),
+                                100.0 * slow / n));
+            }
+            return cells;
         }
 
         double percentile(double q, long fromMillis) {
@@ -723,10 +801,13 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     }
                     last = now;
                     count++;
-                    if (count == expected / 2 && expected > 1000) {
+                    // task times only for drains: the REST API's metric query makes the
+                    // TaskManager serialize all its metrics, a stall a live run's tail shows
+                    // (p99 of the window it falls in 2-3x the others')
+                    if (count == expected / 2 && expected > 1000 && !latencies) {
                         cluster.taskTimes(job); // the REST API fetches metrics when first asked
                     }
-                    if (count == expected * 3 / 4 && expected > 1000) {
+                    if (count == expected * 3 / 4 && expected > 1000 && !latencies) {
                         taskTimes = cluster.taskTimes(job).toString();
                     }
                 }
@@ -740,6 +821,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
             if (count < expected) {
                 throw new IllegalStateException(
                         "only " + count + " of " + expected + " predictions arrived in " + topic);
+            }
+            if (latencies) {
+                writeLatencies(work.resolve("latencies-" + topic + ".csv"), times, lat, count);
             }
             return new Observed(
                     count,
@@ -756,6 +840,19 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     taskTimes,
                     summary);
         }
+    }
+
+    /**
+     * Each prediction's event time and latency (ms), in arrival order: to line the slow ones up
+     * with the TaskManager's GC log and the checkpoints.
+     */
+    private static void writeLatencies(Path file, long[] eventTimes, long[] latencies, int count)
+            throws IOException {
+        StringBuilder csv = new StringBuilder("event_time_ms,latency_ms\n");
+        for (int i = 0; i < count; i++) {
+            csv.append(eventTimes[i]).append(',').append(latencies[i]).append('\n');
+        }
+        Files.writeString(file, csv);
     }
 
     private static long cpuNanos(ProcessHandle process) {
@@ -922,6 +1019,10 @@ public final class ClusterBenchmark implements Callable<Integer> {
         return file;
     }
 
+    private Path gcLog() {
+        return work.resolve("gc-taskmanager.log");
+    }
+
     private Path clusterOptions() throws Exception {
         return Files.writeString(
                 work.resolve("cluster-options.yaml"),
@@ -938,6 +1039,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         "model.control-topic: \"\"",
                         "features.reference-topic: \"\"",
                         "events.field.event-type: \"\"",
+                        // the TaskManager's GC pauses, lined up with each live run's measured span
+                        "env.java.opts.taskmanager: \"-Xlog:gc:file=" + gcLog() + ":time\"",
+                        String.join("\n", extraClusterOptions),
                         ""));
     }
 

@@ -222,6 +222,59 @@ final class StandaloneFlink implements AutoCloseable {
         return times;
     }
 
+    /** The job's completed checkpoints triggered at or after {@code fromMillis}, in short. */
+    record Checkpoints(int count, long maxEndToEndMillis, long maxSyncMillis, String slowestSync) {
+        String describe() {
+            return count == 0
+                    ? "none"
+                    : String.format(
+                            "%d; end to end ≤ %d ms; synchronous part ≤ %d ms (%s)",
+                            count, maxEndToEndMillis, maxSyncMillis, slowestSync);
+        }
+    }
+
+    /**
+     * What the job's recent checkpoints cost (the REST API keeps the last ten): how long each took
+     * end to end, and the longest synchronous part of any subtask, the time that subtask's records
+     * waited.
+     */
+    Checkpoints checkpoints(String job, long fromMillis) throws Exception {
+        int count = 0;
+        long maxEndToEnd = 0;
+        long maxSync = 0;
+        String slowest = "";
+        Map<String, String> names = new LinkedHashMap<>();
+        for (JsonNode v : get("/jobs/" + job).path("vertices")) {
+            names.put(v.path("id").asText(), v.path("name").asText());
+        }
+        for (JsonNode c : get("/jobs/" + job + "/checkpoints").path("history")) {
+            if (!"COMPLETED".equals(c.path("status").asText())
+                    || c.path("trigger_timestamp").asLong() < fromMillis) {
+                continue;
+            }
+            count++;
+            maxEndToEnd = Math.max(maxEndToEnd, c.path("end_to_end_duration").asLong());
+            for (String vertex : names.keySet()) {
+                JsonNode subtasks =
+                        get(
+                                "/jobs/"
+                                        + job
+                                        + "/checkpoints/details/"
+                                        + c.path("id").asText()
+                                        + "/subtasks/"
+                                        + vertex);
+                for (JsonNode st : subtasks.path("subtasks")) {
+                    long sync = st.path("checkpoint").path("sync").asLong();
+                    if (sync > maxSync) {
+                        maxSync = sync;
+                        slowest = names.get(vertex);
+                    }
+                }
+            }
+        }
+        return new Checkpoints(count, maxEndToEnd, maxSync, slowest);
+    }
+
     @Override
     public void close() throws Exception {
         new ProcessBuilder(

@@ -31,18 +31,21 @@ import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.producer.ProducerConfig;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.PublicKey;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.Properties;
 
 /**
  * The typed settings the pipeline is built from, each read from the job's {@link PipelineOptions}
@@ -226,6 +229,32 @@ public final class PipelineSettings {
                         Long.toString(maxRequestSize(options)),
                         ProducerConfig.LINGER_MS_CONFIG,
                         Long.toString(options.get(PipelineOptions.SINK_LINGER).toMillis())));
+    }
+
+    /**
+     * The event source's consumer settings: how long the broker may hold a fetch to gather more
+     * events (fewer requests at low rates, for that much latency).
+     */
+    public static Properties eventConsumer(ReadableConfig options) {
+        long minBytes = options.get(PipelineOptions.SOURCE_FETCH_MIN_BYTES).getBytes();
+        if (minBytes < 1 || minBytes > Integer.MAX_VALUE) {
+            throw new IllegalConfigurationException(
+                    PipelineOptions.SOURCE_FETCH_MIN_BYTES.key()
+                            + " must be between 1 byte and 2 GiB, got "
+                            + minBytes);
+        }
+        Duration maxWait = options.get(PipelineOptions.SOURCE_FETCH_MAX_WAIT);
+        if (maxWait.isNegative() || maxWait.toMillis() > Integer.MAX_VALUE) {
+            throw new IllegalConfigurationException(
+                    PipelineOptions.SOURCE_FETCH_MAX_WAIT.key()
+                            + " must be between 0 ms and 24 days, got "
+                            + maxWait);
+        }
+        Properties properties = new Properties();
+        properties.setProperty(ConsumerConfig.FETCH_MIN_BYTES_CONFIG, Long.toString(minBytes));
+        properties.setProperty(
+                ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, Long.toString(maxWait.toMillis()));
+        return properties;
     }
 
     /** The bounds on input events, from the job's options. */

@@ -358,6 +358,7 @@ public final class StreamInferencePipeline {
                         .setGroupId(options.get(PipelineOptions.GROUP_ID))
                         .setStartingOffsets(
                                 OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                        .setProperties(PipelineSettings.eventConsumer(options))
                         .setDeserializer(
                                 new EventRecordDeserializer(
                                         validator, PipelineSettings.tracing(options).enabled()));
