@@ -25,11 +25,9 @@ import java.time.Duration;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -128,6 +126,10 @@ public final class ClusterBenchmark implements Callable<Integer> {
     String label;
 
     private static final int WIDTH = 784;
+
+    /** The tail target at 1,024 events/s: the windows count the share above it. */
+    private static final long TAIL_TARGET_MILLIS = 10;
+
     private static final int PARTITIONS = 2;
 
     private Path work;
@@ -701,46 +703,47 @@ public final class ClusterBenchmark implements Callable<Integer> {
          * startMillis} (by event time): how long the job takes to settle after it starts.
          */
         List<String> windows(long startMillis, long windowMillis) {
-            Map<Long, List<Long>> byWindow = new TreeMap<>();
-            for (int i = 0; i < latencies.length; i++) {
-                if (eventTimes[i] >= startMillis) {
-                    byWindow.computeIfAbsent(
-                                    (eventTimes[i] - startMillis) / windowMillis,
-                                    w -> new ArrayList<>())
-                            .add(latencies[i]);
-                }
-            }
             List<String> cells = new ArrayList<>();
-            for (Map.Entry<Long, List<Long>> w : byWindow.entrySet()) {
-                List<Long> sorted = w.getValue();
-                Collections.sort(sorted);
-                int n = sorted.size();
-                long slow = sorted.stream().filter(l -> l > 10).count();
+            long last = Arrays.stream(eventTimes).max().orElse(startMillis);
+            for (long from = startMillis; from <= last; from += windowMillis) {
+                long[] sorted = sortedLatencies(from, from + windowMillis);
+                if (sorted.length == 0) {
+                    continue;
+                }
+                long slow = Arrays.stream(sorted).filter(l -> l > TAIL_TARGET_MILLIS).count();
                 cells.add(
                         String.format(
                                 "%d-%d s: %d / %d (%.1f%%)",
-                                w.getKey() * windowMillis / 1000,
-                                (w.getKey() + 1) * windowMillis / 1000,
-                                sorted.get(n / 2),
-                                sorted.get(Math.min(n - 1, (int) (0.99 * n))),
-                                100.0 * slow / n));
+                                (from - startMillis) / 1000,
+                                (from - startMillis + windowMillis) / 1000,
+                                quantile(sorted, 0.5),
+                                quantile(sorted, 0.99),
+                                100.0 * slow / sorted.length));
             }
             return cells;
         }
 
         double percentile(double q, long fromMillis) {
+            long[] sorted = sortedLatencies(fromMillis, Long.MAX_VALUE);
+            return sorted.length == 0 ? Double.NaN : quantile(sorted, q);
+        }
+
+        /** The latencies of events whose time is in [fromMillis, toMillis), sorted. */
+        private long[] sortedLatencies(long fromMillis, long toMillis) {
             long[] counted = new long[latencies.length];
             int n = 0;
             for (int i = 0; i < latencies.length; i++) {
-                if (eventTimes[i] >= fromMillis) {
+                if (eventTimes[i] >= fromMillis && eventTimes[i] < toMillis) {
                     counted[n++] = latencies[i];
                 }
             }
             long[] sorted = Arrays.copyOf(counted, n);
             Arrays.sort(sorted);
-            return sorted.length == 0
-                    ? Double.NaN
-                    : sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+            return sorted;
+        }
+
+        private static long quantile(long[] sorted, double q) {
+            return sorted[(int) Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
         }
     }
 
