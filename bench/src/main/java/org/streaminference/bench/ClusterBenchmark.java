@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -129,6 +130,13 @@ public final class ClusterBenchmark implements Callable<Integer> {
 
     /** The tail target at 1,024 events/s: the windows count the share above it. */
     private static final long TAIL_TARGET_MILLIS = 10;
+
+    /**
+     * How long after a checkpoint's trigger a slow event counts as the checkpoint's: on this
+     * machine the stall and its catch-up are over within about 150 ms once the job has run a few
+     * minutes (bench/README.md).
+     */
+    private static final long CHECKPOINT_SHADOW_MILLIS = 250;
 
     private static final int PARTITIONS = 2;
 
@@ -496,7 +504,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
         }
         report.add("");
         report.add(
-                "What stopped the TaskManager's threads in each measured span (from its GC log and the REST API's checkpoint history):");
+                "What stopped the TaskManager's threads in each measured span (from its GC log and the REST API's checkpoint history), and the slow events sent just after a checkpoint was triggered:");
         report.add("");
         for (Live l : runsByRate) {
             report.add("- " + String.format("%,d", l.rate()) + "/s: " + l.pauses());
@@ -608,17 +616,22 @@ public final class ClusterBenchmark implements Callable<Integer> {
             }
         }
         long end = System.currentTimeMillis();
-        String pauses =
-                "GC pauses "
-                        + GcPauses.between(gcLog(), start + warmupSeconds * 1000L, end).describe()
-                        + "; checkpoints "
-                        + cluster.checkpoints(job, start + warmupSeconds * 1000L).describe();
+        long from = start + warmupSeconds * 1000L;
+        StandaloneFlink.Checkpoints checkpoints = cluster.checkpoints(job, from);
         cluster.cancel(job);
         Observed o = result[0];
         if (o == null) {
             throw new IllegalStateException("the live run at " + rate + "/s did not finish");
         }
-        long from = start + warmupSeconds * 1000L;
+        String pauses =
+                "GC pauses "
+                        + GcPauses.between(gcLog(), from, end).describe()
+                        + " (the broker's: "
+                        + GcPauses.between(brokerGcLog(), from, end).describe()
+                        + "); checkpoints "
+                        + checkpoints.describe()
+                        + "; "
+                        + o.slowAfter(checkpoints.triggers(), from);
         Live l =
                 new Live(
                         rate,
@@ -651,6 +664,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
             long count,
             long[] eventTimes,
             long[] latencies,
+            long[] inferred,
+            long[] sent,
             long first,
             long last,
             long tmCpuNanos,
@@ -723,6 +738,68 @@ public final class ClusterBenchmark implements Callable<Integer> {
             return cells;
         }
 
+        /**
+         * The share of events over the tail target from {@code fromMillis}, and how many of them
+         * were sent in the {@link #CHECKPOINT_SHADOW_MILLIS} after a checkpoint was triggered.
+         */
+        String slowAfter(List<Long> triggers, long fromMillis) {
+            long counted = 0;
+            long slow = 0;
+            long slowAfterTrigger = 0;
+            for (int i = 0; i < latencies.length; i++) {
+                if (eventTimes[i] < fromMillis) {
+                    continue;
+                }
+                counted++;
+                if (latencies[i] <= TAIL_TARGET_MILLIS) {
+                    continue;
+                }
+                slow++;
+                int at = Collections.binarySearch(triggers, eventTimes[i]);
+                int before = at >= 0 ? at : -at - 2;
+                if (before >= 0
+                        && eventTimes[i] - triggers.get(before) < CHECKPOINT_SHADOW_MILLIS) {
+                    slowAfterTrigger++;
+                }
+            }
+            return String.format(
+                    "events over %d ms %.2f%%, of them sent within %d ms after a checkpoint's trigger"
+                            + " %.2f%% (%.0f%% of the slow); the slow events' median ms from their"
+                            + " send time to inference / to the job's producer / to arrival: %s",
+                    TAIL_TARGET_MILLIS,
+                    100.0 * slow / Math.max(counted, 1),
+                    CHECKPOINT_SHADOW_MILLIS,
+                    100.0 * slowAfterTrigger / Math.max(counted, 1),
+                    100.0 * slowAfterTrigger / Math.max(slow, 1),
+                    slowSplit(fromMillis));
+        }
+
+        /**
+         * Where the slow events' time went, by the prediction's inference time and its record's
+         * timestamp (both from the TaskManager's clock, on this machine the benchmark's).
+         */
+        private String slowSplit(long fromMillis) {
+            List<long[]> slow = new ArrayList<>();
+            for (int i = 0; i < latencies.length; i++) {
+                if (eventTimes[i] >= fromMillis && latencies[i] > TAIL_TARGET_MILLIS) {
+                    slow.add(new long[] {inferred[i], sent[i], latencies[i]});
+                }
+            }
+            if (slow.isEmpty()) {
+                return "-";
+            }
+            List<String> medians = new ArrayList<>();
+            for (int part = 0; part < 3; part++) {
+                long[] sorted = new long[slow.size()];
+                for (int i = 0; i < sorted.length; i++) {
+                    sorted[i] = slow.get(i)[part];
+                }
+                Arrays.sort(sorted);
+                medians.add(Long.toString(quantile(sorted, 0.5)));
+            }
+            return String.join(" / ", medians);
+        }
+
         double percentile(double q, long fromMillis) {
             long[] sorted = sortedLatencies(fromMillis, Long.MAX_VALUE);
             return sorted.length == 0 ? Double.NaN : quantile(sorted, q);
@@ -761,6 +838,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
             consumer.subscribe(List.of(topic));
             long[] lat = new long[latencies ? (int) expected : 0];
             long[] times = new long[lat.length];
+            long[] inferred = new long[lat.length];
+            long[] sent = new long[lat.length];
             int count = 0;
             long first = 0;
             long last = 0;
@@ -779,11 +858,13 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     long wall = System.currentTimeMillis();
                     long eventTime = Long.MIN_VALUE;
                     if (count < lat.length) {
-                        eventTime =
-                                Prediction.fromByteBuffer(ByteBuffer.wrap(r.value()))
-                                        .getEventTime();
+                        Prediction p = Prediction.fromByteBuffer(ByteBuffer.wrap(r.value()));
+                        eventTime = p.getEventTime();
                         times[count] = eventTime;
                         lat[count] = wall - eventTime;
+                        inferred[count] = p.getInferenceTime() - eventTime;
+                        // the job's producer stamps the record when it is handed to it
+                        sent[count] = r.timestamp() - eventTime;
                     }
                     if (count == 0) {
                         first = now;
@@ -826,12 +907,20 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         "only " + count + " of " + expected + " predictions arrived in " + topic);
             }
             if (latencies) {
-                writeLatencies(work.resolve("latencies-" + topic + ".csv"), times, lat, count);
+                writeLatencies(
+                        work.resolve("latencies-" + topic + ".csv"),
+                        times,
+                        lat,
+                        inferred,
+                        sent,
+                        count);
             }
             return new Observed(
                     count,
                     times,
                     lat,
+                    inferred,
+                    sent,
                     first,
                     last,
                     cpu,
@@ -849,11 +938,19 @@ public final class ClusterBenchmark implements Callable<Integer> {
      * Each prediction's event time and latency (ms), in arrival order: to line the slow ones up
      * with the TaskManager's GC log and the checkpoints.
      */
-    private static void writeLatencies(Path file, long[] eventTimes, long[] latencies, int count)
+    private static void writeLatencies(
+            Path file, long[] eventTimes, long[] latencies, long[] inferred, long[] sent, int count)
             throws IOException {
-        StringBuilder csv = new StringBuilder("event_time_ms,latency_ms\n");
+        StringBuilder csv = new StringBuilder("event_time_ms,latency_ms,inferred_ms,sent_ms\n");
         for (int i = 0; i < count; i++) {
-            csv.append(eventTimes[i]).append(',').append(latencies[i]).append('\n');
+            csv.append(eventTimes[i])
+                    .append(',')
+                    .append(latencies[i])
+                    .append(',')
+                    .append(inferred[i])
+                    .append(',')
+                    .append(sent[i])
+                    .append('\n');
         }
         Files.writeString(file, csv);
     }
@@ -1026,6 +1123,10 @@ public final class ClusterBenchmark implements Callable<Integer> {
         return work.resolve("gc-taskmanager.log");
     }
 
+    private Path brokerGcLog() {
+        return work.resolve("gc-broker.log");
+    }
+
     private Path clusterOptions() throws Exception {
         return Files.writeString(
                 work.resolve("cluster-options.yaml"),
@@ -1037,6 +1138,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         // the REST API's metrics a second old, so that a drain's task times are
                         // there
                         "metrics.fetcher.update-interval: 1000",
+                        // every checkpoint of a live run in the REST API's history, not the last
+                        // ten
+                        "web.checkpoints.history: 500",
                         // empty values cannot be program arguments (ParameterTool drops them)
                         "model.trusted-keys: \"\"",
                         "model.control-topic: \"\"",
@@ -1097,7 +1201,15 @@ public final class ClusterBenchmark implements Callable<Integer> {
         Process p =
                 new ProcessBuilder(
                                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                                // as Kafka's own start scripts run a broker (kafka-server-start.sh,
+                                // kafka-run-class.sh): pauses aimed at 20 ms, not G1's 200
+                                "-Xms1g",
                                 "-Xmx1g",
+                                "-XX:+UseG1GC",
+                                "-XX:MaxGCPauseMillis=20",
+                                "-XX:InitiatingHeapOccupancyPercent=35",
+                                "-XX:+ExplicitGCInvokesConcurrent",
+                                "-Xlog:gc:file=" + brokerGcLog() + ":time",
                                 "-cp",
                                 classpath,
                                 KafkaBrokerProcess.class.getName(),

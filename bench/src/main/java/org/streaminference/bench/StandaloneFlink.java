@@ -222,8 +222,16 @@ final class StandaloneFlink implements AutoCloseable {
         return times;
     }
 
-    /** The job's completed checkpoints triggered at or after {@code fromMillis}, in short. */
-    record Checkpoints(int count, long maxEndToEndMillis, long maxSyncMillis, String slowestSync) {
+    /**
+     * The job's completed checkpoints triggered at or after {@code fromMillis}, in short, and when
+     * each was triggered.
+     */
+    record Checkpoints(
+            int count,
+            long maxEndToEndMillis,
+            long maxSyncMillis,
+            String slowestSync,
+            List<Long> triggers) {
         String describe() {
             return count == 0
                     ? "none"
@@ -234,15 +242,16 @@ final class StandaloneFlink implements AutoCloseable {
     }
 
     /**
-     * What the job's recent checkpoints cost (the REST API keeps the last ten): how long each took
-     * end to end, and the longest synchronous part of any subtask, the time that subtask's records
-     * waited.
+     * What the job's recent checkpoints cost (the REST API keeps as many as the cluster's {@code
+     * web.checkpoints.history}): how long each took end to end, and the longest synchronous part of
+     * any subtask, the time that subtask's records waited.
      */
     Checkpoints checkpoints(String job, long fromMillis) throws Exception {
         int count = 0;
         long maxEndToEnd = 0;
         long maxSync = 0;
         String slowest = "";
+        List<Long> triggers = new ArrayList<>();
         Map<String, String> names = new LinkedHashMap<>();
         for (JsonNode v : get("/jobs/" + job).path("vertices")) {
             names.put(v.path("id").asText(), v.path("name").asText());
@@ -253,6 +262,7 @@ final class StandaloneFlink implements AutoCloseable {
                 continue;
             }
             count++;
+            triggers.add(c.path("trigger_timestamp").asLong());
             maxEndToEnd = Math.max(maxEndToEnd, c.path("end_to_end_duration").asLong());
             for (String vertex : names.keySet()) {
                 JsonNode subtasks =
@@ -272,7 +282,8 @@ final class StandaloneFlink implements AutoCloseable {
                 }
             }
         }
-        return new Checkpoints(count, maxEndToEnd, maxSync, slowest);
+        triggers.sort(null);
+        return new Checkpoints(count, maxEndToEnd, maxSync, slowest, List.copyOf(triggers));
     }
 
     @Override
