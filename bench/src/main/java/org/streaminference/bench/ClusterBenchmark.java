@@ -141,6 +141,10 @@ public final class ClusterBenchmark implements Callable<Integer> {
     private static final int PARTITIONS = 2;
 
     private Path work;
+
+    /** The last live run's send lateness (µs), by event. */
+    private long[] sendLateness = new long[0];
+
     private Process broker;
     private String bootstrap;
     private StandaloneFlink cluster;
@@ -631,7 +635,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         + "); checkpoints "
                         + checkpoints.describe()
                         + "; "
-                        + o.slowAfter(checkpoints.triggers(), from);
+                        + o.slowAfter(checkpoints.triggers(), from)
+                        + "; "
+                        + lateSends((long) warmupSeconds * rate);
         Live l =
                 new Live(
                         rate,
@@ -645,6 +651,27 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         pauses);
         System.out.println("  live " + l.row());
         return l;
+    }
+
+    /**
+     * The load generator's own stalls: its sends from {@code fromIndex} on handed to the producer
+     * over 5 ms after their due time (their events count as slow from their due time).
+     */
+    private String lateSends(long fromIndex) {
+        long counted = 0;
+        long late = 0;
+        long longest = 0;
+        for (long i = fromIndex; i < sendLateness.length; i++) {
+            counted++;
+            long micros = sendLateness[(int) i];
+            longest = Math.max(longest, micros);
+            if (micros > 5_000) {
+                late++;
+            }
+        }
+        return String.format(
+                "the benchmark's sends over 5 ms late %.2f%% (longest %.1f ms)",
+                100.0 * late / Math.max(counted, 1), longest / 1e3);
     }
 
     /** TaskManager cores over {@code seconds}, with nothing to do. */
@@ -1005,6 +1032,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
             if (rate > 0) {
                 liveStart = startWall;
             }
+            // how late each live send was handed to the producer: the load generator's own stalls
+            long[] late = new long[rate > 0 ? (int) count : 0];
             for (long i = 0; i < count; i++) {
                 long eventTime = System.currentTimeMillis();
                 if (rate > 0) {
@@ -1014,6 +1043,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         LockSupport.parkNanos(due - System.nanoTime()); // pacing to the rate
                     }
                     eventTime = startWall + offset / 1_000_000;
+                    late[(int) i] = (System.nanoTime() - due) / 1_000;
                 }
                 long index = firstIndex + i;
                 producer.send(
@@ -1023,8 +1053,25 @@ public final class ClusterBenchmark implements Callable<Integer> {
                                 images.avro(index, eventTime)));
             }
             producer.flush();
+            if (rate > 0) {
+                writeSendLateness(work.resolve("sends-" + topic + ".csv"), startWall, rate, late);
+                sendLateness = late;
+            }
             return startWall;
         }
+    }
+
+    /** Each live send's due time (ms) and how late it was handed to the producer (µs). */
+    private static void writeSendLateness(Path file, long startWall, double rate, long[] late)
+            throws IOException {
+        StringBuilder csv = new StringBuilder("due_ms,late_us\n");
+        for (int i = 0; i < late.length; i++) {
+            csv.append(startWall + (long) (i / rate * 1e3))
+                    .append(',')
+                    .append(late[i])
+                    .append('\n');
+        }
+        Files.writeString(file, csv);
     }
 
     private KafkaProducer<byte[], byte[]> producer(int lingerMillis) {
