@@ -401,8 +401,9 @@ public final class PipelineOptions {
                                     + " cheap model waking an inference thread and then the task thread with its answers"
                                     + " costs more than the run (a timed-out run is still stopped by inference.timeout). 0"
                                     + " ms (the default): always on the inference threads. On a 2-core machine with the broker"
-                                    + " beside the job, 1 ms moved the work onto the task thread without lowering the CPU per"
-                                    + " event at 1,024 events/s, and the busiest task then ran the model too: see bench/README.md.");
+                                    + " beside the job, 1 ms cost a drain a third of its rate (the busiest task then ran the"
+                                    + " model too); at 1,024 events/s single runs disagreed (756 against 651 µs of CPU per event"
+                                    + " in one, 410 against 491 in another, four minutes in): see bench/README.md.");
 
     public static final ConfigOption<Boolean> INFERENCE_ORDERED =
             ConfigOptions.key("inference.ordered")
