@@ -32,6 +32,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.stream.IntStream;
 
 /**
  * The job as a user runs it: the shaded jar on a standalone Flink cluster (its own JobManager and
@@ -806,25 +807,29 @@ public final class ClusterBenchmark implements Callable<Integer> {
          * timestamp (both from the TaskManager's clock, on this machine the benchmark's).
          */
         private String slowSplit(long fromMillis) {
-            List<long[]> slow = new ArrayList<>();
-            for (int i = 0; i < latencies.length; i++) {
-                if (eventTimes[i] >= fromMillis && latencies[i] > TAIL_TARGET_MILLIS) {
-                    slow.add(new long[] {inferred[i], sent[i], latencies[i]});
-                }
-            }
-            if (slow.isEmpty()) {
-                return "-";
-            }
             List<String> medians = new ArrayList<>();
-            for (int part = 0; part < 3; part++) {
-                long[] sorted = new long[slow.size()];
-                for (int i = 0; i < sorted.length; i++) {
-                    sorted[i] = slow.get(i)[part];
+            for (long[] part : List.of(inferred, sent, latencies)) {
+                long[] sorted = sortedOfSlow(part, fromMillis);
+                if (sorted.length == 0) {
+                    return "-";
                 }
-                Arrays.sort(sorted);
                 medians.add(Long.toString(quantile(sorted, 0.5)));
             }
             return String.join(" / ", medians);
+        }
+
+        /** {@code values} of the events from {@code fromMillis} over the tail target, sorted. */
+        private long[] sortedOfSlow(long[] values, long fromMillis) {
+            long[] sorted =
+                    IntStream.range(0, latencies.length)
+                            .filter(
+                                    i ->
+                                            eventTimes[i] >= fromMillis
+                                                    && latencies[i] > TAIL_TARGET_MILLIS)
+                            .mapToLong(i -> values[i])
+                            .toArray();
+            Arrays.sort(sorted);
+            return sorted;
         }
 
         double percentile(double q, long fromMillis) {
@@ -962,8 +967,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
     }
 
     /**
-     * Each prediction's event time and latency (ms), in arrival order: to line the slow ones up
-     * with the TaskManager's GC log and the checkpoints.
+     * Each prediction's event time and latency (ms), and when it was inferred and handed to the
+     * job's producer (ms after its event time), in arrival order: to line the slow ones up with the
+     * GC logs and the checkpoints, and to see where their time went.
      */
     private static void writeLatencies(
             Path file, long[] eventTimes, long[] latencies, long[] inferred, long[] sent, int count)

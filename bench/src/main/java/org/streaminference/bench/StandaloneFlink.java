@@ -227,17 +227,13 @@ final class StandaloneFlink implements AutoCloseable {
      * each was triggered.
      */
     record Checkpoints(
-            int count,
-            long maxEndToEndMillis,
-            long maxSyncMillis,
-            String slowestSync,
-            List<Long> triggers) {
+            List<Long> triggers, long maxEndToEndMillis, long maxSyncMillis, String slowestSync) {
         String describe() {
-            return count == 0
+            return triggers.isEmpty()
                     ? "none"
                     : String.format(
                             "%d; end to end ≤ %d ms; synchronous part ≤ %d ms (%s)",
-                            count, maxEndToEndMillis, maxSyncMillis, slowestSync);
+                            triggers.size(), maxEndToEndMillis, maxSyncMillis, slowestSync);
         }
     }
 
@@ -247,7 +243,6 @@ final class StandaloneFlink implements AutoCloseable {
      * any subtask, the time that subtask's records waited.
      */
     Checkpoints checkpoints(String job, long fromMillis) throws Exception {
-        int count = 0;
         long maxEndToEnd = 0;
         long maxSync = 0;
         String slowest = "";
@@ -261,7 +256,6 @@ final class StandaloneFlink implements AutoCloseable {
                     || c.path("trigger_timestamp").asLong() < fromMillis) {
                 continue;
             }
-            count++;
             triggers.add(c.path("trigger_timestamp").asLong());
             maxEndToEnd = Math.max(maxEndToEnd, c.path("end_to_end_duration").asLong());
             for (String vertex : names.keySet()) {
@@ -283,7 +277,7 @@ final class StandaloneFlink implements AutoCloseable {
             }
         }
         triggers.sort(null);
-        return new Checkpoints(count, maxEndToEnd, maxSync, slowest, List.copyOf(triggers));
+        return new Checkpoints(List.copyOf(triggers), maxEndToEnd, maxSync, slowest);
     }
 
     @Override
