@@ -87,7 +87,9 @@ public final class EmbeddedKafkaBroker implements AutoCloseable {
         props.setProperty("share.coordinator.state.topic.replication.factor", "1");
         props.setProperty("share.coordinator.state.topic.min.isr", "1");
         props.setProperty("group.initial.rebalance.delay.ms", "0");
-        props.setProperty("log.flush.interval.messages", "10000");
+        // no log.flush.interval.messages: as in Kafka's defaults, the OS writes the log back. A
+        // forced fsync every 10,000 messages held each partition's appends for 20-40 ms, the
+        // longest stalls in the cluster benchmark's tail (bench/README.md)
 
         Files.createDirectories(dataDir);
         Path configFile = dataDir.resolve("server.properties");
