@@ -2,6 +2,7 @@ package org.streaminference.bench;
 
 import org.streaminference.schemas.Prediction;
 
+import org.apache.flink.util.FileUtils;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -192,8 +193,12 @@ public final class ClusterBenchmark implements Callable<Integer> {
         } finally {
             broker.getOutputStream().close();
             if (!broker.waitFor(30, TimeUnit.SECONDS)) {
-                broker.destroyForcibly();
+                broker.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
             }
+            // the broker's log holds every event sent, tens of GB after a sweep of live rates: it
+            // goes with the run; the latencies, sends, GC logs and profiles beside it stay
+            FileUtils.deleteDirectory(work.resolve("kafka").toFile());
+            System.out.println("the run's CSVs, logs and profiles are in " + work);
         }
         return 0;
     }
