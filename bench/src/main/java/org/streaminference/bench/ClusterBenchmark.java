@@ -145,12 +145,6 @@ public final class ClusterBenchmark implements Callable<Integer> {
 
     private Path work;
 
-    /** The last live run's send lateness (µs), by event. */
-    private long[] sendLateness = new long[0];
-
-    /** When the broker acknowledged each of the last live run's events (µs after its due time). */
-    private long[] ackLateness = new long[0];
-
     private Process broker;
     private String bootstrap;
     private StandaloneFlink cluster;
@@ -615,7 +609,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
                             }
                         });
         consumer.start();
-        long start = produce(topic, 1, count, rate);
+        Sends sends = produce(topic, 1, count, rate);
+        long start = sends.startWall();
         consumer.join();
         // the idle job's cost once it is warm: the same job, its input stopped
         double idleCores = Double.NaN;
@@ -647,7 +642,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         + "; "
                         + o.slowAfter(checkpoints.triggers(), from)
                         + "; "
-                        + lateSends((long) warmupSeconds * rate);
+                        + sends.describe((long) warmupSeconds * rate);
         Live l =
                 new Live(
                         rate,
@@ -661,35 +656,6 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         pauses);
         System.out.println("  live " + l.row());
         return l;
-    }
-
-    /**
-     * The load generator's own stalls: its sends from {@code fromIndex} on handed to the producer
-     * over 5 ms after their due time (their events count as slow from their due time).
-     */
-    private String lateSends(long fromIndex) {
-        long counted = 0;
-        long late = 0;
-        long longest = 0;
-        long ackedLate = 0;
-        for (long i = fromIndex; i < sendLateness.length; i++) {
-            counted++;
-            long micros = sendLateness[(int) i];
-            longest = Math.max(longest, micros);
-            if (micros > 5_000) {
-                late++;
-            }
-            if (ackLateness[(int) i] > TAIL_TARGET_MILLIS * 1_000) {
-                ackedLate++;
-            }
-        }
-        return String.format(
-                "the benchmark's sends over 5 ms late %.2f%% (longest %.1f ms), acknowledged by the"
-                        + " broker over %d ms after their due time %.2f%%",
-                100.0 * late / Math.max(counted, 1),
-                longest / 1e3,
-                TAIL_TARGET_MILLIS,
-                100.0 * ackedLate / Math.max(counted, 1));
     }
 
     /** TaskManager cores over {@code seconds}, with nothing to do. */
@@ -956,13 +922,16 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         "only " + count + " of " + expected + " predictions arrived in " + topic);
             }
             if (latencies) {
-                writeLatencies(
+                // each prediction's event time and latency, and when it was inferred and handed to
+                // the job's producer (ms after its event time), in arrival order: to line the slow
+                // ones up with the GC logs and the checkpoints, and to see where their time went
+                writeColumns(
                         work.resolve("latencies-" + topic + ".csv"),
+                        "event_time_ms,latency_ms,inferred_ms,sent_ms",
                         times,
                         lat,
                         inferred,
-                        sent,
-                        count);
+                        sent);
             }
             return new Observed(
                     count,
@@ -983,24 +952,15 @@ public final class ClusterBenchmark implements Callable<Integer> {
         }
     }
 
-    /**
-     * Each prediction's event time and latency (ms), and when it was inferred and handed to the
-     * job's producer (ms after its event time), in arrival order: to line the slow ones up with the
-     * GC logs and the checkpoints, and to see where their time went.
-     */
-    private static void writeLatencies(
-            Path file, long[] eventTimes, long[] latencies, long[] inferred, long[] sent, int count)
+    /** Writes {@code columns} side by side as CSV rows under {@code header}. */
+    private static void writeColumns(Path file, String header, long[]... columns)
             throws IOException {
-        StringBuilder csv = new StringBuilder("event_time_ms,latency_ms,inferred_ms,sent_ms\n");
-        for (int i = 0; i < count; i++) {
-            csv.append(eventTimes[i])
-                    .append(',')
-                    .append(latencies[i])
-                    .append(',')
-                    .append(inferred[i])
-                    .append(',')
-                    .append(sent[i])
-                    .append('\n');
+        StringBuilder csv = new StringBuilder(header).append('\n');
+        for (int row = 0; row < columns[0].length; row++) {
+            for (int c = 0; c < columns.length; c++) {
+                csv.append(c == 0 ? "" : ",").append(columns[c][row]);
+            }
+            csv.append('\n');
         }
         Files.writeString(file, csv);
     }
@@ -1044,11 +1004,45 @@ public final class ClusterBenchmark implements Callable<Integer> {
     }
 
     /**
-     * Produces {@code count} Avro events at {@code rate} (0: at once), each event's time the time
-     * it was scheduled for (a producer held up counts the wait as latency). Returns the first
-     * scheduled time.
+     * One production's first scheduled time and, for a live one, how late each send was handed to
+     * the producer and how long after its due time the broker acknowledged it (µs, by event).
      */
-    private long produce(String topic, long firstIndex, long count, double rate) throws Exception {
+    private record Sends(long startWall, long[] late, long[] acked) {
+        /**
+         * The load generator's own stalls and the broker's from event {@code fromIndex} on: sends
+         * handed to the producer over 5 ms after their due time (their events count as slow from
+         * their due time), and sends acknowledged over the tail target after it.
+         */
+        String describe(long fromIndex) {
+            long counted = 0;
+            long handedLate = 0;
+            long longest = 0;
+            long ackedLate = 0;
+            for (int i = (int) fromIndex; i < late.length; i++) {
+                counted++;
+                longest = Math.max(longest, late[i]);
+                if (late[i] > 5_000) {
+                    handedLate++;
+                }
+                if (acked[i] > TAIL_TARGET_MILLIS * 1_000) {
+                    ackedLate++;
+                }
+            }
+            return String.format(
+                    "the benchmark's sends over 5 ms late %.2f%% (longest %.1f ms), acknowledged by"
+                            + " the broker over %d ms after their due time %.2f%%",
+                    100.0 * handedLate / Math.max(counted, 1),
+                    longest / 1e3,
+                    TAIL_TARGET_MILLIS,
+                    100.0 * ackedLate / Math.max(counted, 1));
+        }
+    }
+
+    /**
+     * Produces {@code count} Avro events at {@code rate} (0: at once), each event's time the time
+     * it was scheduled for (a producer held up counts the wait as latency).
+     */
+    private Sends produce(String topic, long firstIndex, long count, double rate) throws Exception {
         try (KafkaProducer<byte[], byte[]> producer = producer(rate > 0 ? 0 : 20)) {
             long start = System.nanoTime();
             long startWall = System.currentTimeMillis();
@@ -1083,31 +1077,17 @@ public final class ClusterBenchmark implements Callable<Integer> {
             }
             producer.flush();
             if (rate > 0) {
-                writeSendLateness(
-                        work.resolve("sends-" + topic + ".csv"), startWall, rate, late, acked);
-                sendLateness = late;
-                ackLateness = acked;
+                long[] due = new long[late.length];
+                Arrays.setAll(due, i -> startWall + (long) (i / rate * 1e3));
+                writeColumns(
+                        work.resolve("sends-" + topic + ".csv"),
+                        "due_ms,late_us,acked_us",
+                        due,
+                        late,
+                        acked);
             }
-            return startWall;
+            return new Sends(startWall, late, acked);
         }
-    }
-
-    /**
-     * Each live send's due time (ms), how late it was handed to the producer and how long after its
-     * due time the broker acknowledged it (µs).
-     */
-    private static void writeSendLateness(
-            Path file, long startWall, double rate, long[] late, long[] acked) throws IOException {
-        StringBuilder csv = new StringBuilder("due_ms,late_us,acked_us\n");
-        for (int i = 0; i < late.length; i++) {
-            csv.append(startWall + (long) (i / rate * 1e3))
-                    .append(',')
-                    .append(late[i])
-                    .append(',')
-                    .append(acked[i])
-                    .append('\n');
-        }
-        Files.writeString(file, csv);
     }
 
     private KafkaProducer<byte[], byte[]> producer(int lingerMillis) {
