@@ -9,6 +9,7 @@
 #                                       with and without a stream; wrk where installed (~7 min)
 #   bench/run.sh features [options]     feature enrichment's cost per event and RocksDB state per entity (~6 min)
 #   bench/run.sh validation [options]   Avro decoding alone vs the job's bounded validation, per event (~1 min)
+#   bench/run.sh encoding [options]     writing a prediction: Avro's writer vs the generated encoder (~1 min)
 #   bench/run.sh soak [options]         the whole job through lulls, outages, restarts and swaps, every answer
 #                                       checked against a recomputation from the events sent (~35 min)
 #   bench/run.sh cluster [options]      the shaded job on a standalone cluster, broker in its own process: drains
@@ -27,6 +28,7 @@ case "${1:-}" in
   predict) main=org.streaminference.bench.PredictBenchmark; shift ;;
   features) main=org.streaminference.bench.FeatureBenchmark; shift ;;
   validation) main=org.streaminference.bench.ValidationBenchmark; shift ;;
+  encoding) main=org.streaminference.bench.PredictionEncodingBenchmark; shift ;;
   soak) main=org.streaminference.bench.SoakBenchmark; shift ;;
   retention) main=org.streaminference.bench.RetentionBenchmark; shift ;;
   cluster) main=org.streaminference.bench.ClusterBenchmark; shift ;;
