@@ -9,11 +9,8 @@ import org.apache.avro.message.BinaryMessageEncoder;
 import org.apache.avro.specific.SpecificData;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.LocalDate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -29,22 +26,7 @@ import java.util.concurrent.Callable;
         mixinStandardHelpOptions = true,
         description = "CPU per prediction of Avro's writer against the generated encoder.")
 final class PredictionEncodingBenchmark implements Callable<Integer> {
-    @Option(
-            names = "--rounds",
-            defaultValue = "7",
-            description = "Measured rounds per variant (default ${DEFAULT-VALUE}).")
-    int rounds;
-
-    @Option(
-            names = "--seconds",
-            defaultValue = "2",
-            description = "Length of each round (default ${DEFAULT-VALUE}).")
-    double seconds;
-
-    @Option(names = "--out", defaultValue = "bench/results", description = "Where results go.")
-    Path out;
-
-    private static volatile Object sink;
+    @Mixin AlternatingRounds rounds;
 
     public static void main(String[] args) {
         System.exit(new CommandLine(new PredictionEncodingBenchmark()).execute(args));
@@ -85,22 +67,6 @@ final class PredictionEncodingBenchmark implements Callable<Integer> {
         return List.of(crayfish, topK);
     }
 
-    /** Nanoseconds per prediction over {@code seconds}. */
-    private static double nanosPerRecord(
-            BinaryMessageEncoder<Prediction> encoder, Prediction p, double seconds)
-            throws Exception {
-        long end = System.nanoTime() + (long) (seconds * 1e9);
-        long n = 0;
-        long start = System.nanoTime();
-        while (System.nanoTime() < end) {
-            for (int i = 0; i < 64; i++) {
-                sink = encoder.encode(p);
-            }
-            n += 64;
-        }
-        return (System.nanoTime() - start) / (double) n;
-    }
-
     @Override
     public Integer call() throws Exception {
         SpecificData model = SpecificData.getForClass(Prediction.class);
@@ -111,13 +77,8 @@ final class PredictionEncodingBenchmark implements Callable<Integer> {
         StringBuilder md =
                 new StringBuilder(
                                 "# Writing a prediction: Avro's writer vs the generated encoder\n\n")
-                        .append("One thread, no Flink; each variant warmed up ")
-                        .append(seconds)
-                        .append(" s, then ")
-                        .append(rounds)
-                        .append(" alternating rounds of ")
-                        .append(seconds)
-                        .append(" s. µs per prediction (single-object encoding, as on the topic).")
+                        .append(rounds.method())
+                        .append(" µs per prediction (single-object encoding, as on the topic).")
                         .append(" Command: `bench/run.sh encoding`.\n\n")
                         .append(
                                 "| prediction | Avro's writer: min / median / max | generated encoder:"
@@ -130,40 +91,20 @@ final class PredictionEncodingBenchmark implements Callable<Integer> {
             if (!generated.encode(p).equals(avrosWriter.encode(p))) {
                 throw new IllegalStateException("the two encoders wrote different bytes");
             }
-            nanosPerRecord(avrosWriter, p, seconds); // the same warm-up for both
-            nanosPerRecord(generated, p, seconds);
-            List<Double> generic = new ArrayList<>();
-            List<Double> custom = new ArrayList<>();
-            for (int r = 0; r < rounds; r++) {
-                if (r % 2 == 0) {
-                    generic.add(nanosPerRecord(avrosWriter, p, seconds) / 1e3);
-                    custom.add(nanosPerRecord(generated, p, seconds) / 1e3);
-                } else {
-                    custom.add(nanosPerRecord(generated, p, seconds) / 1e3);
-                    generic.add(nanosPerRecord(avrosWriter, p, seconds) / 1e3);
-                }
-            }
+            AlternatingRounds.Result r =
+                    rounds.measure(() -> avrosWriter.encode(p), () -> generated.encode(p));
             String line =
                     String.format(
                             "| %s, %d bytes | %s | %s | %s |%n",
                             names[k],
                             generated.encode(p).remaining(),
-                            Spread.of(generic).format("%.2f"),
-                            Spread.of(custom).format("%.2f"),
-                            Spread.ofRatios(custom, generic).format("%.2f"));
+                            Spread.of(r.a()).format("%.2f"),
+                            Spread.of(r.b()).format("%.2f"),
+                            Spread.ofRatios(r.b(), r.a()).format("%.2f"));
             System.out.print(line);
             md.append(line);
         }
-        Files.createDirectories(out);
-        Path file =
-                out.resolve(
-                        "encoding-"
-                                + LocalDate.now()
-                                + "-"
-                                + Runtime.getRuntime().availableProcessors()
-                                + "cores.md");
-        Files.writeString(file, md.toString());
-        System.out.println("Written to " + file);
+        rounds.write("encoding", md.toString());
         return 0;
     }
 }
