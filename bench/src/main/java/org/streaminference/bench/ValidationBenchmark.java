@@ -1,6 +1,10 @@
 package org.streaminference.bench;
 
+import org.streaminference.operators.validation.AvroEventDecoder;
+import org.streaminference.operators.validation.EventFieldMapping;
+import org.streaminference.operators.validation.EventLimits;
 import org.streaminference.operators.validation.EventValidator;
+import org.streaminference.operators.validation.JsonEventDecoder;
 import org.streaminference.schemas.EventFields;
 import org.streaminference.schemas.InputEvent;
 
@@ -76,6 +80,49 @@ final class ValidationBenchmark implements Callable<Integer> {
             System.out.print(line);
             md.append(line);
         }
+        md.append(
+                        "\n## The same image event as the user's JSON and as the user's Avro\n\n"
+                                + "The cluster benchmark's event (ids, time, 784 floats as"
+                                + " `Float.toString` writes them) read by the job's decoder for"
+                                + " each format: µs per event.\n\n")
+                .append(
+                        "| event | Avro: min / median / max | JSON: min / median / max |"
+                                + " JSON / Avro per round: min / median / max |\n|---|---|---|---|\n");
+        ImageEvents images = new ImageEvents(784, 1_000);
+        long now = System.currentTimeMillis();
+        ByteBuffer avro = ByteBuffer.wrap(images.avro(7, now));
+        ByteBuffer json = ByteBuffer.wrap(images.json(7, now));
+        EventFields pixels = new EventFields(List.of(), List.of(), List.of("pixels"));
+        EventFieldMapping mapping = new EventFieldMapping("id", "entity", "ts", null, pixels);
+        EventValidator avroValidator =
+                new EventValidator(
+                        EventLimits.defaults(),
+                        new AvroEventDecoder(
+                                KafkaLoad.IMAGE_SCHEMA,
+                                AvroEventDecoder.Encoding.SINGLE_OBJECT,
+                                mapping));
+        EventValidator jsonValidator =
+                new EventValidator(EventLimits.defaults(), new JsonEventDecoder(mapping));
+        for (EventValidator v : List.of(avroValidator, jsonValidator)) {
+            ByteBuffer value = v == avroValidator ? avro : json;
+            if (v.validate(null, value.duplicate()).reason() != null) {
+                throw new IllegalStateException("the benchmark's event does not decode");
+            }
+        }
+        AlternatingRounds.Result r =
+                rounds.measure(
+                        () -> avroValidator.validate(null, avro.duplicate()),
+                        () -> jsonValidator.validate(null, json.duplicate()));
+        String line =
+                String.format(
+                        "| 784 floats: Avro %d bytes, JSON %d bytes | %s | %s | %s |%n",
+                        avro.remaining(),
+                        json.remaining(),
+                        Spread.of(r.a()).format("%.2f"),
+                        Spread.of(r.b()).format("%.2f"),
+                        Spread.ofRatios(r.b(), r.a()).format("%.2f"));
+        System.out.print(line);
+        md.append(line);
         rounds.write("validation", md.toString());
         return 0;
     }

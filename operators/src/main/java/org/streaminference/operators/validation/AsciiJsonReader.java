@@ -2,6 +2,9 @@ package org.streaminference.operators.validation;
 
 import org.apache.flink.annotation.Internal;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
@@ -40,9 +43,17 @@ final class AsciiJsonReader {
 
     private static final int MAX_NUMBER_LENGTH = 64;
 
-    private final byte[] bytes;
-    private final int end;
     private final int maxDepth;
+
+    /**
+     * Where an array's numbers are read before they are copied out at their count: it grows to the
+     * widest vector once, so a 784-number array is not grown through five sizes on every event.
+     */
+    private float[] scratch = new float[64];
+
+    // the record being read
+    private byte[] bytes;
+    private int end;
     private int pos;
 
     // the last number read: its kind, sign, digits and power of ten
@@ -52,10 +63,8 @@ final class AsciiJsonReader {
     private int power;
     private int numberStart;
 
-    private AsciiJsonReader(byte[] bytes, int offset, int length, int maxDepth) {
-        this.bytes = bytes;
-        this.pos = offset;
-        this.end = offset + length;
+    /** A reader for one thread (a decoder's), reused record after record. */
+    AsciiJsonReader(int maxDepth) {
         this.maxDepth = maxDepth;
     }
 
@@ -63,22 +72,25 @@ final class AsciiJsonReader {
      * Reads the JSON object in {@code bytes[offset, offset + length)} into {@code values}; false
      * where the fast path declines (then {@code values} holds a part and must be thrown away).
      */
-    static boolean read(
+    boolean read(
             byte[] bytes,
             int offset,
             int length,
             EventFieldMapping.Node tree,
-            EventFieldMapping.Values values,
-            int maxDepth) {
-        AsciiJsonReader reader = new AsciiJsonReader(bytes, offset, length, maxDepth);
+            EventFieldMapping.Values values) {
+        this.bytes = bytes;
+        this.pos = offset;
+        this.end = offset + length;
         try {
-            reader.whitespace();
-            reader.expect('{');
-            reader.object(tree, values, 1);
-            reader.whitespace();
-            return reader.pos == reader.end;
+            whitespace();
+            expect('{');
+            object(tree, values, 1);
+            whitespace();
+            return pos == end;
         } catch (Decline e) {
             return false;
+        } finally {
+            this.bytes = null; // the record is not kept
         }
     }
 
@@ -193,7 +205,7 @@ final class AsciiJsonReader {
 
     /** The numbers of an array, after its '['. */
     private float[] floats() throws Decline {
-        float[] vector = new float[64];
+        float[] vector = scratch;
         int size = 0;
         whitespace();
         if (peek() == ']') {
@@ -205,12 +217,13 @@ final class AsciiJsonReader {
             number();
             if (size == vector.length) {
                 vector = Arrays.copyOf(vector, size * 2); // bounded: the record's size is
+                scratch = vector;
             }
             vector[size++] = toFloat();
             whitespace();
             byte c = next();
             if (c == ']') {
-                return size == vector.length ? vector : Arrays.copyOf(vector, size);
+                return Arrays.copyOf(vector, size);
             }
             if (c != ',') {
                 throw Decline.INSTANCE;
@@ -224,11 +237,8 @@ final class AsciiJsonReader {
      */
     private void number() throws Decline {
         numberStart = pos;
-        negative = false;
-        if (peek() == '-') {
-            negative = true;
-            pos++;
-        }
+        negative = peek() == '-';
+        pos += negative ? 1 : 0; // signs are often random: no branch to mispredict
         long m = 0;
         int digits = 0; // significant digits in m
         int scale = 0;
@@ -249,6 +259,24 @@ final class AsciiJsonReader {
             integer = false;
             pos++;
             int first = pos;
+            if (pos + 16 <= end) {
+                // up to 15 digits eight at a time, without a branch on how many there are
+                long t1 = (long) LONG_LE.get(bytes, pos) ^ ASCII_ZEROS;
+                int n1 = leadingDigits(t1);
+                long t2 = (long) LONG_LE.get(bytes, pos + 8) ^ ASCII_ZEROS;
+                int n2 = leadingDigits(t2) & -(n1 >>> 3); // none unless the first eight all were
+                if (n1 > 0 && n2 < 8) {
+                    // zeros leading the fraction count as digits here (below they do not): that
+                    // happens only after an integer part of 0, and then at most 15 are read, so
+                    // the limit of 18 holds as it would
+                    m =
+                            (m * LONG_POWERS[n1] + digitsValue(t1, n1)) * LONG_POWERS[n2]
+                                    + digitsValue(t2, n2);
+                    digits += n1 + n2;
+                    scale -= n1 + n2;
+                    pos += n1 + n2;
+                }
+            }
             while (pos < end && (c = bytes[pos]) >= '0' && c <= '9') {
                 if (m != 0 || c != '0') {
                     m = m * 10 + (c - '0');
@@ -294,6 +322,47 @@ final class AsciiJsonReader {
         power = scale;
     }
 
+    /** Eight bytes as one little-endian long: the first byte in the lowest bits. */
+    private static final VarHandle LONG_LE =
+            MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+    private static final long ASCII_ZEROS = 0x3030303030303030L;
+
+    private static final long[] LONG_POWERS = new long[9];
+
+    /** The low {@code n} bytes of a long, for {@code n} from 0 to 8. */
+    private static final long[] LOW_BYTES = new long[9];
+
+    static {
+        for (int n = 0; n <= 8; n++) {
+            LONG_POWERS[n] = n == 0 ? 1 : LONG_POWERS[n - 1] * 10;
+            LOW_BYTES[n] = n == 8 ? -1L : (1L << (8 * n)) - 1;
+        }
+    }
+
+    /**
+     * How many of the eight bytes (each already less {@code '0'}) are digits before the first that
+     * is not. A byte is a digit when it and it plus 6 are both below 16; a carry out of a byte that
+     * is not a digit only reaches bytes after it.
+     */
+    private static int leadingDigits(long t) {
+        long notDigits = (t | (t + 0x0606060606060606L)) & 0xF0F0F0F0F0F0F0F0L;
+        return Long.numberOfTrailingZeros(notDigits) >>> 3;
+    }
+
+    /**
+     * The value of the first {@code n} digits of {@code t} (bytes 0-9, the first the most
+     * significant): moved to the top so that zeros lead, then combined in three multiplications
+     * (the SWAR method of simdjson and fast_float).
+     */
+    private static long digitsValue(long t, int n) {
+        long v = (t & LOW_BYTES[n]) << (8 * (8 - n)); // n = 0: nothing left, any shift
+        v = v * 10 + (v >>> 8);
+        return (((v & 0x000000FF000000FFL) * (100 + (1_000_000L << 32)))
+                        + (((v >>> 16) & 0x000000FF000000FFL) * (1 + (10_000L << 32))))
+                >>> 32;
+    }
+
     /** The number as the double nearest its text, where one rounding gives it. */
     private double toDouble() throws Decline {
         if (integer) {
@@ -307,7 +376,7 @@ final class AsciiJsonReader {
         }
         // both operands exact: the one IEEE operation rounds correctly (Clinger's fast path)
         double d = power >= 0 ? mantissa * POWERS[power] : mantissa / POWERS[-power];
-        return negative ? -d : d;
+        return Math.copySign(d, negative ? -1.0 : 1.0);
     }
 
     /**

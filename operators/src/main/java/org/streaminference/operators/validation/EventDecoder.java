@@ -15,7 +15,7 @@ import java.nio.ByteBuffer;
  * in Avro ({@link AvroEventDecoder}) or JSON ({@link JsonEventDecoder}). Every other field is
  * skipped, not built. A numeric value that is not finite is refused here ({@code INVALID_FIELD}):
  * in the event, NaN means "absent". Made once per job; its parsing state is built lazily on the
- * task.
+ * task and reused record after record, so a copy is used by its task's thread alone.
  */
 @Internal
 public interface EventDecoder extends Serializable {

@@ -30,6 +30,7 @@ public final class JsonEventDecoder implements EventDecoder {
     private final EventFieldMapping mapping;
     private transient JsonFactory factory;
     private transient EventFieldMapping.Node tree;
+    private transient AsciiJsonReader fastPath;
 
     public JsonEventDecoder(EventFieldMapping mapping) {
         this.mapping = mapping;
@@ -51,16 +52,16 @@ public final class JsonEventDecoder implements EventDecoder {
     public Decoded decode(ByteBuffer value, long kafkaTimestamp) {
         if (tree == null) {
             tree = mapping.tree();
+            fastPath = new AsciiJsonReader(AvroPayloadCheck.MAX_DEPTH);
         }
         if (value.hasArray()) {
             EventFieldMapping.Values values = mapping.values();
-            if (AsciiJsonReader.read(
+            if (fastPath.read(
                     value.array(),
                     value.arrayOffset() + value.position(),
                     value.remaining(),
                     tree,
-                    values,
-                    AvroPayloadCheck.MAX_DEPTH)) {
+                    values)) {
                 return mapping.decoded(values, kafkaTimestamp);
             }
         }

@@ -48,7 +48,7 @@ class AsciiJsonReaderTest {
                         + "]}";
         byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
         EventFieldMapping.Values values = MAPPING.values();
-        assertThat(AsciiJsonReader.read(bytes, 0, bytes.length, MAPPING.tree(), values, 32))
+        assertThat(new AsciiJsonReader(32).read(bytes, 0, bytes.length, MAPPING.tree(), values))
                 .isTrue();
         assertThat(values.vectors[0]).hasSize(784);
         assertSame(json);
@@ -65,12 +65,74 @@ class AsciiJsonReaderTest {
                         "{\"id\":\"e\",\"entity\":\"a\",\"ts\":-0}")) {
             byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
             assertThat(
-                            AsciiJsonReader.read(
-                                    bytes, 0, bytes.length, MAPPING.tree(), MAPPING.values(), 32))
+                            new AsciiJsonReader(32)
+                                    .read(bytes, 0, bytes.length, MAPPING.tree(), MAPPING.values()))
                     .as(json)
                     .isFalse();
             assertSame(json);
         }
+    }
+
+    /**
+     * Numbers of every length up to 20 digits on either side of the point, with zeros leading and
+     * trailing the fraction, in the middle of an array (where the fraction is read eight digits at
+     * a time) and last in the record (where it is read one at a time): the values Jackson gives,
+     * and the fast path takes those a double holds after one rounding.
+     */
+    @Test
+    void numbersOfEveryLengthAreReadAsJacksonReadsThem() {
+        int short15 = 0;
+        int taken = 0;
+        for (int intDigits = 0; intDigits <= 20; intDigits++) {
+            for (int fracDigits = 1; fracDigits <= 20; fracDigits++) {
+                for (int zeros = 0; zeros < fracDigits && zeros <= 4; zeros++) {
+                    for (int k = 0; k < 4; k++) {
+                        String n =
+                                (random.nextBoolean() ? "-" : "")
+                                        + digits(intDigits, true)
+                                        + "."
+                                        + "0".repeat(zeros)
+                                        + digits(fracDigits - zeros, false);
+                        String middle =
+                                "{\"id\":\"e\",\"entity\":\"a\",\"ts\":1,\"v\":[0.25,"
+                                        + n
+                                        + ","
+                                        + n
+                                        + ",0.125,7]}";
+                        assertSame(middle);
+                        assertSame("{\"id\":\"e\",\"entity\":\"a\",\"ts\":1,\"v\":[" + n + "]}");
+                        if (Math.max(intDigits, 1) + fracDigits <= 15) {
+                            short15++;
+                            byte[] bytes = middle.getBytes(StandardCharsets.UTF_8);
+                            if (new AsciiJsonReader(32)
+                                    .read(
+                                            bytes,
+                                            0,
+                                            bytes.length,
+                                            MAPPING.tree(),
+                                            MAPPING.values())) {
+                                taken++;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assertThat(taken)
+                .as("numbers of up to 15 digits the fast path read")
+                .isGreaterThan(short15 * 99 / 100);
+    }
+
+    /** {@code count} random digits; the first not a zero where {@code leading}; "0" for none. */
+    private String digits(int count, boolean leading) {
+        if (count == 0) {
+            return leading ? "0" : "";
+        }
+        StringBuilder s = new StringBuilder(count);
+        for (int i = 0; i < count; i++) {
+            s.append(i == 0 && leading ? 1 + random.nextInt(9) : random.nextInt(10));
+        }
+        return s.toString();
     }
 
     @Test
