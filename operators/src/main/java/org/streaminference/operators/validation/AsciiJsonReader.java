@@ -60,6 +60,7 @@ final class AsciiJsonReader {
     private boolean integer;
     private boolean negative;
     private long mantissa;
+    private int digits; // significant ones in the mantissa
     private int power;
     private int numberStart;
 
@@ -239,18 +240,14 @@ final class AsciiJsonReader {
         numberStart = pos;
         negative = peek() == '-';
         pos += negative ? 1 : 0; // signs are often random: no branch to mispredict
-        long m = 0;
-        int digits = 0; // significant digits in m
-        int scale = 0;
+        mantissa = 0;
+        digits = 0;
+        power = 0;
         byte c = peek();
         if (c == '0') {
             pos++;
         } else if (c >= '1' && c <= '9') {
-            while (pos < end && (c = bytes[pos]) >= '0' && c <= '9') {
-                m = m * 10 + (c - '0');
-                digits++;
-                pos++;
-            }
+            integerDigits();
         } else {
             throw Decline.INSTANCE;
         }
@@ -258,68 +255,98 @@ final class AsciiJsonReader {
         if (pos < end && bytes[pos] == '.') {
             integer = false;
             pos++;
-            int first = pos;
-            if (pos + 16 <= end) {
-                // up to 15 digits eight at a time, without a branch on how many there are
-                long t1 = (long) LONG_LE.get(bytes, pos) ^ ASCII_ZEROS;
-                int n1 = leadingDigits(t1);
-                long t2 = (long) LONG_LE.get(bytes, pos + 8) ^ ASCII_ZEROS;
-                int n2 = leadingDigits(t2) & -(n1 >>> 3); // none unless the first eight all were
-                if (n1 > 0 && n2 < 8) {
-                    // zeros leading the fraction count as digits here (below they do not): that
-                    // happens only after an integer part of 0, and then at most 15 are read, so
-                    // the limit of 18 holds as it would
-                    m =
-                            (m * LONG_POWERS[n1] + digitsValue(t1, n1)) * LONG_POWERS[n2]
-                                    + digitsValue(t2, n2);
-                    digits += n1 + n2;
-                    scale -= n1 + n2;
-                    pos += n1 + n2;
-                }
-            }
-            while (pos < end && (c = bytes[pos]) >= '0' && c <= '9') {
-                if (m != 0 || c != '0') {
-                    m = m * 10 + (c - '0');
-                    digits++;
-                }
-                scale--;
-                pos++;
-            }
-            if (pos == first) {
-                throw Decline.INSTANCE;
-            }
+            fraction();
         }
         if (pos < end && (bytes[pos] == 'e' || bytes[pos] == 'E')) {
             integer = false;
-            pos++;
-            boolean minus = false;
-            if (pos < end && (bytes[pos] == '+' || bytes[pos] == '-')) {
-                minus = bytes[pos] == '-';
-                pos++;
-            }
-            int first = pos;
-            int exponent = 0;
-            while (pos < end && (c = bytes[pos]) >= '0' && c <= '9') {
-                exponent = exponent * 10 + (c - '0');
-                pos++;
-                if (pos - first > 4) {
-                    throw Decline.INSTANCE;
-                }
-            }
-            if (pos == first) {
-                throw Decline.INSTANCE;
-            }
-            scale += minus ? -exponent : exponent;
+            exponent();
         }
         if (digits > 18 || pos - numberStart > MAX_NUMBER_LENGTH) {
             throw Decline.INSTANCE;
         }
-        if (integer && negative && m == 0) {
+        if (integer && negative && mantissa == 0) {
             throw Decline.INSTANCE; // "-0": left to Jackson
         }
         endOfValue();
+    }
+
+    /** The digits of an integer part that does not start with 0. */
+    private void integerDigits() {
+        long m = 0;
+        int count = 0;
+        byte c;
+        while (pos < end && (c = bytes[pos]) >= '0' && c <= '9') {
+            m = m * 10 + (c - '0');
+            count++;
+            pos++;
+        }
         mantissa = m;
+        digits = count;
+    }
+
+    /** The digits after the point: at least one. */
+    private void fraction() throws Decline {
+        long m = mantissa;
+        int count = digits;
+        int scale = 0;
+        int first = pos;
+        if (pos + 16 <= end) {
+            // up to 15 digits eight at a time, without a branch on how many there are
+            long t1 = (long) LONG_LE.get(bytes, pos) ^ ASCII_ZEROS;
+            int n1 = leadingDigits(t1);
+            long t2 = (long) LONG_LE.get(bytes, pos + 8) ^ ASCII_ZEROS;
+            int n2 = leadingDigits(t2) & -(n1 >>> 3); // none unless the first eight all were
+            if (n1 > 0 && n2 < 8) {
+                // zeros leading the fraction count as digits here (below they do not): that
+                // happens only after an integer part of 0, and then at most 15 are read, so the
+                // limit of 18 holds as it would
+                m =
+                        (m * LONG_POWERS[n1] + digitsValue(t1, n1)) * LONG_POWERS[n2]
+                                + digitsValue(t2, n2);
+                count += n1 + n2;
+                scale -= n1 + n2;
+                pos += n1 + n2;
+            }
+        }
+        byte c;
+        while (pos < end && (c = bytes[pos]) >= '0' && c <= '9') {
+            if (m != 0 || c != '0') {
+                m = m * 10 + (c - '0');
+                count++;
+            }
+            scale--;
+            pos++;
+        }
+        if (pos == first) {
+            throw Decline.INSTANCE;
+        }
+        mantissa = m;
+        digits = count;
         power = scale;
+    }
+
+    /** An exponent after its 'e' or 'E': up to 4 digits, added to {@link #power}. */
+    private void exponent() throws Decline {
+        pos++;
+        boolean minus = false;
+        if (pos < end && (bytes[pos] == '+' || bytes[pos] == '-')) {
+            minus = bytes[pos] == '-';
+            pos++;
+        }
+        int first = pos;
+        int exponent = 0;
+        byte c;
+        while (pos < end && (c = bytes[pos]) >= '0' && c <= '9') {
+            exponent = exponent * 10 + (c - '0');
+            pos++;
+            if (pos - first > 4) {
+                throw Decline.INSTANCE;
+            }
+        }
+        if (pos == first) {
+            throw Decline.INSTANCE;
+        }
+        power += minus ? -exponent : exponent;
     }
 
     /** Eight bytes as one little-endian long: the first byte in the lowest bits. */
