@@ -60,7 +60,7 @@ final class AsciiJsonReader {
     private boolean integer;
     private boolean negative;
     private long mantissa;
-    private int digits; // significant ones in the mantissa
+    private int digits; // in the mantissa: more than 18 are left to Jackson
     private int power;
     private int numberStart;
 
@@ -368,9 +368,9 @@ final class AsciiJsonReader {
     }
 
     /**
-     * How many of the eight bytes (each already less {@code '0'}) are digits before the first that
-     * is not. A byte is a digit when it and it plus 6 are both below 16; a carry out of a byte that
-     * is not a digit only reaches bytes after it.
+     * How many of the eight bytes (each XORed with {@code '0'}, so that a digit's byte is its
+     * value) are digits before the first that is not. Such a byte is a digit when it and it plus 6
+     * are both below 16; a carry out of a byte that is not a digit only reaches bytes after it.
      */
     private static int leadingDigits(long t) {
         long notDigits = (t | (t + 0x0606060606060606L)) & 0xF0F0F0F0F0F0F0F0L;
