@@ -82,6 +82,16 @@ public final class ClusterBenchmark implements Callable<Integer> {
     int warmupSeconds;
 
     @Option(
+            names = "--send-linger",
+            defaultValue = "0",
+            description =
+                    "linger.ms of the live load's producer. 0 (the default) hands each event to the broker"
+                            + " at once, as the tail runs at 1,024/s want; a client sending tens of"
+                            + " thousands of events a second batches them (Kafka's own default is 5 ms),"
+                            + " and the wait counts as latency either way.")
+    int sendLingerMillis;
+
+    @Option(
             names = "--idle-seconds",
             defaultValue = "20",
             description = "How long idle CPU is measured.")
@@ -1043,7 +1053,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
      * it was scheduled for (a producer held up counts the wait as latency).
      */
     private Sends produce(String topic, long firstIndex, long count, double rate) throws Exception {
-        try (KafkaProducer<byte[], byte[]> producer = producer(rate > 0 ? 0 : 20)) {
+        try (KafkaProducer<byte[], byte[]> producer = producer(rate > 0 ? sendLingerMillis : 20)) {
             long start = System.nanoTime();
             long startWall = System.currentTimeMillis();
             if (rate > 0) {
