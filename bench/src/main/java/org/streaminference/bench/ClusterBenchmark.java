@@ -106,7 +106,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
             names = "--variants",
             split = ",",
             defaultValue = "drain,live,idle,exactly-once",
-            description = "What to measure.")
+            description =
+                    "What to measure: drain, live, idle, exactly-once, and load (the live load at each"
+                            + " rate with no job, not in the default).")
     List<String> variants;
 
     @Option(
@@ -231,6 +233,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
         if (variants.contains("drain")) {
             drains();
         }
+        if (variants.contains("load")) {
+            loadAlone();
+        }
         if (variants.contains("live")) {
             live();
         }
@@ -259,6 +264,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
         args.add("--variants " + String.join(",", variants));
         args.add("--warmup-seconds " + warmupSeconds);
         args.add("--live-seconds " + liveSeconds);
+        if (sendLingerMillis != 0) {
+            args.add("--send-linger " + sendLingerMillis);
+        }
         if (profile) {
             args.add("--profile");
         }
@@ -293,7 +301,11 @@ public final class ClusterBenchmark implements Callable<Integer> {
         Map<String, List<List<Double>>> figures = new LinkedHashMap<>();
         Map<String, String> times = new LinkedHashMap<>();
         Map<String, ProcessProfiler.Summary> profiles = new LinkedHashMap<>();
+        // by variant, per round: the second half's {rate, TaskManager, broker, benchmark, machine,
+        // steal} (cores)
+        Map<String, List<double[]>> machine = new LinkedHashMap<>();
         for (String name : names) {
+            machine.put(name, new ArrayList<>());
             figures.put(
                     name,
                     List.of(
@@ -308,6 +320,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
             double[] plain = plainConsumer(avro);
             figures.get(names[0]).get(0).add(plain[0]);
             figures.get(names[0]).get(1).add(plain[1]);
+            machine.get(names[0])
+                    .add(new double[] {plain[1], plain[2], plain[3], plain[4], plain[5], plain[6]});
             Observed[] drains = {
                 drain(avro, KafkaLoad.Encoding.avro, 1, profiled),
                 drain(json, KafkaLoad.Encoding.json, 1, profiled),
@@ -319,6 +333,17 @@ public final class ClusterBenchmark implements Callable<Integer> {
                 f.get(1).add(drains[i].steadyRate());
                 f.get(2).add(drains[i].tmMicrosPerEvent());
                 f.get(3).add(drains[i].steadyMicrosPerEvent());
+                Observed o = drains[i];
+                machine.get(names[i + 1])
+                        .add(
+                                new double[] {
+                                    o.steadyRate(),
+                                    o.steadyCores(),
+                                    o.brokerCores(),
+                                    o.benchCores(),
+                                    o.machineCores(),
+                                    o.stealCores()
+                                });
                 times.put(names[i + 1], drains[i].taskTimes());
                 if (drains[i].profile() != null) {
                     profiles.put(names[i + 1], drains[i].profile());
@@ -371,7 +396,51 @@ public final class ClusterBenchmark implements Callable<Integer> {
                 "≥ 0.50");
         ratio("Avro drain p=2 / p=1", figures.get(names[3]), figures.get(names[1]), "≥ 1.0");
         report.add("");
+        addMachine(machine);
         addProfiles(profiles);
+    }
+
+    /**
+     * Where the machine's cores went in each variant's second half: the job's share beside the
+     * broker's, the benchmark's and the rest (the JobManager, the kernel), and per event.
+     */
+    private void addMachine(Map<String, List<double[]>> machine) {
+        report.add(
+                "### The machine in the second half (cores of "
+                        + Runtime.getRuntime().availableProcessors()
+                        + "; min / median / max of the rounds)");
+        report.add("");
+        report.add(
+                "All busy: every process and the kernel, from `/proc/stat`; steal: time the hypervisor gave"
+                        + " other guests. Per event: the busy cores over the second half's rate, the whole"
+                        + " machine's CPU each event (or record) cost.");
+        report.add("");
+        report.add(
+                "| variant | TaskManager | broker | benchmark | all busy | steal | machine µs per event |");
+        report.add("|---|---:|---:|---:|---:|---:|---:|");
+        machine.forEach(
+                (name, rounds) -> {
+                    StringBuilder row = new StringBuilder("| ").append(name);
+                    for (int c = 1; c <= 5; c++) {
+                        int column = c;
+                        row.append(" | ")
+                                .append(
+                                        column == 1 && name.startsWith("plain")
+                                                ? "-"
+                                                : Spread.of(
+                                                                rounds.stream()
+                                                                        .map(r -> r[column])
+                                                                        .toList())
+                                                        .format("%.2f"));
+                    }
+                    row.append(" | ")
+                            .append(
+                                    Spread.of(rounds.stream().map(r -> r[4] * 1e6 / r[0]).toList())
+                                            .format("%.1f"))
+                            .append(" |");
+                    report.add(row.toString());
+                });
+        report.add("");
     }
 
     private void ratio(String what, List<List<Double>> a, List<List<Double>> b, String target) {
@@ -421,7 +490,10 @@ public final class ClusterBenchmark implements Callable<Integer> {
         report.add("");
     }
 
-    /** Records/s of a plain consumer over the topic: whole, and second half. */
+    /**
+     * Records/s of a plain consumer over the topic, whole and second half, and the cores of the
+     * second half: {rate, steady rate, TaskManager (none: 0), broker, benchmark, machine, steal}.
+     */
     private double[] plainConsumer(String topic) throws Exception {
         try (KafkaConsumer<byte[], byte[]> consumer = consumer("plain-" + (++runs), false)) {
             consumer.subscribe(List.of(topic));
@@ -429,6 +501,9 @@ public final class ClusterBenchmark implements Callable<Integer> {
             long first = 0;
             long half = 0;
             long last = 0;
+            long brokerAtHalf = 0;
+            long benchAtHalf = 0;
+            MachineCpu.Sample machineAtHalf = null;
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
             while (count < events && System.nanoTime() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
@@ -438,16 +513,32 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     }
                     if (count == events / 2) {
                         half = now;
+                        brokerAtHalf = cpuNanos(broker.toHandle());
+                        benchAtHalf = cpuNanos(ProcessHandle.current());
+                        machineAtHalf = MachineCpu.sample();
                     }
                     last = now;
                     count++;
                 }
             }
             double rate = (count - 1) / Math.max((last - first) / 1e9, 1e-9);
-            double steady = (count - events / 2) / Math.max((last - half) / 1e9, 1e-9);
+            double span = Math.max(last - half, 1);
+            double steady = (count - events / 2) / (span / 1e9);
+            MachineCpu.Sample machine =
+                    machineAtHalf == null
+                            ? new MachineCpu.Sample(0, 0)
+                            : MachineCpu.sample().minus(machineAtHalf);
             System.out.printf(
                     "  plain consumer: %,.0f records/s (second half %,.0f)%n", rate, steady);
-            return new double[] {rate, steady};
+            return new double[] {
+                rate,
+                steady,
+                0,
+                (cpuNanos(broker.toHandle()) - brokerAtHalf) / span,
+                (cpuNanos(ProcessHandle.current()) - benchAtHalf) / span,
+                machine.busyNanos() / span,
+                machine.stealNanos() / span
+            };
         }
     }
 
@@ -541,6 +632,48 @@ public final class ClusterBenchmark implements Callable<Integer> {
         report.add("");
         profiles.putAll(idleProfiles);
         addProfiles(profiles);
+    }
+
+    /**
+     * The live load alone, no job: whether this machine can send each rate at all, and what the
+     * producer and the broker take of it, the part of a live run that is not the job's.
+     */
+    private void loadAlone() throws Exception {
+        report.add(
+                "## The live load alone (no job: the benchmark's producer and the broker; "
+                        + liveSeconds
+                        + " s per rate, CPU over the whole span)");
+        report.add("");
+        report.add(
+                "| rate (events/s) | sent events/s | broker cores | benchmark cores | all busy (cores) | steal (cores) | the sends after the first "
+                        + warmupSeconds
+                        + " s |");
+        report.add("|---:|---:|---:|---:|---:|---:|---|");
+        for (int rate : rates) {
+            String topic = "load-" + (++runs);
+            createTopics(topic);
+            long brokerAtStart = cpuNanos(broker.toHandle());
+            long benchAtStart = cpuNanos(ProcessHandle.current());
+            MachineCpu.Sample machineAtStart = MachineCpu.sample();
+            long start = System.nanoTime();
+            long count = (long) rate * liveSeconds;
+            Sends sends = produce(topic, 0, count, rate);
+            double span = System.nanoTime() - start;
+            MachineCpu.Sample machine = MachineCpu.sample().minus(machineAtStart);
+            String row =
+                    String.format(
+                            "| %,d | %,.0f | %.2f | %.2f | %.2f | %.2f | %s |",
+                            rate,
+                            count / (span / 1e9),
+                            (cpuNanos(broker.toHandle()) - brokerAtStart) / span,
+                            (cpuNanos(ProcessHandle.current()) - benchAtStart) / span,
+                            machine.busyNanos() / span,
+                            machine.stealNanos() / span,
+                            sends.describe((long) warmupSeconds * rate));
+            report.add(row);
+            System.out.println("  load alone " + row);
+        }
+        report.add("");
     }
 
     private void exactlyOnce() throws Exception {
@@ -695,6 +828,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
             long steadyCpuNanos,
             long steadyBrokerCpuNanos,
             long steadyBenchCpuNanos,
+            MachineCpu.Sample steadyMachine,
             String taskTimes,
             ProcessProfiler.Summary profile) {
         double rate() {
@@ -732,6 +866,16 @@ public final class ClusterBenchmark implements Callable<Integer> {
         /** This benchmark's process (the producer and the consumer), over the same span. */
         double benchCores() {
             return steadyBenchCpuNanos / (double) Math.max(last - steadyFirst, 1);
+        }
+
+        /** The whole machine (every process and the kernel), over the same span. */
+        double machineCores() {
+            return steadyMachine.busyNanos() / (double) Math.max(last - steadyFirst, 1);
+        }
+
+        /** Time the hypervisor gave to other guests, over the same span (cores). */
+        double stealCores() {
+            return steadyMachine.stealNanos() / (double) Math.max(last - steadyFirst, 1);
         }
 
         /**
@@ -874,6 +1018,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
             long cpuAtSteady = 0;
             long brokerAtSteady = 0;
             long benchAtSteady = 0;
+            MachineCpu.Sample machineAtSteady = null;
             String taskTimes = "";
             ProcessProfiler profiler = null;
             long deadline = System.nanoTime() + timeout.toNanos();
@@ -904,6 +1049,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         cpuAtSteady = cluster.taskManagerCpuNanos();
                         brokerAtSteady = cpuNanos(broker.toHandle());
                         benchAtSteady = cpuNanos(ProcessHandle.current());
+                        machineAtSteady = MachineCpu.sample();
                         if (profiled) {
                             profiler = ProcessProfiler.start(cluster.taskManager().pid(), work);
                         }
@@ -922,6 +1068,10 @@ public final class ClusterBenchmark implements Callable<Integer> {
                 }
             }
             long cpuAtEnd = cluster.taskManagerCpuNanos();
+            MachineCpu.Sample machine =
+                    machineAtSteady == null
+                            ? new MachineCpu.Sample(0, 0)
+                            : MachineCpu.sample().minus(machineAtSteady);
             long cpu = cpuAtEnd - cpuAtFirst;
             ProcessProfiler.Summary summary =
                     profiler == null
@@ -957,6 +1107,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     cpuAtEnd - cpuAtSteady,
                     cpuNanos(broker.toHandle()) - brokerAtSteady,
                     cpuNanos(ProcessHandle.current()) - benchAtSteady,
+                    machine,
                     taskTimes,
                     summary);
         }
