@@ -411,7 +411,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         + "; min / median / max of the rounds)");
         report.add("");
         report.add(
-                "All busy: every process and the kernel, from `/proc/stat`; steal: time the hypervisor gave"
+                "All busy: every process and kernel thread, from `/proc/<pid>/stat`; steal: time the hypervisor gave"
                         + " other guests. Per event: the busy cores over the second half's rate, the whole"
                         + " machine's CPU each event (or record) cost.");
         report.add("");
@@ -524,10 +524,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
             double rate = (count - 1) / Math.max((last - first) / 1e9, 1e-9);
             double span = Math.max(last - half, 1);
             double steady = (count - events / 2) / (span / 1e9);
-            MachineCpu.Sample machine =
-                    machineAtHalf == null
-                            ? new MachineCpu.Sample(0, 0)
-                            : MachineCpu.sample().minus(machineAtHalf);
+            long[] machine =
+                    machineAtHalf == null ? new long[2] : MachineCpu.sample().since(machineAtHalf);
             System.out.printf(
                     "  plain consumer: %,.0f records/s (second half %,.0f)%n", rate, steady);
             return new double[] {
@@ -536,8 +534,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
                 0,
                 (cpuNanos(broker.toHandle()) - brokerAtHalf) / span,
                 (cpuNanos(ProcessHandle.current()) - benchAtHalf) / span,
-                machine.busyNanos() / span,
-                machine.stealNanos() / span
+                machine[0] / span,
+                machine[1] / span
             };
         }
     }
@@ -659,7 +657,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
             long count = (long) rate * liveSeconds;
             Sends sends = produce(topic, 0, count, rate);
             double span = System.nanoTime() - start;
-            MachineCpu.Sample machine = MachineCpu.sample().minus(machineAtStart);
+            long[] machine = MachineCpu.sample().since(machineAtStart);
             String row =
                     String.format(
                             "| %,d | %,.0f | %.2f | %.2f | %.2f | %.2f | %s |",
@@ -667,8 +665,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
                             count / (span / 1e9),
                             (cpuNanos(broker.toHandle()) - brokerAtStart) / span,
                             (cpuNanos(ProcessHandle.current()) - benchAtStart) / span,
-                            machine.busyNanos() / span,
-                            machine.stealNanos() / span,
+                            machine[0] / span,
+                            machine[1] / span,
                             sends.describe((long) warmupSeconds * rate));
             report.add(row);
             System.out.println("  load alone " + row);
@@ -828,7 +826,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
             long steadyCpuNanos,
             long steadyBrokerCpuNanos,
             long steadyBenchCpuNanos,
-            MachineCpu.Sample steadyMachine,
+            long[] steadyMachine,
             String taskTimes,
             ProcessProfiler.Summary profile) {
         double rate() {
@@ -870,12 +868,12 @@ public final class ClusterBenchmark implements Callable<Integer> {
 
         /** The whole machine (every process and the kernel), over the same span. */
         double machineCores() {
-            return steadyMachine.busyNanos() / (double) Math.max(last - steadyFirst, 1);
+            return steadyMachine[0] / (double) Math.max(last - steadyFirst, 1);
         }
 
         /** Time the hypervisor gave to other guests, over the same span (cores). */
         double stealCores() {
-            return steadyMachine.stealNanos() / (double) Math.max(last - steadyFirst, 1);
+            return steadyMachine[1] / (double) Math.max(last - steadyFirst, 1);
         }
 
         /**
@@ -1068,10 +1066,10 @@ public final class ClusterBenchmark implements Callable<Integer> {
                 }
             }
             long cpuAtEnd = cluster.taskManagerCpuNanos();
-            MachineCpu.Sample machine =
+            long[] machine =
                     machineAtSteady == null
-                            ? new MachineCpu.Sample(0, 0)
-                            : MachineCpu.sample().minus(machineAtSteady);
+                            ? new long[2]
+                            : MachineCpu.sample().since(machineAtSteady);
             long cpu = cpuAtEnd - cpuAtFirst;
             ProcessProfiler.Summary summary =
                     profiler == null
