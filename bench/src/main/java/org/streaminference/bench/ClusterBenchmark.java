@@ -304,9 +304,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
         Map<String, List<List<Double>>> figures = new LinkedHashMap<>();
         Map<String, String> times = new LinkedHashMap<>();
         Map<String, ProcessProfiler.Summary> profiles = new LinkedHashMap<>();
-        // by variant, per round: the second half's {rate, TaskManager, broker, benchmark, machine,
-        // steal} (cores)
-        Map<String, List<double[]>> machine = new LinkedHashMap<>();
+        // by variant, per round: the second half's rate and cores
+        Map<String, List<Half>> machine = new LinkedHashMap<>();
         for (String name : names) {
             machine.put(name, new ArrayList<>());
             figures.put(
@@ -320,11 +319,10 @@ public final class ClusterBenchmark implements Callable<Integer> {
         for (int round = 1; round <= rounds; round++) {
             boolean profiled = profile && round == rounds;
             System.out.println("round " + round + (profiled ? " (profiled)" : ""));
-            double[] plain = plainConsumer(avro);
-            figures.get(names[0]).get(0).add(plain[0]);
-            figures.get(names[0]).get(1).add(plain[1]);
-            machine.get(names[0])
-                    .add(new double[] {plain[1], plain[2], plain[3], plain[4], plain[5], plain[6]});
+            PlainRead plain = plainConsumer(avro);
+            figures.get(names[0]).get(0).add(plain.rate());
+            figures.get(names[0]).get(1).add(plain.half().rate());
+            machine.get(names[0]).add(plain.half());
             Observed[] drains = {
                 drain(avro, KafkaLoad.Encoding.avro, 1, profiled),
                 drain(json, KafkaLoad.Encoding.json, 1, profiled),
@@ -336,17 +334,12 @@ public final class ClusterBenchmark implements Callable<Integer> {
                 f.get(1).add(drains[i].steadyRate());
                 f.get(2).add(drains[i].tmMicrosPerEvent());
                 f.get(3).add(drains[i].steadyMicrosPerEvent());
-                Observed o = drains[i];
                 machine.get(names[i + 1])
                         .add(
-                                new double[] {
-                                    o.steadyRate(),
-                                    o.steadyCores(),
-                                    o.brokerCores(),
-                                    o.benchCores(),
-                                    o.machineCores(),
-                                    o.stealCores()
-                                });
+                                new Half(
+                                        drains[i].steadyRate(),
+                                        drains[i].steadyCores(),
+                                        drains[i].others()));
                 times.put(names[i + 1], drains[i].taskTimes());
                 if (drains[i].profile() != null) {
                     profiles.put(names[i + 1], drains[i].profile());
@@ -407,7 +400,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
      * Where the machine's cores went in each variant's second half: the job's share beside the
      * broker's, the benchmark's and the rest (the JobManager, the kernel), and per event.
      */
-    private void addMachine(Map<String, List<double[]>> machine) {
+    private void addMachine(Map<String, List<Half>> machine) {
         report.add(
                 "### The machine in the second half (cores of "
                         + Runtime.getRuntime().availableProcessors()
@@ -422,28 +415,31 @@ public final class ClusterBenchmark implements Callable<Integer> {
                 "| variant | TaskManager | broker | benchmark | all busy | steal | machine µs per event |");
         report.add("|---|---:|---:|---:|---:|---:|---:|");
         machine.forEach(
-                (name, rounds) -> {
-                    StringBuilder row = new StringBuilder("| ").append(name);
-                    for (int c = 1; c <= 5; c++) {
-                        int column = c;
-                        row.append(" | ")
-                                .append(
-                                        column == 1 && name.startsWith("plain")
-                                                ? "-"
-                                                : Spread.of(
-                                                                rounds.stream()
-                                                                        .map(r -> r[column])
-                                                                        .toList())
-                                                        .format("%.2f"));
-                    }
-                    row.append(" | ")
-                            .append(
-                                    Spread.of(rounds.stream().map(r -> r[4] * 1e6 / r[0]).toList())
-                                            .format("%.1f"))
-                            .append(" |");
-                    report.add(row.toString());
-                });
+                (name, halves) ->
+                        report.add(
+                                String.join(
+                                                " | ",
+                                                "| " + name,
+                                                spread(halves, Half::taskManager, "%.2f"),
+                                                spread(halves, h -> h.others().broker(), "%.2f"),
+                                                spread(halves, h -> h.others().bench(), "%.2f"),
+                                                spread(halves, h -> h.others().machine(), "%.2f"),
+                                                spread(halves, h -> h.others().steal(), "%.2f"),
+                                                spread(
+                                                        halves,
+                                                        h -> h.others().machine() * 1e6 / h.rate(),
+                                                        "%.1f"))
+                                        + " |"));
         report.add("");
+    }
+
+    /** min / median / max of one figure over the rounds; "-" where the variant has none. */
+    private static String spread(
+            List<Half> halves, java.util.function.ToDoubleFunction<Half> figure, String format) {
+        List<Double> values = halves.stream().map(figure::applyAsDouble).toList();
+        return values.stream().anyMatch(v -> Double.isNaN(v))
+                ? "-"
+                : Spread.of(values).format(format);
     }
 
     private void ratio(String what, List<List<Double>> a, List<List<Double>> b, String target) {
@@ -494,19 +490,16 @@ public final class ClusterBenchmark implements Callable<Integer> {
     }
 
     /**
-     * Records/s of a plain consumer over the topic, whole and second half, and the cores of the
-     * second half: {rate, steady rate, TaskManager (none: 0), broker, benchmark, machine, steal}.
+     * Records/s of a plain consumer over the topic, whole, and its second half's rate and cores.
      */
-    private double[] plainConsumer(String topic) throws Exception {
+    private PlainRead plainConsumer(String topic) throws Exception {
         try (KafkaConsumer<byte[], byte[]> consumer = consumer("plain-" + (++runs), false)) {
             consumer.subscribe(List.of(topic));
             long count = 0;
             long first = 0;
             long half = 0;
             long last = 0;
-            long brokerAtHalf = 0;
-            long benchAtHalf = 0;
-            MachineCpu.Sample machineAtHalf = null;
+            CpuMark atHalf = null;
             long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
             while (count < events && System.nanoTime() < deadline) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
@@ -516,31 +509,52 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     }
                     if (count == events / 2) {
                         half = now;
-                        brokerAtHalf = cpuNanos(broker.toHandle());
-                        benchAtHalf = cpuNanos(ProcessHandle.current());
-                        machineAtHalf = MachineCpu.sample();
+                        atHalf = cpuMark();
                     }
                     last = now;
                     count++;
                 }
             }
             double rate = (count - 1) / Math.max((last - first) / 1e9, 1e-9);
-            double span = Math.max(last - half, 1);
-            double steady = (count - events / 2) / (span / 1e9);
-            long[] machine =
-                    machineAtHalf == null ? new long[2] : MachineCpu.sample().since(machineAtHalf);
+            double steady = (count - events / 2) / Math.max((last - half) / 1e9, 1e-9);
             System.out.printf(
                     "  plain consumer: %,.0f records/s (second half %,.0f)%n", rate, steady);
-            return new double[] {
-                rate,
-                steady,
-                0,
-                (cpuNanos(broker.toHandle()) - brokerAtHalf) / span,
-                (cpuNanos(ProcessHandle.current()) - benchAtHalf) / span,
-                machine[0] / span,
-                machine[1] / span
-            };
+            return new PlainRead(
+                    rate, new Half(steady, Double.NaN, coresSince(atHalf, last - half)));
         }
+    }
+
+    /** A plain consumer's whole rate, and its second half. */
+    private record PlainRead(double rate, Half half) {}
+
+    /** A drain's second half: its rate, the TaskManager's cores (NaN: none), the others' cores. */
+    private record Half(double rate, double taskManager, Cores others) {}
+
+    /** Cores of the broker, this benchmark and the whole machine over a span, and steal. */
+    private record Cores(double broker, double bench, double machine, double steal) {}
+
+    /** The broker's, this benchmark's and the machine's CPU at one moment. */
+    private record CpuMark(long brokerNanos, long benchNanos, MachineCpu.Sample machine) {}
+
+    private CpuMark cpuMark() {
+        return new CpuMark(
+                cpuNanos(broker.toHandle()),
+                cpuNanos(ProcessHandle.current()),
+                MachineCpu.sample());
+    }
+
+    /** The cores used from {@code mark} to now over {@code spanNanos}; zeros without a mark. */
+    private Cores coresSince(CpuMark mark, long spanNanos) {
+        if (mark == null) {
+            return new Cores(0, 0, 0, 0);
+        }
+        double span = Math.max(spanNanos, 1);
+        long[] machine = MachineCpu.sample().since(mark.machine());
+        return new Cores(
+                (cpuNanos(broker.toHandle()) - mark.brokerNanos()) / span,
+                (cpuNanos(ProcessHandle.current()) - mark.benchNanos()) / span,
+                machine[0] / span,
+                machine[1] / span);
     }
 
     private Observed drain(
@@ -653,23 +667,21 @@ public final class ClusterBenchmark implements Callable<Integer> {
         for (int rate : rates) {
             String topic = "load-" + (++runs);
             createTopics(topic);
-            long brokerAtStart = cpuNanos(broker.toHandle());
-            long benchAtStart = cpuNanos(ProcessHandle.current());
-            MachineCpu.Sample machineAtStart = MachineCpu.sample();
+            CpuMark atStart = cpuMark();
             long start = System.nanoTime();
             long count = (long) rate * liveSeconds;
             Sends sends = produce(topic, 0, count, rate);
-            double span = System.nanoTime() - start;
-            long[] machine = MachineCpu.sample().since(machineAtStart);
+            long span = System.nanoTime() - start;
+            Cores cores = coresSince(atStart, span);
             String row =
                     String.format(
                             "| %,d | %,.0f | %.2f | %.2f | %.2f | %.2f | %s |",
                             rate,
                             count / (span / 1e9),
-                            (cpuNanos(broker.toHandle()) - brokerAtStart) / span,
-                            (cpuNanos(ProcessHandle.current()) - benchAtStart) / span,
-                            machine[0] / span,
-                            machine[1] / span,
+                            cores.broker(),
+                            cores.bench(),
+                            cores.machine(),
+                            cores.steal(),
                             sends.describe((long) warmupSeconds * rate));
             report.add(row);
             System.out.println("  load alone " + row);
@@ -712,8 +724,8 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     max,
                     observed.steadyMicrosPerEvent(),
                     observed.steadyCores(),
-                    observed.brokerCores(),
-                    observed.benchCores(),
+                    observed.others().broker(),
+                    observed.others().bench(),
                     Double.isNaN(idleCores) ? "" : String.format("%.3f", idleCores));
         }
     }
@@ -814,7 +826,10 @@ public final class ClusterBenchmark implements Callable<Integer> {
     // Kafka and the job
     // ---------------------------------------------------------------------------------------------
 
-    /** What the benchmark's consumer saw of one run's predictions. */
+    /**
+     * What the benchmark's consumer saw of one run's predictions; {@code others}: the broker's,
+     * this benchmark's and the machine's cores after the steady mark.
+     */
     private record Observed(
             long count,
             long[] eventTimes,
@@ -827,9 +842,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
             long steadyCount,
             long steadyFirst,
             long steadyCpuNanos,
-            long steadyBrokerCpuNanos,
-            long steadyBenchCpuNanos,
-            long[] steadyMachine,
+            Cores others,
             String taskTimes,
             ProcessProfiler.Summary profile) {
         double rate() {
@@ -857,26 +870,6 @@ public final class ClusterBenchmark implements Callable<Integer> {
 
         double steadyCores() {
             return steadyCpuNanos / (double) Math.max(last - steadyFirst, 1);
-        }
-
-        /** The broker's process, over the same span. */
-        double brokerCores() {
-            return steadyBrokerCpuNanos / (double) Math.max(last - steadyFirst, 1);
-        }
-
-        /** This benchmark's process (the producer and the consumer), over the same span. */
-        double benchCores() {
-            return steadyBenchCpuNanos / (double) Math.max(last - steadyFirst, 1);
-        }
-
-        /** The whole machine (every process and the kernel), over the same span. */
-        double machineCores() {
-            return steadyMachine[0] / (double) Math.max(last - steadyFirst, 1);
-        }
-
-        /** Time the hypervisor gave to other guests, over the same span (cores). */
-        double stealCores() {
-            return steadyMachine[1] / (double) Math.max(last - steadyFirst, 1);
         }
 
         /**
@@ -1017,9 +1010,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
             long steadyAt = -1; // the count at the steady mark
             long steadyFirst = 0;
             long cpuAtSteady = 0;
-            long brokerAtSteady = 0;
-            long benchAtSteady = 0;
-            MachineCpu.Sample machineAtSteady = null;
+            CpuMark atSteady = null;
             String taskTimes = "";
             ProcessProfiler profiler = null;
             long deadline = System.nanoTime() + timeout.toNanos();
@@ -1048,9 +1039,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                         steadyAt = count;
                         steadyFirst = now;
                         cpuAtSteady = cluster.taskManagerCpuNanos();
-                        brokerAtSteady = cpuNanos(broker.toHandle());
-                        benchAtSteady = cpuNanos(ProcessHandle.current());
-                        machineAtSteady = MachineCpu.sample();
+                        atSteady = cpuMark();
                         if (profiled) {
                             profiler = ProcessProfiler.start(cluster.taskManager().pid(), work);
                         }
@@ -1069,10 +1058,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                 }
             }
             long cpuAtEnd = cluster.taskManagerCpuNanos();
-            long[] machine =
-                    machineAtSteady == null
-                            ? new long[2]
-                            : MachineCpu.sample().since(machineAtSteady);
+            Cores others = coresSince(atSteady, last - steadyFirst);
             long cpu = cpuAtEnd - cpuAtFirst;
             ProcessProfiler.Summary summary =
                     profiler == null
@@ -1106,9 +1092,7 @@ public final class ClusterBenchmark implements Callable<Integer> {
                     steadyAt < 0 ? 0 : count - steadyAt,
                     steadyFirst,
                     cpuAtEnd - cpuAtSteady,
-                    cpuNanos(broker.toHandle()) - brokerAtSteady,
-                    cpuNanos(ProcessHandle.current()) - benchAtSteady,
-                    machine,
+                    others,
                     taskTimes,
                     summary);
         }
